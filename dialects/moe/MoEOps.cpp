@@ -1,0 +1,456 @@
+//===- MoEOps.cpp - moe dialect op verifiers ------------------------------===//
+//
+// Verifiers enforce the shape contracts written in MoEOps.td. Dimensions are
+// checked where both sides are static; a dynamic dimension is compatible with
+// anything (it is checked at run time by the generated code).
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoE.h"
+
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+constexpr int64_t kDynamic = ShapedType::kDynamic;
+
+/// Checks operands and results of one op against its shape contract and
+/// reports the first violation on the op, naming the value and dimension.
+class ShapeChecker {
+public:
+  explicit ShapeChecker(Operation *op) : op(op) {}
+
+  static RankedTensorType type(Value v) {
+    return cast<RankedTensorType>(v.getType());
+  }
+
+  LogicalResult rank(Value v, StringRef name, int64_t expected) {
+    int64_t actual = type(v).getRank();
+    if (actual == expected)
+      return success();
+    return op->emitOpError() << "expects " << name << " to have rank "
+                             << expected << ", got " << type(v);
+  }
+
+  /// Dimension `d` of `v` must equal `expected` when both are static.
+  LogicalResult dim(Value v, StringRef name, unsigned d, int64_t expected,
+                    StringRef meaning) {
+    int64_t actual = type(v).getDimSize(d);
+    if (actual == kDynamic || expected == kDynamic || actual == expected)
+      return success();
+    return op->emitOpError() << "expects " << name << " dimension " << d
+                             << " (" << meaning << ") to be " << expected
+                             << ", got " << actual;
+  }
+
+  /// `v` must be rank `dims.size()` with each dimension matching.
+  LogicalResult shape(Value v, StringRef name,
+                      ArrayRef<std::pair<int64_t, StringRef>> dims) {
+    if (failed(rank(v, name, dims.size())))
+      return failure();
+    for (auto [i, d] : llvm::enumerate(dims))
+      if (failed(dim(v, name, i, d.first, d.second)))
+        return failure();
+    return success();
+  }
+
+  LogicalResult elementType(Value v, StringRef name, Type expected) {
+    Type actual = type(v).getElementType();
+    if (actual == expected)
+      return success();
+    return op->emitOpError() << "expects " << name << " to have element type "
+                             << expected << ", got " << actual;
+  }
+
+  LogicalResult staticDim(Value v, StringRef name, unsigned d,
+                          StringRef meaning) {
+    if (!type(v).isDynamicDim(d))
+      return success();
+    return op->emitOpError() << "expects a static " << meaning << " (" << name
+                             << " dimension " << d << "), got " << type(v);
+  }
+
+private:
+  Operation *op;
+};
+
+int64_t dimOf(Value v, unsigned d) {
+  return ShapeChecker::type(v).getDimSize(d);
+}
+
+/// a * b + c, or dynamic when an input is dynamic or the result overflows.
+int64_t mulAdd(int64_t a, int64_t b, int64_t c) {
+  if (a == kDynamic || b == kDynamic || c == kDynamic)
+    return kDynamic;
+  int64_t prod, sum;
+  if (llvm::MulOverflow(a, b, prod) || llvm::AddOverflow(prod, c, sum))
+    return kDynamic;
+  return sum;
+}
+
+/// Intermediate width `I` implied by a first-projection width under `act`,
+/// or dynamic when it cannot be known.
+int64_t interFromFc1(ActivationAttr act, int64_t fc1Width) {
+  if (fc1Width == kDynamic)
+    return kDynamic;
+  if (act.getFc1Width(1) == 2)
+    return fc1Width / 2;
+  return fc1Width;
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// LayerOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerOp::verify() {
+  ShapeChecker c(*this);
+  Value hidden = getHidden();
+  Type elt = ShapeChecker::type(hidden).getElementType();
+  ActivationAttr act = getActivation();
+
+  if (failed(c.rank(hidden, "hidden", 2)))
+    return failure();
+  int64_t tokens = dimOf(hidden, 0), hiddenSize = dimOf(hidden, 1);
+
+  if (failed(c.rank(getFc1(), "fc1", 3)) ||
+      failed(c.staticDim(getFc1(), "fc1", 0, "number of experts")) ||
+      failed(c.rank(getFc2(), "fc2", 3)))
+    return failure();
+  int64_t experts = getNumExperts();
+  int64_t fc1Width = dimOf(getFc1(), 1);
+  int64_t inter = dimOf(getFc2(), 2);
+
+  // Every floating-point operand and the result share the hidden type's
+  // element type.
+  for (OpOperand &operand : getOperation()->getOpOperands()) {
+    std::string name =
+        ("operand #" + Twine(operand.getOperandNumber())).str();
+    if (failed(c.elementType(operand.get(), name, elt)))
+      return failure();
+  }
+  if (failed(c.elementType(getResult(), "result", elt)))
+    return failure();
+
+  if (static_cast<bool>(getRouterLogits()) ==
+      static_cast<bool>(getRouterWeight()))
+    return emitOpError("expects exactly one of router logits (`logits`) or a "
+                       "router weight (`gate`)");
+  if (getRouterLogits() &&
+      failed(c.shape(getRouterLogits(), "router logits",
+                     {{tokens, "tokens"}, {experts, "experts"}})))
+    return failure();
+  if (getRouterWeight() &&
+      failed(c.shape(getRouterWeight(), "router weight",
+                     {{experts, "experts"}, {hiddenSize, "hidden size"}})))
+    return failure();
+  if (getRouterBias() &&
+      failed(c.shape(getRouterBias(), "router bias", {{experts, "experts"}})))
+    return failure();
+
+  if (failed(c.dim(getFc1(), "fc1", 2, hiddenSize, "hidden size")) ||
+      failed(c.shape(getFc2(), "fc2",
+                     {{experts, "experts"},
+                      {hiddenSize, "hidden size"},
+                      {kDynamic, "intermediate size"}})))
+    return failure();
+  if (inter != kDynamic &&
+      failed(c.dim(getFc1(), "fc1", 1, act.getFc1Width(inter),
+                   act.isGated() && act.getGating() != Gating::separate
+                       ? "twice the intermediate size for fused gate/up"
+                       : "intermediate size")))
+    return failure();
+
+  bool separate = act.getGating() == Gating::separate;
+  if (separate != static_cast<bool>(getFc3()))
+    return emitOpError(separate ? "expects fc3 (the up projection) for "
+                                  "separate gating"
+                                : "takes fc3 only with separate gating");
+  if (getFc3Bias() && !getFc3())
+    return emitOpError("has fc3_bias without fc3");
+  if (getFc3() && failed(c.shape(getFc3(), "fc3",
+                                 {{experts, "experts"},
+                                  {inter, "intermediate size"},
+                                  {hiddenSize, "hidden size"}})))
+    return failure();
+  if (getFc1Bias() &&
+      failed(c.shape(getFc1Bias(), "fc1_bias",
+                     {{experts, "experts"}, {fc1Width, "fc1 width"}})))
+    return failure();
+  if (getFc3Bias() &&
+      failed(c.shape(getFc3Bias(), "fc3_bias",
+                     {{experts, "experts"}, {inter, "intermediate size"}})))
+    return failure();
+  if (getFc2Bias() &&
+      failed(c.shape(getFc2Bias(), "fc2_bias",
+                     {{experts, "experts"}, {hiddenSize, "hidden size"}})))
+    return failure();
+
+  if (failed(getRouting().verifyForExperts(
+          [&] { return emitOpError(); }, experts)))
+    return failure();
+
+  // Shared experts: one dense FFN over every token.
+  bool anyShared = getSharedFc1() || getSharedFc2() || getSharedFc3() ||
+                   getSharedGate();
+  if (anyShared) {
+    if (!getSharedFc1() || !getSharedFc2())
+      return emitOpError("expects both shared_fc1 and shared_fc2 for shared "
+                         "experts");
+    if (separate != static_cast<bool>(getSharedFc3()))
+      return emitOpError(separate ? "expects shared_fc3 for separate gating"
+                                  : "takes shared_fc3 only with separate "
+                                    "gating");
+    if (failed(c.rank(getSharedFc2(), "shared_fc2", 2)) ||
+        failed(c.dim(getSharedFc2(), "shared_fc2", 0, hiddenSize,
+                     "hidden size")))
+      return failure();
+    int64_t sharedInter = dimOf(getSharedFc2(), 1);
+    int64_t sharedWidth =
+        sharedInter == kDynamic ? kDynamic : act.getFc1Width(sharedInter);
+    if (failed(c.shape(getSharedFc1(), "shared_fc1",
+                       {{sharedWidth, "shared fc1 width"},
+                        {hiddenSize, "hidden size"}})))
+      return failure();
+    if (getSharedFc3() &&
+        failed(c.shape(getSharedFc3(), "shared_fc3",
+                       {{sharedInter, "shared intermediate size"},
+                        {hiddenSize, "hidden size"}})))
+      return failure();
+    if (getSharedGate() &&
+        failed(c.shape(getSharedGate(), "shared_gate",
+                       {{1, "one gate"}, {hiddenSize, "hidden size"}})))
+      return failure();
+  }
+
+  return c.shape(getResult(), "result",
+                 {{tokens, "tokens"}, {hiddenSize, "hidden size"}});
+}
+
+//===----------------------------------------------------------------------===//
+// RouteOp
+//===----------------------------------------------------------------------===//
+
+int64_t RouteOp::getNumExperts() {
+  return getGateWeight() ? dimOf(getGateWeight(), 0) : dimOf(getInput(), 1);
+}
+
+LogicalResult RouteOp::verify() {
+  ShapeChecker c(*this);
+  Value input = getInput();
+  Type elt = ShapeChecker::type(input).getElementType();
+  if (failed(c.rank(input, "input", 2)))
+    return failure();
+  int64_t tokens = dimOf(input, 0);
+  if (Value gate = getGateWeight()) {
+    if (failed(c.rank(gate, "gate weight", 2)) ||
+        failed(c.dim(gate, "gate weight", 1, dimOf(input, 1), "hidden size")) ||
+        failed(c.staticDim(gate, "gate weight", 0, "number of experts")) ||
+        failed(c.elementType(gate, "gate weight", elt)))
+      return failure();
+  } else if (failed(c.staticDim(input, "logits", 1, "number of experts"))) {
+    return failure();
+  }
+  int64_t experts = getNumExperts();
+  if (Value bias = getBias())
+    if (failed(c.shape(bias, "bias", {{experts, "experts"}})) ||
+        failed(c.elementType(bias, "bias", elt)))
+      return failure();
+  if (failed(getRouting().verifyForExperts([&] { return emitOpError(); },
+                                           experts)))
+    return failure();
+  int64_t k = getRouting().getK();
+  return failure(
+      failed(c.shape(getWeights(), "weights", {{tokens, "tokens"}, {k, "k"}})) ||
+      failed(c.elementType(getWeights(), "weights", elt)) ||
+      failed(c.shape(getIds(), "ids", {{tokens, "tokens"}, {k, "k"}})));
+}
+
+//===----------------------------------------------------------------------===//
+// DispatchOp
+//===----------------------------------------------------------------------===//
+
+int64_t DispatchOp::getRowCount(int64_t tokens, int64_t k, int64_t experts,
+                                int64_t block) {
+  return mulAdd(tokens, k, mulAdd(experts, block - 1, 0));
+}
+
+LogicalResult DispatchOp::verify() {
+  ShapeChecker c(*this);
+  Value input = getInput();
+  if (failed(c.rank(input, "input", 2)) || failed(c.rank(getIds(), "ids", 2)) ||
+      failed(c.dim(getIds(), "ids", 0, dimOf(input, 0), "tokens")) ||
+      failed(c.staticDim(getIds(), "ids", 1, "k")))
+    return failure();
+  int64_t experts = getNumExperts(), block = getBlock();
+  int64_t rows =
+      getRowCount(dimOf(input, 0), dimOf(getIds(), 1), experts, block);
+  Type elt = ShapeChecker::type(input).getElementType();
+  if (failed(c.shape(getGrouped(), "grouped",
+                     {{rows, "tokens * k plus padding"},
+                      {dimOf(input, 1), "hidden size"}})) ||
+      failed(c.elementType(getGrouped(), "grouped", elt)) ||
+      failed(c.shape(getOffsets(), "offsets",
+                     {{experts + 1, "experts + 1"}})) ||
+      failed(c.shape(getSlots(), "slots", {{rows, "tokens * k plus padding"}})))
+    return failure();
+  return c.dim(getSlots(), "slots", 0, dimOf(getGrouped(), 0),
+               "rows of grouped");
+}
+
+//===----------------------------------------------------------------------===//
+// ExpertMatmulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ExpertMatmulOp::verify() {
+  ShapeChecker c(*this);
+  Value input = getInput(), weight = getWeight();
+  Type elt = ShapeChecker::type(input).getElementType();
+  if (failed(c.rank(input, "input", 2)) ||
+      failed(c.rank(weight, "weight", 3)) ||
+      failed(c.staticDim(weight, "weight", 0, "number of experts")) ||
+      failed(c.dim(weight, "weight", 2, dimOf(input, 1), "input features")) ||
+      failed(c.elementType(weight, "weight", elt)))
+    return failure();
+  int64_t experts = dimOf(weight, 0), outFeatures = dimOf(weight, 1);
+  if (failed(c.shape(getOffsets(), "offsets", {{experts + 1, "experts + 1"}})))
+    return failure();
+  if (Value bias = getBias())
+    if (failed(c.shape(bias, "bias",
+                       {{experts, "experts"}, {outFeatures, "out features"}})) ||
+        failed(c.elementType(bias, "bias", elt)))
+      return failure();
+  return failure(
+      failed(c.shape(getResult(), "result",
+                     {{dimOf(input, 0), "rows"},
+                      {outFeatures, "out features"}})) ||
+      failed(c.elementType(getResult(), "result", elt)));
+}
+
+//===----------------------------------------------------------------------===//
+// ActivationOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ActivationOp::verify() {
+  ShapeChecker c(*this);
+  Value input = getInput();
+  ActivationAttr act = getActivation();
+  Type elt = ShapeChecker::type(input).getElementType();
+  if (failed(c.rank(input, "input", 2)))
+    return failure();
+  int64_t rows = dimOf(input, 0), width = dimOf(input, 1);
+  bool separate = act.getGating() == Gating::separate;
+  if (separate != static_cast<bool>(getUp()))
+    return emitOpError(separate ? "expects an `up` operand for separate gating"
+                                : "takes an `up` operand only with separate "
+                                  "gating");
+  if (Value up = getUp())
+    if (failed(c.shape(up, "up", {{rows, "rows"}, {width, "gate width"}})) ||
+        failed(c.elementType(up, "up", elt)))
+      return failure();
+  bool fused = act.isGated() && !separate;
+  if (fused && width != kDynamic && width % 2 != 0)
+    return emitOpError() << "expects an even input width for fused gate/up "
+                            "values, got "
+                         << width;
+  int64_t outWidth = interFromFc1(act, width);
+  return failure(
+      failed(c.shape(getResult(), "result",
+                     {{rows, "rows"}, {outWidth, "output features"}})) ||
+      failed(c.elementType(getResult(), "result", elt)));
+}
+
+//===----------------------------------------------------------------------===//
+// CombineOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CombineOp::verify() {
+  ShapeChecker c(*this);
+  Value input = getInput(), weights = getWeights();
+  Type elt = ShapeChecker::type(input).getElementType();
+  if (failed(c.rank(input, "input", 2)) ||
+      failed(c.shape(getSlots(), "slots", {{dimOf(input, 0), "rows"}})) ||
+      failed(c.rank(weights, "weights", 2)) ||
+      failed(c.elementType(weights, "weights", elt)))
+    return failure();
+  return failure(
+      failed(c.shape(getResult(), "result",
+                     {{dimOf(weights, 0), "tokens"},
+                      {dimOf(input, 1), "hidden size"}})) ||
+      failed(c.elementType(getResult(), "result", elt)));
+}
+
+//===----------------------------------------------------------------------===//
+// All-to-all
+//===----------------------------------------------------------------------===//
+
+/// The operand contract shared by the blocking and the async all-to-all.
+template <typename OpT>
+static LogicalResult verifyExchangeOperands(OpT op, ShapeChecker &c) {
+  return failure(
+      failed(c.rank(op.getInput(), "input", 2)) ||
+      failed(c.shape(op.getSendCounts(), "send_counts",
+                     {{static_cast<int64_t>(op.getRanks()), "ranks"}})));
+}
+
+/// `output` must be a [?, H] tensor of the input's element type.
+static LogicalResult verifyExchangeOutput(ShapeChecker &c, Value input,
+                                          Type output, StringRef name,
+                                          Operation *op) {
+  auto outType = cast<RankedTensorType>(output);
+  auto inType = ShapeChecker::type(input);
+  if (outType.getRank() != 2 ||
+      outType.getElementType() != inType.getElementType() ||
+      (outType.getDimSize(1) != kDynamic && inType.getDimSize(1) != kDynamic &&
+       outType.getDimSize(1) != inType.getDimSize(1)))
+    return op->emitOpError() << "expects " << name << " of type [rows, "
+                             << inType.getDimSize(1) << "] x "
+                             << inType.getElementType() << ", got " << outType;
+  return success();
+}
+
+LogicalResult AllToAllOp::verify() {
+  ShapeChecker c(*this);
+  if (failed(verifyExchangeOperands(*this, c)) ||
+      failed(verifyExchangeOutput(c, getInput(), getOutput().getType(),
+                                  "output", *this)))
+    return failure();
+  return c.shape(getRecvCounts(), "recv_counts",
+                 {{static_cast<int64_t>(getRanks()), "ranks"}});
+}
+
+LogicalResult AllToAllStartOp::verify() {
+  ShapeChecker c(*this);
+  if (failed(verifyExchangeOperands(*this, c)))
+    return failure();
+  AllToAllHandleType handle = getHandle().getType();
+  if (handle.getRanks() != static_cast<int64_t>(getRanks()))
+    return emitOpError() << "handle is for " << handle.getRanks()
+                         << " ranks, but the exchange has " << getRanks();
+  if (failed(verifyExchangeOutput(c, getInput(), handle.getData(),
+                                  "handle data", *this)))
+    return failure();
+  if (!getHandle().hasOneUse())
+    return emitOpError("handle must be consumed exactly once (by "
+                       "moe.all_to_all_wait), found ")
+           << std::distance(getHandle().use_begin(), getHandle().use_end())
+           << " uses";
+  return success();
+}
+
+LogicalResult AllToAllWaitOp::verify() {
+  ShapeChecker c(*this);
+  AllToAllHandleType handle = getHandle().getType();
+  if (getOutput().getType() != handle.getData())
+    return emitOpError() << "output type " << getOutput().getType()
+                         << " differs from the handle's " << handle.getData();
+  return c.shape(getRecvCounts(), "recv_counts",
+                 {{handle.getRanks(), "ranks"}});
+}
+
+#define GET_OP_CLASSES
+#include "dialects/moe/MoEOps.cpp.inc"

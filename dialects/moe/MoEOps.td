@@ -1,0 +1,393 @@
+//===- MoEOps.td - moe dialect operations --------------------*- tablegen -*-===//
+//
+// The MoE block (`moe.layer`), its decomposed steps and expert-parallel
+// communication. Each op's description is the normative semantics that every
+// lowering must implement.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_OPS_TD
+#define MOE_OPS_TD
+
+include "MoEDialect.td"
+include "MoEAttrs.td"
+include "MoETypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/OpAsmInterface.td"
+
+def MoE_FloatTensor : RankedTensorOf<[F16, BF16, F32]>;
+def MoE_I32Tensor : RankedTensorOf<[I32]>;
+
+//===----------------------------------------------------------------------===//
+// moe.layer
+//===----------------------------------------------------------------------===//
+
+def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
+  let summary = "a whole Mixture-of-Experts block";
+  let description = [{
+    Computes a Mixture-of-Experts FFN block for `T` tokens of width `H`.
+
+    Operands (all floating-point operands share one element type):
+    * `hidden`: `[T, H]` token activations.
+    * exactly one of `logits(%l)`: `[T, E]` router logits, or
+      `gate(%wg)`: `[E, H]` router weight, in which case
+      `logits = hidden * wg^T`.
+    * `router_bias`: optional `[E]` selection bias (see `#moe.routing`).
+    * `fc1`: `[E, F1, H]` first projection, `F1 = 2I` for `interleaved` or
+      `concatenated` gating, else `F1 = I`; optional `fc1_bias` `[E, F1]`.
+    * `fc3`: `[E, I, H]` up projection, present exactly when the gating is
+      `separate`; optional `fc3_bias` `[E, I]`.
+    * `fc2`: `[E, H, I]` down projection; optional `fc2_bias` `[E, H]`.
+    * Shared experts (applied to every token, independent of routing), all
+      present or all absent except `shared_fc3` and `shared_gate`:
+      `shared_fc1` `[Fs, H]` and `shared_fc2` `[H, Is]`, with
+      `Fs = Is` or `2 Is` by the same gating rule, `shared_fc3` `[Is, H]`
+      exactly when gating is `separate`, and an optional `shared_gate` `[1, H]`
+      (Qwen2-MoE's sigmoid gate on the shared expert's output).
+
+    Semantics, for each token `t` (`x = hidden[t]`):
+    ```
+    (w, ids) = route(logits[t], router_bias)          // per #moe.routing
+    out[t] = sum_{j < k} w[j] * ffn_{ids[j]}(x)       // in order j = 0..k-1
+    ffn_e(x) = fc2[e] * act(fc1[e] * x + fc1_bias[e]
+                            [, fc3[e] * x + fc3_bias[e]]) + fc2_bias[e]
+    ```
+    where `act` is the `#moe.activation` (gate/up split per its gating).
+    With shared experts `out[t] += g * shared(x)`, where `shared` is the same
+    FFN with the shared weights and no biases, and
+    `g = sigmoid(shared_gate * x)` (or `1` without `shared_gate`).
+
+    For what onnxruntime's `com.microsoft.MoE` supports (softmax routing,
+    relu/gelu_tanh/silu/swiglu experts, biases), this is its semantics.
+    Expert ids cannot be out of range here: they come from the router.
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$hidden,
+    Optional<MoE_FloatTensor>:$router_logits,
+    Optional<MoE_FloatTensor>:$router_weight,
+    Optional<MoE_FloatTensor>:$router_bias,
+    MoE_FloatTensor:$fc1,
+    Optional<MoE_FloatTensor>:$fc1_bias,
+    Optional<MoE_FloatTensor>:$fc3,
+    Optional<MoE_FloatTensor>:$fc3_bias,
+    MoE_FloatTensor:$fc2,
+    Optional<MoE_FloatTensor>:$fc2_bias,
+    Optional<MoE_FloatTensor>:$shared_fc1,
+    Optional<MoE_FloatTensor>:$shared_fc3,
+    Optional<MoE_FloatTensor>:$shared_fc2,
+    Optional<MoE_FloatTensor>:$shared_gate,
+    MoE_RoutingAttr:$routing,
+    MoE_ActivationAttr:$activation
+  );
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $hidden `:` type($hidden)
+    (`logits` `(` $router_logits^ `:` type($router_logits) `)`)?
+    (`gate` `(` $router_weight^ `:` type($router_weight) `)`)?
+    (`router_bias` `(` $router_bias^ `:` type($router_bias) `)`)?
+    `fc1` `(` $fc1 `:` type($fc1) `)`
+    (`fc1_bias` `(` $fc1_bias^ `:` type($fc1_bias) `)`)?
+    (`fc3` `(` $fc3^ `:` type($fc3) `)`)?
+    (`fc3_bias` `(` $fc3_bias^ `:` type($fc3_bias) `)`)?
+    `fc2` `(` $fc2 `:` type($fc2) `)`
+    (`fc2_bias` `(` $fc2_bias^ `:` type($fc2_bias) `)`)?
+    (`shared_fc1` `(` $shared_fc1^ `:` type($shared_fc1) `)`)?
+    (`shared_fc3` `(` $shared_fc3^ `:` type($shared_fc3) `)`)?
+    (`shared_fc2` `(` $shared_fc2^ `:` type($shared_fc2) `)`)?
+    (`shared_gate` `(` $shared_gate^ `:` type($shared_gate) `)`)?
+    `routing` $routing `activation` $activation attr-dict `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Number of experts (static by construction).
+    int64_t getNumExperts() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getFc1().getType())
+          .getDimSize(0);
+    }
+    bool hasSharedExperts() { return getSharedFc1() != nullptr; }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.route
+//===----------------------------------------------------------------------===//
+
+def MoE_RouteOp : MoE_Op<"route", [Pure, AttrSizedOperandSegments]> {
+  let summary = "router scoring and top-k selection";
+  let description = [{
+    Chooses `k` experts per token and their weights, exactly as described by
+    the `#moe.routing` attribute.
+
+    `input` is either router logits `[T, E]`, or, when `gate(%wg)` is given,
+    hidden states `[T, H]` with `wg: [E, H]`, and the logits are
+    `input * wg^T` (the router matmul fused into routing). `bias(%b)` is the
+    optional `[E]` selection bias.
+
+    Results: `weights: [T, k]` (the element type of the input) and
+    `ids: [T, k] i32`, each row in descending order of selection score.
+
+    ```mlir
+    %w, %ids = moe.route %logits routing <softmax, k = 2, renormalize>
+        : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+    ```
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$input,
+    Optional<MoE_FloatTensor>:$gate_weight,
+    Optional<MoE_FloatTensor>:$bias,
+    MoE_RoutingAttr:$routing
+  );
+  let results = (outs MoE_FloatTensor:$weights, MoE_I32Tensor:$ids);
+  let assemblyFormat = [{
+    $input (`gate` `(` $gate_weight^ `)`)? (`bias` `(` $bias^ `)`)?
+    `routing` $routing attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.dispatch
+//===----------------------------------------------------------------------===//
+
+def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
+  let summary = "group token copies by expert and build the routing plan";
+  let description = [{
+    Given `input: [T, H]` and `ids: [T, k] i32` with values in `[0, E)`
+    (`E = num_experts`), lays out the `T * k` token copies grouped by expert:
+
+    * `offsets: [E + 1] i32`: `offsets[0] = 0`; expert `e`'s copies occupy rows
+      `[offsets[e], offsets[e] + count_e)` where `count_e` is the number of
+      slots `(t, j)` with `ids[t, j] = e`, and
+      `offsets[e + 1] = offsets[e] + roundup(count_e, block)`.
+    * `slots: [R] i32`: for a row `r` holding a copy, the flat slot
+      `t * k + j` it came from; inside a group the rows are in increasing
+      slot order (a stable sort). Padding rows hold `-1`.
+    * `grouped: [R, H]`: row `r` is `input[slots[r] / k]`, or zeros for a
+      padding row.
+
+    `R = T * k` when `block = 1`; otherwise `R = T * k + E * (block - 1)`,
+    the largest padded size, and rows past `offsets[E]` are padding too. The
+    padded form lets a GEMM tile of `block` rows never straddle two experts.
+
+    An id outside `[0, E)` has no meaning: generated code checks the ids and
+    reports a run-time error naming the bad id.
+
+    ```mlir
+    %g, %off, %slots = moe.dispatch %x, %ids experts = 8
+        : (tensor<?x64xf32>, tensor<?x2xi32>)
+          -> (tensor<?x64xf32>, tensor<9xi32>, tensor<?xi32>)
+    ```
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$input,
+    MoE_I32Tensor:$ids,
+    ConfinedAttr<I64Attr, [IntPositive]>:$num_experts,
+    DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>, "1">:$block
+  );
+  let results = (outs MoE_FloatTensor:$grouped, MoE_I32Tensor:$offsets,
+                      MoE_I32Tensor:$slots);
+  let assemblyFormat = [{
+    $input `,` $ids `experts` `=` $num_experts (`block` `=` $block^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Rows of `grouped`/`slots`: `tokens * k + experts * (block - 1)`, or
+    /// dynamic when `tokens` is dynamic or the count overflows.
+    static int64_t getRowCount(int64_t tokens, int64_t k, int64_t experts,
+                               int64_t block);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.expert_matmul
+//===----------------------------------------------------------------------===//
+
+def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure]> {
+  let summary = "grouped matmul: each row group times its expert's weight";
+  let description = [{
+    `input: [R, K]` rows grouped by expert as described by
+    `offsets: [E + 1] i32` (from `moe.dispatch`), `weight: [E, N, K]`, and an
+    optional `bias(%b)` of `[E, N]`. For every expert `e` and every row
+    `r` in `[offsets[e], offsets[e + 1])`:
+    ```
+    result[r, n] = sum_c input[r, c] * weight[e, n, c] + bias[e, n]
+    ```
+    Rows at or past `offsets[E]` are zero. This is one grouped GEMM over all
+    experts, not one GEMM per expert.
+
+    ```mlir
+    %y = moe.expert_matmul %g, %w1, %off
+        : (tensor<?x64xf32>, tensor<8x256x64xf32>, tensor<9xi32>)
+          -> tensor<?x256xf32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$input,
+    MoE_FloatTensor:$weight,
+    MoE_I32Tensor:$offsets,
+    Optional<MoE_FloatTensor>:$bias
+  );
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $offsets (`bias` `(` $bias^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// moe.activation
+//===----------------------------------------------------------------------===//
+
+def MoE_ActivationOp : MoE_Op<"activation", [Pure]> {
+  let summary = "expert activation, gated or not";
+  let description = [{
+    Applies `#moe.activation` row by row. `input: [R, F]`. Ungated: the
+    result is `[R, F]`. `interleaved` / `concatenated`: `F = 2I` holds gate
+    and up values and the result is `[R, I]`. `separate`: the up values come
+    from the second operand `up(%u)` of shape `[R, I]`, and `input` holds the
+    gate.
+
+    ```mlir
+    %h = moe.activation %y <silu, gated = interleaved>
+        : (tensor<?x256xf32>) -> tensor<?x128xf32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$input,
+    Optional<MoE_FloatTensor>:$up,
+    MoE_ActivationAttr:$activation
+  );
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`up` `(` $up^ `)`)? $activation attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// moe.combine
+//===----------------------------------------------------------------------===//
+
+def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
+  let summary = "weighted un-permute and sum of expert outputs";
+  let description = [{
+    `input: [R, H]` expert outputs in grouped order, `slots: [R] i32` from
+    `moe.dispatch`, `weights: [T, k]` from `moe.route`. Let `row(t, j)` be the
+    row whose slot is `t * k + j`. Then
+    ```
+    result[t, :] = sum_{j = 0..k-1} weights[t, j] * input[row(t, j), :]
+    ```
+    summed in that order of `j` (deterministic). Padding rows (slot `-1`)
+    are ignored. The result is `[T, H]`.
+
+    ```mlir
+    %out = moe.combine %y, %slots, %w
+        : (tensor<?x64xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$input,
+    MoE_I32Tensor:$slots,
+    MoE_FloatTensor:$weights
+  );
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $slots `,` $weights attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// All-to-all
+//===----------------------------------------------------------------------===//
+
+class MoE_AllToAllBase<string mnemonic, list<Trait> traits = []>
+    : MoE_Op<mnemonic, traits> {
+  let arguments = (ins
+    MoE_FloatTensor:$input,
+    MoE_I32Tensor:$send_counts,
+    ConfinedAttr<I64Attr, [IntPositive]>:$ranks
+  );
+}
+
+def MoE_AllToAllOp : MoE_AllToAllBase<"all_to_all"> {
+  let summary = "exchange variable-sized row blocks between all ranks";
+  let description = [{
+    A collective over `ranks` ranks; every rank executes the same sequence of
+    collectives. `input: [S, H]` is split into `ranks` contiguous blocks in
+    rank order, block `p` having `send_counts[p]` rows (`send_counts: [ranks]
+    i32`, summing to `S`, checked at run time). Block `p` goes to rank `p`.
+
+    Results: `output: [sum(recv_counts), H]`, the blocks received, concatenated
+    in source-rank order, and `recv_counts: [ranks] i32`, the rows received
+    from each rank. The counts are exchanged first, inside the op, so no rank
+    needs to know its receive sizes in advance (MPI's `Alltoallv` after an
+    `Alltoall` of the counts).
+
+    The op has unknown side effects: it is never removed, duplicated or
+    reordered with other collectives.
+
+    ```mlir
+    %out, %recv = moe.all_to_all %x, %counts ranks = 4
+        : (tensor<?x64xf32>, tensor<4xi32>) -> (tensor<?x64xf32>, tensor<4xi32>)
+    ```
+  }];
+  let results = (outs MoE_FloatTensor:$output, MoE_I32Tensor:$recv_counts);
+  let assemblyFormat = [{
+    $input `,` $send_counts `ranks` `=` $ranks attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_AllToAllStartOp : MoE_AllToAllBase<"all_to_all_start"> {
+  let summary = "start an all-to-all exchange without waiting for it";
+  let description = [{
+    The asynchronous form of `moe.all_to_all`: starts the same exchange and
+    returns a handle at once, so independent compute can run while the data
+    is in flight. The handle must be consumed by exactly one
+    `moe.all_to_all_wait` (possibly through region arguments), which yields
+    `moe.all_to_all`'s results. `input` must not be written until then.
+
+    ```mlir
+    %h = moe.all_to_all_start %x, %counts ranks = 2
+        : (tensor<?x64xf32>, tensor<2xi32>) -> !moe.a2a_handle<2, tensor<?x64xf32>>
+    ```
+  }];
+  let results = (outs MoE_AllToAllHandle:$handle);
+  let assemblyFormat = [{
+    $input `,` $send_counts `ranks` `=` $ranks attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_AllToAllWaitOp : MoE_Op<"all_to_all_wait"> {
+  let summary = "wait for a started all-to-all and take its results";
+  let description = [{
+    Blocks until the exchange started by `moe.all_to_all_start` is complete
+    on this rank and returns its `output` and `recv_counts`, with the types
+    recorded in the handle.
+
+    ```mlir
+    %out, %recv = moe.all_to_all_wait %h
+        : !moe.a2a_handle<2, tensor<?x64xf32>> -> (tensor<?x64xf32>, tensor<2xi32>)
+    ```
+  }];
+  let arguments = (ins MoE_AllToAllHandle:$handle);
+  let results = (outs MoE_FloatTensor:$output, MoE_I32Tensor:$recv_counts);
+  let assemblyFormat = [{
+    $handle attr-dict `:` qualified(type($handle)) `->` `(` type($output) `,`
+    type($recv_counts) `)`
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // MOE_OPS_TD

@@ -1,0 +1,30 @@
+//===- Passes.h - declarations and registration of moe passes ---*- C++ -*-===//
+
+#ifndef MOE_PASSES_PASSES_H
+#define MOE_PASSES_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace moe {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+/// Patterns rewriting moe.layer into its step ops (used by moe-decompose and
+/// by pipelines that decompose as part of a larger pattern application).
+void populateDecomposeLayerPatterns(RewritePatternSet &patterns,
+                                    int64_t dispatchBlock = 1);
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+} // namespace moe
+} // namespace mlir
+
+#endif // MOE_PASSES_PASSES_H

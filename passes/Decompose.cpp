@@ -1,0 +1,215 @@
+//===- Decompose.cpp - moe.layer -> route/dispatch/experts/combine --------===//
+//
+// The decomposition is the definition of moe.layer written as IR: every later
+// pass (fusion, expert parallelism, lowering) works on the step ops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoE.h"
+#include "moe/Passes/Passes.h"
+
+#include "mlir/IR/AffineMap.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEDECOMPOSE
+#include "passes/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+constexpr int64_t kDynamic = ShapedType::kDynamic;
+
+int64_t dimOf(Value v, unsigned d) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(d);
+}
+
+/// An uninitialized `[rows, cols]` tensor; `rows` follows `like`'s dim 0.
+Value emptyRows(OpBuilder &b, Location loc, Value like, int64_t cols,
+                Type elt) {
+  SmallVector<OpFoldResult> sizes;
+  int64_t rows = dimOf(like, 0);
+  sizes.push_back(rows == kDynamic
+                      ? OpFoldResult(tensor::DimOp::create(b, loc, like, 0)
+                                         .getResult())
+                      : OpFoldResult(b.getIndexAttr(rows)));
+  sizes.push_back(b.getIndexAttr(cols));
+  return tensor::EmptyOp::create(b, loc, sizes, elt);
+}
+
+/// A `[rows, cols]` zero-filled accumulator.
+Value zeroInit(OpBuilder &b, Location loc, Value like, int64_t cols,
+               Type elt) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
+  return linalg::FillOp::create(b, loc, zero,
+                                emptyRows(b, loc, like, cols, elt))
+      .getResult(0);
+}
+
+/// Converts a float tensor elementwise to `elt` (identity when equal).
+Value castTensor(OpBuilder &b, Location loc, Value v, Type elt) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getElementType() == elt)
+    return v;
+  Type target = type.clone(elt);
+  if (elt.getIntOrFloatBitWidth() < type.getElementTypeBitWidth())
+    return arith::TruncFOp::create(b, loc, target, v);
+  return arith::ExtFOp::create(b, loc, target, v);
+}
+
+/// `x * w^T` for `x: [T, K]`, `w: [N, K]`, accumulated in f32 (the dialect's
+/// precision rule) and returned in `x`'s element type.
+Value matmulTransposedB(OpBuilder &b, Location loc, Value x, Value w) {
+  MLIRContext *ctx = b.getContext();
+  Type elt = cast<RankedTensorType>(x.getType()).getElementType();
+  Type acc = b.getF32Type();
+  Value init = zeroInit(b, loc, x, dimOf(w, 0), acc);
+  AffineExpr m, n, k;
+  bindDims(ctx, m, n, k);
+  auto maps = b.getAffineMapArrayAttr(
+      {AffineMap::get(3, 0, {m, k}, ctx), AffineMap::get(3, 0, {n, k}, ctx),
+       AffineMap::get(3, 0, {m, n}, ctx)});
+  auto mm = linalg::MatmulOp::create(
+      b, loc, TypeRange{init.getType()}, ValueRange{x, w}, ValueRange{init},
+      {b.getNamedAttr("indexing_maps", maps)});
+  return castTensor(b, loc, mm.getResult(0), elt);
+}
+
+/// `routed + g * shared`, `g = sigmoid(gateLogit)` per token (or 1), as one
+/// elementwise loop nest so no intermediate is materialized.
+Value addShared(OpBuilder &b, Location loc, Value routed, Value shared,
+                Value gateLogit) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(routed.getType());
+  Type elt = type.getElementType();
+  Value init = emptyRows(b, loc, routed, type.getDimSize(1), elt);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  SmallVector<Value> inputs = {routed, shared};
+  SmallVector<AffineMap> maps = {id, id};
+  if (gateLogit) {
+    inputs.push_back(gateLogit);
+    maps.push_back(AffineMap::get(
+        2, 0, {getAffineDimExpr(0, ctx), getAffineConstantExpr(0, ctx)}, ctx));
+  }
+  maps.push_back(id);
+  SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{type}, inputs, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Type f32 = nb.getF32Type();
+        auto toF32 = [&](Value v) -> Value {
+          return v.getType() == f32 ? v : arith::ExtFOp::create(nb, nloc, f32, v);
+        };
+        Value term = toF32(args[1]);
+        if (gateLogit) {
+          Value g = toF32(args[2]);
+          Value one = arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(1));
+          Value e = math::ExpOp::create(nb, nloc,
+                                        arith::NegFOp::create(nb, nloc, g));
+          Value sig = arith::DivFOp::create(
+              nb, nloc, one, arith::AddFOp::create(nb, nloc, one, e));
+          term = arith::MulFOp::create(nb, nloc, term, sig);
+        }
+        Value sum = arith::AddFOp::create(nb, nloc, toF32(args[0]), term);
+        if (elt != f32)
+          sum = arith::TruncFOp::create(nb, nloc, elt, sum);
+        linalg::YieldOp::create(nb, nloc, sum);
+      });
+  return generic.getResult(0);
+}
+
+struct DecomposeLayer : OpRewritePattern<LayerOp> {
+  DecomposeLayer(MLIRContext *ctx, int64_t block)
+      : OpRewritePattern(ctx), block(block) {}
+
+  LogicalResult matchAndRewrite(LayerOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value hidden = op.getHidden();
+    auto hiddenType = cast<RankedTensorType>(hidden.getType());
+    Type elt = hiddenType.getElementType();
+    Type i32 = rewriter.getI32Type();
+    int64_t tokens = hiddenType.getDimSize(0);
+    int64_t hiddenSize = hiddenType.getDimSize(1);
+    int64_t experts = op.getNumExperts();
+    int64_t k = op.getRouting().getK();
+    ActivationAttr act = op.getActivation();
+    bool separate = act.getGating() == Gating::separate;
+
+    // Routing: the router matmul stays fused when the layer holds the weight.
+    Value routeInput = op.getRouterLogits() ? op.getRouterLogits() : hidden;
+    auto route = RouteOp::create(
+        rewriter, loc, RankedTensorType::get({tokens, k}, elt),
+        RankedTensorType::get({tokens, k}, i32), routeInput,
+        op.getRouterWeight(), op.getRouterBias(), op.getRouting());
+
+    int64_t rows = DispatchOp::getRowCount(tokens, k, experts, block);
+    auto dispatch = DispatchOp::create(
+        rewriter, loc, RankedTensorType::get({rows, hiddenSize}, elt),
+        RankedTensorType::get({experts + 1}, i32),
+        RankedTensorType::get({rows}, i32), hidden, route.getIds(),
+        rewriter.getI64IntegerAttr(experts), rewriter.getI64IntegerAttr(block));
+    Value grouped = dispatch.getGrouped(), offsets = dispatch.getOffsets();
+
+    auto expertMatmul = [&](Value input, Value weight, Value bias) -> Value {
+      auto type = RankedTensorType::get({rows, dimOf(weight, 1)}, elt);
+      return ExpertMatmulOp::create(rewriter, loc, type, input, weight,
+                                    offsets, bias);
+    };
+    int64_t inter = dimOf(op.getFc2(), 2);
+    Value gate = expertMatmul(grouped, op.getFc1(), op.getFc1Bias());
+    Value up = separate ? expertMatmul(grouped, op.getFc3(), op.getFc3Bias())
+                        : Value();
+    Value activated = ActivationOp::create(
+        rewriter, loc, RankedTensorType::get({rows, inter}, elt), gate, up, act);
+    Value down = expertMatmul(activated, op.getFc2(), op.getFc2Bias());
+    Value result = CombineOp::create(rewriter, loc, op.getType(), down,
+                                     dispatch.getSlots(), route.getWeights());
+
+    if (op.hasSharedExperts()) {
+      int64_t sharedInter = dimOf(op.getSharedFc2(), 1);
+      Value sGate = matmulTransposedB(rewriter, loc, hidden, op.getSharedFc1());
+      Value sUp = separate
+                      ? matmulTransposedB(rewriter, loc, hidden, op.getSharedFc3())
+                      : Value();
+      Value sAct = ActivationOp::create(
+          rewriter, loc, RankedTensorType::get({tokens, sharedInter}, elt),
+          sGate, sUp, act);
+      Value shared = matmulTransposedB(rewriter, loc, sAct, op.getSharedFc2());
+      Value gateLogit =
+          op.getSharedGate()
+              ? matmulTransposedB(rewriter, loc, hidden, op.getSharedGate())
+              : Value();
+      result = addShared(rewriter, loc, result, shared, gateLogit);
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+
+  int64_t block;
+};
+
+struct MoEDecomposePass : moe::impl::MoEDecomposeBase<MoEDecomposePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (dispatchBlock < 1) {
+      getOperation()->emitError()
+          << "moe-decompose: block must be at least 1, got "
+          << static_cast<int64_t>(dispatchBlock);
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    populateDecomposeLayerPatterns(patterns, dispatchBlock);
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+  }
+};
+} // namespace
+
+void mlir::moe::populateDecomposeLayerPatterns(RewritePatternSet &patterns,
+                                               int64_t dispatchBlock) {
+  patterns.add<DecomposeLayer>(patterns.getContext(), dispatchBlock);
+}

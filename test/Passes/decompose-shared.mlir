@@ -1,0 +1,71 @@
+// RUN: moe-opt %s -moe-decompose -split-input-file | FileCheck %s
+
+// Qwen2-MoE: the shared expert is a dense FFN on every token, scaled by
+// sigmoid(x * shared_gate^T) and added to the routed output in one loop nest.
+// CHECK-DAG: #[[LHS:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[RHS_T:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[BCAST:.*]] = affine_map<(d0, d1) -> (d0, 0)>
+// CHECK-LABEL: func.func @qwen
+// CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<?x32xf32>, %{{.*}}, %{{.*}}, %{{.*}}, %[[S1:[a-z0-9]+]]: tensor<64x32xf32>, %[[S2:[a-z0-9]+]]: tensor<32x32xf32>, %[[SG:[a-z0-9]+]]: tensor<1x32xf32>)
+// CHECK: %[[ROUTED:.*]] = moe.combine
+// CHECK: %[[FILL1:.*]] = linalg.fill
+// CHECK: %[[UPS:.*]] = linalg.matmul indexing_maps = [#[[LHS]], #[[RHS_T]], #[[OUT]]] ins(%[[X]], %[[S1]] : tensor<?x32xf32>, tensor<64x32xf32>) outs(%[[FILL1]] : tensor<?x64xf32>)
+// CHECK: %[[ACT:.*]] = moe.activation %[[UPS]] <silu, gated = concatenated> : (tensor<?x64xf32>) -> tensor<?x32xf32>
+// CHECK: %[[SHARED:.*]] = linalg.matmul indexing_maps = [#[[LHS]], #[[RHS_T]], #[[OUT]]] ins(%[[ACT]], %[[S2]] : {{.*}}) outs({{.*}} : tensor<?x32xf32>)
+// CHECK: %[[GATE:.*]] = linalg.matmul indexing_maps = [#[[LHS]], #[[RHS_T]], #[[OUT]]] ins(%[[X]], %[[SG]] : {{.*}}) outs({{.*}} : tensor<?x1xf32>)
+// CHECK: %[[SUM:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[ID]], #[[BCAST]], #[[ID]]], iterator_types = ["parallel", "parallel"]} ins(%[[ROUTED]], %[[SHARED]], %[[GATE]] :
+// CHECK-NEXT: ^bb0(%[[R:.*]]: f32, %[[S:.*]]: f32, %[[G:.*]]: f32, %{{.*}}: f32):
+// CHECK: %[[NEG:.*]] = arith.negf %[[G]]
+// CHECK: %[[EXP:.*]] = math.exp %[[NEG]]
+// CHECK: %[[DEN:.*]] = arith.addf %{{.*}}, %[[EXP]]
+// CHECK: %[[SIG:.*]] = arith.divf %{{.*}}, %[[DEN]]
+// CHECK: %[[SCALED:.*]] = arith.mulf %[[S]], %[[SIG]]
+// CHECK: %[[ADD:.*]] = arith.addf %[[R]], %[[SCALED]]
+// CHECK: linalg.yield %[[ADD]]
+// CHECK: return %[[SUM]]
+func.func @qwen(%x: tensor<?x32xf32>, %l: tensor<?x4xf32>,
+                %w1: tensor<4x16x32xf32>, %w2: tensor<4x32x8xf32>,
+                %s1: tensor<64x32xf32>, %s2: tensor<32x32xf32>,
+                %g: tensor<1x32xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x : tensor<?x32xf32> logits(%l : tensor<?x4xf32>)
+      fc1(%w1 : tensor<4x16x32xf32>) fc2(%w2 : tensor<4x32x8xf32>)
+      shared_fc1(%s1 : tensor<64x32xf32>) shared_fc2(%s2 : tensor<32x32xf32>)
+      shared_gate(%g : tensor<1x32xf32>)
+      routing <softmax, k = 2> activation <silu, gated = concatenated>
+      -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// DeepSeek in bf16: shared matmuls accumulate in f32 and round once; the
+// final sum is computed in f32 and rounded to bf16; no gate, no sigmoid.
+// CHECK-LABEL: func.func @deepseek_bf16
+// CHECK: %[[ROUTED:.*]] = moe.combine
+// CHECK: %[[A:.*]] = linalg.matmul {{.*}} -> tensor<?x16xf32>
+// CHECK: %[[AT:.*]] = arith.truncf %[[A]] : tensor<?x16xf32> to tensor<?x16xbf16>
+// CHECK: %[[B:.*]] = linalg.matmul {{.*}} -> tensor<?x16xf32>
+// CHECK: %[[BT:.*]] = arith.truncf %[[B]] : tensor<?x16xf32> to tensor<?x16xbf16>
+// CHECK: %[[H:.*]] = moe.activation %[[AT]] up(%[[BT]]) <silu, gated = separate>
+// CHECK: %[[C:.*]] = linalg.matmul indexing_maps = {{.*}} ins(%[[H]], {{.*}} -> tensor<?x32xf32>
+// CHECK: %[[CT:.*]] = arith.truncf %[[C]] : tensor<?x32xf32> to tensor<?x32xbf16>
+// CHECK: linalg.generic {{.*}} ins(%[[ROUTED]], %[[CT]] : tensor<?x32xbf16>, tensor<?x32xbf16>)
+// CHECK-NOT: math.exp
+// CHECK: arith.addf {{.*}} : f32
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+func.func @deepseek_bf16(%x: tensor<?x32xbf16>, %wg: tensor<16x32xbf16>,
+                         %w1: tensor<16x8x32xbf16>, %w3: tensor<16x8x32xbf16>,
+                         %w2: tensor<16x32x8xbf16>, %s1: tensor<16x32xbf16>,
+                         %s3: tensor<16x32xbf16>, %s2: tensor<32x16xbf16>)
+    -> tensor<?x32xbf16> {
+  %y = moe.layer %x : tensor<?x32xbf16> gate(%wg : tensor<16x32xbf16>)
+      fc1(%w1 : tensor<16x8x32xbf16>) fc3(%w3 : tensor<16x8x32xbf16>)
+      fc2(%w2 : tensor<16x32x8xbf16>)
+      shared_fc1(%s1 : tensor<16x32xbf16>) shared_fc3(%s3 : tensor<16x32xbf16>)
+      shared_fc2(%s2 : tensor<32x16xbf16>)
+      routing <sigmoid, k = 4, renormalize, groups = 4, topk_groups = 2>
+      activation <silu, gated = separate> -> tensor<?x32xbf16>
+  return %y : tensor<?x32xbf16>
+}

@@ -1,0 +1,40 @@
+# lit configuration of the moe IR test suite: *.mlir and *.test files under
+# test/, run with moe-opt and LLVM's FileCheck.
+import os
+import shutil
+
+import lit.formats
+
+config.name = "moe"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py",
+                   "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.moe_obj_root, "test")
+
+bin_dir = os.path.join(config.moe_obj_root, "bin")
+config.environment["PATH"] = os.pathsep.join(
+    [bin_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
+for var in ("HOME", "TMPDIR"):
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+
+config.substitutions.append(("%moe_src", config.moe_src_root))
+config.substitutions.append(("%moe_docs", os.path.join(config.moe_obj_root, "docs")))
+config.substitutions.append(("%python", config.moe_python or "python3"))
+
+# The CUDA toolkit is optional: ptxas-based checks need it, GPU execution
+# tests need a GPU as well.
+if config.moe_ptxas and os.path.exists(config.moe_ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", config.moe_ptxas))
+    config.substitutions.append(("%cuda_root", config.moe_cuda_root))
+if shutil.which("nvidia-smi"):
+    import subprocess
+    try:
+        if subprocess.run(["nvidia-smi", "-L"], capture_output=True,
+                          timeout=30).returncode == 0:
+            config.available_features.add("cuda-gpu")
+    except (OSError, subprocess.SubprocessError):
+        pass
