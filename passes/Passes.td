@@ -39,4 +39,32 @@ def MoEDecompose : Pass<"moe-decompose"> {
   ];
 }
 
+def ONNXRaiseMoE : Pass<"onnx-raise-moe"> {
+  let summary = "Raise com.microsoft.MoE nodes to moe.layer";
+  let description = [{
+    Replaces every `onnx.MoE` (onnxruntime's `com.microsoft.MoE`) with a
+    `moe.layer` of the same semantics:
+
+    * `router_probs` (router logits; onnxruntime applies the softmax) become
+      the layer's `logits`; `k` and `normalize_routing_weights` its routing
+      (`softmax`, `renormalize`).
+    * `activation_type`: `relu`, `silu`, `identity` map to the same
+      activation; onnxruntime's `gelu` is the tanh approximation
+      (`gelu_tanh`); `swiglu` is `silu` gated by the `swiglu_fusion` layout
+      (1 interleaved, 2 concatenated, 0 separate `fc3`) with
+      `activation_alpha`, `activation_beta` and `swiglu_limit`. A non-swiglu
+      activation with `fc3` present is gated with `fc3` as the up projection.
+    * Weights are `[E, out, in]`; a 3-D input `[B, S, H]` is flattened to
+      `[B * S, H]` around the layer.
+
+    Nodes that use features outside this mapping (`use_sparse_mixer`,
+    `swiglu_limit_after_activation`, the old `[E, in, out]` weight layout,
+    inputs of unknown rank) are reported as errors at the node.
+  }];
+  let dependentDialects = [
+    "::mlir::moe::MoEDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // MOE_PASSES_TD

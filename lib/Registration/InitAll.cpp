@@ -3,6 +3,7 @@
 #include "moe/InitAll.h"
 
 #include "moe/Dialect/MoE.h"
+#include "moe/Dialect/ONNX.h"
 #include "moe/Passes/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -30,7 +31,7 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
 void mlir::moe::registerAllDialects(DialectRegistry &registry) {
-  registry.insert<moe::MoEDialect>();
+  registry.insert<moe::MoEDialect, onnx::ONNXDialect>();
   registry.insert<affine::AffineDialect, arith::ArithDialect,
                   bufferization::BufferizationDialect, cf::ControlFlowDialect,
                   func::FuncDialect, gpu::GPUDialect, index::IndexDialect,

@@ -1,0 +1,1105 @@
+//===- ONNXOps.td - onnx dialect operations ------------------*- tablegen -*-===//
+//
+// One op per supported ONNX operator. Inputs, outputs and attributes carry
+// their ONNX names; trailing optional inputs are `none` when absent.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ONNX_OPS_TD
+#define ONNX_OPS_TD
+
+include "ONNXDialect.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def ONNX_Tensor : AnyTypeOf<[AnyTensor]>;
+def ONNX_OptTensor : AnyTypeOf<[AnyTensor, NoneType]>;
+def ONNX_OptResult : AnyTypeOf<[AnyTensor, NoneType]>;
+
+class ONNX_Op<string mnemonic, list<Trait> traits = []>
+    : Op<ONNX_Dialect, mnemonic, traits> {
+  let assemblyFormat = [{
+    `(` operands `)` attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def ONNX_NoValueOp : ONNX_Op<"NoValue", [Pure]> {
+  let summary = "the absent value of an optional input";
+  let results = (outs NoneType:$none);
+  let assemblyFormat = "attr-dict";
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 0;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_AddOp : ONNX_Op<"Add", [Pure]> {
+  let summary = "elementwise sum with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_SubOp : ONNX_Op<"Sub", [Pure]> {
+  let summary = "elementwise difference with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_MulOp : ONNX_Op<"Mul", [Pure]> {
+  let summary = "elementwise product with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_DivOp : ONNX_Op<"Div", [Pure]> {
+  let summary = "elementwise quotient with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_PowOp : ONNX_Op<"Pow", [Pure]> {
+  let summary = "elementwise power with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_EqualOp : ONNX_Op<"Equal", [Pure]> {
+  let summary = "elementwise == with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_LessOp : ONNX_Op<"Less", [Pure]> {
+  let summary = "elementwise < with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_LessOrEqualOp : ONNX_Op<"LessOrEqual", [Pure]> {
+  let summary = "elementwise <= with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_GreaterOp : ONNX_Op<"Greater", [Pure]> {
+  let summary = "elementwise > with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_GreaterOrEqualOp : ONNX_Op<"GreaterOrEqual", [Pure]> {
+  let summary = "elementwise >= with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_AndOp : ONNX_Op<"And", [Pure]> {
+  let summary = "elementwise logical and";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_OrOp : ONNX_Op<"Or", [Pure]> {
+  let summary = "elementwise logical or";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_SqrtOp : ONNX_Op<"Sqrt", [Pure]> {
+  let summary = "elementwise square root";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ReciprocalOp : ONNX_Op<"Reciprocal", [Pure]> {
+  let summary = "elementwise 1/x";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_NegOp : ONNX_Op<"Neg", [Pure]> {
+  let summary = "elementwise negation";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ReluOp : ONNX_Op<"Relu", [Pure]> {
+  let summary = "elementwise max(x, 0)";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_SigmoidOp : ONNX_Op<"Sigmoid", [Pure]> {
+  let summary = "elementwise logistic function";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_TanhOp : ONNX_Op<"Tanh", [Pure]> {
+  let summary = "elementwise tanh";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ErfOp : ONNX_Op<"Erf", [Pure]> {
+  let summary = "elementwise error function";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ExpOp : ONNX_Op<"Exp", [Pure]> {
+  let summary = "elementwise e^x";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_LogOp : ONNX_Op<"Log", [Pure]> {
+  let summary = "elementwise natural logarithm";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_AbsOp : ONNX_Op<"Abs", [Pure]> {
+  let summary = "elementwise absolute value";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_NotOp : ONNX_Op<"Not", [Pure]> {
+  let summary = "elementwise logical not";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_IdentityOp : ONNX_Op<"Identity", [Pure]> {
+  let summary = "the input itself";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_SoftplusOp : ONNX_Op<"Softplus", [Pure]> {
+  let summary = "elementwise log(1 + e^x)";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_GeluOp : ONNX_Op<"Gelu", [Pure]> {
+  let summary = "GELU (exact or tanh approximation)";
+  let arguments = (ins
+    ONNX_Tensor:$X,
+    DefaultValuedStrAttr<StrAttr, "none">:$approximate
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_SoftmaxOp : ONNX_Op<"Softmax", [Pure]> {
+  let summary = "softmax along one axis";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    DefaultValuedAttr<SI64Attr, "-1">:$axis
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_MatMulOp : ONNX_Op<"MatMul", [Pure]> {
+  let summary = "numpy-style batched matrix product";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_GemmOp : ONNX_Op<"Gemm", [Pure]> {
+  let summary = "alpha * A' * B' + beta * C";
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B,
+    ONNX_OptTensor:$C,
+    DefaultValuedAttr<F32Attr, "1.0">:$alpha,
+    DefaultValuedAttr<F32Attr, "1.0">:$beta,
+    DefaultValuedAttr<SI64Attr, "0">:$transA,
+    DefaultValuedAttr<SI64Attr, "0">:$transB
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 3;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_TopKOp : ONNX_Op<"TopK", [Pure]> {
+  let summary = "the K largest (or smallest) elements along an axis";
+  let arguments = (ins
+    ONNX_Tensor:$X,
+    ONNX_Tensor:$K,
+    DefaultValuedAttr<SI64Attr, "-1">:$axis,
+    DefaultValuedAttr<SI64Attr, "1">:$largest,
+    DefaultValuedAttr<SI64Attr, "1">:$sorted
+  );
+  let results = (outs
+    ONNX_Tensor:$Values,
+    ONNX_Tensor:$Indices
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 2;
+  }];
+}
+
+def ONNX_ReduceSumOp : ONNX_Op<"ReduceSum", [Pure]> {
+  let summary = "sum over the given axes (axes as an input, opset 18 form)";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_OptTensor:$axes,
+    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
+    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes
+  );
+  let results = (outs
+    ONNX_Tensor:$reduced
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ReduceMeanOp : ONNX_Op<"ReduceMean", [Pure]> {
+  let summary = "mean over the given axes (axes as an input, opset 18 form)";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_OptTensor:$axes,
+    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
+    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes
+  );
+  let results = (outs
+    ONNX_Tensor:$reduced
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ReduceMaxOp : ONNX_Op<"ReduceMax", [Pure]> {
+  let summary = "max over the given axes (axes as an input, opset 18 form)";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_OptTensor:$axes,
+    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
+    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes
+  );
+  let results = (outs
+    ONNX_Tensor:$reduced
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ReduceMinOp : ONNX_Op<"ReduceMin", [Pure]> {
+  let summary = "min over the given axes (axes as an input, opset 18 form)";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_OptTensor:$axes,
+    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
+    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes
+  );
+  let results = (outs
+    ONNX_Tensor:$reduced
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ArgMaxOp : ONNX_Op<"ArgMax", [Pure]> {
+  let summary = "index of the maximum along an axis";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    DefaultValuedAttr<SI64Attr, "0">:$axis,
+    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
+    DefaultValuedAttr<SI64Attr, "0">:$select_last_index
+  );
+  let results = (outs
+    ONNX_Tensor:$reduced
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_GatherOp : ONNX_Op<"Gather", [Pure]> {
+  let summary = "take slices along an axis";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_Tensor:$indices,
+    DefaultValuedAttr<SI64Attr, "0">:$axis
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_GatherElementsOp : ONNX_Op<"GatherElements", [Pure]> {
+  let summary = "take elements along an axis";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_Tensor:$indices,
+    DefaultValuedAttr<SI64Attr, "0">:$axis
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_GatherNDOp : ONNX_Op<"GatherND", [Pure]> {
+  let summary = "take slices by index tuples";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_Tensor:$indices,
+    DefaultValuedAttr<SI64Attr, "0">:$batch_dims
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ScatterNDOp : ONNX_Op<"ScatterND", [Pure]> {
+  let summary = "write slices by index tuples";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_Tensor:$indices,
+    ONNX_Tensor:$updates,
+    DefaultValuedStrAttr<StrAttr, "none">:$reduction
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 3;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ScatterElementsOp : ONNX_Op<"ScatterElements", [Pure]> {
+  let summary = "write elements along an axis";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_Tensor:$indices,
+    ONNX_Tensor:$updates,
+    DefaultValuedAttr<SI64Attr, "0">:$axis,
+    DefaultValuedStrAttr<StrAttr, "none">:$reduction
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 3;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_WhereOp : ONNX_Op<"Where", [Pure]> {
+  let summary = "elementwise select with broadcasting";
+  let arguments = (ins
+    ONNX_Tensor:$condition,
+    ONNX_Tensor:$X,
+    ONNX_Tensor:$Y
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 3;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_NonZeroOp : ONNX_Op<"NonZero", [Pure]> {
+  let summary = "indices of the non-zero elements, [rank, count]";
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_OneHotOp : ONNX_Op<"OneHot", [Pure]> {
+  let summary = "one-hot encoding";
+  let arguments = (ins
+    ONNX_Tensor:$indices,
+    ONNX_Tensor:$depth,
+    ONNX_Tensor:$values,
+    DefaultValuedAttr<SI64Attr, "-1">:$axis
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 3;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_CastOp : ONNX_Op<"Cast", [Pure]> {
+  let summary = "element type conversion (to = ONNX TensorProto data type)";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    SI64Attr:$to,
+    DefaultValuedAttr<SI64Attr, "1">:$saturate
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ReshapeOp : ONNX_Op<"Reshape", [Pure]> {
+  let summary = "reshape to a shape given as a tensor";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_Tensor:$shape,
+    DefaultValuedAttr<SI64Attr, "0">:$allowzero
+  );
+  let results = (outs
+    ONNX_Tensor:$reshaped
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_TransposeOp : ONNX_Op<"Transpose", [Pure]> {
+  let summary = "permute dimensions (reverse when perm is absent)";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    OptionalAttr<I64ArrayAttr>:$perm
+  );
+  let results = (outs
+    ONNX_Tensor:$transposed
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_SqueezeOp : ONNX_Op<"Squeeze", [Pure]> {
+  let summary = "remove size-1 dimensions";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_OptTensor:$axes
+  );
+  let results = (outs
+    ONNX_Tensor:$squeezed
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_UnsqueezeOp : ONNX_Op<"Unsqueeze", [Pure]> {
+  let summary = "insert size-1 dimensions";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_Tensor:$axes
+  );
+  let results = (outs
+    ONNX_Tensor:$expanded
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_FlattenOp : ONNX_Op<"Flatten", [Pure]> {
+  let summary = "flatten to 2-D";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    DefaultValuedAttr<SI64Attr, "1">:$axis
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ConcatOp : ONNX_Op<"Concat", [Pure]> {
+  let summary = "concatenate along an axis";
+  let arguments = (ins
+    Variadic<ONNX_Tensor>:$inputs,
+    SI64Attr:$axis
+  );
+  let results = (outs
+    ONNX_Tensor:$concat_result
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = -1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_SplitOp : ONNX_Op<"Split", [Pure]> {
+  let summary = "split along an axis";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    ONNX_OptTensor:$split,
+    DefaultValuedAttr<SI64Attr, "0">:$axis,
+    OptionalAttr<SI64Attr>:$num_outputs
+  );
+  let results = (outs
+    Variadic<ONNX_Tensor>:$outputs
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = -1;
+  }];
+}
+
+def ONNX_MaxOp : ONNX_Op<"Max", [Pure]> {
+  let summary = "elementwise maximum of the inputs";
+  let arguments = (ins
+    Variadic<ONNX_Tensor>:$data_0
+  );
+  let results = (outs
+    ONNX_Tensor:$max
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = -1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_MinOp : ONNX_Op<"Min", [Pure]> {
+  let summary = "elementwise minimum of the inputs";
+  let arguments = (ins
+    Variadic<ONNX_Tensor>:$data_0
+  );
+  let results = (outs
+    ONNX_Tensor:$min
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = -1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_SliceOp : ONNX_Op<"Slice", [Pure]> {
+  let summary = "strided slice";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_Tensor:$starts,
+    ONNX_Tensor:$ends,
+    ONNX_OptTensor:$axes,
+    ONNX_OptTensor:$steps
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 5;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ExpandOp : ONNX_Op<"Expand", [Pure]> {
+  let summary = "broadcast to a shape";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    ONNX_Tensor:$shape
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ShapeOp : ONNX_Op<"Shape", [Pure]> {
+  let summary = "the shape as a 1-D int64 tensor";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    OptionalAttr<SI64Attr>:$end,
+    DefaultValuedAttr<SI64Attr, "0">:$start
+  );
+  let results = (outs
+    ONNX_Tensor:$shape
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ConstantOp : ONNX_Op<"Constant", [Pure]> {
+  let summary = "a constant tensor (all ONNX value_* forms normalized to `value`)";
+  let arguments = (ins
+    ElementsAttr:$value
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 0;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ConstantOfShapeOp : ONNX_Op<"ConstantOfShape", [Pure]> {
+  let summary = "a tensor of the given shape filled with one value";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    OptionalAttr<ElementsAttr>:$value
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_RangeOp : ONNX_Op<"Range", [Pure]> {
+  let summary = "arithmetic sequence";
+  let arguments = (ins
+    ONNX_Tensor:$start,
+    ONNX_Tensor:$limit,
+    ONNX_Tensor:$delta
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 3;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_CumSumOp : ONNX_Op<"CumSum", [Pure]> {
+  let summary = "cumulative sum along an axis";
+  let arguments = (ins
+    ONNX_Tensor:$x,
+    ONNX_Tensor:$axis,
+    DefaultValuedAttr<SI64Attr, "0">:$exclusive,
+    DefaultValuedAttr<SI64Attr, "0">:$reverse
+  );
+  let results = (outs
+    ONNX_Tensor:$y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_ClipOp : ONNX_Op<"Clip", [Pure]> {
+  let summary = "clamp to [min, max]";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    ONNX_OptTensor:$min,
+    ONNX_OptTensor:$max
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 3;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_LayerNormalizationOp : ONNX_Op<"LayerNormalization", [Pure]> {
+  let summary = "layer normalization over the trailing axes";
+  let arguments = (ins
+    ONNX_Tensor:$X,
+    ONNX_Tensor:$Scale,
+    ONNX_OptTensor:$B,
+    DefaultValuedAttr<SI64Attr, "-1">:$axis,
+    DefaultValuedAttr<F32Attr, "1.0e-05">:$epsilon,
+    DefaultValuedAttr<SI64Attr, "1">:$stash_type
+  );
+  let results = (outs
+    ONNX_Tensor:$Y,
+    ONNX_OptResult:$Mean,
+    ONNX_OptResult:$InvStdDev
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 3;
+    static constexpr int kNumOutputs = 3;
+  }];
+}
+
+def ONNX_SimplifiedLayerNormalizationOp : ONNX_Op<"SimplifiedLayerNormalization", [Pure]> {
+  let summary = "RMS normalization (onnxruntime contrib op)";
+  let arguments = (ins
+    ONNX_Tensor:$X,
+    ONNX_Tensor:$scale,
+    DefaultValuedAttr<SI64Attr, "-1">:$axis,
+    DefaultValuedAttr<F32Attr, "1.0e-05">:$epsilon,
+    DefaultValuedAttr<SI64Attr, "1">:$stash_type
+  );
+  let results = (outs
+    ONNX_Tensor:$Y,
+    ONNX_OptResult:$inv_std_var
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 2;
+  }];
+}
+
+def ONNX_SkipSimplifiedLayerNormalizationOp : ONNX_Op<"SkipSimplifiedLayerNormalization", [Pure]> {
+  let summary = "residual add then RMS normalization (com.microsoft)";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    ONNX_Tensor:$skip,
+    ONNX_Tensor:$gamma,
+    ONNX_OptTensor:$bias,
+    DefaultValuedAttr<F32Attr, "1.0e-05">:$epsilon
+  );
+  let results = (outs
+    ONNX_Tensor:$output,
+    ONNX_OptResult:$mean,
+    ONNX_OptResult:$inv_std_var,
+    ONNX_OptResult:$input_skip_bias_sum
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 4;
+    static constexpr int kNumOutputs = 4;
+  }];
+}
+
+def ONNX_MoEOp : ONNX_Op<"MoE", [Pure]> {
+  let summary = "com.microsoft.MoE: a whole mixture-of-experts block";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    ONNX_Tensor:$router_probs,
+    ONNX_Tensor:$fc1_experts_weights,
+    ONNX_OptTensor:$fc1_experts_bias,
+    ONNX_Tensor:$fc2_experts_weights,
+    ONNX_OptTensor:$fc2_experts_bias,
+    ONNX_OptTensor:$fc3_experts_weights,
+    ONNX_OptTensor:$fc3_experts_bias,
+    DefaultValuedStrAttr<StrAttr, "relu">:$activation_type,
+    DefaultValuedAttr<SI64Attr, "1">:$k,
+    DefaultValuedAttr<SI64Attr, "0">:$normalize_routing_weights,
+    DefaultValuedAttr<SI64Attr, "0">:$use_sparse_mixer,
+    DefaultValuedAttr<SI64Attr, "0">:$swiglu_fusion,
+    OptionalAttr<F32Attr>:$swiglu_limit,
+    DefaultValuedAttr<SI64Attr, "0">:$swiglu_limit_after_activation,
+    DefaultValuedAttr<F32Attr, "1.0">:$activation_alpha,
+    DefaultValuedAttr<F32Attr, "0.0">:$activation_beta
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 8;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_QMoEOp : ONNX_Op<"QMoE", [Pure]> {
+  let summary = "com.microsoft.QMoE: MoE with int4/int8 expert weights and scales";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    ONNX_Tensor:$router_probs,
+    ONNX_Tensor:$fc1_experts_weights,
+    ONNX_OptTensor:$fc1_scales,
+    ONNX_OptTensor:$fc1_experts_bias,
+    ONNX_Tensor:$fc2_experts_weights,
+    ONNX_OptTensor:$fc2_scales,
+    ONNX_OptTensor:$fc2_experts_bias,
+    ONNX_OptTensor:$fc3_experts_weights,
+    ONNX_OptTensor:$fc3_scales,
+    ONNX_OptTensor:$fc3_experts_bias,
+    ONNX_OptTensor:$fc1_zero_points,
+    ONNX_OptTensor:$fc2_zero_points,
+    ONNX_OptTensor:$fc3_zero_points,
+    ONNX_OptTensor:$router_weights,
+    DefaultValuedStrAttr<StrAttr, "relu">:$activation_type,
+    DefaultValuedAttr<SI64Attr, "1">:$k,
+    DefaultValuedAttr<SI64Attr, "0">:$normalize_routing_weights,
+    DefaultValuedAttr<SI64Attr, "0">:$use_sparse_mixer,
+    DefaultValuedAttr<SI64Attr, "0">:$swiglu_fusion,
+    OptionalAttr<F32Attr>:$swiglu_limit,
+    DefaultValuedAttr<SI64Attr, "0">:$swiglu_limit_after_activation,
+    DefaultValuedAttr<F32Attr, "1.0">:$activation_alpha,
+    DefaultValuedAttr<F32Attr, "0.0">:$activation_beta,
+    DefaultValuedAttr<SI64Attr, "4">:$expert_weight_bits,
+    OptionalAttr<SI64Attr>:$block_size
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 15;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+#endif // ONNX_OPS_TD

@@ -1,0 +1,207 @@
+//===- ONNXRaiseMoE.cpp - onnx.MoE -> moe.layer ---------------------------===//
+//
+// onnxruntime's com.microsoft.MoE is a whole MoE block already; raising it is
+// a mapping of attributes and operands. A node that cannot be mapped is
+// reported (by the pattern, with its reason) and fails the pass.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoE.h"
+#include "moe/Dialect/ONNX.h"
+#include "moe/Passes/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_ONNXRAISEMOE
+#include "passes/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+constexpr int64_t kDynamic = ShapedType::kDynamic;
+
+/// The #moe.activation equivalent of an onnx.MoE node's activation settings.
+FailureOr<ActivationAttr> mapActivation(onnx::MoEOp op) {
+  MLIRContext *ctx = op.getContext();
+  StringRef type = op.getActivationType();
+  int64_t fusion = op.getSwigluFusion();
+  bool hasFc3 = !isa<NoneType>(op.getFc3ExpertsWeights().getType());
+  APFloat inf = APFloat::getInf(APFloat::IEEEdouble());
+  if (type == "swiglu") {
+    Gating gating;
+    switch (fusion) {
+    case 0:
+      if (!hasFc3)
+        return op.emitError("swiglu with swiglu_fusion = 0 needs "
+                            "fc3_experts_weights (the up projection)");
+      gating = Gating::separate;
+      break;
+    case 1:
+      gating = Gating::interleaved;
+      break;
+    case 2:
+      gating = Gating::concatenated;
+      break;
+    default:
+      return op.emitError() << "swiglu_fusion must be 0, 1 or 2, got "
+                            << fusion;
+    }
+    if (hasFc3 && gating != Gating::separate)
+      return op.emitError("fc3_experts_weights given with fused swiglu "
+                          "(swiglu_fusion = ")
+             << fusion << ")";
+    APFloat limit = inf;
+    if (auto l = op.getSwigluLimit())
+      limit = APFloat(static_cast<double>(l->convertToFloat()));
+    return ActivationAttr::getChecked(
+        [&] { return op.emitError(); }, ctx, ActivationKind::silu, gating,
+        APFloat(static_cast<double>(op.getActivationAlpha().convertToFloat())),
+        APFloat(static_cast<double>(op.getActivationBeta().convertToFloat())),
+        limit);
+  }
+  std::optional<ActivationKind> kind =
+      llvm::StringSwitch<std::optional<ActivationKind>>(type)
+          .Case("relu", ActivationKind::relu)
+          .Case("gelu", ActivationKind::gelu_tanh) // onnxruntime's gelu
+          .Case("silu", ActivationKind::silu)
+          .Case("identity", ActivationKind::identity)
+          .Default(std::nullopt);
+  if (!kind)
+    return op.emitError() << "unsupported activation_type '" << type
+                          << "' (expected relu, gelu, silu, identity or "
+                             "swiglu)";
+  if (fusion != 0)
+    return op.emitError("swiglu_fusion is only valid with activation_type = "
+                        "swiglu");
+  return ActivationAttr::get(ctx, *kind,
+                             hasFc3 ? Gating::separate : Gating::none);
+}
+
+/// `v` as a ranked tensor, or an error naming the ONNX input.
+LogicalResult requireRanked(onnx::MoEOp op, Value v, StringRef name) {
+  if (isa<NoneType>(v.getType()) || isa<RankedTensorType>(v.getType()))
+    return success();
+  return op.emitError() << "input '" << name
+                        << "' has an unknown rank; give the model's value_info "
+                           "or graph input a shape";
+}
+
+Value orNull(Value v) { return isa<NoneType>(v.getType()) ? Value() : v; }
+
+/// Flattens `[B, S, X]` to `[B * S, X]`; rank-2 values pass through.
+Value flattenTokens(OpBuilder &b, Location loc, Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getRank() == 2)
+    return v;
+  int64_t rows = type.isDynamicDim(0) || type.isDynamicDim(1)
+                     ? kDynamic
+                     : type.getDimSize(0) * type.getDimSize(1);
+  auto flat = RankedTensorType::get({rows, type.getDimSize(2)},
+                                    type.getElementType());
+  return tensor::CollapseShapeOp::create(
+      b, loc, flat, v, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+}
+
+struct RaiseMoE : OpRewritePattern<onnx::MoEOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(onnx::MoEOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    const std::pair<Value, StringRef> inputs[] = {
+        {op.getInput(), "input"},
+        {op.getRouterProbs(), "router_probs"},
+        {op.getFc1ExpertsWeights(), "fc1_experts_weights"},
+        {op.getFc1ExpertsBias(), "fc1_experts_bias"},
+        {op.getFc2ExpertsWeights(), "fc2_experts_weights"},
+        {op.getFc2ExpertsBias(), "fc2_experts_bias"},
+        {op.getFc3ExpertsWeights(), "fc3_experts_weights"},
+        {op.getFc3ExpertsBias(), "fc3_experts_bias"}};
+    for (auto [value, name] : inputs)
+      if (failed(requireRanked(op, value, name)))
+        return failure();
+    if (op.getUseSparseMixer())
+      return op.emitError("use_sparse_mixer routing is not supported");
+    if (op.getSwigluLimitAfterActivation())
+      return op.emitError("swiglu_limit_after_activation is not supported");
+
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    auto routerType = cast<RankedTensorType>(op.getRouterProbs().getType());
+    auto fc1Type = cast<RankedTensorType>(op.getFc1ExpertsWeights().getType());
+    if (inputType.getRank() != 2 && inputType.getRank() != 3)
+      return op.emitError() << "expects input of rank 2 or 3, got "
+                            << inputType;
+    if (routerType.getRank() != inputType.getRank())
+      return op.emitError() << "expects router_probs of the input's rank, got "
+                            << routerType;
+    int64_t hidden = inputType.getShape().back();
+    if (fc1Type.getRank() == 3 && hidden != kDynamic &&
+        fc1Type.getDimSize(2) != hidden && fc1Type.getDimSize(1) == hidden)
+      return op.emitError()
+             << "fc1_experts_weights " << fc1Type
+             << " is laid out [experts, in, out]; onnxruntime's MoE (and "
+                "moe.layer) expect [experts, out, in] = [E, F, "
+             << hidden << "]";
+    if (op.getK() < 1)
+      return op.emitError() << "k must be at least 1, got " << op.getK();
+
+    FailureOr<ActivationAttr> act = mapActivation(op);
+    if (failed(act))
+      return failure();
+    auto routing = RoutingAttr::get(getContext(), Scoring::softmax, op.getK(),
+                                    op.getNormalizeRoutingWeights() != 0);
+
+    Value hiddenStates = flattenTokens(rewriter, loc, op.getInput());
+    Value logits = flattenTokens(rewriter, loc, op.getRouterProbs());
+    auto layer = LayerOp::create(
+        rewriter, loc, hiddenStates.getType(), hiddenStates, logits,
+        /*router_weight=*/Value(), /*router_bias=*/Value(),
+        op.getFc1ExpertsWeights(), orNull(op.getFc1ExpertsBias()),
+        orNull(op.getFc3ExpertsWeights()), orNull(op.getFc3ExpertsBias()),
+        op.getFc2ExpertsWeights(), orNull(op.getFc2ExpertsBias()),
+        /*shared_fc1=*/Value(), /*shared_fc3=*/Value(),
+        /*shared_fc2=*/Value(), /*shared_gate=*/Value(), routing, *act);
+    if (failed(layer.verify()))
+      return failure();
+    Value result = layer.getResult();
+    if (inputType.getRank() == 3) {
+      SmallVector<OpFoldResult> sizes;
+      for (int64_t i = 0; i < 3; ++i)
+        sizes.push_back(
+            inputType.isDynamicDim(i)
+                ? OpFoldResult(tensor::DimOp::create(rewriter, loc,
+                                                     op.getInput(), i)
+                                   .getResult())
+                : OpFoldResult(rewriter.getIndexAttr(inputType.getDimSize(i))));
+      result = tensor::ExpandShapeOp::create(
+          rewriter, loc, inputType, result,
+          SmallVector<ReassociationIndices>{{0, 1}, {2}}, sizes);
+    }
+    if (result.getType() != op.getType())
+      result = tensor::CastOp::create(rewriter, loc, op.getType(), result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct ONNXRaiseMoEPass : moe::impl::ONNXRaiseMoEBase<ONNXRaiseMoEPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<RaiseMoE>(&getContext());
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+    // A node left over could not be mapped; the pattern said why.
+    if (getOperation()->walk([](onnx::MoEOp) { return WalkResult::interrupt(); })
+            .wasInterrupted())
+      return signalPassFailure();
+    // The `none` placeholders of the raised nodes' absent inputs.
+    getOperation()->walk([](onnx::NoValueOp op) {
+      if (op->use_empty())
+        op->erase();
+    });
+  }
+};
+} // namespace
