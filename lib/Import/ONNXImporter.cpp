@@ -25,7 +25,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
-#include <deque>
+#include <set>
 
 using namespace mlir;
 namespace pb = ::onnx;
@@ -404,17 +404,19 @@ LogicalResult Importer::sortNodes(const pb::GraphProto &graph,
       }
     }
   }
-  std::deque<int> ready;
+  // Always take the earliest ready node, so a graph that is already sorted
+  // keeps its order.
+  std::set<int> ready;
   for (int i = 0; i < numNodes; ++i)
     if (!pending[i])
-      ready.push_back(i);
+      ready.insert(i);
   while (!ready.empty()) {
-    int i = ready.front();
-    ready.pop_front();
+    int i = *ready.begin();
+    ready.erase(ready.begin());
     order.push_back(i);
     for (int u : users[i])
       if (--pending[u] == 0)
-        ready.push_back(u);
+        ready.insert(u);
   }
   if (static_cast<int>(order.size()) != numNodes) {
     for (int i = 0; i < numNodes; ++i)
@@ -595,6 +597,12 @@ LogicalResult Importer::importNode(const pb::NodeProto &node, int index) {
   }
 
   OperationState state(loc, ("onnx." + opType).str());
+  // Attributes of the wrong kind would otherwise be dropped silently when the
+  // op stores them as properties.
+  NamedAttrList attrList(attrs);
+  if (failed(state.name.verifyInherentAttrs(
+          attrList, [&] { return mlir::emitError(loc) << opType << ": "; })))
+    return failure();
   state.addOperands(operands);
   state.addTypes(types);
   state.addAttributes(attrs);
