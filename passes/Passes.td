@@ -67,4 +67,39 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe"> {
   ];
 }
 
+def ConvertONNXToCore : Pass<"convert-onnx-to-core"> {
+  let summary = "Lower dense onnx ops to linalg, tensor, arith and math";
+  let description = [{
+    Lowers the dense ONNX operators around MoE blocks to upstream dialects,
+    one pattern set per op family:
+
+    * elementwise (arithmetic, comparisons, logic, activations including both
+      GELU forms, Cast, Where, Max/Min) -> one `linalg.generic` each, with
+      numpy broadcasting in the indexing maps;
+    * MatMul (2-D, N-D x 2-D, batched 3-D), Gemm -> `linalg.matmul` /
+      `linalg.batch_matmul` accumulating in f32; Softmax -> `linalg.softmax`;
+      ReduceSum/Mean/Max/Min over constant axes -> `linalg.reduce`;
+      LayerNormalization and SimplifiedLayerNormalization (RMSNorm) ->
+      `linalg.generic` with f32 statistics;
+    * Constant -> `arith.constant` (blobs stay `dense_resource`), Identity,
+      Transpose -> `linalg.transpose`, Reshape (0 and -1 resolved at run
+      time) -> `tensor.reshape`, Squeeze/Unsqueeze -> collapse/expand_shape,
+      Concat -> `tensor.concat`, Slice with constant bounds and positive
+      steps -> `tensor.extract_slice`.
+
+    Ops outside this set, or with unranked types, stay as they are; with
+    `allow-partial=false` any leftover onnx op is an error at its node.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+  let options = [
+    Option<"allowPartial", "allow-partial", "bool", /*default=*/"true",
+           "Leave unsupported onnx ops in place instead of failing">,
+  ];
+}
+
 #endif // MOE_PASSES_TD

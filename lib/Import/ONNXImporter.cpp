@@ -717,24 +717,29 @@ bool mlir::moe::isONNXPath(StringRef path) {
   return path.ends_with(".onnx") || path.ends_with(".onnxtxt");
 }
 
-OwningOpRef<ModuleOp> mlir::moe::importONNXFile(StringRef path,
-                                                MLIRContext *context) {
+OwningOpRef<ModuleOp> mlir::moe::importONNXBuffer(StringRef bytes,
+                                                  StringRef path, bool text,
+                                                  MLIRContext *context) {
   context->loadDialect<mlir::onnx::ONNXDialect, func::FuncDialect>();
-  Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer) {
-    mlir::emitError(fileLoc) << "cannot open '" << path
-                             << "': " << buffer.getError().message();
-    return nullptr;
-  }
   pb::ModelProto model;
   std::string error;
-  if (!detail::parseModel((*buffer)->getBufferStart(),
-                          (*buffer)->getBufferSize(),
-                          path.ends_with(".onnxtxt"), model, error)) {
-    mlir::emitError(fileLoc) << "cannot parse ONNX model: " << error;
+  if (!detail::parseModel(bytes.data(), bytes.size(), text, model, error)) {
+    mlir::emitError(FileLineColLoc::get(context, path, 0, 0))
+        << "cannot parse ONNX model: " << error;
     return nullptr;
   }
   return Importer(context, path).run(model);
+}
+
+OwningOpRef<ModuleOp> mlir::moe::importONNXFile(StringRef path,
+                                                MLIRContext *context) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    mlir::emitError(FileLineColLoc::get(context, path, 0, 0))
+        << "cannot open '" << path << "': " << buffer.getError().message();
+    return nullptr;
+  }
+  return importONNXBuffer((*buffer)->getBuffer(), path,
+                          path.ends_with(".onnxtxt"), context);
 }

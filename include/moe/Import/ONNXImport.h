@@ -28,6 +28,13 @@ std::string describeONNXLocation(Location loc);
 OwningOpRef<ModuleOp> importONNXFile(llvm::StringRef path,
                                      MLIRContext *context);
 
+/// Like importONNXFile, for a model already in memory (`text` selects the
+/// ONNX textual syntax). `path` names the model in diagnostics, and its
+/// directory is where external data is looked up.
+OwningOpRef<ModuleOp> importONNXBuffer(llvm::StringRef bytes,
+                                       llvm::StringRef path, bool text,
+                                       MLIRContext *context);
+
 } // namespace moe
 } // namespace mlir
 

@@ -1,0 +1,53 @@
+//===- Patterns.h - onnx -> core dialect patterns, by op family -*- C++ -*-===//
+//
+// Private to passes/: the pattern sets used by convert-onnx-to-core, and the
+// helpers they share.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_ONNXTOCORE_PATTERNS_H
+#define MOE_PASSES_ONNXTOCORE_PATTERNS_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <optional>
+
+namespace mlir::moe::onnx_to_core {
+
+/// Elementwise ops with numpy broadcasting, Cast, Where, comparisons, logic.
+void populateElementwisePatterns(RewritePatternSet &patterns);
+/// MatMul, Gemm, Softmax, reductions and normalizations on linalg.
+void populateLinalgPatterns(RewritePatternSet &patterns);
+/// Constant, Identity, Reshape, Squeeze/Unsqueeze, Transpose, Concat, Slice.
+void populateTensorPatterns(RewritePatternSet &patterns);
+
+/// Sizes of a value of `type`: static sizes as attributes, dynamic ones read
+/// with tensor.dim from the operand among `from` whose aligned (numpy
+/// broadcasting, right-aligned) dimension is dynamic.
+FailureOr<SmallVector<OpFoldResult>> broadcastSizes(OpBuilder &b, Location loc,
+                                                    RankedTensorType type,
+                                                    ValueRange from);
+
+/// `tensor.empty` of `type` with the sizes above.
+FailureOr<Value> emptyFor(OpBuilder &b, Location loc, RankedTensorType type,
+                          ValueRange from);
+
+/// A linalg.generic computing `body` elementwise over `type`, with each input
+/// broadcast numpy-style.
+FailureOr<Value>
+buildElementwise(OpBuilder &b, Location loc, RankedTensorType type,
+                 ValueRange inputs,
+                 function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// Integer values of a constant 1-D tensor (arith.constant or onnx.Constant).
+std::optional<SmallVector<int64_t>> constantInts(Value v);
+
+/// `v` as f32 (extf/truncf as needed) and back to `type`.
+Value toF32(OpBuilder &b, Location loc, Value v);
+Value fromF32(OpBuilder &b, Location loc, Value v, Type type);
+
+} // namespace mlir::moe::onnx_to_core
+
+#endif // MOE_PASSES_ONNXTOCORE_PATTERNS_H

@@ -1,0 +1,116 @@
+//===- Utils.cpp - helpers shared by the onnx -> core patterns ------------===//
+
+#include "Patterns.h"
+
+#include "moe/Dialect/ONNX.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace mlir::moe::onnx_to_core {
+
+FailureOr<SmallVector<OpFoldResult>> broadcastSizes(OpBuilder &b, Location loc,
+                                                    RankedTensorType type,
+                                                    ValueRange from) {
+  SmallVector<OpFoldResult> sizes;
+  int64_t rank = type.getRank();
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!type.isDynamicDim(i)) {
+      sizes.push_back(b.getIndexAttr(type.getDimSize(i)));
+      continue;
+    }
+    Value source;
+    int64_t sourceDim = 0;
+    for (Value v : from) {
+      auto t = dyn_cast<RankedTensorType>(v.getType());
+      if (!t)
+        continue;
+      int64_t j = i - (rank - t.getRank());
+      if (j >= 0 && t.isDynamicDim(j)) {
+        source = v;
+        sourceDim = j;
+        break;
+      }
+    }
+    if (!source)
+      return failure();
+    sizes.push_back(
+        tensor::DimOp::create(b, loc, source, sourceDim).getResult());
+  }
+  return sizes;
+}
+
+FailureOr<Value> emptyFor(OpBuilder &b, Location loc, RankedTensorType type,
+                          ValueRange from) {
+  auto sizes = broadcastSizes(b, loc, type, from);
+  if (failed(sizes))
+    return failure();
+  return Value(
+      tensor::EmptyOp::create(b, loc, *sizes, type.getElementType()));
+}
+
+FailureOr<Value>
+buildElementwise(OpBuilder &b, Location loc, RankedTensorType type,
+                 ValueRange inputs,
+                 function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  auto init = emptyFor(b, loc, type, inputs);
+  if (failed(init))
+    return failure();
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = type.getRank();
+  SmallVector<AffineMap> maps;
+  for (Value v : inputs) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<AffineExpr> exprs;
+    for (int64_t j = 0; j < t.getRank(); ++j) {
+      int64_t i = j + rank - t.getRank();
+      // A static 1 against a larger result dimension is broadcast.
+      bool broadcast = t.getDimSize(j) == 1 && type.getDimSize(i) != 1;
+      exprs.push_back(broadcast ? getAffineConstantExpr(0, ctx)
+                                : getAffineDimExpr(i, ctx));
+    }
+    maps.push_back(AffineMap::get(rank, 0, exprs, ctx));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{type}, inputs, ValueRange{*init}, maps, iters,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value result = body(nb, nloc, args.drop_back());
+        linalg::YieldOp::create(nb, nloc, result);
+      });
+  return generic.getResult(0);
+}
+
+std::optional<SmallVector<int64_t>> constantInts(Value v) {
+  Attribute attr;
+  if (auto c = v.getDefiningOp<arith::ConstantOp>())
+    attr = c.getValue();
+  else if (auto c = v.getDefiningOp<onnx::ConstantOp>())
+    attr = c.getValue();
+  auto dense = dyn_cast_or_null<DenseIntElementsAttr>(attr);
+  if (!dense || dense.getType().getRank() > 1)
+    return std::nullopt;
+  SmallVector<int64_t> out;
+  for (const APInt &i : dense.getValues<APInt>())
+    out.push_back(i.getSExtValue());
+  return out;
+}
+
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  Type f32 = b.getF32Type();
+  if (v.getType() == f32)
+    return v;
+  return arith::ExtFOp::create(b, loc, f32, v);
+}
+
+Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
+  if (v.getType() == type)
+    return v;
+  return arith::TruncFOp::create(b, loc, type, v);
+}
+
+} // namespace mlir::moe::onnx_to_core

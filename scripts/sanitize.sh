@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds moe-opt and the importer fuzzer with clang + AddressSanitizer +
+# UndefinedBehaviorSanitizer into build-sanitize/, runs every importer,
+# raising, dialect and pass lit test on that build (all error paths
+# included), then fuzzes the importer from a seed corpus of the test models.
+#   FUZZ_SECONDS=N  fuzzing time (default 60; 0 skips fuzzing)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$root/scripts/bootstrap.sh"
+
+build="$root/build-sanitize"
+llvm=/usr/lib/llvm-22
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+    -DMOE_SANITIZE=address,undefined -DMOE_FUZZ=ON \
+    -DMLIR_DIR="$llvm/lib/cmake/mlir" -DLLVM_DIR="$llvm/lib/cmake/llvm" \
+    -DMOE_PYTHON="$root/.venv/bin/python" \
+    -DLLVM_EXTERNAL_LIT="$root/.venv/bin/lit" >/dev/null
+fi
+cmake --build "$build" -j "${MOE_JOBS:-2}" -- moe-opt moe-import-fuzzer moe-docs
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_odr_violation=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+"$root/.venv/bin/lit" -sv "$build/test" \
+  --filter '^moe :: (Import|Passes|Dialect|Tools)/'
+
+seconds=${FUZZ_SECONDS:-60}
+[ "$seconds" -gt 0 ] || exit 0
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+models="$corpus/models"
+"$root/.venv/bin/python" "$root/test/Import/Inputs/make_models.py" "$models" >/dev/null
+mkdir -p "$corpus/seeds"
+# The fuzzer's first byte selects the format: even = binary, odd = text.
+for f in "$models"/*.onnx; do
+  { printf '\0'; cat "$f"; } > "$corpus/seeds/$(basename "$f")"
+done
+find "$root/test" -name '*.onnxtxt' | while read -r f; do
+  { printf '\1'; cat "$f"; } > "$corpus/seeds/$(basename "$f")"
+done
+echo "fuzzing the importer for ${seconds}s from $(ls "$corpus/seeds" | wc -l) seeds"
+"$build/bin/moe-import-fuzzer" -max_total_time="$seconds" -timeout=10 \
+  -rss_limit_mb=4096 -print_final_stats=1 "$corpus/seeds" 2>&1 | tail -15
