@@ -10,6 +10,7 @@
 #include "moe/Dialect/ONNX.h"
 #include "moe/Passes/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
@@ -135,8 +136,10 @@ struct RaiseMoE : OpRewritePattern<onnx::MoEOp> {
     if (inputType.getRank() != 2 && inputType.getRank() != 3)
       return op.emitError() << "expects input of rank 2 or 3, got "
                             << inputType;
-    if (routerType.getRank() != inputType.getRank())
-      return op.emitError() << "expects router_probs of the input's rank, got "
+    // onnxruntime takes router_probs as [rows, E] also for a 3-D input.
+    if (routerType.getRank() != 2 && routerType.getRank() != inputType.getRank())
+      return op.emitError() << "expects router_probs of rank 2 or of the "
+                               "input's rank, got "
                             << routerType;
     int64_t hidden = inputType.getShape().back();
     if (fc1Type.getRank() == 3 && hidden != kDynamic &&
@@ -169,17 +172,19 @@ struct RaiseMoE : OpRewritePattern<onnx::MoEOp> {
       return failure();
     Value result = layer.getResult();
     if (inputType.getRank() == 3) {
-      SmallVector<OpFoldResult> sizes;
+      // Restore [B, S, H]. tensor.reshape rather than expand_shape: with two
+      // dynamic sizes in one group, LLVM 22's expand-strided-metadata crashes
+      // on the bufferized expand_shape.
+      SmallVector<Value> sizes;
       for (int64_t i = 0; i < 3; ++i)
         sizes.push_back(
             inputType.isDynamicDim(i)
-                ? OpFoldResult(tensor::DimOp::create(rewriter, loc,
-                                                     op.getInput(), i)
-                                   .getResult())
-                : OpFoldResult(rewriter.getIndexAttr(inputType.getDimSize(i))));
-      result = tensor::ExpandShapeOp::create(
-          rewriter, loc, inputType, result,
-          SmallVector<ReassociationIndices>{{0, 1}, {2}}, sizes);
+                ? Value(tensor::DimOp::create(rewriter, loc, op.getInput(), i))
+                : Value(arith::ConstantIndexOp::create(
+                      rewriter, loc, inputType.getDimSize(i))));
+      Value shape = tensor::FromElementsOp::create(rewriter, loc, sizes);
+      result = tensor::ReshapeOp::create(rewriter, loc, inputType, result,
+                                         shape);
     }
     if (result.getType() != op.getType())
       result = tensor::CastOp::create(rewriter, loc, op.getType(), result);

@@ -62,6 +62,7 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe"> {
     inputs of unknown rank) are reported as errors at the node.
   }];
   let dependentDialects = [
+    "::mlir::arith::ArithDialect",
     "::mlir::moe::MoEDialect",
     "::mlir::tensor::TensorDialect",
   ];
@@ -99,6 +100,38 @@ def ConvertONNXToCore : Pass<"convert-onnx-to-core"> {
   let options = [
     Option<"allowPartial", "allow-partial", "bool", /*default=*/"true",
            "Leave unsupported onnx ops in place instead of failing">,
+  ];
+}
+
+def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
+  let summary = "Reference lowering of the moe ops to linalg, scf and tensor";
+  let description = [{
+    Decomposes `moe.layer` and lowers each step op on tensors, transcribing
+    the semantics of MoEOps.td:
+
+    * `moe.route`: an `scf.forall` over tokens computing scores (softmax or
+      sigmoid, in f32), the selection bias, group scores and kept groups, and
+      the k picks in (score desc, index asc) order; the fused router matmul
+      is a `linalg.matmul` before it.
+    * `moe.dispatch`: a counting sort (count, prefix sum with block padding,
+      stable placement) in `scf.for` loops, then one `linalg.generic`
+      gathering the token rows. Ids out of range fail a `cf.assert`.
+    * `moe.expert_matmul`: per expert, a `linalg.matmul` on its row range
+      (f32 accumulator) and a bias/rounding `linalg.generic`.
+    * `moe.activation`: one `linalg.generic` reading gate/up columns through
+      its indexing maps.
+    * `moe.combine`: the slot -> row inverse of the plan, then one
+      `linalg.generic` over [T, H] summing the k weighted rows in order.
+
+    The all-to-all ops have no lowering here and are reported.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
   ];
 }
 

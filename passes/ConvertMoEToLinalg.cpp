@@ -1,0 +1,719 @@
+//===- ConvertMoEToLinalg.cpp - moe step ops -> linalg / scf / tensor -----===//
+//
+// The reference lowering of the moe step ops on tensors: a direct
+// transcription of each op's semantics in MoEOps.td. Work that is parallel
+// over tokens or rows is an scf.forall or a linalg op; the routing plan is
+// built by sequential loops (a counting sort). Fusion and tiling passes
+// improve on this; every target must compute what this computes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoE.h"
+#include "moe/Passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_CONVERTMOETOLINALG
+#include "passes/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// Scalar and small-tensor helpers bound to one builder and location.
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
+  Value extract(Value t, ValueRange idx) {
+    return tensor::ExtractOp::create(b, loc, t, idx);
+  }
+  Value toF32(Value v) {
+    Type f = b.getF32Type();
+    return v.getType() == f ? v : arith::ExtFOp::create(b, loc, f, v);
+  }
+  Value fromF32(Value v, Type t) {
+    return v.getType() == t ? v : arith::TruncFOp::create(b, loc, t, v);
+  }
+  Value toIndex(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  }
+  Value toI32(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getI32Type(), v);
+  }
+  Value dim(Value t, int64_t d) {
+    return tensor::DimOp::create(b, loc, t, d);
+  }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value addi(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value muli(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value sigmoid(Value x) {
+    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+    return div(f32(1.0), add(f32(1.0), e));
+  }
+  Value cmpf(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, p, x, y);
+  }
+  Value cmpi(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value andi(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value ori(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+
+  /// A rank-1/2 tensor filled with `value`, dynamic sizes given as Values.
+  Value filled(ArrayRef<OpFoldResult> sizes, TypedAttr value) {
+    Value empty =
+        tensor::EmptyOp::create(b, loc, sizes, value.getType());
+    Value v = arith::ConstantOp::create(b, loc, value);
+    return linalg::FillOp::create(b, loc, v, empty).getResult(0);
+  }
+
+  /// for (i = 0; i < n; ++i) with loop-carried values; `body` returns the
+  /// next values.
+  ValueRange loop(Value n, ValueRange init,
+                  function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, index(0), n, index(1), init,
+        [&](OpBuilder &nb, Location nloc, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> next = body(iv, args);
+          scf::YieldOp::create(b, loc, next);
+        });
+    return forOp.getResults();
+  }
+};
+
+/// (score desc, index asc) order: is expert (v, i) ranked before (w, j)?
+Value rankedBefore(Emitter &e, Value v, Value i, Value w, Value j) {
+  Value greater = e.cmpf(arith::CmpFPredicate::OGT, v, w);
+  Value tie = e.andi(e.cmpf(arith::CmpFPredicate::OEQ, v, w),
+                     e.cmpi(arith::CmpIPredicate::slt, i, j));
+  return e.ori(greater, tie);
+}
+
+//===----------------------------------------------------------------------===//
+// moe.route
+//===----------------------------------------------------------------------===//
+
+/// Per-token routing as scalar code, written once per token by an scf.forall.
+struct RouteLowering : OpRewritePattern<RouteOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RouteOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Emitter e{rewriter, loc};
+    RoutingAttr routing = op.getRouting();
+    int64_t experts = op.getNumExperts(), k = routing.getK();
+    int64_t groups = routing.getGroups(), groupSize = experts / groups;
+    Type elt = cast<RankedTensorType>(op.getWeights().getType())
+                   .getElementType();
+
+    // Router logits, with the router matmul done first when fused.
+    Value logits = op.getInput();
+    if (Value gate = op.getGateWeight()) {
+      MLIRContext *ctx = rewriter.getContext();
+      AffineExpr m, n, kk;
+      bindDims(ctx, m, n, kk);
+      Value acc = e.filled({tensor::getMixedSize(rewriter, loc, logits, 0),
+                            rewriter.getIndexAttr(experts)},
+                           rewriter.getF32FloatAttr(0));
+      auto maps = rewriter.getAffineMapArrayAttr(
+          {AffineMap::get(3, 0, {m, kk}, ctx), AffineMap::get(3, 0, {n, kk}, ctx),
+           AffineMap::get(3, 0, {m, n}, ctx)});
+      logits = linalg::MatmulOp::create(
+                   rewriter, loc, TypeRange{acc.getType()},
+                   ValueRange{logits, gate}, ValueRange{acc},
+                   {rewriter.getNamedAttr("indexing_maps", maps)})
+                   .getResult(0);
+    }
+    Value bias = op.getBias();
+    Value tokens = e.dim(logits, 0);
+    Value wInit = tensor::EmptyOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{tokens, rewriter.getIndexAttr(k)},
+        elt);
+    Value idInit = tensor::EmptyOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{tokens, rewriter.getIndexAttr(k)},
+        rewriter.getI32Type());
+
+    auto forall = scf::ForallOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{tokens},
+        ValueRange{wInit, idInit}, std::nullopt);
+    Value t = forall.getInductionVars()[0];
+    rewriter.setInsertionPoint(forall.getTerminator());
+    Value negInf = e.f32(-std::numeric_limits<double>::infinity());
+    Value numExperts = e.index(experts);
+
+    // Scores: softmax (max-subtracted) or sigmoid.
+    auto logit = [&](Value x) { return e.toF32(e.extract(logits, {t, x})); };
+    Value maxLogit, sumExp;
+    if (routing.getScoring() == Scoring::softmax) {
+      maxLogit = e.loop(numExperts, {negInf}, [&](Value x, ValueRange acc) {
+        return SmallVector<Value>{
+            arith::MaximumFOp::create(rewriter, loc, acc[0], logit(x))};
+      })[0];
+      sumExp = e.loop(numExperts, {e.f32(0)}, [&](Value x, ValueRange acc) {
+        Value ex = math::ExpOp::create(
+            rewriter, loc, arith::SubFOp::create(rewriter, loc, logit(x),
+                                                 maxLogit));
+        return SmallVector<Value>{e.add(acc[0], ex)};
+      })[0];
+    }
+    auto score = [&](Value x) -> Value {
+      if (routing.getScoring() == Scoring::sigmoid)
+        return e.sigmoid(logit(x));
+      Value ex = math::ExpOp::create(
+          rewriter, loc,
+          arith::SubFOp::create(rewriter, loc, logit(x), maxLogit));
+      return e.div(ex, sumExp);
+    };
+    auto selection = [&](Value x) -> Value {
+      Value s = score(x);
+      return bias ? e.add(s, e.toF32(e.extract(bias, {x}))) : s;
+    };
+
+    // Group-limited routing: a group's score, then which groups are kept.
+    Value groupKept; // tensor<groups x i1>, or null without groups
+    if (groups > 1) {
+      SmallVector<Value> groupScores;
+      for (int64_t g = 0; g < groups; ++g) {
+        // Largest two selection scores of the group (top2_sum), or largest.
+        ValueRange best = e.loop(
+            e.index(groupSize), {negInf, negInf},
+            [&](Value i, ValueRange acc) {
+              Value s = selection(e.addi(e.index(g * groupSize), i));
+              Value above1 = e.cmpf(arith::CmpFPredicate::OGT, s, acc[0]);
+              Value above2 = e.cmpf(arith::CmpFPredicate::OGT, s, acc[1]);
+              Value first = e.select(above1, s, acc[0]);
+              Value second =
+                  e.select(above1, acc[0], e.select(above2, s, acc[1]));
+              return SmallVector<Value>{first, second};
+            });
+        groupScores.push_back(routing.getGroupScore() == GroupScore::top2_sum
+                                  ? e.add(best[0], best[1])
+                                  : best[0]);
+      }
+      // Group g is kept when fewer than topk_groups groups rank before it.
+      SmallVector<Value> kept;
+      for (int64_t g = 0; g < groups; ++g) {
+        Value before = e.index(0);
+        for (int64_t h = 0; h < groups; ++h) {
+          if (h == g)
+            continue;
+          Value r = rankedBefore(e, groupScores[h], e.index(h), groupScores[g],
+                                 e.index(g));
+          before = e.select(r, e.addi(before, e.index(1)), before);
+        }
+        kept.push_back(e.cmpi(arith::CmpIPredicate::slt, before,
+                              e.index(routing.getTopkGroups())));
+      }
+      groupKept = tensor::FromElementsOp::create(rewriter, loc, kept);
+    }
+    auto eligible = [&](Value x) -> Value {
+      if (!groupKept)
+        return arith::ConstantOp::create(rewriter, loc,
+                                         rewriter.getBoolAttr(true));
+      Value g = arith::DivUIOp::create(rewriter, loc, x, e.index(groupSize));
+      return e.extract(groupKept, {g});
+    };
+
+    // Top-k: pick j is the best expert ranked after pick j-1.
+    SmallVector<Value> ids, weights;
+    Value prevSel = e.f32(std::numeric_limits<double>::infinity());
+    Value prevIdx = e.index(-1);
+    for (int64_t j = 0; j < k; ++j) {
+      ValueRange pick = e.loop(
+          numExperts, {negInf, e.index(experts)},
+          [&](Value x, ValueRange acc) {
+            Value s = selection(x);
+            // Masked experts rank as -inf, still after every pick.
+            s = e.select(eligible(x), s, negInf);
+            Value afterPrev = rankedBefore(e, prevSel, prevIdx, s, x);
+            Value better = rankedBefore(e, s, x, acc[0], acc[1]);
+            Value take = e.andi(afterPrev, better);
+            return SmallVector<Value>{e.select(take, s, acc[0]),
+                                      e.select(take, x, acc[1])};
+          });
+      prevSel = pick[0];
+      prevIdx = pick[1];
+      ids.push_back(pick[1]);
+      weights.push_back(score(pick[1]));
+    }
+    Value total = e.f32(0);
+    for (Value w : weights)
+      total = e.add(total, w);
+    double scale = routing.getScale().convertToDouble();
+    SmallVector<Value> outW, outId;
+    for (int64_t j = 0; j < k; ++j) {
+      Value w = weights[j];
+      if (routing.getRenormalize())
+        w = e.div(w, total);
+      if (scale != 1.0)
+        w = e.mul(w, e.f32(scale));
+      outW.push_back(e.fromF32(w, elt));
+      outId.push_back(e.toI32(ids[j]));
+    }
+    auto rowType = [&](Type t) { return RankedTensorType::get({1, k}, t); };
+    Value wRow = tensor::FromElementsOp::create(rewriter, loc, rowType(elt), outW);
+    Value idRow = tensor::FromElementsOp::create(
+        rewriter, loc, rowType(rewriter.getI32Type()), outId);
+
+    rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
+    SmallVector<OpFoldResult> offsets = {t, rewriter.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(1),
+                                       rewriter.getIndexAttr(k)};
+    SmallVector<OpFoldResult> strides(2, rewriter.getIndexAttr(1));
+    tensor::ParallelInsertSliceOp::create(rewriter, loc, wRow,
+                                          forall.getRegionIterArgs()[0],
+                                          offsets, sizes, strides);
+    tensor::ParallelInsertSliceOp::create(rewriter, loc, idRow,
+                                          forall.getRegionIterArgs()[1],
+                                          offsets, sizes, strides);
+    rewriter.setInsertionPointAfter(forall);
+    SmallVector<Value> results;
+    for (auto [res, want] : llvm::zip(forall.getResults(), op.getResults()))
+      results.push_back(res.getType() == want.getType()
+                            ? res
+                            : Value(tensor::CastOp::create(
+                                  rewriter, loc, want.getType(), res)));
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// moe.dispatch
+//===----------------------------------------------------------------------===//
+
+/// A counting sort of the T * k slots by expert: count, prefix-sum (with
+/// padding to `block`), then place each slot in increasing slot order.
+struct DispatchLowering : OpRewritePattern<DispatchOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DispatchOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Emitter e{rewriter, loc};
+    Value input = op.getInput(), ids = op.getIds();
+    int64_t experts = op.getNumExperts(), block = op.getBlock();
+    int64_t k = cast<RankedTensorType>(ids.getType()).getDimSize(1);
+    Value tokens = e.dim(input, 0);
+    Value slotsTotal = e.muli(tokens, e.index(k));
+    Value rows = e.addi(slotsTotal, e.index(experts * (block - 1)));
+    Value kIdx = e.index(k);
+    auto expertOf = [&](Value slot) {
+      Value t = arith::DivUIOp::create(rewriter, loc, slot, kIdx);
+      Value j = arith::RemUIOp::create(rewriter, loc, slot, kIdx);
+      return e.toIndex(e.extract(ids, {t, j}));
+    };
+
+    Value counts =
+        e.filled({rewriter.getIndexAttr(experts)}, rewriter.getI32IntegerAttr(0));
+    counts = e.loop(slotsTotal, {counts}, [&](Value s, ValueRange acc) {
+      Value x = expertOf(s);
+      Value inRange = e.andi(
+          e.cmpi(arith::CmpIPredicate::sge, x, e.index(0)),
+          e.cmpi(arith::CmpIPredicate::slt, x, e.index(experts)));
+      cf::AssertOp::create(
+          rewriter, loc, inRange,
+          ("moe.dispatch: expert id out of range [0, " +
+           std::to_string(experts) + ")")
+              .c_str());
+      Value c = e.extract(acc[0], {x});
+      Value next = tensor::InsertOp::create(
+          rewriter, loc, e.addi(c, e.i32(1)), acc[0], ValueRange{x});
+      return SmallVector<Value>{next};
+    })[0];
+
+    Value offsets = tensor::EmptyOp::create(
+        rewriter, loc, ArrayRef<int64_t>{experts + 1}, rewriter.getI32Type());
+    offsets = tensor::InsertOp::create(rewriter, loc, e.i32(0), offsets,
+                                       ValueRange{e.index(0)});
+    offsets = e.loop(e.index(experts), {offsets}, [&](Value x, ValueRange acc) {
+      Value c = e.extract(counts, {x});
+      if (block > 1) {
+        Value bl = e.i32(block);
+        c = e.muli(arith::CeilDivUIOp::create(rewriter, loc, c, bl), bl);
+      }
+      Value next = e.addi(e.extract(acc[0], {x}), c);
+      return SmallVector<Value>{tensor::InsertOp::create(
+          rewriter, loc, next, acc[0], ValueRange{e.addi(x, e.index(1))})};
+    })[0];
+
+    // Place slots: cursor[e] starts at offsets[e].
+    Value cursor = tensor::ExtractSliceOp::create(
+        rewriter, loc, offsets, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(experts)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1)});
+    Value slots = e.filled({rows}, rewriter.getI32IntegerAttr(-1));
+    slots = e.loop(slotsTotal, {slots, cursor}, [&](Value s, ValueRange acc) {
+      Value x = expertOf(s);
+      Value r = e.extract(acc[1], {x});
+      Value nextSlots = tensor::InsertOp::create(
+          rewriter, loc, e.toI32(s), acc[0], ValueRange{e.toIndex(r)});
+      Value nextCursor = tensor::InsertOp::create(
+          rewriter, loc, e.addi(r, e.i32(1)), acc[1], ValueRange{x});
+      return SmallVector<Value>{nextSlots, nextCursor};
+    })[0];
+
+    // Gather the token rows; padding rows are zero.
+    auto groupedType = cast<RankedTensorType>(op.getGrouped().getType());
+    Type elt = groupedType.getElementType();
+    int64_t hidden = groupedType.getDimSize(1);
+    SmallVector<OpFoldResult> gSizes = {rows,
+                                        tensor::getMixedSize(rewriter, loc, input, 1)};
+    Value gInit = tensor::EmptyOp::create(rewriter, loc, gSizes, elt);
+    MLIRContext *ctx = rewriter.getContext();
+    auto gathered = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{gInit.getType()}, ValueRange{slots},
+        ValueRange{gInit},
+        ArrayRef<AffineMap>{AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx),
+                            AffineMap::getMultiDimIdentityMap(2, ctx)},
+        SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Emitter in{b, l};
+          Value slot = args[0];
+          Value valid = in.cmpi(arith::CmpIPredicate::sge, slot, in.i32(0));
+          Value safe = in.select(valid, slot, in.i32(0));
+          Value token = arith::DivUIOp::create(b, l, in.toIndex(safe), in.index(k));
+          Value h = linalg::IndexOp::create(b, l, 1);
+          Value v = in.extract(input, {token, h});
+          Value zero = arith::ConstantOp::create(b, l, b.getZeroAttr(elt));
+          linalg::YieldOp::create(b, l, in.select(valid, v, zero));
+        });
+    (void)hidden;
+    auto cast = [&](Value v, Type want) -> Value {
+      return v.getType() == want ? v
+                                 : Value(tensor::CastOp::create(rewriter, loc,
+                                                                want, v));
+    };
+    rewriter.replaceOp(op, {cast(gathered.getResult(0), op.getGrouped().getType()),
+                            cast(offsets, op.getOffsets().getType()),
+                            cast(slots, op.getSlots().getType())});
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// moe.expert_matmul
+//===----------------------------------------------------------------------===//
+
+/// One matmul per expert over its row range, accumulated in f32; rows past
+/// offsets[E] stay zero.
+struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ExpertMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Emitter e{rewriter, loc};
+    MLIRContext *ctx = rewriter.getContext();
+    Value input = op.getInput(), weight = op.getWeight();
+    Value offsets = op.getOffsets(), bias = op.getBias();
+    auto wType = cast<RankedTensorType>(weight.getType());
+    int64_t experts = wType.getDimSize(0);
+    auto resultType = cast<RankedTensorType>(op.getResult().getType());
+    Type elt = resultType.getElementType();
+    OpFoldResult n = tensor::getMixedSize(rewriter, loc, weight, 1);
+    OpFoldResult kk = tensor::getMixedSize(rewriter, loc, weight, 2);
+    Value rows = e.dim(input, 0);
+    Value result = e.filled({rows, n}, cast<TypedAttr>(rewriter.getZeroAttr(elt)));
+
+    result = e.loop(e.index(experts), {result}, [&](Value x, ValueRange acc) {
+      Value lo = e.toIndex(e.extract(offsets, {x}));
+      Value hi = e.toIndex(e.extract(offsets, {e.addi(x, e.index(1))}));
+      Value count = arith::SubIOp::create(rewriter, loc, hi, lo);
+      OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
+      Value xs = tensor::ExtractSliceOp::create(
+          rewriter, loc, input, ArrayRef<OpFoldResult>{lo, zero},
+          ArrayRef<OpFoldResult>{count, kk}, ArrayRef<OpFoldResult>{one, one});
+      auto wSliceType = RankedTensorType::get(
+          {wType.getDimSize(1), wType.getDimSize(2)}, wType.getElementType());
+      Value ws = tensor::ExtractSliceOp::create(
+          rewriter, loc, wSliceType, weight,
+          ArrayRef<OpFoldResult>{x, zero, zero},
+          ArrayRef<OpFoldResult>{one, n, kk},
+          ArrayRef<OpFoldResult>{one, one, one});
+      Value accInit = e.filled({count, n}, rewriter.getF32FloatAttr(0));
+      AffineExpr m, nn, c;
+      bindDims(ctx, m, nn, c);
+      auto maps = rewriter.getAffineMapArrayAttr(
+          {AffineMap::get(3, 0, {m, c}, ctx), AffineMap::get(3, 0, {nn, c}, ctx),
+           AffineMap::get(3, 0, {m, nn}, ctx)});
+      Value prod = linalg::MatmulOp::create(
+                       rewriter, loc, TypeRange{accInit.getType()},
+                       ValueRange{xs, ws}, ValueRange{accInit},
+                       {rewriter.getNamedAttr("indexing_maps", maps)})
+                       .getResult(0);
+      // Bias and rounding in one elementwise pass.
+      Value outInit = tensor::EmptyOp::create(
+          rewriter, loc, ArrayRef<OpFoldResult>{count, n}, elt);
+      Value out =
+          linalg::GenericOp::create(
+              rewriter, loc, TypeRange{outInit.getType()}, ValueRange{prod},
+              ValueRange{outInit},
+              ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx),
+                                  AffineMap::getMultiDimIdentityMap(2, ctx)},
+              SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                Emitter in{b, l};
+                Value v = args[0];
+                if (bias) {
+                  Value col = linalg::IndexOp::create(b, l, 1);
+                  v = in.add(v, in.toF32(in.extract(bias, {x, col})));
+                }
+                linalg::YieldOp::create(b, l, in.fromF32(v, elt));
+              })
+              .getResult(0);
+      Value next = tensor::InsertSliceOp::create(
+          rewriter, loc, out, acc[0], ArrayRef<OpFoldResult>{lo, zero},
+          ArrayRef<OpFoldResult>{count, n}, ArrayRef<OpFoldResult>{one, one});
+      return SmallVector<Value>{next};
+    })[0];
+    if (result.getType() != resultType)
+      result = tensor::CastOp::create(rewriter, loc, resultType, result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// moe.activation
+//===----------------------------------------------------------------------===//
+
+Value applyActivation(Emitter &e, ActivationKind kind, double alpha, Value x) {
+  OpBuilder &b = e.b;
+  switch (kind) {
+  case ActivationKind::identity:
+    return x;
+  case ActivationKind::relu:
+    return arith::MaximumFOp::create(b, e.loc, x, e.f32(0));
+  case ActivationKind::silu:
+    return e.mul(x, e.sigmoid(alpha == 1.0 ? x : e.mul(e.f32(alpha), x)));
+  case ActivationKind::gelu: {
+    Value erf = math::ErfOp::create(b, e.loc, e.mul(x, e.f32(M_SQRT1_2)));
+    return e.mul(e.mul(e.f32(0.5), x), e.add(e.f32(1), erf));
+  }
+  case ActivationKind::gelu_tanh: {
+    Value x3 = e.mul(x, e.mul(x, x));
+    Value inner = e.mul(e.f32(std::sqrt(2.0 / M_PI)),
+                        e.add(x, e.mul(e.f32(0.044715), x3)));
+    Value th = math::TanhOp::create(b, e.loc, inner);
+    return e.mul(e.mul(e.f32(0.5), x), e.add(e.f32(1), th));
+  }
+  }
+  llvm_unreachable("unknown activation");
+}
+
+struct ActivationLowering : OpRewritePattern<ActivationOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ActivationOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    ActivationAttr act = op.getActivation();
+    auto type = cast<RankedTensorType>(op.getResult().getType());
+    Type elt = type.getElementType();
+    Value input = op.getInput();
+    Gating gating = act.getGating();
+    OpFoldResult width = tensor::getMixedSize(rewriter, loc, input, 1);
+    OpFoldResult outWidth = width;
+    AffineExpr r = getAffineDimExpr(0, ctx), i = getAffineDimExpr(1, ctx);
+    SmallVector<Value> ins = {input};
+    SmallVector<AffineMap> maps;
+    if (gating == Gating::interleaved) {
+      // Gate at column 2i, up at 2i + 1. The maps are not projections, so
+      // the loop bounds come from the [R, I] output.
+      int64_t w = type.getDimSize(1);
+      if (ShapedType::isDynamic(w))
+        return rewriter.notifyMatchFailure(op, "needs a static width");
+      outWidth = rewriter.getIndexAttr(w);
+      ins.push_back(input);
+      maps.push_back(AffineMap::get(2, 0, {r, i * 2}, ctx));
+      maps.push_back(AffineMap::get(2, 0, {r, i * 2 + 1}, ctx));
+    } else if (gating == Gating::concatenated) {
+      // Gate and up halves as slices: an offset map (r, i + I) next to the
+      // projection (r, i) would make linalg take the loop bound 2I from the
+      // input.
+      int64_t w = type.getDimSize(1);
+      if (ShapedType::isDynamic(w))
+        return rewriter.notifyMatchFailure(op, "needs a static width");
+      outWidth = rewriter.getIndexAttr(w);
+      OpFoldResult rowsSize = tensor::getMixedSize(rewriter, loc, input, 0);
+      OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
+      auto half = [&](int64_t offset) -> Value {
+        return tensor::ExtractSliceOp::create(
+            rewriter, loc, input,
+            ArrayRef<OpFoldResult>{zero, rewriter.getIndexAttr(offset)},
+            ArrayRef<OpFoldResult>{rowsSize, outWidth},
+            ArrayRef<OpFoldResult>{one, one});
+      };
+      ins = {half(0), half(w)};
+      maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+      maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+    } else {
+      maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+      if (Value up = op.getUp()) {
+        ins.push_back(up);
+        maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+      }
+    }
+    maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+    Value init = tensor::EmptyOp::create(
+        rewriter, loc,
+        ArrayRef<OpFoldResult>{tensor::getMixedSize(rewriter, loc, input, 0),
+                               outWidth},
+        elt);
+    double alpha = act.getAlpha().convertToDouble();
+    double beta = act.getBeta().convertToDouble();
+    double limit = act.getLimit().convertToDouble();
+    bool limited = !act.getLimit().isInfinity();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
+        SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Emitter in{b, l};
+          Value g = in.toF32(args[0]);
+          if (!act.isGated()) {
+            linalg::YieldOp::create(
+                b, l, in.fromF32(applyActivation(in, act.getKind(), alpha, g), elt));
+            return;
+          }
+          Value u = in.toF32(args[1]);
+          if (limited) {
+            g = arith::MinimumFOp::create(b, l, g, in.f32(limit));
+            u = arith::MinimumFOp::create(
+                b, l, arith::MaximumFOp::create(b, l, u, in.f32(-limit)),
+                in.f32(limit));
+          }
+          if (beta != 0.0)
+            u = in.add(u, in.f32(beta));
+          Value h = in.mul(applyActivation(in, act.getKind(), alpha, g), u);
+          linalg::YieldOp::create(b, l, in.fromF32(h, elt));
+        });
+    Value result = generic.getResult(0);
+    if (result.getType() != type)
+      result = tensor::CastOp::create(rewriter, loc, type, result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// moe.combine
+//===----------------------------------------------------------------------===//
+
+/// Invert the plan (slot -> row), then one loop nest over [T, H] that sums
+/// the k weighted rows of each token in order j = 0..k-1.
+struct CombineLowering : OpRewritePattern<CombineOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(CombineOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Emitter e{rewriter, loc};
+    MLIRContext *ctx = rewriter.getContext();
+    Value input = op.getInput(), slots = op.getSlots(),
+          weights = op.getWeights();
+    int64_t k = cast<RankedTensorType>(weights.getType()).getDimSize(1);
+    if (ShapedType::isDynamic(k))
+      return rewriter.notifyMatchFailure(op, "needs a static k");
+    auto type = cast<RankedTensorType>(op.getResult().getType());
+    Type elt = type.getElementType();
+    Value tokens = e.dim(weights, 0);
+    Value rows = e.dim(input, 0);
+    Value rowOf = e.filled({e.muli(tokens, e.index(k))},
+                           rewriter.getIndexAttr(0));
+    rowOf = e.loop(rows, {rowOf}, [&](Value r, ValueRange acc) {
+      Value slot = e.extract(slots, {r});
+      Value valid = e.cmpi(arith::CmpIPredicate::sge, slot, e.i32(0));
+      auto ifOp = scf::IfOp::create(
+          rewriter, loc, valid,
+          [&](OpBuilder &b, Location l) {
+            Value next = tensor::InsertOp::create(b, l, r, acc[0],
+                                                  ValueRange{Emitter{b, l}.toIndex(slot)});
+            scf::YieldOp::create(b, l, next);
+          },
+          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, acc[0]); });
+      return SmallVector<Value>{ifOp.getResult(0)};
+    })[0];
+
+    Value init = tensor::EmptyOp::create(
+        rewriter, loc,
+        ArrayRef<OpFoldResult>{tokens,
+                               tensor::getMixedSize(rewriter, loc, input, 1)},
+        elt);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+        ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx)},
+        SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          Emitter in{b, l};
+          Value t = linalg::IndexOp::create(b, l, 0);
+          Value h = linalg::IndexOp::create(b, l, 1);
+          Value sum = in.f32(0);
+          for (int64_t j = 0; j < k; ++j) {
+            Value slot = in.addi(in.muli(t, in.index(k)), in.index(j));
+            Value row = in.extract(rowOf, {slot});
+            Value w = in.toF32(in.extract(weights, {t, in.index(j)}));
+            Value v = in.toF32(in.extract(input, {row, h}));
+            sum = in.add(sum, in.mul(w, v));
+          }
+          linalg::YieldOp::create(b, l, in.fromF32(sum, elt));
+        });
+    Value result = generic.getResult(0);
+    if (result.getType() != type)
+      result = tensor::CastOp::create(rewriter, loc, type, result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct ConvertMoEToLinalgPass
+    : moe::impl::ConvertMoEToLinalgBase<ConvertMoEToLinalgPass> {
+  void runOnOperation() override {
+    // Layers first, so that the second walk sees their step ops.
+    RewritePatternSet layers(&getContext());
+    populateDecomposeLayerPatterns(layers);
+    walkAndApplyPatterns(getOperation(), std::move(layers));
+    RewritePatternSet patterns(&getContext());
+    patterns.add<RouteLowering, DispatchLowering, ExpertMatmulLowering,
+                 ActivationLowering, CombineLowering>(&getContext());
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+    // Anything left (collectives) has no single-device lowering here.
+    WalkResult result = getOperation()->walk([](Operation *op) {
+      if (!isa<MoEDialect>(op->getDialect()))
+        return WalkResult::advance();
+      op->emitError() << "'" << op->getName()
+                      << "' has no lowering to linalg (collectives need the "
+                         "expert-parallel runtime)";
+      return WalkResult::interrupt();
+    });
+    if (result.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,118 @@
+// RUN: moe-opt %s -split-input-file -convert-moe-to-linalg -canonicalize | FileCheck %s
+// The numerics of this lowering are checked end to end against onnxruntime
+// in test/e2e; these checks pin its structure.
+
+// CHECK-LABEL: func.func @route
+// Routing is parallel over tokens; each token's k picks are written as a
+// row of the [T, k] results.
+// CHECK: %[[R:.*]]:2 = scf.forall (%[[T:.*]]) in (%{{.*}}) shared_outs(%[[W:.*]] = %{{.*}}, %[[I:.*]] = %{{.*}}) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+// Softmax: max, then sum of exponentials, over the experts.
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: arith.maximumf
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: math.exp
+// Two picks, each a scan carrying (best score, best index).
+// CHECK: scf.for {{.*}} -> (f32, index)
+// CHECK: scf.for {{.*}} -> (f32, index)
+// Renormalization divides by the sum of the picked weights.
+// CHECK: arith.divf
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %[[W]][%[[T]], 0] [1, 2] [1, 1]
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %[[I]][%[[T]], 0] [1, 2] [1, 1]
+func.func @route(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %ids = moe.route %l routing <softmax, k = 2, renormalize>
+      : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  return %w, %ids : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
+// Group-limited sigmoid routing with a bias and a fused router matmul.
+// CHECK-LABEL: func.func @route_groups
+// CHECK: linalg.matmul {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x16xf32>, tensor<8x16xf32>) outs(%{{.*}} : tensor<?x8xf32>)
+// CHECK: scf.forall
+// CHECK: arith.negf
+// CHECK: math.exp
+// The kept-group mask of the token.
+// CHECK: tensor.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<4xi1>
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
+func.func @route_groups(%x: tensor<?x16xf32>, %g: tensor<8x16xf32>, %b: tensor<8xf32>)
+    -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %ids = moe.route %x gate(%g) bias(%b)
+      routing <sigmoid, k = 2, renormalize, groups = 4, topk_groups = 2, scale = 2.5>
+      : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  return %w, %ids : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
+// Dispatch: count per expert (checking the ids), prefix sum, stable
+// placement, then gather the rows.
+// CHECK-LABEL: func.func @dispatch
+// CHECK: %[[COUNTS:.*]] = scf.for {{.*}} -> (tensor<4xi32>)
+// CHECK: cf.assert %{{.*}}, "moe.dispatch: expert id out of range [0, 4)"
+// CHECK: %[[OFF:.*]] = scf.for {{.*}} -> (tensor<5xi32>)
+// CHECK: arith.ceildivui
+// CHECK: %[[PLACE:.*]]:2 = scf.for {{.*}} -> (tensor<?xi32>, tensor<4xi32>)
+// CHECK: linalg.generic {{.*}} ins(%[[PLACE]]#0 : tensor<?xi32>)
+// CHECK: arith.select
+func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
+    -> (tensor<?x16xf32>, tensor<5xi32>, tensor<?xi32>) {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 4 block = 8
+      : (tensor<?x16xf32>, tensor<?x2xi32>) -> (tensor<?x16xf32>, tensor<5xi32>, tensor<?xi32>)
+  return %g, %off, %s : tensor<?x16xf32>, tensor<5xi32>, tensor<?xi32>
+}
+
+// -----
+
+// One f32-accumulating matmul per expert on its row range, bias added and
+// rounded to bf16 by a generic, inserted back at the range.
+// CHECK-LABEL: func.func @expert_matmul
+// CHECK: scf.for %[[E:.*]] = %c0 to %c4 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (tensor<?x32xbf16>)
+// CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [%{{.*}}, 16] [1, 1] : tensor<?x16xbf16> to tensor<?x16xbf16>
+// CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 32, 16] [1, 1, 1] : tensor<4x32x16xbf16> to tensor<32x16xbf16>
+// CHECK: linalg.matmul {{.*}} ins(%[[X]], %[[WS]] : tensor<?x16xbf16>, tensor<32x16xbf16>) outs(%{{.*}} : tensor<?x32xf32>)
+// CHECK: linalg.generic
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+// CHECK: tensor.insert_slice
+func.func @expert_matmul(%g: tensor<?x16xbf16>, %w: tensor<4x32x16xbf16>,
+                         %off: tensor<5xi32>, %b: tensor<4x32xbf16>) -> tensor<?x32xbf16> {
+  %y = moe.expert_matmul %g, %w, %off bias(%b)
+      : (tensor<?x16xbf16>, tensor<4x32x16xbf16>, tensor<5xi32>, tensor<4x32xbf16>) -> tensor<?x32xbf16>
+  return %y : tensor<?x32xbf16>
+}
+
+// -----
+
+// CHECK-DAG: #[[GATE:.*]] = affine_map<(d0, d1) -> (d0, d1 * 2)>
+// CHECK-DAG: #[[UP:.*]] = affine_map<(d0, d1) -> (d0, d1 * 2 + 1)>
+// CHECK-LABEL: func.func @activations
+// Interleaved gate/up read through strided maps, clamped by the limit.
+// CHECK: linalg.generic {indexing_maps = [#[[GATE]], #[[UP]], #{{.*}}]
+// CHECK: arith.minimumf
+// CHECK: arith.maximumf
+// CHECK: arith.addf %{{.*}}, %cst{{.*}} : f32
+// Concatenated halves as slices.
+// CHECK: %[[G:.*]] = tensor.extract_slice %{{.*}}[0, 0] [%{{.*}}, 8] [1, 1]
+// CHECK: %[[U:.*]] = tensor.extract_slice %{{.*}}[0, 8] [%{{.*}}, 8] [1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[G]], %[[U]] :
+// CHECK: math.erf
+func.func @activations(%x: tensor<?x16xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %a = moe.activation %x <silu, gated = interleaved, alpha = 1.702, beta = 1.0, limit = 7.0>
+      : (tensor<?x16xf32>) -> tensor<?x8xf32>
+  %b = moe.activation %x <gelu, gated = concatenated> : (tensor<?x16xf32>) -> tensor<?x8xf32>
+  return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
+}
+
+// -----
+
+// Combine: invert the plan, then sum the k weighted rows per token in order.
+// CHECK-LABEL: func.func @combine
+// CHECK: %[[ROW:.*]] = scf.for {{.*}} -> (tensor<?xindex>)
+// CHECK: scf.if
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x16xf32>)
+// CHECK-COUNT-2: tensor.extract %[[ROW]]
+func.func @combine(%y: tensor<?x16xf32>, %s: tensor<?xi32>, %w: tensor<?x2xf32>) -> tensor<?x16xf32> {
+  %o = moe.combine %y, %s, %w : (tensor<?x16xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x16xf32>
+  return %o : tensor<?x16xf32>
+}

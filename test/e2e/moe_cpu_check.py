@@ -1,0 +1,182 @@
+"""End-to-end check of the CPU lowering of com.microsoft.MoE models.
+
+Builds a com.microsoft.MoE model with random weights, compiles it with
+moe-opt (import, raise to moe.layer, convert-moe-to-linalg, bufferize, lower
+to LLVM), links it into a shared library with llc and the C compiler, runs
+it through ctypes and compares with onnxruntime on the same inputs. Exits 1
+when the relative L2 error exceeds the tolerance or the expert selection
+differs.
+
+usage: moe_cpu_check.py WORKDIR [--tokens T] [--hidden H] [--inter I]
+       [--experts E] [--k K] [--act relu|gelu|silu|swiglu] [--fusion 0|1|2]
+       [--bias] [--renorm] [--batched] [--dtype f32|f16] [--seed S]
+"""
+import argparse
+import ctypes
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+p = argparse.ArgumentParser()
+p.add_argument("workdir")
+p.add_argument("--tokens", type=int, default=16)
+p.add_argument("--hidden", type=int, default=32)
+p.add_argument("--inter", type=int, default=24)
+p.add_argument("--experts", type=int, default=8)
+p.add_argument("--k", type=int, default=2)
+p.add_argument("--act", default="swiglu")
+p.add_argument("--fusion", type=int, default=1)
+p.add_argument("--bias", action="store_true")
+p.add_argument("--renorm", action="store_true")
+p.add_argument("--batched", action="store_true")
+p.add_argument("--dtype", default="f32")
+p.add_argument("--seed", type=int, default=0)
+p.add_argument("--reference", choices=["ort", "numpy"], default="ort",
+               help="onnxruntime (default) or the NumPy reference below, for "
+                    "settings onnxruntime's CPU MoE does not implement")
+args = p.parse_args()
+
+os.makedirs(args.workdir, exist_ok=True)
+rng = np.random.default_rng(args.seed)
+np_type = np.float32 if args.dtype == "f32" else np.float16
+onnx_type = TensorProto.FLOAT if args.dtype == "f32" else TensorProto.FLOAT16
+E, H, I, T = args.experts, args.hidden, args.inter, args.tokens
+gated = args.act == "swiglu"
+f1 = 2 * I if gated else I
+
+
+def rand(*shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np_type)
+
+
+inits = [numpy_helper.from_array(rand(E, f1, H, scale=H ** -0.5), "w1"),
+         numpy_helper.from_array(rand(E, H, I, scale=I ** -0.5), "w2")]
+inputs = ["x", "logits", "w1", "", "w2", ""]
+if args.bias:
+    inits += [numpy_helper.from_array(rand(E, f1, scale=0.1), "b1"),
+              numpy_helper.from_array(rand(E, H, scale=0.1), "b2")]
+    inputs[3], inputs[5] = "b1", "b2"
+attrs = dict(k=args.k, activation_type=args.act,
+             normalize_routing_weights=int(args.renorm))
+if gated:
+    attrs["swiglu_fusion"] = args.fusion
+node = helper.make_node("MoE", inputs, ["y"], domain="com.microsoft", name="moe", **attrs)
+lead = ["B", "S"] if args.batched else ["T"]
+graph = helper.make_graph(
+    [node], "moe_check",
+    [helper.make_tensor_value_info("x", onnx_type, lead + [H]),
+     # onnxruntime wants router_probs as [rows, E] even for a 3-D input.
+     helper.make_tensor_value_info("logits", onnx_type, ["R", E])],
+    [helper.make_tensor_value_info("y", onnx_type, lead + [H])], inits)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                helper.make_opsetid("com.microsoft", 1)])
+model.ir_version = 8
+model_path = os.path.join(args.workdir, "model.onnx")
+onnx.save(model, model_path)
+
+# Compile: moe-opt -> LLVM dialect -> LLVM IR -> object -> shared library.
+ll_mlir = os.path.join(args.workdir, "model.llvm.mlir")
+pipeline = [
+    "--convert-onnx-to-core=allow-partial=false", "--convert-moe-to-linalg",
+    "--canonicalize", "--llvm-request-c-wrappers",
+    "--one-shot-bufferize=bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map",
+    "--canonicalize", "--buffer-deallocation-pipeline", "--scf-forall-to-for",
+    "--convert-linalg-to-loops", "--expand-strided-metadata", "--lower-affine",
+    "--convert-scf-to-cf", "--convert-math-to-llvm", "--convert-math-to-libm",
+    "--finalize-memref-to-llvm", "--convert-arith-to-llvm",
+    "--convert-index-to-llvm", "--convert-cf-to-llvm", "--convert-func-to-llvm",
+    "--reconcile-unrealized-casts"]
+subprocess.run(["moe-opt", model_path, *pipeline, "-o", ll_mlir], check=True)
+ll = os.path.join(args.workdir, "model.ll")
+subprocess.run(["mlir-translate", "--mlir-to-llvmir", ll_mlir, "-o", ll], check=True)
+obj = os.path.join(args.workdir, "model.o")
+subprocess.run(["llc", "-O2", "-relocation-model=pic", "-filetype=obj", ll, "-o", obj],
+               check=True)
+lib = os.path.join(args.workdir, "model.so")
+# Strided memref copies call memrefCopy from MLIR's C runner utilities until
+# the project's runtime provides its own.
+utils = "/usr/lib/llvm-22/lib"
+subprocess.run(["cc", "-shared", obj, "-o", lib, f"-L{utils}", "-lmlir_c_runner_utils",
+                f"-Wl,-rpath,{utils}", "-lm"], check=True)
+
+
+def descriptor(rank):
+    class Memref(ctypes.Structure):
+        _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
+                    ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * rank),
+                    ("strides", ctypes.c_int64 * rank)]
+    return Memref
+
+
+def to_memref(a):
+    d = descriptor(a.ndim)()
+    d.allocated = d.aligned = a.ctypes.data
+    d.offset = 0
+    for i in range(a.ndim):
+        d.sizes[i] = a.shape[i]
+        d.strides[i] = a.strides[i] // a.itemsize
+    return d
+
+
+shape = [2, (T + 1) // 2] if args.batched else [T]
+x = rand(*shape, H)
+logits = rand(int(np.prod(shape)), E, scale=2.0)
+module = ctypes.CDLL(lib)
+fn = module._mlir_ciface_moe_check
+out = descriptor(x.ndim)()
+xd, ld = to_memref(x), to_memref(logits)
+fn(ctypes.byref(out), ctypes.byref(xd), ctypes.byref(ld))
+count = int(np.prod(out.sizes[: x.ndim]))
+buf = (ctypes.c_char * (count * x.itemsize)).from_address(out.aligned + out.offset * x.itemsize)
+ours = np.frombuffer(bytes(buf), dtype=np_type).reshape(list(out.sizes[: x.ndim]))
+
+
+
+def numpy_reference():
+    """com.microsoft.MoE written from its definition, in float64."""
+    xs = x.reshape(-1, H).astype(np.float64)
+    lg = logits.reshape(-1, E).astype(np.float64)
+    w1 = numpy_helper.to_array(inits[0]).astype(np.float64)
+    w2 = numpy_helper.to_array(inits[1]).astype(np.float64)
+    b1 = numpy_helper.to_array(inits[2]).astype(np.float64) if args.bias else np.zeros((E, f1))
+    b2 = numpy_helper.to_array(inits[3]).astype(np.float64) if args.bias else np.zeros((E, H))
+    probs = np.exp(lg - lg.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    out = np.zeros_like(xs)
+    for t in range(xs.shape[0]):
+        ids = np.argsort(-probs[t], kind="stable")[: args.k]  # ties: lower id
+        w = probs[t, ids]
+        if args.renorm:
+            w = w / w.sum()
+        for e, wt in zip(ids, w):
+            a = w1[e] @ xs[t] + b1[e]
+            if gated:
+                g, u = (a[0::2], a[1::2]) if args.fusion == 1 else (a[:I], a[I:])
+                h = g / (1 + np.exp(-g)) * u
+            elif args.act == "relu":
+                h = np.maximum(a, 0)
+            elif args.act == "gelu":  # onnxruntime's tanh approximation
+                h = 0.5 * a * (1 + np.tanh(0.7978845608 * (a + 0.044715 * a ** 3)))
+            else:
+                h = a / (1 + np.exp(-a))
+            out[t] += wt * (w2[e] @ h + b2[e])
+    return out.reshape(x.shape)
+
+
+if args.reference == "ort":
+    sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {"x": x, "logits": logits})[0]
+else:
+    ref = numpy_reference()
+err = np.linalg.norm(ours.astype(np.float64) - ref.astype(np.float64)) / max(
+    np.linalg.norm(ref.astype(np.float64)), 1e-30)
+tol = 1e-4 if args.dtype == "f32" else 1e-2
+print(f"shape {list(ours.shape)} relative L2 error {err:.3e} against "
+      f"{args.reference} (tolerance {tol:.0e})")
+sys.exit(0 if err <= tol and ours.shape == ref.shape else 1)
