@@ -5,6 +5,7 @@
 #include "moe/Dialect/MoE.h"
 #include "moe/Dialect/ONNX.h"
 #include "moe/Passes/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -28,4 +29,5 @@ void mlir::moe::registerAllDialects(DialectRegistry &registry) {
 void mlir::moe::registerAllPasses() {
   mlir::registerAllPasses();
   moe::registerMoEPasses();
+  moe::registerPipelines();
 }

@@ -1,9 +1,10 @@
 """End-to-end check of the CPU lowering of com.microsoft.MoE models.
 
 Builds a com.microsoft.MoE model with random weights, compiles it with
-moe-opt (import, raise to moe.layer, convert-moe-to-linalg, bufferize, lower
-to LLVM), links it into a shared library with llc and the C compiler, runs
-it through ctypes and compares with onnxruntime on the same inputs. Exits 1
+`moe-opt --moe-cpu-pipeline --emit=shared` (import, raise to moe.layer,
+reference lowering, bufferization, LLVM, linked with libmoe_runtime.a), runs
+its C interface through ctypes and compares with onnxruntime (or the NumPy
+reference) on the same inputs. Exits 1
 when the relative L2 error exceeds the tolerance or the expert selection
 differs.
 
@@ -79,31 +80,10 @@ model.ir_version = 8
 model_path = os.path.join(args.workdir, "model.onnx")
 onnx.save(model, model_path)
 
-# Compile: moe-opt -> LLVM dialect -> LLVM IR -> object -> shared library.
-ll_mlir = os.path.join(args.workdir, "model.llvm.mlir")
-pipeline = [
-    "--convert-onnx-to-core=allow-partial=false", "--convert-moe-to-linalg",
-    "--canonicalize", "--llvm-request-c-wrappers",
-    "--one-shot-bufferize=bufferize-function-boundaries "
-    "function-boundary-type-conversion=identity-layout-map",
-    "--canonicalize", "--buffer-deallocation-pipeline", "--scf-forall-to-for",
-    "--convert-linalg-to-loops", "--expand-strided-metadata", "--lower-affine",
-    "--convert-scf-to-cf", "--convert-math-to-llvm", "--convert-math-to-libm",
-    "--finalize-memref-to-llvm", "--convert-arith-to-llvm",
-    "--convert-index-to-llvm", "--convert-cf-to-llvm", "--convert-func-to-llvm",
-    "--reconcile-unrealized-casts"]
-subprocess.run(["moe-opt", model_path, *pipeline, "-o", ll_mlir], check=True)
-ll = os.path.join(args.workdir, "model.ll")
-subprocess.run(["mlir-translate", "--mlir-to-llvmir", ll_mlir, "-o", ll], check=True)
-obj = os.path.join(args.workdir, "model.o")
-subprocess.run(["llc", "-O2", "-relocation-model=pic", "-filetype=obj", ll, "-o", obj],
-               check=True)
+# Compile: ONNX -> shared library, in one moe-opt call.
 lib = os.path.join(args.workdir, "model.so")
-# Strided memref copies call memrefCopy from MLIR's C runner utilities until
-# the project's runtime provides its own.
-utils = "/usr/lib/llvm-22/lib"
-subprocess.run(["cc", "-shared", obj, "-o", lib, f"-L{utils}", "-lmlir_c_runner_utils",
-                f"-Wl,-rpath,{utils}", "-lm"], check=True)
+subprocess.run(["moe-opt", model_path, "--moe-cpu-pipeline", "--emit=shared",
+                "-o", lib], check=True)
 
 
 def descriptor(rank):

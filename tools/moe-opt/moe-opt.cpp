@@ -1,26 +1,30 @@
 //===- moe-opt.cpp - the moe compiler driver ------------------------------===//
 //
-// An mlir-opt style driver. MLIR input goes straight to MlirOptMain. ONNX
-// input (.onnx, .onnxtxt) is imported and its MoE blocks raised to moe.layer
-// first; the result is handed to MlirOptMain as bytecode, so every option
-// (pass pipelines, -o, printing flags) works the same for both.
+// An mlir-opt style driver. Input is MLIR or an ONNX model (imported, its
+// MoE blocks raised to moe.layer). With --emit=mlir (the default) the module
+// goes to MlirOptMain, as bytecode for ONNX input, so every mlir-opt option
+// works the same; --emit=llvm|obj|shared run the pass pipeline here and write
+// LLVM IR, a host object file or a shared library.
 //
 //===----------------------------------------------------------------------===//
 
 #include "moe/Import/ONNXImport.h"
 #include "moe/InitAll.h"
 #include "moe/Passes/Passes.h"
+#include "moe/Target/Emit.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -32,14 +36,19 @@ static llvm::cl::opt<bool> noRaise(
                    "blocks to moe.layer"),
     llvm::cl::init(false));
 
-/// Imports an ONNX model and raises its MoE blocks; returns the module as
-/// bytecode for MlirOptMain, or null after reporting an error.
-static std::unique_ptr<llvm::MemoryBuffer>
-importONNX(StringRef inputFilename, DialectRegistry &registry) {
-  MLIRContext context(registry);
+static llvm::cl::opt<std::string> emit(
+    "emit",
+    llvm::cl::desc("What to write: mlir (default), llvm (LLVM IR), obj (host "
+                   "object file) or shared (shared library linked with "
+                   "libmoe_runtime.a); all but mlir need the module lowered "
+                   "to the LLVM dialect, e.g. by --moe-cpu-pipeline"),
+    llvm::cl::init("mlir"));
+
+/// Prints diagnostics of ONNX input as "file: error: ..." or
+/// "MatMul node 'n': error: ..." rather than as raw locations.
+static void installONNXDiagnostics(MLIRContext &context) {
   context.printOpOnDiagnostic(false);
-  // "file: error: ..." / "MatMul node 'n': error: ..." rather than raw locs.
-  ScopedDiagnosticHandler handler(&context, [](Diagnostic &diag) {
+  context.getDiagEngine().registerHandler([](Diagnostic &diag) {
     auto print = [](Diagnostic &d) {
       StringRef severity = d.getSeverity() == DiagnosticSeverity::Error ? "error"
                            : d.getSeverity() == DiagnosticSeverity::Warning
@@ -53,20 +62,44 @@ importONNX(StringRef inputFilename, DialectRegistry &registry) {
       print(note);
     return success();
   });
-  OwningOpRef<ModuleOp> module = moe::importONNXFile(inputFilename, &context);
-  if (!module)
+}
+
+/// Imports an ONNX model and raises its MoE blocks; null after an error.
+static OwningOpRef<ModuleOp> importONNX(StringRef path, MLIRContext &context) {
+  OwningOpRef<ModuleOp> module = moe::importONNXFile(path, &context);
+  if (!module || noRaise)
+    return module;
+  PassManager pm(&context);
+  pm.addPass(moe::createONNXRaiseMoE());
+  if (failed(pm.run(*module)))
     return nullptr;
-  if (!noRaise) {
-    PassManager pm(&context);
-    pm.addPass(moe::createONNXRaiseMoE());
-    if (failed(pm.run(*module)))
-      return nullptr;
+  return module;
+}
+
+/// --emit=llvm|obj|shared: parse or import, run the command line's passes,
+/// then write the artifact.
+static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
+                             moe::EmitKind kind, DialectRegistry &registry) {
+  MLIRContext context(registry);
+  llvm::SourceMgr sourceMgr;
+  std::optional<SourceMgrDiagnosticHandler> mlirDiagnostics;
+  OwningOpRef<ModuleOp> module;
+  if (moe::isONNXPath(inputFilename)) {
+    installONNXDiagnostics(context);
+    module = importONNX(inputFilename, context);
+  } else {
+    mlirDiagnostics.emplace(sourceMgr, &context);
+    module = parseSourceFile<ModuleOp>(inputFilename, sourceMgr, &context);
   }
-  std::string bytes;
-  llvm::raw_string_ostream os(bytes);
-  if (failed(writeBytecodeToFile(*module, os)))
-    return nullptr;
-  return llvm::MemoryBuffer::getMemBufferCopy(bytes, inputFilename);
+  if (!module)
+    return EXIT_FAILURE;
+  MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)) ||
+      failed(config.setupPassPipeline(pm)) || failed(pm.run(*module)) ||
+      failed(moe::emitModule(*module, kind, outputFilename)))
+    return EXIT_FAILURE;
+  return EXIT_SUCCESS;
 }
 
 int main(int argc, char **argv) {
@@ -84,14 +117,30 @@ int main(int argc, char **argv) {
       "textual syntax (.onnxtxt).\n",
       registry);
 
+  std::optional<moe::EmitKind> kind = moe::parseEmitKind(emit);
+  if (!kind) {
+    llvm::errs() << "moe-opt: unknown --emit kind '" << emit
+                 << "' (expected mlir, llvm, obj or shared)\n";
+    return EXIT_FAILURE;
+  }
+  if (*kind != moe::EmitKind::MLIR)
+    return compileToArtifact(inputFilename, outputFilename, *kind, registry);
   if (!moe::isONNXPath(inputFilename))
     return asMainReturnCode(
         MlirOptMain(argc, argv, inputFilename, outputFilename, registry));
 
-  std::unique_ptr<llvm::MemoryBuffer> buffer =
-      importONNX(inputFilename, registry);
-  if (!buffer)
-    return EXIT_FAILURE;
+  // ONNX to MLIR: the imported module reaches MlirOptMain as bytecode.
+  std::string bytes;
+  {
+    MLIRContext context(registry);
+    installONNXDiagnostics(context);
+    OwningOpRef<ModuleOp> module = importONNX(inputFilename, context);
+    if (!module)
+      return EXIT_FAILURE;
+    llvm::raw_string_ostream os(bytes);
+    if (failed(writeBytecodeToFile(*module, os)))
+      return EXIT_FAILURE;
+  }
   std::string error;
   auto output = openOutputFile(outputFilename, &error);
   if (!output) {
@@ -99,7 +148,10 @@ int main(int argc, char **argv) {
     return EXIT_FAILURE;
   }
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
-  if (failed(MlirOptMain(output->os(), std::move(buffer), registry, config)))
+  if (failed(MlirOptMain(output->os(),
+                         llvm::MemoryBuffer::getMemBufferCopy(bytes,
+                                                              inputFilename),
+                         registry, config)))
     return EXIT_FAILURE;
   output->keep();
   return EXIT_SUCCESS;

@@ -1,0 +1,186 @@
+//===- Emit.cpp - LLVM IR, object files and shared libraries --------------===//
+//
+// Host code generation for --emit: translate the LLVM dialect to LLVM IR,
+// optimize at -O2 for the host CPU, write an object file, and link shared
+// libraries with the system C compiler driver and libmoe_runtime.a.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Target/Emit.h"
+
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+
+std::optional<moe::EmitKind> moe::parseEmitKind(StringRef name) {
+  return llvm::StringSwitch<std::optional<EmitKind>>(name)
+      .Case("mlir", EmitKind::MLIR)
+      .Case("llvm", EmitKind::LLVMIR)
+      .Case("obj", EmitKind::Object)
+      .Case("shared", EmitKind::Shared)
+      .Default(std::nullopt);
+}
+
+namespace {
+std::unique_ptr<llvm::TargetMachine> hostTargetMachine(std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  std::string featureString;
+  for (auto &f : features)
+    featureString += (f.second ? "+" : "-") + f.first().str() + ",";
+  llvm::TargetOptions options;
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), featureString,
+      options, llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+}
+
+void optimize(llvm::Module &module, llvm::TargetMachine &tm) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(&tm);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, mam);
+}
+
+/// libmoe_runtime.a next to the running tool: <prefix>/lib beside <prefix>/bin.
+std::string runtimeLibrary() {
+  static int anchor;
+  std::string exe = llvm::sys::fs::getMainExecutable("moe-opt", &anchor);
+  SmallString<256> path(llvm::sys::path::parent_path(
+      llvm::sys::path::parent_path(exe)));
+  llvm::sys::path::append(path, "lib", "libmoe_runtime.a");
+  return std::string(path);
+}
+} // namespace
+
+LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
+                              StringRef outputPath) {
+  std::string error;
+  if (kind == EmitKind::MLIR) {
+    auto out = openOutputFile(outputPath, &error);
+    if (!out)
+      return module.emitError() << error;
+    module.print(out->os());
+    out->keep();
+    return success();
+  }
+
+  // Importer annotations (onnx.name on arguments and results) have no LLVM
+  // meaning; drop them rather than have the translation warn about each.
+  module.walk([](FunctionOpInterface fn) {
+    for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
+      for (NamedAttribute a : SmallVector<NamedAttribute>(fn.getArgAttrs(i)))
+        if (a.getName().strref().starts_with("onnx."))
+          fn.removeArgAttr(i, a.getName());
+    for (unsigned i = 0, e = fn.getNumResults(); i < e; ++i)
+      for (NamedAttribute a : SmallVector<NamedAttribute>(fn.getResultAttrs(i)))
+        if (a.getName().strref().starts_with("onnx."))
+          fn.removeResultAttr(i, a.getName());
+  });
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext);
+  if (!llvmModule)
+    return module.emitError(
+        "cannot translate to LLVM IR: lower the module to the LLVM dialect "
+        "first (e.g. --moe-cpu-pipeline)");
+  std::unique_ptr<llvm::TargetMachine> tm = hostTargetMachine(error);
+  if (!tm)
+    return module.emitError() << "no LLVM target for this host: " << error;
+  llvmModule->setDataLayout(tm->createDataLayout());
+  llvmModule->setTargetTriple(tm->getTargetTriple());
+  optimize(*llvmModule, *tm);
+
+  if (kind == EmitKind::LLVMIR) {
+    auto out = openOutputFile(outputPath, &error);
+    if (!out)
+      return module.emitError() << error;
+    llvmModule->print(out->os(), nullptr);
+    out->keep();
+    return success();
+  }
+
+  if (outputPath == "-")
+    return module.emitError("binary output needs a file name (-o FILE)");
+  // Objects go straight to the output; libraries through a temporary object.
+  SmallString<128> objectPath(outputPath);
+  int tempFd = -1;
+  if (kind == EmitKind::Shared &&
+      llvm::sys::fs::createTemporaryFile("moe-model", "o", tempFd, objectPath))
+    return module.emitError("cannot create a temporary object file");
+  {
+    std::error_code ec;
+    llvm::ToolOutputFile out(objectPath, ec, llvm::sys::fs::OF_None);
+    if (ec)
+      return module.emitError() << "cannot open '" << objectPath
+                                << "': " << ec.message();
+    llvm::legacy::PassManager pm;
+    if (tm->addPassesToEmitFile(pm, out.os(), nullptr,
+                                llvm::CodeGenFileType::ObjectFile))
+      return module.emitError("the host target cannot emit object files");
+    pm.run(*llvmModule);
+    out.os().flush();
+    out.keep();
+  }
+  if (tempFd >= 0)
+    llvm::sys::Process::SafelyCloseFileDescriptor(tempFd);
+  if (kind == EmitKind::Object)
+    return success();
+
+  auto removeObject = llvm::make_scope_exit(
+      [&] { llvm::sys::fs::remove(objectPath); });
+  auto cc = llvm::sys::findProgramByName("cc");
+  if (!cc)
+    return module.emitError("--emit=shared links with the C compiler driver "
+                            "'cc', which is not on PATH; use --emit=obj and "
+                            "link with libmoe_runtime.a yourself");
+  std::string runtime = runtimeLibrary();
+  if (!llvm::sys::fs::exists(runtime))
+    return module.emitError() << "runtime library '" << runtime
+                              << "' not found next to moe-opt";
+  SmallString<128> tempLib(outputPath);
+  tempLib += ".tmp";
+  SmallVector<StringRef> args = {*cc,         "-shared", "-o", tempLib,
+                                 objectPath,  runtime,   "-lm"};
+  std::string linkError;
+  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
+                                     &linkError);
+  if (rc != 0) {
+    llvm::sys::fs::remove(tempLib);
+    return module.emitError() << "linking the shared library failed"
+                              << (linkError.empty() ? "" : ": ") << linkError;
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tempLib, outputPath))
+    return module.emitError() << "cannot write '" << outputPath
+                              << "': " << ec.message();
+  return success();
+}

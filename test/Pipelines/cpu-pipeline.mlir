@@ -1,0 +1,12 @@
+// --moe-cpu-pipeline takes moe (and onnx) IR all the way to the LLVM
+// dialect, with a C interface wrapper for each function.
+// RUN: moe-opt %moe_src/examples/moe_layer.mlir --moe-cpu-pipeline | FileCheck %s
+// CHECK-NOT: moe.
+// CHECK-NOT: linalg.
+// CHECK-NOT: memref.
+// CHECK-NOT: scf.
+// CHECK: llvm.func @memrefCopy(i64, !llvm.ptr, !llvm.ptr)
+// CHECK: llvm.func @moe_block(
+// CHECK: llvm.intr.exp
+// CHECK: llvm.func @_mlir_ciface_moe_block(
+// CHECK-SAME: !llvm.ptr
