@@ -90,6 +90,9 @@ private:
                                         Location loc);
   LogicalResult importNode(const pb::NodeProto &node, int index);
   Value noneValue(Location loc);
+  /// The dim_param names of a graph input/output ("" for other dims), or
+  /// null when it has none: equal names must have equal sizes at run time.
+  ArrayAttr dimParams(const pb::ValueInfoProto &info);
 
   MLIRContext *ctx;
   OpBuilder builder;
@@ -465,6 +468,18 @@ Importer::convertAttribute(const pb::AttributeProto &attr, Location loc) {
   }
 }
 
+ArrayAttr Importer::dimParams(const pb::ValueInfoProto &info) {
+  if (!info.type().has_tensor_type() || !info.type().tensor_type().has_shape())
+    return nullptr;
+  SmallVector<Attribute> names;
+  bool any = false;
+  for (const auto &dim : info.type().tensor_type().shape().dim()) {
+    names.push_back(builder.getStringAttr(dim.dim_param()));
+    any |= !dim.dim_param().empty();
+  }
+  return any ? builder.getArrayAttr(names) : nullptr;
+}
+
 Value Importer::noneValue(Location loc) {
   if (!none)
     none = mlir::onnx::NoValueOp::create(builder, loc, builder.getNoneType());
@@ -660,6 +675,8 @@ OwningOpRef<ModuleOp> Importer::run(const pb::ModelProto &model) {
   for (auto [i, info] : llvm::enumerate(args)) {
     values[info->name()] = body->getArgument(i);
     func.setArgAttr(i, "onnx.name", builder.getStringAttr(info->name()));
+    if (ArrayAttr dims = dimParams(*info))
+      func.setArgAttr(i, "onnx.dims", dims);
   }
   builder.setInsertionPointToStart(body);
 
@@ -689,8 +706,11 @@ OwningOpRef<ModuleOp> Importer::run(const pb::ModelProto &model) {
   }
   func::ReturnOp::create(builder, fileLoc, results);
   func.setType(builder.getFunctionType(argTypes, resultTypes));
-  for (auto [i, output] : llvm::enumerate(graph.output()))
+  for (auto [i, output] : llvm::enumerate(graph.output())) {
     func.setResultAttr(i, "onnx.name", builder.getStringAttr(output.name()));
+    if (ArrayAttr dims = dimParams(output))
+      func.setResultAttr(i, "onnx.dims", dims);
+  }
 
   if (failed(mlir::verify(*module)))
     return nullptr;

@@ -19,6 +19,8 @@
 using namespace mlir;
 
 void mlir::moe::buildCPUPipeline(OpPassManager &pm) {
+  // The entry signature, before lowering erases the tensor types.
+  pm.addPass(createAnnotateABI());
   // Graph level: everything becomes linalg / tensor / scf.
   ConvertONNXToCoreOptions onnxOptions;
   onnxOptions.allowPartial = false;

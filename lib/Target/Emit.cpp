@@ -8,6 +8,8 @@
 
 #include "moe/Target/Emit.h"
 
+#include "EntryPoint.h"
+
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -34,6 +36,7 @@ std::optional<moe::EmitKind> moe::parseEmitKind(StringRef name) {
       .Case("llvm", EmitKind::LLVMIR)
       .Case("obj", EmitKind::Object)
       .Case("shared", EmitKind::Shared)
+      .Case("header", EmitKind::Header)
       .Default(std::nullopt);
 }
 
@@ -84,6 +87,17 @@ std::string runtimeLibrary() {
 LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
                               StringRef outputPath) {
   std::string error;
+  if (kind == EmitKind::Header) {
+    FailureOr<std::string> header = detail::generateHeader(module);
+    if (failed(header))
+      return failure();
+    auto out = openOutputFile(outputPath, &error);
+    if (!out)
+      return module.emitError() << error;
+    out->os() << *header;
+    out->keep();
+    return success();
+  }
   if (kind == EmitKind::MLIR) {
     auto out = openOutputFile(outputPath, &error);
     if (!out)
@@ -93,6 +107,7 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     return success();
   }
 
+  // The C entry points need the annotations read before they are dropped.
   // Importer annotations (onnx.name on arguments and results) have no LLVM
   // meaning; drop them rather than have the translation warn about each.
   module.walk([](FunctionOpInterface fn) {
@@ -158,6 +173,21 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
 
   auto removeObject = llvm::make_scope_exit(
       [&] { llvm::sys::fs::remove(objectPath); });
+  FailureOr<std::string> entrySource = detail::generateEntrySource(module);
+  if (failed(entrySource))
+    return failure();
+  SmallString<128> sourcePath;
+  if (llvm::sys::fs::createTemporaryFile("moe-entry", "c", sourcePath))
+    return module.emitError("cannot create a temporary source file");
+  auto removeSource = llvm::make_scope_exit(
+      [&] { llvm::sys::fs::remove(sourcePath); });
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream source(sourcePath, ec);
+    if (ec)
+      return module.emitError() << "cannot write '" << sourcePath << "'";
+    source << *entrySource;
+  }
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc)
     return module.emitError("--emit=shared links with the C compiler driver "
@@ -169,8 +199,9 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
                               << "' not found next to moe-opt";
   SmallString<128> tempLib(outputPath);
   tempLib += ".tmp";
-  SmallVector<StringRef> args = {*cc,         "-shared", "-o", tempLib,
-                                 objectPath,  runtime,   "-lm"};
+  SmallVector<StringRef> args = {*cc,       "-shared", "-O2",      "-fPIC",
+                                 "-o",      tempLib,   objectPath, sourcePath,
+                                 runtime,   "-lm"};
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
                                      &linkError);

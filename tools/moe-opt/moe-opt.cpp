@@ -39,9 +39,11 @@ static llvm::cl::opt<bool> noRaise(
 static llvm::cl::opt<std::string> emit(
     "emit",
     llvm::cl::desc("What to write: mlir (default), llvm (LLVM IR), obj (host "
-                   "object file) or shared (shared library linked with "
-                   "libmoe_runtime.a); all but mlir need the module lowered "
-                   "to the LLVM dialect, e.g. by --moe-cpu-pipeline"),
+                   "object file), shared (shared library with the model's C "
+                   "entry points, linked with libmoe_runtime.a) or header "
+                   "(the C declarations of those entry points); llvm, obj "
+                   "and shared need the module lowered to the LLVM dialect, "
+                   "e.g. by --moe-cpu-pipeline"),
     llvm::cl::init("mlir"));
 
 /// Prints diagnostics of ONNX input as "file: error: ..." or
@@ -120,7 +122,7 @@ int main(int argc, char **argv) {
   std::optional<moe::EmitKind> kind = moe::parseEmitKind(emit);
   if (!kind) {
     llvm::errs() << "moe-opt: unknown --emit kind '" << emit
-                 << "' (expected mlir, llvm, obj or shared)\n";
+                 << "' (expected mlir, llvm, obj, shared or header)\n";
     return EXIT_FAILURE;
   }
   if (*kind != moe::EmitKind::MLIR)

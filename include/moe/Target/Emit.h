@@ -8,15 +8,16 @@
 
 namespace mlir::moe {
 
-enum class EmitKind { MLIR, LLVMIR, Object, Shared };
+enum class EmitKind { MLIR, LLVMIR, Object, Shared, Header };
 
-/// Parses "mlir", "llvm", "obj" or "shared".
+/// Parses "mlir", "llvm", "obj", "shared" or "header".
 std::optional<EmitKind> parseEmitKind(llvm::StringRef name);
 
 /// Writes `module`, which must be in the LLVM dialect for all but MLIR, to
 /// `outputPath` ("-" for stdout, text kinds only): LLVM IR, a host object
-/// file, or a shared library linked with the C compiler driver (`cc`) and
-/// the project's runtime library. Reports errors on the module; leaves no
+/// file, a shared library (the object plus the generated C entry points,
+/// linked by the C compiler driver `cc` with the project's runtime library),
+/// or the C header declaring those entry points. Reports errors on the module; leaves no
 /// output file behind on failure.
 LogicalResult emitModule(ModuleOp module, EmitKind kind,
                          llvm::StringRef outputPath);

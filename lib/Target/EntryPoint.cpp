@@ -1,0 +1,416 @@
+//===- EntryPoint.cpp - C entry points of compiled models -----------------===//
+//
+// Generated models expose a small, documented C ABI (see the header text
+// below) instead of MLIR's memref descriptors: the entry point checks every
+// input against the recorded signature (element type, rank, static sizes,
+// and equal sizes for equal ONNX dim_params) before any generated code reads
+// it, and returns outputs as plain malloc'd row-major buffers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "EntryPoint.h"
+
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace {
+struct TensorSig {
+  std::string name;
+  RankedTensorType type;
+  SmallVector<std::string> dims; // "" or the dim_param
+};
+
+struct EntrySig {
+  std::string function;
+  SmallVector<TensorSig> inputs, outputs;
+};
+
+/// The ABI types, the text of include/moe/Runtime/ModelABI.h (one source
+/// for the generated code and for the tools that load models).
+constexpr const char *kABITypes =
+#include "ModelABI.inc"
+    ;
+
+std::string dtypeName(Type t) {
+  if (t.isF32()) return "MOE_DTYPE_F32";
+  if (t.isF16()) return "MOE_DTYPE_F16";
+  if (t.isBF16()) return "MOE_DTYPE_BF16";
+  if (t.isSignlessInteger(32)) return "MOE_DTYPE_I32";
+  if (t.isSignlessInteger(64)) return "MOE_DTYPE_I64";
+  return "MOE_DTYPE_BOOL";
+}
+
+unsigned dtypeBytes(Type t) {
+  if (t.isSignlessInteger(1))
+    return 1;
+  return t.getIntOrFloatBitWidth() / 8;
+}
+
+std::string cString(StringRef s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (c >= 32 && c < 127)
+      out += c;
+    else
+      out += llvm::formatv("\\{0:o3}", static_cast<unsigned char>(c)).str();
+  }
+  return out + "\"";
+}
+
+FailureOr<SmallVector<EntrySig>> collectEntries(ModuleOp module) {
+  SmallVector<EntrySig> entries;
+  bool bad = false;
+  module.walk([&](FunctionOpInterface fn) {
+    auto abi = fn->getAttrOfType<DictionaryAttr>("moe.abi");
+    if (!abi || fn.getName().starts_with("_mlir_ciface_"))
+      return;
+    EntrySig entry;
+    entry.function = fn.getName().str();
+    auto read = [&](StringRef key, SmallVectorImpl<TensorSig> &out) {
+      auto list = abi.getAs<ArrayAttr>(key);
+      for (Attribute a : list ? list : ArrayAttr()) {
+        auto d = cast<DictionaryAttr>(a);
+        TensorSig sig;
+        sig.name = d.getAs<StringAttr>("name").str();
+        sig.type = cast<RankedTensorType>(
+            d.getAs<TypeAttr>("type").getValue());
+        for (Attribute n : d.getAs<ArrayAttr>("dims"))
+          sig.dims.push_back(cast<StringAttr>(n).str());
+        if (sig.type.getRank() > 8) {
+          fn->emitError() << "'" << sig.name
+                          << "' has rank > 8, beyond the model C ABI";
+          bad = true;
+        }
+        out.push_back(std::move(sig));
+      }
+    };
+    read("inputs", entry.inputs);
+    read("outputs", entry.outputs);
+    entries.push_back(std::move(entry));
+  });
+  if (bad)
+    return failure();
+  if (entries.empty())
+    return module.emitError("no entry function carries a moe.abi signature "
+                            "(compile with --moe-cpu-pipeline, or run "
+                            "--moe-annotate-abi before lowering)");
+  return entries;
+}
+
+void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
+  for (const EntrySig &e : entries) {
+    os << "\n/* " << e.function << ":\n";
+    auto describe = [&](StringRef kind, const TensorSig &t) {
+      os << " *   " << kind << " " << t.name << ": " << t.type << "\n";
+    };
+    for (const TensorSig &t : e.inputs)
+      describe("input ", t);
+    for (const TensorSig &t : e.outputs)
+      describe("output", t);
+    os << " * " << e.function << "_run checks the inputs, runs the model and "
+          "fills `outputs` with\n * malloc'd buffers the caller releases with "
+          "free(). On error it returns\n * non-zero and writes a message to "
+          "`error` (error_size bytes, may be NULL). */\n";
+    os << "const moe_model_info *" << e.function << "_info(void);\n";
+    os << "int " << e.function
+       << "_run(const moe_tensor *inputs, int32_t num_inputs,\n"
+          "    moe_tensor *outputs, int32_t num_outputs, char *error, "
+          "size_t error_size);\n";
+  }
+  if (entries.size() == 1)
+    os << "\n/* The model's only entry point under fixed names. */\n"
+          "const moe_model_info *moe_model_get_info(void);\n"
+          "int moe_model_run(const moe_tensor *inputs, int32_t num_inputs,\n"
+          "    moe_tensor *outputs, int32_t num_outputs, char *error, "
+          "size_t error_size);\n";
+}
+
+void printDescriptor(llvm::raw_ostream &os, int64_t rank) {
+  os << "struct moe_memref" << rank << " { void *allocated; void *aligned; "
+     << "int64_t offset;";
+  if (rank > 0)
+    os << " int64_t sizes[" << rank << "]; int64_t strides[" << rank << "];";
+  os << " };\n";
+}
+
+void printEntry(llvm::raw_ostream &os, const EntrySig &e) {
+  const std::string &f = e.function;
+  auto infoList = [&](StringRef kind, ArrayRef<TensorSig> list) {
+    os << "static const moe_tensor_info " << f << "__" << kind << "[] = {\n";
+    for (const TensorSig &t : list) {
+      os << "  {" << cString(t.name) << ", "
+         << dtypeName(t.type.getElementType()) << ", " << t.type.getRank()
+         << ", {";
+      for (int64_t d : t.type.getShape())
+        os << (ShapedType::isDynamic(d) ? -1 : d) << ", ";
+      os << "}, {";
+      for (const std::string &d : t.dims)
+        os << cString(d) << ", ";
+      os << "}},\n";
+    }
+    if (list.empty())
+      os << "  {0}\n";
+    os << "};\n";
+  };
+  infoList("inputs", e.inputs);
+  infoList("outputs", e.outputs);
+  os << "static const moe_model_info " << f << "__model_info = {"
+     << cString(f) << ", " << e.inputs.size() << ", " << e.outputs.size()
+     << ", " << f << "__inputs, " << f << "__outputs};\n";
+  os << "const moe_model_info *" << f << "_info(void) { return &" << f
+     << "__model_info; }\n\n";
+
+  // The MLIR C interface: results packed first, then one descriptor per input.
+  if (e.outputs.size() > 1) {
+    os << "struct " << f << "_results {";
+    for (auto [i, t] : llvm::enumerate(e.outputs))
+      os << " struct moe_memref" << t.type.getRank() << " r" << i << ";";
+    os << " };\n";
+  }
+  os << "extern void _mlir_ciface_" << f << "(";
+  SmallVector<std::string> params;
+  if (e.outputs.size() == 1)
+    params.push_back("struct moe_memref" +
+                     std::to_string(e.outputs[0].type.getRank()) + " *");
+  else if (e.outputs.size() > 1)
+    params.push_back("struct " + f + "_results *");
+  for (const TensorSig &t : e.inputs)
+    params.push_back("struct moe_memref" + std::to_string(t.type.getRank()) +
+                     " *");
+  os << llvm::join(params, ", ") << ");\n\n";
+
+  os << "int " << f << "_run(const moe_tensor *inputs, int32_t num_inputs, "
+     << "moe_tensor *outputs, int32_t num_outputs, char *error, size_t "
+        "error_size) {\n";
+  os << "  const moe_model_info *info = &" << f << "__model_info;\n";
+  os << "  if (moe__check_inputs(info, inputs, num_inputs, outputs, "
+        "num_outputs, error, error_size))\n    return "
+        "MOE_ERROR_INVALID_ARGUMENT;\n";
+  for (auto [i, t] : llvm::enumerate(e.inputs)) {
+    int64_t rank = t.type.getRank();
+    os << "  struct moe_memref" << rank << " in" << i << " = {inputs[" << i
+       << "].data, inputs[" << i << "].data, 0";
+    if (rank > 0) {
+      os << ", {";
+      for (int64_t d = 0; d < rank; ++d)
+        os << "inputs[" << i << "].shape[" << d << "], ";
+      os << "}, {0}";
+    }
+    os << "};\n";
+    for (int64_t d = rank - 1; d >= 0; --d)
+      os << "  in" << i << ".strides[" << d << "] = "
+         << (d == rank - 1 ? std::string("1")
+                           : llvm::formatv("in{0}.strides[{1}] * in{0}.sizes[{1}]",
+                                           i, d + 1)
+                                 .str())
+         << ";\n";
+  }
+  SmallVector<std::string> args;
+  std::string resultName;
+  if (e.outputs.size() == 1) {
+    os << "  struct moe_memref" << e.outputs[0].type.getRank() << " res;\n";
+    args.push_back("&res");
+  } else if (e.outputs.size() > 1) {
+    os << "  struct " << f << "_results res;\n";
+    args.push_back("&res");
+  }
+  for (size_t i = 0; i < e.inputs.size(); ++i)
+    args.push_back("&in" + std::to_string(i));
+  os << "  _mlir_ciface_" << f << "(" << llvm::join(args, ", ") << ");\n";
+  for (auto [i, t] : llvm::enumerate(e.outputs)) {
+    int64_t rank = t.type.getRank();
+    std::string r = e.outputs.size() == 1 ? "res" : "res.r" + std::to_string(i);
+    os << "  {\n";
+    os << "    int64_t sizes[MOE_MAX_RANK] = {0}, strides[MOE_MAX_RANK] = {0};\n";
+    for (int64_t d = 0; d < rank; ++d)
+      os << "    sizes[" << d << "] = " << r << ".sizes[" << d
+         << "]; strides[" << d << "] = " << r << ".strides[" << d << "];\n";
+    os << "    if (moe__take_output(&outputs[" << i << "], "
+       << dtypeName(t.type.getElementType()) << ", "
+       << dtypeBytes(t.type.getElementType()) << ", " << rank << ", " << r
+       << ".allocated, " << r << ".aligned, " << r
+       << ".offset, sizes, strides, inputs, num_inputs, error, error_size))\n"
+          "      return MOE_ERROR_OUT_OF_MEMORY;\n  }\n";
+  }
+  os << "  return MOE_OK;\n}\n";
+}
+
+/// Shared helpers of every entry point: input checks and output copies.
+constexpr const char *kHelpers = R"c(
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void moe__fail(char *error, size_t error_size, const char *fmt, ...) {
+  if (!error || !error_size)
+    return;
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(error, error_size, fmt, args);
+  va_end(args);
+}
+
+static const char *moe__dtype_name(moe_dtype t) {
+  static const char *names[] = {"f32", "f16", "bf16", "i32", "i64", "bool"};
+  return (unsigned)t < 6 ? names[t] : "unknown";
+}
+
+static int moe__check_inputs(const moe_model_info *info, const moe_tensor *in,
+                            int32_t num_in, const moe_tensor *out,
+                            int32_t num_out, char *error, size_t error_size) {
+  if (num_in != info->num_inputs || (num_in && !in)) {
+    moe__fail(error, error_size, "%s takes %d inputs, got %d", info->name,
+             info->num_inputs, num_in);
+    return 1;
+  }
+  if (num_out != info->num_outputs || (num_out && !out)) {
+    moe__fail(error, error_size, "%s produces %d outputs, room for %d given",
+             info->name, info->num_outputs, num_out);
+    return 1;
+  }
+  for (int32_t i = 0; i < num_in; ++i) {
+    const moe_tensor_info *want = &info->inputs[i];
+    const moe_tensor *got = &in[i];
+    if (got->dtype != want->dtype) {
+      moe__fail(error, error_size, "input '%s' must be %s, got %s", want->name,
+               moe__dtype_name(want->dtype), moe__dtype_name(got->dtype));
+      return 1;
+    }
+    if (got->rank != want->rank) {
+      moe__fail(error, error_size, "input '%s' must have rank %d, got %d",
+               want->name, want->rank, got->rank);
+      return 1;
+    }
+    int64_t count = 1;
+    for (int32_t d = 0; d < want->rank; ++d) {
+      int64_t size = got->shape[d];
+      if (size < 0 || (want->shape[d] >= 0 && size != want->shape[d])) {
+        moe__fail(error, error_size,
+                 "input '%s' dimension %d must be %lld, got %lld", want->name,
+                 d, (long long)want->shape[d], (long long)size);
+        return 1;
+      }
+      count *= size;
+      /* Equal dim_param names must have equal sizes. */
+      if (!want->dims[d] || !want->dims[d][0])
+        continue;
+      for (int32_t j = 0; j <= i; ++j)
+        for (int32_t e = 0; e < info->inputs[j].rank; ++e) {
+          if ((j == i && e >= d) || !info->inputs[j].dims[e] ||
+              strcmp(info->inputs[j].dims[e], want->dims[d]) != 0)
+            continue;
+          if (in[j].shape[e] != size) {
+            moe__fail(error, error_size,
+                     "input '%s' dimension %d (%s) is %lld, but input '%s' "
+                     "has %s = %lld",
+                     want->name, d, want->dims[d], (long long)size,
+                     info->inputs[j].name, want->dims[d],
+                     (long long)in[j].shape[e]);
+            return 1;
+          }
+        }
+    }
+    if (count && !got->data) {
+      moe__fail(error, error_size, "input '%s' has no data", want->name);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Buffers of constant globals carry this marker in generated code. */
+#define MOE_GLOBAL_MARKER ((void *)(uintptr_t)0xdeadbeef)
+
+static int moe__take_output(moe_tensor *out, moe_dtype dtype, size_t bytes,
+                           int32_t rank, void *allocated, void *aligned,
+                           int64_t offset, const int64_t *sizes,
+                           const int64_t *strides, const moe_tensor *inputs,
+                           int32_t num_inputs, char *error,
+                           size_t error_size) {
+  int64_t count = 1;
+  for (int32_t d = 0; d < rank; ++d)
+    count *= sizes[d];
+  void *data = malloc(count ? (size_t)count * bytes : 1);
+  if (!data) {
+    moe__fail(error, error_size, "out of memory for an output");
+    return 1;
+  }
+  /* Row-major copy through the result's strides. */
+  int64_t index[MOE_MAX_RANK] = {0};
+  const char *base = (const char *)aligned + offset * (int64_t)bytes;
+  for (int64_t n = 0; n < count; ++n) {
+    int64_t at = 0;
+    for (int32_t d = 0; d < rank; ++d)
+      at += index[d] * strides[d];
+    memcpy((char *)data + n * bytes, base + at * (int64_t)bytes, bytes);
+    for (int32_t d = rank - 1; d >= 0 && ++index[d] == sizes[d]; --d)
+      index[d] = 0;
+  }
+  int owned = allocated != MOE_GLOBAL_MARKER;
+  for (int32_t i = 0; i < num_inputs; ++i)
+    owned &= allocated != inputs[i].data;
+  if (owned)
+    free(allocated);
+  out->data = data;
+  out->dtype = dtype;
+  out->rank = rank;
+  for (int32_t d = 0; d < MOE_MAX_RANK; ++d)
+    out->shape[d] = d < rank ? sizes[d] : 0;
+  return 0;
+}
+)c";
+} // namespace
+
+FailureOr<std::string> mlir::moe::detail::generateHeader(ModuleOp module) {
+  auto entries = collectEntries(module);
+  if (failed(entries))
+    return failure();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "/* Generated by moe-opt: the C entry points of a compiled model. */\n"
+        "#ifndef MOE_MODEL_H\n#define MOE_MODEL_H\n"
+     << kABITypes << "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n";
+  printDeclarations(os, *entries);
+  os << "\n#ifdef __cplusplus\n}\n#endif\n#endif /* MOE_MODEL_H */\n";
+  return text;
+}
+
+FailureOr<std::string>
+mlir::moe::detail::generateEntrySource(ModuleOp module) {
+  auto entries = collectEntries(module);
+  if (failed(entries))
+    return failure();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "/* Generated by moe-opt: C entry points over _mlir_ciface_*. */"
+     << kABITypes << kHelpers << "\n";
+  SmallVector<int64_t> ranks;
+  for (const EntrySig &e : *entries)
+    for (const TensorSig &t : llvm::concat<const TensorSig>(e.inputs, e.outputs))
+      if (!llvm::is_contained(ranks, t.type.getRank()))
+        ranks.push_back(t.type.getRank());
+  for (int64_t r : ranks)
+    printDescriptor(os, r);
+  for (const EntrySig &e : *entries)
+    printEntry(os, e);
+  if (entries->size() == 1) {
+    const std::string &f = entries->front().function;
+    os << "\nconst moe_model_info *moe_model_get_info(void) { return " << f
+       << "_info(); }\n"
+       << "int moe_model_run(const moe_tensor *inputs, int32_t num_inputs, "
+          "moe_tensor *outputs, int32_t num_outputs, char *error, size_t "
+          "error_size) {\n  return "
+       << f
+       << "_run(inputs, num_inputs, outputs, num_outputs, error, "
+          "error_size);\n}\n";
+  }
+  return text;
+}

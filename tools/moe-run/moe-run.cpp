@@ -1,0 +1,227 @@
+//===- moe-run.cpp - run a compiled model on .npy inputs ------------------===//
+//
+// Loads a shared library written by `moe-opt --emit=shared`, checks the
+// inputs against the model's signature (the library's entry point does), runs
+// it and writes or summarizes the outputs. It depends only on the model ABI
+// (include/moe/Runtime/ModelABI.h), not on the compiler.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Npy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <string>
+#include <vector>
+
+using namespace moe_run;
+
+namespace {
+const char *kUsage =
+    "usage: moe-run LIB --input X.npy [--input ...] [--output Y.npy ...]\n"
+    "               [--device cpu] [--benchmark N]\n"
+    "\n"
+    "Runs a model compiled by `moe-opt --moe-cpu-pipeline --emit=shared`.\n"
+    "Inputs are .npy files in the model's input order (f32, f16, i32, i64,\n"
+    "bool; bfloat16 as raw uint16). Without --output, prints each output's\n"
+    "shape, type and first values. --benchmark N times N runs after warm-up\n"
+    "and ends with 'median_ms: X'.\n";
+
+int fail(const std::string &message) {
+  std::fprintf(stderr, "moe-run: %s\n", message.c_str());
+  return EXIT_FAILURE;
+}
+
+using InfoFn = const moe_model_info *(*)();
+using RunFn = int (*)(const moe_tensor *, int32_t, moe_tensor *, int32_t,
+                      char *, size_t);
+
+std::string shapeString(const int64_t *shape, int32_t rank) {
+  std::string s = "[";
+  for (int32_t d = 0; d < rank; ++d)
+    s += std::to_string(shape[d]) + (d + 1 < rank ? ", " : "");
+  return s + "]";
+}
+
+double asDouble(const moe_tensor &t, int64_t i) {
+  const char *p = static_cast<const char *>(t.data);
+  switch (t.dtype) {
+  case MOE_DTYPE_F32: {
+    float v;
+    std::memcpy(&v, p + i * 4, 4);
+    return v;
+  }
+  case MOE_DTYPE_F16: {
+    uint16_t h;
+    std::memcpy(&h, p + i * 2, 2);
+    int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    double v = exp == 0 ? std::ldexp(mant, -24)
+               : exp == 31 ? (mant ? NAN : INFINITY)
+                           : std::ldexp(mant + 1024, exp - 25);
+    return (h & 0x8000) ? -v : v;
+  }
+  case MOE_DTYPE_BF16: {
+    uint16_t h;
+    std::memcpy(&h, p + i * 2, 2);
+    uint32_t bits = static_cast<uint32_t>(h) << 16;
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  }
+  case MOE_DTYPE_I32: {
+    int32_t v;
+    std::memcpy(&v, p + i * 4, 4);
+    return v;
+  }
+  case MOE_DTYPE_I64: {
+    int64_t v;
+    std::memcpy(&v, p + i * 8, 8);
+    return static_cast<double>(v);
+  }
+  case MOE_DTYPE_BOOL:
+    return p[i] ? 1 : 0;
+  }
+  return 0;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string library, device = "cpu";
+  std::vector<std::string> inputs, outputs;
+  long benchmark = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char *name) -> const char * {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "moe-run: %s needs a value\n", name);
+        std::exit(EXIT_FAILURE);
+      }
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return EXIT_SUCCESS;
+    } else if (arg == "--input") {
+      inputs.push_back(value("--input"));
+    } else if (arg == "--output") {
+      outputs.push_back(value("--output"));
+    } else if (arg == "--device") {
+      device = value("--device");
+    } else if (arg == "--benchmark") {
+      char *end = nullptr;
+      const char *v = value("--benchmark");
+      benchmark = std::strtol(v, &end, 10);
+      if (*end || benchmark < 1)
+        return fail("--benchmark needs a positive count, got '" +
+                    std::string(v) + "'");
+    } else if (!arg.empty() && arg[0] == '-') {
+      return fail("unknown option '" + arg + "'\n" + kUsage);
+    } else if (library.empty()) {
+      library = arg;
+    } else {
+      return fail("unexpected argument '" + arg + "'");
+    }
+  }
+  if (library.empty())
+    return fail(std::string("no model library given\n") + kUsage);
+  if (device != "cpu")
+    return fail("device '" + device +
+                "' is not available: this build runs models on the cpu");
+
+  // A path without '/' would make dlopen search the library path.
+  if (library.find('/') == std::string::npos)
+    library = "./" + library;
+  void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle)
+    return fail(std::string("cannot load '") + library + "': " + dlerror());
+  auto info = reinterpret_cast<InfoFn>(dlsym(handle, "moe_model_get_info"));
+  auto run = reinterpret_cast<RunFn>(dlsym(handle, "moe_model_run"));
+  if (!info || !run)
+    return fail("'" + library +
+                "' is not a compiled model (no moe_model_run; compile with "
+                "moe-opt --moe-cpu-pipeline --emit=shared)");
+  const moe_model_info *model = info();
+
+  if (static_cast<int32_t>(inputs.size()) != model->num_inputs) {
+    std::string names;
+    for (int32_t i = 0; i < model->num_inputs; ++i)
+      names += std::string(i ? ", " : "") + model->inputs[i].name;
+    return fail("the model takes " + std::to_string(model->num_inputs) +
+                " inputs (" + names + "), got " +
+                std::to_string(inputs.size()));
+  }
+  if (!outputs.empty() &&
+      static_cast<int32_t>(outputs.size()) != model->num_outputs)
+    return fail("the model has " + std::to_string(model->num_outputs) +
+                " outputs, got " + std::to_string(outputs.size()) +
+                " --output files");
+
+  std::vector<NpyTensor> data(inputs.size());
+  std::vector<moe_tensor> args(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string error;
+    if (!readNpy(inputs[i], model->inputs[i].dtype, data[i], error))
+      return fail(error);
+    args[i].data = data[i].data.data();
+    args[i].dtype = data[i].dtype;
+    args[i].rank = static_cast<int32_t>(data[i].shape.size());
+    for (size_t d = 0; d < data[i].shape.size(); ++d)
+      args[i].shape[d] = data[i].shape[d];
+  }
+
+  std::vector<moe_tensor> results(model->num_outputs);
+  char error[512] = "";
+  auto runOnce = [&]() -> bool {
+    for (moe_tensor &r : results)
+      std::free(r.data), r.data = nullptr;
+    return run(args.data(), static_cast<int32_t>(args.size()),
+               results.data(), static_cast<int32_t>(results.size()), error,
+               sizeof(error)) == MOE_OK;
+  };
+  if (!runOnce())
+    return fail(error);
+
+  if (benchmark > 0) {
+    for (int i = 0; i < 3; ++i)
+      runOnce();
+    std::vector<double> times;
+    for (long i = 0; i < benchmark; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      runOnce();
+      times.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("runs: %ld\nmin_ms: %.4f\nmax_ms: %.4f\nmedian_ms: %.4f\n",
+                benchmark, times.front(), times.back(),
+                times[times.size() / 2]);
+    return EXIT_SUCCESS;
+  }
+
+  for (int32_t i = 0; i < model->num_outputs; ++i) {
+    const moe_tensor &r = results[i];
+    if (!outputs.empty()) {
+      std::string e;
+      if (!writeNpy(outputs[i], r, e))
+        return fail(e);
+      continue;
+    }
+    int64_t count = 1;
+    for (int32_t d = 0; d < r.rank; ++d)
+      count *= r.shape[d];
+    std::printf("%s: %s %s =", model->outputs[i].name, dtypeName(r.dtype),
+                shapeString(r.shape, r.rank).c_str());
+    for (int64_t j = 0; j < std::min<int64_t>(count, 8); ++j)
+      std::printf(" %.6g", asDouble(r, j));
+    std::printf("%s\n", count > 8 ? " ..." : "");
+  }
+  for (moe_tensor &r : results)
+    std::free(r.data);
+  return EXIT_SUCCESS;
+}
