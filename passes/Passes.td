@@ -148,4 +148,17 @@ def AnnotateABI : Pass<"moe-annotate-abi", "::mlir::ModuleOp"> {
   }];
 }
 
+def ReassociateReductions : Pass<"moe-reassociate-reductions"> {
+  let summary = "Allow reassociation in the floating-point reductions of linalg ops";
+  let description = [{
+    Marks the `arith.addf` / `arith.mulf` in the bodies of `linalg.generic`
+    ops that have reduction iterators (matmuls once generalized, row sums)
+    with `fastmath<reassoc, contract>`, so that code generation may vectorize
+    the reductions and use fused multiply-adds. The dialects' precision rule
+    (accumulate in f32, round once) is unchanged; only the summation order
+    becomes unspecified, as it is in every tiled or threaded GEMM.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // MOE_PASSES_TD

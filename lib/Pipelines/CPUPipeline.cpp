@@ -28,6 +28,9 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm) {
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Reductions may be reordered (vectorized, fused multiply-add).
+  pm.addPass(createLinalgGeneralizeNamedOpsPass());
+  pm.addPass(createReassociateReductions());
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
 
   // Buffers: functions take and return identity-layout memrefs.

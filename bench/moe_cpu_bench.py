@@ -1,0 +1,139 @@
+"""CPU benchmark of the MoE layer: moe-opt's compiled code against
+onnxruntime's com.microsoft.MoE on the same model, inputs and thread count,
+plus the machine's limits measured in the same run.
+
+Shapes (issue #4): coarse (hidden 1024, inter 2048, 8 experts, k=2) and
+fine-grained (hidden 1024, inter 256, 64 experts, k=6), f32 SwiGLU, at 1, 16
+and 256 tokens. Prints one row per case: our median, onnxruntime's median,
+the ratio (onnxruntime time / ours: above 1 means we are faster), our
+GFLOP/s against the measured sgemm ceiling, and our effective bandwidth
+against the measured stream bandwidth (bytes of the selected experts'
+weights per run).
+
+usage: moe_cpu_bench.py [--threads N] [--runs N] [--cases coarse,fine]
+       [--tokens 1,16,256] [--workdir DIR]
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bin")
+
+p = argparse.ArgumentParser()
+p.add_argument("--threads", type=int, default=1)
+p.add_argument("--runs", type=int, default=10)
+p.add_argument("--cases", default="coarse,fine")
+p.add_argument("--tokens", default="1,16,256")
+p.add_argument("--workdir", default=None)
+args = p.parse_args()
+# Thread counts must be set before numpy/onnxruntime load their pools.
+os.environ["OMP_NUM_THREADS"] = str(args.threads)
+os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+CASES = {"coarse": dict(H=1024, I=2048, E=8, K=2),
+         "fine": dict(H=1024, I=256, E=64, K=6)}
+
+
+def machine_limits():
+    n = 1024
+    a = np.random.rand(n, n).astype(np.float32)
+    b = np.random.rand(n, n).astype(np.float32)
+    a @ b
+    best = min(timed(lambda: a @ b) for _ in range(5))
+    sgemm = 2 * n ** 3 / best / 1e9
+    src = np.ones(64 * 1024 * 1024 // 4, np.float32)  # 64 MiB
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    best = min(timed(lambda: np.copyto(dst, src)) for _ in range(5))
+    stream = 2 * src.nbytes / best / 1e9  # read + write
+    return sgemm, stream
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def build_model(path, H, I, E, K):
+    rng = np.random.default_rng(0)
+    w1 = (rng.standard_normal((E, 2 * I, H)) / np.sqrt(H)).astype(np.float32)
+    w2 = (rng.standard_normal((E, H, I)) / np.sqrt(I)).astype(np.float32)
+    node = helper.make_node("MoE", ["x", "logits", "w1", "", "w2"], ["y"],
+                            domain="com.microsoft", k=K, activation_type="swiglu",
+                            swiglu_fusion=1, normalize_routing_weights=1)
+    graph = helper.make_graph(
+        [node], "moe_bench",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H]),
+         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["T", E])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")])
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+def main():
+    work = args.workdir or tempfile.mkdtemp(prefix="moe-bench-")
+    sgemm, stream = machine_limits()
+    print(f"threads: {args.threads}")
+    print(f"machine: sgemm {sgemm:.1f} GFLOP/s (numpy BLAS, 1024^3), "
+          f"stream copy {stream:.1f} GB/s")
+    print(f"{'case':8} {'tokens':>6} {'ours_ms':>10} {'ort_ms':>10} "
+          f"{'ort/ours':>9} {'GFLOP/s':>8} {'%sgemm':>7} {'GB/s':>7} {'%stream':>8}")
+    ratios = []
+    for case in args.cases.split(","):
+        c = CASES[case]
+        H, I, E, K = c["H"], c["I"], c["E"], c["K"]
+        model = os.path.join(work, f"{case}.onnx")
+        lib = os.path.join(work, f"{case}.so")
+        build_model(model, H, I, E, K)
+        subprocess.run([os.path.join(BIN, "moe-opt"), model, "--moe-cpu-pipeline",
+                        "--emit=shared", "-o", lib], check=True)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = args.threads
+        so.inter_op_num_threads = 1
+        sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        for t in [int(x) for x in args.tokens.split(",")]:
+            rng = np.random.default_rng(1)
+            x = rng.standard_normal((t, H)).astype(np.float32)
+            logits = rng.standard_normal((t, E)).astype(np.float32)
+            np.save(os.path.join(work, "x.npy"), x)
+            np.save(os.path.join(work, "l.npy"), logits)
+            out = subprocess.run(
+                [os.path.join(BIN, "moe-run"), lib, "--input",
+                 os.path.join(work, "x.npy"), "--input", os.path.join(work, "l.npy"),
+                 "--benchmark", str(args.runs)],
+                check=True, capture_output=True, text=True).stdout
+            ours = float(re.search(r"median_ms: (\S+)", out).group(1))
+            feeds = {"x": x, "logits": logits}
+            for _ in range(3):
+                sess.run(None, feeds)
+            times = sorted(timed(lambda: sess.run(None, feeds)) * 1e3
+                           for _ in range(args.runs))
+            theirs = times[len(times) // 2]
+            flops = 2 * t * K * (3 * H * I)  # gate+up (2I x H) and down (H x I)
+            experts_touched = min(E, t * K)
+            weight_bytes = experts_touched * 3 * H * I * 4
+            gflops = flops / (ours * 1e-3) / 1e9
+            gbs = weight_bytes / (ours * 1e-3) / 1e9
+            ratios.append(theirs / ours)
+            print(f"{case:8} {t:>6} {ours:>10.3f} {theirs:>10.3f} {theirs / ours:>9.3f} "
+                  f"{gflops:>8.2f} {100 * gflops / sgemm:>6.1f}% {gbs:>7.2f} "
+                  f"{100 * gbs / stream:>7.1f}%")
+    geo = float(np.exp(np.mean(np.log(ratios))))
+    print(f"geomean ort/ours: {geo:.3f}")
+
+
+main()
