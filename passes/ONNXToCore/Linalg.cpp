@@ -106,8 +106,21 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
       for (int64_t i = 0; i < at.getRank() - 1; ++i)
         sizes.push_back(sizeOf(rewriter, loc, a, i));
       sizes.push_back(sizeOf(rewriter, loc, b, 1));
-      rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, type, product,
-                                                         assoc, sizes);
+      int64_t dynamicBatch = llvm::count_if(
+          at.getShape().drop_back(), ShapedType::isDynamic);
+      if (dynamicBatch <= 1) {
+        rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, type, product,
+                                                           assoc, sizes);
+        return success();
+      }
+      // Several dynamic sizes in one group: tensor.reshape, because LLVM 22's
+      // expand-strided-metadata crashes on such a bufferized expand_shape.
+      SmallVector<Value> shape;
+      for (OpFoldResult s : sizes)
+        shape.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, s));
+      Value shapeTensor = tensor::FromElementsOp::create(rewriter, loc, shape);
+      rewriter.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, product,
+                                                     shapeTensor);
       return success();
     }
     if (at.getRank() == 3 && bt.getRank() == 3 &&

@@ -37,6 +37,10 @@ p.add_argument("--renorm", action="store_true")
 p.add_argument("--batched", action="store_true")
 p.add_argument("--dtype", default="f32")
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--dense", action="store_true",
+               help="wrap the MoE in a decoder-style block: RMSNorm "
+                    "(SimplifiedLayerNormalization), a router MatMul, and the "
+                    "residual Add")
 p.add_argument("--reference", choices=["ort", "numpy"], default="ort",
                help="onnxruntime (default) or the NumPy reference below, for "
                     "settings onnxruntime's CPU MoE does not implement")
@@ -66,14 +70,35 @@ attrs = dict(k=args.k, activation_type=args.act,
              normalize_routing_weights=int(args.renorm))
 if gated:
     attrs["swiglu_fusion"] = args.fusion
-node = helper.make_node("MoE", inputs, ["y"], domain="com.microsoft", name="moe", **attrs)
 lead = ["B", "S"] if args.batched else ["T"]
+if args.dense:
+    # y = x + MoE(rms(x), rms(x) @ Wr): the router is a MatMul on the
+    # normalized states; the graph input `logits` is unused but kept so both
+    # forms take the same inputs.
+    # A 3-D router output is flattened to onnxruntime's [rows, E].
+    inits += [numpy_helper.from_array(rand(H, scale=1.0) + np_type(1), "gamma"),
+              numpy_helper.from_array(rand(H, E, scale=H ** -0.5), "wr"),
+              numpy_helper.from_array(np.array([-1, E], np.int64), "rows_e")]
+    nodes = [helper.make_node("SimplifiedLayerNormalization", ["x", "gamma"], ["h"],
+                              name="norm", epsilon=1e-6, axis=-1),
+             helper.make_node("MatMul", ["h", "wr"], ["router3"], name="router"),
+             helper.make_node("Reshape", ["router3", "rows_e"], ["router"],
+                              name="flatten"),
+             helper.make_node("MoE", ["h", "router"] + inputs[2:], ["m"],
+                              domain="com.microsoft", name="moe", **attrs),
+             helper.make_node("Add", ["x", "m"], ["y"], name="residual"),
+             helper.make_node("Identity", ["logits"], ["unused"], name="keep")]
+    outputs = [helper.make_tensor_value_info("y", onnx_type, lead + [H])]
+else:
+    nodes = [helper.make_node("MoE", inputs, ["y"], domain="com.microsoft",
+                              name="moe", **attrs)]
+    outputs = [helper.make_tensor_value_info("y", onnx_type, lead + [H])]
 graph = helper.make_graph(
-    [node], "moe_check",
+    nodes, "moe_check",
     [helper.make_tensor_value_info("x", onnx_type, lead + [H]),
      # onnxruntime wants router_probs as [rows, E] even for a 3-D input.
      helper.make_tensor_value_info("logits", onnx_type, ["R", E])],
-    [helper.make_tensor_value_info("y", onnx_type, lead + [H])], inits)
+    outputs, inits)
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
                                                 helper.make_opsetid("com.microsoft", 1)])
 model.ir_version = 8
@@ -153,6 +178,8 @@ if args.reference == "ort":
     sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
     ref = sess.run(None, {"x": x, "logits": logits})[0]
 else:
+    if args.dense:
+        sys.exit("the NumPy reference covers the MoE block alone, not --dense")
     ref = numpy_reference()
 err = np.linalg.norm(ours.astype(np.float64) - ref.astype(np.float64)) / max(
     np.linalg.norm(ref.astype(np.float64)), 1e-30)
