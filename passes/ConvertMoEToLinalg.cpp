@@ -420,8 +420,8 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
 // moe.expert_matmul
 //===----------------------------------------------------------------------===//
 
-/// One matmul per expert over its row range, accumulated in f32; rows past
-/// offsets[E] stay zero.
+/// One contraction per expert over its row range, accumulated in f32; rows
+/// past offsets[E] stay zero.
 struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -457,16 +457,26 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
           ArrayRef<OpFoldResult>{one, n, kk},
           ArrayRef<OpFoldResult>{one, one, one});
       Value accInit = e.filled({count, n}, rewriter.getF32FloatAttr(0));
-      AffineExpr m, nn, c;
-      bindDims(ctx, m, nn, c);
-      auto maps = rewriter.getAffineMapArrayAttr(
-          {AffineMap::get(3, 0, {m, c}, ctx), AffineMap::get(3, 0, {nn, c}, ctx),
-           AffineMap::get(3, 0, {m, nn}, ctx)});
-      Value prod = linalg::MatmulOp::create(
-                       rewriter, loc, TypeRange{accInit.getType()},
-                       ValueRange{xs, ws}, ValueRange{accInit},
-                       {rewriter.getNamedAttr("indexing_maps", maps)})
-                       .getResult(0);
+      // Loops n (weight row), m (token row), k: a weight row is read once
+      // from memory and reused from cache by every token row of the group.
+      AffineExpr nn, m, c;
+      bindDims(ctx, nn, m, c);
+      Value prod =
+          linalg::GenericOp::create(
+              rewriter, loc, TypeRange{accInit.getType()}, ValueRange{xs, ws},
+              ValueRange{accInit},
+              ArrayRef<AffineMap>{AffineMap::get(3, 0, {m, c}, ctx),
+                                  AffineMap::get(3, 0, {nn, c}, ctx),
+                                  AffineMap::get(3, 0, {m, nn}, ctx)},
+              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                            utils::IteratorType::parallel,
+                                            utils::IteratorType::reduction},
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                Emitter in{b, l};
+                Value p = in.mul(in.toF32(args[0]), in.toF32(args[1]));
+                linalg::YieldOp::create(b, l, in.add(args[2], p));
+              })
+              .getResult(0);
       // Bias and rounding in one elementwise pass.
       Value outInit = tensor::EmptyOp::create(
           rewriter, loc, ArrayRef<OpFoldResult>{count, n}, elt);

@@ -65,13 +65,20 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 
 // -----
 
-// One f32-accumulating matmul per expert on its row range, bias added and
-// rounded to bf16 by a generic, inserted back at the range.
+// One f32-accumulating contraction per expert on its row range, iterating
+// weight rows outermost (d0 = n, d1 = m, d2 = k), then bias and rounding to
+// bf16 by a generic, inserted back at the range.
+// CHECK-DAG: #[[XM:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[WM:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[OM:.*]] = affine_map<(d0, d1, d2) -> (d1, d0)>
 // CHECK-LABEL: func.func @expert_matmul
 // CHECK: scf.for %[[E:.*]] = %c0 to %c4 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (tensor<?x32xbf16>)
 // CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [%{{.*}}, 16] [1, 1] : tensor<?x16xbf16> to tensor<?x16xbf16>
 // CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 32, 16] [1, 1, 1] : tensor<4x32x16xbf16> to tensor<32x16xbf16>
-// CHECK: linalg.matmul {{.*}} ins(%[[X]], %[[WS]] : tensor<?x16xbf16>, tensor<32x16xbf16>) outs(%{{.*}} : tensor<?x32xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[XM]], #[[WM]], #[[OM]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[WS]] : tensor<?x16xbf16>, tensor<32x16xbf16>) outs(%{{.*}} : tensor<?x32xf32>)
+// CHECK: arith.extf
+// CHECK: arith.mulf
+// CHECK: arith.addf
 // CHECK: linalg.generic
 // CHECK: arith.truncf {{.*}} : f32 to bf16
 // CHECK: tensor.insert_slice
