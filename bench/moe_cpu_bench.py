@@ -114,7 +114,7 @@ def main():
             out = subprocess.run(
                 [os.path.join(BIN, "moe-run"), lib, "--input",
                  os.path.join(work, "x.npy"), "--input", os.path.join(work, "l.npy"),
-                 "--benchmark", str(args.runs)],
+                 "--threads", str(args.threads), "--benchmark", str(args.runs)],
                 check=True, capture_output=True, text=True).stdout
             ours = float(re.search(r"median_ms: (\S+)", out).group(1))
             feeds = {"x": x, "logits": logits}

@@ -43,18 +43,24 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm) {
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
 
-  // Loops, then LLVM.
-  pm.addPass(createForallToForLoopPass());
-  pm.addPass(createConvertLinalgToLoopsPass());
+  // Loops; the parallel ones run on libmoe_runtime's thread pool through
+  // the OpenMP dialect (the runtime implements the libomp entry points the
+  // OpenMP translation calls).
+  pm.addPass(createForallToParallelLoopPass());
+  pm.addPass(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // MemRef before SCF: the OpenMP conversion wraps loop bodies in
+  // memref.alloca_scope, whose lowering needs them still single-block.
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }

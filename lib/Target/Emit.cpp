@@ -199,9 +199,22 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
                               << "' not found next to moe-opt";
   SmallString<128> tempLib(outputPath);
   tempLib += ".tmp";
-  SmallVector<StringRef> args = {*cc,       "-shared", "-O2",      "-fPIC",
-                                 "-o",      tempLib,   objectPath, sourcePath,
-                                 runtime,   "-lm"};
+  // The runtime stays private to the library (--exclude-libs): its libomp
+  // entry points must not interpose on, or be interposed by, an OpenMP
+  // runtime of the host application.
+  SmallVector<StringRef> args = {*cc,
+                                 "-shared",
+                                 "-O2",
+                                 "-fPIC",
+                                 "-o",
+                                 tempLib,
+                                 objectPath,
+                                 sourcePath,
+                                 runtime,
+                                 "-Wl,--exclude-libs,ALL",
+                                 "-Wl,-Bsymbolic",
+                                 "-lpthread",
+                                 "-lm"};
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
                                      &linkError);

@@ -124,6 +124,9 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
           "    moe_tensor *outputs, int32_t num_outputs, char *error, "
           "size_t error_size);\n";
   }
+  os << "\n/* Threads used by the model's parallel loops (default: the "
+        "online CPUs,\n * or MOE_NUM_THREADS). */\n"
+        "void moe_model_set_num_threads(int32_t n);\n";
   if (entries.size() == 1)
     os << "\n/* The model's only entry point under fixed names. */\n"
           "const moe_model_info *moe_model_get_info(void);\n"
@@ -401,6 +404,9 @@ mlir::moe::detail::generateEntrySource(ModuleOp module) {
     printDescriptor(os, r);
   for (const EntrySig &e : *entries)
     printEntry(os, e);
+  os << "\nextern void moe_runtime_set_num_threads(int n);\n"
+        "void moe_model_set_num_threads(int32_t n) { "
+        "moe_runtime_set_num_threads(n); }\n";
   if (entries->size() == 1) {
     const std::string &f = entries->front().function;
     os << "\nconst moe_model_info *moe_model_get_info(void) { return " << f

@@ -24,12 +24,13 @@ using namespace moe_run;
 namespace {
 const char *kUsage =
     "usage: moe-run LIB --input X.npy [--input ...] [--output Y.npy ...]\n"
-    "               [--device cpu] [--benchmark N]\n"
+    "               [--device cpu] [--threads N] [--benchmark N]\n"
     "\n"
     "Runs a model compiled by `moe-opt --moe-cpu-pipeline --emit=shared`.\n"
     "Inputs are .npy files in the model's input order (f32, f16, i32, i64,\n"
     "bool; bfloat16 as raw uint16). Without --output, prints each output's\n"
-    "shape, type and first values. --benchmark N times N runs after warm-up\n"
+    "shape, type and first values. --threads N sets the model's thread count\n"
+    "(default: the online CPUs). --benchmark N times N runs after warm-up\n"
     "and ends with 'median_ms: X'.\n";
 
 int fail(const std::string &message) {
@@ -93,7 +94,7 @@ double asDouble(const moe_tensor &t, int64_t i) {
 int main(int argc, char **argv) {
   std::string library, device = "cpu";
   std::vector<std::string> inputs, outputs;
-  long benchmark = 0;
+  long benchmark = 0, threads = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char *name) -> const char * {
@@ -112,6 +113,13 @@ int main(int argc, char **argv) {
       outputs.push_back(value("--output"));
     } else if (arg == "--device") {
       device = value("--device");
+    } else if (arg == "--threads") {
+      char *end = nullptr;
+      const char *v = value("--threads");
+      threads = std::strtol(v, &end, 10);
+      if (*end || threads < 1 || threads > 256)
+        return fail("--threads needs a count in [1, 256], got '" +
+                    std::string(v) + "'");
     } else if (arg == "--benchmark") {
       char *end = nullptr;
       const char *v = value("--benchmark");
@@ -146,6 +154,14 @@ int main(int argc, char **argv) {
                 "' is not a compiled model (no moe_model_run; compile with "
                 "moe-opt --moe-cpu-pipeline --emit=shared)");
   const moe_model_info *model = info();
+  if (threads) {
+    using ThreadsFn = void (*)(int32_t);
+    auto setThreads =
+        reinterpret_cast<ThreadsFn>(dlsym(handle, "moe_model_set_num_threads"));
+    if (!setThreads)
+      return fail("'" + library + "' cannot set its thread count");
+    setThreads(static_cast<int32_t>(threads));
+  }
 
   if (static_cast<int32_t>(inputs.size()) != model->num_inputs) {
     std::string names;

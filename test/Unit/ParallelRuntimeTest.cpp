@@ -1,0 +1,69 @@
+//===- ParallelRuntimeTest.cpp - libmoe_runtime's thread pool -------------===//
+//
+// The libomp entry points as generated code uses them: a region forked on
+// the team, each thread taking its static block of a loop.
+//
+//===----------------------------------------------------------------------===//
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+extern "C" {
+void moe_runtime_set_num_threads(int n);
+void __kmpc_fork_call(void *loc, int32_t argc, void (*fn)(int32_t *, int32_t *, ...), ...);
+void __kmpc_for_static_init_8u(void *loc, int32_t gtid, int32_t schedule,
+                               int32_t *last, uint64_t *lower, uint64_t *upper,
+                               int64_t *stride, int64_t incr, int64_t chunk);
+void __kmpc_for_static_fini(void *loc, int32_t gtid);
+void __kmpc_barrier(void *loc, int32_t gtid);
+}
+
+namespace {
+struct Work {
+  std::vector<int> *hits;
+  std::atomic<int> *threads;
+  std::atomic<int> *afterBarrier;
+};
+
+/// The outlined body of `for (i = 0; i < n; ++i) hits[i]++` followed by a
+/// barrier, as the OpenMP translation shapes it.
+void countingBody(int32_t *gtid, int32_t *btid, Work *work) {
+  ++*work->threads;
+  uint64_t lower = 0, upper = work->hits->size() - 1;
+  int64_t stride = 1;
+  int32_t last = 0;
+  __kmpc_for_static_init_8u(nullptr, *gtid, 34, &last, &lower, &upper,
+                            &stride, 1, 0);
+  // An empty block has upper = lower - 1: the count wraps to 0.
+  uint64_t count = upper + 1 - lower;
+  for (uint64_t i = 0; i < count; ++i)
+    ++(*work->hits)[lower + i];
+  __kmpc_for_static_fini(nullptr, *gtid);
+  __kmpc_barrier(nullptr, *gtid);
+  ++*work->afterBarrier;
+}
+
+TEST(ParallelRuntime, EveryIterationRunsOnceOnEveryTeamSize) {
+  for (int threads : {1, 2, 3, 4}) {
+    moe_runtime_set_num_threads(threads);
+    // Fewer iterations than threads leaves some threads an empty block.
+    for (size_t n : {1u, 5u, 1000u}) {
+      std::vector<int> hits(n, 0);
+      std::atomic<int> started{0}, passed{0};
+      Work work{&hits, &started, &passed};
+      __kmpc_fork_call(nullptr, 1,
+                       reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(
+                           countingBody),
+                       &work);
+      EXPECT_EQ(started.load(), threads) << "team of " << threads;
+      EXPECT_EQ(passed.load(), threads);
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_EQ(hits[i], 1) << "iteration " << i << ", " << threads
+                              << " threads";
+    }
+  }
+}
+} // namespace
