@@ -19,7 +19,8 @@ if [ ! -f "$build/build.ninja" ]; then
     -DMOE_PYTHON="$root/.venv/bin/python" \
     -DLLVM_EXTERNAL_LIT="$root/.venv/bin/lit" >/dev/null
 fi
-cmake --build "$build" -j "${MOE_JOBS:-2}" -- moe-opt moe-import-fuzzer moe-docs
+cmake --build "$build" -j "${MOE_JOBS:-2}" -- moe-opt moe-run moe_runtime \
+  moe-import-fuzzer moe-docs
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_odr_violation=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
