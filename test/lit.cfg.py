@@ -16,7 +16,7 @@ config.test_exec_root = os.path.join(config.moe_obj_root, "test")
 bin_dir = os.path.join(config.moe_obj_root, "bin")
 config.environment["PATH"] = os.pathsep.join(
     [bin_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
-for var in ("HOME", "TMPDIR"):
+for var in ("HOME", "TMPDIR", "MOE_NUM_THREADS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
 

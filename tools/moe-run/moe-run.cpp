@@ -217,6 +217,8 @@ int main(int argc, char **argv) {
     std::printf("runs: %ld\nmin_ms: %.4f\nmax_ms: %.4f\nmedian_ms: %.4f\n",
                 benchmark, times.front(), times.back(),
                 times[times.size() / 2]);
+    for (moe_tensor &r : results)
+      std::free(r.data);
     return EXIT_SUCCESS;
   }
 
