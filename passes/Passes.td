@@ -161,4 +161,19 @@ def ReassociateReductions : Pass<"moe-reassociate-reductions"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def DecomposeLinalgAggregates : Pass<"moe-decompose-linalg-aggregates"> {
+  let summary = "Decompose aggregate linalg ops (linalg.softmax) into generics";
+  let description = [{
+    Rewrites every op implementing `linalg::AggregatedOpInterface` (such as
+    `linalg.softmax`, which convert-onnx-to-core produces) into the
+    structured ops of its definition (max, exp of the difference, sum,
+    division), which loop lowering and vectorization understand.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+  ];
+}
+
 #endif // MOE_PASSES_TD

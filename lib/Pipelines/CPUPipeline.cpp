@@ -29,6 +29,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Reductions may be reordered (vectorized, fused multiply-add).
+  pm.addPass(createDecomposeLinalgAggregates());
   pm.addPass(createLinalgGeneralizeNamedOpsPass());
   pm.addPass(createReassociateReductions());
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
@@ -42,6 +43,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  pm.addPass(createConvertBufferizationToMemRefPass());
 
   // Loops; the parallel ones run on libmoe_runtime's thread pool through
   // the OpenMP dialect (the runtime implements the libomp entry points the
