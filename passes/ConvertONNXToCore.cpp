@@ -31,6 +31,7 @@ struct ConvertONNXToCorePass
     moe::onnx_to_core::populateElementwisePatterns(patterns);
     moe::onnx_to_core::populateLinalgPatterns(patterns);
     moe::onnx_to_core::populateTensorPatterns(patterns);
+    moe::onnx_to_core::populateIndexingPatterns(patterns);
 
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     if (!allowPartial) {

@@ -180,6 +180,46 @@ Value gelu(OpBuilder &b, Location loc, ValueRange a, Type t, Operation *op) {
   });
 }
 
+/// Clip with optional min/max (absent inputs are `none`): the elementwise
+/// pattern sees only the present ones, so it is its own pattern.
+struct ClipPattern : OpRewritePattern<onnx::ClipOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::ClipOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    if (!type || !isSignlessIntOrFloat(type.getElementType()))
+      return rewriter.notifyMatchFailure(op, "needs a ranked signless result");
+    SmallVector<Value> inputs = {op.getInput()};
+    bool hasMin = !isa<NoneType>(op.getMin().getType());
+    bool hasMax = !isa<NoneType>(op.getMax().getType());
+    if (hasMin)
+      inputs.push_back(op.getMin());
+    if (hasMax)
+      inputs.push_back(op.getMax());
+    for (Value v : inputs)
+      if (!isa<RankedTensorType>(v.getType()))
+        return rewriter.notifyMatchFailure(op, "needs ranked inputs");
+    bool isFloat = isa<FloatType>(type.getElementType());
+    auto result = buildElementwise(
+        rewriter, op.getLoc(), type, inputs,
+        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          Value v = a[0];
+          unsigned next = 1;
+          if (hasMin)
+            v = isFloat ? Value(arith::MaximumFOp::create(b, loc, v, a[next++]))
+                        : Value(arith::MaxSIOp::create(b, loc, v, a[next++]));
+          if (hasMax)
+            v = isFloat ? Value(arith::MinimumFOp::create(b, loc, v, a[next]))
+                        : Value(arith::MinSIOp::create(b, loc, v, a[next]));
+          return v;
+        });
+    if (failed(result))
+      return rewriter.notifyMatchFailure(op, "cannot size the result");
+    rewriter.replaceOp(op, *result);
+    return success();
+  }
+};
+
 template <typename OpT>
 void add(RewritePatternSet &patterns, BodyFn body) {
   patterns.add<ElementwisePattern<OpT>>(patterns.getContext(), body);
@@ -253,4 +293,5 @@ void mlir::moe::onnx_to_core::populateElementwisePatterns(
                            Operation *) -> Value {
     return castScalar(b, loc, a[0], t);
   });
+  patterns.add<ClipPattern>(patterns.getContext());
 }

@@ -22,6 +22,8 @@ void populateElementwisePatterns(RewritePatternSet &patterns);
 void populateLinalgPatterns(RewritePatternSet &patterns);
 /// Constant, Identity, Reshape, Squeeze/Unsqueeze, Transpose, Concat, Slice.
 void populateTensorPatterns(RewritePatternSet &patterns);
+/// Gather and TopK.
+void populateIndexingPatterns(RewritePatternSet &patterns);
 
 /// Sizes of a value of `type`: static sizes as attributes, dynamic ones read
 /// with tensor.dim from the operand among `from` whose aligned (numpy
