@@ -10,6 +10,7 @@
 
 #include "moe/Dialect/MoE.h"
 #include "moe/Passes/Passes.h"
+#include "Utils/RowTopK.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
@@ -104,6 +105,12 @@ struct Emitter {
     return forOp.getResults();
   }
 };
+
+/// `v` as `type`, through a tensor.cast when only the static sizes differ.
+Value castIfNeeded(OpBuilder &b, Location loc, Value v, Type type) {
+  return v.getType() == type ? v
+                             : Value(tensor::CastOp::create(b, loc, type, v));
+}
 
 /// (score desc, index asc) order: is expert (v, i) ranked before (w, j)?
 Value rankedBefore(Emitter &e, Value v, Value i, Value w, Value j) {
@@ -239,27 +246,17 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
       return e.extract(groupKept, {g});
     };
 
-    // Top-k: pick j is the best expert ranked after pick j-1.
+    // Top-k over the selection scores; masked experts score -inf, which
+    // still ranks them after every unmasked pick.
     SmallVector<Value> ids, weights;
-    Value prevSel = e.f32(std::numeric_limits<double>::infinity());
-    Value prevIdx = e.index(-1);
-    for (int64_t j = 0; j < k; ++j) {
-      ValueRange pick = e.loop(
-          numExperts, {negInf, e.index(experts)},
-          [&](Value x, ValueRange acc) {
-            Value s = selection(x);
-            // Masked experts rank as -inf, still after every pick.
-            s = e.select(eligible(x), s, negInf);
-            Value afterPrev = rankedBefore(e, prevSel, prevIdx, s, x);
-            Value better = rankedBefore(e, s, x, acc[0], acc[1]);
-            Value take = e.andi(afterPrev, better);
-            return SmallVector<Value>{e.select(take, s, acc[0]),
-                                      e.select(take, x, acc[1])};
-          });
-      prevSel = pick[0];
-      prevIdx = pick[1];
-      ids.push_back(pick[1]);
-      weights.push_back(score(pick[1]));
+    for (RowPick pick : emitRowTopK(rewriter, loc, numExperts, k,
+                                    /*largest=*/true, rewriter.getF32Type(),
+                                    [&](Value x) {
+                                      return e.select(eligible(x), selection(x),
+                                                      negInf);
+                                    })) {
+      ids.push_back(pick.index);
+      weights.push_back(score(pick.index));
     }
     Value total = e.f32(0);
     for (Value w : weights)
@@ -280,24 +277,11 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
     Value idRow = tensor::FromElementsOp::create(
         rewriter, loc, rowType(rewriter.getI32Type()), outId);
 
-    rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
-    SmallVector<OpFoldResult> offsets = {t, rewriter.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(1),
-                                       rewriter.getIndexAttr(k)};
-    SmallVector<OpFoldResult> strides(2, rewriter.getIndexAttr(1));
-    tensor::ParallelInsertSliceOp::create(rewriter, loc, wRow,
-                                          forall.getRegionIterArgs()[0],
-                                          offsets, sizes, strides);
-    tensor::ParallelInsertSliceOp::create(rewriter, loc, idRow,
-                                          forall.getRegionIterArgs()[1],
-                                          offsets, sizes, strides);
+    insertForallRows(rewriter, loc, forall, t, {wRow, idRow});
     rewriter.setInsertionPointAfter(forall);
     SmallVector<Value> results;
     for (auto [res, want] : llvm::zip(forall.getResults(), op.getResults()))
-      results.push_back(res.getType() == want.getType()
-                            ? res
-                            : Value(tensor::CastOp::create(
-                                  rewriter, loc, want.getType(), res)));
+      results.push_back(castIfNeeded(rewriter, loc, res, want.getType()));
     rewriter.replaceOp(op, results);
     return success();
   }
@@ -404,14 +388,11 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
           linalg::YieldOp::create(b, l, in.select(valid, v, zero));
         });
     (void)hidden;
-    auto cast = [&](Value v, Type want) -> Value {
-      return v.getType() == want ? v
-                                 : Value(tensor::CastOp::create(rewriter, loc,
-                                                                want, v));
-    };
-    rewriter.replaceOp(op, {cast(gathered.getResult(0), op.getGrouped().getType()),
-                            cast(offsets, op.getOffsets().getType()),
-                            cast(slots, op.getSlots().getType())});
+    rewriter.replaceOp(
+        op, {castIfNeeded(rewriter, loc, gathered.getResult(0),
+                          op.getGrouped().getType()),
+             castIfNeeded(rewriter, loc, offsets, op.getOffsets().getType()),
+             castIfNeeded(rewriter, loc, slots, op.getSlots().getType())});
     return success();
   }
 };
@@ -514,9 +495,7 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
       }
       return SmallVector<Value>{ifOp.getResult(0)};
     })[0];
-    if (result.getType() != resultType)
-      result = tensor::CastOp::create(rewriter, loc, resultType, result);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, castIfNeeded(rewriter, loc, result, resultType));
     return success();
   }
 };
@@ -636,10 +615,8 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
           Value h = in.mul(applyActivation(in, act.getKind(), alpha, g), u);
           linalg::YieldOp::create(b, l, in.fromF32(h, elt));
         });
-    Value result = generic.getResult(0);
-    if (result.getType() != type)
-      result = tensor::CastOp::create(rewriter, loc, type, result);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op,
+                       castIfNeeded(rewriter, loc, generic.getResult(0), type));
     return success();
   }
 };
@@ -706,10 +683,8 @@ struct CombineLowering : OpRewritePattern<CombineOp> {
           }
           linalg::YieldOp::create(b, l, in.fromF32(sum, elt));
         });
-    Value result = generic.getResult(0);
-    if (result.getType() != type)
-      result = tensor::CastOp::create(rewriter, loc, type, result);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op,
+                       castIfNeeded(rewriter, loc, generic.getResult(0), type));
     return success();
   }
 };

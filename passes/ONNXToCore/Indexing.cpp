@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Patterns.h"
+#include "Utils/RowTopK.h"
 
 #include "moe/Dialect/ONNX.h"
 
@@ -19,6 +20,9 @@
 
 using namespace mlir;
 using namespace mlir::moe::onnx_to_core;
+using mlir::moe::emitRowTopK;
+using mlir::moe::insertForallRows;
+using mlir::moe::RowPick;
 
 namespace {
 Value idx(OpBuilder &b, Location loc, int64_t v) {
@@ -159,64 +163,23 @@ struct TopKPattern : OpRewritePattern<onnx::TopKOp> {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPoint(forall.getTerminator());
       Value r = forall.getInductionVars()[0];
-      // a ranked before b: better value, or equal value and lower index.
-      auto before = [&](Value va, Value ia, Value vb, Value ib) -> Value {
-        auto better = arith::CmpFOp::create(
-            rewriter, loc,
-            largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT, va,
-            vb);
-        Value tie = arith::AndIOp::create(
-            rewriter, loc,
-            arith::CmpFOp::create(rewriter, loc, arith::CmpFPredicate::OEQ, va,
-                                  vb),
-            arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, ia,
-                                  ib));
-        return arith::OrIOp::create(rewriter, loc, better, tie);
-      };
-      double worst = largest ? -std::numeric_limits<double>::infinity()
-                             : std::numeric_limits<double>::infinity();
-      Value worstV = arith::ConstantOp::create(
-          rewriter, loc, rewriter.getFloatAttr(elt, worst));
-      Value prevV = arith::ConstantOp::create(
-          rewriter, loc, rewriter.getFloatAttr(elt, -worst));
-      Value prevI = idx(rewriter, loc, -1);
       SmallVector<Value> vals, ids;
-      for (int64_t j = 0; j < kk; ++j) {
-        auto loop = scf::ForOp::create(
-            rewriter, loc, idx(rewriter, loc, 0), width, idx(rewriter, loc, 1),
-            ValueRange{worstV, width},
-            [&](OpBuilder &b, Location l, Value c, ValueRange acc) {
-              Value v = tensor::ExtractOp::create(b, l, flat, ValueRange{r, c});
-              Value after = before(prevV, prevI, v, c);
-              Value take = arith::AndIOp::create(
-                  b, l, after, before(v, c, acc[0], acc[1]));
-              scf::YieldOp::create(
-                  b, l,
-                  ValueRange{arith::SelectOp::create(b, l, take, v, acc[0]),
-                             arith::SelectOp::create(b, l, take, c, acc[1])});
-            });
-        prevV = loop.getResult(0);
-        prevI = loop.getResult(1);
-        vals.push_back(prevV);
-        ids.push_back(arith::IndexCastOp::create(rewriter, loc,
-                                                 rewriter.getI64Type(), prevI));
+      for (RowPick pick : emitRowTopK(rewriter, loc, width, kk, largest, elt,
+                                      [&](Value c) -> Value {
+                                        return tensor::ExtractOp::create(
+                                            rewriter, loc, flat,
+                                            ValueRange{r, c});
+                                      })) {
+        vals.push_back(pick.score);
+        ids.push_back(arith::IndexCastOp::create(
+            rewriter, loc, rewriter.getI64Type(), pick.index));
       }
       Value vRow = tensor::FromElementsOp::create(
           rewriter, loc, RankedTensorType::get({1, kk}, elt), vals);
       Value iRow = tensor::FromElementsOp::create(
           rewriter, loc, RankedTensorType::get({1, kk}, rewriter.getI64Type()),
           ids);
-      rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
-      SmallVector<OpFoldResult> offsets = {r, rewriter.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(1),
-                                         rewriter.getIndexAttr(kk)};
-      SmallVector<OpFoldResult> strides(2, rewriter.getIndexAttr(1));
-      tensor::ParallelInsertSliceOp::create(rewriter, loc, vRow,
-                                            forall.getRegionIterArgs()[0],
-                                            offsets, sizes, strides);
-      tensor::ParallelInsertSliceOp::create(rewriter, loc, iRow,
-                                            forall.getRegionIterArgs()[1],
-                                            offsets, sizes, strides);
+      insertForallRows(rewriter, loc, forall, r, {vRow, iRow});
     }
     // Back to the input's leading shape.
     auto restore = [&](Value v, RankedTensorType want) -> Value {
