@@ -27,6 +27,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/X86TargetParser.h"
 
 using namespace mlir;
 
@@ -41,7 +42,10 @@ std::optional<moe::EmitKind> moe::parseEmitKind(StringRef name) {
 }
 
 namespace {
-std::unique_ptr<llvm::TargetMachine> hostTargetMachine(std::string &error) {
+/// A target machine for this host's architecture, generating code for `cpu`
+/// ("host" picks this CPU and its exact features, e.g. AVX-512 or AVX2).
+std::unique_ptr<llvm::TargetMachine> targetMachine(StringRef cpu,
+                                                   std::string &error) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
@@ -49,14 +53,28 @@ std::unique_ptr<llvm::TargetMachine> hostTargetMachine(std::string &error) {
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return nullptr;
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  std::string featureString;
-  for (auto &f : features)
-    featureString += (f.second ? "+" : "-") + f.first().str() + ",";
+  std::string cpuName, featureString;
+  if (cpu == "host") {
+    cpuName = llvm::sys::getHostCPUName().str();
+    for (auto &f : llvm::sys::getHostCPUFeatures())
+      featureString += (f.second ? "+" : "-") + f.first().str() + ",";
+  } else {
+    cpuName = cpu.str();
+    // Check the name first: LLVM would only warn and fall back.
+    if (triple.isX86() &&
+        llvm::X86::parseArchX86(cpuName, /*Only64Bit=*/triple.isArch64Bit()) ==
+            llvm::X86::CK_None) {
+      error = "unknown CPU '" + cpuName + "' for " + triple.str() +
+              " (try 'host', 'haswell' for AVX2, 'skylake-avx512' for "
+              "AVX-512)";
+      return nullptr;
+    }
+  }
   llvm::TargetOptions options;
-  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      triple, llvm::sys::getHostCPUName(), featureString,
-      options, llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      triple, cpuName, featureString, options, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  return tm;
 }
 
 void optimize(llvm::Module &module, llvm::TargetMachine &tm) {
@@ -85,7 +103,7 @@ std::string runtimeLibrary() {
 } // namespace
 
 LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
-                              StringRef outputPath) {
+                              StringRef outputPath, StringRef cpu) {
   std::string error;
   if (kind == EmitKind::Header) {
     FailureOr<std::string> header = detail::generateHeader(module);
@@ -128,9 +146,9 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     return module.emitError(
         "cannot translate to LLVM IR: lower the module to the LLVM dialect "
         "first (e.g. --moe-cpu-pipeline)");
-  std::unique_ptr<llvm::TargetMachine> tm = hostTargetMachine(error);
+  std::unique_ptr<llvm::TargetMachine> tm = targetMachine(cpu, error);
   if (!tm)
-    return module.emitError() << "no LLVM target for this host: " << error;
+    return module.emitError() << "cannot generate code: " << error;
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tm->getTargetTriple());
   optimize(*llvmModule, *tm);

@@ -46,6 +46,14 @@ static llvm::cl::opt<std::string> emit(
                    "e.g. by --moe-cpu-pipeline"),
     llvm::cl::init("mlir"));
 
+static llvm::cl::opt<std::string> targetCPU(
+    "cpu",
+    llvm::cl::desc("CPU to generate code for with --emit=llvm|obj|shared: "
+                   "'host' (default; this machine's CPU and features, e.g. "
+                   "AVX-512 or AVX2) or an LLVM CPU name such as 'haswell' "
+                   "or 'skylake-avx512'"),
+    llvm::cl::init("host"));
+
 /// Prints diagnostics of ONNX input as "file: error: ..." or
 /// "MatMul node 'n': error: ..." rather than as raw locations.
 static void installONNXDiagnostics(MLIRContext &context) {
@@ -90,6 +98,7 @@ static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
     installONNXDiagnostics(context);
     module = importONNX(inputFilename, context);
   } else {
+    context.printOpOnDiagnostic(false);
     mlirDiagnostics.emplace(sourceMgr, &context);
     module = parseSourceFile<ModuleOp>(inputFilename, sourceMgr, &context);
   }
@@ -99,7 +108,7 @@ static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)) ||
       failed(config.setupPassPipeline(pm)) || failed(pm.run(*module)) ||
-      failed(moe::emitModule(*module, kind, outputFilename)))
+      failed(moe::emitModule(*module, kind, outputFilename, targetCPU)))
     return EXIT_FAILURE;
   return EXIT_SUCCESS;
 }

@@ -19,8 +19,12 @@ std::optional<EmitKind> parseEmitKind(llvm::StringRef name);
 /// linked by the C compiler driver `cc` with the project's runtime library),
 /// or the C header declaring those entry points. Reports errors on the module; leaves no
 /// output file behind on failure.
+/// `cpu` names the target CPU for code generation ("host": this machine's
+/// CPU and features; otherwise an LLVM CPU name such as "haswell" (AVX2) or
+/// "skylake-avx512", with that CPU's features).
 LogicalResult emitModule(ModuleOp module, EmitKind kind,
-                         llvm::StringRef outputPath);
+                         llvm::StringRef outputPath,
+                         llvm::StringRef cpu = "host");
 
 } // namespace mlir::moe
 
