@@ -32,6 +32,7 @@ struct ConvertONNXToCorePass
     moe::onnx_to_core::populateLinalgPatterns(patterns);
     moe::onnx_to_core::populateTensorPatterns(patterns);
     moe::onnx_to_core::populateIndexingPatterns(patterns);
+    moe::onnx_to_core::populateShapePatterns(patterns);
 
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     if (!allowPartial) {

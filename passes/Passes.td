@@ -93,8 +93,10 @@ def ConvertONNXToCore : Pass<"convert-onnx-to-core"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];
   let options = [
@@ -173,6 +175,22 @@ def DecomposeLinalgAggregates : Pass<"moe-decompose-linalg-aggregates"> {
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+  ];
+}
+
+def AssertsToRuntime : Pass<"moe-asserts-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Turn failed run-time checks into runtime errors, not aborts";
+  let description = [{
+    Rewrites every `cf.assert` into a branch to a block that calls
+    `moe_runtime_fail(message)` (libmoe_runtime). Inside a model's C entry
+    point that returns the message with `MOE_ERROR_RUNTIME` to the caller
+    instead of aborting the process; elsewhere it prints the message to
+    stderr and aborts, like the upstream lowering but on stderr and
+    flushed. Runs on control flow, before the LLVM conversion of `cf`.
+  }];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::cf::ControlFlowDialect",
   ];
 }
 

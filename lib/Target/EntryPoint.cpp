@@ -196,6 +196,12 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e) {
   os << "  if (moe__check_inputs(info, inputs, num_inputs, outputs, "
         "num_outputs, error, error_size))\n    return "
         "MOE_ERROR_INVALID_ARGUMENT;\n";
+  // Failed run-time checks in the model unwind to here (errors.c).
+  os << "  jmp_buf on_error;\n"
+        "  if (setjmp(on_error)) {\n"
+        "    moe__fail(error, error_size, \"%s\", "
+        "moe_runtime_error_message());\n"
+        "    return MOE_ERROR_RUNTIME;\n  }\n";
   for (auto [i, t] : llvm::enumerate(e.inputs)) {
     int64_t rank = t.type.getRank();
     os << "  struct moe_memref" << rank << " in" << i << " = {inputs[" << i
@@ -226,7 +232,9 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e) {
   }
   for (size_t i = 0; i < e.inputs.size(); ++i)
     args.push_back("&in" + std::to_string(i));
+  os << "  moe_runtime_set_error_handler(&on_error);\n";
   os << "  _mlir_ciface_" << f << "(" << llvm::join(args, ", ") << ");\n";
+  os << "  moe_runtime_set_error_handler(NULL);\n";
   for (auto [i, t] : llvm::enumerate(e.outputs)) {
     int64_t rank = t.type.getRank();
     std::string r = e.outputs.size() == 1 ? "res" : "res.r" + std::to_string(i);
@@ -247,10 +255,15 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e) {
 
 /// Shared helpers of every entry point: input checks and output copies.
 constexpr const char *kHelpers = R"c(
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* libmoe_runtime's error path for failed checks (runtime/cpu/errors.c). */
+void moe_runtime_set_error_handler(jmp_buf *handler);
+const char *moe_runtime_error_message(void);
 
 static void moe__fail(char *error, size_t error_size, const char *fmt, ...) {
   if (!error || !error_size)

@@ -24,6 +24,8 @@ void populateLinalgPatterns(RewritePatternSet &patterns);
 void populateTensorPatterns(RewritePatternSet &patterns);
 /// Gather and TopK.
 void populateIndexingPatterns(RewritePatternSet &patterns);
+/// Shape, ConstantOfShape, Range, Expand, Flatten, Split.
+void populateShapePatterns(RewritePatternSet &patterns);
 
 /// Sizes of a value of `type`: static sizes as attributes, dynamic ones read
 /// with tensor.dim from the operand among `from` whose aligned (numpy
@@ -36,8 +38,14 @@ FailureOr<SmallVector<OpFoldResult>> broadcastSizes(OpBuilder &b, Location loc,
 FailureOr<Value> emptyFor(OpBuilder &b, Location loc, RankedTensorType type,
                           ValueRange from);
 
+/// Asserts at run time that every dynamic size of `inputs` equals the
+/// result size it is aligned with (numpy alignment): static 1s broadcast,
+/// dynamic sizes must match.
+void assertBroadcastable(OpBuilder &b, Location loc, ValueRange inputs,
+                         ArrayRef<OpFoldResult> sizes);
+
 /// A linalg.generic computing `body` elementwise over `type`, with each input
-/// broadcast numpy-style.
+/// broadcast numpy-style (dynamic sizes checked by assertBroadcastable).
 FailureOr<Value>
 buildElementwise(OpBuilder &b, Location loc, RankedTensorType type,
                  ValueRange inputs,

@@ -5,6 +5,8 @@
 #include "moe/Dialect/ONNX.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -52,13 +54,42 @@ FailureOr<Value> emptyFor(OpBuilder &b, Location loc, RankedTensorType type,
       tensor::EmptyOp::create(b, loc, *sizes, type.getElementType()));
 }
 
+void assertBroadcastable(OpBuilder &b, Location loc, ValueRange inputs,
+                         ArrayRef<OpFoldResult> sizes) {
+  int64_t rank = sizes.size();
+  for (auto [k, v] : llvm::enumerate(inputs)) {
+    auto t = cast<RankedTensorType>(v.getType());
+    for (int64_t j = 0; j < t.getRank(); ++j) {
+      if (!t.isDynamicDim(j))
+        continue;
+      int64_t i = j + rank - t.getRank();
+      Value have = tensor::DimOp::create(b, loc, v, j);
+      Value want = getValueOrCreateConstantIndexOp(b, loc, sizes[i]);
+      if (have == want)
+        continue;
+      Value same = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                         have, want);
+      cf::AssertOp::create(
+          b, loc, same,
+          ("operand " + Twine(k) + " dimension " + Twine(j) +
+           " differs from the result at run time (dynamic broadcasting is "
+           "not supported)")
+              .str());
+    }
+  }
+}
+
 FailureOr<Value>
 buildElementwise(OpBuilder &b, Location loc, RankedTensorType type,
                  ValueRange inputs,
                  function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-  auto init = emptyFor(b, loc, type, inputs);
-  if (failed(init))
+  auto sizes = broadcastSizes(b, loc, type, inputs);
+  if (failed(sizes))
     return failure();
+  // linalg takes loop bounds from the inputs too: a dynamic input size must
+  // equal the result's, or the loops would run past the result buffer.
+  assertBroadcastable(b, loc, inputs, *sizes);
+  Value init = tensor::EmptyOp::create(b, loc, *sizes, type.getElementType());
   MLIRContext *ctx = b.getContext();
   int64_t rank = type.getRank();
   SmallVector<AffineMap> maps;
@@ -77,7 +108,7 @@ buildElementwise(OpBuilder &b, Location loc, RankedTensorType type,
   maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{type}, inputs, ValueRange{*init}, maps, iters,
+      b, loc, TypeRange{type}, inputs, ValueRange{init}, maps, iters,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value result = body(nb, nloc, args.drop_back());
         linalg::YieldOp::create(nb, nloc, result);

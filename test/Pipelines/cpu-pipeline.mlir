@@ -1,10 +1,12 @@
 // --moe-cpu-pipeline takes moe (and onnx) IR all the way to the LLVM
 // dialect, with a C interface wrapper for each function.
 // RUN: moe-opt %moe_src/examples/moe_layer.mlir --moe-cpu-pipeline | FileCheck %s
-// CHECK-NOT: moe.
+// CHECK-NOT: = moe.
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.
 // CHECK-NOT: scf.
+// Failed run-time checks call the runtime instead of aborting.
+// CHECK: llvm.func @moe_runtime_fail(!llvm.ptr)
 // CHECK: llvm.func @memrefCopy(i64, !llvm.ptr, !llvm.ptr)
 // CHECK: llvm.func @moe_block(
 // CHECK: llvm.intr.exp

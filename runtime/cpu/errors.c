@@ -1,0 +1,37 @@
+/*===- errors.c - failed run-time checks of generated code --------------===*
+ *
+ * moe_runtime_fail is called by generated code when a run-time check fails
+ * (moe-asserts-to-runtime). Inside a model's C entry point, which installs a
+ * handler with moe_runtime_set_error_handler, it unwinds to that entry point
+ * (longjmp), which returns MOE_ERROR_RUNTIME with the message. Checks only
+ * run on the calling thread; one that fails on a pool thread, or with no
+ * handler installed, prints the message to stderr and aborts.
+ *
+ *===---------------------------------------------------------------------===*/
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static __thread jmp_buf *error_handler;
+static __thread char error_message[256];
+
+void moe_runtime_set_error_handler(jmp_buf *handler) {
+  error_handler = handler;
+}
+
+const char *moe_runtime_error_message(void) { return error_message; }
+
+void moe_runtime_fail(const char *message) {
+  strncpy(error_message, message, sizeof(error_message) - 1);
+  error_message[sizeof(error_message) - 1] = '\0';
+  if (error_handler) {
+    jmp_buf *handler = error_handler;
+    error_handler = NULL;
+    longjmp(*handler, 1);
+  }
+  fprintf(stderr, "moe runtime error: %s\n", error_message);
+  fflush(stderr);
+  abort();
+}
