@@ -468,26 +468,31 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
                   linalg::YieldOp::create(b, l, in.add(args[2], p));
                 })
                 .getResult(0);
-        // Bias and rounding in one elementwise pass.
-        Value outInit = tensor::EmptyOp::create(
-            rewriter, loc, ArrayRef<OpFoldResult>{count, n}, elt);
-        Value out =
-            linalg::GenericOp::create(
-                rewriter, loc, TypeRange{outInit.getType()}, ValueRange{prod},
-                ValueRange{outInit},
-                ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx),
-                                    AffineMap::getMultiDimIdentityMap(2, ctx)},
-                SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-                [&](OpBuilder &b, Location l, ValueRange args) {
-                  Emitter in{b, l};
-                  Value v = args[0];
-                  if (bias) {
-                    Value col = linalg::IndexOp::create(b, l, 1);
-                    v = in.add(v, in.toF32(in.extract(bias, {x, col})));
-                  }
-                  linalg::YieldOp::create(b, l, in.fromF32(v, elt));
-                })
-                .getResult(0);
+        // Bias and rounding in one elementwise pass; an f32 result without
+        // bias needs neither (and so no extra parallel region per expert).
+        Value out = prod;
+        if (bias || !elt.isF32()) {
+          Value outInit = tensor::EmptyOp::create(
+              rewriter, loc, ArrayRef<OpFoldResult>{count, n}, elt);
+          out =
+              linalg::GenericOp::create(
+                  rewriter, loc, TypeRange{outInit.getType()}, ValueRange{prod},
+                  ValueRange{outInit},
+                  ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx),
+                                      AffineMap::getMultiDimIdentityMap(2, ctx)},
+                  SmallVector<utils::IteratorType>(2,
+                                                   utils::IteratorType::parallel),
+                  [&](OpBuilder &b, Location l, ValueRange args) {
+                    Emitter in{b, l};
+                    Value v = args[0];
+                    if (bias) {
+                      Value col = linalg::IndexOp::create(b, l, 1);
+                      v = in.add(v, in.toF32(in.extract(bias, {x, col})));
+                    }
+                    linalg::YieldOp::create(b, l, in.fromF32(v, elt));
+                  })
+                  .getResult(0);
+        }
         Value next = tensor::InsertSliceOp::create(
             rewriter, loc, out, acc[0], ArrayRef<OpFoldResult>{lo, zero},
             ArrayRef<OpFoldResult>{count, n}, ArrayRef<OpFoldResult>{one, one});
