@@ -422,84 +422,84 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     Value rows = e.dim(input, 0);
     Value result = e.filled({rows, n}, cast<TypedAttr>(rewriter.getZeroAttr(elt)));
 
-    result = e.loop(e.index(experts), {result}, [&](Value x, ValueRange acc) {
+    // Experts in parallel, each writing its own row range; the loops inside
+    // an expert run on that expert's thread (nested regions are serial), so
+    // a call costs one parallel region, and experts without rows cost
+    // nothing but their empty loops.
+    auto forall = scf::ForallOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(experts)},
+        ValueRange{result}, std::nullopt);
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(forall.getTerminator());
+      Value x = forall.getInductionVars()[0];
       Value lo = e.toIndex(e.extract(offsets, {x}));
       Value hi = e.toIndex(e.extract(offsets, {e.addi(x, e.index(1))}));
       Value count = arith::SubIOp::create(rewriter, loc, hi, lo);
-      // Experts without rows (most of them when few tokens are routed) do
-      // no work at all, not even a parallel region.
-      Value nonEmpty = e.cmpi(arith::CmpIPredicate::sgt, count, e.index(0));
-      auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{acc[0].getType()},
-                                    nonEmpty, /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard guard(rewriter);
-        rewriter.setInsertionPointToStart(ifOp.elseBlock());
-        scf::YieldOp::create(rewriter, loc, acc[0]);
-        rewriter.setInsertionPointToStart(ifOp.thenBlock());
-        OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
-        Value xs = tensor::ExtractSliceOp::create(
-            rewriter, loc, input, ArrayRef<OpFoldResult>{lo, zero},
-            ArrayRef<OpFoldResult>{count, kk}, ArrayRef<OpFoldResult>{one, one});
-        auto wSliceType = RankedTensorType::get(
-            {wType.getDimSize(1), wType.getDimSize(2)}, wType.getElementType());
-        Value ws = tensor::ExtractSliceOp::create(
-            rewriter, loc, wSliceType, weight,
-            ArrayRef<OpFoldResult>{x, zero, zero},
-            ArrayRef<OpFoldResult>{one, n, kk},
-            ArrayRef<OpFoldResult>{one, one, one});
-        Value accInit = e.filled({count, n}, rewriter.getF32FloatAttr(0));
-        // Loops n (weight row), m (token row), k: a weight row is read once
-        // from memory and reused from cache by every token row of the group.
-        AffineExpr nn, m, c;
-        bindDims(ctx, nn, m, c);
-        Value prod =
-            linalg::GenericOp::create(
-                rewriter, loc, TypeRange{accInit.getType()}, ValueRange{xs, ws},
-                ValueRange{accInit},
-                ArrayRef<AffineMap>{AffineMap::get(3, 0, {m, c}, ctx),
-                                    AffineMap::get(3, 0, {nn, c}, ctx),
-                                    AffineMap::get(3, 0, {m, nn}, ctx)},
-                ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                              utils::IteratorType::parallel,
-                                              utils::IteratorType::reduction},
-                [&](OpBuilder &b, Location l, ValueRange args) {
-                  Emitter in{b, l};
-                  Value p = in.mul(in.toF32(args[0]), in.toF32(args[1]));
-                  linalg::YieldOp::create(b, l, in.add(args[2], p));
-                })
-                .getResult(0);
-        // Bias and rounding in one elementwise pass; an f32 result without
-        // bias needs neither (and so no extra parallel region per expert).
-        Value out = prod;
-        if (bias || !elt.isF32()) {
-          Value outInit = tensor::EmptyOp::create(
-              rewriter, loc, ArrayRef<OpFoldResult>{count, n}, elt);
-          out =
-              linalg::GenericOp::create(
-                  rewriter, loc, TypeRange{outInit.getType()}, ValueRange{prod},
-                  ValueRange{outInit},
-                  ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx),
-                                      AffineMap::getMultiDimIdentityMap(2, ctx)},
-                  SmallVector<utils::IteratorType>(2,
-                                                   utils::IteratorType::parallel),
-                  [&](OpBuilder &b, Location l, ValueRange args) {
-                    Emitter in{b, l};
-                    Value v = args[0];
-                    if (bias) {
-                      Value col = linalg::IndexOp::create(b, l, 1);
-                      v = in.add(v, in.toF32(in.extract(bias, {x, col})));
-                    }
-                    linalg::YieldOp::create(b, l, in.fromF32(v, elt));
-                  })
-                  .getResult(0);
-        }
-        Value next = tensor::InsertSliceOp::create(
-            rewriter, loc, out, acc[0], ArrayRef<OpFoldResult>{lo, zero},
-            ArrayRef<OpFoldResult>{count, n}, ArrayRef<OpFoldResult>{one, one});
-        scf::YieldOp::create(rewriter, loc, next);
-      }
-      return SmallVector<Value>{ifOp.getResult(0)};
-    })[0];
+    OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
+    Value xs = tensor::ExtractSliceOp::create(
+        rewriter, loc, input, ArrayRef<OpFoldResult>{lo, zero},
+        ArrayRef<OpFoldResult>{count, kk}, ArrayRef<OpFoldResult>{one, one});
+    auto wSliceType = RankedTensorType::get(
+        {wType.getDimSize(1), wType.getDimSize(2)}, wType.getElementType());
+    Value ws = tensor::ExtractSliceOp::create(
+        rewriter, loc, wSliceType, weight,
+        ArrayRef<OpFoldResult>{x, zero, zero},
+        ArrayRef<OpFoldResult>{one, n, kk},
+        ArrayRef<OpFoldResult>{one, one, one});
+    Value accInit = e.filled({count, n}, rewriter.getF32FloatAttr(0));
+    // Loops n (weight row), m (token row), k: a weight row is read once
+    // from memory and reused from cache by every token row of the group.
+    AffineExpr nn, m, c;
+    bindDims(ctx, nn, m, c);
+    Value prod =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{accInit.getType()}, ValueRange{xs, ws},
+            ValueRange{accInit},
+            ArrayRef<AffineMap>{AffineMap::get(3, 0, {m, c}, ctx),
+                                AffineMap::get(3, 0, {nn, c}, ctx),
+                                AffineMap::get(3, 0, {m, nn}, ctx)},
+            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                          utils::IteratorType::parallel,
+                                          utils::IteratorType::reduction},
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Emitter in{b, l};
+              Value p = in.mul(in.toF32(args[0]), in.toF32(args[1]));
+              linalg::YieldOp::create(b, l, in.add(args[2], p));
+            })
+            .getResult(0);
+    // Bias and rounding in one elementwise pass; an f32 result without
+    // bias needs neither (and so no extra parallel region per expert).
+    Value out = prod;
+    if (bias || !elt.isF32()) {
+      Value outInit = tensor::EmptyOp::create(
+          rewriter, loc, ArrayRef<OpFoldResult>{count, n}, elt);
+      out =
+          linalg::GenericOp::create(
+              rewriter, loc, TypeRange{outInit.getType()}, ValueRange{prod},
+              ValueRange{outInit},
+              ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx),
+                                  AffineMap::getMultiDimIdentityMap(2, ctx)},
+              SmallVector<utils::IteratorType>(2,
+                                               utils::IteratorType::parallel),
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                Emitter in{b, l};
+                Value v = args[0];
+                if (bias) {
+                  Value col = linalg::IndexOp::create(b, l, 1);
+                  v = in.add(v, in.toF32(in.extract(bias, {x, col})));
+                }
+                linalg::YieldOp::create(b, l, in.fromF32(v, elt));
+              })
+              .getResult(0);
+    }
+      rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
+      tensor::ParallelInsertSliceOp::create(
+          rewriter, loc, out, forall.getRegionIterArgs()[0],
+          ArrayRef<OpFoldResult>{lo, zero}, ArrayRef<OpFoldResult>{count, n},
+          ArrayRef<OpFoldResult>{one, one});
+    }
+    result = forall.getResult(0);
     rewriter.replaceOp(op, castIfNeeded(rewriter, loc, result, resultType));
     return success();
   }

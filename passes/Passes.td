@@ -118,8 +118,10 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     * `moe.dispatch`: a counting sort (count, prefix sum with block padding,
       stable placement) in `scf.for` loops, then one `linalg.generic`
       gathering the token rows. Ids out of range fail a `cf.assert`.
-    * `moe.expert_matmul`: per expert, a `linalg.matmul` on its row range
-      (f32 accumulator) and a bias/rounding `linalg.generic`.
+    * `moe.expert_matmul`: experts in an `scf.forall`, each a contraction
+      on its row range iterating weight rows outermost (f32 accumulator),
+      plus a bias/rounding `linalg.generic` when there is a bias or the
+      result is not f32.
     * `moe.activation`: one `linalg.generic` reading gate/up columns through
       its indexing maps.
     * `moe.combine`: the slot -> row inverse of the plan, then one

@@ -65,15 +65,16 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 
 // -----
 
-// One f32-accumulating contraction per expert on its row range, iterating
-// weight rows outermost (d0 = n, d1 = m, d2 = k), then bias and rounding to
-// bf16 by a generic, inserted back at the range.
+// Experts in parallel (scf.forall), each one f32-accumulating contraction
+// on its row range iterating weight rows outermost (d0 = n, d1 = m, d2 = k),
+// then bias and rounding to bf16 by a generic, written back at the range.
 // CHECK-DAG: #[[XM:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
 // CHECK-DAG: #[[WM:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
 // CHECK-DAG: #[[OM:.*]] = affine_map<(d0, d1, d2) -> (d1, d0)>
 // CHECK-LABEL: func.func @expert_matmul
-// CHECK: scf.for %[[E:.*]] = %c0 to %c4 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (tensor<?x32xbf16>)
-// CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [%{{.*}}, 16] [1, 1] : tensor<?x16xbf16> to tensor<?x16xbf16>
+// CHECK: %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<?x32xbf16>
+// CHECK: scf.forall (%[[E:.*]]) in (4) shared_outs(%[[OUT:.*]] = %[[ZERO]]) -> (tensor<?x32xbf16>)
+// CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[LO:.*]], 0] [%[[COUNT:.*]], 16] [1, 1] : tensor<?x16xbf16> to tensor<?x16xbf16>
 // CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 32, 16] [1, 1, 1] : tensor<4x32x16xbf16> to tensor<32x16xbf16>
 // CHECK: linalg.generic {indexing_maps = [#[[XM]], #[[WM]], #[[OM]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[WS]] : tensor<?x16xbf16>, tensor<32x16xbf16>) outs(%{{.*}} : tensor<?x32xf32>)
 // CHECK: arith.extf
@@ -81,7 +82,7 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // CHECK: arith.addf
 // CHECK: linalg.generic
 // CHECK: arith.truncf {{.*}} : f32 to bf16
-// CHECK: tensor.insert_slice
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], 0] [%[[COUNT]], 32] [1, 1]
 func.func @expert_matmul(%g: tensor<?x16xbf16>, %w: tensor<4x32x16xbf16>,
                          %off: tensor<5xi32>, %b: tensor<4x32xbf16>) -> tensor<?x32xbf16> {
   %y = moe.expert_matmul %g, %w, %off bias(%b)
