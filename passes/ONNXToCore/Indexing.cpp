@@ -203,9 +203,205 @@ struct TopKPattern : OpRewritePattern<onnx::TopKOp> {
     return success();
   }
 };
+
+struct GatherElementsPattern : OpRewritePattern<onnx::GatherElementsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::GatherElementsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value data = op.getData(), indices = op.getIndices();
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    auto dataType = dyn_cast<RankedTensorType>(data.getType());
+    auto idxType = dyn_cast<RankedTensorType>(indices.getType());
+    if (!type || !dataType || !idxType ||
+        dataType.getRank() != idxType.getRank())
+      return rewriter.notifyMatchFailure(op, "needs ranked tensors");
+    int64_t rank = dataType.getRank();
+    int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
+    if (axis < 0 || axis >= rank)
+      return op.emitError() << "gather axis " << op.getAxis()
+                            << " is out of range for rank " << rank;
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t i = 0; i < rank; ++i)
+      sizes.push_back(tensor::getMixedSize(rewriter, loc, indices, i));
+    Value init =
+        tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
+    Value axisSize = getValueOrCreateConstantIndexOp(
+        rewriter, loc, tensor::getMixedSize(rewriter, loc, data, axis));
+    MLIRContext *ctx = rewriter.getContext();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{init.getType()}, ValueRange{indices},
+        ValueRange{init}, ArrayRef<AffineMap>{id, id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          SmallVector<Value> pos;
+          for (int64_t i = 0; i < rank; ++i)
+            pos.push_back(i == axis ? normalizeIndex(b, l, args[0], axisSize)
+                                    : Value(linalg::IndexOp::create(b, l, i)));
+          linalg::YieldOp::create(
+              b, l, tensor::ExtractOp::create(b, l, data, pos).getResult());
+        });
+    Value result = generic.getResult(0);
+    if (result.getType() != type)
+      result = tensor::CastOp::create(rewriter, loc, type, result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// ArgMax: one reduction carrying (best value, its index); ties keep the
+/// first index unless select_last_index.
+struct ArgMaxPattern : OpRewritePattern<onnx::ArgMaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::ArgMaxOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value data = op.getData();
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    auto dataType = dyn_cast<RankedTensorType>(data.getType());
+    if (!type || !dataType || !isa<FloatType>(dataType.getElementType()))
+      return rewriter.notifyMatchFailure(op, "needs ranked float input");
+    int64_t rank = dataType.getRank();
+    int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
+    if (axis < 0 || axis >= rank)
+      return op.emitError() << "argmax axis " << op.getAxis()
+                            << " is out of range for rank " << rank;
+    MLIRContext *ctx = rewriter.getContext();
+    Type elt = dataType.getElementType();
+    SmallVector<OpFoldResult> sizes;
+    SmallVector<AffineExpr> kept;
+    for (int64_t i = 0; i < rank; ++i)
+      if (i != axis) {
+        sizes.push_back(tensor::getMixedSize(rewriter, loc, data, i));
+        kept.push_back(getAffineDimExpr(i, ctx));
+      }
+    auto filled = [&](TypedAttr value) -> Value {
+      Value empty =
+          tensor::EmptyOp::create(rewriter, loc, sizes, value.getType());
+      Value scalar = arith::ConstantOp::create(rewriter, loc, value);
+      return linalg::FillOp::create(rewriter, loc, scalar, empty).getResult(0);
+    };
+    Value bestInit = filled(
+        rewriter.getFloatAttr(elt, -std::numeric_limits<double>::infinity()));
+    Value idxInit = filled(rewriter.getI64IntegerAttr(0));
+    SmallVector<utils::IteratorType> iters(rank,
+                                           utils::IteratorType::parallel);
+    iters[axis] = utils::IteratorType::reduction;
+    AffineMap outMap = AffineMap::get(rank, 0, kept, ctx);
+    bool last = op.getSelectLastIndex() != 0;
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{bestInit.getType(), idxInit.getType()},
+        ValueRange{data}, ValueRange{bestInit, idxInit},
+        ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx),
+                            outMap, outMap},
+        iters, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value better = arith::CmpFOp::create(
+              b, l,
+              last ? arith::CmpFPredicate::OGE : arith::CmpFPredicate::OGT,
+              args[0], args[1]);
+          Value i = arith::IndexCastOp::create(
+              b, l, b.getI64Type(), linalg::IndexOp::create(b, l, axis));
+          linalg::YieldOp::create(
+              b, l,
+              ValueRange{arith::SelectOp::create(b, l, better, args[0], args[1]),
+                         arith::SelectOp::create(b, l, better, i, args[2])});
+        });
+    Value result = generic.getResult(1);
+    if (op.getKeepdims()) {
+      SmallVector<OpFoldResult> outSizes;
+      SmallVector<ReassociationIndices> assoc;
+      for (int64_t i = 0; i < rank; ++i)
+        outSizes.push_back(i == axis ? OpFoldResult(rewriter.getIndexAttr(1))
+                                     : tensor::getMixedSize(rewriter, loc,
+                                                            data, i));
+      // The unit axis joins its neighbour's group.
+      if (rank > 1) {
+        for (int64_t i = 0; i < rank; ++i) {
+          if (i == axis)
+            continue;
+          assoc.push_back({i});
+        }
+        if (axis == 0)
+          assoc.front().insert(assoc.front().begin(), 0);
+        else
+          assoc[axis - 1].push_back(axis);
+      }
+      result = tensor::ExpandShapeOp::create(rewriter, loc, type, result,
+                                             assoc, outSizes);
+    }
+    if (result.getType() != type)
+      result = tensor::CastOp::create(rewriter, loc, type, result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// OneHot: output[..., d, ...] = (index == d) ? on : off, with negative
+/// indices counting from the end of the depth.
+struct OneHotPattern : OpRewritePattern<onnx::OneHotOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::OneHotOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value indices = op.getIndices();
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    auto idxType = dyn_cast<RankedTensorType>(indices.getType());
+    if (!type || !idxType || type.isDynamicDim(
+                                 op.getAxis() < 0 ? op.getAxis() + type.getRank()
+                                                  : op.getAxis()))
+      return rewriter.notifyMatchFailure(op, "needs a constant depth");
+    int64_t rank = type.getRank();
+    int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
+    int64_t depth = type.getDimSize(axis);
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t i = 0, j = 0; i < rank; ++i)
+      sizes.push_back(i == axis
+                          ? OpFoldResult(rewriter.getIndexAttr(depth))
+                          : tensor::getMixedSize(rewriter, loc, indices, j++));
+    Value init =
+        tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
+    Value values = op.getValues();
+    Value off = tensor::ExtractOp::create(rewriter, loc, values,
+                                          ValueRange{idx(rewriter, loc, 0)});
+    Value on = tensor::ExtractOp::create(rewriter, loc, values,
+                                         ValueRange{idx(rewriter, loc, 1)});
+    Value depthV = idx(rewriter, loc, depth);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+        ArrayRef<AffineMap>{
+            AffineMap::getMultiDimIdentityMap(rank, rewriter.getContext())},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          SmallVector<Value> pos;
+          for (int64_t i = 0; i < rank; ++i)
+            if (i != axis)
+              pos.push_back(linalg::IndexOp::create(b, l, i));
+          Value raw = tensor::ExtractOp::create(b, l, indices, pos);
+          if (isa<FloatType>(raw.getType()))
+            raw = arith::FPToSIOp::create(b, l, b.getI64Type(), raw);
+          Value v = arith::IndexCastOp::create(b, l, b.getIndexType(), raw);
+          Value neg = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, v,
+                                            idx(b, l, 0));
+          v = arith::SelectOp::create(b, l, neg,
+                                      arith::AddIOp::create(b, l, v, depthV), v);
+          Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, v,
+                                            linalg::IndexOp::create(b, l, axis));
+          linalg::YieldOp::create(b, l,
+                                  arith::SelectOp::create(b, l, hit, on, off)
+                                      .getResult());
+        });
+    Value result = generic.getResult(0);
+    if (result.getType() != type)
+      result = tensor::CastOp::create(rewriter, loc, type, result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
 } // namespace
 
 void mlir::moe::onnx_to_core::populateIndexingPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<GatherPattern, TopKPattern>(patterns.getContext());
+  patterns.add<GatherPattern, GatherElementsPattern, TopKPattern, ArgMaxPattern,
+               OneHotPattern>(patterns.getContext());
 }

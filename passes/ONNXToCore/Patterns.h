@@ -22,7 +22,7 @@ void populateElementwisePatterns(RewritePatternSet &patterns);
 void populateLinalgPatterns(RewritePatternSet &patterns);
 /// Constant, Identity, Reshape, Squeeze/Unsqueeze, Transpose, Concat, Slice.
 void populateTensorPatterns(RewritePatternSet &patterns);
-/// Gather and TopK.
+/// Gather, GatherElements, TopK, ArgMax, OneHot.
 void populateIndexingPatterns(RewritePatternSet &patterns);
 /// Shape, ConstantOfShape, Range, Expand, Flatten, Split.
 void populateShapePatterns(RewritePatternSet &patterns);
