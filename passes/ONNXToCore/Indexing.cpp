@@ -93,9 +93,7 @@ struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
                                       .getResult());
         });
     Value result = generic.getResult(0);
-    if (result.getType() != type)
-      result = tensor::CastOp::create(rewriter, loc, type, result);
-    rewriter.replaceOp(op, result);
+    replaceWithCast(rewriter, op, result, type);
     return success();
   }
 };
@@ -243,9 +241,7 @@ struct GatherElementsPattern : OpRewritePattern<onnx::GatherElementsOp> {
               b, l, tensor::ExtractOp::create(b, l, data, pos).getResult());
         });
     Value result = generic.getResult(0);
-    if (result.getType() != type)
-      result = tensor::CastOp::create(rewriter, loc, type, result);
-    rewriter.replaceOp(op, result);
+    replaceWithCast(rewriter, op, result, type);
     return success();
   }
 };
@@ -330,9 +326,7 @@ struct ArgMaxPattern : OpRewritePattern<onnx::ArgMaxOp> {
       result = tensor::ExpandShapeOp::create(rewriter, loc, type, result,
                                              assoc, outSizes);
     }
-    if (result.getType() != type)
-      result = tensor::CastOp::create(rewriter, loc, type, result);
-    rewriter.replaceOp(op, result);
+    replaceWithCast(rewriter, op, result, type);
     return success();
   }
 };
@@ -392,9 +386,7 @@ struct OneHotPattern : OpRewritePattern<onnx::OneHotOp> {
                                       .getResult());
         });
     Value result = generic.getResult(0);
-    if (result.getType() != type)
-      result = tensor::CastOp::create(rewriter, loc, type, result);
-    rewriter.replaceOp(op, result);
+    replaceWithCast(rewriter, op, result, type);
     return success();
   }
 };

@@ -54,6 +54,11 @@ buildElementwise(OpBuilder &b, Location loc, RankedTensorType type,
 /// Integer values of a constant 1-D tensor (arith.constant or onnx.Constant).
 std::optional<SmallVector<int64_t>> constantInts(Value v);
 
+/// Replaces `op` with `result`, tensor.cast to `type` first where the
+/// computed type is more static than the op's declared one.
+void replaceWithCast(PatternRewriter &rewriter, Operation *op, Value result,
+                     Type type);
+
 /// `v` as f32 (extf/truncf as needed) and back to `type`.
 Value toF32(OpBuilder &b, Location loc, Value v);
 Value fromF32(OpBuilder &b, Location loc, Value v, Type type);

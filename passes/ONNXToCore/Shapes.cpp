@@ -173,9 +173,7 @@ struct RangePattern : OpRewritePattern<onnx::RangeOp> {
           linalg::YieldOp::create(b, l, v);
         });
     Value result = generic.getResult(0);
-    if (result.getType() != type)
-      result = tensor::CastOp::create(rewriter, loc, type, result);
-    rewriter.replaceOp(op, result);
+    replaceWithCast(rewriter, op, result, type);
     return success();
   }
 };

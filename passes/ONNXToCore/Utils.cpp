@@ -144,4 +144,11 @@ Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
   return arith::TruncFOp::create(b, loc, type, v);
 }
 
+void replaceWithCast(PatternRewriter &rewriter, Operation *op, Value result,
+                     Type type) {
+  if (result.getType() != type)
+    result = tensor::CastOp::create(rewriter, op->getLoc(), type, result);
+  rewriter.replaceOp(op, result);
+}
+
 } // namespace mlir::moe::onnx_to_core
