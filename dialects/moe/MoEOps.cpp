@@ -276,7 +276,10 @@ LogicalResult RouteOp::verify() {
 
 int64_t DispatchOp::getRowCount(int64_t tokens, int64_t k, int64_t experts,
                                 int64_t block) {
-  return mulAdd(tokens, k, mulAdd(experts, block - 1, 0));
+  // The largest padded total, rounded down to a multiple of `block` (the
+  // total itself is one), so that `block`-row tiles cover it exactly.
+  int64_t bound = mulAdd(tokens, k, mulAdd(experts, block - 1, 0));
+  return bound == kDynamic ? kDynamic : bound / block * block;
 }
 
 LogicalResult DispatchOp::verify() {

@@ -168,9 +168,10 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
     * `grouped: [R, H]`: row `r` is `input[slots[r] / k]`, or zeros for a
       padding row.
 
-    `R = T * k` when `block = 1`; otherwise `R = T * k + E * (block - 1)`,
-    the largest padded size, and rows past `offsets[E]` are padding too. The
-    padded form lets a GEMM tile of `block` rows never straddle two experts.
+    `R = T * k` when `block = 1`; otherwise `R` is the largest padded size,
+    `T * k + E * (block - 1)` rounded down to a multiple of `block`, and rows
+    past `offsets[E]` are padding too. The padded form lets GEMM tiles of
+    `block` rows cover `R` exactly and never straddle two experts.
 
     An id outside `[0, E)` has no meaning: generated code checks the ids and
     reports a run-time error naming the bad id.
@@ -195,8 +196,9 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    /// Rows of `grouped`/`slots`: `tokens * k + experts * (block - 1)`, or
-    /// dynamic when `tokens` is dynamic or the count overflows.
+    /// Rows of `grouped`/`slots`: `tokens * k + experts * (block - 1)`
+    /// rounded down to a multiple of `block`, or dynamic when `tokens` is
+    /// dynamic or the count overflows.
     static int64_t getRowCount(int64_t tokens, int64_t k, int64_t experts,
                                int64_t block);
   }];

@@ -74,4 +74,11 @@ void mlir::moe::registerPipelines() {
       "Lower an imported model (onnx and moe ops) to the LLVM dialect for "
       "the host CPU",
       [](OpPassManager &pm) { buildCPUPipeline(pm); });
+  PassPipelineRegistration<CUDAPipelineOptions>(
+      "moe-cuda-pipeline",
+      "Lower an imported model (onnx and moe ops) to host code in the LLVM "
+      "dialect with embedded CUDA kernels (cubin + PTX)",
+      [](OpPassManager &pm, const CUDAPipelineOptions &options) {
+        buildCUDAPipeline(pm, options);
+      });
 }

@@ -10,6 +10,7 @@
 
 #include "EntryPoint.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -20,6 +21,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
@@ -38,6 +40,7 @@ std::optional<moe::EmitKind> moe::parseEmitKind(StringRef name) {
       .Case("obj", EmitKind::Object)
       .Case("shared", EmitKind::Shared)
       .Case("header", EmitKind::Header)
+      .Case("ptx", EmitKind::PTX)
       .Default(std::nullopt);
 }
 
@@ -116,6 +119,30 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     out->keep();
     return success();
   }
+  if (kind == EmitKind::PTX) {
+    // The PTX that moe-gpu-serialize kept beside each fat binary.
+    std::string text;
+    for (auto binary : module.getOps<gpu::BinaryOp>())
+      for (Attribute a : binary.getObjects()) {
+        auto object = cast<gpu::ObjectAttr>(a);
+        DictionaryAttr props = object.getProperties();
+        auto ptx = props ? props.getAs<StringAttr>("ptx") : StringAttr();
+        if (!ptx)
+          continue;
+        text += "// ---- GPU module @" + binary.getName().str() + " (" +
+                llvm::formatv("{0}", object.getTarget()).str() + ")\n";
+        text += ptx.str() + "\n";
+      }
+    if (text.empty())
+      return module.emitError(
+          "no PTX to emit: compile with --moe-cuda-pipeline first");
+    auto out = openOutputFile(outputPath, &error);
+    if (!out)
+      return module.emitError() << error;
+    out->os() << text;
+    out->keep();
+    return success();
+  }
   if (kind == EmitKind::MLIR) {
     auto out = openOutputFile(outputPath, &error);
     if (!out)
@@ -189,7 +216,7 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   if (kind == EmitKind::Object)
     return success();
 
-  auto removeObject = llvm::make_scope_exit(
+  llvm::scope_exit removeObject(
       [&] { llvm::sys::fs::remove(objectPath); });
   FailureOr<std::string> entrySource = detail::generateEntrySource(module);
   if (failed(entrySource))
@@ -197,7 +224,7 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   SmallString<128> sourcePath;
   if (llvm::sys::fs::createTemporaryFile("moe-entry", "c", sourcePath))
     return module.emitError("cannot create a temporary source file");
-  auto removeSource = llvm::make_scope_exit(
+  llvm::scope_exit removeSource(
       [&] { llvm::sys::fs::remove(sourcePath); });
   {
     std::error_code ec;
@@ -232,6 +259,7 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
                                  "-Wl,--exclude-libs,ALL",
                                  "-Wl,-Bsymbolic",
                                  "-lpthread",
+                                 "-ldl",
                                  "-lm"};
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,

@@ -10,6 +10,7 @@
 
 #include "EntryPoint.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -62,6 +63,11 @@ std::string cString(StringRef s) {
       out += llvm::formatv("\\{0:o3}", static_cast<unsigned char>(c)).str();
   }
   return out + "\"";
+}
+
+/// CUDA models carry their kernels as gpu.binary ops.
+bool isCUDAModel(ModuleOp module) {
+  return !module.getOps<gpu::BinaryOp>().empty();
 }
 
 FailureOr<SmallVector<EntrySig>> collectEntries(ModuleOp module) {
@@ -124,6 +130,8 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
           "    moe_tensor *outputs, int32_t num_outputs, char *error, "
           "size_t error_size);\n";
   }
+  os << "\n/* The device the model runs on: \"cpu\" or \"cuda\". */\n"
+        "const char *moe_model_device(void);\n";
   os << "\n/* Threads used by the model's parallel loops (default: the "
         "online CPUs,\n * or MOE_NUM_THREADS). */\n"
         "void moe_model_set_num_threads(int32_t n);\n";
@@ -143,7 +151,7 @@ void printDescriptor(llvm::raw_ostream &os, int64_t rank) {
   os << " };\n";
 }
 
-void printEntry(llvm::raw_ostream &os, const EntrySig &e) {
+void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   const std::string &f = e.function;
   auto infoList = [&](StringRef kind, ArrayRef<TensorSig> list) {
     os << "static const moe_tensor_info " << f << "__" << kind << "[] = {\n";
@@ -196,16 +204,43 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e) {
   os << "  if (moe__check_inputs(info, inputs, num_inputs, outputs, "
         "num_outputs, error, error_size))\n    return "
         "MOE_ERROR_INVALID_ARGUMENT;\n";
+  size_t numInputs = e.inputs.size();
+  if (cuda) {
+    os << "  {\n    char why[384];\n"
+          "    if (!moe_cuda_available(why, sizeof(why))) {\n"
+          "      moe__fail(error, error_size, \"cannot run on CUDA: %s\", "
+          "why);\n      return MOE_ERROR_DEVICE;\n    }\n  }\n";
+    // Inputs are copied to device-accessible memory; the copies are freed
+    // on every path out (volatile: they change between setjmp and longjmp).
+    os << "  void *volatile dev[" << std::max<size_t>(numInputs, 1)
+       << "] = {0};\n";
+  }
   // Failed run-time checks in the model unwind to here (errors.c).
   os << "  jmp_buf on_error;\n"
         "  if (setjmp(on_error)) {\n"
         "    moe__fail(error, error_size, \"%s\", "
-        "moe_runtime_error_message());\n"
-        "    return MOE_ERROR_RUNTIME;\n  }\n";
+        "moe_runtime_error_message());\n";
+  if (cuda)
+    os << "    for (int32_t i = 0; i < " << numInputs
+       << "; ++i)\n      moe_cuda_free(dev[i]);\n";
+  os << "    return MOE_ERROR_RUNTIME;\n  }\n";
+  if (cuda) {
+    os << "  moe_runtime_set_error_handler(&on_error);\n";
+    for (auto [i, t] : llvm::enumerate(e.inputs)) {
+      os << "  {\n    size_t bytes = " << dtypeBytes(t.type.getElementType())
+         << ";\n    for (int32_t d = 0; d < " << t.type.getRank()
+         << "; ++d)\n      bytes *= (size_t)inputs[" << i << "].shape[d];\n"
+         << "    dev[" << i << "] = moe_cuda_alloc(bytes);\n"
+         << "    if (bytes)\n      memcpy(dev[" << i << "], inputs[" << i
+         << "].data, bytes);\n  }\n";
+    }
+  }
   for (auto [i, t] : llvm::enumerate(e.inputs)) {
     int64_t rank = t.type.getRank();
-    os << "  struct moe_memref" << rank << " in" << i << " = {inputs[" << i
-       << "].data, inputs[" << i << "].data, 0";
+    std::string data = cuda ? "dev[" + std::to_string(i) + "]"
+                            : "inputs[" + std::to_string(i) + "].data";
+    os << "  struct moe_memref" << rank << " in" << i << " = {" << data
+       << ", " << data << ", 0";
     if (rank > 0) {
       os << ", {";
       for (int64_t d = 0; d < rank; ++d)
@@ -220,6 +255,11 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e) {
                                            i, d + 1)
                                  .str())
          << ";\n";
+  }
+  if (!cuda) {
+    os << "  void *kept[" << std::max<size_t>(numInputs, 1) << "] = {0};\n";
+    for (size_t i = 0; i < numInputs; ++i)
+      os << "  kept[" << i << "] = inputs[" << i << "].data;\n";
   }
   SmallVector<std::string> args;
   std::string resultName;
@@ -247,9 +287,17 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e) {
        << dtypeName(t.type.getElementType()) << ", "
        << dtypeBytes(t.type.getElementType()) << ", " << rank << ", " << r
        << ".allocated, " << r << ".aligned, " << r
-       << ".offset, sizes, strides, inputs, num_inputs, error, error_size))\n"
-          "      return MOE_ERROR_OUT_OF_MEMORY;\n  }\n";
+       << ".offset, sizes, strides, " << (cuda ? "(void **)dev" : "kept")
+       << ", num_inputs, " << (cuda ? "moe_cuda_free" : "free")
+       << ", error, error_size)) {\n";
+    if (cuda)
+      os << "      for (int32_t i = 0; i < " << numInputs
+         << "; ++i)\n        moe_cuda_free(dev[i]);\n";
+    os << "      return MOE_ERROR_OUT_OF_MEMORY;\n    }\n  }\n";
   }
+  if (cuda)
+    os << "  for (int32_t i = 0; i < " << numInputs
+       << "; ++i)\n    moe_cuda_free(dev[i]);\n";
   os << "  return MOE_OK;\n}\n";
 }
 
@@ -264,6 +312,11 @@ constexpr const char *kHelpers = R"c(
 /* libmoe_runtime's error path for failed checks (runtime/cpu/errors.c). */
 void moe_runtime_set_error_handler(jmp_buf *handler);
 const char *moe_runtime_error_message(void);
+
+/* libmoe_runtime's CUDA side (include/moe/Runtime/CUDA.h). */
+int moe_cuda_available(char *error, size_t error_size);
+void *moe_cuda_alloc(size_t bytes);
+void moe_cuda_free(void *ptr);
 
 static void moe__fail(char *error, size_t error_size, const char *fmt, ...) {
   if (!error || !error_size)
@@ -348,9 +401,9 @@ static int moe__check_inputs(const moe_model_info *info, const moe_tensor *in,
 static int moe__take_output(moe_tensor *out, moe_dtype dtype, size_t bytes,
                            int32_t rank, void *allocated, void *aligned,
                            int64_t offset, const int64_t *sizes,
-                           const int64_t *strides, const moe_tensor *inputs,
-                           int32_t num_inputs, char *error,
-                           size_t error_size) {
+                           const int64_t *strides, void *const *inputs,
+                           int32_t num_inputs, void (*release)(void *),
+                           char *error, size_t error_size) {
   int64_t count = 1;
   for (int32_t d = 0; d < rank; ++d)
     count *= sizes[d];
@@ -370,11 +423,12 @@ static int moe__take_output(moe_tensor *out, moe_dtype dtype, size_t bytes,
     for (int32_t d = rank - 1; d >= 0 && ++index[d] == sizes[d]; --d)
       index[d] = 0;
   }
+  /* Results may alias a constant or an input buffer; those are not ours. */
   int owned = allocated != MOE_GLOBAL_MARKER;
   for (int32_t i = 0; i < num_inputs; ++i)
-    owned &= allocated != inputs[i].data;
+    owned &= allocated != inputs[i];
   if (owned)
-    free(allocated);
+    release(allocated);
   out->data = data;
   out->dtype = dtype;
   out->rank = rank;
@@ -415,8 +469,11 @@ mlir::moe::detail::generateEntrySource(ModuleOp module) {
         ranks.push_back(t.type.getRank());
   for (int64_t r : ranks)
     printDescriptor(os, r);
+  bool cuda = isCUDAModel(module);
   for (const EntrySig &e : *entries)
-    printEntry(os, e);
+    printEntry(os, e, cuda);
+  os << "\nconst char *moe_model_device(void) { return \""
+     << (cuda ? "cuda" : "cpu") << "\"; }\n";
   os << "\nextern void moe_runtime_set_num_threads(int n);\n"
         "void moe_model_set_num_threads(int32_t n) { "
         "moe_runtime_set_num_threads(n); }\n";

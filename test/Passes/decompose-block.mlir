@@ -4,11 +4,11 @@
 
 // With 16-row GEMM tiles, the plan is padded: 6 tokens * 2 + 4 experts * 15.
 // CHECK-LABEL: func.func @padded
-// CHECK: moe.dispatch %{{.*}}, %{{.*}} experts = 4 block = 16 : (tensor<6x32xf32>, tensor<6x2xi32>) -> (tensor<72x32xf32>, tensor<5xi32>, tensor<72xi32>)
-// CHECK: moe.expert_matmul {{.*}} -> tensor<72x16xf32>
-// CHECK: moe.activation {{.*}} -> tensor<72x16xf32>
-// CHECK: moe.expert_matmul {{.*}} -> tensor<72x32xf32>
-// CHECK: moe.combine {{.*}} : (tensor<72x32xf32>, tensor<72xi32>, tensor<6x2xf32>) -> tensor<6x32xf32>
+// CHECK: moe.dispatch %{{.*}}, %{{.*}} experts = 4 block = 16 : (tensor<6x32xf32>, tensor<6x2xi32>) -> (tensor<64x32xf32>, tensor<5xi32>, tensor<64xi32>)
+// CHECK: moe.expert_matmul {{.*}} -> tensor<64x16xf32>
+// CHECK: moe.activation {{.*}} -> tensor<64x16xf32>
+// CHECK: moe.expert_matmul {{.*}} -> tensor<64x32xf32>
+// CHECK: moe.combine {{.*}} : (tensor<64x32xf32>, tensor<64xi32>, tensor<6x2xf32>) -> tensor<6x32xf32>
 
 // BAD: error: moe-decompose: block must be at least 1, got 0
 func.func @padded(%x: tensor<6x32xf32>, %l: tensor<6x4xf32>,

@@ -1,4 +1,4 @@
-"""End-to-end check of the CPU lowering of com.microsoft.MoE models.
+"""End-to-end check of the CPU (and CUDA) lowering of com.microsoft.MoE models.
 
 Builds a com.microsoft.MoE model with random weights, compiles it with
 `moe-opt --moe-cpu-pipeline --emit=shared` (import, raise to moe.layer,
@@ -8,9 +8,15 @@ reference) on the same inputs. Exits 1
 when the relative L2 error exceeds the tolerance or the expert selection
 differs.
 
+With --device cuda the model is compiled with `--moe-cuda-pipeline` (sm
+from --sm, failing on register spills) and run by `moe-run --device cuda`;
+--compile-only stops after compiling (the ptxas checks of machines without
+a GPU).
+
 usage: moe_cpu_check.py WORKDIR [--tokens T] [--hidden H] [--inter I]
        [--experts E] [--k K] [--act relu|gelu|silu|swiglu] [--fusion 0|1|2]
        [--bias] [--renorm] [--batched] [--dtype f32|f16] [--seed S]
+       [--device cpu|cuda] [--sm 80|86|89|90] [--compile-only]
 """
 import argparse
 import ctypes
@@ -44,6 +50,9 @@ p.add_argument("--dense", action="store_true",
 p.add_argument("--reference", choices=["ort", "numpy"], default="ort",
                help="onnxruntime (default) or the NumPy reference below, for "
                     "settings onnxruntime's CPU MoE does not implement")
+p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+p.add_argument("--sm", default="80")
+p.add_argument("--compile-only", action="store_true")
 args = p.parse_args()
 
 os.makedirs(args.workdir, exist_ok=True)
@@ -107,8 +116,14 @@ onnx.save(model, model_path)
 
 # Compile: ONNX -> shared library, in one moe-opt call.
 lib = os.path.join(args.workdir, "model.so")
-subprocess.run(["moe-opt", model_path, "--moe-cpu-pipeline", "--emit=shared",
-                "-o", lib], check=True)
+pipeline = ("--moe-cpu-pipeline" if args.device == "cpu" else
+            f"--moe-cuda-pipeline=sm={args.sm} fail-on-spills=1")
+subprocess.run(["moe-opt", model_path, pipeline, "--emit=shared", "-o", lib],
+               check=True)
+if args.compile_only:
+    print(f"compiled for {args.device}"
+          + (f" sm_{args.sm} without register spills" if args.device == "cuda" else ""))
+    sys.exit(0)
 
 
 def descriptor(rank):
@@ -132,14 +147,23 @@ def to_memref(a):
 shape = [2, (T + 1) // 2] if args.batched else [T]
 x = rand(*shape, H)
 logits = rand(int(np.prod(shape)), E, scale=2.0)
-module = ctypes.CDLL(lib)
-fn = module._mlir_ciface_moe_check
-out = descriptor(x.ndim)()
-xd, ld = to_memref(x), to_memref(logits)
-fn(ctypes.byref(out), ctypes.byref(xd), ctypes.byref(ld))
-count = int(np.prod(out.sizes[: x.ndim]))
-buf = (ctypes.c_char * (count * x.itemsize)).from_address(out.aligned + out.offset * x.itemsize)
-ours = np.frombuffer(bytes(buf), dtype=np_type).reshape(list(out.sizes[: x.ndim]))
+if args.device == "cpu":
+    module = ctypes.CDLL(lib)
+    fn = module._mlir_ciface_moe_check
+    out = descriptor(x.ndim)()
+    xd, ld = to_memref(x), to_memref(logits)
+    fn(ctypes.byref(out), ctypes.byref(xd), ctypes.byref(ld))
+    count = int(np.prod(out.sizes[: x.ndim]))
+    buf = (ctypes.c_char * (count * x.itemsize)).from_address(out.aligned + out.offset * x.itemsize)
+    ours = np.frombuffer(bytes(buf), dtype=np_type).reshape(list(out.sizes[: x.ndim]))
+else:
+    # Through the model's C ABI, which copies inputs to the device.
+    paths = [os.path.join(args.workdir, n) for n in ("x.npy", "logits.npy", "y.npy")]
+    np.save(paths[0], x)
+    np.save(paths[1], logits)
+    subprocess.run(["moe-run", lib, "--device", "cuda", "--input", paths[0],
+                    "--input", paths[1], "--output", paths[2]], check=True)
+    ours = np.load(paths[2])
 
 
 

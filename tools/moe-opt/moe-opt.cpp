@@ -40,10 +40,12 @@ static llvm::cl::opt<std::string> emit(
     "emit",
     llvm::cl::desc("What to write: mlir (default), llvm (LLVM IR), obj (host "
                    "object file), shared (shared library with the model's C "
-                   "entry points, linked with libmoe_runtime.a) or header "
-                   "(the C declarations of those entry points); llvm, obj "
-                   "and shared need the module lowered to the LLVM dialect, "
-                   "e.g. by --moe-cpu-pipeline"),
+                   "entry points, linked with libmoe_runtime.a), header "
+                   "(the C declarations of those entry points) or ptx (the "
+                   "PTX of a CUDA model's kernels); llvm, obj and shared "
+                   "need the module lowered to the LLVM dialect, e.g. by "
+                   "--moe-cpu-pipeline or --moe-cuda-pipeline, ptx the "
+                   "latter"),
     llvm::cl::init("mlir"));
 
 static llvm::cl::opt<std::string> targetCPU(
@@ -131,7 +133,7 @@ int main(int argc, char **argv) {
   std::optional<moe::EmitKind> kind = moe::parseEmitKind(emit);
   if (!kind) {
     llvm::errs() << "moe-opt: unknown --emit kind '" << emit
-                 << "' (expected mlir, llvm, obj, shared or header)\n";
+                 << "' (expected mlir, llvm, obj, shared, header or ptx)\n";
     return EXIT_FAILURE;
   }
   if (*kind != moe::EmitKind::MLIR)

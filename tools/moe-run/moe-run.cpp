@@ -24,9 +24,10 @@ using namespace moe_run;
 namespace {
 const char *kUsage =
     "usage: moe-run LIB --input X.npy [--input ...] [--output Y.npy ...]\n"
-    "               [--device cpu] [--threads N] [--benchmark N]\n"
+    "               [--device cpu|cuda] [--threads N] [--benchmark N]\n"
     "\n"
-    "Runs a model compiled by `moe-opt --moe-cpu-pipeline --emit=shared`.\n"
+    "Runs a model compiled by `moe-opt --moe-cpu-pipeline --emit=shared`\n"
+    "(--device cpu, the default) or `--moe-cuda-pipeline` (--device cuda).\n"
     "Inputs are .npy files in the model's input order (f32, f16, i32, i64,\n"
     "bool; bfloat16 as raw uint16). Without --output, prints each output's\n"
     "shape, type and first values. --threads N sets the model's thread count\n"
@@ -137,9 +138,8 @@ int main(int argc, char **argv) {
   }
   if (library.empty())
     return fail(std::string("no model library given\n") + kUsage);
-  if (device != "cpu")
-    return fail("device '" + device +
-                "' is not available: this build runs models on the cpu");
+  if (device != "cpu" && device != "cuda")
+    return fail("unknown device '" + device + "' (expected cpu or cuda)");
 
   // A path without '/' would make dlopen search the library path.
   if (library.find('/') == std::string::npos)
@@ -153,6 +153,15 @@ int main(int argc, char **argv) {
     return fail("'" + library +
                 "' is not a compiled model (no moe_model_run; compile with "
                 "moe-opt --moe-cpu-pipeline --emit=shared)");
+  // Models say which device they were compiled for (older ones: cpu).
+  using DeviceFn = const char *(*)();
+  auto deviceOf =
+      reinterpret_cast<DeviceFn>(dlsym(handle, "moe_model_device"));
+  std::string compiledFor = deviceOf ? deviceOf() : "cpu";
+  if (compiledFor != device)
+    return fail("'" + library + "' was compiled for " + compiledFor +
+                ", not for " + device + " (use --device " + compiledFor +
+                ", or compile with --moe-" + device + "-pipeline)");
   const moe_model_info *model = info();
   if (threads) {
     using ThreadsFn = void (*)(int32_t);

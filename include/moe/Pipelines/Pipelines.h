@@ -3,9 +3,30 @@
 #ifndef MOE_PIPELINES_PIPELINES_H
 #define MOE_PIPELINES_PIPELINES_H
 
+#include "mlir/Pass/PassOptions.h"
+
+#include <string>
+
 namespace mlir {
 class OpPassManager;
 namespace moe {
+
+/// Options of --moe-cuda-pipeline.
+struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
+  Option<std::string> sm{*this, "sm",
+                         llvm::cl::desc("GPU architecture to compile for: "
+                                        "80, 86, 89, 90 or 90a"),
+                         llvm::cl::init("80")};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit root for ptxas/fatbinary/libdevice "
+                     "(default: $CUDA_HOME or /usr/local/cuda)"),
+      llvm::cl::init("")};
+  Option<bool> failOnSpills{
+      *this, "fail-on-spills",
+      llvm::cl::desc("Fail when ptxas reports register spills"),
+      llvm::cl::init(false)};
+};
 
 /// ONNX-imported or moe-dialect IR -> LLVM dialect for the host CPU: dense
 /// onnx ops to core dialects, moe ops to linalg (reference lowering),
@@ -13,7 +34,12 @@ namespace moe {
 /// interface wrapper (`_mlir_ciface_<name>`) taking memref descriptors.
 void buildCPUPipeline(OpPassManager &pm);
 
-/// Registers `--moe-cpu-pipeline` with moe-opt's pass registry.
+/// ONNX-imported or moe-dialect IR -> LLVM dialect host code with embedded
+/// CUDA kernels (cubin + PTX) for the chosen GPU architecture.
+void buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &options);
+
+/// Registers `--moe-cpu-pipeline` and `--moe-cuda-pipeline` with moe-opt's
+/// pass registry.
 void registerPipelines();
 
 } // namespace moe

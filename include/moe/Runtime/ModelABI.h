@@ -55,7 +55,9 @@ enum {
   MOE_OK = 0,
   MOE_ERROR_INVALID_ARGUMENT = 1, /* inputs do not match the model */
   MOE_ERROR_OUT_OF_MEMORY = 2,
-  MOE_ERROR_RUNTIME = 3 /* a run-time check of the model failed (e.g. an
-                           expert id out of range) */
+  MOE_ERROR_RUNTIME = 3, /* a run-time check of the model failed (e.g. an
+                            expert id out of range) */
+  MOE_ERROR_DEVICE = 4   /* the model's device cannot be used (no GPU, no
+                            driver) */
 };
 #endif

@@ -8,7 +8,7 @@
 
 namespace mlir::moe {
 
-enum class EmitKind { MLIR, LLVMIR, Object, Shared, Header };
+enum class EmitKind { MLIR, LLVMIR, Object, Shared, Header, PTX };
 
 /// Parses "mlir", "llvm", "obj", "shared" or "header".
 std::optional<EmitKind> parseEmitKind(llvm::StringRef name);

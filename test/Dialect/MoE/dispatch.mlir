@@ -21,12 +21,12 @@ func.func @static_tokens(%x: tensor<6x16xf16>, %ids: tensor<6x2xi32>) -> tensor<
   return %g : tensor<12x16xf16>
 }
 
-// Padded to GEMM tiles of 16 rows: R = 6 * 2 + 4 * 15 = 72.
+// Padded to GEMM tiles of 16 rows: R = 6 * 2 + 4 * 15 = 72, rounded down to 64 (a multiple of 16).
 // CHECK-LABEL: func.func @padded
-// CHECK: moe.dispatch %{{.*}}, %{{.*}} experts = 4 block = 16 : (tensor<6x16xf32>, tensor<6x2xi32>) -> (tensor<72x16xf32>, tensor<5xi32>, tensor<72xi32>)
-func.func @padded(%x: tensor<6x16xf32>, %ids: tensor<6x2xi32>) -> tensor<72x16xf32> {
+// CHECK: moe.dispatch %{{.*}}, %{{.*}} experts = 4 block = 16 : (tensor<6x16xf32>, tensor<6x2xi32>) -> (tensor<64x16xf32>, tensor<5xi32>, tensor<64xi32>)
+func.func @padded(%x: tensor<6x16xf32>, %ids: tensor<6x2xi32>) -> tensor<64x16xf32> {
   %g, %off, %slots = moe.dispatch %x, %ids experts = 4 block = 16
       : (tensor<6x16xf32>, tensor<6x2xi32>)
-        -> (tensor<72x16xf32>, tensor<5xi32>, tensor<72xi32>)
-  return %g : tensor<72x16xf32>
+        -> (tensor<64x16xf32>, tensor<5xi32>, tensor<64xi32>)
+  return %g : tensor<64x16xf32>
 }

@@ -1,0 +1,39 @@
+/*===- CUDA.h - the CUDA side of libmoe_runtime --------------------------===*
+ *
+ * What compiled CUDA models (and applications that want to ask first) call.
+ * The driver (libcuda.so.1) is loaded at run time, so models build, link and
+ * load on machines without one; the functions below report its absence.
+ * The device is MOE_CUDA_DEVICE (default 0).
+ *
+ *===---------------------------------------------------------------------===*/
+
+#ifndef MOE_RUNTIME_CUDA_H
+#define MOE_RUNTIME_CUDA_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 when the driver loads and the device can be used; otherwise 0, with the
+ * reason written to `error` (error_size bytes, may be NULL). */
+int moe_cuda_available(char *error, size_t error_size);
+
+/* Unified (managed) memory, usable by kernels and by host code alike. On
+ * failure they report through moe_runtime_fail (an error status from a
+ * model's entry point). */
+void *moe_cuda_alloc(size_t bytes);
+void moe_cuda_free(void *ptr);
+
+/* A device copy of constant host data (model weights), made once per
+ * address and kept for the life of the process. */
+void *moe_cuda_constant(const void *host, size_t bytes);
+
+/* Waits for all work on the device. */
+void moe_cuda_synchronize(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,100 @@
+//===- CUDAPipeline.cpp - --moe-cuda-pipeline -----------------------------===//
+//
+// The CUDA target: the same graph-level lowering as the CPU, then kernels.
+// Expert GEMMs become one grouped-GEMM launch (moe-gpu-expert-matmul, on
+// dispatches padded to its row tile); every other parallel loop becomes a
+// flat launch (moe-gpu-map-parallel-loops); sequential plan-building loops
+// stay on the host. All buffers are unified memory (the generic allocation
+// functions are the runtime's), so host and device code share them.
+// Kernels go through NVVM to PTX and ptxas to cubin, embedded together.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Pipelines/Pipelines.h"
+
+#include "moe/Passes/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
+                                  const CUDAPipelineOptions &options) {
+  pm.addPass(createAnnotateABI());
+  ConvertONNXToCoreOptions onnxOptions;
+  onnxOptions.allowPartial = false;
+  pm.addPass(createConvertONNXToCore(onnxOptions));
+  // Row groups padded to the grouped GEMM's 64-row tile.
+  MoEDecomposeOptions decompose;
+  decompose.dispatchBlock = 64;
+  pm.addPass(createMoEDecompose(decompose));
+  pm.addPass(createGPUExpertMatmul());
+  pm.addPass(createConvertMoEToLinalg());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createDecomposeLinalgAggregates());
+  pm.addPass(createLinalgGeneralizeNamedOpsPass());
+  pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createCanonicalizerPass());
+  bufferization::BufferDeallocationPipelineOptions dealloc;
+  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+
+  // Kernels.
+  pm.addPass(createForallToParallelLoopPass());
+  pm.addPass(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createGPUMapParallelLoops());
+  pm.addPass(createGpuKernelOutliningPass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = "sm_" + options.sm;
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  device.addPass(memref::createExpandStridedMetadataPass());
+  device.addPass(createLowerAffinePass());
+  device.addPass(createSCFToControlFlowPass());
+  device.addPass(createConvertGpuOpsToNVVMOps());
+  device.addPass(createCanonicalizerPass());
+  device.addPass(createCSEPass());
+  device.addPass(createReconcileUnrealizedCastsPass());
+  GPUSerializeOptions serialize;
+  serialize.toolkit = options.toolkit;
+  serialize.failOnSpills = options.failOnSpills;
+  pm.addPass(createGPUSerialize(serialize));
+
+  // Host code.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+  memrefOptions.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createAssertsToRuntime());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createGPUDeviceConstants());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}

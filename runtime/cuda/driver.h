@@ -1,0 +1,71 @@
+/*===- driver.h - the CUDA driver API, loaded at run time ----------------===*
+ *
+ * The few driver entry points the runtime uses, resolved with dlopen/dlsym
+ * from libcuda.so.1 so that nothing links against the driver. Types are
+ * declared here (opaque handles, CUresult as int) rather than taken from
+ * cuda.h, which is not installed where models are built.
+ *
+ *===---------------------------------------------------------------------===*/
+
+#ifndef MOE_RUNTIME_CUDA_DRIVER_H
+#define MOE_RUNTIME_CUDA_DRIVER_H
+
+#include <stddef.h>
+
+typedef int CUresult;
+typedef int CUdevice;
+typedef unsigned long long CUdeviceptr;
+typedef struct CUctx_st *CUcontext;
+typedef struct CUmod_st *CUmodule;
+typedef struct CUfunc_st *CUfunction;
+typedef struct CUstream_st *CUstream;
+typedef struct CUevent_st *CUevent;
+
+#define MOE_CU_MEM_ATTACH_GLOBAL 0x1
+
+/* One field per driver function, named after it (without the _v2 suffix the
+ * exported symbol may carry). */
+typedef struct moe_cuda_driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxSynchronize)(void);
+  CUresult (*cuGetErrorName)(CUresult, const char **);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, unsigned, CUstream,
+                             void **, void **);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamDestroy)(CUstream);
+  CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
+  CUresult (*cuEventCreate)(CUevent *, unsigned);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventSynchronize)(CUevent);
+  CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
+  CUresult (*cuEventDestroy)(CUevent);
+} moe_cuda_driver;
+
+/* The driver with a current context on the calling thread, or NULL when it
+ * cannot be used; then moe_cuda_driver_error() says why. Loading happens
+ * once per process. */
+const moe_cuda_driver *moe_cuda_driver_get(void);
+const char *moe_cuda_driver_error(void);
+
+/* Reports a failed driver call through moe_runtime_fail: "<what>: <name>
+ * (<description>)". Does nothing for CUDA_SUCCESS. */
+void moe_cuda_check(CUresult result, const char *what);
+
+/* The driver, or a moe_runtime_fail naming why it cannot be used. */
+const moe_cuda_driver *moe_cuda_driver_or_fail(void);
+
+#endif

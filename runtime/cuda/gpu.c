@@ -1,0 +1,184 @@
+/*===- gpu.c - what generated CUDA host code calls -----------------------===*
+ *
+ * The upstream GPU-to-LLVM lowering emits calls to mgpu* functions (module
+ * load, kernel launch, streams); the MemRef lowering with generic allocation
+ * functions emits _mlir_memref_to_llvm_alloc/free. They are implemented
+ * here on the dynamically loaded driver:
+ *
+ * - Modules are loaded lazily: mgpuModuleLoad runs in a global constructor
+ *   when the model library is loaded, possibly on a machine without a GPU,
+ *   so it only records the image; the first kernel lookup, inside a model
+ *   call, loads it and can fail with an error status.
+ * - Every buffer is unified memory, so host code of the model (and the
+ *   entry point's input/output copies) can touch what kernels produce.
+ * - Constant globals (weights) are copied to the device once per process.
+ *
+ *===---------------------------------------------------------------------===*/
+
+#include "driver.h"
+#include "moe/Runtime/CUDA.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void moe_runtime_fail(const char *message);
+
+typedef struct moe_gpu_module {
+  const void *image;
+  size_t size;
+  CUmodule module;
+} moe_gpu_module;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+void *mgpuModuleLoad(void *image, size_t size) {
+  moe_gpu_module *m = calloc(1, sizeof(moe_gpu_module));
+  if (m) {
+    m->image = image;
+    m->size = size;
+  }
+  return m;
+}
+
+void mgpuModuleUnload(void *handle) {
+  moe_gpu_module *m = handle;
+  if (!m)
+    return;
+  const moe_cuda_driver *d = m->module ? moe_cuda_driver_get() : NULL;
+  if (d)
+    d->cuModuleUnload(m->module);
+  free(m);
+}
+
+void *mgpuModuleGetFunction(void *handle, const char *name) {
+  moe_gpu_module *m = handle;
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  if (!m)
+    moe_runtime_fail("out of memory for a CUDA module");
+  pthread_mutex_lock(&lock);
+  CUresult r = 0;
+  if (!m->module)
+    r = d->cuModuleLoadData(&m->module, m->image);
+  pthread_mutex_unlock(&lock);
+  moe_cuda_check(r, "loading the model's kernels (cuModuleLoadData)");
+  CUfunction f = NULL;
+  char what[256];
+  snprintf(what, sizeof(what), "finding kernel '%s'", name);
+  moe_cuda_check(d->cuModuleGetFunction(&f, m->module, name), what);
+  return f;
+}
+
+/* One stream per thread, reused: the lowering creates and destroys one per
+ * launch. */
+static __thread CUstream thread_stream;
+
+void *mgpuStreamCreate(void) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  if (!thread_stream)
+    moe_cuda_check(d->cuStreamCreate(&thread_stream, 0), "cuStreamCreate");
+  return thread_stream;
+}
+
+void mgpuStreamDestroy(void *stream) { (void)stream; }
+
+void mgpuStreamSynchronize(void *stream) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  moe_cuda_check(d->cuStreamSynchronize((CUstream)stream),
+                 "running a kernel (cuStreamSynchronize)");
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t smem, void *stream,
+                      void **params, void **extra, size_t paramsCount) {
+  (void)paramsCount;
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  /* An empty grid (no tokens) launches nothing. */
+  if (gridX <= 0 || gridY <= 0 || gridZ <= 0)
+    return;
+  if (gridX > 0x7fffffff || gridY > 65535 || gridZ > 65535)
+    moe_runtime_fail("a kernel grid exceeds the device limits (too many "
+                     "tokens for one launch)");
+  if (smem > 48 * 1024)
+    moe_cuda_check(d->cuFuncSetAttribute((CUfunction)function, 8 /* max
+                     dynamic shared size */, smem),
+                   "raising a kernel's shared memory limit");
+  moe_cuda_check(d->cuLaunchKernel((CUfunction)function, (unsigned)gridX,
+                                   (unsigned)gridY, (unsigned)gridZ,
+                                   (unsigned)blockX, (unsigned)blockY,
+                                   (unsigned)blockZ, (unsigned)smem,
+                                   (CUstream)stream, params, extra),
+                 "launching a kernel (cuLaunchKernel)");
+}
+
+void *moe_cuda_alloc(size_t bytes) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  CUdeviceptr p = 0;
+  /* Zero-sized buffers (no tokens) still need a distinct address. */
+  moe_cuda_check(d->cuMemAllocManaged(&p, bytes ? bytes : 1,
+                                      MOE_CU_MEM_ATTACH_GLOBAL),
+                 "allocating device memory (cuMemAllocManaged)");
+  return (void *)(uintptr_t)p;
+}
+
+void moe_cuda_free(void *ptr) {
+  if (!ptr)
+    return;
+  const moe_cuda_driver *d = moe_cuda_driver_get();
+  if (d)
+    d->cuMemFree((CUdeviceptr)(uintptr_t)ptr);
+}
+
+void moe_cuda_synchronize(void) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  moe_cuda_check(d->cuCtxSynchronize(), "cuCtxSynchronize");
+}
+
+/* memref.alloc / memref.dealloc of generated host code. */
+void *_mlir_memref_to_llvm_alloc(size_t bytes) { return moe_cuda_alloc(bytes); }
+
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t bytes) {
+  /* Managed allocations are aligned to at least 256 bytes. */
+  if (alignment > 256)
+    moe_runtime_fail("a buffer asks for more than 256-byte alignment");
+  return moe_cuda_alloc(bytes);
+}
+
+void _mlir_memref_to_llvm_free(void *ptr) { moe_cuda_free(ptr); }
+
+typedef struct constant_entry {
+  const void *host;
+  size_t bytes;
+  void *device;
+  struct constant_entry *next;
+} constant_entry;
+
+static constant_entry *constants;
+
+void *moe_cuda_constant(const void *host, size_t bytes) {
+  pthread_mutex_lock(&lock);
+  for (constant_entry *e = constants; e; e = e->next)
+    if (e->host == host && e->bytes == bytes) {
+      pthread_mutex_unlock(&lock);
+      return e->device;
+    }
+  pthread_mutex_unlock(&lock);
+  void *device = moe_cuda_alloc(bytes);
+  memcpy(device, host, bytes);
+  constant_entry *e = malloc(sizeof(constant_entry));
+  if (!e) {
+    moe_cuda_free(device);
+    moe_runtime_fail("out of memory for the constant table");
+  }
+  e->host = host;
+  e->bytes = bytes;
+  e->device = device;
+  pthread_mutex_lock(&lock);
+  e->next = constants;
+  constants = e;
+  pthread_mutex_unlock(&lock);
+  return device;
+}
