@@ -1,0 +1,25 @@
+// RUN: moe-opt %s --moe-gpu-device-constants | FileCheck %s
+
+// Host reads of a constant tensor global go through the runtime's device
+// copy (16 bytes: 4 x f32); the string global of a check message does not.
+// CHECK: llvm.func @moe_cuda_constant(!llvm.ptr, i64) -> !llvm.ptr
+// CHECK-LABEL: llvm.func @host
+// CHECK: %[[ADDR:.*]] = llvm.mlir.addressof @weights : !llvm.ptr
+// CHECK: %[[SIZE:.*]] = llvm.mlir.constant(16 : i64) : i64
+// CHECK: %[[DEV:.*]] = llvm.call @moe_cuda_constant(%[[ADDR]], %[[SIZE]])
+// CHECK: llvm.getelementptr %[[DEV]][0, 0]
+// CHECK: %[[MSG:.*]] = llvm.mlir.addressof @message : !llvm.ptr
+// CHECK-NOT: llvm.call @moe_cuda_constant
+// CHECK: llvm.call @use(%[[MSG]])
+module {
+  llvm.mlir.global private constant @weights(dense<1.0> : tensor<4xf32>) {alignment = 64 : i64} : !llvm.array<4 x f32>
+  llvm.mlir.global internal constant @message("bad id\00") : !llvm.array<7 x i8>
+  llvm.func @use(!llvm.ptr)
+  llvm.func @host() -> !llvm.ptr {
+    %0 = llvm.mlir.addressof @weights : !llvm.ptr
+    %1 = llvm.getelementptr %0[0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.array<4 x f32>
+    %2 = llvm.mlir.addressof @message : !llvm.ptr
+    llvm.call @use(%2) : (!llvm.ptr) -> ()
+    llvm.return %1 : !llvm.ptr
+  }
+}

@@ -1,0 +1,94 @@
+// RUN: moe-opt %s -split-input-file -verify-diagnostics --moe-gpu-expert-matmul | FileCheck %s
+
+// One launch over all experts: ceil(N / 64) x R / 64 blocks of 16 x 16
+// threads; operands cross as buffers, the result is a fresh buffer.
+// CHECK: module attributes {gpu.container_module}
+// CHECK-LABEL: func.func @f32_bias
+// CHECK-DAG: %[[X:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x32xf32> to memref<?x32xf32, strided<[?, ?], offset: ?>>
+// CHECK-DAG: %[[OFF:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<5xi32> to memref<5xi32, strided<[?], offset: ?>>
+// CHECK: %[[R:.*]] = tensor.dim %grouped
+// CHECK: %[[OUT:.*]] = memref.alloc(%[[R]]) : memref<?x48xf32>
+// CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64
+// CHECK: %[[GY:.*]] = arith.divui %[[R]], %c64
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY]], %{{.*}}) threads in (%c16, %c16, %{{.*}}) args(%[[X]] : {{.*}}, %[[OFF]] : {{.*}}, %[[OUT]] : memref<?x48xf32>)
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+//
+// The kernel: two 16 x 64 f32 tiles of workgroup memory.
+// CHECK: gpu.module @moe_kernels
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>) kernel
+// CHECK: %[[TX:.*]] = gpu.thread_id x
+// CHECK: %[[TY:.*]] = gpu.thread_id y
+// CHECK: gpu.block_id y
+// CHECK: gpu.block_id x
+// Tiles at or past offsets[E] are padding: zeros.
+// CHECK: %[[TOTAL:.*]] = memref.load %{{.*}}[%c4]
+// CHECK: scf.if
+// The tile's expert: the number of group ends at or before its first row.
+// CHECK: scf.for %{{.*}} = %c1 to %c5 step %c1 iter_args
+// CHECK: arith.cmpi ule
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c16{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: memref.store %{{.*}}, %[[SA]]
+// CHECK: memref.store %{{.*}}, %[[SB]]
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK-COUNT-16: math.fma
+// CHECK: gpu.barrier
+// Epilogue: bias of the tile's expert, stores guarded by the column bound.
+// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<4x48xf32, strided<[?, ?], offset: ?>>
+// CHECK: arith.addf
+// CHECK: scf.if
+// CHECK: memref.store
+// CHECK: } else {
+// CHECK: arith.constant 0.000000e+00 : f32
+// CHECK: gpu.return
+func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
+                    %w: tensor<4x48x32xf32>, %b: tensor<4x48xf32>) -> tensor<?x48xf32> {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 4 block = 64
+      : (tensor<?x32xf32>, tensor<?x2xi32>) -> (tensor<?x32xf32>, tensor<5xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %g, %w, %off bias(%b)
+      : (tensor<?x32xf32>, tensor<4x48x32xf32>, tensor<5xi32>, tensor<4x48xf32>) -> tensor<?x48xf32>
+  return %y : tensor<?x48xf32>
+}
+
+// -----
+
+// bf16: operands widened to f32 in workgroup memory, the sum rounded once.
+// Block 128 is a multiple of the 64-row tile.
+// CHECK-LABEL: func.func @bf16
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul
+// CHECK: gpu.func @expert_matmul
+// CHECK: memref.load %{{.*}} : memref<?x16xbf16, strided<[?, ?], offset: ?>>
+// CHECK-NEXT: arith.extf %{{.*}} : bf16 to f32
+// CHECK: math.fma
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
+                %w: tensor<2x8x16xbf16>) -> tensor<?x8xbf16> {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 128
+      : (tensor<?x16xbf16>, tensor<?x1xi32>) -> (tensor<?x16xbf16>, tensor<3xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %g, %w, %off
+      : (tensor<?x16xbf16>, tensor<2x8x16xbf16>, tensor<3xi32>) -> tensor<?x8xbf16>
+  return %y : tensor<?x8xbf16>
+}
+
+// -----
+
+// Groups of unknown padding cannot be tiled.
+func.func @unknown_offsets(%g: tensor<128x16xf32>, %w: tensor<2x8x16xf32>,
+                           %off: tensor<3xi32>) -> tensor<128x8xf32> {
+  // expected-error @+1 {{cannot map this grouped matmul to the GPU kernel: its offsets must come from a moe.dispatch with block a multiple of 64 (decompose with moe-decompose=block=64)}}
+  %y = moe.expert_matmul %g, %w, %off
+      : (tensor<128x16xf32>, tensor<2x8x16xf32>, tensor<3xi32>) -> tensor<128x8xf32>
+  return %y : tensor<128x8xf32>
+}
+
+// -----
+
+func.func @small_block(%x: tensor<?x16xf32>, %ids: tensor<?x1xi32>,
+                       %w: tensor<2x8x16xf32>) -> tensor<?x8xf32> {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 32
+      : (tensor<?x16xf32>, tensor<?x1xi32>) -> (tensor<?x16xf32>, tensor<3xi32>, tensor<?xi32>)
+  // expected-error @+1 {{cannot map this grouped matmul to the GPU kernel}}
+  %y = moe.expert_matmul %g, %w, %off
+      : (tensor<?x16xf32>, tensor<2x8x16xf32>, tensor<3xi32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

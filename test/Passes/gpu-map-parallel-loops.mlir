@@ -1,0 +1,106 @@
+// RUN: moe-opt %s -split-input-file --moe-gpu-map-parallel-loops | FileCheck %s
+
+// A 2-D loop with dynamic bounds: one launch of ceil(rows * cols / 256)
+// blocks of 256 threads; each thread delinearizes its index (columns
+// fastest) and does nothing past the end.
+// CHECK-LABEL: func.func @flat
+// CHECK: %[[T0:.*]] = arith.ceildivui %{{.*}}, %c1
+// CHECK: %[[P0:.*]] = arith.muli %c1{{.*}}, %[[T0]]
+// CHECK: %[[T1:.*]] = arith.ceildivui %{{.*}}, %c1
+// CHECK: %[[TOTAL:.*]] = arith.muli %[[P0]], %[[T1]]
+// CHECK: %[[GRID:.*]] = arith.ceildivui %[[TOTAL]], %c256
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256
+// CHECK: %[[LIN:.*]] = arith.addi %{{.*}}, %[[TX]]
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %[[LIN]], %[[TOTAL]]
+// CHECK: scf.if %[[IN]] {
+// CHECK: %[[COL:.*]] = arith.remui %[[LIN]], %[[T1]]
+// CHECK: %[[ROW:.*]] = arith.divui %[[LIN]], %[[T1]]
+// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}]
+// CHECK: arith.addf
+// CHECK: memref.store
+// CHECK: gpu.terminator
+// CHECK-NOT: scf.parallel
+func.func @flat(%a: memref<?x?xf32>, %b: memref<?x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %r = memref.dim %a, %c0 : memref<?x?xf32>
+  %c = memref.dim %a, %c1 : memref<?x?xf32>
+  scf.parallel (%i, %j) = (%c0, %c0) to (%r, %c) step (%c1, %c1) {
+    %v = memref.load %a[%i, %j] : memref<?x?xf32>
+    %w = arith.addf %v, %v : f32
+    memref.store %w, %b[%i, %j] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// Inside the kernel: the nested loop runs sequentially, the per-iteration
+// scratch row becomes a thread-private alloca at kernel entry, its copy
+// scalar loops, and the global is read on the host.
+// CHECK-LABEL: func.func @nested
+// CHECK: %[[G:.*]] = memref.get_global @table
+// CHECK: gpu.launch
+// CHECK-NEXT: %[[ROW:.*]] = memref.alloca() : memref<1x4xf32>
+// CHECK: scf.if
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1
+// CHECK: memref.load %[[G]]
+// CHECK: memref.store %{{.*}}, %[[ROW]]
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: memref.load %[[ROW]]
+// CHECK: memref.store
+// CHECK-NOT: memref.copy
+// CHECK-NOT: memref.dealloc
+// CHECK-NOT: scf.parallel
+memref.global "private" constant @table : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+func.func @nested(%out: memref<?x4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %n = memref.dim %out, %c0 : memref<?x4xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %t = memref.get_global @table : memref<4xf32>
+    %row = memref.alloc() : memref<1x4xf32>
+    scf.parallel (%j) = (%c0) to (%c4) step (%c1) {
+      %v = memref.load %t[%j] : memref<4xf32>
+      memref.store %v, %row[%c0, %j] : memref<1x4xf32>
+      scf.reduce
+    }
+    %dst = memref.subview %out[%i, 0] [1, 4] [1, 1] : memref<?x4xf32> to memref<1x4xf32, strided<[4, 1], offset: ?>>
+    memref.copy %row, %dst : memref<1x4xf32> to memref<1x4xf32, strided<[4, 1], offset: ?>>
+    memref.dealloc %row : memref<1x4xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// Dynamically sized buffers per iteration and reductions stay on the host.
+// CHECK-LABEL: func.func @host_only
+// CHECK-NOT: gpu.launch
+// CHECK: scf.parallel
+// CHECK: memref.alloc(%{{.*}})
+// CHECK: scf.parallel
+// CHECK: scf.reduce(
+func.func @host_only(%a: memref<?xf32>, %n: index) -> f32 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %tmp = memref.alloc(%i) : memref<?xf32>
+    memref.dealloc %tmp : memref<?xf32>
+    scf.reduce
+  }
+  %s = scf.parallel (%i) = (%c0) to (%n) step (%c1) init (%zero) -> f32 {
+    %v = memref.load %a[%i] : memref<?xf32>
+    scf.reduce(%v : f32) {
+    ^bb0(%x: f32, %y: f32):
+      %r = arith.addf %x, %y : f32
+      scf.reduce.return %r : f32
+    }
+  }
+  return %s : f32
+}
