@@ -203,12 +203,18 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
     kernel's row tile (its `offsets` come from a `moe.dispatch` whose `block`
     is a multiple of 64) with one `gpu.launch_func` of a kernel (a
     `gpu.func` in the `@moe_kernels` GPU module) over all experts' rows:
-    a grid of `ceil(N / 64)` x `R / 64` blocks of 16 x 16 threads. Each
-    block finds the expert of its 64-row tile from `offsets` (tiles at or
-    past `offsets[E]` write zeros and stop), stages 64 x 16 slices of the
-    rows and of the expert's weight rows in workgroup memory (converted to
-    f32), and accumulates a 4 x 4 register tile per thread with fused
-    multiply-adds; the epilogue adds the bias and rounds to the result type.
+    a grid of `ceil(N / 64)` x `R / 64` blocks, each computing a 64 x 64
+    output tile. A block finds the expert of its 64-row tile from `offsets`
+    (tiles at or past `offsets[E]` write zeros and stop) and stages slices
+    of the rows and of the expert's weight rows in workgroup memory:
+
+    * f16/bf16 (with `tensor-cores`, the default): 4 warps, each a 32 x 32
+      quarter as 2 x 4 `mma.sync.m16n8k16` tiles accumulating in f32
+      registers (`nvvm.mma.sync`, sm_80 and newer);
+    * otherwise (f32, or mixed types): 16 x 16 threads, each a 4 x 4 f32
+      register tile updated with fused multiply-adds.
+
+    The epilogue adds the bias and rounds once to the result type.
 
     The op's tensors cross into the kernel as buffers
     (`bufferization.to_buffer`), and the result is a fresh buffer returned
@@ -224,6 +230,12 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
     "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+    "::mlir::NVVM::NVVMDialect",
+  ];
+  let options = [
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "Use mma.sync tensor cores for f16/bf16 (sm_80+)">,
   ];
 }
 

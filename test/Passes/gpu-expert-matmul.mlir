@@ -1,4 +1,4 @@
-// RUN: moe-opt %s -split-input-file -verify-diagnostics --moe-gpu-expert-matmul | FileCheck %s
+// RUN: moe-opt %s -split-input-file -verify-diagnostics --moe-gpu-expert-matmul --cse | FileCheck %s
 
 // One launch over all experts: ceil(N / 64) x R / 64 blocks of 16 x 16
 // threads; operands cross as buffers, the result is a fresh buffer.
@@ -8,9 +8,9 @@
 // CHECK-DAG: %[[OFF:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<5xi32> to memref<5xi32, strided<[?], offset: ?>>
 // CHECK: %[[R:.*]] = tensor.dim %grouped
 // CHECK: %[[OUT:.*]] = memref.alloc(%[[R]]) : memref<?x48xf32>
-// CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64
-// CHECK: %[[GY:.*]] = arith.divui %[[R]], %c64
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY]], %{{.*}}) threads in (%c16, %c16, %{{.*}}) args(%[[X]] : {{.*}}, %[[OFF]] : {{.*}}, %[[OUT]] : memref<?x48xf32>)
+// CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64{{.*}}
+// CHECK: %[[GY:.*]] = arith.divui %[[R]], %c64{{.*}}
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY]], %{{.*}}) threads in (%c16{{.*}}, %c16{{.*}}, %{{.*}}) args(%[[X]] : {{.*}}, %[[OFF]] : {{.*}}, %[[OUT]] : memref<?x48xf32>)
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 //
 // The kernel: two 16 x 64 f32 tiles of workgroup memory.
@@ -24,7 +24,7 @@
 // CHECK: %[[TOTAL:.*]] = memref.load %{{.*}}[%c4]
 // CHECK: scf.if
 // The tile's expert: the number of group ends at or before its first row.
-// CHECK: scf.for %{{.*}} = %c1 to %c5 step %c1 iter_args
+// CHECK: scf.for %{{.*}} = %c1{{.*}} to %c5 step %c1{{.*}} iter_args
 // CHECK: arith.cmpi ule
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c16{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: memref.store %{{.*}}, %[[SA]]
@@ -52,15 +52,24 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 
 // -----
 
-// bf16: operands widened to f32 in workgroup memory, the sum rounded once.
+// bf16 on tensor cores: 4 warps (128 threads), operands staged as bf16 in
+// 64 x 40 tiles (rows padded against bank conflicts), pairs of elements
+// packed into the i32 registers of mma.sync.m16n8k16, 2 x 4 MMA tiles per
+// warp and k step of 16, f32 accumulators, one rounding to bf16.
 // Block 128 is a multiple of the 64-row tile.
 // CHECK-LABEL: func.func @bf16
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul
-// CHECK: gpu.func @expert_matmul
-// CHECK: memref.load %{{.*}} : memref<?x16xbf16, strided<[?, ?], offset: ?>>
-// CHECK-NEXT: arith.extf %{{.*}} : bf16 to f32
-// CHECK: math.fma
-// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in ({{.*}}) threads in (%c128, %c1{{.*}}, %c1{{.*}})
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>) kernel
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: memref.store %{{.*}}, %[[SA]]
+// CHECK: memref.store %{{.*}}, %[[SB]]
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[SA]]
+// CHECK: vector.from_elements %{{.*}}, %{{.*}} : vector<2xbf16>
+// CHECK-NEXT: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// CHECK-COUNT-16: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: gpu.barrier
+// CHECK-COUNT-32: arith.truncf %{{.*}} : f32 to bf16
 func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
                 %w: tensor<2x8x16xbf16>) -> tensor<?x8xbf16> {
   %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 128
@@ -68,6 +77,28 @@ func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
   %y = moe.expert_matmul %g, %w, %off
       : (tensor<?x16xbf16>, tensor<2x8x16xbf16>, tensor<3xi32>) -> tensor<?x8xbf16>
   return %y : tensor<?x8xbf16>
+}
+
+// -----
+
+// f16 without tensor cores: the SIMT kernel, widening to f32 in workgroup
+// memory.
+// RUN: moe-opt %s -split-input-file -verify-diagnostics --moe-gpu-expert-matmul=tensor-cores=false --cse | FileCheck %s --check-prefix=SIMT
+// SIMT-LABEL: func.func @f16_simt
+// SIMT: gpu.func @expert_matmul({{.*}}) workgroup(%{{.*}} : memref<16x64xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<16x64xf32, #gpu.address_space<workgroup>>) kernel
+// SIMT: arith.extf %{{.*}} : f16 to f32
+// SIMT-NOT: nvvm.mma.sync
+// SIMT: math.fma
+// SIMT: arith.truncf %{{.*}} : f32 to f16
+// CHECK-LABEL: func.func @f16_simt
+// CHECK: nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+func.func @f16_simt(%x: tensor<?x16xf16>, %ids: tensor<?x1xi32>,
+                    %w: tensor<2x8x16xf16>) -> tensor<?x8xf16> {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 64
+      : (tensor<?x16xf16>, tensor<?x1xi32>) -> (tensor<?x16xf16>, tensor<3xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %g, %w, %off
+      : (tensor<?x16xf16>, tensor<2x8x16xf16>, tensor<3xi32>) -> tensor<?x8xf16>
+  return %y : tensor<?x8xf16>
 }
 
 // -----

@@ -1,0 +1,83 @@
+//===- GroupedGemm.h - kernel bodies of the grouped expert GEMM -*- C++ -*-===//
+//
+// Both kernels compute, per block, one kTileM x kTileN tile of
+//   out[r, n] = sum_c x[r, c] * w[e, n, c] (+ bias[e, n])
+// where e is the expert owning the tile's rows (row groups are padded to
+// kTileM by the dispatch), and zeros for tiles past offsets[E]. They differ
+// in how a block's threads share the tile.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_GPU_GROUPEDGEMM_H
+#define MOE_PASSES_GPU_GROUPEDGEMM_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir::moe::gpu_gemm {
+
+/// Rows of a block's tile: the dispatch pads row groups to this.
+constexpr int64_t kTileM = 64;
+/// Columns of a block's tile.
+constexpr int64_t kTileN = 64;
+
+/// The kernel's arguments (block arguments of its gpu.func).
+struct Operands {
+  Value x;       // [R, K] grouped rows
+  Value w;       // [E, N, K]
+  Value offsets; // [E + 1] i32
+  Value bias;    // [E, N] or null
+  Value out;     // [R, N]
+  int64_t experts;
+};
+
+/// Threads of a block, (x, y).
+struct BlockShape {
+  int64_t x, y;
+};
+
+/// Scalar helpers bound to a builder.
+struct KernelBuilder {
+  ImplicitLocOpBuilder &b;
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, y);
+  }
+  Value minIdx(Value x, Value y) { return arith::MinUIOp::create(b, x, y); }
+  Value toF32(Value v) {
+    return v.getType().isF32() ? v
+                               : arith::ExtFOp::create(b, b.getF32Type(), v);
+  }
+  Value fromF32(Value v, Type t) {
+    return t.isF32() ? v : arith::TruncFOp::create(b, t, v);
+  }
+  Value loadOffset(Value offsets, Value i) {
+    Value v = memref::LoadOp::create(b, offsets, i);
+    return arith::IndexCastOp::create(b, b.getIndexType(), v);
+  }
+  /// The expert owning row `r` (< offsets[E]): the number of group ends at
+  /// or before it.
+  Value expertOfRow(Value offsets, int64_t experts, Value r);
+  /// Stores `v` at out[row, col] when col < n.
+  void storeIfInColumns(Value out, Value v, Value row, Value col, Value n);
+};
+
+/// f32 FMA on CUDA cores, any element type: 16 x 16 threads, each a 4 x 4
+/// register tile, operands staged in workgroup memory as f32.
+BlockShape buildSIMTKernel(gpu::GPUFuncOp fn, const Operands &ops);
+
+/// f16/bf16 on tensor cores (mma.sync m16n8k16, f32 accumulation, sm_80+):
+/// 4 warps, each a 32 x 32 sub-tile of 2 x 4 MMA tiles.
+BlockShape buildMMAKernel(gpu::GPUFuncOp fn, const Operands &ops);
+
+} // namespace mlir::moe::gpu_gemm
+
+#endif // MOE_PASSES_GPU_GROUPEDGEMM_H

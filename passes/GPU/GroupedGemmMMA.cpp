@@ -1,0 +1,187 @@
+//===- GroupedGemmMMA.cpp - grouped expert GEMM on tensor cores -----------===//
+//
+// f16/bf16 operands, f32 accumulation with mma.sync.m16n8k16 (sm_80+).
+// A block of 4 warps computes a 64 x 64 tile; warp (wm, wn) owns the 32 x 32
+// quarter at rows 32 wm, columns 32 wn: 2 x 4 MMA tiles of 16 x 8, whose
+// accumulators (4 f32 per thread each) live in registers across the K loop.
+// 64 x 32 slices of the rows (A, row-major) and of the expert's weight rows
+// (B = W^T, stored n-major, which is the "col" layout mma wants) are staged
+// in workgroup memory with rows padded to 40 elements, so the fragment
+// reads of the 8 row groups of a warp fall in different banks.
+//
+// Fragment layout of m16n8k16 (lane = 4 g + t): A holds rows g and g + 8,
+// columns 2t, 2t + 1 and 2t + 8, 2t + 9; B holds column g, rows 2t, 2t + 1
+// and 2t + 8, 2t + 9; C holds rows g and g + 8, columns 2t, 2t + 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPU/GroupedGemm.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::moe::gpu_gemm;
+
+namespace {
+constexpr int64_t kTileK = 32, kRowPitch = 40, kThreads = 128;
+constexpr int64_t kWarpTiles = 2 * 4, kAccPerTile = 4;
+
+struct MMABuilder : KernelBuilder {
+  Type elt;
+
+  /// Two consecutive elements of a workgroup tile as one mma register:
+  /// vector<2xf16>, or for bf16 the i32 holding both.
+  Value pair(Value tile, Value row, Value col) {
+    Value v0 = memref::LoadOp::create(b, tile, ValueRange{row, col});
+    Value v1 =
+        memref::LoadOp::create(b, tile, ValueRange{row, add(col, idx(1))});
+    auto vecType = VectorType::get({2}, elt);
+    Value v = vector::FromElementsOp::create(b, vecType, ValueRange{v0, v1});
+    if (elt.isF16())
+      return v;
+    auto i32x1 = VectorType::get({1}, b.getI32Type());
+    Value packed = vector::BitCastOp::create(b, i32x1, v);
+    return vector::ExtractOp::create(b, packed, ArrayRef<int64_t>{0});
+  }
+};
+} // namespace
+
+BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
+                                               const Operands &ops) {
+  MLIRContext *ctx = fn.getContext();
+  ImplicitLocOpBuilder b(fn.getLoc(), ctx);
+  Block &body = fn.getBody().front();
+  b.setInsertionPointToStart(&body);
+  Type elt = cast<MemRefType>(ops.out.getType()).getElementType();
+  MMABuilder k{{b}, elt};
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto tileType = [&](int64_t rows) {
+    return MemRefType::get({rows, kRowPitch}, elt,
+                           MemRefLayoutAttrInterface(), workgroup);
+  };
+  Value sA = fn.addWorkgroupAttribution(tileType(kTileM), fn.getLoc());
+  Value sB = fn.addWorkgroupAttribution(tileType(kTileN), fn.getLoc());
+  Value one = k.idx(1);
+  Value n = memref::DimOp::create(b, ops.w, 1);
+  Value kDim = memref::DimOp::create(b, ops.w, 2);
+
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, tid, k.idx(32));
+  Value lane = arith::RemUIOp::create(b, tid, k.idx(32));
+  Value g = arith::DivUIOp::create(b, lane, k.idx(4));
+  Value t = arith::RemUIOp::create(b, lane, k.idx(4));
+  Value wm = arith::DivUIOp::create(b, warp, k.idx(2));
+  Value wn = arith::RemUIOp::create(b, warp, k.idx(2));
+  Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y),
+                   k.idx(kTileM));
+  Value n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
+                   k.idx(kTileN));
+  Value total = k.loadOffset(ops.offsets, k.idx(ops.experts));
+  Value zeroElt = arith::ConstantOp::create(b, b.getZeroAttr(elt));
+
+  auto active = scf::IfOp::create(b, k.lt(r0, total), true);
+  // Padding tiles past the last group are zero rows.
+  b.setInsertionPointToStart(&active.getElseRegion().front());
+  for (int64_t i = 0; i < kTileM * kTileN / kThreads; ++i) {
+    Value flat = k.add(tid, k.idx(i * kThreads));
+    Value row = arith::DivUIOp::create(b, flat, k.idx(kTileN));
+    Value col = arith::RemUIOp::create(b, flat, k.idx(kTileN));
+    k.storeIfInColumns(ops.out, zeroElt, k.add(r0, row), k.add(n0, col), n);
+  }
+
+  b.setInsertionPointToStart(&active.getThenRegion().front());
+  Value expert = k.expertOfRow(ops.offsets, ops.experts, r0);
+  Value kLast = arith::SubIOp::create(b, kDim, one);
+  Value nLast = arith::SubIOp::create(b, n, one);
+  SmallVector<Value> accInit(kWarpTiles * kAccPerTile, k.f32(0.0));
+  auto f32 = b.getF32Type();
+  auto accType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+  NVVM::MMATypes ptxType =
+      elt.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+
+  auto kLoop = scf::ForOp::create(
+      b, k.idx(0), kDim, k.idx(kTileK), accInit,
+      [&](OpBuilder &nb, Location loc, Value k0, ValueRange acc) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        MMABuilder kk{{ib}, elt};
+        // Stage the slices; k past K (and n past N) read as zero through
+        // clamped, always in-bounds loads.
+        for (int64_t i = 0; i < kTileM * kTileK / kThreads; ++i) {
+          Value flat = kk.add(tid, kk.idx(i * kThreads));
+          Value row = arith::DivUIOp::create(ib, flat, kk.idx(kTileK));
+          Value col = arith::RemUIOp::create(ib, flat, kk.idx(kTileK));
+          Value kc = kk.add(k0, col);
+          Value kIn = kk.lt(kc, kDim);
+          Value kSafe = kk.minIdx(kc, kLast);
+          Value a = memref::LoadOp::create(
+              ib, ops.x, ValueRange{kk.add(r0, row), kSafe});
+          a = arith::SelectOp::create(ib, kIn, a, zeroElt);
+          memref::StoreOp::create(ib, a, sA, ValueRange{row, col});
+          Value nc = kk.add(n0, row);
+          Value bIn = arith::AndIOp::create(ib, kIn, kk.lt(nc, n));
+          Value wv = memref::LoadOp::create(
+              ib, ops.w, ValueRange{expert, kk.minIdx(nc, nLast), kSafe});
+          wv = arith::SelectOp::create(ib, bIn, wv, zeroElt);
+          memref::StoreOp::create(ib, wv, sB, ValueRange{row, col});
+        }
+        gpu::BarrierOp::create(ib);
+        SmallVector<Value> next(acc.begin(), acc.end());
+        Value t2 = kk.mul(t, kk.idx(2));
+        for (int64_t kk0 = 0; kk0 < kTileK; kk0 += 16) {
+          Value c0 = kk.add(t2, kk.idx(kk0)), c8 = kk.add(t2, kk.idx(kk0 + 8));
+          SmallVector<SmallVector<Value>> aFrag, bFrag;
+          for (int64_t mi = 0; mi < 2; ++mi) {
+            Value rg = kk.add(kk.mul(wm, kk.idx(32)), kk.add(g, kk.idx(16 * mi)));
+            Value rg8 = kk.add(rg, kk.idx(8));
+            aFrag.push_back({kk.pair(sA, rg, c0), kk.pair(sA, rg8, c0),
+                             kk.pair(sA, rg, c8), kk.pair(sA, rg8, c8)});
+          }
+          for (int64_t ni = 0; ni < 4; ++ni) {
+            Value cg = kk.add(kk.mul(wn, kk.idx(32)), kk.add(g, kk.idx(8 * ni)));
+            bFrag.push_back({kk.pair(sB, cg, c0), kk.pair(sB, cg, c8)});
+          }
+          for (int64_t mi = 0; mi < 2; ++mi)
+            for (int64_t ni = 0; ni < 4; ++ni) {
+              int64_t base = (mi * 4 + ni) * kAccPerTile;
+              ArrayRef<Value> c(next.data() + base, kAccPerTile);
+              Value d = NVVM::MmaOp::create(
+                  ib, accType, aFrag[mi], bFrag[ni], c, {16, 8, 16},
+                  std::nullopt, std::nullopt,
+                  std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                 NVVM::MMALayout::col});
+              for (int64_t q = 0; q < kAccPerTile; ++q)
+                next[base + q] = LLVM::ExtractValueOp::create(
+                    ib, d, ArrayRef<int64_t>{q});
+            }
+        }
+        gpu::BarrierOp::create(ib);
+        scf::YieldOp::create(ib, next);
+      });
+
+  // Epilogue: accumulator q of tile (mi, ni) is row g + 8 (q / 2), column
+  // 2t + q % 2 of that tile.
+  Value t2 = k.mul(t, k.idx(2));
+  for (int64_t mi = 0; mi < 2; ++mi)
+    for (int64_t ni = 0; ni < 4; ++ni)
+      for (int64_t q = 0; q < kAccPerTile; ++q) {
+        Value row = k.add(r0, k.add(k.mul(wm, k.idx(32)),
+                                    k.add(g, k.idx(16 * mi + 8 * (q / 2)))));
+        Value col = k.add(n0, k.add(k.mul(wn, k.idx(32)),
+                                    k.add(t2, k.idx(8 * ni + q % 2))));
+        Value v = kLoop.getResult((mi * 4 + ni) * kAccPerTile + q);
+        if (ops.bias)
+          v = arith::AddFOp::create(
+              b, v,
+              k.toF32(memref::LoadOp::create(
+                  b, ops.bias, ValueRange{expert, k.minIdx(col, nLast)})));
+        k.storeIfInColumns(ops.out, k.fromF32(v, elt), row, col, n);
+      }
+  b.setInsertionPointToEnd(&body);
+  gpu::ReturnOp::create(b);
+  return {kThreads, 1};
+}
