@@ -193,11 +193,99 @@ struct ParallelToLaunch : OpRewritePattern<scf::ParallelOp> {
   }
 };
 
+/// Whether `op` is host code: in a function, outside kernels and loops
+/// that will become kernels.
+bool onHost(Operation *op) {
+  return !op->getParentOfType<scf::ParallelOp>() &&
+         !op->getParentOfType<gpu::LaunchOp>() &&
+         op->getParentOfType<FunctionOpInterface>();
+}
+
+/// A host copy between buffers becomes a parallel loop (then a kernel), so
+/// that the data stays on the device.
+struct CopyToParallel : OpRewritePattern<memref::CopyOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(memref::CopyOp copy,
+                                PatternRewriter &rewriter) const override {
+    if (!onHost(copy))
+      return failure();
+    Location loc = copy.getLoc();
+    Value src = copy.getSource(), dst = copy.getTarget();
+    auto type = cast<MemRefType>(src.getType());
+    if (type.getRank() == 0)
+      return failure();
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    SmallVector<Value> lbs(type.getRank(), zero), steps(type.getRank(), one);
+    SmallVector<Value> ubs;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      ubs.push_back(memref::DimOp::create(rewriter, loc, src, d));
+    scf::ParallelOp::create(
+        rewriter, loc, lbs, ubs, steps,
+        [&](OpBuilder &b, Location l, ValueRange ivs) {
+          Value v = memref::LoadOp::create(b, l, src, ivs);
+          memref::StoreOp::create(b, l, v, dst, ivs);
+        });
+    rewriter.eraseOp(copy);
+    return success();
+  }
+};
+
+/// A sequential host loop over buffers (building the routing plan) runs on
+/// one GPU thread, so that its buffers do not travel to the host and back.
+struct SerialLoopToLaunch : OpRewritePattern<scf::ForOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(scf::ForOp loop,
+                                PatternRewriter &rewriter) const override {
+    if (!onHost(loop) || loop->getParentOfType<scf::ForOp>() ||
+        loop.getNumResults() != 0)
+      return failure();
+    bool touchesMemory = false;
+    WalkResult r = loop.getBody()->walk([&](Operation *op) {
+      if (isa<memref::LoadOp, memref::StoreOp>(op))
+        touchesMemory = true;
+      if (isa<memref::AllocOp, memref::GetGlobalOp, CallOpInterface,
+              gpu::LaunchOp, memref::CopyOp, memref::AllocaScopeOp>(op))
+        return WalkResult::interrupt();
+      if (auto p = dyn_cast<scf::ParallelOp>(op); p && p.getNumResults())
+        return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted() || !touchesMemory)
+      return failure();
+    Location loc = loop.getLoc();
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    auto launch = gpu::LaunchOp::create(rewriter, loc, one, one, one, one, one,
+                                        one);
+    Block &body = launch.getBody().front();
+    rewriter.setInsertionPointToStart(&body);
+    gpu::TerminatorOp::create(rewriter, loc);
+    rewriter.moveOpBefore(loop, body.getTerminator());
+    SmallVector<scf::ParallelOp> nested;
+    loop.getBody()->walk([&](scf::ParallelOp p) { nested.push_back(p); });
+    for (scf::ParallelOp p : nested)
+      serialize(rewriter, p);
+    return success();
+  }
+};
+
 struct GPUMapParallelLoopsPass
     : moe::impl::GPUMapParallelLoopsBase<GPUMapParallelLoopsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<ParallelToLaunch>(&getContext());
+    MLIRContext *ctx = &getContext();
+    {
+      RewritePatternSet patterns(ctx);
+      patterns.add<CopyToParallel>(ctx);
+      walkAndApplyPatterns(getOperation(), std::move(patterns));
+    }
+    RewritePatternSet patterns(ctx);
+    patterns.add<ParallelToLaunch>(ctx);
+    if (serialLoops)
+      patterns.add<SerialLoopToLaunch>(ctx);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

@@ -252,7 +252,17 @@ def GPUMapParallelLoops : Pass<"moe-gpu-map-parallel-loops"> {
     thread-private `memref.alloca`s, and `memref.copy` becomes scalar loops.
     Loops that cannot run on the device (dynamically sized allocations,
     calls) stay on the host, which works on the same unified memory.
+
+    Host copies between buffers become parallel loops first (so kernels),
+    and with `serial-loops` (the default) each outermost sequential
+    `scf.for` of host code that reads or writes buffers (the routing plan's
+    counting sort) runs on a single GPU thread, so plan data never moves to
+    the host and back.
   }];
+  let options = [
+    Option<"serialLoops", "serial-loops", "bool", /*default=*/"true",
+           "Run outermost sequential loops over buffers on one GPU thread">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect",
@@ -294,6 +304,25 @@ def GPUDeviceConstants : Pass<"moe-gpu-device-constants", "::mlir::ModuleOp"> {
     messages) are left alone.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def GPUDeviceChecks : Pass<"moe-gpu-device-checks"> {
+  let summary = "Report failed run-time checks of kernels through the host";
+  let description = [{
+    For every `gpu.launch` containing `cf.assert`s (such as the expert id
+    range check of the routing plan): a failed check stores its number into
+    a one-word buffer and skips the rest of its block, the code it guards
+    (values that code yields to the block's terminator are zero instead);
+    after the launch, host code reads the word and fails a `cf.assert` with
+    the original message. A trap in the kernel would instead lose the CUDA
+    context and the message.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
 }
 
 #endif // MOE_PASSES_TD

@@ -62,6 +62,7 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createGPUMapParallelLoops());
+  pm.addPass(createGPUDeviceChecks());
   pm.addPass(createGpuKernelOutliningPass());
   GpuNVVMAttachTargetOptions target;
   target.chip = "sm_" + options.sm;

@@ -104,3 +104,46 @@ func.func @host_only(%a: memref<?xf32>, %n: index) -> f32 {
   }
   return %s : f32
 }
+
+// -----
+
+// A sequential loop over buffers (a prefix sum) runs on one GPU thread; a
+// host copy becomes a parallel loop, then a kernel. Loops with results stay.
+// With serial-loops=false the sequential loop stays on the host.
+// RUN: moe-opt %s -split-input-file --moe-gpu-map-parallel-loops=serial-loops=false | FileCheck %s --check-prefix=HOST
+// CHECK-LABEL: func.func @plan
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %[[ONE:.*]], %{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]]) threads({{.*}}) in (%{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]], %{{.*}} = %[[ONE]])
+// CHECK-NEXT: scf.for
+// CHECK: memref.load
+// CHECK: memref.store
+// CHECK: gpu.terminator
+// CHECK: gpu.launch
+// CHECK: memref.load %{{.*}} : memref<8xi32, strided<[1]>>
+// CHECK: memref.store %{{.*}} : memref<8xi32>
+// CHECK-NOT: memref.copy
+// CHECK: scf.for {{.*}} -> (i32)
+// HOST-LABEL: func.func @plan
+// HOST-NEXT: arith.constant
+// HOST: scf.for
+// HOST: gpu.launch
+func.func @plan(%counts: memref<8xi32>, %offsets: memref<9xi32>, %out: memref<8xi32>) -> i32 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %z = arith.constant 0 : i32
+  scf.for %e = %c0 to %c8 step %c1 {
+    %n = memref.load %counts[%e] : memref<8xi32>
+    %o = memref.load %offsets[%e] : memref<9xi32>
+    %s = arith.addi %o, %n : i32
+    %e1 = arith.addi %e, %c1 : index
+    memref.store %s, %offsets[%e1] : memref<9xi32>
+  }
+  %head = memref.subview %offsets[0] [8] [1] : memref<9xi32> to memref<8xi32, strided<[1]>>
+  memref.copy %head, %out : memref<8xi32, strided<[1]>> to memref<8xi32>
+  %sum = scf.for %e = %c0 to %c8 step %c1 iter_args(%acc = %z) -> (i32) {
+    %n = memref.load %counts[%e] : memref<8xi32>
+    %t = arith.addi %acc, %n : i32
+    scf.yield %t : i32
+  }
+  return %sum : i32
+}
