@@ -9,17 +9,26 @@
 // CHECK-NOT: scf.
 // CHECK: llvm.func @_mlir_memref_to_llvm_alloc(i64) -> !llvm.ptr
 // CHECK-LABEL: llvm.func @moe_block(
-// Routing, then the plan's counters on the device; the plan itself is built
-// on the host, then the row gather, the two grouped GEMMs around the
-// activation, and the combine.
+// 15 kernels: routing; the plan (zeroed counters, counting with the expert
+// id check reported on the host after the launch, prefix sum, offsets copy,
+// slot initialization, stable placement); the row gather; the two grouped
+// GEMMs around the activation; the combine (slot inverse, then the sum).
 // CHECK: gpu.launch_func @moe_block_kernel::@moe_block_kernel
 // CHECK: gpu.launch_func @moe_block_kernel_0::@moe_block_kernel
+// CHECK: gpu.launch_func @moe_block_kernel_1::@moe_block_kernel
 // CHECK: llvm.call @moe_runtime_fail
 // CHECK: gpu.launch_func @moe_block_kernel_2::@moe_block_kernel
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks
 // CHECK: gpu.launch_func @moe_block_kernel_3::@moe_block_kernel
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks
+// CHECK: gpu.launch_func @moe_block_kernel_4::@moe_block_kernel
 // CHECK: gpu.launch_func @moe_block_kernel_5::@moe_block_kernel
+// CHECK: gpu.launch_func @moe_block_kernel_6::@moe_block_kernel
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks
+// CHECK: gpu.launch_func @moe_block_kernel_7::@moe_block_kernel
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks
+// CHECK: gpu.launch_func @moe_block_kernel_8::@moe_block_kernel
+// CHECK: gpu.launch_func @moe_block_kernel_9::@moe_block_kernel
+// CHECK: gpu.launch_func @moe_block_kernel_10::@moe_block_kernel
+// CHECK-NOT: gpu.launch_func
 // CHECK: llvm.call @_mlir_memref_to_llvm_free
 // CHECK: llvm.func @_mlir_ciface_moe_block(
 // CHECK: gpu.binary @moe_block_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90">, properties = {ptx = "{{.*}}spill_bytes = 0 : i64}, "P\EDU\BA
