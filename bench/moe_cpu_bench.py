@@ -38,7 +38,9 @@ os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "examples"))
+from make_moe_model import build_moe_model  # noqa: E402
 
 CASES = {"coarse": dict(H=1024, I=2048, E=8, K=2),
          "fine": dict(H=1024, I=256, E=64, K=6)}
@@ -66,22 +68,7 @@ def timed(fn):
 
 
 def build_model(path, H, I, E, K):
-    rng = np.random.default_rng(0)
-    w1 = (rng.standard_normal((E, 2 * I, H)) / np.sqrt(H)).astype(np.float32)
-    w2 = (rng.standard_normal((E, H, I)) / np.sqrt(I)).astype(np.float32)
-    node = helper.make_node("MoE", ["x", "logits", "w1", "", "w2"], ["y"],
-                            domain="com.microsoft", k=K, activation_type="swiglu",
-                            swiglu_fusion=1, normalize_routing_weights=1)
-    graph = helper.make_graph(
-        [node], "moe_bench",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H]),
-         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["T", E])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])],
-        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")])
-    model = helper.make_model(graph, opset_imports=[
-        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
-    model.ir_version = 8
-    onnx.save(model, path)
+    onnx.save(build_moe_model(E=E, H=H, I=I, K=K, name="moe_bench"), path)
 
 
 def main():
@@ -117,7 +104,7 @@ def main():
                  "--threads", str(args.threads), "--benchmark", str(args.runs)],
                 check=True, capture_output=True, text=True).stdout
             ours = float(re.search(r"median_ms: (\S+)", out).group(1))
-            feeds = {"x": x, "logits": logits}
+            feeds = {"hidden_states": x, "router_logits": logits}
             for _ in range(3):
                 sess.run(None, feeds)
             times = sorted(timed(lambda: sess.run(None, feeds)) * 1e3

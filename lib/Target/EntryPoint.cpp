@@ -131,7 +131,10 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
           "size_t error_size);\n";
   }
   os << "\n/* The device the model runs on: \"cpu\" or \"cuda\". */\n"
-        "const char *moe_model_device(void);\n";
+        "const char *moe_model_device(void);\n"
+        "/* GPU time of the last run on CUDA (CUDA events around the model's "
+        "kernels),\n * in milliseconds; 0 for CPU models. */\n"
+        "double moe_model_last_device_ms(void);\n";
   os << "\n/* Threads used by the model's parallel loops (default: the "
         "online CPUs,\n * or MOE_NUM_THREADS). */\n"
         "void moe_model_set_num_threads(int32_t n);\n";
@@ -273,7 +276,11 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   for (size_t i = 0; i < e.inputs.size(); ++i)
     args.push_back("&in" + std::to_string(i));
   os << "  moe_runtime_set_error_handler(&on_error);\n";
+  if (cuda)
+    os << "  moe_cuda_timer_start();\n";
   os << "  _mlir_ciface_" << f << "(" << llvm::join(args, ", ") << ");\n";
+  if (cuda)
+    os << "  moe__last_device_ms = moe_cuda_timer_stop();\n";
   os << "  moe_runtime_set_error_handler(NULL);\n";
   for (auto [i, t] : llvm::enumerate(e.outputs)) {
     int64_t rank = t.type.getRank();
@@ -317,6 +324,12 @@ const char *moe_runtime_error_message(void);
 int moe_cuda_available(char *error, size_t error_size);
 void *moe_cuda_alloc(size_t bytes);
 void moe_cuda_free(void *ptr);
+void moe_cuda_timer_start(void);
+double moe_cuda_timer_stop(void);
+
+/* Device time of the last call (CUDA models), in milliseconds. */
+static double moe__last_device_ms;
+double moe_model_last_device_ms(void) { return moe__last_device_ms; }
 
 static void moe__fail(char *error, size_t error_size, const char *fmt, ...) {
   if (!error || !error_size)

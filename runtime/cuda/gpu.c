@@ -137,6 +137,31 @@ void moe_cuda_synchronize(void) {
   moe_cuda_check(d->cuCtxSynchronize(), "cuCtxSynchronize");
 }
 
+/* Device time of a model call: events on the calling thread's stream,
+ * which every launch of the call uses. */
+static __thread CUevent timer_start, timer_stop;
+
+void moe_cuda_timer_start(void) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  if (!timer_start) {
+    moe_cuda_check(d->cuEventCreate(&timer_start, 0), "cuEventCreate");
+    moe_cuda_check(d->cuEventCreate(&timer_stop, 0), "cuEventCreate");
+  }
+  moe_cuda_check(d->cuEventRecord(timer_start, mgpuStreamCreate()),
+                 "cuEventRecord");
+}
+
+double moe_cuda_timer_stop(void) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  float ms = 0;
+  moe_cuda_check(d->cuEventRecord(timer_stop, mgpuStreamCreate()),
+                 "cuEventRecord");
+  moe_cuda_check(d->cuEventSynchronize(timer_stop), "cuEventSynchronize");
+  moe_cuda_check(d->cuEventElapsedTime(&ms, timer_start, timer_stop),
+                 "cuEventElapsedTime");
+  return ms;
+}
+
 /* memref.alloc / memref.dealloc of generated host code. */
 void *_mlir_memref_to_llvm_alloc(size_t bytes) { return moe_cuda_alloc(bytes); }
 

@@ -33,6 +33,11 @@ void *moe_cuda_constant(const void *host, size_t bytes);
 /* Waits for all work on the device. */
 void moe_cuda_synchronize(void);
 
+/* Device time between start and stop on the calling thread's stream, in
+ * milliseconds (CUDA events). */
+void moe_cuda_timer_start(void);
+double moe_cuda_timer_stop(void);
+
 #ifdef __cplusplus
 }
 #endif
