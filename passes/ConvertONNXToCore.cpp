@@ -33,6 +33,7 @@ struct ConvertONNXToCorePass
     moe::onnx_to_core::populateTensorPatterns(patterns);
     moe::onnx_to_core::populateIndexingPatterns(patterns);
     moe::onnx_to_core::populateShapePatterns(patterns);
+    moe::onnx_to_core::populateScatterPatterns(patterns);
 
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     if (!allowPartial) {

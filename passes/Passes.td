@@ -86,7 +86,12 @@ def ConvertONNXToCore : Pass<"convert-onnx-to-core"> {
       Transpose -> `linalg.transpose`, Reshape (0 and -1 resolved at run
       time) -> `tensor.reshape`, Squeeze/Unsqueeze -> collapse/expand_shape,
       Concat -> `tensor.concat`, Slice with constant bounds and positive
-      steps -> `tensor.extract_slice`.
+      steps -> `tensor.extract_slice`;
+    * GatherND -> one `linalg.generic` reading index tuples; ScatterND and
+      ScatterElements (reductions none/add/mul/max/min), NonZero and CumSum
+      along a constant axis (exclusive, reverse) -> sequential `scf.for`
+      loops over tensors (their definitions are sequential);
+      SkipSimplifiedLayerNormalization -> the residual sum and RMS norm.
 
     Ops outside this set, or with unranked types, stay as they are; with
     `allow-partial=false` any leftover onnx op is an error at its node.

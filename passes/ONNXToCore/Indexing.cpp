@@ -29,20 +29,6 @@ Value idx(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }
 
-/// `i` (any integer type) as an index in [0, size): negative values count
-/// from the end, then the result is clamped.
-Value normalizeIndex(OpBuilder &b, Location loc, Value i, Value size) {
-  Value v = arith::IndexCastOp::create(b, loc, b.getIndexType(), i);
-  Value zero = idx(b, loc, 0);
-  Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v, zero);
-  v = arith::SelectOp::create(b, loc, neg,
-                              arith::AddIOp::create(b, loc, v, size), v);
-  v = arith::MaxSIOp::create(b, loc, v, zero);
-  return arith::MinSIOp::create(b, loc, v,
-                                arith::SubIOp::create(b, loc, size,
-                                                      idx(b, loc, 1)));
-}
-
 struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(onnx::GatherOp op,

@@ -331,39 +331,16 @@ struct ReducePattern : OpRewritePattern<OpT> {
   }
 };
 
-/// RMS normalization (SimplifiedLayerNormalization) and layer normalization
-/// over the trailing axes from `axis`, statistics in f32.
-template <typename OpT>
-struct NormPattern : OpRewritePattern<OpT> {
-  using OpRewritePattern<OpT>::OpRewritePattern;
-  static constexpr bool kRms =
-      std::is_same_v<OpT, onnx::SimplifiedLayerNormalizationOp>;
-
-  LogicalResult
-  matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value x = op.getX();
-    auto type = rankedFloat(x);
-    auto outType = rankedFloat(op.getY());
-    if (!type || !outType)
-      return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
-    for (Value extra : op->getResults().drop_front())
-      if (!extra.use_empty())
-        return rewriter.notifyMatchFailure(op, "statistics outputs are used");
-    Value scale = op->getOperands()[1];
-    Value bias = kRms ? Value() : op->getOperands()[2];
-    if (bias && isa<NoneType>(bias.getType()))
-      bias = Value();
-    if (!rankedFloat(scale) || (bias && !rankedFloat(bias)))
-      return rewriter.notifyMatchFailure(op, "needs ranked scale and bias");
-    int64_t rank = type.getRank(), axis = op.getAxis();
-    if (axis < -rank || axis >= rank)
-      return op.emitError() << "normalization axis " << axis
-                            << " is out of range for rank " << rank;
-    if (axis < 0)
-      axis += rank;
+/// RMS normalization (`rms`) or layer normalization of `x` over the
+/// trailing axes from `axis` (already in [0, rank)), statistics in f32:
+/// y = (x - mean) * rsqrt(var + eps) * scale (+ bias), no mean for RMS.
+FailureOr<Value> buildNormalization(PatternRewriter &rewriter, Location loc,
+                                    Value x, Value scale, Value bias,
+                                    int64_t axis, double eps, bool kRms,
+                                    RankedTensorType outType) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
     MLIRContext *ctx = rewriter.getContext();
-    double eps = op.getEpsilon().convertToDouble();
 
     // Statistics tensor over the leading dims [0, axis).
     SmallVector<OpFoldResult> leadSizes;
@@ -476,8 +453,98 @@ struct NormPattern : OpRewritePattern<OpT> {
             y = arith::AddFOp::create(b, l, y, toF32(b, l, a[3]));
           linalg::YieldOp::create(b, l, fromF32(b, l, y, elt));
         });
+  return norm.getResult(0);
+}
+
+/// SimplifiedLayerNormalization (RMS) and LayerNormalization.
+template <typename OpT>
+struct NormPattern : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  static constexpr bool kRms =
+      std::is_same_v<OpT, onnx::SimplifiedLayerNormalizationOp>;
+
+  LogicalResult
+  matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
+    Value x = op.getX();
+    auto type = rankedFloat(x);
+    auto outType = rankedFloat(op.getY());
+    if (!type || !outType)
+      return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
+    for (Value extra : op->getResults().drop_front())
+      if (!extra.use_empty())
+        return rewriter.notifyMatchFailure(op, "statistics outputs are used");
+    Value scale = op->getOperands()[1];
+    Value bias = kRms ? Value() : op->getOperands()[2];
+    if (bias && isa<NoneType>(bias.getType()))
+      bias = Value();
+    if (!rankedFloat(scale) || (bias && !rankedFloat(bias)))
+      return rewriter.notifyMatchFailure(op, "needs ranked scale and bias");
+    int64_t rank = type.getRank(), axis = op.getAxis();
+    if (axis < -rank || axis >= rank)
+      return op.emitError() << "normalization axis " << axis
+                            << " is out of range for rank " << rank;
+    if (axis < 0)
+      axis += rank;
+    auto y = buildNormalization(rewriter, op.getLoc(), x, scale, bias, axis,
+                                op.getEpsilon().convertToDouble(), kRms,
+                                outType);
+    if (failed(y))
+      return failure();
     // The statistics outputs are unused (checked above).
-    rewriter.replaceAllUsesWith(op->getResult(0), norm.getResult(0));
+    rewriter.replaceAllUsesWith(op->getResult(0), *y);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// SkipSimplifiedLayerNormalization (com.microsoft): s = input + skip
+/// (+ bias), output = RMSNorm(s) * gamma over the last axis; the sum is the
+/// optional fourth output.
+struct SkipNormPattern : OpRewritePattern<onnx::SkipSimplifiedLayerNormalizationOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult
+  matchAndRewrite(onnx::SkipSimplifiedLayerNormalizationOp op,
+                  PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = rankedFloat(op.getInput());
+    auto outType = rankedFloat(op.getOutput());
+    if (!type || !outType || !rankedFloat(op.getSkip()) ||
+        !rankedFloat(op.getGamma()))
+      return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
+    if (!op.getMean().use_empty() || !op.getInvStdVar().use_empty())
+      return rewriter.notifyMatchFailure(op, "statistics outputs are used");
+    Value bias = op.getBias();
+    if (bias && isa<NoneType>(bias.getType()))
+      bias = Value();
+    SmallVector<Value> terms = {op.getInput(), op.getSkip()};
+    if (bias)
+      terms.push_back(bias);
+    Type elt = type.getElementType();
+    auto sum = buildElementwise(
+        rewriter, loc, type, terms,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value s = toF32(b, l, a[0]);
+          for (Value v : a.drop_front())
+            s = arith::AddFOp::create(b, l, s, toF32(b, l, v));
+          return fromF32(b, l, s, elt);
+        });
+    if (failed(sum))
+      return failure();
+    auto y = buildNormalization(rewriter, loc, *sum, op.getGamma(), Value(),
+                                type.getRank() - 1,
+                                op.getEpsilon().convertToDouble(),
+                                /*kRms=*/true, outType);
+    if (failed(y))
+      return failure();
+    rewriter.replaceAllUsesWith(op.getOutput(), *y);
+    Value sumResult = op.getInputSkipBiasSum();
+    if (!sumResult.use_empty()) {
+      Value v = *sum;
+      if (v.getType() != sumResult.getType())
+        v = tensor::CastOp::create(rewriter, loc, sumResult.getType(), v);
+      rewriter.replaceAllUsesWith(sumResult, v);
+    }
     rewriter.eraseOp(op);
     return success();
   }
@@ -492,5 +559,6 @@ void mlir::moe::onnx_to_core::populateLinalgPatterns(
                ReducePattern<onnx::ReduceMaxOp>,
                ReducePattern<onnx::ReduceMinOp>,
                NormPattern<onnx::SimplifiedLayerNormalizationOp>,
-               NormPattern<onnx::LayerNormalizationOp>>(patterns.getContext());
+               NormPattern<onnx::LayerNormalizationOp>, SkipNormPattern>(
+      patterns.getContext());
 }

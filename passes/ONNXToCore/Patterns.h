@@ -27,6 +27,15 @@ void populateIndexingPatterns(RewritePatternSet &patterns);
 /// Shape, ConstantOfShape, Range, Expand, Flatten, Split.
 void populateShapePatterns(RewritePatternSet &patterns);
 
+/// ScatterND, ScatterElements, NonZero, CumSum, GatherND: sequential loops
+/// and index tuples on tensors.
+void populateScatterPatterns(RewritePatternSet &patterns);
+
+/// `i` (any integer type) as an index in [0, size): negative values count
+/// from the end, then the result is clamped (ONNX leaves out-of-range
+/// indices undefined; clamping keeps every access in bounds).
+Value normalizeIndex(OpBuilder &b, Location loc, Value i, Value size);
+
 /// Sizes of a value of `type`: static sizes as attributes, dynamic ones read
 /// with tensor.dim from the operand among `from` whose aligned (numpy
 /// broadcasting, right-aligned) dimension is dynamic.

@@ -152,3 +152,16 @@ void replaceWithCast(PatternRewriter &rewriter, Operation *op, Value result,
 }
 
 } // namespace mlir::moe::onnx_to_core
+
+Value mlir::moe::onnx_to_core::normalizeIndex(OpBuilder &b, Location loc,
+                                              Value i, Value size) {
+  Value v = arith::IndexCastOp::create(b, loc, b.getIndexType(), i);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v, zero);
+  v = arith::SelectOp::create(b, loc, neg,
+                              arith::AddIOp::create(b, loc, v, size), v);
+  v = arith::MaxSIOp::create(b, loc, v, zero);
+  Value last = arith::SubIOp::create(
+      b, loc, size, arith::ConstantIndexOp::create(b, loc, 1));
+  return arith::MinSIOp::create(b, loc, v, last);
+}
