@@ -422,7 +422,10 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Type elt = resultType.getElementType();
     OpFoldResult n = tensor::getMixedSize(rewriter, loc, weight, 1);
-    OpFoldResult kk = tensor::getMixedSize(rewriter, loc, weight, 2);
+    OpFoldResult kk = tensor::getMixedSize(rewriter, loc, input, 1);
+    OpFoldResult kBytes = tensor::getMixedSize(rewriter, loc, weight, 2);
+    int64_t bits = op.getWeightBits(), qblock = op.getQuantBlock();
+    Value scales = op.getScales();
     Value rows = e.dim(input, 0);
     Value result = e.filled({rows, n}, cast<TypedAttr>(rewriter.getZeroAttr(elt)));
 
@@ -449,27 +452,68 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     Value ws = tensor::ExtractSliceOp::create(
         rewriter, loc, wSliceType, weight,
         ArrayRef<OpFoldResult>{x, zero, zero},
-        ArrayRef<OpFoldResult>{one, n, kk},
+        ArrayRef<OpFoldResult>{one, n, kBytes},
         ArrayRef<OpFoldResult>{one, one, one});
     Value accInit = e.filled({count, n}, rewriter.getF32FloatAttr(0));
     // Loops n (weight row), m (token row), k: a weight row is read once
     // from memory and reused from cache by every token row of the group.
     AffineExpr nn, m, c;
     bindDims(ctx, nn, m, c);
+    SmallVector<Value> ins = {xs, ws};
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(3, 0, {m, c}, ctx),
+        AffineMap::get(3, 0, {nn, bits == 4 ? c.floorDiv(2) : c}, ctx)};
+    if (scales) {
+      // This expert's scales: [N] per row, or [N, K / block].
+      auto sType = cast<RankedTensorType>(scales.getType());
+      bool blocked = sType.getRank() == 3;
+      SmallVector<OpFoldResult> offs(sType.getRank(), zero), sizes, steps;
+      offs[0] = x;
+      sizes.push_back(one);
+      for (int64_t d = 1; d < sType.getRank(); ++d)
+        sizes.push_back(tensor::getMixedSize(rewriter, loc, scales, d));
+      steps.assign(sType.getRank(), one);
+      SmallVector<int64_t> sliceShape(sType.getShape().drop_front());
+      ins.push_back(tensor::ExtractSliceOp::create(
+          rewriter, loc,
+          RankedTensorType::get(sliceShape, sType.getElementType()), scales,
+          offs, sizes, steps));
+      maps.push_back(blocked ? AffineMap::get(3, 0, {nn, c.floorDiv(qblock)}, ctx)
+                             : AffineMap::get(3, 0, {nn}, ctx));
+    }
+    maps.push_back(AffineMap::get(3, 0, {m, nn}, ctx));
     Value prod =
         linalg::GenericOp::create(
-            rewriter, loc, TypeRange{accInit.getType()}, ValueRange{xs, ws},
-            ValueRange{accInit},
-            ArrayRef<AffineMap>{AffineMap::get(3, 0, {m, c}, ctx),
-                                AffineMap::get(3, 0, {nn, c}, ctx),
-                                AffineMap::get(3, 0, {m, nn}, ctx)},
+            rewriter, loc, TypeRange{accInit.getType()}, ins,
+            ValueRange{accInit}, maps,
             ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
                                           utils::IteratorType::parallel,
                                           utils::IteratorType::reduction},
             [&](OpBuilder &b, Location l, ValueRange args) {
               Emitter in{b, l};
-              Value p = in.mul(in.toF32(args[0]), in.toF32(args[1]));
-              linalg::YieldOp::create(b, l, in.add(args[2], p));
+              Value w = args[1];
+              if (bits) {
+                // (q - 2^(bits-1)) * scale, q the unsigned value in the byte
+                // (4-bit: the lower nibble for even c).
+                Type i32 = b.getI32Type();
+                Value q = arith::ExtUIOp::create(b, l, i32, w);
+                if (bits == 4) {
+                  Value col = linalg::IndexOp::create(b, l, 2);
+                  Value odd = arith::RemUIOp::create(b, l, col, in.index(2));
+                  Value shift = arith::MulIOp::create(
+                      b, l, in.toI32(odd), in.i32(4));
+                  q = arith::AndIOp::create(
+                      b, l, arith::ShRUIOp::create(b, l, q, shift),
+                      in.i32(15));
+                }
+                Value centered = arith::SubIOp::create(
+                    b, l, q, in.i32(int64_t(1) << (bits - 1)));
+                w = in.mul(arith::SIToFPOp::create(b, l, b.getF32Type(),
+                                                   centered),
+                           in.toF32(args[2]));
+              }
+              Value p = in.mul(in.toF32(args[0]), in.toF32(w));
+              linalg::YieldOp::create(b, l, in.add(args.back(), p));
             })
             .getResult(0);
     // Bias and rounding in one elementwise pass; an f32 result without

@@ -154,18 +154,26 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
         rewriter.getI64IntegerAttr(experts), rewriter.getI64IntegerAttr(block));
     Value grouped = dispatch.getGrouped(), offsets = dispatch.getOffsets();
 
-    auto expertMatmul = [&](Value input, Value weight, Value bias) -> Value {
+    // Quantized weights stay quantized: the grouped GEMM reads the bytes.
+    int64_t bits = op.getWeightBits(), qblock = op.getQuantBlock();
+    auto expertMatmul = [&](Value input, Value weight, Value bias,
+                            Value scales) -> Value {
       auto type = RankedTensorType::get({rows, dimOf(weight, 1)}, elt);
       return ExpertMatmulOp::create(rewriter, loc, type, input, weight,
-                                    offsets, bias);
+                                    offsets, bias, scales, bits, qblock);
     };
     int64_t inter = dimOf(op.getFc2(), 2);
-    Value gate = expertMatmul(grouped, op.getFc1(), op.getFc1Bias());
-    Value up = separate ? expertMatmul(grouped, op.getFc3(), op.getFc3Bias())
+    if (bits && inter != ShapedType::kDynamic)
+      inter = inter * 8 / bits;
+    Value gate = expertMatmul(grouped, op.getFc1(), op.getFc1Bias(),
+                              op.getFc1Scales());
+    Value up = separate ? expertMatmul(grouped, op.getFc3(), op.getFc3Bias(),
+                                       op.getFc3Scales())
                         : Value();
     Value activated = ActivationOp::create(
         rewriter, loc, RankedTensorType::get({rows, inter}, elt), gate, up, act);
-    Value down = expertMatmul(activated, op.getFc2(), op.getFc2Bias());
+    Value down = expertMatmul(activated, op.getFc2(), op.getFc2Bias(),
+                              op.getFc2Scales());
     Value result = CombineOp::create(rewriter, loc, op.getType(), down,
                                      dispatch.getSlots(), route.getWeights());
 

@@ -91,6 +91,9 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     ops.w = buffer(op.getWeight());
     ops.offsets = buffer(op.getOffsets());
     ops.bias = buffer(op.getBias());
+    ops.scales = buffer(op.getScales());
+    ops.bits = op.getWeightBits();
+    ops.block = op.getQuantBlock();
     ops.experts = wType.getDimSize(0);
     Value rows = tensor::DimOp::create(b, op.getInput(), 0);
     Value n = tensor::DimOp::create(b, op.getWeight(), 1);
@@ -105,6 +108,8 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     SmallVector<Value> operands = {ops.x, ops.w, ops.offsets};
     if (ops.bias)
       operands.push_back(ops.bias);
+    if (ops.scales)
+      operands.push_back(ops.scales);
     operands.push_back(ops.out);
     gpu::GPUFuncOp fn = createKernel(op, TypeRange(ValueRange(operands)));
     // The same roles, as the kernel's arguments.
@@ -113,7 +118,9 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     args.x = entry.getArgument(0);
     args.w = entry.getArgument(1);
     args.offsets = entry.getArgument(2);
-    args.bias = ops.bias ? entry.getArgument(3) : nullptr;
+    unsigned next = 3;
+    args.bias = ops.bias ? entry.getArgument(next++) : nullptr;
+    args.scales = ops.scales ? entry.getArgument(next++) : nullptr;
     args.out = entry.getArguments().back();
     bool mma = tensorCores && (elt.isF16() || elt.isBF16()) &&
                wType.getElementType() == elt &&

@@ -11,6 +11,9 @@
 #include "moe/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
@@ -25,8 +28,10 @@ using namespace mlir::moe;
 namespace {
 constexpr int64_t kDynamic = ShapedType::kDynamic;
 
-/// The #moe.activation equivalent of an onnx.MoE node's activation settings.
-FailureOr<ActivationAttr> mapActivation(onnx::MoEOp op) {
+/// The #moe.activation equivalent of an onnx.MoE / onnx.QMoE node's
+/// activation settings.
+template <typename OpT>
+FailureOr<ActivationAttr> mapActivation(OpT op) {
   MLIRContext *ctx = op.getContext();
   StringRef type = op.getActivationType();
   int64_t fusion = op.getSwigluFusion();
@@ -83,10 +88,10 @@ FailureOr<ActivationAttr> mapActivation(onnx::MoEOp op) {
 }
 
 /// `v` as a ranked tensor, or an error naming the ONNX input.
-LogicalResult requireRanked(onnx::MoEOp op, Value v, StringRef name) {
+LogicalResult requireRanked(Operation *op, Value v, StringRef name) {
   if (isa<NoneType>(v.getType()) || isa<RankedTensorType>(v.getType()))
     return success();
-  return op.emitError() << "input '" << name
+  return op->emitError() << "input '" << name
                         << "' has an unknown rank; give the model's value_info "
                            "or graph input a shape";
 }
@@ -107,10 +112,69 @@ Value flattenTokens(OpBuilder &b, Location loc, Value v) {
       b, loc, flat, v, SmallVector<ReassociationIndices>{{0, 1}, {2}});
 }
 
-struct RaiseMoE : OpRewritePattern<onnx::MoEOp> {
-  using OpRewritePattern::OpRewritePattern;
+/// QMoE's quantization: bits, scale block, and its weights and scales as
+/// the moe dialect holds them (signless i8 bytes). Float MoE: none.
+struct QuantInputs {
+  int64_t bits = 0, block = 0;
+  Value fc1Scales, fc2Scales, fc3Scales;
+};
 
-  LogicalResult matchAndRewrite(onnx::MoEOp op,
+LogicalResult quantInputs(onnx::MoEOp, PatternRewriter &, QuantInputs &) {
+  return success();
+}
+
+LogicalResult quantInputs(onnx::QMoEOp op, PatternRewriter &rewriter,
+                          QuantInputs &q) {
+  q.bits = op.getExpertWeightBits();
+  if (q.bits != 4 && q.bits != 8)
+    return op.emitError() << "expert_weight_bits must be 4 or 8, got "
+                          << q.bits;
+  q.block = op.getBlockSize().value_or(0);
+  if (q.block < 0)
+    return op.emitError() << "block_size must be positive, got " << q.block;
+  for (auto [v, name] :
+       {std::pair{op.getFc1ZeroPoints(), "fc1_zero_points"},
+        std::pair{op.getFc2ZeroPoints(), "fc2_zero_points"},
+        std::pair{op.getFc3ZeroPoints(), "fc3_zero_points"}})
+    if (!isa<NoneType>(v.getType()))
+      return op.emitError() << "QMoE with " << name
+                            << " (asymmetric weights) is not supported";
+  if (!isa<NoneType>(op.getRouterWeights().getType()))
+    return op.emitError("QMoE with router_weights is not supported");
+  q.fc1Scales = orNull(op.getFc1Scales());
+  q.fc2Scales = orNull(op.getFc2Scales());
+  q.fc3Scales = orNull(op.getFc3Scales());
+  if (!q.fc1Scales || !q.fc2Scales)
+    return op.emitError("QMoE needs fc1_scales and fc2_scales");
+  return success();
+}
+
+/// QMoE weights are unsigned bytes; moe.layer holds them as signless i8: a
+/// constant of the same bytes (blobs are shared, not copied), or a
+/// tensor.bitcast of a weight given at run time.
+Value asBytes(PatternRewriter &rewriter, Location loc, Value v) {
+  auto type = dyn_cast_or_null<RankedTensorType>(v ? v.getType() : Type());
+  if (!type || !type.getElementType().isUnsignedInteger(8))
+    return v;
+  auto bytes = type.clone(rewriter.getIntegerType(8));
+  if (auto constant = v.getDefiningOp<onnx::ConstantOp>()) {
+    Attribute value = constant.getValue();
+    TypedAttr retyped;
+    if (auto dense = dyn_cast_or_null<DenseElementsAttr>(value))
+      retyped = dense.bitcast(bytes.getElementType());
+    else if (auto blob = dyn_cast_or_null<DenseResourceElementsAttr>(value))
+      retyped = DenseResourceElementsAttr::get(bytes, blob.getRawHandle());
+    if (retyped)
+      return arith::ConstantOp::create(rewriter, loc, bytes, retyped);
+  }
+  return tensor::BitcastOp::create(rewriter, loc, bytes, v);
+}
+
+template <typename OpT>
+struct RaiseMoE : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     const std::pair<Value, StringRef> inputs[] = {
@@ -142,7 +206,8 @@ struct RaiseMoE : OpRewritePattern<onnx::MoEOp> {
                                "input's rank, got "
                             << routerType;
     int64_t hidden = inputType.getShape().back();
-    if (fc1Type.getRank() == 3 && hidden != kDynamic &&
+    bool quantized = std::is_same_v<OpT, onnx::QMoEOp>;
+    if (!quantized && fc1Type.getRank() == 3 && hidden != kDynamic &&
         fc1Type.getDimSize(2) != hidden && fc1Type.getDimSize(1) == hidden)
       return op.emitError()
              << "fc1_experts_weights " << fc1Type
@@ -155,7 +220,11 @@ struct RaiseMoE : OpRewritePattern<onnx::MoEOp> {
     FailureOr<ActivationAttr> act = mapActivation(op);
     if (failed(act))
       return failure();
-    auto routing = RoutingAttr::get(getContext(), Scoring::softmax, op.getK(),
+    QuantInputs q;
+    if (failed(quantInputs(op, rewriter, q)))
+      return failure();
+    auto routing = RoutingAttr::get(op.getContext(), Scoring::softmax,
+                                    op.getK(),
                                     op.getNormalizeRoutingWeights() != 0);
 
     Value hiddenStates = flattenTokens(rewriter, loc, op.getInput());
@@ -163,11 +232,15 @@ struct RaiseMoE : OpRewritePattern<onnx::MoEOp> {
     auto layer = LayerOp::create(
         rewriter, loc, hiddenStates.getType(), hiddenStates, logits,
         /*router_weight=*/Value(), /*router_bias=*/Value(),
-        op.getFc1ExpertsWeights(), orNull(op.getFc1ExpertsBias()),
-        orNull(op.getFc3ExpertsWeights()), orNull(op.getFc3ExpertsBias()),
-        op.getFc2ExpertsWeights(), orNull(op.getFc2ExpertsBias()),
+        asBytes(rewriter, loc, op.getFc1ExpertsWeights()),
+        orNull(op.getFc1ExpertsBias()),
+        asBytes(rewriter, loc, orNull(op.getFc3ExpertsWeights())),
+        orNull(op.getFc3ExpertsBias()),
+        asBytes(rewriter, loc, op.getFc2ExpertsWeights()),
+        orNull(op.getFc2ExpertsBias()),
         /*shared_fc1=*/Value(), /*shared_fc3=*/Value(),
-        /*shared_fc2=*/Value(), /*shared_gate=*/Value(), routing, *act);
+        /*shared_fc2=*/Value(), /*shared_gate=*/Value(), q.fc1Scales,
+        q.fc3Scales, q.fc2Scales, routing, *act, q.bits, q.block);
     if (failed(layer.verify()))
       return failure();
     Value result = layer.getResult();
@@ -196,10 +269,16 @@ struct RaiseMoE : OpRewritePattern<onnx::MoEOp> {
 struct ONNXRaiseMoEPass : moe::impl::ONNXRaiseMoEBase<ONNXRaiseMoEPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseMoE>(&getContext());
+    patterns.add<RaiseMoE<onnx::MoEOp>, RaiseMoE<onnx::QMoEOp>>(
+        &getContext());
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     // A node left over could not be mapped; the pattern said why.
-    if (getOperation()->walk([](onnx::MoEOp) { return WalkResult::interrupt(); })
+    if (getOperation()
+            ->walk([](Operation *op) {
+              return isa<onnx::MoEOp, onnx::QMoEOp>(op)
+                         ? WalkResult::interrupt()
+                         : WalkResult::advance();
+            })
             .wasInterrupted())
       return signalPassFailure();
     // The `none` placeholders of the raised nodes' absent inputs.

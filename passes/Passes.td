@@ -40,7 +40,7 @@ def MoEDecompose : Pass<"moe-decompose"> {
 }
 
 def ONNXRaiseMoE : Pass<"onnx-raise-moe"> {
-  let summary = "Raise com.microsoft.MoE nodes to moe.layer";
+  let summary = "Raise com.microsoft.MoE and QMoE nodes to moe.layer";
   let description = [{
     Replaces every `onnx.MoE` (onnxruntime's `com.microsoft.MoE`) with a
     `moe.layer` of the same semantics:
@@ -56,6 +56,12 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe"> {
       activation with `fc3` present is gated with `fc3` as the up projection.
     * Weights are `[E, out, in]`; a 3-D input `[B, S, H]` is flattened to
       `[B * S, H]` around the layer.
+
+    `com.microsoft.QMoE` maps the same way to a quantized `moe.layer`
+    (`weight_bits` from `expert_weight_bits`, `quant_block` from
+    `block_size`, the scales as `fc*_scales`); its uint8 weights become i8
+    constants over the same bytes, never a dequantized copy. Zero points
+    (asymmetric weights) and `router_weights` are reported as unsupported.
 
     Nodes that use features outside this mapping (`use_sparse_mixer`,
     `swiglu_limit_after_activation`, the old `[E, in, out]` weight layout,

@@ -103,6 +103,76 @@ int64_t interFromFc1(ActivationAttr act, int64_t fc1Width) {
 }
 } // namespace
 
+namespace {
+/// Quantization of expert weights: `bits` (0 for float weights) and the
+/// scale block along the input features (0: one scale per row).
+struct Quant {
+  int64_t bits, block;
+  bool on() const { return bits != 0; }
+  /// Bytes per weight row for `in` input features.
+  int64_t packed(int64_t in) const {
+    return !on() || in == kDynamic ? in : in * bits / 8;
+  }
+  /// Input features stored in `bytes` bytes per row.
+  int64_t unpacked(int64_t bytes) const {
+    return !on() || bytes == kDynamic ? bytes : bytes * 8 / bits;
+  }
+};
+
+LogicalResult verifyQuantAttrs(Operation *op, Quant q) {
+  if (q.bits != 0 && q.bits != 4 && q.bits != 8)
+    return op->emitOpError() << "weight_bits must be 0 (float weights), 4 or "
+                                "8, got "
+                             << q.bits;
+  if (q.block < 0 || (q.block && !q.on()))
+    return op->emitOpError("quant_block needs quantized weights and must be "
+                           "non-negative");
+  return success();
+}
+
+/// An expert weight `[E, out, packed(in)]` (float, or i8 bytes when
+/// quantized) with its scales (`[E, out]` or `[E, out, in / block]`).
+LogicalResult verifyExpertWeight(Operation *op, ShapeChecker &c, Value weight,
+                                 Value scales, StringRef name, Quant q,
+                                 int64_t experts, int64_t out, StringRef outWhat,
+                                 int64_t in, StringRef inWhat, Type elt) {
+  Type weightElt =
+      q.on() ? Type(IntegerType::get(op->getContext(), 8)) : elt;
+  std::string inBytes = (inWhat + " * bits / 8 bytes").str();
+  if (failed(c.shape(weight, name,
+                     {{experts, "experts"},
+                      {out, outWhat},
+                      {q.packed(in), q.on() ? StringRef(inBytes) : inWhat}})) ||
+      failed(c.elementType(weight, name, weightElt)))
+    return failure();
+  std::string scalesName = (name + " scales").str();
+  if (!q.on()) {
+    if (scales)
+      return op->emitOpError() << "has " << scalesName
+                               << " but float weights (weight_bits = 0)";
+    return success();
+  }
+  if (!scales)
+    return op->emitOpError() << "expects " << scalesName
+                             << " for quantized weights";
+  if (q.bits == 4 && in != kDynamic && in % 2)
+    return op->emitOpError() << "expects an even number of input features "
+                                "for 4-bit "
+                             << name << ", got " << in;
+  SmallVector<std::pair<int64_t, StringRef>> dims = {{experts, "experts"},
+                                                     {out, outWhat}};
+  if (q.block) {
+    if (in != kDynamic && in % q.block)
+      return op->emitOpError() << "input features (" << in
+                               << ") are not a multiple of quant_block ("
+                               << q.block << ")";
+    dims.push_back({in == kDynamic ? kDynamic : in / q.block, "blocks"});
+  }
+  return failure(failed(c.shape(scales, scalesName, dims)) ||
+                 failed(c.elementType(scales, scalesName, elt)));
+}
+} // namespace
+
 //===----------------------------------------------------------------------===//
 // LayerOp
 //===----------------------------------------------------------------------===//
@@ -123,14 +193,20 @@ LogicalResult LayerOp::verify() {
     return failure();
   int64_t experts = getNumExperts();
   int64_t fc1Width = dimOf(getFc1(), 1);
-  int64_t inter = dimOf(getFc2(), 2);
+  Quant q{getWeightBits(), getQuantBlock()};
+  if (failed(verifyQuantAttrs(*this, q)))
+    return failure();
+  int64_t inter = q.unpacked(dimOf(getFc2(), 2));
 
   // Every floating-point operand and the result share the hidden type's
-  // element type.
+  // element type (quantized expert weights are checked below).
   for (OpOperand &operand : getOperation()->getOpOperands()) {
+    Value v = operand.get();
+    if (q.on() && (v == getFc1() || v == getFc2() || v == getFc3()))
+      continue;
     std::string name =
         ("operand #" + Twine(operand.getOperandNumber())).str();
-    if (failed(c.elementType(operand.get(), name, elt)))
+    if (failed(c.elementType(v, name, elt)))
       return failure();
   }
   if (failed(c.elementType(getResult(), "result", elt)))
@@ -152,11 +228,12 @@ LogicalResult LayerOp::verify() {
       failed(c.shape(getRouterBias(), "router bias", {{experts, "experts"}})))
     return failure();
 
-  if (failed(c.dim(getFc1(), "fc1", 2, hiddenSize, "hidden size")) ||
-      failed(c.shape(getFc2(), "fc2",
-                     {{experts, "experts"},
-                      {hiddenSize, "hidden size"},
-                      {kDynamic, "intermediate size"}})))
+  if (failed(verifyExpertWeight(*this, c, getFc1(), getFc1Scales(), "fc1", q,
+                                experts, fc1Width, "fc1 width", hiddenSize,
+                                "hidden size", elt)) ||
+      failed(verifyExpertWeight(*this, c, getFc2(), getFc2Scales(), "fc2", q,
+                                experts, hiddenSize, "hidden size", inter,
+                                "intermediate size", elt)))
     return failure();
   if (inter != kDynamic &&
       failed(c.dim(getFc1(), "fc1", 1, act.getFc1Width(inter),
@@ -172,10 +249,12 @@ LogicalResult LayerOp::verify() {
                                 : "takes fc3 only with separate gating");
   if (getFc3Bias() && !getFc3())
     return emitOpError("has fc3_bias without fc3");
-  if (getFc3() && failed(c.shape(getFc3(), "fc3",
-                                 {{experts, "experts"},
-                                  {inter, "intermediate size"},
-                                  {hiddenSize, "hidden size"}})))
+  if (getFc3Scales() && !getFc3())
+    return emitOpError("has fc3_scales without fc3");
+  if (getFc3() &&
+      failed(verifyExpertWeight(*this, c, getFc3(), getFc3Scales(), "fc3", q,
+                                experts, inter, "intermediate size",
+                                hiddenSize, "hidden size", elt)))
     return failure();
   if (getFc1Bias() &&
       failed(c.shape(getFc1Bias(), "fc1_bias",
@@ -313,13 +392,17 @@ LogicalResult ExpertMatmulOp::verify() {
   ShapeChecker c(*this);
   Value input = getInput(), weight = getWeight();
   Type elt = ShapeChecker::type(input).getElementType();
-  if (failed(c.rank(input, "input", 2)) ||
+  Quant q{getWeightBits(), getQuantBlock()};
+  if (failed(verifyQuantAttrs(*this, q)) ||
+      failed(c.rank(input, "input", 2)) ||
       failed(c.rank(weight, "weight", 3)) ||
-      failed(c.staticDim(weight, "weight", 0, "number of experts")) ||
-      failed(c.dim(weight, "weight", 2, dimOf(input, 1), "input features")) ||
-      failed(c.elementType(weight, "weight", elt)))
+      failed(c.staticDim(weight, "weight", 0, "number of experts")))
     return failure();
   int64_t experts = dimOf(weight, 0), outFeatures = dimOf(weight, 1);
+  if (failed(verifyExpertWeight(*this, c, weight, getScales(), "weight", q,
+                                experts, outFeatures, "out features",
+                                dimOf(input, 1), "input features", elt)))
+    return failure();
   if (failed(c.shape(getOffsets(), "offsets", {{experts + 1, "experts + 1"}})))
     return failure();
   if (Value bias = getBias())

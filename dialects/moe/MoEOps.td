@@ -17,6 +17,9 @@ include "mlir/IR/OpAsmInterface.td"
 
 def MoE_FloatTensor : RankedTensorOf<[F16, BF16, F32]>;
 def MoE_I32Tensor : RankedTensorOf<[I32]>;
+// Expert weights: floating point, or quantized bytes (i8 holding unsigned
+// 4-bit pairs or 8-bit values, with per-row or per-block scales).
+def MoE_WeightTensor : RankedTensorOf<[F16, BF16, F32, I8]>;
 
 //===----------------------------------------------------------------------===//
 // moe.layer
@@ -57,6 +60,15 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     FFN with the shared weights and no biases, and
     `g = sigmoid(shared_gate * x)` (or `1` without `shared_gate`).
 
+    Quantized experts (`weight_bits = 4` or `8`): `fc1`, `fc3` and `fc2`
+    are `i8` tensors of unsigned bytes, `[E, out, in * bits / 8]` (two 4-bit
+    values per byte, the lower nibble first), with `fc1_scales` (and
+    `fc3_scales`, `fc2_scales`) of the float type: `[E, out]` (one scale per
+    row, `quant_block = 0`) or `[E, out, in / quant_block]`. The weight used
+    is `(q - 2^(bits - 1)) * scale`; the bytes stay bytes until the GEMM
+    reads them (onnxruntime's `com.microsoft.QMoE` with symmetric weights).
+    Shared experts are not quantized.
+
     For what onnxruntime's `com.microsoft.MoE` supports (softmax routing,
     relu/gelu_tanh/silu/swiglu experts, biases), this is its semantics.
     Expert ids cannot be out of range here: they come from the router.
@@ -66,18 +78,23 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     Optional<MoE_FloatTensor>:$router_logits,
     Optional<MoE_FloatTensor>:$router_weight,
     Optional<MoE_FloatTensor>:$router_bias,
-    MoE_FloatTensor:$fc1,
+    MoE_WeightTensor:$fc1,
     Optional<MoE_FloatTensor>:$fc1_bias,
-    Optional<MoE_FloatTensor>:$fc3,
+    Optional<MoE_WeightTensor>:$fc3,
     Optional<MoE_FloatTensor>:$fc3_bias,
-    MoE_FloatTensor:$fc2,
+    MoE_WeightTensor:$fc2,
     Optional<MoE_FloatTensor>:$fc2_bias,
     Optional<MoE_FloatTensor>:$shared_fc1,
     Optional<MoE_FloatTensor>:$shared_fc3,
     Optional<MoE_FloatTensor>:$shared_fc2,
     Optional<MoE_FloatTensor>:$shared_gate,
+    Optional<MoE_FloatTensor>:$fc1_scales,
+    Optional<MoE_FloatTensor>:$fc3_scales,
+    Optional<MoE_FloatTensor>:$fc2_scales,
     MoE_RoutingAttr:$routing,
-    MoE_ActivationAttr:$activation
+    MoE_ActivationAttr:$activation,
+    DefaultValuedAttr<I64Attr, "0">:$weight_bits,
+    DefaultValuedAttr<I64Attr, "0">:$quant_block
   );
   let results = (outs MoE_FloatTensor:$result);
   let assemblyFormat = [{
@@ -86,10 +103,13 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     (`gate` `(` $router_weight^ `:` type($router_weight) `)`)?
     (`router_bias` `(` $router_bias^ `:` type($router_bias) `)`)?
     `fc1` `(` $fc1 `:` type($fc1) `)`
+    (`fc1_scales` `(` $fc1_scales^ `:` type($fc1_scales) `)`)?
     (`fc1_bias` `(` $fc1_bias^ `:` type($fc1_bias) `)`)?
     (`fc3` `(` $fc3^ `:` type($fc3) `)`)?
+    (`fc3_scales` `(` $fc3_scales^ `:` type($fc3_scales) `)`)?
     (`fc3_bias` `(` $fc3_bias^ `:` type($fc3_bias) `)`)?
     `fc2` `(` $fc2 `:` type($fc2) `)`
+    (`fc2_scales` `(` $fc2_scales^ `:` type($fc2_scales) `)`)?
     (`fc2_bias` `(` $fc2_bias^ `:` type($fc2_bias) `)`)?
     (`shared_fc1` `(` $shared_fc1^ `:` type($shared_fc1) `)`)?
     (`shared_fc3` `(` $shared_fc3^ `:` type($shared_fc3) `)`)?
@@ -105,6 +125,7 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
           .getDimSize(0);
     }
     bool hasSharedExperts() { return getSharedFc1() != nullptr; }
+    bool isQuantized() { return getWeightBits() != 0; }
   }];
 }
 
@@ -208,7 +229,7 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
 // moe.expert_matmul
 //===----------------------------------------------------------------------===//
 
-def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure]> {
+def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments]> {
   let summary = "grouped matmul: each row group times its expert's weight";
   let description = [{
     `input: [R, K]` rows grouped by expert as described by
@@ -221,6 +242,12 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure]> {
     Rows at or past `offsets[E]` are zero. This is one grouped GEMM over all
     experts, not one GEMM per expert.
 
+    Quantized weights (`weight_bits = 4` or `8`, with `scales(%s)`): `weight`
+    is `i8` `[E, N, K * bits / 8]` of unsigned values (4-bit: two per byte,
+    lower nibble first) and `weight[e, n, c]` above stands for
+    `(q[e, n, c] - 2^(bits - 1)) * s[e, n]` (`quant_block = 0`, `s: [E, N]`)
+    or `* s[e, n, c / quant_block]` (`s: [E, N, K / quant_block]`).
+
     ```mlir
     %y = moe.expert_matmul %g, %w1, %off
         : (tensor<?x64xf32>, tensor<8x256x64xf32>, tensor<9xi32>)
@@ -229,16 +256,22 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure]> {
   }];
   let arguments = (ins
     MoE_FloatTensor:$input,
-    MoE_FloatTensor:$weight,
+    MoE_WeightTensor:$weight,
     MoE_I32Tensor:$offsets,
-    Optional<MoE_FloatTensor>:$bias
+    Optional<MoE_FloatTensor>:$bias,
+    Optional<MoE_FloatTensor>:$scales,
+    DefaultValuedAttr<I64Attr, "0">:$weight_bits,
+    DefaultValuedAttr<I64Attr, "0">:$quant_block
   );
   let results = (outs MoE_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `,` $offsets (`bias` `(` $bias^ `)`)?
-    attr-dict `:` functional-type(operands, results)
+    (`scales` `(` $scales^ `)`)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    bool isQuantized() { return getWeightBits() != 0; }
+  }];
 }
 
 //===----------------------------------------------------------------------===//

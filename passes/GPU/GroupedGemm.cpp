@@ -30,3 +30,31 @@ void KernelBuilder::storeIfInColumns(Value out, Value v, Value row, Value col,
   b.setInsertionPointToStart(&guard.getThenRegion().front());
   memref::StoreOp::create(b, v, out, ValueRange{row, col});
 }
+
+Value KernelBuilder::loadWeightF32(const Operands &ops, Value e, Value n,
+                                   Value k) {
+  if (!ops.bits)
+    return toF32(memref::LoadOp::create(b, ops.w, ValueRange{e, n, k}));
+  Value byteIdx =
+      ops.bits == 4 ? Value(arith::DivUIOp::create(b, k, idx(2))) : k;
+  Value byte = memref::LoadOp::create(b, ops.w, ValueRange{e, n, byteIdx});
+  Type i32 = b.getI32Type();
+  Value q = arith::ExtUIOp::create(b, i32, byte);
+  auto i32c = [&](int64_t v) {
+    return arith::ConstantOp::create(b, b.getI32IntegerAttr(v));
+  };
+  if (ops.bits == 4) {
+    Value odd = arith::IndexCastOp::create(
+        b, i32, arith::RemUIOp::create(b, k, idx(2)));
+    q = arith::AndIOp::create(
+        b, arith::ShRUIOp::create(b, q, arith::MulIOp::create(b, odd, i32c(4))),
+        i32c(15));
+  }
+  Value centered = arith::SubIOp::create(b, q, i32c(int64_t(1) << (ops.bits - 1)));
+  Value w = arith::SIToFPOp::create(b, b.getF32Type(), centered);
+  SmallVector<Value> at = {e, n};
+  if (ops.block)
+    at.push_back(arith::DivUIOp::create(b, k, idx(ops.block)));
+  Value scale = toF32(memref::LoadOp::create(b, ops.scales, at));
+  return arith::MulFOp::create(b, w, scale);
+}

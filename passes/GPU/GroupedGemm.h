@@ -29,8 +29,10 @@ struct Operands {
   Value w;       // [E, N, K]
   Value offsets; // [E + 1] i32
   Value bias;    // [E, N] or null
+  Value scales;  // quantized weights: [E, N] or [E, N, K / block]; or null
   Value out;     // [R, N]
   int64_t experts;
+  int64_t bits = 0, block = 0; // weight quantization (moe.expert_matmul)
 };
 
 /// Threads of a block, (x, y).
@@ -66,6 +68,9 @@ struct KernelBuilder {
   /// The expert owning row `r` (< offsets[E]): the number of group ends at
   /// or before it.
   Value expertOfRow(Value offsets, int64_t experts, Value r);
+  /// w[e, n, k] as f32: converted, or dequantized from its byte,
+  /// (q - 2^(bits - 1)) * scale, for quantized weights.
+  Value loadWeightF32(const Operands &ops, Value e, Value n, Value k);
   /// Stores `v` at out[row, col] when col < n.
   void storeIfInColumns(Value out, Value v, Value row, Value col, Value n);
 };

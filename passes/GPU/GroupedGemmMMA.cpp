@@ -67,7 +67,7 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
   Value sB = fn.addWorkgroupAttribution(tileType(kTileN), fn.getLoc());
   Value one = k.idx(1);
   Value n = memref::DimOp::create(b, ops.w, 1);
-  Value kDim = memref::DimOp::create(b, ops.w, 2);
+  Value kDim = memref::DimOp::create(b, ops.x, 1);
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value warp = arith::DivUIOp::create(b, tid, k.idx(32));

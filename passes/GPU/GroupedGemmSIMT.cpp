@@ -43,7 +43,7 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
   Value sB = fn.addWorkgroupAttribution(tileB, fn.getLoc());
   Value one = k.idx(1), threads = k.idx(kThreads);
   Value n = memref::DimOp::create(b, w, 1);
-  Value kDim = memref::DimOp::create(b, w, 2);
+  Value kDim = memref::DimOp::create(b, x, 1);
     Value tx = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
     Value ty = gpu::ThreadIdOp::create(b, gpu::Dimension::y);
     Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y),
@@ -105,8 +105,8 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
             memref::StoreOp::create(ib, a, sA, ValueRange{col, row});
             Value nc = kk.add(n0, row);
             Value bIn = arith::AndIOp::create(ib, kIn, kk.lt(nc, n));
-            Value wv = kk.toF32(memref::LoadOp::create(
-                ib, w, ValueRange{expert, kk.minIdx(nc, nLast), kSafe}));
+            Value wv =
+                kk.loadWeightF32(ops, expert, kk.minIdx(nc, nLast), kSafe);
             wv = arith::SelectOp::create(ib, bIn, wv, kk.f32(0.0));
             memref::StoreOp::create(ib, wv, sB, ValueRange{col, row});
           }

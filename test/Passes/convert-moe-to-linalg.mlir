@@ -124,3 +124,27 @@ func.func @combine(%y: tensor<?x16xf32>, %s: tensor<?xi32>, %w: tensor<?x2xf32>)
   %o = moe.combine %y, %s, %w : (tensor<?x16xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x16xf32>
   return %o : tensor<?x16xf32>
 }
+
+// -----
+
+// Quantized weights are read as bytes inside the contraction: the byte of
+// column c is c floordiv 2 (4-bit), its nibble selected by c mod 2, minus
+// the zero point 8, times the row's scale; no dequantized copy exists.
+// CHECK-DAG: #[[QB:.*]] = affine_map<(d0, d1, d2) -> (d0, d2 floordiv 2)>
+// CHECK-DAG: #[[QS:.*]] = affine_map<(d0, d1, d2) -> (d0)>
+// CHECK-LABEL: func.func @expert_matmul_int4
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[QB]], #[[QS]], #{{.*}}]
+// CHECK-SAME: ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x32xi8>, tensor<32xf32>)
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: linalg.index 2
+// CHECK: arith.shrui
+// CHECK: arith.andi
+// CHECK: arith.subi %{{.*}}, %c8_i32
+// CHECK: arith.sitofp
+// CHECK: arith.mulf
+func.func @expert_matmul_int4(%g: tensor<?x64xf32>, %w: tensor<4x32x32xi8>,
+                              %off: tensor<5xi32>, %s: tensor<4x32xf32>) -> tensor<?x32xf32> {
+  %y = moe.expert_matmul %g, %w, %off scales(%s) {weight_bits = 4}
+      : (tensor<?x64xf32>, tensor<4x32x32xi8>, tensor<5xi32>, tensor<4x32xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

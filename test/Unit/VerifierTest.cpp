@@ -54,7 +54,9 @@ protected:
         body->getArgument(2), /*fc1_bias=*/Value(), /*fc3=*/Value(),
         /*fc3_bias=*/Value(), body->getArgument(3), /*fc2_bias=*/Value(),
         /*shared_fc1=*/Value(), /*shared_fc3=*/Value(),
-        /*shared_fc2=*/Value(), /*shared_gate=*/Value(), routing, act);
+        /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
+        /*fc1_scales=*/Value(), /*fc3_scales=*/Value(),
+        /*fc2_scales=*/Value(), routing, act);
     func::ReturnOp::create(b, loc);
     return layer;
   }
