@@ -67,8 +67,8 @@ gpu::GPUFuncOp createKernel(ExpertMatmulOp op, TypeRange argTypes) {
 }
 
 struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
-  ExpertMatmulToKernel(MLIRContext *ctx, bool tensorCores)
-      : OpRewritePattern(ctx), tensorCores(tensorCores) {}
+  ExpertMatmulToKernel(MLIRContext *ctx, bool tensorCores, bool allowTF32)
+      : OpRewritePattern(ctx), tensorCores(tensorCores), allowTF32(allowTF32) {}
 
   LogicalResult matchAndRewrite(ExpertMatmulOp op,
                                 PatternRewriter &rewriter) const override {
@@ -122,7 +122,8 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     args.bias = ops.bias ? entry.getArgument(next++) : nullptr;
     args.scales = ops.scales ? entry.getArgument(next++) : nullptr;
     args.out = entry.getArguments().back();
-    bool mma = tensorCores && (elt.isF16() || elt.isBF16()) &&
+    bool mma = tensorCores &&
+               (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&
                wType.getElementType() == elt &&
                cast<RankedTensorType>(op.getInput().getType())
                        .getElementType() == elt;
@@ -141,7 +142,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     return success();
   }
 
-  bool tensorCores;
+  bool tensorCores, allowTF32;
 };
 
 struct GPUExpertMatmulPass
@@ -150,7 +151,7 @@ struct GPUExpertMatmulPass
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<ExpertMatmulToKernel>(&getContext(), tensorCores);
+    patterns.add<ExpertMatmulToKernel>(&getContext(), tensorCores, allowTF32);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     WalkResult result = getOperation()->walk([](ExpertMatmulOp op) {
       op->emitError() << "cannot map this grouped matmul to the GPU kernel: "

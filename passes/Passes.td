@@ -222,8 +222,10 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
     * f16/bf16 (with `tensor-cores`, the default): 4 warps, each a 32 x 32
       quarter as 2 x 4 `mma.sync.m16n8k16` tiles accumulating in f32
       registers (`nvvm.mma.sync`, sm_80 and newer);
-    * otherwise (f32, or mixed types): 16 x 16 threads, each a 4 x 4 f32
-      register tile updated with fused multiply-adds.
+    * f32 with `allow-tf32`: the same on tf32 tensor cores
+      (`mma.sync.m16n8k8.tf32`, about 10 mantissa bits per product);
+    * otherwise (f32, quantized weights, mixed types): 16 x 16 threads,
+      each a 4 x 4 f32 register tile updated with fused multiply-adds.
 
     The epilogue adds the bias and rounds once to the result type.
 
@@ -247,6 +249,8 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
   let options = [
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
            "Use mma.sync tensor cores for f16/bf16 (sm_80+)">,
+    Option<"allowTF32", "allow-tf32", "bool", /*default=*/"false",
+           "Also run f32 expert GEMMs on tensor cores as tf32 (less precise)">,
   ];
 }
 

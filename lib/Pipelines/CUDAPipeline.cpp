@@ -39,7 +39,9 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   MoEDecomposeOptions decompose;
   decompose.dispatchBlock = 64;
   pm.addPass(createMoEDecompose(decompose));
-  pm.addPass(createGPUExpertMatmul());
+  GPUExpertMatmulOptions gemm;
+  gemm.allowTF32 = options.allowTF32;
+  pm.addPass(createGPUExpertMatmul(gemm));
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -79,8 +79,9 @@ struct KernelBuilder {
 /// register tile, operands staged in workgroup memory as f32.
 BlockShape buildSIMTKernel(gpu::GPUFuncOp fn, const Operands &ops);
 
-/// f16/bf16 on tensor cores (mma.sync m16n8k16, f32 accumulation, sm_80+):
-/// 4 warps, each a 32 x 32 sub-tile of 2 x 4 MMA tiles.
+/// f16/bf16 on tensor cores (mma.sync m16n8k16, f32 accumulation, sm_80+),
+/// or f32 as tf32 (m16n8k8): 4 warps, each a 32 x 32 sub-tile of 2 x 4 MMA
+/// tiles.
 BlockShape buildMMAKernel(gpu::GPUFuncOp fn, const Operands &ops);
 
 } // namespace mlir::moe::gpu_gemm

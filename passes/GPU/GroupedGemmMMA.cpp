@@ -1,6 +1,7 @@
 //===- GroupedGemmMMA.cpp - grouped expert GEMM on tensor cores -----------===//
 //
-// f16/bf16 operands, f32 accumulation with mma.sync.m16n8k16 (sm_80+).
+// f16/bf16 operands, f32 accumulation with mma.sync.m16n8k16 (sm_80+); f32
+// operands as tf32 with mma.sync.m16n8k8 when the user allows it.
 // A block of 4 warps computes a 64 x 64 tile; warp (wm, wn) owns the 32 x 32
 // quarter at rows 32 wm, columns 32 wn: 2 x 4 MMA tiles of 16 x 8, whose
 // accumulators (4 f32 per thread each) live in registers across the K loop.
@@ -11,7 +12,9 @@
 //
 // Fragment layout of m16n8k16 (lane = 4 g + t): A holds rows g and g + 8,
 // columns 2t, 2t + 1 and 2t + 8, 2t + 9; B holds column g, rows 2t, 2t + 1
-// and 2t + 8, 2t + 9; C holds rows g and g + 8, columns 2t, 2t + 1.
+// and 2t + 8, 2t + 9; C holds rows g and g + 8, columns 2t, 2t + 1. For
+// m16n8k8.tf32, A holds rows g, g + 8 at columns t and t + 4, B column g at
+// rows t and t + 4.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +34,13 @@ constexpr int64_t kWarpTiles = 2 * 4, kAccPerTile = 4;
 
 struct MMABuilder : KernelBuilder {
   Type elt;
+
+  /// One f32 element of a workgroup tile as a tf32 mma register (its bits;
+  /// the tensor core ignores the low mantissa bits).
+  Value single(Value tile, Value row, Value col) {
+    Value v = memref::LoadOp::create(b, tile, ValueRange{row, col});
+    return arith::BitcastOp::create(b, b.getI32Type(), v);
+  }
 
   /// Two consecutive elements of a workgroup tile as one mma register:
   /// vector<2xf16>, or for bf16 the i32 holding both.
@@ -100,8 +110,13 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
   SmallVector<Value> accInit(kWarpTiles * kAccPerTile, k.f32(0.0));
   auto f32 = b.getF32Type();
   auto accType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-  NVVM::MMATypes ptxType =
-      elt.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+  // f32 operands go through the tensor cores as tf32 (m16n8k8), f16/bf16
+  // as themselves (m16n8k16).
+  bool tf32 = elt.isF32();
+  NVVM::MMATypes ptxType = tf32          ? NVVM::MMATypes::tf32
+                           : elt.isF16() ? NVVM::MMATypes::f16
+                                         : NVVM::MMATypes::bf16;
+  int64_t kStep = tf32 ? 8 : 16;
 
   auto kLoop = scf::ForOp::create(
       b, k.idx(0), kDim, k.idx(kTileK), accInit,
@@ -131,25 +146,31 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
         gpu::BarrierOp::create(ib);
         SmallVector<Value> next(acc.begin(), acc.end());
         Value t2 = kk.mul(t, kk.idx(2));
-        for (int64_t kk0 = 0; kk0 < kTileK; kk0 += 16) {
-          Value c0 = kk.add(t2, kk.idx(kk0)), c8 = kk.add(t2, kk.idx(kk0 + 8));
+        for (int64_t kk0 = 0; kk0 < kTileK; kk0 += kStep) {
+          // 16-bit: registers hold columns 2t, 2t + 1 and 2t + 8, 2t + 9;
+          // tf32: column t and t + 4.
+          Value c0 = tf32 ? kk.add(t, kk.idx(kk0)) : kk.add(t2, kk.idx(kk0));
+          Value c8 = kk.add(c0, kk.idx(kStep / 2));
+          auto reg = [&](Value tile, Value row, Value col) {
+            return tf32 ? kk.single(tile, row, col) : kk.pair(tile, row, col);
+          };
           SmallVector<SmallVector<Value>> aFrag, bFrag;
           for (int64_t mi = 0; mi < 2; ++mi) {
             Value rg = kk.add(kk.mul(wm, kk.idx(32)), kk.add(g, kk.idx(16 * mi)));
             Value rg8 = kk.add(rg, kk.idx(8));
-            aFrag.push_back({kk.pair(sA, rg, c0), kk.pair(sA, rg8, c0),
-                             kk.pair(sA, rg, c8), kk.pair(sA, rg8, c8)});
+            aFrag.push_back({reg(sA, rg, c0), reg(sA, rg8, c0),
+                             reg(sA, rg, c8), reg(sA, rg8, c8)});
           }
           for (int64_t ni = 0; ni < 4; ++ni) {
             Value cg = kk.add(kk.mul(wn, kk.idx(32)), kk.add(g, kk.idx(8 * ni)));
-            bFrag.push_back({kk.pair(sB, cg, c0), kk.pair(sB, cg, c8)});
+            bFrag.push_back({reg(sB, cg, c0), reg(sB, cg, c8)});
           }
           for (int64_t mi = 0; mi < 2; ++mi)
             for (int64_t ni = 0; ni < 4; ++ni) {
               int64_t base = (mi * 4 + ni) * kAccPerTile;
               ArrayRef<Value> c(next.data() + base, kAccPerTile);
               Value d = NVVM::MmaOp::create(
-                  ib, accType, aFrag[mi], bFrag[ni], c, {16, 8, 16},
+                  ib, accType, aFrag[mi], bFrag[ni], c, {16, 8, kStep},
                   std::nullopt, std::nullopt,
                   std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
                   std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,

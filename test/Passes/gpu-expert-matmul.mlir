@@ -1,4 +1,13 @@
 // RUN: moe-opt %s -split-input-file -verify-diagnostics --moe-gpu-expert-matmul --cse | FileCheck %s
+// RUN: moe-opt %s -split-input-file -verify-diagnostics --moe-gpu-expert-matmul=allow-tf32 --cse | FileCheck %s --check-prefix=TF32
+
+// With allow-tf32, f32 operands take the tensor cores as tf32: registers
+// are the f32 bits, m16n8k8, 4 k steps per 32-deep slice.
+// TF32-LABEL: func.func @f32_bias
+// TF32: threads in (%c128
+// TF32: gpu.func @expert_matmul({{.*}}) workgroup(%{{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>>) kernel
+// TF32: arith.bitcast %{{.*}} : f32 to i32
+// TF32-COUNT-32: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 
 // One launch over all experts: ceil(N / 64) x R / 64 blocks of 16 x 16
 // threads; operands cross as buffers, the result is a fresh buffer.

@@ -48,5 +48,10 @@
 // PTX: fma.rn.f32
 // PTX: .visible .entry expert_matmul_0(
 
+// f32 expert GEMMs on tf32 tensor cores when allowed.
+// RUN: moe-opt %moe_src/examples/moe_layer.mlir --moe-cuda-pipeline="sm=80 toolkit=%cuda_root allow-tf32=1" --emit=ptx -o - | FileCheck %s --check-prefix=TF32
+// TF32: .visible .entry expert_matmul(
+// TF32: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+
 // RUN: not moe-opt %moe_src/examples/moe_layer.mlir --moe-cpu-pipeline --emit=ptx -o - 2>&1 | FileCheck %s --check-prefix=NOPTX
 // NOPTX: error: no PTX to emit: compile with --moe-cuda-pipeline first

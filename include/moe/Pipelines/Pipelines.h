@@ -22,6 +22,11 @@ struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
       llvm::cl::desc("CUDA toolkit root for ptxas/fatbinary/libdevice "
                      "(default: $CUDA_HOME or /usr/local/cuda)"),
       llvm::cl::init("")};
+  Option<bool> allowTF32{
+      *this, "allow-tf32",
+      llvm::cl::desc("Run f32 expert GEMMs on tensor cores as tf32 (about "
+                     "1e-3 relative error instead of 1e-6)"),
+      llvm::cl::init(false)};
   Option<bool> failOnSpills{
       *this, "fail-on-spills",
       llvm::cl::desc("Fail when ptxas reports register spills"),
