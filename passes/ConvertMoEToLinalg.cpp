@@ -429,17 +429,45 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     Value rows = e.dim(input, 0);
     Value result = e.filled({rows, n}, cast<TypedAttr>(rewriter.getZeroAttr(elt)));
 
-    // Experts in parallel, each writing its own row range; the loops inside
-    // an expert run on that expert's thread (nested regions are serial), so
-    // a call costs one parallel region, and experts without rows cost
-    // nothing but their empty loops.
+    // The experts that have rows, in order: the parallel loop runs over
+    // them only, so that threads share the active experts evenly (at one
+    // token, k of E experts).
+    Value listInit = e.filled({rewriter.getIndexAttr(experts)},
+                              rewriter.getI32IntegerAttr(0));
+    auto compact = scf::ForOp::create(
+        rewriter, loc, e.index(0), e.index(experts), e.index(1),
+        ValueRange{listInit, e.index(0)},
+        [&](OpBuilder &b, Location l, Value x, ValueRange iter) {
+          Emitter in{b, l};
+          Value lo = in.extract(offsets, {x});
+          Value hi = in.extract(offsets, {in.addi(x, in.index(1))});
+          Value has = in.cmpi(arith::CmpIPredicate::sgt, hi, lo);
+          auto add = scf::IfOp::create(
+              b, l, has,
+              [&](OpBuilder &tb, Location tl) {
+                Emitter te{tb, tl};
+                Value list = tensor::InsertOp::create(tb, tl, te.toI32(x),
+                                                      iter[0], iter[1]);
+                scf::YieldOp::create(
+                    tb, tl, ValueRange{list, te.addi(iter[1], te.index(1))});
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, iter);
+              });
+          scf::YieldOp::create(b, l, add.getResults());
+        });
+    Value active = compact.getResult(0), numActive = compact.getResult(1);
+
+    // Active experts in parallel, each writing its own row range; the loops
+    // inside an expert run on that expert's thread (nested regions are
+    // serial), so a call costs one parallel region.
     auto forall = scf::ForallOp::create(
-        rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(experts)},
-        ValueRange{result}, std::nullopt);
+        rewriter, loc, ArrayRef<OpFoldResult>{numActive}, ValueRange{result},
+        std::nullopt);
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPoint(forall.getTerminator());
-      Value x = forall.getInductionVars()[0];
+      Value x = e.toIndex(e.extract(active, {forall.getInductionVars()[0]}));
       Value lo = e.toIndex(e.extract(offsets, {x}));
       Value hi = e.toIndex(e.extract(offsets, {e.addi(x, e.index(1))}));
       Value count = arith::SubIOp::create(rewriter, loc, hi, lo);

@@ -65,15 +65,22 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 
 // -----
 
-// Experts in parallel (scf.forall), each one f32-accumulating contraction
-// on its row range iterating weight rows outermost (d0 = n, d1 = m, d2 = k),
-// then bias and rounding to bf16 by a generic, written back at the range.
+// The experts that have rows are listed first (a loop over the offsets);
+// they run in parallel (scf.forall over that list), each one
+// f32-accumulating contraction on its row range iterating weight rows
+// outermost (d0 = n, d1 = m, d2 = k), then bias and rounding to bf16 by a
+// generic, written back at the range.
 // CHECK-DAG: #[[XM:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
 // CHECK-DAG: #[[WM:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
 // CHECK-DAG: #[[OM:.*]] = affine_map<(d0, d1, d2) -> (d1, d0)>
 // CHECK-LABEL: func.func @expert_matmul
 // CHECK: %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<?x32xbf16>
-// CHECK: scf.forall (%[[E:.*]]) in (4) shared_outs(%[[OUT:.*]] = %[[ZERO]]) -> (tensor<?x32xbf16>)
+// CHECK: %[[LIST:.*]]:2 = scf.for {{.*}} -> (tensor<4xi32>, index)
+// CHECK: arith.cmpi sgt
+// CHECK: tensor.insert
+// CHECK: scf.forall (%[[I:.*]]) in (%[[LIST]]#1) shared_outs(%[[OUT:.*]] = %[[ZERO]]) -> (tensor<?x32xbf16>)
+// CHECK: %[[EI:.*]] = tensor.extract %[[LIST]]#0[%[[I]]]
+// CHECK: %[[E:.*]] = arith.index_cast %[[EI]]
 // CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[LO:.*]], 0] [%[[COUNT:.*]], 16] [1, 1] : tensor<?x16xbf16> to tensor<?x16xbf16>
 // CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 32, 16] [1, 1, 1] : tensor<4x32x16xbf16> to tensor<32x16xbf16>
 // CHECK: linalg.generic {indexing_maps = [#[[XM]], #[[WM]], #[[OM]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[WS]] : tensor<?x16xbf16>, tensor<32x16xbf16>) outs(%{{.*}} : tensor<?x32xf32>)
