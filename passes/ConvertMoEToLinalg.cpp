@@ -11,6 +11,7 @@
 #include "moe/Dialect/MoE.h"
 #include "moe/Passes/Passes.h"
 #include "Utils/RowTopK.h"
+#include "Utils/TiledContraction.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
@@ -510,7 +511,10 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
                              : AffineMap::get(3, 0, {nn}, ctx));
     }
     maps.push_back(AffineMap::get(3, 0, {m, nn}, ctx));
+    // Float weights: register-tiled loops (the hot path on the CPU);
+    // quantized weights: one contraction dequantizing as it reads.
     Value prod =
+        !bits ? emitTiledContraction(rewriter, loc, xs, ws, count, n, kk) :
         linalg::GenericOp::create(
             rewriter, loc, TypeRange{accInit.getType()}, ins,
             ValueRange{accInit}, maps,

@@ -129,8 +129,11 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     * `moe.dispatch`: a counting sort (count, prefix sum with block padding,
       stable placement) in `scf.for` loops, then one `linalg.generic`
       gathering the token rows. Ids out of range fail a `cf.assert`.
-    * `moe.expert_matmul`: experts in an `scf.forall`, each a contraction
-      on its row range iterating weight rows outermost (f32 accumulator),
+    * `moe.expert_matmul`: the experts that have rows in an `scf.forall`,
+      each its row range times its weight^T with register tiles (4 x 4
+      tiles whose k loop carries 16 f32 sums, the 1-3 remaining rows as one
+      r x 8 tile; both operands read contiguously along k, no packing);
+      quantized weights as one contraction dequantizing bytes as it reads;
       plus a bias/rounding `linalg.generic` when there is a bias or the
       result is not f32.
     * `moe.activation`: one `linalg.generic` reading gate/up columns through

@@ -1,0 +1,141 @@
+//===- TiledContraction.cpp - register-tiled x * w^T on tensors -----------===//
+//
+// Both operands are read along k, contiguously, so no packing is needed: a
+// tile of TM rows of x and TN rows of w gives TM * TN dot products sharing
+// their loads. The loop nest is n tiles (a w tile stays in L1 across all
+// rows), m tiles, then k; the sums cross the k loop as iter_args, which
+// LLVM turns into vector accumulators.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utils/TiledContraction.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace {
+constexpr int64_t kRowTile = 4, kWideTile = 8;
+
+struct LoopBuilder {
+  OpBuilder &b;
+  Location loc;
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value floorTo(Value v, int64_t m) {
+    return arith::MulIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, v, index(m)), index(m));
+  }
+};
+
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  return v.getType().isF32()
+             ? v
+             : arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
+/// The tile [m0, m0 + tm) x [n0, n0 + tn) of x * w^T written into `acc`.
+Value emitTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
+               Value m0, Value n0, int64_t tm, int64_t tn, Value k) {
+  LoopBuilder e{b, loc};
+  auto fm = arith::FastMathFlagsAttr::get(
+      b.getContext(),
+      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  SmallVector<Value> init(tm * tn, zero);
+  auto loop = scf::ForOp::create(
+      b, loc, e.index(0), k, e.index(1), init,
+      [&](OpBuilder &nb, Location l, Value c, ValueRange sums) {
+        LoopBuilder ie{nb, l};
+        SmallVector<Value> xv, wv, next;
+        for (int64_t i = 0; i < tm; ++i)
+          xv.push_back(toF32(nb, l,
+                             tensor::ExtractOp::create(
+                                 nb, l, x, ValueRange{ie.add(m0, ie.index(i)), c})));
+        for (int64_t j = 0; j < tn; ++j)
+          wv.push_back(toF32(nb, l,
+                             tensor::ExtractOp::create(
+                                 nb, l, w, ValueRange{ie.add(n0, ie.index(j)), c})));
+        for (int64_t i = 0; i < tm; ++i)
+          for (int64_t j = 0; j < tn; ++j) {
+            Value p = arith::MulFOp::create(nb, l, xv[i], wv[j], fm);
+            next.push_back(
+                arith::AddFOp::create(nb, l, sums[i * tn + j], p, fm));
+          }
+        scf::YieldOp::create(nb, l, next);
+      });
+  for (int64_t i = 0; i < tm; ++i)
+    for (int64_t j = 0; j < tn; ++j)
+      acc = tensor::InsertOp::create(
+          b, loc, loop.getResult(i * tn + j), acc,
+          ValueRange{e.add(m0, e.index(i)), e.add(n0, e.index(j))});
+  return acc;
+}
+
+/// Rows [r0, r1) in steps of tm against columns [c0, c1) in steps of tn
+/// (n outermost, so that a tile of w is reused across all rows).
+Value emitTiles(OpBuilder &b, Location loc, Value x, Value w, Value acc,
+                Value r0, Value r1, int64_t tm, Value c0, Value c1, int64_t tn,
+                Value k) {
+  LoopBuilder e{b, loc};
+  auto cols = scf::ForOp::create(
+      b, loc, c0, c1, e.index(tn), ValueRange{acc},
+      [&](OpBuilder &nb, Location l, Value n0, ValueRange t) {
+        LoopBuilder ie{nb, l};
+        auto rowsLoop = scf::ForOp::create(
+            nb, l, r0, r1, ie.index(tm), t,
+            [&](OpBuilder &rb, Location rl, Value m0, ValueRange tt) {
+              scf::YieldOp::create(
+                  rb, rl, emitTile(rb, rl, x, w, tt[0], m0, n0, tm, tn, k));
+            });
+        scf::YieldOp::create(nb, l, rowsLoop.getResults());
+      });
+  return cols.getResult(0);
+}
+} // namespace
+
+Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
+                                      Value w, Value rows, OpFoldResult n,
+                                      OpFoldResult k) {
+  LoopBuilder e{b, loc};
+  Value nv = getValueOrCreateConstantIndexOp(b, loc, n);
+  Value kv = getValueOrCreateConstantIndexOp(b, loc, k);
+  Value acc = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{rows, n},
+                                      b.getF32Type());
+  // Full 4-row tiles: 4 x 4 register tiles (16 sums, 8 loads per 16
+  // multiply-adds), then single remaining columns.
+  Value zero = e.index(0);
+  Value fullRows = e.floorTo(rows, kRowTile);
+  Value cols4 = e.floorTo(nv, kRowTile);
+  acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, zero, cols4,
+                  kRowTile, kv);
+  acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, cols4, nv, 1,
+                  kv);
+  // The 1 to 3 remaining rows (most of an expert's rows at a few tokens)
+  // form one r x 8 tile, so that each weight row is read once for all of
+  // them; 8 or more independent sums hide the multiply-add latency.
+  Value rem = arith::SubIOp::create(b, loc, rows, fullRows);
+  Value cols8 = e.floorTo(nv, kWideTile);
+  for (int64_t r = 1; r < kRowTile; ++r) {
+    Value isR = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rem,
+                                      e.index(r));
+    auto branch = scf::IfOp::create(
+        b, loc, isR,
+        [&](OpBuilder &tb, Location tl) {
+          Value t = emitTiles(tb, tl, x, w, acc, fullRows, rows, r, zero,
+                              cols8, kWideTile, kv);
+          t = emitTiles(tb, tl, x, w, t, fullRows, rows, r, cols8, nv, 1, kv);
+          scf::YieldOp::create(tb, tl, t);
+        },
+        [&](OpBuilder &eb, Location el) {
+          scf::YieldOp::create(eb, el, acc);
+        });
+    acc = branch.getResult(0);
+  }
+  return acc;
+}
+
