@@ -408,6 +408,13 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
 
 /// One contraction per expert over its row range, accumulated in f32; rows
 /// past offsets[E] stay zero.
+/// Column chunks per expert of the CPU grouped GEMM (when the width allows).
+constexpr int64_t kColumnChunks = 4;
+/// Below this many active experts, their columns are chunked (decode of a
+/// coarse model: 2 experts for 2+ threads); above, whole experts balance
+/// well enough and chunks only add overhead.
+constexpr int64_t kChunkBelowExperts = 4;
+
 struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -461,14 +468,35 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
 
     // Active experts in parallel, each writing its own row range; the loops
     // inside an expert run on that expert's thread (nested regions are
-    // serial), so a call costs one parallel region.
+    // serial), so a call costs one parallel region. Float weights with
+    // enough columns are split in column chunks too, so that threads share
+    // uneven experts (and the few experts of a decode step) evenly.
+    int64_t staticN = wType.getDimSize(1);
+    bool chunkable = !bits && !ShapedType::isDynamic(staticN) &&
+                     staticN % (kColumnChunks * 8) == 0;
+    Value chunks = e.index(1);
+    if (chunkable)
+      chunks = e.select(e.cmpi(arith::CmpIPredicate::ult, numActive,
+                               e.index(kChunkBelowExperts)),
+                        e.index(kColumnChunks), e.index(1));
+    Value work = e.muli(numActive, chunks);
     auto forall = scf::ForallOp::create(
-        rewriter, loc, ArrayRef<OpFoldResult>{numActive}, ValueRange{result},
+        rewriter, loc, ArrayRef<OpFoldResult>{work}, ValueRange{result},
         std::nullopt);
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPoint(forall.getTerminator());
-      Value x = e.toIndex(e.extract(active, {forall.getInductionVars()[0]}));
+      Value item = forall.getInductionVars()[0];
+      Value slot = item, n0 = e.index(0);
+      if (chunkable) {
+        slot = arith::DivUIOp::create(rewriter, loc, item, chunks);
+        Value width =
+            arith::DivUIOp::create(rewriter, loc, e.index(staticN), chunks);
+        n0 = e.muli(arith::RemUIOp::create(rewriter, loc, item, chunks),
+                    width);
+        n = width;
+      }
+      Value x = e.toIndex(e.extract(active, {slot}));
       Value lo = e.toIndex(e.extract(offsets, {x}));
       Value hi = e.toIndex(e.extract(offsets, {e.addi(x, e.index(1))}));
       Value count = arith::SubIOp::create(rewriter, loc, hi, lo);
@@ -477,10 +505,12 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
         rewriter, loc, input, ArrayRef<OpFoldResult>{lo, zero},
         ArrayRef<OpFoldResult>{count, kk}, ArrayRef<OpFoldResult>{one, one});
     auto wSliceType = RankedTensorType::get(
-        {wType.getDimSize(1), wType.getDimSize(2)}, wType.getElementType());
+        {chunkable ? ShapedType::kDynamic : wType.getDimSize(1),
+         wType.getDimSize(2)},
+        wType.getElementType());
     Value ws = tensor::ExtractSliceOp::create(
         rewriter, loc, wSliceType, weight,
-        ArrayRef<OpFoldResult>{x, zero, zero},
+        ArrayRef<OpFoldResult>{x, n0, zero},
         ArrayRef<OpFoldResult>{one, n, kBytes},
         ArrayRef<OpFoldResult>{one, one, one});
     Value accInit = e.filled({count, n}, rewriter.getF32FloatAttr(0));
@@ -566,7 +596,7 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
                 Emitter in{b, l};
                 Value v = args[0];
                 if (bias) {
-                  Value col = linalg::IndexOp::create(b, l, 1);
+                  Value col = in.addi(linalg::IndexOp::create(b, l, 1), n0);
                   v = in.add(v, in.toF32(in.extract(bias, {x, col})));
                 }
                 linalg::YieldOp::create(b, l, in.fromF32(v, elt));
@@ -576,7 +606,7 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
       rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
       tensor::ParallelInsertSliceOp::create(
           rewriter, loc, out, forall.getRegionIterArgs()[0],
-          ArrayRef<OpFoldResult>{lo, zero}, ArrayRef<OpFoldResult>{count, n},
+          ArrayRef<OpFoldResult>{lo, n0}, ArrayRef<OpFoldResult>{count, n},
           ArrayRef<OpFoldResult>{one, one});
     }
     result = forall.getResult(0);

@@ -129,8 +129,10 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     * `moe.dispatch`: a counting sort (count, prefix sum with block padding,
       stable placement) in `scf.for` loops, then one `linalg.generic`
       gathering the token rows. Ids out of range fail a `cf.assert`.
-    * `moe.expert_matmul`: the experts that have rows in an `scf.forall`,
-      each its row range times its weight^T with register tiles (4 x 4
+    * `moe.expert_matmul`: the experts that have rows in an `scf.forall`
+      (with fewer than 4 of them, also split in 4 column chunks so that
+      threads share them), each its row range times its weight^T with
+      register tiles (4 x 4
       tiles whose k loop carries 16 f32 sums, the 1-3 remaining rows as one
       r x 8 tile; both operands read contiguously along k, no packing);
       quantized weights as one contraction dequantizing bytes as it reads;

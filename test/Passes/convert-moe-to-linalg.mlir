@@ -66,8 +66,9 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // -----
 
 // The experts that have rows are listed first (a loop over the offsets);
-// they run in parallel (scf.forall over that list). Each computes its row
-// range times its weight^T with register tiles: 4 x 4 tiles whose k loop
+// they run in parallel (scf.forall over that list; with fewer than 4 of
+// them, times 4 column chunks). Each item computes its row range times its
+// columns of the weight^T with register tiles: 4 x 4 tiles whose k loop
 // carries 16 sums (f32, reassociation allowed so that it vectorizes), the
 // 1-3 remaining rows as one r x 8 tile, then bias and rounding to bf16 by a
 // generic, written back at the range.
@@ -76,13 +77,20 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // CHECK: %[[LIST:.*]]:2 = scf.for {{.*}} -> (tensor<4xi32>, index)
 // CHECK: arith.cmpi sgt
 // CHECK: tensor.insert
-// CHECK: scf.forall (%[[I:.*]]) in (%[[LIST]]#1) shared_outs(%[[OUT:.*]] = %[[ZERO]]) -> (tensor<?x32xbf16>)
-// CHECK: %[[EI:.*]] = tensor.extract %[[LIST]]#0[%[[I]]]
+// CHECK: %[[FEW:.*]] = arith.cmpi ult, %[[LIST]]#1, %c4
+// CHECK: %[[CHUNKS:.*]] = arith.select %[[FEW]], %c4, %c1
+// CHECK: %[[WORK:.*]] = arith.muli %[[LIST]]#1, %[[CHUNKS]]
+// CHECK: scf.forall (%[[I:.*]]) in (%[[WORK]]) shared_outs(%[[OUT:.*]] = %[[ZERO]]) -> (tensor<?x32xbf16>)
+// CHECK: %[[SLOT:.*]] = arith.divui %[[I]], %[[CHUNKS]]
+// CHECK: %[[WIDTH:.*]] = arith.divui %c32, %[[CHUNKS]]
+// CHECK: %[[CH:.*]] = arith.remui %[[I]], %[[CHUNKS]]
+// CHECK: %[[N0:.*]] = arith.muli %[[CH]], %[[WIDTH]]
+// CHECK: %[[EI:.*]] = tensor.extract %[[LIST]]#0[%[[SLOT]]]
 // CHECK: %[[E:.*]] = arith.index_cast %[[EI]]
 // CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[LO:.*]], 0] [%[[COUNT:.*]], 16] [1, 1] : tensor<?x16xbf16> to tensor<?x16xbf16>
-// CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 32, 16] [1, 1, 1] : tensor<4x32x16xbf16> to tensor<32x16xbf16>
-// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c4 iter_args(%{{.*}}) -> (tensor<?x32xf32>)
-// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x32xf32>)
+// CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[N0]], 0] [1, %[[WIDTH]], 16] [1, 1, 1] : tensor<4x32x16xbf16> to tensor<?x16xbf16>
+// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xf32>)
+// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xf32>)
 // CHECK: scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: tensor.extract %[[X]]
 // CHECK: tensor.extract %[[WS]]
@@ -90,10 +98,9 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // CHECK-COUNT-16: arith.addf %{{.*}} fastmath<reassoc,contract> : f32
 // CHECK-COUNT-16: tensor.insert
 // CHECK: scf.if
-// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c8
 // CHECK: linalg.generic
 // CHECK: arith.truncf {{.*}} : f32 to bf16
-// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], 0] [%[[COUNT]], 32] [1, 1]
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], %[[N0]]] [%[[COUNT]], %[[WIDTH]]] [1, 1]
 func.func @expert_matmul(%g: tensor<?x16xbf16>, %w: tensor<4x32x16xbf16>,
                          %off: tensor<5xi32>, %b: tensor<4x32xbf16>) -> tensor<?x32xbf16> {
   %y = moe.expert_matmul %g, %w, %off bias(%b)
