@@ -193,7 +193,8 @@ LogicalResult LayerOp::verify() {
     return failure();
   int64_t experts = getNumExperts();
   int64_t fc1Width = dimOf(getFc1(), 1);
-  Quant q{getWeightBits(), getQuantBlock()};
+  Quant q{static_cast<int64_t>(getWeightBits()),
+          static_cast<int64_t>(getQuantBlock())};
   if (failed(verifyQuantAttrs(*this, q)))
     return failure();
   int64_t inter = q.unpacked(dimOf(getFc2(), 2));
@@ -392,7 +393,8 @@ LogicalResult ExpertMatmulOp::verify() {
   ShapeChecker c(*this);
   Value input = getInput(), weight = getWeight();
   Type elt = ShapeChecker::type(input).getElementType();
-  Quant q{getWeightBits(), getQuantBlock()};
+  Quant q{static_cast<int64_t>(getWeightBits()),
+          static_cast<int64_t>(getQuantBlock())};
   if (failed(verifyQuantAttrs(*this, q)) ||
       failed(c.rank(input, "input", 2)) ||
       failed(c.rank(weight, "weight", 3)) ||
