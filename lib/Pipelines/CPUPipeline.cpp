@@ -2,11 +2,11 @@
 
 #include "moe/Pipelines/Pipelines.h"
 
+#include "Stages.h"
+
 #include "moe/Passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
-#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
-#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
@@ -19,12 +19,8 @@
 using namespace mlir;
 
 void mlir::moe::buildCPUPipeline(OpPassManager &pm) {
-  // The entry signature, before lowering erases the tensor types.
-  pm.addPass(createAnnotateABI());
   // Graph level: everything becomes linalg / tensor / scf.
-  ConvertONNXToCoreOptions onnxOptions;
-  onnxOptions.allowPartial = false;
-  pm.addPass(createConvertONNXToCore(onnxOptions));
+  detail::addImportedGraphToCore(pm);
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -34,16 +30,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm) {
   pm.addPass(createReassociateReductions());
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
 
-  // Buffers: functions take and return identity-layout memrefs.
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  pm.addPass(createCanonicalizerPass());
-  bufferization::BufferDeallocationPipelineOptions dealloc;
-  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
-  pm.addPass(createConvertBufferizationToMemRefPass());
+  detail::addBufferization(pm);
 
   // Loops; the parallel ones run on libmoe_runtime's thread pool through
   // the OpenMP dialect (the runtime implements the libomp entry points the

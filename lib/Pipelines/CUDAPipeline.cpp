@@ -12,11 +12,11 @@
 
 #include "moe/Pipelines/Pipelines.h"
 
+#include "Stages.h"
+
 #include "moe/Passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
-#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
-#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
@@ -31,10 +31,8 @@ using namespace mlir;
 
 void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
                                   const CUDAPipelineOptions &options) {
-  pm.addPass(createAnnotateABI());
-  ConvertONNXToCoreOptions onnxOptions;
-  onnxOptions.allowPartial = false;
-  pm.addPass(createConvertONNXToCore(onnxOptions));
+  // Graph level: everything becomes linalg / tensor / scf.
+  detail::addImportedGraphToCore(pm);
   // Row groups padded to the grouped GEMM's 64-row tile.
   MoEDecomposeOptions decompose;
   decompose.dispatchBlock = 64;
@@ -49,15 +47,7 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(createLinalgGeneralizeNamedOpsPass());
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
 
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  pm.addPass(createCanonicalizerPass());
-  bufferization::BufferDeallocationPipelineOptions dealloc;
-  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
-  pm.addPass(createConvertBufferizationToMemRefPass());
+  detail::addBufferization(pm);
 
   // Kernels.
   pm.addPass(createForallToParallelLoopPass());

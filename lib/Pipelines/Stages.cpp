@@ -1,0 +1,34 @@
+//===- Stages.cpp - pass sequences shared by the named pipelines ----------===//
+
+#include "Stages.h"
+
+#include "moe/Passes/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void moe::detail::addImportedGraphToCore(OpPassManager &pm) {
+  pm.addPass(createAnnotateABI());
+  ConvertONNXToCoreOptions onnxOptions;
+  onnxOptions.allowPartial = false;
+  pm.addPass(createConvertONNXToCore(onnxOptions));
+}
+
+void moe::detail::addBufferization(OpPassManager &pm) {
+  // Functions take and return identity-layout memrefs (the C entry points
+  // build plain descriptors).
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createCanonicalizerPass());
+  bufferization::BufferDeallocationPipelineOptions dealloc;
+  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+}
