@@ -20,6 +20,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <functional>
+
 using namespace mlir;
 using namespace mlir::moe::onnx_to_core;
 
@@ -84,21 +86,66 @@ Value scatterOne(OpBuilder &b, Location loc, StringRef reduction, Value out,
   return tensor::InsertOp::create(b, loc, v, out, target);
 }
 
-struct ScatterElementsPattern : OpRewritePattern<onnx::ScatterElementsOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(onnx::ScatterElementsOp op,
+/// The data coordinates held at indices[prefix..., 0 .. sizes.size()),
+/// each normalized against its data size (GatherND, ScatterND).
+SmallVector<Value> indexTuple(OpBuilder &b, Location l, Value indices,
+                              ValueRange prefix, ArrayRef<Value> sizes) {
+  SmallVector<Value> at(prefix.begin(), prefix.end());
+  at.push_back(Value());
+  SmallVector<Value> coords;
+  for (auto [d, size] : llvm::enumerate(sizes)) {
+    at.back() = idx(b, l, d);
+    Value raw = tensor::ExtractOp::create(b, l, indices, at);
+    coords.push_back(normalizeIndex(b, l, raw, size));
+  }
+  return coords;
+}
+
+/// Where the update at a position of `updates` goes in the data.
+using TargetFn =
+    std::function<SmallVector<Value>(OpBuilder &, Location, ValueRange)>;
+
+/// The scatters: out = data, then, in the order of the updates' positions,
+/// out[target(p)] = combine(out[target(p)], updates[p]). `Derived::prepare`
+/// checks the op's shapes and returns its target function.
+template <typename OpT, typename Derived>
+struct ScatterPattern : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value data = op.getData(), indices = op.getIndices();
-    Value updates = op.getUpdates();
+    Value data = op.getData(), updates = op.getUpdates();
     auto type = dyn_cast<RankedTensorType>(data.getType());
-    auto idxType = dyn_cast<RankedTensorType>(indices.getType());
+    auto idxType = dyn_cast<RankedTensorType>(op.getIndices().getType());
     auto updType = dyn_cast<RankedTensorType>(updates.getType());
     if (!type || !idxType || !updType || !isa<RankedTensorType>(op.getType()))
       return rewriter.notifyMatchFailure(op, "needs ranked tensors");
     if (!isReduction(op.getReduction()))
       return op.emitError() << "unsupported reduction '" << op.getReduction()
                             << "' (expected none, add, mul, max or min)";
+    FailureOr<TargetFn> target =
+        Derived::prepare(op, rewriter, type, idxType, updType);
+    if (failed(target))
+      return failure();
+    StringRef reduction = op.getReduction();
+    Value result = forEachPosition(
+        rewriter, op.getLoc(), updates, data,
+        [&](OpBuilder &b, Location l, ValueRange ivs, Value out) {
+          Value u = tensor::ExtractOp::create(b, l, updates, ivs);
+          return scatterOne(b, l, reduction, out, (*target)(b, l, ivs), u);
+        });
+    replaceWithCast(rewriter, op, result, op.getType());
+    return success();
+  }
+};
+
+struct ScatterElementsPattern
+    : ScatterPattern<onnx::ScatterElementsOp, ScatterElementsPattern> {
+  using ScatterPattern::ScatterPattern;
+  static FailureOr<TargetFn> prepare(onnx::ScatterElementsOp op,
+                                     PatternRewriter &rewriter,
+                                     RankedTensorType type,
+                                     RankedTensorType idxType,
+                                     RankedTensorType updType) {
     int64_t rank = type.getRank();
     if (idxType.getRank() != rank || updType.getRank() != rank)
       return op.emitError("indices and updates must have the data's rank");
@@ -106,37 +153,24 @@ struct ScatterElementsPattern : OpRewritePattern<onnx::ScatterElementsOp> {
     if (axis < 0 || axis >= rank)
       return op.emitError() << "scatter axis " << op.getAxis()
                             << " is out of range for rank " << rank;
-    Value axisSize = dimOf(rewriter, loc, data, axis);
-    StringRef reduction = op.getReduction();
-    Value result = forEachPosition(
-        rewriter, loc, updates, data,
-        [&](OpBuilder &b, Location l, ValueRange ivs, Value out) {
-          SmallVector<Value> target(ivs.begin(), ivs.end());
-          Value raw = tensor::ExtractOp::create(b, l, indices, ivs);
-          target[axis] = normalizeIndex(b, l, raw, axisSize);
-          Value u = tensor::ExtractOp::create(b, l, updates, ivs);
-          return scatterOne(b, l, reduction, out, target, u);
-        });
-    replaceWithCast(rewriter, op, result, op.getType());
-    return success();
+    Value axisSize = dimOf(rewriter, op.getLoc(), op.getData(), axis);
+    Value indices = op.getIndices();
+    return TargetFn([=](OpBuilder &b, Location l, ValueRange ivs) {
+      SmallVector<Value> target(ivs.begin(), ivs.end());
+      Value raw = tensor::ExtractOp::create(b, l, indices, ivs);
+      target[axis] = normalizeIndex(b, l, raw, axisSize);
+      return target;
+    });
   }
 };
 
-struct ScatterNDPattern : OpRewritePattern<onnx::ScatterNDOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(onnx::ScatterNDOp op,
-                                PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value data = op.getData(), indices = op.getIndices();
-    Value updates = op.getUpdates();
-    auto type = dyn_cast<RankedTensorType>(data.getType());
-    auto idxType = dyn_cast<RankedTensorType>(indices.getType());
-    auto updType = dyn_cast<RankedTensorType>(updates.getType());
-    if (!type || !idxType || !updType || !isa<RankedTensorType>(op.getType()))
-      return rewriter.notifyMatchFailure(op, "needs ranked tensors");
-    if (!isReduction(op.getReduction()))
-      return op.emitError() << "unsupported reduction '" << op.getReduction()
-                            << "' (expected none, add, mul, max or min)";
+struct ScatterNDPattern : ScatterPattern<onnx::ScatterNDOp, ScatterNDPattern> {
+  using ScatterPattern::ScatterPattern;
+  static FailureOr<TargetFn> prepare(onnx::ScatterNDOp op,
+                                     PatternRewriter &rewriter,
+                                     RankedTensorType type,
+                                     RankedTensorType idxType,
+                                     RankedTensorType updType) {
     int64_t r = type.getRank(), q = idxType.getRank();
     int64_t m = q ? idxType.getDimSize(q - 1) : ShapedType::kDynamic;
     if (q < 1 || ShapedType::isDynamic(m) || m > r)
@@ -147,25 +181,14 @@ struct ScatterNDPattern : OpRewritePattern<onnx::ScatterNDOp> {
                             << ", got " << updType.getRank();
     SmallVector<Value> sizes;
     for (int64_t d = 0; d < m; ++d)
-      sizes.push_back(dimOf(rewriter, loc, data, d));
-    StringRef reduction = op.getReduction();
-    Value result = forEachPosition(
-        rewriter, loc, updates, data,
-        [&](OpBuilder &b, Location l, ValueRange ivs, Value out) {
-          SmallVector<Value> tuple(ivs.begin(), ivs.begin() + (q - 1));
-          tuple.push_back(Value());
-          SmallVector<Value> target;
-          for (int64_t d = 0; d < m; ++d) {
-            tuple.back() = idx(b, l, d);
-            Value raw = tensor::ExtractOp::create(b, l, indices, tuple);
-            target.push_back(normalizeIndex(b, l, raw, sizes[d]));
-          }
-          target.append(ivs.begin() + (q - 1), ivs.end());
-          Value u = tensor::ExtractOp::create(b, l, updates, ivs);
-          return scatterOne(b, l, reduction, out, target, u);
-        });
-    replaceWithCast(rewriter, op, result, op.getType());
-    return success();
+      sizes.push_back(dimOf(rewriter, op.getLoc(), op.getData(), d));
+    Value indices = op.getIndices();
+    return TargetFn([=](OpBuilder &b, Location l, ValueRange ivs) {
+      SmallVector<Value> target =
+          indexTuple(b, l, indices, ivs.take_front(q - 1), sizes);
+      target.append(ivs.begin() + (q - 1), ivs.end());
+      return target;
+    });
   }
 };
 
@@ -211,14 +234,9 @@ struct GatherNDPattern : OpRewritePattern<onnx::GatherNDOp> {
           SmallVector<Value> ivs;
           for (int64_t d = 0; d < outRank; ++d)
             ivs.push_back(linalg::IndexOp::create(b, l, d));
-          SmallVector<Value> tuple(ivs.begin(), ivs.begin() + (q - 1));
-          tuple.push_back(Value());
           SmallVector<Value> pos(ivs.begin(), ivs.begin() + bd);
-          for (int64_t d = 0; d < m; ++d) {
-            tuple.back() = idx(b, l, d);
-            Value raw = tensor::ExtractOp::create(b, l, indices, tuple);
-            pos.push_back(normalizeIndex(b, l, raw, dataSizes[d]));
-          }
+          pos.append(indexTuple(b, l, indices,
+                                ValueRange(ivs).take_front(q - 1), dataSizes));
           pos.append(ivs.begin() + (q - 1), ivs.end());
           linalg::YieldOp::create(
               b, l, tensor::ExtractOp::create(b, l, data, pos).getResult());
