@@ -8,7 +8,7 @@ import lit.formats
 config.name = "moe"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test", ".onnxtxt"]
-config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py", "moe_cpu_check.py", "moe_zoo.py", "check_app.py",
+config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py", "moe_cpu_check.py", "moe_zoo.py", "moe_reference.py", "check_app.py",
                    "lit.site.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.moe_obj_root, "test")

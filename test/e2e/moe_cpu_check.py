@@ -29,6 +29,8 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from moe_reference import moe_reference
+
 p = argparse.ArgumentParser()
 p.add_argument("workdir")
 p.add_argument("--tokens", type=int, default=16)
@@ -169,32 +171,11 @@ else:
 
 def numpy_reference():
     """com.microsoft.MoE written from its definition, in float64."""
-    xs = x.reshape(-1, H).astype(np.float64)
-    lg = logits.reshape(-1, E).astype(np.float64)
-    w1 = numpy_helper.to_array(inits[0]).astype(np.float64)
-    w2 = numpy_helper.to_array(inits[1]).astype(np.float64)
-    b1 = numpy_helper.to_array(inits[2]).astype(np.float64) if args.bias else np.zeros((E, f1))
-    b2 = numpy_helper.to_array(inits[3]).astype(np.float64) if args.bias else np.zeros((E, H))
-    probs = np.exp(lg - lg.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    out = np.zeros_like(xs)
-    for t in range(xs.shape[0]):
-        ids = np.argsort(-probs[t], kind="stable")[: args.k]  # ties: lower id
-        w = probs[t, ids]
-        if args.renorm:
-            w = w / w.sum()
-        for e, wt in zip(ids, w):
-            a = w1[e] @ xs[t] + b1[e]
-            if gated:
-                g, u = (a[0::2], a[1::2]) if args.fusion == 1 else (a[:I], a[I:])
-                h = g / (1 + np.exp(-g)) * u
-            elif args.act == "relu":
-                h = np.maximum(a, 0)
-            elif args.act == "gelu":  # onnxruntime's tanh approximation
-                h = 0.5 * a * (1 + np.tanh(0.7978845608 * (a + 0.044715 * a ** 3)))
-            else:
-                h = a / (1 + np.exp(-a))
-            out[t] += wt * (w2[e] @ h + b2[e])
+    arr = lambda i: numpy_helper.to_array(inits[i]).astype(np.float64)
+    out = moe_reference(
+        x.reshape(-1, H), logits.reshape(-1, E), arr(0), arr(1), args.k,
+        args.act, args.renorm, args.fusion,
+        arr(2) if args.bias else None, arr(3) if args.bias else None)
     return out.reshape(x.shape)
 
 

@@ -23,6 +23,8 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from moe_reference import moe_reference
+
 p = argparse.ArgumentParser()
 p.add_argument("workdir")
 p.add_argument("--bits", type=int, default=4)
@@ -98,23 +100,7 @@ subprocess.run(["moe-run", lib, "--device", args.device, "--input", files[0],
                 "--input", files[1], "--output", files[2]], check=True)
 ours = np.load(files[2]).astype(np.float64)
 
-probs = np.exp(logits - logits.max(1, keepdims=True))
-probs /= probs.sum(1, keepdims=True)
-ref = np.zeros((T, H))
-for t in range(T):
-    ids = np.argsort(-probs[t], kind="stable")[:K]
-    w = probs[t, ids] / probs[t, ids].sum()
-    for e, wt in zip(ids, w):
-        a = w1[e] @ x[t]
-        if gated:
-            h = a[0::2] / (1 + np.exp(-a[0::2])) * a[1::2]
-        elif args.act == "relu":
-            h = np.maximum(a, 0)
-        elif args.act == "silu":
-            h = a / (1 + np.exp(-a))
-        else:  # onnxruntime's gelu: the tanh approximation
-            h = 0.5 * a * (1 + np.tanh(0.7978845608 * (a + 0.044715 * a ** 3)))
-        ref[t] += wt * (w2[e] @ h)
+ref = moe_reference(x, logits, w1, w2, K, args.act, renorm=True)
 refs = [("numpy", ref)]
 if args.reference == "both":
     refs.append(("onnxruntime", ort.InferenceSession(
