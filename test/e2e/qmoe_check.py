@@ -6,8 +6,9 @@ per-row or per-block scales, compiles it with moe-opt (the weights stay
 bytes; the grouped GEMM dequantizes as it reads them), runs it with moe-run
 and compares with onnxruntime and with a NumPy reference written from the
 definition. Exits 1 when the relative L2 error exceeds 1e-4 against either
-(onnxruntime's 8-bit kernel quantizes activations for a single token, so
-such cases compare with NumPy only: --reference numpy).
+(onnxruntime's 8-bit kernel with block-wise scales is 7e-3 to 1e-2 off the
+definition at any token count, so such cases compare with NumPy only:
+--reference numpy).
 
 usage: qmoe_check.py WORKDIR [--bits 4|8] [--act swiglu|silu|relu|gelu]
        [--block B] [--tokens T] [--experts E] [--k K] [--hidden H]
@@ -39,7 +40,7 @@ p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 p.add_argument("--compile-only", action="store_true")
 p.add_argument("--reference", choices=["both", "numpy"], default="both",
                help="numpy alone where onnxruntime computes differently "
-                    "(its 8-bit single-token path quantizes activations)")
+                    "(its 8-bit block-wise path)")
 args = p.parse_args()
 os.makedirs(args.workdir, exist_ok=True)
 
