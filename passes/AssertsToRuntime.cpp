@@ -10,6 +10,7 @@
 #include "moe/Passes/Passes.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -35,14 +36,11 @@ struct AssertsToRuntimePass
     MLIRContext *ctx = &getContext();
     IRRewriter rewriter(ctx);
     auto ptrType = LLVM::LLVMPointerType::get(ctx);
-    auto fail = module.lookupSymbol<LLVM::LLVMFuncOp>(kFailFunction);
-    if (!fail) {
-      rewriter.setInsertionPointToStart(module.getBody());
-      fail = LLVM::LLVMFuncOp::create(
-          rewriter, module.getLoc(), kFailFunction,
-          LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
-                                      {ptrType}));
-    }
+    FailureOr<LLVM::LLVMFuncOp> fail = LLVM::lookupOrCreateFn(
+        rewriter, module, kFailFunction, {ptrType},
+        LLVM::LLVMVoidType::get(ctx));
+    if (failed(fail))
+      return signalPassFailure();
     unsigned counter = 0;
     for (cf::AssertOp op : asserts) {
       Location loc = op.getLoc();
@@ -56,7 +54,7 @@ struct AssertsToRuntimePass
       Value text = LLVM::createGlobalString(
           loc, rewriter, ("moe_check_msg_" + Twine(counter++)).str(), message,
           LLVM::Linkage::Internal);
-      LLVM::CallOp::create(rewriter, loc, fail, ValueRange{text});
+      LLVM::CallOp::create(rewriter, loc, *fail, ValueRange{text});
       LLVM::UnreachableOp::create(rewriter, loc);
       rewriter.setInsertionPoint(op);
       cf::CondBranchOp::create(rewriter, loc, op.getArg(), after, failBlock);

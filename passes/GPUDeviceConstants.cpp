@@ -10,6 +10,7 @@
 
 #include "moe/Passes/Passes.h"
 
+#include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Interfaces/DataLayoutInterfaces.h"
 
@@ -44,12 +45,10 @@ struct GPUDeviceConstantsPass
     OpBuilder b(ctx);
     auto ptr = LLVM::LLVMPointerType::get(ctx);
     auto i64 = IntegerType::get(ctx, 64);
-    auto fn = module.lookupSymbol<LLVM::LLVMFuncOp>(kConstantFunction);
-    if (!fn) {
-      b.setInsertionPointToStart(module.getBody());
-      fn = LLVM::LLVMFuncOp::create(b, module.getLoc(), kConstantFunction,
-                                    LLVM::LLVMFunctionType::get(ptr, {ptr, i64}));
-    }
+    FailureOr<LLVM::LLVMFuncOp> fn =
+        LLVM::lookupOrCreateFn(b, module, kConstantFunction, {ptr, i64}, ptr);
+    if (failed(fn))
+      return signalPassFailure();
     DataLayout layout(module);
     for (LLVM::AddressOfOp op : uses) {
       auto global = symbols.lookup<LLVM::GlobalOp>(op.getGlobalName());
@@ -57,7 +56,7 @@ struct GPUDeviceConstantsPass
       b.setInsertionPointAfter(op);
       Value size = LLVM::ConstantOp::create(b, op.getLoc(), i64,
                                             b.getI64IntegerAttr(bytes));
-      auto call = LLVM::CallOp::create(b, op.getLoc(), fn,
+      auto call = LLVM::CallOp::create(b, op.getLoc(), *fn,
                                        ValueRange{op.getResult(), size});
       op.getResult().replaceAllUsesExcept(call.getResult(), call);
     }
