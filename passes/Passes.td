@@ -212,6 +212,110 @@ def AssertsToRuntime : Pass<"moe-asserts-to-runtime", "::mlir::ModuleOp"> {
   ];
 }
 
+def ExpertParallel : Pass<"moe-expert-parallel", "::mlir::ModuleOp"> {
+  let summary = "Shard the experts of every MoE layer over ranks (one rank's program)";
+  let description = [{
+    Rewrites the decomposed MoE layers (`moe.dispatch` -> expert compute ->
+    `moe.combine`) into the program of rank `rank` of `ranks`, which keeps
+    only the weights of its own experts. Tokens stay on the rank that owns
+    them; each of their expert copies travels to the expert's rank and back:
+
+    ```
+    route (replicated router)            -> weights, ids
+    ids -> placement order (rank-major)  ;  moe.dispatch (all experts)
+    send_counts[p] = rows of rank p's experts
+    moe.all_to_all rows, and the rows' local expert ids
+    moe.dispatch by local expert -> the expert compute on the local weights
+    moe.combine with unit weights (back to the received order)
+    moe.all_to_all back (the counts received are the counts to send)
+    moe.combine with the routing weights (unchanged)
+    ```
+
+    Placement: `contiguous` (rank p holds experts [p*E/N, (p+1)*E/N)),
+    `round-robin` (expert e on rank e mod N), or `map`: a list of E ranks,
+    one per expert (a rank may hold none). The module records the shard as
+    `moe.shard = {rank, ranks, layout}`, `layout` being a hash of the
+    placement that the runtime compares across ranks. Expert weights that
+    are constants are sliced at compile time; weights passed as arguments
+    are sliced in the program. Needs `block = 1` dispatches (moe-decompose's
+    default).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+  let options = [
+    Option<"ranks", "ranks", "int64_t", /*default=*/"1",
+           "Number of ranks the experts are spread over">,
+    Option<"rank", "rank", "int64_t", /*default=*/"0",
+           "The rank whose program (and weights) this module becomes">,
+    Option<"placement", "placement", "std::string", /*default=*/"\"contiguous\"",
+           "Expert placement: contiguous or round-robin (ignored with map)">,
+    ListOption<"expertMap", "map", "int64_t",
+               "The rank of each expert (overrides placement)">,
+  ];
+}
+
+def Overlap : Pass<"moe-overlap", "::mlir::ModuleOp"> {
+  let summary = "Pipeline token chunks so all-to-alls overlap expert compute";
+  let description = [{
+    Splits the tokens of every expert-parallel MoE layer (the result of
+    moe-expert-parallel) into `chunks` row blocks and software-pipelines
+    them: every `moe.all_to_all` becomes `moe.all_to_all_start` /
+    `moe.all_to_all_wait`, and the chunks are interleaved so that chunk
+    i+1's dispatch exchange is in flight while chunk i's experts compute, and
+    chunk i's return exchange while chunk i+1's experts compute:
+
+    ```
+    start dispatch(0); start dispatch(1)
+    wait dispatch(0); experts(0); start return(0); start dispatch(2)
+    wait dispatch(1); experts(1); start return(1); wait return(0); combine(0)
+    ...
+    ```
+
+    Then, by dependence analysis, every side-effect-free op that depends on
+    no exchange (shared experts, other routing-independent work) is hoisted
+    above the first wait, into the communication window, and every wait sinks
+    to just before its first use. A layer with a dynamic token count is split
+    into chunks of `ceil(T / chunks)` rows (the last ones may be empty).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+  let options = [
+    Option<"chunks", "chunks", "int64_t", /*default=*/"2",
+           "Number of token chunks to pipeline">,
+  ];
+}
+
+def ConvertCollectivesToRuntime
+    : Pass<"moe-convert-collectives-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Lower all-to-all exchanges to calls into the runtime";
+  let description = [{
+    Rewrites `moe.all_to_all` into `moe.all_to_all_start` +
+    `moe.all_to_all_wait`, and each start/wait pair into calls of
+    libmoe_runtime's collective API (include/moe/Runtime/Collectives.h),
+    still on tensors, before bufferization:
+
+    * start: `moe_rt_a2a_start(data, rows, row_bytes, send_counts, ranks,
+      rank, layout)` on the buffers of the input and the counts, with the
+      shard recorded by moe-expert-parallel (`moe.shard`; rank -1 and layout
+      0 without it, which the runtime does not check); the runtime copies
+      the rows, so the input buffer is free again after the call;
+    * wait: `moe_rt_a2a_wait(handle)` returns the rows received, then a
+      buffer of that many rows and one of counts are allocated and filled by
+      `moe_rt_a2a_take`, and become the result tensors.
+  }];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
 def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
   let summary = "Lower moe.expert_matmul to one grouped-GEMM GPU kernel";
   let description = [{

@@ -17,6 +17,9 @@ include "mlir/IR/OpAsmInterface.td"
 
 def MoE_FloatTensor : RankedTensorOf<[F16, BF16, F32]>;
 def MoE_I32Tensor : RankedTensorOf<[I32]>;
+// Rows an all-to-all can move: activations, or i32 row metadata (such as the
+// local expert id of each row under expert parallelism).
+def MoE_ExchangeTensor : RankedTensorOf<[F16, BF16, F32, I32]>;
 // Expert weights: floating point, or quantized bytes (i8 holding unsigned
 // 4-bit pairs or 8-bit values, with per-row or per-block scales).
 def MoE_WeightTensor : RankedTensorOf<[F16, BF16, F32, I8]>;
@@ -346,7 +349,7 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
 class MoE_AllToAllBase<string mnemonic, list<Trait> traits = []>
     : MoE_Op<mnemonic, traits> {
   let arguments = (ins
-    MoE_FloatTensor:$input,
+    MoE_ExchangeTensor:$input,
     MoE_I32Tensor:$send_counts,
     ConfinedAttr<I64Attr, [IntPositive]>:$ranks
   );
@@ -374,7 +377,7 @@ def MoE_AllToAllOp : MoE_AllToAllBase<"all_to_all"> {
         : (tensor<?x64xf32>, tensor<4xi32>) -> (tensor<?x64xf32>, tensor<4xi32>)
     ```
   }];
-  let results = (outs MoE_FloatTensor:$output, MoE_I32Tensor:$recv_counts);
+  let results = (outs MoE_ExchangeTensor:$output, MoE_I32Tensor:$recv_counts);
   let assemblyFormat = [{
     $input `,` $send_counts `ranks` `=` $ranks attr-dict `:`
     functional-type(operands, results)
@@ -417,7 +420,7 @@ def MoE_AllToAllWaitOp : MoE_Op<"all_to_all_wait"> {
     ```
   }];
   let arguments = (ins MoE_AllToAllHandle:$handle);
-  let results = (outs MoE_FloatTensor:$output, MoE_I32Tensor:$recv_counts);
+  let results = (outs MoE_ExchangeTensor:$output, MoE_I32Tensor:$recv_counts);
   let assemblyFormat = [{
     $handle attr-dict `:` qualified(type($handle)) `->` `(` type($output) `,`
     type($recv_counts) `)`

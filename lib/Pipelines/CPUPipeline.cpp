@@ -18,9 +18,12 @@
 
 using namespace mlir;
 
-void mlir::moe::buildCPUPipeline(OpPassManager &pm) {
+void mlir::moe::buildCPUPipeline(OpPassManager &pm,
+                                 const CPUPipelineOptions &options) {
   // Graph level: everything becomes linalg / tensor / scf.
   detail::addImportedGraphToCore(pm);
+  if (options.ranks > 1)
+    detail::addExpertParallel(pm, options);
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -56,11 +59,13 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm) {
 }
 
 void mlir::moe::registerPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<CPUPipelineOptions>(
       "moe-cpu-pipeline",
       "Lower an imported model (onnx and moe ops) to the LLVM dialect for "
       "the host CPU",
-      [](OpPassManager &pm) { buildCPUPipeline(pm); });
+      [](OpPassManager &pm, const CPUPipelineOptions &options) {
+        buildCPUPipeline(pm, options);
+      });
   PassPipelineRegistration<CUDAPipelineOptions>(
       "moe-cuda-pipeline",
       "Lower an imported model (onnx and moe ops) to host code in the LLVM "

@@ -3,6 +3,7 @@
 #include "Stages.h"
 
 #include "moe/Passes/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -17,6 +18,23 @@ void moe::detail::addImportedGraphToCore(OpPassManager &pm) {
   ConvertONNXToCoreOptions onnxOptions;
   onnxOptions.allowPartial = false;
   pm.addPass(createConvertONNXToCore(onnxOptions));
+}
+
+void moe::detail::addExpertParallel(OpPassManager &pm,
+                                    const CPUPipelineOptions &options) {
+  pm.addPass(createMoEDecompose());
+  ExpertParallelOptions shard;
+  shard.ranks = options.ranks;
+  shard.rank = options.rank;
+  shard.placement = options.placement;
+  shard.expertMap.assign(options.expertMap.begin(), options.expertMap.end());
+  pm.addPass(createExpertParallel(shard));
+  if (options.chunks > 1) {
+    OverlapOptions overlap;
+    overlap.chunks = options.chunks;
+    pm.addPass(createOverlap(overlap));
+  }
+  pm.addPass(createConvertCollectivesToRuntime());
 }
 
 void moe::detail::addBufferization(OpPassManager &pm) {

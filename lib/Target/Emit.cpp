@@ -261,6 +261,15 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
                                  "-lpthread",
                                  "-ldl",
                                  "-lm"};
+  // Sharded models call the runtime's MPI collectives; others do not need
+  // libmpi, and --as-needed leaves it out of them.
+  SmallVector<StringRef> mpiLibs;
+  StringRef(MOE_MPI_LIBRARIES).split(mpiLibs, ',', -1, /*KeepEmpty=*/false);
+  if (!mpiLibs.empty()) {
+    args.push_back("-Wl,--as-needed");
+    args.append(mpiLibs.begin(), mpiLibs.end());
+    args.push_back("-Wl,--no-as-needed");
+  }
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
                                      &linkError);

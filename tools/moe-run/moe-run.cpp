@@ -33,10 +33,36 @@ const char *kUsage =
     "shape, type and first values. --threads N sets the model's thread count\n"
     "(default: the online CPUs). --benchmark N times N runs after warm-up\n"
     "and ends with 'median_ms: X' (wall time of a call); on cuda it also\n"
-    "prints 'device_median_ms: X', the kernels' time from CUDA events.\n";
+    "prints 'device_median_ms: X', the kernels' time from CUDA events.\n"
+    "\n"
+    "Expert-parallel models (compiled with --moe-cpu-pipeline=\"ranks=N\n"
+    "rank=R\", one library per rank) run under an MPI launcher:\n"
+    "  mpirun -np N moe-run model.rank{rank}.so --input x{rank}.npy ...\n"
+    "'{rank}' in any path becomes the process's rank (from the launcher's\n"
+    "OMPI_COMM_WORLD_RANK, PMIX_RANK or PMI_RANK; 0 without a launcher).\n";
+
+/// The MPI rank the launcher gave this process, or -1 without a launcher.
+int launcherRank() {
+  for (const char *name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
+    if (const char *v = std::getenv(name))
+      return std::atoi(v);
+  return -1;
+}
+
+/// `path` with every '{rank}' replaced by this process's rank.
+std::string forRank(std::string path) {
+  std::string rank = std::to_string(std::max(launcherRank(), 0));
+  for (size_t at = path.find("{rank}"); at != std::string::npos;
+       at = path.find("{rank}", at + rank.size()))
+    path.replace(at, 6, rank);
+  return path;
+}
 
 int fail(const std::string &message) {
-  std::fprintf(stderr, "moe-run: %s\n", message.c_str());
+  if (int rank = launcherRank(); rank >= 0)
+    std::fprintf(stderr, "moe-run[rank %d]: %s\n", rank, message.c_str());
+  else
+    std::fprintf(stderr, "moe-run: %s\n", message.c_str());
   return EXIT_FAILURE;
 }
 
@@ -110,9 +136,9 @@ int main(int argc, char **argv) {
       std::fputs(kUsage, stdout);
       return EXIT_SUCCESS;
     } else if (arg == "--input") {
-      inputs.push_back(value("--input"));
+      inputs.push_back(forRank(value("--input")));
     } else if (arg == "--output") {
-      outputs.push_back(value("--output"));
+      outputs.push_back(forRank(value("--output")));
     } else if (arg == "--device") {
       device = value("--device");
     } else if (arg == "--threads") {
@@ -132,7 +158,7 @@ int main(int argc, char **argv) {
     } else if (!arg.empty() && arg[0] == '-') {
       return fail("unknown option '" + arg + "'\n" + kUsage);
     } else if (library.empty()) {
-      library = arg;
+      library = forRank(arg);
     } else {
       return fail("unexpected argument '" + arg + "'");
     }

@@ -11,6 +11,31 @@ namespace mlir {
 class OpPassManager;
 namespace moe {
 
+/// Options of --moe-cpu-pipeline: expert parallelism (one rank's program)
+/// and the overlap of its exchanges with compute.
+struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
+  Option<int64_t> ranks{*this, "ranks",
+                        llvm::cl::desc("Shard the experts over this many "
+                                       "ranks (1: no expert parallelism)"),
+                        llvm::cl::init(1)};
+  Option<int64_t> rank{*this, "rank",
+                       llvm::cl::desc("The rank whose program and weights "
+                                      "to compile (0 <= rank < ranks)"),
+                       llvm::cl::init(0)};
+  Option<std::string> placement{
+      *this, "placement",
+      llvm::cl::desc("Expert placement: contiguous or round-robin"),
+      llvm::cl::init("contiguous")};
+  ListOption<int64_t> expertMap{
+      *this, "map",
+      llvm::cl::desc("The rank of each expert (overrides placement)")};
+  Option<int64_t> chunks{
+      *this, "chunks",
+      llvm::cl::desc("Token chunks pipelined through the exchanges (1: no "
+                     "overlap); only with ranks > 1"),
+      llvm::cl::init(1)};
+};
+
 /// Options of --moe-cuda-pipeline.
 struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
   Option<std::string> sm{*this, "sm",
@@ -37,7 +62,9 @@ struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
 /// onnx ops to core dialects, moe ops to linalg (reference lowering),
 /// bufferization, loops, and the LLVM conversions. Every function gets a C
 /// interface wrapper (`_mlir_ciface_<name>`) taking memref descriptors.
-void buildCPUPipeline(OpPassManager &pm);
+/// With `ranks > 1`, the program of one rank of an expert-parallel model.
+void buildCPUPipeline(OpPassManager &pm,
+                      const CPUPipelineOptions &options = {});
 
 /// ONNX-imported or moe-dialect IR -> LLVM dialect host code with embedded
 /// CUDA kernels (cubin + PTX) for the chosen GPU architecture.
