@@ -152,18 +152,14 @@ LogicalResult LayerSharder::collectExpertCompute() {
     return combine.emitError("moe-expert-parallel: the combine's input is "
                              "not computed from the dispatched rows");
   for (Operation *op : dependent) {
+    if (op->getBlock() != combine->getBlock() ||
+        !op->isBeforeInBlock(combine))
+      return op->emitError("moe-expert-parallel: uses an expert "
+                           "computation's rows outside the layer");
     if (!isa<ExpertMatmulOp, ActivationOp>(op))
       return op->emitError("moe-expert-parallel: cannot shard '")
              << op->getName() << "' in an expert computation (only "
              << "moe.expert_matmul and moe.activation)";
-    if (op->getBlock() != combine->getBlock())
-      return op->emitError("moe-expert-parallel: expert compute must be in "
-                           "the block of its combine");
-    for (Value r : op->getResults())
-      for (Operation *user : r.getUsers())
-        if (!dependent.contains(user) && user != combine.getOperation())
-          return user->emitError("moe-expert-parallel: uses an expert "
-                                 "computation's rows outside the layer");
     compute.push_back(op);
   }
   llvm::sort(compute,
@@ -299,14 +295,20 @@ Value LayerSharder::localWeight(OpBuilder &b, Value weight) {
       for (int64_t e : placement.mine)
         data.insert(data.end(), raw.begin() + e * stride,
                     raw.begin() + (e + 1) * stride);
-      std::string name = "shard";
-      if (auto res = dyn_cast<DenseResourceElementsAttr>(value))
-        name = res.getRawHandle().getKey().str() + "_shard";
-      auto blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
-          ArrayRef<char>(data.data(), data.size()), alignof(uint64_t));
-      local = arith::ConstantOp::create(
-          b, loc,
-          DenseResourceElementsAttr::get(localType, name, std::move(blob)));
+      ArrayRef<char> slice(data.data(), data.size());
+      if (dense) {
+        local = arith::ConstantOp::create(
+            b, loc, DenseElementsAttr::getFromRawBuffer(localType, slice));
+      } else {
+        auto res = cast<DenseResourceElementsAttr>(value);
+        auto blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+            slice, alignof(uint64_t));
+        local = arith::ConstantOp::create(
+            b, loc,
+            DenseResourceElementsAttr::get(
+                localType, res.getRawHandle().getKey().str() + "_shard",
+                std::move(blob)));
+      }
     }
   }
   if (!local) {
@@ -474,7 +476,7 @@ struct ExpertParallelPass
       for (int64_t r : expertMap) {
         if (r < 0 || r >= ranks) {
           at->emitError("moe-expert-parallel: map names rank ")
-              << r << ", outside [0, " << ranks << ")";
+              << r << ", outside [0, " << static_cast<int64_t>(ranks) << ")";
           return failure();
         }
         result.push_back(r);

@@ -8,7 +8,7 @@ import lit.formats
 config.name = "moe"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test", ".onnxtxt"]
-config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py", "moe_cpu_check.py", "moe_zoo.py", "moe_reference.py", "check_app.py",
+config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py", "moe_cpu_check.py", "moe_zoo.py", "moe_reference.py", "check_app.py", "ep_check.py", "ep_failures.py",
                    "lit.site.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.moe_obj_root, "test")
@@ -39,3 +39,10 @@ if shutil.which("nvidia-smi"):
             config.available_features.add("cuda-gpu")
     except (OSError, subprocess.SubprocessError):
         pass
+
+# Expert-parallel runs need MPI (the runtime's collectives) and a launcher.
+if config.moe_have_mpi.upper() in ("TRUE", "ON", "1", "YES") and \
+        config.moe_mpirun and os.path.exists(config.moe_mpirun):
+    config.available_features.add("mpi")
+    config.environment["PATH"] = os.pathsep.join(
+        [os.path.dirname(config.moe_mpirun), config.environment["PATH"]])

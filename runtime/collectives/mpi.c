@@ -13,7 +13,9 @@
  *
  *===---------------------------------------------------------------------===*/
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "moe/Runtime/Collectives.h"
 
 #include <stdio.h>
@@ -36,6 +38,7 @@ void moe_rt_a2a_take(int64_t handle, void *out, int32_t *recv_counts) {}
 #else
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <string.h>
@@ -68,6 +71,9 @@ static int64_t shard_ranks, shard_rank, shard_layout;
 static char broken[256];
 static int world_rank = -1;
 static int initialized_mpi;
+/* The communication thread is blocked inside MPI for good (a rank never
+ * arrived): it cannot be joined, and MPI cannot be finalized. */
+static int stuck;
 
 /* Trace (MOE_TRACE): complete events in microseconds of CLOCK_MONOTONIC,
  * which all processes on one machine share. */
@@ -306,7 +312,7 @@ static void write_trace(void) {
 
 __attribute__((destructor)) static void shut_down(void) {
   pthread_mutex_lock(&lock);
-  int join = started;
+  int join = started && !stuck;
   stopping = 1;
   pthread_cond_broadcast(&queued);
   pthread_mutex_unlock(&lock);
@@ -393,8 +399,27 @@ int64_t moe_rt_a2a_wait(int64_t handle) {
   exchange *x = (exchange *)(intptr_t)handle;
   double call_begin = now_us();
   pthread_mutex_lock(&lock);
-  while (!x->done)
-    pthread_cond_wait(&finished, &lock);
+  /* The communication thread bounds each MPI request, but not MPI's own
+   * start-up, which waits for every rank to arrive: bound the wait here too
+   * (twice the exchange timeout, as exchanges queued ahead may take one). */
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += (time_t)(2 * timeout_seconds()) + 1;
+  while (!x->done) {
+    if (pthread_cond_timedwait(&finished, &lock, &deadline) == ETIMEDOUT &&
+        !x->done) {
+      stuck = 1;
+      snprintf(broken, sizeof broken,
+               "all-to-all #%lld did not complete within %.0f s: a rank died, "
+               "is stuck, or was never started (MOE_COLLECTIVE_TIMEOUT)",
+               (long long)x->id, 2 * timeout_seconds() + 1);
+      char message[256];
+      snprintf(message, sizeof message, "%s", broken);
+      pthread_mutex_unlock(&lock);
+      moe_runtime_fail(message);
+      return 0;
+    }
+  }
   record_compute(call_begin);
   last_call_end_us = now_us();
   record("wait", x->id, 0, call_begin, last_call_end_us);

@@ -14,6 +14,16 @@ func.func @blocking(%x: tensor<?x64xf32>, %counts: tensor<4xi32>) {
   return
 }
 
+// Rows of i32 metadata travel too (each row's local expert id under expert
+// parallelism).
+// CHECK-LABEL: func.func @row_ids
+// CHECK: moe.all_to_all %{{.*}}, %{{.*}} ranks = 2 : (tensor<?x1xi32>, tensor<2xi32>) -> (tensor<?x1xi32>, tensor<2xi32>)
+func.func @row_ids(%ids: tensor<?x1xi32>, %counts: tensor<2xi32>) {
+  %out, %recv = moe.all_to_all %ids, %counts ranks = 2
+      : (tensor<?x1xi32>, tensor<2xi32>) -> (tensor<?x1xi32>, tensor<2xi32>)
+  return
+}
+
 // Async form: compute can be placed between start and wait.
 // CHECK-LABEL: func.func @async
 // CHECK: %[[H:.*]] = moe.all_to_all_start %{{.*}}, %{{.*}} ranks = 2 : (tensor<?x64xbf16>, tensor<2xi32>) -> !moe.a2a_handle<2, tensor<?x64xbf16>>

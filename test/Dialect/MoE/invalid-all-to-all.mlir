@@ -73,3 +73,12 @@ func.func @wait_type(%x: tensor<?x64xf32>, %c: tensor<2xi32>) {
 
 // expected-error @+1 {{exchanged data must be a [rows, H] tensor, got 'tensor<64xf32>'}}
 func.func @handle_rank(%h: !moe.a2a_handle<2, tensor<64xf32>>)
+
+// -----
+
+func.func @i64_rows(%x: tensor<?x4xi64>, %c: tensor<2xi32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 16-bit float or bfloat16 type or 32-bit float or 32-bit signless integer values}}
+  %o, %r = moe.all_to_all %x, %c ranks = 2
+      : (tensor<?x4xi64>, tensor<2xi32>) -> (tensor<?x4xi64>, tensor<2xi32>)
+  return
+}
