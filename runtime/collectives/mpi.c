@@ -101,10 +101,11 @@ static void record(const char *name, int64_t id, int tid, double begin,
   trace[trace_count++] = (trace_event){name, id, tid, begin, end - begin};
 }
 
-/* What the model's thread did since its last collective call: compute. */
-static void record_compute(double until) {
+/* What the model's thread did since its last collective call, up to the
+ * call for exchange `id`: compute. */
+static void record_compute(double until, int64_t id) {
   if (last_call_end_us >= 0)
-    record("compute", -1, 0, last_call_end_us, until);
+    record("compute", id, 0, last_call_end_us, until);
 }
 
 static double timeout_seconds(void) {
@@ -388,7 +389,7 @@ int64_t moe_rt_a2a_start(const void *data, int64_t rows, int64_t row_bytes,
     queue_head = x;
   queue_tail = x;
   pthread_cond_signal(&queued);
-  record_compute(call_begin);
+  record_compute(call_begin, x->id);
   last_call_end_us = now_us();
   record("start", x->id, 0, call_begin, last_call_end_us);
   pthread_mutex_unlock(&lock);
@@ -420,7 +421,7 @@ int64_t moe_rt_a2a_wait(int64_t handle) {
       return 0;
     }
   }
-  record_compute(call_begin);
+  record_compute(call_begin, x->id);
   last_call_end_us = now_us();
   record("wait", x->id, 0, call_begin, last_call_end_us);
   pthread_mutex_unlock(&lock);
