@@ -8,7 +8,9 @@
 // order they arrived in, and return. Because the dispatch groups copies in
 // placement order (rank-major), the rows for rank p are one contiguous block
 // and the returning rows land exactly where the single-rank program had
-// them, so the final combine (and its summation order) is unchanged.
+// them, so the final combine (and its summation order) is unchanged. The
+// sender's dispatch only groups rows for sending, so it is never padded; the
+// receiver's, which feeds the grouped GEMMs, keeps the layer's padding.
 //
 //===----------------------------------------------------------------------===//
 
@@ -130,10 +132,6 @@ LogicalResult LayerSharder::collectExpertCompute() {
   if (!dispatch)
     return combine.emitError("moe-expert-parallel: the combine's slots do "
                              "not come from a moe.dispatch");
-  if (dispatch.getBlock() != 1)
-    return dispatch.emitError("moe-expert-parallel: needs an unpadded "
-                              "dispatch (block = 1), got block = ")
-           << dispatch.getBlock();
   if (dispatch->getBlock() != combine->getBlock())
     return combine.emitError("moe-expert-parallel: dispatch and combine must "
                              "be in one block");
@@ -361,7 +359,7 @@ Value LayerSharder::computeLocally(OpBuilder &b, Location loc, Value rows,
       b, loc, RankedTensorType::get({kDynamic, width}, elt),
       RankedTensorType::get({count + 1}, i32),
       RankedTensorType::get({kDynamic}, i32), rows, ids,
-      b.getI64IntegerAttr(count), b.getI64IntegerAttr(1));
+      b.getI64IntegerAttr(count), dispatch.getBlockAttr());
 
   IRMapping map;
   map.map(dispatch.getGrouped(), local.getGrouped());
@@ -424,7 +422,7 @@ LogicalResult LayerSharder::run() {
       b, loc, RankedTensorType::get({kDynamic, xType.getDimSize(1)},
                                     xType.getElementType()),
       dispatch.getOffsets().getType(), RankedTensorType::get({kDynamic}, i32),
-      x, pids, dispatch.getNumExpertsAttr(), dispatch.getBlockAttr());
+      x, pids, dispatch.getNumExpertsAttr(), b.getI64IntegerAttr(1));
 
   Value counts = sendCounts(b, loc, grouped.getOffsets());
   Value ids = localIds(b, loc, grouped.getSlots(), pids);

@@ -237,8 +237,8 @@ def ExpertParallel : Pass<"moe-expert-parallel", "::mlir::ModuleOp"> {
     `moe.shard = {rank, ranks, layout}`, `layout` being a hash of the
     placement that the runtime compares across ranks. Expert weights that
     are constants are sliced at compile time; weights passed as arguments
-    are sliced in the program. Needs `block = 1` dispatches (moe-decompose's
-    default).
+    are sliced in the program. The dispatch that groups rows for sending is
+    unpadded; the receiver's keeps the layer's `block` (GEMM tile rows).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -22,8 +22,10 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
                                  const CPUPipelineOptions &options) {
   // Graph level: everything becomes linalg / tensor / scf.
   detail::addImportedGraphToCore(pm);
-  if (options.ranks > 1)
-    detail::addExpertParallel(pm, options);
+  if (options.ranks > 1) {
+    pm.addPass(createMoEDecompose());
+    detail::addExpertParallel(pm, detail::Sharding::from(options));
+  }
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -37,6 +37,10 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   MoEDecomposeOptions decompose;
   decompose.dispatchBlock = 64;
   pm.addPass(createMoEDecompose(decompose));
+  // Expert parallelism: exchanges through the runtime on the host, between
+  // kernels (buffers are unified memory, each launch completes in order).
+  if (options.ranks > 1)
+    detail::addExpertParallel(pm, detail::Sharding::from(options));
   GPUExpertMatmulOptions gemm;
   gemm.allowTF32 = options.allowTF32;
   pm.addPass(createGPUExpertMatmul(gemm));

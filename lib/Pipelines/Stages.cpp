@@ -3,7 +3,6 @@
 #include "Stages.h"
 
 #include "moe/Passes/Passes.h"
-#include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -20,18 +19,16 @@ void moe::detail::addImportedGraphToCore(OpPassManager &pm) {
   pm.addPass(createConvertONNXToCore(onnxOptions));
 }
 
-void moe::detail::addExpertParallel(OpPassManager &pm,
-                                    const CPUPipelineOptions &options) {
-  pm.addPass(createMoEDecompose());
+void moe::detail::addExpertParallel(OpPassManager &pm, const Sharding &s) {
   ExpertParallelOptions shard;
-  shard.ranks = options.ranks;
-  shard.rank = options.rank;
-  shard.placement = options.placement;
-  shard.expertMap.assign(options.expertMap.begin(), options.expertMap.end());
+  shard.ranks = s.ranks;
+  shard.rank = s.rank;
+  shard.placement = s.placement;
+  shard.expertMap.assign(s.map.begin(), s.map.end());
   pm.addPass(createExpertParallel(shard));
-  if (options.chunks > 1) {
+  if (s.chunks > 1) {
     OverlapOptions overlap;
-    overlap.chunks = options.chunks;
+    overlap.chunks = s.chunks;
     pm.addPass(createOverlap(overlap));
   }
   pm.addPass(createConvertCollectivesToRuntime());

@@ -3,10 +3,13 @@
 #ifndef MOE_LIB_PIPELINES_STAGES_H
 #define MOE_LIB_PIPELINES_STAGES_H
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 namespace mlir {
 class OpPassManager;
 namespace moe {
-struct CPUPipelineOptions;
 namespace detail {
 
 /// The entry signature recorded (before lowering erases the tensor types),
@@ -17,10 +20,23 @@ void addImportedGraphToCore(OpPassManager &pm);
 /// deallocation, and bufferization ops lowered to memref.
 void addBufferization(OpPassManager &pm);
 
-/// Layers decomposed, sharded over `options.ranks` (this module becoming the
-/// program of `options.rank`), chunk-pipelined when `options.chunks > 1`,
-/// and the exchanges lowered to runtime calls.
-void addExpertParallel(OpPassManager &pm, const CPUPipelineOptions &options);
+/// What a pipeline's expert-parallel options say.
+struct Sharding {
+  int64_t ranks = 1, rank = 0, chunks = 1;
+  std::string placement = "contiguous";
+  std::vector<int64_t> map;
+
+  template <typename Options>
+  static Sharding from(const Options &o) {
+    return {o.ranks, o.rank, o.chunks, o.placement,
+            std::vector<int64_t>(o.expertMap.begin(), o.expertMap.end())};
+  }
+};
+
+/// Decomposed layers sharded over `s.ranks` (this module becoming the
+/// program of `s.rank`), chunk-pipelined when `s.chunks > 1`, and the
+/// exchanges lowered to runtime calls. Expects moe-decompose to have run.
+void addExpertParallel(OpPassManager &pm, const Sharding &s);
 
 } // namespace detail
 } // namespace moe

@@ -21,20 +21,6 @@ func.func @map_length(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2
 
 // -----
 
-func.func @padded(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>,
-                  %w1: tensor<3x8x8xf32>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{moe-expert-parallel: needs an unpadded dispatch (block = 1), got block = 16}}
-  %g, %off, %slots = moe.dispatch %x, %ids experts = 3 block = 16
-      : (tensor<?x8xf32>, tensor<?x2xi32>) -> (tensor<?x8xf32>, tensor<4xi32>, tensor<?xi32>)
-  %y = moe.expert_matmul %g, %w1, %off
-      : (tensor<?x8xf32>, tensor<3x8x8xf32>, tensor<4xi32>) -> tensor<?x8xf32>
-  %out = moe.combine %y, %slots, %w
-      : (tensor<?x8xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x8xf32>
-  return %out : tensor<?x8xf32>
-}
-
-// -----
-
 func.func @foreign_op(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>,
                       %w1: tensor<3x8x8xf32>) -> tensor<?x8xf32> {
   %g, %off, %slots = moe.dispatch %x, %ids experts = 3

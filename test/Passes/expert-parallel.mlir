@@ -75,3 +75,23 @@ func.func @consts(%x: tensor<6x4xf32>, %l: tensor<6x4xf32>) -> tensor<6x4xf32> {
       routing <softmax, k = 2> activation <relu> -> tensor<6x4xf32>
   return %y : tensor<6x4xf32>
 }
+
+// -----
+
+// A padded dispatch (the CUDA pipeline's 64-row GEMM tiles): rows are
+// grouped for sending without padding; the receiver's grouping, which feeds
+// the grouped GEMMs, keeps the block.
+// CONTIG-LABEL: func.func @padded
+// CONTIG: moe.dispatch %{{.*}}, %{{.*}} experts = 4 : (tensor<?x8xf32>, tensor<?x2xi32>)
+// CONTIG: moe.all_to_all
+// CONTIG: moe.dispatch %{{.*}}, %{{.*}} experts = 2 block = 64 : (tensor<?x8xf32>, tensor<?x1xi32>)
+func.func @padded(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>,
+                  %w1: tensor<4x8x8xf32>) -> tensor<?x8xf32> {
+  %g, %off, %slots = moe.dispatch %x, %ids experts = 4 block = 64
+      : (tensor<?x8xf32>, tensor<?x2xi32>) -> (tensor<?x8xf32>, tensor<5xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %g, %w1, %off
+      : (tensor<?x8xf32>, tensor<4x8x8xf32>, tensor<5xi32>) -> tensor<?x8xf32>
+  %out = moe.combine %y, %slots, %w
+      : (tensor<?x8xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x8xf32>
+  return %out : tensor<?x8xf32>
+}

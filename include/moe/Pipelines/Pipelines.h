@@ -11,33 +11,42 @@ namespace mlir {
 class OpPassManager;
 namespace moe {
 
-/// Options of --moe-cpu-pipeline: expert parallelism (one rank's program)
-/// and the overlap of its exchanges with compute.
-struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
-  Option<int64_t> ranks{*this, "ranks",
-                        llvm::cl::desc("Shard the experts over this many "
-                                       "ranks (1: no expert parallelism)"),
-                        llvm::cl::init(1)};
-  Option<int64_t> rank{*this, "rank",
-                       llvm::cl::desc("The rank whose program and weights "
-                                      "to compile (0 <= rank < ranks)"),
-                       llvm::cl::init(0)};
-  Option<std::string> placement{
+/// Options shared by both pipelines: expert parallelism (the module becomes
+/// one rank's program) and the overlap of its exchanges with compute.
+template <typename Derived>
+struct ExpertParallelPipelineOptions : public PassPipelineOptions<Derived> {
+  using Base = PassPipelineOptions<Derived>;
+  typename Base::template Option<int64_t> ranks{
+      *this, "ranks",
+      llvm::cl::desc("Shard the experts over this many ranks (1: no expert "
+                     "parallelism)"),
+      llvm::cl::init(1)};
+  typename Base::template Option<int64_t> rank{
+      *this, "rank",
+      llvm::cl::desc("The rank whose program and weights to compile "
+                     "(0 <= rank < ranks)"),
+      llvm::cl::init(0)};
+  typename Base::template Option<std::string> placement{
       *this, "placement",
       llvm::cl::desc("Expert placement: contiguous or round-robin"),
       llvm::cl::init("contiguous")};
-  ListOption<int64_t> expertMap{
+  typename Base::template ListOption<int64_t> expertMap{
       *this, "map",
       llvm::cl::desc("The rank of each expert (overrides placement)")};
-  Option<int64_t> chunks{
+  typename Base::template Option<int64_t> chunks{
       *this, "chunks",
       llvm::cl::desc("Token chunks pipelined through the exchanges (1: no "
                      "overlap); only with ranks > 1"),
       llvm::cl::init(1)};
 };
 
+/// Options of --moe-cpu-pipeline.
+struct CPUPipelineOptions
+    : public ExpertParallelPipelineOptions<CPUPipelineOptions> {};
+
 /// Options of --moe-cuda-pipeline.
-struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
+struct CUDAPipelineOptions
+    : public ExpertParallelPipelineOptions<CUDAPipelineOptions> {
   Option<std::string> sm{*this, "sm",
                          llvm::cl::desc("GPU architecture to compile for: "
                                         "80, 86, 89, 90 or 90a"),
