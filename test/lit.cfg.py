@@ -37,6 +37,10 @@ if shutil.which("nvidia-smi"):
         if subprocess.run(["nvidia-smi", "-L"], capture_output=True,
                           timeout=30).returncode == 0:
             config.available_features.add("cuda-gpu")
+            gpus = subprocess.run(["nvidia-smi", "-L"], capture_output=True,
+                                  text=True, timeout=30).stdout
+            if sum(l.startswith("GPU ") for l in gpus.splitlines()) >= 2:
+                config.available_features.add("cuda-multi-gpu")
     except (OSError, subprocess.SubprocessError):
         pass
 

@@ -18,6 +18,8 @@
 #endif
 #include "moe/Runtime/Collectives.h"
 
+#include "collectives.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -74,6 +76,9 @@ static int initialized_mpi;
 /* The communication thread is blocked inside MPI for good (a rank never
  * arrived): it cannot be joined, and MPI cannot be finalized. */
 static int stuck;
+/* MOE_COLLECTIVES=nccl: rows move over NCCL (GPUs), MPI only bootstraps the
+ * communicator and exchanges the counts. */
+static int use_nccl;
 
 /* Trace (MOE_TRACE): complete events in microseconds of CLOCK_MONOTONIC,
  * which all processes on one machine share. */
@@ -146,6 +151,27 @@ static void make_mpi_global(void) {
     dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
 }
 
+/* NCCL on every rank or on none: a rank that cannot load it tells the
+ * others before anyone enters a collective NCCL call. */
+static void set_up_nccl(int size) {
+  char error[256] = "";
+  int ok = moe_nccl_load(error, sizeof error), all_ok = 0;
+  MPI_Request request;
+  MPI_Iallreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &request);
+  finish(&request, "the NCCL start-up", 0);
+  if (!all_ok) {
+    snprintf(broken, sizeof broken, "%s",
+             ok ? "NCCL cannot be used on another rank" : error);
+    return;
+  }
+  char id[128] = {0};
+  ok = world_rank != 0 || moe_nccl_unique_id(id, error, sizeof error);
+  MPI_Ibcast(id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD, &request);
+  finish(&request, "the NCCL id broadcast", 0);
+  if (!ok || !moe_nccl_init(id, world_rank, size, error, sizeof error))
+    snprintf(broken, sizeof broken, "%s", error);
+}
+
 /* Starts MPI (or joins the application's) and checks that the launcher and
  * every rank agree with the shard; fills `broken` otherwise. */
 static void set_up(void) {
@@ -201,6 +227,41 @@ static void set_up(void) {
                (unsigned long long)all[3 * p + 2]);
   }
   free(all);
+  if (!broken[0] && use_nccl)
+    set_up_nccl(size);
+}
+
+/* The rows through NCCL, staged in unified memory (the program's buffers
+ * are copied at the start anyway). A timeout has aborted the communicator:
+ * the job must end, as with MPI. */
+static void exchange_nccl(exchange *x, const int *send_displs,
+                          const int *recv_displs, int64_t send_total,
+                          int64_t recv_total) {
+  char *send = moe_nccl_alloc(send_total * x->row_bytes);
+  char *recv = moe_nccl_alloc(recv_total * x->row_bytes);
+  if (!send || !recv) {
+    snprintf(x->error, sizeof x->error,
+             "all-to-all #%lld: out of unified memory for NCCL",
+             (long long)x->id);
+  } else {
+    if (send_total)
+      memcpy(send, x->data, send_total * x->row_bytes);
+    int r = moe_nccl_exchange(send, x->send_counts, send_displs, recv,
+                              x->recv_counts, recv_displs, (int)shard_ranks,
+                              x->row_bytes, timeout_seconds(), x->error,
+                              sizeof x->error);
+    if (r < 0) {
+      fprintf(stderr, "moe runtime error: rank %d: all-to-all #%lld: %s; "
+                      "aborting the job\n",
+              world_rank, (long long)x->id, x->error);
+      fflush(stderr);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (r > 0 && recv_total)
+      memcpy(x->received, recv, recv_total * x->row_bytes);
+  }
+  moe_nccl_free(send);
+  moe_nccl_free(recv);
 }
 
 static void run_exchange(exchange *x) {
@@ -225,13 +286,18 @@ static void run_exchange(exchange *x) {
   } else {
     x->received = malloc(recv_total * x->row_bytes + 1);
     x->received_rows = recv_total;
-    MPI_Datatype row;
-    MPI_Type_contiguous((int)x->row_bytes, MPI_BYTE, &row);
-    MPI_Type_commit(&row);
-    MPI_Ialltoallv(x->data, x->send_counts, send_displs, row, x->received,
-                   x->recv_counts, recv_displs, row, MPI_COMM_WORLD, &request);
-    finish(&request, "the row exchange", x->id);
-    MPI_Type_free(&row);
+    if (use_nccl) {
+      exchange_nccl(x, send_displs, recv_displs, send_total, recv_total);
+    } else {
+      MPI_Datatype row;
+      MPI_Type_contiguous((int)x->row_bytes, MPI_BYTE, &row);
+      MPI_Type_commit(&row);
+      MPI_Ialltoallv(x->data, x->send_counts, send_displs, row, x->received,
+                     x->recv_counts, recv_displs, row, MPI_COMM_WORLD,
+                     &request);
+      finish(&request, "the row exchange", x->id);
+      MPI_Type_free(&row);
+    }
   }
   free(send_displs);
   free(recv_displs);
@@ -266,6 +332,8 @@ static void *communicate(void *unused) {
     pthread_cond_broadcast(&finished);
   }
   pthread_mutex_unlock(&lock);
+  if (use_nccl)
+    moe_nccl_finalize();
   if (initialized_mpi) {
     /* After a failure another rank may be blocked in an exchange that will
      * never complete; ending the job is the only way to release it. */
@@ -358,7 +426,18 @@ int64_t moe_rt_a2a_start(const void *data, int64_t rows, int64_t row_bytes,
     moe_runtime_fail(message);
     return 0;
   }
+  const char *backend = getenv("MOE_COLLECTIVES");
+  if (!message[0] && !started && backend && strcmp(backend, "mpi") &&
+      strcmp(backend, "nccl"))
+    snprintf(message, sizeof message,
+             "MOE_COLLECTIVES is '%s'; expected mpi or nccl", backend);
+  if (message[0]) {
+    pthread_mutex_unlock(&lock);
+    moe_runtime_fail(message);
+    return 0;
+  }
   if (!started) {
+    use_nccl = backend && !strcmp(backend, "nccl");
     shard_ranks = ranks;
     shard_rank = rank;
     shard_layout = layout;

@@ -57,6 +57,7 @@ static int resolve(void *library) {
       MOE_SYM(cuLaunchKernel, "cuLaunchKernel"),
       MOE_SYM(cuStreamCreate, "cuStreamCreate"),
       MOE_SYM(cuStreamSynchronize, "cuStreamSynchronize"),
+      MOE_SYM(cuStreamQuery, "cuStreamQuery"),
       MOE_SYM(cuStreamDestroy, "cuStreamDestroy_v2"),
       MOE_SYM(cuMemAllocManaged, "cuMemAllocManaged"),
       MOE_SYM(cuMemFree, "cuMemFree_v2"),
@@ -109,7 +110,14 @@ static void load(void) {
     snprintf(driver_error, sizeof(driver_error), "no CUDA device found");
     return;
   }
+  /* Ranks of one node spread over its GPUs by default (NCCL refuses two
+   * ranks on one GPU). */
   int ordinal = 0;
+  const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  if (!local)
+    local = getenv("MPI_LOCALRANKID");
+  if (local && *local)
+    ordinal = atoi(local) % count;
   const char *env = getenv("MOE_CUDA_DEVICE");
   if (env && *env) {
     char *end = NULL;

@@ -43,6 +43,8 @@ p.add_argument("--seed", type=int, default=0)
 p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                help="where the shards run (the reference is the CPU program)")
 p.add_argument("--sm", default="80")
+p.add_argument("--collectives", choices=["mpi", "nccl"], default="mpi",
+               help="the runtime's exchange backend (MOE_COLLECTIVES)")
 args = p.parse_args()
 
 tokens = [int(t) for t in args.tokens.split(",")]
@@ -155,9 +157,10 @@ for r in range(args.ranks):
 
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1",
            OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1",
-           MOE_COLLECTIVE_TIMEOUT="60")
+           MOE_COLLECTIVE_TIMEOUT="60", MOE_COLLECTIVES=args.collectives)
 cmd = ["mpirun", "-np", str(args.ranks), "--oversubscribe",
        "--mca", "btl_vader_single_copy_mechanism", "none",
+       "-x", "MOE_COLLECTIVES", "-x", "MOE_COLLECTIVE_TIMEOUT",
        shutil.which("moe-run"), wd("model.rank{rank}.so"), *inputs("{rank}"),
        *threads, "--device", args.device, "--output", wd("out.rank{rank}.npy")]
 r = subprocess.run(cmd, env=env, timeout=300)

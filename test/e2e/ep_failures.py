@@ -69,6 +69,12 @@ scenarios = [
     ("dead rank", mpirun + [rank_script(
         "dead.sh", "if [ $r = 1 ]; then echo rank 1 dies >&2; exit 3; fi\n"
         + run_model("c.rank$r.so"))], 60),
+    ("unknown backend", mpirun + ["-x", "MOE_COLLECTIVES=carrier-pigeon",
+                                  rank_script("backend.sh", run_model("c.rank$r.so"))], 60),
+    # NCCL needs libnccl.so.2 and a GPU on every rank; without them every
+    # rank says why (and none enters a collective NCCL call).
+    ("nccl without a GPU", mpirun + ["-x", "MOE_COLLECTIVES=nccl",
+                                     rank_script("nccl.sh", run_model("c.rank$r.so"))], 60),
     # Rank 1 never joins: rank 0 gives up after 2 * MOE_COLLECTIVE_TIMEOUT
     # + 1 s (MPI's start-up waits for every rank) and ends the job.
     ("stuck rank", mpirun + [rank_script(
