@@ -316,6 +316,56 @@ def ConvertCollectivesToRuntime
   ];
 }
 
+def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
+  let summary = "Print FLOPs, bytes and roofline time per kernel (IR unchanged)";
+  let description = [{
+    Prints, for every function, the kernels its ops become on `device`
+    (`h100`, `h200`, `a100`: the CUDA pipeline's schedule; `cpu`: the CPU
+    pipeline's parallel loop nests, with the peak figures `cpu-gflops` and
+    `cpu-gbps`), and for each kernel the FLOPs and the bytes read and
+    written, counted from the IR's tensor types, and its roofline time
+    (the larger of FLOPs / peak and bytes / bandwidth; f16/bf16 GEMMs at
+    the tensor-core peak, f32 at the FMA peak). `moe.layer`s are costed as
+    moe-decompose writes them (on a copy; rows padded to `block`, by
+    default 64 on GPUs and 1 on the CPU); dense ops count one kernel each;
+    views, constants and shape ops none. Dynamic dimensions are `tokens`.
+    Routing is uniform (each expert receives tokens * k / E copies, the
+    expected number of experts is active) unless `expert-counts` gives the
+    copies of each expert. `moe.all_to_all` exchanges are listed with
+    their bytes and their time on the device's link.
+
+    It also lists what the fusions of the MoE layer would remove from
+    memory traffic (the permuted copy of the tokens, the wide gate/up
+    intermediate, the per-copy expert outputs, the routing scores) and the
+    kernel count without the routing plan's separate kernels, as "after
+    fusion", next to the schedule as it is.
+
+    ```
+    moe-opt model.onnx --moe-cost-report="device=h100 tokens=4096"
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+  let options = [
+    Option<"device", "device", "std::string", /*default=*/"\"h100\"",
+           "h100, h200, a100 or cpu">,
+    Option<"tokens", "tokens", "int64_t", /*default=*/"256",
+           "The size taken for every dynamic dimension (the token count)">,
+    ListOption<"expertCounts", "expert-counts", "int64_t",
+               "Copies routed to each expert (default: uniform routing)">,
+    Option<"block", "block", "int64_t", /*default=*/"0",
+           "Row-group padding of the dispatch (0: the device's pipeline's)">,
+    Option<"cpuGflops", "cpu-gflops", "double", /*default=*/"100.0",
+           "Peak f32 GFLOP/s of the host CPU (device=cpu)">,
+    Option<"cpuGbps", "cpu-gbps", "double", /*default=*/"20.0",
+           "Memory bandwidth of the host CPU in GB/s (device=cpu)">,
+  ];
+}
+
 def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
   let summary = "Lower moe.expert_matmul to one grouped-GEMM GPU kernel";
   let description = [{
