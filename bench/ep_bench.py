@@ -11,10 +11,12 @@ per configuration (open in chrome://tracing or ui.perfetto.dev) and prints
 the median time and the overlap fraction: the part of the exchanges' time
 during which the model thread was computing.
 
-Modelled: the same layers on 8 and 64 GPUs (H100 SXM figures, stated
-below), serial (dispatch exchange, experts, return exchange) against the
-chunk-pipelined schedule moe-overlap produces, by simulating the two
-resources (the links, in the order the exchanges are issued, and the SMs).
+Modelled: the same layers on 8 and 64 GPUs, the expert compute of the
+busiest GPU from `moe-opt --moe-cost-report=device=h100` (given its expert
+counts), the exchanges from the link bandwidths stated below, serial
+(dispatch exchange, experts, return exchange) against the chunk-pipelined
+schedule moe-overlap produces, by simulating the two resources (the links,
+in the order the exchanges are issued, and the SMs).
 
 usage: ep_bench.py [--ranks 2] [--tokens 256] [--chunks 1,4]
        [--cases coarse,fine] [--runs 5] [--threads 1] [--workdir DIR]
@@ -152,7 +154,7 @@ def measure(workdir):
 # --- The N-GPU model --------------------------------------------------------
 GPU = dict(name="H100 SXM", flops=989e12, hbm=3.35e12, gemm_efficiency=0.6,
            nvlink=450e9, ib=50e9, gpus_per_node=8, exchange_latency=15e-6)
-ELT = 2  # bf16 activations and weights
+ELT = 2  # f16/bf16 activations
 
 
 def simulate(dispatch, compute, ret, chunks, latency):
@@ -180,34 +182,55 @@ def simulate(dispatch, compute, ret, chunks, latency):
     return finish
 
 
-def gpu_model():
+def cost_report(model, tokens, counts):
+    """Roofline microseconds of the expert compute (grouped GEMMs and the
+    activation) that `moe-opt --moe-cost-report` gives for `counts` copies
+    per expert on the H100."""
+    out = subprocess.run(
+        [os.path.join(BIN, "moe-opt"), model, "-o", "/dev/null",
+         f"--moe-cost-report=device=h100 tokens={tokens} expert-counts="
+         + ",".join(str(c) for c in counts)],
+        check=True, capture_output=True, text=True).stdout
+    total = 0.0
+    for line in out.splitlines():
+        if re.search(r"\d+\s+(grouped GEMM|activation\s)", line):
+            total += float(re.findall(r"[0-9]+\.[0-9]+", line)[-1])
+    return total * 1e-6
+
+
+def gpu_model(workdir):
     g = GPU
-    print(f"\nModel of an N-GPU machine ({g['name']}: {g['flops'] / 1e12:.0f} "
-          f"TFLOP/s bf16 dense at {100 * g['gemm_efficiency']:.0f}% for grouped "
-          f"GEMMs, HBM {g['hbm'] / 1e12:.2f} TB/s, NVLink {g['nvlink'] / 1e9:.0f} GB/s "
+    print(f"\nModel of an N-GPU machine ({g['name']}: expert compute from "
+          f"moe-opt --moe-cost-report=device=h100 (roofline: {g['flops'] / 1e12:.0f} "
+          f"TFLOP/s f16 tensor cores, HBM {g['hbm'] / 1e12:.2f} TB/s) at an assumed "
+          f"{100 * g['gemm_efficiency']:.0f}% of it, NVLink {g['nvlink'] / 1e9:.0f} GB/s "
           f"per direction inside a node of {g['gpus_per_node']}, "
           f"{g['ib'] / 1e9:.0f} GB/s per GPU between nodes, "
           f"{g['exchange_latency'] * 1e6:.0f} us per exchange)")
-    print("Assumptions: bf16; uniform routing (each expert gets tokens*k/E copies); "
-          "contiguous placement; the busiest GPU sets the time; exchanges move "
-          "every copy whose expert is on another GPU; routing and combine are "
-          "not modelled; chunks do not lose GEMM efficiency. FLOPs and bytes "
-          "come from the shapes (2*H*2I + 2*I*H multiply-adds per copy; each "
-          "expert's weights read once).")
+    print("Assumptions: f16 (as bf16); uniform routing; contiguous placement; "
+          "the busiest GPU sets the time (it receives tokens*k*N/min(E, N) "
+          "copies, spread over its experts, given to the cost report as "
+          "expert counts); exchanges move every copy whose expert is on "
+          "another GPU; routing and combine are not modelled; chunks do not "
+          "lose GEMM efficiency.")
     print("| case | GPUs | tokens/GPU | exchange ms | experts ms | serial ms | "
           "best chunks | overlapped ms | speedup |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for case in args.cases.split(","):
         c = CASES[case]
         H, I, E, K = c["H"], c["I"], c["E"], c["K"]
+        model = os.path.join(workdir, f"{case}-f16.onnx")
+        if not os.path.exists(model):
+            onnx.save(build_moe_model(E, H, I, K, dtype=np.float16, name=case),
+                      model)
         for n in (8, 64):
             for tokens in (256, 4096):
                 holders = min(E, n)  # GPUs that hold experts
                 copies = tokens * K * n / holders  # copies the busiest receives
-                flops = copies * (2 * H * 2 * I + 2 * I * H)
-                weights = (E / holders) * 3 * H * I * ELT
-                compute = max(flops / (g["flops"] * g["gemm_efficiency"]),
-                              weights / g["hbm"])
+                local = max(E // holders, 1)
+                counts = [round(copies / local) if e < local else 0
+                          for e in range(E)]
+                compute = cost_report(model, tokens, counts) / g["gemm_efficiency"]
                 # Bytes leaving (and, symmetric, arriving at) a GPU per
                 # exchange; inside a node over NVLink, the rest over the NIC.
                 away = copies * H * ELT * (n - 1) / n
@@ -224,11 +247,11 @@ def gpu_model():
                       f"{best[0] * 1e3:.3f} | {serial / best[0]:.2f} |")
 
 
+workdir = args.workdir or tempfile.mkdtemp(prefix="ep-bench-")
+os.makedirs(workdir, exist_ok=True)
 if not args.model_only:
     if not shutil.which("mpirun"):
         sys.exit("mpirun not found (install openmpi-bin)")
-    workdir = args.workdir or tempfile.mkdtemp(prefix="ep-bench-")
-    os.makedirs(workdir, exist_ok=True)
     measure(workdir)
     print(f"(traces in {workdir})")
-gpu_model()
+gpu_model(workdir)
