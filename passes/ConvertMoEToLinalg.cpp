@@ -415,6 +415,10 @@ constexpr int64_t kColumnChunks = 4;
 /// well enough and chunks only add overhead.
 constexpr int64_t kChunkBelowExperts = 4;
 
+/// `act(g)`, or `act(g) * u` for gated activations (with their limit and
+/// offset), in f32.
+Value activate(Emitter &e, ActivationAttr act, Value g, Value u);
+
 struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -435,7 +439,12 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     int64_t bits = op.getWeightBits(), qblock = op.getQuantBlock();
     Value scales = op.getScales();
     Value rows = e.dim(input, 0);
-    Value result = e.filled({rows, n}, cast<TypedAttr>(rewriter.getZeroAttr(elt)));
+    OpFoldResult resultN =
+        resultType.isDynamicDim(1)
+            ? n
+            : OpFoldResult(rewriter.getIndexAttr(resultType.getDimSize(1)));
+    Value result =
+        e.filled({rows, resultN}, cast<TypedAttr>(rewriter.getZeroAttr(elt)));
 
     // The experts that have rows, in order: the parallel loop runs over
     // them only, so that threads share the active experts evenly (at one
@@ -578,26 +587,60 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
               linalg::YieldOp::create(b, l, in.add(args.back(), p));
             })
             .getResult(0);
-    // Bias and rounding in one elementwise pass; an f32 result without
-    // bias needs neither (and so no extra parallel region per expert).
+    // Bias, the fused activation and rounding in one elementwise pass; an
+    // f32 result with none of them needs no pass (and so no extra parallel
+    // region per expert). An interleaved-gated epilogue reads column pairs
+    // (2j, 2j + 1) and writes column j.
+    std::optional<ActivationAttr> epilogue = op.getEpilogue();
+    bool paired = epilogue && epilogue->isGated();
+    OpFoldResult outN = n, outN0 = n0;
+    if (paired) {
+      auto half = [&](OpFoldResult v) -> OpFoldResult {
+        if (auto attr = dyn_cast<Attribute>(v))
+          return rewriter.getIndexAttr(cast<IntegerAttr>(attr).getInt() / 2);
+        return arith::DivUIOp::create(rewriter, loc, cast<Value>(v),
+                                      e.index(2))
+            .getResult();
+      };
+      outN = half(n);
+      outN0 = half(n0);
+    }
     Value out = prod;
-    if (bias || !elt.isF32()) {
+    if (bias || !elt.isF32() || epilogue) {
       Value outInit = tensor::EmptyOp::create(
-          rewriter, loc, ArrayRef<OpFoldResult>{count, n}, elt);
+          rewriter, loc, ArrayRef<OpFoldResult>{count, outN}, elt);
+      AffineExpr r = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx);
+      SmallVector<Value> epilogueIns = {prod};
+      SmallVector<AffineMap> epilogueMaps = {
+          AffineMap::getMultiDimIdentityMap(2, ctx)};
+      if (paired) {
+        epilogueIns.push_back(prod);
+        epilogueMaps = {AffineMap::get(2, 0, {r, j * 2}, ctx),
+                        AffineMap::get(2, 0, {r, j * 2 + 1}, ctx)};
+      }
+      epilogueMaps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
       out =
           linalg::GenericOp::create(
-              rewriter, loc, TypeRange{outInit.getType()}, ValueRange{prod},
-              ValueRange{outInit},
-              ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx),
-                                  AffineMap::getMultiDimIdentityMap(2, ctx)},
+              rewriter, loc, TypeRange{outInit.getType()}, epilogueIns,
+              ValueRange{outInit}, epilogueMaps,
               SmallVector<utils::IteratorType>(2,
                                                utils::IteratorType::parallel),
               [&](OpBuilder &b, Location l, ValueRange args) {
                 Emitter in{b, l};
-                Value v = args[0];
-                if (bias) {
-                  Value col = in.addi(linalg::IndexOp::create(b, l, 1), n0);
-                  v = in.add(v, in.toF32(in.extract(bias, {x, col})));
+                Value col = linalg::IndexOp::create(b, l, 1);
+                if (paired)
+                  col = in.muli(col, in.index(2));
+                col = in.addi(col, n0);
+                auto withBias = [&](Value v, Value c) {
+                  return bias ? in.add(v, in.toF32(in.extract(bias, {x, c})))
+                              : v;
+                };
+                Value v = withBias(args[0], col);
+                if (epilogue) {
+                  Value up = paired ? withBias(args[1],
+                                               in.addi(col, in.index(1)))
+                                    : Value();
+                  v = activate(in, *epilogue, v, up);
                 }
                 linalg::YieldOp::create(b, l, in.fromF32(v, elt));
               })
@@ -606,7 +649,7 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
       rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
       tensor::ParallelInsertSliceOp::create(
           rewriter, loc, out, forall.getRegionIterArgs()[0],
-          ArrayRef<OpFoldResult>{lo, n0}, ArrayRef<OpFoldResult>{count, n},
+          ArrayRef<OpFoldResult>{lo, outN0}, ArrayRef<OpFoldResult>{count, outN},
           ArrayRef<OpFoldResult>{one, one});
     }
     result = forall.getResult(0);
@@ -641,6 +684,23 @@ Value applyActivation(Emitter &e, ActivationKind kind, double alpha, Value x) {
   }
   }
   llvm_unreachable("unknown activation");
+}
+
+Value activate(Emitter &e, ActivationAttr act, Value g, Value u) {
+  double alpha = act.getAlpha().convertToDouble();
+  if (!act.isGated())
+    return applyActivation(e, act.getKind(), alpha, g);
+  if (!act.getLimit().isInfinity()) {
+    double limit = act.getLimit().convertToDouble();
+    g = arith::MinimumFOp::create(e.b, e.loc, g, e.f32(limit));
+    u = arith::MinimumFOp::create(
+        e.b, e.loc, arith::MaximumFOp::create(e.b, e.loc, u, e.f32(-limit)),
+        e.f32(limit));
+  }
+  double beta = act.getBeta().convertToDouble();
+  if (beta != 0.0)
+    u = e.add(u, e.f32(beta));
+  return e.mul(applyActivation(e, act.getKind(), alpha, g), u);
 }
 
 struct ActivationLowering : OpRewritePattern<ActivationOp> {
@@ -703,32 +763,14 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
         ArrayRef<OpFoldResult>{tensor::getMixedSize(rewriter, loc, input, 0),
                                outWidth},
         elt);
-    double alpha = act.getAlpha().convertToDouble();
-    double beta = act.getBeta().convertToDouble();
-    double limit = act.getLimit().convertToDouble();
-    bool limited = !act.getLimit().isInfinity();
     auto generic = linalg::GenericOp::create(
         rewriter, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
         SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {
           Emitter in{b, l};
-          Value g = in.toF32(args[0]);
-          if (!act.isGated()) {
-            linalg::YieldOp::create(
-                b, l, in.fromF32(applyActivation(in, act.getKind(), alpha, g), elt));
-            return;
-          }
-          Value u = in.toF32(args[1]);
-          if (limited) {
-            g = arith::MinimumFOp::create(b, l, g, in.f32(limit));
-            u = arith::MinimumFOp::create(
-                b, l, arith::MaximumFOp::create(b, l, u, in.f32(-limit)),
-                in.f32(limit));
-          }
-          if (beta != 0.0)
-            u = in.add(u, in.f32(beta));
-          Value h = in.mul(applyActivation(in, act.getKind(), alpha, g), u);
-          linalg::YieldOp::create(b, l, in.fromF32(h, elt));
+          Value u = act.isGated() ? in.toF32(args[1]) : Value();
+          linalg::YieldOp::create(
+              b, l, in.fromF32(activate(in, act, in.toF32(args[0]), u), elt));
         });
     rewriter.replaceOp(op,
                        castIfNeeded(rewriter, loc, generic.getResult(0), type));

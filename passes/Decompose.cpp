@@ -160,7 +160,8 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
                             Value scales) -> Value {
       auto type = RankedTensorType::get({rows, dimOf(weight, 1)}, elt);
       return ExpertMatmulOp::create(rewriter, loc, type, input, weight,
-                                    offsets, bias, scales, bits, qblock);
+                                    offsets, bias, scales, bits, qblock,
+                                    /*epilogue=*/ActivationAttr());
     };
     int64_t inter = dimOf(op.getFc2(), 2);
     if (bits && inter != ShapedType::kDynamic)

@@ -366,6 +366,20 @@ def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
   ];
 }
 
+def FuseExpertActivation : Pass<"moe-fuse-expert-activation"> {
+  let summary = "Apply an expert activation in its grouped GEMM's epilogue";
+  let description = [{
+    Rewrites `moe.activation(moe.expert_matmul(...))` into one
+    `moe.expert_matmul ... epilogue <act>` when the activation is ungated or
+    gated with interleaved gate/up columns (onnxruntime's SwiGLU layout) and
+    the GEMM's result has no other use: the GEMM applies the activation to
+    its accumulators before writing, so the `[rows, 2I]` gate/up tensor is
+    never written nor read, and one kernel (loop nest) less runs per layer.
+    Concatenated and separate gating stay as they are (their gate and up
+    columns are not in one output tile).
+  }];
+}
+
 def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
   let summary = "Lower moe.expert_matmul to one grouped-GEMM GPU kernel";
   let description = [{

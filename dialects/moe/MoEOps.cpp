@@ -412,10 +412,26 @@ LogicalResult ExpertMatmulOp::verify() {
                        {{experts, "experts"}, {outFeatures, "out features"}})) ||
         failed(c.elementType(bias, "bias", elt)))
       return failure();
+  int64_t resultWidth = outFeatures;
+  if (std::optional<ActivationAttr> epilogue = getEpilogue()) {
+    Gating gating = epilogue->getGating();
+    if (gating != Gating::none && gating != Gating::interleaved)
+      return emitOpError("epilogue gating must be none or interleaved, got ")
+             << stringifyGating(gating);
+    if (gating == Gating::interleaved && outFeatures != kDynamic) {
+      if (outFeatures % 2)
+        return emitOpError("an interleaved-gated epilogue needs an even "
+                           "number of out features, got ")
+               << outFeatures;
+      resultWidth = outFeatures / 2;
+    }
+  }
   return failure(
       failed(c.shape(getResult(), "result",
                      {{dimOf(input, 0), "rows"},
-                      {outFeatures, "out features"}})) ||
+                      {resultWidth, getEpilogue()
+                                        ? "out features after the epilogue"
+                                        : "out features"}})) ||
       failed(c.elementType(getResult(), "result", elt)));
 }
 

@@ -245,6 +245,12 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     Rows at or past `offsets[E]` are zero. This is one grouped GEMM over all
     experts, not one GEMM per expert.
 
+    With `epilogue <act>` (moe-fuse-expert-activation), the activation is
+    applied to `result` before it is written: ungated, elementwise (same
+    width); with `gated = interleaved`, column pairs `(2i, 2i + 1)` are
+    (gate, up) and the result is `[R, N / 2]`, exactly `moe.activation` of
+    the unfused result, so the wide intermediate never exists.
+
     Quantized weights (`weight_bits = 4` or `8`, with `scales(%s)`): `weight`
     is `i8` `[E, N, K * bits / 8]` of unsigned values (4-bit: two per byte,
     lower nibble first) and `weight[e, n, c]` above stands for
@@ -264,12 +270,14 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     Optional<MoE_FloatTensor>:$bias,
     Optional<MoE_FloatTensor>:$scales,
     DefaultValuedAttr<I64Attr, "0">:$weight_bits,
-    DefaultValuedAttr<I64Attr, "0">:$quant_block
+    DefaultValuedAttr<I64Attr, "0">:$quant_block,
+    OptionalAttr<MoE_ActivationAttr>:$epilogue
   );
   let results = (outs MoE_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `,` $offsets (`bias` `(` $bias^ `)`)?
-    (`scales` `(` $scales^ `)`)? attr-dict `:` functional-type(operands, results)
+    (`scales` `(` $scales^ `)`)? (`epilogue` $epilogue^)? attr-dict `:`
+    functional-type(operands, results)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

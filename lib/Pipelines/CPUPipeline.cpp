@@ -22,10 +22,11 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
                                  const CPUPipelineOptions &options) {
   // Graph level: everything becomes linalg / tensor / scf.
   detail::addImportedGraphToCore(pm);
-  if (options.ranks > 1) {
-    pm.addPass(createMoEDecompose());
+  pm.addPass(createMoEDecompose());
+  if (options.fuseActivation)
+    pm.addPass(createFuseExpertActivation());
+  if (options.ranks > 1)
     detail::addExpertParallel(pm, detail::Sharding::from(options));
-  }
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

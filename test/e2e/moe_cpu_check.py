@@ -55,6 +55,8 @@ p.add_argument("--reference", choices=["ort", "numpy"], default="ort",
 p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 p.add_argument("--sm", default="80")
 p.add_argument("--compile-only", action="store_true")
+p.add_argument("--options", default="",
+               help="extra pipeline options, e.g. fuse-activation=0")
 args = p.parse_args()
 
 os.makedirs(args.workdir, exist_ok=True)
@@ -118,8 +120,9 @@ onnx.save(model, model_path)
 
 # Compile: ONNX -> shared library, in one moe-opt call.
 lib = os.path.join(args.workdir, "model.so")
-pipeline = ("--moe-cpu-pipeline" if args.device == "cpu" else
-            f"--moe-cuda-pipeline=sm={args.sm} fail-on-spills=1")
+pipeline = ("--moe-cpu-pipeline" + (f"={args.options}" if args.options else "")
+            if args.device == "cpu" else
+            f"--moe-cuda-pipeline=sm={args.sm} fail-on-spills=1 {args.options}")
 subprocess.run(["moe-opt", model_path, pipeline, "--emit=shared", "-o", lib],
                check=True)
 if args.compile_only:

@@ -11,11 +11,17 @@ namespace mlir {
 class OpPassManager;
 namespace moe {
 
-/// Options shared by both pipelines: expert parallelism (the module becomes
-/// one rank's program) and the overlap of its exchanges with compute.
+/// Options shared by both pipelines: the MoE fusions, expert parallelism
+/// (the module becomes one rank's program) and the overlap of its exchanges
+/// with compute.
 template <typename Derived>
-struct ExpertParallelPipelineOptions : public PassPipelineOptions<Derived> {
+struct MoEPipelineOptions : public PassPipelineOptions<Derived> {
   using Base = PassPipelineOptions<Derived>;
+  typename Base::template Option<bool> fuseActivation{
+      *this, "fuse-activation",
+      llvm::cl::desc("Apply expert activations in the grouped GEMM's "
+                     "epilogue (moe-fuse-expert-activation)"),
+      llvm::cl::init(true)};
   typename Base::template Option<int64_t> ranks{
       *this, "ranks",
       llvm::cl::desc("Shard the experts over this many ranks (1: no expert "
@@ -42,11 +48,11 @@ struct ExpertParallelPipelineOptions : public PassPipelineOptions<Derived> {
 
 /// Options of --moe-cpu-pipeline.
 struct CPUPipelineOptions
-    : public ExpertParallelPipelineOptions<CPUPipelineOptions> {};
+    : public MoEPipelineOptions<CPUPipelineOptions> {};
 
 /// Options of --moe-cuda-pipeline.
 struct CUDAPipelineOptions
-    : public ExpertParallelPipelineOptions<CUDAPipelineOptions> {
+    : public MoEPipelineOptions<CUDAPipelineOptions> {
   Option<std::string> sm{*this, "sm",
                          llvm::cl::desc("GPU architecture to compile for: "
                                         "80, 86, 89, 90 or 90a"),

@@ -113,3 +113,21 @@ func.func @combine_weight_type(%y: tensor<12x64xf32>, %s: tensor<12xi32>, %w: te
       : (tensor<12x64xf32>, tensor<12xi32>, tensor<6x2xbf16>) -> tensor<6x64xf32>
   return
 }
+
+// -----
+
+func.func @epilogue_concatenated(%g: tensor<?x64xf32>, %w: tensor<8x256x64xf32>, %off: tensor<9xi32>) {
+  // expected-error @+1 {{epilogue gating must be none or interleaved, got concatenated}}
+  %y = moe.expert_matmul %g, %w, %off epilogue <silu, gated = concatenated>
+      : (tensor<?x64xf32>, tensor<8x256x64xf32>, tensor<9xi32>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+func.func @epilogue_width(%g: tensor<?x64xf32>, %w: tensor<8x256x64xf32>, %off: tensor<9xi32>) {
+  // expected-error @+1 {{expects result dimension 1 (out features after the epilogue) to be 128, got 256}}
+  %y = moe.expert_matmul %g, %w, %off epilogue <silu, gated = interleaved>
+      : (tensor<?x64xf32>, tensor<8x256x64xf32>, tensor<9xi32>) -> tensor<?x256xf32>
+  return
+}
