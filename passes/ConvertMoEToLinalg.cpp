@@ -10,6 +10,7 @@
 
 #include "moe/Dialect/MoE.h"
 #include "moe/Passes/Passes.h"
+#include "Utils/Activation.h"
 #include "Utils/RowTopK.h"
 #include "Utils/TiledContraction.h"
 
@@ -415,9 +416,10 @@ constexpr int64_t kColumnChunks = 4;
 /// well enough and chunks only add overhead.
 constexpr int64_t kChunkBelowExperts = 4;
 
-/// `act(g)`, or `act(g) * u` for gated activations (with their limit and
-/// offset), in f32.
-Value activate(Emitter &e, ActivationAttr act, Value g, Value u);
+/// `act(g)`, or `act(g) * u` for gated activations, in f32.
+Value activate(Emitter &e, ActivationAttr act, Value g, Value u) {
+  return emitActivation(e.b, e.loc, act, g, u);
+}
 
 struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -661,47 +663,6 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
 //===----------------------------------------------------------------------===//
 // moe.activation
 //===----------------------------------------------------------------------===//
-
-Value applyActivation(Emitter &e, ActivationKind kind, double alpha, Value x) {
-  OpBuilder &b = e.b;
-  switch (kind) {
-  case ActivationKind::identity:
-    return x;
-  case ActivationKind::relu:
-    return arith::MaximumFOp::create(b, e.loc, x, e.f32(0));
-  case ActivationKind::silu:
-    return e.mul(x, e.sigmoid(alpha == 1.0 ? x : e.mul(e.f32(alpha), x)));
-  case ActivationKind::gelu: {
-    Value erf = math::ErfOp::create(b, e.loc, e.mul(x, e.f32(M_SQRT1_2)));
-    return e.mul(e.mul(e.f32(0.5), x), e.add(e.f32(1), erf));
-  }
-  case ActivationKind::gelu_tanh: {
-    Value x3 = e.mul(x, e.mul(x, x));
-    Value inner = e.mul(e.f32(std::sqrt(2.0 / M_PI)),
-                        e.add(x, e.mul(e.f32(0.044715), x3)));
-    Value th = math::TanhOp::create(b, e.loc, inner);
-    return e.mul(e.mul(e.f32(0.5), x), e.add(e.f32(1), th));
-  }
-  }
-  llvm_unreachable("unknown activation");
-}
-
-Value activate(Emitter &e, ActivationAttr act, Value g, Value u) {
-  double alpha = act.getAlpha().convertToDouble();
-  if (!act.isGated())
-    return applyActivation(e, act.getKind(), alpha, g);
-  if (!act.getLimit().isInfinity()) {
-    double limit = act.getLimit().convertToDouble();
-    g = arith::MinimumFOp::create(e.b, e.loc, g, e.f32(limit));
-    u = arith::MinimumFOp::create(
-        e.b, e.loc, arith::MaximumFOp::create(e.b, e.loc, u, e.f32(-limit)),
-        e.f32(limit));
-  }
-  double beta = act.getBeta().convertToDouble();
-  if (beta != 0.0)
-    u = e.add(u, e.f32(beta));
-  return e.mul(applyActivation(e, act.getKind(), alpha, g), u);
-}
 
 struct ActivationLowering : OpRewritePattern<ActivationOp> {
   using OpRewritePattern::OpRewritePattern;

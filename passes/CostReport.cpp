@@ -204,8 +204,12 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
   auto w = cast<ShapedType>(op.getWeight().getType());
   double n = w.getDimSize(1), kk = dim(op.getInput(), 1);
   double perExpert = n * w.getDimSize(2) * eltBytes(w);
+  std::string act;
+  if (std::optional<ActivationAttr> epilogue = op.getEpilogue())
+    act = std::string(" + ") + stringifyActivationKind(epilogue->getKind()).str() +
+          (epilogue->isGated() ? " gated" : "");
   Kernel k{"grouped GEMM " + std::to_string(static_cast<int64_t>(n)) + "x" +
-           std::to_string(static_cast<int64_t>(kk)) +
+           std::to_string(static_cast<int64_t>(kk)) + act +
            (op.isQuantized()
                 ? " (" + std::to_string(op.getWeightBits()) + "-bit weights)"
                 : std::string())};
@@ -216,7 +220,7 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
       auto t = cast<ShapedType>(extra.getType());
       k.read += active * numel(t) / t.getDimSize(0) * eltBytes(t);
     }
-  k.written = rows * n * eltBytes(op.getResult().getType());
+  k.written = rows * dim(op.getResult(), 1) * eltBytes(op.getResult().getType());
   Type elt = getElementTypeOrSelf(op.getInput().getType());
   k.tensorCores = device.gpu && !op.isQuantized() && (elt.isF16() || elt.isBF16());
   planRows[op.getResult()] = rows;
@@ -376,6 +380,11 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
       RewritePatternSet patterns(&getContext());
       populateDecomposeLayerPatterns(patterns, rowBlock);
       walkAndApplyPatterns(copy, std::move(patterns));
+      if (fuseActivation) {
+        RewritePatternSet fusion(&getContext());
+        populateFuseExpertActivationPatterns(fusion);
+        walkAndApplyPatterns(copy, std::move(fusion));
+      }
       Costing costing(*dev, tokens, expertCounts, rowBlock);
       copy->walk<WalkOrder::PreOrder>([&](Operation *op) {
         if (op == copy)

@@ -47,8 +47,13 @@ struct FuseExpertActivationPass
     : moe::impl::FuseExpertActivationBase<FuseExpertActivationPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseActivation>(&getContext());
+    populateFuseExpertActivationPatterns(patterns);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };
 } // namespace
+
+void mlir::moe::populateFuseExpertActivationPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<FuseActivation>(patterns.getContext());
+}

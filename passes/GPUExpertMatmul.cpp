@@ -94,6 +94,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     ops.scales = buffer(op.getScales());
     ops.bits = op.getWeightBits();
     ops.block = op.getQuantBlock();
+    ops.epilogue = op.getEpilogueAttr();
     ops.experts = wType.getDimSize(0);
     Value rows = tensor::DimOp::create(b, op.getInput(), 0);
     Value n = tensor::DimOp::create(b, op.getWeight(), 1);

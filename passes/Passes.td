@@ -359,6 +359,9 @@ def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
                "Copies routed to each expert (default: uniform routing)">,
     Option<"block", "block", "int64_t", /*default=*/"0",
            "Row-group padding of the dispatch (0: the device's pipeline's)">,
+    Option<"fuseActivation", "fuse-activation", "bool", /*default=*/"true",
+           "Cost the schedule with moe-fuse-expert-activation applied, as "
+           "the pipelines do by default">,
     Option<"cpuGflops", "cpu-gflops", "double", /*default=*/"100.0",
            "Peak f32 GFLOP/s of the host CPU (device=cpu)">,
     Option<"cpuGbps", "cpu-gbps", "double", /*default=*/"20.0",

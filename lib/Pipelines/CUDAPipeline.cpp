@@ -37,6 +37,8 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   MoEDecomposeOptions decompose;
   decompose.dispatchBlock = 64;
   pm.addPass(createMoEDecompose(decompose));
+  if (options.fuseActivation)
+    pm.addPass(createFuseExpertActivation());
   // Expert parallelism: exchanges through the runtime on the host, between
   // kernels (buffers are unified memory, each launch completes in order).
   if (options.ranks > 1)

@@ -1,6 +1,7 @@
 //===- GroupedGemm.cpp - helpers shared by the grouped GEMM kernels -------===//
 
 #include "GPU/GroupedGemm.h"
+#include "Utils/Activation.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
@@ -57,4 +58,27 @@ Value KernelBuilder::loadWeightF32(const Operands &ops, Value e, Value n,
     at.push_back(arith::DivUIOp::create(b, k, idx(ops.block)));
   Value scale = toF32(memref::LoadOp::create(b, ops.scales, at));
   return arith::MulFOp::create(b, w, scale);
+}
+
+void KernelBuilder::storeUnpaired(const Operands &ops, Value v, Value row,
+                                  Value col, Value n, Type elt) {
+  if (ops.epilogue)
+    v = emitActivation(b, b.getLoc(), ops.epilogue, v, Value());
+  storeIfInColumns(ops.out, fromF32(v, elt), row, col, n);
+}
+
+void KernelBuilder::storePair(const Operands &ops, Value gate, Value up,
+                              Value row, Value col, Value n, Type elt) {
+  Value h = emitActivation(b, b.getLoc(), ops.epilogue, gate, up);
+  Value half = arith::DivUIOp::create(b, col, idx(2));
+  storeIfInColumns(ops.out, fromF32(h, elt), row, half,
+                   arith::DivUIOp::create(b, n, idx(2)));
+}
+
+void KernelBuilder::storeZero(const Operands &ops, Value zero, Value row,
+                              Value col, Value n) {
+  if (!ops.pairedEpilogue())
+    return storeIfInColumns(ops.out, zero, row, col, n);
+  storeIfInColumns(ops.out, zero, row, arith::DivUIOp::create(b, col, idx(2)),
+                   arith::DivUIOp::create(b, n, idx(2)));
 }

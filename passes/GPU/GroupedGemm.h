@@ -11,6 +11,8 @@
 #ifndef MOE_PASSES_GPU_GROUPEDGEMM_H
 #define MOE_PASSES_GPU_GROUPEDGEMM_H
 
+#include "moe/Dialect/MoE.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -33,6 +35,11 @@ struct Operands {
   Value out;     // [R, N]
   int64_t experts;
   int64_t bits = 0, block = 0; // weight quantization (moe.expert_matmul)
+  /// Activation applied before the store (moe.expert_matmul's epilogue),
+  /// or null. Interleaved gating: columns (2i, 2i + 1) are (gate, up) and
+  /// `out` is [R, N / 2].
+  ActivationAttr epilogue;
+  bool pairedEpilogue() const { return epilogue && epilogue.isGated(); }
 };
 
 /// Threads of a block, (x, y).
@@ -73,6 +80,18 @@ struct KernelBuilder {
   Value loadWeightF32(const Operands &ops, Value e, Value n, Value k);
   /// Stores `v` at out[row, col] when col < n.
   void storeIfInColumns(Value out, Value v, Value row, Value col, Value n);
+  /// The f32 accumulator `v` of GEMM column `col` (bias added) through an
+  /// ungated epilogue, rounded to `elt` and stored when col < n.
+  void storeUnpaired(const Operands &ops, Value v, Value row, Value col,
+                     Value n, Type elt);
+  /// Zero at GEMM column `col` of a padding row (every activation maps 0 to
+  /// 0, so this is the epilogue's output too).
+  void storeZero(const Operands &ops, Value zero, Value row, Value col,
+                 Value n);
+  /// A (gate, up) pair of accumulators of GEMM columns (col, col + 1), col
+  /// even, through the gated epilogue, stored at out[row, col / 2].
+  void storePair(const Operands &ops, Value gate, Value up, Value row,
+                 Value col, Value n, Type elt);
 };
 
 /// f32 FMA on CUDA cores, any element type: 16 x 16 threads, each a 4 x 4

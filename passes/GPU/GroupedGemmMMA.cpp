@@ -100,7 +100,7 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
     Value flat = k.add(tid, k.idx(i * kThreads));
     Value row = arith::DivUIOp::create(b, flat, k.idx(kTileN));
     Value col = arith::RemUIOp::create(b, flat, k.idx(kTileN));
-    k.storeIfInColumns(ops.out, zeroElt, k.add(r0, row), k.add(n0, col), n);
+    k.storeZero(ops, zeroElt, k.add(r0, row), k.add(n0, col), n);
   }
 
   b.setInsertionPointToStart(&active.getThenRegion().front());
@@ -186,21 +186,33 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
 
   // Epilogue: accumulator q of tile (mi, ni) is row g + 8 (q / 2), column
   // 2t + q % 2 of that tile.
+  // Accumulators q and q + 1 are adjacent columns (2t, 2t + 1) of one row:
+  // an interleaved (gate, up) pair stays in one thread.
   Value t2 = k.mul(t, k.idx(2));
   for (int64_t mi = 0; mi < 2; ++mi)
     for (int64_t ni = 0; ni < 4; ++ni)
-      for (int64_t q = 0; q < kAccPerTile; ++q) {
+      for (int64_t q = 0; q < kAccPerTile; q += 2) {
         Value row = k.add(r0, k.add(k.mul(wm, k.idx(32)),
                                     k.add(g, k.idx(16 * mi + 8 * (q / 2)))));
-        Value col = k.add(n0, k.add(k.mul(wn, k.idx(32)),
-                                    k.add(t2, k.idx(8 * ni + q % 2))));
-        Value v = kLoop.getResult((mi * 4 + ni) * kAccPerTile + q);
-        if (ops.bias)
-          v = arith::AddFOp::create(
-              b, v,
-              k.toF32(memref::LoadOp::create(
-                  b, ops.bias, ValueRange{expert, k.minIdx(col, nLast)})));
-        k.storeIfInColumns(ops.out, k.fromF32(v, elt), row, col, n);
+        Value vals[2];
+        Value cols[2];
+        for (int64_t p = 0; p < 2; ++p) {
+          cols[p] = k.add(n0, k.add(k.mul(wn, k.idx(32)),
+                                    k.add(t2, k.idx(8 * ni + p))));
+          Value v = kLoop.getResult((mi * 4 + ni) * kAccPerTile + q + p);
+          if (ops.bias)
+            v = arith::AddFOp::create(
+                b, v,
+                k.toF32(memref::LoadOp::create(
+                    b, ops.bias, ValueRange{expert, k.minIdx(cols[p], nLast)})));
+          vals[p] = v;
+        }
+        if (ops.pairedEpilogue()) {
+          k.storePair(ops, vals[0], vals[1], row, cols[0], n, elt);
+        } else {
+          for (int64_t p = 0; p < 2; ++p)
+            k.storeUnpaired(ops, vals[p], row, cols[p], n, elt);
+        }
       }
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);

@@ -59,21 +59,13 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
     auto colOf = [&](int64_t j) {
       return k.add(n0, k.add(tx, k.idx(kThreads * j)));
     };
-    auto store = [&](int64_t i, int64_t j, Value v) {
-      Value col = colOf(j);
-      auto guardIf = scf::IfOp::create(b, k.lt(col, n), false);
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(&guardIf.getThenRegion().front());
-      memref::StoreOp::create(b, v, out, ValueRange{rowOf(i), col});
-    };
-
     auto active = scf::IfOp::create(b, k.lt(r0, total), true);
     // Padding tiles past the last group are zero rows.
     b.setInsertionPointToStart(&active.getElseRegion().front());
     Value zero = arith::ConstantOp::create(b, b.getZeroAttr(elt));
     for (int64_t i = 0; i < kPerThreadM; ++i)
       for (int64_t j = 0; j < kPerThreadN; ++j)
-        store(i, j, zero);
+        k.storeZero(ops, zero, rowOf(i), colOf(j), n);
 
     b.setInsertionPointToStart(&active.getThenRegion().front());
     Value zeroIdx = k.idx(0);
@@ -133,6 +125,14 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
           scf::YieldOp::create(ib, inner.getResults());
         });
 
+    // An interleaved (gate, up) pair is split over the neighbouring threads
+    // tx (even: gate) and tx + 1 (up), lanes of one warp: the up value
+    // comes over by a shuffle, which every lane takes part in.
+    Value even;
+    if (ops.pairedEpilogue())
+      even = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::eq,
+          arith::RemUIOp::create(b, tx, k.idx(2)), k.idx(0));
     for (int64_t i = 0; i < kPerThreadM; ++i)
       for (int64_t j = 0; j < kPerThreadN; ++j) {
         Value v = kLoop.getResult(i * kPerThreadN + j);
@@ -142,7 +142,17 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
               b, v, k.toF32(memref::LoadOp::create(b, bias,
                                                    ValueRange{expert, col})));
         }
-        store(i, j, k.fromF32(v, elt));
+        if (!ops.pairedEpilogue()) {
+          k.storeUnpaired(ops, v, rowOf(i), colOf(j), n, elt);
+          continue;
+        }
+        Value up = gpu::ShuffleOp::create(b, v, 1, 32,
+                                          gpu::ShuffleMode::XOR)
+                       .getShuffleResult();
+        auto gateLane = scf::IfOp::create(b, even, false);
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(&gateLane.getThenRegion().front());
+        k.storePair(ops, v, up, rowOf(i), colOf(j), n, elt);
       }
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);

@@ -112,6 +112,40 @@ func.func @f16_simt(%x: tensor<?x16xf16>, %ids: tensor<?x1xi32>,
 
 // -----
 
+// An interleaved SwiGLU epilogue. On tensor cores each thread holds the
+// adjacent columns (2t, 2t + 1) of a row, a (gate, up) pair: it stores
+// silu(gate) * up at column t of the [R, N / 2] result. In the SIMT
+// kernel the pair is split over lanes tx and tx + 1: the up value comes
+// over by a butterfly shuffle and the even lane stores.
+// CHECK-LABEL: func.func @swiglu_epilogue
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x8xf16>
+// CHECK: gpu.func @expert_matmul
+// CHECK: nvvm.mma.sync
+// CHECK: math.exp
+// CHECK: arith.mulf
+// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: memref.store %{{.*}} : memref<?x8xf16
+// RUN: moe-opt %s -split-input-file -verify-diagnostics --moe-gpu-expert-matmul=tensor-cores=false --cse | FileCheck %s --check-prefix=SIMT-EPI
+// SIMT-EPI-LABEL: func.func @swiglu_epilogue
+// SIMT-EPI: gpu.func @expert_matmul
+// SIMT-EPI: math.fma
+// SIMT-EPI: %[[UP:.*]], %{{.*}} = gpu.shuffle  xor %[[GATE:.*]], %c1_i32, %c32_i32 : f32
+// SIMT-EPI-NEXT: scf.if
+// SIMT-EPI: math.exp
+// SIMT-EPI: arith.mulf %{{.*}}, %[[UP]] : f32
+// SIMT-EPI: memref.store %{{.*}} : memref<?x8xf16
+// SIMT-EPI-COUNT-15: gpu.shuffle  xor
+func.func @swiglu_epilogue(%x: tensor<?x16xf16>, %ids: tensor<?x1xi32>,
+                           %w: tensor<2x16x16xf16>) -> tensor<?x8xf16> {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 64
+      : (tensor<?x16xf16>, tensor<?x1xi32>) -> (tensor<?x16xf16>, tensor<3xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %g, %w, %off epilogue <silu, gated = interleaved>
+      : (tensor<?x16xf16>, tensor<2x16x16xf16>, tensor<3xi32>) -> tensor<?x8xf16>
+  return %y : tensor<?x8xf16>
+}
+
+// -----
+
 // Groups of unknown padding cannot be tiled.
 func.func @unknown_offsets(%g: tensor<128x16xf32>, %w: tensor<2x8x16xf32>,
                            %off: tensor<3xi32>) -> tensor<128x8xf32> {

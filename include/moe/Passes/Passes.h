@@ -31,6 +31,10 @@ namespace moe {
 void populateDecomposeLayerPatterns(RewritePatternSet &patterns,
                                     int64_t dispatchBlock = 1);
 
+/// The rewrite of moe-fuse-expert-activation (activation into the grouped
+/// GEMM's epilogue), for passes that model the pipelines' schedule.
+void populateFuseExpertActivationPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
