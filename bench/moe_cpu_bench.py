@@ -30,6 +30,8 @@ p.add_argument("--runs", type=int, default=10)
 p.add_argument("--cases", default="coarse,fine")
 p.add_argument("--tokens", default="1,16,256")
 p.add_argument("--workdir", default=None)
+p.add_argument("--options", default="",
+               help="pipeline options, e.g. fuse-activation=0")
 args = p.parse_args()
 # Thread counts must be set before numpy/onnxruntime load their pools.
 os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -86,7 +88,7 @@ def main():
         model = os.path.join(work, f"{case}.onnx")
         lib = os.path.join(work, f"{case}.so")
         build_model(model, H, I, E, K)
-        subprocess.run([os.path.join(BIN, "moe-opt"), model, "--moe-cpu-pipeline",
+        subprocess.run([os.path.join(BIN, "moe-opt"), model, "--moe-cpu-pipeline" + (f"={args.options}" if args.options else ""),
                         "--emit=shared", "-o", lib], check=True)
         so = ort.SessionOptions()
         so.intra_op_num_threads = args.threads
