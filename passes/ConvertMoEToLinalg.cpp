@@ -368,13 +368,20 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
       return SmallVector<Value>{nextSlots, nextCursor};
     })[0];
 
-    // Gather the token rows; padding rows are zero.
+    // Gather the token rows; padding rows are zero. Nothing to gather when
+    // the GEMMs read the tokens through the slots (moe-fuse-dispatch-gather).
     auto groupedType = cast<RankedTensorType>(op.getGrouped().getType());
     Type elt = groupedType.getElementType();
-    int64_t hidden = groupedType.getDimSize(1);
     SmallVector<OpFoldResult> gSizes = {rows,
                                         tensor::getMixedSize(rewriter, loc, input, 1)};
     Value gInit = tensor::EmptyOp::create(rewriter, loc, gSizes, elt);
+    if (op.getGrouped().use_empty()) {
+      rewriter.replaceOp(
+          op, {castIfNeeded(rewriter, loc, gInit, op.getGrouped().getType()),
+               castIfNeeded(rewriter, loc, offsets, op.getOffsets().getType()),
+               castIfNeeded(rewriter, loc, slots, op.getSlots().getType())});
+      return success();
+    }
     MLIRContext *ctx = rewriter.getContext();
     auto gathered = linalg::GenericOp::create(
         rewriter, loc, TypeRange{gInit.getType()}, ValueRange{slots},
@@ -393,7 +400,6 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
           Value zero = arith::ConstantOp::create(b, l, b.getZeroAttr(elt));
           linalg::YieldOp::create(b, l, in.select(valid, v, zero));
         });
-    (void)hidden;
     rewriter.replaceOp(
         op, {castIfNeeded(rewriter, loc, gathered.getResult(0),
                           op.getGrouped().getType()),
@@ -440,7 +446,8 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     OpFoldResult kBytes = tensor::getMixedSize(rewriter, loc, weight, 2);
     int64_t bits = op.getWeightBits(), qblock = op.getQuantBlock();
     Value scales = op.getScales();
-    Value rows = e.dim(input, 0);
+    Value gatherSlots = op.getGatherSlots();
+    Value rows = e.dim(gatherSlots ? gatherSlots : input, 0);
     OpFoldResult resultN =
         resultType.isDynamicDim(1)
             ? n
@@ -512,9 +519,41 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
       Value hi = e.toIndex(e.extract(offsets, {e.addi(x, e.index(1))}));
       Value count = arith::SubIOp::create(rewriter, loc, hi, lo);
     OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
-    Value xs = tensor::ExtractSliceOp::create(
-        rewriter, loc, input, ArrayRef<OpFoldResult>{lo, zero},
-        ArrayRef<OpFoldResult>{count, kk}, ArrayRef<OpFoldResult>{one, one});
+    Value xs;
+    if (!gatherSlots) {
+      xs = tensor::ExtractSliceOp::create(
+          rewriter, loc, input, ArrayRef<OpFoldResult>{lo, zero},
+          ArrayRef<OpFoldResult>{count, kk}, ArrayRef<OpFoldResult>{one, one});
+    } else {
+      // This expert's rows, read from the tokens through the slots (a
+      // per-expert tile, not a permuted copy of all tokens).
+      int64_t gk = *op.getGatherK();
+      Type inElt = cast<RankedTensorType>(input.getType()).getElementType();
+      Value init = tensor::EmptyOp::create(
+          rewriter, loc, ArrayRef<OpFoldResult>{count, kk}, inElt);
+      xs = linalg::GenericOp::create(
+               rewriter, loc, TypeRange{init.getType()}, ValueRange{},
+               ValueRange{init},
+               ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx)},
+               SmallVector<utils::IteratorType>(2,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &b, Location l, ValueRange) {
+                 Emitter in{b, l};
+                 Value m = linalg::IndexOp::create(b, l, 0);
+                 Value c = linalg::IndexOp::create(b, l, 1);
+                 Value slot = in.extract(gatherSlots, {in.addi(lo, m)});
+                 Value valid =
+                     in.cmpi(arith::CmpIPredicate::sge, slot, in.i32(0));
+                 Value safe = in.select(valid, slot, in.i32(0));
+                 Value token = arith::DivUIOp::create(b, l, in.toIndex(safe),
+                                                      in.index(gk));
+                 Value v = in.extract(input, {token, c});
+                 Value zeroV =
+                     arith::ConstantOp::create(b, l, b.getZeroAttr(inElt));
+                 linalg::YieldOp::create(b, l, in.select(valid, v, zeroV));
+               })
+               .getResult(0);
+    }
     auto wSliceType = RankedTensorType::get(
         {chunkable ? ShapedType::kDynamic : wType.getDimSize(1),
          wType.getDimSize(2)},

@@ -185,6 +185,10 @@ void Costing::dispatch(DispatchOp op) {
   plan.written = p.rows * 4 + 2 * (e + 1) * 4;
   plan.flops = 2 * p.copies;
   addMoE(plan);
+  // With moe-fuse-dispatch-gather the GEMM reads the tokens through the
+  // slots and nothing builds the grouped copy.
+  if (op.getGrouped().use_empty())
+    return;
   Kernel gather{"gather token copies by expert"};
   double h = dim(op.getInput(), 1), elt = eltBytes(op.getInput().getType());
   gather.read = p.copies * h * elt + p.rows * 4;
@@ -204,9 +208,9 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
   auto w = cast<ShapedType>(op.getWeight().getType());
   double n = w.getDimSize(1), kk = dim(op.getInput(), 1);
   double perExpert = n * w.getDimSize(2) * eltBytes(w);
-  std::string act;
+  std::string act = op.isGathered() ? " gathered" : "";
   if (std::optional<ActivationAttr> epilogue = op.getEpilogue())
-    act = std::string(" + ") + stringifyActivationKind(epilogue->getKind()).str() +
+    act += std::string(" + ") + stringifyActivationKind(epilogue->getKind()).str() +
           (epilogue->isGated() ? " gated" : "");
   Kernel k{"grouped GEMM " + std::to_string(static_cast<int64_t>(n)) + "x" +
            std::to_string(static_cast<int64_t>(kk)) + act +
@@ -383,6 +387,11 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
       if (fuseActivation) {
         RewritePatternSet fusion(&getContext());
         populateFuseExpertActivationPatterns(fusion);
+        walkAndApplyPatterns(copy, std::move(fusion));
+      }
+      if (fuseGather) {
+        RewritePatternSet fusion(&getContext());
+        populateFuseDispatchGatherPatterns(fusion);
         walkAndApplyPatterns(copy, std::move(fusion));
       }
       Costing costing(*dev, tokens, expertCounts, rowBlock);

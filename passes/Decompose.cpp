@@ -160,8 +160,10 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
                             Value scales) -> Value {
       auto type = RankedTensorType::get({rows, dimOf(weight, 1)}, elt);
       return ExpertMatmulOp::create(rewriter, loc, type, input, weight,
-                                    offsets, bias, scales, bits, qblock,
-                                    /*epilogue=*/ActivationAttr());
+                                    offsets, bias, scales,
+                                    /*gather_slots=*/Value(), bits, qblock,
+                                    /*epilogue=*/ActivationAttr(),
+                                    /*gather_k=*/IntegerAttr());
     };
     int64_t inter = dimOf(op.getFc2(), 2);
     if (bits && inter != ShapedType::kDynamic)

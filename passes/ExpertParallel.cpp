@@ -154,6 +154,10 @@ LogicalResult LayerSharder::collectExpertCompute() {
         !op->isBeforeInBlock(combine))
       return op->emitError("moe-expert-parallel: uses an expert "
                            "computation's rows outside the layer");
+    if (auto mm = dyn_cast<ExpertMatmulOp>(op); mm && mm.isGathered())
+      return op->emitError("moe-expert-parallel: the exchange needs the "
+                           "grouped rows; run moe-fuse-dispatch-gather after "
+                           "moe-expert-parallel");
     if (!isa<ExpertMatmulOp, ActivationOp>(op))
       return op->emitError("moe-expert-parallel: cannot shard '")
              << op->getName() << "' in an expert computation (only "

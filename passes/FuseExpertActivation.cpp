@@ -35,8 +35,8 @@ struct FuseActivation : OpRewritePattern<ActivationOp> {
     auto fused = ExpertMatmulOp::create(
         rewriter, gemm.getLoc(), op.getType(), gemm.getInput(),
         gemm.getWeight(), gemm.getOffsets(), gemm.getBias(), gemm.getScales(),
-        gemm.getWeightBitsAttr(), gemm.getQuantBlockAttr(),
-        op.getActivation());
+        gemm.getGatherSlots(), gemm.getWeightBitsAttr(),
+        gemm.getQuantBlockAttr(), op.getActivation(), gemm.getGatherKAttr());
     rewriter.replaceOp(op, fused.getResult());
     rewriter.eraseOp(gemm);
     return success();

@@ -95,8 +95,11 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     ops.bits = op.getWeightBits();
     ops.block = op.getQuantBlock();
     ops.epilogue = op.getEpilogueAttr();
+    ops.slots = buffer(op.getGatherSlots());
+    ops.gatherK = op.getGatherK().value_or(0);
     ops.experts = wType.getDimSize(0);
-    Value rows = tensor::DimOp::create(b, op.getInput(), 0);
+    Value rows = tensor::DimOp::create(
+        b, op.isGathered() ? op.getGatherSlots() : op.getInput(), 0);
     Value n = tensor::DimOp::create(b, op.getWeight(), 1);
     SmallVector<Value> dynSizes;
     if (resType.isDynamicDim(0))
@@ -111,6 +114,8 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
       operands.push_back(ops.bias);
     if (ops.scales)
       operands.push_back(ops.scales);
+    if (ops.slots)
+      operands.push_back(ops.slots);
     operands.push_back(ops.out);
     gpu::GPUFuncOp fn = createKernel(op, TypeRange(ValueRange(operands)));
     // The same roles, as the kernel's arguments.
@@ -122,6 +127,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     unsigned next = 3;
     args.bias = ops.bias ? entry.getArgument(next++) : nullptr;
     args.scales = ops.scales ? entry.getArgument(next++) : nullptr;
+    args.slots = ops.slots ? entry.getArgument(next++) : nullptr;
     args.out = entry.getArguments().back();
     bool mma = tensorCores &&
                (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&

@@ -362,6 +362,9 @@ def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
     Option<"fuseActivation", "fuse-activation", "bool", /*default=*/"true",
            "Cost the schedule with moe-fuse-expert-activation applied, as "
            "the pipelines do by default">,
+    Option<"fuseGather", "fuse-gather", "bool", /*default=*/"true",
+           "Cost the schedule with moe-fuse-dispatch-gather applied, as the "
+           "pipelines do by default">,
     Option<"cpuGflops", "cpu-gflops", "double", /*default=*/"100.0",
            "Peak f32 GFLOP/s of the host CPU (device=cpu)">,
     Option<"cpuGbps", "cpu-gbps", "double", /*default=*/"20.0",
@@ -380,6 +383,19 @@ def FuseExpertActivation : Pass<"moe-fuse-expert-activation"> {
     never written nor read, and one kernel (loop nest) less runs per layer.
     Concatenated and separate gating stay as they are (their gate and up
     columns are not in one output tile).
+  }];
+}
+
+def FuseDispatchGather : Pass<"moe-fuse-dispatch-gather"> {
+  let summary = "Read the expert GEMMs' rows from the tokens through the plan";
+  let description = [{
+    Rewrites every `moe.expert_matmul` whose input is a `moe.dispatch`'s
+    grouped rows (grouped by that same dispatch) into one that reads the
+    unpermuted tokens through the dispatch's slots
+    (`gather(%slots) k = K`): the grouped copy of the tokens is neither
+    written nor read, and when nothing else uses it the dispatch does not
+    build it (one kernel less per layer on the GPU). Run it after
+    moe-expert-parallel, whose exchanges need the grouped rows.
   }];
 }
 

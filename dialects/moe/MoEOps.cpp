@@ -426,9 +426,19 @@ LogicalResult ExpertMatmulOp::verify() {
       resultWidth = outFeatures / 2;
     }
   }
+  int64_t rows = dimOf(input, 0);
+  if (Value slots = getGatherSlots()) {
+    if (!getGatherK())
+      return emitOpError("a gathered input needs its `k`");
+    if (failed(c.rank(slots, "gather slots", 1)))
+      return failure();
+    rows = dimOf(slots, 0);
+  } else if (getGatherK()) {
+    return emitOpError("`k` is only meaningful with gather slots");
+  }
   return failure(
       failed(c.shape(getResult(), "result",
-                     {{dimOf(input, 0), "rows"},
+                     {{rows, "rows"},
                       {resultWidth, getEpilogue()
                                         ? "out features after the epilogue"
                                         : "out features"}})) ||

@@ -245,6 +245,12 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     Rows at or past `offsets[E]` are zero. This is one grouped GEMM over all
     experts, not one GEMM per expert.
 
+    With `gather(%slots) k = K` (moe-fuse-dispatch-gather), `input` is the
+    unpermuted `[T, K]` tokens and row `r` of the grouped input is read in
+    place: `input[slots[r] / K]`, or zeros where `slots[r] = -1` (padding);
+    `slots: [R]` is `moe.dispatch`'s, and `R` the result's rows. So the
+    grouped copy of the tokens need not exist.
+
     With `epilogue <act>` (moe-fuse-expert-activation), the activation is
     applied to `result` before it is written: ungated, elementwise (same
     width); with `gated = interleaved`, column pairs `(2i, 2i + 1)` are
@@ -269,19 +275,24 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     MoE_I32Tensor:$offsets,
     Optional<MoE_FloatTensor>:$bias,
     Optional<MoE_FloatTensor>:$scales,
+    Optional<MoE_I32Tensor>:$gather_slots,
     DefaultValuedAttr<I64Attr, "0">:$weight_bits,
     DefaultValuedAttr<I64Attr, "0">:$quant_block,
-    OptionalAttr<MoE_ActivationAttr>:$epilogue
+    OptionalAttr<MoE_ActivationAttr>:$epilogue,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$gather_k
   );
   let results = (outs MoE_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `,` $offsets (`bias` `(` $bias^ `)`)?
-    (`scales` `(` $scales^ `)`)? (`epilogue` $epilogue^)? attr-dict `:`
+    (`scales` `(` $scales^ `)`)?
+    (`gather` `(` $gather_slots^ `)` `k` `=` $gather_k)?
+    (`epilogue` $epilogue^)? attr-dict `:`
     functional-type(operands, results)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     bool isQuantized() { return getWeightBits() != 0; }
+    bool isGathered() { return getGatherSlots() != nullptr; }
   }];
 }
 

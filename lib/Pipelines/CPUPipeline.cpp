@@ -27,6 +27,8 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
     pm.addPass(createFuseExpertActivation());
   if (options.ranks > 1)
     detail::addExpertParallel(pm, detail::Sharding::from(options));
+  if (options.fuseGather)
+    pm.addPass(createFuseDispatchGather());
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

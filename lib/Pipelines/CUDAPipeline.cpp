@@ -43,6 +43,8 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   // kernels (buffers are unified memory, each launch completes in order).
   if (options.ranks > 1)
     detail::addExpertParallel(pm, detail::Sharding::from(options));
+  if (options.fuseGather)
+    pm.addPass(createFuseDispatchGather());
   GPUExpertMatmulOptions gemm;
   gemm.allowTF32 = options.allowTF32;
   pm.addPass(createGPUExpertMatmul(gemm));

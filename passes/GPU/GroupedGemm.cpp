@@ -82,3 +82,19 @@ void KernelBuilder::storeZero(const Operands &ops, Value zero, Value row,
   storeIfInColumns(ops.out, zero, row, arith::DivUIOp::create(b, col, idx(2)),
                    arith::DivUIOp::create(b, n, idx(2)));
 }
+
+Value KernelBuilder::loadInputRow(const Operands &ops, Value r, Value c) {
+  if (!ops.slots)
+    return memref::LoadOp::create(b, ops.x, ValueRange{r, c});
+  Value slot = memref::LoadOp::create(b, ops.slots, ValueRange{r});
+  Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
+  Value valid =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero32);
+  Value safe = arith::SelectOp::create(b, valid, slot, zero32);
+  Value token = arith::DivUIOp::create(
+      b, arith::IndexCastOp::create(b, b.getIndexType(), safe),
+      idx(ops.gatherK));
+  Value v = memref::LoadOp::create(b, ops.x, ValueRange{token, c});
+  Value zero = arith::ConstantOp::create(b, b.getZeroAttr(v.getType()));
+  return arith::SelectOp::create(b, valid, v, zero);
+}

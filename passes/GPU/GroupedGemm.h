@@ -33,6 +33,8 @@ struct Operands {
   Value bias;    // [E, N] or null
   Value scales;  // quantized weights: [E, N] or [E, N, K / block]; or null
   Value out;     // [R, N]
+  Value slots;   // gathered input: [R] i32 slots into x: [T, K]; or null
+  int64_t gatherK = 0;
   int64_t experts;
   int64_t bits = 0, block = 0; // weight quantization (moe.expert_matmul)
   /// Activation applied before the store (moe.expert_matmul's epilogue),
@@ -78,6 +80,9 @@ struct KernelBuilder {
   /// w[e, n, k] as f32: converted, or dequantized from its byte,
   /// (q - 2^(bits - 1)) * scale, for quantized weights.
   Value loadWeightF32(const Operands &ops, Value e, Value n, Value k);
+  /// Row `r` of the grouped input at column `c` (in bounds): x[r, c], or,
+  /// gathered, x[slots[r] / k, c] and zero for a padding slot (-1).
+  Value loadInputRow(const Operands &ops, Value r, Value c);
   /// Stores `v` at out[row, col] when col < n.
   void storeIfInColumns(Value out, Value v, Value row, Value col, Value n);
   /// The f32 accumulator `v` of GEMM column `col` (bias added) through an

@@ -132,8 +132,7 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
           Value kc = kk.add(k0, col);
           Value kIn = kk.lt(kc, kDim);
           Value kSafe = kk.minIdx(kc, kLast);
-          Value a = memref::LoadOp::create(
-              ib, ops.x, ValueRange{kk.add(r0, row), kSafe});
+          Value a = kk.loadInputRow(ops, kk.add(r0, row), kSafe);
           a = arith::SelectOp::create(ib, kIn, a, zeroElt);
           memref::StoreOp::create(ib, a, sA, ValueRange{row, col});
           Value nc = kk.add(n0, row);

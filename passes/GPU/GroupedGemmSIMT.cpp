@@ -91,8 +91,7 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
             Value kc = kk.add(k0, col);
             Value kIn = kk.lt(kc, kDim);
             Value kSafe = kk.minIdx(kc, kLast);
-            Value a = kk.toF32(memref::LoadOp::create(
-                ib, x, ValueRange{kk.add(r0, row), kSafe}));
+            Value a = kk.toF32(kk.loadInputRow(ops, kk.add(r0, row), kSafe));
             a = arith::SelectOp::create(ib, kIn, a, kk.f32(0.0));
             memref::StoreOp::create(ib, a, sA, ValueRange{col, row});
             Value nc = kk.add(n0, row);

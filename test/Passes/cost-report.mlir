@@ -1,4 +1,4 @@
-// RUN: moe-opt %s --moe-cost-report=fuse-activation=0 -o /dev/null | FileCheck %s
+// RUN: moe-opt %s --moe-cost-report="fuse-activation=0 fuse-gather=0" -o /dev/null | FileCheck %s
 // RUN: moe-opt %s --moe-cost-report -o /dev/null | FileCheck %s --check-prefix=FUSED
 // RUN: moe-opt %s --moe-cost-report="device=cpu tokens=64 cpu-gflops=200 cpu-gbps=40 expert-counts=128,0,0,0,0,0,0,0" -o /dev/null | FileCheck %s --check-prefix=CPU
 // RUN: moe-opt %s --moe-decompose --moe-expert-parallel="ranks=2" --moe-cost-report="device=a100" -o /dev/null | FileCheck %s --check-prefix=EP
@@ -23,21 +23,24 @@
 // CHECK-NEXT: total: 14 kernels, 25.773 MFLOP, 3.105 MB moved, roofline 0.93 us
 // CHECK-NEXT: MoE layers: 1; as scheduled: 14 kernels, 3.105 MB; with the MoE fusions ({{.*}}): 3 kernels, 1.532 MB (1.573 MB of intermediates not written or read)
 
-// As the pipelines schedule it by default (moe-fuse-expert-activation):
-// the SwiGLU in the first GEMM's epilogue, which writes [512, 128] instead
-// of [512, 256] and saves the activation's kernel.
-// FUSED: 4 grouped GEMM 256x64 + silu gated 1 16.777 0.655 0.262
-// FUSED-NEXT: 5 grouped GEMM 64x128 1 8.389 0.524 0.131
-// FUSED: total: 13 kernels, 25.249 MFLOP, 2.056 MB moved
-// FUSED-NEXT: MoE layers: 1; as scheduled: 13 kernels, 2.056 MB; {{.*}}: 3 kernels, 1.532 MB (0.524 MB of intermediates not written or read)
+// As the pipelines schedule it by default (moe-fuse-expert-activation and
+// moe-fuse-dispatch-gather): the GEMM reads the tokens through the slots
+// (no gather kernel, no grouped copy) and applies the SwiGLU in its
+// epilogue, writing [512, 128] instead of [512, 256].
+// FUSED: 2 routing plan (counts, offsets, placement) 6
+// FUSED-NEXT: 3 grouped GEMM 256x64 gathered + silu gated 1 16.777 0.655 0.262
+// FUSED-NEXT: 4 grouped GEMM 64x128 1 8.389 0.524 0.131
+// FUSED-NEXT: 5 combine
+// FUSED: total: 12 kernels, 25.249 MFLOP, 1.792 MB moved
+// FUSED-NEXT: MoE layers: 1; as scheduled: 12 kernels, 1.792 MB; {{.*}}: 3 kernels, 1.530 MB (0.262 MB of intermediates not written or read)
 
 // The host CPU with its peak figures; every copy routed to expert 0 (given
 // counts): one active expert, 128 rows, one expert's weights read.
 // CPU: moe cost report: host CPU (200 GFLOP/s, 40 GB/s), dynamic dims = 64, routing: given expert counts, dispatch block 1
 // CPU: 2 routing plan (counts, offsets, placement) 1
-// CPU: 4 grouped GEMM 256x64 + silu gated 1 4.194 0.098 0.066
-// CPU: 6 combine (weighted un-permute and sum) 1
-// CPU: total: 6 kernels
+// CPU: 3 grouped GEMM 256x64 gathered + silu gated 1 4.194 0.098 0.066
+// CPU: 5 combine (weighted un-permute and sum) 1
+// CPU: total: 5 kernels
 
 // An expert-parallel program lists its exchanges (bytes over NVLink).
 // EP: moe cost report: A100 SXM 80GB

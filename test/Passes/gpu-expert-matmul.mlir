@@ -146,6 +146,29 @@ func.func @swiglu_epilogue(%x: tensor<?x16xf16>, %ids: tensor<?x1xi32>,
 
 // -----
 
+// Rows read through the plan (moe-fuse-dispatch-gather): the kernel takes
+// the tokens and the slots; grid rows come from the slots; staging loads
+// token slots[r] / k, zero for a padding slot.
+// CHECK-LABEL: func.func @gathered
+// CHECK: %[[R:.*]] = tensor.dim %{{.*}}, %c0{{.*}} : tensor<?xi32>
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in ({{.*}}) threads in ({{.*}}) args({{.*}} : memref<?x16xf16, {{.*}}>, {{.*}} : memref<2x8x16xf16, {{.*}}>, {{.*}} : memref<3xi32, {{.*}}>, {{.*}} : memref<?xi32, {{.*}}>, {{.*}} : memref<?x8xf16>)
+// CHECK: gpu.func @expert_matmul
+// CHECK: %[[SLOT:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<?xi32
+// CHECK: %[[VALID:.*]] = arith.cmpi sge, %[[SLOT]], %c0_i32
+// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: %[[V:.*]] = memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x16xf16
+// CHECK: arith.select %[[VALID]], %[[V]]
+func.func @gathered(%x: tensor<?x16xf16>, %ids: tensor<?x2xi32>,
+                    %w: tensor<2x8x16xf16>) -> tensor<?x8xf16> {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 64
+      : (tensor<?x16xf16>, tensor<?x2xi32>) -> (tensor<?x16xf16>, tensor<3xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %x, %w, %off gather(%s) k = 2
+      : (tensor<?x16xf16>, tensor<2x8x16xf16>, tensor<3xi32>, tensor<?xi32>) -> tensor<?x8xf16>
+  return %y : tensor<?x8xf16>
+}
+
+// -----
+
 // Groups of unknown padding cannot be tiled.
 func.func @unknown_offsets(%g: tensor<128x16xf32>, %w: tensor<2x8x16xf32>,
                            %off: tensor<3xi32>) -> tensor<128x8xf32> {

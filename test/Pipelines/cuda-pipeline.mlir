@@ -3,19 +3,20 @@
 // launches kernels embedded as fat binaries (cubin + PTX), one gpu.binary per
 // kernel module, and allocates through the runtime (unified memory).
 // RUN: moe-opt %moe_src/examples/moe_layer.mlir --moe-cuda-pipeline="sm=90 toolkit=%cuda_root fail-on-spills=1" | FileCheck %s
-// RUN: moe-opt %moe_src/examples/moe_layer.mlir --moe-cuda-pipeline="sm=90 toolkit=%cuda_root fuse-activation=0" | FileCheck %s --check-prefix=UNFUSED
+// RUN: moe-opt %moe_src/examples/moe_layer.mlir --moe-cuda-pipeline="sm=90 toolkit=%cuda_root fuse-activation=0 fuse-gather=0" | FileCheck %s --check-prefix=UNFUSED
 // CHECK-NOT: = moe.
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.
 // CHECK-NOT: scf.
 // CHECK: llvm.func @_mlir_memref_to_llvm_alloc(i64) -> !llvm.ptr
 // CHECK-LABEL: llvm.func @moe_block(
-// 13 kernels: routing; the plan (zeroed counters, counting with the expert
+// 12 kernels: routing; the plan (zeroed counters, counting with the expert
 // id check reported on the host after the launch, prefix sum, offsets copy,
-// slot initialization, stable placement); the row gather; the first grouped
-// GEMM with the SwiGLU in its epilogue (moe-fuse-expert-activation), the
-// second; the combine (three loops). With fuse-activation=0 the activation
-// is a kernel of its own between the GEMMs (UNFUSED).
+// slot initialization, stable placement); the first grouped GEMM, reading
+// the tokens through the plan's slots (moe-fuse-dispatch-gather) with the
+// SwiGLU in its epilogue (moe-fuse-expert-activation); the second; the
+// combine (three loops). With both fusions off, a gather kernel precedes
+// the GEMMs and the activation is a kernel between them (UNFUSED).
 // CHECK: gpu.launch_func @moe_block_kernel::@moe_block_kernel
 // CHECK: gpu.launch_func @moe_block_kernel_0::@moe_block_kernel
 // CHECK: gpu.launch_func @moe_block_kernel_1::@moe_block_kernel
@@ -24,14 +25,16 @@
 // CHECK: gpu.launch_func @moe_block_kernel_3::@moe_block_kernel
 // CHECK: gpu.launch_func @moe_block_kernel_4::@moe_block_kernel
 // CHECK: gpu.launch_func @moe_block_kernel_5::@moe_block_kernel
-// CHECK: gpu.launch_func @moe_block_kernel_6::@moe_block_kernel
+// CHECK-NOT: gpu.launch_func @moe_block_kernel
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks
 // CHECK-NOT: gpu.launch_func @moe_block_kernel
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks
+// CHECK: gpu.launch_func @moe_block_kernel_6::@moe_block_kernel
 // CHECK: gpu.launch_func @moe_block_kernel_7::@moe_block_kernel
 // CHECK: gpu.launch_func @moe_block_kernel_8::@moe_block_kernel
-// CHECK: gpu.launch_func @moe_block_kernel_9::@moe_block_kernel
 // UNFUSED-LABEL: llvm.func @moe_block(
+// UNFUSED: gpu.launch_func @moe_block_kernel_6::@moe_block_kernel
+// UNFUSED-NOT: gpu.launch_func @moe_block_kernel
 // UNFUSED: gpu.launch_func @moe_kernels::@expert_matmul blocks
 // UNFUSED-NOT: gpu.launch_func @moe_kernels
 // UNFUSED: gpu.launch_func @moe_block_kernel_7::@moe_block_kernel

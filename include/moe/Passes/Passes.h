@@ -35,6 +35,10 @@ void populateDecomposeLayerPatterns(RewritePatternSet &patterns,
 /// GEMM's epilogue), for passes that model the pipelines' schedule.
 void populateFuseExpertActivationPatterns(RewritePatternSet &patterns);
 
+/// The rewrite of moe-fuse-dispatch-gather (expert GEMMs reading the tokens
+/// through the dispatch's slots).
+void populateFuseDispatchGatherPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 

@@ -22,6 +22,11 @@ struct MoEPipelineOptions : public PassPipelineOptions<Derived> {
       llvm::cl::desc("Apply expert activations in the grouped GEMM's "
                      "epilogue (moe-fuse-expert-activation)"),
       llvm::cl::init(true)};
+  typename Base::template Option<bool> fuseGather{
+      *this, "fuse-gather",
+      llvm::cl::desc("Read the expert GEMMs' rows from the tokens through "
+                     "the routing plan (moe-fuse-dispatch-gather)"),
+      llvm::cl::init(true)};
   typename Base::template Option<int64_t> ranks{
       *this, "ranks",
       llvm::cl::desc("Shard the experts over this many ranks (1: no expert "

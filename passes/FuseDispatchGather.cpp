@@ -1,0 +1,58 @@
+//===- FuseDispatchGather.cpp - GEMM rows read through the routing plan ---===//
+//
+// The dispatch's grouped rows are a permuted copy of the tokens (k copies
+// of each), written once and read once by the first expert GEMM. Reading
+// the tokens through the slots instead removes that round trip.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Passes/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_FUSEDISPATCHGATHER
+#include "passes/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+struct FuseGather : OpRewritePattern<ExpertMatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ExpertMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    auto dispatch = op.getInput().getDefiningOp<DispatchOp>();
+    if (op.isGathered() || !dispatch ||
+        op.getInput() != dispatch.getGrouped() ||
+        op.getOffsets() != dispatch.getOffsets())
+      return rewriter.notifyMatchFailure(op, "input is not a dispatch's rows");
+    int64_t k = cast<RankedTensorType>(dispatch.getIds().getType())
+                    .getDimSize(1);
+    auto fused = ExpertMatmulOp::create(
+        rewriter, op.getLoc(), op.getType(), dispatch.getInput(),
+        op.getWeight(), op.getOffsets(), op.getBias(), op.getScales(),
+        dispatch.getSlots(), op.getWeightBitsAttr(), op.getQuantBlockAttr(),
+        op.getEpilogueAttr(), rewriter.getI64IntegerAttr(k));
+    rewriter.replaceOp(op, fused.getResult());
+    return success();
+  }
+};
+
+struct FuseDispatchGatherPass
+    : moe::impl::FuseDispatchGatherBase<FuseDispatchGatherPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateFuseDispatchGatherPatterns(patterns);
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+  }
+};
+} // namespace
+
+void mlir::moe::populateFuseDispatchGatherPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<FuseGather>(patterns.getContext());
+}
