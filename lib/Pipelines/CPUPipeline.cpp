@@ -22,13 +22,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
                                  const CPUPipelineOptions &options) {
   // Graph level: everything becomes linalg / tensor / scf.
   detail::addImportedGraphToCore(pm);
-  pm.addPass(createMoEDecompose());
-  if (options.fuseActivation)
-    pm.addPass(createFuseExpertActivation());
-  if (options.ranks > 1)
-    detail::addExpertParallel(pm, detail::Sharding::from(options));
-  if (options.fuseGather)
-    pm.addPass(createFuseDispatchGather());
+  detail::addMoESchedule(pm, detail::MoESchedule::from(options, 1));
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

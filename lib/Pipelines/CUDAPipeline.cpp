@@ -33,18 +33,10 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
                                   const CUDAPipelineOptions &options) {
   // Graph level: everything becomes linalg / tensor / scf.
   detail::addImportedGraphToCore(pm);
-  // Row groups padded to the grouped GEMM's 64-row tile.
-  MoEDecomposeOptions decompose;
-  decompose.dispatchBlock = 64;
-  pm.addPass(createMoEDecompose(decompose));
-  if (options.fuseActivation)
-    pm.addPass(createFuseExpertActivation());
-  // Expert parallelism: exchanges through the runtime on the host, between
-  // kernels (buffers are unified memory, each launch completes in order).
-  if (options.ranks > 1)
-    detail::addExpertParallel(pm, detail::Sharding::from(options));
-  if (options.fuseGather)
-    pm.addPass(createFuseDispatchGather());
+  // Row groups padded to the grouped GEMM's 64-row tile. Under expert
+  // parallelism the exchanges are host calls between kernels (buffers are
+  // unified memory, each launch completes in order).
+  detail::addMoESchedule(pm, detail::MoESchedule::from(options, 64));
   GPUExpertMatmulOptions gemm;
   gemm.allowTF32 = options.allowTF32;
   pm.addPass(createGPUExpertMatmul(gemm));

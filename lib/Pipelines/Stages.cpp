@@ -19,19 +19,28 @@ void moe::detail::addImportedGraphToCore(OpPassManager &pm) {
   pm.addPass(createConvertONNXToCore(onnxOptions));
 }
 
-void moe::detail::addExpertParallel(OpPassManager &pm, const Sharding &s) {
-  ExpertParallelOptions shard;
-  shard.ranks = s.ranks;
-  shard.rank = s.rank;
-  shard.placement = s.placement;
-  shard.expertMap.assign(s.map.begin(), s.map.end());
-  pm.addPass(createExpertParallel(shard));
-  if (s.chunks > 1) {
-    OverlapOptions overlap;
-    overlap.chunks = s.chunks;
-    pm.addPass(createOverlap(overlap));
+void moe::detail::addMoESchedule(OpPassManager &pm, const MoESchedule &s) {
+  MoEDecomposeOptions decompose;
+  decompose.dispatchBlock = s.block;
+  pm.addPass(createMoEDecompose(decompose));
+  if (s.fuseActivation)
+    pm.addPass(createFuseExpertActivation());
+  if (s.ranks > 1) {
+    ExpertParallelOptions shard;
+    shard.ranks = s.ranks;
+    shard.rank = s.rank;
+    shard.placement = s.placement;
+    shard.expertMap.assign(s.map.begin(), s.map.end());
+    pm.addPass(createExpertParallel(shard));
+    if (s.chunks > 1) {
+      OverlapOptions overlap;
+      overlap.chunks = s.chunks;
+      pm.addPass(createOverlap(overlap));
+    }
+    pm.addPass(createConvertCollectivesToRuntime());
   }
-  pm.addPass(createConvertCollectivesToRuntime());
+  if (s.fuseGather)
+    pm.addPass(createFuseDispatchGather());
 }
 
 void moe::detail::addBufferization(OpPassManager &pm) {

@@ -20,23 +20,28 @@ void addImportedGraphToCore(OpPassManager &pm);
 /// deallocation, and bufferization ops lowered to memref.
 void addBufferization(OpPassManager &pm);
 
-/// What a pipeline's expert-parallel options say.
-struct Sharding {
+/// What a pipeline's MoE options say (fusions, expert parallelism).
+struct MoESchedule {
+  int64_t block = 1; // dispatch padding (GEMM tile rows)
+  bool fuseActivation = true, fuseGather = true;
   int64_t ranks = 1, rank = 0, chunks = 1;
   std::string placement = "contiguous";
   std::vector<int64_t> map;
 
   template <typename Options>
-  static Sharding from(const Options &o) {
-    return {o.ranks, o.rank, o.chunks, o.placement,
+  static MoESchedule from(const Options &o, int64_t block) {
+    return {block,  o.fuseActivation, o.fuseGather, o.ranks, o.rank,
+            o.chunks, o.placement,
             std::vector<int64_t>(o.expertMap.begin(), o.expertMap.end())};
   }
 };
 
-/// Decomposed layers sharded over `s.ranks` (this module becoming the
-/// program of `s.rank`), chunk-pipelined when `s.chunks > 1`, and the
-/// exchanges lowered to runtime calls. Expects moe-decompose to have run.
-void addExpertParallel(OpPassManager &pm, const Sharding &s);
+/// moe.layer decomposed (rows padded to `s.block`), the activation fusion,
+/// the sharding over `s.ranks` (this module becoming the program of
+/// `s.rank`, chunk-pipelined when `s.chunks > 1`, exchanges lowered to
+/// runtime calls), then the gather fusion (which needs the exchanges'
+/// grouped rows gone).
+void addMoESchedule(OpPassManager &pm, const MoESchedule &s);
 
 } // namespace detail
 } // namespace moe
