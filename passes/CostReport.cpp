@@ -354,12 +354,12 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
   void runOnOperation() override {
     std::optional<Device> dev = lookupDevice(device, cpuGflops, cpuGbps);
     if (!dev) {
-      getOperation().emitError("moe-cost-report: unknown device '")
+      mlir::emitError(getOperation().getLoc(), "moe-cost-report: unknown device '")
           << device << "' (h100, h200, a100 or cpu)";
       return signalPassFailure();
     }
     if (tokens < 1) {
-      getOperation().emitError("moe-cost-report: tokens must be positive");
+      mlir::emitError(getOperation().getLoc(), "moe-cost-report: tokens must be positive");
       return signalPassFailure();
     }
     int64_t rowBlock = block > 0 ? block : (dev->gpu ? 64 : 1);

@@ -494,14 +494,14 @@ struct ExpertParallelPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (ranks < 1 || rank < 0 || rank >= ranks) {
-      module.emitError("moe-expert-parallel: need ranks >= 1 and 0 <= rank < "
+      mlir::emitError(module.getLoc(), "moe-expert-parallel: need ranks >= 1 and 0 <= rank < "
                        "ranks, got ranks = ")
           << static_cast<int64_t>(ranks) << ", rank = "
           << static_cast<int64_t>(rank);
       return signalPassFailure();
     }
     if (placement != "contiguous" && placement != "round-robin") {
-      module.emitError("moe-expert-parallel: unknown placement '")
+      mlir::emitError(module.getLoc(), "moe-expert-parallel: unknown placement '")
           << placement << "' (contiguous or round-robin)";
       return signalPassFailure();
     }

@@ -251,7 +251,7 @@ struct OverlapPass : moe::impl::OverlapBase<OverlapPass> {
   using Base::Base;
   void runOnOperation() override {
     if (chunks < 1) {
-      getOperation().emitError("moe-overlap: chunks must be at least 1, got ")
+      mlir::emitError(getOperation().getLoc(), "moe-overlap: chunks must be at least 1, got ")
           << static_cast<int64_t>(chunks);
       return signalPassFailure();
     }

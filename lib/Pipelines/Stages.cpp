@@ -25,14 +25,15 @@ void moe::detail::addMoESchedule(OpPassManager &pm, const MoESchedule &s) {
   pm.addPass(createMoEDecompose(decompose));
   if (s.fuseActivation)
     pm.addPass(createFuseExpertActivation());
-  if (s.ranks > 1) {
+  // Invalid counts reach the passes, which report them.
+  if (s.ranks != 1) {
     ExpertParallelOptions shard;
     shard.ranks = s.ranks;
     shard.rank = s.rank;
     shard.placement = s.placement;
     shard.expertMap.assign(s.map.begin(), s.map.end());
     pm.addPass(createExpertParallel(shard));
-    if (s.chunks > 1) {
+    if (s.chunks != 1) {
       OverlapOptions overlap;
       overlap.chunks = s.chunks;
       pm.addPass(createOverlap(overlap));

@@ -71,6 +71,10 @@ static int64_t shard_ranks, shard_rank, shard_layout;
 /* Set once an exchange fails: the ranks' sequences of exchanges no longer
  * match, so every later one fails at once instead of waiting forever. */
 static char broken[256];
+/* The failure was found by every rank alike (launch size, shard layouts,
+ * NCCL availability), so no rank waits on another: MPI can end normally
+ * and every rank reports its own message. */
+static int agreed_failure;
 static int world_rank = -1;
 static int initialized_mpi;
 /* The communication thread is blocked inside MPI for good (a rank never
@@ -160,6 +164,7 @@ static void set_up_nccl(int size) {
   MPI_Iallreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &request);
   finish(&request, "the NCCL start-up", 0);
   if (!all_ok) {
+    agreed_failure = 1;
     snprintf(broken, sizeof broken, "%s",
              ok ? "NCCL cannot be used on another rank" : error);
     return;
@@ -201,6 +206,7 @@ static void set_up(void) {
   MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   if (size != shard_ranks) {
+    agreed_failure = 1;
     snprintf(broken, sizeof broken,
              "the model is sharded for %lld ranks but was launched with %d "
              "(run it with mpirun -np %lld)",
@@ -227,6 +233,7 @@ static void set_up(void) {
                (unsigned long long)all[3 * p + 2]);
   }
   free(all);
+  agreed_failure = broken[0] != 0;
   if (!broken[0] && use_nccl)
     set_up_nccl(size);
 }
@@ -337,7 +344,7 @@ static void *communicate(void *unused) {
   if (initialized_mpi) {
     /* After a failure another rank may be blocked in an exchange that will
      * never complete; ending the job is the only way to release it. */
-    if (broken[0])
+    if (broken[0] && !agreed_failure)
       MPI_Abort(MPI_COMM_WORLD, 1);
     MPI_Finalize();
   }
