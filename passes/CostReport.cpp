@@ -378,54 +378,81 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
     for (auto fn : getOperation().getOps<FunctionOpInterface>()) {
       if (fn.isExternal())
         continue;
-      // Layers are costed as moe-decompose writes them, on a copy.
-      OpBuilder builder(&getContext());
-      Operation *copy = builder.clone(*fn.getOperation());
-      RewritePatternSet patterns(&getContext());
-      populateDecomposeLayerPatterns(patterns, rowBlock);
-      walkAndApplyPatterns(copy, std::move(patterns));
-      if (fuseActivation) {
-        RewritePatternSet fusion(&getContext());
-        populateFuseExpertActivationPatterns(fusion);
-        walkAndApplyPatterns(copy, std::move(fusion));
-      }
-      if (fuseGather) {
-        RewritePatternSet fusion(&getContext());
-        populateFuseDispatchGatherPatterns(fusion);
-        walkAndApplyPatterns(copy, std::move(fusion));
-      }
-      Costing costing(*dev, tokens, expertCounts, rowBlock);
-      copy->walk<WalkOrder::PreOrder>([&](Operation *op) {
-        if (op == copy)
-          return WalkResult::advance();
-        costing.visit(op);
-        // A linalg op's body is part of its kernel.
-        return WalkResult::skip();
-      });
-      copy->erase();
-      report(os, fn.getName(), costing, *dev);
+      Costing unfused = cost(fn, *dev, rowBlock, false, false);
+      Costing scheduled = cost(fn, *dev, rowBlock, fuseActivation, fuseGather);
+      report(os, fn.getName(), scheduled, unfused, *dev);
     }
   }
 
+  /// The function as the pipeline schedules it, with the given fusions:
+  /// decomposed and fused on a copy.
+  Costing cost(FunctionOpInterface fn, const Device &dev, int64_t rowBlock,
+               bool withActivation, bool withGather) {
+    OpBuilder builder(&getContext());
+    Operation *copy = builder.clone(*fn.getOperation());
+    RewritePatternSet patterns(&getContext());
+    populateDecomposeLayerPatterns(patterns, rowBlock);
+    walkAndApplyPatterns(copy, std::move(patterns));
+    if (withActivation) {
+      RewritePatternSet fusion(&getContext());
+      populateFuseExpertActivationPatterns(fusion);
+      walkAndApplyPatterns(copy, std::move(fusion));
+    }
+    if (withGather) {
+      RewritePatternSet fusion(&getContext());
+      populateFuseDispatchGatherPatterns(fusion);
+      walkAndApplyPatterns(copy, std::move(fusion));
+    }
+    Costing costing(dev, tokens, expertCounts, rowBlock);
+    copy->walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (op == copy)
+        return WalkResult::advance();
+      costing.visit(op);
+      // A linalg op's body is part of its kernel.
+      return WalkResult::skip();
+    });
+    copy->erase();
+    return costing;
+  }
+
+  struct Totals {
+    int64_t kernels = 0;
+    double flops = 0, bytes = 0, time = 0;
+  };
+  static Totals totals(const Costing &c, const Device &dev) {
+    Totals t;
+    for (const Kernel &k : c.kernels()) {
+      t.flops += k.flops;
+      t.time += roofline(k, dev);
+      if (!k.exchange) {
+        t.bytes += k.read + k.written;
+        t.kernels += k.count;
+      }
+    }
+    return t;
+  }
+  static double roofline(const Kernel &k, const Device &dev) {
+    double peak = k.tensorCores ? dev.tensorFlops : dev.flops;
+    double memory = k.exchange ? k.read / dev.link
+                               : (k.read + k.written) / dev.bandwidth;
+    return std::max(k.flops / peak, memory);
+  }
+
   void report(llvm::raw_ostream &os, StringRef name, const Costing &c,
-              const Device &dev) {
+              const Costing &unfused, const Device &dev) {
     os << "@" << name << ":\n";
     os << llvm::format("  %-3s %-44s %8s %10s %10s %10s %11s %s\n", "#",
                        "kernel", "launches", "MFLOP", "MB read",
                        "MB written", "roofline us", "bound");
-    double flops = 0, read = 0, written = 0, time = 0;
-    int64_t kernels = 0, index = 0;
+    int64_t index = 0;
     for (const Kernel &k : c.kernels()) {
       double peak = k.tensorCores ? dev.tensorFlops : dev.flops;
-      double computeTime = k.flops / peak;
-      double memoryTime = k.exchange ? k.read / dev.link
-                                     : (k.read + k.written) / dev.bandwidth;
-      double t = std::max(computeTime, memoryTime);
-      const char *bound = k.exchange                    ? "link"
-                          : computeTime >= memoryTime ? (k.tensorCores
-                                                              ? "tensor cores"
-                                                              : "compute")
-                                                        : "memory";
+      double t = roofline(k, dev);
+      const char *bound = k.exchange               ? "link"
+                          : k.flops / peak >= t ? (k.tensorCores
+                                                       ? "tensor cores"
+                                                       : "compute")
+                                                : "memory";
       os << llvm::format("  %-3d %-44s %8d %10s %10s %10s %11s %s\n",
                          static_cast<int>(++index), k.what.c_str(),
                          static_cast<int>(k.count),
@@ -433,28 +460,24 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
                          scaled(k.read, 1e6).c_str(),
                          scaled(k.written, 1e6).c_str(),
                          scaled(t, 1e-6, 2).c_str(), bound);
-      flops += k.flops;
-      if (!k.exchange) {
-        read += k.read;
-        written += k.written;
-        kernels += k.count;
-      }
-      time += t;
     }
-    os << "  total: " << kernels << " kernels, " << scaled(flops, 1e6)
-       << " MFLOP, " << scaled(read + written, 1e6)
-       << " MB moved, roofline " << scaled(time, 1e-6, 2) << " us\n";
-    if (c.layers) {
-      double after = read + written - c.fusionRemovedBytes;
-      os << "  MoE layers: " << c.layers << "; as scheduled: " << kernels
-         << " kernels, " << scaled(read + written, 1e6)
-         << " MB; with the MoE fusions (routing + plan, gather + up/gate "
-            "GEMM + activation, down GEMM + combine: 3 kernels per layer): "
-         << (kernels - c.moeKernels + c.layers * 3)
-         << " kernels, " << scaled(after, 1e6) << " MB ("
-         << scaled(c.fusionRemovedBytes, 1e6)
-         << " MB of intermediates not written or read)\n";
-    }
+    Totals now = totals(c, dev), before = totals(unfused, dev);
+    os << "  total: " << now.kernels << " kernels, " << scaled(now.flops, 1e6)
+       << " MFLOP, " << scaled(now.bytes, 1e6) << " MB moved, roofline "
+       << scaled(now.time, 1e-6, 2) << " us\n";
+    if (!c.layers)
+      return;
+    os << "  MoE layers: " << c.layers << "; before fusion: " << before.kernels
+       << " kernels, " << scaled(before.bytes, 1e6) << " MB, "
+       << scaled(before.time, 1e-6, 2) << " us; as scheduled: "
+       << now.kernels << " kernels, " << scaled(now.bytes, 1e6) << " MB, "
+       << scaled(now.time, 1e-6, 2) << " us\n";
+    os << "  with every MoE fusion (routing + plan, gather + up/gate GEMM + "
+          "activation, down GEMM + combine: 3 kernels per layer): "
+       << (now.kernels - c.moeKernels + c.layers * 3) << " kernels, "
+       << scaled(now.bytes - c.fusionRemovedBytes, 1e6) << " MB ("
+       << scaled(c.fusionRemovedBytes, 1e6)
+       << " MB of intermediates not written or read)\n";
   }
 };
 } // namespace

@@ -334,11 +334,11 @@ def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
     copies of each expert. `moe.all_to_all` exchanges are listed with
     their bytes and their time on the device's link.
 
-    It also lists what the fusions of the MoE layer would remove from
-    memory traffic (the permuted copy of the tokens, the wide gate/up
-    intermediate, the per-copy expert outputs, the routing scores) and the
-    kernel count without the routing plan's separate kernels, as "after
-    fusion", next to the schedule as it is.
+    Then the kernel count, bytes and roofline time before fusion (both
+    fusions off) and as scheduled, and what the full set of MoE fusions (3
+    kernels per layer: routing with the plan, the gather and the
+    activation in the up/gate GEMM, the combine in the down GEMM) would
+    leave: the intermediates they remove from memory traffic.
 
     ```
     moe-opt model.onnx --moe-cost-report="device=h100 tokens=4096"
