@@ -33,15 +33,9 @@ struct SplitAllToAll : OpRewritePattern<AllToAllOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AllToAllOp op,
                                 PatternRewriter &rewriter) const override {
-    auto handleType = AllToAllHandleType::get(
-        getContext(), op.getRanks(),
-        cast<RankedTensorType>(op.getOutput().getType()));
-    auto start = AllToAllStartOp::create(rewriter, op.getLoc(), handleType,
-                                         op.getInput(), op.getSendCounts(),
-                                         op.getRanks());
-    rewriter.replaceOpWithNewOp<AllToAllWaitOp>(
-        op, op.getOutput().getType(), op.getRecvCounts().getType(),
-        start.getHandle());
+    rewriter.replaceOp(
+        op, op.createAsync(rewriter, op.getInput(), op.getSendCounts())
+                ->getResults());
     return success();
   }
 };

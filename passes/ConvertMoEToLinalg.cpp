@@ -295,6 +295,20 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
 
 /// A counting sort of the T * k slots by expert: count, prefix-sum (with
 /// padding to `block`), then place each slot in increasing slot order.
+/// input[slot / k, col] for an i32 dispatch slot, or zero for a padding
+/// slot (-1): a row of the grouped tokens, read in place.
+Value loadSlotRow(Emitter &in, Value input, Value slot, Value col,
+                  int64_t k) {
+  Type elt = cast<RankedTensorType>(input.getType()).getElementType();
+  Value valid = in.cmpi(arith::CmpIPredicate::sge, slot, in.i32(0));
+  Value safe = in.select(valid, slot, in.i32(0));
+  Value token =
+      arith::DivUIOp::create(in.b, in.loc, in.toIndex(safe), in.index(k));
+  Value v = in.extract(input, {token, col});
+  Value zero = arith::ConstantOp::create(in.b, in.loc, in.b.getZeroAttr(elt));
+  return in.select(valid, v, zero);
+}
+
 struct DispatchLowering : OpRewritePattern<DispatchOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -391,14 +405,10 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
         SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {
           Emitter in{b, l};
-          Value slot = args[0];
-          Value valid = in.cmpi(arith::CmpIPredicate::sge, slot, in.i32(0));
-          Value safe = in.select(valid, slot, in.i32(0));
-          Value token = arith::DivUIOp::create(b, l, in.toIndex(safe), in.index(k));
-          Value h = linalg::IndexOp::create(b, l, 1);
-          Value v = in.extract(input, {token, h});
-          Value zero = arith::ConstantOp::create(b, l, b.getZeroAttr(elt));
-          linalg::YieldOp::create(b, l, in.select(valid, v, zero));
+          linalg::YieldOp::create(
+              b, l,
+              loadSlotRow(in, input, args[0],
+                          linalg::IndexOp::create(b, l, 1), k));
         });
     rewriter.replaceOp(
         op, {castIfNeeded(rewriter, loc, gathered.getResult(0),
@@ -421,11 +431,6 @@ constexpr int64_t kColumnChunks = 4;
 /// coarse model: 2 experts for 2+ threads); above, whole experts balance
 /// well enough and chunks only add overhead.
 constexpr int64_t kChunkBelowExperts = 4;
-
-/// `act(g)`, or `act(g) * u` for gated activations, in f32.
-Value activate(Emitter &e, ActivationAttr act, Value g, Value u) {
-  return emitActivation(e.b, e.loc, act, g, u);
-}
 
 struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -540,17 +545,11 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
                [&](OpBuilder &b, Location l, ValueRange) {
                  Emitter in{b, l};
                  Value m = linalg::IndexOp::create(b, l, 0);
-                 Value c = linalg::IndexOp::create(b, l, 1);
                  Value slot = in.extract(gatherSlots, {in.addi(lo, m)});
-                 Value valid =
-                     in.cmpi(arith::CmpIPredicate::sge, slot, in.i32(0));
-                 Value safe = in.select(valid, slot, in.i32(0));
-                 Value token = arith::DivUIOp::create(b, l, in.toIndex(safe),
-                                                      in.index(gk));
-                 Value v = in.extract(input, {token, c});
-                 Value zeroV =
-                     arith::ConstantOp::create(b, l, b.getZeroAttr(inElt));
-                 linalg::YieldOp::create(b, l, in.select(valid, v, zeroV));
+                 linalg::YieldOp::create(
+                     b, l,
+                     loadSlotRow(in, input, slot,
+                                 linalg::IndexOp::create(b, l, 1), gk));
                })
                .getResult(0);
     }
@@ -681,7 +680,7 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
                   Value up = paired ? withBias(args[1],
                                                in.addi(col, in.index(1)))
                                     : Value();
-                  v = activate(in, *epilogue, v, up);
+                  v = emitActivation(b, l, *epilogue, v, up);
                 }
                 linalg::YieldOp::create(b, l, in.fromF32(v, elt));
               })
@@ -770,7 +769,9 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
           Emitter in{b, l};
           Value u = act.isGated() ? in.toF32(args[1]) : Value();
           linalg::YieldOp::create(
-              b, l, in.fromF32(activate(in, act, in.toF32(args[0]), u), elt));
+              b, l,
+              in.fromF32(emitActivation(b, l, act, in.toF32(args[0]), u),
+                         elt));
         });
     rewriter.replaceOp(op,
                        castIfNeeded(rewriter, loc, generic.getResult(0), type));

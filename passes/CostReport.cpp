@@ -58,7 +58,6 @@ struct Kernel {
   double flops = 0, read = 0, written = 0;
   bool tensorCores = false;
   bool exchange = false; // an all-to-all: bytes over the link, no kernel
-  bool moe = false;      // part of a MoE layer's routed path
 };
 
 /// What moe-decompose's dispatch implies under the routing assumption.
@@ -69,9 +68,8 @@ struct Plan {
 
 class Costing {
 public:
-  Costing(const Device &device, int64_t tokens, ArrayRef<int64_t> counts,
-          int64_t block)
-      : device(device), tokens(tokens), counts(counts), block(block) {}
+  Costing(const Device &device, int64_t tokens, ArrayRef<int64_t> counts)
+      : device(device), tokens(tokens), counts(counts) {}
 
   void visit(Operation *op);
   const std::vector<Kernel> &kernels() const { return list; }
@@ -105,8 +103,8 @@ private:
     return it != planRows.end() ? it->second : dim(v, 0);
   }
   void add(Kernel k) { list.push_back(std::move(k)); }
+  /// A kernel of a MoE layer's routed path (what the MoE fusions replace).
   void addMoE(Kernel k) {
-    k.moe = true;
     moeKernels += k.count;
     add(std::move(k));
   }
@@ -116,13 +114,12 @@ private:
   void expertMatmul(ExpertMatmulOp op);
   void activation(ActivationOp op);
   void combine(CombineOp op);
-  void exchange(Operation *op, Value input);
+  void exchange(Value input);
   void dense(Operation *op);
 
   const Device &device;
   int64_t tokens;
   ArrayRef<int64_t> counts;
-  int64_t block;
   std::vector<Kernel> list;
   DenseMap<Value, double> planRows;
   DenseMap<Value, Plan> plans; // by offsets value
@@ -266,7 +263,7 @@ void Costing::combine(CombineOp op) {
   fusionRemovedBytes += 2 * rows * h * elt;
 }
 
-void Costing::exchange(Operation *op, Value input) {
+void Costing::exchange(Value input) {
   Kernel k{"all-to-all exchange"};
   k.exchange = true;
   k.count = 0;
@@ -332,9 +329,9 @@ void Costing::visit(Operation *op) {
   if (auto c = dyn_cast<CombineOp>(op))
     return combine(c);
   if (auto x = dyn_cast<AllToAllOp>(op))
-    return exchange(op, x.getInput());
+    return exchange(x.getInput());
   if (auto x = dyn_cast<AllToAllStartOp>(op))
-    return exchange(op, x.getInput());
+    return exchange(x.getInput());
   if (isa<AllToAllWaitOp, func::ReturnOp>(op))
     return;
   dense(op);
@@ -354,12 +351,14 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
   void runOnOperation() override {
     std::optional<Device> dev = lookupDevice(device, cpuGflops, cpuGbps);
     if (!dev) {
-      mlir::emitError(getOperation().getLoc(), "moe-cost-report: unknown device '")
+      mlir::emitError(getOperation().getLoc(),
+                      "moe-cost-report: unknown device '")
           << device << "' (h100, h200, a100 or cpu)";
       return signalPassFailure();
     }
     if (tokens < 1) {
-      mlir::emitError(getOperation().getLoc(), "moe-cost-report: tokens must be positive");
+      mlir::emitError(getOperation().getLoc(),
+                      "moe-cost-report: tokens must be positive");
       return signalPassFailure();
     }
     int64_t rowBlock = block > 0 ? block : (dev->gpu ? 64 : 1);
@@ -393,17 +392,13 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
     RewritePatternSet patterns(&getContext());
     populateDecomposeLayerPatterns(patterns, rowBlock);
     walkAndApplyPatterns(copy, std::move(patterns));
-    if (withActivation) {
-      RewritePatternSet fusion(&getContext());
+    RewritePatternSet fusion(&getContext());
+    if (withActivation)
       populateFuseExpertActivationPatterns(fusion);
-      walkAndApplyPatterns(copy, std::move(fusion));
-    }
-    if (withGather) {
-      RewritePatternSet fusion(&getContext());
+    if (withGather)
       populateFuseDispatchGatherPatterns(fusion);
-      walkAndApplyPatterns(copy, std::move(fusion));
-    }
-    Costing costing(dev, tokens, expertCounts, rowBlock);
+    walkAndApplyPatterns(copy, std::move(fusion));
+    Costing costing(dev, tokens, expertCounts);
     copy->walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (op == copy)
         return WalkResult::advance();

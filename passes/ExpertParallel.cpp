@@ -34,7 +34,6 @@ constexpr int64_t kDynamic = ShapedType::kDynamic;
 
 /// Where every expert lives, and the orders derived from it.
 struct Placement {
-  SmallVector<int64_t> rankOf;     // expert -> rank
   SmallVector<int64_t> position;   // expert -> row-group index (rank-major)
   SmallVector<int64_t> firstPos;   // rank -> first position; [ranks] = E
   SmallVector<int64_t> localOfPos; // position -> index among its rank's
@@ -46,20 +45,12 @@ struct Placement {
         return false;
     return true;
   }
-  /// Whether this rank's experts are one ascending run [mine[0], ...].
-  bool mineContiguous() const {
-    for (size_t i = 1; i < mine.size(); ++i)
-      if (mine[i] != mine[i - 1] + 1)
-        return false;
-    return true;
-  }
 };
 
 Placement makePlacement(ArrayRef<int64_t> rankOf, int64_t ranks,
                         int64_t rank) {
   Placement p;
   int64_t experts = rankOf.size();
-  p.rankOf.assign(rankOf.begin(), rankOf.end());
   p.position.assign(experts, 0);
   p.localOfPos.assign(experts, 0);
   int64_t next = 0;
@@ -104,10 +95,11 @@ Value lookup(OpBuilder &b, Location loc, Value table, Value v, int64_t size) {
 /// sharding does not understand.
 class LayerSharder {
 public:
-  LayerSharder(CombineOp combine, const Placement &placement, int64_t ranks,
+  LayerSharder(DispatchOp dispatch, CombineOp combine,
+               const Placement &placement, int64_t ranks,
                DenseMap<Value, Value> &weightSlices)
       : combine(combine), placement(placement), ranks(ranks),
-        weightSlices(weightSlices) {}
+        weightSlices(weightSlices), dispatch(dispatch) {}
 
   LogicalResult run();
 
@@ -128,10 +120,6 @@ private:
 };
 
 LogicalResult LayerSharder::collectExpertCompute() {
-  dispatch = combine.getSlots().getDefiningOp<DispatchOp>();
-  if (!dispatch)
-    return combine.emitError("moe-expert-parallel: the combine's slots do "
-                             "not come from a moe.dispatch");
   if (dispatch->getBlock() != combine->getBlock())
     return combine.emitError("moe-expert-parallel: dispatch and combine must "
                              "be in one block");
@@ -398,11 +386,6 @@ Value LayerSharder::computeLocally(OpBuilder &b, Location loc, Value rows,
 LogicalResult LayerSharder::run() {
   if (failed(collectExpertCompute()))
     return failure();
-  int64_t experts = dispatch.getNumExperts();
-  if (static_cast<int64_t>(placement.rankOf.size()) != experts)
-    return dispatch.emitError("moe-expert-parallel: the expert map has ")
-           << placement.rankOf.size() << " entries, but the layer has "
-           << experts << " experts";
 
   OpBuilder b(combine);
   Location loc = combine.getLoc();
@@ -494,14 +477,16 @@ struct ExpertParallelPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (ranks < 1 || rank < 0 || rank >= ranks) {
-      mlir::emitError(module.getLoc(), "moe-expert-parallel: need ranks >= 1 and 0 <= rank < "
-                       "ranks, got ranks = ")
+      mlir::emitError(module.getLoc(),
+                      "moe-expert-parallel: need ranks >= 1 and 0 <= rank "
+                      "< ranks, got ranks = ")
           << static_cast<int64_t>(ranks) << ", rank = "
           << static_cast<int64_t>(rank);
       return signalPassFailure();
     }
     if (placement != "contiguous" && placement != "round-robin") {
-      mlir::emitError(module.getLoc(), "moe-expert-parallel: unknown placement '")
+      mlir::emitError(module.getLoc(),
+                      "moe-expert-parallel: unknown placement '")
           << placement << "' (contiguous or round-robin)";
       return signalPassFailure();
     }
@@ -522,7 +507,12 @@ struct ExpertParallelPass
     DenseMap<Value, Value> weightSlices;
     for (CombineOp combine : combines) {
       auto dispatch = combine.getSlots().getDefiningOp<DispatchOp>();
-      int64_t experts = dispatch ? dispatch.getNumExperts() : 0;
+      if (!dispatch) {
+        combine.emitError("moe-expert-parallel: the combine's slots do not "
+                          "come from a moe.dispatch");
+        return signalPassFailure();
+      }
+      int64_t experts = dispatch.getNumExperts();
       FailureOr<SmallVector<int64_t>> map = rankOf(combine, experts);
       if (failed(map))
         return signalPassFailure();
@@ -530,7 +520,7 @@ struct ExpertParallelPass
       for (int64_t r : *map)
         mix(r);
       Placement where = makePlacement(*map, ranks, rank);
-      LayerSharder sharder(combine, where, ranks, weightSlices);
+      LayerSharder sharder(dispatch, combine, where, ranks, weightSlices);
       if (failed(sharder.run()))
         return signalPassFailure();
     }

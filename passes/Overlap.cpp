@@ -70,6 +70,17 @@ FailureOr<ShardedLayer> matchLayer(CombineOp combine) {
   return layer;
 }
 
+/// Calls `f` with the defining op of every value `op` uses, its regions'
+/// included (linalg bodies capture values from outside).
+template <typename F>
+void forEachUsedDef(Operation *op, F f) {
+  op->walk([&](Operation *nested) {
+    for (Value operand : nested->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        f(def);
+  });
+}
+
 /// Rows [offset, offset + size) of a [rows, cols] tensor.
 Value rowBlock(OpBuilder &b, Location loc, Value v, Value offset,
                Value size) {
@@ -111,22 +122,16 @@ void LayerPipeliner::cloneChunk(OpBuilder &b, Chunk &chunk) {
     map.map(v, rowBlock(b, loc, v, chunk.offset, chunk.size));
   auto stageOf = [&](Operation *op) {
     int64_t s = 0;
-    for (Value operand : op->getOperands())
-      if (Operation *def = operand.getDefiningOp())
-        s = std::max(s, chunk.stage.lookup(def));
+    forEachUsedDef(op, [&](Operation *def) {
+      s = std::max(s, chunk.stage.lookup(def));
+    });
     return s;
   };
   for (Operation *op : layer.ops) {
     if (auto a2a = dyn_cast<AllToAllOp>(op)) {
-      auto handleType = AllToAllHandleType::get(
-          b.getContext(), a2a.getRanks(),
-          cast<RankedTensorType>(a2a.getOutput().getType()));
-      auto start = AllToAllStartOp::create(
-          b, a2a.getLoc(), handleType, map.lookup(a2a.getInput()),
-          map.lookup(a2a.getSendCounts()), a2a.getRanks());
-      auto wait = AllToAllWaitOp::create(
-          b, a2a.getLoc(), a2a.getOutput().getType(),
-          a2a.getRecvCounts().getType(), start.getHandle());
+      AllToAllWaitOp wait = a2a.createAsync(
+          b, map.lookup(a2a.getInput()), map.lookup(a2a.getSendCounts()));
+      Operation *start = wait.getHandle().getDefiningOp();
       map.map(a2a.getResults(), wait.getResults());
       int64_t s = stageOf(start);
       chunk.stage[start] = s;
@@ -214,14 +219,8 @@ void schedule(Block &block) {
   for (Operation *op = firstWait; op; op = op->getNextNode()) {
     bool onExchange = isa<AllToAllWaitOp>(op) || !isMemoryEffectFree(op) ||
                       op->hasTrait<OpTrait::IsTerminator>();
-    for (Value operand : op->getOperands())
-      if (Operation *def = operand.getDefiningOp())
-        onExchange |= dependent.contains(def);
-    // Values used inside regions count too (linalg bodies capture them).
-    op->walk([&](Operation *nested) {
-      for (Value operand : nested->getOperands())
-        if (Operation *def = operand.getDefiningOp())
-          onExchange |= dependent.contains(def);
+    forEachUsedDef(op, [&](Operation *def) {
+      onExchange |= dependent.contains(def);
     });
     if (onExchange)
       dependent.insert(op);
@@ -251,7 +250,8 @@ struct OverlapPass : moe::impl::OverlapBase<OverlapPass> {
   using Base::Base;
   void runOnOperation() override {
     if (chunks < 1) {
-      mlir::emitError(getOperation().getLoc(), "moe-overlap: chunks must be at least 1, got ")
+      mlir::emitError(getOperation().getLoc(),
+                      "moe-overlap: chunks must be at least 1, got ")
           << static_cast<int64_t>(chunks);
       return signalPassFailure();
     }

@@ -537,6 +537,16 @@ LogicalResult AllToAllOp::verify() {
                  {{static_cast<int64_t>(getRanks()), "ranks"}});
 }
 
+AllToAllWaitOp AllToAllOp::createAsync(OpBuilder &b, Value input,
+                                       Value sendCounts) {
+  auto handleType = AllToAllHandleType::get(
+      getContext(), getRanks(), cast<RankedTensorType>(getOutput().getType()));
+  auto start = AllToAllStartOp::create(b, getLoc(), handleType, input,
+                                       sendCounts, getRanks());
+  return AllToAllWaitOp::create(b, getLoc(), getOutput().getType(),
+                                getRecvCounts().getType(), start.getHandle());
+}
+
 LogicalResult AllToAllStartOp::verify() {
   ShapeChecker c(*this);
   if (failed(verifyExchangeOperands(*this, c)))

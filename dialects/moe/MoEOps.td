@@ -402,6 +402,14 @@ def MoE_AllToAllOp : MoE_AllToAllBase<"all_to_all"> {
     functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The same exchange as `moe.all_to_all_start` of `input` and
+    /// `sendCounts` (this op's operands, or their replacements) and its
+    /// `moe.all_to_all_wait`, created at `b`'s insertion point; returns the
+    /// wait, whose results stand for this op's.
+    AllToAllWaitOp createAsync(::mlir::OpBuilder &b, ::mlir::Value input,
+                               ::mlir::Value sendCounts);
+  }];
 }
 
 def MoE_AllToAllStartOp : MoE_AllToAllBase<"all_to_all_start"> {

@@ -329,6 +329,8 @@ static void *communicate(void *unused) {
       x->begin_us = now_us();
       run_exchange(x);
       x->end_us = now_us();
+      free(x->data); /* sent: only the received rows are needed now */
+      x->data = NULL;
       pthread_mutex_lock(&lock);
       if (x->error[0])
         snprintf(broken, sizeof broken, "%s", x->error);
@@ -397,6 +399,14 @@ __attribute__((destructor)) static void shut_down(void) {
   write_trace();
   free(trace);
   trace = NULL;
+}
+
+static void release(exchange *x) {
+  free(x->data);
+  free(x->send_counts);
+  free(x->recv_counts);
+  free(x->received);
+  free(x);
 }
 
 int64_t moe_rt_a2a_start(const void *data, int64_t rows, int64_t row_bytes,
@@ -514,11 +524,7 @@ int64_t moe_rt_a2a_wait(int64_t handle) {
   if (x->error[0]) {
     char message[256];
     snprintf(message, sizeof message, "%s", x->error);
-    free(x->data);
-    free(x->send_counts);
-    free(x->recv_counts);
-    free(x->received);
-    free(x);
+    release(x);
     moe_runtime_fail(message);
     return 0;
   }
@@ -531,11 +537,7 @@ void moe_rt_a2a_take(int64_t handle, void *out, int32_t *recv_counts) {
     memcpy(out, x->received, x->received_rows * x->row_bytes);
   for (int64_t p = 0; p < shard_ranks; ++p)
     recv_counts[p] = x->recv_counts[p];
-  free(x->data);
-  free(x->send_counts);
-  free(x->recv_counts);
-  free(x->received);
-  free(x);
+  release(x);
 }
 
 #endif /* MOE_HAVE_MPI */
