@@ -11,6 +11,8 @@
 #include "moe/Dialect/MoE.h"
 #include "moe/Passes/Passes.h"
 #include "Utils/Activation.h"
+#include "Utils/Emitter.h"
+#include "Utils/Routing.h"
 #include "Utils/RowTopK.h"
 #include "Utils/TiledContraction.h"
 
@@ -32,94 +34,10 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-/// Scalar and small-tensor helpers bound to one builder and location.
-struct Emitter {
-  OpBuilder &b;
-  Location loc;
-
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value i32(int64_t v) {
-    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
-  }
-  Value extract(Value t, ValueRange idx) {
-    return tensor::ExtractOp::create(b, loc, t, idx);
-  }
-  Value toF32(Value v) {
-    Type f = b.getF32Type();
-    return v.getType() == f ? v : arith::ExtFOp::create(b, loc, f, v);
-  }
-  Value fromF32(Value v, Type t) {
-    return v.getType() == t ? v : arith::TruncFOp::create(b, loc, t, v);
-  }
-  Value toIndex(Value v) {
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
-  }
-  Value toI32(Value v) {
-    return arith::IndexCastOp::create(b, loc, b.getI32Type(), v);
-  }
-  Value dim(Value t, int64_t d) {
-    return tensor::DimOp::create(b, loc, t, d);
-  }
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value addi(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value muli(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value sigmoid(Value x) {
-    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
-    return div(f32(1.0), add(f32(1.0), e));
-  }
-  Value cmpf(arith::CmpFPredicate p, Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, p, x, y);
-  }
-  Value cmpi(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  }
-  Value select(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, c, x, y);
-  }
-  Value andi(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value ori(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
-
-  /// A rank-1/2 tensor filled with `value`, dynamic sizes given as Values.
-  Value filled(ArrayRef<OpFoldResult> sizes, TypedAttr value) {
-    Value empty =
-        tensor::EmptyOp::create(b, loc, sizes, value.getType());
-    Value v = arith::ConstantOp::create(b, loc, value);
-    return linalg::FillOp::create(b, loc, v, empty).getResult(0);
-  }
-
-  /// for (i = 0; i < n; ++i) with loop-carried values; `body` returns the
-  /// next values.
-  ValueRange loop(Value n, ValueRange init,
-                  function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto forOp = scf::ForOp::create(
-        b, loc, index(0), n, index(1), init,
-        [&](OpBuilder &nb, Location nloc, Value iv, ValueRange args) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          SmallVector<Value> next = body(iv, args);
-          scf::YieldOp::create(b, loc, next);
-        });
-    return forOp.getResults();
-  }
-};
-
 /// `v` as `type`, through a tensor.cast when only the static sizes differ.
 Value castIfNeeded(OpBuilder &b, Location loc, Value v, Type type) {
   return v.getType() == type ? v
                              : Value(tensor::CastOp::create(b, loc, type, v));
-}
-
-/// (score desc, index asc) order: is expert (v, i) ranked before (w, j)?
-Value rankedBefore(Emitter &e, Value v, Value i, Value w, Value j) {
-  Value greater = e.cmpf(arith::CmpFPredicate::OGT, v, w);
-  Value tie = e.andi(e.cmpf(arith::CmpFPredicate::OEQ, v, w),
-                     e.cmpi(arith::CmpIPredicate::slt, i, j));
-  return e.ori(greater, tie);
 }
 
 //===----------------------------------------------------------------------===//
@@ -136,7 +54,6 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
     Emitter e{rewriter, loc};
     RoutingAttr routing = op.getRouting();
     int64_t experts = op.getNumExperts(), k = routing.getK();
-    int64_t groups = routing.getGroups(), groupSize = experts / groups;
     Type elt = cast<RankedTensorType>(op.getWeights().getType())
                    .getElementType();
 
@@ -172,107 +89,15 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
         ValueRange{wInit, idInit}, std::nullopt);
     Value t = forall.getInductionVars()[0];
     rewriter.setInsertionPoint(forall.getTerminator());
-    Value negInf = e.f32(-std::numeric_limits<double>::infinity());
-    Value numExperts = e.index(experts);
-
-    // Scores: softmax (max-subtracted) or sigmoid.
-    auto logit = [&](Value x) { return e.toF32(e.extract(logits, {t, x})); };
-    Value maxLogit, sumExp;
-    if (routing.getScoring() == Scoring::softmax) {
-      maxLogit = e.loop(numExperts, {negInf}, [&](Value x, ValueRange acc) {
-        return SmallVector<Value>{
-            arith::MaximumFOp::create(rewriter, loc, acc[0], logit(x))};
-      })[0];
-      sumExp = e.loop(numExperts, {e.f32(0)}, [&](Value x, ValueRange acc) {
-        Value ex = math::ExpOp::create(
-            rewriter, loc, arith::SubFOp::create(rewriter, loc, logit(x),
-                                                 maxLogit));
-        return SmallVector<Value>{e.add(acc[0], ex)};
-      })[0];
-    }
-    auto score = [&](Value x) -> Value {
-      if (routing.getScoring() == Scoring::sigmoid)
-        return e.sigmoid(logit(x));
-      Value ex = math::ExpOp::create(
-          rewriter, loc,
-          arith::SubFOp::create(rewriter, loc, logit(x), maxLogit));
-      return e.div(ex, sumExp);
-    };
-    auto selection = [&](Value x) -> Value {
-      Value s = score(x);
-      return bias ? e.add(s, e.toF32(e.extract(bias, {x}))) : s;
-    };
-
-    // Group-limited routing: a group's score, then which groups are kept.
-    Value groupKept; // tensor<groups x i1>, or null without groups
-    if (groups > 1) {
-      SmallVector<Value> groupScores;
-      for (int64_t g = 0; g < groups; ++g) {
-        // Largest two selection scores of the group (top2_sum), or largest.
-        ValueRange best = e.loop(
-            e.index(groupSize), {negInf, negInf},
-            [&](Value i, ValueRange acc) {
-              Value s = selection(e.addi(e.index(g * groupSize), i));
-              Value above1 = e.cmpf(arith::CmpFPredicate::OGT, s, acc[0]);
-              Value above2 = e.cmpf(arith::CmpFPredicate::OGT, s, acc[1]);
-              Value first = e.select(above1, s, acc[0]);
-              Value second =
-                  e.select(above1, acc[0], e.select(above2, s, acc[1]));
-              return SmallVector<Value>{first, second};
-            });
-        groupScores.push_back(routing.getGroupScore() == GroupScore::top2_sum
-                                  ? e.add(best[0], best[1])
-                                  : best[0]);
-      }
-      // Group g is kept when fewer than topk_groups groups rank before it.
-      SmallVector<Value> kept;
-      for (int64_t g = 0; g < groups; ++g) {
-        Value before = e.index(0);
-        for (int64_t h = 0; h < groups; ++h) {
-          if (h == g)
-            continue;
-          Value r = rankedBefore(e, groupScores[h], e.index(h), groupScores[g],
-                                 e.index(g));
-          before = e.select(r, e.addi(before, e.index(1)), before);
-        }
-        kept.push_back(e.cmpi(arith::CmpIPredicate::slt, before,
-                              e.index(routing.getTopkGroups())));
-      }
-      groupKept = tensor::FromElementsOp::create(rewriter, loc, kept);
-    }
-    auto eligible = [&](Value x) -> Value {
-      if (!groupKept)
-        return arith::ConstantOp::create(rewriter, loc,
-                                         rewriter.getBoolAttr(true));
-      Value g = arith::DivUIOp::create(rewriter, loc, x, e.index(groupSize));
-      return e.extract(groupKept, {g});
-    };
-
-    // Top-k over the selection scores; masked experts score -inf, which
-    // still ranks them after every unmasked pick.
-    SmallVector<Value> ids, weights;
-    for (RowPick pick : emitRowTopK(rewriter, loc, numExperts, k,
-                                    /*largest=*/true, rewriter.getF32Type(),
-                                    [&](Value x) {
-                                      return e.select(eligible(x), selection(x),
-                                                      negInf);
-                                    })) {
-      ids.push_back(pick.index);
-      weights.push_back(score(pick.index));
-    }
-    Value total = e.f32(0);
-    for (Value w : weights)
-      total = e.add(total, w);
-    double scale = routing.getScale().convertToDouble();
+    TokenRoute picks = emitTokenRoute(
+        e, routing, experts,
+        [&](Value x) { return e.toF32(e.extract(logits, {t, x})); },
+        [&](Value x) { return e.toF32(e.extract(bias, {x})); },
+        static_cast<bool>(bias));
     SmallVector<Value> outW, outId;
     for (int64_t j = 0; j < k; ++j) {
-      Value w = weights[j];
-      if (routing.getRenormalize())
-        w = e.div(w, total);
-      if (scale != 1.0)
-        w = e.mul(w, e.f32(scale));
-      outW.push_back(e.fromF32(w, elt));
-      outId.push_back(e.toI32(ids[j]));
+      outW.push_back(e.fromF32(picks.weights[j], elt));
+      outId.push_back(e.toI32(picks.ids[j]));
     }
     auto rowType = [&](Type t) { return RankedTensorType::get({1, k}, t); };
     Value wRow = tensor::FromElementsOp::create(rewriter, loc, rowType(elt), outW);
@@ -847,12 +672,85 @@ struct CombineLowering : OpRewritePattern<CombineOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Fused forms, as their unfused composition
+//===----------------------------------------------------------------------===//
+
+/// moe.route_plan is moe.route then moe.dispatch's plan: the reference
+/// lowering builds the plan in slot order (a valid order of the fused op).
+/// The dispatch's grouped rows are unused, so any [T, X] input will do.
+struct ExpandRoutePlan : OpRewritePattern<RoutePlanOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RoutePlanOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto wType = cast<RankedTensorType>(op.getWeights().getType());
+    auto idType = RankedTensorType::get(wType.getShape(), rewriter.getI32Type());
+    auto route = RouteOp::create(rewriter, loc, TypeRange{wType, idType},
+                                 op.getInput(), op.getGateWeight(),
+                                 op.getBias(), op.getRouting());
+    auto inType = cast<RankedTensorType>(op.getInput().getType());
+    auto slotsType = cast<RankedTensorType>(op.getSlots().getType());
+    auto groupedType = RankedTensorType::get(
+        {slotsType.getDimSize(0), inType.getDimSize(1)},
+        inType.getElementType());
+    auto dispatch = DispatchOp::create(
+        rewriter, loc,
+        TypeRange{groupedType, op.getOffsets().getType(), slotsType},
+        op.getInput(), route.getIds(), op.getNumExperts(), op.getBlock());
+    rewriter.replaceOp(op, {route.getWeights(), dispatch.getOffsets(),
+                            dispatch.getSlots()});
+    return success();
+  }
+};
+
+/// A combined moe.expert_matmul is the GEMM's rows, moe.combine, and the
+/// addition of `init` (the CPU keeps these steps apart: threads over
+/// experts would contend for token rows).
+struct ExpandCombinedMatmul : OpRewritePattern<ExpertMatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ExpertMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.isCombined())
+      return failure();
+    Location loc = op.getLoc();
+    auto resType = cast<RankedTensorType>(op.getType());
+    auto rowsType = RankedTensorType::get(
+        {cast<RankedTensorType>(op.getCombineSlots().getType()).getDimSize(0),
+         resType.getDimSize(1)},
+        resType.getElementType());
+    auto rows = ExpertMatmulOp::create(
+        rewriter, loc, rowsType, op.getInput(), op.getWeight(),
+        op.getOffsets(), op.getBias(), op.getScales(), op.getGatherSlots(),
+        /*combine_slots=*/Value(), /*combine_weights=*/Value(),
+        /*combine_init=*/Value(), op.getWeightBitsAttr(),
+        op.getQuantBlockAttr(), op.getEpilogueAttr(), op.getGatherKAttr());
+    Value sum = CombineOp::create(rewriter, loc, resType, rows.getResult(),
+                                  op.getCombineSlots(), op.getCombineWeights());
+    Value init = op.getCombineInit();
+    auto zero = init.getDefiningOp<linalg::FillOp>();
+    if (zero && matchPattern(zero.value(), m_AnyZeroFloat())) {
+      rewriter.replaceOp(op, sum);
+      return success();
+    }
+    Value result = linalg::AddOp::create(rewriter, loc, TypeRange{resType},
+                                         ValueRange{sum, init},
+                                         ValueRange{init})
+                       .getResult(0);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 struct ConvertMoEToLinalgPass
     : moe::impl::ConvertMoEToLinalgBase<ConvertMoEToLinalgPass> {
   void runOnOperation() override {
     // Layers first, so that the second walk sees their step ops.
     RewritePatternSet layers(&getContext());
     populateDecomposeLayerPatterns(layers);
+    layers.add<ExpandRoutePlan, ExpandCombinedMatmul>(&getContext());
     walkAndApplyPatterns(getOperation(), std::move(layers));
     RewritePatternSet patterns(&getContext());
     patterns.add<RouteLowering, DispatchLowering, ExpertMatmulLowering,

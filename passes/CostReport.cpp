@@ -12,6 +12,7 @@
 #include "moe/Passes/Passes.h"
 
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -73,8 +74,7 @@ public:
 
   void visit(Operation *op);
   const std::vector<Kernel> &kernels() const { return list; }
-  double fusionRemovedBytes = 0;
-  int64_t layers = 0, moeKernels = 0;
+  int64_t layers = 0;
 
 private:
   double numel(Type type) const {
@@ -103,13 +103,9 @@ private:
     return it != planRows.end() ? it->second : dim(v, 0);
   }
   void add(Kernel k) { list.push_back(std::move(k)); }
-  /// A kernel of a MoE layer's routed path (what the MoE fusions replace).
-  void addMoE(Kernel k) {
-    moeKernels += k.count;
-    add(std::move(k));
-  }
-  Plan planFor(DispatchOp op) const;
+  Plan planFor(double tokens, int64_t k, int64_t experts, int64_t block) const;
   void route(RouteOp op);
+  void routePlan(RoutePlanOp op);
   void dispatch(DispatchOp op);
   void expertMatmul(ExpertMatmulOp op);
   void activation(ActivationOp op);
@@ -125,13 +121,13 @@ private:
   DenseMap<Value, Plan> plans; // by offsets value
 };
 
-Plan Costing::planFor(DispatchOp op) const {
+Plan Costing::planFor(double tokens, int64_t k, int64_t experts,
+                      int64_t b) const {
   Plan p;
-  p.tokens = dim(op.getInput(), 0);
-  p.k = cast<ShapedType>(op.getIds().getType()).getDimSize(1);
-  p.experts = op.getNumExperts();
+  p.tokens = tokens;
+  p.k = k;
+  p.experts = experts;
   p.copies = p.tokens * p.k;
-  int64_t b = op.getBlock();
   auto roundUp = [&](double c) { return std::ceil(c / b) * b; };
   if (static_cast<int64_t>(counts.size()) == p.experts) {
     p.copies = 0;
@@ -167,21 +163,51 @@ void Costing::route(RouteOp op) {
   k.flops += 8 * t * experts;
   k.written = bytes(op.getWeights()) + bytes(op.getIds());
   ++layers;
-  addMoE(k);
+  add(k);
+}
+
+void Costing::routePlan(RoutePlanOp op) {
+  Plan p = planFor(dim(op.getInput(), 0), op.getRouting().getK(),
+                   op.getNumExperts(), op.getBlock());
+  plans[op.getOffsets()] = p;
+  planRows[op.getSlots()] = p.rows;
+  int64_t experts = op.getNumExperts();
+  double t = dim(op.getInput(), 0), e = experts;
+  Kernel k{"routing + plan (scores, top-k, placement)"};
+  k.read = bytes(op.getInput());
+  if (Value gate = op.getGateWeight()) {
+    k.read += bytes(gate);
+    k.flops += 2 * t * e * dim(op.getInput(), 1);
+    k.what = "routing + plan (router matmul, top-k, placement)";
+  }
+  if (Value bias = op.getBias())
+    k.read += bytes(bias);
+  k.flops += 8 * t * e + 2 * p.copies;
+  // Each copy's expert and position go through memory once (scratch),
+  // the counters and the filled slots on top of the results.
+  k.read += 2 * p.copies * 4 + e * 4;
+  k.written = bytes(op.getWeights()) + 2 * p.copies * 4 + p.rows * 4 +
+              2 * (e + 1) * 4;
+  ++layers;
+  add(k);
 }
 
 void Costing::dispatch(DispatchOp op) {
-  Plan p = planFor(op);
+  Plan p = planFor(dim(op.getInput(), 0),
+                   cast<ShapedType>(op.getIds().getType()).getDimSize(1),
+                   op.getNumExperts(), op.getBlock());
   plans[op.getOffsets()] = p;
   planRows[op.getGrouped()] = p.rows;
   planRows[op.getSlots()] = p.rows;
   double e = p.experts;
   Kernel plan{"routing plan (counts, offsets, placement)"};
-  plan.count = device.gpu ? 6 : 1;
+  // Counting (and the id check), prefix sum, offsets copy, placement; the
+  // zeroed counters and the padding slots are fills on the copy engine.
+  plan.count = device.gpu ? 4 : 1;
   plan.read = 2 * p.copies * 4;
   plan.written = p.rows * 4 + 2 * (e + 1) * 4;
   plan.flops = 2 * p.copies;
-  addMoE(plan);
+  add(plan);
   // With moe-fuse-dispatch-gather the GEMM reads the tokens through the
   // slots and nothing builds the grouped copy.
   if (op.getGrouped().use_empty())
@@ -190,9 +216,7 @@ void Costing::dispatch(DispatchOp op) {
   double h = dim(op.getInput(), 1), elt = eltBytes(op.getInput().getType());
   gather.read = p.copies * h * elt + p.rows * 4;
   gather.written = p.rows * h * elt;
-  addMoE(gather);
-  // Gather into the GEMM: the grouped copy is neither written nor read.
-  fusionRemovedBytes += 2 * p.rows * h * elt;
+  add(gather);
 }
 
 void Costing::expertMatmul(ExpertMatmulOp op) {
@@ -209,6 +233,8 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
   if (std::optional<ActivationAttr> epilogue = op.getEpilogue())
     act += std::string(" + ") + stringifyActivationKind(epilogue->getKind()).str() +
           (epilogue->isGated() ? " gated" : "");
+  if (op.isCombined())
+    act += " + combine";
   Kernel k{"grouped GEMM " + std::to_string(static_cast<int64_t>(n)) + "x" +
            std::to_string(static_cast<int64_t>(kk)) + act +
            (op.isQuantized()
@@ -221,11 +247,23 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
       auto t = cast<ShapedType>(extra.getType());
       k.read += active * numel(t) / t.getDimSize(0) * eltBytes(t);
     }
-  k.written = rows * dim(op.getResult(), 1) * eltBytes(op.getResult().getType());
+  double width = dim(op.getResult(), 1);
+  double outElt = eltBytes(op.getResult().getType());
+  k.written = rows * width * outElt;
+  if (op.isCombined()) {
+    // Weighted rows added into the tokens' rows (atomically on GPUs), after
+    // a copy of their initial value when it is not a fill (listed apart).
+    k.read += bytes(op.getCombineWeights()) + rows * 4;
+    if (!isa_and_nonnull<linalg::FillOp>(op.getCombineInit().getDefiningOp())) {
+      double copy = bytes(op.getCombineInit());
+      k.read += copy;
+      k.written += copy;
+    }
+  }
   Type elt = getElementTypeOrSelf(op.getInput().getType());
   k.tensorCores = device.gpu && !op.isQuantized() && (elt.isF16() || elt.isBF16());
   planRows[op.getResult()] = rows;
-  addMoE(k);
+  add(k);
 }
 
 void Costing::activation(ActivationOp op) {
@@ -241,11 +279,7 @@ void Costing::activation(ActivationOp op) {
   if (!routed)
     return add(k);
   planRows[op.getResult()] = rows;
-  // Gated activation in the GEMM's epilogue: the wide gate/up tensor is
-  // neither written nor read.
-  if (op.getActivation().isGated())
-    fusionRemovedBytes += 2 * k.read;
-  addMoE(k);
+  add(k);
 }
 
 void Costing::combine(CombineOp op) {
@@ -257,10 +291,7 @@ void Costing::combine(CombineOp op) {
   k.read = t * kk * h * elt + rows * 4 + bytes(op.getWeights());
   k.written = t * h * elt;
   k.flops = 2 * t * kk * h;
-  addMoE(k);
-  // Combine in the down GEMM's epilogue: the per-copy outputs are neither
-  // written nor read (the output rows are accumulated in place).
-  fusionRemovedBytes += 2 * rows * h * elt;
+  add(k);
 }
 
 void Costing::exchange(Value input) {
@@ -288,6 +319,13 @@ void Costing::dense(Operation *op) {
                     [](Type t) { return isa<RankedTensorType>(t); }))
     return;
   Kernel k{op->getName().getStringRef().str()};
+  // A whole-buffer fill is the GPU's copy engine's work (moe-gpu-copy-engine).
+  if (isa<linalg::FillOp>(op) && device.gpu) {
+    k.what = "fill (copy engine)";
+    k.count = 0;
+    k.written = bytes(op->getResult(0));
+    return add(k);
+  }
   for (Value v : op->getOperands())
     if (isa<RankedTensorType>(v.getType()))
       k.read += bytes(v);
@@ -320,6 +358,8 @@ void Costing::dense(Operation *op) {
 void Costing::visit(Operation *op) {
   if (auto r = dyn_cast<RouteOp>(op))
     return route(r);
+  if (auto r = dyn_cast<RoutePlanOp>(op))
+    return routePlan(r);
   if (auto d = dyn_cast<DispatchOp>(op))
     return dispatch(d);
   if (auto m = dyn_cast<ExpertMatmulOp>(op))
@@ -377,27 +417,48 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
     for (auto fn : getOperation().getOps<FunctionOpInterface>()) {
       if (fn.isExternal())
         continue;
-      Costing unfused = cost(fn, *dev, rowBlock, false, false);
-      Costing scheduled = cost(fn, *dev, rowBlock, fuseActivation, fuseGather);
-      report(os, fn.getName(), scheduled, unfused, *dev);
+      Costing unfused = cost(fn, *dev, rowBlock, Fusions{});
+      Fusions fusions{fuseActivation, fuseGather, fuseRoutingPlan,
+                      fuseCombine && dev->gpu};
+      Costing scheduled = cost(fn, *dev, rowBlock, fusions);
+      Costing full = cost(fn, *dev, rowBlock,
+                          Fusions{true, true, true, dev->gpu});
+      report(os, fn.getName(), scheduled, unfused, full, *dev);
     }
   }
 
+  struct Fusions {
+    bool activation = false, gather = false, routingPlan = false,
+         combine = false;
+  };
+
   /// The function as the pipeline schedules it, with the given fusions:
-  /// decomposed and fused on a copy.
+  /// decomposed and fused on a copy, in the pipelines' order.
   Costing cost(FunctionOpInterface fn, const Device &dev, int64_t rowBlock,
-               bool withActivation, bool withGather) {
+               Fusions with) {
     OpBuilder builder(&getContext());
     Operation *copy = builder.clone(*fn.getOperation());
     RewritePatternSet patterns(&getContext());
     populateDecomposeLayerPatterns(patterns, rowBlock);
     walkAndApplyPatterns(copy, std::move(patterns));
-    RewritePatternSet fusion(&getContext());
-    if (withActivation)
-      populateFuseExpertActivationPatterns(fusion);
-    if (withGather)
-      populateFuseDispatchGatherPatterns(fusion);
-    walkAndApplyPatterns(copy, std::move(fusion));
+    auto apply = [&](bool on, auto populate) {
+      if (!on)
+        return;
+      RewritePatternSet fusion(&getContext());
+      populate(fusion);
+      walkAndApplyPatterns(copy, std::move(fusion));
+    };
+    apply(with.activation, populateFuseExpertActivationPatterns);
+    apply(with.gather, populateFuseDispatchGatherPatterns);
+    apply(with.routingPlan, populateFuseRoutingPlanPatterns);
+    if (with.combine) {
+      RewritePatternSet fusion(&getContext());
+      populateFuseCombinePatterns(fusion, /*deterministic=*/false);
+      GreedyRewriteConfig config;
+      config.enableFolding(false);
+      config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+      (void)applyPatternsGreedily(copy, std::move(fusion), config);
+    }
     Costing costing(dev, tokens, expertCounts);
     copy->walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (op == copy)
@@ -434,7 +495,7 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
   }
 
   void report(llvm::raw_ostream &os, StringRef name, const Costing &c,
-              const Costing &unfused, const Device &dev) {
+              const Costing &unfused, const Costing &full, const Device &dev) {
     os << "@" << name << ":\n";
     os << llvm::format("  %-3s %-44s %8s %10s %10s %10s %11s %s\n", "#",
                        "kernel", "launches", "MFLOP", "MB read",
@@ -467,12 +528,14 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
        << scaled(before.time, 1e-6, 2) << " us; as scheduled: "
        << now.kernels << " kernels, " << scaled(now.bytes, 1e6) << " MB, "
        << scaled(now.time, 1e-6, 2) << " us\n";
+    Totals all = totals(full, dev);
     os << "  with every MoE fusion (routing + plan, gather + up/gate GEMM + "
-          "activation, down GEMM + combine: 3 kernels per layer): "
-       << (now.kernels - c.moeKernels + c.layers * 3) << " kernels, "
-       << scaled(now.bytes - c.fusionRemovedBytes, 1e6) << " MB ("
-       << scaled(c.fusionRemovedBytes, 1e6)
-       << " MB of intermediates not written or read)\n";
+          "activation, down GEMM + combine"
+       << (dev.gpu ? "" : "; the CPU keeps the combine apart") << "): "
+       << all.kernels << " kernels, " << scaled(all.bytes, 1e6) << " MB, "
+       << scaled(all.time, 1e-6, 2) << " us ("
+       << scaled(before.bytes - all.bytes, 1e6)
+       << " MB less than before fusion)\n";
   }
 };
 } // namespace

@@ -161,7 +161,9 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
       auto type = RankedTensorType::get({rows, dimOf(weight, 1)}, elt);
       return ExpertMatmulOp::create(rewriter, loc, type, input, weight,
                                     offsets, bias, scales,
-                                    /*gather_slots=*/Value(), bits, qblock,
+                                    /*gather_slots=*/Value(), /*combine_slots=*/Value(),
+                                    /*combine_weights=*/Value(),
+                                    /*combine_init=*/Value(), bits, qblock,
                                     /*epilogue=*/ActivationAttr(),
                                     /*gather_k=*/IntegerAttr());
     };

@@ -35,7 +35,8 @@ struct FuseGather : OpRewritePattern<ExpertMatmulOp> {
     auto fused = ExpertMatmulOp::create(
         rewriter, op.getLoc(), op.getType(), dispatch.getInput(),
         op.getWeight(), op.getOffsets(), op.getBias(), op.getScales(),
-        dispatch.getSlots(), op.getWeightBitsAttr(), op.getQuantBlockAttr(),
+        dispatch.getSlots(), op.getCombineSlots(), op.getCombineWeights(),
+        op.getCombineInit(), op.getWeightBitsAttr(), op.getQuantBlockAttr(),
         op.getEpilogueAttr(), rewriter.getI64IntegerAttr(k));
     rewriter.replaceOp(op, fused.getResult());
     return success();

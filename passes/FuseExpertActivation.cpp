@@ -26,7 +26,8 @@ struct FuseActivation : OpRewritePattern<ActivationOp> {
   LogicalResult matchAndRewrite(ActivationOp op,
                                 PatternRewriter &rewriter) const override {
     auto gemm = op.getInput().getDefiningOp<ExpertMatmulOp>();
-    if (!gemm || gemm.getEpilogue() || !gemm->hasOneUse() || op.getUp())
+    if (!gemm || gemm.getEpilogue() || gemm.isCombined() || !gemm->hasOneUse() ||
+        op.getUp())
       return rewriter.notifyMatchFailure(op, "not the only use of a GEMM");
     Gating gating = op.getActivation().getGating();
     if (gating != Gating::none && gating != Gating::interleaved)
@@ -35,7 +36,9 @@ struct FuseActivation : OpRewritePattern<ActivationOp> {
     auto fused = ExpertMatmulOp::create(
         rewriter, gemm.getLoc(), op.getType(), gemm.getInput(),
         gemm.getWeight(), gemm.getOffsets(), gemm.getBias(), gemm.getScales(),
-        gemm.getGatherSlots(), gemm.getWeightBitsAttr(),
+        gemm.getGatherSlots(), /*combine_slots=*/Value(),
+        /*combine_weights=*/Value(), /*combine_init=*/Value(),
+        gemm.getWeightBitsAttr(),
         gemm.getQuantBlockAttr(), op.getActivation(), gemm.getGatherKAttr());
     rewriter.replaceOp(op, fused.getResult());
     rewriter.eraseOp(gemm);

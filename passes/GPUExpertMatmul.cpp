@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
@@ -28,7 +29,6 @@ using namespace mlir::moe;
 
 namespace {
 using namespace mlir::moe::gpu_gemm;
-constexpr const char *kKernelModule = "moe_kernels";
 
 /// A memref type with a fully dynamic strided layout: whatever layout
 /// bufferization gives the operand, a cast to this type is valid.
@@ -41,23 +41,33 @@ MemRefType anyLayout(RankedTensorType t) {
 
 /// Whether `offsets` start every row group at a multiple of the row tile.
 bool paddedToTile(Value offsets) {
-  auto dispatch = offsets.getDefiningOp<DispatchOp>();
-  return dispatch && dispatch.getOffsets() == offsets &&
-         dispatch.getBlock() % kTileM == 0;
+  if (auto dispatch = offsets.getDefiningOp<DispatchOp>())
+    return dispatch.getOffsets() == offsets &&
+           dispatch.getBlock() % kTileM == 0;
+  auto plan = offsets.getDefiningOp<RoutePlanOp>();
+  return plan && plan.getOffsets() == offsets && plan.getBlock() % kTileM == 0;
+}
+
+/// `out` set to a combined GEMM's initial value before its launch: a fill
+/// (zeros) or a copy, which moe-gpu-copy-engine gives the copy engine.
+void initializeCombined(ImplicitLocOpBuilder &b, Value init, Value out) {
+  auto fill = init.getDefiningOp<linalg::FillOp>();
+  if (fill && fill.getResult(0) == init) {
+    linalg::FillOp::create(b, fill.value(), out);
+    return;
+  }
+  auto type = cast<RankedTensorType>(init.getType());
+  Value src = bufferization::ToBufferOp::create(
+      b, MemRefType::get(type.getShape(), type.getElementType()), init,
+      /*readOnly=*/true);
+  memref::CopyOp::create(b, src, out);
 }
 
 /// An empty kernel in the module's @moe_kernels GPU module.
 gpu::GPUFuncOp createKernel(ExpertMatmulOp op, TypeRange argTypes) {
-  auto module = op->getParentOfType<ModuleOp>();
   MLIRContext *ctx = op.getContext();
-  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                  UnitAttr::get(ctx));
+  auto kernels = getOrCreateKernelModule(op->getParentOfType<ModuleOp>());
   OpBuilder mb(ctx);
-  auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModule);
-  if (!kernels) {
-    mb.setInsertionPointToEnd(module.getBody());
-    kernels = gpu::GPUModuleOp::create(mb, module.getLoc(), kKernelModule);
-  }
   mb.setInsertionPointToEnd(kernels.getBody());
   auto fn = gpu::GPUFuncOp::create(mb, op.getLoc(), "expert_matmul",
                                    FunctionType::get(ctx, argTypes, {}));
@@ -97,25 +107,35 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     ops.epilogue = op.getEpilogueAttr();
     ops.slots = buffer(op.getGatherSlots());
     ops.gatherK = op.getGatherK().value_or(0);
+    ops.combineSlots = buffer(op.getCombineSlots());
+    ops.combineWeights = buffer(op.getCombineWeights());
+    if (op.isCombined())
+      ops.combineK = cast<RankedTensorType>(op.getCombineWeights().getType())
+                         .getDimSize(1);
     ops.experts = wType.getDimSize(0);
     Value rows = tensor::DimOp::create(
         b, op.isGathered() ? op.getGatherSlots() : op.getInput(), 0);
     Value n = tensor::DimOp::create(b, op.getWeight(), 1);
     SmallVector<Value> dynSizes;
     if (resType.isDynamicDim(0))
-      dynSizes.push_back(rows);
+      dynSizes.push_back(op.isCombined()
+                             ? Value(tensor::DimOp::create(
+                                   b, op.getCombineWeights(), 0))
+                             : rows);
     if (resType.isDynamicDim(1))
-      dynSizes.push_back(n);
+      dynSizes.push_back(ops.pairedEpilogue()
+                             ? Value(arith::DivUIOp::create(b, n, k.idx(2)))
+                             : n);
     ops.out = memref::AllocOp::create(
         b, MemRefType::get(resType.getShape(), elt), dynSizes);
+    if (op.isCombined())
+      initializeCombined(b, op.getCombineInit(), ops.out);
 
     SmallVector<Value> operands = {ops.x, ops.w, ops.offsets};
-    if (ops.bias)
-      operands.push_back(ops.bias);
-    if (ops.scales)
-      operands.push_back(ops.scales);
-    if (ops.slots)
-      operands.push_back(ops.slots);
+    for (Value v : {ops.bias, ops.scales, ops.slots, ops.combineSlots,
+                    ops.combineWeights})
+      if (v)
+        operands.push_back(v);
     operands.push_back(ops.out);
     gpu::GPUFuncOp fn = createKernel(op, TypeRange(ValueRange(operands)));
     // The same roles, as the kernel's arguments.
@@ -128,6 +148,9 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     args.bias = ops.bias ? entry.getArgument(next++) : nullptr;
     args.scales = ops.scales ? entry.getArgument(next++) : nullptr;
     args.slots = ops.slots ? entry.getArgument(next++) : nullptr;
+    args.combineSlots = ops.combineSlots ? entry.getArgument(next++) : nullptr;
+    args.combineWeights =
+        ops.combineWeights ? entry.getArgument(next++) : nullptr;
     args.out = entry.getArguments().back();
     bool mma = tensorCores &&
                (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&

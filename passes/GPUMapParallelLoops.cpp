@@ -97,14 +97,21 @@ void serialize(RewriterBase &rewriter, scf::ParallelOp loop) {
   rewriter.eraseOp(loop);
 }
 
+/// Whether `op` is host code: in a function, outside kernels and loops
+/// that will become kernels.
+bool onHost(Operation *op) {
+  return !op->getParentOfType<scf::ParallelOp>() &&
+         !op->getParentOfType<gpu::LaunchOp>() &&
+         !op->getParentOfType<gpu::GPUModuleOp>() &&
+         op->getParentOfType<FunctionOpInterface>();
+}
+
 struct ParallelToLaunch : OpRewritePattern<scf::ParallelOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(scf::ParallelOp loop,
                                 PatternRewriter &rewriter) const override {
-    if (loop->getParentOfType<scf::ParallelOp>() ||
-        loop->getParentOfType<gpu::LaunchOp>() ||
-        !loop->getParentOfType<FunctionOpInterface>())
+    if (!onHost(loop))
       return failure();
     if (!deviceSafe(loop))
       return rewriter.notifyMatchFailure(loop, "body must stay on the host");
@@ -192,14 +199,6 @@ struct ParallelToLaunch : OpRewritePattern<scf::ParallelOp> {
     return success();
   }
 };
-
-/// Whether `op` is host code: in a function, outside kernels and loops
-/// that will become kernels.
-bool onHost(Operation *op) {
-  return !op->getParentOfType<scf::ParallelOp>() &&
-         !op->getParentOfType<gpu::LaunchOp>() &&
-         op->getParentOfType<FunctionOpInterface>();
-}
 
 /// A host copy between buffers becomes a parallel loop (then a kernel), so
 /// that the data stays on the device.

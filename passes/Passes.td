@@ -334,11 +334,16 @@ def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
     copies of each expert. `moe.all_to_all` exchanges are listed with
     their bytes and their time on the device's link.
 
-    Then the kernel count, bytes and roofline time before fusion (both
-    fusions off) and as scheduled, and what the full set of MoE fusions (3
-    kernels per layer: routing with the plan, the gather and the
-    activation in the up/gate GEMM, the combine in the down GEMM) would
-    leave: the intermediates they remove from memory traffic.
+    The schedule applies the MoE fusions the pipelines apply (each can be
+    switched off here as there). On GPUs, whole-buffer fills (zeroed
+    counters and accumulators, padding slots) run on the copy engine and
+    count no kernel; the combined down GEMM's atomic additions count as its
+    written bytes, its initial value as read and written. Then the kernel
+    count, bytes and roofline time before fusion (every fusion off) and as
+    scheduled, and what the full set of MoE fusions (3 kernels per layer:
+    routing with the plan, the gather and the activation in the up/gate
+    GEMM, the combine in the down GEMM) leaves: the intermediates they
+    remove from memory traffic.
 
     ```
     moe-opt model.onnx --moe-cost-report="device=h100 tokens=4096"
@@ -365,6 +370,12 @@ def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
     Option<"fuseGather", "fuse-gather", "bool", /*default=*/"true",
            "Cost the schedule with moe-fuse-dispatch-gather applied, as the "
            "pipelines do by default">,
+    Option<"fuseRoutingPlan", "fuse-routing-plan", "bool", /*default=*/"true",
+           "Cost the schedule with moe-fuse-routing-plan applied, as the "
+           "pipelines do by default">,
+    Option<"fuseCombine", "fuse-combine", "bool", /*default=*/"true",
+           "Cost the schedule with moe-fuse-combine applied (on GPUs, as "
+           "the CUDA pipeline does by default; never on the CPU)">,
     Option<"cpuGflops", "cpu-gflops", "double", /*default=*/"100.0",
            "Peak f32 GFLOP/s of the host CPU (device=cpu)">,
     Option<"cpuGbps", "cpu-gbps", "double", /*default=*/"20.0",
@@ -397,6 +408,47 @@ def FuseDispatchGather : Pass<"moe-fuse-dispatch-gather"> {
     build it (one kernel less per layer on the GPU). Run it after
     moe-expert-parallel, whose exchanges need the grouped rows.
   }];
+}
+
+def FuseRoutingPlan : Pass<"moe-fuse-routing-plan"> {
+  let summary = "Route and build the routing plan in one step";
+  let description = [{
+    Rewrites a `moe.route` whose ids are used only by one `moe.dispatch`
+    whose grouped rows are unused (after moe-fuse-dispatch-gather) into one
+    `moe.route_plan`: on the GPU, one kernel routes the tokens and places
+    their slots, where the unfused plan is a chain of loops and launches.
+    Nothing of size tokens x experts is written beyond the weights and the
+    plan. Run it after moe-fuse-dispatch-gather.
+  }];
+}
+
+def FuseCombine : Pass<"moe-fuse-combine"> {
+  let summary = "Sum the routed rows into the tokens in the down GEMM";
+  let description = [{
+    Rewrites `moe.combine` of a `moe.expert_matmul`'s rows (grouped by the
+    plan whose slots the combine reads, and used by nothing else) into that
+    GEMM with `combine(%slots, %weights) into(%init)`: each row is scaled by
+    its routing weight and added into its token's output row, so the
+    tokens x k x hidden rows are never written. When the combined sum is
+    added to another tensor of the same shape (a shared expert's output, a
+    residual) by an elementwise `linalg.generic` computing `a + b`, that
+    tensor becomes `init` and the addition disappears; otherwise `init` is
+    zeros.
+
+    The additions then happen in an unspecified order (GPU atomics). With
+    `deterministic=true` only combines whose result cannot depend on that
+    order are fused: at most two rows per token added into zeros (float
+    addition is commutative, and `0 + a + b == 0 + b + a`).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+  let options = [
+    Option<"deterministic", "deterministic", "bool", /*default=*/"false",
+           "Only fuse where the sum does not depend on the order of additions">,
+  ];
 }
 
 def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
@@ -444,6 +496,46 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
     Option<"allowTF32", "allow-tf32", "bool", /*default=*/"false",
            "Also run f32 expert GEMMs on tensor cores as tf32 (less precise)">,
   ];
+}
+
+def GPURoutePlan : Pass<"moe-gpu-route-plan", "::mlir::ModuleOp"> {
+  let summary = "Lower moe.route_plan to one GPU kernel";
+  let description = [{
+    Replaces every `moe.route_plan` (up to 1024 experts) with one
+    `gpu.launch_func` of a `route_plan` kernel in `@moe_kernels`: a warp per
+    token computes the router logits (the fused router matmul as
+    lane-strided dot products reduced by shuffles), lane 0 scores, picks the
+    top k, writes the weights and claims each pick's position in its
+    expert's group with an atomic increment; the last block to finish (an
+    atomic ticket behind memory fences) turns the counts into padded
+    offsets and places every slot. The counts (zeros) and the slots (-1,
+    padding) are filled (`linalg.fill` on the buffers) before the launch.
+    Run it after moe-gpu-expert-matmul, which reads the plan's padding from
+    the op.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+def GPUCopyEngine : Pass<"moe-gpu-copy-engine"> {
+  let summary = "Whole-buffer fills and copies in host code as gpu.memset / gpu.memcpy";
+  let description = [{
+    After bufferization, rewrites every `linalg.fill` of a contiguous buffer
+    with a 16- or 32-bit element (outside kernels) into `gpu.memset`, and
+    every `memref.copy` between contiguous buffers of the same type into
+    `gpu.memcpy`, each waited for at once, as the kernel launches are. They
+    run on the GPU's copy engine: a zeroed accumulator or a filled plan costs
+    no kernel launch.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 def GPUMapParallelLoops : Pass<"moe-gpu-map-parallel-loops"> {

@@ -315,18 +315,15 @@ LogicalResult LayerOp::verify() {
 // RouteOp
 //===----------------------------------------------------------------------===//
 
-int64_t RouteOp::getNumExperts() {
-  return getGateWeight() ? dimOf(getGateWeight(), 0) : dimOf(getInput(), 1);
-}
-
-LogicalResult RouteOp::verify() {
-  ShapeChecker c(*this);
-  Value input = getInput();
+/// The router's contract, shared by moe.route and moe.route_plan: input,
+/// gate weight, bias, routing and the [T, k] weights.
+template <typename OpT>
+static LogicalResult verifyRouter(OpT op, ShapeChecker &c) {
+  Value input = op.getInput();
   Type elt = ShapeChecker::type(input).getElementType();
   if (failed(c.rank(input, "input", 2)))
     return failure();
-  int64_t tokens = dimOf(input, 0);
-  if (Value gate = getGateWeight()) {
+  if (Value gate = op.getGateWeight()) {
     if (failed(c.rank(gate, "gate weight", 2)) ||
         failed(c.dim(gate, "gate weight", 1, dimOf(input, 1), "hidden size")) ||
         failed(c.staticDim(gate, "gate weight", 0, "number of experts")) ||
@@ -335,19 +332,51 @@ LogicalResult RouteOp::verify() {
   } else if (failed(c.staticDim(input, "logits", 1, "number of experts"))) {
     return failure();
   }
-  int64_t experts = getNumExperts();
-  if (Value bias = getBias())
+  int64_t experts = op.getNumExperts();
+  if (Value bias = op.getBias())
     if (failed(c.shape(bias, "bias", {{experts, "experts"}})) ||
         failed(c.elementType(bias, "bias", elt)))
       return failure();
-  if (failed(getRouting().verifyForExperts([&] { return emitOpError(); },
-                                           experts)))
+  if (failed(op.getRouting().verifyForExperts([&] { return op.emitOpError(); },
+                                              experts)))
     return failure();
-  int64_t k = getRouting().getK();
+  int64_t k = op.getRouting().getK();
+  return failure(failed(c.shape(op.getWeights(), "weights",
+                                {{dimOf(input, 0), "tokens"}, {k, "k"}})) ||
+                 failed(c.elementType(op.getWeights(), "weights", elt)));
+}
+
+int64_t RouteOp::getNumExperts() {
+  return getGateWeight() ? dimOf(getGateWeight(), 0) : dimOf(getInput(), 1);
+}
+
+LogicalResult RouteOp::verify() {
+  ShapeChecker c(*this);
+  if (failed(verifyRouter(*this, c)))
+    return failure();
+  return c.shape(getIds(), "ids",
+                 {{dimOf(getInput(), 0), "tokens"}, {getRouting().getK(), "k"}});
+}
+
+//===----------------------------------------------------------------------===//
+// RoutePlanOp
+//===----------------------------------------------------------------------===//
+
+int64_t RoutePlanOp::getNumExperts() {
+  return getGateWeight() ? dimOf(getGateWeight(), 0) : dimOf(getInput(), 1);
+}
+
+LogicalResult RoutePlanOp::verify() {
+  ShapeChecker c(*this);
+  if (failed(verifyRouter(*this, c)))
+    return failure();
+  int64_t experts = getNumExperts();
+  int64_t rows = DispatchOp::getRowCount(
+      dimOf(getInput(), 0), getRouting().getK(), experts, getBlock());
   return failure(
-      failed(c.shape(getWeights(), "weights", {{tokens, "tokens"}, {k, "k"}})) ||
-      failed(c.elementType(getWeights(), "weights", elt)) ||
-      failed(c.shape(getIds(), "ids", {{tokens, "tokens"}, {k, "k"}})));
+      failed(c.shape(getOffsets(), "offsets",
+                     {{experts + 1, "experts + 1"}})) ||
+      failed(c.shape(getSlots(), "slots", {{rows, "tokens * k plus padding"}})));
 }
 
 //===----------------------------------------------------------------------===//
@@ -436,12 +465,32 @@ LogicalResult ExpertMatmulOp::verify() {
   } else if (getGatherK()) {
     return emitOpError("`k` is only meaningful with gather slots");
   }
+  StringRef widthName =
+      getEpilogue() ? "out features after the epilogue" : "out features";
+  Value slots = getCombineSlots(), weights = getCombineWeights(),
+        init = getCombineInit();
+  if (!slots && !weights && !init)
+    return failure(
+        failed(c.shape(getResult(), "result",
+                       {{rows, "rows"}, {resultWidth, widthName}})) ||
+        failed(c.elementType(getResult(), "result", elt)));
+  if (!slots || !weights || !init)
+    return emitOpError("a combine needs its slots, weights and init");
+  if (failed(c.shape(slots, "combine slots", {{rows, "rows"}})) ||
+      failed(c.rank(weights, "combine weights", 2)) ||
+      failed(c.staticDim(weights, "combine weights", 1, "k")) ||
+      failed(c.elementType(weights, "combine weights", elt)))
+    return failure();
+  int64_t tokens = dimOf(weights, 0);
+  if (getGatherK() && *getGatherK() != dimOf(weights, 1))
+    return emitOpError("gathers with k = ")
+           << *getGatherK() << " but combines with k = " << dimOf(weights, 1);
   return failure(
+      failed(c.shape(init, "combine init",
+                     {{tokens, "tokens"}, {resultWidth, widthName}})) ||
+      failed(c.elementType(init, "combine init", elt)) ||
       failed(c.shape(getResult(), "result",
-                     {{rows, "rows"},
-                      {resultWidth, getEpilogue()
-                                        ? "out features after the epilogue"
-                                        : "out features"}})) ||
+                     {{tokens, "tokens"}, {resultWidth, widthName}})) ||
       failed(c.elementType(getResult(), "result", elt)));
 }
 

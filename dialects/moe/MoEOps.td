@@ -229,6 +229,51 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// moe.route_plan
+//===----------------------------------------------------------------------===//
+
+def MoE_RoutePlanOp : MoE_Op<"route_plan", [Pure, AttrSizedOperandSegments]> {
+  let summary = "routing and its plan in one step (no grouped copy)";
+  let description = [{
+    `moe.route` followed by the routing plan of `moe.dispatch` (experts =
+    the router's, `block` as there) when the grouped copy of the tokens is
+    not needed (moe-fuse-routing-plan): operands and `#moe.routing` as in
+    `moe.route`, results `weights: [T, k]`, `offsets: [E + 1] i32` and
+    `slots: [R] i32` as in `moe.route` and `moe.dispatch`.
+
+    One difference: inside an expert's row group the rows are in an
+    unspecified order (a permutation of the group's slots in increasing
+    order), so that a GPU can place them with atomics in the same kernel
+    that routes. Row results never depend on their position in a group, and
+    every consumer finds a token's rows through the slots.
+
+    ```mlir
+    %w, %off, %slots = moe.route_plan %logits routing <softmax, k = 2,
+        renormalize> block = 64
+        : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<9xi32>, tensor<?xi32>)
+    ```
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$input,
+    Optional<MoE_FloatTensor>:$gate_weight,
+    Optional<MoE_FloatTensor>:$bias,
+    MoE_RoutingAttr:$routing,
+    DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>, "1">:$block
+  );
+  let results = (outs MoE_FloatTensor:$weights, MoE_I32Tensor:$offsets,
+                      MoE_I32Tensor:$slots);
+  let assemblyFormat = [{
+    $input (`gate` `(` $gate_weight^ `)`)? (`bias` `(` $bias^ `)`)?
+    `routing` $routing (`block` `=` $block^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // moe.expert_matmul
 //===----------------------------------------------------------------------===//
 
@@ -257,6 +302,17 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     (gate, up) and the result is `[R, N / 2]`, exactly `moe.activation` of
     the unfused result, so the wide intermediate never exists.
 
+    With `combine(%slots, %weights) into(%init)` (moe-fuse-combine), the
+    rows are not written: each row `r` with `slots[r] = t * k + j >= 0`
+    (`k` the columns of `weights: [T, k]`) is scaled by `weights[t, j]` and
+    added to token row `t`, so the result is `[T, N]` (after the epilogue):
+    ```
+    result[t, :] = init[t, :] + sum_j weights[t, j] * row(t, j)
+    ```
+    `moe.combine` of the unfused result, plus `init` (zeros, or a shared
+    expert's output). The order of the additions is unspecified: a GPU adds
+    them atomically. So the tokens x k x N intermediate never exists.
+
     Quantized weights (`weight_bits = 4` or `8`, with `scales(%s)`): `weight`
     is `i8` `[E, N, K * bits / 8]` of unsigned values (4-bit: two per byte,
     lower nibble first) and `weight[e, n, c]` above stands for
@@ -276,6 +332,9 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     Optional<MoE_FloatTensor>:$bias,
     Optional<MoE_FloatTensor>:$scales,
     Optional<MoE_I32Tensor>:$gather_slots,
+    Optional<MoE_I32Tensor>:$combine_slots,
+    Optional<MoE_FloatTensor>:$combine_weights,
+    Optional<MoE_FloatTensor>:$combine_init,
     DefaultValuedAttr<I64Attr, "0">:$weight_bits,
     DefaultValuedAttr<I64Attr, "0">:$quant_block,
     OptionalAttr<MoE_ActivationAttr>:$epilogue,
@@ -286,13 +345,22 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     $input `,` $weight `,` $offsets (`bias` `(` $bias^ `)`)?
     (`scales` `(` $scales^ `)`)?
     (`gather` `(` $gather_slots^ `)` `k` `=` $gather_k)?
-    (`epilogue` $epilogue^)? attr-dict `:`
+    (`epilogue` $epilogue^)?
+    (`combine` `(` $combine_slots^ `,` $combine_weights `)` `into` `(`
+     $combine_init `)`)? attr-dict `:`
     functional-type(operands, results)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     bool isQuantized() { return getWeightBits() != 0; }
     bool isGathered() { return getGatherSlots() != nullptr; }
+    bool isCombined() { return getCombineSlots() != nullptr; }
+    /// Rows of the grouped GEMM (not of the result when combined).
+    ::mlir::Value getRowSource() {
+      if (::mlir::Value slots = getGatherSlots())
+        return slots;
+      return getCombineSlots() ? getCombineSlots() : getInput();
+    }
   }];
 }
 

@@ -22,7 +22,9 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
                                  const CPUPipelineOptions &options) {
   // Graph level: everything becomes linalg / tensor / scf.
   detail::addImportedGraphToCore(pm);
-  detail::addMoESchedule(pm, detail::MoESchedule::from(options, 1));
+  detail::MoESchedule schedule = detail::MoESchedule::from(options, 1);
+  schedule.fuseCombine = options.fuseCombine;
+  detail::addMoESchedule(pm, schedule);
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

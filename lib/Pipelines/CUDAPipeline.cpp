@@ -2,7 +2,8 @@
 //
 // The CUDA target: the same graph-level lowering as the CPU, then kernels.
 // Expert GEMMs become one grouped-GEMM launch (moe-gpu-expert-matmul, on
-// dispatches padded to its row tile); every other parallel loop becomes a
+// plans padded to its row tile), routing with its plan one more
+// (moe-gpu-route-plan); every other parallel loop becomes a
 // flat launch (moe-gpu-map-parallel-loops); sequential plan-building loops
 // stay on the host. All buffers are unified memory (the generic allocation
 // functions are the runtime's), so host and device code share them.
@@ -36,10 +37,14 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   // Row groups padded to the grouped GEMM's 64-row tile. Under expert
   // parallelism the exchanges are host calls between kernels (buffers are
   // unified memory, each launch completes in order).
-  detail::addMoESchedule(pm, detail::MoESchedule::from(options, 64));
+  detail::MoESchedule schedule = detail::MoESchedule::from(options, 64);
+  schedule.fuseCombine = options.fuseCombine;
+  schedule.deterministic = options.deterministic;
+  detail::addMoESchedule(pm, schedule);
   GPUExpertMatmulOptions gemm;
   gemm.allowTF32 = options.allowTF32;
   pm.addPass(createGPUExpertMatmul(gemm));
+  pm.addPass(createGPURoutePlan());
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -49,7 +54,8 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
 
   detail::addBufferization(pm);
 
-  // Kernels.
+  // Kernels; whole-buffer fills and copies go to the copy engine.
+  pm.addPass(createGPUCopyEngine());
   pm.addPass(createForallToParallelLoopPass());
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());

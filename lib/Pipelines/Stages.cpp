@@ -42,6 +42,13 @@ void moe::detail::addMoESchedule(OpPassManager &pm, const MoESchedule &s) {
   }
   if (s.fuseGather)
     pm.addPass(createFuseDispatchGather());
+  if (s.fuseRoutingPlan)
+    pm.addPass(createFuseRoutingPlan());
+  if (s.fuseCombine) {
+    FuseCombineOptions combine;
+    combine.deterministic = s.deterministic;
+    pm.addPass(createFuseCombine(combine));
+  }
 }
 
 void moe::detail::addBufferization(OpPassManager &pm) {

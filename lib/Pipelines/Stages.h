@@ -23,15 +23,17 @@ void addBufferization(OpPassManager &pm);
 /// What a pipeline's MoE options say (fusions, expert parallelism).
 struct MoESchedule {
   int64_t block = 1; // dispatch padding (GEMM tile rows)
-  bool fuseActivation = true, fuseGather = true;
+  bool fuseActivation = true, fuseGather = true, fuseRoutingPlan = true;
   int64_t ranks = 1, rank = 0, chunks = 1;
   std::string placement = "contiguous";
   std::vector<int64_t> map;
+  // The combine fusion is the CUDA pipeline's (it needs atomics).
+  bool fuseCombine = false, deterministic = false;
 
   template <typename Options>
   static MoESchedule from(const Options &o, int64_t block) {
-    return {block,  o.fuseActivation, o.fuseGather, o.ranks, o.rank,
-            o.chunks, o.placement,
+    return {block,    o.fuseActivation, o.fuseGather, o.fuseRoutingPlan,
+            o.ranks,  o.rank,           o.chunks,     o.placement,
             std::vector<int64_t>(o.expertMap.begin(), o.expertMap.end())};
   }
 };
@@ -40,7 +42,7 @@ struct MoESchedule {
 /// the sharding over `s.ranks` (this module becoming the program of
 /// `s.rank`, chunk-pipelined when `s.chunks > 1`, exchanges lowered to
 /// runtime calls), then the gather fusion (which needs the exchanges'
-/// grouped rows gone).
+/// grouped rows gone), routing with its plan, and the combine fusion.
 void addMoESchedule(OpPassManager &pm, const MoESchedule &s);
 
 } // namespace detail

@@ -8,6 +8,18 @@
 using namespace mlir;
 using namespace mlir::moe::gpu_gemm;
 
+gpu::GPUModuleOp mlir::moe::gpu_gemm::getOrCreateKernelModule(ModuleOp module) {
+  MLIRContext *ctx = module.getContext();
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(ctx));
+  constexpr const char *kKernelModule = "moe_kernels";
+  if (auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModule))
+    return kernels;
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(module.getBody());
+  return gpu::GPUModuleOp::create(mb, module.getLoc(), kKernelModule);
+}
+
 Value KernelBuilder::expertOfRow(Value offsets, int64_t experts, Value r) {
   Value one = idx(1);
   auto count = scf::ForOp::create(
@@ -60,23 +72,48 @@ Value KernelBuilder::loadWeightF32(const Operands &ops, Value e, Value n,
   return arith::MulFOp::create(b, w, scale);
 }
 
+void KernelBuilder::storeOut(const Operands &ops, Value v, Value row,
+                             Value col, Value n, Type elt) {
+  if (!ops.combineSlots)
+    return storeIfInColumns(ops.out, fromF32(v, elt), row, col, n);
+  // Padding rows (slot -1) belong to no token.
+  Value slot = memref::LoadOp::create(b, ops.combineSlots, ValueRange{row});
+  Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
+  Value valid = arith::AndIOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero32),
+      lt(col, n));
+  auto guard = scf::IfOp::create(b, valid, false);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(&guard.getThenRegion().front());
+  Value s = arith::IndexCastOp::create(b, b.getIndexType(), slot);
+  Value t = arith::DivUIOp::create(b, s, idx(ops.combineK));
+  Value j = arith::RemUIOp::create(b, s, idx(ops.combineK));
+  Value w = toF32(
+      memref::LoadOp::create(b, ops.combineWeights, ValueRange{t, j}));
+  memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf,
+                              fromF32(arith::MulFOp::create(b, w, v), elt),
+                              ops.out, ValueRange{t, col});
+}
+
 void KernelBuilder::storeUnpaired(const Operands &ops, Value v, Value row,
                                   Value col, Value n, Type elt) {
   if (ops.epilogue)
     v = emitActivation(b, b.getLoc(), ops.epilogue, v, Value());
-  storeIfInColumns(ops.out, fromF32(v, elt), row, col, n);
+  storeOut(ops, v, row, col, n, elt);
 }
 
 void KernelBuilder::storePair(const Operands &ops, Value gate, Value up,
                               Value row, Value col, Value n, Type elt) {
   Value h = emitActivation(b, b.getLoc(), ops.epilogue, gate, up);
   Value half = arith::DivUIOp::create(b, col, idx(2));
-  storeIfInColumns(ops.out, fromF32(h, elt), row, half,
-                   arith::DivUIOp::create(b, n, idx(2)));
+  storeOut(ops, h, row, half, arith::DivUIOp::create(b, n, idx(2)), elt);
 }
 
 void KernelBuilder::storeZero(const Operands &ops, Value zero, Value row,
                               Value col, Value n) {
+  // A combined output has no padding rows: they add nothing.
+  if (ops.combineSlots)
+    return;
   if (!ops.pairedEpilogue())
     return storeIfInColumns(ops.out, zero, row, col, n);
   storeIfInColumns(ops.out, zero, row, arith::DivUIOp::create(b, col, idx(2)),

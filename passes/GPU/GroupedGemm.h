@@ -35,6 +35,11 @@ struct Operands {
   Value out;     // [R, N]
   Value slots;   // gathered input: [R] i32 slots into x: [T, K]; or null
   int64_t gatherK = 0;
+  /// Combined output (moe.expert_matmul's `combine`): row r, of slot
+  /// t * k + j >= 0, is scaled by weights[t, j] and added atomically to
+  /// out[t] ([T, N], initialized before the launch). Null otherwise.
+  Value combineSlots, combineWeights;
+  int64_t combineK = 0;
   int64_t experts;
   int64_t bits = 0, block = 0; // weight quantization (moe.expert_matmul)
   /// Activation applied before the store (moe.expert_matmul's epilogue),
@@ -43,6 +48,10 @@ struct Operands {
   ActivationAttr epilogue;
   bool pairedEpilogue() const { return epilogue && epilogue.isGated(); }
 };
+
+/// The module's `@moe_kernels` GPU module, where the generated kernels live
+/// (created, and the module marked as a GPU container, on first use).
+gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 
 /// Threads of a block, (x, y).
 struct BlockShape {
@@ -85,6 +94,10 @@ struct KernelBuilder {
   Value loadInputRow(const Operands &ops, Value r, Value c);
   /// Stores `v` at out[row, col] when col < n.
   void storeIfInColumns(Value out, Value v, Value row, Value col, Value n);
+  /// GEMM output row `row`, column `col` (< n) of value `v` (f32): stored
+  /// as `elt`, or, combined, weighted and added into its token's row.
+  void storeOut(const Operands &ops, Value v, Value row, Value col, Value n,
+                Type elt);
   /// The f32 accumulator `v` of GEMM column `col` (bias added) through an
   /// ungated epilogue, rounded to `elt` and stored when col < n.
   void storeUnpaired(const Operands &ops, Value v, Value row, Value col,

@@ -114,6 +114,37 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                  "launching a kernel (cuLaunchKernel)");
 }
 
+/* Fills and copies of whole buffers (gpu.memset / gpu.memcpy): the copy
+ * engine's work, ordered on the stream with the kernels, not a launch. */
+void mgpuMemset32(void *dst, int32_t value, size_t count, void *stream) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  if (count == 0)
+    return;
+  moe_cuda_check(d->cuMemsetD32Async((CUdeviceptr)(uintptr_t)dst,
+                                     (unsigned)value, count, (CUstream)stream),
+                 "filling a buffer (cuMemsetD32Async)");
+}
+
+void mgpuMemset16(void *dst, int16_t value, size_t count, void *stream) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  if (count == 0)
+    return;
+  moe_cuda_check(d->cuMemsetD16Async((CUdeviceptr)(uintptr_t)dst,
+                                     (unsigned short)value, count,
+                                     (CUstream)stream),
+                 "filling a buffer (cuMemsetD16Async)");
+}
+
+void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  if (bytes == 0)
+    return;
+  moe_cuda_check(d->cuMemcpyAsync((CUdeviceptr)(uintptr_t)dst,
+                                  (CUdeviceptr)(uintptr_t)src, bytes,
+                                  (CUstream)stream),
+                 "copying a buffer (cuMemcpyAsync)");
+}
+
 void *moe_cuda_alloc(size_t bytes) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   CUdeviceptr p = 0;

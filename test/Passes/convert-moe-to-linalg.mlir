@@ -33,8 +33,9 @@ func.func @route(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
 // CHECK: scf.forall
 // CHECK: arith.negf
 // CHECK: math.exp
-// The kept-group mask of the token.
-// CHECK: tensor.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<4xi1>
+// The kept-group mask of an expert: its group's flag, by a select chain.
+// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : i1
 // CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
 func.func @route_groups(%x: tensor<?x16xf32>, %g: tensor<8x16xf32>, %b: tensor<8xf32>)
     -> (tensor<?x2xf32>, tensor<?x2xi32>) {

@@ -39,6 +39,14 @@ void populateFuseExpertActivationPatterns(RewritePatternSet &patterns);
 /// through the dispatch's slots).
 void populateFuseDispatchGatherPatterns(RewritePatternSet &patterns);
 
+/// moe-fuse-routing-plan's pattern.
+void populateFuseRoutingPlanPatterns(RewritePatternSet &patterns);
+
+/// moe-fuse-combine's pattern (it erases the addition it absorbs: apply it
+/// with the greedy driver, not a walk).
+void populateFuseCombinePatterns(RewritePatternSet &patterns,
+                                 bool deterministic);
+
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 

@@ -27,6 +27,11 @@ struct MoEPipelineOptions : public PassPipelineOptions<Derived> {
       llvm::cl::desc("Read the expert GEMMs' rows from the tokens through "
                      "the routing plan (moe-fuse-dispatch-gather)"),
       llvm::cl::init(true)};
+  typename Base::template Option<bool> fuseRoutingPlan{
+      *this, "fuse-routing-plan",
+      llvm::cl::desc("Route and build the routing plan in one step, one "
+                     "kernel on the GPU (moe-fuse-routing-plan)"),
+      llvm::cl::init(true)};
   typename Base::template Option<int64_t> ranks{
       *this, "ranks",
       llvm::cl::desc("Shard the experts over this many ranks (1: no expert "
@@ -53,7 +58,15 @@ struct MoEPipelineOptions : public PassPipelineOptions<Derived> {
 
 /// Options of --moe-cpu-pipeline.
 struct CPUPipelineOptions
-    : public MoEPipelineOptions<CPUPipelineOptions> {};
+    : public MoEPipelineOptions<CPUPipelineOptions> {
+  Option<bool> fuseCombine{
+      *this, "fuse-combine",
+      llvm::cl::desc("Apply moe-fuse-combine; the CPU then computes the "
+                     "fused GEMM as its unfused steps (a check of the fused "
+                     "IR, not a speedup: threads over experts would contend "
+                     "for token rows)"),
+      llvm::cl::init(false)};
+};
 
 /// Options of --moe-cuda-pipeline.
 struct CUDAPipelineOptions
@@ -67,6 +80,18 @@ struct CUDAPipelineOptions
       llvm::cl::desc("CUDA toolkit root for ptxas/fatbinary/libdevice "
                      "(default: $CUDA_HOME or /usr/local/cuda)"),
       llvm::cl::init("")};
+  Option<bool> fuseCombine{
+      *this, "fuse-combine",
+      llvm::cl::desc("Sum the routed rows into the tokens (and a following "
+                     "shared expert or residual addition) in the down "
+                     "GEMM's epilogue (moe-fuse-combine)"),
+      llvm::cl::init(true)};
+  Option<bool> deterministic{
+      *this, "deterministic",
+      llvm::cl::desc("Keep results independent of the order of atomic "
+                     "additions: fuse the combine only where that order "
+                     "cannot matter (k <= 2, no addend)"),
+      llvm::cl::init(false)};
   Option<bool> allowTF32{
       *this, "allow-tf32",
       llvm::cl::desc("Run f32 expert GEMMs on tensor cores as tf32 (about "

@@ -1,0 +1,136 @@
+//===- Routing.cpp - one token's routing as scalar code -------------------===//
+
+#include "Routing.h"
+
+#include "RowTopK.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::moe;
+
+/// (score desc, index asc) order: is expert (v, i) ranked before (w, j)?
+static Value rankedBefore(Emitter &e, Value v, Value i, Value w, Value j) {
+  Value greater = e.cmpf(arith::CmpFPredicate::OGT, v, w);
+  Value tie = e.andi(e.cmpf(arith::CmpFPredicate::OEQ, v, w),
+                     e.cmpi(arith::CmpIPredicate::slt, i, j));
+  return e.ori(greater, tie);
+}
+
+TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
+                                     int64_t experts,
+                                     function_ref<Value(Value)> logit,
+                                     function_ref<Value(Value)> biasAt,
+                                     bool hasBias) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  int64_t k = routing.getK();
+  int64_t groups = routing.getGroups(), groupSize = experts / groups;
+  Value negInf = e.f32(-std::numeric_limits<double>::infinity());
+  Value numExperts = e.index(experts);
+
+  // Scores: softmax (max-subtracted) or sigmoid.
+  Value maxLogit, sumExp;
+  if (routing.getScoring() == Scoring::softmax) {
+    maxLogit = e.loop(numExperts, {negInf}, [&](Value x, ValueRange acc) {
+      return SmallVector<Value>{
+          arith::MaximumFOp::create(b, loc, acc[0], logit(x))};
+    })[0];
+    sumExp = e.loop(numExperts, {e.f32(0)}, [&](Value x, ValueRange acc) {
+      Value ex = math::ExpOp::create(
+          b, loc, arith::SubFOp::create(b, loc, logit(x),
+                                               maxLogit));
+      return SmallVector<Value>{e.add(acc[0], ex)};
+    })[0];
+  }
+  auto score = [&](Value x) -> Value {
+    if (routing.getScoring() == Scoring::sigmoid)
+      return e.sigmoid(logit(x));
+    Value ex = math::ExpOp::create(
+        b, loc,
+        arith::SubFOp::create(b, loc, logit(x), maxLogit));
+    return e.div(ex, sumExp);
+  };
+  auto selection = [&](Value x) -> Value {
+    Value s = score(x);
+    return hasBias ? e.add(s, biasAt(x)) : s;
+  };
+
+  // Group-limited routing: a group's score, then which groups are kept.
+  SmallVector<Value> groupKept; // per group: kept? (empty without groups)
+  if (groups > 1) {
+    SmallVector<Value> groupScores;
+    for (int64_t g = 0; g < groups; ++g) {
+      // Largest two selection scores of the group (top2_sum), or largest.
+      ValueRange best = e.loop(
+          e.index(groupSize), {negInf, negInf},
+          [&](Value i, ValueRange acc) {
+            Value s = selection(e.addi(e.index(g * groupSize), i));
+            Value above1 = e.cmpf(arith::CmpFPredicate::OGT, s, acc[0]);
+            Value above2 = e.cmpf(arith::CmpFPredicate::OGT, s, acc[1]);
+            Value first = e.select(above1, s, acc[0]);
+            Value second =
+                e.select(above1, acc[0], e.select(above2, s, acc[1]));
+            return SmallVector<Value>{first, second};
+          });
+      groupScores.push_back(routing.getGroupScore() == GroupScore::top2_sum
+                                ? e.add(best[0], best[1])
+                                : best[0]);
+    }
+    // Group g is kept when fewer than topk_groups groups rank before it.
+    SmallVector<Value> kept;
+    for (int64_t g = 0; g < groups; ++g) {
+      Value before = e.index(0);
+      for (int64_t h = 0; h < groups; ++h) {
+        if (h == g)
+          continue;
+        Value r = rankedBefore(e, groupScores[h], e.index(h), groupScores[g],
+                               e.index(g));
+        before = e.select(r, e.addi(before, e.index(1)), before);
+      }
+      kept.push_back(e.cmpi(arith::CmpIPredicate::slt, before,
+                            e.index(routing.getTopkGroups())));
+    }
+    groupKept = kept;
+  }
+  auto eligible = [&](Value x) -> Value {
+    Value yes = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+    if (groupKept.empty())
+      return yes;
+    // A select chain, not a table: the same code runs inside GPU kernels.
+    Value g = arith::DivUIOp::create(b, loc, x, e.index(groupSize));
+    Value result = groupKept[0];
+    for (int64_t h = 1; h < groups; ++h)
+      result = e.select(e.cmpi(arith::CmpIPredicate::eq, g, e.index(h)),
+                        groupKept[h], result);
+    return result;
+  };
+
+  // Top-k over the selection scores; masked experts score -inf, which
+  // still ranks them after every unmasked pick.
+  SmallVector<Value> ids, weights;
+  for (RowPick pick : emitRowTopK(b, loc, numExperts, k,
+                                  /*largest=*/true, b.getF32Type(),
+                                  [&](Value x) {
+                                    return e.select(eligible(x), selection(x),
+                                                    negInf);
+                                  })) {
+    ids.push_back(pick.index);
+    weights.push_back(score(pick.index));
+  }
+  Value total = e.f32(0);
+  for (Value w : weights)
+    total = e.add(total, w);
+  double scale = routing.getScale().convertToDouble();
+  TokenRoute route;
+  for (int64_t j = 0; j < k; ++j) {
+    Value w = weights[j];
+    if (routing.getRenormalize())
+      w = e.div(w, total);
+    if (scale != 1.0)
+      w = e.mul(w, e.f32(scale));
+    route.weights.push_back(w);
+    route.ids.push_back(ids[j]);
+  }
+  return route;
+}
