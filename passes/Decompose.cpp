@@ -49,15 +49,28 @@ Value zeroInit(OpBuilder &b, Location loc, Value like, int64_t cols,
       .getResult(0);
 }
 
-/// Converts a float tensor elementwise to `elt` (identity when equal).
+/// Converts a `[rows, cols]` float tensor elementwise to `elt` (identity
+/// when equal), as a loop nest: arith casts on tensors do not bufferize.
 Value castTensor(OpBuilder &b, Location loc, Value v, Type elt) {
   auto type = cast<RankedTensorType>(v.getType());
   if (type.getElementType() == elt)
     return v;
-  Type target = type.clone(elt);
-  if (elt.getIntOrFloatBitWidth() < type.getElementTypeBitWidth())
-    return arith::TruncFOp::create(b, loc, target, v);
-  return arith::ExtFOp::create(b, loc, target, v);
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  bool narrow = elt.getIntOrFloatBitWidth() < type.getElementTypeBitWidth();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type.clone(elt)}, ValueRange{v},
+             ValueRange{emptyRows(b, loc, v, type.getDimSize(1), elt)},
+             ArrayRef<AffineMap>{id, id},
+             SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value c = narrow ? Value(arith::TruncFOp::create(nb, nloc, elt,
+                                                                args[0]))
+                                : Value(arith::ExtFOp::create(nb, nloc, elt,
+                                                              args[0]));
+               linalg::YieldOp::create(nb, nloc, c);
+             })
+      .getResult(0);
 }
 
 /// `x * w^T` for `x: [T, K]`, `w: [N, K]`, accumulated in f32 (the dialect's

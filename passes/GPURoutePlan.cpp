@@ -170,10 +170,11 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
     }
   });
 
-  // The ticket: this block's writes are published before it is taken.
+  // The ticket: every thread's writes are published (a fence each) before
+  // thread 0 takes it.
+  NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
   gpu::BarrierOp::create(b);
   ifThen(e.cmpi(arith::CmpIPredicate::eq, tid, zeroIdx), [&] {
-    NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
     Value ticket =
         memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, e.i32(1),
                                     a.counts, ValueRange{e.index(experts)});
