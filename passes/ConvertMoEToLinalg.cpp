@@ -735,9 +735,13 @@ struct ExpandCombinedMatmul : OpRewritePattern<ExpertMatmulOp> {
       rewriter.replaceOp(op, sum);
       return success();
     }
+    // Into a fresh tensor: `init` may be a function argument (a residual),
+    // which must not be written in place.
+    Value out = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, init),
+        resType.getElementType());
     Value result = linalg::AddOp::create(rewriter, loc, TypeRange{resType},
-                                         ValueRange{sum, init},
-                                         ValueRange{init})
+                                         ValueRange{sum, init}, ValueRange{out})
                        .getResult(0);
     rewriter.replaceOp(op, result);
     return success();

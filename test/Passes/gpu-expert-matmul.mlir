@@ -169,6 +169,38 @@ func.func @gathered(%x: tensor<?x16xf16>, %ids: tensor<?x2xi32>,
 
 // -----
 
+// Combined (moe-fuse-combine): the output is [T, 48], a copy of the initial
+// value (zeros would be a fill), and each row of a real slot (>= 0) is
+// scaled by its routing weight and added atomically into its token's row;
+// padding tiles write nothing. A moe.route_plan's offsets are padded too.
+// CHECK-LABEL: func.func @combined
+// CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0{{.*}} : tensor<?x2xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc(%[[T]]) : memref<?x48xf32>
+// CHECK: %[[INIT:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x48xf32> to memref<?x48xf32>
+// CHECK: memref.copy %[[INIT]], %[[OUT]]
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul {{.*}} args({{.*}}, %{{.*}} : memref<?xi32, strided<[?], offset: ?>>, %{{.*}} : memref<?x2xf32, strided<[?, ?], offset: ?>>, %[[OUT]] : memref<?x48xf32>)
+// CHECK: gpu.func @expert_matmul
+// CHECK-NOT: memref.store %{{.*}}, %arg5
+// CHECK: %[[SLOT:.*]] = memref.load %arg3[%{{.*}}] : memref<?xi32, strided<[?], offset: ?>>
+// CHECK: %[[REAL:.*]] = arith.cmpi sge, %[[SLOT]], %c0_i32
+// CHECK: arith.andi %[[REAL]]
+// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: arith.remui %{{.*}}, %c2
+// CHECK: %[[WT:.*]] = memref.load %arg4
+// CHECK: %[[V:.*]] = arith.mulf %[[WT]], %{{.*}} : f32
+// CHECK: memref.atomic_rmw addf %[[V]], %arg5[%{{.*}}, %{{.*}}] : (f32, memref<?x48xf32>) -> f32
+func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x32xf32>,
+                    %s: tensor<?x48xf32>) -> tensor<?x48xf32> {
+  %w, %off, %slots = moe.route_plan %l routing <softmax, k = 2> block = 64
+      : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<9xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %h, %w2, %off combine(%slots, %w) into(%s)
+      : (tensor<?x32xf32>, tensor<8x48x32xf32>, tensor<9xi32>, tensor<?xi32>,
+         tensor<?x2xf32>, tensor<?x48xf32>) -> tensor<?x48xf32>
+  return %y : tensor<?x48xf32>
+}
+
+// -----
+
 // Groups of unknown padding cannot be tiled.
 func.func @unknown_offsets(%g: tensor<128x16xf32>, %w: tensor<2x8x16xf32>,
                            %off: tensor<3xi32>) -> tensor<128x8xf32> {
