@@ -30,15 +30,6 @@ using namespace mlir::moe;
 namespace {
 using namespace mlir::moe::gpu_gemm;
 
-/// A memref type with a fully dynamic strided layout: whatever layout
-/// bufferization gives the operand, a cast to this type is valid.
-MemRefType anyLayout(RankedTensorType t) {
-  SmallVector<int64_t> strides(t.getRank(), ShapedType::kDynamic);
-  return MemRefType::get(
-      t.getShape(), t.getElementType(),
-      StridedLayoutAttr::get(t.getContext(), ShapedType::kDynamic, strides));
-}
-
 /// Whether `offsets` start every row group at a multiple of the row tile.
 bool paddedToTile(Value offsets) {
   if (auto dispatch = offsets.getDefiningOp<DispatchOp>())

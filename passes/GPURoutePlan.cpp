@@ -44,13 +44,6 @@ constexpr int64_t kBlockThreads = kWarps * 32;
 /// the unfused route and plan are used.
 constexpr int64_t kMaxExperts = 1024;
 
-MemRefType anyLayout(RankedTensorType t) {
-  SmallVector<int64_t> strides(t.getRank(), ShapedType::kDynamic);
-  return MemRefType::get(
-      t.getShape(), t.getElementType(),
-      StridedLayoutAttr::get(t.getContext(), ShapedType::kDynamic, strides));
-}
-
 /// The kernel's arguments, in order.
 struct PlanArgs {
   Value input, gate, bias;     // logits [T, E] or hidden [T, H]; [E, H]; [E]
@@ -238,7 +231,7 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     auto buffer = [&](Value t) -> Value {
       if (!t)
         return nullptr;
-      auto type = anyLayout(cast<RankedTensorType>(t.getType()));
+      auto type = gpu_gemm::anyLayout(cast<RankedTensorType>(t.getType()));
       return bufferization::ToBufferOp::create(b, type, t, /*readOnly=*/true);
     };
     auto alloc = [&](Type type, ValueRange dyn) -> Value {

@@ -49,6 +49,15 @@ struct Operands {
   bool pairedEpilogue() const { return epilogue && epilogue.isGated(); }
 };
 
+/// A memref type with a fully dynamic strided layout: whatever layout
+/// bufferization gives a kernel operand, a cast to this type is valid.
+inline MemRefType anyLayout(RankedTensorType t) {
+  SmallVector<int64_t> strides(t.getRank(), ShapedType::kDynamic);
+  return MemRefType::get(
+      t.getShape(), t.getElementType(),
+      StridedLayoutAttr::get(t.getContext(), ShapedType::kDynamic, strides));
+}
+
 /// The module's `@moe_kernels` GPU module, where the generated kernels live
 /// (created, and the module marked as a GPU container, on first use).
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
