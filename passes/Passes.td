@@ -392,8 +392,12 @@ def FuseExpertActivation : Pass<"moe-fuse-expert-activation"> {
     the GEMM's result has no other use: the GEMM applies the activation to
     its accumulators before writing, so the `[rows, 2I]` gate/up tensor is
     never written nor read, and one kernel (loop nest) less runs per layer.
-    Concatenated and separate gating stay as they are (their gate and up
-    columns are not in one output tile).
+    Concatenated gating (one GEMM) and separate gating (`moe.activation %g
+    up(%u)` of two GEMMs over the same rows) are fused when their weights,
+    biases and scales are constants: their rows are interleaved at compile
+    time (new `dense_resource` constants) so that a feature's gate and up
+    columns meet in one tile. With weights given at run time they stay as
+    they are.
   }];
 }
 
