@@ -10,7 +10,9 @@
 // its group's start plus its position. So the plan needs no second launch
 // and no host loop; the order inside a group is the atomics' (which
 // moe.route_plan leaves unspecified). Counts and padding slots are filled
-// before the launch (on the copy engine, by moe-gpu-copy-engine).
+// before the launch (on the copy engine, by moe-gpu-copy-engine). A token
+// whose scores order no expert (NaN) raises a flag that the host turns into
+// a run-time error after the launch.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +23,7 @@
 #include "moe/Passes/Passes.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -49,7 +52,8 @@ struct PlanArgs {
   Value input, gate, bias;     // logits [T, E] or hidden [T, H]; [E, H]; [E]
   Value weights, offsets;      // [T, k] out; [E + 1] i32 out
   Value slots;                 // [R] i32 out, -1 on entry
-  Value counts;                // [E + 1] i32, zero on entry; [E]: the ticket
+  Value counts;                // [E + 2] i32, zero on entry; [E]: the ticket,
+                               // [E + 1]: set when a pick is no expert
   Value ids, pos;              // [T * k] i32 scratch
 };
 
@@ -154,12 +158,20 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
       memref::StoreOp::create(b, e.fromF32(route.weights[j], elt), a.weights,
                               ValueRange{t, jIdx});
       Value x = route.ids[j];
+      Value slot = e.addi(e.muli(t, e.index(k)), jIdx);
+      memref::StoreOp::create(b, e.toI32(x), a.ids, ValueRange{slot});
+      // Scores that order no expert (NaN) pick none: flagged for the host.
+      auto valid = scf::IfOp::create(
+          b, e.cmpi(arith::CmpIPredicate::ult, x, e.index(experts)), true);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&valid.getThenRegion().front());
       Value position =
           memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, e.i32(1),
                                       a.counts, ValueRange{x});
-      Value slot = e.addi(e.muli(t, e.index(k)), jIdx);
-      memref::StoreOp::create(b, e.toI32(x), a.ids, ValueRange{slot});
       memref::StoreOp::create(b, position, a.pos, ValueRange{slot});
+      b.setInsertionPointToStart(&valid.getElseRegion().front());
+      memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::ori, e.i32(1),
+                                  a.counts, ValueRange{e.index(experts + 1)});
     }
   });
 
@@ -206,10 +218,12 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
     Value total = e.muli(tokens, e.index(k));
     forStrided(tid, total, e.index(kBlockThreads), [&](Value s) {
       Value x = e.toIndex(memref::LoadOp::create(b, a.ids, ValueRange{s}));
-      Value p = memref::LoadOp::create(b, a.pos, ValueRange{s});
-      Value start = memref::LoadOp::create(b, startSh, ValueRange{x});
-      memref::StoreOp::create(b, e.toI32(s), a.slots,
-                              ValueRange{e.toIndex(e.addi(start, p))});
+      ifThen(e.cmpi(arith::CmpIPredicate::ult, x, e.index(experts)), [&] {
+        Value p = memref::LoadOp::create(b, a.pos, ValueRange{s});
+        Value start = memref::LoadOp::create(b, startSh, ValueRange{x});
+        memref::StoreOp::create(b, e.toI32(s), a.slots,
+                                ValueRange{e.toIndex(e.addi(start, p))});
+      });
     });
   });
   gpu::ReturnOp::create(b);
@@ -256,7 +270,7 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     a.slots = alloc(sType, sType.isDynamicDim(0) ? ValueRange{rows}
                                                   : ValueRange{});
     Type i32 = b.getI32Type();
-    a.counts = memref::AllocOp::create(b, MemRefType::get({experts + 1}, i32));
+    a.counts = memref::AllocOp::create(b, MemRefType::get({experts + 2}, i32));
     auto scratch = MemRefType::get({ShapedType::kDynamic}, i32);
     Value slotCount = e.muli(tokens, e.index(k));
     a.ids = memref::AllocOp::create(b, scratch, ValueRange{slotCount});
@@ -302,6 +316,14 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     gpu::LaunchFuncOp::create(b, fn, gpu::KernelDim3{grid, one, one},
                               gpu::KernelDim3{e.index(kBlockThreads), one, one},
                               /*dynamicSharedMemorySize=*/nullptr, operands);
+    // The host reads the flag after the (synchronous) launch: a run-time
+    // error, as the unfused plan's expert id check reports.
+    Value flag = memref::LoadOp::create(b, a.counts,
+                                        ValueRange{e.index(experts + 1)});
+    cf::AssertOp::create(
+        b, e.cmpi(arith::CmpIPredicate::eq, flag, e.i32(0)),
+        "moe.route_plan: no expert could be chosen for a token (NaN router "
+        "scores)");
     auto toTensor = [&](Value buf, Type type) -> Value {
       return bufferization::ToTensorOp::create(b, type, buf, /*restrict=*/true,
                                                /*writable=*/true);

@@ -1,9 +1,10 @@
 // RUN: moe-opt %s -split-input-file --moe-gpu-route-plan --cse | FileCheck %s
 
-// Host side: the results and the scratch (per-expert counters plus the
-// ticket, each copy's expert and position) are fresh buffers; the counters
-// are zeroed and the slots set to -1 (padding) before one launch of
-// max(ceil(T / 8), 1) blocks of 8 warps.
+// Host side: the results and the scratch (per-expert counters, the ticket
+// and the no-expert flag, each copy's expert and position) are fresh
+// buffers; the counters are zeroed and the slots set to -1 (padding) before
+// one launch of max(ceil(T / 8), 1) blocks of 8 warps; after it, a set flag
+// is a run-time error.
 // CHECK: module attributes {gpu.container_module}
 // CHECK-LABEL: func.func @gate
 // CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?x64xf16>
@@ -11,14 +12,17 @@
 // CHECK: %[[OFF:.*]] = memref.alloc() : memref<9xi32>
 // CHECK: %[[COPIES:.*]] = arith.muli %[[T]], %c2 : index
 // CHECK: %[[SLOTS:.*]] = memref.alloc(%{{.*}}) : memref<?xi32>
-// CHECK: %[[COUNTS:.*]] = memref.alloc() : memref<9xi32>
+// CHECK: %[[COUNTS:.*]] = memref.alloc() : memref<10xi32>
 // CHECK: %[[IDS:.*]] = memref.alloc(%[[COPIES]]) : memref<?xi32>
 // CHECK: %[[POS:.*]] = memref.alloc(%[[COPIES]]) : memref<?xi32>
-// CHECK: linalg.fill ins(%c0_i32 : i32) outs(%[[COUNTS]] : memref<9xi32>)
+// CHECK: linalg.fill ins(%c0_i32 : i32) outs(%[[COUNTS]] : memref<10xi32>)
 // CHECK: linalg.fill ins(%c-1_i32 : i32) outs(%[[SLOTS]] : memref<?xi32>)
 // CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[T]], %c8
 // CHECK: %[[GRID:.*]] = arith.maxui %[[BLOCKS]], %c1
-// CHECK: gpu.launch_func @moe_kernels::@route_plan blocks in (%[[GRID]], %c1, %c1) threads in (%c256, %c1, %c1) args(%{{.*}}, %{{.*}}, %{{.*}}, %[[W]] : memref<?x2xf16>, %[[OFF]] : memref<9xi32>, %[[SLOTS]] : memref<?xi32>, %[[COUNTS]] : memref<9xi32>, %[[IDS]] : memref<?xi32>, %[[POS]] : memref<?xi32>)
+// CHECK: gpu.launch_func @moe_kernels::@route_plan blocks in (%[[GRID]], %c1, %c1) threads in (%c256, %c1, %c1) args(%{{.*}}, %{{.*}}, %{{.*}}, %[[W]] : memref<?x2xf16>, %[[OFF]] : memref<9xi32>, %[[SLOTS]] : memref<?xi32>, %[[COUNTS]] : memref<10xi32>, %[[IDS]] : memref<?xi32>, %[[POS]] : memref<?xi32>)
+// CHECK: %[[FLAG:.*]] = memref.load %[[COUNTS]][%c9] : memref<10xi32>
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[FLAG]], %c0_i32
+// CHECK: cf.assert %[[OK]], "moe.route_plan: no expert could be chosen for a token (NaN router scores)"
 // CHECK: bufferization.to_tensor %[[W]] restrict writable
 //
 // The kernel: a row of logits per warp, the group starts, the last-block
@@ -33,12 +37,16 @@
 // Lane 0: scores, top-k, then a position in each pick's group.
 // CHECK: memref.load %[[LOGITS]]
 // CHECK: math.exp
-// CHECK: memref.atomic_rmw addi %c1_i32, %{{.*}}[%{{.*}}] : (i32, memref<9xi32>) -> i32
-// CHECK: memref.atomic_rmw addi %c1_i32, %{{.*}}[%{{.*}}] : (i32, memref<9xi32>) -> i32
+// A pick past the experts (NaN scores) sets the flag instead.
+// CHECK: arith.cmpi ult, %{{.*}}, %c8
+// CHECK: memref.atomic_rmw addi %c1_i32, %{{.*}}[%{{.*}}] : (i32, memref<10xi32>) -> i32
+// CHECK: } else {
+// CHECK: memref.atomic_rmw ori %c1_i32, %{{.*}}[%c9] : (i32, memref<10xi32>) -> i32
+// CHECK: memref.atomic_rmw addi %c1_i32, %{{.*}}[%{{.*}}] : (i32, memref<10xi32>) -> i32
 // The ticket, behind a fence: the last block sees every block's writes.
 // CHECK: nvvm.memory.barrier <gpu>
 // CHECK-NEXT: gpu.barrier
-// CHECK: memref.atomic_rmw addi %c1_i32, %{{.*}}[%c8] : (i32, memref<9xi32>) -> i32
+// CHECK: memref.atomic_rmw addi %c1_i32, %{{.*}}[%c8] : (i32, memref<10xi32>) -> i32
 // CHECK: gpu.grid_dim x
 // CHECK: memref.store %{{.*}}, %[[LAST]][%c0]
 // CHECK: gpu.barrier
@@ -46,7 +54,7 @@
 // CHECK: scf.if
 // CHECK-NEXT: nvvm.memory.barrier <gpu>
 // Offsets: group starts padded to the block (64), read atomically.
-// CHECK: memref.atomic_rmw addi %c0_i32, %{{.*}}[%{{.*}}] : (i32, memref<9xi32>) -> i32
+// CHECK: memref.atomic_rmw addi %c0_i32, %{{.*}}[%{{.*}}] : (i32, memref<10xi32>) -> i32
 // CHECK: arith.ceildivui %{{.*}}, %c64_i32 : i32
 // CHECK: memref.store %{{.*}}, %[[START]]
 // CHECK: gpu.barrier
