@@ -65,7 +65,9 @@ np_type = np.float32 if args.dtype == "f32" else np.float16
 onnx_type = TensorProto.FLOAT if args.dtype == "f32" else TensorProto.FLOAT16
 E, H, I, T = args.experts, args.hidden, args.inter, args.tokens
 gated = args.act == "swiglu"
-f1 = 2 * I if gated else I
+# swiglu_fusion = 0: the gate in fc1 and the up projection in fc3.
+separate = gated and args.fusion == 0
+f1 = 2 * I if gated and not separate else I
 
 
 def rand(*shape, scale=1.0):
@@ -79,6 +81,12 @@ if args.bias:
     inits += [numpy_helper.from_array(rand(E, f1, scale=0.1), "b1"),
               numpy_helper.from_array(rand(E, H, scale=0.1), "b2")]
     inputs[3], inputs[5] = "b1", "b2"
+if separate:
+    inits += [numpy_helper.from_array(rand(E, I, H, scale=H ** -0.5), "w3")]
+    inputs += ["w3", ""]
+    if args.bias:
+        inits += [numpy_helper.from_array(rand(E, I, scale=0.1), "b3")]
+        inputs[7] = "b3"
 attrs = dict(k=args.k, activation_type=args.act,
              normalize_routing_weights=int(args.renorm))
 if gated:
@@ -174,11 +182,17 @@ else:
 
 def numpy_reference():
     """com.microsoft.MoE written from its definition, in float64."""
-    arr = lambda i: numpy_helper.to_array(inits[i]).astype(np.float64)
+    named = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in inits}
+    w1, b1 = named["w1"], named.get("b1")
+    fusion = args.fusion
+    if separate:
+        # fc1 / fc3 are the concatenated halves of one projection.
+        w1 = np.concatenate([w1, named["w3"]], axis=1)
+        b1 = np.concatenate([b1, named["b3"]], axis=1) if args.bias else None
+        fusion = 2
     out = moe_reference(
-        x.reshape(-1, H), logits.reshape(-1, E), arr(0), arr(1), args.k,
-        args.act, args.renorm, args.fusion,
-        arr(2) if args.bias else None, arr(3) if args.bias else None)
+        x.reshape(-1, H), logits.reshape(-1, E), w1, named["w2"], args.k,
+        args.act, args.renorm, fusion, b1, named.get("b2"))
     return out.reshape(x.shape)
 
 
