@@ -170,7 +170,7 @@ void __kmpc_fork_call(void *loc, int32_t argc, moe_microtask fn, ...) {
     task_args[i] = args[i];
   __atomic_store_n(&team_size, n, __ATOMIC_RELEASE);
   __atomic_store_n(&remaining, n - 1, __ATOMIC_RELEASE);
-  barrier_count = 0;
+  __atomic_store_n(&barrier_count, 0, __ATOMIC_RELAXED);
   __atomic_add_fetch(&generation, 1, __ATOMIC_ACQ_REL);
   pthread_cond_broadcast(&work_ready);
   pthread_mutex_unlock(&pool_lock);
@@ -226,21 +226,32 @@ void __kmpc_for_static_fini(void *loc, int32_t gtid) {
   (void)gtid;
 }
 
+/* Spins like the workers do before sleeping: the team's threads reach a
+ * barrier within microseconds of each other, less than a futex wake-up. */
 void __kmpc_barrier(void *loc, int32_t gtid) {
   (void)loc;
   (void)gtid;
   int team = current_team;
   if (team <= 1)
     return;
-  pthread_mutex_lock(&barrier_lock);
-  uint64_t phase = barrier_phase;
-  if (++barrier_count == team) {
-    barrier_count = 0;
-    ++barrier_phase;
+  uint64_t phase = __atomic_load_n(&barrier_phase, __ATOMIC_ACQUIRE);
+  if (__atomic_add_fetch(&barrier_count, 1, __ATOMIC_ACQ_REL) == team) {
+    /* The count is reset before the phase moves on, so no thread can
+     * arrive at the next barrier and see the old count. */
+    __atomic_store_n(&barrier_count, 0, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&barrier_lock);
+    __atomic_add_fetch(&barrier_phase, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&barrier_cond);
-  } else {
-    while (phase == barrier_phase)
-      pthread_cond_wait(&barrier_cond, &barrier_lock);
+    pthread_mutex_unlock(&barrier_lock);
+    return;
   }
+  for (int spin = 0; spin < MOE_SPIN_ITERATIONS; ++spin) {
+    if (__atomic_load_n(&barrier_phase, __ATOMIC_ACQUIRE) != phase)
+      return;
+    cpu_relax();
+  }
+  pthread_mutex_lock(&barrier_lock);
+  while (__atomic_load_n(&barrier_phase, __ATOMIC_ACQUIRE) == phase)
+    pthread_cond_wait(&barrier_cond, &barrier_lock);
   pthread_mutex_unlock(&barrier_lock);
 }

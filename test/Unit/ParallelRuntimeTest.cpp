@@ -66,4 +66,40 @@ TEST(ParallelRuntime, EveryIterationRunsOnceOnEveryTeamSize) {
     }
   }
 }
+/// Rounds of: every thread marks its slot of round r, waits at a barrier,
+/// then checks that every thread marked round r (none got ahead), and
+/// waits again before the next round overwrites the marks.
+struct Rounds {
+  std::vector<std::atomic<int>> *marks;
+  std::atomic<int> *mismatches;
+  int rounds;
+};
+
+void roundsBody(int32_t *gtid, int32_t *btid, Rounds *work) {
+  int team = static_cast<int>(work->marks->size());
+  for (int r = 1; r <= work->rounds; ++r) {
+    (*work->marks)[*gtid].store(r);
+    __kmpc_barrier(nullptr, *gtid);
+    for (int t = 0; t < team; ++t)
+      if ((*work->marks)[t].load() != r)
+        ++*work->mismatches;
+    __kmpc_barrier(nullptr, *gtid);
+  }
+}
+
+TEST(ParallelRuntime, BarrierHoldsEveryThreadUntilAllArrive) {
+  for (int threads : {2, 3, 4}) {
+    moe_runtime_set_num_threads(threads);
+    std::vector<std::atomic<int>> marks(threads);
+    std::atomic<int> mismatches{0};
+    Rounds work{&marks, &mismatches, 300};
+    __kmpc_fork_call(nullptr, 1,
+                     reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(
+                         roundsBody),
+                     &work);
+    EXPECT_EQ(mismatches.load(), 0) << "team of " << threads;
+    for (int t = 0; t < threads; ++t)
+      EXPECT_EQ(marks[t].load(), 300);
+  }
+}
 } // namespace
