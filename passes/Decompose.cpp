@@ -9,6 +9,7 @@
 #include "moe/Passes/Passes.h"
 
 #include "mlir/IR/AffineMap.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
@@ -134,6 +135,50 @@ Value addShared(OpBuilder &b, Location loc, Value routed, Value shared,
   return generic.getResult(0);
 }
 
+/// `w: [N, K]` as the one expert of a grouped matmul, `[1, N, K]`: a
+/// constant is re-typed in place (so that later passes still see a
+/// constant), anything else reshaped.
+Value asOneExpert(OpBuilder &b, Location loc, Value w) {
+  auto type = cast<RankedTensorType>(w.getType());
+  auto expertType = RankedTensorType::get(
+      {1, type.getDimSize(0), type.getDimSize(1)}, type.getElementType());
+  if (auto cst = w.getDefiningOp<arith::ConstantOp>()) {
+    if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue()))
+      return arith::ConstantOp::create(b, loc, dense.reshape(expertType));
+    if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue()))
+      return arith::ConstantOp::create(
+          b, loc, DenseResourceElementsAttr::get(expertType, res.getRawHandle()));
+  }
+  return tensor::ExpandShapeOp::create(
+      b, loc, expertType, w, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+}
+
+/// `x * w^T` for `x: [T, K]`, `w: [N, K]` as a grouped matmul of one expert
+/// over all tokens (`offsets = [0, T]`): the dense shared-expert FFN runs on
+/// the expert GEMM kernels (tiled, threaded; tensor cores on GPUs) and takes
+/// the activation fusion. Accumulates in f32, rounds once to `x`'s type.
+Value denseExpertMatmul(OpBuilder &b, Location loc, Value x, Value w,
+                        Value offsets) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto type = RankedTensorType::get({xType.getDimSize(0), dimOf(w, 0)},
+                                    xType.getElementType());
+  return ExpertMatmulOp::create(
+      b, loc, type, x, asOneExpert(b, loc, w), offsets, /*bias=*/Value(),
+      /*scales=*/Value(), /*gather_slots=*/Value(), /*combine_slots=*/Value(),
+      /*combine_weights=*/Value(), /*combine_init=*/Value(), /*bits=*/0,
+      /*qblock=*/0, /*epilogue=*/ActivationAttr(), /*gather_k=*/IntegerAttr());
+}
+
+/// `[0, T]`: every token is a row of the one expert.
+Value allTokens(OpBuilder &b, Location loc, Value x) {
+  Type i32 = b.getI32Type();
+  Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+  Value rows = arith::IndexCastOp::create(
+      b, loc, i32, tensor::DimOp::create(b, loc, x, 0));
+  return tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({2}, i32), ValueRange{zero, rows});
+}
+
 struct DecomposeLayer : OpRewritePattern<LayerOp> {
   DecomposeLayer(MLIRContext *ctx, int64_t block)
       : OpRewritePattern(ctx), block(block) {}
@@ -197,14 +242,17 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
 
     if (op.hasSharedExperts()) {
       int64_t sharedInter = dimOf(op.getSharedFc2(), 1);
-      Value sGate = matmulTransposedB(rewriter, loc, hidden, op.getSharedFc1());
-      Value sUp = separate
-                      ? matmulTransposedB(rewriter, loc, hidden, op.getSharedFc3())
-                      : Value();
+      Value all = allTokens(rewriter, loc, hidden);
+      Value sGate =
+          denseExpertMatmul(rewriter, loc, hidden, op.getSharedFc1(), all);
+      Value sUp = separate ? denseExpertMatmul(rewriter, loc, hidden,
+                                               op.getSharedFc3(), all)
+                           : Value();
       Value sAct = ActivationOp::create(
           rewriter, loc, RankedTensorType::get({tokens, sharedInter}, elt),
           sGate, sUp, act);
-      Value shared = matmulTransposedB(rewriter, loc, sAct, op.getSharedFc2());
+      Value shared =
+          denseExpertMatmul(rewriter, loc, sAct, op.getSharedFc2(), all);
       Value gateLogit =
           op.getSharedGate()
               ? matmulTransposedB(rewriter, loc, hidden, op.getSharedGate())

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
@@ -29,6 +30,15 @@ using namespace mlir::moe;
 
 namespace {
 using namespace mlir::moe::gpu_gemm;
+
+/// Whether `offsets` are `[0, T]` of a one-expert matmul over dense rows
+/// (moe-decompose's shared experts): tiles then stop at row T.
+bool denseRows(ExpertMatmulOp op) {
+  auto rows = op.getOffsets().getDefiningOp<tensor::FromElementsOp>();
+  return rows && rows.getElements().size() == 2 &&
+         matchPattern(rows.getElements()[0], m_Zero()) && !op.isGathered() &&
+         !op.isCombined();
+}
 
 /// Whether `offsets` start every row group at a multiple of the row tile.
 bool paddedToTile(Value offsets) {
@@ -73,7 +83,8 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
 
   LogicalResult matchAndRewrite(ExpertMatmulOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!paddedToTile(op.getOffsets()))
+    bool dense = denseRows(op);
+    if (!dense && !paddedToTile(op.getOffsets()))
       return rewriter.notifyMatchFailure(op, "row groups not padded to tiles");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     KernelBuilder k{b};
@@ -122,9 +133,12 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     if (op.isCombined())
       initializeCombined(b, op.getCombineInit(), ops.out);
 
+    if (dense)
+      ops.rowLimit = rows;
+
     SmallVector<Value> operands = {ops.x, ops.w, ops.offsets};
     for (Value v : {ops.bias, ops.scales, ops.slots, ops.combineSlots,
-                    ops.combineWeights})
+                    ops.combineWeights, ops.rowLimit})
       if (v)
         operands.push_back(v);
     operands.push_back(ops.out);
@@ -142,6 +156,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     args.combineSlots = ops.combineSlots ? entry.getArgument(next++) : nullptr;
     args.combineWeights =
         ops.combineWeights ? entry.getArgument(next++) : nullptr;
+    args.rowLimit = ops.rowLimit ? entry.getArgument(next++) : nullptr;
     args.out = entry.getArguments().back();
     bool mma = tensorCores &&
                (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&
@@ -152,7 +167,9 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
 
     Value one = k.idx(1);
     Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(kTileN));
-    Value gridY = arith::DivUIOp::create(b, rows, k.idx(kTileM));
+    Value gridY =
+        dense ? Value(arith::CeilDivUIOp::create(b, rows, k.idx(kTileM)))
+              : Value(arith::DivUIOp::create(b, rows, k.idx(kTileM)));
     gpu::LaunchFuncOp::create(
         b, fn, gpu::KernelDim3{gridX, gridY, one},
         gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
@@ -179,7 +196,7 @@ struct GPUExpertMatmulPass
                          "its offsets must come from a moe.dispatch with "
                          "block a multiple of "
                       << kTileM << " (decompose with moe-decompose=block="
-                      << kTileM << ")";
+                      << kTileM << "), or be [0, rows] of one expert";
       return WalkResult::interrupt();
     });
     if (result.wasInterrupted())

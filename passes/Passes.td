@@ -23,9 +23,11 @@ def MoEDecompose : Pass<"moe-decompose"> {
     moe.expert_matmul   fc2
     moe.combine         (weighted un-permute and sum)
     ```
-    Shared experts become a dense FFN on `linalg.matmul` (with transposed
-    weight indexing maps) and `moe.activation`, added to the routed output by
-    one `linalg.generic` that also applies the optional sigmoid shared gate.
+    Shared experts become a dense FFN of `moe.expert_matmul`s with one
+    expert over every token (offsets `[0, T]`, so they run on the expert
+    GEMM kernels and take the activation fusion) and `moe.activation`,
+    added to the routed output by one `linalg.generic` that also applies the
+    optional sigmoid shared gate (whose logits are a `linalg.matmul`).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -476,6 +478,11 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
       each a 4 x 4 f32 register tile updated with fused multiply-adds.
 
     The epilogue adds the bias and rounds once to the result type.
+
+    A one-expert matmul over dense rows (offsets `tensor.from_elements 0,
+    T`, as moe-decompose writes shared experts) needs no padding: the grid
+    has `ceil(T / 64)` row tiles and the kernel, given T, reads rows past it
+    as zeros and does not write them.
 
     The op's tensors cross into the kernel as buffers
     (`bufferization.to_buffer`), and the result is a fresh buffer returned

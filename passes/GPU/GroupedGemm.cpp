@@ -72,10 +72,20 @@ Value KernelBuilder::loadWeightF32(const Operands &ops, Value e, Value n,
   return arith::MulFOp::create(b, w, scale);
 }
 
+/// `n` as the column bound, or 0 (nothing stored) for a row past the dense
+/// row count.
+static Value boundForRow(KernelBuilder &k, const Operands &ops, Value row,
+                         Value n) {
+  if (!ops.rowLimit)
+    return n;
+  return arith::SelectOp::create(k.b, k.lt(row, ops.rowLimit), n, k.idx(0));
+}
+
 void KernelBuilder::storeOut(const Operands &ops, Value v, Value row,
                              Value col, Value n, Type elt) {
   if (!ops.combineSlots)
-    return storeIfInColumns(ops.out, fromF32(v, elt), row, col, n);
+    return storeIfInColumns(ops.out, fromF32(v, elt), row, col,
+                            boundForRow(*this, ops, row, n));
   // Padding rows (slot -1) belong to no token.
   Value slot = memref::LoadOp::create(b, ops.combineSlots, ValueRange{row});
   Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
@@ -114,6 +124,7 @@ void KernelBuilder::storeZero(const Operands &ops, Value zero, Value row,
   // A combined output has no padding rows: they add nothing.
   if (ops.combineSlots)
     return;
+  n = boundForRow(*this, ops, row, n);
   if (!ops.pairedEpilogue())
     return storeIfInColumns(ops.out, zero, row, col, n);
   storeIfInColumns(ops.out, zero, row, arith::DivUIOp::create(b, col, idx(2)),
@@ -121,6 +132,14 @@ void KernelBuilder::storeZero(const Operands &ops, Value zero, Value row,
 }
 
 Value KernelBuilder::loadInputRow(const Operands &ops, Value r, Value c) {
+  if (ops.rowLimit) {
+    // Rows past the dense row count read as zeros (row 0 stands in).
+    Value valid = lt(r, ops.rowLimit);
+    Value v = memref::LoadOp::create(
+        b, ops.x, ValueRange{arith::SelectOp::create(b, valid, r, idx(0)), c});
+    Value zero = arith::ConstantOp::create(b, b.getZeroAttr(v.getType()));
+    return arith::SelectOp::create(b, valid, v, zero);
+  }
   if (!ops.slots)
     return memref::LoadOp::create(b, ops.x, ValueRange{r, c});
   Value slot = memref::LoadOp::create(b, ops.slots, ValueRange{r});

@@ -40,6 +40,10 @@ struct Operands {
   /// out[t] ([T, N], initialized before the launch). Null otherwise.
   Value combineSlots, combineWeights;
   int64_t combineK = 0;
+  /// Dense rows (one expert over `[0, T]`, offsets not padded to the tile):
+  /// the row count T, below which rows are read and written; null when the
+  /// plan pads every group to the tile.
+  Value rowLimit;
   int64_t experts;
   int64_t bits = 0, block = 0; // weight quantization (moe.expert_matmul)
   /// Activation applied before the store (moe.expert_matmul's epilogue),

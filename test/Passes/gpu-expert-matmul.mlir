@@ -201,6 +201,33 @@ func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x
 
 // -----
 
+// Dense rows (moe-decompose's shared experts: one expert over [0, T]): the
+// row count is a kernel argument, ceil(T / 64) row tiles, and rows past T
+// read as zeros and are not written.
+// CHECK-LABEL: func.func @dense
+// CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?x32xf16>
+// CHECK: %[[GY:.*]] = arith.ceildivui %[[T]], %c64
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%{{.*}}, %[[GY]], %{{.*}}) threads in (%c128{{.*}}) args(%{{.*}}, %{{.*}}, %{{.*}}, %[[T]] : index, %{{.*}} : memref<?x48xf16>)
+// CHECK: gpu.func @expert_matmul({{.*}}, %[[LIMIT:.*]]: index, %{{.*}}: memref<?x48xf16>)
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[LIMIT]] : index
+// CHECK: %[[ROW:.*]] = arith.select %[[IN]], %{{.*}}, %c0{{.*}} : index
+// CHECK: memref.load %arg0[%[[ROW]], %{{.*}}]
+// CHECK: arith.select %[[IN]], %{{.*}}, %cst{{.*}} : f16
+// CHECK: arith.cmpi ult, %{{.*}}, %[[LIMIT]] : index
+// CHECK: memref.store %{{.*}}, %arg4
+func.func @dense(%x: tensor<?x32xf16>, %w: tensor<1x48x32xf16>) -> tensor<?x48xf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0 : i32
+  %t = tensor.dim %x, %c0 : tensor<?x32xf16>
+  %ti = arith.index_cast %t : index to i32
+  %all = tensor.from_elements %zero, %ti : tensor<2xi32>
+  %y = moe.expert_matmul %x, %w, %all
+      : (tensor<?x32xf16>, tensor<1x48x32xf16>, tensor<2xi32>) -> tensor<?x48xf16>
+  return %y : tensor<?x48xf16>
+}
+
+// -----
+
 // Groups of unknown padding cannot be tiled.
 func.func @unknown_offsets(%g: tensor<128x16xf32>, %w: tensor<2x8x16xf32>,
                            %off: tensor<3xi32>) -> tensor<128x8xf32> {

@@ -18,9 +18,9 @@
 // CHECK: moe.dispatch %[[X1]]
 // CHECK: %[[D1:.*]] = moe.all_to_all_start %{{.*}} : (tensor<?x32xf32>, tensor<2xi32>)
 // CHECK: %[[I1:.*]] = moe.all_to_all_start %{{.*}} : (tensor<?x1xi32>, tensor<2xi32>)
-// CHECK: linalg.matmul {{.*}} tensor<64x32xf32>
+// CHECK: moe.expert_matmul {{.*}} tensor<1x64x32xf32>
 // CHECK: moe.activation
-// CHECK: linalg.matmul {{.*}} tensor<32x32xf32>
+// CHECK: moe.expert_matmul {{.*}} tensor<1x32x32xf32>
 // CHECK: linalg.matmul {{.*}} tensor<1x32xf32>
 // CHECK: %[[R0:.*]], %[[C0:.*]] = moe.all_to_all_wait %[[D0]]
 // CHECK: moe.all_to_all_wait %[[I0]]
