@@ -357,26 +357,42 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     } else {
       // This expert's rows, read from the tokens through the slots (a
       // per-expert tile, not a permuted copy of all tokens).
+      // Row by row: a slot's token is found once and its row copied whole
+      // (a contiguous copy), not recomputed per element.
       int64_t gk = *op.getGatherK();
       Type inElt = cast<RankedTensorType>(input.getType()).getElementType();
       Value init = tensor::EmptyOp::create(
           rewriter, loc, ArrayRef<OpFoldResult>{count, kk}, inElt);
-      xs = linalg::GenericOp::create(
-               rewriter, loc, TypeRange{init.getType()}, ValueRange{},
-               ValueRange{init},
-               ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx)},
-               SmallVector<utils::IteratorType>(2,
-                                                utils::IteratorType::parallel),
-               [&](OpBuilder &b, Location l, ValueRange) {
-                 Emitter in{b, l};
-                 Value m = linalg::IndexOp::create(b, l, 0);
-                 Value slot = in.extract(gatherSlots, {in.addi(lo, m)});
-                 linalg::YieldOp::create(
-                     b, l,
-                     loadSlotRow(in, input, slot,
-                                 linalg::IndexOp::create(b, l, 1), gk));
-               })
-               .getResult(0);
+      auto rowType = RankedTensorType::get(
+          {1, cast<RankedTensorType>(input.getType()).getDimSize(1)}, inElt);
+      xs = e.loop(count, {init}, [&](Value m, ValueRange acc) {
+        Value slot = e.extract(gatherSlots, {e.addi(lo, m)});
+        Value valid = e.cmpi(arith::CmpIPredicate::sge, slot, e.i32(0));
+        auto row = scf::IfOp::create(
+            rewriter, loc, valid,
+            [&](OpBuilder &b, Location l) {
+              Emitter in{b, l};
+              Value token = arith::DivUIOp::create(b, l, in.toIndex(slot),
+                                                   in.index(gk));
+              Value r = tensor::ExtractSliceOp::create(
+                  b, l, rowType, input, ArrayRef<OpFoldResult>{token, zero},
+                  ArrayRef<OpFoldResult>{one, kk},
+                  ArrayRef<OpFoldResult>{one, one});
+              scf::YieldOp::create(b, l, r);
+            },
+            [&](OpBuilder &b, Location l) {
+              // A padding slot: a zero row.
+              Emitter in{b, l};
+              Value z = in.filled({b.getIndexAttr(1), kk},
+                                  cast<TypedAttr>(b.getZeroAttr(inElt)));
+              scf::YieldOp::create(b, l, castIfNeeded(b, l, z, rowType));
+            });
+        Value next = tensor::InsertSliceOp::create(
+            rewriter, loc, row.getResult(0), acc[0],
+            ArrayRef<OpFoldResult>{m, zero}, ArrayRef<OpFoldResult>{one, kk},
+            ArrayRef<OpFoldResult>{one, one});
+        return SmallVector<Value>{next};
+      })[0];
     }
     auto wSliceType = RankedTensorType::get(
         {chunkable ? ShapedType::kDynamic : wType.getDimSize(1),
