@@ -45,10 +45,11 @@ TEST_F(MoETest, DecomposeProducesTheStepOps) {
   EXPECT_EQ(count<LayerOp>(*module), 0);
   EXPECT_EQ(count<RouteOp>(*module), 1);
   EXPECT_EQ(count<DispatchOp>(*module), 1);
-  EXPECT_EQ(count<ExpertMatmulOp>(*module), 3); // fc1, fc3, fc2
-  EXPECT_EQ(count<ActivationOp>(*module), 2);   // routed and shared
+  // fc1, fc3, fc2, then the shared fc1, fc3, fc2 as one-expert GEMMs.
+  EXPECT_EQ(count<ExpertMatmulOp>(*module), 6);
+  EXPECT_EQ(count<ActivationOp>(*module), 2); // routed and shared
   EXPECT_EQ(count<CombineOp>(*module), 1);
-  EXPECT_EQ(count<linalg::MatmulOp>(*module), 3); // shared fc1, fc3, fc2
+  EXPECT_EQ(count<linalg::MatmulOp>(*module), 0); // no shared gate here
 }
 
 TEST_F(MoETest, DecomposeRejectsBlockBelowOne) {
