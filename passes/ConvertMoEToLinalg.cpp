@@ -780,9 +780,14 @@ struct ConvertMoEToLinalgPass
     WalkResult result = getOperation()->walk([](Operation *op) {
       if (!isa<MoEDialect>(op->getDialect()))
         return WalkResult::advance();
-      op->emitError() << "'" << op->getName()
-                      << "' has no lowering to linalg (collectives need the "
-                         "expert-parallel runtime)";
+      if (isa<CombineOp>(op))
+        op->emitError() << "'" << op->getName()
+                        << "' cannot be lowered: its k (routing weights "
+                           "dimension 1) must be static";
+      else
+        op->emitError() << "'" << op->getName()
+                        << "' has no lowering to linalg (collectives need "
+                           "the expert-parallel runtime)";
       return WalkResult::interrupt();
     });
     if (result.wasInterrupted())

@@ -171,6 +171,8 @@ struct FuseIntoGemm : OpRewritePattern<CombineOp> {
           op, "not the only reader of a GEMM grouped by its plan");
     auto type = cast<RankedTensorType>(op.getType());
     int64_t k = cast<RankedTensorType>(op.getWeights().getType()).getDimSize(1);
+    if (ShapedType::isDynamic(k))
+      return rewriter.notifyMatchFailure(op, "k must be static");
     // Only 0 + a + b is the same sum in every order.
     if (deterministic && k > 2)
       return rewriter.notifyMatchFailure(op, "order-dependent sum");

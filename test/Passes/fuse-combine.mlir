@@ -115,7 +115,7 @@ func.func @bf16(%l: tensor<?x8xbf16>, %w2: tensor<8x64x128xbf16>,
 // -----
 
 // Rows grouped by another plan than the combine's slots, or a GEMM result
-// read twice: not fused.
+// read twice: not fused (weights of unknown k: fuse-combine-dynamic-k.mlir).
 // CHECK-LABEL: func.func @not_fused
 // CHECK-COUNT-2: moe.combine
 func.func @not_fused(%l: tensor<?x8xf32>, %l2: tensor<?x8xf32>, %w2: tensor<8x64x128xf32>,
