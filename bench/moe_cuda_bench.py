@@ -57,6 +57,9 @@ def main():
     p.add_argument("--dtypes", default="f16,f32")
     p.add_argument("--sm", default="90")
     p.add_argument("--workdir", default=None)
+    p.add_argument("--options", default="",
+                   help="extra pipeline options, e.g. 'fuse-routing-plan=0 "
+                        "fuse-combine=0' to time the unfused schedule")
     args = p.parse_args()
 
     name = gpu_name()
@@ -86,7 +89,8 @@ def main():
             onnx.save(build_moe_model(E=E, H=H, I=I, K=K, dtype=np_type,
                                       name="moe_bench"), model)
             subprocess.run([os.path.join(BIN, "moe-opt"), model,
-                            f"--moe-cuda-pipeline=sm={args.sm}", "--emit=shared",
+                            f"--moe-cuda-pipeline=sm={args.sm} {args.options}",
+                            "--emit=shared",
                             "-o", lib], check=True)
             for t in [int(x) for x in args.tokens.split(",")]:
                 rng = np.random.default_rng(1)
