@@ -84,6 +84,11 @@ static void run_task(int32_t id) {
  * than a condition-variable wake-up takes. */
 #define MOE_SPIN_ITERATIONS 20000
 
+/* Spinning only pays when every team thread has a core: with more threads
+ * than online CPUs a spinning thread holds the core the one it waits for
+ * needs, so waits go straight to sleep. Set at each fork. */
+static int spin_limit = MOE_SPIN_ITERATIONS;
+
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -94,7 +99,7 @@ static void *worker_main(void *arg) {
   int32_t id = (int32_t)(intptr_t)arg;
   uint64_t seen = 0;
   for (;;) {
-    for (int spin = 0; spin < MOE_SPIN_ITERATIONS &&
+    for (int spin = 0; spin < __atomic_load_n(&spin_limit, __ATOMIC_RELAXED) &&
                        __atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen;
          ++spin)
       cpu_relax();
@@ -164,6 +169,11 @@ void __kmpc_fork_call(void *loc, int32_t argc, moe_microtask fn, ...) {
   }
   if (n > started_workers + 1)
     n = started_workers + 1;
+  static long online;
+  if (!online)
+    online = sysconf(_SC_NPROCESSORS_ONLN);
+  __atomic_store_n(&spin_limit, n <= online ? MOE_SPIN_ITERATIONS : 0,
+                   __ATOMIC_RELAXED);
   task = fn;
   task_argc = argc;
   for (int i = 0; i < 4; ++i)
@@ -177,7 +187,7 @@ void __kmpc_fork_call(void *loc, int32_t argc, moe_microtask fn, ...) {
 
   run_task(0);
 
-  for (int spin = 0; spin < MOE_SPIN_ITERATIONS &&
+  for (int spin = 0; spin < __atomic_load_n(&spin_limit, __ATOMIC_RELAXED) &&
                      __atomic_load_n(&remaining, __ATOMIC_ACQUIRE) > 0;
        ++spin)
     cpu_relax();
@@ -245,7 +255,8 @@ void __kmpc_barrier(void *loc, int32_t gtid) {
     pthread_mutex_unlock(&barrier_lock);
     return;
   }
-  for (int spin = 0; spin < MOE_SPIN_ITERATIONS; ++spin) {
+  for (int spin = 0; spin < __atomic_load_n(&spin_limit, __ATOMIC_RELAXED);
+       ++spin) {
     if (__atomic_load_n(&barrier_phase, __ATOMIC_ACQUIRE) != phase)
       return;
     cpu_relax();
