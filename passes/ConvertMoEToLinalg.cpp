@@ -737,12 +737,9 @@ struct ExpandCombinedMatmul : OpRewritePattern<ExpertMatmulOp> {
         {cast<RankedTensorType>(op.getCombineSlots().getType()).getDimSize(0),
          resType.getDimSize(1)},
         resType.getElementType());
-    auto rows = ExpertMatmulOp::create(
-        rewriter, loc, rowsType, op.getInput(), op.getWeight(),
-        op.getOffsets(), op.getBias(), op.getScales(), op.getGatherSlots(),
-        /*combine_slots=*/Value(), /*combine_weights=*/Value(),
-        /*combine_init=*/Value(), op.getWeightBitsAttr(),
-        op.getQuantBlockAttr(), op.getEpilogueAttr(), op.getGatherKAttr());
+    ExpertMatmulParts parts = ExpertMatmulParts::of(op);
+    parts.combineSlots = parts.combineWeights = parts.combineInit = nullptr;
+    auto rows = parts.create(rewriter, loc, rowsType);
     Value sum = CombineOp::create(rewriter, loc, resType, rows.getResult(),
                                   op.getCombineSlots(), op.getCombineWeights());
     Value init = op.getCombineInit();

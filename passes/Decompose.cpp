@@ -162,11 +162,11 @@ Value denseExpertMatmul(OpBuilder &b, Location loc, Value x, Value w,
   auto xType = cast<RankedTensorType>(x.getType());
   auto type = RankedTensorType::get({xType.getDimSize(0), dimOf(w, 0)},
                                     xType.getElementType());
-  return ExpertMatmulOp::create(
-      b, loc, type, x, asOneExpert(b, loc, w), offsets, /*bias=*/Value(),
-      /*scales=*/Value(), /*gather_slots=*/Value(), /*combine_slots=*/Value(),
-      /*combine_weights=*/Value(), /*combine_init=*/Value(), /*bits=*/0,
-      /*qblock=*/0, /*epilogue=*/ActivationAttr(), /*gather_k=*/IntegerAttr());
+  ExpertMatmulParts parts;
+  parts.input = x;
+  parts.weight = asOneExpert(b, loc, w);
+  parts.offsets = offsets;
+  return parts.create(b, loc, type);
 }
 
 /// `[0, T]`: every token is a row of the one expert.
@@ -217,13 +217,15 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     auto expertMatmul = [&](Value input, Value weight, Value bias,
                             Value scales) -> Value {
       auto type = RankedTensorType::get({rows, dimOf(weight, 1)}, elt);
-      return ExpertMatmulOp::create(rewriter, loc, type, input, weight,
-                                    offsets, bias, scales,
-                                    /*gather_slots=*/Value(), /*combine_slots=*/Value(),
-                                    /*combine_weights=*/Value(),
-                                    /*combine_init=*/Value(), bits, qblock,
-                                    /*epilogue=*/ActivationAttr(),
-                                    /*gather_k=*/IntegerAttr());
+      ExpertMatmulParts parts;
+      parts.input = input;
+      parts.weight = weight;
+      parts.offsets = offsets;
+      parts.bias = bias;
+      parts.scales = scales;
+      parts.weightBits = bits;
+      parts.quantBlock = qblock;
+      return parts.create(rewriter, loc, type);
     };
     int64_t inter = dimOf(op.getFc2(), 2);
     if (bits && inter != ShapedType::kDynamic)

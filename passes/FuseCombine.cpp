@@ -197,12 +197,11 @@ struct FuseIntoGemm : OpRewritePattern<CombineOp> {
           rewriter, loc, rewriter.getZeroAttr(type.getElementType()));
       init = linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
     }
-    auto fused = ExpertMatmulOp::create(
-        rewriter, gemm.getLoc(), type, gemm.getInput(), gemm.getWeight(),
-        gemm.getOffsets(), gemm.getBias(), gemm.getScales(),
-        gemm.getGatherSlots(), op.getSlots(), op.getWeights(), init,
-        gemm.getWeightBitsAttr(), gemm.getQuantBlockAttr(),
-        gemm.getEpilogueAttr(), gemm.getGatherKAttr());
+    ExpertMatmulParts parts = ExpertMatmulParts::of(gemm);
+    parts.combineSlots = op.getSlots();
+    parts.combineWeights = op.getWeights();
+    parts.combineInit = init;
+    auto fused = parts.create(rewriter, gemm.getLoc(), type);
     rewriter.replaceOp(replaced, fused.getResult());
     if (replaced != op)
       rewriter.eraseOp(op);

@@ -32,12 +32,11 @@ struct FuseGather : OpRewritePattern<ExpertMatmulOp> {
       return rewriter.notifyMatchFailure(op, "input is not a dispatch's rows");
     int64_t k = cast<RankedTensorType>(dispatch.getIds().getType())
                     .getDimSize(1);
-    auto fused = ExpertMatmulOp::create(
-        rewriter, op.getLoc(), op.getType(), dispatch.getInput(),
-        op.getWeight(), op.getOffsets(), op.getBias(), op.getScales(),
-        dispatch.getSlots(), op.getCombineSlots(), op.getCombineWeights(),
-        op.getCombineInit(), op.getWeightBitsAttr(), op.getQuantBlockAttr(),
-        op.getEpilogueAttr(), rewriter.getI64IntegerAttr(k));
+    ExpertMatmulParts parts = ExpertMatmulParts::of(op);
+    parts.input = dispatch.getInput();
+    parts.gatherSlots = dispatch.getSlots();
+    parts.gatherK = k;
+    auto fused = parts.create(rewriter, op.getLoc(), op.getType());
     rewriter.replaceOp(op, fused.getResult());
     return success();
   }

@@ -85,12 +85,12 @@ struct FuseActivation : OpRewritePattern<ActivationOp> {
                                 Gating::interleaved, act.getAlpha(),
                                 act.getBeta(), act.getLimit());
     }
-    auto fused = ExpertMatmulOp::create(
-        rewriter, gemm.getLoc(), op.getType(), gemm.getInput(), weight,
-        gemm.getOffsets(), bias, scales, gemm.getGatherSlots(),
-        /*combine_slots=*/Value(), /*combine_weights=*/Value(),
-        /*combine_init=*/Value(), gemm.getWeightBitsAttr(),
-        gemm.getQuantBlockAttr(), act, gemm.getGatherKAttr());
+    ExpertMatmulParts parts = ExpertMatmulParts::of(gemm);
+    parts.weight = weight;
+    parts.bias = bias;
+    parts.scales = scales;
+    parts.epilogue = act;
+    auto fused = parts.create(rewriter, gemm.getLoc(), op.getType());
     rewriter.replaceOp(op, fused.getResult());
     rewriter.eraseOp(gemm);
     if (upGemm)

@@ -494,6 +494,32 @@ LogicalResult ExpertMatmulOp::verify() {
       failed(c.elementType(getResult(), "result", elt)));
 }
 
+ExpertMatmulParts ExpertMatmulParts::of(ExpertMatmulOp op) {
+  ExpertMatmulParts p;
+  p.input = op.getInput();
+  p.weight = op.getWeight();
+  p.offsets = op.getOffsets();
+  p.bias = op.getBias();
+  p.scales = op.getScales();
+  p.gatherSlots = op.getGatherSlots();
+  p.gatherK = op.getGatherK().value_or(0);
+  p.combineSlots = op.getCombineSlots();
+  p.combineWeights = op.getCombineWeights();
+  p.combineInit = op.getCombineInit();
+  p.weightBits = op.getWeightBits();
+  p.quantBlock = op.getQuantBlock();
+  p.epilogue = op.getEpilogueAttr();
+  return p;
+}
+
+ExpertMatmulOp ExpertMatmulParts::create(OpBuilder &b, Location loc,
+                                         Type result) const {
+  return ExpertMatmulOp::create(
+      b, loc, result, input, weight, offsets, bias, scales, gatherSlots,
+      combineSlots, combineWeights, combineInit, weightBits, quantBlock,
+      epilogue, gatherK ? b.getI64IntegerAttr(gatherK) : IntegerAttr());
+}
+
 //===----------------------------------------------------------------------===//
 // ActivationOp
 //===----------------------------------------------------------------------===//

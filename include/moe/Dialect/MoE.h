@@ -27,4 +27,21 @@
 #define GET_OP_CLASSES
 #include "dialects/moe/MoEOps.h.inc"
 
+namespace mlir::moe {
+/// The operands and attributes of a `moe.expert_matmul`, named: fusions
+/// build a variant of a GEMM by taking its parts, changing some and
+/// creating the new op, without restating every operand.
+struct ExpertMatmulParts {
+  Value input, weight, offsets, bias, scales;
+  Value gatherSlots; // with gatherK, or null
+  int64_t gatherK = 0;
+  Value combineSlots, combineWeights, combineInit; // all or none
+  int64_t weightBits = 0, quantBlock = 0;
+  ActivationAttr epilogue;
+
+  static ExpertMatmulParts of(ExpertMatmulOp op);
+  ExpertMatmulOp create(OpBuilder &b, Location loc, Type result) const;
+};
+} // namespace mlir::moe
+
 #endif // MOE_DIALECT_MOE_H
