@@ -12,7 +12,6 @@
 #include "moe/Passes/Passes.h"
 
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -451,14 +450,8 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
     apply(with.activation, populateFuseExpertActivationPatterns);
     apply(with.gather, populateFuseDispatchGatherPatterns);
     apply(with.routingPlan, populateFuseRoutingPlanPatterns);
-    if (with.combine) {
-      RewritePatternSet fusion(&getContext());
-      populateFuseCombinePatterns(fusion, /*deterministic=*/false);
-      GreedyRewriteConfig config;
-      config.enableFolding(false);
-      config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
-      (void)applyPatternsGreedily(copy, std::move(fusion), config);
-    }
+    if (with.combine)
+      applyFuseCombine(copy, /*deterministic=*/false);
     Costing costing(dev, tokens, expertCounts);
     copy->walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (op == copy)

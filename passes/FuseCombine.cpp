@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Utils/Emitter.h"
 #include "moe/Dialect/MoE.h"
 #include "moe/Passes/Passes.h"
 
@@ -188,14 +189,10 @@ struct FuseIntoGemm : OpRewritePattern<CombineOp> {
       replaced = add->generic;
     } else {
       Location loc = op.getLoc();
-      SmallVector<OpFoldResult> sizes = {
-          tensor::getMixedSize(rewriter, loc, op.getWeights(), 0),
-          tensor::getMixedSize(rewriter, loc, op.getInput(), 1)};
-      Value empty =
-          tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
-      Value zero = arith::ConstantOp::create(
-          rewriter, loc, rewriter.getZeroAttr(type.getElementType()));
-      init = linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
+      init = Emitter{rewriter, loc}.filled(
+          {tensor::getMixedSize(rewriter, loc, op.getWeights(), 0),
+           tensor::getMixedSize(rewriter, loc, op.getInput(), 1)},
+          cast<TypedAttr>(rewriter.getZeroAttr(type.getElementType())));
     }
     ExpertMatmulParts parts = ExpertMatmulParts::of(gemm);
     parts.combineSlots = op.getSlots();
@@ -216,18 +213,18 @@ struct FuseCombinePass : moe::impl::FuseCombineBase<FuseCombinePass> {
   using Base::Base;
 
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    populateFuseCombinePatterns(patterns, deterministic);
-    // Greedy, not a walk: a fusion erases the addition after the combine.
-    GreedyRewriteConfig config;
-    config.enableFolding(false);
-    config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
-    (void)applyPatternsGreedily(getOperation(), std::move(patterns), config);
+    applyFuseCombine(getOperation(), deterministic);
   }
 };
 } // namespace
 
-void mlir::moe::populateFuseCombinePatterns(RewritePatternSet &patterns,
-                                            bool deterministic) {
-  patterns.add<FuseIntoGemm>(patterns.getContext(), deterministic);
+void mlir::moe::applyFuseCombine(Operation *root, bool deterministic) {
+  RewritePatternSet patterns(root->getContext());
+  patterns.add<FuseIntoGemm>(root->getContext(), deterministic);
+  // Greedy, not a walk: a fusion erases the addition after the combine.
+  // Nothing else changes (no folding, no region simplification).
+  GreedyRewriteConfig config;
+  config.enableFolding(false);
+  config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+  (void)applyPatternsGreedily(root, std::move(patterns), config);
 }

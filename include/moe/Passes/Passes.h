@@ -42,10 +42,9 @@ void populateFuseDispatchGatherPatterns(RewritePatternSet &patterns);
 /// moe-fuse-routing-plan's pattern.
 void populateFuseRoutingPlanPatterns(RewritePatternSet &patterns);
 
-/// moe-fuse-combine's pattern (it erases the addition it absorbs: apply it
-/// with the greedy driver, not a walk).
-void populateFuseCombinePatterns(RewritePatternSet &patterns,
-                                 bool deterministic);
+/// moe-fuse-combine on everything under `root` (for the pass and for
+/// costing a schedule).
+void applyFuseCombine(Operation *root, bool deterministic);
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
