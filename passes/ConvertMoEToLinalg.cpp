@@ -146,11 +146,7 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
     int64_t k = cast<RankedTensorType>(ids.getType()).getDimSize(1);
     Value tokens = e.dim(input, 0);
     Value slotsTotal = e.muli(tokens, e.index(k));
-    Value rows = e.addi(slotsTotal, e.index(experts * (block - 1)));
-    if (block > 1)
-      rows = e.muli(arith::DivUIOp::create(rewriter, loc, rows,
-                                           e.index(block)),
-                    e.index(block));
+    Value rows = emitPlanRowCount(e, tokens, k, experts, block);
     Value kIdx = e.index(k);
     auto expertOf = [&](Value slot) {
       Value t = arith::DivUIOp::create(rewriter, loc, slot, kIdx);

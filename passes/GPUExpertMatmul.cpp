@@ -92,12 +92,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     auto resType = cast<RankedTensorType>(op.getResult().getType());
     Type elt = resType.getElementType();
 
-    auto buffer = [&](Value t) -> Value {
-      if (!t)
-        return nullptr;
-      auto type = anyLayout(cast<RankedTensorType>(t.getType()));
-      return bufferization::ToBufferOp::create(b, type, t, /*readOnly=*/true);
-    };
+    auto buffer = [&](Value t) { return toKernelBuffer(b, b.getLoc(), t); };
     Operands ops;
     ops.x = buffer(op.getInput());
     ops.w = buffer(op.getWeight());

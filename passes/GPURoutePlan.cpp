@@ -55,6 +55,12 @@ struct PlanArgs {
   Value counts;                // [E + 2] i32, zero on entry; [E]: the ticket,
                                // [E + 1]: set when a pick is no expert
   Value ids, pos;              // [T * k] i32 scratch
+
+  /// The fields in kernel-argument order (null ones are not arguments).
+  SmallVector<Value *> fields() {
+    return {&input, &gate,   &bias, &weights, &offsets,
+            &slots, &counts, &ids,  &pos};
+  }
 };
 
 /// Builds the kernel body into `fn` (arguments as in PlanArgs, nulls
@@ -242,11 +248,8 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     Emitter e{b, b.getLoc()};
     MLIRContext *ctx = op.getContext();
     int64_t k = op.getRouting().getK();
-    auto buffer = [&](Value t) -> Value {
-      if (!t)
-        return nullptr;
-      auto type = gpu_gemm::anyLayout(cast<RankedTensorType>(t.getType()));
-      return bufferization::ToBufferOp::create(b, type, t, /*readOnly=*/true);
+    auto buffer = [&](Value t) {
+      return gpu_gemm::toKernelBuffer(b, b.getLoc(), t);
     };
     auto alloc = [&](Type type, ValueRange dyn) -> Value {
       auto t = cast<RankedTensorType>(type);
@@ -263,10 +266,7 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     a.weights = alloc(wType, wType.isDynamicDim(0) ? ValueRange{tokens}
                                                     : ValueRange{});
     a.offsets = alloc(op.getOffsets().getType(), {});
-    Value rows = e.addi(e.muli(tokens, e.index(k)),
-                        e.index(experts * (op.getBlock() - 1)));
-    rows = e.muli(arith::DivUIOp::create(b, rows, e.index(op.getBlock())),
-                  e.index(op.getBlock()));
+    Value rows = emitPlanRowCount(e, tokens, k, experts, op.getBlock());
     a.slots = alloc(sType, sType.isDynamicDim(0) ? ValueRange{rows}
                                                   : ValueRange{});
     Type i32 = b.getI32Type();
@@ -281,10 +281,9 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     linalg::FillOp::create(b, e.i32(-1), a.slots);
 
     SmallVector<Value> operands;
-    for (Value v : {a.input, a.gate, a.bias, a.weights, a.offsets, a.slots,
-                    a.counts, a.ids, a.pos})
-      if (v)
-        operands.push_back(v);
+    for (Value *v : a.fields())
+      if (*v)
+        operands.push_back(*v);
     auto kernels =
         gpu_gemm::getOrCreateKernelModule(op->getParentOfType<ModuleOp>());
     OpBuilder mb(ctx);
@@ -294,18 +293,12 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
         FunctionType::get(ctx, TypeRange(ValueRange(operands)), {}));
     fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
     SymbolTable(kernels).insert(fn);
-    PlanArgs args;
+    // The same roles, as the kernel's arguments.
+    PlanArgs args = a;
     unsigned next = 0;
-    Block &entry = fn.getBody().front();
-    for (auto [field, value] :
-         llvm::zip(SmallVector<Value *>{&args.input, &args.gate, &args.bias,
-                                        &args.weights, &args.offsets,
-                                        &args.slots, &args.counts, &args.ids,
-                                        &args.pos},
-                   SmallVector<Value>{a.input, a.gate, a.bias, a.weights,
-                                      a.offsets, a.slots, a.counts, a.ids,
-                                      a.pos}))
-      *field = value ? entry.getArgument(next++) : Value();
+    for (Value *v : args.fields())
+      if (*v)
+        *v = fn.getBody().front().getArgument(next++);
     buildKernel(fn, args, op.getRouting(), experts, op.getBlock());
 
     // One block still runs without tokens: it writes the zero offsets.

@@ -14,6 +14,7 @@
 #include "moe/Dialect/MoE.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -60,6 +61,15 @@ inline MemRefType anyLayout(RankedTensorType t) {
   return MemRefType::get(
       t.getShape(), t.getElementType(),
       StridedLayoutAttr::get(t.getContext(), ShapedType::kDynamic, strides));
+}
+
+/// `tensor` as a read-only kernel operand (any layout), or null for null.
+inline Value toKernelBuffer(OpBuilder &b, Location loc, Value tensor) {
+  if (!tensor)
+    return nullptr;
+  return bufferization::ToBufferOp::create(
+      b, loc, anyLayout(cast<RankedTensorType>(tensor.getType())), tensor,
+      /*readOnly=*/true);
 }
 
 /// The module's `@moe_kernels` GPU module, where the generated kernels live

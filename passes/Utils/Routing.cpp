@@ -17,6 +17,16 @@ static Value rankedBefore(Emitter &e, Value v, Value i, Value w, Value j) {
   return e.ori(greater, tie);
 }
 
+Value mlir::moe::emitPlanRowCount(Emitter &e, Value tokens, int64_t k,
+                                  int64_t experts, int64_t block) {
+  Value rows = e.addi(e.muli(tokens, e.index(k)),
+                      e.index(experts * (block - 1)));
+  if (block == 1)
+    return rows;
+  Value whole = arith::DivUIOp::create(e.b, e.loc, rows, e.index(block));
+  return e.muli(whole, e.index(block));
+}
+
 TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
                                      int64_t experts,
                                      function_ref<Value(Value)> logit,

@@ -28,6 +28,12 @@ TokenRoute emitTokenRoute(Emitter &e, RoutingAttr routing, int64_t experts,
                           function_ref<Value(Value)> logit,
                           function_ref<Value(Value)> biasAt, bool hasBias);
 
+/// Rows of a routing plan for `tokens` tokens (index): the `tokens * k`
+/// copies plus the padding of every expert's group to `block`, rounded down
+/// to a multiple of `block` (DispatchOp::getRowCount at run time).
+Value emitPlanRowCount(Emitter &e, Value tokens, int64_t k, int64_t experts,
+                       int64_t block);
+
 } // namespace mlir::moe
 
 #endif // MOE_PASSES_UTILS_ROUTING_H
