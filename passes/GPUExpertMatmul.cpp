@@ -52,8 +52,7 @@ bool paddedToTile(Value offsets) {
 /// `out` set to a combined GEMM's initial value before its launch: a fill
 /// (zeros) or a copy, which moe-gpu-copy-engine gives the copy engine.
 void initializeCombined(ImplicitLocOpBuilder &b, Value init, Value out) {
-  auto fill = init.getDefiningOp<linalg::FillOp>();
-  if (fill && fill.getResult(0) == init) {
+  if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
     linalg::FillOp::create(b, fill.value(), out);
     return;
   }

@@ -88,7 +88,6 @@ TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
                                 : best[0]);
     }
     // Group g is kept when fewer than topk_groups groups rank before it.
-    SmallVector<Value> kept;
     for (int64_t g = 0; g < groups; ++g) {
       Value before = e.index(0);
       for (int64_t h = 0; h < groups; ++h) {
@@ -98,15 +97,13 @@ TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
                                e.index(g));
         before = e.select(r, e.addi(before, e.index(1)), before);
       }
-      kept.push_back(e.cmpi(arith::CmpIPredicate::slt, before,
-                            e.index(routing.getTopkGroups())));
+      groupKept.push_back(e.cmpi(arith::CmpIPredicate::slt, before,
+                                 e.index(routing.getTopkGroups())));
     }
-    groupKept = kept;
   }
   auto eligible = [&](Value x) -> Value {
-    Value yes = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
     if (groupKept.empty())
-      return yes;
+      return arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
     // A select chain, not a table: the same code runs inside GPU kernels.
     Value g = arith::DivUIOp::create(b, loc, x, e.index(groupSize));
     Value result = groupKept[0];
