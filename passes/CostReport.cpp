@@ -103,6 +103,9 @@ private:
   }
   void add(Kernel k) { list.push_back(std::move(k)); }
   Plan planFor(double tokens, int64_t k, int64_t experts, int64_t block) const;
+  /// The router's share of a routing kernel: its input, router matmul,
+  /// bias, scoring and top-k, and the weights it writes.
+  template <typename OpT> Kernel router(OpT op, StringRef what) const;
   void route(RouteOp op);
   void routePlan(RoutePlanOp op);
   void dispatch(DispatchOp op);
@@ -145,22 +148,27 @@ Plan Costing::planFor(double tokens, int64_t k, int64_t experts,
   return p;
 }
 
-void Costing::route(RouteOp op) {
-  Kernel k{"route"};
-  int64_t experts = op.getNumExperts();
-  double t = dim(op.getInput(), 0);
+template <typename OpT>
+Kernel Costing::router(OpT op, StringRef what) const {
+  Kernel k{what.str()};
+  double t = dim(op.getInput(), 0), experts = op.getNumExperts();
   k.read = bytes(op.getInput());
   if (Value gate = op.getGateWeight()) {
     k.read += bytes(gate);
     k.flops += 2 * t * experts * dim(op.getInput(), 1);
-    k.what = "route (router matmul, scores, top-k)";
-  } else {
-    k.what = "route (scores, top-k)";
   }
   if (Value bias = op.getBias())
     k.read += bytes(bias);
   k.flops += 8 * t * experts;
-  k.written = bytes(op.getWeights()) + bytes(op.getIds());
+  k.written = bytes(op.getWeights());
+  return k;
+}
+
+void Costing::route(RouteOp op) {
+  Kernel k = router(op, op.getGateWeight()
+                            ? "route (router matmul, scores, top-k)"
+                            : "route (scores, top-k)");
+  k.written += bytes(op.getIds());
   ++layers;
   add(k);
 }
@@ -170,23 +178,15 @@ void Costing::routePlan(RoutePlanOp op) {
                    op.getNumExperts(), op.getBlock());
   plans[op.getOffsets()] = p;
   planRows[op.getSlots()] = p.rows;
-  int64_t experts = op.getNumExperts();
-  double t = dim(op.getInput(), 0), e = experts;
-  Kernel k{"routing + plan (scores, top-k, placement)"};
-  k.read = bytes(op.getInput());
-  if (Value gate = op.getGateWeight()) {
-    k.read += bytes(gate);
-    k.flops += 2 * t * e * dim(op.getInput(), 1);
-    k.what = "routing + plan (router matmul, top-k, placement)";
-  }
-  if (Value bias = op.getBias())
-    k.read += bytes(bias);
-  k.flops += 8 * t * e + 2 * p.copies;
+  double e = op.getNumExperts();
+  Kernel k = router(op, op.getGateWeight()
+                            ? "routing + plan (router matmul, top-k, placement)"
+                            : "routing + plan (scores, top-k, placement)");
+  k.flops += 2 * p.copies;
   // Each copy's expert and position go through memory once (scratch),
   // the counters and the filled slots on top of the results.
   k.read += 2 * p.copies * 4 + e * 4;
-  k.written = bytes(op.getWeights()) + 2 * p.copies * 4 + p.rows * 4 +
-              2 * (e + 1) * 4;
+  k.written += 2 * p.copies * 4 + p.rows * 4 + 2 * (e + 1) * 4;
   ++layers;
   add(k);
 }
