@@ -16,6 +16,8 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <algorithm>
+
 using namespace mlir;
 
 namespace {
@@ -83,6 +85,72 @@ std::optional<int64_t> staticLength(Value v) {
   if (!s || s->size() != 1 || (*s)[0] == kDyn)
     return std::nullopt;
   return (*s)[0];
+}
+
+/// Element values of a small integer tensor computed from shapes (Shape,
+/// Gather, Concat, Unsqueeze, Squeeze, Cast, Constant): known elements are
+/// their values, the others kDyn. Exporters build Reshape and Expand targets
+/// this way ("[-1, x.shape[2]]"), and knowing the static entries keeps
+/// static dimensions static.
+std::optional<SmallVector<int64_t>> partialInts(Value v, int depth = 0) {
+  if (!v || depth > 16)
+    return std::nullopt;
+  if (auto known = moe::detail::getConstantInts(v))
+    return known;
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return std::nullopt;
+  if (auto shapeOp = dyn_cast<onnx::ShapeOp>(op)) {
+    Shape s = shapeOf(shapeOp.getData());
+    if (!s)
+      return std::nullopt;
+    int64_t rank = s->size();
+    auto clampAxis = [&](int64_t a) {
+      return std::clamp<int64_t>(a < 0 ? a + rank : a, 0, rank);
+    };
+    int64_t start = clampAxis(shapeOp.getStart());
+    int64_t end = clampAxis(shapeOp.getEnd().value_or(rank));
+    if (end <= start)
+      return SmallVector<int64_t>();
+    return SmallVector<int64_t>(s->begin() + start, s->begin() + end);
+  }
+  if (auto gather = dyn_cast<onnx::GatherOp>(op)) {
+    auto data = partialInts(gather.getData(), depth + 1);
+    auto idx = moe::detail::getConstantInts(gather.getIndices());
+    if (!data || !idx || gather.getAxis() != 0)
+      return std::nullopt;
+    SmallVector<int64_t> out;
+    int64_t n = data->size();
+    for (int64_t i : *idx) {
+      if (i < -n || i >= n)
+        return std::nullopt;
+      out.push_back((*data)[i < 0 ? i + n : i]);
+    }
+    return out;
+  }
+  if (auto concat = dyn_cast<onnx::ConcatOp>(op)) {
+    SmallVector<int64_t> out;
+    for (Value in : concat.getInputs()) {
+      auto part = partialInts(in, depth + 1);
+      if (!part)
+        return std::nullopt;
+      out.append(*part);
+    }
+    return out;
+  }
+  // Rank changes of a scalar or vector keep its values in order.
+  if (isa<onnx::UnsqueezeOp, onnx::SqueezeOp, onnx::IdentityOp>(op) ||
+      (isa<onnx::CastOp>(op) && elementTypeOf(op->getResult(0)) &&
+       elementTypeOf(op->getResult(0)).isInteger(64))) {
+    Shape s = shapeOf(op->getResult(0));
+    if (!s || s->size() > 1)
+      return std::nullopt;
+    Value in = op->getOperand(0);
+    if (!elementTypeOf(in) || !elementTypeOf(in).isInteger())
+      return std::nullopt;
+    return partialInts(in, depth + 1);
+  }
+  return std::nullopt;
 }
 
 class Inference {
@@ -225,7 +293,7 @@ Shape inferReduce(Inference &c) {
 }
 
 Shape inferReshape(Inference &c) {
-  auto target = moe::detail::getConstantInts(c.in(1));
+  auto target = partialInts(c.in(1));
   if (!target) {
     if (auto len = staticLength(c.in(1)))
       return SmallVector<int64_t>(*len, kDyn);
@@ -244,6 +312,8 @@ Shape inferReshape(Inference &c) {
         return std::nullopt;
       }
       inferred = i;
+      out.push_back(kDyn);
+    } else if (d == kDyn) {
       out.push_back(kDyn);
     } else if (d < 0) {
       c.error = "shape holds negative size " + std::to_string(d);
@@ -486,7 +556,7 @@ Shape inferSlice(Inference &c) {
 }
 
 Shape inferExpand(Inference &c) {
-  auto target = moe::detail::getConstantInts(c.in(1));
+  auto target = partialInts(c.in(1));
   Shape data = c.shape(0);
   if (!target) {
     auto len = staticLength(c.in(1));
@@ -495,7 +565,7 @@ Shape inferExpand(Inference &c) {
     return SmallVector<int64_t>(std::max<int64_t>(*len, data->size()), kDyn);
   }
   for (int64_t d : *target)
-    if (d < 0) {
+    if (d < 0 && d != kDyn) {
       c.error = "Expand shape holds negative size " + std::to_string(d);
       return std::nullopt;
     }
@@ -718,7 +788,7 @@ std::optional<std::string> mlir::moe::detail::inferResultTypes(
     results.push_back(value.getType());
     return std::nullopt;
   } else if (opType == "ConstantOfShape") {
-    auto dims = getConstantInts(c.in(0));
+    auto dims = partialInts(c.in(0));
     if (dims)
       shape = SmallVector<int64_t>(*dims);
     else if (auto len = staticLength(c.in(0)))
@@ -726,7 +796,7 @@ std::optional<std::string> mlir::moe::detail::inferResultTypes(
     auto value = attrs ? attrs.getAs<TypedAttr>("value") : TypedAttr();
     resultElt = value ? cast<ShapedType>(value.getType()).getElementType()
                       : b.getF32Type();
-    if (dims && llvm::any_of(*dims, [](int64_t d) { return d < 0; }))
+    if (dims && llvm::any_of(*dims, [](int64_t d) { return d < 0 && d != kDyn; }))
       return std::string("ConstantOfShape with a negative size");
   } else if (opType == "Range") {
     auto start = getConstantInts(c.in(0)), limit = getConstantInts(c.in(1)),
