@@ -76,6 +76,44 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe"> {
   ];
 }
 
+def ONNXRaiseDecomposedMoE : Pass<"onnx-raise-decomposed-moe"> {
+  let summary = "Raise MoE blocks exported as dense ops (PyTorch) to moe.layer";
+  let description = [{
+    Finds MoE blocks that `torch.onnx.export` (TorchScript or dynamo) wrote
+    as dense ops, the way the Hugging Face Mixtral, OLMoE and Qwen2-MoE
+    blocks compute them:
+
+    ```
+    logits = x W_g^T; (w, ids) = topk(softmax(logits), k) [w /= sum(w)]
+    mask = one_hot(ids, E).permute(2, 1, 0)
+    for e in 0..E-1:
+      j, t = where(mask[e])
+      out.index_add_(0, t, ffn_e(x[t]) * w[t, j, None])
+    ```
+
+    and replaces each with a `moe.layer`. The match is a proof, not a guess
+    from op names: every value of the loop is given a meaning ("the tokens
+    routed to expert e", "x at those tokens", "their routing weights") by a
+    rule that follows the op's ONNX semantics and checks the shapes it
+    depends on (OneHot or Equal against an arange, NonZero, Split or Slice,
+    Gather or GatherND, ScatterND with `add` or ScatterElements into zeros
+    added to the accumulator, unit-dimension reshapes, no-op Expand and
+    Cast). The block is raised only when the accumulation adds each expert's
+    output exactly once, scaled by the weights of the same top-k that chose
+    its tokens, and the router reads the block's input. Anything else stays
+    as dense ops, with a remark saying what did not match.
+
+    Expert FFNs are `down(act(gate(x)) * up(x))` (SwiGLU as `g * sigmoid(g)`)
+    or `down(act(fc1(x)))` with act relu or gelu, their weights constant
+    MatMul/Gemm operands; they are stacked into `[E, out, in]` constants. A
+    shared expert added to the block's output, optionally scaled by
+    `sigmoid(x W_s^T)` (Qwen2-MoE), becomes the layer's shared expert.
+    Afterwards nothing of the decomposed routing, dispatch or combine
+    remains.
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect"];
+}
+
 def ConvertONNXToCore : Pass<"convert-onnx-to-core"> {
   let summary = "Lower dense onnx ops to linalg, tensor, arith and math";
   let description = [{

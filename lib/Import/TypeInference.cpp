@@ -16,7 +16,6 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
-#include <algorithm>
 
 using namespace mlir;
 
@@ -85,72 +84,6 @@ std::optional<int64_t> staticLength(Value v) {
   if (!s || s->size() != 1 || (*s)[0] == kDyn)
     return std::nullopt;
   return (*s)[0];
-}
-
-/// Element values of a small integer tensor computed from shapes (Shape,
-/// Gather, Concat, Unsqueeze, Squeeze, Cast, Constant): known elements are
-/// their values, the others kDyn. Exporters build Reshape and Expand targets
-/// this way ("[-1, x.shape[2]]"), and knowing the static entries keeps
-/// static dimensions static.
-std::optional<SmallVector<int64_t>> partialInts(Value v, int depth = 0) {
-  if (!v || depth > 16)
-    return std::nullopt;
-  if (auto known = moe::detail::getConstantInts(v))
-    return known;
-  Operation *op = v.getDefiningOp();
-  if (!op)
-    return std::nullopt;
-  if (auto shapeOp = dyn_cast<onnx::ShapeOp>(op)) {
-    Shape s = shapeOf(shapeOp.getData());
-    if (!s)
-      return std::nullopt;
-    int64_t rank = s->size();
-    auto clampAxis = [&](int64_t a) {
-      return std::clamp<int64_t>(a < 0 ? a + rank : a, 0, rank);
-    };
-    int64_t start = clampAxis(shapeOp.getStart());
-    int64_t end = clampAxis(shapeOp.getEnd().value_or(rank));
-    if (end <= start)
-      return SmallVector<int64_t>();
-    return SmallVector<int64_t>(s->begin() + start, s->begin() + end);
-  }
-  if (auto gather = dyn_cast<onnx::GatherOp>(op)) {
-    auto data = partialInts(gather.getData(), depth + 1);
-    auto idx = moe::detail::getConstantInts(gather.getIndices());
-    if (!data || !idx || gather.getAxis() != 0)
-      return std::nullopt;
-    SmallVector<int64_t> out;
-    int64_t n = data->size();
-    for (int64_t i : *idx) {
-      if (i < -n || i >= n)
-        return std::nullopt;
-      out.push_back((*data)[i < 0 ? i + n : i]);
-    }
-    return out;
-  }
-  if (auto concat = dyn_cast<onnx::ConcatOp>(op)) {
-    SmallVector<int64_t> out;
-    for (Value in : concat.getInputs()) {
-      auto part = partialInts(in, depth + 1);
-      if (!part)
-        return std::nullopt;
-      out.append(*part);
-    }
-    return out;
-  }
-  // Rank changes of a scalar or vector keep its values in order.
-  if (isa<onnx::UnsqueezeOp, onnx::SqueezeOp, onnx::IdentityOp>(op) ||
-      (isa<onnx::CastOp>(op) && elementTypeOf(op->getResult(0)) &&
-       elementTypeOf(op->getResult(0)).isInteger(64))) {
-    Shape s = shapeOf(op->getResult(0));
-    if (!s || s->size() > 1)
-      return std::nullopt;
-    Value in = op->getOperand(0);
-    if (!elementTypeOf(in) || !elementTypeOf(in).isInteger())
-      return std::nullopt;
-    return partialInts(in, depth + 1);
-  }
-  return std::nullopt;
 }
 
 class Inference {
@@ -259,7 +192,7 @@ Shape inferReduce(Inference &c) {
   bool keep = c.intAttr("keepdims", 1) != 0;
   SmallVector<int64_t> axes;
   if (c.in(1) && !isNone(c.in(1))) {
-    auto constAxes = moe::detail::getConstantInts(c.in(1));
+    auto constAxes = onnx::getConstantInts(c.in(1));
     if (!constAxes) {
       if (keep)
         return SmallVector<int64_t>(rank, kDyn);
@@ -293,7 +226,7 @@ Shape inferReduce(Inference &c) {
 }
 
 Shape inferReshape(Inference &c) {
-  auto target = partialInts(c.in(1));
+  auto target = onnx::getPartialInts(c.in(1));
   if (!target) {
     if (auto len = staticLength(c.in(1)))
       return SmallVector<int64_t>(*len, kDyn);
@@ -382,7 +315,7 @@ Shape inferSqueeze(Inference &c) {
         out.push_back(d);
     return out;
   }
-  auto axes = moe::detail::getConstantInts(c.in(1));
+  auto axes = onnx::getConstantInts(c.in(1));
   if (!axes)
     return std::nullopt;
   SmallVector<bool> drop(rank, false);
@@ -403,7 +336,7 @@ Shape inferSqueeze(Inference &c) {
 
 Shape inferUnsqueeze(Inference &c) {
   Shape data = c.shape(0);
-  auto axes = moe::detail::getConstantInts(c.in(1));
+  auto axes = onnx::getConstantInts(c.in(1));
   if (!data || !axes)
     return std::nullopt;
   int64_t rank = data->size() + axes->size();
@@ -467,7 +400,7 @@ void inferSplit(Inference &c, unsigned numResults, Type elt,
     axis = normAxis(c.intAttr("axis", 0), data->size());
   std::optional<SmallVector<int64_t>> sizes;
   if (c.in(1) && !isNone(c.in(1)))
-    sizes = moe::detail::getConstantInts(c.in(1));
+    sizes = onnx::getConstantInts(c.in(1));
   for (unsigned i = 0; i < numResults; ++i) {
     if (!data || !axis) {
       results.push_back(UnrankedTensorType::get(elt));
@@ -490,15 +423,15 @@ Shape inferSlice(Inference &c) {
   if (!data)
     return std::nullopt;
   int64_t rank = data->size();
-  auto starts = moe::detail::getConstantInts(c.in(1));
-  auto ends = moe::detail::getConstantInts(c.in(2));
+  auto starts = onnx::getConstantInts(c.in(1));
+  auto ends = onnx::getConstantInts(c.in(2));
   std::optional<SmallVector<int64_t>> axes, steps;
   bool hasAxes = c.in(3) && !isNone(c.in(3));
   bool hasSteps = c.in(4) && !isNone(c.in(4));
   if (hasAxes)
-    axes = moe::detail::getConstantInts(c.in(3));
+    axes = onnx::getConstantInts(c.in(3));
   if (hasSteps)
-    steps = moe::detail::getConstantInts(c.in(4));
+    steps = onnx::getConstantInts(c.in(4));
   SmallVector<int64_t> out = *data;
   if (!starts || !ends || (hasAxes && !axes) || (hasSteps && !steps)) {
     // Which axes change is unknown without constant axes.
@@ -556,7 +489,7 @@ Shape inferSlice(Inference &c) {
 }
 
 Shape inferExpand(Inference &c) {
-  auto target = partialInts(c.in(1));
+  auto target = onnx::getPartialInts(c.in(1));
   Shape data = c.shape(0);
   if (!target) {
     auto len = staticLength(c.in(1));
@@ -610,7 +543,7 @@ Shape inferTopK(Inference &c) {
     c.error = "TopK axis is out of range";
     return std::nullopt;
   }
-  auto k = moe::detail::getConstantInts(c.in(1));
+  auto k = onnx::getConstantInts(c.in(1));
   SmallVector<int64_t> out = *data;
   out[*axis] = k && k->size() == 1 ? (*k)[0] : kDyn;
   if (k && k->size() == 1 && (*data)[*axis] != kDyn &&
@@ -622,25 +555,6 @@ Shape inferTopK(Inference &c) {
   return out;
 }
 } // namespace
-
-std::optional<SmallVector<int64_t>>
-mlir::moe::detail::getConstantInts(Value value) {
-  if (!value)
-    return std::nullopt;
-  auto cst = value.getDefiningOp<mlir::onnx::ConstantOp>();
-  if (!cst)
-    return std::nullopt;
-  auto type = dyn_cast<ShapedType>(cst.getValue().getType());
-  if (!type || !type.getElementType().isInteger() || type.getRank() > 1)
-    return std::nullopt;
-  SmallVector<int64_t> out;
-  if (auto dense = dyn_cast<DenseIntElementsAttr>(cst.getValue())) {
-    for (const APInt &v : dense.getValues<APInt>())
-      out.push_back(v.getSExtValue());
-    return out;
-  }
-  return std::nullopt;
-}
 
 std::optional<std::string> mlir::moe::detail::inferResultTypes(
     StringRef opType, ValueRange operands, DictionaryAttr attrs,
@@ -757,7 +671,7 @@ std::optional<std::string> mlir::moe::detail::inferResultTypes(
     resultElt = i64;
   } else if (opType == "OneHot") {
     Shape idx = c.shape(0);
-    auto depth = getConstantInts(c.in(1));
+    auto depth = onnx::getConstantInts(c.in(1));
     if (idx) {
       int64_t rank = idx->size() + 1;
       if (auto axis = normAxis(c.intAttr("axis", -1), rank)) {
@@ -788,7 +702,7 @@ std::optional<std::string> mlir::moe::detail::inferResultTypes(
     results.push_back(value.getType());
     return std::nullopt;
   } else if (opType == "ConstantOfShape") {
-    auto dims = partialInts(c.in(0));
+    auto dims = onnx::getPartialInts(c.in(0));
     if (dims)
       shape = SmallVector<int64_t>(*dims);
     else if (auto len = staticLength(c.in(0)))
@@ -799,8 +713,8 @@ std::optional<std::string> mlir::moe::detail::inferResultTypes(
     if (dims && llvm::any_of(*dims, [](int64_t d) { return d < 0 && d != kDyn; }))
       return std::string("ConstantOfShape with a negative size");
   } else if (opType == "Range") {
-    auto start = getConstantInts(c.in(0)), limit = getConstantInts(c.in(1)),
-         delta = getConstantInts(c.in(2));
+    auto start = onnx::getConstantInts(c.in(0)), limit = onnx::getConstantInts(c.in(1)),
+         delta = onnx::getConstantInts(c.in(2));
     int64_t n = kDyn;
     if (start && limit && delta && start->size() == 1 && limit->size() == 1 &&
         delta->size() == 1 && (*delta)[0] != 0) {

@@ -20,10 +20,6 @@
 
 namespace mlir::moe::detail {
 
-/// Integer values of an `onnx.Constant` (any integer element type), or
-/// nullopt when `value` is not such a constant.
-std::optional<llvm::SmallVector<int64_t>> getConstantInts(Value value);
-
 /// Result types for `onnx.<opType>` with `operands` (`none` for absent
 /// inputs) and `attrs`. `numResults` is the number of results to produce;
 /// results beyond what inference knows are unranked tensors of the first

@@ -1,6 +1,7 @@
 //===- InterleaveRows.cpp - gate/up weights re-laid out at compile time ---===//
 
 #include "InterleaveRows.h"
+#include "ConstantData.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -8,44 +9,15 @@
 
 using namespace mlir;
 
-namespace {
-/// The constant's bytes, row-major (a splat expanded), or nothing.
-std::optional<std::vector<char>> constantBytes(Value v) {
-  auto cst = v ? v.getDefiningOp<arith::ConstantOp>() : nullptr;
-  auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr;
-  if (!cst || !type || !type.hasStaticShape() ||
-      !type.getElementType().isIntOrFloat() ||
-      type.getElementTypeBitWidth() % 8 != 0)
-    return std::nullopt;
-  size_t size = type.getNumElements() * (type.getElementTypeBitWidth() / 8);
-  ArrayRef<char> raw;
-  if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
-    raw = dense.getRawData();
-    if (dense.isSplat()) {
-      std::vector<char> out;
-      out.reserve(size);
-      while (out.size() < size)
-        out.insert(out.end(), raw.begin(), raw.end());
-      return out;
-    }
-  } else if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue())) {
-    if (AsmResourceBlob *blob = res.getRawHandle().getBlob())
-      raw = blob->getData();
-  }
-  if (raw.size() != size)
-    return std::nullopt;
-  return std::vector<char>(raw.begin(), raw.end());
-}
-} // namespace
 
 Value mlir::moe::interleaveConstantRows(OpBuilder &b, Location loc, Value gate,
                                         Value up) {
   auto type = dyn_cast<RankedTensorType>(gate.getType());
   if (!type || type.getRank() < 2 || (up && up.getType() != type))
     return nullptr;
-  std::optional<std::vector<char>> first = constantBytes(gate);
+  std::optional<std::vector<char>> first = moe::constantBytes(gate);
   std::optional<std::vector<char>> second =
-      up ? constantBytes(up) : std::optional<std::vector<char>>();
+      up ? moe::constantBytes(up) : std::optional<std::vector<char>>();
   if (!first || (up && !second))
     return nullptr;
   int64_t experts = type.getDimSize(0);
@@ -71,10 +43,5 @@ Value mlir::moe::interleaveConstantRows(OpBuilder &b, Location loc, Value gate,
   SmallVector<int64_t> shape(type.getShape());
   shape[1] = 2 * rows;
   auto outType = RankedTensorType::get(shape, type.getElementType());
-  auto blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
-      ArrayRef<char>(out.data(), out.size()), alignof(uint64_t));
-  return arith::ConstantOp::create(
-      b, loc,
-      DenseResourceElementsAttr::get(outType, "moe_interleaved",
-                                     std::move(blob)));
+  return moe::createBlobConstant(b, loc, outType, out, "moe_interleaved");
 }

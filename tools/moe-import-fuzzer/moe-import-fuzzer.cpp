@@ -39,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   mlir::PassManager pm(&context);
   pm.addPass(mlir::moe::createONNXRaiseMoE());
+  pm.addPass(mlir::moe::createONNXRaiseDecomposedMoE());
   pm.addPass(mlir::moe::createMoEDecompose());
   (void)pm.run(*module);
   return 0;

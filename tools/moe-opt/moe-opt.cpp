@@ -83,6 +83,7 @@ static OwningOpRef<ModuleOp> importONNX(StringRef path, MLIRContext &context) {
     return module;
   PassManager pm(&context);
   pm.addPass(moe::createONNXRaiseMoE());
+  pm.addPass(moe::createONNXRaiseDecomposedMoE());
   if (failed(pm.run(*module)))
     return nullptr;
   return module;

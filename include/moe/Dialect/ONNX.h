@@ -30,6 +30,16 @@ struct OpArity {
 
 /// Arity of `onnx.<opType>`, or nullopt when the dialect has no such op.
 std::optional<OpArity> lookupOpArity(llvm::StringRef opType);
+
+/// Integer values of an `onnx.Constant` of rank <= 1 (any integer element
+/// type), or nullopt when `value` is not such a constant.
+std::optional<llvm::SmallVector<int64_t>> getConstantInts(Value value);
+
+/// Element values of a small integer tensor computed from shapes (Shape,
+/// Gather, Concat, Unsqueeze, Squeeze, Cast, Identity, Constant): known
+/// elements are their values, the others `ShapedType::kDynamic`. Nullopt
+/// when not even the element count is known this way.
+std::optional<llvm::SmallVector<int64_t>> getPartialInts(Value value);
 } // namespace mlir::onnx
 
 #endif // MOE_DIALECT_ONNX_H

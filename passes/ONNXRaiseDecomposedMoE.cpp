@@ -1,0 +1,204 @@
+//===- ONNXRaiseDecomposedMoE.cpp - exported MoE blocks -> moe.layer -------===//
+//
+// PyTorch exports a MoE block as dense ops: the router, top-k, and a loop
+// over the experts that gathers each expert's tokens, runs its FFN, scales
+// by the routing weights and scatter-adds back. utils/DecomposedMoE proves
+// that such a graph computes a moe.layer; this pass replaces it with one,
+// its weights stacked into [E, out, in] constants at compile time, and folds
+// a shared expert added to the block's output into the layer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utils/ConstantData.h"
+#include "Utils/DecomposedMoE.h"
+#include "moe/Dialect/MoE.h"
+#include "moe/Dialect/ONNX.h"
+#include "moe/Passes/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_ONNXRAISEDECOMPOSEDMOE
+#include "passes/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// `lin`'s weight as `[out, in]`.
+Value outIn(OpBuilder &b, Location loc, const DecomposedLinear &lin,
+            StringRef name) {
+  if (!lin.transposed)
+    return lin.weight;
+  return transposeConstant(b, loc, lin.weight, name);
+}
+
+/// The experts' weights of one projection stacked to `[E, out, in]`.
+Value stack(OpBuilder &b, Location loc, ArrayRef<DecomposedFFN> experts,
+            DecomposedLinear DecomposedFFN::*proj, StringRef name) {
+  SmallVector<Value> parts;
+  for (const DecomposedFFN &ffn : experts)
+    parts.push_back((ffn.*proj).weight);
+  return stackConstants(b, loc, parts, (experts.front().*proj).transposed,
+                        name);
+}
+
+Gating gatingOf(const DecomposedFFN &ffn) {
+  return ffn.up.weight ? Gating::separate : Gating::none;
+}
+
+bool weightsOfType(const DecomposedFFN &ffn, Type elt) {
+  for (const DecomposedLinear *lin : {&ffn.gate, &ffn.up, &ffn.down})
+    if (lin->weight &&
+        cast<ShapedType>(lin->weight.getType()).getElementType() != elt)
+      return false;
+  return true;
+}
+
+/// Builds the moe.layer for `block`; null (with a remark) when the layer
+/// cannot hold it.
+LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
+  Location loc = block.result.getLoc();
+  Type elt = cast<ShapedType>(block.hidden.getType()).getElementType();
+  const DecomposedFFN &first = block.experts.front();
+  auto routerType = cast<ShapedType>(block.router.linear.weight.getType());
+  if (routerType.getElementType() != elt ||
+      !llvm::all_of(block.experts, [&](const DecomposedFFN &f) {
+        return weightsOfType(f, elt);
+      })) {
+    emitRemark(loc, "MoE block left as dense ops: its weights are not all of "
+                    "the input's element type");
+    return nullptr;
+  }
+  Value router = outIn(b, loc, block.router.linear, "moe_router");
+  Value fc1 = stack(b, loc, block.experts, &DecomposedFFN::gate, "moe_fc1");
+  Value fc3 = first.up.weight
+                  ? stack(b, loc, block.experts, &DecomposedFFN::up, "moe_fc3")
+                  : Value();
+  Value fc2 = stack(b, loc, block.experts, &DecomposedFFN::down, "moe_fc2");
+  if (!router || !fc1 || !fc2 || (first.up.weight && !fc3)) {
+    emitRemark(loc, "MoE block left as dense ops: its weights are not "
+                    "readable constants");
+    return nullptr;
+  }
+  MLIRContext *ctx = b.getContext();
+  auto routing = RoutingAttr::get(ctx, block.router.scoring, block.router.k,
+                                  block.router.renormalize);
+  auto act = ActivationAttr::get(ctx, first.activation, gatingOf(first));
+  auto layer = LayerOp::create(
+      b, loc, block.hidden.getType(), block.hidden, /*router_logits=*/Value(),
+      router, /*router_bias=*/Value(), fc1, /*fc1_bias=*/Value(), fc3,
+      /*fc3_bias=*/Value(), fc2, /*fc2_bias=*/Value(), /*shared_fc1=*/Value(),
+      /*shared_fc3=*/Value(), /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
+      /*fc1_scales=*/Value(), /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
+      routing, act, /*weight_bits=*/0, /*quant_block=*/0);
+  return layer;
+}
+
+/// `g * shared(x)` or `shared(x)` for an FFN of the layer's gating whose
+/// input is the layer's; sets `ffn` and `gate` (null when ungated).
+bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
+                       std::optional<DecomposedLinear> &gate) {
+  auto matches = [&](Value y) {
+    auto f = matchFFN(y);
+    if (!f || f->input != layer.getHidden() ||
+        gatingOf(*f) != layer.getActivation().getGating() ||
+        f->activation != layer.getActivation().getKind())
+      return false;
+    ffn = *f;
+    return true;
+  };
+  if (matches(v)) {
+    gate.reset();
+    return true;
+  }
+  auto mul = v.getDefiningOp<onnx::MulOp>();
+  if (!mul)
+    return false;
+  for (auto [s, y] : {std::pair{mul.getA(), mul.getB()},
+                      std::pair{mul.getB(), mul.getA()}}) {
+    auto sig = s.getDefiningOp<onnx::SigmoidOp>();
+    auto lin = sig ? matchLinear(sig.getX()) : std::nullopt;
+    auto gt = lin ? dyn_cast<RankedTensorType>(sig.getY().getType()) : nullptr;
+    // The gate is one scalar per token: [T, 1].
+    if (!lin || lin->input != layer.getHidden() || gt.getRank() != 2 ||
+        gt.getDimSize(1) != 1 || !matches(y))
+      continue;
+    gate = lin;
+    return true;
+  }
+  return false;
+}
+
+/// Folds `layer + [g *] shared(x)` into the layer's shared expert.
+void foldSharedExpert(OpBuilder &b, LayerOp layer) {
+  if (!layer->hasOneUse())
+    return;
+  auto add = dyn_cast<onnx::AddOp>(*layer->getUsers().begin());
+  if (!add || add.getC().getType() != layer.getType())
+    return;
+  Value other = add.getA() == layer.getResult() ? add.getB() : add.getA();
+  DecomposedFFN ffn;
+  std::optional<DecomposedLinear> gate;
+  Type elt = layer.getType().getElementType();
+  if (!matchSharedExpert(other, layer, ffn, gate) || !weightsOfType(ffn, elt))
+    return;
+  b.setInsertionPoint(layer);
+  Location loc = layer.getLoc();
+  Value fc1 = outIn(b, loc, ffn.gate, "moe_shared_fc1");
+  Value fc3 = ffn.up.weight ? outIn(b, loc, ffn.up, "moe_shared_fc3") : Value();
+  Value fc2 = outIn(b, loc, ffn.down, "moe_shared_fc2");
+  Value g = gate ? outIn(b, loc, *gate, "moe_shared_gate") : Value();
+  if (!fc1 || !fc2 || (ffn.up.weight && !fc3) || (gate && !g))
+    return;
+  layer.getSharedFc1Mutable().assign(fc1);
+  if (fc3)
+    layer.getSharedFc3Mutable().assign(fc3);
+  layer.getSharedFc2Mutable().assign(fc2);
+  if (g)
+    layer.getSharedGateMutable().assign(g);
+  add.getC().replaceAllUsesWith(layer.getResult());
+}
+
+struct ONNXRaiseDecomposedMoEPass
+    : moe::impl::ONNXRaiseDecomposedMoEBase<ONNXRaiseDecomposedMoEPass> {
+  void runOnOperation() override {
+    SmallVector<Value> candidates;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<onnx::ConstantOfShapeOp, onnx::ExpandOp>(op))
+        candidates.push_back(op->getResult(0));
+    });
+    llvm::DenseSet<Value> raised;
+    OpBuilder b(&getContext());
+    for (Value zeros : candidates) {
+      std::string why;
+      std::optional<DecomposedMoE> block = matchDecomposedMoE(zeros, why);
+      if (!block) {
+        if (!why.empty())
+          emitRemark(zeros.getLoc(), "MoE-like block left as dense ops: ")
+              << why;
+        continue;
+      }
+      if (!raised.insert(block->result).second)
+        continue;
+      b.setInsertionPoint(block->result.getDefiningOp());
+      LayerOp layer = buildLayer(b, *block);
+      if (!layer)
+        continue;
+      if (failed(layer.verify())) {
+        layer.erase();
+        continue;
+      }
+      block->result.replaceAllUsesWith(layer.getResult());
+      foldSharedExpert(b, layer);
+    }
+    // The decomposed routing, dispatch and combine are dead now.
+    if (!raised.empty() &&
+        failed(applyPatternsGreedily(getOperation(),
+                                     RewritePatternSet(&getContext()))))
+      signalPassFailure();
+  }
+};
+} // namespace

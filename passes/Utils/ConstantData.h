@@ -1,0 +1,43 @@
+//===- ConstantData.h - bytes of constant tensors at compile time -*- C++ -*-===//
+//
+// Private to passes/: reading the bytes behind a constant tensor (dense or
+// dense_resource, arith or onnx) and building re-laid-out constants from
+// them, for passes that reorganize weights at compile time.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_UTILS_CONSTANTDATA_H
+#define MOE_PASSES_UTILS_CONSTANTDATA_H
+
+#include "mlir/IR/Builders.h"
+
+#include <optional>
+#include <vector>
+
+namespace mlir::moe {
+
+/// The row-major bytes of `v` (a splat expanded) when it is an
+/// `arith.constant` or `onnx.Constant` of a static shape with whole-byte
+/// int or float elements; nothing otherwise.
+std::optional<std::vector<char>> constantBytes(Value v);
+
+/// A `dense_resource` constant of `type` holding `bytes`, created at `b`'s
+/// insertion point as an `arith.constant` (or an `onnx.Constant` when
+/// `asONNX`). `name` is the resource's key prefix.
+Value createBlobConstant(OpBuilder &b, Location loc, RankedTensorType type,
+                         ArrayRef<char> bytes, StringRef name,
+                         bool asONNX = false);
+
+/// For 2-D constants `parts` (each `[R, C]`, or `[C, R]` when `transpose`)
+/// of one type, the `onnx.Constant` `[parts.size(), R, C]` stacking them.
+/// Null when a part is not such a constant.
+Value stackConstants(OpBuilder &b, Location loc, ArrayRef<Value> parts,
+                     bool transpose, StringRef name);
+
+/// The 2-D constant `v` (`[R, C]`) transposed to an `onnx.Constant`
+/// `[C, R]`; null when `v` is not such a constant.
+Value transposeConstant(OpBuilder &b, Location loc, Value v, StringRef name);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_UTILS_CONSTANTDATA_H

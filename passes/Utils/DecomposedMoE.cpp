@@ -1,0 +1,891 @@
+//===- DecomposedMoE.cpp - recognizing exported MoE blocks ----------------===//
+//
+// The exporters differ in every detail of the dispatch loop (OneHot or an
+// Equal against an arange, Split or Slice, Gather or GatherND, ScatterND
+// with reduction or ScatterElements added to the accumulator), so the
+// matcher does not follow op sequences. It evaluates values into a small
+// symbolic domain instead: "the tokens routed to expert e", "their slots",
+// "x at those tokens", "their routing weights". Each rule derives a value's
+// meaning from one op's ONNX semantics and its operands' meanings and
+// checks the shapes that semantics depends on; a value no rule explains is
+// unknown, and a block with an unknown part is not raised.
+//
+//===----------------------------------------------------------------------===//
+
+#include "DecomposedMoE.h"
+
+#include "moe/Dialect/ONNX.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+/// What a value of the dispatch/combine loop holds.
+enum class Kind {
+  Unknown,
+  Hidden,    // x: [T, H]
+  Ids,       // the router's top-k expert ids: [T, k]
+  IdsCol,    // ids with a trailing unit dim: [T, k, 1]
+  Weights,   // the routing weights: [T, k]
+  WeightsFlat, // the routing weights flattened row-major: [T * k]
+  OneHot,    // [T, k, E], 1 where ids[t, j] == e
+  MaskAll,   // OneHot transposed to [E, k, T] (slotFirst) or [E, T, k]
+  Mask,      // MaskAll[e]
+  Pairs,     // NonZero(Mask[e]): [2, n]
+  PairsT,    // [n, 2]
+  Slot,      // j of the pairs: [n]
+  Token,     // t of the pairs: [n]
+  TokenK,    // t * k: [n]
+  FlatIdx,   // t * k + j: [n]
+  TokSlot,   // (t, j) index tuples: [n, 2]
+  TokenBcast, // t broadcast over H: [n, H]
+  Rows,      // x[t]: [n, H]
+  SlotW,     // w[t, j]: [n, 1]
+  Update,    // w[t, j] * ffn_e(x[t]): [n, H]
+  Acc,       // the accumulator, shaped like x
+};
+
+/// Kinds that hold one value per token, slot or pair, whose layout only
+/// changes by unit dimensions.
+bool isList(Kind k) {
+  switch (k) {
+  case Kind::Hidden:
+  case Kind::Slot:
+  case Kind::Token:
+  case Kind::TokenK:
+  case Kind::FlatIdx:
+  case Kind::Rows:
+  case Kind::SlotW:
+  case Kind::Update:
+  case Kind::Weights:
+  case Kind::WeightsFlat:
+    return true;
+  default:
+    return false;
+  }
+}
+
+struct Sym {
+  Kind kind = Kind::Unknown;
+  int64_t expert = -1;
+  bool slotFirst = true; // Mask/Pairs: NonZero rows are (j, t), else (t, j)
+  bool operator==(const Sym &o) const {
+    return kind == o.kind && expert == o.expert && slotFirst == o.slotFirst;
+  }
+};
+
+RankedTensorType rankedType(Value v) {
+  return v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr;
+}
+
+/// Dimensions other than static 1s.
+std::optional<SmallVector<int64_t>> realDims(Value v) {
+  auto t = rankedType(v);
+  if (!t)
+    return std::nullopt;
+  SmallVector<int64_t> out;
+  for (int64_t d : t.getShape())
+    if (d != 1)
+      out.push_back(d);
+  return out;
+}
+
+/// Position of the `i`-th real dimension of `v`'s type.
+std::optional<int64_t> realDimPos(Value v, unsigned i) {
+  auto t = rankedType(v);
+  if (!t)
+    return std::nullopt;
+  unsigned seen = 0;
+  for (auto [pos, d] : llvm::enumerate(t.getShape()))
+    if (d != 1 && seen++ == i)
+      return pos;
+  return std::nullopt;
+}
+
+/// Whether a row-major reshape from `in` to `out` only adds or removes unit
+/// dimensions: the real dimensions agree, and at most one is dynamic (so
+/// the element count pins it).
+bool isUnitReshape(Value in, Value out) {
+  auto a = realDims(in), b = realDims(out);
+  if (!a || !b || a->size() != b->size())
+    return false;
+  int dynamic = 0;
+  for (auto [x, y] : llvm::zip(*a, *b)) {
+    if (x != y)
+      return false;
+    dynamic += x == kDyn;
+  }
+  return dynamic <= 1;
+}
+
+std::optional<int64_t> scalarInt(Value v) {
+  auto vals = onnx::getPartialInts(v);
+  if (!vals || vals->size() != 1 || (*vals)[0] == kDyn)
+    return std::nullopt;
+  return (*vals)[0];
+}
+
+/// The single int64 value of a constant whose shape is scalar.
+std::optional<int64_t> scalarConstant(Value v) {
+  auto t = rankedType(v);
+  if (!t || t.getRank() != 0)
+    return std::nullopt;
+  return scalarInt(v);
+}
+
+/// Whether `v` is a float constant whose every element is `value`.
+bool isFloatSplat(Attribute attr, double value) {
+  auto dense = dyn_cast_or_null<DenseFPElementsAttr>(attr);
+  if (!dense)
+    return false;
+  return llvm::all_of(dense.getValues<APFloat>(), [&](const APFloat &f) {
+    return f.convertToDouble() == value;
+  });
+}
+
+bool isZeroFloatConstant(Value v) {
+  auto cst = v.getDefiningOp<onnx::ConstantOp>();
+  return cst && isFloatSplat(cst.getValue(), 0.0);
+}
+
+/// Strips casts that do not change the element type.
+Value stripNoopCasts(Value v) {
+  while (auto cast = v.getDefiningOp<onnx::CastOp>()) {
+    if (cast.getInput().getType() != cast.getOutput().getType())
+      break;
+    v = cast.getInput();
+  }
+  return v;
+}
+
+/// A zero tensor shaped like `like`: ConstantOfShape(Shape(like)) of 0 or
+/// Expand(0, Shape(like)), of `like`'s type.
+bool isZerosLike(Value v, Value like) {
+  if (v.getType() != like.getType())
+    return false;
+  Value shapeOperand;
+  if (auto c = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
+    auto value = c.getValueAttr();
+    if (value && !isFloatSplat(value, 0.0))
+      return false;
+    shapeOperand = c.getInput();
+  } else if (auto e = v.getDefiningOp<onnx::ExpandOp>()) {
+    if (!isZeroFloatConstant(e.getInput()))
+      return false;
+    shapeOperand = e.getShape();
+  } else {
+    return false;
+  }
+  auto shape = shapeOperand.getDefiningOp<onnx::ShapeOp>();
+  return shape && shape.getStart() == 0 && !shape.getEnd() &&
+         shape.getData().getType() == like.getType();
+}
+
+/// Whether Expand(`in`, `shape`) is `in` itself: every target size known
+/// and 1 or equal to the (static) size it broadcasts against.
+bool isNoopExpand(onnx::ExpandOp op) {
+  auto in = rankedType(op.getInput());
+  auto target = onnx::getPartialInts(op.getShape());
+  if (!in || !target || static_cast<int64_t>(target->size()) > in.getRank() ||
+      op.getInput().getType() != op.getOutput().getType())
+    return false;
+  int64_t offset = in.getRank() - target->size();
+  for (auto [i, d] : llvm::enumerate(*target))
+    if (d != 1 && (d == kDyn || in.getDimSize(offset + i) != d))
+      return false;
+  return true;
+}
+
+/// Whether `axes` (a constant) is the single axis `axis` of a rank-`rank`
+/// tensor, counting negative axes from the end.
+bool isSingleAxis(Value axes, int64_t axis, int64_t rank) {
+  auto vals = onnx::getConstantInts(axes);
+  if (!vals || vals->size() != 1)
+    return false;
+  int64_t a = (*vals)[0] < 0 ? (*vals)[0] + rank : (*vals)[0];
+  return a == axis;
+}
+
+bool hasValues(Value v, ArrayRef<int64_t> values);
+
+class Analysis {
+public:
+  explicit Analysis(Value hidden) : hidden(hidden) {}
+
+  Sym eval(Value v);
+  void setAccumulator(Value v) { memo[v] = Sym{Kind::Acc}; }
+  bool isIndexAddExpand(onnx::ExpandOp op);
+
+  Value hidden;
+  onnx::TopKOp topk;      // the router's TopK, once seen
+  Value weights;          // the routing weights, once seen
+  int64_t numExperts = 0; // from the one-hot encoding, once seen
+  int64_t k = 0;
+  bool renormalize = false;
+  /// The FFN of each expert whose update has been evaluated.
+  llvm::DenseMap<int64_t, DecomposedFFN> ffns;
+
+private:
+  Sym evalOp(Value v);
+  Sym listOf(Kind kind, const Sym &like) {
+    return Sym{kind, like.expert, like.slotFirst};
+  }
+  bool setTopK(onnx::TopKOp op);
+  bool setWeights(Value v);
+  bool setExperts(int64_t e);
+  Sym column(const Sym &pairs, int64_t c) {
+    bool slot = (c == 0) == pairs.slotFirst;
+    return Sym{slot ? Kind::Slot : Kind::Token, pairs.expert, true};
+  }
+  Sym evalGather(onnx::GatherOp op);
+  Sym evalGatherND(onnx::GatherNDOp op);
+  Sym evalMul(onnx::MulOp op);
+
+  llvm::DenseMap<Value, Sym> memo;
+};
+
+bool Analysis::setTopK(onnx::TopKOp op) {
+  if (topk && topk != op)
+    return false;
+  auto kv = scalarInt(op.getK());
+  auto in = rankedType(op.getX());
+  if (!kv || *kv <= 0 || !in || in.getRank() != 2 || op.getLargest() != 1 ||
+      (op.getAxis() != -1 && op.getAxis() != 1))
+    return false;
+  topk = op;
+  k = *kv;
+  return true;
+}
+
+bool Analysis::setWeights(Value v) {
+  if (weights && weights != v)
+    return false;
+  weights = v;
+  return true;
+}
+
+bool Analysis::setExperts(int64_t e) {
+  if (e <= 0 || (numExperts && numExperts != e))
+    return false;
+  numExperts = e;
+  return true;
+}
+
+/// TorchScript's index_add_ expands the update to the shape of
+/// `acc[0:1, :]`: [min(T, 1), H]. With n <= T update rows that is a no-op
+/// (n = 0 when T = 0).
+bool Analysis::isIndexAddExpand(onnx::ExpandOp op) {
+  auto shape = op.getShape().getDefiningOp<onnx::ShapeOp>();
+  auto slice = shape ? shape.getData().getDefiningOp<onnx::SliceOp>() : nullptr;
+  auto in = rankedType(op.getInput());
+  if (!slice || shape.getStart() != 0 || shape.getEnd() || !in ||
+      in.getRank() != 2 || op.getInput().getType() != op.getOutput().getType() ||
+      eval(slice.getData()).kind != Kind::Acc)
+    return false;
+  auto starts = onnx::getConstantInts(slice.getStarts());
+  auto ends = onnx::getConstantInts(slice.getEnds());
+  auto axes = onnx::getConstantInts(slice.getAxes());
+  bool unitSteps = isa<NoneType>(slice.getSteps().getType()) ||
+                   hasValues(slice.getSteps(), {1, 1});
+  return starts && ends && axes && unitSteps &&
+         *starts == ArrayRef<int64_t>{0, 0} && *axes == ArrayRef<int64_t>{0, 1} &&
+         (*ends)[0] == 1 && (*ends)[1] >= in.getDimSize(1);
+}
+
+Sym Analysis::eval(Value v) {
+  if (!v)
+    return {};
+  auto it = memo.find(v);
+  if (it != memo.end())
+    return it->second;
+  Sym s = evalOp(v);
+  memo[v] = s;
+  return s;
+}
+
+Sym Analysis::evalGather(onnx::GatherOp op) {
+  Sym data = eval(op.getData());
+  auto dataType = rankedType(op.getData());
+  if (!dataType)
+    return {};
+  int64_t axis = op.getAxis() < 0 ? op.getAxis() + dataType.getRank()
+                                  : op.getAxis();
+  // MaskAll[e] with a scalar constant e.
+  if (data.kind == Kind::MaskAll && axis == 0) {
+    auto e = scalarConstant(op.getIndices());
+    if (!e || *e < 0 || *e >= numExperts)
+      return {};
+    return Sym{Kind::Mask, *e, data.slotFirst};
+  }
+  // A column of the pairs.
+  if ((data.kind == Kind::PairsT && axis == 1) ||
+      (data.kind == Kind::Pairs && axis == 0)) {
+    auto c = scalarConstant(op.getIndices());
+    if (!c || (*c != 0 && *c != 1))
+      return {};
+    return column(data, *c);
+  }
+  Sym idx = eval(op.getIndices());
+  // x at the routed tokens: the gathered axis is x's token axis.
+  if (data.kind == Kind::Hidden && idx.kind == Kind::Token &&
+      realDimPos(op.getData(), 0) == axis) {
+    auto out = realDims(op.getOutput());
+    auto in = realDims(op.getData());
+    if (out && in && out->size() == 2 && (*out)[1] == (*in)[1])
+      return listOf(Kind::Rows, idx);
+    return {};
+  }
+  // The flattened weights at t * k + j.
+  if (data.kind == Kind::WeightsFlat && idx.kind == Kind::FlatIdx &&
+      realDimPos(op.getData(), 0) == axis &&
+      realDims(op.getOutput())->size() == 1)
+    return listOf(Kind::SlotW, idx);
+  return {};
+}
+
+Sym Analysis::evalGatherND(onnx::GatherNDOp op) {
+  if (op.getBatchDims() != 0)
+    return {};
+  Sym data = eval(op.getData());
+  Sym idx = eval(op.getIndices());
+  auto dataType = rankedType(op.getData());
+  auto idxType = rankedType(op.getIndices());
+  if (!dataType || !idxType || idxType.getRank() != 2)
+    return {};
+  int64_t tuple = idxType.getDimSize(1);
+  // x[t] with 1-tuples over x's leading token axis.
+  if (data.kind == Kind::Hidden && idx.kind == Kind::Token && tuple == 1 &&
+      realDimPos(op.getData(), 0) == 0) {
+    auto out = realDims(op.getOutput());
+    if (out && out->size() == 2 && (*out)[1] == (*realDims(op.getData()))[1])
+      return listOf(Kind::Rows, idx);
+    return {};
+  }
+  // w[t, j] with (t, j) tuples over w's leading axes.
+  if (data.kind == Kind::Weights && idx.kind == Kind::TokSlot && tuple == 2 &&
+      realDimPos(op.getData(), 0) == 0 && dataType.getRank() >= 2 &&
+      dataType.getDimSize(1) == k && realDims(op.getOutput())->size() == 1)
+    return listOf(Kind::SlotW, idx);
+  return {};
+}
+
+Sym Analysis::evalMul(onnx::MulOp op) {
+  Value a = op.getA(), b = op.getB();
+  for (int swap = 0; swap < 2; ++swap, std::swap(a, b)) {
+    Sym sa = eval(a);
+    // t * k, with k read from a constant or a shape.
+    if (sa.kind == Kind::Token) {
+      if (auto f = scalarInt(b); f && *f == k && rankedType(b) &&
+                                 rankedType(b).getNumElements() == 1)
+        return listOf(Kind::TokenK, sa);
+      continue;
+    }
+    // ffn_e(x[t]) * w[t, j], the weight broadcast along H.
+    if (sa.kind == Kind::SlotW) {
+      auto wt = rankedType(a), yt = rankedType(b), outT = rankedType(op.getC());
+      if (!wt || !yt || !outT || wt.getRank() != 2 || wt.getDimSize(1) != 1 ||
+          yt.getRank() != 2 || yt != outT)
+        return {};
+      // The FFN's input must be x at the same tokens.
+      std::optional<DecomposedFFN> ffn = matchFFN(b);
+      if (!ffn || !(eval(ffn->input) == listOf(Kind::Rows, sa)))
+        return {};
+      if (ffns.count(sa.expert))
+        return {};
+      ffns[sa.expert] = *ffn;
+      return listOf(Kind::Update, sa);
+    }
+  }
+  return {};
+}
+
+/// Whether `perm` keeps the real dimensions of `v` in order.
+bool keepsRealOrder(Value v, ArrayRef<int64_t> perm) {
+  auto t = rankedType(v);
+  if (!t || static_cast<int64_t>(perm.size()) != t.getRank())
+    return false;
+  int64_t last = -1;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= t.getRank())
+      return false;
+    if (t.getDimSize(p) == 1)
+      continue;
+    if (p < last)
+      return false;
+    last = p;
+  }
+  return true;
+}
+
+std::optional<SmallVector<int64_t>> permOf(onnx::TransposeOp op) {
+  auto t = rankedType(op.getData());
+  if (!t)
+    return std::nullopt;
+  SmallVector<int64_t> perm;
+  if (auto p = op.getPerm()) {
+    for (Attribute a : *p)
+      perm.push_back(cast<IntegerAttr>(a).getInt());
+  } else {
+    for (int64_t i = t.getRank() - 1; i >= 0; --i)
+      perm.push_back(i);
+  }
+  return perm;
+}
+
+/// Whether a constant holds exactly `values` (ints, or floats equal to them).
+bool hasValues(Value v, ArrayRef<int64_t> values) {
+  if (auto ints = onnx::getConstantInts(v))
+    return llvm::equal(*ints, values);
+  auto cst = v.getDefiningOp<onnx::ConstantOp>();
+  auto dense = cst ? dyn_cast<DenseFPElementsAttr>(cst.getValue()) : nullptr;
+  if (!dense || dense.getNumElements() != static_cast<int64_t>(values.size()))
+    return false;
+  return llvm::all_of(llvm::zip(dense.getValues<APFloat>(), values),
+                      [](auto p) {
+                        return std::get<0>(p).convertToDouble() ==
+                               static_cast<double>(std::get<1>(p));
+                      });
+}
+
+/// Slice [c, c + 1) of `axis` of a rank-2 value, with unit steps.
+std::optional<int64_t> sliceColumn(onnx::SliceOp op, int64_t axis) {
+  auto starts = onnx::getConstantInts(op.getStarts());
+  auto ends = onnx::getConstantInts(op.getEnds());
+  if (!starts || !ends || starts->size() != 1 || ends->size() != 1)
+    return std::nullopt;
+  if (!isa<NoneType>(op.getAxes().getType()) &&
+      !isSingleAxis(op.getAxes(), axis, 2))
+    return std::nullopt;
+  if (isa<NoneType>(op.getAxes().getType()) && axis != 0)
+    return std::nullopt;
+  if (!isa<NoneType>(op.getSteps().getType()) &&
+      !hasValues(op.getSteps(), {1}))
+    return std::nullopt;
+  int64_t c = (*starts)[0];
+  if (c < 0)
+    c += 2;
+  int64_t end = (*ends)[0] < 0 ? (*ends)[0] + 2 : std::min<int64_t>((*ends)[0], 2);
+  if ((c != 0 && c != 1) || end != c + 1)
+    return std::nullopt;
+  return c;
+}
+
+Sym Analysis::evalOp(Value v) {
+  if (v == hidden)
+    return {Kind::Hidden};
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return {};
+  Value in0 = op->getNumOperands() ? op->getOperand(0) : Value();
+
+  if (auto t = dyn_cast<onnx::TopKOp>(op)) {
+    if (v == t.getIndices() && setTopK(t))
+      return {Kind::Ids};
+    if (v == t.getValues() && setTopK(t) && setWeights(v))
+      return {Kind::Weights};
+    return {};
+  }
+  if (auto div = dyn_cast<onnx::DivOp>(op)) {
+    // Renormalized weights: w / sum_j w.
+    Value w = stripNoopCasts(div.getA());
+    auto sum = stripNoopCasts(div.getB()).getDefiningOp<onnx::ReduceSumOp>();
+    auto t = w.getDefiningOp<onnx::TopKOp>();
+    if (!t || w != t.getValues() || !sum || sum.getKeepdims() != 1 ||
+        stripNoopCasts(sum.getData()) != w ||
+        !isSingleAxis(sum.getAxes(), 1, 2) || !setTopK(t) || !setWeights(v))
+      return {};
+    renormalize = true;
+    return {Kind::Weights};
+  }
+  if (isa<onnx::CastOp, onnx::IdentityOp>(op)) {
+    Sym s = eval(in0);
+    if (s.kind == Kind::OneHot || s.kind == Kind::MaskAll ||
+        s.kind == Kind::Mask)
+      return s; // 0/1 and false/true survive any cast
+    if (s.kind == Kind::Unknown || in0.getType() != v.getType())
+      return {};
+    return s;
+  }
+  if (isa<onnx::UnsqueezeOp, onnx::SqueezeOp, onnx::ReshapeOp,
+          onnx::FlattenOp>(op)) {
+    Sym s = eval(in0);
+    if (s.kind == Kind::Ids && isa<onnx::UnsqueezeOp>(op) &&
+        isSingleAxis(op->getOperand(1), 2, 3))
+      return {Kind::IdsCol};
+    if (s.kind == Kind::Weights && realDims(in0)->size() == 2 &&
+        realDims(v) && realDims(v)->size() == 1) {
+      // Flatten keeps axes before `axis` apart: both real axes must be there.
+      auto flat = dyn_cast<onnx::FlattenOp>(op);
+      if (isa<onnx::ReshapeOp>(op) ||
+          (flat && *realDimPos(in0, 1) < flat.getAxis()))
+        return {Kind::WeightsFlat};
+      return {};
+    }
+    if (isList(s.kind) && isUnitReshape(in0, v))
+      return s;
+    return {};
+  }
+  if (auto tr = dyn_cast<onnx::TransposeOp>(op)) {
+    Sym s = eval(in0);
+    auto perm = permOf(tr);
+    if (!perm)
+      return {};
+    if (s.kind == Kind::OneHot) {
+      if (*perm == ArrayRef<int64_t>{2, 1, 0})
+        return Sym{Kind::MaskAll, -1, true};
+      if (*perm == ArrayRef<int64_t>{2, 0, 1})
+        return Sym{Kind::MaskAll, -1, false};
+      return {};
+    }
+    if (s.kind == Kind::Pairs && *perm == ArrayRef<int64_t>{1, 0})
+      return listOf(Kind::PairsT, s);
+    if (isList(s.kind) && keepsRealOrder(in0, *perm) && isUnitReshape(in0, v))
+      return s;
+    return {};
+  }
+  if (auto ex = dyn_cast<onnx::ExpandOp>(op)) {
+    Sym s = eval(in0);
+    if (isList(s.kind) && (isNoopExpand(ex) || isIndexAddExpand(ex)))
+      return s;
+    // t broadcast along H, for ScatterElements: [n, 1] -> [n, H].
+    auto inT = rankedType(in0), outT = rankedType(v);
+    auto h = rankedType(hidden);
+    if (s.kind == Kind::Token && inT && outT && inT.getRank() == 2 &&
+        inT.getDimSize(1) == 1 && outT.getRank() == 2 &&
+        outT.getDimSize(1) == h.getDimSize(1))
+      return listOf(Kind::TokenBcast, s);
+    return {};
+  }
+  if (auto oh = dyn_cast<onnx::OneHotOp>(op)) {
+    auto depth = scalarInt(oh.getDepth());
+    if (eval(oh.getIndices()).kind != Kind::Ids || !depth ||
+        !hasValues(oh.getValues(), {0, 1}) ||
+        (oh.getAxis() != -1 && oh.getAxis() != 2) || !setExperts(*depth))
+      return {};
+    return {Kind::OneHot};
+  }
+  if (auto eq = dyn_cast<onnx::EqualOp>(op)) {
+    Value a = eq.getA(), b = eq.getB();
+    if (eval(a).kind != Kind::IdsCol)
+      std::swap(a, b);
+    auto iota = onnx::getConstantInts(b);
+    auto bt = rankedType(b);
+    if (eval(a).kind != Kind::IdsCol || !iota || !bt ||
+        bt.getDimSize(bt.getRank() - 1) != static_cast<int64_t>(iota->size()))
+      return {};
+    for (auto [i, x] : llvm::enumerate(*iota))
+      if (x != static_cast<int64_t>(i))
+        return {};
+    if (!setExperts(iota->size()))
+      return {};
+    return {Kind::OneHot};
+  }
+  if (auto g = dyn_cast<onnx::GatherOp>(op))
+    return evalGather(g);
+  if (auto g = dyn_cast<onnx::GatherNDOp>(op))
+    return evalGatherND(g);
+  if (auto nz = dyn_cast<onnx::NonZeroOp>(op)) {
+    Sym s = eval(nz.getX());
+    auto t = rankedType(nz.getX());
+    if (s.kind != Kind::Mask || !t || t.getRank() != 2)
+      return {};
+    return listOf(Kind::Pairs, s);
+  }
+  if (auto split = dyn_cast<onnx::SplitOp>(op)) {
+    Sym s = eval(split.getInput());
+    int64_t axis = split.getAxis() < 0 ? split.getAxis() + 2 : split.getAxis();
+    bool ok = split.getOutputs().size() == 2 &&
+              ((s.kind == Kind::PairsT && axis == 1) ||
+               (s.kind == Kind::Pairs && axis == 0)) &&
+              (isa<NoneType>(split.getSplit().getType()) ||
+               hasValues(split.getSplit(), {1, 1}));
+    if (!ok)
+      return {};
+    return column(s, cast<OpResult>(v).getResultNumber());
+  }
+  if (auto slice = dyn_cast<onnx::SliceOp>(op)) {
+    Sym s = eval(slice.getData());
+    std::optional<int64_t> c;
+    if (s.kind == Kind::PairsT)
+      c = sliceColumn(slice, 1);
+    else if (s.kind == Kind::Pairs)
+      c = sliceColumn(slice, 0);
+    if (!c)
+      return {};
+    return column(s, *c);
+  }
+  if (auto add = dyn_cast<onnx::AddOp>(op)) {
+    Sym a = eval(add.getA()), b = eval(add.getB());
+    if (a.kind == Kind::TokenK)
+      std::swap(a, b);
+    if (a.kind == Kind::Slot && b.kind == Kind::TokenK &&
+        a.expert == b.expert && isUnitReshape(add.getA(), add.getB()) &&
+        isUnitReshape(add.getA(), v))
+      return listOf(Kind::FlatIdx, a);
+    return {};
+  }
+  if (auto mul = dyn_cast<onnx::MulOp>(op))
+    return evalMul(mul);
+  if (auto cat = dyn_cast<onnx::ConcatOp>(op)) {
+    auto inputs = cat.getInputs();
+    if (inputs.size() != 2 || (cat.getAxis() != 1 && cat.getAxis() != -1))
+      return {};
+    Sym t = eval(inputs[0]), j = eval(inputs[1]);
+    auto tt = rankedType(inputs[0]), jt = rankedType(inputs[1]);
+    if (t.kind == Kind::Token && j.kind == Kind::Slot &&
+        t.expert == j.expert && tt && jt && tt.getRank() == 2 &&
+        jt.getRank() == 2 && tt.getDimSize(1) == 1 && jt.getDimSize(1) == 1)
+      return listOf(Kind::TokSlot, t);
+    return {};
+  }
+  return {};
+}
+} // namespace
+
+std::optional<DecomposedLinear> mlir::moe::matchLinear(Value y) {
+  Operation *op = y.getDefiningOp();
+  auto isWeight = [](Value w) {
+    auto t = rankedType(w);
+    return t && t.getRank() == 2 && t.hasStaticShape() &&
+           w.getDefiningOp<onnx::ConstantOp>();
+  };
+  if (auto mm = dyn_cast_or_null<onnx::MatMulOp>(op)) {
+    if (!isWeight(mm.getB()))
+      return std::nullopt;
+    return DecomposedLinear{mm.getA(), mm.getB(), /*transposed=*/true};
+  }
+  if (auto gemm = dyn_cast_or_null<onnx::GemmOp>(op)) {
+    if (!isWeight(gemm.getB()) || gemm.getTransA() != 0 ||
+        gemm.getAlpha().convertToFloat() != 1.0f ||
+        !isa<NoneType>(gemm.getC().getType()))
+      return std::nullopt;
+    return DecomposedLinear{gemm.getA(), gemm.getB(), gemm.getTransB() == 0};
+  }
+  return std::nullopt;
+}
+
+namespace {
+/// `act(g)` for an activation the expert FFNs use: relu, or silu written as
+/// `g * sigmoid(g)`. Sets `g`.
+std::optional<ActivationKind> matchActivation(Value v, Value &g) {
+  Operation *op = v.getDefiningOp();
+  if (auto relu = dyn_cast_or_null<onnx::ReluOp>(op)) {
+    g = relu.getX();
+    return ActivationKind::relu;
+  }
+  if (auto gelu = dyn_cast_or_null<onnx::GeluOp>(op)) {
+    g = gelu.getX();
+    if (gelu.getApproximate() == "none")
+      return ActivationKind::gelu;
+    if (gelu.getApproximate() == "tanh")
+      return ActivationKind::gelu_tanh;
+    return std::nullopt;
+  }
+  if (auto mul = dyn_cast_or_null<onnx::MulOp>(op)) {
+    for (auto [a, b] : {std::pair{mul.getA(), mul.getB()},
+                        std::pair{mul.getB(), mul.getA()}}) {
+      auto sig = b.getDefiningOp<onnx::SigmoidOp>();
+      if (sig && sig.getX() == a) {
+        g = a;
+        return ActivationKind::silu;
+      }
+    }
+  }
+  return std::nullopt;
+}
+} // namespace
+
+std::optional<DecomposedFFN> mlir::moe::matchFFN(Value y) {
+  std::optional<DecomposedLinear> down = matchLinear(y);
+  if (!down)
+    return std::nullopt;
+  DecomposedFFN ffn;
+  ffn.down = *down;
+  Value g;
+  // Ungated: down(act(fc1(x))).
+  if (auto act = matchActivation(down->input, g)) {
+    if (auto fc1 = matchLinear(g)) {
+      ffn.gate = *fc1;
+      ffn.activation = *act;
+      ffn.input = fc1->input;
+      return ffn;
+    }
+  }
+  // Gated: down(act(gate(x)) * up(x)).
+  auto mul = down->input.getDefiningOp<onnx::MulOp>();
+  if (!mul)
+    return std::nullopt;
+  for (auto [a, u] : {std::pair{mul.getA(), mul.getB()},
+                      std::pair{mul.getB(), mul.getA()}}) {
+    auto act = matchActivation(a, g);
+    auto gate = act ? matchLinear(g) : std::nullopt;
+    auto up = gate ? matchLinear(u) : std::nullopt;
+    if (!up || up->input != gate->input)
+      continue;
+    ffn.gate = *gate;
+    ffn.up = *up;
+    ffn.activation = *act;
+    ffn.input = gate->input;
+    return ffn;
+  }
+  return std::nullopt;
+}
+
+namespace {
+/// The router feeding `topk`: scores = softmax(x W^T) over the experts.
+std::optional<DecomposedRouter> matchRouter(onnx::TopKOp topk, Value hidden,
+                                            int64_t numExperts,
+                                            std::string &why) {
+  Value scores = stripNoopCasts(topk.getX());
+  auto softmax = scores.getDefiningOp<onnx::SoftmaxOp>();
+  if (!softmax) {
+    why = "the top-k does not read a softmax of the router logits";
+    return std::nullopt;
+  }
+  if (softmax.getAxis() != 1 && softmax.getAxis() != -1) {
+    why = "the router softmax is not over the experts";
+    return std::nullopt;
+  }
+  std::optional<DecomposedLinear> linear =
+      matchLinear(stripNoopCasts(softmax.getInput()));
+  if (!linear || linear->input != hidden) {
+    why = "the router logits are not a linear map of the block's input";
+    return std::nullopt;
+  }
+  auto w = rankedType(linear->weight);
+  if (w.getDimSize(linear->transposed ? 1 : 0) != numExperts) {
+    why = "the router has a different number of experts than the dispatch";
+    return std::nullopt;
+  }
+  DecomposedRouter router;
+  router.linear = *linear;
+  router.scoring = Scoring::softmax;
+  return router;
+}
+
+/// One step `acc' = acc + scatter(update_e at tokens_e)` that uses `acc`,
+/// with its index and update values; nothing when no user is one.
+struct Step {
+  Value next, index, update;
+  bool broadcastIndex = false; // ScatterElements' [n, H] index
+};
+
+std::optional<Step> nextStep(Value acc) {
+  for (Operation *user : acc.getUsers()) {
+    if (auto sc = dyn_cast<onnx::ScatterNDOp>(user)) {
+      if (sc.getData() == acc && sc.getReduction() == "add")
+        return Step{sc.getOutput(), sc.getIndices(), sc.getUpdates(), false};
+      continue;
+    }
+    auto add = dyn_cast<onnx::AddOp>(user);
+    if (!add || add.getC().getType() != acc.getType())
+      continue;
+    Value other = add.getA() == acc ? add.getB() : add.getA();
+    // Scattered into zeros, then added: exact because a token is routed to
+    // an expert at most once, so no index repeats.
+    if (auto sc = other.getDefiningOp<onnx::ScatterElementsOp>()) {
+      int64_t axis = sc.getAxis();
+      if ((axis == 0 || axis == -2) && isZerosLike(sc.getData(), acc) &&
+          (sc.getReduction() == "none" || sc.getReduction() == "add"))
+        return Step{add.getC(), sc.getIndices(), sc.getUpdates(), true};
+    }
+    if (auto sc = other.getDefiningOp<onnx::ScatterNDOp>()) {
+      if (isZerosLike(sc.getData(), acc) &&
+          (sc.getReduction() == "none" || sc.getReduction() == "add"))
+        return Step{add.getC(), sc.getIndices(), sc.getUpdates(), false};
+    }
+  }
+  return std::nullopt;
+}
+
+/// Whether every expert's FFN has the same structure and weight layouts.
+bool sameShape(const DecomposedFFN &a, const DecomposedFFN &b) {
+  auto same = [](const DecomposedLinear &x, const DecomposedLinear &y) {
+    return (!x.weight && !y.weight) ||
+           (x.weight && y.weight && x.weight.getType() == y.weight.getType() &&
+            x.transposed == y.transposed);
+  };
+  return a.activation == b.activation && same(a.gate, b.gate) &&
+         same(a.up, b.up) && same(a.down, b.down);
+}
+} // namespace
+
+std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
+                                                           std::string &why) {
+  // zeros = zeros shaped like x; x is the block's [T, H] input.
+  Value hidden;
+  if (auto c = zeros.getDefiningOp<onnx::ConstantOfShapeOp>())
+    if (auto s = c.getInput().getDefiningOp<onnx::ShapeOp>())
+      hidden = s.getData();
+  if (auto e = zeros.getDefiningOp<onnx::ExpandOp>())
+    if (auto s = e.getShape().getDefiningOp<onnx::ShapeOp>())
+      hidden = s.getData();
+  auto ht = rankedType(hidden);
+  if (!hidden || !isZerosLike(zeros, hidden) || ht.getRank() != 2 ||
+      ht.isDynamicDim(1) || ht.getDimSize(1) < 2 ||
+      !isa<FloatType>(ht.getElementType()))
+    return std::nullopt;
+
+  Analysis an(hidden);
+  Value acc = zeros;
+  SmallVector<int64_t> seen;
+  while (std::optional<Step> step = nextStep(acc)) {
+    an.setAccumulator(acc);
+    Sym idx = an.eval(step->index);
+    Sym upd = an.eval(step->update);
+    auto it = rankedType(step->index);
+    bool idxOk = step->broadcastIndex
+                     ? idx.kind == Kind::TokenBcast &&
+                           isa<RankedTensorType>(step->index.getType()) &&
+                           step->update.getType() == acc.getType()
+                     : idx.kind == Kind::Token && it && it.getRank() == 2 &&
+                           it.getDimSize(1) == 1;
+    if (!idxOk || upd.kind != Kind::Update || idx.expert != upd.expert) {
+      why = "an accumulation step is not a routed expert's weighted output "
+            "added at its tokens";
+      return std::nullopt;
+    }
+    seen.push_back(idx.expert);
+    acc = step->next;
+  }
+  if (seen.empty())
+    return std::nullopt;
+  llvm::sort(seen);
+  bool complete = static_cast<int64_t>(seen.size()) == an.numExperts;
+  for (auto [i, e] : llvm::enumerate(seen))
+    complete &= e == static_cast<int64_t>(i);
+  if (!complete) {
+    why = "the accumulation does not add every expert's output exactly once";
+    return std::nullopt;
+  }
+  if (an.k > an.numExperts) {
+    why = "top-k selects more experts than there are";
+    return std::nullopt;
+  }
+  std::optional<DecomposedRouter> router =
+      matchRouter(an.topk, hidden, an.numExperts, why);
+  if (!router)
+    return std::nullopt;
+  router->k = an.k;
+  router->renormalize = an.renormalize;
+
+  DecomposedMoE moe;
+  moe.hidden = hidden;
+  moe.result = acc;
+  moe.router = *router;
+  for (int64_t e = 0; e < an.numExperts; ++e) {
+    const DecomposedFFN &ffn = an.ffns.lookup(e);
+    if (!sameShape(ffn, an.ffns.lookup(0))) {
+      why = "the experts' FFNs differ in structure or weight shapes";
+      return std::nullopt;
+    }
+    moe.experts.push_back(ffn);
+  }
+  return moe;
+}

@@ -1,0 +1,67 @@
+//===- DecomposedMoE.h - recognizing exported MoE blocks --------*- C++ -*-===//
+//
+// Private to passes/: the analysis behind onnx-raise-decomposed-moe. It
+// reads a MoE block as PyTorch exporters write it (router, top-k, a loop of
+// per-expert gathers, FFNs and scatter-adds) and proves, op by op from each
+// op's ONNX semantics, that the block computes a moe.layer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_UTILS_DECOMPOSEDMOE_H
+#define MOE_PASSES_UTILS_DECOMPOSEDMOE_H
+
+#include "moe/Dialect/MoE.h"
+
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::moe {
+
+/// A linear map `y = x W^T` read from MatMul or Gemm with a constant weight:
+/// `weight` is `[out, in]`, or `[in, out]` when `transposed`.
+struct DecomposedLinear {
+  Value input;
+  Value weight;
+  bool transposed = false;
+};
+
+/// One FFN `down(act(gate(x)) [* up(x)])`.
+struct DecomposedFFN {
+  Value input;
+  DecomposedLinear gate, up, down; // up.weight null when ungated
+  ActivationKind activation = ActivationKind::identity;
+};
+
+/// The router: `logits = hidden W^T`, scored, top-k, optionally renormalized.
+struct DecomposedRouter {
+  DecomposedLinear linear;
+  Scoring scoring = Scoring::softmax;
+  int64_t k = 0;
+  bool renormalize = false;
+};
+
+/// A decomposed MoE block: `result[t] = sum_j w[t, j] ffn_{ids[t, j]}(x[t])`
+/// for `x = hidden` with (w, ids) from `router`.
+struct DecomposedMoE {
+  Value hidden;
+  Value result;
+  DecomposedRouter router;
+  SmallVector<DecomposedFFN> experts; // indexed by expert id
+};
+
+/// Matches the block whose accumulation starts at `zeros` (zeros shaped
+/// like the block's input). On failure, `why` says what did not match.
+std::optional<DecomposedMoE> matchDecomposedMoE(Value zeros, std::string &why);
+
+/// Matches `y = ffn(x)` (any `x`, the same for every projection).
+std::optional<DecomposedFFN> matchFFN(Value y);
+
+/// Matches a linear map (MatMul or Gemm with a constant 2-D weight).
+std::optional<DecomposedLinear> matchLinear(Value y);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_UTILS_DECOMPOSEDMOE_H
