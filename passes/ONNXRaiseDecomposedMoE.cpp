@@ -83,13 +83,28 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
                     "readable constants");
     return nullptr;
   }
+  Value bias;
+  if (block.router.bias) {
+    std::optional<std::vector<char>> bytes = constantBytes(block.router.bias);
+    auto biasType = cast<ShapedType>(block.router.bias.getType());
+    if (!bytes || biasType.getElementType() != elt) {
+      emitRemark(loc, "MoE block left as dense ops: its router bias is not a "
+                      "readable constant of the input's element type");
+      return nullptr;
+    }
+    bias = createBlobConstant(
+        b, loc, RankedTensorType::get({biasType.getNumElements()}, elt),
+        *bytes, "moe_router_bias", /*asONNX=*/true);
+  }
   MLIRContext *ctx = b.getContext();
-  auto routing = RoutingAttr::get(ctx, block.router.scoring, block.router.k,
-                                  block.router.renormalize);
+  const DecomposedRouter &r = block.router;
+  auto routing = RoutingAttr::get(ctx, r.scoring, r.k, r.renormalize,
+                                  r.groups, r.topkGroups, r.groupScore,
+                                  APFloat(r.scale));
   auto act = ActivationAttr::get(ctx, first.activation, gatingOf(first));
   auto layer = LayerOp::create(
       b, loc, block.hidden.getType(), block.hidden, /*router_logits=*/Value(),
-      router, /*router_bias=*/Value(), fc1, /*fc1_bias=*/Value(), fc3,
+      router, bias, fc1, /*fc1_bias=*/Value(), fc3,
       /*fc3_bias=*/Value(), fc2, /*fc2_bias=*/Value(), /*shared_fc1=*/Value(),
       /*shared_fc3=*/Value(), /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
       /*fc1_scales=*/Value(), /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
@@ -103,7 +118,7 @@ bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
                        std::optional<DecomposedLinear> &gate) {
   auto matches = [&](Value y) {
     auto f = matchFFN(y);
-    if (!f || f->input != layer.getHidden() ||
+    if (!f || stripNoopCasts(f->input) != layer.getHidden() ||
         gatingOf(*f) != layer.getActivation().getGating() ||
         f->activation != layer.getActivation().getKind())
       return false;
@@ -123,7 +138,7 @@ bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
     auto lin = sig ? matchLinear(sig.getX()) : std::nullopt;
     auto gt = lin ? dyn_cast<RankedTensorType>(sig.getY().getType()) : nullptr;
     // The gate is one scalar per token: [T, 1].
-    if (!lin || lin->input != layer.getHidden() || gt.getRank() != 2 ||
+    if (!lin || stripNoopCasts(lin->input) != layer.getHidden() || gt.getRank() != 2 ||
         gt.getDimSize(1) != 1 || !matches(y))
       continue;
     gate = lin;

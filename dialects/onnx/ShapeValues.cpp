@@ -8,6 +8,8 @@
 
 #include "moe/Dialect/ONNX.h"
 
+#include "llvm/Support/MathExtras.h"
+
 #include <algorithm>
 
 using namespace mlir;
@@ -112,6 +114,51 @@ static std::optional<SmallVector<int64_t>> partialInts(Value v, int depth) {
     if (!elementTypeOf(in) || !elementTypeOf(in).isInteger())
       return std::nullopt;
     return partialInts(in, depth + 1);
+  }
+  // A filled vector of a constant length.
+  if (auto fill = dyn_cast<ConstantOfShapeOp>(op)) {
+    auto len = getConstantInts(fill.getInput());
+    auto value = dyn_cast_or_null<DenseIntElementsAttr>(fill.getValueAttr());
+    if (!len || len->size() != 1 || (*len)[0] < 0 || (*len)[0] > 64 ||
+        (fill.getValueAttr() && (!value || value.getNumElements() != 1)))
+      return std::nullopt;
+    int64_t x = value ? (*value.getValues<APInt>().begin()).getSExtValue() : 0;
+    return SmallVector<int64_t>((*len)[0], x);
+  }
+  // Elementwise integer arithmetic, comparison and selection (how torch
+  // resolves -1 entries of an expand target); a scalar broadcasts.
+  if (isa<AddOp, SubOp, MulOp, EqualOp, WhereOp>(op)) {
+    SmallVector<SmallVector<int64_t>> args;
+    size_t n = 1;
+    for (Value in : op->getOperands()) {
+      auto vals = partialInts(in, depth + 1);
+      if (!vals || (vals->size() != 1 && n != 1 && vals->size() != n))
+        return std::nullopt;
+      n = std::max(n, vals->size());
+      args.push_back(std::move(*vals));
+    }
+    auto at = [&](unsigned arg, size_t i) {
+      return args[arg].size() == 1 ? args[arg][0] : args[arg][i];
+    };
+    SmallVector<int64_t> out;
+    for (size_t i = 0; i < n; ++i) {
+      int64_t a = at(0, i), b = at(1, i), r = kDyn;
+      if (isa<WhereOp>(op)) {
+        if (a != kDyn)
+          r = a ? b : at(2, i);
+      } else if (a != kDyn && b != kDyn) {
+        if (isa<EqualOp>(op))
+          r = a == b;
+        else if (isa<AddOp>(op) && !llvm::AddOverflow(a, b, r)) {
+        } else if (isa<SubOp>(op) && !llvm::SubOverflow(a, b, r)) {
+        } else if (isa<MulOp>(op) && !llvm::MulOverflow(a, b, r)) {
+        } else {
+          r = kDyn;
+        }
+      }
+      out.push_back(r);
+    }
+    return out;
   }
   return std::nullopt;
 }

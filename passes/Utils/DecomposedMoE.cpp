@@ -20,8 +20,19 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::moe;
+
+Value mlir::moe::stripNoopCasts(Value v) {
+  while (auto cast = v.getDefiningOp<onnx::CastOp>()) {
+    if (cast.getInput().getType() != cast.getOutput().getType())
+      break;
+    v = cast.getInput();
+  }
+  return v;
+}
 
 namespace {
 constexpr int64_t kDyn = ShapedType::kDynamic;
@@ -149,20 +160,20 @@ bool isFloatSplat(Attribute attr, double value) {
   });
 }
 
+/// The value of a float constant with one element.
+std::optional<double> scalarFloat(Value v) {
+  auto cst = v.getDefiningOp<onnx::ConstantOp>();
+  auto dense = cst ? dyn_cast<DenseFPElementsAttr>(cst.getValue()) : nullptr;
+  if (!dense || dense.getNumElements() != 1)
+    return std::nullopt;
+  return (*dense.getValues<APFloat>().begin()).convertToDouble();
+}
+
 bool isZeroFloatConstant(Value v) {
   auto cst = v.getDefiningOp<onnx::ConstantOp>();
   return cst && isFloatSplat(cst.getValue(), 0.0);
 }
 
-/// Strips casts that do not change the element type.
-Value stripNoopCasts(Value v) {
-  while (auto cast = v.getDefiningOp<onnx::CastOp>()) {
-    if (cast.getInput().getType() != cast.getOutput().getType())
-      break;
-    v = cast.getInput();
-  }
-  return v;
-}
 
 /// A zero tensor shaped like `like`: ConstantOfShape(Shape(like)) of 0 or
 /// Expand(0, Shape(like)), of `like`'s type.
@@ -224,10 +235,15 @@ public:
 
   Value hidden;
   onnx::TopKOp topk;      // the router's TopK, once seen
-  Value weights;          // the routing weights, once seen
+  Value weights;          // the routing weights (casts stripped), once seen
   int64_t numExperts = 0; // from the one-hot encoding, once seen
   int64_t k = 0;
   bool renormalize = false;
+  double scale = 1.0;
+  /// Where the weights come from: the top-k's values, or these scores
+  /// gathered at the top-k's ids.
+  bool weightsFromTopK = false;
+  Value gatheredScores;
   /// The FFN of each expert whose update has been evaluated.
   llvm::DenseMap<int64_t, DecomposedFFN> ffns;
 
@@ -237,7 +253,7 @@ private:
     return Sym{kind, like.expert, like.slotFirst};
   }
   bool setTopK(onnx::TopKOp op);
-  bool setWeights(Value v);
+  bool isWeights(Value v);
   bool setExperts(int64_t e);
   Sym column(const Sym &pairs, int64_t c) {
     bool slot = (c == 0) == pairs.slotFirst;
@@ -263,10 +279,65 @@ bool Analysis::setTopK(onnx::TopKOp op) {
   return true;
 }
 
-bool Analysis::setWeights(Value v) {
-  if (weights && weights != v)
+/// The routing weights: `s[ids]` (the top-k's values, or scores gathered
+/// at its ids), optionally divided by their sum (plus a negligible epsilon,
+/// as DeepSeek writes it), optionally times a constant scale.
+bool Analysis::isWeights(Value v) {
+  Value w = stripNoopCasts(v);
+  if (weights)
+    return w == weights;
+  Value cur = w;
+  double sc = 1.0;
+  if (auto mul = cur.getDefiningOp<onnx::MulOp>()) {
+    std::optional<double> f = scalarFloat(mul.getB());
+    Value other = mul.getA();
+    if (!f) {
+      f = scalarFloat(mul.getA());
+      other = mul.getB();
+    }
+    if (!f)
+      return false;
+    sc = *f;
+    cur = stripNoopCasts(other);
+  }
+  bool renorm = false;
+  if (auto div = cur.getDefiningOp<onnx::DivOp>()) {
+    Value num = stripNoopCasts(div.getA());
+    Value den = stripNoopCasts(div.getB());
+    if (auto add = den.getDefiningOp<onnx::AddOp>()) {
+      std::optional<double> eps = scalarFloat(add.getB());
+      Value other = add.getA();
+      if (!eps) {
+        eps = scalarFloat(add.getA());
+        other = add.getB();
+      }
+      if (!eps || *eps < 0 || *eps > 1e-12)
+        return false;
+      den = stripNoopCasts(other);
+    }
+    auto sum = den.getDefiningOp<onnx::ReduceSumOp>();
+    if (!sum || sum.getKeepdims() != 1 || stripNoopCasts(sum.getData()) != num ||
+        !isSingleAxis(sum.getAxes(), 1, 2))
+      return false;
+    renorm = true;
+    cur = num;
+  }
+  if (auto t = cur.getDefiningOp<onnx::TopKOp>()) {
+    if (cur != t.getValues() || !setTopK(t))
+      return false;
+    weightsFromTopK = true;
+  } else if (auto g = cur.getDefiningOp<onnx::GatherElementsOp>()) {
+    auto t = g.getIndices().getDefiningOp<onnx::TopKOp>();
+    if (!t || g.getIndices() != t.getIndices() ||
+        (g.getAxis() != 1 && g.getAxis() != -1) || !setTopK(t))
+      return false;
+    gatheredScores = stripNoopCasts(g.getData());
+  } else {
     return false;
-  weights = v;
+  }
+  weights = w;
+  renormalize = renorm;
+  scale = sc;
   return true;
 }
 
@@ -484,25 +555,10 @@ Sym Analysis::evalOp(Value v) {
     return {};
   Value in0 = op->getNumOperands() ? op->getOperand(0) : Value();
 
-  if (auto t = dyn_cast<onnx::TopKOp>(op)) {
-    if (v == t.getIndices() && setTopK(t))
-      return {Kind::Ids};
-    if (v == t.getValues() && setTopK(t) && setWeights(v))
-      return {Kind::Weights};
-    return {};
-  }
-  if (auto div = dyn_cast<onnx::DivOp>(op)) {
-    // Renormalized weights: w / sum_j w.
-    Value w = stripNoopCasts(div.getA());
-    auto sum = stripNoopCasts(div.getB()).getDefiningOp<onnx::ReduceSumOp>();
-    auto t = w.getDefiningOp<onnx::TopKOp>();
-    if (!t || w != t.getValues() || !sum || sum.getKeepdims() != 1 ||
-        stripNoopCasts(sum.getData()) != w ||
-        !isSingleAxis(sum.getAxes(), 1, 2) || !setTopK(t) || !setWeights(v))
-      return {};
-    renormalize = true;
+  if (auto t = dyn_cast<onnx::TopKOp>(op); t && v == t.getIndices())
+    return setTopK(t) ? Sym{Kind::Ids} : Sym{};
+  if (isWeights(v))
     return {Kind::Weights};
-  }
   if (isa<onnx::CastOp, onnx::IdentityOp>(op)) {
     Sym s = eval(in0);
     if (s.kind == Kind::OneHot || s.kind == Kind::MaskAll ||
@@ -738,34 +794,196 @@ std::optional<DecomposedFFN> mlir::moe::matchFFN(Value y) {
 }
 
 namespace {
-/// The router feeding `topk`: scores = softmax(x W^T) over the experts.
-std::optional<DecomposedRouter> matchRouter(onnx::TopKOp topk, Value hidden,
-                                            int64_t numExperts,
+/// A constant with `n` elements (through Unsqueeze/Reshape of one), or null.
+Value constantWithElements(Value v, int64_t n) {
+  while (isa_and_nonnull<onnx::UnsqueezeOp, onnx::ReshapeOp>(v.getDefiningOp()))
+    v = v.getDefiningOp()->getOperand(0);
+  auto t = rankedType(v);
+  if (!t || !t.hasStaticShape() || t.getNumElements() != n ||
+      !v.getDefiningOp<onnx::ConstantOp>())
+    return nullptr;
+  return v;
+}
+
+/// The smallest element of a float constant.
+std::optional<double> minElement(Value v) {
+  auto cst = v.getDefiningOp<onnx::ConstantOp>();
+  std::optional<double> out;
+  if (auto dense = cst ? dyn_cast<DenseFPElementsAttr>(cst.getValue()) : nullptr)
+    for (const APFloat &f : dense.getValues<APFloat>())
+      out = std::min(out.value_or(f.convertToDouble()), f.convertToDouble());
+  return out;
+}
+
+/// Whether `v` is a tensor of ones (ConstantOfShape or Expand of 1).
+bool isOnes(Value v) {
+  if (auto c = v.getDefiningOp<onnx::ConstantOfShapeOp>())
+    return c.getValueAttr() && (isFloatSplat(c.getValueAttr(), 1.0) ||
+                                hasValues(v, {1}));
+  if (auto e = v.getDefiningOp<onnx::ExpandOp>())
+    return scalarFloat(e.getInput()) == 1.0;
+  return false;
+}
+
+/// Group-limited selection scores: `where(group_mask, sel, m)` with the mask
+/// selecting the experts of the `topkGroups` best groups of `groups`
+/// contiguous groups, a group's score being the sum of its two best `sel`
+/// (top2_sum) or its best (max). Sets the router's group fields, `kept`
+/// (sel) and `masked` (m).
+bool matchGroupLimit(onnx::WhereOp where, int64_t numExperts,
+                     DecomposedRouter &router, Value &kept, double &masked) {
+  Value cond = stripNoopCasts(where.getCondition());
+  Value maskedV = where.getY();
+  kept = where.getX();
+  if (auto no = cond.getDefiningOp<onnx::NotOp>()) {
+    cond = stripNoopCasts(no.getX());
+    std::swap(maskedV, kept);
+  }
+  std::optional<double> m = scalarFloat(maskedV);
+  if (!m)
+    return false;
+  masked = *m;
+  kept = stripNoopCasts(kept);
+  // A 0/1 float mask cast to bool.
+  if (auto c = cond.getDefiningOp<onnx::CastOp>())
+    cond = c.getInput();
+  // [T, G, 1] -> [T, G, E / G] -> [T, E]: each expert takes its group's flag.
+  auto flat = cond.getDefiningOp<onnx::ReshapeOp>();
+  auto expand = flat ? flat.getData().getDefiningOp<onnx::ExpandOp>() : nullptr;
+  auto unsq = expand ? expand.getInput().getDefiningOp<onnx::UnsqueezeOp>()
+                     : nullptr;
+  auto flatT = flat ? rankedType(flat.getReshaped()) : nullptr;
+  auto expT = expand ? rankedType(expand.getOutput()) : nullptr;
+  if (!unsq || !flatT || !expT || flatT.getRank() != 2 ||
+      flatT.getDimSize(1) != numExperts || expT.getRank() != 3 ||
+      expT.isDynamicDim(1) || expT.isDynamicDim(2) ||
+      expT.getDimSize(1) * expT.getDimSize(2) != numExperts ||
+      !isSingleAxis(unsq.getAxes(), 2, 3))
+    return false;
+  int64_t groups = expT.getDimSize(1);
+  auto inT = rankedType(unsq.getData());
+  if (!inT || inT.getRank() != 2 || inT.getDimSize(1) != groups)
+    return false;
+  // The mask: ones scattered at the chosen groups.
+  auto scatter = unsq.getData().getDefiningOp<onnx::ScatterElementsOp>();
+  if (!scatter || (scatter.getAxis() != 1 && scatter.getAxis() != -1) ||
+      scatter.getReduction() != "none" || !isOnes(scatter.getUpdates()))
+    return false;
+  auto groupTopK = scatter.getIndices().getDefiningOp<onnx::TopKOp>();
+  if (!groupTopK || scatter.getIndices() != groupTopK.getIndices() ||
+      groupTopK.getLargest() != 1 ||
+      (groupTopK.getAxis() != -1 && groupTopK.getAxis() != 1))
+    return false;
+  Value groupScores = stripNoopCasts(groupTopK.getX());
+  auto kg = scalarInt(groupTopK.getK());
+  if (!kg || !isZerosLike(scatter.getData(), groupScores))
+    return false;
+  // Group scores over sel viewed as [T, G, E / G].
+  Value grouped;
+  if (auto sum = groupScores.getDefiningOp<onnx::ReduceSumOp>()) {
+    auto top2 = sum.getData().getDefiningOp<onnx::TopKOp>();
+    if (!top2 || sum.getData() != top2.getValues() || sum.getKeepdims() != 0 ||
+        !isSingleAxis(sum.getAxes(), 2, 3) || scalarInt(top2.getK()) != 2 ||
+        top2.getLargest() != 1 ||
+        (top2.getAxis() != -1 && top2.getAxis() != 2))
+      return false;
+    grouped = top2.getX();
+    router.groupScore = GroupScore::top2_sum;
+  } else if (auto max = groupScores.getDefiningOp<onnx::ReduceMaxOp>()) {
+    if (max.getKeepdims() != 0 || !isSingleAxis(max.getAxes(), 2, 3))
+      return false;
+    grouped = max.getData();
+    router.groupScore = GroupScore::max;
+  } else {
+    return false;
+  }
+  auto view = grouped.getDefiningOp<onnx::ReshapeOp>();
+  auto viewT = rankedType(grouped);
+  if (!view || stripNoopCasts(view.getData()) != kept || !viewT ||
+      viewT.getRank() != 3 || viewT.getDimSize(1) != groups ||
+      viewT.getDimSize(2) != numExperts / groups)
+    return false;
+  router.groups = groups;
+  router.topkGroups = *kg;
+  return true;
+}
+
+/// The router feeding `an.topk`, consistent with the weights `an` found.
+std::optional<DecomposedRouter> matchRouter(Analysis &an, Value hidden,
                                             std::string &why) {
-  Value scores = stripNoopCasts(topk.getX());
-  auto softmax = scores.getDefiningOp<onnx::SoftmaxOp>();
-  if (!softmax) {
-    why = "the top-k does not read a softmax of the router logits";
+  DecomposedRouter router;
+  Value sel = stripNoopCasts(an.topk.getX());
+  double masked = -std::numeric_limits<double>::infinity();
+  if (auto where = sel.getDefiningOp<onnx::WhereOp>()) {
+    if (!matchGroupLimit(where, an.numExperts, router, sel, masked)) {
+      why = "the top-k reads a selection that is not a group-limited mask";
+      return std::nullopt;
+    }
+  }
+  Value scores = sel;
+  if (auto add = sel.getDefiningOp<onnx::AddOp>()) {
+    for (auto [a, b] : {std::pair{add.getA(), add.getB()},
+                        std::pair{add.getB(), add.getA()}})
+      if (Value bias = constantWithElements(b, an.numExperts)) {
+        router.bias = bias;
+        scores = stripNoopCasts(a);
+        break;
+      }
+    if (!router.bias) {
+      why = "the selection scores add something other than a constant "
+            "per-expert bias";
+      return std::nullopt;
+    }
+  }
+  Value logits;
+  if (auto softmax = scores.getDefiningOp<onnx::SoftmaxOp>()) {
+    if (softmax.getAxis() != 1 && softmax.getAxis() != -1) {
+      why = "the router softmax is not over the experts";
+      return std::nullopt;
+    }
+    router.scoring = Scoring::softmax;
+    logits = softmax.getInput();
+  } else if (auto sig = scores.getDefiningOp<onnx::SigmoidOp>()) {
+    router.scoring = Scoring::sigmoid;
+    logits = sig.getX();
+  } else {
+    why = "the router scores are neither a softmax nor a sigmoid";
     return std::nullopt;
   }
-  if (softmax.getAxis() != 1 && softmax.getAxis() != -1) {
-    why = "the router softmax is not over the experts";
-    return std::nullopt;
-  }
-  std::optional<DecomposedLinear> linear =
-      matchLinear(stripNoopCasts(softmax.getInput()));
-  if (!linear || linear->input != hidden) {
+  std::optional<DecomposedLinear> linear = matchLinear(stripNoopCasts(logits));
+  if (!linear || stripNoopCasts(linear->input) != hidden) {
     why = "the router logits are not a linear map of the block's input";
     return std::nullopt;
   }
   auto w = rankedType(linear->weight);
-  if (w.getDimSize(linear->transposed ? 1 : 0) != numExperts) {
+  if (w.getDimSize(linear->transposed ? 1 : 0) != an.numExperts) {
     why = "the router has a different number of experts than the dispatch";
     return std::nullopt;
   }
-  DecomposedRouter router;
+  // The weights are the scores of the chosen experts: the top-k's own
+  // values only when it ranked the scores themselves.
+  bool sameScores = an.weightsFromTopK ? sel == scores && !router.bias &&
+                                             router.groups == 1
+                                       : an.gatheredScores == scores;
+  if (!sameScores) {
+    why = "the routing weights are not the router scores of the chosen "
+          "experts";
+    return std::nullopt;
+  }
+  // Masked experts must lose to every kept one, as with -inf: scores are
+  // >= 0, so a masked value below the smallest bias (0 without one) does.
+  if (router.groups > 1) {
+    std::optional<double> floor = router.bias ? minElement(router.bias) : 0.0;
+    if (!floor || !(masked < *floor)) {
+      why = "experts outside the chosen groups are masked with a value a "
+            "kept expert can score below";
+      return std::nullopt;
+    }
+  }
   router.linear = *linear;
-  router.scoring = Scoring::softmax;
+  router.k = an.k;
+  router.renormalize = an.renormalize;
+  router.scale = an.scale;
   return router;
 }
 
@@ -826,8 +1044,12 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
   if (auto e = zeros.getDefiningOp<onnx::ExpandOp>())
     if (auto s = e.getShape().getDefiningOp<onnx::ShapeOp>())
       hidden = s.getData();
+  if (!hidden || !isZerosLike(zeros, hidden))
+    return std::nullopt;
+  // x.float() on a float x is x (the tracer may export either).
+  hidden = stripNoopCasts(hidden);
   auto ht = rankedType(hidden);
-  if (!hidden || !isZerosLike(zeros, hidden) || ht.getRank() != 2 ||
+  if (ht.getRank() != 2 ||
       ht.isDynamicDim(1) || ht.getDimSize(1) < 2 ||
       !isa<FloatType>(ht.getElementType()))
     return std::nullopt;
@@ -868,12 +1090,9 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
     why = "top-k selects more experts than there are";
     return std::nullopt;
   }
-  std::optional<DecomposedRouter> router =
-      matchRouter(an.topk, hidden, an.numExperts, why);
+  std::optional<DecomposedRouter> router = matchRouter(an, hidden, why);
   if (!router)
     return std::nullopt;
-  router->k = an.k;
-  router->renormalize = an.renormalize;
 
   DecomposedMoE moe;
   moe.hidden = hidden;

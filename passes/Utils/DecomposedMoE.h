@@ -35,12 +35,19 @@ struct DecomposedFFN {
   ActivationKind activation = ActivationKind::identity;
 };
 
-/// The router: `logits = hidden W^T`, scored, top-k, optionally renormalized.
+/// The router: `logits = hidden W^T`, scored (softmax or sigmoid), top-k
+/// of the scores plus `bias` (a constant with E elements), optionally
+/// limited to the best `topkGroups` of `groups` expert groups; the weights
+/// are the chosen experts' scores, optionally renormalized, times `scale`.
 struct DecomposedRouter {
   DecomposedLinear linear;
   Scoring scoring = Scoring::softmax;
   int64_t k = 0;
   bool renormalize = false;
+  Value bias;
+  int64_t groups = 1, topkGroups = 1;
+  GroupScore groupScore = GroupScore::top2_sum;
+  double scale = 1.0;
 };
 
 /// A decomposed MoE block: `result[t] = sum_j w[t, j] ffn_{ids[t, j]}(x[t])`
@@ -55,6 +62,9 @@ struct DecomposedMoE {
 /// Matches the block whose accumulation starts at `zeros` (zeros shaped
 /// like the block's input). On failure, `why` says what did not match.
 std::optional<DecomposedMoE> matchDecomposedMoE(Value zeros, std::string &why);
+
+/// `v` without the casts in front of it that change nothing.
+Value stripNoopCasts(Value v);
 
 /// Matches `y = ffn(x)` (any `x`, the same for every projection).
 std::optional<DecomposedFFN> matchFFN(Value y);

@@ -65,6 +65,8 @@ static void installONNXDiagnostics(MLIRContext &context) {
       StringRef severity = d.getSeverity() == DiagnosticSeverity::Error ? "error"
                            : d.getSeverity() == DiagnosticSeverity::Warning
                                ? "warning"
+                           : d.getSeverity() == DiagnosticSeverity::Remark
+                               ? "remark"
                                : "note";
       llvm::errs() << moe::describeONNXLocation(d.getLocation()) << ": "
                    << severity << ": " << d.str() << "\n";
