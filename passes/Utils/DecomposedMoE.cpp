@@ -412,8 +412,10 @@ Sym Analysis::evalGather(onnx::GatherOp op) {
       return listOf(Kind::Rows, idx);
     return {};
   }
-  // The flattened weights at t * k + j.
-  if (data.kind == Kind::WeightsFlat && idx.kind == Kind::FlatIdx &&
+  // The flattened weights at t * k + j (with k = 1 the weights are flat).
+  bool flat = data.kind == Kind::WeightsFlat ||
+              (data.kind == Kind::Weights && k == 1);
+  if (flat && idx.kind == Kind::FlatIdx &&
       realDimPos(op.getData(), 0) == axis &&
       realDims(op.getOutput())->size() == 1)
     return listOf(Kind::SlotW, idx);
@@ -467,8 +469,7 @@ Sym Analysis::evalMul(onnx::MulOp op) {
       std::optional<DecomposedFFN> ffn = matchFFN(b);
       if (!ffn || !(eval(ffn->input) == listOf(Kind::Rows, sa)))
         return {};
-      if (ffns.count(sa.expert))
-        return {};
+      // A repeated expert fails the exactly-once check of the chain.
       ffns[sa.expert] = *ffn;
       return listOf(Kind::Update, sa);
     }

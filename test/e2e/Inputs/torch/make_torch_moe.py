@@ -3,15 +3,18 @@ PyTorch with the math of the published models (Mixtral, OLMoE, Qwen2-MoE,
 DeepSeek-V3, and near misses that are not MoE layers), exported by both
 torch.onnx exporters. For each block NAME it writes NAME.torchscript.onnx,
 NAME.dynamo.onnx (where that exporter succeeds) and NAME.npz holding a random
-input `x` and PyTorch's output `y`.
+input `x` and PyTorch's output `y`. Tiny blocks (hidden 4) are also written
+as ONNX text, tiny_NAME.KIND.onnxtxt, for lit tests that edit them.
 
 Not run by the test suite (it needs torch); the files it writes are committed.
 Usage: python make_torch_moe.py OUT_DIR
 """
 import os
+import re
 import sys
 
 import numpy as np
+import onnx
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -125,6 +128,44 @@ def blocks():
                                             weight_from_logits=True)
 
 
+def tiny_blocks():
+    yield "tiny_mixtral", lambda: SoftmaxTopK(experts=3, k=2, renormalize=True)
+    yield "tiny_qwen2_moe", lambda: SoftmaxTopK(experts=2, k=1, renormalize=False, shared=4)
+    yield "tiny_deepseek_v3", lambda: DeepSeekV3(experts=4, k=2, groups=2, topk_groups=1)
+
+
+def as_text(path):
+    """The model as ONNX text that older parsers read too (libonnx 1.12):
+    plain identifiers, no node names, no value_info, floats with a point."""
+    model = onnx.load(path)
+    names = {}
+
+    def fix(name):
+        if name and name not in names:
+            s = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "v"
+            s = s if s[0].isalpha() else "v" + s
+            base, i = s, 0
+            while s in names.values():
+                i += 1
+                s = f"{base}_{i}"
+            names[name] = s
+        return names.get(name, name)
+
+    g = model.graph
+    for coll in (g.input, g.output, g.initializer):
+        for v in coll:
+            v.name = fix(v.name)
+    for n in g.node:
+        n.name = ""
+        n.input[:] = [fix(i) for i in n.input]
+        n.output[:] = [fix(o) for o in n.output]
+    del g.value_info[:]
+    del model.metadata_props[:]
+    model.producer_name = model.producer_version = ""
+    text = re.sub(r'\[""\] ', "", onnx.printer.to_text(model))
+    return re.sub(r"(: float = -?\d+)(?=[,>])", r"\1.0", text)
+
+
 def export(model, x, path, dynamo):
     kwargs = dict(input_names=["x"], output_names=["y"])
     if dynamo:
@@ -139,6 +180,7 @@ def export(model, x, path, dynamo):
 
 
 def main():
+    global H, I
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     for seed, (name, model) in enumerate(blocks()):
@@ -159,6 +201,24 @@ def main():
                     print(f"{name} ({kind}): export failed: {err}", file=sys.stderr)
                     if os.path.exists(path):
                         os.remove(path)
+    H, I = 4, 4
+    for seed, (name, make) in enumerate(tiny_blocks()):
+        torch.manual_seed(100 + seed)
+        model = make()
+        for p in model.parameters():
+            nn.init.normal_(p, std=0.3)
+        model.eval()
+        x = torch.randn(1, 3, H)
+        with torch.no_grad():
+            for dynamo in (False, True):
+                kind = "dynamo" if dynamo else "torchscript"
+                path = os.path.join(out, "tmp.onnx")
+                export(model, x, path, dynamo)
+                with open(os.path.join(out, f"{name}.{kind}.onnxtxt"), "w") as f:
+                    f.write(as_text(path))
+                for leftover in (path, path + ".data"):
+                    if os.path.exists(leftover):
+                        os.remove(leftover)
 
 
 if __name__ == "__main__":
