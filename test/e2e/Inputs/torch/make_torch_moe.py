@@ -35,6 +35,18 @@ class MLP(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
+class ReluMLP(nn.Module):
+    """An ungated FFN (Switch Transformer's experts)."""
+
+    def __init__(self, hidden, inter):
+        super().__init__()
+        self.wi = nn.Linear(hidden, inter, bias=False)
+        self.wo = nn.Linear(inter, hidden, bias=False)
+
+    def forward(self, x):
+        return self.wo(F.relu(self.wi(x)))
+
+
 def expert_loop(experts, hidden, selected, weights, num_experts):
     """The dispatch/combine loop of the Hugging Face MoE blocks."""
     final = torch.zeros_like(hidden)
@@ -52,11 +64,11 @@ class SoftmaxTopK(nn.Module):
     an optional Qwen2-MoE shared expert behind a sigmoid gate."""
 
     def __init__(self, experts=4, k=2, renormalize=True, shared=0,
-                 weight_from_logits=False):
+                 weight_from_logits=False, expert=MLP):
         super().__init__()
         self.num_experts, self.k, self.renormalize = experts, k, renormalize
         self.gate = nn.Linear(H, experts, bias=False)
-        self.experts = nn.ModuleList(MLP(H, I) for _ in range(experts))
+        self.experts = nn.ModuleList(expert(H, I) for _ in range(experts))
         self.shared = MLP(H, shared) if shared else None
         self.shared_gate = nn.Linear(H, 1, bias=False) if shared else None
         # A near miss: weights taken from the logits, not the softmax.
@@ -132,6 +144,7 @@ def tiny_blocks():
     yield "tiny_mixtral", lambda: SoftmaxTopK(experts=3, k=2, renormalize=True)
     yield "tiny_qwen2_moe", lambda: SoftmaxTopK(experts=2, k=1, renormalize=False, shared=4)
     yield "tiny_deepseek_v3", lambda: DeepSeekV3(experts=4, k=2, groups=2, topk_groups=1)
+    yield "tiny_switch", lambda: SoftmaxTopK(experts=2, k=1, renormalize=False, expert=ReluMLP)
 
 
 def as_text(path):
