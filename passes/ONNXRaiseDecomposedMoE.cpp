@@ -61,18 +61,43 @@ bool weightsOfType(const DecomposedFFN &ffn, Type elt) {
 /// cannot hold it.
 LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
   Location loc = block.result.getLoc();
-  Type elt = cast<ShapedType>(block.hidden.getType()).getElementType();
+  auto elt = cast<FloatType>(
+      cast<ShapedType>(block.hidden.getType()).getElementType());
   const DecomposedFFN &first = block.experts.front();
-  auto routerType = cast<ShapedType>(block.router.linear.weight.getType());
-  if (routerType.getElementType() != elt ||
-      !llvm::all_of(block.experts, [&](const DecomposedFFN &f) {
+  if (!llvm::all_of(block.experts, [&](const DecomposedFFN &f) {
         return weightsOfType(f, elt);
       })) {
-    emitRemark(loc, "MoE block left as dense ops: its weights are not all of "
-                    "the input's element type");
+    emitRemark(loc, "MoE block left as dense ops: its expert weights are not "
+                    "all of the input's element type");
     return nullptr;
   }
-  Value router = outIn(b, loc, block.router.linear, "moe_router");
+  // Router weights and bias kept in f32 by an f16/bf16 model convert when
+  // no value changes.
+  Value routerWeight = convertConstantExactly(
+      b, loc, block.router.linear.weight, elt, "moe_router");
+  Value bias;
+  if (block.router.bias) {
+    Value flat = block.router.bias;
+    std::optional<std::vector<char>> bytes = constantBytes(flat);
+    auto biasType = cast<ShapedType>(flat.getType());
+    if (bytes)
+      flat = createBlobConstant(
+          b, loc,
+          RankedTensorType::get({biasType.getNumElements()},
+                                biasType.getElementType()),
+          *bytes, "moe_router_bias", /*asONNX=*/true);
+    bias = bytes ? convertConstantExactly(b, loc, flat, elt, "moe_router_bias")
+                 : Value();
+  }
+  if (!routerWeight || (block.router.bias && !bias)) {
+    emitRemark(loc, "MoE block left as dense ops: its router weights are not "
+                    "constants exactly representable in the input's element "
+                    "type");
+    return nullptr;
+  }
+  DecomposedLinear routerLinear = block.router.linear;
+  routerLinear.weight = routerWeight;
+  Value router = outIn(b, loc, routerLinear, "moe_router");
   Value fc1 = stack(b, loc, block.experts, &DecomposedFFN::gate, "moe_fc1");
   Value fc3 = first.up.weight
                   ? stack(b, loc, block.experts, &DecomposedFFN::up, "moe_fc3")
@@ -82,19 +107,6 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
     emitRemark(loc, "MoE block left as dense ops: its weights are not "
                     "readable constants");
     return nullptr;
-  }
-  Value bias;
-  if (block.router.bias) {
-    std::optional<std::vector<char>> bytes = constantBytes(block.router.bias);
-    auto biasType = cast<ShapedType>(block.router.bias.getType());
-    if (!bytes || biasType.getElementType() != elt) {
-      emitRemark(loc, "MoE block left as dense ops: its router bias is not a "
-                      "readable constant of the input's element type");
-      return nullptr;
-    }
-    bias = createBlobConstant(
-        b, loc, RankedTensorType::get({biasType.getNumElements()}, elt),
-        *bytes, "moe_router_bias", /*asONNX=*/true);
   }
   MLIRContext *ctx = b.getContext();
   const DecomposedRouter &r = block.router;

@@ -8,6 +8,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <cstring>
+
 using namespace mlir;
 
 std::optional<std::vector<char>> mlir::moe::constantBytes(Value v) {
@@ -102,4 +104,34 @@ Value mlir::moe::transposeConstant(OpBuilder &b, Location loc, Value v,
       DenseResourceElementsAttr::get(outType, attr.getRawHandle()));
   cst.erase();
   return out;
+}
+
+Value mlir::moe::convertConstantExactly(OpBuilder &b, Location loc, Value v,
+                                        FloatType elt, StringRef name) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  auto from = type ? dyn_cast<FloatType>(type.getElementType()) : nullptr;
+  if (!from)
+    return nullptr;
+  if (from == elt)
+    return v;
+  std::optional<std::vector<char>> bytes = constantBytes(v);
+  if (!bytes)
+    return nullptr;
+  unsigned inBytes = from.getWidth() / 8, outBytes = elt.getWidth() / 8;
+  std::vector<char> out(type.getNumElements() * outBytes);
+  for (int64_t i = 0; i < type.getNumElements(); ++i) {
+    uint64_t raw = 0;
+    std::memcpy(&raw, bytes->data() + i * inBytes, inBytes);
+    APFloat value(from.getFloatSemantics(), APInt(from.getWidth(), raw));
+    bool losesInfo = false;
+    value.convert(elt.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                  &losesInfo);
+    if (losesInfo)
+      return nullptr;
+    uint64_t bits = value.bitcastToAPInt().getZExtValue();
+    std::memcpy(out.data() + i * outBytes, &bits, outBytes);
+  }
+  return createBlobConstant(
+      b, loc, RankedTensorType::get(type.getShape(), elt), out, name,
+      /*asONNX=*/true);
 }

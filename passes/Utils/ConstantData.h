@@ -38,6 +38,12 @@ Value stackConstants(OpBuilder &b, Location loc, ArrayRef<Value> parts,
 /// `[C, R]`; null when `v` is not such a constant.
 Value transposeConstant(OpBuilder &b, Location loc, Value v, StringRef name);
 
+/// The float constant `v` converted to element type `elt` (an
+/// `onnx.Constant`, or `v` itself when already of that type); null when `v`
+/// is not a readable float constant or a value does not convert exactly.
+Value convertConstantExactly(OpBuilder &b, Location loc, Value v,
+                             FloatType elt, StringRef name);
+
 } // namespace mlir::moe
 
 #endif // MOE_PASSES_UTILS_CONSTANTDATA_H

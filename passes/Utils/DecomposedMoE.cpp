@@ -34,6 +34,18 @@ Value mlir::moe::stripNoopCasts(Value v) {
   return v;
 }
 
+Value mlir::moe::stripFloatCasts(Value v) {
+  while (auto cast = v.getDefiningOp<onnx::CastOp>()) {
+    auto in = dyn_cast<ShapedType>(cast.getInput().getType());
+    auto out = dyn_cast<ShapedType>(cast.getOutput().getType());
+    if (!in || !out || !isa<FloatType>(in.getElementType()) ||
+        !isa<FloatType>(out.getElementType()))
+      break;
+    v = cast.getInput();
+  }
+  return v;
+}
+
 namespace {
 constexpr int64_t kDyn = ShapedType::kDynamic;
 
@@ -105,6 +117,12 @@ std::optional<SmallVector<int64_t>> realDims(Value v) {
     if (d != 1)
       out.push_back(d);
   return out;
+}
+
+/// Number of real dimensions; -1 when the rank is unknown.
+int64_t numRealDims(Value v) {
+  auto dims = realDims(v);
+  return dims ? static_cast<int64_t>(dims->size()) : -1;
 }
 
 /// Position of the `i`-th real dimension of `v`'s type.
@@ -283,7 +301,8 @@ bool Analysis::setTopK(onnx::TopKOp op) {
 /// at its ids), optionally divided by their sum (plus a negligible epsilon,
 /// as DeepSeek writes it), optionally times a constant scale.
 bool Analysis::isWeights(Value v) {
-  Value w = stripNoopCasts(v);
+  // f16/bf16 models route in f32 and cast the weights back.
+  Value w = stripFloatCasts(v);
   if (weights)
     return w == weights;
   Value cur = w;
@@ -331,7 +350,7 @@ bool Analysis::isWeights(Value v) {
     if (!t || g.getIndices() != t.getIndices() ||
         (g.getAxis() != 1 && g.getAxis() != -1) || !setTopK(t))
       return false;
-    gatheredScores = stripNoopCasts(g.getData());
+    gatheredScores = stripFloatCasts(g.getData());
   } else {
     return false;
   }
@@ -417,7 +436,7 @@ Sym Analysis::evalGather(onnx::GatherOp op) {
               (data.kind == Kind::Weights && k == 1);
   if (flat && idx.kind == Kind::FlatIdx &&
       realDimPos(op.getData(), 0) == axis &&
-      realDims(op.getOutput())->size() == 1)
+      numRealDims(op.getOutput()) == 1)
     return listOf(Kind::SlotW, idx);
   return {};
 }
@@ -436,14 +455,16 @@ Sym Analysis::evalGatherND(onnx::GatherNDOp op) {
   if (data.kind == Kind::Hidden && idx.kind == Kind::Token && tuple == 1 &&
       realDimPos(op.getData(), 0) == 0) {
     auto out = realDims(op.getOutput());
-    if (out && out->size() == 2 && (*out)[1] == (*realDims(op.getData()))[1])
+    auto in = realDims(op.getData());
+    if (out && in && out->size() == 2 && in->size() == 2 &&
+        (*out)[1] == (*in)[1])
       return listOf(Kind::Rows, idx);
     return {};
   }
   // w[t, j] with (t, j) tuples over w's leading axes.
   if (data.kind == Kind::Weights && idx.kind == Kind::TokSlot && tuple == 2 &&
       realDimPos(op.getData(), 0) == 0 && dataType.getRank() >= 2 &&
-      dataType.getDimSize(1) == k && realDims(op.getOutput())->size() == 1)
+      dataType.getDimSize(1) == k && numRealDims(op.getOutput()) == 1)
     return listOf(Kind::SlotW, idx);
   return {};
 }
@@ -575,12 +596,14 @@ Sym Analysis::evalOp(Value v) {
     if (s.kind == Kind::Ids && isa<onnx::UnsqueezeOp>(op) &&
         isSingleAxis(op->getOperand(1), 2, 3))
       return {Kind::IdsCol};
-    if (s.kind == Kind::Weights && realDims(in0)->size() == 2 &&
-        realDims(v) && realDims(v)->size() == 1) {
+    if (s.kind == Kind::Weights && numRealDims(in0) == 2 &&
+        numRealDims(v) == 1) {
       // Flatten keeps axes before `axis` apart: both real axes must be there.
       auto flat = dyn_cast<onnx::FlattenOp>(op);
-      if (isa<onnx::ReshapeOp>(op) ||
-          (flat && *realDimPos(in0, 1) < flat.getAxis()))
+      int64_t axis = flat ? flat.getAxis() : 0;
+      if (flat && axis < 0)
+        axis += rankedType(in0).getRank();
+      if (isa<onnx::ReshapeOp>(op) || (flat && *realDimPos(in0, 1) < axis))
         return {Kind::WeightsFlat};
       return {};
     }
@@ -707,22 +730,28 @@ Sym Analysis::evalOp(Value v) {
 
 std::optional<DecomposedLinear> mlir::moe::matchLinear(Value y) {
   Operation *op = y.getDefiningOp();
-  auto isWeight = [](Value w) {
+  // A constant weight, possibly cast to the compute type (w.float()).
+  auto weightOf = [](Value w) -> Value {
+    w = stripFloatCasts(w);
     auto t = rankedType(w);
-    return t && t.getRank() == 2 && t.hasStaticShape() &&
-           w.getDefiningOp<onnx::ConstantOp>();
+    if (t && t.getRank() == 2 && t.hasStaticShape() &&
+        w.getDefiningOp<onnx::ConstantOp>())
+      return w;
+    return nullptr;
   };
   if (auto mm = dyn_cast_or_null<onnx::MatMulOp>(op)) {
-    if (!isWeight(mm.getB()))
+    Value w = weightOf(mm.getB());
+    if (!w)
       return std::nullopt;
-    return DecomposedLinear{mm.getA(), mm.getB(), /*transposed=*/true};
+    return DecomposedLinear{mm.getA(), w, /*transposed=*/true};
   }
   if (auto gemm = dyn_cast_or_null<onnx::GemmOp>(op)) {
-    if (!isWeight(gemm.getB()) || gemm.getTransA() != 0 ||
+    Value w = weightOf(gemm.getB());
+    if (!w || gemm.getTransA() != 0 ||
         gemm.getAlpha().convertToFloat() != 1.0f ||
         !isa<NoneType>(gemm.getC().getType()))
       return std::nullopt;
-    return DecomposedLinear{gemm.getA(), gemm.getB(), gemm.getTransB() == 0};
+    return DecomposedLinear{gemm.getA(), w, gemm.getTransB() == 0};
   }
   return std::nullopt;
 }
@@ -913,7 +942,7 @@ bool matchGroupLimit(onnx::WhereOp where, int64_t numExperts,
 std::optional<DecomposedRouter> matchRouter(Analysis &an, Value hidden,
                                             std::string &why) {
   DecomposedRouter router;
-  Value sel = stripNoopCasts(an.topk.getX());
+  Value sel = stripFloatCasts(an.topk.getX());
   double masked = -std::numeric_limits<double>::infinity();
   if (auto where = sel.getDefiningOp<onnx::WhereOp>()) {
     if (!matchGroupLimit(where, an.numExperts, router, sel, masked)) {
@@ -927,7 +956,7 @@ std::optional<DecomposedRouter> matchRouter(Analysis &an, Value hidden,
                         std::pair{add.getB(), add.getA()}})
       if (Value bias = constantWithElements(b, an.numExperts)) {
         router.bias = bias;
-        scores = stripNoopCasts(a);
+        scores = stripFloatCasts(a);
         break;
       }
     if (!router.bias) {
@@ -951,8 +980,8 @@ std::optional<DecomposedRouter> matchRouter(Analysis &an, Value hidden,
     why = "the router scores are neither a softmax nor a sigmoid";
     return std::nullopt;
   }
-  std::optional<DecomposedLinear> linear = matchLinear(stripNoopCasts(logits));
-  if (!linear || stripNoopCasts(linear->input) != hidden) {
+  std::optional<DecomposedLinear> linear = matchLinear(stripFloatCasts(logits));
+  if (!linear || stripFloatCasts(linear->input) != hidden) {
     why = "the router logits are not a linear map of the block's input";
     return std::nullopt;
   }

@@ -66,6 +66,10 @@ std::optional<DecomposedMoE> matchDecomposedMoE(Value zeros, std::string &why);
 /// `v` without the casts in front of it that change nothing.
 Value stripNoopCasts(Value v);
 
+/// `v` without the casts between float types in front of it (precision
+/// changes: routing in f32 for an f16 model).
+Value stripFloatCasts(Value v);
+
 /// Matches `y = ffn(x)` (any `x`, the same for every projection).
 std::optional<DecomposedFFN> matchFFN(Value y);
 

@@ -135,6 +135,9 @@ def blocks():
     yield "olmoe", SoftmaxTopK(experts=8, k=3, renormalize=False)
     yield "qwen2_moe", SoftmaxTopK(experts=8, k=2, renormalize=False, shared=48)
     yield "deepseek_v3", DeepSeekV3()
+    # Half precision: routing in f32 as the published blocks do it.
+    yield "mixtral_f16", SoftmaxTopK(experts=4, k=2, renormalize=True)
+    yield "deepseek_v3_f16", DeepSeekV3()
     # Near misses: close to a MoE block, but not one; they must stay dense.
     yield "near_logit_weights", SoftmaxTopK(experts=4, k=2, renormalize=False,
                                             weight_from_logits=True)
@@ -202,6 +205,8 @@ def main():
             nn.init.normal_(p, std=0.3)
         model.eval()
         x = torch.randn(2, 5, H)
+        if name.endswith("_f16"):
+            model, x = model.half(), x.half()
         with torch.no_grad():
             y = model(x)
             np.savez(os.path.join(out, name + ".npz"), x=x.numpy(), y=y.numpy())
