@@ -11,6 +11,7 @@
 
 #include "Utils/ConstantData.h"
 #include "Utils/DecomposedMoE.h"
+#include "Utils/ONNXValueMatchers.h"
 #include "moe/Dialect/MoE.h"
 #include "moe/Dialect/ONNX.h"
 #include "moe/Passes/Passes.h"
@@ -130,7 +131,7 @@ bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
                        std::optional<DecomposedLinear> &gate) {
   auto matches = [&](Value y) {
     auto f = matchFFN(y);
-    if (!f || stripNoopCasts(f->input) != layer.getHidden() ||
+    if (!f || match::stripNoopCasts(f->input) != layer.getHidden() ||
         gatingOf(*f) != layer.getActivation().getGating() ||
         f->activation != layer.getActivation().getKind())
       return false;
@@ -150,7 +151,7 @@ bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
     auto lin = sig ? matchLinear(sig.getX()) : std::nullopt;
     auto gt = lin ? dyn_cast<RankedTensorType>(sig.getY().getType()) : nullptr;
     // The gate is one scalar per token: [T, 1].
-    if (!lin || stripNoopCasts(lin->input) != layer.getHidden() || gt.getRank() != 2 ||
+    if (!lin || match::stripNoopCasts(lin->input) != layer.getHidden() || gt.getRank() != 2 ||
         gt.getDimSize(1) != 1 || !matches(y))
       continue;
     gate = lin;

@@ -63,12 +63,21 @@ struct DecomposedMoE {
 /// like the block's input). On failure, `why` says what did not match.
 std::optional<DecomposedMoE> matchDecomposedMoE(Value zeros, std::string &why);
 
-/// `v` without the casts in front of it that change nothing.
-Value stripNoopCasts(Value v);
+/// What the dispatch analysis learned about the routing: the top-k that
+/// chose the experts and where the routing weights come from.
+struct RouterEvidence {
+  Operation *topk = nullptr; // an onnx.TopK
+  int64_t numExperts = 0, k = 0;
+  bool renormalize = false;
+  double scale = 1.0;
+  bool weightsFromTopK = false; // else scores gathered at its ids:
+  Value gatheredScores;
+};
 
-/// `v` without the casts between float types in front of it (precision
-/// changes: routing in f32 for an f16 model).
-Value stripFloatCasts(Value v);
+/// Matches the router feeding `evidence.topk`, the scores of a linear map
+/// of `hidden`, consistent with the weights; on failure `why` says why.
+std::optional<DecomposedRouter> matchRouter(const RouterEvidence &evidence,
+                                            Value hidden, std::string &why);
 
 /// Matches `y = ffn(x)` (any `x`, the same for every projection).
 std::optional<DecomposedFFN> matchFFN(Value y);

@@ -1,0 +1,212 @@
+//===- DecomposedRouter.cpp - MoE routers written as dense ops ------------===//
+//
+// Proves what routing a top-k's input computes: softmax or sigmoid scores
+// of a linear map of the block's input, a per-expert selection bias, and a
+// group-limited mask, each checked against its op's semantics.
+//
+//===----------------------------------------------------------------------===//
+
+#include "DecomposedMoE.h"
+#include "ONNXValueMatchers.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::match;
+
+namespace {
+/// A constant with `n` elements (through Unsqueeze/Reshape of one), or null.
+Value constantWithElements(Value v, int64_t n) {
+  while (isa_and_nonnull<onnx::UnsqueezeOp, onnx::ReshapeOp>(v.getDefiningOp()))
+    v = v.getDefiningOp()->getOperand(0);
+  auto t = rankedType(v);
+  if (!t || !t.hasStaticShape() || t.getNumElements() != n ||
+      !v.getDefiningOp<onnx::ConstantOp>())
+    return nullptr;
+  return v;
+}
+
+/// The smallest element of a float constant.
+std::optional<double> minElement(Value v) {
+  auto cst = v.getDefiningOp<onnx::ConstantOp>();
+  std::optional<double> out;
+  if (auto dense = cst ? dyn_cast<DenseFPElementsAttr>(cst.getValue()) : nullptr)
+    for (const APFloat &f : dense.getValues<APFloat>())
+      out = std::min(out.value_or(f.convertToDouble()), f.convertToDouble());
+  return out;
+}
+
+/// Whether `v` is a tensor of ones (ConstantOfShape or Expand of 1).
+bool isOnes(Value v) {
+  if (auto c = v.getDefiningOp<onnx::ConstantOfShapeOp>())
+    return c.getValueAttr() && (isFloatSplat(c.getValueAttr(), 1.0) ||
+                                hasValues(v, {1}));
+  if (auto e = v.getDefiningOp<onnx::ExpandOp>())
+    return scalarFloat(e.getInput()) == 1.0;
+  return false;
+}
+
+/// Group-limited selection scores: `where(group_mask, sel, m)` with the mask
+/// selecting the experts of the `topkGroups` best groups of `groups`
+/// contiguous groups, a group's score being the sum of its two best `sel`
+/// (top2_sum) or its best (max). Sets the router's group fields, `kept`
+/// (sel) and `masked` (m).
+bool matchGroupLimit(onnx::WhereOp where, int64_t numExperts,
+                     DecomposedRouter &router, Value &kept, double &masked) {
+  Value cond = stripNoopCasts(where.getCondition());
+  Value maskedV = where.getY();
+  kept = where.getX();
+  if (auto no = cond.getDefiningOp<onnx::NotOp>()) {
+    cond = stripNoopCasts(no.getX());
+    std::swap(maskedV, kept);
+  }
+  std::optional<double> m = scalarFloat(maskedV);
+  if (!m)
+    return false;
+  masked = *m;
+  kept = stripNoopCasts(kept);
+  // A 0/1 float mask cast to bool.
+  if (auto c = cond.getDefiningOp<onnx::CastOp>())
+    cond = c.getInput();
+  // [T, G, 1] -> [T, G, E / G] -> [T, E]: each expert takes its group's flag.
+  auto flat = cond.getDefiningOp<onnx::ReshapeOp>();
+  auto expand = flat ? flat.getData().getDefiningOp<onnx::ExpandOp>() : nullptr;
+  auto unsq = expand ? expand.getInput().getDefiningOp<onnx::UnsqueezeOp>()
+                     : nullptr;
+  auto flatT = flat ? rankedType(flat.getReshaped()) : nullptr;
+  auto expT = expand ? rankedType(expand.getOutput()) : nullptr;
+  if (!unsq || !flatT || !expT || flatT.getRank() != 2 ||
+      flatT.getDimSize(1) != numExperts || expT.getRank() != 3 ||
+      expT.isDynamicDim(1) || expT.isDynamicDim(2) ||
+      expT.getDimSize(1) * expT.getDimSize(2) != numExperts ||
+      !isSingleAxis(unsq.getAxes(), 2, 3))
+    return false;
+  int64_t groups = expT.getDimSize(1);
+  auto inT = rankedType(unsq.getData());
+  if (!inT || inT.getRank() != 2 || inT.getDimSize(1) != groups)
+    return false;
+  // The mask: ones scattered at the chosen groups.
+  auto scatter = unsq.getData().getDefiningOp<onnx::ScatterElementsOp>();
+  if (!scatter || (scatter.getAxis() != 1 && scatter.getAxis() != -1) ||
+      scatter.getReduction() != "none" || !isOnes(scatter.getUpdates()))
+    return false;
+  auto groupTopK = scatter.getIndices().getDefiningOp<onnx::TopKOp>();
+  if (!groupTopK || scatter.getIndices() != groupTopK.getIndices() ||
+      groupTopK.getLargest() != 1 ||
+      (groupTopK.getAxis() != -1 && groupTopK.getAxis() != 1))
+    return false;
+  Value groupScores = stripNoopCasts(groupTopK.getX());
+  auto kg = scalarInt(groupTopK.getK());
+  if (!kg || !isZerosLike(scatter.getData(), groupScores))
+    return false;
+  // Group scores over sel viewed as [T, G, E / G].
+  Value grouped;
+  if (auto sum = groupScores.getDefiningOp<onnx::ReduceSumOp>()) {
+    auto top2 = sum.getData().getDefiningOp<onnx::TopKOp>();
+    if (!top2 || sum.getData() != top2.getValues() || sum.getKeepdims() != 0 ||
+        !isSingleAxis(sum.getAxes(), 2, 3) || scalarInt(top2.getK()) != 2 ||
+        top2.getLargest() != 1 ||
+        (top2.getAxis() != -1 && top2.getAxis() != 2))
+      return false;
+    grouped = top2.getX();
+    router.groupScore = GroupScore::top2_sum;
+  } else if (auto max = groupScores.getDefiningOp<onnx::ReduceMaxOp>()) {
+    if (max.getKeepdims() != 0 || !isSingleAxis(max.getAxes(), 2, 3))
+      return false;
+    grouped = max.getData();
+    router.groupScore = GroupScore::max;
+  } else {
+    return false;
+  }
+  auto view = grouped.getDefiningOp<onnx::ReshapeOp>();
+  auto viewT = rankedType(grouped);
+  if (!view || stripNoopCasts(view.getData()) != kept || !viewT ||
+      viewT.getRank() != 3 || viewT.getDimSize(1) != groups ||
+      viewT.getDimSize(2) != numExperts / groups)
+    return false;
+  router.groups = groups;
+  router.topkGroups = *kg;
+  return true;
+}
+
+} // namespace
+
+std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
+                                                      Value hidden,
+                                            std::string &why) {
+  DecomposedRouter router;
+  Value sel = stripFloatCasts(cast<onnx::TopKOp>(an.topk).getX());
+  double masked = -std::numeric_limits<double>::infinity();
+  if (auto where = sel.getDefiningOp<onnx::WhereOp>()) {
+    if (!matchGroupLimit(where, an.numExperts, router, sel, masked)) {
+      why = "the top-k reads a selection that is not a group-limited mask";
+      return std::nullopt;
+    }
+  }
+  Value scores = sel;
+  if (auto add = sel.getDefiningOp<onnx::AddOp>()) {
+    for (auto [a, b] : {std::pair{add.getA(), add.getB()},
+                        std::pair{add.getB(), add.getA()}})
+      if (Value bias = constantWithElements(b, an.numExperts)) {
+        router.bias = bias;
+        scores = stripFloatCasts(a);
+        break;
+      }
+    if (!router.bias) {
+      why = "the selection scores add something other than a constant "
+            "per-expert bias";
+      return std::nullopt;
+    }
+  }
+  Value logits;
+  if (auto softmax = scores.getDefiningOp<onnx::SoftmaxOp>()) {
+    if (softmax.getAxis() != 1 && softmax.getAxis() != -1) {
+      why = "the router softmax is not over the experts";
+      return std::nullopt;
+    }
+    router.scoring = Scoring::softmax;
+    logits = softmax.getInput();
+  } else if (auto sig = scores.getDefiningOp<onnx::SigmoidOp>()) {
+    router.scoring = Scoring::sigmoid;
+    logits = sig.getX();
+  } else {
+    why = "the router scores are neither a softmax nor a sigmoid";
+    return std::nullopt;
+  }
+  std::optional<DecomposedLinear> linear = matchLinear(stripFloatCasts(logits));
+  if (!linear || stripFloatCasts(linear->input) != hidden) {
+    why = "the router logits are not a linear map of the block's input";
+    return std::nullopt;
+  }
+  auto w = rankedType(linear->weight);
+  if (w.getDimSize(linear->transposed ? 1 : 0) != an.numExperts) {
+    why = "the router has a different number of experts than the dispatch";
+    return std::nullopt;
+  }
+  // The weights are the scores of the chosen experts: the top-k's own
+  // values only when it ranked the scores themselves.
+  bool sameScores = an.weightsFromTopK ? sel == scores && !router.bias &&
+                                             router.groups == 1
+                                       : an.gatheredScores == scores;
+  if (!sameScores) {
+    why = "the routing weights are not the router scores of the chosen "
+          "experts";
+    return std::nullopt;
+  }
+  // Masked experts must lose to every kept one, as with -inf: scores are
+  // >= 0, so a masked value below the smallest bias (0 without one) does.
+  if (router.groups > 1) {
+    std::optional<double> floor = router.bias ? minElement(router.bias) : 0.0;
+    if (!floor || !(masked < *floor)) {
+      why = "experts outside the chosen groups are masked with a value a "
+            "kept expert can score below";
+      return std::nullopt;
+    }
+  }
+  router.linear = *linear;
+  router.k = an.k;
+  router.renormalize = an.renormalize;
+  router.scale = an.scale;
+  return router;
+}
