@@ -28,7 +28,7 @@ struct FusePlan : OpRewritePattern<DispatchOp> {
                                 PatternRewriter &rewriter) const override {
     auto route = op.getIds().getDefiningOp<RouteOp>();
     if (!route || !op.getGrouped().use_empty() || !route.getIds().hasOneUse() ||
-        route.getNumExperts() != op.getNumExperts())
+        route.getNumExperts() != static_cast<int64_t>(op.getNumExperts()))
       return rewriter.notifyMatchFailure(
           op, "not the only reader of a router's ids, or builds rows");
     // At the router, whose operands dominate every use of both ops.

@@ -25,7 +25,6 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-constexpr int64_t kDynamic = ShapedType::kDynamic;
 
 /// One expert-parallel layer: the ops from its dispatch to its combine.
 struct ShardedLayer {
