@@ -113,7 +113,7 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
   const DecomposedRouter &r = block.router;
   auto routing = RoutingAttr::get(ctx, r.scoring, r.k, r.renormalize,
                                   r.groups, r.topkGroups, r.groupScore,
-                                  APFloat(r.scale));
+                                  APFloat(r.scale), APFloat(r.maskedScore));
   auto act = ActivationAttr::get(ctx, first.activation, gatingOf(first));
   auto layer = LayerOp::create(
       b, loc, block.hidden.getType(), block.hidden, /*router_logits=*/Value(),

@@ -109,6 +109,7 @@ Attribute RoutingAttr::parse(AsmParser &parser, Type) {
   int64_t groups = 1, topkGroups = 1;
   GroupScore groupScore = GroupScore::top2_sum;
   APFloat scale(1.0);
+  APFloat masked = APFloat::getInf(APFloat::IEEEdouble(), /*Negative=*/true);
   SMLoc start = parser.getCurrentLocation();
 
   auto parseFirst = [&] {
@@ -132,14 +133,16 @@ Attribute RoutingAttr::parse(AsmParser &parser, Type) {
       return parseIntValue(parser, topkGroups);
     if (key == "scale")
       return parseFloatValue(parser, scale);
+    if (key == "masked_score")
+      return parseFloatValue(parser, masked);
     if (key == "group_score")
       return failure(parser.parseEqual() ||
                      parseEnumKeyword(parser, groupScore, symbolizeGroupScore,
                                       "group score"));
     return parser.emitError(loc)
            << "unknown routing setting '" << key
-           << "' (expected k, renormalize, groups, topk_groups, group_score "
-              "or scale)";
+           << "' (expected k, renormalize, groups, topk_groups, group_score, "
+              "scale or masked_score)";
   };
   if (parseKeywordList(parser, parseFirst, parseEntry))
     return {};
@@ -149,7 +152,7 @@ Attribute RoutingAttr::parse(AsmParser &parser, Type) {
   }
   return getChecked([&] { return parser.emitError(start); },
                     parser.getContext(), scoring, *k, renormalize, groups,
-                    topkGroups, groupScore, scale);
+                    topkGroups, groupScore, scale, masked);
 }
 
 void RoutingAttr::print(AsmPrinter &printer) const {
@@ -164,13 +167,15 @@ void RoutingAttr::print(AsmPrinter &printer) const {
     printer << ", group_score = " << stringifyGroupScore(getGroupScore());
   if (!getScale().isExactlyValue(1.0))
     printer << ", scale = " << formatFloat(getScale());
+  if (!getMaskedScore().isInfinity() || !getMaskedScore().isNegative())
+    printer << ", masked_score = " << formatFloat(getMaskedScore());
   printer << ">";
 }
 
 LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   Scoring, int64_t k, bool, int64_t groups,
                                   int64_t topkGroups, GroupScore,
-                                  APFloat scale) {
+                                  APFloat scale, APFloat masked) {
   if (k < 1)
     return emitError() << "routing k must be at least 1, got " << k;
   if (groups < 1)
@@ -181,6 +186,9 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (!scale.isFiniteNonZero() || scale.isNegative())
     return emitError() << "routing scale must be finite and positive, got "
                        << formatFloat(scale);
+  if (masked.isNaN() || (masked.isInfinity() && !masked.isNegative()))
+    return emitError() << "routing masked_score must be finite or -inf, got "
+                       << formatFloat(masked);
   return success();
 }
 

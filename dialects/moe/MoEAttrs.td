@@ -74,7 +74,9 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
        maximum `sel` in it (`group_score = max`, DeepSeek-V2) or the sum of its
        two largest `sel` (`top2_sum`, DeepSeek-V3). The `topk_groups` groups
        with the largest scores are kept (ties: lower group index first) and
-       every expert outside them gets `sel = -inf`.
+       every expert outside them gets `sel = masked_score` (default `-inf`;
+       Hugging Face's DeepSeek-V3 block masks with `0.0`, which lets an
+       outside expert win over kept ones whose `sel` is negative).
     4. Top-k: `ids[0..k)` are the `k` experts with the largest `sel`, in
        descending order of `sel`; ties go to the lower expert index.
     5. Weights: `w[j] = s[ids[j]]`. With `renormalize`,
@@ -89,7 +91,7 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     `#moe.routing<sigmoid, k = 8, renormalize, groups = 8, topk_groups = 4,
     group_score = top2_sum, scale = 2.5>`. Defaults (omitted when printed):
     no renormalization, `groups = 1`, `topk_groups = 1`,
-    `group_score = top2_sum`, `scale = 1.0`.
+    `group_score = top2_sum`, `scale = 1.0`, `masked_score = -inf`.
   }];
   let parameters = (ins
     EnumParameter<MoE_Scoring>:$scoring,
@@ -98,13 +100,24 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     "int64_t":$groups,
     "int64_t":$topkGroups,
     EnumParameter<MoE_GroupScore>:$groupScore,
-    APFloatParameter<"routed scaling factor">:$scale
+    APFloatParameter<"routed scaling factor">:$scale,
+    APFloatParameter<"selection score outside the kept groups">:$maskedScore
   );
   let builders = [
     AttrBuilder<(ins "Scoring":$scoring, "int64_t":$k, "bool":$renormalize), [{
       return $_get($_ctxt, scoring, k, renormalize, /*groups=*/1,
                    /*topkGroups=*/1, GroupScore::top2_sum,
-                   ::llvm::APFloat(1.0));
+                   ::llvm::APFloat(1.0),
+                   ::llvm::APFloat::getInf(::llvm::APFloat::IEEEdouble(),
+                                           /*Negative=*/true));
+    }]>,
+    AttrBuilder<(ins "Scoring":$scoring, "int64_t":$k, "bool":$renormalize,
+                     "int64_t":$groups, "int64_t":$topkGroups,
+                     "GroupScore":$groupScore, "::llvm::APFloat":$scale), [{
+      return $_get($_ctxt, scoring, k, renormalize, groups, topkGroups,
+                   groupScore, scale,
+                   ::llvm::APFloat::getInf(::llvm::APFloat::IEEEdouble(),
+                                           /*Negative=*/true));
     }]>
   ];
   let skipDefaultBuilders = 0;

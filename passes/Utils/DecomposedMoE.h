@@ -15,6 +15,7 @@
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -48,6 +49,7 @@ struct DecomposedRouter {
   int64_t groups = 1, topkGroups = 1;
   GroupScore groupScore = GroupScore::top2_sum;
   double scale = 1.0;
+  double maskedScore = -std::numeric_limits<double>::infinity();
 };
 
 /// A decomposed MoE block: `result[t] = sum_j w[t, j] ffn_{ids[t, j]}(x[t])`

@@ -27,16 +27,6 @@ Value constantWithElements(Value v, int64_t n) {
   return v;
 }
 
-/// The smallest element of a float constant.
-std::optional<double> minElement(Value v) {
-  auto cst = v.getDefiningOp<onnx::ConstantOp>();
-  std::optional<double> out;
-  if (auto dense = cst ? dyn_cast<DenseFPElementsAttr>(cst.getValue()) : nullptr)
-    for (const APFloat &f : dense.getValues<APFloat>())
-      out = std::min(out.value_or(f.convertToDouble()), f.convertToDouble());
-  return out;
-}
-
 /// Whether `v` is a tensor of ones (ConstantOfShape or Expand of 1).
 bool isOnes(Value v) {
   if (auto c = v.getDefiningOp<onnx::ConstantOfShapeOp>())
@@ -194,16 +184,7 @@ std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
           "experts";
     return std::nullopt;
   }
-  // Masked experts must lose to every kept one, as with -inf: scores are
-  // >= 0, so a masked value below the smallest bias (0 without one) does.
-  if (router.groups > 1) {
-    std::optional<double> floor = router.bias ? minElement(router.bias) : 0.0;
-    if (!floor || !(masked < *floor)) {
-      why = "experts outside the chosen groups are masked with a value a "
-            "kept expert can score below";
-      return std::nullopt;
-    }
-  }
+  router.maskedScore = masked;
   router.linear = *linear;
   router.k = an.k;
   router.renormalize = an.renormalize;

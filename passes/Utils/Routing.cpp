@@ -113,14 +113,15 @@ TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
     return result;
   };
 
-  // Top-k over the selection scores; masked experts score -inf, which
-  // still ranks them after every unmasked pick.
+  // Top-k over the selection scores; masked experts score masked_score
+  // (-inf by default, which ranks them after every unmasked pick).
+  Value masked = e.f32(routing.getMaskedScore().convertToDouble());
   SmallVector<Value> ids, weights;
   for (RowPick pick : emitRowTopK(b, loc, numExperts, k,
                                   /*largest=*/true, b.getF32Type(),
                                   [&](Value x) {
                                     return e.select(eligible(x), selection(x),
-                                                    negInf);
+                                                    masked);
                                   })) {
     ids.push_back(pick.index);
     weights.push_back(score(pick.index));

@@ -8,13 +8,16 @@
 // CHECK-SAME: c = #moe.routing<sigmoid, k = 8, renormalize, groups = 8, topk_groups = 4, scale = 2.5>
 // CHECK-SAME: d = #moe.routing<sigmoid, k = 6, groups = 8, topk_groups = 3, group_score = max>
 // CHECK-SAME: e = #moe.routing<softmax, k = 1, scale = 0.1>
+// CHECK-SAME: f = #moe.routing<sigmoid, k = 2, renormalize, groups = 4, topk_groups = 2, masked_score = 0.0>
 func.func private @routing() attributes {
   a = #moe.routing<softmax, k = 2, groups = 1, topk_groups = 1, scale = 1.0>,
   b = #moe.routing<softmax, renormalize, k = 2>,
   c = #moe.routing<sigmoid, k = 8, renormalize, groups = 8, topk_groups = 4,
                    group_score = top2_sum, scale = 2.5>,
   d = #moe.routing<sigmoid, k = 6, groups = 8, topk_groups = 3, group_score = max>,
-  e = #moe.routing<softmax, k = 1, scale = 0.1>
+  e = #moe.routing<softmax, k = 1, scale = 0.1>,
+  f = #moe.routing<sigmoid, k = 2, renormalize, groups = 4, topk_groups = 2,
+                   masked_score = 0.0>
 }
 
 // CHECK-LABEL: func.func private @activation
