@@ -1,4 +1,5 @@
-//===- ONNXRaiseDecomposedMoE.cpp - exported MoE blocks -> moe.layer -------===//
+//===- ONNXRaiseDecomposedMoE.cpp - exported MoE blocks -> moe.layer ------===//
+//-------===//
 //
 // PyTorch exports a MoE block as dense ops: the router, top-k, and a loop
 // over the experts that gathers each expert's tokens, runs its FFN, scales
@@ -82,11 +83,11 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
     std::optional<std::vector<char>> bytes = constantBytes(flat);
     auto biasType = cast<ShapedType>(flat.getType());
     if (bytes)
-      flat = createBlobConstant(
-          b, loc,
-          RankedTensorType::get({biasType.getNumElements()},
-                                biasType.getElementType()),
-          *bytes, "moe_router_bias", /*asONNX=*/true);
+      flat =
+          createBlobConstant(b, loc,
+                             RankedTensorType::get({biasType.getNumElements()},
+                                                   biasType.getElementType()),
+                             *bytes, "moe_router_bias", /*asONNX=*/true);
     bias = bytes ? convertConstantExactly(b, loc, flat, elt, "moe_router_bias")
                  : Value();
   }
@@ -111,9 +112,9 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
   }
   MLIRContext *ctx = b.getContext();
   const DecomposedRouter &r = block.router;
-  auto routing = RoutingAttr::get(ctx, r.scoring, r.k, r.renormalize,
-                                  r.groups, r.topkGroups, r.groupScore,
-                                  APFloat(r.scale), APFloat(r.maskedScore));
+  auto routing = RoutingAttr::get(ctx, r.scoring, r.k, r.renormalize, r.groups,
+                                  r.topkGroups, r.groupScore, APFloat(r.scale),
+                                  APFloat(r.maskedScore));
   auto act = ActivationAttr::get(ctx, first.activation, gatingOf(first));
   auto layer = LayerOp::create(
       b, loc, block.hidden.getType(), block.hidden, /*router_logits=*/Value(),
@@ -145,14 +146,14 @@ bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
   auto mul = v.getDefiningOp<onnx::MulOp>();
   if (!mul)
     return false;
-  for (auto [s, y] : {std::pair{mul.getA(), mul.getB()},
-                      std::pair{mul.getB(), mul.getA()}}) {
+  for (auto [s, y] :
+       {std::pair{mul.getA(), mul.getB()}, std::pair{mul.getB(), mul.getA()}}) {
     auto sig = s.getDefiningOp<onnx::SigmoidOp>();
     auto lin = sig ? matchLinear(sig.getX()) : std::nullopt;
     auto gt = lin ? dyn_cast<RankedTensorType>(sig.getY().getType()) : nullptr;
     // The gate is one scalar per token: [T, 1].
-    if (!lin || match::stripNoopCasts(lin->input) != layer.getHidden() || gt.getRank() != 2 ||
-        gt.getDimSize(1) != 1 || !matches(y))
+    if (!lin || match::stripNoopCasts(lin->input) != layer.getHidden() ||
+        gt.getRank() != 2 || gt.getDimSize(1) != 1 || !matches(y))
       continue;
     gate = lin;
     return true;

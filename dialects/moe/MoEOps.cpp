@@ -482,7 +482,8 @@ LogicalResult ExpertMatmulOp::verify() {
       failed(c.elementType(weights, "combine weights", elt)))
     return failure();
   int64_t tokens = dimOf(weights, 0);
-  if (getGatherK() && static_cast<int64_t>(*getGatherK()) != dimOf(weights, 1))
+  if (getGatherK() &&
+      static_cast<int64_t>(*getGatherK()) != dimOf(weights, 1))
     return emitOpError("gathers with k = ")
            << *getGatherK() << " but combines with k = " << dimOf(weights, 1);
   return failure(

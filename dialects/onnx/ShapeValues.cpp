@@ -33,8 +33,7 @@ std::optional<SmallVector<int64_t>> shapeOf(Value v) {
 using Shape = std::optional<SmallVector<int64_t>>;
 } // namespace
 
-std::optional<SmallVector<int64_t>>
-mlir::onnx::getConstantInts(Value value) {
+std::optional<SmallVector<int64_t>> mlir::onnx::getConstantInts(Value value) {
   if (!value)
     return std::nullopt;
   auto cst = value.getDefiningOp<ConstantOp>();

@@ -14,7 +14,8 @@ using namespace mlir;
 
 std::optional<std::vector<char>> mlir::moe::constantBytes(Value v) {
   auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr;
-  if (!type || !type.hasStaticShape() || !type.getElementType().isIntOrFloat() ||
+  if (!type || !type.hasStaticShape() ||
+      !type.getElementType().isIntOrFloat() ||
       type.getElementTypeBitWidth() % 8 != 0)
     return std::nullopt;
   Attribute value;
@@ -131,7 +132,7 @@ Value mlir::moe::convertConstantExactly(OpBuilder &b, Location loc, Value v,
     uint64_t bits = value.bitcastToAPInt().getZExtValue();
     std::memcpy(out.data() + i * outBytes, &bits, outBytes);
   }
-  return createBlobConstant(
-      b, loc, RankedTensorType::get(type.getShape(), elt), out, name,
-      /*asONNX=*/true);
+  return createBlobConstant(b, loc, RankedTensorType::get(type.getShape(), elt),
+                            out, name,
+                            /*asONNX=*/true);
 }

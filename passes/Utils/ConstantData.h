@@ -1,4 +1,5 @@
-//===- ConstantData.h - bytes of constant tensors at compile time -*- C++ -*-===//
+//===- ConstantData.h - constant tensor bytes at compile time --*- C++ -*-===//
+//-*-===//
 //
 // Private to passes/: reading the bytes behind a constant tensor (dense or
 // dense_resource, arith or onnx) and building re-laid-out constants from
@@ -41,8 +42,8 @@ Value transposeConstant(OpBuilder &b, Location loc, Value v, StringRef name);
 /// The float constant `v` converted to element type `elt` (an
 /// `onnx.Constant`, or `v` itself when already of that type); null when `v`
 /// is not a readable float constant or a value does not convert exactly.
-Value convertConstantExactly(OpBuilder &b, Location loc, Value v,
-                             FloatType elt, StringRef name);
+Value convertConstantExactly(OpBuilder &b, Location loc, Value v, FloatType elt,
+                             StringRef name);
 
 } // namespace mlir::moe
 

@@ -86,8 +86,8 @@ std::optional<DecomposedFFN> mlir::moe::matchFFN(Value y) {
   auto mul = down->input.getDefiningOp<onnx::MulOp>();
   if (!mul)
     return std::nullopt;
-  for (auto [a, u] : {std::pair{mul.getA(), mul.getB()},
-                      std::pair{mul.getB(), mul.getA()}}) {
+  for (auto [a, u] :
+       {std::pair{mul.getA(), mul.getB()}, std::pair{mul.getB(), mul.getA()}}) {
     auto act = matchActivation(a, g);
     auto gate = act ? matchLinear(g) : std::nullopt;
     auto up = gate ? matchLinear(u) : std::nullopt;

@@ -33,26 +33,26 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 /// What a value of the dispatch/combine loop holds.
 enum class Kind {
   Unknown,
-  Hidden,    // x: [T, H]
-  Ids,       // the router's top-k expert ids: [T, k]
-  IdsCol,    // ids with a trailing unit dim: [T, k, 1]
-  Weights,   // the routing weights: [T, k]
+  Hidden,      // x: [T, H]
+  Ids,         // the router's top-k expert ids: [T, k]
+  IdsCol,      // ids with a trailing unit dim: [T, k, 1]
+  Weights,     // the routing weights: [T, k]
   WeightsFlat, // the routing weights flattened row-major: [T * k]
-  OneHot,    // [T, k, E], 1 where ids[t, j] == e
-  MaskAll,   // OneHot transposed to [E, k, T] (slotFirst) or [E, T, k]
-  Mask,      // MaskAll[e]
-  Pairs,     // NonZero(Mask[e]): [2, n]
-  PairsT,    // [n, 2]
-  Slot,      // j of the pairs: [n]
-  Token,     // t of the pairs: [n]
-  TokenK,    // t * k: [n]
-  FlatIdx,   // t * k + j: [n]
-  TokSlot,   // (t, j) index tuples: [n, 2]
-  TokenBcast, // t broadcast over H: [n, H]
-  Rows,      // x[t]: [n, H]
-  SlotW,     // w[t, j]: [n, 1]
-  Update,    // w[t, j] * ffn_e(x[t]): [n, H]
-  Acc,       // the accumulator, shaped like x
+  OneHot,      // [T, k, E], 1 where ids[t, j] == e
+  MaskAll,     // OneHot transposed to [E, k, T] (slotFirst) or [E, T, k]
+  Mask,        // MaskAll[e]
+  Pairs,       // NonZero(Mask[e]): [2, n]
+  PairsT,      // [n, 2]
+  Slot,        // j of the pairs: [n]
+  Token,       // t of the pairs: [n]
+  TokenK,      // t * k: [n]
+  FlatIdx,     // t * k + j: [n]
+  TokSlot,     // (t, j) index tuples: [n, 2]
+  TokenBcast,  // t broadcast over H: [n, H]
+  Rows,        // x[t]: [n, H]
+  SlotW,       // w[t, j]: [n, 1]
+  Update,      // w[t, j] * ffn_e(x[t]): [n, H]
+  Acc,         // the accumulator, shaped like x
 };
 
 /// Kinds that hold one value per token, slot or pair, whose layout only
@@ -176,7 +176,8 @@ bool Analysis::isWeights(Value v) {
       den = stripNoopCasts(other);
     }
     auto sum = den.getDefiningOp<onnx::ReduceSumOp>();
-    if (!sum || sum.getKeepdims() != 1 || stripNoopCasts(sum.getData()) != num ||
+    if (!sum || sum.getKeepdims() != 1 ||
+        stripNoopCasts(sum.getData()) != num ||
         !isSingleAxis(sum.getAxes(), 1, 2))
       return false;
     renorm = true;
@@ -216,7 +217,8 @@ bool Analysis::isIndexAddExpand(onnx::ExpandOp op) {
   auto slice = shape ? shape.getData().getDefiningOp<onnx::SliceOp>() : nullptr;
   auto in = rankedType(op.getInput());
   if (!slice || shape.getStart() != 0 || shape.getEnd() || !in ||
-      in.getRank() != 2 || op.getInput().getType() != op.getOutput().getType() ||
+      in.getRank() != 2 ||
+      op.getInput().getType() != op.getOutput().getType() ||
       eval(slice.getData()).kind != Kind::Acc)
     return false;
   auto starts = onnx::getConstantInts(slice.getStarts());
@@ -225,8 +227,9 @@ bool Analysis::isIndexAddExpand(onnx::ExpandOp op) {
   bool unitSteps = isa<NoneType>(slice.getSteps().getType()) ||
                    hasValues(slice.getSteps(), {1, 1});
   return starts && ends && axes && unitSteps &&
-         *starts == ArrayRef<int64_t>{0, 0} && *axes == ArrayRef<int64_t>{0, 1} &&
-         (*ends)[0] == 1 && (*ends)[1] >= in.getDimSize(1);
+         *starts == ArrayRef<int64_t>{0, 0} &&
+         *axes == ArrayRef<int64_t>{0, 1} && (*ends)[0] == 1 &&
+         (*ends)[1] >= in.getDimSize(1);
 }
 
 Sym Analysis::eval(Value v) {
@@ -245,8 +248,8 @@ Sym Analysis::evalGather(onnx::GatherOp op) {
   auto dataType = rankedType(op.getData());
   if (!dataType)
     return {};
-  int64_t axis = op.getAxis() < 0 ? op.getAxis() + dataType.getRank()
-                                  : op.getAxis();
+  int64_t axis =
+      op.getAxis() < 0 ? op.getAxis() + dataType.getRank() : op.getAxis();
   // MaskAll[e] with a scalar constant e.
   if (data.kind == Kind::MaskAll && axis == 0) {
     auto e = scalarConstant(op.getIndices());
@@ -273,11 +276,10 @@ Sym Analysis::evalGather(onnx::GatherOp op) {
     return {};
   }
   // The flattened weights at t * k + j (with k = 1 the weights are flat).
-  bool flat = data.kind == Kind::WeightsFlat ||
-              (data.kind == Kind::Weights && k == 1);
+  bool flat =
+      data.kind == Kind::WeightsFlat || (data.kind == Kind::Weights && k == 1);
   if (flat && idx.kind == Kind::FlatIdx &&
-      realDimPos(op.getData(), 0) == axis &&
-      numRealDims(op.getOutput()) == 1)
+      realDimPos(op.getData(), 0) == axis && numRealDims(op.getOutput()) == 1)
     return listOf(Kind::SlotW, idx);
   return {};
 }
@@ -316,8 +318,8 @@ Sym Analysis::evalMul(onnx::MulOp op) {
     Sym sa = eval(a);
     // t * k, with k read from a constant or a shape.
     if (sa.kind == Kind::Token) {
-      if (auto f = scalarInt(b); f && *f == k && rankedType(b) &&
-                                 rankedType(b).getNumElements() == 1)
+      if (auto f = scalarInt(b);
+          f && *f == k && rankedType(b) && rankedType(b).getNumElements() == 1)
         return listOf(Kind::TokenK, sa);
       continue;
     }
@@ -383,13 +385,13 @@ std::optional<int64_t> sliceColumn(onnx::SliceOp op, int64_t axis) {
     return std::nullopt;
   if (isa<NoneType>(op.getAxes().getType()) && axis != 0)
     return std::nullopt;
-  if (!isa<NoneType>(op.getSteps().getType()) &&
-      !hasValues(op.getSteps(), {1}))
+  if (!isa<NoneType>(op.getSteps().getType()) && !hasValues(op.getSteps(), {1}))
     return std::nullopt;
   int64_t c = (*starts)[0];
   if (c < 0)
     c += 2;
-  int64_t end = (*ends)[0] < 0 ? (*ends)[0] + 2 : std::min<int64_t>((*ends)[0], 2);
+  int64_t end =
+      (*ends)[0] < 0 ? (*ends)[0] + 2 : std::min<int64_t>((*ends)[0], 2);
   if ((c != 0 && c != 1) || end != c + 1)
     return std::nullopt;
   return c;
@@ -416,8 +418,8 @@ Sym Analysis::evalOp(Value v) {
       return {};
     return s;
   }
-  if (isa<onnx::UnsqueezeOp, onnx::SqueezeOp, onnx::ReshapeOp,
-          onnx::FlattenOp>(op)) {
+  if (isa<onnx::UnsqueezeOp, onnx::SqueezeOp, onnx::ReshapeOp, onnx::FlattenOp>(
+          op)) {
     Sym s = eval(in0);
     if (s.kind == Kind::Ids && isa<onnx::UnsqueezeOp>(op) &&
         isSingleAxis(op->getOperand(1), 2, 3))
@@ -544,9 +546,9 @@ Sym Analysis::evalOp(Value v) {
       return {};
     Sym t = eval(inputs[0]), j = eval(inputs[1]);
     auto tt = rankedType(inputs[0]), jt = rankedType(inputs[1]);
-    if (t.kind == Kind::Token && j.kind == Kind::Slot &&
-        t.expert == j.expert && tt && jt && tt.getRank() == 2 &&
-        jt.getRank() == 2 && tt.getDimSize(1) == 1 && jt.getDimSize(1) == 1)
+    if (t.kind == Kind::Token && j.kind == Kind::Slot && t.expert == j.expert &&
+        tt && jt && tt.getRank() == 2 && jt.getRank() == 2 &&
+        tt.getDimSize(1) == 1 && jt.getDimSize(1) == 1)
       return listOf(Kind::TokSlot, t);
     return {};
   }
@@ -615,8 +617,7 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
   // x.float() on a float x is x (the tracer may export either).
   hidden = stripNoopCasts(hidden);
   auto ht = rankedType(hidden);
-  if (ht.getRank() != 2 ||
-      ht.isDynamicDim(1) || ht.getDimSize(1) < 2 ||
+  if (ht.getRank() != 2 || ht.isDynamicDim(1) || ht.getDimSize(1) < 2 ||
       !isa<FloatType>(ht.getElementType()))
     return std::nullopt;
 
@@ -656,8 +657,9 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
     why = "top-k selects more experts than there are";
     return std::nullopt;
   }
-  RouterEvidence evidence{an.topk, an.numExperts, an.k, an.renormalize,
-                          an.scale, an.weightsFromTopK, an.gatheredScores};
+  RouterEvidence evidence{an.topk,          an.numExperts, an.k,
+                          an.renormalize,   an.scale,      an.weightsFromTopK,
+                          an.gatheredScores};
   std::optional<DecomposedRouter> router = matchRouter(evidence, hidden, why);
   if (!router)
     return std::nullopt;

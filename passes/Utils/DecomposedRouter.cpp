@@ -30,8 +30,8 @@ Value constantWithElements(Value v, int64_t n) {
 /// Whether `v` is a tensor of ones (ConstantOfShape or Expand of 1).
 bool isOnes(Value v) {
   if (auto c = v.getDefiningOp<onnx::ConstantOfShapeOp>())
-    return c.getValueAttr() && (isFloatSplat(c.getValueAttr(), 1.0) ||
-                                hasValues(v, {1}));
+    return c.getValueAttr() &&
+           (isFloatSplat(c.getValueAttr(), 1.0) || hasValues(v, {1}));
   if (auto e = v.getDefiningOp<onnx::ExpandOp>())
     return scalarFloat(e.getInput()) == 1.0;
   return false;
@@ -62,8 +62,8 @@ bool matchGroupLimit(onnx::WhereOp where, int64_t numExperts,
   // [T, G, 1] -> [T, G, E / G] -> [T, E]: each expert takes its group's flag.
   auto flat = cond.getDefiningOp<onnx::ReshapeOp>();
   auto expand = flat ? flat.getData().getDefiningOp<onnx::ExpandOp>() : nullptr;
-  auto unsq = expand ? expand.getInput().getDefiningOp<onnx::UnsqueezeOp>()
-                     : nullptr;
+  auto unsq =
+      expand ? expand.getInput().getDefiningOp<onnx::UnsqueezeOp>() : nullptr;
   auto flatT = flat ? rankedType(flat.getReshaped()) : nullptr;
   auto expT = expand ? rankedType(expand.getOutput()) : nullptr;
   if (!unsq || !flatT || !expT || flatT.getRank() != 2 ||
@@ -96,8 +96,7 @@ bool matchGroupLimit(onnx::WhereOp where, int64_t numExperts,
     auto top2 = sum.getData().getDefiningOp<onnx::TopKOp>();
     if (!top2 || sum.getData() != top2.getValues() || sum.getKeepdims() != 0 ||
         !isSingleAxis(sum.getAxes(), 2, 3) || scalarInt(top2.getK()) != 2 ||
-        top2.getLargest() != 1 ||
-        (top2.getAxis() != -1 && top2.getAxis() != 2))
+        top2.getLargest() != 1 || (top2.getAxis() != -1 && top2.getAxis() != 2))
       return false;
     grouped = top2.getX();
     router.groupScore = GroupScore::top2_sum;
@@ -123,8 +122,8 @@ bool matchGroupLimit(onnx::WhereOp where, int64_t numExperts,
 } // namespace
 
 std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
-                                                      Value hidden,
-                                            std::string &why) {
+                                                       Value hidden,
+                                                       std::string &why) {
   DecomposedRouter router;
   Value sel = stripFloatCasts(cast<onnx::TopKOp>(an.topk).getX());
   double masked = -std::numeric_limits<double>::infinity();
@@ -136,8 +135,8 @@ std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
   }
   Value scores = sel;
   if (auto add = sel.getDefiningOp<onnx::AddOp>()) {
-    for (auto [a, b] : {std::pair{add.getA(), add.getB()},
-                        std::pair{add.getB(), add.getA()}})
+    for (auto [a, b] :
+         {std::pair{add.getA(), add.getB()}, std::pair{add.getB(), add.getA()}})
       if (Value bias = constantWithElements(b, an.numExperts)) {
         router.bias = bias;
         scores = stripFloatCasts(a);
@@ -176,9 +175,9 @@ std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
   }
   // The weights are the scores of the chosen experts: the top-k's own
   // values only when it ranked the scores themselves.
-  bool sameScores = an.weightsFromTopK ? sel == scores && !router.bias &&
-                                             router.groups == 1
-                                       : an.gatheredScores == scores;
+  bool sameScores = an.weightsFromTopK
+                        ? sel == scores && !router.bias && router.groups == 1
+                        : an.gatheredScores == scores;
   if (!sameScores) {
     why = "the routing weights are not the router scores of the chosen "
           "experts";
