@@ -44,6 +44,8 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // The expert GEMM tiles' explicit vectors (1-D transfers become loads).
+  pm.addPass(createConvertVectorToLLVMPass());
   // MemRef before SCF: the OpenMP conversion wraps loop bodies in
   // memref.alloca_scope, whose lowering needs them still single-block.
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());

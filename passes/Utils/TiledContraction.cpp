@@ -14,11 +14,15 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 
 namespace {
 constexpr int64_t kRowTile = 4, kWideTile = 8;
+/// Lanes of the explicit vector tile: 16 sums of a 4 x 4 tile fold into
+/// one vector of this width.
+constexpr int64_t kLanes = kRowTile * kRowTile;
 
 struct LoopBuilder {
   OpBuilder &b;
@@ -76,11 +80,103 @@ Value emitTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
   return acc;
 }
 
+/// One vector holding the sums of 16 vector accumulators, lane t the sum of
+/// `accs[t]`. Pairwise transposing folds (two shuffles and an add per pair,
+/// 15 adds in all) replace 16 separate horizontal reductions, which cost as
+/// much as the multiply-adds when k is short.
+Value foldSums(OpBuilder &b, Location loc, ArrayRef<Value> accs,
+               arith::FastMathFlagsAttr fm) {
+  struct Part {
+    Value v;
+    SmallVector<int64_t> labels; // accumulator of each lane group, in order
+  };
+  SmallVector<Part> parts;
+  for (auto [t, v] : llvm::enumerate(accs))
+    parts.push_back({v, {static_cast<int64_t>(t)}});
+  int64_t group = kLanes;
+  while (parts.size() > 1) {
+    SmallVector<Part> next;
+    int64_t half = group / 2;
+    for (size_t p = 0; p + 1 < parts.size(); p += 2) {
+      const Part &u = parts[p], &v = parts[p + 1];
+      SmallVector<int64_t> lo, hi;
+      for (int64_t base : {int64_t(0), kLanes})
+        for (size_t g = 0; g < u.labels.size(); ++g)
+          for (int64_t t = 0; t < half; ++t) {
+            lo.push_back(base + g * group + t);
+            hi.push_back(base + g * group + half + t);
+          }
+      Value sum = arith::AddFOp::create(
+          b, loc, vector::ShuffleOp::create(b, loc, u.v, v.v, lo),
+          vector::ShuffleOp::create(b, loc, u.v, v.v, hi), fm);
+      SmallVector<int64_t> labels(u.labels);
+      labels.append(v.labels);
+      next.push_back({sum, labels});
+    }
+    parts = std::move(next);
+    group = half;
+  }
+  SmallVector<int64_t> order(kLanes);
+  for (auto [lane, label] : llvm::enumerate(parts.front().labels))
+    order[label] = lane;
+  return vector::ShuffleOp::create(b, loc, parts.front().v, parts.front().v,
+                                   order);
+}
+
+/// The 4 x 4 tile at (m0, n0) with explicit vectors along k (k a multiple
+/// of kLanes): 16 vector multiply-add chains, folded once at the end.
+Value emitVectorTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
+                     Value m0, Value n0, int64_t k) {
+  LoopBuilder e{b, loc};
+  auto fm = arith::FastMathFlagsAttr::get(
+      b.getContext(),
+      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  auto vf32 = VectorType::get({kLanes}, b.getF32Type());
+  Value zero = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+  SmallVector<Value> init(kLanes, zero);
+  auto loop = scf::ForOp::create(
+      b, loc, e.index(0), e.index(k), e.index(kLanes), init,
+      [&](OpBuilder &nb, Location l, Value c, ValueRange sums) {
+        LoopBuilder ie{nb, l};
+        auto read = [&](Value t, Value row) -> Value {
+          Type elt = cast<RankedTensorType>(t.getType()).getElementType();
+          Value pad = arith::ConstantOp::create(nb, l, nb.getZeroAttr(elt));
+          Value v = vector::TransferReadOp::create(
+              nb, l, VectorType::get({kLanes}, elt), t, ValueRange{row, c},
+              pad, ArrayRef<bool>{true});
+          return elt.isF32() ? v : arith::ExtFOp::create(nb, l, vf32, v);
+        };
+        SmallVector<Value> xv, wv, next;
+        for (int64_t i = 0; i < kRowTile; ++i)
+          xv.push_back(read(x, ie.add(m0, ie.index(i))));
+        for (int64_t j = 0; j < kRowTile; ++j)
+          wv.push_back(read(w, ie.add(n0, ie.index(j))));
+        for (int64_t i = 0; i < kRowTile; ++i)
+          for (int64_t j = 0; j < kRowTile; ++j)
+            next.push_back(vector::FMAOp::create(nb, l, xv[i], wv[j],
+                                                 sums[i * kRowTile + j]));
+        scf::YieldOp::create(nb, l, next);
+      });
+  SmallVector<Value> partial(loop.getResults());
+  Value sums = foldSums(b, loc, partial, fm);
+  for (int64_t i = 0; i < kRowTile; ++i) {
+    Value row = vector::ExtractStridedSliceOp::create(
+        b, loc, sums, ArrayRef<int64_t>{i * kRowTile},
+        ArrayRef<int64_t>{kRowTile}, ArrayRef<int64_t>{1});
+    acc = vector::TransferWriteOp::create(b, loc, row, acc,
+                                          ValueRange{e.add(m0, e.index(i)), n0},
+                                          ArrayRef<bool>{true})
+              .getResult();
+  }
+  return acc;
+}
+
 /// Rows [r0, r1) in steps of tm against columns [c0, c1) in steps of tn
 /// (n outermost, so that a tile of w is reused across all rows).
 Value emitTiles(OpBuilder &b, Location loc, Value x, Value w, Value acc,
                 Value r0, Value r1, int64_t tm, Value c0, Value c1, int64_t tn,
-                Value k) {
+                Value k, std::optional<int64_t> vectorK = std::nullopt) {
   LoopBuilder e{b, loc};
   auto cols = scf::ForOp::create(
       b, loc, c0, c1, e.index(tn), ValueRange{acc},
@@ -90,7 +186,9 @@ Value emitTiles(OpBuilder &b, Location loc, Value x, Value w, Value acc,
             nb, l, r0, r1, ie.index(tm), t,
             [&](OpBuilder &rb, Location rl, Value m0, ValueRange tt) {
               scf::YieldOp::create(
-                  rb, rl, emitTile(rb, rl, x, w, tt[0], m0, n0, tm, tn, k));
+                  rb, rl,
+                  vectorK ? emitVectorTile(rb, rl, x, w, tt[0], m0, n0, *vectorK)
+                          : emitTile(rb, rl, x, w, tt[0], m0, n0, tm, tn, k));
             });
         scf::YieldOp::create(nb, l, rowsLoop.getResults());
       });
@@ -111,8 +209,14 @@ Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
   Value zero = e.index(0);
   Value fullRows = e.floorTo(rows, kRowTile);
   Value cols4 = e.floorTo(nv, kRowTile);
+  // With k a static multiple of the vector width the tiles use explicit
+  // vectors, whose sums fold together (see foldSums).
+  std::optional<int64_t> staticK = getConstantIntValue(k);
+  std::optional<int64_t> vectorK;
+  if (staticK && *staticK > 0 && *staticK % kLanes == 0)
+    vectorK = staticK;
   acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, zero, cols4,
-                  kRowTile, kv);
+                  kRowTile, kv, vectorK);
   acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, cols4, nv, 1,
                   kv);
   // The 1 to 3 remaining rows (most of an expert's rows at a few tokens)

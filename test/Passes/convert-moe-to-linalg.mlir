@@ -70,9 +70,12 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // they run in parallel (scf.forall over that list; with fewer than 4 of
 // them, times 4 column chunks). Each item computes its row range times its
 // columns of the weight^T with register tiles: 4 x 4 tiles whose k loop
-// carries 16 sums (f32, reassociation allowed so that it vectorizes), the
-// 1-3 remaining rows as one r x 8 tile, then bias and rounding to bf16 by a
-// generic, written back at the range.
+// carries 16 vector sums along k (k = 32, a multiple of 16), folded
+// pairwise by shuffles into one vector of the 16 results (15 adds, not 16
+// horizontal reductions) and written as 4 rows of 4; the 1-3 remaining rows
+// as one r x 8 tile of scalar sums (reassociation allowed so that LLVM
+// vectorizes it); then bias and rounding to bf16 by a generic, written back
+// at the range.
 // CHECK-LABEL: func.func @expert_matmul
 // CHECK: %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<?x32xbf16>
 // CHECK: %[[LIST:.*]]:2 = scf.for {{.*}} -> (tensor<4xi32>, index)
@@ -88,24 +91,28 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // CHECK: %[[N0:.*]] = arith.muli %[[CH]], %[[WIDTH]]
 // CHECK: %[[EI:.*]] = tensor.extract %[[LIST]]#0[%[[SLOT]]]
 // CHECK: %[[E:.*]] = arith.index_cast %[[EI]]
-// CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[LO:.*]], 0] [%[[COUNT:.*]], 16] [1, 1] : tensor<?x16xbf16> to tensor<?x16xbf16>
-// CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[N0]], 0] [1, %[[WIDTH]], 16] [1, 1, 1] : tensor<4x32x16xbf16> to tensor<?x16xbf16>
+// CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[LO:.*]], 0] [%[[COUNT:.*]], 32] [1, 1] : tensor<?x32xbf16> to tensor<?x32xbf16>
+// CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[N0]], 0] [1, %[[WIDTH]], 32] [1, 1, 1] : tensor<4x32x32xbf16> to tensor<?x32xbf16>
 // CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xf32>)
 // CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xf32>)
-// CHECK: scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4: vector.transfer_read %[[X]]{{.*}} : tensor<?x32xbf16>, vector<16xbf16>
+// CHECK-COUNT-4: vector.transfer_read %[[WS]]{{.*}} : tensor<?x32xbf16>, vector<16xbf16>
+// CHECK-COUNT-16: vector.fma {{.*}} : vector<16xf32>
+// CHECK-COUNT-15: arith.addf {{.*}} fastmath<reassoc,contract> : vector<16xf32>
+// CHECK-COUNT-4: vector.transfer_write {{.*}} : vector<4xf32>, tensor<?x?xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: tensor.extract %[[X]]
 // CHECK: tensor.extract %[[WS]]
 // CHECK: arith.extf
-// CHECK-COUNT-16: arith.addf %{{.*}} fastmath<reassoc,contract> : f32
-// CHECK-COUNT-16: tensor.insert
 // CHECK: scf.if
 // CHECK: linalg.generic
 // CHECK: arith.truncf {{.*}} : f32 to bf16
 // CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], %[[N0]]] [%[[COUNT]], %[[WIDTH]]] [1, 1]
-func.func @expert_matmul(%g: tensor<?x16xbf16>, %w: tensor<4x32x16xbf16>,
+func.func @expert_matmul(%g: tensor<?x32xbf16>, %w: tensor<4x32x32xbf16>,
                          %off: tensor<5xi32>, %b: tensor<4x32xbf16>) -> tensor<?x32xbf16> {
   %y = moe.expert_matmul %g, %w, %off bias(%b)
-      : (tensor<?x16xbf16>, tensor<4x32x16xbf16>, tensor<5xi32>, tensor<4x32xbf16>) -> tensor<?x32xbf16>
+      : (tensor<?x32xbf16>, tensor<4x32x32xbf16>, tensor<5xi32>, tensor<4x32xbf16>) -> tensor<?x32xbf16>
   return %y : tensor<?x32xbf16>
 }
 
