@@ -11,7 +11,7 @@ against the measured stream bandwidth (bytes of the selected experts'
 weights per run).
 
 usage: moe_cpu_bench.py [--threads N] [--runs N] [--cases coarse,fine]
-       [--tokens 1,16,256] [--workdir DIR]
+       [--tokens 1,16,256] [--workdir DIR] [--skew S]
 """
 import argparse
 import os
@@ -30,6 +30,9 @@ p.add_argument("--runs", type=int, default=10)
 p.add_argument("--cases", default="coarse,fine")
 p.add_argument("--tokens", default="1,16,256")
 p.add_argument("--workdir", default=None)
+p.add_argument("--skew", type=float, default=0.0,
+               help="added to the router logits of the first eighth of the "
+                    "experts, so that routing is uneven (0: uniform)")
 p.add_argument("--options", default="",
                help="pipeline options, e.g. fuse-activation=0")
 args = p.parse_args()
@@ -98,6 +101,7 @@ def main():
             rng = np.random.default_rng(1)
             x = rng.standard_normal((t, H)).astype(np.float32)
             logits = rng.standard_normal((t, E)).astype(np.float32)
+            logits[:, : max(1, E // 8)] += args.skew
             np.save(os.path.join(work, "x.npy"), x)
             np.save(os.path.join(work, "l.npy"), logits)
             out = subprocess.run(

@@ -156,6 +156,21 @@ def ConvertONNXToCore : Pass<"convert-onnx-to-core"> {
   ];
 }
 
+def CPULoopSchedule : Pass<"moe-cpu-loop-schedule"> {
+  let summary = "Guided schedules for the CPU's uneven parallel GEMM loops";
+  let description = [{
+    After `convert-scf-to-openmp`: every `omp.wsloop` whose iterations run
+    register-tiled GEMM tiles (it contains `vector.fma`) and has no schedule
+    gets `schedule(guided)`. Those loops go over the experts' work items,
+    whose cost is the expert's routed row count, so a static split of the
+    iterations leaves threads idle; guided chunks shrink as the loop drains
+    and cost a few atomic claims per thread. Other loops keep the static
+    schedule. libmoe_runtime implements the `__kmpc_dispatch_*` entry points
+    the OpenMP translation calls for it.
+  }];
+  let dependentDialects = ["::mlir::omp::OpenMPDialect"];
+}
+
 def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
   let summary = "Reference lowering of the moe ops to linalg, scf and tensor";
   let description = [{

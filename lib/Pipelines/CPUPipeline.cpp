@@ -42,6 +42,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createForallToParallelLoopPass());
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createConvertSCFToOpenMPPass());
+  pm.addPass(moe::createCPULoopSchedule());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   // The expert GEMM tiles' explicit vectors (1-D transfers become loads).

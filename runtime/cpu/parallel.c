@@ -6,6 +6,7 @@
  * compiled models need no OpenMP runtime:
  *   __kmpc_fork_call          run an outlined region on every team thread
  *   __kmpc_for_static_init_*  the calling thread's block of a static loop
+ *   __kmpc_dispatch_init_*, __kmpc_dispatch_next_*  guided or dynamic loops
  *   __kmpc_for_static_fini, __kmpc_barrier, __kmpc_global_thread_num
  * Parallel regions entered from inside a region run serially (a team of 1).
  * The team size is moe_runtime_set_num_threads(n), else MOE_NUM_THREADS,
@@ -39,6 +40,7 @@ static void *task_args[4];
 static __thread int32_t thread_id;
 static __thread int in_region;
 static __thread int current_team = 1;
+static __thread uint64_t dispatch_seq; /* dispatched loops begun, per region */
 
 /* A sense-reversing barrier for the team in flight. */
 static pthread_mutex_t barrier_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -67,6 +69,7 @@ static void run_task(int32_t id) {
   thread_id = id;
   in_region = 1;
   current_team = team_size;
+  dispatch_seq = 0;
   switch (task_argc) {
   case 0: task(&gtid, &btid); break;
   case 1: task(&gtid, &btid, task_args[0]); break;
@@ -230,6 +233,132 @@ MOE_STATIC_INIT(4, int32_t)
 MOE_STATIC_INIT(4u, uint32_t)
 MOE_STATIC_INIT(8, int64_t)
 MOE_STATIC_INIT(8u, uint64_t)
+
+/* Dispatched (guided or dynamic) loops. The team's threads share one loop
+ * at a time: every thread calls dispatch_init with the same bounds, the
+ * first to arrive publishes them, and all claim chunks of iteration numbers
+ * [0, trips) from one counter. Only one such loop is in flight per team
+ * because the OpenMP translation ends each worksharing loop with a barrier
+ * (the SCF conversion never makes them nowait). */
+enum { MOE_SCHED_GUIDED_CHUNKED = 36, MOE_SCHED_GUIDED_ITERATIVE = 39,
+       MOE_SCHED_GUIDED_ANALYTICAL = 40 };
+
+static struct {
+  uint64_t tag; /* (region generation << 20) + loop number, once published */
+  int init_lock;
+  int64_t next; /* first iteration number not yet claimed */
+  int64_t trips, chunk;
+  int guided;
+} shared_loop;
+
+static __thread struct {
+  int64_t next, trips, chunk; /* a team of one claims from its own copy */
+  int guided, team;
+  int64_t lo, incr; /* first iteration and step, in the loop's own type */
+} my_loop;
+
+static void dispatch_init(int32_t schedule, int64_t lo, int64_t hi,
+                          int64_t incr, int64_t chunk) {
+  int64_t trips = incr > 0 ? (hi < lo ? 0 : (hi - lo) / incr + 1)
+                           : (hi > lo ? 0 : (lo - hi) / -incr + 1);
+  int kind = schedule & 0xff; /* drop the (non)monotonic modifier bits */
+  int guided = kind == MOE_SCHED_GUIDED_CHUNKED ||
+               kind == MOE_SCHED_GUIDED_ITERATIVE ||
+               kind == MOE_SCHED_GUIDED_ANALYTICAL;
+  my_loop.lo = lo;
+  my_loop.incr = incr;
+  my_loop.team = current_team;
+  my_loop.trips = trips;
+  my_loop.chunk = chunk > 0 ? chunk : 1;
+  my_loop.guided = guided;
+  my_loop.next = 0;
+  if (my_loop.team <= 1)
+    return;
+  uint64_t tag = (__atomic_load_n(&generation, __ATOMIC_ACQUIRE) << 20) +
+                 ++dispatch_seq;
+  if (__atomic_load_n(&shared_loop.tag, __ATOMIC_ACQUIRE) == tag)
+    return;
+  int expected = 0;
+  if (__atomic_compare_exchange_n(&shared_loop.init_lock, &expected, 1, 0,
+                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    if (__atomic_load_n(&shared_loop.tag, __ATOMIC_ACQUIRE) != tag) {
+      shared_loop.trips = trips;
+      shared_loop.chunk = my_loop.chunk;
+      shared_loop.guided = guided;
+      __atomic_store_n(&shared_loop.next, 0, __ATOMIC_RELAXED);
+      __atomic_store_n(&shared_loop.tag, tag, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&shared_loop.init_lock, 0, __ATOMIC_RELEASE);
+    return;
+  }
+  while (__atomic_load_n(&shared_loop.tag, __ATOMIC_ACQUIRE) != tag)
+    cpu_relax();
+}
+
+/* Claims the next chunk of iteration numbers: [*first, *first + *count). */
+static int dispatch_claim(int64_t *first, int64_t *count) {
+  int team = my_loop.team;
+  int64_t *next = team <= 1 ? &my_loop.next : &shared_loop.next;
+  int64_t trips = my_loop.trips, chunk = my_loop.chunk;
+  int64_t cur = __atomic_load_n(next, __ATOMIC_RELAXED);
+  for (;;) {
+    if (cur >= trips)
+      return 0;
+    int64_t size = chunk;
+    if (my_loop.guided) {
+      /* Guided: a share of what is left, never below the chunk size. */
+      int64_t share = (trips - cur) / (2 * (int64_t)team);
+      size = share > chunk ? share : chunk;
+    }
+    if (size > trips - cur)
+      size = trips - cur;
+    if (__atomic_compare_exchange_n(next, &cur, cur + size, 1,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+      *first = cur;
+      *count = size;
+      return 1;
+    }
+  }
+}
+
+#define MOE_DISPATCH(suffix, T)                                               \
+  void __kmpc_dispatch_init_##suffix(void *loc, int32_t gtid,                \
+                                     int32_t schedule, T lb, T ub, T st,     \
+                                     T chunk) {                              \
+    (void)loc;                                                                \
+    (void)gtid;                                                               \
+    dispatch_init(schedule, (int64_t)lb, (int64_t)ub, (int64_t)st,           \
+                  (int64_t)chunk);                                            \
+  }                                                                           \
+  int32_t __kmpc_dispatch_next_##suffix(void *loc, int32_t gtid,             \
+                                        int32_t *last, T *lower, T *upper,   \
+                                        T *stride) {                         \
+    (void)loc;                                                                \
+    (void)gtid;                                                               \
+    int64_t first, count;                                                     \
+    if (!dispatch_claim(&first, &count))                                      \
+      return 0;                                                               \
+    *lower = (T)(my_loop.lo + first * my_loop.incr);                          \
+    *upper = (T)(my_loop.lo + (first + count - 1) * my_loop.incr);            \
+    *stride = (T)my_loop.incr;                                                \
+    if (last)                                                                 \
+      *last = first + count == my_loop.trips;                                 \
+    return 1;                                                                 \
+  }                                                                           \
+  void __kmpc_dispatch_fini_##suffix(void *loc, int32_t gtid) {              \
+    (void)loc;                                                                \
+    (void)gtid;                                                               \
+  }
+
+MOE_DISPATCH(4, int32_t)
+MOE_DISPATCH(4u, uint32_t)
+MOE_DISPATCH(8, int64_t)
+MOE_DISPATCH(8u, uint64_t)
+
+void __kmpc_dispatch_deinit(void *loc, int32_t gtid) {
+  (void)loc;
+  (void)gtid;
+}
 
 void __kmpc_for_static_fini(void *loc, int32_t gtid) {
   (void)loc;

@@ -1,7 +1,8 @@
 //===- ParallelRuntimeTest.cpp - libmoe_runtime's thread pool -------------===//
 //
 // The libomp entry points as generated code uses them: a region forked on
-// the team, each thread taking its static block of a loop.
+// the team, each thread taking its static block of a loop, or claiming
+// chunks of a guided or dynamic loop.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +20,12 @@ void __kmpc_for_static_init_8u(void *loc, int32_t gtid, int32_t schedule,
                                int64_t *stride, int64_t incr, int64_t chunk);
 void __kmpc_for_static_fini(void *loc, int32_t gtid);
 void __kmpc_barrier(void *loc, int32_t gtid);
+void __kmpc_dispatch_init_8u(void *loc, int32_t gtid, int32_t schedule,
+                             uint64_t lb, uint64_t ub, int64_t st,
+                             int64_t chunk);
+int32_t __kmpc_dispatch_next_8u(void *loc, int32_t gtid, int32_t *last,
+                                uint64_t *lower, uint64_t *upper,
+                                int64_t *stride);
 }
 
 namespace {
@@ -101,5 +108,56 @@ TEST(ParallelRuntime, BarrierHoldsEveryThreadUntilAllArrive) {
     for (int t = 0; t < threads; ++t)
       EXPECT_EQ(marks[t].load(), 300);
   }
+}
+
+/// Several dispatched loops in one region, as the OpenMP translation emits
+/// a guided (36) or dynamic (35) worksharing loop: bounds 1..n inclusive,
+/// chunks claimed until none is left, then the loop's barrier.
+struct Dispatched {
+  std::vector<std::atomic<int>> *hits; // loops x n
+  size_t n;
+  int loops;
+  int32_t schedule;
+  int64_t chunk;
+  std::atomic<int> *lastSeen;
+};
+
+void dispatchedBody(int32_t *gtid, int32_t *btid, Dispatched *work) {
+  for (int loop = 0; loop < work->loops; ++loop) {
+    __kmpc_dispatch_init_8u(nullptr, *gtid, work->schedule, 1, work->n, 1,
+                            work->chunk);
+    uint64_t lower = 0, upper = 0;
+    int64_t stride = 0;
+    int32_t last = 0;
+    while (__kmpc_dispatch_next_8u(nullptr, *gtid, &last, &lower, &upper,
+                                   &stride)) {
+      for (uint64_t i = lower; i <= upper; ++i)
+        ++(*work->hits)[loop * work->n + (i - 1)];
+      if (last)
+        ++*work->lastSeen;
+    }
+    __kmpc_barrier(nullptr, *gtid);
+  }
+}
+
+TEST(ParallelRuntime, DispatchedLoopsHandOutEveryIterationOnce) {
+  for (int threads : {1, 2, 3, 4})
+    for (int32_t schedule : {36, 35, 35 | (1 << 30)})
+      for (size_t n : {1u, 7u, 1000u}) {
+        moe_runtime_set_num_threads(threads);
+        const int loops = 5;
+        std::vector<std::atomic<int>> hits(loops * n);
+        std::atomic<int> lastSeen{0};
+        Dispatched work{&hits, n, loops, schedule, 3, &lastSeen};
+        __kmpc_fork_call(nullptr, 1,
+                         reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(
+                             dispatchedBody),
+                         &work);
+        for (size_t i = 0; i < hits.size(); ++i)
+          ASSERT_EQ(hits[i].load(), 1)
+              << "loop " << i / n << " iteration " << i % n << ", "
+              << threads << " threads, schedule " << schedule;
+        EXPECT_EQ(lastSeen.load(), loops) << "one chunk per loop is the last";
+      }
 }
 } // namespace
