@@ -248,10 +248,12 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
 /// past offsets[E] stay zero.
 /// Column chunks per expert of the CPU grouped GEMM (when the width allows).
 constexpr int64_t kColumnChunks = 4;
-/// Below this many active experts, their columns are chunked (decode of a
-/// coarse model: 2 experts for 2+ threads); above, whole experts balance
-/// well enough and chunks only add overhead.
-constexpr int64_t kChunkBelowExperts = 4;
+/// Below this many active experts, their columns are chunked 4 ways (decode
+/// of a coarse model: 2 experts for 2+ threads); below the second, 2 ways,
+/// so that one popular expert of a few does not serialize a prefill (the
+/// guided schedule can only share whole items); above, whole experts
+/// balance well and chunks only add overhead.
+constexpr int64_t kChunkBelowExperts = 4, kHalveBelowExperts = 16;
 
 struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -320,9 +322,13 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
                      staticN % (kColumnChunks * 8) == 0;
     Value chunks = e.index(1);
     if (chunkable)
-      chunks = e.select(e.cmpi(arith::CmpIPredicate::ult, numActive,
-                               e.index(kChunkBelowExperts)),
-                        e.index(kColumnChunks), e.index(1));
+      chunks = e.select(
+          e.cmpi(arith::CmpIPredicate::ult, numActive,
+                 e.index(kChunkBelowExperts)),
+          e.index(kColumnChunks),
+          e.select(e.cmpi(arith::CmpIPredicate::ult, numActive,
+                          e.index(kHalveBelowExperts)),
+                   e.index(2), e.index(1)));
     Value work = e.muli(numActive, chunks);
     auto forall = scf::ForallOp::create(
         rewriter, loc, ArrayRef<OpFoldResult>{work}, ValueRange{result},

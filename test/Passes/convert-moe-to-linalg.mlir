@@ -68,7 +68,7 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 
 // The experts that have rows are listed first (a loop over the offsets);
 // they run in parallel (scf.forall over that list; with fewer than 4 of
-// them, times 4 column chunks). Each item computes its row range times its
+// them, times 4 column chunks, with fewer than 16 times 2). Each item computes its row range times its
 // columns of the weight^T with register tiles: 4 x 4 tiles whose k loop
 // carries 16 vector sums along k (k = 32, a multiple of 16), folded
 // pairwise by shuffles into one vector of the 16 results (15 adds, not 16
@@ -81,8 +81,10 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // CHECK: %[[LIST:.*]]:2 = scf.for {{.*}} -> (tensor<4xi32>, index)
 // CHECK: arith.cmpi sgt
 // CHECK: tensor.insert
+// CHECK: %[[SOME:.*]] = arith.cmpi ult, %[[LIST]]#1, %c16
+// CHECK: %[[HALVES:.*]] = arith.select %[[SOME]], %c2, %c1
 // CHECK: %[[FEW:.*]] = arith.cmpi ult, %[[LIST]]#1, %c4
-// CHECK: %[[CHUNKS:.*]] = arith.select %[[FEW]], %c4, %c1
+// CHECK: %[[CHUNKS:.*]] = arith.select %[[FEW]], %c4, %[[HALVES]]
 // CHECK: %[[WORK:.*]] = arith.muli %[[LIST]]#1, %[[CHUNKS]]
 // CHECK: scf.forall (%[[I:.*]]) in (%[[WORK]]) shared_outs(%[[OUT:.*]] = %[[ZERO]]) -> (tensor<?x32xbf16>)
 // CHECK: %[[SLOT:.*]] = arith.divui %[[I]], %[[CHUNKS]]
