@@ -321,14 +321,16 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     bool chunkable = !bits && !ShapedType::isDynamic(staticN) &&
                      staticN % (kColumnChunks * 8) == 0;
     Value chunks = e.index(1);
-    if (chunkable)
-      chunks = e.select(
-          e.cmpi(arith::CmpIPredicate::ult, numActive,
-                 e.index(kChunkBelowExperts)),
-          e.index(kColumnChunks),
-          e.select(e.cmpi(arith::CmpIPredicate::ult, numActive,
-                          e.index(kHalveBelowExperts)),
-                   e.index(2), e.index(1)));
+    if (chunkable) {
+      // One statement per op: the IR's order must not depend on the
+      // compiler's order of evaluating arguments.
+      Value some = e.cmpi(arith::CmpIPredicate::ult, numActive,
+                          e.index(kHalveBelowExperts));
+      Value halves = e.select(some, e.index(2), e.index(1));
+      Value few = e.cmpi(arith::CmpIPredicate::ult, numActive,
+                         e.index(kChunkBelowExperts));
+      chunks = e.select(few, e.index(kColumnChunks), halves);
+    }
     Value work = e.muli(numActive, chunks);
     auto forall = scf::ForallOp::create(
         rewriter, loc, ArrayRef<OpFoldResult>{work}, ValueRange{result},

@@ -106,9 +106,9 @@ Value foldSums(OpBuilder &b, Location loc, ArrayRef<Value> accs,
             lo.push_back(base + g * group + t);
             hi.push_back(base + g * group + half + t);
           }
-      Value sum = arith::AddFOp::create(
-          b, loc, vector::ShuffleOp::create(b, loc, u.v, v.v, lo),
-          vector::ShuffleOp::create(b, loc, u.v, v.v, hi), fm);
+      Value low = vector::ShuffleOp::create(b, loc, u.v, v.v, lo);
+      Value high = vector::ShuffleOp::create(b, loc, u.v, v.v, hi);
+      Value sum = arith::AddFOp::create(b, loc, low, high, fm);
       SmallVector<int64_t> labels(u.labels);
       labels.append(v.labels);
       next.push_back({sum, labels});
