@@ -56,55 +56,72 @@ Value mlir::moe::createBlobConstant(OpBuilder &b, Location loc,
   return arith::ConstantOp::create(b, loc, attr);
 }
 
-Value mlir::moe::stackConstants(OpBuilder &b, Location loc,
-                                ArrayRef<Value> parts, bool transpose,
-                                StringRef name) {
-  if (parts.empty())
-    return nullptr;
-  auto type = dyn_cast<RankedTensorType>(parts.front().getType());
-  if (!type || type.getRank() != 2)
-    return nullptr;
-  int64_t rows = type.getDimSize(transpose ? 1 : 0);
-  int64_t cols = type.getDimSize(transpose ? 0 : 1);
+namespace {
+/// The bytes of 2-D constants `parts` of one type laid out one after the
+/// other as `[R, C]`, each stored `[R, C]` or, with `transpose`, `[C, R]`.
+std::optional<std::vector<char>> stackedBytes(ArrayRef<Value> parts,
+                                              bool transpose, int64_t rows,
+                                              int64_t cols) {
   std::vector<char> out;
-  size_t eltBytes = 0;
   for (Value part : parts) {
     std::optional<std::vector<char>> bytes =
-        part.getType() == type ? constantBytes(part) : std::nullopt;
+        part.getType() == parts.front().getType() ? moe::constantBytes(part)
+                                                  : std::nullopt;
     if (!bytes)
-      return nullptr;
-    eltBytes = bytes->size() / (rows * cols);
+      return std::nullopt;
     if (!transpose) {
       out.insert(out.end(), bytes->begin(), bytes->end());
       continue;
     }
     // Stored [cols, rows]: element (r, c) is at c * rows + r.
+    size_t eltBytes = bytes->size() / (rows * cols);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c) {
         auto it = bytes->begin() + (c * rows + r) * eltBytes;
         out.insert(out.end(), it, it + eltBytes);
       }
   }
+  return out;
+}
+
+/// `[R, C]` of a 2-D tensor type read as `[C, R]` when `transpose`.
+std::optional<std::pair<int64_t, int64_t>> rowsCols(Value v, bool transpose) {
+  auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr;
+  if (!type || type.getRank() != 2)
+    return std::nullopt;
+  return std::pair{type.getDimSize(transpose ? 1 : 0),
+                   type.getDimSize(transpose ? 0 : 1)};
+}
+} // namespace
+
+Value mlir::moe::stackConstants(OpBuilder &b, Location loc,
+                                ArrayRef<Value> parts, bool transpose,
+                                StringRef name) {
+  auto shape =
+      parts.empty() ? std::nullopt : rowsCols(parts.front(), transpose);
+  auto bytes = shape
+                   ? stackedBytes(parts, transpose, shape->first, shape->second)
+                   : std::nullopt;
+  if (!bytes)
+    return nullptr;
   auto outType = RankedTensorType::get(
-      {static_cast<int64_t>(parts.size()), rows, cols}, type.getElementType());
-  return createBlobConstant(b, loc, outType, out, name, /*asONNX=*/true);
+      {static_cast<int64_t>(parts.size()), shape->first, shape->second},
+      cast<ShapedType>(parts.front().getType()).getElementType());
+  return createBlobConstant(b, loc, outType, *bytes, name, /*asONNX=*/true);
 }
 
 Value mlir::moe::transposeConstant(OpBuilder &b, Location loc, Value v,
                                    StringRef name) {
-  Value stacked = stackConstants(b, loc, v, /*transpose=*/true, name);
-  if (!stacked)
+  auto shape = rowsCols(v, /*transpose=*/true);
+  auto bytes =
+      shape ? stackedBytes(v, /*transpose=*/true, shape->first, shape->second)
+            : std::nullopt;
+  if (!bytes)
     return nullptr;
-  auto type = cast<RankedTensorType>(stacked.getType());
-  auto cst = stacked.getDefiningOp<onnx::ConstantOp>();
-  auto attr = cast<DenseResourceElementsAttr>(cst.getValue());
-  auto outType = RankedTensorType::get(type.getShape().drop_front(),
-                                       type.getElementType());
-  auto out = onnx::ConstantOp::create(
-      b, loc, outType,
-      DenseResourceElementsAttr::get(outType, attr.getRawHandle()));
-  cst.erase();
-  return out;
+  auto outType =
+      RankedTensorType::get({shape->first, shape->second},
+                            cast<ShapedType>(v.getType()).getElementType());
+  return createBlobConstant(b, loc, outType, *bytes, name, /*asONNX=*/true);
 }
 
 Value mlir::moe::convertConstantExactly(OpBuilder &b, Location loc, Value v,

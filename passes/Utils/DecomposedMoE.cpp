@@ -149,12 +149,8 @@ bool Analysis::isWeights(Value v) {
   Value cur = w;
   double sc = 1.0;
   if (auto mul = cur.getDefiningOp<onnx::MulOp>()) {
-    std::optional<double> f = scalarFloat(mul.getB());
-    Value other = mul.getA();
-    if (!f) {
-      f = scalarFloat(mul.getA());
-      other = mul.getB();
-    }
+    Value other;
+    std::optional<double> f = scalarFloatOperand(mul, other);
     if (!f)
       return false;
     sc = *f;
@@ -165,12 +161,8 @@ bool Analysis::isWeights(Value v) {
     Value num = stripNoopCasts(div.getA());
     Value den = stripNoopCasts(div.getB());
     if (auto add = den.getDefiningOp<onnx::AddOp>()) {
-      std::optional<double> eps = scalarFloat(add.getB());
-      Value other = add.getA();
-      if (!eps) {
-        eps = scalarFloat(add.getA());
-        other = add.getB();
-      }
+      Value other;
+      std::optional<double> eps = scalarFloatOperand(add, other);
       if (!eps || *eps < 0 || *eps > 1e-12)
         return false;
       den = stripNoopCasts(other);
@@ -605,14 +597,8 @@ bool sameShape(const DecomposedFFN &a, const DecomposedFFN &b) {
 std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
                                                            std::string &why) {
   // zeros = zeros shaped like x; x is the block's [T, H] input.
-  Value hidden;
-  if (auto c = zeros.getDefiningOp<onnx::ConstantOfShapeOp>())
-    if (auto s = c.getInput().getDefiningOp<onnx::ShapeOp>())
-      hidden = s.getData();
-  if (auto e = zeros.getDefiningOp<onnx::ExpandOp>())
-    if (auto s = e.getShape().getDefiningOp<onnx::ShapeOp>())
-      hidden = s.getData();
-  if (!hidden || !isZerosLike(zeros, hidden))
+  Value hidden = zerosShapedLike(zeros);
+  if (!hidden)
     return std::nullopt;
   // x.float() on a float x is x (the tracer may export either).
   hidden = stripNoopCasts(hidden);

@@ -104,30 +104,45 @@ std::optional<double> match::scalarFloat(Value v) {
   return (*dense.getValues<APFloat>().begin()).convertToDouble();
 }
 
+std::optional<double> match::scalarFloatOperand(Operation *binary,
+                                                Value &other) {
+  for (unsigned i = 0; i < 2; ++i)
+    if (std::optional<double> f = scalarFloat(binary->getOperand(1 - i))) {
+      other = binary->getOperand(i);
+      return f;
+    }
+  return std::nullopt;
+}
+
 static bool isZeroFloatConstant(Value v) {
   auto cst = v.getDefiningOp<onnx::ConstantOp>();
   return cst && isFloatSplat(cst.getValue(), 0.0);
 }
 
-bool match::isZerosLike(Value v, Value like) {
-  if (v.getType() != like.getType())
-    return false;
+Value match::zerosShapedLike(Value v) {
   Value shapeOperand;
   if (auto c = v.getDefiningOp<onnx::ConstantOfShapeOp>()) {
     auto value = c.getValueAttr();
     if (value && !isFloatSplat(value, 0.0))
-      return false;
+      return nullptr;
     shapeOperand = c.getInput();
   } else if (auto e = v.getDefiningOp<onnx::ExpandOp>()) {
     if (!isZeroFloatConstant(e.getInput()))
-      return false;
+      return nullptr;
     shapeOperand = e.getShape();
   } else {
-    return false;
+    return nullptr;
   }
   auto shape = shapeOperand.getDefiningOp<onnx::ShapeOp>();
-  return shape && shape.getStart() == 0 && !shape.getEnd() &&
-         shape.getData().getType() == like.getType();
+  if (!shape || shape.getStart() != 0 || shape.getEnd() ||
+      shape.getData().getType() != v.getType())
+    return nullptr;
+  return shape.getData();
+}
+
+bool match::isZerosLike(Value v, Value like) {
+  Value source = zerosShapedLike(v);
+  return source && source.getType() == like.getType();
 }
 
 bool match::isNoopExpand(onnx::ExpandOp op) {

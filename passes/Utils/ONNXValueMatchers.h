@@ -40,6 +40,9 @@ std::optional<int64_t> scalarInt(Value v);
 std::optional<int64_t> scalarConstant(Value v);
 /// The value of a float constant with one element.
 std::optional<double> scalarFloat(Value v);
+/// For a binary op with a one-element float constant operand: its value,
+/// with `other` set to the remaining operand; else nullopt.
+std::optional<double> scalarFloatOperand(Operation *binary, Value &other);
 /// Whether `attr` is a float constant whose every element is `value`.
 bool isFloatSplat(Attribute attr, double value);
 /// Whether a constant holds exactly `values` (ints, or floats equal to them).
@@ -48,8 +51,10 @@ bool hasValues(Value v, ArrayRef<int64_t> values);
 /// tensor, counting negative axes from the end.
 bool isSingleAxis(Value axes, int64_t axis, int64_t rank);
 
-/// A zero tensor shaped like `like`: ConstantOfShape(Shape(like)) of 0 or
-/// Expand(0, Shape(like)), of `like`'s type.
+/// For a zero tensor built from another's whole shape, ConstantOfShape(
+/// Shape(x)) of 0 or Expand(0, Shape(x)) of `x`'s type: that `x`; else null.
+Value zerosShapedLike(Value v);
+/// Whether `v` is such a zero tensor shaped like a value of `like`'s type.
 bool isZerosLike(Value v, Value like);
 /// Whether Expand(`in`, `shape`) is `in` itself: every target size known
 /// and 1 or equal to the (static) size it broadcasts against.
