@@ -78,6 +78,7 @@ def build_model(path, H, I, E, K):
 
 def main():
     work = args.workdir or tempfile.mkdtemp(prefix="moe-bench-")
+    os.makedirs(work, exist_ok=True)
     sgemm, stream = machine_limits()
     print(f"threads: {args.threads}")
     print(f"machine: sgemm {sgemm:.1f} GFLOP/s (numpy BLAS, 1024^3), "

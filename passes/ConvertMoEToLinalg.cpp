@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
@@ -280,8 +281,29 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
         resultType.isDynamicDim(1)
             ? n
             : OpFoldResult(rewriter.getIndexAttr(resultType.getDimSize(1)));
-    Value result =
-        e.filled({rows, resultN}, cast<TypedAttr>(rewriter.getZeroAttr(elt)));
+    // Every row below offsets[E] is written by its expert (all column
+    // chunks); only the rows past it are zero-filled.
+    Value result = tensor::EmptyOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{rows, resultN}, elt);
+    {
+      Value used = arith::MinUIOp::create(
+          rewriter, loc, e.toIndex(e.extract(offsets, {e.index(experts)})),
+          rows);
+      Value unused = arith::SubIOp::create(rewriter, loc, rows, used);
+      OpFoldResult one = rewriter.getIndexAttr(1),
+                   zero = rewriter.getIndexAttr(0);
+      Value tail = tensor::ExtractSliceOp::create(
+          rewriter, loc, result, ArrayRef<OpFoldResult>{used, zero},
+          ArrayRef<OpFoldResult>{unused, resultN},
+          ArrayRef<OpFoldResult>{one, one});
+      Value zeros = arith::ConstantOp::create(
+          rewriter, loc, cast<TypedAttr>(rewriter.getZeroAttr(elt)));
+      tail = linalg::FillOp::create(rewriter, loc, zeros, tail).getResult(0);
+      result = tensor::InsertSliceOp::create(
+          rewriter, loc, tail, result, ArrayRef<OpFoldResult>{used, zero},
+          ArrayRef<OpFoldResult>{unused, resultN},
+          ArrayRef<OpFoldResult>{one, one});
+    }
 
     // The experts that have rows, in order: the parallel loop runs over
     // them only, so that threads share the active experts evenly (at one
@@ -407,75 +429,9 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
         ArrayRef<OpFoldResult>{x, n0, zero},
         ArrayRef<OpFoldResult>{one, n, kBytes},
         ArrayRef<OpFoldResult>{one, one, one});
-    Value accInit = e.filled({count, n}, rewriter.getF32FloatAttr(0));
-    // Loops n (weight row), m (token row), k: a weight row is read once
-    // from memory and reused from cache by every token row of the group.
-    AffineExpr nn, m, c;
-    bindDims(ctx, nn, m, c);
-    SmallVector<Value> ins = {xs, ws};
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(3, 0, {m, c}, ctx),
-        AffineMap::get(3, 0, {nn, bits == 4 ? c.floorDiv(2) : c}, ctx)};
-    if (scales) {
-      // This expert's scales: [N] per row, or [N, K / block].
-      auto sType = cast<RankedTensorType>(scales.getType());
-      bool blocked = sType.getRank() == 3;
-      SmallVector<OpFoldResult> offs(sType.getRank(), zero), sizes, steps;
-      offs[0] = x;
-      sizes.push_back(one);
-      for (int64_t d = 1; d < sType.getRank(); ++d)
-        sizes.push_back(tensor::getMixedSize(rewriter, loc, scales, d));
-      steps.assign(sType.getRank(), one);
-      SmallVector<int64_t> sliceShape(sType.getShape().drop_front());
-      ins.push_back(tensor::ExtractSliceOp::create(
-          rewriter, loc,
-          RankedTensorType::get(sliceShape, sType.getElementType()), scales,
-          offs, sizes, steps));
-      maps.push_back(blocked ? AffineMap::get(3, 0, {nn, c.floorDiv(qblock)}, ctx)
-                             : AffineMap::get(3, 0, {nn}, ctx));
-    }
-    maps.push_back(AffineMap::get(3, 0, {m, nn}, ctx));
-    // Float weights: register-tiled loops (the hot path on the CPU);
-    // quantized weights: one contraction dequantizing as it reads.
-    Value prod =
-        !bits ? emitTiledContraction(rewriter, loc, xs, ws, count, n, kk) :
-        linalg::GenericOp::create(
-            rewriter, loc, TypeRange{accInit.getType()}, ins,
-            ValueRange{accInit}, maps,
-            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                          utils::IteratorType::parallel,
-                                          utils::IteratorType::reduction},
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Emitter in{b, l};
-              Value w = args[1];
-              if (bits) {
-                // (q - 2^(bits-1)) * scale, q the unsigned value in the byte
-                // (4-bit: the lower nibble for even c).
-                Type i32 = b.getI32Type();
-                Value q = arith::ExtUIOp::create(b, l, i32, w);
-                if (bits == 4) {
-                  Value col = linalg::IndexOp::create(b, l, 2);
-                  Value odd = arith::RemUIOp::create(b, l, col, in.index(2));
-                  Value shift = arith::MulIOp::create(
-                      b, l, in.toI32(odd), in.i32(4));
-                  q = arith::AndIOp::create(
-                      b, l, arith::ShRUIOp::create(b, l, q, shift),
-                      in.i32(15));
-                }
-                Value centered = arith::SubIOp::create(
-                    b, l, q, in.i32(int64_t(1) << (bits - 1)));
-                w = in.mul(arith::SIToFPOp::create(b, l, b.getF32Type(),
-                                                   centered),
-                           in.toF32(args[2]));
-              }
-              Value p = in.mul(in.toF32(args[0]), in.toF32(w));
-              linalg::YieldOp::create(b, l, in.add(args.back(), p));
-            })
-            .getResult(0);
-    // Bias, the fused activation and rounding in one elementwise pass; an
-    // f32 result with none of them needs no pass (and so no extra parallel
-    // region per expert). An interleaved-gated epilogue reads column pairs
-    // (2j, 2j + 1) and writes column j.
+    // Bias, the fused activation and rounding: applied to the GEMM's
+    // results before they are stored. An interleaved-gated epilogue reads
+    // column pairs (2j, 2j + 1) and writes column j.
     std::optional<ActivationAttr> epilogue = op.getEpilogue();
     bool paired = epilogue && epilogue->isGated();
     OpFoldResult outN = n, outN0 = n0;
@@ -490,46 +446,165 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
       outN = half(n);
       outN0 = half(n0);
     }
-    Value out = prod;
-    if (bias || !elt.isF32() || epilogue) {
-      Value outInit = tensor::EmptyOp::create(
-          rewriter, loc, ArrayRef<OpFoldResult>{count, outN}, elt);
-      AffineExpr r = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx);
-      SmallVector<Value> epilogueIns = {prod};
-      SmallVector<AffineMap> epilogueMaps = {
-          AffineMap::getMultiDimIdentityMap(2, ctx)};
-      if (paired) {
-        epilogueIns.push_back(prod);
-        epilogueMaps = {AffineMap::get(2, 0, {r, j * 2}, ctx),
-                        AffineMap::get(2, 0, {r, j * 2 + 1}, ctx)};
+    bool needsEpilogue = bias || !elt.isF32() || epilogue;
+    // The work item's block of the result, written in place.
+    Value dest = tensor::ExtractSliceOp::create(
+        rewriter, loc, forall.getRegionIterArgs()[0],
+        ArrayRef<OpFoldResult>{lo, outN0}, ArrayRef<OpFoldResult>{count, outN},
+        ArrayRef<OpFoldResult>{one, one});
+    Value out;
+    if (!bits) {
+      // Float weights: register-tiled loops (the hot path on the CPU),
+      // the epilogue applied to each tile's sums in registers.
+      TileEpilogue tileEpilogue;
+      tileEpilogue.colsPerResult = paired ? 2 : 1;
+      tileEpilogue.apply = [&](OpBuilder &b, Location l, Value sums,
+                               int64_t tm, int64_t tn, Value c0) {
+        Emitter in{b, l};
+        Value v = sums;
+        if (bias) {
+          // bias[x, n0 + c0 + j] for lane (i, j).
+          Type bElt = cast<RankedTensorType>(bias.getType()).getElementType();
+          Value pad = arith::ConstantOp::create(b, l, b.getZeroAttr(bElt));
+          Value row = vector::TransferReadOp::create(
+              b, l, VectorType::get({tn}, bElt), bias,
+              ValueRange{x, in.addi(n0, c0)}, pad, ArrayRef<bool>{true});
+          SmallVector<int64_t> lanes;
+          for (int64_t i = 0; i < tm; ++i)
+            for (int64_t j = 0; j < tn; ++j)
+              lanes.push_back(j);
+          Value spread = vector::ShuffleOp::create(b, l, row, row, lanes);
+          if (!bElt.isF32())
+            spread = arith::ExtFOp::create(
+                b, l, VectorType::get({tm * tn}, b.getF32Type()), spread);
+          v = in.add(v, spread);
+        }
+        if (paired) {
+          SmallVector<int64_t> gates, ups;
+          for (int64_t t = 0; t < tm * tn; t += 2) {
+            gates.push_back(t);
+            ups.push_back(t + 1);
+          }
+          Value g = vector::ShuffleOp::create(b, l, v, v, gates);
+          Value u = vector::ShuffleOp::create(b, l, v, v, ups);
+          v = emitActivation(b, l, *epilogue, g, u);
+        } else if (epilogue) {
+          v = emitActivation(b, l, *epilogue, v, Value());
+        }
+        if (!elt.isF32())
+          v = arith::TruncFOp::create(
+              b, l,
+              VectorType::get(cast<VectorType>(v.getType()).getShape(), elt),
+              v);
+        return v;
+      };
+      out = emitTiledContraction(rewriter, loc, xs, ws, dest, count, n, kk,
+                                 needsEpilogue ? &tileEpilogue : nullptr);
+    } else {
+      // Quantized weights: one contraction dequantizing as it reads, then
+      // the epilogue as an elementwise pass.
+      AffineExpr nn, m, c;
+      bindDims(ctx, nn, m, c);
+      SmallVector<Value> ins = {xs, ws};
+      SmallVector<AffineMap> maps = {
+          AffineMap::get(3, 0, {m, c}, ctx),
+          AffineMap::get(3, 0, {nn, bits == 4 ? c.floorDiv(2) : c}, ctx)};
+      if (scales) {
+        // This expert's scales: [N] per row, or [N, K / block].
+        auto sType = cast<RankedTensorType>(scales.getType());
+        bool blocked = sType.getRank() == 3;
+        SmallVector<OpFoldResult> offs(sType.getRank(), zero), sizes, steps;
+        offs[0] = x;
+        sizes.push_back(one);
+        for (int64_t d = 1; d < sType.getRank(); ++d)
+          sizes.push_back(tensor::getMixedSize(rewriter, loc, scales, d));
+        steps.assign(sType.getRank(), one);
+        SmallVector<int64_t> sliceShape(sType.getShape().drop_front());
+        ins.push_back(tensor::ExtractSliceOp::create(
+            rewriter, loc,
+            RankedTensorType::get(sliceShape, sType.getElementType()), scales,
+            offs, sizes, steps));
+        maps.push_back(
+            blocked ? AffineMap::get(3, 0, {nn, c.floorDiv(qblock)}, ctx)
+                    : AffineMap::get(3, 0, {nn}, ctx));
       }
-      epilogueMaps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
-      out =
+      maps.push_back(AffineMap::get(3, 0, {m, nn}, ctx));
+      // Loops n (weight row), m (token row), k: a weight row is read once
+      // from memory and reused from cache by every token row of the group.
+      Value accInit = needsEpilogue
+                          ? e.filled({count, n}, rewriter.getF32FloatAttr(0))
+                          : linalg::FillOp::create(rewriter, loc, e.f32(0),
+                                                   dest)
+                                .getResult(0);
+      Value prod =
           linalg::GenericOp::create(
-              rewriter, loc, TypeRange{outInit.getType()}, epilogueIns,
-              ValueRange{outInit}, epilogueMaps,
-              SmallVector<utils::IteratorType>(2,
-                                               utils::IteratorType::parallel),
+              rewriter, loc, TypeRange{accInit.getType()}, ins,
+              ValueRange{accInit}, maps,
+              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                            utils::IteratorType::parallel,
+                                            utils::IteratorType::reduction},
               [&](OpBuilder &b, Location l, ValueRange args) {
                 Emitter in{b, l};
-                Value col = linalg::IndexOp::create(b, l, 1);
-                if (paired)
-                  col = in.muli(col, in.index(2));
-                col = in.addi(col, n0);
-                auto withBias = [&](Value v, Value c) {
-                  return bias ? in.add(v, in.toF32(in.extract(bias, {x, c})))
-                              : v;
-                };
-                Value v = withBias(args[0], col);
-                if (epilogue) {
-                  Value up = paired ? withBias(args[1],
-                                               in.addi(col, in.index(1)))
-                                    : Value();
-                  v = emitActivation(b, l, *epilogue, v, up);
+                // (q - 2^(bits-1)) * scale, q the unsigned value in the byte
+                // (4-bit: the lower nibble for even c).
+                Type i32 = b.getI32Type();
+                Value q = arith::ExtUIOp::create(b, l, i32, args[1]);
+                if (bits == 4) {
+                  Value col = linalg::IndexOp::create(b, l, 2);
+                  Value odd = arith::RemUIOp::create(b, l, col, in.index(2));
+                  Value shift =
+                      arith::MulIOp::create(b, l, in.toI32(odd), in.i32(4));
+                  q = arith::AndIOp::create(
+                      b, l, arith::ShRUIOp::create(b, l, q, shift),
+                      in.i32(15));
                 }
-                linalg::YieldOp::create(b, l, in.fromF32(v, elt));
+                Value centered = arith::SubIOp::create(
+                    b, l, q, in.i32(int64_t(1) << (bits - 1)));
+                Value w = in.mul(
+                    arith::SIToFPOp::create(b, l, b.getF32Type(), centered),
+                    in.toF32(args[2]));
+                Value p = in.mul(in.toF32(args[0]), w);
+                linalg::YieldOp::create(b, l, in.add(args.back(), p));
               })
               .getResult(0);
+      out = prod;
+      if (needsEpilogue) {
+        AffineExpr r = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx);
+        SmallVector<Value> epilogueIns = {prod};
+        SmallVector<AffineMap> epilogueMaps = {
+            AffineMap::getMultiDimIdentityMap(2, ctx)};
+        if (paired) {
+          epilogueIns.push_back(prod);
+          epilogueMaps = {AffineMap::get(2, 0, {r, j * 2}, ctx),
+                          AffineMap::get(2, 0, {r, j * 2 + 1}, ctx)};
+        }
+        epilogueMaps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+        out = linalg::GenericOp::create(
+                  rewriter, loc, TypeRange{dest.getType()}, epilogueIns,
+                  ValueRange{dest}, epilogueMaps,
+                  SmallVector<utils::IteratorType>(
+                      2, utils::IteratorType::parallel),
+                  [&](OpBuilder &b, Location l, ValueRange args) {
+                    Emitter in{b, l};
+                    Value col = linalg::IndexOp::create(b, l, 1);
+                    if (paired)
+                      col = in.muli(col, in.index(2));
+                    col = in.addi(col, n0);
+                    auto withBias = [&](Value v, Value c) {
+                      return bias ? in.add(v, in.toF32(in.extract(bias, {x, c})))
+                                  : v;
+                    };
+                    Value v = withBias(args[0], col);
+                    if (epilogue) {
+                      Value up =
+                          paired ? withBias(args[1], in.addi(col, in.index(1)))
+                                 : Value();
+                      v = emitActivation(b, l, *epilogue, v, up);
+                    }
+                    linalg::YieldOp::create(b, l, in.fromF32(v, elt));
+                  })
+                  .getResult(0);
+      }
     }
       rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
       tensor::ParallelInsertSliceOp::create(

@@ -171,6 +171,23 @@ def CPULoopSchedule : Pass<"moe-cpu-loop-schedule"> {
   let dependentDialects = ["::mlir::omp::OpenMPDialect"];
 }
 
+def CPUApproximateVectorMath : Pass<"moe-cpu-approximate-vector-math"> {
+  let summary = "Polynomial approximations for math ops on vectors";
+  let description = [{
+    Rewrites the `math` ops whose operands are vectors (exp, tanh, erf and
+    the others upstream's polynomial approximations cover) into arith ops,
+    so that the CPU's GEMM epilogues (SiLU, GELU applied to a tile of sums
+    in registers) stay vectorized: LLVM would otherwise split a vector exp
+    into one libm call per lane. The approximations are accurate to a few
+    ulp and handle overflow, underflow and NaN. Scalar math keeps its libm
+    calls, so routing (softmax and sigmoid scores, whose order picks the
+    experts) is unchanged.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
   let summary = "Reference lowering of the moe ops to linalg, scf and tensor";
   let description = [{

@@ -45,6 +45,8 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(moe::createCPULoopSchedule());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // The GEMM epilogues' activations stay vectors (not a libm call per lane).
+  pm.addPass(moe::createCPUApproximateVectorMath());
   // The expert GEMM tiles' explicit vectors (1-D transfers become loads).
   pm.addPass(createConvertVectorToLLVMPass());
   // MemRef before SCF: the OpenMP conversion wraps loop bodies in

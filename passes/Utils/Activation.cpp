@@ -1,4 +1,4 @@
-//===- Activation.cpp - scalar math of #moe.activation --------------------===//
+//===- Activation.cpp - the math of #moe.activation -----------------------===//
 
 #include "Utils/Activation.h"
 
@@ -11,11 +11,18 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-struct Scalar {
+/// The math of one activation on f32 scalars or vectors of f32 (constants
+/// take the operand's shape, so the CPU's GEMM tiles apply it lane-wise).
+struct Math {
   OpBuilder &b;
   Location loc;
+  Type type;
   Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+    FloatAttr attr = b.getF32FloatAttr(v);
+    if (auto vec = dyn_cast<VectorType>(type))
+      return arith::ConstantOp::create(b, loc,
+                                       DenseElementsAttr::get(vec, attr));
+    return arith::ConstantOp::create(b, loc, attr);
   }
   Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
@@ -51,7 +58,7 @@ struct Scalar {
 
 Value mlir::moe::emitActivation(OpBuilder &b, Location loc, ActivationAttr act,
                                 Value g, Value u) {
-  Scalar s{b, loc};
+  Math s{b, loc, g.getType()};
   double alpha = act.getAlpha().convertToDouble();
   if (!act.isGated())
     return s.apply(act.getKind(), alpha, g);

@@ -1,6 +1,6 @@
-//===- Activation.h - scalar math of #moe.activation ------------*- C++ -*-===//
+//===- Activation.h - the math of #moe.activation ---------------*- C++ -*-===//
 //
-// Private to passes/: the activation functions as f32 scalar arith/math ops,
+// Private to passes/: the activation functions as f32 arith/math ops,
 // shared by the CPU lowering and the GPU GEMM epilogues so that both
 // compute exactly the same expression.
 //
@@ -17,7 +17,8 @@ namespace mlir::moe {
 
 /// `act(g)` for an ungated activation, `act(g) * u` for a gated one (gate
 /// clamped to `limit`, up clamped to [-limit, limit] and offset by `beta`).
-/// `g` and `u` are f32; so is the result.
+/// `g` and `u` are f32 scalars or vectors of f32, of one type; so is the
+/// result.
 Value emitActivation(OpBuilder &b, Location loc, ActivationAttr act, Value g,
                      Value u);
 

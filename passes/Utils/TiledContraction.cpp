@@ -4,7 +4,9 @@
 // tile of TM rows of x and TN rows of w gives TM * TN dot products sharing
 // their loads. The loop nest is n tiles (a w tile stays in L1 across all
 // rows), m tiles, then k; the sums cross the k loop as iter_args, which
-// LLVM turns into vector accumulators.
+// LLVM turns into vector accumulators. A tile's sums then go through the
+// caller's epilogue (bias, activation, rounding) and are stored once, a
+// vector per row, straight into the destination.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +19,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
+using mlir::moe::TileEpilogue;
 
 namespace {
 constexpr int64_t kRowTile = 4, kWideTile = 8;
@@ -42,9 +45,37 @@ Value toF32(OpBuilder &b, Location loc, Value v) {
              : arith::ExtFOp::create(b, loc, b.getF32Type(), v);
 }
 
+/// The sums of the tile at (m0, n0), a row-major vector<tm*tn>, through
+/// the epilogue into `acc`: one vector store per row.
+Value storeTile(OpBuilder &b, Location loc, const TileEpilogue *epilogue,
+                Value sums, Value acc, Value m0, Value n0, int64_t tm,
+                int64_t tn) {
+  LoopBuilder e{b, loc};
+  Value results = sums, col = n0;
+  int64_t width = tn;
+  if (epilogue) {
+    results = epilogue->apply(b, loc, sums, tm, tn, n0);
+    width = tn / epilogue->colsPerResult;
+    if (epilogue->colsPerResult != 1)
+      col = arith::DivUIOp::create(b, loc, n0,
+                                   e.index(epilogue->colsPerResult));
+  }
+  for (int64_t i = 0; i < tm; ++i) {
+    Value row = vector::ExtractStridedSliceOp::create(
+        b, loc, results, ArrayRef<int64_t>{i * width},
+        ArrayRef<int64_t>{width}, ArrayRef<int64_t>{1});
+    acc = vector::TransferWriteOp::create(b, loc, row, acc,
+                                          ValueRange{e.add(m0, e.index(i)), col},
+                                          ArrayRef<bool>{true})
+              .getResult();
+  }
+  return acc;
+}
+
 /// The tile [m0, m0 + tm) x [n0, n0 + tn) of x * w^T written into `acc`.
 Value emitTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
-               Value m0, Value n0, int64_t tm, int64_t tn, Value k) {
+               Value m0, Value n0, int64_t tm, int64_t tn, Value k,
+               const TileEpilogue *epilogue) {
   LoopBuilder e{b, loc};
   auto fm = arith::FastMathFlagsAttr::get(
       b.getContext(),
@@ -72,12 +103,9 @@ Value emitTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
           }
         scf::YieldOp::create(nb, l, next);
       });
-  for (int64_t i = 0; i < tm; ++i)
-    for (int64_t j = 0; j < tn; ++j)
-      acc = tensor::InsertOp::create(
-          b, loc, loop.getResult(i * tn + j), acc,
-          ValueRange{e.add(m0, e.index(i)), e.add(n0, e.index(j))});
-  return acc;
+  Value sums = vector::FromElementsOp::create(
+      b, loc, VectorType::get({tm * tn}, b.getF32Type()), loop.getResults());
+  return storeTile(b, loc, epilogue, sums, acc, m0, n0, tm, tn);
 }
 
 /// One vector holding the sums of 16 vector accumulators, lane t the sum of
@@ -126,7 +154,8 @@ Value foldSums(OpBuilder &b, Location loc, ArrayRef<Value> accs,
 /// The 4 x 4 tile at (m0, n0) with explicit vectors along k (k a multiple
 /// of kLanes): 16 vector multiply-add chains, folded once at the end.
 Value emitVectorTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
-                     Value m0, Value n0, int64_t k) {
+                     Value m0, Value n0, int64_t k,
+                     const TileEpilogue *epilogue) {
   LoopBuilder e{b, loc};
   auto fm = arith::FastMathFlagsAttr::get(
       b.getContext(),
@@ -160,23 +189,15 @@ Value emitVectorTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
       });
   SmallVector<Value> partial(loop.getResults());
   Value sums = foldSums(b, loc, partial, fm);
-  for (int64_t i = 0; i < kRowTile; ++i) {
-    Value row = vector::ExtractStridedSliceOp::create(
-        b, loc, sums, ArrayRef<int64_t>{i * kRowTile},
-        ArrayRef<int64_t>{kRowTile}, ArrayRef<int64_t>{1});
-    acc = vector::TransferWriteOp::create(b, loc, row, acc,
-                                          ValueRange{e.add(m0, e.index(i)), n0},
-                                          ArrayRef<bool>{true})
-              .getResult();
-  }
-  return acc;
+  return storeTile(b, loc, epilogue, sums, acc, m0, n0, kRowTile, kRowTile);
 }
 
 /// Rows [r0, r1) in steps of tm against columns [c0, c1) in steps of tn
 /// (n outermost, so that a tile of w is reused across all rows).
 Value emitTiles(OpBuilder &b, Location loc, Value x, Value w, Value acc,
                 Value r0, Value r1, int64_t tm, Value c0, Value c1, int64_t tn,
-                Value k, std::optional<int64_t> vectorK = std::nullopt) {
+                Value k, const TileEpilogue *epilogue,
+                std::optional<int64_t> vectorK = std::nullopt) {
   LoopBuilder e{b, loc};
   auto cols = scf::ForOp::create(
       b, loc, c0, c1, e.index(tn), ValueRange{acc},
@@ -187,8 +208,10 @@ Value emitTiles(OpBuilder &b, Location loc, Value x, Value w, Value acc,
             [&](OpBuilder &rb, Location rl, Value m0, ValueRange tt) {
               scf::YieldOp::create(
                   rb, rl,
-                  vectorK ? emitVectorTile(rb, rl, x, w, tt[0], m0, n0, *vectorK)
-                          : emitTile(rb, rl, x, w, tt[0], m0, n0, tm, tn, k));
+                  vectorK ? emitVectorTile(rb, rl, x, w, tt[0], m0, n0,
+                                           *vectorK, epilogue)
+                          : emitTile(rb, rl, x, w, tt[0], m0, n0, tm, tn, k,
+                                     epilogue));
             });
         scf::YieldOp::create(nb, l, rowsLoop.getResults());
       });
@@ -197,15 +220,18 @@ Value emitTiles(OpBuilder &b, Location loc, Value x, Value w, Value acc,
 } // namespace
 
 Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
-                                      Value w, Value rows, OpFoldResult n,
-                                      OpFoldResult k) {
+                                      Value w, Value dest, Value rows,
+                                      OpFoldResult n, OpFoldResult k,
+                                      const TileEpilogue *epilogue) {
   LoopBuilder e{b, loc};
   Value nv = getValueOrCreateConstantIndexOp(b, loc, n);
   Value kv = getValueOrCreateConstantIndexOp(b, loc, k);
-  Value acc = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{rows, n},
-                                      b.getF32Type());
+  Value acc = dest;
+  // Remainder columns go in steps that keep an epilogue's column groups
+  // (gate, up) in one tile.
+  int64_t step = epilogue ? epilogue->colsPerResult : 1;
   // Full 4-row tiles: 4 x 4 register tiles (16 sums, 8 loads per 16
-  // multiply-adds), then single remaining columns.
+  // multiply-adds), then the remaining columns.
   Value zero = e.index(0);
   Value fullRows = e.floorTo(rows, kRowTile);
   Value cols4 = e.floorTo(nv, kRowTile);
@@ -216,9 +242,9 @@ Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
   if (staticK && *staticK > 0 && *staticK % kLanes == 0)
     vectorK = staticK;
   acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, zero, cols4,
-                  kRowTile, kv, vectorK);
-  acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, cols4, nv, 1,
-                  kv);
+                  kRowTile, kv, epilogue, vectorK);
+  acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, cols4, nv,
+                  step, kv, epilogue);
   // The 1 to 3 remaining rows (most of an expert's rows at a few tokens)
   // form one r x 8 tile, so that each weight row is read once for all of
   // them; 8 or more independent sums hide the multiply-add latency.
@@ -231,8 +257,9 @@ Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
         b, loc, isR,
         [&](OpBuilder &tb, Location tl) {
           Value t = emitTiles(tb, tl, x, w, acc, fullRows, rows, r, zero,
-                              cols8, kWideTile, kv);
-          t = emitTiles(tb, tl, x, w, t, fullRows, rows, r, cols8, nv, 1, kv);
+                              cols8, kWideTile, kv, epilogue);
+          t = emitTiles(tb, tl, x, w, t, fullRows, rows, r, cols8, nv, step,
+                        kv, epilogue);
           scf::YieldOp::create(tb, tl, t);
         },
         [&](OpBuilder &eb, Location el) {
@@ -242,4 +269,3 @@ Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
   }
   return acc;
 }
-

@@ -66,18 +66,26 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 
 // -----
 
-// The experts that have rows are listed first (a loop over the offsets);
-// they run in parallel (scf.forall over that list; with fewer than 4 of
-// them, times 4 column chunks, with fewer than 16 times 2). Each item computes its row range times its
-// columns of the weight^T with register tiles: 4 x 4 tiles whose k loop
-// carries 16 vector sums along k (k = 32, a multiple of 16), folded
+// Rows past offsets[E] are zero-filled; every row below is written by its
+// expert. The experts that have rows are listed first (a loop over the
+// offsets); they run in parallel (scf.forall over that list; with fewer
+// than 4 of them, times 4 column chunks, with fewer than 16 times 2). Each
+// item computes its row range times its columns of the weight^T with
+// register tiles, straight into its block of the result: 4 x 4 tiles whose
+// k loop carries 16 vector sums along k (k = 32, a multiple of 16), folded
 // pairwise by shuffles into one vector of the 16 results (15 adds, not 16
-// horizontal reductions) and written as 4 rows of 4; the 1-3 remaining rows
-// as one r x 8 tile of scalar sums (reassociation allowed so that LLVM
-// vectorizes it); then bias and rounding to bf16 by a generic, written back
-// at the range.
+// horizontal reductions); the bias (a row of 4, spread over the tile's 4
+// rows) is added and the sums rounded to bf16 in registers, then written as
+// 4 rows of 4. The 1-3 remaining rows are one r x 8 tile of scalar sums
+// (reassociation allowed so that LLVM vectorizes it) with the same
+// epilogue.
 // CHECK-LABEL: func.func @expert_matmul
-// CHECK: %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<?x32xbf16>
+// CHECK: %[[EMPTY:.*]] = tensor.empty(%{{.*}}) : tensor<?x32xbf16>
+// CHECK: %[[END:.*]] = tensor.extract %{{.*}}[%c4] : tensor<5xi32>
+// CHECK: %[[USED:.*]] = arith.minui
+// CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[EMPTY]][%[[USED]], 0]
+// CHECK: %[[ZEROS:.*]] = linalg.fill {{.*}} outs(%[[TAIL]]
+// CHECK: %[[ZERO:.*]] = tensor.insert_slice %[[ZEROS]] into %[[EMPTY]][%[[USED]], 0]
 // CHECK: %[[LIST:.*]]:2 = scf.for {{.*}} -> (tensor<4xi32>, index)
 // CHECK: arith.cmpi sgt
 // CHECK: tensor.insert
@@ -95,27 +103,69 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // CHECK: %[[E:.*]] = arith.index_cast %[[EI]]
 // CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[LO:.*]], 0] [%[[COUNT:.*]], 32] [1, 1] : tensor<?x32xbf16> to tensor<?x32xbf16>
 // CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[N0]], 0] [1, %[[WIDTH]], 32] [1, 1, 1] : tensor<4x32x32xbf16> to tensor<?x32xbf16>
-// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xf32>)
-// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xf32>)
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][%[[LO]], %[[N0]]] [%[[COUNT]], %[[WIDTH]]] [1, 1]
+// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}} = %[[DEST]]) -> (tensor<?x?xbf16>)
+// CHECK: scf.for %[[M0:.*]] = %c0 to %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xbf16>)
 // CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK-COUNT-4: vector.transfer_read %[[X]]{{.*}} : tensor<?x32xbf16>, vector<16xbf16>
 // CHECK-COUNT-4: vector.transfer_read %[[WS]]{{.*}} : tensor<?x32xbf16>, vector<16xbf16>
 // CHECK-COUNT-16: vector.fma {{.*}} : vector<16xf32>
 // CHECK-COUNT-15: arith.addf {{.*}} fastmath<reassoc,contract> : vector<16xf32>
-// CHECK-COUNT-4: vector.transfer_write {{.*}} : vector<4xf32>, tensor<?x?xf32>
+// CHECK: %[[B:.*]] = vector.transfer_read %{{.*}}[%[[E]], %{{.*}}], {{.*}} : tensor<4x32xbf16>, vector<4xbf16>
+// CHECK: vector.shuffle %[[B]], %[[B]] [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]
+// CHECK: arith.addf {{.*}} : vector<16xf32>
+// CHECK: arith.truncf {{.*}} : vector<16xf32> to vector<16xbf16>
+// CHECK-COUNT-4: vector.transfer_write {{.*}} : vector<4xbf16>, tensor<?x?xbf16>
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32)
+// CHECK: vector.from_elements {{.*}} : vector<4xf32>
 // CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: tensor.extract %[[X]]
 // CHECK: tensor.extract %[[WS]]
 // CHECK: arith.extf
 // CHECK: scf.if
-// CHECK: linalg.generic
-// CHECK: arith.truncf {{.*}} : f32 to bf16
 // CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], %[[N0]]] [%[[COUNT]], %[[WIDTH]]] [1, 1]
 func.func @expert_matmul(%g: tensor<?x32xbf16>, %w: tensor<4x32x32xbf16>,
                          %off: tensor<5xi32>, %b: tensor<4x32xbf16>) -> tensor<?x32xbf16> {
   %y = moe.expert_matmul %g, %w, %off bias(%b)
       : (tensor<?x32xbf16>, tensor<4x32x32xbf16>, tensor<5xi32>, tensor<4x32xbf16>) -> tensor<?x32xbf16>
   return %y : tensor<?x32xbf16>
+}
+
+// -----
+
+// A gated interleaved epilogue in the tiles: the 16 sums of a 4 x 4 tile are
+// 4 rows of (gate, up, gate, up); even lanes are the gates, odd lanes the
+// ups, SiLU(gate) * up is computed on the 8 pairs in registers and each row
+// writes 2 results at column n0 / 2. The remaining columns go in steps of 2
+// so that no pair is split between tiles.
+// CHECK-LABEL: func.func @expert_matmul_gated
+// CHECK: scf.forall {{.*}} -> (tensor<?x32xf32>)
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %{{.*}} : tensor<?x32xf32> to tensor<?x?xf32>
+// CHECK: scf.for %[[N0:.*]] = %c0 to %{{.*}} step %c4 iter_args(%{{.*}} = %[[DEST]])
+// CHECK-COUNT-16: vector.fma
+// CHECK: %[[SUMS:.*]] = arith.addf {{.*}} : vector<16xf32>
+// CHECK: %[[G:.*]] = vector.shuffle %[[SUMS]], %[[SUMS]] [0, 2, 4, 6, 8, 10, 12, 14]
+// CHECK: %[[U:.*]] = vector.shuffle %[[SUMS]], %[[SUMS]] [1, 3, 5, 7, 9, 11, 13, 15]
+// CHECK: %[[NEG:.*]] = arith.negf %[[G]] : vector<8xf32>
+// CHECK: math.exp %[[NEG]] : vector<8xf32>
+// CHECK: %[[SIG:.*]] = arith.divf
+// CHECK: %[[SILU:.*]] = arith.mulf %[[G]], %[[SIG]] : vector<8xf32>
+// CHECK: %[[H:.*]] = arith.mulf %[[SILU]], %[[U]] : vector<8xf32>
+// CHECK: %[[COL:.*]] = arith.divui %[[N0]], %c2
+// CHECK: %[[ROW0:.*]] = vector.extract_strided_slice %[[H]] {offsets = [0], sizes = [2], strides = [1]}
+// CHECK: vector.transfer_write %[[ROW0]], %{{.*}}[%{{.*}}, %[[COL]]] {{.*}} : vector<2xf32>, tensor<?x?xf32>
+// CHECK-COUNT-3: vector.transfer_write {{.*}} : vector<2xf32>, tensor<?x?xf32>
+// CHECK: scf.for %{{.*}} step %c2 iter_args
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: vector.from_elements {{.*}} : vector<8xf32>
+// CHECK: vector.shuffle {{.*}} [0, 2, 4, 6]
+// CHECK: math.exp {{.*}} : vector<4xf32>
+// CHECK-COUNT-4: vector.transfer_write {{.*}} : vector<1xf32>, tensor<?x?xf32>
+func.func @expert_matmul_gated(%g: tensor<?x32xf32>, %w: tensor<4x64x32xf32>,
+                               %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %y = moe.expert_matmul %g, %w, %off epilogue <silu, gated = interleaved>
+      : (tensor<?x32xf32>, tensor<4x64x32xf32>, tensor<5xi32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
 }
 
 // -----
