@@ -202,21 +202,29 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       stable placement) in `scf.for` loops, then one `linalg.generic`
       gathering the token rows. Ids out of range fail a `cf.assert`.
     * `moe.expert_matmul`: the experts that have rows in an `scf.forall`
-      (with fewer than 4 of them, also split in 4 column chunks so that
-      threads share them), each its row range times its weight^T with
-      register tiles (4 x 4
-      tiles whose k loop carries 16 f32 sums, the 1-3 remaining rows as one
-      r x 8 tile; both operands read contiguously along k, no packing);
-      quantized weights as one contraction dequantizing bytes as it reads;
-      plus a bias/rounding `linalg.generic` when there is a bias or the
-      result is not f32.
+      (with fewer than 16 of them, also split in 2 or 4 column chunks so
+      that threads share them), each its row range times its weight^T with
+      register tiles (4 x 4 tiles whose k loop carries 16 f32 sums, the 1-3
+      remaining rows as one r x 8 tile; both operands read contiguously
+      along k, no packing) written straight into the result, with the bias,
+      the fused activation and rounding applied to each tile's sums in
+      registers; quantized weights as one contraction dequantizing bytes as
+      it reads, then a bias/activation/rounding `linalg.generic`.
     * `moe.activation`: one `linalg.generic` reading gate/up columns through
       its indexing maps.
-    * `moe.combine`: the slot -> row inverse of the plan, then one
-      `linalg.generic` over [T, H] summing the k weighted rows in order.
+    * `moe.combine`: the slot -> row inverse of the plan, then the k
+      weighted rows of each token summed in order: one `linalg.generic`
+      over [T, H], or with `vector-combine` an `scf.forall` over tokens
+      whose rows are summed 16 lanes at a time.
 
     The all-to-all ops have no lowering here and are reported.
   }];
+  let options = [
+    Option<"vectorCombine", "vector-combine", "bool", /*default=*/"false",
+           "Lower moe.combine to one parallel iteration per token summing "
+           "its rows with 16-lane vectors (the CPU), not one per element "
+           "(the GPU's threads)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::cf::ControlFlowDialect",

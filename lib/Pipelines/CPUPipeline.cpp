@@ -25,7 +25,9 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   detail::MoESchedule schedule = detail::MoESchedule::from(options, 1);
   schedule.fuseCombine = options.fuseCombine;
   detail::addMoESchedule(pm, schedule);
-  pm.addPass(createConvertMoEToLinalg());
+  ConvertMoEToLinalgOptions lowering;
+  lowering.vectorCombine = true;
+  pm.addPass(createConvertMoEToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Reductions may be reordered (vectorized, fused multiply-add).

@@ -143,10 +143,10 @@ func.func @expert_matmul(%g: tensor<?x32xbf16>, %w: tensor<4x32x32xbf16>,
 // CHECK: %[[DEST:.*]] = tensor.extract_slice %{{.*}} : tensor<?x32xf32> to tensor<?x?xf32>
 // CHECK: scf.for %[[N0:.*]] = %c0 to %{{.*}} step %c4 iter_args(%{{.*}} = %[[DEST]])
 // CHECK-COUNT-16: vector.fma
-// CHECK: %[[SUMS:.*]] = arith.addf {{.*}} : vector<16xf32>
-// CHECK: %[[G:.*]] = vector.shuffle %[[SUMS]], %[[SUMS]] [0, 2, 4, 6, 8, 10, 12, 14]
-// CHECK: %[[U:.*]] = vector.shuffle %[[SUMS]], %[[SUMS]] [1, 3, 5, 7, 9, 11, 13, 15]
-// CHECK: %[[NEG:.*]] = arith.negf %[[G]] : vector<8xf32>
+// CHECK-COUNT-15: arith.addf {{.*}} fastmath<reassoc,contract> : vector<16xf32>
+// CHECK-NEXT: %[[G:.*]] = vector.shuffle %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xf32>
+// CHECK-NEXT: %[[U:.*]] = vector.shuffle %{{.*}} [1, 3, 5, 7, 9, 11, 13, 15] : vector<16xf32>
+// CHECK-NEXT: %[[NEG:.*]] = arith.negf %[[G]] : vector<8xf32>
 // CHECK: math.exp %[[NEG]] : vector<8xf32>
 // CHECK: %[[SIG:.*]] = arith.divf
 // CHECK: %[[SILU:.*]] = arith.mulf %[[G]], %[[SIG]] : vector<8xf32>
