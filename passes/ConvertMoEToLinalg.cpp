@@ -47,7 +47,8 @@ Value castIfNeeded(OpBuilder &b, Location loc, Value v, Type type) {
 
 /// Per-token routing as scalar code, written once per token by an scf.forall.
 struct RouteLowering : OpRewritePattern<RouteOp> {
-  using OpRewritePattern::OpRewritePattern;
+  RouteLowering(MLIRContext *ctx, bool scoreRows)
+      : OpRewritePattern(ctx), scoreRows(scoreRows) {}
 
   LogicalResult matchAndRewrite(RouteOp op,
                                 PatternRewriter &rewriter) const override {
@@ -85,6 +86,37 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
         rewriter, loc, ArrayRef<OpFoldResult>{tokens, rewriter.getIndexAttr(k)},
         rewriter.getI32Type());
 
+    // Every token's scores first, each computed once: top-k reads each of
+    // them k times (an exp per read otherwise).
+    Value scores;
+    if (scoreRows) {
+      auto scoreRows = scf::ForallOp::create(
+          rewriter, loc, ArrayRef<OpFoldResult>{tokens},
+          ValueRange{tensor::EmptyOp::create(
+              rewriter, loc,
+              ArrayRef<OpFoldResult>{tokens,
+                                     rewriter.getIndexAttr(experts)},
+              rewriter.getF32Type())},
+          std::nullopt);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(scoreRows.getTerminator());
+      Value t = scoreRows.getInductionVars()[0];
+      OpFoldResult one = rewriter.getIndexAttr(1),
+                   zero = rewriter.getIndexAttr(0),
+                   width = rewriter.getIndexAttr(experts);
+      Value row = tensor::ExtractSliceOp::create(
+          rewriter, loc,
+          RankedTensorType::get({1, experts}, rewriter.getF32Type()),
+          scoreRows.getRegionIterArgs()[0], ArrayRef<OpFoldResult>{t, zero},
+          ArrayRef<OpFoldResult>{one, width},
+          ArrayRef<OpFoldResult>{one, one});
+      row = emitScoreRow(
+          e, routing, experts,
+          [&](Value x) { return e.toF32(e.extract(logits, {t, x})); }, row);
+      insertForallRows(rewriter, loc, scoreRows, t, {row});
+      scores = scoreRows.getResult(0);
+    }
+
     auto forall = scf::ForallOp::create(
         rewriter, loc, ArrayRef<OpFoldResult>{tokens},
         ValueRange{wInit, idInit}, std::nullopt);
@@ -94,7 +126,10 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
         e, routing, experts,
         [&](Value x) { return e.toF32(e.extract(logits, {t, x})); },
         [&](Value x) { return e.toF32(e.extract(bias, {x})); },
-        static_cast<bool>(bias));
+        static_cast<bool>(bias),
+        scores ? function_ref<Value(Value)>(
+                     [&](Value x) { return e.extract(scores, {t, x}); })
+               : nullptr);
     SmallVector<Value> outW, outId;
     for (int64_t j = 0; j < k; ++j) {
       outW.push_back(e.fromF32(picks.weights[j], elt));
@@ -113,6 +148,9 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
     rewriter.replaceOp(op, results);
     return success();
   }
+
+private:
+  bool scoreRows;
 };
 
 //===----------------------------------------------------------------------===//
@@ -954,8 +992,9 @@ struct ConvertMoEToLinalgPass
     layers.add<ExpandRoutePlan, ExpandCombinedMatmul>(&getContext());
     walkAndApplyPatterns(getOperation(), std::move(layers));
     RewritePatternSet patterns(&getContext());
-    patterns.add<RouteLowering, DispatchLowering, ExpertMatmulLowering,
-                 ActivationLowering>(&getContext());
+    patterns.add<DispatchLowering, ExpertMatmulLowering, ActivationLowering>(
+        &getContext());
+    patterns.add<RouteLowering>(&getContext(), scoreRows);
     patterns.add<CombineLowering>(&getContext(), vectorCombine);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     // Anything left (collectives) has no single-device lowering here.

@@ -197,7 +197,8 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     * `moe.route`: an `scf.forall` over tokens computing scores (softmax or
       sigmoid, in f32), the selection bias, group scores and kept groups, and
       the k picks in (score desc, index asc) order; the fused router matmul
-      is a `linalg.matmul` before it.
+      is a `linalg.matmul` before it. With `score-rows` the scores are a
+      [T, E] tensor written by a first `scf.forall`.
     * `moe.dispatch`: a counting sort (count, prefix sum with block padding,
       stable placement) in `scf.for` loops, then one `linalg.generic`
       gathering the token rows. Ids out of range fail a `cf.assert`.
@@ -224,6 +225,11 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
            "Lower moe.combine to one parallel iteration per token summing "
            "its rows with 16-lane vectors (the CPU), not one per element "
            "(the GPU's threads)">,
+    Option<"scoreRows", "score-rows", "bool", /*default=*/"false",
+           "Compute moe.route's scores once per token into a [T, E] buffer "
+           "(a parallel loop of its own) that top-k then reads, rather "
+           "than recomputing an expert's score at each of the k scans: "
+           "fewer exps on the CPU, one kernel fewer on the GPU">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

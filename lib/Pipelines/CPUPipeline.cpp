@@ -27,6 +27,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   detail::addMoESchedule(pm, schedule);
   ConvertMoEToLinalgOptions lowering;
   lowering.vectorCombine = true;
+  lowering.scoreRows = true;
   pm.addPass(createConvertMoEToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -27,11 +27,51 @@ Value mlir::moe::emitPlanRowCount(Emitter &e, Value tokens, int64_t k,
   return e.muli(whole, e.index(block));
 }
 
+/// The largest logit of a token (softmax subtracts it).
+static Value emitMaxLogit(Emitter &e, int64_t experts,
+                          function_ref<Value(Value)> logit) {
+  Value negInf = e.f32(-std::numeric_limits<double>::infinity());
+  return e.loop(e.index(experts), {negInf}, [&](Value x, ValueRange acc) {
+    return SmallVector<Value>{
+        arith::MaximumFOp::create(e.b, e.loc, acc[0], logit(x))};
+  })[0];
+}
+
+static Value emitShiftedExp(Emitter &e, Value logit, Value maxLogit) {
+  return math::ExpOp::create(
+      e.b, e.loc, arith::SubFOp::create(e.b, e.loc, logit, maxLogit));
+}
+
+Value mlir::moe::emitScoreRow(Emitter &e, RoutingAttr routing,
+                              int64_t experts,
+                              function_ref<Value(Value)> logit, Value row) {
+  Value zero = e.index(0), numExperts = e.index(experts);
+  auto store = [&](Value v, Value into, Value x) -> Value {
+    return tensor::InsertOp::create(e.b, e.loc, v, into, ValueRange{zero, x});
+  };
+  if (routing.getScoring() == Scoring::sigmoid)
+    return e.loop(numExperts, {row}, [&](Value x, ValueRange acc) {
+      return SmallVector<Value>{store(e.sigmoid(logit(x)), acc[0], x)};
+    })[0];
+  Value maxLogit = emitMaxLogit(e, experts, logit);
+  ValueRange exps = e.loop(
+      numExperts, {row, e.f32(0)}, [&](Value x, ValueRange acc) {
+        Value ex = emitShiftedExp(e, logit(x), maxLogit);
+        return SmallVector<Value>{store(ex, acc[0], x), e.add(acc[1], ex)};
+      });
+  Value sumExp = exps[1];
+  return e.loop(numExperts, {exps[0]}, [&](Value x, ValueRange acc) {
+    Value ex = e.extract(acc[0], {zero, x});
+    return SmallVector<Value>{store(e.div(ex, sumExp), acc[0], x)};
+  })[0];
+}
+
 TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
                                      int64_t experts,
                                      function_ref<Value(Value)> logit,
                                      function_ref<Value(Value)> biasAt,
-                                     bool hasBias) {
+                                     bool hasBias,
+                                     function_ref<Value(Value)> scoreAt) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   int64_t k = routing.getK();
@@ -39,27 +79,21 @@ TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
   Value negInf = e.f32(-std::numeric_limits<double>::infinity());
   Value numExperts = e.index(experts);
 
-  // Scores: softmax (max-subtracted) or sigmoid.
+  // Scores: softmax (max-subtracted) or sigmoid, unless given.
   Value maxLogit, sumExp;
-  if (routing.getScoring() == Scoring::softmax) {
-    maxLogit = e.loop(numExperts, {negInf}, [&](Value x, ValueRange acc) {
-      return SmallVector<Value>{
-          arith::MaximumFOp::create(b, loc, acc[0], logit(x))};
-    })[0];
+  if (!scoreAt && routing.getScoring() == Scoring::softmax) {
+    maxLogit = emitMaxLogit(e, experts, logit);
     sumExp = e.loop(numExperts, {e.f32(0)}, [&](Value x, ValueRange acc) {
-      Value ex = math::ExpOp::create(
-          b, loc, arith::SubFOp::create(b, loc, logit(x),
-                                               maxLogit));
-      return SmallVector<Value>{e.add(acc[0], ex)};
+      return SmallVector<Value>{
+          e.add(acc[0], emitShiftedExp(e, logit(x), maxLogit))};
     })[0];
   }
   auto score = [&](Value x) -> Value {
+    if (scoreAt)
+      return scoreAt(x);
     if (routing.getScoring() == Scoring::sigmoid)
       return e.sigmoid(logit(x));
-    Value ex = math::ExpOp::create(
-        b, loc,
-        arith::SubFOp::create(b, loc, logit(x), maxLogit));
-    return e.div(ex, sumExp);
+    return e.div(emitShiftedExp(e, logit(x), maxLogit), sumExp);
   };
   auto selection = [&](Value x) -> Value {
     Value s = score(x);

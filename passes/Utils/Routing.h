@@ -23,10 +23,21 @@ struct TokenRoute {
 
 /// Emits the routing of one token at `e`'s insertion point. `logit(x)` and
 /// `biasAt(x)` return expert x's router logit and selection bias as f32
-/// (x of index type); `biasAt` is called only when `hasBias`.
+/// (x of index type); `biasAt` is called only when `hasBias`. With
+/// `scoreAt`, expert x's score is read from it (as emitScoreRow wrote it)
+/// rather than computed from the logits wherever it is needed: top-k reads
+/// each score k times.
 TokenRoute emitTokenRoute(Emitter &e, RoutingAttr routing, int64_t experts,
                           function_ref<Value(Value)> logit,
-                          function_ref<Value(Value)> biasAt, bool hasBias);
+                          function_ref<Value(Value)> biasAt, bool hasBias,
+                          function_ref<Value(Value)> scoreAt = nullptr);
+
+/// Writes one token's scores into `row` (a tensor<1 x experts x f32>), each
+/// computed once and bit-identical to emitTokenRoute's own: softmax (the
+/// max-subtracted exps, summed in expert order, each divided by the sum) or
+/// sigmoid. Returns the written row.
+Value emitScoreRow(Emitter &e, RoutingAttr routing, int64_t experts,
+                   function_ref<Value(Value)> logit, Value row);
 
 /// Rows of a routing plan for `tokens` tokens (index): the `tokens * k`
 /// copies plus the padding of every expert's group to `block`, rounded down
