@@ -36,6 +36,13 @@ static llvm::cl::opt<bool> noRaise(
                    "blocks to moe.layer"),
     llvm::cl::init(false));
 
+static llvm::cl::opt<bool> onnxRemarks(
+    "onnx-remarks",
+    llvm::cl::desc("For ONNX input: print remarks, such as why an MoE-like "
+                   "block stayed dense ops (default on; "
+                   "--onnx-remarks=false silences them)"),
+    llvm::cl::init(true));
+
 static llvm::cl::opt<std::string> emit(
     "emit",
     llvm::cl::desc("What to write: mlir (default), llvm (LLVM IR), obj (host "
@@ -61,6 +68,8 @@ static llvm::cl::opt<std::string> targetCPU(
 static void installONNXDiagnostics(MLIRContext &context) {
   context.printOpOnDiagnostic(false);
   context.getDiagEngine().registerHandler([](Diagnostic &diag) {
+    if (diag.getSeverity() == DiagnosticSeverity::Remark && !onnxRemarks)
+      return success();
     auto print = [](Diagnostic &d) {
       StringRef severity = d.getSeverity() == DiagnosticSeverity::Error ? "error"
                            : d.getSeverity() == DiagnosticSeverity::Warning
