@@ -188,6 +188,31 @@ def CPUApproximateVectorMath : Pass<"moe-cpu-approximate-vector-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def CPUParallelThreshold : Pass<"moe-cpu-parallel-threshold"> {
+  let summary = "Run small parallel loops on one thread";
+  let description = [{
+    After `convert-scf-to-openmp`: every outermost `omp.parallel` around a
+    worksharing loop gets an `if` clause, computed from the loop's bounds
+    just before it, so that the team is forked only when the loop has the
+    work to pay for it. A loop whose body has inner loops or calls (a
+    token's routing, an expert's GEMM tiles) goes parallel from 2
+    iterations; an elementwise body (fills, copies) from `min-elementwise`
+    iterations. Below that libmoe_runtime's `__kmpc_fork_call_if` runs the
+    region on the calling thread, which skips the wake-up and barrier of
+    the team: a decode step has a dozen such loops of one token or a few
+    rows each. Regions that already have an `if`, or whose bounds are
+    computed inside them, are left alone.
+  }];
+  let options = [
+    Option<"minElementwise", "min-elementwise", "int64_t",
+           /*default=*/"16384",
+           "Iterations from which a loop with an elementwise body is forked "
+           "(about 10 us of work on one thread)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::omp::OpenMPDialect"];
+}
+
 def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
   let summary = "Reference lowering of the moe ops to linalg, scf and tensor";
   let description = [{

@@ -46,6 +46,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(moe::createCPULoopSchedule());
+  pm.addPass(moe::createCPUParallelThreshold());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   // The GEMM epilogues' activations stay vectors (not a libm call per lane).

@@ -5,6 +5,7 @@
  * implements exactly those, on a persistent pthread pool of our own, so that
  * compiled models need no OpenMP runtime:
  *   __kmpc_fork_call          run an outlined region on every team thread
+ *   __kmpc_fork_call_if       the same, or on the calling thread alone
  *   __kmpc_for_static_init_*  the calling thread's block of a static loop
  *   __kmpc_dispatch_init_*, __kmpc_dispatch_next_*  guided or dynamic loops
  *   __kmpc_for_static_fini, __kmpc_barrier, __kmpc_global_thread_num
@@ -130,6 +131,26 @@ int32_t __kmpc_global_thread_num(void *loc) {
   return thread_id;
 }
 
+/* A region run by this thread alone, as id 0 of a team of 1. */
+static void run_serial(moe_microtask fn, int32_t argc, void *args[4]) {
+  int32_t saved_id = thread_id;
+  int saved_region = in_region, saved_team = current_team;
+  int32_t gtid = 0, btid = 0;
+  thread_id = 0;
+  in_region = 1;
+  current_team = 1;
+  switch (argc) {
+  case 0: fn(&gtid, &btid); break;
+  case 1: fn(&gtid, &btid, args[0]); break;
+  case 2: fn(&gtid, &btid, args[0], args[1]); break;
+  case 3: fn(&gtid, &btid, args[0], args[1], args[2]); break;
+  default: fn(&gtid, &btid, args[0], args[1], args[2], args[3]);
+  }
+  thread_id = saved_id;
+  in_region = saved_region;
+  current_team = saved_team;
+}
+
 void __kmpc_fork_call(void *loc, int32_t argc, moe_microtask fn, ...) {
   (void)loc;
   va_list ap;
@@ -141,23 +162,7 @@ void __kmpc_fork_call(void *loc, int32_t argc, moe_microtask fn, ...) {
 
   int n = in_region ? 1 : moe_runtime_get_num_threads();
   if (n == 1) {
-    /* Serial team: this thread alone, as id 0 of a team of 1. */
-    int32_t saved_id = thread_id;
-    int saved_region = in_region, saved_team = current_team;
-    int32_t gtid = 0, btid = 0;
-    thread_id = 0;
-    in_region = 1;
-    current_team = 1;
-    switch (argc) {
-    case 0: fn(&gtid, &btid); break;
-    case 1: fn(&gtid, &btid, args[0]); break;
-    case 2: fn(&gtid, &btid, args[0], args[1]); break;
-    case 3: fn(&gtid, &btid, args[0], args[1], args[2]); break;
-    default: fn(&gtid, &btid, args[0], args[1], args[2], args[3]);
-    }
-    thread_id = saved_id;
-    in_region = saved_region;
-    current_team = saved_team;
+    run_serial(fn, argc, args);
     return;
   }
 
@@ -199,6 +204,22 @@ void __kmpc_fork_call(void *loc, int32_t argc, moe_microtask fn, ...) {
     pthread_cond_wait(&work_done, &pool_lock);
   pthread_mutex_unlock(&pool_lock);
   thread_id = 0;
+}
+
+/* omp.parallel with an if clause: the OpenMP translation passes the
+ * region's captured values as one struct pointer (argc 1) or none (argc 0,
+ * args null). cond 0 runs the region on this thread alone. */
+void __kmpc_fork_call_if(void *loc, int32_t argc, moe_microtask fn,
+                         int32_t cond, void *args) {
+  if (cond) {
+    if (argc > 0)
+      __kmpc_fork_call(loc, 1, fn, args);
+    else
+      __kmpc_fork_call(loc, 0, fn);
+    return;
+  }
+  void *serial_args[4] = {args, 0, 0, 0};
+  run_serial(fn, argc > 0 ? 1 : 0, serial_args);
 }
 
 /* Static schedule without chunks: thread t of T gets one contiguous block

@@ -15,6 +15,9 @@
 extern "C" {
 void moe_runtime_set_num_threads(int n);
 void __kmpc_fork_call(void *loc, int32_t argc, void (*fn)(int32_t *, int32_t *, ...), ...);
+void __kmpc_fork_call_if(void *loc, int32_t argc,
+                         void (*fn)(int32_t *, int32_t *, ...), int32_t cond,
+                         void *args);
 void __kmpc_for_static_init_8u(void *loc, int32_t gtid, int32_t schedule,
                                int32_t *last, uint64_t *lower, uint64_t *upper,
                                int64_t *stride, int64_t incr, int64_t chunk);
@@ -73,6 +76,28 @@ TEST(ParallelRuntime, EveryIterationRunsOnceOnEveryTeamSize) {
     }
   }
 }
+TEST(ParallelRuntime, IfClauseForksOnlyWhenTrue) {
+  // With the condition false the region runs on the calling thread alone,
+  // which then takes the whole loop; with it true, on the whole team.
+  for (int threads : {1, 2, 3}) {
+    moe_runtime_set_num_threads(threads);
+    for (int32_t cond : {0, 1}) {
+      std::vector<int> hits(100, 0);
+      std::atomic<int> started{0}, passed{0};
+      Work work{&hits, &started, &passed};
+      __kmpc_fork_call_if(nullptr, 1,
+                          reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(
+                              countingBody),
+                          cond, &work);
+      EXPECT_EQ(started.load(), cond ? threads : 1)
+          << "team of " << threads << ", if(" << cond << ")";
+      EXPECT_EQ(passed.load(), cond ? threads : 1);
+      for (size_t i = 0; i < hits.size(); ++i)
+        ASSERT_EQ(hits[i], 1) << "iteration " << i;
+    }
+  }
+}
+
 /// Rounds of: every thread marks its slot of round r, waits at a barrier,
 /// then checks that every thread marked round r (none got ahead), and
 /// waits again before the next round overwrites the marks.
