@@ -77,19 +77,15 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
   // no value changes.
   Value routerWeight = convertConstantExactly(
       b, loc, block.router.linear.weight, elt, "moe_router");
+  // The selection bias as the layer's [E] vector, converted and flattened
+  // in one step.
   Value bias;
-  if (block.router.bias) {
-    Value flat = block.router.bias;
-    std::optional<std::vector<char>> bytes = constantBytes(flat);
-    auto biasType = cast<ShapedType>(flat.getType());
-    if (bytes)
-      flat =
-          createBlobConstant(b, loc,
-                             RankedTensorType::get({biasType.getNumElements()},
-                                                   biasType.getElementType()),
-                             *bytes, "moe_router_bias", /*asONNX=*/true);
-    bias = bytes ? convertConstantExactly(b, loc, flat, elt, "moe_router_bias")
-                 : Value();
+  if (Value given = block.router.bias) {
+    auto biasType = cast<ShapedType>(given.getType());
+    if (biasType.hasStaticShape())
+      bias = convertConstantExactly(
+          b, loc, given, elt, "moe_router_bias",
+          ArrayRef<int64_t>{biasType.getNumElements()});
   }
   if (!routerWeight || (block.router.bias && !bias)) {
     emitRemark(loc, "MoE block left as dense ops: its router weights are not "

@@ -18,20 +18,23 @@ using namespace mlir::onnx;
 namespace {
 constexpr int64_t kDyn = ShapedType::kDynamic;
 
-Type elementTypeOf(Value v) {
-  if (auto t = dyn_cast<TensorType>(v.getType()))
+using Shape = std::optional<SmallVector<int64_t>>;
+Type elementTypeOf(Value v) { return getTensorElementType(v); }
+Shape shapeOf(Value v) { return getTensorShape(v); }
+} // namespace
+
+Type mlir::onnx::getTensorElementType(Value value) {
+  if (auto t = dyn_cast<TensorType>(value.getType()))
     return t.getElementType();
   return {};
 }
 
-std::optional<SmallVector<int64_t>> shapeOf(Value v) {
-  auto t = dyn_cast<RankedTensorType>(v.getType());
+std::optional<SmallVector<int64_t>> mlir::onnx::getTensorShape(Value value) {
+  auto t = dyn_cast<RankedTensorType>(value.getType());
   if (!t)
     return std::nullopt;
   return SmallVector<int64_t>(t.getShape());
 }
-using Shape = std::optional<SmallVector<int64_t>>;
-} // namespace
 
 std::optional<SmallVector<int64_t>> mlir::onnx::getConstantInts(Value value) {
   if (!value)

@@ -24,18 +24,8 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 /// A shape, or nullopt when even the rank is unknown.
 using Shape = std::optional<SmallVector<int64_t>>;
 
-Type elementTypeOf(Value v) {
-  if (auto t = dyn_cast<TensorType>(v.getType()))
-    return t.getElementType();
-  return {};
-}
-
-Shape shapeOf(Value v) {
-  auto t = dyn_cast<RankedTensorType>(v.getType());
-  if (!t)
-    return std::nullopt;
-  return SmallVector<int64_t>(t.getShape());
-}
+Type elementTypeOf(Value v) { return onnx::getTensorElementType(v); }
+Shape shapeOf(Value v) { return onnx::getTensorShape(v); }
 
 bool isNone(Value v) { return isa<NoneType>(v.getType()); }
 

@@ -124,17 +124,24 @@ Value mlir::moe::transposeConstant(OpBuilder &b, Location loc, Value v,
   return createBlobConstant(b, loc, outType, *bytes, name, /*asONNX=*/true);
 }
 
-Value mlir::moe::convertConstantExactly(OpBuilder &b, Location loc, Value v,
-                                        FloatType elt, StringRef name) {
+Value mlir::moe::convertConstantExactly(
+    OpBuilder &b, Location loc, Value v, FloatType elt, StringRef name,
+    std::optional<ArrayRef<int64_t>> shape) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
   auto from = type ? dyn_cast<FloatType>(type.getElementType()) : nullptr;
-  if (!from)
+  if (!from || !type.hasStaticShape())
     return nullptr;
-  if (from == elt)
+  SmallVector<int64_t> outShape(shape ? *shape : type.getShape());
+  if (ShapedType::getNumElements(outShape) != type.getNumElements())
+    return nullptr;
+  if (from == elt && ArrayRef<int64_t>(outShape) == type.getShape())
     return v;
   std::optional<std::vector<char>> bytes = constantBytes(v);
   if (!bytes)
     return nullptr;
+  if (from == elt)
+    return createBlobConstant(b, loc, RankedTensorType::get(outShape, elt),
+                              *bytes, name, /*asONNX=*/true);
   unsigned inBytes = from.getWidth() / 8, outBytes = elt.getWidth() / 8;
   std::vector<char> out(type.getNumElements() * outBytes);
   for (int64_t i = 0; i < type.getNumElements(); ++i) {
@@ -149,7 +156,6 @@ Value mlir::moe::convertConstantExactly(OpBuilder &b, Location loc, Value v,
     uint64_t bits = value.bitcastToAPInt().getZExtValue();
     std::memcpy(out.data() + i * outBytes, &bits, outBytes);
   }
-  return createBlobConstant(b, loc, RankedTensorType::get(type.getShape(), elt),
-                            out, name,
-                            /*asONNX=*/true);
+  return createBlobConstant(b, loc, RankedTensorType::get(outShape, elt), out,
+                            name, /*asONNX=*/true);
 }

@@ -39,11 +39,13 @@ Value stackConstants(OpBuilder &b, Location loc, ArrayRef<Value> parts,
 /// `[C, R]`; null when `v` is not such a constant.
 Value transposeConstant(OpBuilder &b, Location loc, Value v, StringRef name);
 
-/// The float constant `v` converted to element type `elt` (an
-/// `onnx.Constant`, or `v` itself when already of that type); null when `v`
-/// is not a readable float constant or a value does not convert exactly.
-Value convertConstantExactly(OpBuilder &b, Location loc, Value v, FloatType elt,
-                             StringRef name);
+/// The float constant `v` converted to element type `elt` and, when given,
+/// reshaped to `shape` (the same element count): an `onnx.Constant`, or `v`
+/// itself when neither changes. Null when `v` is not a readable float
+/// constant of a static shape or a value does not convert exactly.
+Value convertConstantExactly(
+    OpBuilder &b, Location loc, Value v, FloatType elt, StringRef name,
+    std::optional<ArrayRef<int64_t>> shape = std::nullopt);
 
 } // namespace mlir::moe
 

@@ -35,6 +35,13 @@ std::optional<OpArity> lookupOpArity(llvm::StringRef opType);
 /// type), or nullopt when `value` is not such a constant.
 std::optional<llvm::SmallVector<int64_t>> getConstantInts(Value value);
 
+/// The element type of a tensor value (ranked or not), or null.
+Type getTensorElementType(Value value);
+
+/// The shape of a ranked tensor value (dynamic sizes as
+/// `ShapedType::kDynamic`), or nullopt when even its rank is unknown.
+std::optional<llvm::SmallVector<int64_t>> getTensorShape(Value value);
+
 /// Element values of a small integer tensor computed from shapes (Shape,
 /// Gather, Concat, Unsqueeze, Squeeze, Cast, Identity, Constant): known
 /// elements are their values, the others `ShapedType::kDynamic`. Nullopt
