@@ -51,6 +51,31 @@ Gating gatingOf(const DecomposedFFN &ffn) {
   return ffn.up.weight ? Gating::separate : Gating::none;
 }
 
+/// The experts' biases of one projection stacked to `[E, out]` in the
+/// layer's type; null when none has one, failure when only some do or one
+/// does not convert exactly.
+FailureOr<Value> stackBiases(OpBuilder &b, Location loc,
+                             ArrayRef<DecomposedFFN> experts,
+                             DecomposedLinear DecomposedFFN::*proj,
+                             FloatType elt, StringRef name) {
+  SmallVector<Value> parts;
+  for (const DecomposedFFN &ffn : experts)
+    if (Value bias = (ffn.*proj).bias)
+      parts.push_back(bias);
+  if (parts.empty())
+    return Value();
+  if (parts.size() != experts.size())
+    return failure();
+  if (Value stacked = stackVectors(b, loc, parts, elt, name))
+    return stacked;
+  return failure();
+}
+
+/// Whether any linear map of `ffn` has a bias.
+bool hasBias(const DecomposedFFN &ffn) {
+  return ffn.gate.bias || ffn.up.bias || ffn.down.bias;
+}
+
 bool weightsOfType(const DecomposedFFN &ffn, Type elt) {
   for (const DecomposedLinear *lin : {&ffn.gate, &ffn.up, &ffn.down})
     if (lin->weight &&
@@ -106,6 +131,21 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
                     "readable constants");
     return nullptr;
   }
+  FailureOr<Value> fc1Bias = stackBiases(b, loc, block.experts,
+                                         &DecomposedFFN::gate, elt,
+                                         "moe_fc1_bias");
+  FailureOr<Value> fc3Bias = stackBiases(b, loc, block.experts,
+                                         &DecomposedFFN::up, elt,
+                                         "moe_fc3_bias");
+  FailureOr<Value> fc2Bias = stackBiases(b, loc, block.experts,
+                                         &DecomposedFFN::down, elt,
+                                         "moe_fc2_bias");
+  if (failed(fc1Bias) || failed(fc3Bias) || failed(fc2Bias)) {
+    emitRemark(loc, "MoE block left as dense ops: its experts' biases are "
+                    "not all present and exactly representable in the "
+                    "input's element type");
+    return nullptr;
+  }
   MLIRContext *ctx = b.getContext();
   const DecomposedRouter &r = block.router;
   auto routing = RoutingAttr::get(ctx, r.scoring, r.k, r.renormalize, r.groups,
@@ -114,8 +154,8 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
   auto act = ActivationAttr::get(ctx, first.activation, gatingOf(first));
   auto layer = LayerOp::create(
       b, loc, block.hidden.getType(), block.hidden, /*router_logits=*/Value(),
-      router, bias, fc1, /*fc1_bias=*/Value(), fc3,
-      /*fc3_bias=*/Value(), fc2, /*fc2_bias=*/Value(), /*shared_fc1=*/Value(),
+      router, bias, fc1, *fc1Bias, fc3, *fc3Bias, fc2, *fc2Bias,
+      /*shared_fc1=*/Value(),
       /*shared_fc3=*/Value(), /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
       /*fc1_scales=*/Value(), /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
       routing, act, /*weight_bits=*/0, /*quant_block=*/0);
@@ -168,7 +208,9 @@ void foldSharedExpert(OpBuilder &b, LayerOp layer) {
   DecomposedFFN ffn;
   std::optional<DecomposedLinear> gate;
   Type elt = layer.getType().getElementType();
-  if (!matchSharedExpert(other, layer, ffn, gate) || !weightsOfType(ffn, elt))
+  // The layer's shared expert and its gate have no bias operands.
+  if (!matchSharedExpert(other, layer, ffn, gate) || !weightsOfType(ffn, elt) ||
+      hasBias(ffn) || (gate && gate->bias))
     return;
   b.setInsertionPoint(layer);
   Location loc = layer.getLoc();

@@ -105,9 +105,12 @@ def ONNXRaiseDecomposedMoE : Pass<"onnx-raise-decomposed-moe"> {
 
     Expert FFNs are `down(act(gate(x)) * up(x))` (SwiGLU as `g * sigmoid(g)`)
     or `down(act(fc1(x)))` with act relu or gelu, their weights constant
-    MatMul/Gemm operands; they are stacked into `[E, out, in]` constants. A
-    shared expert added to the block's output, optionally scaled by
-    `sigmoid(x W_s^T)` (Qwen2-MoE), becomes the layer's shared expert.
+    MatMul/Gemm operands; they are stacked into `[E, out, in]` constants.
+    Biases of the expert projections (Gemm's C, or an Add after the
+    MatMul) are stacked into the layer's `[E, out]` biases when every
+    expert has them. A shared expert (without biases) added to the block's
+    output, optionally scaled by `sigmoid(x W_s^T)` (Qwen2-MoE), becomes
+    the layer's shared expert. The router's linear map must have no bias.
     Afterwards nothing of the decomposed routing, dispatch or combine
     remains.
   }];

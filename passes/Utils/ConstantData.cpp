@@ -124,24 +124,17 @@ Value mlir::moe::transposeConstant(OpBuilder &b, Location loc, Value v,
   return createBlobConstant(b, loc, outType, *bytes, name, /*asONNX=*/true);
 }
 
-Value mlir::moe::convertConstantExactly(
-    OpBuilder &b, Location loc, Value v, FloatType elt, StringRef name,
-    std::optional<ArrayRef<int64_t>> shape) {
+/// The float constant `v`'s elements converted to `elt`, row-major bytes;
+/// nothing when `v` is not a readable float constant or a value does not
+/// convert exactly.
+static std::optional<std::vector<char>> exactBytes(Value v, FloatType elt) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
   auto from = type ? dyn_cast<FloatType>(type.getElementType()) : nullptr;
   if (!from || !type.hasStaticShape())
-    return nullptr;
-  SmallVector<int64_t> outShape(shape ? *shape : type.getShape());
-  if (ShapedType::getNumElements(outShape) != type.getNumElements())
-    return nullptr;
-  if (from == elt && ArrayRef<int64_t>(outShape) == type.getShape())
-    return v;
-  std::optional<std::vector<char>> bytes = constantBytes(v);
-  if (!bytes)
-    return nullptr;
-  if (from == elt)
-    return createBlobConstant(b, loc, RankedTensorType::get(outShape, elt),
-                              *bytes, name, /*asONNX=*/true);
+    return std::nullopt;
+  std::optional<std::vector<char>> bytes = moe::constantBytes(v);
+  if (!bytes || from == elt)
+    return bytes;
   unsigned inBytes = from.getWidth() / 8, outBytes = elt.getWidth() / 8;
   std::vector<char> out(type.getNumElements() * outBytes);
   for (int64_t i = 0; i < type.getNumElements(); ++i) {
@@ -152,10 +145,51 @@ Value mlir::moe::convertConstantExactly(
     value.convert(elt.getFloatSemantics(), APFloat::rmNearestTiesToEven,
                   &losesInfo);
     if (losesInfo)
-      return nullptr;
+      return std::nullopt;
     uint64_t bits = value.bitcastToAPInt().getZExtValue();
     std::memcpy(out.data() + i * outBytes, &bits, outBytes);
   }
-  return createBlobConstant(b, loc, RankedTensorType::get(outShape, elt), out,
-                            name, /*asONNX=*/true);
+  return out;
+}
+
+Value mlir::moe::convertConstantExactly(
+    OpBuilder &b, Location loc, Value v, FloatType elt, StringRef name,
+    std::optional<ArrayRef<int64_t>> shape) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.hasStaticShape())
+    return nullptr;
+  SmallVector<int64_t> outShape(shape ? *shape : type.getShape());
+  if (ShapedType::getNumElements(outShape) != type.getNumElements())
+    return nullptr;
+  if (type.getElementType() == elt &&
+      ArrayRef<int64_t>(outShape) == type.getShape())
+    return v;
+  std::optional<std::vector<char>> bytes = exactBytes(v, elt);
+  if (!bytes)
+    return nullptr;
+  return createBlobConstant(b, loc, RankedTensorType::get(outShape, elt),
+                            *bytes, name, /*asONNX=*/true);
+}
+
+Value mlir::moe::stackVectors(OpBuilder &b, Location loc, ArrayRef<Value> parts,
+                              FloatType elt, StringRef name) {
+  if (parts.empty())
+    return nullptr;
+  std::vector<char> all;
+  int64_t n = -1;
+  for (Value part : parts) {
+    auto type = dyn_cast<RankedTensorType>(part.getType());
+    if (!type || !type.hasStaticShape() ||
+        (n >= 0 && type.getNumElements() != n))
+      return nullptr;
+    n = type.getNumElements();
+    std::optional<std::vector<char>> bytes = exactBytes(part, elt);
+    if (!bytes)
+      return nullptr;
+    all.insert(all.end(), bytes->begin(), bytes->end());
+  }
+  return createBlobConstant(
+      b, loc,
+      RankedTensorType::get({static_cast<int64_t>(parts.size()), n}, elt), all,
+      name, /*asONNX=*/true);
 }

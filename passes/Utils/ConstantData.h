@@ -47,6 +47,13 @@ Value convertConstantExactly(
     OpBuilder &b, Location loc, Value v, FloatType elt, StringRef name,
     std::optional<ArrayRef<int64_t>> shape = std::nullopt);
 
+/// The float constants `parts` (each with the same element count N, any
+/// shape) converted exactly to `elt` and stacked to an `onnx.Constant`
+/// `[parts.size(), N]`; null when one is not such a constant or a value
+/// does not convert exactly.
+Value stackVectors(OpBuilder &b, Location loc, ArrayRef<Value> parts,
+                   FloatType elt, StringRef name);
+
 } // namespace mlir::moe
 
 #endif // MOE_PASSES_UTILS_CONSTANTDATA_H

@@ -7,30 +7,74 @@ using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::match;
 
-std::optional<DecomposedLinear> mlir::moe::matchLinear(Value y) {
-  Operation *op = y.getDefiningOp();
-  // A constant weight, possibly cast to the compute type (w.float()).
-  auto weightOf = [](Value w) -> Value {
-    w = stripFloatCasts(w);
-    auto t = rankedType(w);
-    if (t && t.getRank() == 2 && t.hasStaticShape() &&
-        w.getDefiningOp<onnx::ConstantOp>())
-      return w;
+namespace {
+/// A constant weight, possibly cast to the compute type (w.float()).
+Value weightOf(Value w) {
+  w = stripFloatCasts(w);
+  auto t = rankedType(w);
+  if (t && t.getRank() == 2 && t.hasStaticShape() &&
+      w.getDefiningOp<onnx::ConstantOp>())
+    return w;
+  return nullptr;
+}
+
+/// `b` when it is a constant bias of `lin`'s output width, shaped `[out]`
+/// or `[1, out]` (so that it broadcasts along the rows only).
+Value biasOf(Value b, const DecomposedLinear &lin) {
+  b = stripFloatCasts(b);
+  auto t = rankedType(b);
+  auto w = rankedType(lin.weight);
+  if (!t || !w || !t.hasStaticShape() || !b.getDefiningOp<onnx::ConstantOp>())
     return nullptr;
-  };
+  int64_t out = w.getDimSize(lin.transposed ? 1 : 0);
+  bool row = (t.getRank() == 1 && t.getDimSize(0) == out) ||
+             (t.getRank() == 2 && t.getDimSize(0) == 1 &&
+              t.getDimSize(1) == out);
+  return row ? b : nullptr;
+}
+
+std::optional<DecomposedLinear> matchUnbiased(Operation *op) {
   if (auto mm = dyn_cast_or_null<onnx::MatMulOp>(op)) {
     Value w = weightOf(mm.getB());
     if (!w)
       return std::nullopt;
-    return DecomposedLinear{mm.getA(), w, /*transposed=*/true};
+    return DecomposedLinear{mm.getA(), w, /*transposed=*/true, Value()};
+  }
+  return std::nullopt;
+}
+} // namespace
+
+std::optional<DecomposedLinear> mlir::moe::matchLinear(Value y) {
+  Operation *op = y.getDefiningOp();
+  if (auto lin = matchUnbiased(op))
+    return lin;
+  // MatMul then the bias added (nn.Linear with bias, as torch exports it).
+  if (auto add = dyn_cast_or_null<onnx::AddOp>(op)) {
+    for (auto [p, b] :
+         {std::pair{add.getA(), add.getB()}, std::pair{add.getB(), add.getA()}}) {
+      auto lin = matchUnbiased(p.getDefiningOp());
+      if (!lin || !(lin->bias = biasOf(b, *lin)))
+        continue;
+      // The sum has the product's shape: the bias only broadcast.
+      if (add.getC().getType() != p.getType())
+        continue;
+      return lin;
+    }
+    return std::nullopt;
   }
   if (auto gemm = dyn_cast_or_null<onnx::GemmOp>(op)) {
     Value w = weightOf(gemm.getB());
     if (!w || gemm.getTransA() != 0 ||
-        gemm.getAlpha().convertToFloat() != 1.0f ||
-        !isa<NoneType>(gemm.getC().getType()))
+        gemm.getAlpha().convertToFloat() != 1.0f)
       return std::nullopt;
-    return DecomposedLinear{gemm.getA(), w, gemm.getTransB() == 0};
+    DecomposedLinear lin{gemm.getA(), w, gemm.getTransB() == 0, Value()};
+    if (!isa<NoneType>(gemm.getC().getType()) &&
+        gemm.getBeta().convertToFloat() != 0.0f) {
+      if (gemm.getBeta().convertToFloat() != 1.0f ||
+          !(lin.bias = biasOf(gemm.getC(), lin)))
+        return std::nullopt;
+    }
+    return lin;
   }
   return std::nullopt;
 }

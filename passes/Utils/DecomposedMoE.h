@@ -21,12 +21,15 @@
 
 namespace mlir::moe {
 
-/// A linear map `y = x W^T` read from MatMul or Gemm with a constant weight:
-/// `weight` is `[out, in]`, or `[in, out]` when `transposed`.
+/// A linear map `y = x W^T [+ b]` read from MatMul (plus an Add of the
+/// bias) or Gemm with a constant weight: `weight` is `[out, in]`, or
+/// `[in, out]` when `transposed`; `bias`, when present, a constant with
+/// `out` elements (`[out]` or `[1, out]`).
 struct DecomposedLinear {
   Value input;
   Value weight;
   bool transposed = false;
+  Value bias;
 };
 
 /// One FFN `down(act(gate(x)) [* up(x)])`.

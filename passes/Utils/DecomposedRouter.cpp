@@ -168,6 +168,11 @@ std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
     why = "the router logits are not a linear map of the block's input";
     return std::nullopt;
   }
+  if (linear->bias) {
+    // moe.layer's router is a plain matmul (its bias is a selection bias).
+    why = "the router's linear map has a bias";
+    return std::nullopt;
+  }
   auto w = rankedType(linear->weight);
   if (w.getDimSize(linear->transposed ? 1 : 0) != an.numExperts) {
     why = "the router has a different number of experts than the dispatch";
