@@ -104,7 +104,9 @@ def ONNXRaiseDecomposedMoE : Pass<"onnx-raise-decomposed-moe"> {
     as dense ops, with a remark saying what did not match.
 
     Expert FFNs are `down(act(gate(x)) * up(x))` (SwiGLU as `g * sigmoid(g)`)
-    or `down(act(fc1(x)))` with act relu or gelu, their weights constant
+    or `down(act(fc1(x)))` with act relu or gelu (the Gelu op, or
+    `0.5 x (1 + erf(x / sqrt 2))` and its tanh form written out, factors in
+    any order), their weights constant
     MatMul/Gemm operands; they are stacked into `[E, out, in]` constants.
     Biases of the expert projections (Gemm's C, or an Add after the
     MatMul) are stacked into the layer's `[E, out]` biases when every

@@ -3,6 +3,8 @@
 #include "DecomposedMoE.h"
 #include "ONNXValueMatchers.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::match;
@@ -80,8 +82,114 @@ std::optional<DecomposedLinear> mlir::moe::matchLinear(Value y) {
 }
 
 namespace {
-/// `act(g)` for an activation the expert FFNs use: relu, or silu written as
-/// `g * sigmoid(g)`. Sets `g`.
+bool near(double value, double want) {
+  return std::abs(value - want) <= 1e-6 * std::abs(want);
+}
+
+/// `v` as a product: its non-constant factors (through nested Muls and
+/// `Pow(f, n)` for small whole n) and the product of its one-element
+/// constant factors.
+void productFactors(Value v, SmallVector<Value> &factors, double &scale,
+                    int depth = 0) {
+  if (depth < 6) {
+    if (auto mul = v.getDefiningOp<onnx::MulOp>()) {
+      productFactors(mul.getA(), factors, scale, depth + 1);
+      productFactors(mul.getB(), factors, scale, depth + 1);
+      return;
+    }
+    if (auto pow = v.getDefiningOp<onnx::PowOp>()) {
+      std::optional<double> n = scalarFloat(pow.getB());
+      if (!n) {
+        std::optional<int64_t> i = scalarInt(pow.getB());
+        if (i)
+          n = static_cast<double>(*i);
+      }
+      if (n && *n >= 1 && *n <= 4 && *n == std::floor(*n)) {
+        for (int i = 0; i < static_cast<int>(*n); ++i)
+          productFactors(pow.getA(), factors, scale, depth + 1);
+        return;
+      }
+    }
+  }
+  if (std::optional<double> c = scalarFloat(v)) {
+    scale *= *c;
+    return;
+  }
+  factors.push_back(v);
+}
+
+/// `1 + f(y)` for the unary op `Op` (Erf, Tanh): sets `y`.
+template <typename Op>
+bool matchOnePlus(Value v, Value &y) {
+  auto add = v.getDefiningOp<onnx::AddOp>();
+  Value other;
+  std::optional<double> one = add ? scalarFloatOperand(add, other)
+                                  : std::nullopt;
+  auto f = one && *one == 1.0 ? other.getDefiningOp<Op>() : nullptr;
+  if (!f)
+    return false;
+  y = f->getOperand(0);
+  return true;
+}
+
+/// GELU written out, as exporters without the Gelu op (opset < 20) do:
+/// `0.5 x (1 + erf(x / sqrt(2)))`, or with tanh `0.5 x (1 + tanh(sqrt(2 /
+/// pi) (x + 0.044715 x^3)))`, the factors in any order. Sets `g` to x.
+std::optional<ActivationKind> matchWrittenGelu(Value v, Value &g) {
+  SmallVector<Value> factors;
+  double scale = 1;
+  productFactors(v, factors, scale);
+  if (factors.size() != 2 || !near(scale, 0.5))
+    return std::nullopt;
+  for (auto [x, rest] : {std::pair{factors[0], factors[1]},
+                         std::pair{factors[1], factors[0]}}) {
+    Value y;
+    if (matchOnePlus<onnx::ErfOp>(rest, y)) {
+      // x / sqrt(2) or x * (1 / sqrt(2)).
+      SmallVector<Value> inner;
+      double innerScale = 1;
+      if (auto div = y.getDefiningOp<onnx::DivOp>()) {
+        std::optional<double> d = scalarFloat(div.getB());
+        if (!d || *d == 0.0)
+          continue;
+        innerScale = 1.0 / *d;
+        productFactors(div.getA(), inner, innerScale);
+      } else {
+        productFactors(y, inner, innerScale);
+      }
+      if (inner.size() == 1 && inner[0] == x &&
+          near(innerScale, M_SQRT1_2)) {
+        g = x;
+        return ActivationKind::gelu;
+      }
+    }
+    if (matchOnePlus<onnx::TanhOp>(rest, y)) {
+      // sqrt(2 / pi) * (x + 0.044715 * x^3).
+      SmallVector<Value> inner;
+      double innerScale = 1;
+      productFactors(y, inner, innerScale);
+      auto add = inner.size() == 1 ? inner[0].getDefiningOp<onnx::AddOp>()
+                                   : nullptr;
+      if (!add || !near(innerScale, std::sqrt(2.0 / M_PI)))
+        continue;
+      for (auto [lin, cube] : {std::pair{add.getA(), add.getB()},
+                               std::pair{add.getB(), add.getA()}}) {
+        SmallVector<Value> xs;
+        double kappa = 1;
+        productFactors(cube, xs, kappa);
+        if (lin == x && near(kappa, 0.044715) && xs.size() == 3 &&
+            llvm::all_of(xs, [&](Value f) { return f == x; })) {
+          g = x;
+          return ActivationKind::gelu_tanh;
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+/// `act(g)` for an activation the expert FFNs use: relu, gelu (the op or
+/// written out), or silu written as `g * sigmoid(g)`. Sets `g`.
 std::optional<ActivationKind> matchActivation(Value v, Value &g) {
   Operation *op = v.getDefiningOp();
   if (auto relu = dyn_cast_or_null<onnx::ReluOp>(op)) {
@@ -105,6 +213,7 @@ std::optional<ActivationKind> matchActivation(Value v, Value &g) {
         return ActivationKind::silu;
       }
     }
+    return matchWrittenGelu(v, g);
   }
   return std::nullopt;
 }
