@@ -55,6 +55,8 @@ p.add_argument("--reference", choices=["ort", "numpy"], default="ort",
 p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 p.add_argument("--sm", default="80")
 p.add_argument("--compile-only", action="store_true")
+p.add_argument("--cpu", default=None,
+               help="moe-opt --cpu (e.g. haswell: AVX2 code on an AVX-512 host)")
 p.add_argument("--options", default="",
                help="extra pipeline options, e.g. fuse-activation=0")
 args = p.parse_args()
@@ -131,8 +133,8 @@ lib = os.path.join(args.workdir, "model.so")
 pipeline = ("--moe-cpu-pipeline" + (f"={args.options}" if args.options else "")
             if args.device == "cpu" else
             f"--moe-cuda-pipeline=sm={args.sm} fail-on-spills=1 {args.options}")
-subprocess.run(["moe-opt", model_path, pipeline, "--emit=shared", "-o", lib],
-               check=True)
+subprocess.run(["moe-opt", model_path, pipeline, "--emit=shared", "-o", lib]
+               + ([f"--cpu={args.cpu}"] if args.cpu else []), check=True)
 if args.compile_only:
     print(f"compiled for {args.device}"
           + (f" sm_{args.sm} without register spills" if args.device == "cuda" else ""))
