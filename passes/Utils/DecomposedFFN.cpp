@@ -177,8 +177,9 @@ std::optional<ActivationKind> matchWrittenGelu(Value v, Value &g) {
         SmallVector<Value> xs;
         double kappa = 1;
         productFactors(cube, xs, kappa);
-        if (lin == x && near(kappa, 0.044715) && xs.size() == 3 &&
-            llvm::all_of(xs, [&](Value f) { return f == x; })) {
+        Value input = x;
+        if (lin == input && near(kappa, 0.044715) && xs.size() == 3 &&
+            llvm::all_of(xs, [&](Value f) { return f == input; })) {
           g = x;
           return ActivationKind::gelu_tanh;
         }

@@ -28,8 +28,6 @@ using namespace mlir::moe;
 using namespace mlir::moe::match;
 
 namespace {
-constexpr int64_t kDyn = ShapedType::kDynamic;
-
 /// What a value of the dispatch/combine loop holds.
 enum class Kind {
   Unknown,
