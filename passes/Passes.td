@@ -218,6 +218,30 @@ def CPUParallelThreshold : Pass<"moe-cpu-parallel-threshold"> {
                            "::mlir::omp::OpenMPDialect"];
 }
 
+def CPUPrefetchWeights : Pass<"moe-cpu-prefetch-weights"> {
+  let summary = "Prefetch the next weight tile of the CPU's expert GEMMs";
+  let description = [{
+    After bufferization: in the register-tiled GEMM loops (k loops with
+    `vector.fma`), each vector read of a constant weight (a row of the
+    `memref.get_global` weights, through subviews) is preceded by a
+    `memref.prefetch` of the same columns `distance` rows further, the
+    rows the next column tile reads. A weight tile is read from memory once
+    and then from cache by every row tile of the expert; the prefetch
+    moves the next tile's memory latency under the current tile's
+    arithmetic. Prefetches are hints: rows past the end fetch nothing
+    harmful.
+  }];
+  let options = [
+    Option<"distance", "distance", "int64_t", /*default=*/"4",
+           "Rows ahead to prefetch (the column tile's height)">,
+    Option<"locality", "locality", "int64_t", /*default=*/"3",
+           "Cache locality hint, 0 (none) to 3 (keep in all levels; the "
+           "fastest on the bench shapes)">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
   let summary = "Reference lowering of the moe ops to linalg, scf and tensor";
   let description = [{

@@ -38,6 +38,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
 
   detail::addBufferization(pm);
+  pm.addPass(moe::createCPUPrefetchWeights());
 
   // Loops; the parallel ones run on libmoe_runtime's thread pool through
   // the OpenMP dialect (the runtime implements the libomp entry points the
