@@ -109,8 +109,6 @@ def main():
             np.save(os.path.join(work, "x.npy"), x)
             np.save(os.path.join(work, "l.npy"), logits)
             feeds = {"hidden_states": x, "router_logits": logits}
-            for _ in range(3):
-                sess.run(None, feeds)
             # Alternating rounds, so that a disturbance of this shared
             # machine (another tenant's memory traffic) hits both sides
             # alike; each side's time is the median of its round medians.

@@ -90,7 +90,7 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
     // them k times (an exp per read otherwise).
     Value scores;
     if (scoreRows) {
-      auto scoreRows = scf::ForallOp::create(
+      auto scoreLoop = scf::ForallOp::create(
           rewriter, loc, ArrayRef<OpFoldResult>{tokens},
           ValueRange{tensor::EmptyOp::create(
               rewriter, loc,
@@ -99,22 +99,22 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
               rewriter.getF32Type())},
           std::nullopt);
       OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPoint(scoreRows.getTerminator());
-      Value t = scoreRows.getInductionVars()[0];
+      rewriter.setInsertionPoint(scoreLoop.getTerminator());
+      Value t = scoreLoop.getInductionVars()[0];
       OpFoldResult one = rewriter.getIndexAttr(1),
                    zero = rewriter.getIndexAttr(0),
                    width = rewriter.getIndexAttr(experts);
       Value row = tensor::ExtractSliceOp::create(
           rewriter, loc,
           RankedTensorType::get({1, experts}, rewriter.getF32Type()),
-          scoreRows.getRegionIterArgs()[0], ArrayRef<OpFoldResult>{t, zero},
+          scoreLoop.getRegionIterArgs()[0], ArrayRef<OpFoldResult>{t, zero},
           ArrayRef<OpFoldResult>{one, width},
           ArrayRef<OpFoldResult>{one, one});
       row = emitScoreRow(
           e, routing, experts,
           [&](Value x) { return e.toF32(e.extract(logits, {t, x})); }, row);
-      insertForallRows(rewriter, loc, scoreRows, t, {row});
-      scores = scoreRows.getResult(0);
+      insertForallRows(rewriter, loc, scoreLoop, t, {row});
+      scores = scoreLoop.getResult(0);
     }
 
     auto forall = scf::ForallOp::create(
@@ -293,6 +293,57 @@ constexpr int64_t kColumnChunks = 4;
 /// guided schedule can only share whole items); above, whole experts
 /// balance well and chunks only add overhead.
 constexpr int64_t kChunkBelowExperts = 4, kHalveBelowExperts = 16;
+
+/// Bias (row `expert` of `bias`, columns from `n0`), the fused activation
+/// and rounding to `elt`, applied to a GEMM tile's sums in registers. An
+/// interleaved-gated activation takes the even lanes (columns) as gates and
+/// the odd ones as ups, so the tile yields half as many results.
+TileEpilogue tileEpilogueOf(Value bias, Value expert, Value n0,
+                            std::optional<ActivationAttr> act, Type elt) {
+  bool paired = act && act->isGated();
+  TileEpilogue tile;
+  tile.colsPerResult = paired ? 2 : 1;
+  tile.apply = [=](OpBuilder &b, Location l, Value sums, int64_t tm,
+                   int64_t tn, Value c0) {
+    Emitter in{b, l};
+    Value v = sums;
+    if (bias) {
+      // bias[expert, n0 + c0 + j] for lane (i, j).
+      Type bElt = cast<RankedTensorType>(bias.getType()).getElementType();
+      Value pad = arith::ConstantOp::create(b, l, b.getZeroAttr(bElt));
+      Value row = vector::TransferReadOp::create(
+          b, l, VectorType::get({tn}, bElt), bias,
+          ValueRange{expert, in.addi(n0, c0)}, pad, ArrayRef<bool>{true});
+      SmallVector<int64_t> lanes;
+      for (int64_t i = 0; i < tm; ++i)
+        for (int64_t j = 0; j < tn; ++j)
+          lanes.push_back(j);
+      Value spread = vector::ShuffleOp::create(b, l, row, row, lanes);
+      if (!bElt.isF32())
+        spread = arith::ExtFOp::create(
+            b, l, VectorType::get({tm * tn}, b.getF32Type()), spread);
+      v = in.add(v, spread);
+    }
+    if (paired) {
+      SmallVector<int64_t> gates, ups;
+      for (int64_t t = 0; t < tm * tn; t += 2) {
+        gates.push_back(t);
+        ups.push_back(t + 1);
+      }
+      Value g = vector::ShuffleOp::create(b, l, v, v, gates);
+      Value u = vector::ShuffleOp::create(b, l, v, v, ups);
+      v = emitActivation(b, l, *act, g, u);
+    } else if (act) {
+      v = emitActivation(b, l, *act, v, Value());
+    }
+    if (!elt.isF32())
+      v = arith::TruncFOp::create(
+          b, l, VectorType::get(cast<VectorType>(v.getType()).getShape(), elt),
+          v);
+    return v;
+  };
+  return tile;
+}
 
 struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -494,48 +545,8 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     if (!bits) {
       // Float weights: register-tiled loops (the hot path on the CPU),
       // the epilogue applied to each tile's sums in registers.
-      TileEpilogue tileEpilogue;
-      tileEpilogue.colsPerResult = paired ? 2 : 1;
-      tileEpilogue.apply = [&](OpBuilder &b, Location l, Value sums,
-                               int64_t tm, int64_t tn, Value c0) {
-        Emitter in{b, l};
-        Value v = sums;
-        if (bias) {
-          // bias[x, n0 + c0 + j] for lane (i, j).
-          Type bElt = cast<RankedTensorType>(bias.getType()).getElementType();
-          Value pad = arith::ConstantOp::create(b, l, b.getZeroAttr(bElt));
-          Value row = vector::TransferReadOp::create(
-              b, l, VectorType::get({tn}, bElt), bias,
-              ValueRange{x, in.addi(n0, c0)}, pad, ArrayRef<bool>{true});
-          SmallVector<int64_t> lanes;
-          for (int64_t i = 0; i < tm; ++i)
-            for (int64_t j = 0; j < tn; ++j)
-              lanes.push_back(j);
-          Value spread = vector::ShuffleOp::create(b, l, row, row, lanes);
-          if (!bElt.isF32())
-            spread = arith::ExtFOp::create(
-                b, l, VectorType::get({tm * tn}, b.getF32Type()), spread);
-          v = in.add(v, spread);
-        }
-        if (paired) {
-          SmallVector<int64_t> gates, ups;
-          for (int64_t t = 0; t < tm * tn; t += 2) {
-            gates.push_back(t);
-            ups.push_back(t + 1);
-          }
-          Value g = vector::ShuffleOp::create(b, l, v, v, gates);
-          Value u = vector::ShuffleOp::create(b, l, v, v, ups);
-          v = emitActivation(b, l, *epilogue, g, u);
-        } else if (epilogue) {
-          v = emitActivation(b, l, *epilogue, v, Value());
-        }
-        if (!elt.isF32())
-          v = arith::TruncFOp::create(
-              b, l,
-              VectorType::get(cast<VectorType>(v.getType()).getShape(), elt),
-              v);
-        return v;
-      };
+      TileEpilogue tileEpilogue =
+          tileEpilogueOf(bias, x, n0, epilogue, elt);
       out = emitTiledContraction(rewriter, loc, xs, ws, dest, count, n, kk,
                                  needsEpilogue ? &tileEpilogue : nullptr);
     } else {
