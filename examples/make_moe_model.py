@@ -6,10 +6,11 @@ intermediate size 64, a dynamic token count, random weights (seed 0).
 build_moe_model() makes the same kind of block at any size and element type;
 the benchmarks in bench/ import it.
 
-usage: make_moe_model.py [OUTPUT]   (default: mixtral_moe.onnx beside this file)
+usage: make_moe_model.py [-h] [OUTPUT]   (default: mixtral_moe.onnx beside
+this file)
 """
+import argparse
 import os
-import sys
 
 import numpy as np
 import onnx
@@ -43,6 +44,13 @@ def build_moe_model(E, H, I, K, dtype=np.float32, seed=0, name="mixtral_moe"):
 
 
 if __name__ == "__main__":
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "mixtral_moe.onnx")
-    onnx.save(build_moe_model(E=8, H=32, I=64, K=2), out)
+    parser = argparse.ArgumentParser(
+        description="Write the bundled example model (one com.microsoft.MoE "
+        "block, 8 experts, top-2, hidden 32, intermediate 64).")
+    parser.add_argument(
+        "output", nargs="?",
+        default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "mixtral_moe.onnx"),
+        help="where to write the model (default: %(default)s)")
+    args = parser.parse_args()
+    onnx.save(build_moe_model(E=8, H=32, I=64, K=2), args.output)

@@ -15,14 +15,13 @@
 
 #include "Stages.h"
 
-#include "moe/Passes/Passes.h"
+#include "moe/Passes/GPU.h"
+#include "moe/Passes/MoE.h"
 
 #include "mlir/Conversion/Passes.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
-#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
-#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
@@ -37,20 +36,15 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   // Row groups padded to the grouped GEMM's 64-row tile. Under expert
   // parallelism the exchanges are host calls between kernels (buffers are
   // unified memory, each launch completes in order).
-  detail::MoESchedule schedule = detail::MoESchedule::from(options, 64);
+  MoESchedule schedule = MoESchedule::from(options, 64);
   schedule.fuseCombine = options.fuseCombine;
   schedule.deterministic = options.deterministic;
-  detail::addMoESchedule(pm, schedule);
+  detail::addMoEGraph(pm, schedule);
   GPUExpertMatmulOptions gemm;
   gemm.allowTF32 = options.allowTF32;
   pm.addPass(createGPUExpertMatmul(gemm));
   pm.addPass(createGPURoutePlan());
-  pm.addPass(createConvertMoEToLinalg());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  pm.addPass(createDecomposeLinalgAggregates());
-  pm.addPass(createLinalgGeneralizeNamedOpsPass());
-  pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  detail::addMoEToLinalg(pm, /*cpu=*/false);
 
   detail::addBufferization(pm);
 
@@ -79,21 +73,5 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   serialize.failOnSpills = options.failOnSpills;
   pm.addPass(createGPUSerialize(serialize));
 
-  // Host code.
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
-  memrefOptions.useGenericFunctions = true;
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createAssertsToRuntime());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createGpuToLLVMConversionPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createGPUDeviceConstants());
-  pm.addPass(createReconcileUnrealizedCastsPass());
+  detail::addHostToLLVM(pm, /*cuda=*/true);
 }

@@ -3,52 +3,47 @@
 #include "Stages.h"
 
 #include "moe/Passes/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 
 void moe::detail::addImportedGraphToCore(OpPassManager &pm) {
+  buildImportPipeline(pm);
   pm.addPass(createAnnotateABI());
   ConvertONNXToCoreOptions onnxOptions;
   onnxOptions.allowPartial = false;
   pm.addPass(createConvertONNXToCore(onnxOptions));
 }
 
-void moe::detail::addMoESchedule(OpPassManager &pm, const MoESchedule &s) {
-  MoEDecomposeOptions decompose;
-  decompose.dispatchBlock = s.block;
-  pm.addPass(createMoEDecompose(decompose));
-  if (s.fuseActivation)
-    pm.addPass(createFuseExpertActivation());
-  // Invalid counts reach the passes, which report them.
-  if (s.ranks != 1) {
-    ExpertParallelOptions shard;
-    shard.ranks = s.ranks;
-    shard.rank = s.rank;
-    shard.placement = s.placement;
-    shard.expertMap.assign(s.map.begin(), s.map.end());
-    pm.addPass(createExpertParallel(shard));
-    if (s.chunks != 1) {
-      OverlapOptions overlap;
-      overlap.chunks = s.chunks;
-      pm.addPass(createOverlap(overlap));
-    }
+void moe::detail::addMoEGraph(OpPassManager &pm, const MoESchedule &s) {
+  addMoESchedule(pm, s);
+  if (s.ranks != 1)
     pm.addPass(createConvertCollectivesToRuntime());
-  }
-  if (s.fuseGather)
-    pm.addPass(createFuseDispatchGather());
-  if (s.fuseRoutingPlan)
-    pm.addPass(createFuseRoutingPlan());
-  if (s.fuseCombine) {
-    FuseCombineOptions combine;
-    combine.deterministic = s.deterministic;
-    pm.addPass(createFuseCombine(combine));
-  }
+}
+
+void moe::detail::addMoEToLinalg(OpPassManager &pm, bool cpu) {
+  ConvertMoEToLinalgOptions lowering;
+  lowering.vectorCombine = cpu;
+  lowering.scoreRows = cpu;
+  pm.addPass(createConvertMoEToLinalg(lowering));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createDecomposeLinalgAggregates());
+  pm.addPass(createLinalgGeneralizeNamedOpsPass());
+  // Reductions may be reordered (vectorized, fused multiply-add).
+  if (cpu)
+    pm.addPass(createReassociateReductions());
+  pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
 }
 
 void moe::detail::addBufferization(OpPassManager &pm) {
@@ -63,4 +58,37 @@ void moe::detail::addBufferization(OpPassManager &pm) {
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
   pm.addPass(createConvertBufferizationToMemRefPass());
+}
+
+void moe::detail::addHostToLLVM(OpPassManager &pm, bool cuda) {
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  if (!cuda) {
+    // The GEMM epilogues' activations stay vectors (not a libm call per
+    // lane); the expert GEMM tiles' 1-D transfers become loads.
+    pm.addPass(createCPUApproximateVectorMath());
+    pm.addPass(createConvertVectorToLLVMPass());
+  }
+  // MemRef before SCF: the OpenMP conversion wraps loop bodies in
+  // memref.alloca_scope, whose lowering needs them still single-block.
+  // CUDA buffers are unified memory: the runtime's generic allocation
+  // functions.
+  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+  memrefOptions.useGenericFunctions = cuda;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertAssertsToRuntime());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  if (cuda)
+    pm.addPass(createGpuToLLVMConversionPass());
+  else
+    pm.addPass(createConvertOpenMPToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  if (cuda)
+    pm.addPass(createGPUDeviceConstants());
+  pm.addPass(createReconcileUnrealizedCastsPass());
 }

@@ -3,47 +3,40 @@
 #ifndef MOE_LIB_PIPELINES_STAGES_H
 #define MOE_LIB_PIPELINES_STAGES_H
 
-#include <cstdint>
-#include <string>
-#include <vector>
-
 namespace mlir {
 class OpPassManager;
 namespace moe {
+struct MoESchedule;
 namespace detail {
 
-/// The entry signature recorded (before lowering erases the tensor types),
-/// then every dense onnx op lowered to core dialects (leftovers are errors).
+/// The import pipeline (raising; a no-op on raised IR), the entry
+/// signature recorded (before lowering erases the tensor types), then every
+/// dense onnx op lowered to core dialects (leftovers are errors).
 void addImportedGraphToCore(OpPassManager &pm);
+
+/// The MoE schedule (moe/Passes/MoE.h), then a sharded model's exchanges
+/// lowered to runtime calls.
+void addMoEGraph(OpPassManager &pm, const MoESchedule &schedule);
+
+/// The lowering steps after the target's own MoE kernels that both targets
+/// share: the reference lowering of
+/// what is left of the moe ops, aggregates decomposed, named linalg ops
+/// generalized, C interface wrappers requested. `cpu` adds the CPU's
+/// lowering options (vectorized combine, per-token score rows) and
+/// reassociable reductions.
+void addMoEToLinalg(OpPassManager &pm, bool cpu);
 
 /// One-shot bufferization with identity-layout function boundaries, buffer
 /// deallocation, and bufferization ops lowered to memref.
 void addBufferization(OpPassManager &pm);
 
-/// What a pipeline's MoE options say (fusions, expert parallelism).
-struct MoESchedule {
-  int64_t block = 1; // dispatch padding (GEMM tile rows)
-  bool fuseActivation = true, fuseGather = true, fuseRoutingPlan = true;
-  int64_t ranks = 1, rank = 0, chunks = 1;
-  std::string placement = "contiguous";
-  std::vector<int64_t> map;
-  // The combine fusion is the CUDA pipeline's (it needs atomics).
-  bool fuseCombine = false, deterministic = false;
-
-  template <typename Options>
-  static MoESchedule from(const Options &o, int64_t block) {
-    return {block,    o.fuseActivation, o.fuseGather, o.fuseRoutingPlan,
-            o.ranks,  o.rank,           o.chunks,     o.placement,
-            std::vector<int64_t>(o.expertMap.begin(), o.expertMap.end())};
-  }
-};
-
-/// moe.layer decomposed (rows padded to `s.block`), the activation fusion,
-/// the sharding over `s.ranks` (this module becoming the program of
-/// `s.rank`, chunk-pipelined when `s.chunks > 1`, exchanges lowered to
-/// runtime calls), then the gather fusion (which needs the exchanges'
-/// grouped rows gone), routing with its plan, and the combine fusion.
-void addMoESchedule(OpPassManager &pm, const MoESchedule &s);
+/// The host side of a target to the LLVM dialect, the tail both pipelines
+/// end with. Host code calls libmoe_runtime for run-time errors. On the CPU
+/// (`cuda` false) parallel loops are OpenMP and vector math is approximated
+/// by polynomials; on CUDA allocations are the runtime's (unified memory),
+/// kernel launches become runtime calls and constants are copied to the
+/// device once.
+void addHostToLLVM(OpPassManager &pm, bool cuda);
 
 } // namespace detail
 } // namespace moe

@@ -1,6 +1,6 @@
 //===- Patterns.h - onnx -> core dialect patterns, by op family -*- C++ -*-===//
 //
-// Private to passes/: the pattern sets used by convert-onnx-to-core, and the
+// Private to passes/: the pattern sets used by moe-convert-onnx-to-core, and the
 // helpers they share.
 //
 //===----------------------------------------------------------------------===//

@@ -1,7 +1,7 @@
 /*===- errors.c - failed run-time checks of generated code --------------===*
  *
  * moe_runtime_fail is called by generated code when a run-time check fails
- * (moe-asserts-to-runtime). Inside a model's C entry point, which installs a
+ * (moe-convert-asserts-to-runtime). Inside a model's C entry point, which installs a
  * handler with moe_runtime_set_error_handler, it unwinds to that entry point
  * (longjmp), which returns MOE_ERROR_RUNTIME with the message. Checks only
  * run on the calling thread; one that fails on a pool thread, or with no

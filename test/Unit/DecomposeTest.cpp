@@ -3,8 +3,9 @@
 #include "TestUtils.h"
 
 #include "moe/Dialect/MoE.h"
-#include "moe/Passes/Passes.h"
+#include "moe/Passes/MoE.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Pass/PassManager.h"
 
 using namespace mlir;

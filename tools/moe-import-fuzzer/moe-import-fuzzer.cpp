@@ -8,7 +8,7 @@
 
 #include "moe/Import/ONNXImport.h"
 #include "moe/InitAll.h"
-#include "moe/Passes/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -38,8 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!module)
     return 0;
   mlir::PassManager pm(&context);
-  pm.addPass(mlir::moe::createONNXRaiseMoE());
-  pm.addPass(mlir::moe::createONNXRaiseDecomposedMoE());
+  mlir::moe::buildImportPipeline(pm);
   pm.addPass(mlir::moe::createMoEDecompose());
   (void)pm.run(*module);
   return 0;

@@ -11,6 +11,7 @@
 #include "moe/Import/ONNXImport.h"
 #include "moe/InitAll.h"
 #include "moe/Passes/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
 #include "moe/Target/Emit.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
@@ -93,8 +94,7 @@ static OwningOpRef<ModuleOp> importONNX(StringRef path, MLIRContext &context) {
   if (!module || noRaise)
     return module;
   PassManager pm(&context);
-  pm.addPass(moe::createONNXRaiseMoE());
-  pm.addPass(moe::createONNXRaiseDecomposedMoE());
+  moe::buildImportPipeline(pm);
   if (failed(pm.run(*module)))
     return nullptr;
   return module;

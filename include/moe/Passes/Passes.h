@@ -1,55 +1,36 @@
-//===- Passes.h - declarations and registration of moe passes ---*- C++ -*-===//
+//===- Passes.h - every pass stage of the moe compiler ----------*- C++ -*-===//
+//
+// The stages in pipeline order; include a stage's own header where only its
+// passes are needed.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef MOE_PASSES_PASSES_H
 #define MOE_PASSES_PASSES_H
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "moe/Dialect/MoE.h"
-#include "mlir/Pass/Pass.h"
+#include "moe/Passes/CPU.h"
+#include "moe/Passes/GPU.h"
+#include "moe/Passes/Linalg.h"
+#include "moe/Passes/MoE.h"
+#include "moe/Passes/MoEToLinalg.h"
+#include "moe/Passes/ONNXToCore.h"
+#include "moe/Passes/Raise.h"
+#include "moe/Passes/Runtime.h"
 
-namespace mlir {
-class RewritePatternSet;
-namespace moe {
+namespace mlir::moe {
 
-#define GEN_PASS_DECL
-#include "passes/Passes.h.inc"
+/// Registers the passes of every stage.
+inline void registerMoEPasses() {
+  registerMoERaisePasses();
+  registerMoEONNXToCorePasses();
+  registerMoEMoEPasses();
+  registerMoEMoEToLinalgPasses();
+  registerMoELinalgPasses();
+  registerMoECPUPasses();
+  registerMoEGPUPasses();
+  registerMoERuntimePasses();
+}
 
-/// Patterns rewriting moe.layer into its step ops (used by moe-decompose and
-/// by pipelines that decompose as part of a larger pattern application).
-void populateDecomposeLayerPatterns(RewritePatternSet &patterns,
-                                    int64_t dispatchBlock = 1);
-
-/// The rewrite of moe-fuse-expert-activation (activation into the grouped
-/// GEMM's epilogue), for passes that model the pipelines' schedule.
-void populateFuseExpertActivationPatterns(RewritePatternSet &patterns);
-
-/// The rewrite of moe-fuse-dispatch-gather (expert GEMMs reading the tokens
-/// through the dispatch's slots).
-void populateFuseDispatchGatherPatterns(RewritePatternSet &patterns);
-
-/// moe-fuse-routing-plan's pattern.
-void populateFuseRoutingPlanPatterns(RewritePatternSet &patterns);
-
-/// moe-fuse-combine on everything under `root` (for the pass and for
-/// costing a schedule).
-void applyFuseCombine(Operation *root, bool deterministic);
-
-#define GEN_PASS_REGISTRATION
-#include "passes/Passes.h.inc"
-
-} // namespace moe
-} // namespace mlir
+} // namespace mlir::moe
 
 #endif // MOE_PASSES_PASSES_H

@@ -103,6 +103,11 @@ struct CUDAPipelineOptions
       llvm::cl::init(false)};
 };
 
+/// The raising of an imported model's MoE blocks to moe.layer
+/// (`--moe-import-pipeline`); moe-opt runs it after every ONNX import, and
+/// both compile pipelines start with it.
+void buildImportPipeline(OpPassManager &pm);
+
 /// ONNX-imported or moe-dialect IR -> LLVM dialect for the host CPU: dense
 /// onnx ops to core dialects, moe ops to linalg (reference lowering),
 /// bufferization, loops, and the LLVM conversions. Every function gets a C
@@ -115,8 +120,8 @@ void buildCPUPipeline(OpPassManager &pm,
 /// CUDA kernels (cubin + PTX) for the chosen GPU architecture.
 void buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &options);
 
-/// Registers `--moe-cpu-pipeline` and `--moe-cuda-pipeline` with moe-opt's
-/// pass registry.
+/// Registers `--moe-import-pipeline`, `--moe-cpu-pipeline` and
+/// `--moe-cuda-pipeline` with moe-opt's pass registry.
 void registerPipelines();
 
 } // namespace moe

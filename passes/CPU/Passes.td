@@ -1,0 +1,95 @@
+//===- Passes.td - CPU stage passes ------------------------*- tablegen -*-===//
+//
+// The CPU code generation (loops, vectors, OpenMP, prefetch).
+// Each pass lives in its own .cpp file beside this one and has a lit test
+// in test/Passes/CPU/.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_CPU_PASSES_TD
+#define MOE_PASSES_CPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def CPULoopSchedule : Pass<"moe-cpu-loop-schedule"> {
+  let summary = "Guided schedules for the CPU's uneven parallel GEMM loops";
+  let description = [{
+    After `convert-scf-to-openmp`: every `omp.wsloop` whose iterations run
+    register-tiled GEMM tiles (it contains `vector.fma`) and has no schedule
+    gets `schedule(guided)`. Those loops go over the experts' work items,
+    whose cost is the expert's routed row count, so a static split of the
+    iterations leaves threads idle; guided chunks shrink as the loop drains
+    and cost a few atomic claims per thread. Other loops keep the static
+    schedule. libmoe_runtime implements the `__kmpc_dispatch_*` entry points
+    the OpenMP translation calls for it.
+  }];
+  let dependentDialects = ["::mlir::omp::OpenMPDialect"];
+}
+
+def CPUApproximateVectorMath : Pass<"moe-cpu-approximate-vector-math"> {
+  let summary = "Polynomial approximations for math ops on vectors";
+  let description = [{
+    Rewrites the `math` ops whose operands are vectors (exp, tanh, erf and
+    the others upstream's polynomial approximations cover) into arith ops,
+    so that the CPU's GEMM epilogues (SiLU, GELU applied to a tile of sums
+    in registers) stay vectorized: LLVM would otherwise split a vector exp
+    into one libm call per lane. The approximations are accurate to a few
+    ulp and handle overflow, underflow and NaN. Scalar math keeps its libm
+    calls, so routing (softmax and sigmoid scores, whose order picks the
+    experts) is unchanged.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def CPUParallelThreshold : Pass<"moe-cpu-parallel-threshold"> {
+  let summary = "Run small parallel loops on one thread";
+  let description = [{
+    After `convert-scf-to-openmp`: every outermost `omp.parallel` around a
+    worksharing loop gets an `if` clause, computed from the loop's bounds
+    just before it, so that the team is forked only when the loop has the
+    work to pay for it. A loop whose body has inner loops or calls (a
+    token's routing, an expert's GEMM tiles) goes parallel from 2
+    iterations; an elementwise body (fills, copies) from `min-elementwise`
+    iterations. Below that libmoe_runtime's `__kmpc_fork_call_if` runs the
+    region on the calling thread, which skips the wake-up and barrier of
+    the team: a decode step has a dozen such loops of one token or a few
+    rows each. Regions that already have an `if`, or whose bounds are
+    computed inside them, are left alone.
+  }];
+  let options = [
+    Option<"minElementwise", "min-elementwise", "int64_t",
+           /*default=*/"16384",
+           "Iterations from which a loop with an elementwise body is forked "
+           "(about 10 us of work on one thread)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::omp::OpenMPDialect"];
+}
+
+def CPUPrefetchWeights : Pass<"moe-cpu-prefetch-weights"> {
+  let summary = "Prefetch the next weight tile of the CPU's expert GEMMs";
+  let description = [{
+    After bufferization: in the register-tiled GEMM loops (k loops with
+    `vector.fma`), each vector read of a constant weight (a row of the
+    `memref.get_global` weights, through subviews) is preceded by a
+    `memref.prefetch` of the same columns `distance` rows further, the
+    rows the next column tile reads. A weight tile is read from memory once
+    and then from cache by every row tile of the expert; the prefetch
+    moves the next tile's memory latency under the current tile's
+    arithmetic. Prefetches are hints: rows past the end fetch nothing
+    harmful.
+  }];
+  let options = [
+    Option<"distance", "distance", "int64_t", /*default=*/"4",
+           "Rows ahead to prefetch (the column tile's height)">,
+    Option<"locality", "locality", "int64_t", /*default=*/"3",
+           "Cache locality hint, 0 (none) to 3 (keep in all levels; the "
+           "fastest on the bench shapes)">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+#endif // MOE_PASSES_CPU_PASSES_TD

@@ -1,0 +1,65 @@
+//===- GPUDeviceConstants.cpp - constant globals read through the device --===//
+//
+// Host code of a CUDA model passes pointers to kernels; a constant global
+// (model weights lowered from memref.global) lives in host memory, which a
+// kernel cannot read. Each use of such a global in host code goes through
+// moe_cuda_constant(host, bytes) instead, which returns a device copy made
+// once per process (runtime/cuda/gpu.c).
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Passes/GPU.h"
+
+#include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Interfaces/DataLayoutInterfaces.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_GPUDEVICECONSTANTS
+#include "passes/GPU/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+
+namespace {
+constexpr const char *kConstantFunction = "moe_cuda_constant";
+
+struct GPUDeviceConstantsPass
+    : moe::impl::GPUDeviceConstantsBase<GPUDeviceConstantsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    SymbolTable symbols(module);
+    SmallVector<LLVM::AddressOfOp> uses;
+    for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
+      fn.walk([&](LLVM::AddressOfOp op) {
+        auto global = symbols.lookup<LLVM::GlobalOp>(op.getGlobalName());
+        // Tensor data, not strings (assert messages) or mutable state.
+        if (global && global.getConstant() && global.getValueOrNull() &&
+            isa<ElementsAttr>(global.getValueOrNull()))
+          uses.push_back(op);
+      });
+    if (uses.empty())
+      return;
+
+    OpBuilder b(ctx);
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = IntegerType::get(ctx, 64);
+    FailureOr<LLVM::LLVMFuncOp> fn =
+        LLVM::lookupOrCreateFn(b, module, kConstantFunction, {ptr, i64}, ptr);
+    if (failed(fn))
+      return signalPassFailure();
+    DataLayout layout(module);
+    for (LLVM::AddressOfOp op : uses) {
+      auto global = symbols.lookup<LLVM::GlobalOp>(op.getGlobalName());
+      int64_t bytes = layout.getTypeSize(global.getType());
+      b.setInsertionPointAfter(op);
+      Value size = LLVM::ConstantOp::create(b, op.getLoc(), i64,
+                                            b.getI64IntegerAttr(bytes));
+      auto call = LLVM::CallOp::create(b, op.getLoc(), *fn,
+                                       ValueRange{op.getResult(), size});
+      op.getResult().replaceAllUsesExcept(call.getResult(), call);
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,205 @@
+//===- GPUExpertMatmul.cpp - moe.expert_matmul -> grouped GEMM kernel -----===//
+//
+// One launch for all experts: the dispatch pads every expert's row group to
+// the row tile, so a block's 64 rows belong to one expert, found from the
+// offsets; the block then computes a 64 x 64 output tile through workgroup
+// memory (GPU/GroupedGemm*.cpp), on tensor cores for f16/bf16.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPU/GroupedGemm.h"
+#include "moe/Dialect/MoE.h"
+#include "moe/Passes/GPU.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_GPUEXPERTMATMUL
+#include "passes/GPU/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+using namespace mlir::moe::gpu_gemm;
+
+/// Whether `offsets` are `[0, T]` of a one-expert matmul over dense rows
+/// (moe-decompose's shared experts): tiles then stop at row T.
+bool denseRows(ExpertMatmulOp op) {
+  auto rows = op.getOffsets().getDefiningOp<tensor::FromElementsOp>();
+  return rows && rows.getElements().size() == 2 &&
+         matchPattern(rows.getElements()[0], m_Zero()) && !op.isGathered() &&
+         !op.isCombined();
+}
+
+/// Whether `offsets` start every row group at a multiple of the row tile.
+bool paddedToTile(Value offsets) {
+  if (auto dispatch = offsets.getDefiningOp<DispatchOp>())
+    return dispatch.getOffsets() == offsets &&
+           dispatch.getBlock() % kTileM == 0;
+  auto plan = offsets.getDefiningOp<RoutePlanOp>();
+  return plan && plan.getOffsets() == offsets && plan.getBlock() % kTileM == 0;
+}
+
+/// `out` set to a combined GEMM's initial value before its launch: a fill
+/// (zeros) or a copy, which moe-gpu-copy-engine gives the copy engine.
+void initializeCombined(ImplicitLocOpBuilder &b, Value init, Value out) {
+  if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
+    linalg::FillOp::create(b, fill.value(), out);
+    return;
+  }
+  auto type = cast<RankedTensorType>(init.getType());
+  Value src = bufferization::ToBufferOp::create(
+      b, MemRefType::get(type.getShape(), type.getElementType()), init,
+      /*readOnly=*/true);
+  memref::CopyOp::create(b, src, out);
+}
+
+/// An empty kernel in the module's @moe_kernels GPU module.
+gpu::GPUFuncOp createKernel(ExpertMatmulOp op, TypeRange argTypes) {
+  MLIRContext *ctx = op.getContext();
+  auto kernels = getOrCreateKernelModule(op->getParentOfType<ModuleOp>());
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(kernels.getBody());
+  auto fn = gpu::GPUFuncOp::create(mb, op.getLoc(), "expert_matmul",
+                                   FunctionType::get(ctx, argTypes, {}));
+  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+  SymbolTable(kernels).insert(fn);
+  return fn;
+}
+
+struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
+  ExpertMatmulToKernel(MLIRContext *ctx, bool tensorCores, bool allowTF32)
+      : OpRewritePattern(ctx), tensorCores(tensorCores), allowTF32(allowTF32) {}
+
+  LogicalResult matchAndRewrite(ExpertMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    bool dense = denseRows(op);
+    if (!dense && !paddedToTile(op.getOffsets()))
+      return rewriter.notifyMatchFailure(op, "row groups not padded to tiles");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    KernelBuilder k{b};
+    auto wType = cast<RankedTensorType>(op.getWeight().getType());
+    auto resType = cast<RankedTensorType>(op.getResult().getType());
+    Type elt = resType.getElementType();
+
+    auto buffer = [&](Value t) { return toKernelBuffer(b, b.getLoc(), t); };
+    Operands ops;
+    ops.x = buffer(op.getInput());
+    ops.w = buffer(op.getWeight());
+    ops.offsets = buffer(op.getOffsets());
+    ops.bias = buffer(op.getBias());
+    ops.scales = buffer(op.getScales());
+    ops.bits = op.getWeightBits();
+    ops.block = op.getQuantBlock();
+    ops.epilogue = op.getEpilogueAttr();
+    ops.slots = buffer(op.getGatherSlots());
+    ops.gatherK = op.getGatherK().value_or(0);
+    ops.combineSlots = buffer(op.getCombineSlots());
+    ops.combineWeights = buffer(op.getCombineWeights());
+    if (op.isCombined())
+      ops.combineK = cast<RankedTensorType>(op.getCombineWeights().getType())
+                         .getDimSize(1);
+    ops.experts = wType.getDimSize(0);
+    Value rows = tensor::DimOp::create(
+        b, op.isGathered() ? op.getGatherSlots() : op.getInput(), 0);
+    Value n = tensor::DimOp::create(b, op.getWeight(), 1);
+    SmallVector<Value> dynSizes;
+    if (resType.isDynamicDim(0))
+      dynSizes.push_back(op.isCombined()
+                             ? Value(tensor::DimOp::create(
+                                   b, op.getCombineWeights(), 0))
+                             : rows);
+    if (resType.isDynamicDim(1))
+      dynSizes.push_back(ops.pairedEpilogue()
+                             ? Value(arith::DivUIOp::create(b, n, k.idx(2)))
+                             : n);
+    ops.out = memref::AllocOp::create(
+        b, MemRefType::get(resType.getShape(), elt), dynSizes);
+    if (op.isCombined())
+      initializeCombined(b, op.getCombineInit(), ops.out);
+
+    if (dense)
+      ops.rowLimit = rows;
+
+    SmallVector<Value> operands = {ops.x, ops.w, ops.offsets};
+    for (Value v : {ops.bias, ops.scales, ops.slots, ops.combineSlots,
+                    ops.combineWeights, ops.rowLimit})
+      if (v)
+        operands.push_back(v);
+    operands.push_back(ops.out);
+    gpu::GPUFuncOp fn = createKernel(op, TypeRange(ValueRange(operands)));
+    // The same roles, as the kernel's arguments.
+    Block &entry = fn.getBody().front();
+    Operands args = ops;
+    args.x = entry.getArgument(0);
+    args.w = entry.getArgument(1);
+    args.offsets = entry.getArgument(2);
+    unsigned next = 3;
+    args.bias = ops.bias ? entry.getArgument(next++) : nullptr;
+    args.scales = ops.scales ? entry.getArgument(next++) : nullptr;
+    args.slots = ops.slots ? entry.getArgument(next++) : nullptr;
+    args.combineSlots = ops.combineSlots ? entry.getArgument(next++) : nullptr;
+    args.combineWeights =
+        ops.combineWeights ? entry.getArgument(next++) : nullptr;
+    args.rowLimit = ops.rowLimit ? entry.getArgument(next++) : nullptr;
+    args.out = entry.getArguments().back();
+    bool mma = tensorCores &&
+               (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&
+               wType.getElementType() == elt &&
+               cast<RankedTensorType>(op.getInput().getType())
+                       .getElementType() == elt;
+    BlockShape shape = mma ? buildMMAKernel(fn, args) : buildSIMTKernel(fn, args);
+
+    Value one = k.idx(1);
+    Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(kTileN));
+    Value gridY =
+        dense ? Value(arith::CeilDivUIOp::create(b, rows, k.idx(kTileM)))
+              : Value(arith::DivUIOp::create(b, rows, k.idx(kTileM)));
+    gpu::LaunchFuncOp::create(
+        b, fn, gpu::KernelDim3{gridX, gridY, one},
+        gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
+        /*dynamicSharedMemorySize=*/nullptr, operands);
+    Value result = bufferization::ToTensorOp::create(
+        b, resType, ops.out, /*restrict=*/true, /*writable=*/true);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+
+  bool tensorCores, allowTF32;
+};
+
+struct GPUExpertMatmulPass
+    : moe::impl::GPUExpertMatmulBase<GPUExpertMatmulPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<ExpertMatmulToKernel>(&getContext(), tensorCores, allowTF32);
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+    WalkResult result = getOperation()->walk([](ExpertMatmulOp op) {
+      op->emitError() << "cannot map this grouped matmul to the GPU kernel: "
+                         "its offsets must come from a moe.dispatch with "
+                         "block a multiple of "
+                      << kTileM << " (decompose with moe-decompose=block="
+                      << kTileM << "), or be [0, rows] of one expert";
+      return WalkResult::interrupt();
+    });
+    if (result.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,193 @@
+//===- Passes.td - GPU stage passes ------------------------*- tablegen -*-===//
+//
+// The GPU code generation (kernels, tensor cores, NVVM, serialization).
+// Each pass lives in its own .cpp file beside this one and has a lit test
+// in test/Passes/GPU/.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_GPU_PASSES_TD
+#define MOE_PASSES_GPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
+  let summary = "Lower moe.expert_matmul to one grouped-GEMM GPU kernel";
+  let description = [{
+    Replaces every `moe.expert_matmul` whose row groups are padded to the
+    kernel's row tile (its `offsets` come from a `moe.dispatch` whose `block`
+    is a multiple of 64) with one `gpu.launch_func` of a kernel (a
+    `gpu.func` in the `@moe_kernels` GPU module) over all experts' rows:
+    a grid of `ceil(N / 64)` x `R / 64` blocks, each computing a 64 x 64
+    output tile. A block finds the expert of its 64-row tile from `offsets`
+    (tiles at or past `offsets[E]` write zeros and stop) and stages slices
+    of the rows and of the expert's weight rows in workgroup memory:
+
+    * f16/bf16 (with `tensor-cores`, the default): 4 warps, each a 32 x 32
+      quarter as 2 x 4 `mma.sync.m16n8k16` tiles accumulating in f32
+      registers (`nvvm.mma.sync`, sm_80 and newer);
+    * f32 with `allow-tf32`: the same on tf32 tensor cores
+      (`mma.sync.m16n8k8.tf32`, about 10 mantissa bits per product);
+    * otherwise (f32, quantized weights, mixed types): 16 x 16 threads,
+      each a 4 x 4 f32 register tile updated with fused multiply-adds.
+
+    The epilogue adds the bias and rounds once to the result type.
+
+    A one-expert matmul over dense rows (offsets `tensor.from_elements 0,
+    T`, as moe-decompose writes shared experts) needs no padding: the grid
+    has `ceil(T / 64)` row tiles and the kernel, given T, reads rows past it
+    as zeros and does not write them.
+
+    The op's tensors cross into the kernel as buffers
+    (`bufferization.to_buffer`), and the result is a fresh buffer returned
+    with `bufferization.to_tensor restrict`, so One-Shot Bufferize and
+    buffer deallocation handle the rest of the function (the kernel is
+    outlined already, so they never look inside it). A grouped matmul whose padding cannot be
+    proven is reported as an error.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+    "::mlir::NVVM::NVVMDialect",
+  ];
+  let options = [
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "Use mma.sync tensor cores for f16/bf16 (sm_80+)">,
+    Option<"allowTF32", "allow-tf32", "bool", /*default=*/"false",
+           "Also run f32 expert GEMMs on tensor cores as tf32 (less precise)">,
+  ];
+}
+
+def GPURoutePlan : Pass<"moe-gpu-route-plan", "::mlir::ModuleOp"> {
+  let summary = "Lower moe.route_plan to one GPU kernel";
+  let description = [{
+    Replaces every `moe.route_plan` (up to 1024 experts) with one
+    `gpu.launch_func` of a `route_plan` kernel in `@moe_kernels`: a warp per
+    token computes the router logits (the fused router matmul as
+    lane-strided dot products reduced by shuffles), lane 0 scores, picks the
+    top k, writes the weights and claims each pick's position in its
+    expert's group with an atomic increment; the last block to finish (an
+    atomic ticket behind memory fences) turns the counts into padded
+    offsets and places every slot. The counts (zeros) and the slots (-1,
+    padding) are filled (`linalg.fill` on the buffers) before the launch.
+    Run it after moe-gpu-expert-matmul, which reads the plan's padding from
+    the op.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+def GPUCopyEngine : Pass<"moe-gpu-copy-engine"> {
+  let summary = "Whole-buffer fills and copies in host code as gpu.memset / gpu.memcpy";
+  let description = [{
+    After bufferization, rewrites every `linalg.fill` of a contiguous buffer
+    with a 16- or 32-bit element (outside kernels) into `gpu.memset`, and
+    every `memref.copy` between contiguous buffers of the same type into
+    `gpu.memcpy`, each waited for at once, as the kernel launches are. They
+    run on the GPU's copy engine: a zeroed accumulator or a filled plan costs
+    no kernel launch.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def GPUMapParallelLoops : Pass<"moe-gpu-map-parallel-loops"> {
+  let summary = "Run each outermost scf.parallel of host code as a GPU kernel";
+  let description = [{
+    Turns every outermost `scf.parallel` (without reductions) into a
+    `gpu.launch` of 256-thread blocks that covers its iteration space
+    flattened, the innermost dimension varying fastest across threads so
+    that neighbouring threads access neighbouring elements. Bounds may be
+    dynamic (the grid size is computed at run time, and threads past the
+    end do nothing). Inside the kernel, nested parallel loops run
+    sequentially on their thread, small static scratch buffers become
+    thread-private `memref.alloca`s, and `memref.copy` becomes scalar loops.
+    Loops that cannot run on the device (dynamically sized allocations,
+    calls) stay on the host, which works on the same unified memory.
+
+    Host copies between buffers become parallel loops first (so kernels),
+    and with `serial-loops` (the default) each outermost sequential
+    `scf.for` of host code that reads or writes buffers (the routing plan's
+    counting sort) runs on a single GPU thread, so plan data never moves to
+    the host and back.
+  }];
+  let options = [
+    Option<"serialLoops", "serial-loops", "bool", /*default=*/"true",
+           "Run outermost sequential loops over buffers on one GPU thread">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+def GPUSerialize : Pass<"moe-gpu-serialize", "::mlir::ModuleOp"> {
+  let summary = "Compile gpu.modules to fat binaries of cubin and PTX";
+  let description = [{
+    Replaces every `gpu.module` (lowered to NVVM, with one `#nvvm.target`)
+    by a `gpu.binary` holding one `fatbin` object: the PTX generated by the
+    target (libdevice linked from the toolkit), the cubin ptxas compiles
+    from it for the target's chip, both wrapped by `fatbinary`. The object's
+    properties keep the PTX (`ptx`), ptxas's `-v` report (`ptxas_info`:
+    registers, shared memory, stack) and the register spill total in bytes
+    (`spill_bytes`). The toolkit is the `toolkit` option, else `$CUDA_HOME`,
+    else `/usr/local/cuda`; without ptxas the pass fails with an error.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let options = [
+    Option<"toolkit", "toolkit", "std::string", /*default=*/"\"\"",
+           "CUDA toolkit root (default: $CUDA_HOME or /usr/local/cuda)">,
+    Option<"failOnSpills", "fail-on-spills", "bool", /*default=*/"false",
+           "Fail when ptxas reports register spills">,
+  ];
+}
+
+def GPUDeviceConstants : Pass<"moe-gpu-device-constants", "::mlir::ModuleOp"> {
+  let summary = "Read constant globals of host code through device copies";
+  let description = [{
+    On the LLVM dialect of a CUDA model's host code: every
+    `llvm.mlir.addressof` of a constant tensor global (weights lowered from
+    `memref.global`) in a host function is routed through
+    `moe_cuda_constant(ptr, bytes)` of libmoe_runtime, which returns a copy
+    in device-accessible memory, made once per process. Kernels receive
+    that pointer; host code reads the same data. String globals (check
+    messages) are left alone.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def GPUDeviceChecks : Pass<"moe-gpu-device-checks"> {
+  let summary = "Report failed run-time checks of kernels through the host";
+  let description = [{
+    For every `gpu.launch` containing `cf.assert`s (such as the expert id
+    range check of the routing plan): a failed check stores its number into
+    a one-word buffer and skips the rest of its block, the code it guards
+    (values that code yields to the block's terminator are zero instead);
+    after the launch, host code reads the word and fails a `cf.assert` with
+    the original message. A trap in the kernel would instead lose the CUDA
+    context and the message.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+#endif // MOE_PASSES_GPU_PASSES_TD

@@ -1,0 +1,342 @@
+//===- GPURoutePlan.cpp - moe.route_plan -> one GPU kernel ----------------===//
+//
+// Routing and its plan in one launch. A warp routes a token: its lanes
+// compute the router logits (lane-strided dot products reduced by shuffles,
+// when the router matmul is fused) into workgroup memory, then lane 0 runs
+// the token's scoring and top-k and claims a position in each picked
+// expert's group with an atomic increment of the expert's count. The last
+// block to finish (an atomic ticket; fences order the other blocks' writes
+// before it) turns the counts into padded offsets and places every slot at
+// its group's start plus its position. So the plan needs no second launch
+// and no host loop; the order inside a group is the atomics' (which
+// moe.route_plan leaves unspecified). Counts and padding slots are filled
+// before the launch (on the copy engine, by moe-gpu-copy-engine). A token
+// whose scores order no expert (NaN) raises a flag that the host turns into
+// a run-time error after the launch.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPU/GroupedGemm.h"
+#include "Utils/Emitter.h"
+#include "Utils/Routing.h"
+#include "moe/Dialect/MoE.h"
+#include "moe/Passes/GPU.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_GPUROUTEPLAN
+#include "passes/GPU/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+constexpr int64_t kWarps = 8;
+constexpr int64_t kBlockThreads = kWarps * 32;
+/// Workgroup memory holds kWarps rows of logits: beyond this many experts
+/// the unfused route and plan are used.
+constexpr int64_t kMaxExperts = 1024;
+
+/// The kernel's arguments, in order.
+struct PlanArgs {
+  Value input, gate, bias;     // logits [T, E] or hidden [T, H]; [E, H]; [E]
+  Value weights, offsets;      // [T, k] out; [E + 1] i32 out
+  Value slots;                 // [R] i32 out, -1 on entry
+  Value counts;                // [E + 2] i32, zero on entry; [E]: the ticket,
+                               // [E + 1]: set when a pick is no expert
+  Value ids, pos;              // [T * k] i32 scratch
+
+  /// The fields in kernel-argument order (null ones are not arguments).
+  SmallVector<Value *> fields() {
+    return {&input, &gate,   &bias, &weights, &offsets,
+            &slots, &counts, &ids,  &pos};
+  }
+};
+
+/// Builds the kernel body into `fn` (arguments as in PlanArgs, nulls
+/// skipped).
+void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
+                 int64_t experts, int64_t block) {
+  MLIRContext *ctx = fn.getContext();
+  ImplicitLocOpBuilder b(fn.getLoc(), ctx);
+  b.setInsertionPointToStart(&fn.getBody().front());
+  Emitter e{b, b.getLoc()};
+  int64_t k = routing.getK();
+  auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Value logitsSh = fn.addWorkgroupAttribution(
+      MemRefType::get({kWarps, experts}, b.getF32Type(),
+                      MemRefLayoutAttrInterface(), workgroup),
+      fn.getLoc());
+  Value startSh = fn.addWorkgroupAttribution(
+      MemRefType::get({experts}, b.getI32Type(), MemRefLayoutAttrInterface(),
+                      workgroup),
+      fn.getLoc());
+  Value lastSh = fn.addWorkgroupAttribution(
+      MemRefType::get({1}, b.getI32Type(), MemRefLayoutAttrInterface(),
+                      workgroup),
+      fn.getLoc());
+
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, tid, e.index(32));
+  Value lane = arith::RemUIOp::create(b, tid, e.index(32));
+  Value t = e.addi(e.muli(gpu::BlockIdOp::create(b, gpu::Dimension::x),
+                          e.index(kWarps)),
+                   warp);
+  Value tokens = memref::DimOp::create(b, a.input, 0);
+  Value isToken = e.cmpi(arith::CmpIPredicate::ult, t, tokens);
+  Value zeroIdx = e.index(0);
+  auto ifThen = [&](Value cond, function_ref<void()> body) {
+    auto op = scf::IfOp::create(b, cond, false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&op.getThenRegion().front());
+    body();
+  };
+  auto forStrided = [&](Value from, Value to, Value step,
+                        function_ref<void(Value)> body) {
+    auto loop = scf::ForOp::create(b, from, to, step);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    body(loop.getInductionVar());
+  };
+
+  // Logits of token t into its warp's row of workgroup memory.
+  ifThen(isToken, [&] {
+    if (!a.gate) {
+      forStrided(lane, e.index(experts), e.index(32), [&](Value x) {
+        Value v = e.toF32(memref::LoadOp::create(b, a.input, ValueRange{t, x}));
+        memref::StoreOp::create(b, v, logitsSh, ValueRange{warp, x});
+      });
+      return;
+    }
+    Value hidden = memref::DimOp::create(b, a.input, 1);
+    forStrided(zeroIdx, e.index(experts), e.index(1), [&](Value x) {
+      Value partial =
+          e.loop(arith::CeilDivUIOp::create(
+                     b, arith::SubIOp::create(
+                            b, arith::MaxUIOp::create(b, hidden, lane), lane),
+                     e.index(32)),
+                 {e.f32(0)}, [&](Value i, ValueRange acc) {
+                   Value h = e.addi(lane, e.muli(i, e.index(32)));
+                   Value xv = e.toF32(
+                       memref::LoadOp::create(b, a.input, ValueRange{t, h}));
+                   Value wv = e.toF32(
+                       memref::LoadOp::create(b, a.gate, ValueRange{x, h}));
+                   return SmallVector<Value>{
+                       math::FmaOp::create(b, xv, wv, acc[0])};
+                 })[0];
+      for (int64_t d = 16; d >= 1; d /= 2)
+        partial = e.add(partial, gpu::ShuffleOp::create(
+                                     b, partial, d, 32,
+                                     gpu::ShuffleMode::XOR)
+                                     .getShuffleResult());
+      ifThen(e.cmpi(arith::CmpIPredicate::eq, lane, zeroIdx), [&] {
+        memref::StoreOp::create(b, partial, logitsSh, ValueRange{warp, x});
+      });
+    });
+  });
+  gpu::BarrierOp::create(b);
+
+  // Lane 0 routes the token and claims its positions.
+  ifThen(e.andi(isToken, e.cmpi(arith::CmpIPredicate::eq, lane, zeroIdx)), [&] {
+    TokenRoute route = emitTokenRoute(
+        e, routing, experts,
+        [&](Value x) {
+          return memref::LoadOp::create(b, logitsSh, ValueRange{warp, x})
+              .getResult();
+        },
+        [&](Value x) {
+          return e.toF32(memref::LoadOp::create(b, a.bias, ValueRange{x}));
+        },
+        static_cast<bool>(a.bias));
+    Type elt = cast<MemRefType>(a.weights.getType()).getElementType();
+    for (int64_t j = 0; j < k; ++j) {
+      Value jIdx = e.index(j);
+      memref::StoreOp::create(b, e.fromF32(route.weights[j], elt), a.weights,
+                              ValueRange{t, jIdx});
+      Value x = route.ids[j];
+      Value slot = e.addi(e.muli(t, e.index(k)), jIdx);
+      memref::StoreOp::create(b, e.toI32(x), a.ids, ValueRange{slot});
+      // Scores that order no expert (NaN) pick none: flagged for the host.
+      auto valid = scf::IfOp::create(
+          b, e.cmpi(arith::CmpIPredicate::ult, x, e.index(experts)), true);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&valid.getThenRegion().front());
+      Value position =
+          memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, e.i32(1),
+                                      a.counts, ValueRange{x});
+      memref::StoreOp::create(b, position, a.pos, ValueRange{slot});
+      b.setInsertionPointToStart(&valid.getElseRegion().front());
+      memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::ori, e.i32(1),
+                                  a.counts, ValueRange{e.index(experts + 1)});
+    }
+  });
+
+  // The ticket: every thread's writes are published (a fence each) before
+  // thread 0 takes it.
+  NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+  gpu::BarrierOp::create(b);
+  ifThen(e.cmpi(arith::CmpIPredicate::eq, tid, zeroIdx), [&] {
+    Value ticket =
+        memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, e.i32(1),
+                                    a.counts, ValueRange{e.index(experts)});
+    Value blocks = e.toI32(gpu::GridDimOp::create(b, gpu::Dimension::x));
+    Value last = e.cmpi(arith::CmpIPredicate::eq, ticket,
+                        arith::SubIOp::create(b, blocks, e.i32(1)));
+    memref::StoreOp::create(b, arith::ExtUIOp::create(b, b.getI32Type(), last),
+                            lastSh, ValueRange{zeroIdx});
+  });
+  gpu::BarrierOp::create(b);
+
+  // The last block: offsets from the counts, then every slot placed.
+  Value isLast =
+      e.cmpi(arith::CmpIPredicate::ne,
+             memref::LoadOp::create(b, lastSh, ValueRange{zeroIdx}), e.i32(0));
+  ifThen(isLast, [&] {
+    NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+    ifThen(e.cmpi(arith::CmpIPredicate::eq, tid, zeroIdx), [&] {
+      memref::StoreOp::create(b, e.i32(0), a.offsets, ValueRange{zeroIdx});
+      e.loop(e.index(experts), {e.i32(0)}, [&](Value x, ValueRange acc) {
+        // An atomic read: the counts live in L2, where the atomics were.
+        Value c = memref::AtomicRMWOp::create(
+            b, arith::AtomicRMWKind::addi, e.i32(0), a.counts, ValueRange{x});
+        if (block > 1) {
+          Value bl = e.i32(block);
+          c = e.muli(arith::CeilDivUIOp::create(b, c, bl), bl);
+        }
+        memref::StoreOp::create(b, acc[0], startSh, ValueRange{x});
+        Value end = e.addi(acc[0], c);
+        memref::StoreOp::create(b, end, a.offsets,
+                                ValueRange{e.addi(x, e.index(1))});
+        return SmallVector<Value>{end};
+      });
+    });
+    gpu::BarrierOp::create(b);
+    Value total = e.muli(tokens, e.index(k));
+    forStrided(tid, total, e.index(kBlockThreads), [&](Value s) {
+      Value x = e.toIndex(memref::LoadOp::create(b, a.ids, ValueRange{s}));
+      ifThen(e.cmpi(arith::CmpIPredicate::ult, x, e.index(experts)), [&] {
+        Value p = memref::LoadOp::create(b, a.pos, ValueRange{s});
+        Value start = memref::LoadOp::create(b, startSh, ValueRange{x});
+        memref::StoreOp::create(b, e.toI32(s), a.slots,
+                                ValueRange{e.toIndex(e.addi(start, p))});
+      });
+    });
+  });
+  gpu::ReturnOp::create(b);
+}
+
+struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RoutePlanOp op,
+                                PatternRewriter &rewriter) const override {
+    int64_t experts = op.getNumExperts();
+    if (experts > kMaxExperts)
+      return rewriter.notifyMatchFailure(op, "too many experts for one row "
+                                             "of workgroup memory per warp");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Emitter e{b, b.getLoc()};
+    MLIRContext *ctx = op.getContext();
+    int64_t k = op.getRouting().getK();
+    auto buffer = [&](Value t) {
+      return gpu_gemm::toKernelBuffer(b, b.getLoc(), t);
+    };
+    auto alloc = [&](Type type, ValueRange dyn) -> Value {
+      auto t = cast<RankedTensorType>(type);
+      return memref::AllocOp::create(
+          b, MemRefType::get(t.getShape(), t.getElementType()), dyn);
+    };
+    PlanArgs a;
+    a.input = buffer(op.getInput());
+    a.gate = buffer(op.getGateWeight());
+    a.bias = buffer(op.getBias());
+    Value tokens = tensor::DimOp::create(b, op.getInput(), 0);
+    auto wType = cast<RankedTensorType>(op.getWeights().getType());
+    auto sType = cast<RankedTensorType>(op.getSlots().getType());
+    a.weights = alloc(wType, wType.isDynamicDim(0) ? ValueRange{tokens}
+                                                    : ValueRange{});
+    a.offsets = alloc(op.getOffsets().getType(), {});
+    Value rows = emitPlanRowCount(e, tokens, k, experts, op.getBlock());
+    a.slots = alloc(sType, sType.isDynamicDim(0) ? ValueRange{rows}
+                                                  : ValueRange{});
+    Type i32 = b.getI32Type();
+    a.counts = memref::AllocOp::create(b, MemRefType::get({experts + 2}, i32));
+    auto scratch = MemRefType::get({ShapedType::kDynamic}, i32);
+    Value slotCount = e.muli(tokens, e.index(k));
+    a.ids = memref::AllocOp::create(b, scratch, ValueRange{slotCount});
+    a.pos = memref::AllocOp::create(b, scratch, ValueRange{slotCount});
+
+    // Fills of whole buffers: moe-gpu-copy-engine makes them memsets.
+    linalg::FillOp::create(b, e.i32(0), a.counts);
+    linalg::FillOp::create(b, e.i32(-1), a.slots);
+
+    SmallVector<Value> operands;
+    for (Value *v : a.fields())
+      if (*v)
+        operands.push_back(*v);
+    auto kernels =
+        gpu_gemm::getOrCreateKernelModule(op->getParentOfType<ModuleOp>());
+    OpBuilder mb(ctx);
+    mb.setInsertionPointToEnd(kernels.getBody());
+    auto fn = gpu::GPUFuncOp::create(
+        mb, op.getLoc(), "route_plan",
+        FunctionType::get(ctx, TypeRange(ValueRange(operands)), {}));
+    fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+    SymbolTable(kernels).insert(fn);
+    // The same roles, as the kernel's arguments.
+    PlanArgs args = a;
+    unsigned next = 0;
+    for (Value *v : args.fields())
+      if (*v)
+        *v = fn.getBody().front().getArgument(next++);
+    buildKernel(fn, args, op.getRouting(), experts, op.getBlock());
+
+    // One block still runs without tokens: it writes the zero offsets.
+    Value grid = arith::MaxUIOp::create(
+        b, arith::CeilDivUIOp::create(b, tokens, e.index(kWarps)),
+        e.index(1));
+    Value one = e.index(1);
+    gpu::LaunchFuncOp::create(b, fn, gpu::KernelDim3{grid, one, one},
+                              gpu::KernelDim3{e.index(kBlockThreads), one, one},
+                              /*dynamicSharedMemorySize=*/nullptr, operands);
+    // The host reads the flag after the (synchronous) launch: a run-time
+    // error, as the unfused plan's expert id check reports.
+    Value flag = memref::LoadOp::create(b, a.counts,
+                                        ValueRange{e.index(experts + 1)});
+    cf::AssertOp::create(
+        b, e.cmpi(arith::CmpIPredicate::eq, flag, e.i32(0)),
+        "moe.route_plan: no expert could be chosen for a token (NaN router "
+        "scores)");
+    auto toTensor = [&](Value buf, Type type) -> Value {
+      return bufferization::ToTensorOp::create(b, type, buf, /*restrict=*/true,
+                                               /*writable=*/true);
+    };
+    rewriter.replaceOp(op, {toTensor(a.weights, wType),
+                            toTensor(a.offsets, op.getOffsets().getType()),
+                            toTensor(a.slots, sType)});
+    return success();
+  }
+};
+
+struct GPURoutePlanPass : moe::impl::GPURoutePlanBase<GPURoutePlanPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<RoutePlanToKernel>(&getContext());
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+  }
+};
+} // namespace

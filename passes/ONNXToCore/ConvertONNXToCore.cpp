@@ -1,0 +1,65 @@
+//===- ConvertONNXToCore.cpp - onnx dense ops -> linalg/tensor/arith/math -===//
+//
+// Lowers the dense (non-MoE) onnx ops to upstream dialects by applying the
+// per-family rewrite patterns once over the IR (types do not change, so no
+// type conversion is involved). MoE blocks are raised to the moe dialect first
+// (moe-raise-onnx-moe) and are not touched here.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ONNXToCore/Patterns.h"
+#include "moe/Dialect/ONNX.h"
+#include "moe/Passes/ONNXToCore.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_CONVERTONNXTOCORE
+#include "passes/ONNXToCore/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+
+namespace {
+struct ConvertONNXToCorePass
+    : moe::impl::ConvertONNXToCoreBase<ConvertONNXToCorePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    moe::onnx_to_core::populateElementwisePatterns(patterns);
+    moe::onnx_to_core::populateLinalgPatterns(patterns);
+    moe::onnx_to_core::populateTensorPatterns(patterns);
+    moe::onnx_to_core::populateIndexingPatterns(patterns);
+    moe::onnx_to_core::populateShapePatterns(patterns);
+    moe::onnx_to_core::populateScatterPatterns(patterns);
+
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+    if (!allowPartial) {
+      // Whatever is left has no lowering (or an unranked type).
+      WalkResult result = getOperation()->walk([](Operation *op) {
+        if (!isa<onnx::ONNXDialect>(op->getDialect()) ||
+            isa<onnx::NoValueOp>(op) || op->use_empty())
+          return WalkResult::advance();
+        op->emitError() << "'" << op->getName()
+                        << "' cannot be lowered to core dialects (unsupported "
+                           "op or attributes, or an unranked type)";
+        return WalkResult::interrupt();
+      });
+      if (result.wasInterrupted())
+        return signalPassFailure();
+    }
+    getOperation()->walk([](onnx::NoValueOp op) {
+      if (op->use_empty())
+        op->erase();
+    });
+  }
+};
+} // namespace

@@ -1,0 +1,56 @@
+//===- Passes.td - ONNXToCore stage passes -----------------*- tablegen -*-===//
+//
+// The lowering of the dense onnx ops to upstream core dialects.
+// Each pass lives in its own .cpp file beside this one and has a lit test
+// in test/Passes/ONNXToCore/.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_ONNXTOCORE_PASSES_TD
+#define MOE_PASSES_ONNXTOCORE_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertONNXToCore : Pass<"moe-convert-onnx-to-core"> {
+  let summary = "Lower dense onnx ops to linalg, tensor, arith and math";
+  let description = [{
+    Lowers the dense ONNX operators around MoE blocks to upstream dialects,
+    one pattern set per op family:
+
+    * elementwise (arithmetic, comparisons, logic, activations including both
+      GELU forms, Cast, Where, Max/Min) -> one `linalg.generic` each, with
+      numpy broadcasting in the indexing maps;
+    * MatMul (2-D, N-D x 2-D, batched 3-D), Gemm -> `linalg.matmul` /
+      `linalg.batch_matmul` accumulating in f32; Softmax -> `linalg.softmax`;
+      ReduceSum/Mean/Max/Min over constant axes -> `linalg.reduce`;
+      LayerNormalization and SimplifiedLayerNormalization (RMSNorm) ->
+      `linalg.generic` with f32 statistics;
+    * Constant -> `arith.constant` (blobs stay `dense_resource`), Identity,
+      Transpose -> `linalg.transpose`, Reshape (0 and -1 resolved at run
+      time) -> `tensor.reshape`, Squeeze/Unsqueeze -> collapse/expand_shape,
+      Concat -> `tensor.concat`, Slice with constant bounds and positive
+      steps -> `tensor.extract_slice`;
+    * GatherND -> one `linalg.generic` reading index tuples; ScatterND and
+      ScatterElements (reductions none/add/mul/max/min), NonZero and CumSum
+      along a constant axis (exclusive, reverse) -> sequential `scf.for`
+      loops over tensors (their definitions are sequential);
+      SkipSimplifiedLayerNormalization -> the residual sum and RMS norm.
+
+    Ops outside this set, or with unranked types, stay as they are; with
+    `allow-partial=false` any leftover onnx op is an error at its node.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::cf::ControlFlowDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+  let options = [
+    Option<"allowPartial", "allow-partial", "bool", /*default=*/"true",
+           "Leave unsupported onnx ops in place instead of failing">,
+  ];
+}
+
+#endif // MOE_PASSES_ONNXTOCORE_PASSES_TD

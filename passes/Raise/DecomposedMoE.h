@@ -1,0 +1,95 @@
+//===- DecomposedMoE.h - recognizing exported MoE blocks --------*- C++ -*-===//
+//
+// Private to the Raise stage: the analysis behind moe-raise-decomposed-moe. It
+// reads a MoE block as PyTorch exporters write it (router, top-k, a loop of
+// per-expert gathers, FFNs and scatter-adds) and proves, op by op from each
+// op's ONNX semantics, that the block computes a moe.layer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_RAISE_DECOMPOSEDMOE_H
+#define MOE_PASSES_RAISE_DECOMPOSEDMOE_H
+
+#include "moe/Dialect/MoE.h"
+
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <limits>
+#include <optional>
+#include <string>
+
+namespace mlir::moe {
+
+/// A linear map `y = x W^T [+ b]` read from MatMul (plus an Add of the
+/// bias) or Gemm with a constant weight: `weight` is `[out, in]`, or
+/// `[in, out]` when `transposed`; `bias`, when present, a constant with
+/// `out` elements (`[out]` or `[1, out]`).
+struct DecomposedLinear {
+  Value input;
+  Value weight;
+  bool transposed = false;
+  Value bias;
+};
+
+/// One FFN `down(act(gate(x)) [* up(x)])`.
+struct DecomposedFFN {
+  Value input;
+  DecomposedLinear gate, up, down; // up.weight null when ungated
+  ActivationKind activation = ActivationKind::identity;
+};
+
+/// The router: `logits = hidden W^T`, scored (softmax or sigmoid), top-k
+/// of the scores plus `bias` (a constant with E elements), optionally
+/// limited to the best `topkGroups` of `groups` expert groups; the weights
+/// are the chosen experts' scores, optionally renormalized, times `scale`.
+struct DecomposedRouter {
+  DecomposedLinear linear;
+  Scoring scoring = Scoring::softmax;
+  int64_t k = 0;
+  bool renormalize = false;
+  Value bias;
+  int64_t groups = 1, topkGroups = 1;
+  GroupScore groupScore = GroupScore::top2_sum;
+  double scale = 1.0;
+  double maskedScore = -std::numeric_limits<double>::infinity();
+};
+
+/// A decomposed MoE block: `result[t] = sum_j w[t, j] ffn_{ids[t, j]}(x[t])`
+/// for `x = hidden` with (w, ids) from `router`.
+struct DecomposedMoE {
+  Value hidden;
+  Value result;
+  DecomposedRouter router;
+  SmallVector<DecomposedFFN> experts; // indexed by expert id
+};
+
+/// Matches the block whose accumulation starts at `zeros` (zeros shaped
+/// like the block's input). On failure, `why` says what did not match.
+std::optional<DecomposedMoE> matchDecomposedMoE(Value zeros, std::string &why);
+
+/// What the dispatch analysis learned about the routing: the top-k that
+/// chose the experts and where the routing weights come from.
+struct RouterEvidence {
+  Operation *topk = nullptr; // an onnx.TopK
+  int64_t numExperts = 0, k = 0;
+  bool renormalize = false;
+  double scale = 1.0;
+  bool weightsFromTopK = false; // else scores gathered at its ids:
+  Value gatheredScores;
+};
+
+/// Matches the router feeding `evidence.topk`, the scores of a linear map
+/// of `hidden`, consistent with the weights; on failure `why` says why.
+std::optional<DecomposedRouter> matchRouter(const RouterEvidence &evidence,
+                                            Value hidden, std::string &why);
+
+/// Matches `y = ffn(x)` (any `x`, the same for every projection).
+std::optional<DecomposedFFN> matchFFN(Value y);
+
+/// Matches a linear map (MatMul or Gemm with a constant 2-D weight).
+std::optional<DecomposedLinear> matchLinear(Value y);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_RAISE_DECOMPOSEDMOE_H

@@ -1,0 +1,271 @@
+//===- RaiseDecomposedMoE.cpp - exported MoE blocks -> moe.layer ------===//
+//-------===//
+//
+// PyTorch exports a MoE block as dense ops: the router, top-k, and a loop
+// over the experts that gathers each expert's tokens, runs its FFN, scales
+// by the routing weights and scatter-adds back. utils/DecomposedMoE proves
+// that such a graph computes a moe.layer; this pass replaces it with one,
+// its weights stacked into [E, out, in] constants at compile time, and folds
+// a shared expert added to the block's output into the layer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utils/ConstantData.h"
+#include "Raise/DecomposedMoE.h"
+#include "Raise/ONNXValueMatchers.h"
+#include "moe/Dialect/MoE.h"
+#include "moe/Dialect/ONNX.h"
+#include "moe/Passes/Raise.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_RAISEDECOMPOSEDMOE
+#include "passes/Raise/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// `lin`'s weight as `[out, in]`.
+Value outIn(OpBuilder &b, Location loc, const DecomposedLinear &lin,
+            StringRef name) {
+  if (!lin.transposed)
+    return lin.weight;
+  return transposeConstant(b, loc, lin.weight, name);
+}
+
+/// The experts' weights of one projection stacked to `[E, out, in]`.
+Value stack(OpBuilder &b, Location loc, ArrayRef<DecomposedFFN> experts,
+            DecomposedLinear DecomposedFFN::*proj, StringRef name) {
+  SmallVector<Value> parts;
+  for (const DecomposedFFN &ffn : experts)
+    parts.push_back((ffn.*proj).weight);
+  return stackConstants(b, loc, parts, (experts.front().*proj).transposed,
+                        name);
+}
+
+Gating gatingOf(const DecomposedFFN &ffn) {
+  return ffn.up.weight ? Gating::separate : Gating::none;
+}
+
+/// The experts' biases of one projection stacked to `[E, out]` in the
+/// layer's type; null when none has one, failure when only some do or one
+/// does not convert exactly.
+FailureOr<Value> stackBiases(OpBuilder &b, Location loc,
+                             ArrayRef<DecomposedFFN> experts,
+                             DecomposedLinear DecomposedFFN::*proj,
+                             FloatType elt, StringRef name) {
+  SmallVector<Value> parts;
+  for (const DecomposedFFN &ffn : experts)
+    if (Value bias = (ffn.*proj).bias)
+      parts.push_back(bias);
+  if (parts.empty())
+    return Value();
+  if (parts.size() != experts.size())
+    return failure();
+  if (Value stacked = stackVectors(b, loc, parts, elt, name))
+    return stacked;
+  return failure();
+}
+
+/// Whether any linear map of `ffn` has a bias.
+bool hasBias(const DecomposedFFN &ffn) {
+  return ffn.gate.bias || ffn.up.bias || ffn.down.bias;
+}
+
+bool weightsOfType(const DecomposedFFN &ffn, Type elt) {
+  for (const DecomposedLinear *lin : {&ffn.gate, &ffn.up, &ffn.down})
+    if (lin->weight &&
+        cast<ShapedType>(lin->weight.getType()).getElementType() != elt)
+      return false;
+  return true;
+}
+
+/// Builds the moe.layer for `block`; null (with a remark) when the layer
+/// cannot hold it.
+LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
+  Location loc = block.result.getLoc();
+  auto elt = cast<FloatType>(
+      cast<ShapedType>(block.hidden.getType()).getElementType());
+  const DecomposedFFN &first = block.experts.front();
+  if (!llvm::all_of(block.experts, [&](const DecomposedFFN &f) {
+        return weightsOfType(f, elt);
+      })) {
+    emitRemark(loc, "MoE block left as dense ops: its expert weights are not "
+                    "all of the input's element type");
+    return nullptr;
+  }
+  // Router weights and bias kept in f32 by an f16/bf16 model convert when
+  // no value changes.
+  Value routerWeight = convertConstantExactly(
+      b, loc, block.router.linear.weight, elt, "moe_router");
+  // The selection bias as the layer's [E] vector, converted and flattened
+  // in one step.
+  Value bias;
+  if (Value given = block.router.bias) {
+    auto biasType = cast<ShapedType>(given.getType());
+    if (biasType.hasStaticShape())
+      bias = convertConstantExactly(
+          b, loc, given, elt, "moe_router_bias",
+          ArrayRef<int64_t>{biasType.getNumElements()});
+  }
+  if (!routerWeight || (block.router.bias && !bias)) {
+    emitRemark(loc, "MoE block left as dense ops: its router weights are not "
+                    "constants exactly representable in the input's element "
+                    "type");
+    return nullptr;
+  }
+  DecomposedLinear routerLinear = block.router.linear;
+  routerLinear.weight = routerWeight;
+  Value router = outIn(b, loc, routerLinear, "moe_router");
+  Value fc1 = stack(b, loc, block.experts, &DecomposedFFN::gate, "moe_fc1");
+  Value fc3 = first.up.weight
+                  ? stack(b, loc, block.experts, &DecomposedFFN::up, "moe_fc3")
+                  : Value();
+  Value fc2 = stack(b, loc, block.experts, &DecomposedFFN::down, "moe_fc2");
+  if (!router || !fc1 || !fc2 || (first.up.weight && !fc3)) {
+    emitRemark(loc, "MoE block left as dense ops: its weights are not "
+                    "readable constants");
+    return nullptr;
+  }
+  FailureOr<Value> fc1Bias = stackBiases(b, loc, block.experts,
+                                         &DecomposedFFN::gate, elt,
+                                         "moe_fc1_bias");
+  FailureOr<Value> fc3Bias = stackBiases(b, loc, block.experts,
+                                         &DecomposedFFN::up, elt,
+                                         "moe_fc3_bias");
+  FailureOr<Value> fc2Bias = stackBiases(b, loc, block.experts,
+                                         &DecomposedFFN::down, elt,
+                                         "moe_fc2_bias");
+  if (failed(fc1Bias) || failed(fc3Bias) || failed(fc2Bias)) {
+    emitRemark(loc, "MoE block left as dense ops: its experts' biases are "
+                    "not all present and exactly representable in the "
+                    "input's element type");
+    return nullptr;
+  }
+  MLIRContext *ctx = b.getContext();
+  const DecomposedRouter &r = block.router;
+  auto routing = RoutingAttr::get(ctx, r.scoring, r.k, r.renormalize, r.groups,
+                                  r.topkGroups, r.groupScore, APFloat(r.scale),
+                                  APFloat(r.maskedScore));
+  auto act = ActivationAttr::get(ctx, first.activation, gatingOf(first));
+  auto layer = LayerOp::create(
+      b, loc, block.hidden.getType(), block.hidden, /*router_logits=*/Value(),
+      router, bias, fc1, *fc1Bias, fc3, *fc3Bias, fc2, *fc2Bias,
+      /*shared_fc1=*/Value(),
+      /*shared_fc3=*/Value(), /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
+      /*fc1_scales=*/Value(), /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
+      routing, act, /*weight_bits=*/0, /*quant_block=*/0);
+  return layer;
+}
+
+/// `g * shared(x)` or `shared(x)` for an FFN of the layer's gating whose
+/// input is the layer's; sets `ffn` and `gate` (null when ungated).
+bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
+                       std::optional<DecomposedLinear> &gate) {
+  auto matches = [&](Value y) {
+    auto f = matchFFN(y);
+    if (!f || match::stripNoopCasts(f->input) != layer.getHidden() ||
+        gatingOf(*f) != layer.getActivation().getGating() ||
+        f->activation != layer.getActivation().getKind())
+      return false;
+    ffn = *f;
+    return true;
+  };
+  if (matches(v)) {
+    gate.reset();
+    return true;
+  }
+  auto mul = v.getDefiningOp<onnx::MulOp>();
+  if (!mul)
+    return false;
+  for (auto [s, y] :
+       {std::pair{mul.getA(), mul.getB()}, std::pair{mul.getB(), mul.getA()}}) {
+    auto sig = s.getDefiningOp<onnx::SigmoidOp>();
+    auto lin = sig ? matchLinear(sig.getX()) : std::nullopt;
+    auto gt = lin ? dyn_cast<RankedTensorType>(sig.getY().getType()) : nullptr;
+    // The gate is one scalar per token: [T, 1].
+    if (!lin || match::stripNoopCasts(lin->input) != layer.getHidden() ||
+        gt.getRank() != 2 || gt.getDimSize(1) != 1 || !matches(y))
+      continue;
+    gate = lin;
+    return true;
+  }
+  return false;
+}
+
+/// Folds `layer + [g *] shared(x)` into the layer's shared expert.
+void foldSharedExpert(OpBuilder &b, LayerOp layer) {
+  if (!layer->hasOneUse())
+    return;
+  auto add = dyn_cast<onnx::AddOp>(*layer->getUsers().begin());
+  if (!add || add.getC().getType() != layer.getType())
+    return;
+  Value other = add.getA() == layer.getResult() ? add.getB() : add.getA();
+  DecomposedFFN ffn;
+  std::optional<DecomposedLinear> gate;
+  Type elt = layer.getType().getElementType();
+  // The layer's shared expert and its gate have no bias operands.
+  if (!matchSharedExpert(other, layer, ffn, gate) || !weightsOfType(ffn, elt) ||
+      hasBias(ffn) || (gate && gate->bias))
+    return;
+  b.setInsertionPoint(layer);
+  Location loc = layer.getLoc();
+  Value fc1 = outIn(b, loc, ffn.gate, "moe_shared_fc1");
+  Value fc3 = ffn.up.weight ? outIn(b, loc, ffn.up, "moe_shared_fc3") : Value();
+  Value fc2 = outIn(b, loc, ffn.down, "moe_shared_fc2");
+  Value g = gate ? outIn(b, loc, *gate, "moe_shared_gate") : Value();
+  if (!fc1 || !fc2 || (ffn.up.weight && !fc3) || (gate && !g))
+    return;
+  layer.getSharedFc1Mutable().assign(fc1);
+  if (fc3)
+    layer.getSharedFc3Mutable().assign(fc3);
+  layer.getSharedFc2Mutable().assign(fc2);
+  if (g)
+    layer.getSharedGateMutable().assign(g);
+  add.getC().replaceAllUsesWith(layer.getResult());
+}
+
+struct RaiseDecomposedMoEPass
+    : moe::impl::RaiseDecomposedMoEBase<RaiseDecomposedMoEPass> {
+  void runOnOperation() override {
+    SmallVector<Value> candidates;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<onnx::ConstantOfShapeOp, onnx::ExpandOp>(op))
+        candidates.push_back(op->getResult(0));
+    });
+    llvm::DenseSet<Value> raised;
+    OpBuilder b(&getContext());
+    for (Value zeros : candidates) {
+      std::string why;
+      std::optional<DecomposedMoE> block = matchDecomposedMoE(zeros, why);
+      if (!block) {
+        if (!why.empty())
+          emitRemark(zeros.getLoc(), "MoE-like block left as dense ops: ")
+              << why;
+        continue;
+      }
+      if (!raised.insert(block->result).second)
+        continue;
+      b.setInsertionPoint(block->result.getDefiningOp());
+      LayerOp layer = buildLayer(b, *block);
+      if (!layer)
+        continue;
+      if (failed(layer.verify())) {
+        layer.erase();
+        continue;
+      }
+      block->result.replaceAllUsesWith(layer.getResult());
+      foldSharedExpert(b, layer);
+    }
+    // The decomposed routing, dispatch and combine are dead now.
+    if (!raised.empty() &&
+        failed(applyPatternsGreedily(getOperation(),
+                                     RewritePatternSet(&getContext()))))
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,69 @@
+//===- Passes.td - Runtime stage passes --------------------*- tablegen -*-===//
+//
+// The lowering to the runtime ABI (entry signatures, errors, collectives).
+// Each pass lives in its own .cpp file beside this one and has a lit test
+// in test/Passes/Runtime/.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_RUNTIME_PASSES_TD
+#define MOE_PASSES_RUNTIME_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AnnotateABI : Pass<"moe-annotate-abi", "::mlir::ModuleOp"> {
+  let summary = "Record each entry function's tensor signature as moe.abi";
+  let description = [{
+    Attaches to every public `func.func` whose arguments and results are all
+    ranked tensors of f32, f16, bf16, i32, i64 or i1 a `moe.abi` dictionary:
+    for each input and output its name (`onnx.name`, else `input<i>` /
+    `output<i>`), its tensor type, and the symbolic names of its dynamic
+    dimensions (`onnx.dims`, from ONNX `dim_param`). The attribute survives
+    lowering to the LLVM dialect; `--emit=shared` and `--emit=header` read it
+    to generate the model's C entry point, which checks inputs against it.
+  }];
+}
+
+def ConvertAssertsToRuntime : Pass<"moe-convert-asserts-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Turn failed run-time checks into runtime errors, not aborts";
+  let description = [{
+    Rewrites every `cf.assert` into a branch to a block that calls
+    `moe_runtime_fail(message)` (libmoe_runtime). Inside a model's C entry
+    point that returns the message with `MOE_ERROR_RUNTIME` to the caller
+    instead of aborting the process; elsewhere it prints the message to
+    stderr and aborts, like the upstream lowering but on stderr and
+    flushed. Runs on control flow, before the LLVM conversion of `cf`.
+  }];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::cf::ControlFlowDialect",
+  ];
+}
+
+def ConvertCollectivesToRuntime
+    : Pass<"moe-convert-collectives-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Lower all-to-all exchanges to calls into the runtime";
+  let description = [{
+    Rewrites `moe.all_to_all` into `moe.all_to_all_start` +
+    `moe.all_to_all_wait`, and each start/wait pair into calls of
+    libmoe_runtime's collective API (include/moe/Runtime/Collectives.h),
+    still on tensors, before bufferization:
+
+    * start: `moe_rt_a2a_start(data, rows, row_bytes, send_counts, ranks,
+      rank, layout)` on the buffers of the input and the counts, with the
+      shard recorded by moe-expert-parallel (`moe.shard`; rank -1 and layout
+      0 without it, which the runtime does not check); the runtime copies
+      the rows, so the input buffer is free again after the call;
+    * wait: `moe_rt_a2a_wait(handle)` returns the rows received, then a
+      buffer of that many rows and one of counts are allocated and filled by
+      `moe_rt_a2a_take`, and become the result tensors.
+  }];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
+#endif // MOE_PASSES_RUNTIME_PASSES_TD

@@ -1,0 +1,228 @@
+// RUN: moe-opt %s -split-input-file -moe-convert-moe-to-linalg -canonicalize | FileCheck %s
+// The numerics of this lowering are checked end to end against onnxruntime
+// in test/e2e; these checks pin its structure.
+
+// CHECK-LABEL: func.func @route
+// Routing is parallel over tokens; each token's k picks are written as a
+// row of the [T, k] results.
+// CHECK: %[[R:.*]]:2 = scf.forall (%[[T:.*]]) in (%{{.*}}) shared_outs(%[[W:.*]] = %{{.*}}, %[[I:.*]] = %{{.*}}) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+// Softmax: max, then sum of exponentials, over the experts.
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: arith.maximumf
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: math.exp
+// Two picks, each a scan carrying (best score, best index).
+// CHECK: scf.for {{.*}} -> (f32, index)
+// CHECK: scf.for {{.*}} -> (f32, index)
+// Renormalization divides by the sum of the picked weights.
+// CHECK: arith.divf
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %[[W]][%[[T]], 0] [1, 2] [1, 1]
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %[[I]][%[[T]], 0] [1, 2] [1, 1]
+func.func @route(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %ids = moe.route %l routing <softmax, k = 2, renormalize>
+      : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  return %w, %ids : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
+// Group-limited sigmoid routing with a bias and a fused router matmul.
+// CHECK-LABEL: func.func @route_groups
+// CHECK: linalg.matmul {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x16xf32>, tensor<8x16xf32>) outs(%{{.*}} : tensor<?x8xf32>)
+// CHECK: scf.forall
+// CHECK: arith.negf
+// CHECK: math.exp
+// The kept-group mask of an expert: its group's flag, by a select chain.
+// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : i1
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
+func.func @route_groups(%x: tensor<?x16xf32>, %g: tensor<8x16xf32>, %b: tensor<8xf32>)
+    -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %ids = moe.route %x gate(%g) bias(%b)
+      routing <sigmoid, k = 2, renormalize, groups = 4, topk_groups = 2, scale = 2.5>
+      : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  return %w, %ids : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
+// Dispatch: count per expert (checking the ids), prefix sum, stable
+// placement, then gather the rows.
+// CHECK-LABEL: func.func @dispatch
+// CHECK: %[[COUNTS:.*]] = scf.for {{.*}} -> (tensor<4xi32>)
+// CHECK: cf.assert %{{.*}}, "moe.dispatch: expert id out of range [0, 4)"
+// CHECK: %[[OFF:.*]] = scf.for {{.*}} -> (tensor<5xi32>)
+// CHECK: arith.ceildivui
+// CHECK: %[[PLACE:.*]]:2 = scf.for {{.*}} -> (tensor<?xi32>, tensor<4xi32>)
+// CHECK: linalg.generic {{.*}} ins(%[[PLACE]]#0 : tensor<?xi32>)
+// CHECK: arith.select
+func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
+    -> (tensor<?x16xf32>, tensor<5xi32>, tensor<?xi32>) {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 4 block = 8
+      : (tensor<?x16xf32>, tensor<?x2xi32>) -> (tensor<?x16xf32>, tensor<5xi32>, tensor<?xi32>)
+  return %g, %off, %s : tensor<?x16xf32>, tensor<5xi32>, tensor<?xi32>
+}
+
+// -----
+
+// Rows past offsets[E] are zero-filled; every row below is written by its
+// expert. The experts that have rows are listed first (a loop over the
+// offsets); they run in parallel (scf.forall over that list; with fewer
+// than 4 of them, times 4 column chunks, with fewer than 16 times 2). Each
+// item computes its row range times its columns of the weight^T with
+// register tiles, straight into its block of the result: 4 x 4 tiles whose
+// k loop carries 16 vector sums along k (k = 32, a multiple of 16), folded
+// pairwise by shuffles into one vector of the 16 results (15 adds, not 16
+// horizontal reductions); the bias (a row of 4, spread over the tile's 4
+// rows) is added and the sums rounded to bf16 in registers, then written as
+// 4 rows of 4. The 1-3 remaining rows are one r x 8 tile of scalar sums
+// (reassociation allowed so that LLVM vectorizes it) with the same
+// epilogue.
+// CHECK-LABEL: func.func @expert_matmul
+// CHECK: %[[EMPTY:.*]] = tensor.empty(%{{.*}}) : tensor<?x32xbf16>
+// CHECK: %[[END:.*]] = tensor.extract %{{.*}}[%c4] : tensor<5xi32>
+// CHECK: %[[USED:.*]] = arith.minui
+// CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[EMPTY]][%[[USED]], 0]
+// CHECK: %[[ZEROS:.*]] = linalg.fill {{.*}} outs(%[[TAIL]]
+// CHECK: %[[ZERO:.*]] = tensor.insert_slice %[[ZEROS]] into %[[EMPTY]][%[[USED]], 0]
+// CHECK: %[[LIST:.*]]:2 = scf.for {{.*}} -> (tensor<4xi32>, index)
+// CHECK: arith.cmpi sgt
+// CHECK: tensor.insert
+// CHECK: %[[SOME:.*]] = arith.cmpi ult, %[[LIST]]#1, %c16
+// CHECK: %[[HALVES:.*]] = arith.select %[[SOME]], %c2, %c1
+// CHECK: %[[FEW:.*]] = arith.cmpi ult, %[[LIST]]#1, %c4
+// CHECK: %[[CHUNKS:.*]] = arith.select %[[FEW]], %c4, %[[HALVES]]
+// CHECK: %[[WORK:.*]] = arith.muli %[[LIST]]#1, %[[CHUNKS]]
+// CHECK: scf.forall (%[[I:.*]]) in (%[[WORK]]) shared_outs(%[[OUT:.*]] = %[[ZERO]]) -> (tensor<?x32xbf16>)
+// CHECK: %[[SLOT:.*]] = arith.divui %[[I]], %[[CHUNKS]]
+// CHECK: %[[WIDTH:.*]] = arith.divui %c32, %[[CHUNKS]]
+// CHECK: %[[CH:.*]] = arith.remui %[[I]], %[[CHUNKS]]
+// CHECK: %[[N0:.*]] = arith.muli %[[CH]], %[[WIDTH]]
+// CHECK: %[[EI:.*]] = tensor.extract %[[LIST]]#0[%[[SLOT]]]
+// CHECK: %[[E:.*]] = arith.index_cast %[[EI]]
+// CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[LO:.*]], 0] [%[[COUNT:.*]], 32] [1, 1] : tensor<?x32xbf16> to tensor<?x32xbf16>
+// CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[N0]], 0] [1, %[[WIDTH]], 32] [1, 1, 1] : tensor<4x32x32xbf16> to tensor<?x32xbf16>
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][%[[LO]], %[[N0]]] [%[[COUNT]], %[[WIDTH]]] [1, 1]
+// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}} = %[[DEST]]) -> (tensor<?x?xbf16>)
+// CHECK: scf.for %[[M0:.*]] = %c0 to %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xbf16>)
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4: vector.transfer_read %[[X]]{{.*}} : tensor<?x32xbf16>, vector<16xbf16>
+// CHECK-COUNT-4: vector.transfer_read %[[WS]]{{.*}} : tensor<?x32xbf16>, vector<16xbf16>
+// CHECK-COUNT-16: vector.fma {{.*}} : vector<16xf32>
+// CHECK-COUNT-15: arith.addf {{.*}} fastmath<reassoc,contract> : vector<16xf32>
+// CHECK: %[[B:.*]] = vector.transfer_read %{{.*}}[%[[E]], %{{.*}}], {{.*}} : tensor<4x32xbf16>, vector<4xbf16>
+// CHECK: vector.shuffle %[[B]], %[[B]] [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]
+// CHECK: arith.addf {{.*}} : vector<16xf32>
+// CHECK: arith.truncf {{.*}} : vector<16xf32> to vector<16xbf16>
+// CHECK-COUNT-4: vector.transfer_write {{.*}} : vector<4xbf16>, tensor<?x?xbf16>
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32)
+// CHECK: vector.from_elements {{.*}} : vector<4xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: tensor.extract %[[X]]
+// CHECK: tensor.extract %[[WS]]
+// CHECK: arith.extf
+// CHECK: scf.if
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], %[[N0]]] [%[[COUNT]], %[[WIDTH]]] [1, 1]
+func.func @expert_matmul(%g: tensor<?x32xbf16>, %w: tensor<4x32x32xbf16>,
+                         %off: tensor<5xi32>, %b: tensor<4x32xbf16>) -> tensor<?x32xbf16> {
+  %y = moe.expert_matmul %g, %w, %off bias(%b)
+      : (tensor<?x32xbf16>, tensor<4x32x32xbf16>, tensor<5xi32>, tensor<4x32xbf16>) -> tensor<?x32xbf16>
+  return %y : tensor<?x32xbf16>
+}
+
+// -----
+
+// A gated interleaved epilogue in the tiles: the 16 sums of a 4 x 4 tile are
+// 4 rows of (gate, up, gate, up); even lanes are the gates, odd lanes the
+// ups, SiLU(gate) * up is computed on the 8 pairs in registers and each row
+// writes 2 results at column n0 / 2. The remaining columns go in steps of 2
+// so that no pair is split between tiles.
+// CHECK-LABEL: func.func @expert_matmul_gated
+// CHECK: scf.forall {{.*}} -> (tensor<?x32xf32>)
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %{{.*}} : tensor<?x32xf32> to tensor<?x?xf32>
+// CHECK: scf.for %[[N0:.*]] = %c0 to %{{.*}} step %c4 iter_args(%{{.*}} = %[[DEST]])
+// CHECK-COUNT-16: vector.fma
+// CHECK-COUNT-15: arith.addf {{.*}} fastmath<reassoc,contract> : vector<16xf32>
+// CHECK-NEXT: %[[G:.*]] = vector.shuffle %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xf32>
+// CHECK-NEXT: %[[U:.*]] = vector.shuffle %{{.*}} [1, 3, 5, 7, 9, 11, 13, 15] : vector<16xf32>
+// CHECK-NEXT: %[[NEG:.*]] = arith.negf %[[G]] : vector<8xf32>
+// CHECK: math.exp %[[NEG]] : vector<8xf32>
+// CHECK: %[[SIG:.*]] = arith.divf
+// CHECK: %[[SILU:.*]] = arith.mulf %[[G]], %[[SIG]] : vector<8xf32>
+// CHECK: %[[H:.*]] = arith.mulf %[[SILU]], %[[U]] : vector<8xf32>
+// CHECK: %[[COL:.*]] = arith.divui %[[N0]], %c2
+// CHECK: %[[ROW0:.*]] = vector.extract_strided_slice %[[H]] {offsets = [0], sizes = [2], strides = [1]}
+// CHECK: vector.transfer_write %[[ROW0]], %{{.*}}[%{{.*}}, %[[COL]]] {{.*}} : vector<2xf32>, tensor<?x?xf32>
+// CHECK-COUNT-3: vector.transfer_write {{.*}} : vector<2xf32>, tensor<?x?xf32>
+// CHECK: scf.for %{{.*}} step %c2 iter_args
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: vector.from_elements {{.*}} : vector<8xf32>
+// CHECK: vector.shuffle {{.*}} [0, 2, 4, 6]
+// CHECK: math.exp {{.*}} : vector<4xf32>
+// CHECK-COUNT-4: vector.transfer_write {{.*}} : vector<1xf32>, tensor<?x?xf32>
+func.func @expert_matmul_gated(%g: tensor<?x32xf32>, %w: tensor<4x64x32xf32>,
+                               %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %y = moe.expert_matmul %g, %w, %off epilogue <silu, gated = interleaved>
+      : (tensor<?x32xf32>, tensor<4x64x32xf32>, tensor<5xi32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$GATE:.*]] = affine_map<(d0, d1) -> (d0, d1 * 2)>
+// CHECK-DAG: #[[$UP:.*]] = affine_map<(d0, d1) -> (d0, d1 * 2 + 1)>
+// CHECK-LABEL: func.func @activations
+// Interleaved gate/up read through strided maps, clamped by the limit.
+// CHECK: linalg.generic {indexing_maps = [#[[$GATE]], #[[$UP]], #{{.*}}]
+// CHECK: arith.minimumf
+// CHECK: arith.maximumf
+// CHECK: arith.addf %{{.*}}, %cst{{.*}} : f32
+// Concatenated halves as slices.
+// CHECK: %[[G:.*]] = tensor.extract_slice %{{.*}}[0, 0] [%{{.*}}, 8] [1, 1]
+// CHECK: %[[U:.*]] = tensor.extract_slice %{{.*}}[0, 8] [%{{.*}}, 8] [1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[G]], %[[U]] :
+// CHECK: math.erf
+func.func @activations(%x: tensor<?x16xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %a = moe.activation %x <silu, gated = interleaved, alpha = 1.702, beta = 1.0, limit = 7.0>
+      : (tensor<?x16xf32>) -> tensor<?x8xf32>
+  %b = moe.activation %x <gelu, gated = concatenated> : (tensor<?x16xf32>) -> tensor<?x8xf32>
+  return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
+}
+
+// -----
+
+// Combine: invert the plan, then sum the k weighted rows per token in order.
+// CHECK-LABEL: func.func @combine
+// CHECK: %[[ROW:.*]] = scf.for {{.*}} -> (tensor<?xindex>)
+// CHECK: scf.if
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x16xf32>)
+// CHECK-COUNT-2: tensor.extract %[[ROW]]
+func.func @combine(%y: tensor<?x16xf32>, %s: tensor<?xi32>, %w: tensor<?x2xf32>) -> tensor<?x16xf32> {
+  %o = moe.combine %y, %s, %w : (tensor<?x16xf32>, tensor<?xi32>, tensor<?x2xf32>) -> tensor<?x16xf32>
+  return %o : tensor<?x16xf32>
+}
+
+// -----
+
+// Quantized weights are read as bytes inside the contraction: the byte of
+// column c is c floordiv 2 (4-bit), its nibble selected by c mod 2, minus
+// the zero point 8, times the row's scale; no dequantized copy exists.
+// CHECK-DAG: #[[$QB:.*]] = affine_map<(d0, d1, d2) -> (d0, d2 floordiv 2)>
+// CHECK-DAG: #[[$QS:.*]] = affine_map<(d0, d1, d2) -> (d0)>
+// CHECK-LABEL: func.func @expert_matmul_int4
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[$QB]], #[[$QS]], #{{.*}}]
+// CHECK-SAME: ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x32xi8>, tensor<32xf32>)
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: linalg.index 2
+// CHECK: arith.shrui
+// CHECK: arith.andi
+// CHECK: arith.subi %{{.*}}, %c8_i32
+// CHECK: arith.sitofp
+// CHECK: arith.mulf
+func.func @expert_matmul_int4(%g: tensor<?x64xf32>, %w: tensor<4x32x32xi8>,
+                              %off: tensor<5xi32>, %s: tensor<4x32xf32>) -> tensor<?x32xf32> {
+  %y = moe.expert_matmul %g, %w, %off scales(%s) {weight_bits = 4}
+      : (tensor<?x64xf32>, tensor<4x32x32xi8>, tensor<5xi32>, tensor<4x32xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
