@@ -3,8 +3,11 @@
 // Exporters compute Reshape/Expand targets from Shape, Gather and Concat
 // rather than writing constants; the importer's type inference and the
 // raising passes both need what of such a tensor is known at compile time.
+// Also the shape helpers that the inference rules share.
 //
 //===----------------------------------------------------------------------===//
+
+#include "ShapeInference.h"
 
 #include "moe/Dialect/ONNX.h"
 
@@ -15,13 +18,78 @@
 using namespace mlir;
 using namespace mlir::onnx;
 
-namespace {
-constexpr int64_t kDyn = ShapedType::kDynamic;
+using namespace mlir::onnx::detail;
 
-using Shape = std::optional<SmallVector<int64_t>>;
-Type elementTypeOf(Value v) { return getTensorElementType(v); }
-Shape shapeOf(Value v) { return getTensorShape(v); }
-} // namespace
+Type onnx::detail::elementTypeOf(Value v) { return getTensorElementType(v); }
+Shape onnx::detail::shapeOf(Value v) { return getTensorShape(v); }
+bool onnx::detail::isNone(Value v) { return isa<NoneType>(v.getType()); }
+
+Type onnx::detail::makeType(const Shape &shape, Type elt) {
+  if (!shape)
+    return UnrankedTensorType::get(elt);
+  return RankedTensorType::get(*shape, elt);
+}
+
+std::optional<int64_t> onnx::detail::normAxis(int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return std::nullopt;
+  return axis < 0 ? axis + rank : axis;
+}
+
+Shape onnx::detail::broadcast(const Shape &a, const Shape &b, std::string &error) {
+  if (!a || !b)
+    return std::nullopt;
+  size_t rank = std::max(a->size(), b->size());
+  SmallVector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t x = i < rank - a->size() ? 1 : (*a)[i - (rank - a->size())];
+    int64_t y = i < rank - b->size() ? 1 : (*b)[i - (rank - b->size())];
+    if (x == 1)
+      out[i] = y;
+    else if (y == 1)
+      out[i] = x;
+    else if (x == kDyn)
+      out[i] = y;
+    else if (y == kDyn || x == y)
+      out[i] = x;
+    else {
+      error = "cannot broadcast dimension " + std::to_string(x) + " with " +
+              std::to_string(y);
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> onnx::detail::staticLength(Value v) {
+  Shape s = shapeOf(v);
+  if (!s || s->size() != 1 || (*s)[0] == kDyn)
+    return std::nullopt;
+  return (*s)[0];
+}
+
+Type onnx::detail::typeFromOnnxCode(MLIRContext *ctx, int64_t code) {
+  Builder b(ctx);
+  auto uint = [&](unsigned w) {
+    return IntegerType::get(ctx, w, IntegerType::Unsigned);
+  };
+  switch (code) {
+  case 1: return b.getF32Type();
+  case 2: return uint(8);
+  case 3: return b.getIntegerType(8);
+  case 4: return uint(16);
+  case 5: return b.getIntegerType(16);
+  case 6: return b.getIntegerType(32);
+  case 7: return b.getIntegerType(64);
+  case 9: return b.getI1Type();
+  case 10: return b.getF16Type();
+  case 11: return b.getF64Type();
+  case 12: return uint(32);
+  case 13: return uint(64);
+  case 16: return b.getBF16Type();
+  default: return {};
+  }
+}
 
 Type mlir::onnx::getTensorElementType(Value value) {
   if (auto t = dyn_cast<TensorType>(value.getType()))

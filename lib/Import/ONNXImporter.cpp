@@ -9,7 +9,7 @@
 #include "moe/Import/ONNXImport.h"
 
 #include "ModelLoader.h"
-#include "TypeInference.h"
+#include "OpsetNormalization.h"
 #include "moe/Dialect/ONNX.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -499,59 +499,22 @@ LogicalResult Importer::importNode(const pb::NodeProto &node, int index) {
            << (domain.empty() ? "ai.onnx" : domain) << "', opset "
            << defaultOpset << ")";
 
-  // Attributes, normalized to the opset-21 form of the op.
   SmallVector<NamedAttribute> attrs;
-  std::optional<SmallVector<int64_t>> axesAttr;
-  bool reduceWithAxesAttr =
-      llvm::is_contained({"ReduceMean", "ReduceMax", "ReduceMin"}, opType) &&
-      defaultOpset < 18;
   for (const auto &attr : node.attribute()) {
-    if (reduceWithAxesAttr && attr.name() == "axes") {
-      axesAttr.emplace(attr.ints().begin(), attr.ints().end());
-      continue;
-    }
     auto value = convertAttribute(attr, loc);
     if (failed(value))
       return failure();
-    StringRef name = attr.name();
-    if (opType == "Constant") {
-      // value_float / value_ints / ... all become one `value` tensor.
-      Builder b(ctx);
-      if (name == "value_float")
-        value = Attribute(DenseElementsAttr::get(
-            RankedTensorType::get({}, b.getF32Type()), attr.f()));
-      else if (name == "value_int")
-        value = Attribute(DenseElementsAttr::get(
-            RankedTensorType::get({}, b.getI64Type()), attr.i()));
-      else if (name == "value_floats")
-        value = Attribute(DenseElementsAttr::get(
-            RankedTensorType::get({attr.floats_size()}, b.getF32Type()),
-            ArrayRef<float>(attr.floats().data(), attr.floats_size())));
-      else if (name == "value_ints")
-        value = Attribute(DenseElementsAttr::get(
-            RankedTensorType::get({attr.ints_size()}, b.getI64Type()),
-            ArrayRef<int64_t>(attr.ints().data(), attr.ints_size())));
-      else if (name != "value")
-        return mlir::emitError(loc) << "Constant with '" << name
-                                    << "' is not supported";
-      name = "value";
-    }
-    attrs.push_back(builder.getNamedAttr(name, *value));
+    attrs.push_back(builder.getNamedAttr(attr.name(), *value));
   }
-
   // Operands; absent optional inputs are `none`.
   SmallVector<Value> operands;
   for (const std::string &in : node.input())
     operands.push_back(in.empty() ? noneValue(loc) : values.lookup(in));
-  if (axesAttr) {
-    while (operands.size() < 1)
-      operands.push_back(noneValue(loc));
-    auto axesType = RankedTensorType::get(
-        {static_cast<int64_t>(axesAttr->size())}, builder.getI64Type());
-    operands.push_back(mlir::onnx::ConstantOp::create(
-        builder, loc, axesType,
-        DenseElementsAttr::get(axesType, ArrayRef<int64_t>(*axesAttr))));
-  }
+  if (isDefaultDomain(domain) &&
+      failed(moe::detail::normalizeNode(
+          opType, defaultOpset, loc, builder, [&] { return noneValue(loc); },
+          attrs, operands)))
+    return failure();
   if (arity->inputs >= 0) {
     if (static_cast<int>(operands.size()) > arity->inputs)
       return mlir::emitError(loc)
@@ -569,7 +532,7 @@ LogicalResult Importer::importNode(const pb::NodeProto &node, int index) {
 
   DictionaryAttr attrDict = DictionaryAttr::get(ctx, attrs);
   SmallVector<Type> types;
-  if (auto error = moe::detail::inferResultTypes(opType, operands, attrDict,
+  if (auto error = mlir::onnx::inferResultTypes(opType, operands, attrDict,
                                                  numResults, types))
     return mlir::emitError(loc) << opType << ": " << *error;
   // Declared value_info refines what inference left dynamic; an absent

@@ -47,6 +47,17 @@ std::optional<llvm::SmallVector<int64_t>> getTensorShape(Value value);
 /// elements are their values, the others `ShapedType::kDynamic`. Nullopt
 /// when not even the element count is known this way.
 std::optional<llvm::SmallVector<int64_t>> getPartialInts(Value value);
+
+/// The dialect's shape inference: result types for `onnx.<opType>` with
+/// `operands` (`none` for absent inputs) and `attrs`, `numResults` of them.
+/// Results the rules cannot describe are unranked tensors of the first
+/// operand's element type. Returns an error message for operands that
+/// contradict the op (e.g. a MatMul of mismatched inner dimensions).
+std::optional<std::string> inferResultTypes(llvm::StringRef opType,
+                                            ValueRange operands,
+                                            DictionaryAttr attrs,
+                                            unsigned numResults,
+                                            llvm::SmallVectorImpl<Type> &results);
 } // namespace mlir::onnx
 
 #endif // MOE_DIALECT_ONNX_H

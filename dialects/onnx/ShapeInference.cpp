@@ -1,0 +1,144 @@
+//===- ShapeInference.cpp - result types of onnx ops ----------------------===//
+//
+// A forward shape inference over the supported op set, one rule per op. It
+// is deliberately conservative: a dimension is static only when the ONNX
+// semantics make it so given static operand dimensions and constant operand
+// values. The importer asks it for the result types of each node.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ShapeInference.h"
+
+#include "moe/Dialect/ONNX.h"
+
+using namespace mlir;
+using namespace mlir::onnx;
+using namespace mlir::onnx::detail;
+
+int64_t InferenceContext::intAttr(StringRef name, int64_t dflt) const {
+  if (auto a = attrs ? attrs.getAs<IntegerAttr>(name) : IntegerAttr())
+    return a.getInt();
+  return dflt;
+}
+
+std::optional<SmallVector<int64_t>>
+InferenceContext::intsAttr(StringRef name) const {
+  auto a = attrs ? attrs.getAs<ArrayAttr>(name) : ArrayAttr();
+  if (!a)
+    return std::nullopt;
+  SmallVector<int64_t> out;
+  for (Attribute e : a)
+    if (auto i = dyn_cast<IntegerAttr>(e))
+      out.push_back(i.getInt());
+  return out;
+}
+
+namespace {
+void sameShape(InferenceContext &c) { c.result(c.shape(0)); }
+
+void broadcastBinary(InferenceContext &c) {
+  c.result(broadcast(c.shape(0), c.shape(1), c.error));
+}
+
+void compare(InferenceContext &c) {
+  c.result(broadcast(c.shape(0), c.shape(1), c.error), c.i1());
+}
+
+void variadicBroadcast(InferenceContext &c) {
+  Shape shape = c.shape(0);
+  for (unsigned i = 1; i < c.operands.size(); ++i)
+    shape = broadcast(shape, c.shape(i), c.error);
+  c.result(shape);
+}
+
+void where(InferenceContext &c) {
+  Shape shape = broadcast(broadcast(c.shape(0), c.shape(1), c.error),
+                          c.shape(2), c.error);
+  c.result(shape, c.elt(1));
+}
+
+void castTo(InferenceContext &c) {
+  Type to = typeFromOnnxCode(c.ctx, c.intAttr("to", 0));
+  if (!to) {
+    c.error = "Cast to unsupported ONNX data type " +
+              std::to_string(c.intAttr("to", 0));
+    return;
+  }
+  c.result(c.shape(0), to);
+}
+
+/// Y, then the f32 statistics (Mean, InvStdDev) whose shapes are not
+/// inferred.
+void normalization(InferenceContext &c) {
+  c.result(c.shape(0));
+  c.results.push_back(c.first);
+  for (unsigned i = 1; i < c.numResults; ++i)
+    c.results.push_back(UnrankedTensorType::get(c.f32()));
+}
+
+/// output, mean, inv_std_var, input_skip_bias_sum (shaped like the input).
+void skipNormalization(InferenceContext &c) {
+  normalization(c);
+  if (c.numResults > 3)
+    c.results[3] = c.first;
+}
+} // namespace
+
+void onnx::detail::addElementwiseRules(RuleTable &rules) {
+  for (StringRef op : {"Add", "Sub", "Mul", "Div", "Pow"})
+    rules[op] = broadcastBinary;
+  for (StringRef op : {"Equal", "Less", "LessOrEqual", "Greater",
+                       "GreaterOrEqual", "And", "Or"})
+    rules[op] = compare;
+  for (StringRef op : {"Max", "Min"})
+    rules[op] = variadicBroadcast;
+  for (StringRef op :
+       {"Sqrt", "Reciprocal", "Neg", "Relu", "Sigmoid", "Tanh", "Erf", "Exp",
+        "Log", "Abs", "Not", "Identity", "Softplus", "Gelu", "Softmax", "Clip",
+        "CumSum", "MoE", "QMoE", "ScatterND", "ScatterElements"})
+    rules[op] = sameShape;
+  rules["Where"] = where;
+  rules["Cast"] = castTo;
+  rules["LayerNormalization"] = normalization;
+  rules["SimplifiedLayerNormalization"] = normalization;
+  rules["SkipSimplifiedLayerNormalization"] = skipNormalization;
+}
+
+static const RuleTable &ruleTable() {
+  static const RuleTable table = [] {
+    RuleTable rules;
+    addElementwiseRules(rules);
+    addTensorRules(rules);
+    addComputeRules(rules);
+    return rules;
+  }();
+  return table;
+}
+
+std::optional<std::string>
+mlir::onnx::inferResultTypes(StringRef opType, ValueRange operands,
+                             DictionaryAttr attrs, unsigned numResults,
+                             SmallVectorImpl<Type> &results) {
+  MLIRContext *ctx = attrs ? attrs.getContext()
+                           : (operands.empty() ? nullptr
+                                               : operands[0].getContext());
+  if (!ctx)
+    return std::string("cannot infer result types without operands or "
+                       "attributes");
+  InferenceContext c(operands, attrs, numResults, ctx);
+  auto rule = ruleTable().find(opType);
+  if (rule != ruleTable().end())
+    rule->second(c);
+  if (!c.error.empty())
+    return c.error;
+  if (!c.results.empty()) {
+    results.append(c.results.begin(), c.results.end());
+    return std::nullopt;
+  }
+  // Results no rule describes are unranked tensors of input 0's type.
+  Type elt = c.defaultElt();
+  results.push_back(c.first ? c.first : UnrankedTensorType::get(elt));
+  for (unsigned i = 1; i < numResults; ++i)
+    results.push_back(UnrankedTensorType::get(elt));
+  return std::nullopt;
+}
