@@ -20,6 +20,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <limits>
 
@@ -116,9 +117,21 @@ private:
     bool slot = (c == 0) == pairs.slotFirst;
     return Sym{slot ? Kind::Slot : Kind::Token, pairs.expert, true};
   }
+  // One rule per op kind, each from that op's ONNX semantics.
+  Sym evalCast(Value v, Value in0);
+  Sym evalReshape(Operation *op, Value v, Value in0);
+  Sym evalTranspose(onnx::TransposeOp op, Value v);
+  Sym evalExpand(onnx::ExpandOp op, Value v);
+  Sym evalOneHot(onnx::OneHotOp op);
+  Sym evalEqual(onnx::EqualOp op);
   Sym evalGather(onnx::GatherOp op);
   Sym evalGatherND(onnx::GatherNDOp op);
+  Sym evalNonZero(onnx::NonZeroOp op);
+  Sym evalSplit(onnx::SplitOp op, Value v);
+  Sym evalSlice(onnx::SliceOp op);
+  Sym evalAdd(onnx::AddOp op, Value v);
   Sym evalMul(onnx::MulOp op);
+  Sym evalConcat(onnx::ConcatOp op);
 
   llvm::DenseMap<Value, Sym> memo;
 };
@@ -387,6 +400,157 @@ std::optional<int64_t> sliceColumn(onnx::SliceOp op, int64_t axis) {
   return c;
 }
 
+Sym Analysis::evalCast(Value v, Value in0) {
+  Sym s = eval(in0);
+  if (s.kind == Kind::OneHot || s.kind == Kind::MaskAll || s.kind == Kind::Mask)
+    return s; // 0/1 and false/true survive any cast
+  if (s.kind == Kind::Unknown || in0.getType() != v.getType())
+    return {};
+  return s;
+}
+
+Sym Analysis::evalReshape(Operation *op, Value v, Value in0) {
+  Sym s = eval(in0);
+  if (s.kind == Kind::Ids && isa<onnx::UnsqueezeOp>(op) &&
+      isSingleAxis(op->getOperand(1), 2, 3))
+    return {Kind::IdsCol};
+  if (s.kind == Kind::Weights && numRealDims(in0) == 2 && numRealDims(v) == 1) {
+    // Flatten keeps axes before `axis` apart: both real axes must be there.
+    auto flat = dyn_cast<onnx::FlattenOp>(op);
+    int64_t axis = flat ? flat.getAxis() : 0;
+    if (flat && axis < 0)
+      axis += rankedType(in0).getRank();
+    if (isa<onnx::ReshapeOp>(op) || (flat && *realDimPos(in0, 1) < axis))
+      return {Kind::WeightsFlat};
+    return {};
+  }
+  if (isList(s.kind) && isUnitReshape(in0, v))
+    return s;
+  return {};
+}
+
+Sym Analysis::evalTranspose(onnx::TransposeOp tr, Value v) {
+  Value in0 = tr.getData();
+  Sym s = eval(in0);
+  auto perm = permOf(tr);
+  if (!perm)
+    return {};
+  if (s.kind == Kind::OneHot) {
+    if (*perm == ArrayRef<int64_t>{2, 1, 0})
+      return Sym{Kind::MaskAll, -1, true};
+    if (*perm == ArrayRef<int64_t>{2, 0, 1})
+      return Sym{Kind::MaskAll, -1, false};
+    return {};
+  }
+  if (s.kind == Kind::Pairs && *perm == ArrayRef<int64_t>{1, 0})
+    return listOf(Kind::PairsT, s);
+  if (isList(s.kind) && keepsRealOrder(in0, *perm) && isUnitReshape(in0, v))
+    return s;
+  return {};
+}
+
+Sym Analysis::evalExpand(onnx::ExpandOp ex, Value v) {
+  Value in0 = ex.getInput();
+  Sym s = eval(in0);
+  if (isList(s.kind) && (isNoopExpand(ex) || isIndexAddExpand(ex)))
+    return s;
+  // t broadcast along H, for ScatterElements: [n, 1] -> [n, H].
+  auto inT = rankedType(in0), outT = rankedType(v);
+  auto h = rankedType(hidden);
+  if (s.kind == Kind::Token && inT && outT && inT.getRank() == 2 &&
+      inT.getDimSize(1) == 1 && outT.getRank() == 2 &&
+      outT.getDimSize(1) == h.getDimSize(1))
+    return listOf(Kind::TokenBcast, s);
+  return {};
+}
+
+Sym Analysis::evalOneHot(onnx::OneHotOp oh) {
+  auto depth = scalarInt(oh.getDepth());
+  if (eval(oh.getIndices()).kind != Kind::Ids || !depth ||
+      !hasValues(oh.getValues(), {0, 1}) ||
+      (oh.getAxis() != -1 && oh.getAxis() != 2) || !setExperts(*depth))
+    return {};
+  return {Kind::OneHot};
+}
+
+/// ids[..., None] == arange(E): the one-hot encoding written as Equal.
+Sym Analysis::evalEqual(onnx::EqualOp eq) {
+  Value a = eq.getA(), b = eq.getB();
+  if (eval(a).kind != Kind::IdsCol)
+    std::swap(a, b);
+  auto iota = onnx::getConstantInts(b);
+  auto bt = rankedType(b);
+  if (eval(a).kind != Kind::IdsCol || !iota || !bt ||
+      bt.getDimSize(bt.getRank() - 1) != static_cast<int64_t>(iota->size()))
+    return {};
+  for (auto [i, x] : llvm::enumerate(*iota))
+    if (x != static_cast<int64_t>(i))
+      return {};
+  if (!setExperts(iota->size()))
+    return {};
+  return {Kind::OneHot};
+}
+
+Sym Analysis::evalNonZero(onnx::NonZeroOp nz) {
+  Sym s = eval(nz.getX());
+  auto t = rankedType(nz.getX());
+  if (s.kind != Kind::Mask || !t || t.getRank() != 2)
+    return {};
+  return listOf(Kind::Pairs, s);
+}
+
+/// The two columns of the pairs as Split outputs.
+Sym Analysis::evalSplit(onnx::SplitOp split, Value v) {
+  Sym s = eval(split.getInput());
+  int64_t axis = split.getAxis() < 0 ? split.getAxis() + 2 : split.getAxis();
+  bool ok = split.getOutputs().size() == 2 &&
+            ((s.kind == Kind::PairsT && axis == 1) ||
+             (s.kind == Kind::Pairs && axis == 0)) &&
+            (isa<NoneType>(split.getSplit().getType()) ||
+             hasValues(split.getSplit(), {1, 1}));
+  if (!ok)
+    return {};
+  return column(s, cast<OpResult>(v).getResultNumber());
+}
+
+/// A column of the pairs as a Slice.
+Sym Analysis::evalSlice(onnx::SliceOp slice) {
+  Sym s = eval(slice.getData());
+  std::optional<int64_t> c;
+  if (s.kind == Kind::PairsT)
+    c = sliceColumn(slice, 1);
+  else if (s.kind == Kind::Pairs)
+    c = sliceColumn(slice, 0);
+  if (!c)
+    return {};
+  return column(s, *c);
+}
+
+/// j + t * k: the flat index of the slots.
+Sym Analysis::evalAdd(onnx::AddOp add, Value v) {
+  Sym a = eval(add.getA()), b = eval(add.getB());
+  if (a.kind == Kind::TokenK)
+    std::swap(a, b);
+  if (a.kind == Kind::Slot && b.kind == Kind::TokenK && a.expert == b.expert &&
+      isUnitReshape(add.getA(), add.getB()) && isUnitReshape(add.getA(), v))
+    return listOf(Kind::FlatIdx, a);
+  return {};
+}
+
+/// [t, j] columns concatenated into index tuples.
+Sym Analysis::evalConcat(onnx::ConcatOp cat) {
+  auto inputs = cat.getInputs();
+  if (inputs.size() != 2 || (cat.getAxis() != 1 && cat.getAxis() != -1))
+    return {};
+  Sym t = eval(inputs[0]), j = eval(inputs[1]);
+  auto tt = rankedType(inputs[0]), jt = rankedType(inputs[1]);
+  if (t.kind == Kind::Token && j.kind == Kind::Slot && t.expert == j.expert &&
+      tt && jt && tt.getRank() == 2 && jt.getRank() == 2 &&
+      tt.getDimSize(1) == 1 && jt.getDimSize(1) == 1)
+    return listOf(Kind::TokSlot, t);
+  return {};
+}
+
 Sym Analysis::evalOp(Value v) {
   if (v == hidden)
     return {Kind::Hidden};
@@ -394,155 +558,29 @@ Sym Analysis::evalOp(Value v) {
   if (!op)
     return {};
   Value in0 = op->getNumOperands() ? op->getOperand(0) : Value();
-
   if (auto t = dyn_cast<onnx::TopKOp>(op); t && v == t.getIndices())
     return setTopK(t) ? Sym{Kind::Ids} : Sym{};
   if (isWeights(v))
     return {Kind::Weights};
-  if (isa<onnx::CastOp, onnx::IdentityOp>(op)) {
-    Sym s = eval(in0);
-    if (s.kind == Kind::OneHot || s.kind == Kind::MaskAll ||
-        s.kind == Kind::Mask)
-      return s; // 0/1 and false/true survive any cast
-    if (s.kind == Kind::Unknown || in0.getType() != v.getType())
-      return {};
-    return s;
-  }
-  if (isa<onnx::UnsqueezeOp, onnx::SqueezeOp, onnx::ReshapeOp, onnx::FlattenOp>(
-          op)) {
-    Sym s = eval(in0);
-    if (s.kind == Kind::Ids && isa<onnx::UnsqueezeOp>(op) &&
-        isSingleAxis(op->getOperand(1), 2, 3))
-      return {Kind::IdsCol};
-    if (s.kind == Kind::Weights && numRealDims(in0) == 2 &&
-        numRealDims(v) == 1) {
-      // Flatten keeps axes before `axis` apart: both real axes must be there.
-      auto flat = dyn_cast<onnx::FlattenOp>(op);
-      int64_t axis = flat ? flat.getAxis() : 0;
-      if (flat && axis < 0)
-        axis += rankedType(in0).getRank();
-      if (isa<onnx::ReshapeOp>(op) || (flat && *realDimPos(in0, 1) < axis))
-        return {Kind::WeightsFlat};
-      return {};
-    }
-    if (isList(s.kind) && isUnitReshape(in0, v))
-      return s;
-    return {};
-  }
-  if (auto tr = dyn_cast<onnx::TransposeOp>(op)) {
-    Sym s = eval(in0);
-    auto perm = permOf(tr);
-    if (!perm)
-      return {};
-    if (s.kind == Kind::OneHot) {
-      if (*perm == ArrayRef<int64_t>{2, 1, 0})
-        return Sym{Kind::MaskAll, -1, true};
-      if (*perm == ArrayRef<int64_t>{2, 0, 1})
-        return Sym{Kind::MaskAll, -1, false};
-      return {};
-    }
-    if (s.kind == Kind::Pairs && *perm == ArrayRef<int64_t>{1, 0})
-      return listOf(Kind::PairsT, s);
-    if (isList(s.kind) && keepsRealOrder(in0, *perm) && isUnitReshape(in0, v))
-      return s;
-    return {};
-  }
-  if (auto ex = dyn_cast<onnx::ExpandOp>(op)) {
-    Sym s = eval(in0);
-    if (isList(s.kind) && (isNoopExpand(ex) || isIndexAddExpand(ex)))
-      return s;
-    // t broadcast along H, for ScatterElements: [n, 1] -> [n, H].
-    auto inT = rankedType(in0), outT = rankedType(v);
-    auto h = rankedType(hidden);
-    if (s.kind == Kind::Token && inT && outT && inT.getRank() == 2 &&
-        inT.getDimSize(1) == 1 && outT.getRank() == 2 &&
-        outT.getDimSize(1) == h.getDimSize(1))
-      return listOf(Kind::TokenBcast, s);
-    return {};
-  }
-  if (auto oh = dyn_cast<onnx::OneHotOp>(op)) {
-    auto depth = scalarInt(oh.getDepth());
-    if (eval(oh.getIndices()).kind != Kind::Ids || !depth ||
-        !hasValues(oh.getValues(), {0, 1}) ||
-        (oh.getAxis() != -1 && oh.getAxis() != 2) || !setExperts(*depth))
-      return {};
-    return {Kind::OneHot};
-  }
-  if (auto eq = dyn_cast<onnx::EqualOp>(op)) {
-    Value a = eq.getA(), b = eq.getB();
-    if (eval(a).kind != Kind::IdsCol)
-      std::swap(a, b);
-    auto iota = onnx::getConstantInts(b);
-    auto bt = rankedType(b);
-    if (eval(a).kind != Kind::IdsCol || !iota || !bt ||
-        bt.getDimSize(bt.getRank() - 1) != static_cast<int64_t>(iota->size()))
-      return {};
-    for (auto [i, x] : llvm::enumerate(*iota))
-      if (x != static_cast<int64_t>(i))
-        return {};
-    if (!setExperts(iota->size()))
-      return {};
-    return {Kind::OneHot};
-  }
-  if (auto g = dyn_cast<onnx::GatherOp>(op))
-    return evalGather(g);
-  if (auto g = dyn_cast<onnx::GatherNDOp>(op))
-    return evalGatherND(g);
-  if (auto nz = dyn_cast<onnx::NonZeroOp>(op)) {
-    Sym s = eval(nz.getX());
-    auto t = rankedType(nz.getX());
-    if (s.kind != Kind::Mask || !t || t.getRank() != 2)
-      return {};
-    return listOf(Kind::Pairs, s);
-  }
-  if (auto split = dyn_cast<onnx::SplitOp>(op)) {
-    Sym s = eval(split.getInput());
-    int64_t axis = split.getAxis() < 0 ? split.getAxis() + 2 : split.getAxis();
-    bool ok = split.getOutputs().size() == 2 &&
-              ((s.kind == Kind::PairsT && axis == 1) ||
-               (s.kind == Kind::Pairs && axis == 0)) &&
-              (isa<NoneType>(split.getSplit().getType()) ||
-               hasValues(split.getSplit(), {1, 1}));
-    if (!ok)
-      return {};
-    return column(s, cast<OpResult>(v).getResultNumber());
-  }
-  if (auto slice = dyn_cast<onnx::SliceOp>(op)) {
-    Sym s = eval(slice.getData());
-    std::optional<int64_t> c;
-    if (s.kind == Kind::PairsT)
-      c = sliceColumn(slice, 1);
-    else if (s.kind == Kind::Pairs)
-      c = sliceColumn(slice, 0);
-    if (!c)
-      return {};
-    return column(s, *c);
-  }
-  if (auto add = dyn_cast<onnx::AddOp>(op)) {
-    Sym a = eval(add.getA()), b = eval(add.getB());
-    if (a.kind == Kind::TokenK)
-      std::swap(a, b);
-    if (a.kind == Kind::Slot && b.kind == Kind::TokenK &&
-        a.expert == b.expert && isUnitReshape(add.getA(), add.getB()) &&
-        isUnitReshape(add.getA(), v))
-      return listOf(Kind::FlatIdx, a);
-    return {};
-  }
-  if (auto mul = dyn_cast<onnx::MulOp>(op))
-    return evalMul(mul);
-  if (auto cat = dyn_cast<onnx::ConcatOp>(op)) {
-    auto inputs = cat.getInputs();
-    if (inputs.size() != 2 || (cat.getAxis() != 1 && cat.getAxis() != -1))
-      return {};
-    Sym t = eval(inputs[0]), j = eval(inputs[1]);
-    auto tt = rankedType(inputs[0]), jt = rankedType(inputs[1]);
-    if (t.kind == Kind::Token && j.kind == Kind::Slot && t.expert == j.expert &&
-        tt && jt && tt.getRank() == 2 && jt.getRank() == 2 &&
-        tt.getDimSize(1) == 1 && jt.getDimSize(1) == 1)
-      return listOf(Kind::TokSlot, t);
-    return {};
-  }
-  return {};
+  return llvm::TypeSwitch<Operation *, Sym>(op)
+      .Case<onnx::CastOp, onnx::IdentityOp>(
+          [&](Operation *) { return evalCast(v, in0); })
+      .Case<onnx::UnsqueezeOp, onnx::SqueezeOp, onnx::ReshapeOp,
+            onnx::FlattenOp>(
+          [&](Operation *o) { return evalReshape(o, v, in0); })
+      .Case([&](onnx::TransposeOp o) { return evalTranspose(o, v); })
+      .Case([&](onnx::ExpandOp o) { return evalExpand(o, v); })
+      .Case([&](onnx::OneHotOp o) { return evalOneHot(o); })
+      .Case([&](onnx::EqualOp o) { return evalEqual(o); })
+      .Case([&](onnx::GatherOp o) { return evalGather(o); })
+      .Case([&](onnx::GatherNDOp o) { return evalGatherND(o); })
+      .Case([&](onnx::NonZeroOp o) { return evalNonZero(o); })
+      .Case([&](onnx::SplitOp o) { return evalSplit(o, v); })
+      .Case([&](onnx::SliceOp o) { return evalSlice(o); })
+      .Case([&](onnx::AddOp o) { return evalAdd(o, v); })
+      .Case([&](onnx::MulOp o) { return evalMul(o); })
+      .Case([&](onnx::ConcatOp o) { return evalConcat(o); })
+      .Default([](Operation *) { return Sym{}; });
 }
 
 /// One step `acc' = acc + scatter(update_e at tokens_e)` that uses `acc`,
