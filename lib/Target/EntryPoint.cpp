@@ -10,6 +10,8 @@
 
 #include "EntryPoint.h"
 
+#include "moe/Runtime/Symbols.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/StringExtras.h"
@@ -18,6 +20,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
+namespace runtime = mlir::moe::runtime;
 
 namespace {
 struct TensorSig {
@@ -35,6 +38,12 @@ struct EntrySig {
 /// for the generated code and for the tools that load models).
 constexpr const char *kABITypes =
 #include "ModelABI.inc"
+    ;
+
+/// The declarations of the runtime functions the entry points call: the
+/// text of include/moe/Runtime/{Errors,Threads,CUDA}.h.
+constexpr const char *kRuntimeHeaders =
+#include "RuntimeHeaders.inc"
     ;
 
 std::string dtypeName(Type t) {
@@ -210,7 +219,7 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   size_t numInputs = e.inputs.size();
   if (cuda) {
     os << "  {\n    char why[384];\n"
-          "    if (!moe_cuda_available(why, sizeof(why))) {\n"
+          "    if (!" << runtime::kCudaAvailable << "(why, sizeof(why))) {\n"
           "      moe__fail(error, error_size, \"cannot run on CUDA: %s\", "
           "why);\n      return MOE_ERROR_DEVICE;\n    }\n  }\n";
     // Inputs are copied to device-accessible memory; the copies are freed
@@ -222,18 +231,18 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   os << "  jmp_buf on_error;\n"
         "  if (setjmp(on_error)) {\n"
         "    moe__fail(error, error_size, \"%s\", "
-        "moe_runtime_error_message());\n";
+        << runtime::kErrorMessage << "());\n";
   if (cuda)
     os << "    for (int32_t i = 0; i < " << numInputs
-       << "; ++i)\n      moe_cuda_free(dev[i]);\n";
+       << "; ++i)\n      " << runtime::kCudaFree << "(dev[i]);\n";
   os << "    return MOE_ERROR_RUNTIME;\n  }\n";
   if (cuda) {
-    os << "  moe_runtime_set_error_handler(&on_error);\n";
+    os << "  " << runtime::kSetErrorHandler << "(&on_error);\n";
     for (auto [i, t] : llvm::enumerate(e.inputs)) {
       os << "  {\n    size_t bytes = " << dtypeBytes(t.type.getElementType())
          << ";\n    for (int32_t d = 0; d < " << t.type.getRank()
          << "; ++d)\n      bytes *= (size_t)inputs[" << i << "].shape[d];\n"
-         << "    dev[" << i << "] = moe_cuda_alloc(bytes);\n"
+         << "    dev[" << i << "] = " << runtime::kCudaAlloc << "(bytes);\n"
          << "    if (bytes)\n      memcpy(dev[" << i << "], inputs[" << i
          << "].data, bytes);\n  }\n";
     }
@@ -275,13 +284,13 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   }
   for (size_t i = 0; i < e.inputs.size(); ++i)
     args.push_back("&in" + std::to_string(i));
-  os << "  moe_runtime_set_error_handler(&on_error);\n";
+  os << "  " << runtime::kSetErrorHandler << "(&on_error);\n";
   if (cuda)
-    os << "  moe_cuda_timer_start();\n";
+    os << "  " << runtime::kCudaTimerStart << "();\n";
   os << "  _mlir_ciface_" << f << "(" << llvm::join(args, ", ") << ");\n";
   if (cuda)
-    os << "  moe__last_device_ms = moe_cuda_timer_stop();\n";
-  os << "  moe_runtime_set_error_handler(NULL);\n";
+    os << "  moe__last_device_ms = " << runtime::kCudaTimerStop << "();\n";
+  os << "  " << runtime::kSetErrorHandler << "(NULL);\n";
   for (auto [i, t] : llvm::enumerate(e.outputs)) {
     int64_t rank = t.type.getRank();
     std::string r = e.outputs.size() == 1 ? "res" : "res.r" + std::to_string(i);
@@ -295,16 +304,16 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
        << dtypeBytes(t.type.getElementType()) << ", " << rank << ", " << r
        << ".allocated, " << r << ".aligned, " << r
        << ".offset, sizes, strides, " << (cuda ? "(void **)dev" : "kept")
-       << ", num_inputs, " << (cuda ? "moe_cuda_free" : "free")
+       << ", num_inputs, " << (cuda ? runtime::kCudaFree : "free")
        << ", error, error_size)) {\n";
     if (cuda)
       os << "      for (int32_t i = 0; i < " << numInputs
-         << "; ++i)\n        moe_cuda_free(dev[i]);\n";
+         << "; ++i)\n        " << runtime::kCudaFree << "(dev[i]);\n";
     os << "      return MOE_ERROR_OUT_OF_MEMORY;\n    }\n  }\n";
   }
   if (cuda)
     os << "  for (int32_t i = 0; i < " << numInputs
-       << "; ++i)\n    moe_cuda_free(dev[i]);\n";
+       << "; ++i)\n    " << runtime::kCudaFree << "(dev[i]);\n";
   os << "  return MOE_OK;\n}\n";
 }
 
@@ -315,17 +324,6 @@ constexpr const char *kHelpers = R"c(
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* libmoe_runtime's error path for failed checks (runtime/cpu/errors.c). */
-void moe_runtime_set_error_handler(jmp_buf *handler);
-const char *moe_runtime_error_message(void);
-
-/* libmoe_runtime's CUDA side (include/moe/Runtime/CUDA.h). */
-int moe_cuda_available(char *error, size_t error_size);
-void *moe_cuda_alloc(size_t bytes);
-void moe_cuda_free(void *ptr);
-void moe_cuda_timer_start(void);
-double moe_cuda_timer_stop(void);
 
 /* Device time of the last call (CUDA models), in milliseconds. */
 static double moe__last_device_ms;
@@ -474,7 +472,7 @@ mlir::moe::detail::generateEntrySource(ModuleOp module) {
   std::string text;
   llvm::raw_string_ostream os(text);
   os << "/* Generated by moe-opt: C entry points over _mlir_ciface_*. */"
-     << kABITypes << kHelpers << "\n";
+     << kABITypes << kRuntimeHeaders << kHelpers << "\n";
   SmallVector<int64_t> ranks;
   for (const EntrySig &e : *entries)
     for (const TensorSig &t : llvm::concat<const TensorSig>(e.inputs, e.outputs))
@@ -487,9 +485,8 @@ mlir::moe::detail::generateEntrySource(ModuleOp module) {
     printEntry(os, e, cuda);
   os << "\nconst char *moe_model_device(void) { return \""
      << (cuda ? "cuda" : "cpu") << "\"; }\n";
-  os << "\nextern void moe_runtime_set_num_threads(int n);\n"
-        "void moe_model_set_num_threads(int32_t n) { "
-        "moe_runtime_set_num_threads(n); }\n";
+  os << "\nvoid moe_model_set_num_threads(int32_t n) { "
+     << runtime::kSetNumThreads << "(n); }\n";
   if (entries->size() == 1) {
     const std::string &f = entries->front().function;
     os << "\nconst moe_model_info *moe_model_get_info(void) { return " << f

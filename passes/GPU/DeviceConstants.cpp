@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Runtime/Symbols.h"
 #include "moe/Passes/GPU.h"
 
 #include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
@@ -22,7 +23,6 @@ namespace mlir::moe {
 using namespace mlir;
 
 namespace {
-constexpr const char *kConstantFunction = "moe_cuda_constant";
 
 struct GPUDeviceConstantsPass
     : moe::impl::GPUDeviceConstantsBase<GPUDeviceConstantsPass> {
@@ -46,7 +46,7 @@ struct GPUDeviceConstantsPass
     auto ptr = LLVM::LLVMPointerType::get(ctx);
     auto i64 = IntegerType::get(ctx, 64);
     FailureOr<LLVM::LLVMFuncOp> fn =
-        LLVM::lookupOrCreateFn(b, module, kConstantFunction, {ptr, i64}, ptr);
+        LLVM::lookupOrCreateFn(b, module, moe::runtime::kCudaConstant, {ptr, i64}, ptr);
     if (failed(fn))
       return signalPassFailure();
     DataLayout layout(module);

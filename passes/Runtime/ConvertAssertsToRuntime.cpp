@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Runtime/Symbols.h"
 #include "moe/Passes/Runtime.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
@@ -23,7 +24,6 @@ namespace mlir::moe {
 using namespace mlir;
 
 namespace {
-constexpr const char *kFailFunction = "moe_runtime_fail";
 
 struct ConvertAssertsToRuntimePass
     : moe::impl::ConvertAssertsToRuntimeBase<ConvertAssertsToRuntimePass> {
@@ -38,7 +38,7 @@ struct ConvertAssertsToRuntimePass
     IRRewriter rewriter(ctx);
     auto ptrType = LLVM::LLVMPointerType::get(ctx);
     FailureOr<LLVM::LLVMFuncOp> fail = LLVM::lookupOrCreateFn(
-        rewriter, module, kFailFunction, {ptrType},
+        rewriter, module, moe::runtime::kFail, {ptrType},
         LLVM::LLVMVoidType::get(ctx));
     if (failed(fail))
       return signalPassFailure();

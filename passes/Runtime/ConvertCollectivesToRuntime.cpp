@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Dialect/MoE.h"
+#include "moe/Runtime/Symbols.h"
 #include "moe/Passes/Runtime.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -30,9 +31,6 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-constexpr const char *kStart = "moe_rt_a2a_start";
-constexpr const char *kWait = "moe_rt_a2a_wait";
-constexpr const char *kTake = "moe_rt_a2a_take";
 
 /// The blocking exchange is a start immediately waited for.
 struct SplitAllToAll : OpRewritePattern<AllToAllOp> {
@@ -119,9 +117,9 @@ struct LowerStartWait : OpRewritePattern<AllToAllWaitOp> {
     Shard shard = shardOf(start);
 
     LLVM::LLVMFuncOp startFn = declare(
-        rewriter, start, kStart, {ptr, i64, i64, ptr, i64, i64, i64}, i64);
-    LLVM::LLVMFuncOp waitFn = declare(rewriter, start, kWait, {i64}, i64);
-    LLVM::LLVMFuncOp takeFn = declare(rewriter, start, kTake, {i64, ptr, ptr},
+        rewriter, start, runtime::kAllToAllStart, {ptr, i64, i64, ptr, i64, i64, i64}, i64);
+    LLVM::LLVMFuncOp waitFn = declare(rewriter, start, runtime::kAllToAllWait, {i64}, i64);
+    LLVM::LLVMFuncOp takeFn = declare(rewriter, start, runtime::kAllToAllTake, {i64, ptr, ptr},
                                       LLVM::LLVMVoidType::get(ctx));
     if (!startFn || !waitFn || !takeFn)
       return rewriter.notifyMatchFailure(start, "conflicting declarations");

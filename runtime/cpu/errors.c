@@ -1,13 +1,10 @@
 /*===- errors.c - failed run-time checks of generated code --------------===*
  *
- * moe_runtime_fail is called by generated code when a run-time check fails
- * (moe-convert-asserts-to-runtime). Inside a model's C entry point, which installs a
- * handler with moe_runtime_set_error_handler, it unwinds to that entry point
- * (longjmp), which returns MOE_ERROR_RUNTIME with the message. Checks only
- * run on the calling thread; one that fails on a pool thread, or with no
- * handler installed, prints the message to stderr and aborts.
+ * The implementation of include/moe/Runtime/Errors.h.
  *
  *===---------------------------------------------------------------------===*/
+
+#include "moe/Runtime/Errors.h"
 
 #include <setjmp.h>
 #include <stdio.h>

@@ -15,6 +15,8 @@
  *
  *===---------------------------------------------------------------------===*/
 
+#include "moe/Runtime/Threads.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>

@@ -1,0 +1,34 @@
+/*===- Errors.h - how generated code reports failed run-time checks ------===*
+ *
+ * Generated code calls moe_runtime_fail when a run-time check fails
+ * (moe-convert-asserts-to-runtime). Inside a model's C entry point, which
+ * installs a handler with moe_runtime_set_error_handler, it unwinds to that
+ * entry point (longjmp), which returns MOE_ERROR_RUNTIME with the message.
+ * Checks only run on the calling thread; one that fails on a pool thread,
+ * or with no handler installed, prints the message to stderr and aborts.
+ *
+ *===---------------------------------------------------------------------===*/
+
+#ifndef MOE_RUNTIME_ERRORS_H
+#define MOE_RUNTIME_ERRORS_H
+
+#include <setjmp.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Reports a failed check with `message` (copied; at most 255 bytes kept). */
+void moe_runtime_fail(const char *message);
+
+/* Where moe_runtime_fail unwinds to on the calling thread (NULL: abort). */
+void moe_runtime_set_error_handler(jmp_buf *handler);
+
+/* The message of the last failure on the calling thread. */
+const char *moe_runtime_error_message(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOE_RUNTIME_ERRORS_H */

@@ -1,0 +1,44 @@
+//===- Symbols.h - runtime functions that generated code calls --*- C++ -*-===//
+//
+// The names the compiler emits calls to, each taken from the runtime header
+// that declares the function: renaming a function there breaks the build of
+// the compiler, not the link of every compiled model.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_RUNTIME_SYMBOLS_H
+#define MOE_RUNTIME_SYMBOLS_H
+
+#include "moe/Runtime/CUDA.h"
+#include "moe/Runtime/Collectives.h"
+#include "moe/Runtime/Errors.h"
+#include "moe/Runtime/Threads.h"
+
+/// The name of runtime function `fn`, which must be declared.
+#define MOE_RUNTIME_SYMBOL(fn) (static_cast<void>(&::fn), #fn)
+
+namespace mlir::moe::runtime {
+inline constexpr const char *kFail = MOE_RUNTIME_SYMBOL(moe_runtime_fail);
+inline constexpr const char *kSetErrorHandler =
+    MOE_RUNTIME_SYMBOL(moe_runtime_set_error_handler);
+inline constexpr const char *kErrorMessage =
+    MOE_RUNTIME_SYMBOL(moe_runtime_error_message);
+inline constexpr const char *kSetNumThreads =
+    MOE_RUNTIME_SYMBOL(moe_runtime_set_num_threads);
+inline constexpr const char *kAllToAllStart =
+    MOE_RUNTIME_SYMBOL(moe_rt_a2a_start);
+inline constexpr const char *kAllToAllWait = MOE_RUNTIME_SYMBOL(moe_rt_a2a_wait);
+inline constexpr const char *kAllToAllTake = MOE_RUNTIME_SYMBOL(moe_rt_a2a_take);
+inline constexpr const char *kCudaAvailable =
+    MOE_RUNTIME_SYMBOL(moe_cuda_available);
+inline constexpr const char *kCudaAlloc = MOE_RUNTIME_SYMBOL(moe_cuda_alloc);
+inline constexpr const char *kCudaFree = MOE_RUNTIME_SYMBOL(moe_cuda_free);
+inline constexpr const char *kCudaConstant =
+    MOE_RUNTIME_SYMBOL(moe_cuda_constant);
+inline constexpr const char *kCudaTimerStart =
+    MOE_RUNTIME_SYMBOL(moe_cuda_timer_start);
+inline constexpr const char *kCudaTimerStop =
+    MOE_RUNTIME_SYMBOL(moe_cuda_timer_stop);
+} // namespace mlir::moe::runtime
+
+#endif // MOE_RUNTIME_SYMBOLS_H
