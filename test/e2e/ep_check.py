@@ -23,6 +23,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from moe_e2e import compile_model, max_rel
+
 p = argparse.ArgumentParser()
 p.add_argument("workdir")
 p.add_argument("--ranks", type=int, required=True)
@@ -130,11 +132,8 @@ model, num_inputs = onnx_model() if args.model == "onnx" else mlir_model()
 
 
 def compile(options, out, device="cpu"):
-    if device == "cuda":
-        options = f"sm={args.sm} {options}"
-    pipeline = f"--moe-{device}-pipeline" + (f"={options}" if options else "")
-    subprocess.run(["moe-opt", model, pipeline, "--emit=shared", "-o", out],
-                   check=True)
+    compile_model(model, out, device, options,
+                  sm=args.sm if device == "cuda" else None)
 
 
 compile("", wd("single.so"))
@@ -173,8 +172,7 @@ for rank in range(args.ranks):
     ref = np.load(wd(f"ref.rank{rank}.npy"))
     if ours.shape != ref.shape:
         sys.exit(f"rank {rank}: shape {ours.shape}, single-rank {ref.shape}")
-    err = float(np.abs(ours - ref).max() / max(np.abs(ref).max(), 1e-30)) \
-        if ref.size else 0.0
+    err = max_rel(ours, ref)
     worst = max(worst, err)
     print(f"rank {rank}: {ref.shape[0]} tokens, max relative error {err:.2e}")
 # On the GPU the expert GEMMs sum in another order than on the CPU.

@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from moe_e2e import compile_model
+
 workdir = sys.argv[1]
 os.makedirs(workdir, exist_ok=True)
 wd = lambda *p: os.path.join(workdir, *p)
@@ -22,14 +24,10 @@ model = os.path.join(here, "..", "..", "examples", "mixtral_moe.onnx")
 moe_run = shutil.which("moe-run")
 
 
-def compile(options, out):
-    subprocess.run(["moe-opt", model, f"--moe-cpu-pipeline={options}",
-                    "--emit=shared", "-o", wd(out)], check=True)
-
-
 for r in range(2):
-    compile(f"ranks=2 rank={r}", f"c.rank{r}.so")
-    compile(f"ranks=2 rank={r} placement=round-robin", f"rr.rank{r}.so")
+    compile_model(model, wd(f"c.rank{r}.so"), options=f"ranks=2 rank={r}")
+    compile_model(model, wd(f"rr.rank{r}.so"),
+                  options=f"ranks=2 rank={r} placement=round-robin")
 rng = np.random.default_rng(0)
 for r in range(2):
     np.save(wd(f"x{r}.npy"), rng.standard_normal((4, 32)).astype(np.float32))

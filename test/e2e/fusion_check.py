@@ -18,6 +18,8 @@ import sys
 
 import numpy as np
 
+from moe_e2e import compile_model
+
 p = argparse.ArgumentParser()
 p.add_argument("workdir")
 p.add_argument("model")
@@ -63,10 +65,8 @@ def qwen_reference(x, logits, w1, w2, s1, s2, gate):
 
 outputs = {}
 for name, options in (("a", args.a), ("b", args.b)):
-    lib = os.path.join(args.workdir, f"{name}.so")
-    pipeline = "--moe-cpu-pipeline" + (f"={options}" if options else "")
-    subprocess.run(["moe-opt", args.model, pipeline, "--emit=shared", "-o",
-                    lib], check=True)
+    lib = compile_model(args.model, os.path.join(args.workdir, f"{name}.so"),
+                        options=options)
     out = os.path.join(args.workdir, f"{name}.npy")
     subprocess.run(["moe-run", lib, *inputs, "--output", out, "--threads",
                     "2"], check=True)

@@ -19,9 +19,7 @@ usage: moe_cpu_check.py WORKDIR [--tokens T] [--hidden H] [--inter I]
        [--device cpu|cuda] [--sm 80|86|89|90] [--compile-only]
 """
 import argparse
-import ctypes
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -29,6 +27,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from moe_e2e import Model, compile_model, rel_l2, run_cli, tolerance
 from moe_reference import moe_reference
 
 p = argparse.ArgumentParser()
@@ -129,57 +128,25 @@ model_path = os.path.join(args.workdir, "model.onnx")
 onnx.save(model, model_path)
 
 # Compile: ONNX -> shared library, in one moe-opt call.
-lib = os.path.join(args.workdir, "model.so")
-pipeline = ("--moe-cpu-pipeline" + (f"={args.options}" if args.options else "")
-            if args.device == "cpu" else
-            f"--moe-cuda-pipeline=sm={args.sm} fail-on-spills=1 {args.options}")
-subprocess.run(["moe-opt", model_path, pipeline, "--emit=shared", "-o", lib]
-               + ([f"--cpu={args.cpu}"] if args.cpu else []), check=True)
+lib = compile_model(
+    model_path, os.path.join(args.workdir, "model.so"), args.device,
+    " ".join(o for o in (args.options, "fail-on-spills=1"
+                         if args.device == "cuda" else "") if o),
+    sm=args.sm if args.device == "cuda" else None,
+    extra=[f"--cpu={args.cpu}"] if args.cpu else [])
 if args.compile_only:
     print(f"compiled for {args.device}"
           + (f" sm_{args.sm} without register spills" if args.device == "cuda" else ""))
     sys.exit(0)
 
-
-def descriptor(rank):
-    class Memref(ctypes.Structure):
-        _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
-                    ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * rank),
-                    ("strides", ctypes.c_int64 * rank)]
-    return Memref
-
-
-def to_memref(a):
-    d = descriptor(a.ndim)()
-    d.allocated = d.aligned = a.ctypes.data
-    d.offset = 0
-    for i in range(a.ndim):
-        d.sizes[i] = a.shape[i]
-        d.strides[i] = a.strides[i] // a.itemsize
-    return d
-
-
 shape = [2, (T + 1) // 2] if args.batched else [T]
 x = rand(*shape, H)
 logits = rand(int(np.prod(shape)), E, scale=2.0)
 if args.device == "cpu":
-    module = ctypes.CDLL(lib)
-    fn = module._mlir_ciface_moe_check
-    out = descriptor(x.ndim)()
-    xd, ld = to_memref(x), to_memref(logits)
-    fn(ctypes.byref(out), ctypes.byref(xd), ctypes.byref(ld))
-    count = int(np.prod(out.sizes[: x.ndim]))
-    buf = (ctypes.c_char * (count * x.itemsize)).from_address(out.aligned + out.offset * x.itemsize)
-    ours = np.frombuffer(bytes(buf), dtype=np_type).reshape(list(out.sizes[: x.ndim]))
+    ours = Model(lib).run([x, logits], 1)[0]
 else:
-    # Through the model's C ABI, which copies inputs to the device.
-    paths = [os.path.join(args.workdir, n) for n in ("x.npy", "logits.npy", "y.npy")]
-    np.save(paths[0], x)
-    np.save(paths[1], logits)
-    subprocess.run(["moe-run", lib, "--device", "cuda", "--input", paths[0],
-                    "--input", paths[1], "--output", paths[2]], check=True)
-    ours = np.load(paths[2])
-
+    # Through moe-run, which reports the device's failures.
+    ours = run_cli(lib, [x, logits], args.workdir, device="cuda")
 
 
 def numpy_reference():
@@ -205,9 +172,8 @@ else:
     if args.dense:
         sys.exit("the NumPy reference covers the MoE block alone, not --dense")
     ref = numpy_reference()
-err = np.linalg.norm(ours.astype(np.float64) - ref.astype(np.float64)) / max(
-    np.linalg.norm(ref.astype(np.float64)), 1e-30)
-tol = 1e-4 if args.dtype == "f32" else 1e-2
+err = rel_l2(ours, ref)
+tol = tolerance(np_type)
 print(f"shape {list(ours.shape)} relative L2 error {err:.3e} against "
       f"{args.reference} (tolerance {tol:.0e})")
 sys.exit(0 if err <= tol and ours.shape == ref.shape else 1)

@@ -15,15 +15,15 @@ usage: onnx_check.py MODEL WORKDIR [--dim N] [--seed S] [--npz FILE]
                      [--no-onnxruntime]
 """
 import argparse
-import ctypes
 import os
-import subprocess
 import sys
 
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import helper, TensorProto
+from onnx import TensorProto
+
+from moe_e2e import Model, compare, compile_model
 
 p = argparse.ArgumentParser()
 p.add_argument("model")
@@ -46,35 +46,25 @@ if path.endswith(".onnxtxt"):
 else:
     model = onnx.load(path)
 
-lib = os.path.join(args.workdir, "model.so")
-subprocess.run(["moe-opt", path, "--moe-cpu-pipeline", "--emit=shared", "-o", lib],
-               check=True)
-
-# The ABI, as in include/moe/Runtime/ModelABI.h.
-MAX_RANK = 8
-class Tensor(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int),
-                ("rank", ctypes.c_int32), ("shape", ctypes.c_int64 * MAX_RANK)]
-DTYPES = {TensorProto.FLOAT: (0, np.float32), TensorProto.FLOAT16: (1, np.float16),
-          TensorProto.INT32: (3, np.int32), TensorProto.INT64: (4, np.int64),
-          TensorProto.BOOL: (5, np.bool_)}
-NP_OF = {code: t for code, t in DTYPES.values()}
-
+lib = compile_model(path, os.path.join(args.workdir, "model.so"))
+compiled = Model(lib)
 rng = np.random.default_rng(args.seed)
-so = ctypes.CDLL(lib)
 sess = None if args.no_onnxruntime else ort.InferenceSession(
     path, providers=["CPUExecutionProvider"])
+ONNX_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.FLOAT16: np.float16,
+              TensorProto.INT32: np.int32, TensorProto.INT64: np.int64,
+              TensorProto.BOOL: np.bool_}
 
 
 def run_case(given, expected, label):
     """Runs the compiled model and onnxruntime on `given` inputs (random
     where absent) and compares; `expected` holds saved outputs by name."""
-    feeds, keep, ins = {}, [], []
+    feeds = {}
     for vi in model.graph.input:
         if any(init.name == vi.name for init in model.graph.initializer):
             continue
         tt = vi.type.tensor_type
-        code, np_type = DTYPES[tt.elem_type]
+        np_type = ONNX_TYPES[tt.elem_type]
         shape = [d.dim_value if d.HasField("dim_value") else args.dim for d in tt.shape.dim]
         if vi.name in given:
             a = given[vi.name].astype(np_type)
@@ -84,52 +74,19 @@ def run_case(given, expected, label):
             a = rng.integers(0, 3, shape).astype(np_type)
         else:
             a = rng.standard_normal(shape).astype(np_type)
-        a = np.ascontiguousarray(a)
-        feeds[vi.name] = a
-        keep.append(a)
-        t = Tensor(a.ctypes.data, code, a.ndim)
-        for i, d in enumerate(a.shape):
-            t.shape[i] = d
-        ins.append(t)
+        feeds[vi.name] = np.ascontiguousarray(a)
 
     n_out = len(model.graph.output)
-    outs = (Tensor * n_out)()
-    in_arr = (Tensor * len(ins))(*ins)
-    err = ctypes.create_string_buffer(512)
-    so.moe_model_run.restype = ctypes.c_int
-    rc = so.moe_model_run(in_arr, len(ins), outs, n_out, err, 512)
-    if rc != 0:
-        sys.exit(f"moe_model_run failed: {err.value.decode()}")
-
+    outs = compiled.run(list(feeds.values()), n_out)
     refs = sess.run(None, feeds) if sess else [None] * n_out
     ok = True
-    for o, ref in zip(range(n_out), refs):
-        t = outs[o]
-        shape = [t.shape[i] for i in range(t.rank)]
-        np_type = NP_OF[t.dtype]
-        count = int(np.prod(shape)) if shape else 1
-        buf = (ctypes.c_char * (count * np.dtype(np_type).itemsize)).from_address(t.data)
-        ours = np.frombuffer(bytes(buf), dtype=np_type).reshape(shape)
-        name = model.graph.output[o].name
+    for ours, ref, out in zip(outs, refs, model.graph.output):
         against = [("onnxruntime", ref)] if ref is not None else []
-        if name in expected:
-            against.append(("saved", expected[name]))
+        if out.name in expected:
+            against.append(("saved", expected[out.name]))
         for who, want in against:
-            if list(ours.shape) != list(want.shape):
-                print(f"{label}{name}: shape {list(ours.shape)}, {who} {list(want.shape)}")
-                ok = False
-                continue
-            if np.issubdtype(want.dtype, np.floating):
-                e = np.linalg.norm(ours.astype(np.float64) - want.astype(np.float64)) / max(
-                    np.linalg.norm(want.astype(np.float64)), 1e-30)
-                tol = 1e-2 if want.dtype == np.float16 else 1e-4
-                suffix = "" if who == "onnxruntime" else f" (vs {who})"
-                print(f"{label}{name}: {list(ours.shape)} relative L2 error {e:.2e}{suffix}")
-                ok &= e <= tol
-            else:
-                same = np.array_equal(ours, want)
-                print(f"{label}{name}: {list(ours.shape)} {'exact' if same else 'DIFFERS'}")
-                ok &= same
+            note = "" if who == "onnxruntime" else f" (vs {who})"
+            ok &= compare(f"{label}{out.name}", ours, want, note=note)
     return ok
 
 

@@ -16,7 +16,6 @@ usage: qmoe_check.py WORKDIR [--bits 4|8] [--act swiglu|silu|relu|gelu]
 """
 import argparse
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -24,6 +23,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from moe_e2e import compile_model, rel_l2, run_cli
 from moe_reference import moe_reference
 
 p = argparse.ArgumentParser()
@@ -84,22 +84,15 @@ model.ir_version = 8
 path = os.path.join(args.workdir, "model.onnx")
 onnx.save(model, path)
 
-lib = os.path.join(args.workdir, "model.so")
-pipeline = ("--moe-cpu-pipeline" if args.device == "cpu"
-            else "--moe-cuda-pipeline=fail-on-spills=1")
-subprocess.run(["moe-opt", path, pipeline, "--emit=shared", "-o", lib], check=True)
+lib = compile_model(path, os.path.join(args.workdir, "model.so"), args.device,
+                    "fail-on-spills=1" if args.device == "cuda" else "")
 if args.compile_only:
     print(f"compiled for {args.device}")
     sys.exit(0)
 
 x = rng.standard_normal((T, H)).astype(np.float32)
 logits = rng.standard_normal((T, E)).astype(np.float32)
-files = [os.path.join(args.workdir, n) for n in ("x.npy", "l.npy", "y.npy")]
-np.save(files[0], x)
-np.save(files[1], logits)
-subprocess.run(["moe-run", lib, "--device", args.device, "--input", files[0],
-                "--input", files[1], "--output", files[2]], check=True)
-ours = np.load(files[2]).astype(np.float64)
+ours = run_cli(lib, [x, logits], args.workdir, device=args.device)
 
 ref = moe_reference(x, logits, w1, w2, K, args.act, renorm=True)
 refs = [("numpy", ref)]
@@ -109,7 +102,7 @@ if args.reference == "both":
             None, {"x": x, "logits": logits})[0].astype(np.float64)))
 ok = True
 for name, r in refs:
-    err = np.linalg.norm(ours - r) / np.linalg.norm(r)
+    err = rel_l2(ours, r)
     print(f"{bits}-bit {args.act} block {block}: relative L2 error {err:.2e} against {name}")
     ok &= err <= 1e-4
 sys.exit(0 if ok else 1)

@@ -1,0 +1,131 @@
+"""What the end-to-end checks share: compiling a model with moe-opt,
+running the library (in process through its C entry point, or with
+moe-run), and comparing outputs with a reference.
+
+The ABI mirrors include/moe/Runtime/ModelABI.h.
+"""
+import ctypes
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+MAX_RANK = 8
+
+
+class Tensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int),
+                ("rank", ctypes.c_int32), ("shape", ctypes.c_int64 * MAX_RANK)]
+
+
+# moe_dtype codes and their NumPy types.
+DTYPE_CODES = {np.dtype(np.float32): 0, np.dtype(np.float16): 1,
+               np.dtype(np.int32): 3, np.dtype(np.int64): 4,
+               np.dtype(np.bool_): 5}
+NUMPY_OF_CODE = {code: t for t, code in DTYPE_CODES.items()}
+
+
+def pipeline_flag(device="cpu", options="", sm=None):
+    """--moe-<device>-pipeline with `options` (and sm= for CUDA)."""
+    if device == "cuda" and sm is not None:
+        options = " ".join(o for o in (f"sm={sm}", options) if o)
+    return f"--moe-{device}-pipeline" + (f"={options}" if options else "")
+
+
+def compile_model(model, lib, device="cpu", options="", sm=None, extra=()):
+    """moe-opt MODEL --moe-<device>-pipeline --emit=shared -o LIB."""
+    subprocess.run(["moe-opt", model, pipeline_flag(device, options, sm),
+                    "--emit=shared", "-o", lib, *extra], check=True)
+    return lib
+
+
+class Model:
+    """A compiled model loaded in this process, called through
+    moe_model_run."""
+
+    def __init__(self, lib):
+        self.so = ctypes.CDLL(os.path.abspath(lib))
+        self.so.moe_model_run.restype = ctypes.c_int
+
+    def run(self, inputs, num_outputs):
+        """The outputs for `inputs` (NumPy arrays), or SystemExit with the
+        entry point's message."""
+        keep = [np.ascontiguousarray(a) for a in inputs]
+        ins = (Tensor * max(len(keep), 1))()
+        for i, a in enumerate(keep):
+            ins[i].data = a.ctypes.data
+            ins[i].dtype = DTYPE_CODES[a.dtype]
+            ins[i].rank = a.ndim
+            for d, n in enumerate(a.shape):
+                ins[i].shape[d] = n
+        outs = (Tensor * max(num_outputs, 1))()
+        err = ctypes.create_string_buffer(512)
+        rc = self.so.moe_model_run(ins, len(keep), outs, num_outputs, err, 512)
+        if rc != 0:
+            sys.exit(f"moe_model_run failed ({rc}): {err.value.decode()}")
+        return [self._take(outs[o]) for o in range(num_outputs)]
+
+    @staticmethod
+    def _take(t):
+        shape = [t.shape[i] for i in range(t.rank)]
+        np_type = NUMPY_OF_CODE[t.dtype]
+        count = int(np.prod(shape)) if shape else 1
+        size = count * np_type.itemsize
+        buf = (ctypes.c_char * size).from_address(t.data) if size else b""
+        return np.frombuffer(bytes(buf), dtype=np_type).reshape(shape).copy()
+
+
+def run_cli(lib, inputs, workdir, device="cpu", threads=None, name="run"):
+    """Runs LIB with moe-run on `inputs` saved as .npy files; its output."""
+    args = []
+    for i, a in enumerate(inputs):
+        path = os.path.join(workdir, f"{name}.in{i}.npy")
+        np.save(path, a)
+        args += ["--input", path]
+    out = os.path.join(workdir, f"{name}.out.npy")
+    cmd = ["moe-run", lib, *args, "--device", device, "--output", out]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    subprocess.run(cmd, check=True)
+    return np.load(out)
+
+
+def rel_l2(ours, ref):
+    """||ours - ref|| / ||ref|| in float64."""
+    ours = np.asarray(ours, np.float64)
+    ref = np.asarray(ref, np.float64)
+    return float(np.linalg.norm(ours - ref) / max(np.linalg.norm(ref), 1e-30))
+
+
+def max_rel(ours, ref):
+    """max |ours - ref| / max |ref|."""
+    ours = np.asarray(ours, np.float64)
+    ref = np.asarray(ref, np.float64)
+    if not ref.size:
+        return 0.0
+    return float(np.abs(ours - ref).max() / max(np.abs(ref).max(), 1e-30))
+
+
+def tolerance(dtype):
+    """Relative L2 tolerance of a float output: 1e-2 for f16/bf16, 1e-4
+    otherwise."""
+    return 1e-2 if np.dtype(dtype).itemsize == 2 else 1e-4
+
+
+def compare(label, ours, ref, tol=None, note=""):
+    """Prints one comparison line (`note` appended); whether `ours` matches
+    `ref` (float: relative L2 error within `tol`; integer and boolean:
+    exactly)."""
+    if list(ours.shape) != list(ref.shape):
+        print(f"{label}: shape {list(ours.shape)}, expected "
+              f"{list(ref.shape)}{note}")
+        return False
+    if np.issubdtype(ref.dtype, np.floating):
+        tol = tolerance(ref.dtype) if tol is None else tol
+        e = rel_l2(ours, ref)
+        print(f"{label}: {list(ours.shape)} relative L2 error {e:.2e}{note}")
+        return e <= tol
+    same = np.array_equal(ours, ref)
+    print(f"{label}: {list(ours.shape)} {'exact' if same else 'DIFFERS'}")
+    return same
