@@ -174,8 +174,8 @@ void RoutingAttr::print(AsmPrinter &printer) const {
 
 LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   Scoring, int64_t k, bool, int64_t groups,
-                                  int64_t topkGroups, GroupScore,
-                                  APFloat scale, APFloat masked) {
+                                  int64_t topkGroups, GroupScore, APFloat scale,
+                                  APFloat masked) {
   if (k < 1)
     return emitError() << "routing k must be at least 1, got " << k;
   if (groups < 1)
@@ -192,12 +192,12 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-LogicalResult RoutingAttr::verifyForExperts(
-    function_ref<InFlightDiagnostic()> emitError, int64_t numExperts) const {
+LogicalResult
+RoutingAttr::verifyForExperts(function_ref<InFlightDiagnostic()> emitError,
+                              int64_t numExperts) const {
   if (getK() > numExperts)
-    return emitError() << "k = " << getK()
-                       << " exceeds the number of experts (" << numExperts
-                       << ")";
+    return emitError() << "k = " << getK() << " exceeds the number of experts ("
+                       << numExperts << ")";
   if (numExperts % getGroups() != 0)
     return emitError() << "the " << numExperts
                        << " experts cannot be split into " << getGroups()
@@ -232,18 +232,17 @@ Attribute ActivationAttr::parse(AsmParser &parser, Type) {
   };
   auto parseEntry = [&](StringRef key, SMLoc loc) -> ParseResult {
     if (key == "gated")
-      return failure(parser.parseEqual() ||
-                     parseEnumKeyword(parser, gating, symbolizeGating,
-                                      "gating"));
+      return failure(
+          parser.parseEqual() ||
+          parseEnumKeyword(parser, gating, symbolizeGating, "gating"));
     if (key == "alpha")
       return parseFloatValue(parser, alpha);
     if (key == "beta")
       return parseFloatValue(parser, beta);
     if (key == "limit")
       return parseFloatValue(parser, limit);
-    return parser.emitError(loc)
-           << "unknown activation setting '" << key
-           << "' (expected gated, alpha, beta or limit)";
+    return parser.emitError(loc) << "unknown activation setting '" << key
+                                 << "' (expected gated, alpha, beta or limit)";
   };
   if (parseKeywordList(parser, parseFirst, parseEntry))
     return {};

@@ -42,9 +42,9 @@ public:
     int64_t actual = type(v).getDimSize(d);
     if (actual == kDynamic || expected == kDynamic || actual == expected)
       return success();
-    return op->emitOpError() << "expects " << name << " dimension " << d
-                             << " (" << meaning << ") to be " << expected
-                             << ", got " << actual;
+    return op->emitOpError()
+           << "expects " << name << " dimension " << d << " (" << meaning
+           << ") to be " << expected << ", got " << actual;
   }
 
   /// `v` must be rank `dims.size()` with each dimension matching.
@@ -134,10 +134,10 @@ LogicalResult verifyQuantAttrs(Operation *op, Quant q) {
 /// quantized) with its scales (`[E, out]` or `[E, out, in / block]`).
 LogicalResult verifyExpertWeight(Operation *op, ShapeChecker &c, Value weight,
                                  Value scales, StringRef name, Quant q,
-                                 int64_t experts, int64_t out, StringRef outWhat,
-                                 int64_t in, StringRef inWhat, Type elt) {
-  Type weightElt =
-      q.on() ? Type(IntegerType::get(op->getContext(), 8)) : elt;
+                                 int64_t experts, int64_t out,
+                                 StringRef outWhat, int64_t in,
+                                 StringRef inWhat, Type elt) {
+  Type weightElt = q.on() ? Type(IntegerType::get(op->getContext(), 8)) : elt;
   std::string inBytes = (inWhat + " * bits / 8 bytes").str();
   if (failed(c.shape(weight, name,
                      {{experts, "experts"},
@@ -148,13 +148,13 @@ LogicalResult verifyExpertWeight(Operation *op, ShapeChecker &c, Value weight,
   std::string scalesName = (name + " scales").str();
   if (!q.on()) {
     if (scales)
-      return op->emitOpError() << "has " << scalesName
-                               << " but float weights (weight_bits = 0)";
+      return op->emitOpError()
+             << "has " << scalesName << " but float weights (weight_bits = 0)";
     return success();
   }
   if (!scales)
-    return op->emitOpError() << "expects " << scalesName
-                             << " for quantized weights";
+    return op->emitOpError()
+           << "expects " << scalesName << " for quantized weights";
   if (q.bits == 4 && in != kDynamic && in % 2)
     return op->emitOpError() << "expects an even number of input features "
                                 "for 4-bit "
@@ -163,9 +163,9 @@ LogicalResult verifyExpertWeight(Operation *op, ShapeChecker &c, Value weight,
                                                      {out, outWhat}};
   if (q.block) {
     if (in != kDynamic && in % q.block)
-      return op->emitOpError() << "input features (" << in
-                               << ") are not a multiple of quant_block ("
-                               << q.block << ")";
+      return op->emitOpError()
+             << "input features (" << in
+             << ") are not a multiple of quant_block (" << q.block << ")";
     dims.push_back({in == kDynamic ? kDynamic : in / q.block, "blocks"});
   }
   return failure(failed(c.shape(scales, scalesName, dims)) ||
@@ -205,8 +205,7 @@ LogicalResult LayerOp::verify() {
     Value v = operand.get();
     if (q.on() && (v == getFc1() || v == getFc2() || v == getFc3()))
       continue;
-    std::string name =
-        ("operand #" + Twine(operand.getOperandNumber())).str();
+    std::string name = ("operand #" + Twine(operand.getOperandNumber())).str();
     if (failed(c.elementType(v, name, elt)))
       return failure();
   }
@@ -254,8 +253,8 @@ LogicalResult LayerOp::verify() {
     return emitOpError("has fc3_scales without fc3");
   if (getFc3() &&
       failed(verifyExpertWeight(*this, c, getFc3(), getFc3Scales(), "fc3", q,
-                                experts, inter, "intermediate size",
-                                hiddenSize, "hidden size", elt)))
+                                experts, inter, "intermediate size", hiddenSize,
+                                "hidden size", elt)))
     return failure();
   if (getFc1Bias() &&
       failed(c.shape(getFc1Bias(), "fc1_bias",
@@ -270,13 +269,13 @@ LogicalResult LayerOp::verify() {
                      {{experts, "experts"}, {hiddenSize, "hidden size"}})))
     return failure();
 
-  if (failed(getRouting().verifyForExperts(
-          [&] { return emitOpError(); }, experts)))
+  if (failed(getRouting().verifyForExperts([&] { return emitOpError(); },
+                                           experts)))
     return failure();
 
   // Shared experts: one dense FFN over every token.
-  bool anyShared = getSharedFc1() || getSharedFc2() || getSharedFc3() ||
-                   getSharedGate();
+  bool anyShared =
+      getSharedFc1() || getSharedFc2() || getSharedFc3() || getSharedGate();
   if (anyShared) {
     if (!getSharedFc1() || !getSharedFc2())
       return emitOpError("expects both shared_fc1 and shared_fc2 for shared "
@@ -286,15 +285,15 @@ LogicalResult LayerOp::verify() {
                                   : "takes shared_fc3 only with separate "
                                     "gating");
     if (failed(c.rank(getSharedFc2(), "shared_fc2", 2)) ||
-        failed(c.dim(getSharedFc2(), "shared_fc2", 0, hiddenSize,
-                     "hidden size")))
+        failed(
+            c.dim(getSharedFc2(), "shared_fc2", 0, hiddenSize, "hidden size")))
       return failure();
     int64_t sharedInter = dimOf(getSharedFc2(), 1);
     int64_t sharedWidth =
         sharedInter == kDynamic ? kDynamic : act.getFc1Width(sharedInter);
-    if (failed(c.shape(getSharedFc1(), "shared_fc1",
-                       {{sharedWidth, "shared fc1 width"},
-                        {hiddenSize, "hidden size"}})))
+    if (failed(c.shape(
+            getSharedFc1(), "shared_fc1",
+            {{sharedWidth, "shared fc1 width"}, {hiddenSize, "hidden size"}})))
       return failure();
     if (getSharedFc3() &&
         failed(c.shape(getSharedFc3(), "shared_fc3",
@@ -354,8 +353,9 @@ LogicalResult RouteOp::verify() {
   ShapeChecker c(*this);
   if (failed(verifyRouter(*this, c)))
     return failure();
-  return c.shape(getIds(), "ids",
-                 {{dimOf(getInput(), 0), "tokens"}, {getRouting().getK(), "k"}});
+  return c.shape(
+      getIds(), "ids",
+      {{dimOf(getInput(), 0), "tokens"}, {getRouting().getK(), "k"}});
 }
 
 //===----------------------------------------------------------------------===//
@@ -373,10 +373,10 @@ LogicalResult RoutePlanOp::verify() {
   int64_t experts = getNumExperts();
   int64_t rows = DispatchOp::getRowCount(
       dimOf(getInput(), 0), getRouting().getK(), experts, getBlock());
-  return failure(
-      failed(c.shape(getOffsets(), "offsets",
-                     {{experts + 1, "experts + 1"}})) ||
-      failed(c.shape(getSlots(), "slots", {{rows, "tokens * k plus padding"}})));
+  return failure(failed(c.shape(getOffsets(), "offsets",
+                                {{experts + 1, "experts + 1"}})) ||
+                 failed(c.shape(getSlots(), "slots",
+                                {{rows, "tokens * k plus padding"}})));
 }
 
 //===----------------------------------------------------------------------===//
@@ -406,8 +406,8 @@ LogicalResult DispatchOp::verify() {
                      {{rows, "tokens * k plus padding"},
                       {dimOf(input, 1), "hidden size"}})) ||
       failed(c.elementType(getGrouped(), "grouped", elt)) ||
-      failed(c.shape(getOffsets(), "offsets",
-                     {{experts + 1, "experts + 1"}})) ||
+      failed(
+          c.shape(getOffsets(), "offsets", {{experts + 1, "experts + 1"}})) ||
       failed(c.shape(getSlots(), "slots", {{rows, "tokens * k plus padding"}})))
     return failure();
   return c.dim(getSlots(), "slots", 0, dimOf(getGrouped(), 0),
@@ -424,8 +424,7 @@ LogicalResult ExpertMatmulOp::verify() {
   Type elt = ShapeChecker::type(input).getElementType();
   Quant q{static_cast<int64_t>(getWeightBits()),
           static_cast<int64_t>(getQuantBlock())};
-  if (failed(verifyQuantAttrs(*this, q)) ||
-      failed(c.rank(input, "input", 2)) ||
+  if (failed(verifyQuantAttrs(*this, q)) || failed(c.rank(input, "input", 2)) ||
       failed(c.rank(weight, "weight", 3)) ||
       failed(c.staticDim(weight, "weight", 0, "number of experts")))
     return failure();
@@ -437,8 +436,9 @@ LogicalResult ExpertMatmulOp::verify() {
   if (failed(c.shape(getOffsets(), "offsets", {{experts + 1, "experts + 1"}})))
     return failure();
   if (Value bias = getBias())
-    if (failed(c.shape(bias, "bias",
-                       {{experts, "experts"}, {outFeatures, "out features"}})) ||
+    if (failed(
+            c.shape(bias, "bias",
+                    {{experts, "experts"}, {outFeatures, "out features"}})) ||
         failed(c.elementType(bias, "bias", elt)))
       return failure();
   int64_t resultWidth = outFeatures;
@@ -482,8 +482,7 @@ LogicalResult ExpertMatmulOp::verify() {
       failed(c.elementType(weights, "combine weights", elt)))
     return failure();
   int64_t tokens = dimOf(weights, 0);
-  if (getGatherK() &&
-      static_cast<int64_t>(*getGatherK()) != dimOf(weights, 1))
+  if (getGatherK() && static_cast<int64_t>(*getGatherK()) != dimOf(weights, 1))
     return emitOpError("gathers with k = ")
            << *getGatherK() << " but combines with k = " << dimOf(weights, 1);
   return failure(
@@ -567,11 +566,10 @@ LogicalResult CombineOp::verify() {
       failed(c.rank(weights, "weights", 2)) ||
       failed(c.elementType(weights, "weights", elt)))
     return failure();
-  return failure(
-      failed(c.shape(getResult(), "result",
-                     {{dimOf(weights, 0), "tokens"},
-                      {dimOf(input, 1), "hidden size"}})) ||
-      failed(c.elementType(getResult(), "result", elt)));
+  return failure(failed(c.shape(getResult(), "result",
+                                {{dimOf(weights, 0), "tokens"},
+                                 {dimOf(input, 1), "hidden size"}})) ||
+                 failed(c.elementType(getResult(), "result", elt)));
 }
 
 //===----------------------------------------------------------------------===//
@@ -597,9 +595,9 @@ static LogicalResult verifyExchangeOutput(ShapeChecker &c, Value input,
       outType.getElementType() != inType.getElementType() ||
       (outType.getDimSize(1) != kDynamic && inType.getDimSize(1) != kDynamic &&
        outType.getDimSize(1) != inType.getDimSize(1)))
-    return op->emitOpError() << "expects " << name << " of type [rows, "
-                             << inType.getDimSize(1) << "] x "
-                             << inType.getElementType() << ", got " << outType;
+    return op->emitOpError()
+           << "expects " << name << " of type [rows, " << inType.getDimSize(1)
+           << "] x " << inType.getElementType() << ", got " << outType;
   return success();
 }
 

@@ -80,8 +80,8 @@ Shape inferTranspose(InferenceContext &c) {
     for (int64_t i = rank - 1; i >= 0; --i)
       perm.push_back(i);
   if (static_cast<int64_t>(perm.size()) != rank) {
-    c.error = "perm has " + std::to_string(perm.size()) +
-              " entries for rank " + std::to_string(rank);
+    c.error = "perm has " + std::to_string(perm.size()) + " entries for rank " +
+              std::to_string(rank);
     return std::nullopt;
   }
   SmallVector<int64_t> out;
@@ -253,9 +253,9 @@ Shape inferSlice(InferenceContext &c) {
     auto axis = normAxis(axisIn, rank);
     int64_t step = steps ? (*steps)[i] : 1;
     if (!axis || step == 0) {
-      c.error = !axis ? "slice axis " + std::to_string(axisIn) +
-                            " is out of range"
-                      : "slice step is 0";
+      c.error =
+          !axis ? "slice axis " + std::to_string(axisIn) + " is out of range"
+                : "slice step is 0";
       return std::nullopt;
     }
     int64_t dim = (*data)[*axis];
@@ -278,7 +278,7 @@ Shape inferSlice(InferenceContext &c) {
       first = std::clamp<int64_t>(first, 0, dim - 1);
       last = std::clamp<int64_t>(last, -1, dim - 1);
       int64_t span = first - last;
-      out[*axis] = span <= 0 ? 0
+      out[*axis] = span <= 0           ? 0
                    : step == INT64_MIN ? 1
                                        : (span - 1) / -step + 1;
     }
@@ -390,7 +390,9 @@ void onnx::detail::addTensorRules(RuleTable &rules) {
   rules["Split"] = inferSplit;
   rules["Slice"] = shaped<inferSlice>;
   rules["Expand"] = shaped<inferExpand>;
-  rules["Shape"] = [](InferenceContext &c) { c.result(inferShape(c), c.i64()); };
+  rules["Shape"] = [](InferenceContext &c) {
+    c.result(inferShape(c), c.i64());
+  };
   rules["Constant"] = inferConstant;
   rules["ConstantOfShape"] = inferConstantOfShape;
   rules["Range"] = shaped<inferRange>;

@@ -22,8 +22,7 @@ void ONNXDialect::initialize() {
 #include "dialects/onnx/ONNXOps.cpp.inc"
 
 namespace {
-template <typename... OpTs>
-llvm::StringMap<OpArity> buildArityTable() {
+template <typename... OpTs> llvm::StringMap<OpArity> buildArityTable() {
   llvm::StringMap<OpArity> table;
   (table.try_emplace(OpTs::getOperationName().drop_front(strlen("onnx.")),
                      OpArity{OpTs::kNumInputs, OpTs::kNumOutputs}),

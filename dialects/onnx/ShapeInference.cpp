@@ -92,10 +92,13 @@ void onnx::detail::addElementwiseRules(RuleTable &rules) {
     rules[op] = compare;
   for (StringRef op : {"Max", "Min"})
     rules[op] = variadicBroadcast;
-  for (StringRef op :
-       {"Sqrt", "Reciprocal", "Neg", "Relu", "Sigmoid", "Tanh", "Erf", "Exp",
-        "Log", "Abs", "Not", "Identity", "Softplus", "Gelu", "Softmax", "Clip",
-        "CumSum", "MoE", "QMoE", "ScatterND", "ScatterElements"})
+  for (StringRef op : {"Sqrt",     "Reciprocal", "Neg",
+                       "Relu",     "Sigmoid",    "Tanh",
+                       "Erf",      "Exp",        "Log",
+                       "Abs",      "Not",        "Identity",
+                       "Softplus", "Gelu",       "Softmax",
+                       "Clip",     "CumSum",     "MoE",
+                       "QMoE",     "ScatterND",  "ScatterElements"})
     rules[op] = sameShape;
   rules["Where"] = where;
   rules["Cast"] = castTo;
@@ -119,9 +122,9 @@ std::optional<std::string>
 mlir::onnx::inferResultTypes(StringRef opType, ValueRange operands,
                              DictionaryAttr attrs, unsigned numResults,
                              SmallVectorImpl<Type> &results) {
-  MLIRContext *ctx = attrs ? attrs.getContext()
-                           : (operands.empty() ? nullptr
-                                               : operands[0].getContext());
+  MLIRContext *ctx =
+      attrs ? attrs.getContext()
+            : (operands.empty() ? nullptr : operands[0].getContext());
   if (!ctx)
     return std::string("cannot infer result types without operands or "
                        "attributes");

@@ -75,8 +75,8 @@ public:
   unsigned numResults;
   MLIRContext *ctx;
   std::string error;
-  Type first;                    // set by `result`
-  SmallVector<Type> results;     // or every result, by the rule
+  Type first;                // set by `result`
+  SmallVector<Type> results; // or every result, by the rule
 };
 
 using InferRule = void (*)(InferenceContext &);

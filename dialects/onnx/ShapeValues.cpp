@@ -36,7 +36,8 @@ std::optional<int64_t> onnx::detail::normAxis(int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
-Shape onnx::detail::broadcast(const Shape &a, const Shape &b, std::string &error) {
+Shape onnx::detail::broadcast(const Shape &a, const Shape &b,
+                              std::string &error) {
   if (!a || !b)
     return std::nullopt;
   size_t rank = std::max(a->size(), b->size());
@@ -74,20 +75,34 @@ Type onnx::detail::typeFromOnnxCode(MLIRContext *ctx, int64_t code) {
     return IntegerType::get(ctx, w, IntegerType::Unsigned);
   };
   switch (code) {
-  case 1: return b.getF32Type();
-  case 2: return uint(8);
-  case 3: return b.getIntegerType(8);
-  case 4: return uint(16);
-  case 5: return b.getIntegerType(16);
-  case 6: return b.getIntegerType(32);
-  case 7: return b.getIntegerType(64);
-  case 9: return b.getI1Type();
-  case 10: return b.getF16Type();
-  case 11: return b.getF64Type();
-  case 12: return uint(32);
-  case 13: return uint(64);
-  case 16: return b.getBF16Type();
-  default: return {};
+  case 1:
+    return b.getF32Type();
+  case 2:
+    return uint(8);
+  case 3:
+    return b.getIntegerType(8);
+  case 4:
+    return uint(16);
+  case 5:
+    return b.getIntegerType(16);
+  case 6:
+    return b.getIntegerType(32);
+  case 7:
+    return b.getIntegerType(64);
+  case 9:
+    return b.getI1Type();
+  case 10:
+    return b.getF16Type();
+  case 11:
+    return b.getF64Type();
+  case 12:
+    return uint(32);
+  case 13:
+    return uint(64);
+  case 16:
+    return b.getBF16Type();
+  default:
+    return {};
   }
 }
 

@@ -123,22 +123,35 @@ FailureOr<ElementInfo> Importer::elementInfo(int32_t code, Location loc,
     return IntegerType::get(ctx, w, IntegerType::Unsigned);
   };
   switch (code) {
-  case pb::TensorProto::FLOAT: return ElementInfo{b.getF32Type(), 4};
-  case pb::TensorProto::FLOAT16: return ElementInfo{b.getF16Type(), 2};
-  case pb::TensorProto::BFLOAT16: return ElementInfo{b.getBF16Type(), 2};
-  case pb::TensorProto::DOUBLE: return ElementInfo{b.getF64Type(), 8};
-  case pb::TensorProto::INT8: return ElementInfo{b.getIntegerType(8), 1};
-  case pb::TensorProto::INT16: return ElementInfo{b.getIntegerType(16), 2};
-  case pb::TensorProto::INT32: return ElementInfo{b.getIntegerType(32), 4};
-  case pb::TensorProto::INT64: return ElementInfo{b.getIntegerType(64), 8};
-  case pb::TensorProto::UINT8: return ElementInfo{uint(8), 1};
-  case pb::TensorProto::UINT16: return ElementInfo{uint(16), 2};
-  case pb::TensorProto::UINT32: return ElementInfo{uint(32), 4};
-  case pb::TensorProto::UINT64: return ElementInfo{uint(64), 8};
-  case pb::TensorProto::BOOL: return ElementInfo{b.getI1Type(), 1};
+  case pb::TensorProto::FLOAT:
+    return ElementInfo{b.getF32Type(), 4};
+  case pb::TensorProto::FLOAT16:
+    return ElementInfo{b.getF16Type(), 2};
+  case pb::TensorProto::BFLOAT16:
+    return ElementInfo{b.getBF16Type(), 2};
+  case pb::TensorProto::DOUBLE:
+    return ElementInfo{b.getF64Type(), 8};
+  case pb::TensorProto::INT8:
+    return ElementInfo{b.getIntegerType(8), 1};
+  case pb::TensorProto::INT16:
+    return ElementInfo{b.getIntegerType(16), 2};
+  case pb::TensorProto::INT32:
+    return ElementInfo{b.getIntegerType(32), 4};
+  case pb::TensorProto::INT64:
+    return ElementInfo{b.getIntegerType(64), 8};
+  case pb::TensorProto::UINT8:
+    return ElementInfo{uint(8), 1};
+  case pb::TensorProto::UINT16:
+    return ElementInfo{uint(16), 2};
+  case pb::TensorProto::UINT32:
+    return ElementInfo{uint(32), 4};
+  case pb::TensorProto::UINT64:
+    return ElementInfo{uint(64), 8};
+  case pb::TensorProto::BOOL:
+    return ElementInfo{b.getI1Type(), 1};
   default:
-    return mlir::emitError(loc) << what << " has unsupported ONNX element type "
-                                << code;
+    return mlir::emitError(loc)
+           << what << " has unsupported ONNX element type " << code;
   }
 }
 
@@ -195,34 +208,34 @@ LogicalResult Importer::readExternalData(const pb::TensorProto &tensor,
     return mlir::emitError(loc) << what << ": external data has no location";
   // Only files inside the model's directory may be read.
   if (llvm::sys::path::is_absolute(location))
-    return mlir::emitError(loc) << what << ": external data location '"
-                                << location
-                                << "' is absolute; it must be relative to "
-                                   "the model's directory";
+    return mlir::emitError(loc)
+           << what << ": external data location '" << location
+           << "' is absolute; it must be relative to "
+              "the model's directory";
   for (StringRef part : llvm::make_range(llvm::sys::path::begin(location),
                                          llvm::sys::path::end(location)))
     if (part == "..")
-      return mlir::emitError(loc) << what << ": external data location '"
-                                  << location
-                                  << "' leaves the model's directory";
+      return mlir::emitError(loc)
+             << what << ": external data location '" << location
+             << "' leaves the model's directory";
   SmallString<256> file(modelDir);
   llvm::sys::path::append(file, location);
   SmallString<256> realDir, realFile;
   if (llvm::sys::fs::real_path(modelDir, realDir) ||
       llvm::sys::fs::real_path(file, realFile))
-    return mlir::emitError(loc) << what << ": cannot open external data file '"
-                                << file << "'";
+    return mlir::emitError(loc)
+           << what << ": cannot open external data file '" << file << "'";
   if (!StringRef(realFile).starts_with(StringRef(realDir.str().str() + "/")))
     return mlir::emitError(loc) << what << ": external data file '" << file
                                 << "' resolves outside the model's directory";
   uint64_t fileSize;
   if (llvm::sys::fs::file_size(realFile, fileSize))
-    return mlir::emitError(loc) << what << ": cannot read external data file '"
-                                << file << "'";
+    return mlir::emitError(loc)
+           << what << ": cannot read external data file '" << file << "'";
   if (offset > fileSize)
-    return mlir::emitError(loc) << what << ": external data offset " << offset
-                                << " is past the end of '" << file << "' ("
-                                << fileSize << " bytes)";
+    return mlir::emitError(loc)
+           << what << ": external data offset " << offset
+           << " is past the end of '" << file << "' (" << fileSize << " bytes)";
   uint64_t available = fileSize - offset;
   uint64_t size = length.value_or(expectedBytes);
   if (length && *length != expectedBytes)
@@ -230,16 +243,15 @@ LogicalResult Importer::readExternalData(const pb::TensorProto &tensor,
                                 << " does not match the " << expectedBytes
                                 << " bytes its shape needs";
   if (size > available)
-    return mlir::emitError(loc) << what << ": external data file '" << file
-                                << "' holds " << available
-                                << " bytes after offset " << offset
-                                << ", shorter than the " << size
-                                << " bytes declared";
+    return mlir::emitError(loc)
+           << what << ": external data file '" << file << "' holds "
+           << available << " bytes after offset " << offset
+           << ", shorter than the " << size << " bytes declared";
   auto buffer = llvm::MemoryBuffer::getFileSlice(realFile, size, offset,
                                                  /*IsVolatile=*/false);
   if (!buffer)
-    return mlir::emitError(loc) << what << ": cannot read external data file '"
-                                << file << "'";
+    return mlir::emitError(loc)
+           << what << ": cannot read external data file '" << file << "'";
   bytes.assign((*buffer)->getBufferStart(), (*buffer)->getBufferSize());
   return success();
 }
@@ -425,14 +437,14 @@ LogicalResult Importer::sortNodes(const pb::GraphProto &graph,
     for (int i = 0; i < numNodes; ++i)
       if (pending[i])
         return mlir::emitError(nodeLoc(graph.node(i), i))
-               << "the graph has a cycle through this " << graph.node(i).op_type()
-               << " node";
+               << "the graph has a cycle through this "
+               << graph.node(i).op_type() << " node";
   }
   return success();
 }
 
-FailureOr<Attribute>
-Importer::convertAttribute(const pb::AttributeProto &attr, Location loc) {
+FailureOr<Attribute> Importer::convertAttribute(const pb::AttributeProto &attr,
+                                                Location loc) {
   Builder b(ctx);
   Type si64 = IntegerType::get(ctx, 64, IntegerType::Signed);
   switch (attr.type()) {
@@ -526,14 +538,14 @@ LogicalResult Importer::importNode(const pb::NodeProto &node, int index) {
   int numResults =
       arity->outputs >= 0 ? arity->outputs : std::max(node.output_size(), 1);
   if (node.output_size() > numResults)
-    return mlir::emitError(loc) << opType << " has at most " << numResults
-                                << " outputs, the node has "
-                                << node.output_size();
+    return mlir::emitError(loc)
+           << opType << " has at most " << numResults
+           << " outputs, the node has " << node.output_size();
 
   DictionaryAttr attrDict = DictionaryAttr::get(ctx, attrs);
   SmallVector<Type> types;
   if (auto error = mlir::onnx::inferResultTypes(opType, operands, attrDict,
-                                                 numResults, types))
+                                                numResults, types))
     return mlir::emitError(loc) << opType << ": " << *error;
   // Declared value_info refines what inference left dynamic; an absent
   // optional output is `none`.
@@ -560,15 +572,15 @@ LogicalResult Importer::importNode(const pb::NodeProto &node, int index) {
     }
     if (inferred.getElementType() != given.getElementType() ||
         inferred.getRank() != given.getRank())
-      return mlir::emitError(loc) << "value_info declares '" << name << "' as "
-                                  << given << " but " << opType
-                                  << " computes " << inferred;
+      return mlir::emitError(loc)
+             << "value_info declares '" << name << "' as " << given << " but "
+             << opType << " computes " << inferred;
     SmallVector<int64_t> dims;
     for (auto [a, b] : llvm::zip(inferred.getShape(), given.getShape())) {
       if (a != ShapedType::kDynamic && b != ShapedType::kDynamic && a != b)
-        return mlir::emitError(loc) << "value_info declares '" << name
-                                    << "' as " << given << " but " << opType
-                                    << " computes " << inferred;
+        return mlir::emitError(loc)
+               << "value_info declares '" << name << "' as " << given << " but "
+               << opType << " computes " << inferred;
       dims.push_back(a == ShapedType::kDynamic ? b : a);
     }
     types[i] = RankedTensorType::get(dims, inferred.getElementType());

@@ -42,8 +42,8 @@ LogicalResult normalizeConstant(Location loc, Builder &b,
                                 b.getI64Type()),
           ArrayRef<int64_t>(ints));
     } else {
-      return emitError(loc) << "Constant with '" << name
-                            << "' is not supported";
+      return emitError(loc)
+             << "Constant with '" << name << "' is not supported";
     }
     attr = b.getNamedAttr("value", value);
   }

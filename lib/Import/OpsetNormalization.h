@@ -1,4 +1,5 @@
-//===- OpsetNormalization.h - older ONNX op forms to the dialect's -*- C++ -*-===//
+//===- OpsetNormalization.h - older ONNX op forms to the dialect's -*- C++
+//-*-===//
 //
 // Private to lib/Import: the onnx dialect declares each op in one form (the
 // newest opset's); a node written for an older opset, or in one of an op's

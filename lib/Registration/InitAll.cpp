@@ -9,10 +9,10 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/DialectRegistry.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
@@ -23,12 +23,11 @@ namespace {
 /// memory. Upstream declares no effects for it, which buffer deallocation
 /// rejects inside kernels built on tensors (moe-gpu-expert-matmul).
 struct BarrierEffects
-    : MemoryEffectOpInterface::ExternalModel<BarrierEffects,
-                                                   gpu::BarrierOp> {
-  void getEffects(
-      Operation *op,
-      SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
-          &effects) const {
+    : MemoryEffectOpInterface::ExternalModel<BarrierEffects, gpu::BarrierOp> {
+  void
+  getEffects(Operation *op,
+             SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+                 &effects) const {
     effects.emplace_back(MemoryEffects::Read::get());
     effects.emplace_back(MemoryEffects::Write::get());
   }
@@ -39,10 +38,10 @@ struct BarrierEffects
 struct LaunchFuncEffects
     : MemoryEffectOpInterface::ExternalModel<LaunchFuncEffects,
                                              gpu::LaunchFuncOp> {
-  void getEffects(
-      Operation *op,
-      SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
-          &effects) const {
+  void
+  getEffects(Operation *op,
+             SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+                 &effects) const {
     for (OpOperand &operand : op->getOpOperands())
       if (isa<BaseMemRefType>(operand.get().getType())) {
         effects.emplace_back(MemoryEffects::Read::get(), &operand);

@@ -91,15 +91,16 @@ void optimize(llvm::Module &module, llvm::TargetMachine &tm) {
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
-  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, mam);
+  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2)
+      .run(module, mam);
 }
 
 /// libmoe_runtime.a next to the running tool: <prefix>/lib beside <prefix>/bin.
 std::string runtimeLibrary() {
   static int anchor;
   std::string exe = llvm::sys::fs::getMainExecutable("moe-opt", &anchor);
-  SmallString<256> path(llvm::sys::path::parent_path(
-      llvm::sys::path::parent_path(exe)));
+  SmallString<256> path(
+      llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
   llvm::sys::path::append(path, "lib", "libmoe_runtime.a");
   return std::string(path);
 }
@@ -201,8 +202,8 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     std::error_code ec;
     llvm::ToolOutputFile out(objectPath, ec, llvm::sys::fs::OF_None);
     if (ec)
-      return module.emitError() << "cannot open '" << objectPath
-                                << "': " << ec.message();
+      return module.emitError()
+             << "cannot open '" << objectPath << "': " << ec.message();
     llvm::legacy::PassManager pm;
     if (tm->addPassesToEmitFile(pm, out.os(), nullptr,
                                 llvm::CodeGenFileType::ObjectFile))
@@ -216,16 +217,14 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   if (kind == EmitKind::Object)
     return success();
 
-  llvm::scope_exit removeObject(
-      [&] { llvm::sys::fs::remove(objectPath); });
+  llvm::scope_exit removeObject([&] { llvm::sys::fs::remove(objectPath); });
   FailureOr<std::string> entrySource = detail::generateEntrySource(module);
   if (failed(entrySource))
     return failure();
   SmallString<128> sourcePath;
   if (llvm::sys::fs::createTemporaryFile("moe-entry", "c", sourcePath))
     return module.emitError("cannot create a temporary source file");
-  llvm::scope_exit removeSource(
-      [&] { llvm::sys::fs::remove(sourcePath); });
+  llvm::scope_exit removeSource([&] { llvm::sys::fs::remove(sourcePath); });
   {
     std::error_code ec;
     llvm::raw_fd_ostream source(sourcePath, ec);
@@ -240,8 +239,8 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
                             "link with libmoe_runtime.a yourself");
   std::string runtime = runtimeLibrary();
   if (!llvm::sys::fs::exists(runtime))
-    return module.emitError() << "runtime library '" << runtime
-                              << "' not found next to moe-opt";
+    return module.emitError()
+           << "runtime library '" << runtime << "' not found next to moe-opt";
   SmallString<128> tempLib(outputPath);
   tempLib += ".tmp";
   // The runtime stays private to the library (--exclude-libs): its libomp
@@ -271,15 +270,15 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     args.push_back("-Wl,--no-as-needed");
   }
   std::string linkError;
-  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
-                                     &linkError);
+  int rc =
+      llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &linkError);
   if (rc != 0) {
     llvm::sys::fs::remove(tempLib);
     return module.emitError() << "linking the shared library failed"
                               << (linkError.empty() ? "" : ": ") << linkError;
   }
   if (std::error_code ec = llvm::sys::fs::rename(tempLib, outputPath))
-    return module.emitError() << "cannot write '" << outputPath
-                              << "': " << ec.message();
+    return module.emitError()
+           << "cannot write '" << outputPath << "': " << ec.message();
   return success();
 }

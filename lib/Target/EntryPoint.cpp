@@ -47,11 +47,16 @@ constexpr const char *kRuntimeHeaders =
     ;
 
 std::string dtypeName(Type t) {
-  if (t.isF32()) return "MOE_DTYPE_F32";
-  if (t.isF16()) return "MOE_DTYPE_F16";
-  if (t.isBF16()) return "MOE_DTYPE_BF16";
-  if (t.isSignlessInteger(32)) return "MOE_DTYPE_I32";
-  if (t.isSignlessInteger(64)) return "MOE_DTYPE_I64";
+  if (t.isF32())
+    return "MOE_DTYPE_F32";
+  if (t.isF16())
+    return "MOE_DTYPE_F16";
+  if (t.isBF16())
+    return "MOE_DTYPE_BF16";
+  if (t.isSignlessInteger(32))
+    return "MOE_DTYPE_I32";
+  if (t.isSignlessInteger(64))
+    return "MOE_DTYPE_I64";
   return "MOE_DTYPE_BOOL";
 }
 
@@ -94,8 +99,7 @@ FailureOr<SmallVector<EntrySig>> collectEntries(ModuleOp module) {
         auto d = cast<DictionaryAttr>(a);
         TensorSig sig;
         sig.name = d.getAs<StringAttr>("name").str();
-        sig.type = cast<RankedTensorType>(
-            d.getAs<TypeAttr>("type").getValue());
+        sig.type = cast<RankedTensorType>(d.getAs<TypeAttr>("type").getValue());
         for (Attribute n : d.getAs<ArrayAttr>("dims"))
           sig.dims.push_back(cast<StringAttr>(n).str());
         if (sig.type.getRank() > 8) {
@@ -129,7 +133,8 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
       describe("input ", t);
     for (const TensorSig &t : e.outputs)
       describe("output", t);
-    os << " * " << e.function << "_run checks the inputs, runs the model and "
+    os << " * " << e.function
+       << "_run checks the inputs, runs the model and "
           "fills `outputs` with\n * malloc'd buffers the caller releases with "
           "free(). On error it returns\n * non-zero and writes a message to "
           "`error` (error_size bytes, may be NULL). */\n";
@@ -184,9 +189,9 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   };
   infoList("inputs", e.inputs);
   infoList("outputs", e.outputs);
-  os << "static const moe_model_info " << f << "__model_info = {"
-     << cString(f) << ", " << e.inputs.size() << ", " << e.outputs.size()
-     << ", " << f << "__inputs, " << f << "__outputs};\n";
+  os << "static const moe_model_info " << f << "__model_info = {" << cString(f)
+     << ", " << e.inputs.size() << ", " << e.outputs.size() << ", " << f
+     << "__inputs, " << f << "__outputs};\n";
   os << "const moe_model_info *" << f << "_info(void) { return &" << f
      << "__model_info; }\n\n";
 
@@ -219,7 +224,9 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   size_t numInputs = e.inputs.size();
   if (cuda) {
     os << "  {\n    char why[384];\n"
-          "    if (!" << runtime::kCudaAvailable << "(why, sizeof(why))) {\n"
+          "    if (!"
+       << runtime::kCudaAvailable
+       << "(why, sizeof(why))) {\n"
           "      moe__fail(error, error_size, \"cannot run on CUDA: %s\", "
           "why);\n      return MOE_ERROR_DEVICE;\n    }\n  }\n";
     // Inputs are copied to device-accessible memory; the copies are freed
@@ -231,10 +238,10 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   os << "  jmp_buf on_error;\n"
         "  if (setjmp(on_error)) {\n"
         "    moe__fail(error, error_size, \"%s\", "
-        << runtime::kErrorMessage << "());\n";
+     << runtime::kErrorMessage << "());\n";
   if (cuda)
-    os << "    for (int32_t i = 0; i < " << numInputs
-       << "; ++i)\n      " << runtime::kCudaFree << "(dev[i]);\n";
+    os << "    for (int32_t i = 0; i < " << numInputs << "; ++i)\n      "
+       << runtime::kCudaFree << "(dev[i]);\n";
   os << "    return MOE_ERROR_RUNTIME;\n  }\n";
   if (cuda) {
     os << "  " << runtime::kSetErrorHandler << "(&on_error);\n";
@@ -251,8 +258,8 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
     int64_t rank = t.type.getRank();
     std::string data = cuda ? "dev[" + std::to_string(i) + "]"
                             : "inputs[" + std::to_string(i) + "].data";
-    os << "  struct moe_memref" << rank << " in" << i << " = {" << data
-       << ", " << data << ", 0";
+    os << "  struct moe_memref" << rank << " in" << i << " = {" << data << ", "
+       << data << ", 0";
     if (rank > 0) {
       os << ", {";
       for (int64_t d = 0; d < rank; ++d)
@@ -262,10 +269,11 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
     os << "};\n";
     for (int64_t d = rank - 1; d >= 0; --d)
       os << "  in" << i << ".strides[" << d << "] = "
-         << (d == rank - 1 ? std::string("1")
-                           : llvm::formatv("in{0}.strides[{1}] * in{0}.sizes[{1}]",
-                                           i, d + 1)
-                                 .str())
+         << (d == rank - 1
+                 ? std::string("1")
+                 : llvm::formatv("in{0}.strides[{1}] * in{0}.sizes[{1}]", i,
+                                 d + 1)
+                       .str())
          << ";\n";
   }
   if (!cuda) {
@@ -295,10 +303,11 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
     int64_t rank = t.type.getRank();
     std::string r = e.outputs.size() == 1 ? "res" : "res.r" + std::to_string(i);
     os << "  {\n";
-    os << "    int64_t sizes[MOE_MAX_RANK] = {0}, strides[MOE_MAX_RANK] = {0};\n";
+    os << "    int64_t sizes[MOE_MAX_RANK] = {0}, strides[MOE_MAX_RANK] = "
+          "{0};\n";
     for (int64_t d = 0; d < rank; ++d)
-      os << "    sizes[" << d << "] = " << r << ".sizes[" << d
-         << "]; strides[" << d << "] = " << r << ".strides[" << d << "];\n";
+      os << "    sizes[" << d << "] = " << r << ".sizes[" << d << "]; strides["
+         << d << "] = " << r << ".strides[" << d << "];\n";
     os << "    if (moe__take_output(&outputs[" << i << "], "
        << dtypeName(t.type.getElementType()) << ", "
        << dtypeBytes(t.type.getElementType()) << ", " << rank << ", " << r
@@ -307,13 +316,13 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
        << ", num_inputs, " << (cuda ? runtime::kCudaFree : "free")
        << ", error, error_size)) {\n";
     if (cuda)
-      os << "      for (int32_t i = 0; i < " << numInputs
-         << "; ++i)\n        " << runtime::kCudaFree << "(dev[i]);\n";
+      os << "      for (int32_t i = 0; i < " << numInputs << "; ++i)\n        "
+         << runtime::kCudaFree << "(dev[i]);\n";
     os << "      return MOE_ERROR_OUT_OF_MEMORY;\n    }\n  }\n";
   }
   if (cuda)
-    os << "  for (int32_t i = 0; i < " << numInputs
-       << "; ++i)\n    " << runtime::kCudaFree << "(dev[i]);\n";
+    os << "  for (int32_t i = 0; i < " << numInputs << "; ++i)\n    "
+       << runtime::kCudaFree << "(dev[i]);\n";
   os << "  return MOE_OK;\n}\n";
 }
 
@@ -464,8 +473,7 @@ FailureOr<std::string> mlir::moe::detail::generateHeader(ModuleOp module) {
   return text;
 }
 
-FailureOr<std::string>
-mlir::moe::detail::generateEntrySource(ModuleOp module) {
+FailureOr<std::string> mlir::moe::detail::generateEntrySource(ModuleOp module) {
   auto entries = collectEntries(module);
   if (failed(entries))
     return failure();
@@ -475,7 +483,8 @@ mlir::moe::detail::generateEntrySource(ModuleOp module) {
      << kABITypes << kRuntimeHeaders << kHelpers << "\n";
   SmallVector<int64_t> ranks;
   for (const EntrySig &e : *entries)
-    for (const TensorSig &t : llvm::concat<const TensorSig>(e.inputs, e.outputs))
+    for (const TensorSig &t :
+         llvm::concat<const TensorSig>(e.inputs, e.outputs))
       if (!llvm::is_contained(ranks, t.type.getRank()))
         ranks.push_back(t.type.getRank());
   for (int64_t r : ranks)

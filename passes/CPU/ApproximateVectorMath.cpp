@@ -36,14 +36,14 @@ struct CPUApproximateVectorMathPass
     if (vectorMath.empty())
       return;
     RewritePatternSet patterns(&getContext());
-    populateMathPolynomialApproximationPatterns(
-        patterns, [](StringRef) { return true; });
+    populateMathPolynomialApproximationPatterns(patterns,
+                                                [](StringRef) { return true; });
     // The approximations' own math ops (e.g. the exp inside tanh) are
     // vectors too, and are rewritten in turn.
     GreedyRewriteConfig config;
     config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
-    if (failed(applyOpPatternsGreedily(vectorMath, std::move(patterns),
-                                       config)))
+    if (failed(
+            applyOpPatternsGreedily(vectorMath, std::move(patterns), config)))
       signalPassFailure();
   }
 };

@@ -26,9 +26,9 @@ struct CPULoopSchedulePass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     getOperation()->walk([&](omp::WsloopOp loop) {
-      bool gemm = loop->walk([](vector::FMAOp) {
-                        return WalkResult::interrupt();
-                      }).wasInterrupted();
+      bool gemm =
+          loop->walk([](vector::FMAOp) { return WalkResult::interrupt(); })
+              .wasInterrupted();
       if (gemm && !loop.getScheduleKind())
         loop.setScheduleKindAttr(omp::ClauseScheduleKindAttr::get(
             ctx, omp::ClauseScheduleKind::Guided));

@@ -37,16 +37,15 @@ omp::LoopNestOp soleLoopNest(omp::ParallelOp region) {
       return nullptr;
     }
   }
-  return wsloop ? dyn_cast<omp::LoopNestOp>(wsloop.getWrappedLoop())
-                : nullptr;
+  return wsloop ? dyn_cast<omp::LoopNestOp>(wsloop.getWrappedLoop()) : nullptr;
 }
 
 /// Whether an iteration does more than a few operations' work.
 bool hasInnerLoopsOrCalls(omp::LoopNestOp nest) {
   return nest.getRegion()
       .walk([](Operation *op) {
-        return isa<scf::ForOp, scf::WhileOp, scf::ParallelOp,
-                   omp::ParallelOp, CallOpInterface>(op)
+        return isa<scf::ForOp, scf::WhileOp, scf::ParallelOp, omp::ParallelOp,
+                   CallOpInterface>(op)
                    ? WalkResult::interrupt()
                    : WalkResult::advance();
       })
@@ -61,8 +60,7 @@ struct CPUParallelThresholdPass
     SmallVector<omp::ParallelOp> regions;
     getOperation()->walk([&](omp::ParallelOp region) {
       // Nested regions already run on their thread alone.
-      if (!region->getParentOfType<omp::ParallelOp>() &&
-          !region.getIfExpr())
+      if (!region->getParentOfType<omp::ParallelOp>() && !region.getIfExpr())
         regions.push_back(region);
     });
     for (omp::ParallelOp region : regions) {
@@ -92,12 +90,11 @@ struct CPUParallelThresholdPass
                 arith::ConstantOp::create(
                     b, loc, b.getIntegerAttr(step.getType(), 1))));
         Value n = arith::DivUIOp::create(b, loc, rounded, step);
-        Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
-                                            ub, lb);
+        Value empty =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, ub, lb);
         n = arith::SelectOp::create(
             b, loc, empty,
-            arith::ConstantOp::create(b, loc,
-                                      b.getIntegerAttr(n.getType(), 0)),
+            arith::ConstantOp::create(b, loc, b.getIntegerAttr(n.getType(), 0)),
             n);
         if (trips && trips.getType() != n.getType())
           n = arith::IndexCastOp::create(b, loc, trips.getType(), n);

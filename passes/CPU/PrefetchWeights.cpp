@@ -61,11 +61,10 @@ struct CPUPrefetchWeightsPass
       Value ahead = arith::AddIOp::create(
           b, loc, read.getIndices()[0],
           arith::ConstantIndexOp::create(b, loc, distance));
-      memref::PrefetchOp::create(b, loc, read.getBase(),
-                                 ValueRange{ahead, read.getIndices()[1]},
-                                 /*isWrite=*/false,
-                                 static_cast<uint32_t>(locality),
-                                 /*isDataCache=*/true);
+      memref::PrefetchOp::create(
+          b, loc, read.getBase(), ValueRange{ahead, read.getIndices()[1]},
+          /*isWrite=*/false, static_cast<uint32_t>(locality),
+          /*isDataCache=*/true);
     }
   }
 };

@@ -1,4 +1,5 @@
-//===- GPUCopyEngine.cpp - whole-buffer fills / copies -> gpu.memset/memcpy ===//
+//===- GPUCopyEngine.cpp - whole-buffer fills / copies -> gpu.memset/memcpy
+//===//
 //
 // A fill or a copy of a whole contiguous buffer would otherwise become a
 // flat kernel (moe-gpu-map-parallel-loops); the driver's memset and memcpy
@@ -68,7 +69,8 @@ struct FillToMemset : OpInterfaceRewritePattern<linalg::LinalgOp> {
     if (!contiguous(dst.getType()) ||
         cast<MemRefType>(dst.getType()).getElementType() != elt ||
         !elt.isIntOrFloat() ||
-        (elt.getIntOrFloatBitWidth() != 16 && elt.getIntOrFloatBitWidth() != 32))
+        (elt.getIntOrFloatBitWidth() != 16 &&
+         elt.getIntOrFloatBitWidth() != 32))
       return rewriter.notifyMatchFailure(op, "not a 16/32-bit contiguous fill");
     replaceWithAsync(rewriter, op, [&](Value token) {
       return gpu::MemsetOp::create(rewriter, op.getLoc(), token.getType(),
@@ -97,8 +99,7 @@ struct CopyToMemcpy : OpRewritePattern<memref::CopyOp> {
   }
 };
 
-struct GPUCopyEnginePass
-    : moe::impl::GPUCopyEngineBase<GPUCopyEnginePass> {
+struct GPUCopyEnginePass : moe::impl::GPUCopyEngineBase<GPUCopyEnginePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FillToMemset, CopyToMemcpy>(&getContext());

@@ -52,8 +52,8 @@ LogicalResult guardRest(RewriterBase &rewriter, cf::AssertOp check, Value slot,
     for (Value v : op->getResults())
       for (OpOperand &use : v.getUses())
         if (use.getOwner() == terminator ||
-            !llvm::is_contained(rest, block->findAncestorOpInBlock(
-                                          *use.getOwner())))
+            !llvm::is_contained(rest,
+                                block->findAncestorOpInBlock(*use.getOwner())))
           escaping.insert(v);
   rewriter.setInsertionPoint(check);
   SmallVector<Value> zeros;
@@ -63,8 +63,9 @@ LogicalResult guardRest(RewriterBase &rewriter, cf::AssertOp check, Value slot,
       return failure();
     zeros.push_back(z);
   }
-  auto guard = scf::IfOp::create(rewriter, loc, TypeRange(escaping.getArrayRef()),
-                                 check.getArg(), /*withElse=*/true);
+  auto guard =
+      scf::IfOp::create(rewriter, loc, TypeRange(escaping.getArrayRef()),
+                        check.getArg(), /*withElse=*/true);
   Block *thenBlock = &guard.getThenRegion().front();
   Block *elseBlock = &guard.getElseRegion().front();
   // With results, the scf.if is built without terminators.
@@ -81,8 +82,8 @@ LogicalResult guardRest(RewriterBase &rewriter, cf::AssertOp check, Value slot,
     scf::YieldOp::create(rewriter, loc, zeros);
   }
   rewriter.setInsertionPointToStart(elseBlock);
-  Value idValue = arith::ConstantOp::create(rewriter, loc,
-                                            rewriter.getI32IntegerAttr(id));
+  Value idValue =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(id));
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
   memref::StoreOp::create(rewriter, loc, idValue, slot, ValueRange{zero});
   for (auto [v, r] : llvm::zip(escaping, guard.getResults()))
@@ -129,13 +130,13 @@ struct GPUDeviceChecksPass
       // After the (synchronous) launch: fail the check whose number the
       // kernel recorded.
       rewriter.setInsertionPointAfter(launch);
-      Value failed = memref::LoadOp::create(rewriter, loc, slot,
-                                            ValueRange{zero});
+      Value failed =
+          memref::LoadOp::create(rewriter, loc, slot, ValueRange{zero});
       for (auto &[number, message] : messages) {
         Value numberValue = arith::ConstantOp::create(
             rewriter, loc, rewriter.getI32IntegerAttr(number));
-        Value ok = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ne,
-                                         failed, numberValue);
+        Value ok = arith::CmpIOp::create(
+            rewriter, loc, arith::CmpIPredicate::ne, failed, numberValue);
         cf::AssertOp::create(rewriter, loc, ok, message);
       }
       memref::DeallocOp::create(rewriter, loc, slot);

@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Runtime/Symbols.h"
 #include "moe/Passes/GPU.h"
+#include "moe/Runtime/Symbols.h"
 
 #include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -45,8 +45,8 @@ struct GPUDeviceConstantsPass
     OpBuilder b(ctx);
     auto ptr = LLVM::LLVMPointerType::get(ctx);
     auto i64 = IntegerType::get(ctx, 64);
-    FailureOr<LLVM::LLVMFuncOp> fn =
-        LLVM::lookupOrCreateFn(b, module, moe::runtime::kCudaConstant, {ptr, i64}, ptr);
+    FailureOr<LLVM::LLVMFuncOp> fn = LLVM::lookupOrCreateFn(
+        b, module, moe::runtime::kCudaConstant, {ptr, i64}, ptr);
     if (failed(fn))
       return signalPassFailure();
     DataLayout layout(module);

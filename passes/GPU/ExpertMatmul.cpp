@@ -119,10 +119,9 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     Value n = tensor::DimOp::create(b, op.getWeight(), 1);
     SmallVector<Value> dynSizes;
     if (resType.isDynamicDim(0))
-      dynSizes.push_back(op.isCombined()
-                             ? Value(tensor::DimOp::create(
-                                   b, op.getCombineWeights(), 0))
-                             : rows);
+      dynSizes.push_back(op.isCombined() ? Value(tensor::DimOp::create(
+                                               b, op.getCombineWeights(), 0))
+                                         : rows);
     if (resType.isDynamicDim(1))
       dynSizes.push_back(ops.pairedEpilogue()
                              ? Value(arith::DivUIOp::create(b, n, k.idx(2)))
@@ -157,12 +156,13 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
         ops.combineWeights ? entry.getArgument(next++) : nullptr;
     args.rowLimit = ops.rowLimit ? entry.getArgument(next++) : nullptr;
     args.out = entry.getArguments().back();
-    bool mma = tensorCores &&
-               (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&
-               wType.getElementType() == elt &&
-               cast<RankedTensorType>(op.getInput().getType())
-                       .getElementType() == elt;
-    BlockShape shape = mma ? buildMMAKernel(fn, args) : buildSIMTKernel(fn, args);
+    bool mma =
+        tensorCores &&
+        (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&
+        wType.getElementType() == elt &&
+        cast<RankedTensorType>(op.getInput().getType()).getElementType() == elt;
+    BlockShape shape =
+        mma ? buildMMAKernel(fn, args) : buildSIMTKernel(fn, args);
 
     Value one = k.idx(1);
     Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(kTileN));
@@ -194,8 +194,9 @@ struct GPUExpertMatmulPass
       op->emitError() << "cannot map this grouped matmul to the GPU kernel: "
                          "its offsets must come from a moe.dispatch with "
                          "block a multiple of "
-                      << kTileM << " (decompose with moe-decompose=block="
-                      << kTileM << "), or be [0, rows] of one expert";
+                      << kTileM
+                      << " (decompose with moe-decompose=block=" << kTileM
+                      << "), or be [0, rows] of one expert";
       return WalkResult::interrupt();
     });
     if (result.wasInterrupted())

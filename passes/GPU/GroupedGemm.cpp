@@ -63,7 +63,8 @@ Value KernelBuilder::loadWeightF32(const Operands &ops, Value e, Value n,
         b, arith::ShRUIOp::create(b, q, arith::MulIOp::create(b, odd, i32c(4))),
         i32c(15));
   }
-  Value centered = arith::SubIOp::create(b, q, i32c(int64_t(1) << (ops.bits - 1)));
+  Value centered =
+      arith::SubIOp::create(b, q, i32c(int64_t(1) << (ops.bits - 1)));
   Value w = arith::SIToFPOp::create(b, b.getF32Type(), centered);
   SmallVector<Value> at = {e, n};
   if (ops.block)
@@ -81,8 +82,8 @@ static Value boundForRow(KernelBuilder &k, const Operands &ops, Value row,
   return arith::SelectOp::create(k.b, k.lt(row, ops.rowLimit), n, k.idx(0));
 }
 
-void KernelBuilder::storeOut(const Operands &ops, Value v, Value row,
-                             Value col, Value n, Type elt) {
+void KernelBuilder::storeOut(const Operands &ops, Value v, Value row, Value col,
+                             Value n, Type elt) {
   if (!ops.combineSlots)
     return storeIfInColumns(ops.out, fromF32(v, elt), row, col,
                             boundForRow(*this, ops, row, n));
@@ -98,8 +99,8 @@ void KernelBuilder::storeOut(const Operands &ops, Value v, Value row,
   Value s = arith::IndexCastOp::create(b, b.getIndexType(), slot);
   Value t = arith::DivUIOp::create(b, s, idx(ops.combineK));
   Value j = arith::RemUIOp::create(b, s, idx(ops.combineK));
-  Value w = toF32(
-      memref::LoadOp::create(b, ops.combineWeights, ValueRange{t, j}));
+  Value w =
+      toF32(memref::LoadOp::create(b, ops.combineWeights, ValueRange{t, j}));
   memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf,
                               fromF32(arith::MulFOp::create(b, w, v), elt),
                               ops.out, ValueRange{t, col});

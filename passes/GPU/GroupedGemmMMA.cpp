@@ -70,8 +70,8 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto tileType = [&](int64_t rows) {
-    return MemRefType::get({rows, kRowPitch}, elt,
-                           MemRefLayoutAttrInterface(), workgroup);
+    return MemRefType::get({rows, kRowPitch}, elt, MemRefLayoutAttrInterface(),
+                           workgroup);
   };
   Value sA = fn.addWorkgroupAttribution(tileType(kTileM), fn.getLoc());
   Value sB = fn.addWorkgroupAttribution(tileType(kTileN), fn.getLoc());
@@ -86,10 +86,8 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
   Value t = arith::RemUIOp::create(b, lane, k.idx(4));
   Value wm = arith::DivUIOp::create(b, warp, k.idx(2));
   Value wn = arith::RemUIOp::create(b, warp, k.idx(2));
-  Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y),
-                   k.idx(kTileM));
-  Value n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
-                   k.idx(kTileN));
+  Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), k.idx(kTileM));
+  Value n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), k.idx(kTileN));
   Value total = k.loadOffset(ops.offsets, k.idx(ops.experts));
   Value zeroElt = arith::ConstantOp::create(b, b.getZeroAttr(elt));
 
@@ -155,13 +153,15 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
           };
           SmallVector<SmallVector<Value>> aFrag, bFrag;
           for (int64_t mi = 0; mi < 2; ++mi) {
-            Value rg = kk.add(kk.mul(wm, kk.idx(32)), kk.add(g, kk.idx(16 * mi)));
+            Value rg =
+                kk.add(kk.mul(wm, kk.idx(32)), kk.add(g, kk.idx(16 * mi)));
             Value rg8 = kk.add(rg, kk.idx(8));
-            aFrag.push_back({reg(sA, rg, c0), reg(sA, rg8, c0),
-                             reg(sA, rg, c8), reg(sA, rg8, c8)});
+            aFrag.push_back({reg(sA, rg, c0), reg(sA, rg8, c0), reg(sA, rg, c8),
+                             reg(sA, rg8, c8)});
           }
           for (int64_t ni = 0; ni < 4; ++ni) {
-            Value cg = kk.add(kk.mul(wn, kk.idx(32)), kk.add(g, kk.idx(8 * ni)));
+            Value cg =
+                kk.add(kk.mul(wn, kk.idx(32)), kk.add(g, kk.idx(8 * ni)));
             bFrag.push_back({reg(sB, cg, c0), reg(sB, cg, c8)});
           }
           for (int64_t mi = 0; mi < 2; ++mi)
@@ -175,8 +175,8 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
                   std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                                  NVVM::MMALayout::col});
               for (int64_t q = 0; q < kAccPerTile; ++q)
-                next[base + q] = LLVM::ExtractValueOp::create(
-                    ib, d, ArrayRef<int64_t>{q});
+                next[base + q] =
+                    LLVM::ExtractValueOp::create(ib, d, ArrayRef<int64_t>{q});
             }
         }
         gpu::BarrierOp::create(ib);
@@ -196,14 +196,15 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
         Value vals[2];
         Value cols[2];
         for (int64_t p = 0; p < 2; ++p) {
-          cols[p] = k.add(n0, k.add(k.mul(wn, k.idx(32)),
-                                    k.add(t2, k.idx(8 * ni + p))));
+          cols[p] = k.add(
+              n0, k.add(k.mul(wn, k.idx(32)), k.add(t2, k.idx(8 * ni + p))));
           Value v = kLoop.getResult((mi * 4 + ni) * kAccPerTile + q + p);
           if (ops.bias)
             v = arith::AddFOp::create(
                 b, v,
                 k.toF32(memref::LoadOp::create(
-                    b, ops.bias, ValueRange{expert, k.minIdx(cols[p], nLast)})));
+                    b, ops.bias,
+                    ValueRange{expert, k.minIdx(cols[p], nLast)})));
           vals[p] = v;
         }
         if (ops.pairedEpilogue()) {

@@ -1,4 +1,5 @@
-//===- GroupedGemmSIMT.cpp - grouped expert GEMM on CUDA cores -------------===//
+//===- GroupedGemmSIMT.cpp - grouped expert GEMM on CUDA cores
+//-------------===//
 //
 // 16 x 16 threads per 64 x 64 tile; thread (tx, ty) owns rows ty + 16 i and
 // columns tx + 16 j (i, j < 4), so neighbouring threads write neighbouring
@@ -44,115 +45,111 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
   Value one = k.idx(1), threads = k.idx(kThreads);
   Value n = memref::DimOp::create(b, w, 1);
   Value kDim = memref::DimOp::create(b, x, 1);
-    Value tx = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-    Value ty = gpu::ThreadIdOp::create(b, gpu::Dimension::y);
-    Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y),
-                     k.idx(kTileM));
-    Value n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
-                     k.idx(kTileN));
-    Value total = k.loadOffset(offsets, k.idx(experts));
-    // Output positions of this thread: rows ty + T*i, columns tx + T*j
-    // (consecutive threads write consecutive columns).
-    auto rowOf = [&](int64_t i) {
-      return k.add(r0, k.add(ty, k.idx(kThreads * i)));
-    };
-    auto colOf = [&](int64_t j) {
-      return k.add(n0, k.add(tx, k.idx(kThreads * j)));
-    };
-    auto active = scf::IfOp::create(b, k.lt(r0, total), true);
-    // Padding tiles past the last group are zero rows.
-    b.setInsertionPointToStart(&active.getElseRegion().front());
-    Value zero = arith::ConstantOp::create(b, b.getZeroAttr(elt));
-    for (int64_t i = 0; i < kPerThreadM; ++i)
-      for (int64_t j = 0; j < kPerThreadN; ++j)
-        k.storeZero(ops, zero, rowOf(i), colOf(j), n);
+  Value tx = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value ty = gpu::ThreadIdOp::create(b, gpu::Dimension::y);
+  Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), k.idx(kTileM));
+  Value n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), k.idx(kTileN));
+  Value total = k.loadOffset(offsets, k.idx(experts));
+  // Output positions of this thread: rows ty + T*i, columns tx + T*j
+  // (consecutive threads write consecutive columns).
+  auto rowOf = [&](int64_t i) {
+    return k.add(r0, k.add(ty, k.idx(kThreads * i)));
+  };
+  auto colOf = [&](int64_t j) {
+    return k.add(n0, k.add(tx, k.idx(kThreads * j)));
+  };
+  auto active = scf::IfOp::create(b, k.lt(r0, total), true);
+  // Padding tiles past the last group are zero rows.
+  b.setInsertionPointToStart(&active.getElseRegion().front());
+  Value zero = arith::ConstantOp::create(b, b.getZeroAttr(elt));
+  for (int64_t i = 0; i < kPerThreadM; ++i)
+    for (int64_t j = 0; j < kPerThreadN; ++j)
+      k.storeZero(ops, zero, rowOf(i), colOf(j), n);
 
-    b.setInsertionPointToStart(&active.getThenRegion().front());
-    Value zeroIdx = k.idx(0);
-    Value expert = k.expertOfRow(offsets, experts, r0);
+  b.setInsertionPointToStart(&active.getThenRegion().front());
+  Value zeroIdx = k.idx(0);
+  Value expert = k.expertOfRow(offsets, experts, r0);
 
-    Value tid = k.add(k.mul(ty, threads), tx);
-    Value kLast = arith::SubIOp::create(b, kDim, one);
-    Value nLast = arith::SubIOp::create(b, n, one);
-    SmallVector<Value> accInit(kPerThreadM * kPerThreadN, k.f32(0.0));
-    auto kLoop = scf::ForOp::create(
-        b, zeroIdx, kDim, k.idx(kTileK), accInit,
-        [&](OpBuilder &nb, Location loc, Value k0, ValueRange acc) {
-          ImplicitLocOpBuilder ib(loc, nb);
-          KernelBuilder kk{ib};
-          // Stage the slices: each thread moves BM*BK/(T*T) elements of
-          // each operand; out-of-range k (and n) read as zero. Loads use
-          // clamped indices so that none is out of bounds.
-          constexpr int64_t perThread = kTileM * kTileK / (kThreads * kThreads);
-          for (int64_t i = 0; i < perThread; ++i) {
-            Value flat = kk.add(tid, kk.idx(i * kThreads * kThreads));
-            Value row = arith::DivUIOp::create(ib, flat, kk.idx(kTileK));
-            Value col = arith::RemUIOp::create(ib, flat, kk.idx(kTileK));
-            Value kc = kk.add(k0, col);
-            Value kIn = kk.lt(kc, kDim);
-            Value kSafe = kk.minIdx(kc, kLast);
-            Value a = kk.toF32(kk.loadInputRow(ops, kk.add(r0, row), kSafe));
-            a = arith::SelectOp::create(ib, kIn, a, kk.f32(0.0));
-            memref::StoreOp::create(ib, a, sA, ValueRange{col, row});
-            Value nc = kk.add(n0, row);
-            Value bIn = arith::AndIOp::create(ib, kIn, kk.lt(nc, n));
-            Value wv =
-                kk.loadWeightF32(ops, expert, kk.minIdx(nc, nLast), kSafe);
-            wv = arith::SelectOp::create(ib, bIn, wv, kk.f32(0.0));
-            memref::StoreOp::create(ib, wv, sB, ValueRange{col, row});
-          }
-          gpu::BarrierOp::create(ib);
-          auto inner = scf::ForOp::create(
-              ib, kk.idx(0), kk.idx(kTileK), kk.idx(1), acc,
-              [&](OpBuilder &nb2, Location loc2, Value c, ValueRange acc2) {
-                ImplicitLocOpBuilder jb(loc2, nb2);
-                KernelBuilder kj{jb};
-                SmallVector<Value> av, bv, next;
-                for (int64_t i = 0; i < kPerThreadM; ++i)
-                  av.push_back(memref::LoadOp::create(
-                      jb, sA, ValueRange{c, kj.add(ty, kj.idx(kThreads * i))}));
+  Value tid = k.add(k.mul(ty, threads), tx);
+  Value kLast = arith::SubIOp::create(b, kDim, one);
+  Value nLast = arith::SubIOp::create(b, n, one);
+  SmallVector<Value> accInit(kPerThreadM * kPerThreadN, k.f32(0.0));
+  auto kLoop = scf::ForOp::create(
+      b, zeroIdx, kDim, k.idx(kTileK), accInit,
+      [&](OpBuilder &nb, Location loc, Value k0, ValueRange acc) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        KernelBuilder kk{ib};
+        // Stage the slices: each thread moves BM*BK/(T*T) elements of
+        // each operand; out-of-range k (and n) read as zero. Loads use
+        // clamped indices so that none is out of bounds.
+        constexpr int64_t perThread = kTileM * kTileK / (kThreads * kThreads);
+        for (int64_t i = 0; i < perThread; ++i) {
+          Value flat = kk.add(tid, kk.idx(i * kThreads * kThreads));
+          Value row = arith::DivUIOp::create(ib, flat, kk.idx(kTileK));
+          Value col = arith::RemUIOp::create(ib, flat, kk.idx(kTileK));
+          Value kc = kk.add(k0, col);
+          Value kIn = kk.lt(kc, kDim);
+          Value kSafe = kk.minIdx(kc, kLast);
+          Value a = kk.toF32(kk.loadInputRow(ops, kk.add(r0, row), kSafe));
+          a = arith::SelectOp::create(ib, kIn, a, kk.f32(0.0));
+          memref::StoreOp::create(ib, a, sA, ValueRange{col, row});
+          Value nc = kk.add(n0, row);
+          Value bIn = arith::AndIOp::create(ib, kIn, kk.lt(nc, n));
+          Value wv = kk.loadWeightF32(ops, expert, kk.minIdx(nc, nLast), kSafe);
+          wv = arith::SelectOp::create(ib, bIn, wv, kk.f32(0.0));
+          memref::StoreOp::create(ib, wv, sB, ValueRange{col, row});
+        }
+        gpu::BarrierOp::create(ib);
+        auto inner = scf::ForOp::create(
+            ib, kk.idx(0), kk.idx(kTileK), kk.idx(1), acc,
+            [&](OpBuilder &nb2, Location loc2, Value c, ValueRange acc2) {
+              ImplicitLocOpBuilder jb(loc2, nb2);
+              KernelBuilder kj{jb};
+              SmallVector<Value> av, bv, next;
+              for (int64_t i = 0; i < kPerThreadM; ++i)
+                av.push_back(memref::LoadOp::create(
+                    jb, sA, ValueRange{c, kj.add(ty, kj.idx(kThreads * i))}));
+              for (int64_t j = 0; j < kPerThreadN; ++j)
+                bv.push_back(memref::LoadOp::create(
+                    jb, sB, ValueRange{c, kj.add(tx, kj.idx(kThreads * j))}));
+              for (int64_t i = 0; i < kPerThreadM; ++i)
                 for (int64_t j = 0; j < kPerThreadN; ++j)
-                  bv.push_back(memref::LoadOp::create(
-                      jb, sB, ValueRange{c, kj.add(tx, kj.idx(kThreads * j))}));
-                for (int64_t i = 0; i < kPerThreadM; ++i)
-                  for (int64_t j = 0; j < kPerThreadN; ++j)
-                    next.push_back(math::FmaOp::create(
-                        jb, av[i], bv[j], acc2[i * kPerThreadN + j]));
-                scf::YieldOp::create(jb, next);
-              });
-          gpu::BarrierOp::create(ib);
-          scf::YieldOp::create(ib, inner.getResults());
-        });
+                  next.push_back(math::FmaOp::create(
+                      jb, av[i], bv[j], acc2[i * kPerThreadN + j]));
+              scf::YieldOp::create(jb, next);
+            });
+        gpu::BarrierOp::create(ib);
+        scf::YieldOp::create(ib, inner.getResults());
+      });
 
-    // An interleaved (gate, up) pair is split over the neighbouring threads
-    // tx (even: gate) and tx + 1 (up), lanes of one warp: the up value
-    // comes over by a shuffle, which every lane takes part in.
-    Value even;
-    if (ops.pairedEpilogue())
-      even = arith::CmpIOp::create(
-          b, arith::CmpIPredicate::eq,
-          arith::RemUIOp::create(b, tx, k.idx(2)), k.idx(0));
-    for (int64_t i = 0; i < kPerThreadM; ++i)
-      for (int64_t j = 0; j < kPerThreadN; ++j) {
-        Value v = kLoop.getResult(i * kPerThreadN + j);
-        if (bias) {
-          Value col = k.minIdx(colOf(j), nLast);
-          v = arith::AddFOp::create(
-              b, v, k.toF32(memref::LoadOp::create(b, bias,
-                                                   ValueRange{expert, col})));
-        }
-        if (!ops.pairedEpilogue()) {
-          k.storeUnpaired(ops, v, rowOf(i), colOf(j), n, elt);
-          continue;
-        }
-        Value up = gpu::ShuffleOp::create(b, v, 1, 32,
-                                          gpu::ShuffleMode::XOR)
-                       .getShuffleResult();
-        auto gateLane = scf::IfOp::create(b, even, false);
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToStart(&gateLane.getThenRegion().front());
-        k.storePair(ops, v, up, rowOf(i), colOf(j), n, elt);
+  // An interleaved (gate, up) pair is split over the neighbouring threads
+  // tx (even: gate) and tx + 1 (up), lanes of one warp: the up value
+  // comes over by a shuffle, which every lane takes part in.
+  Value even;
+  if (ops.pairedEpilogue())
+    even = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                 arith::RemUIOp::create(b, tx, k.idx(2)),
+                                 k.idx(0));
+  for (int64_t i = 0; i < kPerThreadM; ++i)
+    for (int64_t j = 0; j < kPerThreadN; ++j) {
+      Value v = kLoop.getResult(i * kPerThreadN + j);
+      if (bias) {
+        Value col = k.minIdx(colOf(j), nLast);
+        v = arith::AddFOp::create(
+            b, v,
+            k.toF32(memref::LoadOp::create(b, bias, ValueRange{expert, col})));
       }
+      if (!ops.pairedEpilogue()) {
+        k.storeUnpaired(ops, v, rowOf(i), colOf(j), n, elt);
+        continue;
+      }
+      Value up = gpu::ShuffleOp::create(b, v, 1, 32, gpu::ShuffleMode::XOR)
+                     .getShuffleResult();
+      auto gateLane = scf::IfOp::create(b, even, false);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&gateLane.getThenRegion().front());
+      k.storePair(ops, v, up, rowOf(i), colOf(j), n, elt);
+    }
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);
   return {kThreads, kThreads};

@@ -87,9 +87,9 @@ void expandCopy(RewriterBase &rewriter, memref::CopyOp copy) {
 /// Sequential loops for a nested parallel loop (it runs on one thread).
 void serialize(RewriterBase &rewriter, scf::ParallelOp loop) {
   rewriter.setInsertionPoint(loop);
-  scf::LoopNest nest = scf::buildLoopNest(
-      rewriter, loop.getLoc(), loop.getLowerBound(), loop.getUpperBound(),
-      loop.getStep());
+  scf::LoopNest nest =
+      scf::buildLoopNest(rewriter, loop.getLoc(), loop.getLowerBound(),
+                         loop.getUpperBound(), loop.getStep());
   Block *body = loop.getBody();
   rewriter.eraseOp(body->getTerminator());
   Block *inner = nest.loops.back().getBody();
@@ -128,18 +128,18 @@ struct ParallelToLaunch : OpRewritePattern<scf::ParallelOp> {
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
     SmallVector<Value> trips;
     Value total = one;
-    for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
-                                         loop.getUpperBound(),
-                                         loop.getStep())) {
+    for (auto [lb, ub, step] : llvm::zip(
+             loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
       Value span = arith::SubIOp::create(rewriter, loc, ub, lb);
       Value trip = arith::CeilDivUIOp::create(rewriter, loc, span, step);
       trips.push_back(trip);
       total = arith::MulIOp::create(rewriter, loc, total, trip);
     }
-    Value threads = arith::ConstantIndexOp::create(rewriter, loc, kBlockThreads);
+    Value threads =
+        arith::ConstantIndexOp::create(rewriter, loc, kBlockThreads);
     Value grid = arith::CeilDivUIOp::create(rewriter, loc, total, threads);
-    auto launch = gpu::LaunchOp::create(rewriter, loc, grid, one, one,
-                                        threads, one, one);
+    auto launch =
+        gpu::LaunchOp::create(rewriter, loc, grid, one, one, threads, one, one);
     Block &body = launch.getBody().front();
     rewriter.setInsertionPointToStart(&body);
     Value linear = arith::AddIOp::create(
@@ -155,19 +155,19 @@ struct ParallelToLaunch : OpRewritePattern<scf::ParallelOp> {
     SmallVector<Value> ivs(trips.size());
     Value rest = linear;
     for (int64_t d = static_cast<int64_t>(trips.size()) - 1; d >= 0; --d) {
-      Value index = d == 0 ? rest
-                           : arith::RemUIOp::create(rewriter, loc, rest, trips[d]);
+      Value index =
+          d == 0 ? rest : arith::RemUIOp::create(rewriter, loc, rest, trips[d]);
       if (d > 0)
         rest = arith::DivUIOp::create(rewriter, loc, rest, trips[d]);
       Value scaled =
           arith::MulIOp::create(rewriter, loc, index, loop.getStep()[d]);
-      ivs[d] = arith::AddIOp::create(rewriter, loc, loop.getLowerBound()[d],
-                                     scaled);
+      ivs[d] =
+          arith::AddIOp::create(rewriter, loc, loop.getLowerBound()[d], scaled);
     }
     Block *loopBody = loop.getBody();
     rewriter.eraseOp(loopBody->getTerminator());
-    rewriter.inlineBlockBefore(loopBody, guard.getThenRegion().front().getTerminator(),
-                               ivs);
+    rewriter.inlineBlockBefore(
+        loopBody, guard.getThenRegion().front().getTerminator(), ivs);
     rewriter.eraseOp(loop);
 
     // Device-side cleanup of the moved body.
@@ -188,9 +188,8 @@ struct ParallelToLaunch : OpRewritePattern<scf::ParallelOp> {
           rewriter.eraseOp(user);
       // Once per thread, at kernel entry (not once per loop iteration).
       rewriter.setInsertionPointToStart(&body);
-      auto alloca = memref::AllocaOp::create(rewriter, alloc.getLoc(),
-                                             alloc.getType(),
-                                             alloc.getAlignmentAttr());
+      auto alloca = memref::AllocaOp::create(
+          rewriter, alloc.getLoc(), alloc.getType(), alloc.getAlignmentAttr());
       rewriter.replaceOp(alloc, alloca);
     }
     for (memref::CopyOp copy : copies)
@@ -222,12 +221,11 @@ struct CopyToParallel : OpRewritePattern<memref::CopyOp> {
     SmallVector<Value> ubs;
     for (int64_t d = 0; d < type.getRank(); ++d)
       ubs.push_back(memref::DimOp::create(rewriter, loc, src, d));
-    scf::ParallelOp::create(
-        rewriter, loc, lbs, ubs, steps,
-        [&](OpBuilder &b, Location l, ValueRange ivs) {
-          Value v = memref::LoadOp::create(b, l, src, ivs);
-          memref::StoreOp::create(b, l, v, dst, ivs);
-        });
+    scf::ParallelOp::create(rewriter, loc, lbs, ubs, steps,
+                            [&](OpBuilder &b, Location l, ValueRange ivs) {
+                              Value v = memref::LoadOp::create(b, l, src, ivs);
+                              memref::StoreOp::create(b, l, v, dst, ivs);
+                            });
     rewriter.eraseOp(copy);
     return success();
   }
@@ -258,8 +256,8 @@ struct SerialLoopToLaunch : OpRewritePattern<scf::ForOp> {
       return failure();
     Location loc = loop.getLoc();
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    auto launch = gpu::LaunchOp::create(rewriter, loc, one, one, one, one, one,
-                                        one);
+    auto launch =
+        gpu::LaunchOp::create(rewriter, loc, one, one, one, one, one, one);
     Block &body = launch.getBody().front();
     rewriter.setInsertionPointToStart(&body);
     gpu::TerminatorOp::create(rewriter, loc);

@@ -53,12 +53,12 @@ constexpr int64_t kMaxExperts = 1024;
 
 /// The kernel's arguments, in order.
 struct PlanArgs {
-  Value input, gate, bias;     // logits [T, E] or hidden [T, H]; [E, H]; [E]
-  Value weights, offsets;      // [T, k] out; [E + 1] i32 out
-  Value slots;                 // [R] i32 out, -1 on entry
-  Value counts;                // [E + 2] i32, zero on entry; [E]: the ticket,
-                               // [E + 1]: set when a pick is no expert
-  Value ids, pos;              // [T * k] i32 scratch
+  Value input, gate, bias; // logits [T, E] or hidden [T, H]; [E, H]; [E]
+  Value weights, offsets;  // [T, k] out; [E + 1] i32 out
+  Value slots;             // [R] i32 out, -1 on entry
+  Value counts;            // [E + 2] i32, zero on entry; [E]: the ticket,
+                           // [E + 1]: set when a pick is no expert
+  Value ids, pos;          // [T * k] i32 scratch
 
   /// The fields in kernel-argument order (null ones are not arguments).
   SmallVector<Value *> fields() {
@@ -76,7 +76,8 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
   b.setInsertionPointToStart(&fn.getBody().front());
   Emitter e{b, b.getLoc()};
   int64_t k = routing.getK();
-  auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Value logitsSh = fn.addWorkgroupAttribution(
       MemRefType::get({kWarps, experts}, b.getF32Type(),
                       MemRefLayoutAttrInterface(), workgroup),
@@ -93,9 +94,9 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value warp = arith::DivUIOp::create(b, tid, e.index(32));
   Value lane = arith::RemUIOp::create(b, tid, e.index(32));
-  Value t = e.addi(e.muli(gpu::BlockIdOp::create(b, gpu::Dimension::x),
-                          e.index(kWarps)),
-                   warp);
+  Value t = e.addi(
+      e.muli(gpu::BlockIdOp::create(b, gpu::Dimension::x), e.index(kWarps)),
+      warp);
   Value tokens = memref::DimOp::create(b, a.input, 0);
   Value isToken = e.cmpi(arith::CmpIPredicate::ult, t, tokens);
   Value zeroIdx = e.index(0);
@@ -124,24 +125,23 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
     }
     Value hidden = memref::DimOp::create(b, a.input, 1);
     forStrided(zeroIdx, e.index(experts), e.index(1), [&](Value x) {
-      Value partial =
-          e.loop(arith::CeilDivUIOp::create(
-                     b, arith::SubIOp::create(
-                            b, arith::MaxUIOp::create(b, hidden, lane), lane),
-                     e.index(32)),
-                 {e.f32(0)}, [&](Value i, ValueRange acc) {
-                   Value h = e.addi(lane, e.muli(i, e.index(32)));
-                   Value xv = e.toF32(
-                       memref::LoadOp::create(b, a.input, ValueRange{t, h}));
-                   Value wv = e.toF32(
-                       memref::LoadOp::create(b, a.gate, ValueRange{x, h}));
-                   return SmallVector<Value>{
-                       math::FmaOp::create(b, xv, wv, acc[0])};
-                 })[0];
+      Value partial = e.loop(
+          arith::CeilDivUIOp::create(
+              b,
+              arith::SubIOp::create(b, arith::MaxUIOp::create(b, hidden, lane),
+                                    lane),
+              e.index(32)),
+          {e.f32(0)}, [&](Value i, ValueRange acc) {
+            Value h = e.addi(lane, e.muli(i, e.index(32)));
+            Value xv =
+                e.toF32(memref::LoadOp::create(b, a.input, ValueRange{t, h}));
+            Value wv =
+                e.toF32(memref::LoadOp::create(b, a.gate, ValueRange{x, h}));
+            return SmallVector<Value>{math::FmaOp::create(b, xv, wv, acc[0])};
+          })[0];
       for (int64_t d = 16; d >= 1; d /= 2)
-        partial = e.add(partial, gpu::ShuffleOp::create(
-                                     b, partial, d, 32,
-                                     gpu::ShuffleMode::XOR)
+        partial = e.add(partial, gpu::ShuffleOp::create(b, partial, d, 32,
+                                                        gpu::ShuffleMode::XOR)
                                      .getShuffleResult());
       ifThen(e.cmpi(arith::CmpIPredicate::eq, lane, zeroIdx), [&] {
         memref::StoreOp::create(b, partial, logitsSh, ValueRange{warp, x});
@@ -175,9 +175,8 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
           b, e.cmpi(arith::CmpIPredicate::ult, x, e.index(experts)), true);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(&valid.getThenRegion().front());
-      Value position =
-          memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, e.i32(1),
-                                      a.counts, ValueRange{x});
+      Value position = memref::AtomicRMWOp::create(
+          b, arith::AtomicRMWKind::addi, e.i32(1), a.counts, ValueRange{x});
       memref::StoreOp::create(b, position, a.pos, ValueRange{slot});
       b.setInsertionPointToStart(&valid.getElseRegion().front());
       memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::ori, e.i32(1),
@@ -267,12 +266,12 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     Value tokens = tensor::DimOp::create(b, op.getInput(), 0);
     auto wType = cast<RankedTensorType>(op.getWeights().getType());
     auto sType = cast<RankedTensorType>(op.getSlots().getType());
-    a.weights = alloc(wType, wType.isDynamicDim(0) ? ValueRange{tokens}
-                                                    : ValueRange{});
+    a.weights =
+        alloc(wType, wType.isDynamicDim(0) ? ValueRange{tokens} : ValueRange{});
     a.offsets = alloc(op.getOffsets().getType(), {});
     Value rows = emitPlanRowCount(e, tokens, k, experts, op.getBlock());
-    a.slots = alloc(sType, sType.isDynamicDim(0) ? ValueRange{rows}
-                                                  : ValueRange{});
+    a.slots =
+        alloc(sType, sType.isDynamicDim(0) ? ValueRange{rows} : ValueRange{});
     Type i32 = b.getI32Type();
     a.counts = memref::AllocOp::create(b, MemRefType::get({experts + 2}, i32));
     auto scratch = MemRefType::get({ShapedType::kDynamic}, i32);
@@ -307,16 +306,15 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
 
     // One block still runs without tokens: it writes the zero offsets.
     Value grid = arith::MaxUIOp::create(
-        b, arith::CeilDivUIOp::create(b, tokens, e.index(kWarps)),
-        e.index(1));
+        b, arith::CeilDivUIOp::create(b, tokens, e.index(kWarps)), e.index(1));
     Value one = e.index(1);
     gpu::LaunchFuncOp::create(b, fn, gpu::KernelDim3{grid, one, one},
                               gpu::KernelDim3{e.index(kBlockThreads), one, one},
                               /*dynamicSharedMemorySize=*/nullptr, operands);
     // The host reads the flag after the (synchronous) launch: a run-time
     // error, as the unfused plan's expert id check reports.
-    Value flag = memref::LoadOp::create(b, a.counts,
-                                        ValueRange{e.index(experts + 1)});
+    Value flag =
+        memref::LoadOp::create(b, a.counts, ValueRange{e.index(experts + 1)});
     cf::AssertOp::create(
         b, e.cmpi(arith::CmpIPredicate::eq, flag, e.i32(0)),
         "moe.route_plan: no expert could be chosen for a token (NaN router "

@@ -113,8 +113,9 @@ struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
       modules.front()->emitError()
           << "cannot make GPU binaries: ptxas and fatbinary from the CUDA "
              "toolkit were not found under '"
-          << root << "/bin' nor on PATH (set CUDA_HOME or the pipeline's "
-                     "toolkit= option)";
+          << root
+          << "/bin' nor on PATH (set CUDA_HOME or the pipeline's "
+             "toolkit= option)";
       return signalPassFailure();
     }
     for (gpu::GPUModuleOp m : modules)
@@ -122,8 +123,8 @@ struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
         return signalPassFailure();
   }
 
-  LogicalResult serialize(gpu::GPUModuleOp m, StringRef root,
-                          StringRef ptxas, StringRef fatbinary) {
+  LogicalResult serialize(gpu::GPUModuleOp m, StringRef root, StringRef ptxas,
+                          StringRef fatbinary) {
     ArrayAttr targets = m.getTargetsAttr();
     if (!targets || targets.size() != 1 ||
         !isa<NVVM::NVVMTargetAttr>(targets[0]))
@@ -170,7 +171,7 @@ struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
     }
     std::string arch = ("-arch=" + chip).str();
     std::string error;
-    SmallVector<StringRef> ptxasArgs = {ptxas, arch, "-O3", "-v",
+    SmallVector<StringRef> ptxasArgs = {ptxas,    arch, "-O3",     "-v",
                                         *ptxPath, "-o", *cubinPath};
     if (failed(run(ptxasArgs, *logPath, error)))
       return m.emitError() << "ptxas failed for " << chip << ": " << error;
@@ -180,7 +181,8 @@ struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
     if (failOnSpills && spills > 0)
       return m.emitError() << "kernels of '" << m.getName() << "' spill "
                            << spills << " bytes of registers on " << chip
-                           << ":\n" << report;
+                           << ":\n"
+                           << report;
 
     std::string sm = chip.drop_front(3).str();
     std::string elf = "--image3=kind=elf,sm=" + sm + ",file=" + *cubinPath;

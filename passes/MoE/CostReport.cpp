@@ -17,8 +17,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -54,8 +54,8 @@ std::optional<Device> lookupDevice(StringRef name, double cpuGflops,
   if (name == "a100")
     return Device{"A100 SXM 80GB", 312e12, 19.5e12, 2.04e12, 300e9, true};
   if (name == "cpu")
-    return Device{"host CPU", cpuGflops * 1e9, cpuGflops * 1e9, cpuGbps * 1e9,
-                  cpuGbps * 1e9, false};
+    return Device{"host CPU",    cpuGflops * 1e9, cpuGflops * 1e9,
+                  cpuGbps * 1e9, cpuGbps * 1e9,   false};
   return std::nullopt;
 }
 
@@ -98,7 +98,9 @@ private:
     return elt.isIntOrFloat() ? std::max(1u, elt.getIntOrFloatBitWidth() / 8)
                               : 8;
   }
-  double bytes(Value v) const { return numel(v.getType()) * eltBytes(v.getType()); }
+  double bytes(Value v) const {
+    return numel(v.getType()) * eltBytes(v.getType());
+  }
   double dim(Value v, unsigned d) const {
     int64_t s = cast<ShapedType>(v.getType()).getDimSize(d);
     return ShapedType::isDynamic(s) ? static_cast<double>(tokens) : s;
@@ -155,8 +157,7 @@ Plan Costing::planFor(double tokens, int64_t k, int64_t experts,
   return p;
 }
 
-template <typename OpT>
-Kernel Costing::router(OpT op, StringRef what) const {
+template <typename OpT> Kernel Costing::router(OpT op, StringRef what) const {
   Kernel k{what.str()};
   double t = dim(op.getInput(), 0), experts = op.getNumExperts();
   k.read = bytes(op.getInput());
@@ -172,9 +173,9 @@ Kernel Costing::router(OpT op, StringRef what) const {
 }
 
 void Costing::route(RouteOp op) {
-  Kernel k = router(op, op.getGateWeight()
-                            ? "route (router matmul, scores, top-k)"
-                            : "route (scores, top-k)");
+  Kernel k =
+      router(op, op.getGateWeight() ? "route (router matmul, scores, top-k)"
+                                    : "route (scores, top-k)");
   k.written += bytes(op.getIds());
   ++layers;
   add(k);
@@ -229,16 +230,18 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
   auto it = plans.find(op.getOffsets());
   Plan p = it != plans.end() ? it->second : Plan{};
   double rows = it != plans.end() ? p.rows : dim(op.getInput(), 0);
-  double active = it != plans.end()
-                      ? p.active
-                      : cast<ShapedType>(op.getWeight().getType()).getDimSize(0);
+  double active =
+      it != plans.end()
+          ? p.active
+          : cast<ShapedType>(op.getWeight().getType()).getDimSize(0);
   auto w = cast<ShapedType>(op.getWeight().getType());
   double n = w.getDimSize(1), kk = dim(op.getInput(), 1);
   double perExpert = n * w.getDimSize(2) * eltBytes(w);
   std::string act = op.isGathered() ? " gathered" : "";
   if (std::optional<ActivationAttr> epilogue = op.getEpilogue())
-    act += std::string(" + ") + stringifyActivationKind(epilogue->getKind()).str() +
-          (epilogue->isGated() ? " gated" : "");
+    act += std::string(" + ") +
+           stringifyActivationKind(epilogue->getKind()).str() +
+           (epilogue->isGated() ? " gated" : "");
   if (op.isCombined())
     act += " + combine";
   Kernel k{"grouped GEMM " + std::to_string(static_cast<int64_t>(n)) + "x" +
@@ -267,7 +270,8 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
     }
   }
   Type elt = getElementTypeOrSelf(op.getInput().getType());
-  k.tensorCores = device.gpu && !op.isQuantized() && (elt.isF16() || elt.isBF16());
+  k.tensorCores =
+      device.gpu && !op.isQuantized() && (elt.isF16() || elt.isBF16());
   planRows[op.getResult()] = rows;
   add(k);
 }
@@ -317,9 +321,9 @@ void Costing::dense(Operation *op) {
           tensor::ExtractSliceOp, tensor::CollapseShapeOp,
           tensor::ExpandShapeOp, tensor::DimOp, tensor::ExtractOp,
           tensor::FromElementsOp, onnx::ConstantOp, onnx::ShapeOp,
-          onnx::ReshapeOp, onnx::SqueezeOp, onnx::UnsqueezeOp,
-          onnx::IdentityOp, onnx::ConstantOfShapeOp, onnx::RangeOp,
-          onnx::FlattenOp, onnx::NoValueOp>(op))
+          onnx::ReshapeOp, onnx::SqueezeOp, onnx::UnsqueezeOp, onnx::IdentityOp,
+          onnx::ConstantOfShapeOp, onnx::RangeOp, onnx::FlattenOp,
+          onnx::NoValueOp>(op))
     return;
   if (!llvm::any_of(op->getResultTypes(),
                     [](Type t) { return isa<RankedTensorType>(t); }))
@@ -425,8 +429,8 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
          << scaled(dev->flops, 1e12, 1) << " TFLOP/s otherwise, ";
     else
       os << scaled(dev->flops, 1e9, 0) << " GFLOP/s, ";
-    os << scaled(dev->bandwidth, 1e9, 0) << " GB/s), dynamic dims = "
-       << tokens << ", routing: "
+    os << scaled(dev->bandwidth, 1e9, 0) << " GB/s), dynamic dims = " << tokens
+       << ", routing: "
        << (expertCounts.empty() ? "uniform" : "given expert counts")
        << ", dispatch block " << rowBlock << "\n";
 
@@ -501,8 +505,8 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
   }
   static double roofline(const Kernel &k, const Device &dev) {
     double peak = k.tensorCores ? dev.tensorFlops : dev.flops;
-    double memory = k.exchange ? k.read / dev.link
-                               : (k.read + k.written) / dev.bandwidth;
+    double memory =
+        k.exchange ? k.read / dev.link : (k.read + k.written) / dev.bandwidth;
     return std::max(k.flops / peak, memory);
   }
 
@@ -510,24 +514,21 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
               const Costing &unfused, const Costing &full, const Device &dev) {
     os << "@" << name << ":\n";
     os << llvm::format("  %-3s %-44s %8s %10s %10s %10s %11s %s\n", "#",
-                       "kernel", "launches", "MFLOP", "MB read",
-                       "MB written", "roofline us", "bound");
+                       "kernel", "launches", "MFLOP", "MB read", "MB written",
+                       "roofline us", "bound");
     int64_t index = 0;
     for (const Kernel &k : c.kernels()) {
       double peak = k.tensorCores ? dev.tensorFlops : dev.flops;
       double t = roofline(k, dev);
-      const char *bound = k.exchange               ? "link"
-                          : k.flops / peak >= t ? (k.tensorCores
-                                                       ? "tensor cores"
-                                                       : "compute")
-                                                : "memory";
-      os << llvm::format("  %-3d %-44s %8d %10s %10s %10s %11s %s\n",
-                         static_cast<int>(++index), k.what.c_str(),
-                         static_cast<int>(k.count),
-                         scaled(k.flops, 1e6).c_str(),
-                         scaled(k.read, 1e6).c_str(),
-                         scaled(k.written, 1e6).c_str(),
-                         scaled(t, 1e-6, 2).c_str(), bound);
+      const char *bound = k.exchange ? "link"
+                          : k.flops / peak >= t
+                              ? (k.tensorCores ? "tensor cores" : "compute")
+                              : "memory";
+      os << llvm::format(
+          "  %-3d %-44s %8d %10s %10s %10s %11s %s\n",
+          static_cast<int>(++index), k.what.c_str(), static_cast<int>(k.count),
+          scaled(k.flops, 1e6).c_str(), scaled(k.read, 1e6).c_str(),
+          scaled(k.written, 1e6).c_str(), scaled(t, 1e-6, 2).c_str(), bound);
     }
     Totals now = totals(c, dev), before = totals(unfused, dev);
     os << "  total: " << now.kernels << " kernels, " << scaled(now.flops, 1e6)
@@ -537,15 +538,15 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
       return;
     os << "  MoE layers: " << c.layers << "; before fusion: " << before.kernels
        << " kernels, " << scaled(before.bytes, 1e6) << " MB, "
-       << scaled(before.time, 1e-6, 2) << " us; as scheduled: "
-       << now.kernels << " kernels, " << scaled(now.bytes, 1e6) << " MB, "
+       << scaled(before.time, 1e-6, 2) << " us; as scheduled: " << now.kernels
+       << " kernels, " << scaled(now.bytes, 1e6) << " MB, "
        << scaled(now.time, 1e-6, 2) << " us\n";
     Totals all = totals(full, dev);
     os << "  with every MoE fusion (routing + plan, gather + up/gate GEMM + "
           "activation, down GEMM + combine"
-       << (dev.gpu ? "" : "; the CPU keeps the combine apart") << "): "
-       << all.kernels << " kernels, " << scaled(all.bytes, 1e6) << " MB, "
-       << scaled(all.time, 1e-6, 2) << " us ("
+       << (dev.gpu ? "" : "; the CPU keeps the combine apart")
+       << "): " << all.kernels << " kernels, " << scaled(all.bytes, 1e6)
+       << " MB, " << scaled(all.time, 1e-6, 2) << " us ("
        << scaled(before.bytes - all.bytes, 1e6)
        << " MB less than before fusion)\n";
   }

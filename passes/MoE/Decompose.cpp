@@ -37,17 +37,16 @@ Value emptyRows(OpBuilder &b, Location loc, Value like, int64_t cols,
                 Type elt) {
   SmallVector<OpFoldResult> sizes;
   int64_t rows = dimOf(like, 0);
-  sizes.push_back(rows == kDynamic
-                      ? OpFoldResult(tensor::DimOp::create(b, loc, like, 0)
-                                         .getResult())
-                      : OpFoldResult(b.getIndexAttr(rows)));
+  sizes.push_back(
+      rows == kDynamic
+          ? OpFoldResult(tensor::DimOp::create(b, loc, like, 0).getResult())
+          : OpFoldResult(b.getIndexAttr(rows)));
   sizes.push_back(b.getIndexAttr(cols));
   return tensor::EmptyOp::create(b, loc, sizes, elt);
 }
 
 /// A `[rows, cols]` zero-filled accumulator.
-Value zeroInit(OpBuilder &b, Location loc, Value like, int64_t cols,
-               Type elt) {
+Value zeroInit(OpBuilder &b, Location loc, Value like, int64_t cols, Type elt) {
   Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
   return linalg::FillOp::create(b, loc, zero,
                                 emptyRows(b, loc, like, cols, elt))
@@ -69,10 +68,10 @@ Value castTensor(OpBuilder &b, Location loc, Value v, Type elt) {
              ArrayRef<AffineMap>{id, id},
              SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               Value c = narrow ? Value(arith::TruncFOp::create(nb, nloc, elt,
-                                                                args[0]))
-                                : Value(arith::ExtFOp::create(nb, nloc, elt,
-                                                              args[0]));
+               Value c =
+                   narrow
+                       ? Value(arith::TruncFOp::create(nb, nloc, elt, args[0]))
+                       : Value(arith::ExtFOp::create(nb, nloc, elt, args[0]));
                linalg::YieldOp::create(nb, nloc, c);
              })
       .getResult(0);
@@ -87,12 +86,12 @@ Value matmulTransposedB(OpBuilder &b, Location loc, Value x, Value w) {
   Value init = zeroInit(b, loc, x, dimOf(w, 0), acc);
   AffineExpr m, n, k;
   bindDims(ctx, m, n, k);
-  auto maps = b.getAffineMapArrayAttr(
-      {AffineMap::get(3, 0, {m, k}, ctx), AffineMap::get(3, 0, {n, k}, ctx),
-       AffineMap::get(3, 0, {m, n}, ctx)});
-  auto mm = linalg::MatmulOp::create(
-      b, loc, TypeRange{init.getType()}, ValueRange{x, w}, ValueRange{init},
-      {b.getNamedAttr("indexing_maps", maps)});
+  auto maps = b.getAffineMapArrayAttr({AffineMap::get(3, 0, {m, k}, ctx),
+                                       AffineMap::get(3, 0, {n, k}, ctx),
+                                       AffineMap::get(3, 0, {m, n}, ctx)});
+  auto mm = linalg::MatmulOp::create(b, loc, TypeRange{init.getType()},
+                                     ValueRange{x, w}, ValueRange{init},
+                                     {b.getNamedAttr("indexing_maps", maps)});
   return castTensor(b, loc, mm.getResult(0), elt);
 }
 
@@ -119,14 +118,16 @@ Value addShared(OpBuilder &b, Location loc, Value routed, Value shared,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Type f32 = nb.getF32Type();
         auto toF32 = [&](Value v) -> Value {
-          return v.getType() == f32 ? v : arith::ExtFOp::create(nb, nloc, f32, v);
+          return v.getType() == f32 ? v
+                                    : arith::ExtFOp::create(nb, nloc, f32, v);
         };
         Value term = toF32(args[1]);
         if (gateLogit) {
           Value g = toF32(args[2]);
-          Value one = arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(1));
-          Value e = math::ExpOp::create(nb, nloc,
-                                        arith::NegFOp::create(nb, nloc, g));
+          Value one =
+              arith::ConstantOp::create(nb, nloc, nb.getF32FloatAttr(1));
+          Value e =
+              math::ExpOp::create(nb, nloc, arith::NegFOp::create(nb, nloc, g));
           Value sig = arith::DivFOp::create(
               nb, nloc, one, arith::AddFOp::create(nb, nloc, one, e));
           term = arith::MulFOp::create(nb, nloc, term, sig);
@@ -151,7 +152,8 @@ Value asOneExpert(OpBuilder &b, Location loc, Value w) {
       return arith::ConstantOp::create(b, loc, dense.reshape(expertType));
     if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue()))
       return arith::ConstantOp::create(
-          b, loc, DenseResourceElementsAttr::get(expertType, res.getRawHandle()));
+          b, loc,
+          DenseResourceElementsAttr::get(expertType, res.getRawHandle()));
   }
   return tensor::ExpandShapeOp::create(
       b, loc, expertType, w, SmallVector<ReassociationIndices>{{0, 1}, {2}});
@@ -177,10 +179,10 @@ Value denseExpertMatmul(OpBuilder &b, Location loc, Value x, Value w,
 Value allTokens(OpBuilder &b, Location loc, Value x) {
   Type i32 = b.getI32Type();
   Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
-  Value rows = arith::IndexCastOp::create(
-      b, loc, i32, tensor::DimOp::create(b, loc, x, 0));
-  return tensor::FromElementsOp::create(
-      b, loc, RankedTensorType::get({2}, i32), ValueRange{zero, rows});
+  Value rows = arith::IndexCastOp::create(b, loc, i32,
+                                          tensor::DimOp::create(b, loc, x, 0));
+  return tensor::FromElementsOp::create(b, loc, RankedTensorType::get({2}, i32),
+                                        ValueRange{zero, rows});
 }
 
 struct DecomposeLayer : OpRewritePattern<LayerOp> {
@@ -234,13 +236,14 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     int64_t inter = dimOf(op.getFc2(), 2);
     if (bits && inter != ShapedType::kDynamic)
       inter = inter * 8 / bits;
-    Value gate = expertMatmul(grouped, op.getFc1(), op.getFc1Bias(),
-                              op.getFc1Scales());
+    Value gate =
+        expertMatmul(grouped, op.getFc1(), op.getFc1Bias(), op.getFc1Scales());
     Value up = separate ? expertMatmul(grouped, op.getFc3(), op.getFc3Bias(),
                                        op.getFc3Scales())
                         : Value();
     Value activated = ActivationOp::create(
-        rewriter, loc, RankedTensorType::get({rows, inter}, elt), gate, up, act);
+        rewriter, loc, RankedTensorType::get({rows, inter}, elt), gate, up,
+        act);
     Value down = expertMatmul(activated, op.getFc2(), op.getFc2Bias(),
                               op.getFc2Scales());
     Value result = CombineOp::create(rewriter, loc, op.getType(), down,

@@ -51,8 +51,7 @@ struct Placement {
   }
 };
 
-Placement makePlacement(ArrayRef<int64_t> rankOf, int64_t ranks,
-                        int64_t rank) {
+Placement makePlacement(ArrayRef<int64_t> rankOf, int64_t ranks, int64_t rank) {
   Placement p;
   int64_t experts = rankOf.size();
   p.position.assign(experts, 0);
@@ -142,8 +141,7 @@ LogicalResult LayerSharder::collectExpertCompute() {
     return combine.emitError("moe-expert-parallel: the combine's input is "
                              "not computed from the dispatched rows");
   for (Operation *op : dependent) {
-    if (op->getBlock() != combine->getBlock() ||
-        !op->isBeforeInBlock(combine))
+    if (op->getBlock() != combine->getBlock() || !op->isBeforeInBlock(combine))
       return op->emitError("moe-expert-parallel: uses an expert "
                            "computation's rows outside the layer");
     if (auto mm = dyn_cast<ExpertMatmulOp>(op); mm && mm.isGathered())
@@ -177,8 +175,8 @@ Value LayerSharder::placementIds(OpBuilder &b, Location loc, Value ids) {
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
                // An id out of range stays out of range, for the dispatch's
                // run-time check to report.
-               Value zero = arith::ConstantIntOp::create(nb, nloc,
-                                                         nb.getI32Type(), 0);
+               Value zero =
+                   arith::ConstantIntOp::create(nb, nloc, nb.getI32Type(), 0);
                Value count = arith::ConstantIntOp::create(
                    nb, nloc, nb.getI32Type(), experts);
                Value inRange = arith::AndIOp::create(
@@ -200,8 +198,8 @@ Value LayerSharder::placementIds(OpBuilder &b, Location loc, Value ids) {
 Value LayerSharder::sendCounts(OpBuilder &b, Location loc, Value offsets) {
   SmallVector<Value> bounds;
   for (int64_t pos : placement.firstPos)
-    bounds.push_back(tensor::ExtractOp::create(b, loc, offsets,
-                                               constIndex(b, loc, pos)));
+    bounds.push_back(
+        tensor::ExtractOp::create(b, loc, offsets, constIndex(b, loc, pos)));
   SmallVector<Value> counts;
   for (int64_t p = 0; p < ranks; ++p)
     counts.push_back(arith::SubIOp::create(b, loc, bounds[p + 1], bounds[p]));
@@ -228,19 +226,18 @@ Value LayerSharder::localIds(OpBuilder &b, Location loc, Value slots,
   SmallVector<utils::IteratorType> iters(2, utils::IteratorType::parallel);
   auto type = RankedTensorType::get({slotsType.getDimSize(0), 1}, i32);
   return linalg::GenericOp::create(
-             b, loc, TypeRange{type}, ValueRange{slots}, ValueRange{init},
-             maps, iters,
+             b, loc, TypeRange{type}, ValueRange{slots}, ValueRange{init}, maps,
+             iters,
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               Value slot =
-                   arith::IndexCastOp::create(nb, nloc, nb.getIndexType(),
-                                              args[0]);
+               Value slot = arith::IndexCastOp::create(
+                   nb, nloc, nb.getIndexType(), args[0]);
                Value kk = constIndex(nb, nloc, k);
                Value t = arith::DivUIOp::create(nb, nloc, slot, kk);
                Value j = arith::RemUIOp::create(nb, nloc, slot, kk);
-               Value pos = tensor::ExtractOp::create(nb, nloc, pids,
-                                                     ValueRange{t, j});
-               linalg::YieldOp::create(
-                   nb, nloc, lookup(nb, nloc, table, pos, experts));
+               Value pos =
+                   tensor::ExtractOp::create(nb, nloc, pids, ValueRange{t, j});
+               linalg::YieldOp::create(nb, nloc,
+                                       lookup(nb, nloc, table, pos, experts));
              })
       .getResult(0);
 }
@@ -279,8 +276,9 @@ Value LayerSharder::localWeight(OpBuilder &b, Value weight) {
     ArrayRef<char> raw;
     if (dense)
       raw = dense.getRawData();
-    else if (AsmResourceBlob *blob =
-                 cast<DenseResourceElementsAttr>(value).getRawHandle().getBlob())
+    else if (AsmResourceBlob *blob = cast<DenseResourceElementsAttr>(value)
+                                         .getRawHandle()
+                                         .getBlob())
       raw = blob->getData();
     int64_t stride = perExpert * bytes;
     if (static_cast<int64_t>(raw.size()) == stride * type.getDimSize(0)) {
@@ -340,22 +338,22 @@ Value LayerSharder::computeLocally(OpBuilder &b, Location loc, Value rows,
   int64_t count = placement.mine.size();
   Value received = tensor::DimOp::create(b, loc, rows, 0);
   auto resultType = RankedTensorType::get(
-      {kDynamic, cast<RankedTensorType>(combine.getInput().getType())
-                     .getDimSize(1)},
+      {kDynamic,
+       cast<RankedTensorType>(combine.getInput().getType()).getDimSize(1)},
       elt);
   if (count == 0) {
     // No expert here: nobody sends rows (the result has none).
     Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
-    Value empty = tensor::EmptyOp::create(
-        b, loc, resultType.getShape(), elt, ValueRange{received});
+    Value empty = tensor::EmptyOp::create(b, loc, resultType.getShape(), elt,
+                                          ValueRange{received});
     return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
   }
   Type i32 = b.getI32Type();
-  auto local = DispatchOp::create(
-      b, loc, RankedTensorType::get({kDynamic, width}, elt),
-      RankedTensorType::get({count + 1}, i32),
-      RankedTensorType::get({kDynamic}, i32), rows, ids,
-      b.getI64IntegerAttr(count), dispatch.getBlockAttr());
+  auto local =
+      DispatchOp::create(b, loc, RankedTensorType::get({kDynamic, width}, elt),
+                         RankedTensorType::get({count + 1}, i32),
+                         RankedTensorType::get({kDynamic}, i32), rows, ids,
+                         b.getI64IntegerAttr(count), dispatch.getBlockAttr());
 
   IRMapping map;
   map.map(dispatch.getGrouped(), local.getGrouped());
@@ -410,8 +408,9 @@ LogicalResult LayerSharder::run() {
   Value weights = dynamicRows(combine.getWeights());
   auto xType = cast<RankedTensorType>(x.getType());
   auto grouped = DispatchOp::create(
-      b, loc, RankedTensorType::get({kDynamic, xType.getDimSize(1)},
-                                    xType.getElementType()),
+      b, loc,
+      RankedTensorType::get({kDynamic, xType.getDimSize(1)},
+                            xType.getElementType()),
       dispatch.getOffsets().getType(), RankedTensorType::get({kDynamic}, i32),
       x, pids, dispatch.getNumExpertsAttr(), b.getI64IntegerAttr(1));
 
@@ -420,17 +419,18 @@ LogicalResult LayerSharder::run() {
   auto rowsType = cast<RankedTensorType>(grouped.getGrouped().getType());
   auto countsType = RankedTensorType::get({ranks}, i32);
   auto received = AllToAllOp::create(
-      b, loc, RankedTensorType::get({kDynamic, rowsType.getDimSize(1)},
-                                    rowsType.getElementType()),
+      b, loc,
+      RankedTensorType::get({kDynamic, rowsType.getDimSize(1)},
+                            rowsType.getElementType()),
       countsType, grouped.getGrouped(), counts, ranks);
-  auto receivedIds = AllToAllOp::create(
-      b, loc, RankedTensorType::get({kDynamic, 1}, i32), countsType, ids,
-      counts, ranks);
-  Value computed = computeLocally(b, loc, received.getOutput(),
-                                  receivedIds.getOutput());
-  auto returned = AllToAllOp::create(
-      b, loc, cast<RankedTensorType>(computed.getType()), countsType,
-      computed, received.getRecvCounts(), ranks);
+  auto receivedIds =
+      AllToAllOp::create(b, loc, RankedTensorType::get({kDynamic, 1}, i32),
+                         countsType, ids, counts, ranks);
+  Value computed =
+      computeLocally(b, loc, received.getOutput(), receivedIds.getOutput());
+  auto returned =
+      AllToAllOp::create(b, loc, cast<RankedTensorType>(computed.getType()),
+                         countsType, computed, received.getRecvCounts(), ranks);
   auto resultType = cast<RankedTensorType>(combine.getType());
   Value result = CombineOp::create(
       b, loc,
@@ -448,8 +448,7 @@ LogicalResult LayerSharder::run() {
   return success();
 }
 
-struct ExpertParallelPass
-    : moe::impl::ExpertParallelBase<ExpertParallelPass> {
+struct ExpertParallelPass : moe::impl::ExpertParallelBase<ExpertParallelPass> {
   using Base::Base;
 
   /// The rank of each of `experts` experts, or failure (diagnosed).
@@ -484,8 +483,8 @@ struct ExpertParallelPass
       mlir::emitError(module.getLoc(),
                       "moe-expert-parallel: need ranks >= 1 and 0 <= rank "
                       "< ranks, got ranks = ")
-          << static_cast<int64_t>(ranks) << ", rank = "
-          << static_cast<int64_t>(rank);
+          << static_cast<int64_t>(ranks)
+          << ", rank = " << static_cast<int64_t>(rank);
       return signalPassFailure();
     }
     if (placement != "contiguous" && placement != "round-robin") {
@@ -540,9 +539,8 @@ struct ExpertParallelPass
         b.getDictionaryAttr(
             {b.getNamedAttr("rank", b.getI64IntegerAttr(rank)),
              b.getNamedAttr("ranks", b.getI64IntegerAttr(ranks)),
-             b.getNamedAttr("layout",
-                            b.getI64IntegerAttr(static_cast<int64_t>(
-                                layout & 0x7fffffffffffffffull)))}));
+             b.getNamedAttr("layout", b.getI64IntegerAttr(static_cast<int64_t>(
+                                          layout & 0x7fffffffffffffffull)))}));
   }
 };
 } // namespace

@@ -38,9 +38,9 @@ bool samePlan(Value offsets, Value slots) {
 /// possibly as truncf(extf(sum) + X): the addition to peel off.
 struct PeeledAdd {
   linalg::GenericOp generic;
-  unsigned input;                 // the operand that is `sum`
-  SmallVector<Operation *> skip;  // body ops that exist only for the addition
-  Value other;                    // X, in the body
+  unsigned input;                // the operand that is `sum`
+  SmallVector<Operation *> skip; // body ops that exist only for the addition
+  Value other;                   // X, in the body
 };
 
 /// Size queries of the combine's result: answered from its operands, so
@@ -48,8 +48,9 @@ struct PeeledAdd {
 bool onlySizeQueries(Operation *user) {
   auto dim = dyn_cast<tensor::DimOp>(user);
   std::optional<int64_t> d = dim ? dim.getConstantIndex() : std::nullopt;
-  return d && (*d == 0 || !cast<RankedTensorType>(dim.getSource().getType())
-                               .isDynamicDim(*d));
+  return d &&
+         (*d == 0 ||
+          !cast<RankedTensorType>(dim.getSource().getType()).isDynamicDim(*d));
 }
 
 void replaceSizeQueries(PatternRewriter &rewriter, CombineOp op) {
@@ -141,8 +142,8 @@ Value buildOther(PatternRewriter &rewriter, const PeeledAdd &p) {
   maps.push_back(g.getMatchingIndexingMap(out));
   Type elt = getElementTypeOrSelf(g.getResult(0).getType());
   auto other = linalg::GenericOp::create(
-      rewriter, g.getLoc(), g.getResultTypes(), inputs,
-      ValueRange{out->get()}, maps, g.getIteratorTypesArray(),
+      rewriter, g.getLoc(), g.getResultTypes(), inputs, ValueRange{out->get()},
+      maps, g.getIteratorTypesArray(),
       [&](OpBuilder &b, Location loc, ValueRange newArgs) {
         IRMapping map;
         for (auto [old, now] : llvm::zip(args, newArgs))
@@ -224,4 +225,3 @@ struct FuseCombinePass : moe::impl::FuseCombineBase<FuseCombinePass> {
   }
 };
 } // namespace
-

@@ -31,8 +31,8 @@ struct FuseGather : OpRewritePattern<ExpertMatmulOp> {
         op.getInput() != dispatch.getGrouped() ||
         op.getOffsets() != dispatch.getOffsets())
       return rewriter.notifyMatchFailure(op, "input is not a dispatch's rows");
-    int64_t k = cast<RankedTensorType>(dispatch.getIds().getType())
-                    .getDimSize(1);
+    int64_t k =
+        cast<RankedTensorType>(dispatch.getIds().getType()).getDimSize(1);
     ExpertMatmulParts parts = ExpertMatmulParts::of(op);
     parts.input = dispatch.getInput();
     parts.gatherSlots = dispatch.getSlots();

@@ -38,8 +38,7 @@ bool sameRows(ExpertMatmulOp a, ExpertMatmulOp b) {
 }
 
 bool fusible(ExpertMatmulOp gemm) {
-  return gemm && !gemm.getEpilogue() && !gemm.isCombined() &&
-         gemm->hasOneUse();
+  return gemm && !gemm.getEpilogue() && !gemm.isCombined() && gemm->hasOneUse();
 }
 
 struct FuseActivation : OpRewritePattern<ActivationOp> {

@@ -9,7 +9,6 @@
 
 using namespace mlir;
 
-
 Value mlir::moe::interleaveConstantRows(OpBuilder &b, Location loc, Value gate,
                                         Value up) {
   auto type = dyn_cast<RankedTensorType>(gate.getType());

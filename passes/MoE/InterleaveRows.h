@@ -1,8 +1,9 @@
-//===- InterleaveRows.h - gate/up weights re-laid out at compile time -*- C++ -*-===//
+//===- InterleaveRows.h - gate/up weights re-laid out at compile time -*- C++
+//-*-===//
 //
-// Private to the MoE stage: the rows of constant expert tensors (weights, biases,
-// scales) interleaved so that gate and up values of one output feature are
-// neighbouring GEMM columns, the layout the fused gated epilogue reads.
+// Private to the MoE stage: the rows of constant expert tensors (weights,
+// biases, scales) interleaved so that gate and up values of one output feature
+// are neighbouring GEMM columns, the layout the fused gated epilogue reads.
 //
 //===----------------------------------------------------------------------===//
 

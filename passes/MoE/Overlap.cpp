@@ -56,8 +56,7 @@ FailureOr<ShardedLayer> matchLayer(CombineOp combine) {
       region.insert(user);
   }
   for (Operation *op : region) {
-    if (op->getBlock() != combine->getBlock() ||
-        combine->isBeforeInBlock(op))
+    if (op->getBlock() != combine->getBlock() || combine->isBeforeInBlock(op))
       return failure();
   }
   // Token-row operands must be dynamic in rows, as moe-expert-parallel
@@ -74,8 +73,7 @@ FailureOr<ShardedLayer> matchLayer(CombineOp combine) {
 
 /// Calls `f` with the defining op of every value `op` uses, its regions'
 /// included (linalg bodies capture values from outside).
-template <typename F>
-void forEachUsedDef(Operation *op, F f) {
+template <typename F> void forEachUsedDef(Operation *op, F f) {
   op->walk([&](Operation *nested) {
     for (Value operand : nested->getOperands())
       if (Operation *def = operand.getDefiningOp())
@@ -84,12 +82,10 @@ void forEachUsedDef(Operation *op, F f) {
 }
 
 /// Rows [offset, offset + size) of a [rows, cols] tensor.
-Value rowBlock(OpBuilder &b, Location loc, Value v, Value offset,
-               Value size) {
+Value rowBlock(OpBuilder &b, Location loc, Value v, Value offset, Value size) {
   auto type = cast<RankedTensorType>(v.getType());
   SmallVector<OpFoldResult> offsets = {offset, b.getIndexAttr(0)};
-  SmallVector<OpFoldResult> sizes = {size,
-                                     tensor::getMixedSizes(b, loc, v)[1]};
+  SmallVector<OpFoldResult> sizes = {size, tensor::getMixedSizes(b, loc, v)[1]};
   SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
   return tensor::ExtractSliceOp::create(b, loc, type, v, offsets, sizes,
                                         strides);
@@ -124,15 +120,14 @@ void LayerPipeliner::cloneChunk(OpBuilder &b, Chunk &chunk) {
     map.map(v, rowBlock(b, loc, v, chunk.offset, chunk.size));
   auto stageOf = [&](Operation *op) {
     int64_t s = 0;
-    forEachUsedDef(op, [&](Operation *def) {
-      s = std::max(s, chunk.stage.lookup(def));
-    });
+    forEachUsedDef(
+        op, [&](Operation *def) { s = std::max(s, chunk.stage.lookup(def)); });
     return s;
   };
   for (Operation *op : layer.ops) {
     if (auto a2a = dyn_cast<AllToAllOp>(op)) {
-      AllToAllWaitOp wait = a2a.createAsync(
-          b, map.lookup(a2a.getInput()), map.lookup(a2a.getSendCounts()));
+      AllToAllWaitOp wait = a2a.createAsync(b, map.lookup(a2a.getInput()),
+                                            map.lookup(a2a.getSendCounts()));
       Operation *start = wait.getHandle().getDefiningOp();
       map.map(a2a.getResults(), wait.getResults());
       int64_t s = stageOf(start);
@@ -177,9 +172,9 @@ void LayerPipeliner::run() {
     for (auto [op, s] : chunk.stage)
       stages = std::max(stages, s + 1);
   auto resultType = cast<RankedTensorType>(combine.getType());
-  Value out = tensor::EmptyOp::create(b, loc, resultType.getShape(),
-                                      resultType.getElementType(),
-                                      ValueRange{rows});
+  Value out =
+      tensor::EmptyOp::create(b, loc, resultType.getShape(),
+                              resultType.getElementType(), ValueRange{rows});
   for (int64_t t = 0; t < chunks + stages - 1; ++t) {
     for (int64_t s = 0; s < stages; ++s) {
       int64_t c = t - s;
@@ -221,9 +216,8 @@ void schedule(Block &block) {
   for (Operation *op = firstWait; op; op = op->getNextNode()) {
     bool onExchange = isa<AllToAllWaitOp>(op) || !isMemoryEffectFree(op) ||
                       op->hasTrait<OpTrait::IsTerminator>();
-    forEachUsedDef(op, [&](Operation *def) {
-      onExchange |= dependent.contains(def);
-    });
+    forEachUsedDef(
+        op, [&](Operation *def) { onExchange |= dependent.contains(def); });
     if (onExchange)
       dependent.insert(op);
     else

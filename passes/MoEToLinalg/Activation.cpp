@@ -1,7 +1,7 @@
 //===- Activation.cpp - moe.activation -> one elementwise linalg.generic --===//
 
-#include "MoEToLinalg/Patterns.h"
 #include "Utils/Activation.h"
+#include "MoEToLinalg/Patterns.h"
 #include "Utils/Emitter.h"
 #include "moe/Dialect/MoE.h"
 
@@ -48,7 +48,8 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
         return rewriter.notifyMatchFailure(op, "needs a static width");
       outWidth = rewriter.getIndexAttr(w);
       OpFoldResult rowsSize = tensor::getMixedSize(rewriter, loc, input, 0);
-      OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
+      OpFoldResult one = rewriter.getIndexAttr(1),
+                   zero = rewriter.getIndexAttr(0);
       auto half = [&](int64_t offset) -> Value {
         return tensor::ExtractSliceOp::create(
             rewriter, loc, input,
@@ -80,8 +81,7 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
           Value u = act.isGated() ? in.toF32(args[1]) : Value();
           linalg::YieldOp::create(
               b, l,
-              in.fromF32(emitActivation(b, l, act, in.toF32(args[0]), u),
-                         elt));
+              in.fromF32(emitActivation(b, l, act, in.toF32(args[0]), u), elt));
         });
     rewriter.replaceOp(op,
                        castIfNeeded(rewriter, loc, generic.getResult(0), type));

@@ -37,30 +37,31 @@ struct CombineLowering : OpRewritePattern<CombineOp> {
     Type elt = type.getElementType();
     Value tokens = e.dim(weights, 0);
     Value rows = e.dim(input, 0);
-    Value rowOf = e.filled({e.muli(tokens, e.index(k))},
-                           rewriter.getIndexAttr(0));
+    Value rowOf =
+        e.filled({e.muli(tokens, e.index(k))}, rewriter.getIndexAttr(0));
     rowOf = e.loop(rows, {rowOf}, [&](Value r, ValueRange acc) {
       Value slot = e.extract(slots, {r});
       Value valid = e.cmpi(arith::CmpIPredicate::sge, slot, e.i32(0));
       auto ifOp = scf::IfOp::create(
           rewriter, loc, valid,
           [&](OpBuilder &b, Location l) {
-            Value next = tensor::InsertOp::create(b, l, r, acc[0],
-                                                  ValueRange{Emitter{b, l}.toIndex(slot)});
+            Value next = tensor::InsertOp::create(
+                b, l, r, acc[0], ValueRange{Emitter{b, l}.toIndex(slot)});
             scf::YieldOp::create(b, l, next);
           },
-          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, acc[0]); });
+          [&](OpBuilder &b, Location l) {
+            scf::YieldOp::create(b, l, acc[0]);
+          });
       return SmallVector<Value>{ifOp.getResult(0)};
     })[0];
 
     OpFoldResult width = tensor::getMixedSize(rewriter, loc, input, 1);
     Value init = tensor::EmptyOp::create(
         rewriter, loc, ArrayRef<OpFoldResult>{tokens, width}, elt);
-    Value result = vectorRows
-                       ? emitRowSums(rewriter, loc, input, weights, rowOf,
-                                     init, tokens, width, k)
-                       : emitElementSums(rewriter, loc, input, weights, rowOf,
-                                         init, k);
+    Value result = vectorRows ? emitRowSums(rewriter, loc, input, weights,
+                                            rowOf, init, tokens, width, k)
+                              : emitElementSums(rewriter, loc, input, weights,
+                                                rowOf, init, k);
     rewriter.replaceOp(op, castIfNeeded(rewriter, loc, result, type));
     return success();
   }
@@ -74,7 +75,8 @@ private:
     MLIRContext *ctx = rewriter.getContext();
     Type elt = cast<RankedTensorType>(init.getType()).getElementType();
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+        rewriter, loc, TypeRange{init.getType()}, ValueRange{},
+        ValueRange{init},
         ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx)},
         SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange) {
@@ -99,14 +101,14 @@ private:
   /// last H % 16 columns one at a time. The same operations in the same
   /// order per element as emitElementSums.
   static Value emitRowSums(OpBuilder &rewriter, Location loc, Value input,
-                           Value weights, Value rowOf, Value init,
-                           Value tokens, OpFoldResult width, int64_t k) {
+                           Value weights, Value rowOf, Value init, Value tokens,
+                           OpFoldResult width, int64_t k) {
     Emitter e{rewriter, loc};
     Type elt = cast<RankedTensorType>(init.getType()).getElementType();
     Type inElt = cast<RankedTensorType>(input.getType()).getElementType();
-    auto forall = scf::ForallOp::create(
-        rewriter, loc, ArrayRef<OpFoldResult>{tokens}, ValueRange{init},
-        std::nullopt);
+    auto forall =
+        scf::ForallOp::create(rewriter, loc, ArrayRef<OpFoldResult>{tokens},
+                              ValueRange{init}, std::nullopt);
     OpBuilder::InsertionGuard guard(rewriter);
     rewriter.setInsertionPoint(forall.getTerminator());
     Value t = forall.getInductionVars()[0];
@@ -125,9 +127,9 @@ private:
         ArrayRef<OpFoldResult>{t, zero}, ArrayRef<OpFoldResult>{one, width},
         ArrayRef<OpFoldResult>{one, one});
     Value h = getValueOrCreateConstantIndexOp(rewriter, loc, width);
-    Value vectorEnd = e.muli(
-        arith::DivUIOp::create(rewriter, loc, h, e.index(kCombineLanes)),
-        e.index(kCombineLanes));
+    Value vectorEnd =
+        e.muli(arith::DivUIOp::create(rewriter, loc, h, e.index(kCombineLanes)),
+               e.index(kCombineLanes));
     auto vf32 = VectorType::get({kCombineLanes}, rewriter.getF32Type());
     SmallVector<Value> wv;
     for (Value w : ws)
@@ -163,8 +165,9 @@ private:
           Emitter in{b, l};
           Value sum = in.f32(0);
           for (int64_t j = 0; j < k; ++j)
-            sum = in.add(sum, in.mul(ws[j], in.toF32(in.extract(
-                                                input, {rowsOfT[j], c}))));
+            sum = in.add(
+                sum,
+                in.mul(ws[j], in.toF32(in.extract(input, {rowsOfT[j], c}))));
           Value next = tensor::InsertOp::create(
               b, l, in.fromF32(sum, elt), acc[0], ValueRange{in.index(0), c});
           scf::YieldOp::create(b, l, next);

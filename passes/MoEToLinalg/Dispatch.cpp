@@ -92,8 +92,8 @@ struct PlanBuilder {
     return e.loop(slotsTotal, {slots, cursor}, [&](Value s, ValueRange acc) {
       Value x = expertOf(s);
       Value r = e.extract(acc[1], {x});
-      Value nextSlots = tensor::InsertOp::create(rewriter, loc, e.toI32(s),
-                                                 acc[0], ValueRange{e.toIndex(r)});
+      Value nextSlots = tensor::InsertOp::create(
+          rewriter, loc, e.toI32(s), acc[0], ValueRange{e.toIndex(r)});
       Value nextCursor = tensor::InsertOp::create(
           rewriter, loc, e.addi(r, e.i32(1)), acc[1], ValueRange{x});
       return SmallVector<Value>{nextSlots, nextCursor};
@@ -113,10 +113,10 @@ Value emitGather(PatternRewriter &rewriter, Location loc, Value input,
       SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
       [&](OpBuilder &b, Location l, ValueRange args) {
         Emitter in{b, l};
-        linalg::YieldOp::create(
-            b, l,
-            loadSlotRow(in, input, args[0], linalg::IndexOp::create(b, l, 1),
-                        k));
+        linalg::YieldOp::create(b, l,
+                                loadSlotRow(in, input, args[0],
+                                            linalg::IndexOp::create(b, l, 1),
+                                            k));
       });
   return gathered.getResult(0);
 }

@@ -41,8 +41,8 @@ TileEpilogue tileEpilogueOf(Value bias, Value expert, Value n0,
   bool paired = act && act->isGated();
   TileEpilogue tile;
   tile.colsPerResult = paired ? 2 : 1;
-  tile.apply = [=](OpBuilder &b, Location l, Value sums, int64_t tm,
-                   int64_t tn, Value c0) {
+  tile.apply = [=](OpBuilder &b, Location l, Value sums, int64_t tm, int64_t tn,
+                   Value c0) {
     Emitter in{b, l};
     Value v = sums;
     if (bias) {
@@ -101,20 +101,20 @@ Value emitResultWithZeroTail(PatternRewriter &rewriter, Emitter &e,
   Value zeros = arith::ConstantOp::create(
       rewriter, loc, cast<TypedAttr>(rewriter.getZeroAttr(elt)));
   tail = linalg::FillOp::create(rewriter, loc, zeros, tail).getResult(0);
-  return tensor::InsertSliceOp::create(
-      rewriter, loc, tail, result, ArrayRef<OpFoldResult>{used, zero},
-      ArrayRef<OpFoldResult>{unused, resultN},
-      ArrayRef<OpFoldResult>{one, one});
+  return tensor::InsertSliceOp::create(rewriter, loc, tail, result,
+                                       ArrayRef<OpFoldResult>{used, zero},
+                                       ArrayRef<OpFoldResult>{unused, resultN},
+                                       ArrayRef<OpFoldResult>{one, one});
 }
 
 /// The experts that have rows, in order, and their count: the parallel
 /// loop runs over them only, so that threads share the active experts
 /// evenly (at one token, k of E experts).
-std::pair<Value, Value> emitActiveExperts(PatternRewriter &rewriter,
-                                          Emitter &e, Location loc,
-                                          Value offsets, int64_t experts) {
-  Value listInit = e.filled({rewriter.getIndexAttr(experts)},
-                            rewriter.getI32IntegerAttr(0));
+std::pair<Value, Value> emitActiveExperts(PatternRewriter &rewriter, Emitter &e,
+                                          Location loc, Value offsets,
+                                          int64_t experts) {
+  Value listInit =
+      e.filled({rewriter.getIndexAttr(experts)}, rewriter.getI32IntegerAttr(0));
   auto compact = scf::ForOp::create(
       rewriter, loc, e.index(0), e.index(experts), e.index(1),
       ValueRange{listInit, e.index(0)},
@@ -145,11 +145,11 @@ std::pair<Value, Value> emitActiveExperts(PatternRewriter &rewriter,
 Value emitChunkCount(Emitter &e, Value numActive) {
   // One statement per op: the IR's order must not depend on the compiler's
   // order of evaluating arguments.
-  Value some = e.cmpi(arith::CmpIPredicate::ult, numActive,
-                      e.index(kHalveBelowExperts));
+  Value some =
+      e.cmpi(arith::CmpIPredicate::ult, numActive, e.index(kHalveBelowExperts));
   Value halves = e.select(some, e.index(2), e.index(1));
-  Value few = e.cmpi(arith::CmpIPredicate::ult, numActive,
-                     e.index(kChunkBelowExperts));
+  Value few =
+      e.cmpi(arith::CmpIPredicate::ult, numActive, e.index(kChunkBelowExperts));
   return e.select(few, e.index(kColumnChunks), halves);
 }
 
@@ -231,11 +231,11 @@ Value emitQuantizedContraction(PatternRewriter &rewriter, Emitter &e,
     steps.assign(sType.getRank(), one);
     SmallVector<int64_t> sliceShape(sType.getShape().drop_front());
     ins.push_back(tensor::ExtractSliceOp::create(
-        rewriter, loc, RankedTensorType::get(sliceShape, sType.getElementType()),
-        scales, offs, sizes, steps));
-    maps.push_back(blocked
-                       ? AffineMap::get(3, 0, {nn, c.floorDiv(qblock)}, ctx)
-                       : AffineMap::get(3, 0, {nn}, ctx));
+        rewriter, loc,
+        RankedTensorType::get(sliceShape, sType.getElementType()), scales, offs,
+        sizes, steps));
+    maps.push_back(blocked ? AffineMap::get(3, 0, {nn, c.floorDiv(qblock)}, ctx)
+                           : AffineMap::get(3, 0, {nn}, ctx));
   }
   maps.push_back(AffineMap::get(3, 0, {m, nn}, ctx));
   // Loops n (weight row), m (token row), k: a weight row is read once from
@@ -368,9 +368,9 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     if (chunkable)
       chunks = emitChunkCount(e, numActive);
     Value work = e.muli(numActive, chunks);
-    auto forall = scf::ForallOp::create(rewriter, loc,
-                                        ArrayRef<OpFoldResult>{work},
-                                        ValueRange{result}, std::nullopt);
+    auto forall =
+        scf::ForallOp::create(rewriter, loc, ArrayRef<OpFoldResult>{work},
+                              ValueRange{result}, std::nullopt);
     OpBuilder::InsertionGuard guard(rewriter);
     rewriter.setInsertionPoint(forall.getTerminator());
     WorkItem w;
@@ -389,7 +389,8 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     w.lo = e.toIndex(e.extract(offsets, {w.x}));
     Value hi = e.toIndex(e.extract(offsets, {e.addi(w.x, e.index(1))}));
     w.count = arith::SubIOp::create(rewriter, loc, hi, w.lo);
-    OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
+    OpFoldResult one = rewriter.getIndexAttr(1),
+                 zero = rewriter.getIndexAttr(0);
     Value xs =
         gatherSlots
             ? emitGatheredRows(rewriter, e, loc, input, gatherSlots,
@@ -403,11 +404,11 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
         {chunkable ? ShapedType::kDynamic : wType.getDimSize(1),
          wType.getDimSize(2)},
         wType.getElementType());
-    Value ws = tensor::ExtractSliceOp::create(
-        rewriter, loc, wSliceType, weight,
-        ArrayRef<OpFoldResult>{w.x, w.n0, zero},
-        ArrayRef<OpFoldResult>{one, w.n, kBytes},
-        ArrayRef<OpFoldResult>{one, one, one});
+    Value ws =
+        tensor::ExtractSliceOp::create(rewriter, loc, wSliceType, weight,
+                                       ArrayRef<OpFoldResult>{w.x, w.n0, zero},
+                                       ArrayRef<OpFoldResult>{one, w.n, kBytes},
+                                       ArrayRef<OpFoldResult>{one, one, one});
     // Bias, the fused activation and rounding: applied to the GEMM's
     // results before they are stored. An interleaved-gated epilogue reads
     // column pairs (2j, 2j + 1) and writes column j.
@@ -423,11 +424,13 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
     Value dest = tensor::ExtractSliceOp::create(
         rewriter, loc, forall.getRegionIterArgs()[0],
         ArrayRef<OpFoldResult>{w.lo, outN0},
-        ArrayRef<OpFoldResult>{w.count, outN}, ArrayRef<OpFoldResult>{one, one});
+        ArrayRef<OpFoldResult>{w.count, outN},
+        ArrayRef<OpFoldResult>{one, one});
     Value out;
     if (!bits) {
       // Float weights: register-tiled loops (the hot path on the CPU).
-      TileEpilogue tile = tileEpilogueOf(op.getBias(), w.x, w.n0, epilogue, elt);
+      TileEpilogue tile =
+          tileEpilogueOf(op.getBias(), w.x, w.n0, epilogue, elt);
       out = emitTiledContraction(rewriter, loc, xs, ws, dest, w.count, w.n, kk,
                                  needsEpilogue ? &tile : nullptr);
     } else {
@@ -437,10 +440,11 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
         out = emitQuantizedEpilogue(rewriter, loc, op, out, dest, w, elt);
     }
     rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(
-        rewriter, loc, out, forall.getRegionIterArgs()[0],
-        ArrayRef<OpFoldResult>{w.lo, outN0},
-        ArrayRef<OpFoldResult>{w.count, outN}, ArrayRef<OpFoldResult>{one, one});
+    tensor::ParallelInsertSliceOp::create(rewriter, loc, out,
+                                          forall.getRegionIterArgs()[0],
+                                          ArrayRef<OpFoldResult>{w.lo, outN0},
+                                          ArrayRef<OpFoldResult>{w.count, outN},
+                                          ArrayRef<OpFoldResult>{one, one});
     rewriter.setInsertionPointAfter(forall);
     rewriter.replaceOp(
         op, castIfNeeded(rewriter, loc, forall.getResult(0), resultType));

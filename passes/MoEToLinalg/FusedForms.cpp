@@ -21,21 +21,22 @@ struct ExpandRoutePlan : OpRewritePattern<RoutePlanOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto wType = cast<RankedTensorType>(op.getWeights().getType());
-    auto idType = RankedTensorType::get(wType.getShape(), rewriter.getI32Type());
-    auto route = RouteOp::create(rewriter, loc, TypeRange{wType, idType},
-                                 op.getInput(), op.getGateWeight(),
-                                 op.getBias(), op.getRouting());
+    auto idType =
+        RankedTensorType::get(wType.getShape(), rewriter.getI32Type());
+    auto route =
+        RouteOp::create(rewriter, loc, TypeRange{wType, idType}, op.getInput(),
+                        op.getGateWeight(), op.getBias(), op.getRouting());
     auto inType = cast<RankedTensorType>(op.getInput().getType());
     auto slotsType = cast<RankedTensorType>(op.getSlots().getType());
-    auto groupedType = RankedTensorType::get(
-        {slotsType.getDimSize(0), inType.getDimSize(1)},
-        inType.getElementType());
+    auto groupedType =
+        RankedTensorType::get({slotsType.getDimSize(0), inType.getDimSize(1)},
+                              inType.getElementType());
     auto dispatch = DispatchOp::create(
         rewriter, loc,
         TypeRange{groupedType, op.getOffsets().getType(), slotsType},
         op.getInput(), route.getIds(), op.getNumExperts(), op.getBlock());
-    rewriter.replaceOp(op, {route.getWeights(), dispatch.getOffsets(),
-                            dispatch.getSlots()});
+    rewriter.replaceOp(
+        op, {route.getWeights(), dispatch.getOffsets(), dispatch.getSlots()});
     return success();
   }
 };

@@ -15,8 +15,7 @@ namespace mlir::moe {
 
 /// moe.route as per-token scalar code in an scf.forall; with `scoreRows`
 /// every token's scores are first written once (top-k then reads them).
-void populateRouteLoweringPatterns(RewritePatternSet &patterns,
-                                   bool scoreRows);
+void populateRouteLoweringPatterns(RewritePatternSet &patterns, bool scoreRows);
 /// moe.dispatch as a counting sort plus a gather of the token rows.
 void populateDispatchLoweringPatterns(RewritePatternSet &patterns);
 /// moe.expert_matmul as register-tiled grouped GEMMs over active experts.

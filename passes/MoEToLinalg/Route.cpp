@@ -61,7 +61,10 @@ Value emitScoreRows(PatternRewriter &rewriter, Emitter &e, Location loc,
       ArrayRef<OpFoldResult>{one, width}, ArrayRef<OpFoldResult>{one, one});
   row = emitScoreRow(
       e, routing, experts,
-      [&](Value x) { return e.toF32(e.extract(logits, {t, x})); }, row);
+      [&](Value x) {
+        return e.toF32(e.extract(logits, {t, x}));
+      },
+      row);
   insertForallRows(rewriter, loc, scoreLoop, t, {row});
   return scoreLoop.getResult(0);
 }
@@ -102,11 +105,14 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
     rewriter.setInsertionPoint(forall.getTerminator());
     TokenRoute picks = emitTokenRoute(
         e, routing, experts,
-        [&](Value x) { return e.toF32(e.extract(logits, {t, x})); },
+        [&](Value x) {
+          return e.toF32(e.extract(logits, {t, x}));
+        },
         [&](Value x) { return e.toF32(e.extract(bias, {x})); },
         static_cast<bool>(bias),
-        scores ? function_ref<Value(Value)>(
-                     [&](Value x) { return e.extract(scores, {t, x}); })
+        scores ? function_ref<Value(Value)>([&](Value x) {
+          return e.extract(scores, {t, x});
+        })
                : nullptr);
     SmallVector<Value> outW, outId;
     for (int64_t j = 0; j < k; ++j) {

@@ -40,9 +40,8 @@ struct LoopBuilder {
 };
 
 Value toF32(OpBuilder &b, Location loc, Value v) {
-  return v.getType().isF32()
-             ? v
-             : arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  return v.getType().isF32() ? v
+                             : arith::ExtFOp::create(b, loc, b.getF32Type(), v);
 }
 
 /// The sums of the tile at (m0, n0), a row-major vector<tm*tn>, through
@@ -57,16 +56,16 @@ Value storeTile(OpBuilder &b, Location loc, const TileEpilogue *epilogue,
     results = epilogue->apply(b, loc, sums, tm, tn, n0);
     width = tn / epilogue->colsPerResult;
     if (epilogue->colsPerResult != 1)
-      col = arith::DivUIOp::create(b, loc, n0,
-                                   e.index(epilogue->colsPerResult));
+      col =
+          arith::DivUIOp::create(b, loc, n0, e.index(epilogue->colsPerResult));
   }
   for (int64_t i = 0; i < tm; ++i) {
     Value row = vector::ExtractStridedSliceOp::create(
-        b, loc, results, ArrayRef<int64_t>{i * width},
-        ArrayRef<int64_t>{width}, ArrayRef<int64_t>{1});
-    acc = vector::TransferWriteOp::create(b, loc, row, acc,
-                                          ValueRange{e.add(m0, e.index(i)), col},
-                                          ArrayRef<bool>{true})
+        b, loc, results, ArrayRef<int64_t>{i * width}, ArrayRef<int64_t>{width},
+        ArrayRef<int64_t>{1});
+    acc = vector::TransferWriteOp::create(
+              b, loc, row, acc, ValueRange{e.add(m0, e.index(i)), col},
+              ArrayRef<bool>{true})
               .getResult();
   }
   return acc;
@@ -77,9 +76,9 @@ Value emitTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
                Value m0, Value n0, int64_t tm, int64_t tn, Value k,
                const TileEpilogue *epilogue) {
   LoopBuilder e{b, loc};
-  auto fm = arith::FastMathFlagsAttr::get(
-      b.getContext(),
-      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  auto fm = arith::FastMathFlagsAttr::get(b.getContext(),
+                                          arith::FastMathFlags::reassoc |
+                                              arith::FastMathFlags::contract);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
   SmallVector<Value> init(tm * tn, zero);
   auto loop = scf::ForOp::create(
@@ -88,13 +87,15 @@ Value emitTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
         LoopBuilder ie{nb, l};
         SmallVector<Value> xv, wv, next;
         for (int64_t i = 0; i < tm; ++i)
-          xv.push_back(toF32(nb, l,
-                             tensor::ExtractOp::create(
-                                 nb, l, x, ValueRange{ie.add(m0, ie.index(i)), c})));
+          xv.push_back(
+              toF32(nb, l,
+                    tensor::ExtractOp::create(
+                        nb, l, x, ValueRange{ie.add(m0, ie.index(i)), c})));
         for (int64_t j = 0; j < tn; ++j)
-          wv.push_back(toF32(nb, l,
-                             tensor::ExtractOp::create(
-                                 nb, l, w, ValueRange{ie.add(n0, ie.index(j)), c})));
+          wv.push_back(
+              toF32(nb, l,
+                    tensor::ExtractOp::create(
+                        nb, l, w, ValueRange{ie.add(n0, ie.index(j)), c})));
         for (int64_t i = 0; i < tm; ++i)
           for (int64_t j = 0; j < tn; ++j) {
             Value p = arith::MulFOp::create(nb, l, xv[i], wv[j], fm);
@@ -157,9 +158,9 @@ Value emitVectorTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
                      Value m0, Value n0, int64_t k,
                      const TileEpilogue *epilogue) {
   LoopBuilder e{b, loc};
-  auto fm = arith::FastMathFlagsAttr::get(
-      b.getContext(),
-      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  auto fm = arith::FastMathFlagsAttr::get(b.getContext(),
+                                          arith::FastMathFlags::reassoc |
+                                              arith::FastMathFlags::contract);
   auto vf32 = VectorType::get({kLanes}, b.getF32Type());
   Value zero = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
@@ -172,8 +173,8 @@ Value emitVectorTile(OpBuilder &b, Location loc, Value x, Value w, Value acc,
           Type elt = cast<RankedTensorType>(t.getType()).getElementType();
           Value pad = arith::ConstantOp::create(nb, l, nb.getZeroAttr(elt));
           Value v = vector::TransferReadOp::create(
-              nb, l, VectorType::get({kLanes}, elt), t, ValueRange{row, c},
-              pad, ArrayRef<bool>{true});
+              nb, l, VectorType::get({kLanes}, elt), t, ValueRange{row, c}, pad,
+              ArrayRef<bool>{true});
           return elt.isF32() ? v : arith::ExtFOp::create(nb, l, vf32, v);
         };
         SmallVector<Value> xv, wv, next;
@@ -206,12 +207,12 @@ Value emitTiles(OpBuilder &b, Location loc, Value x, Value w, Value acc,
         auto rowsLoop = scf::ForOp::create(
             nb, l, r0, r1, ie.index(tm), t,
             [&](OpBuilder &rb, Location rl, Value m0, ValueRange tt) {
-              scf::YieldOp::create(
-                  rb, rl,
-                  vectorK ? emitVectorTile(rb, rl, x, w, tt[0], m0, n0,
-                                           *vectorK, epilogue)
-                          : emitTile(rb, rl, x, w, tt[0], m0, n0, tm, tn, k,
-                                     epilogue));
+              scf::YieldOp::create(rb, rl,
+                                   vectorK
+                                       ? emitVectorTile(rb, rl, x, w, tt[0], m0,
+                                                        n0, *vectorK, epilogue)
+                                       : emitTile(rb, rl, x, w, tt[0], m0, n0,
+                                                  tm, tn, k, epilogue));
             });
         scf::YieldOp::create(nb, l, rowsLoop.getResults());
       });
@@ -243,8 +244,8 @@ Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
     vectorK = staticK;
   acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, zero, cols4,
                   kRowTile, kv, epilogue, vectorK);
-  acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, cols4, nv,
-                  step, kv, epilogue);
+  acc = emitTiles(b, loc, x, w, acc, zero, fullRows, kRowTile, cols4, nv, step,
+                  kv, epilogue);
   // The 1 to 3 remaining rows (most of an expert's rows at a few tokens)
   // form one r x 8 tile, so that each weight row is read once for all of
   // them; 8 or more independent sums hide the multiply-add latency.
@@ -256,15 +257,13 @@ Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
     auto branch = scf::IfOp::create(
         b, loc, isR,
         [&](OpBuilder &tb, Location tl) {
-          Value t = emitTiles(tb, tl, x, w, acc, fullRows, rows, r, zero,
-                              cols8, kWideTile, kv, epilogue);
-          t = emitTiles(tb, tl, x, w, t, fullRows, rows, r, cols8, nv, step,
-                        kv, epilogue);
+          Value t = emitTiles(tb, tl, x, w, acc, fullRows, rows, r, zero, cols8,
+                              kWideTile, kv, epilogue);
+          t = emitTiles(tb, tl, x, w, t, fullRows, rows, r, cols8, nv, step, kv,
+                        epilogue);
           scf::YieldOp::create(tb, tl, t);
         },
-        [&](OpBuilder &eb, Location el) {
-          scf::YieldOp::create(eb, el, acc);
-        });
+        [&](OpBuilder &eb, Location el) { scf::YieldOp::create(eb, el, acc); });
     acc = branch.getResult(0);
   }
   return acc;

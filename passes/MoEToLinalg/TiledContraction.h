@@ -1,7 +1,7 @@
 //===- TiledContraction.h - register-tiled x * w^T on tensors ---*- C++ -*-===//
 //
-// Private to the MoEToLinalg stage: the CPU form of an expert's GEMM, written as loops
-// whose innermost body keeps a tile of accumulators in registers.
+// Private to the MoEToLinalg stage: the CPU form of an expert's GEMM, written
+// as loops whose innermost body keeps a tile of accumulators in registers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,8 +21,8 @@ struct TileEpilogue {
   /// The results of a tm x tn tile whose first column is `n0`, from its
   /// sums (a row-major vector<tm*tn x f32>): a row-major vector of
   /// tm * (tn / colsPerResult) elements of the destination's type.
-  std::function<Value(OpBuilder &, Location, Value sums, int64_t tm,
-                      int64_t tn, Value n0)>
+  std::function<Value(OpBuilder &, Location, Value sums, int64_t tm, int64_t tn,
+                      Value n0)>
       apply;
   /// Sum columns per result column: 2 for a gated activation over
   /// interleaved (gate, up) columns.

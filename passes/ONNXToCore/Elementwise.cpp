@@ -21,20 +21,18 @@ using namespace mlir::moe::onnx_to_core;
 
 namespace {
 /// Scalar body: (builder, loc, input scalars, result element type, op).
-using BodyFn = Value (*)(OpBuilder &, Location, ValueRange, Type,
-                         Operation *);
+using BodyFn = Value (*)(OpBuilder &, Location, ValueRange, Type, Operation *);
 
 bool isSignlessIntOrFloat(Type t) {
   return isa<FloatType>(t) || t.isSignlessInteger();
 }
 
-template <typename OpT>
-struct ElementwisePattern : OpRewritePattern<OpT> {
+template <typename OpT> struct ElementwisePattern : OpRewritePattern<OpT> {
   ElementwisePattern(MLIRContext *ctx, BodyFn body)
       : OpRewritePattern<OpT>(ctx), body(body) {}
 
-  LogicalResult
-  matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(OpT op,
+                                PatternRewriter &rewriter) const override {
     auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
     if (!type || !isSignlessIntOrFloat(type.getElementType()))
       return rewriter.notifyMatchFailure(op, "needs a ranked signless result");
@@ -158,8 +156,8 @@ Value gelu(OpBuilder &b, Location loc, ValueRange a, Type t, Operation *op) {
     Value inner;
     if (tanhForm) {
       // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      Value x3 = arith::MulFOp::create(b, loc, x,
-                                       arith::MulFOp::create(b, loc, x, x));
+      Value x3 =
+          arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
       Value poly = arith::AddFOp::create(
           b, loc, x,
           arith::MulFOp::create(b, loc, floatConst(b, loc, f32, 0.044715), x3));
@@ -174,9 +172,8 @@ Value gelu(OpBuilder &b, Location loc, ValueRange a, Type t, Operation *op) {
           arith::MulFOp::create(b, loc, x,
                                 floatConst(b, loc, f32, 1.0 / std::sqrt(2.0))));
     }
-    return arith::MulFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, half, x),
-        arith::AddFOp::create(b, loc, one, inner));
+    return arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, half, x),
+                                 arith::AddFOp::create(b, loc, one, inner));
   });
 }
 
@@ -220,8 +217,7 @@ struct ClipPattern : OpRewritePattern<onnx::ClipOp> {
   }
 };
 
-template <typename OpT>
-void add(RewritePatternSet &patterns, BodyFn body) {
+template <typename OpT> void add(RewritePatternSet &patterns, BodyFn body) {
   patterns.add<ElementwisePattern<OpT>>(patterns.getContext(), body);
 }
 } // namespace
@@ -245,53 +241,62 @@ void mlir::moe::onnx_to_core::populateElementwisePatterns(
   add<LessOrEqualOp>(patterns, compare<FP::OLE, IP::sle>);
   add<GreaterOp>(patterns, compare<FP::OGT, IP::sgt>);
   add<GreaterOrEqualOp>(patterns, compare<FP::OGE, IP::sge>);
-  add<WhereOp>(patterns, [](OpBuilder &b, Location loc, ValueRange a, Type,
-                            Operation *) -> Value {
-    return arith::SelectOp::create(b, loc, a[0], a[1], a[2]);
-  });
-  add<NotOp>(patterns, [](OpBuilder &b, Location loc, ValueRange a, Type,
-                          Operation *) -> Value {
-    Value one = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
-    return arith::XOrIOp::create(b, loc, a[0], one);
-  });
-  add<NegOp>(patterns, [](OpBuilder &b, Location loc, ValueRange a, Type t,
-                          Operation *) -> Value {
-    if (isa<FloatType>(t))
-      return arith::NegFOp::create(b, loc, a[0]);
-    Value zero = arith::ConstantOp::create(b, loc, b.getIntegerAttr(t, 0));
-    return arith::SubIOp::create(b, loc, zero, a[0]);
-  });
-  add<AbsOp>(patterns, [](OpBuilder &b, Location loc, ValueRange a, Type t,
-                          Operation *) -> Value {
-    if (isa<FloatType>(t))
-      return math::AbsFOp::create(b, loc, a[0]);
-    return math::AbsIOp::create(b, loc, a[0]);
-  });
+  add<WhereOp>(
+      patterns,
+      [](OpBuilder &b, Location loc, ValueRange a, Type, Operation *) -> Value {
+        return arith::SelectOp::create(b, loc, a[0], a[1], a[2]);
+      });
+  add<NotOp>(
+      patterns,
+      [](OpBuilder &b, Location loc, ValueRange a, Type, Operation *) -> Value {
+        Value one = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+        return arith::XOrIOp::create(b, loc, a[0], one);
+      });
+  add<NegOp>(patterns,
+             [](OpBuilder &b, Location loc, ValueRange a, Type t,
+                Operation *) -> Value {
+               if (isa<FloatType>(t))
+                 return arith::NegFOp::create(b, loc, a[0]);
+               Value zero =
+                   arith::ConstantOp::create(b, loc, b.getIntegerAttr(t, 0));
+               return arith::SubIOp::create(b, loc, zero, a[0]);
+             });
+  add<AbsOp>(patterns,
+             [](OpBuilder &b, Location loc, ValueRange a, Type t,
+                Operation *) -> Value {
+               if (isa<FloatType>(t))
+                 return math::AbsFOp::create(b, loc, a[0]);
+               return math::AbsIOp::create(b, loc, a[0]);
+             });
   add<ReluOp>(patterns, relu);
-  add<ReciprocalOp>(patterns, [](OpBuilder &b, Location loc, ValueRange a,
-                                 Type t, Operation *) -> Value {
-    return arith::DivFOp::create(b, loc, floatConst(b, loc, t, 1.0), a[0]);
-  });
+  add<ReciprocalOp>(patterns,
+                    [](OpBuilder &b, Location loc, ValueRange a, Type t,
+                       Operation *) -> Value {
+                      return arith::DivFOp::create(
+                          b, loc, floatConst(b, loc, t, 1.0), a[0]);
+                    });
   add<SqrtOp>(patterns, unaryF32<math::SqrtOp>);
   add<TanhOp>(patterns, unaryF32<math::TanhOp>);
   add<ErfOp>(patterns, unaryF32<math::ErfOp>);
   add<ExpOp>(patterns, unaryF32<math::ExpOp>);
   add<LogOp>(patterns, unaryF32<math::LogOp>);
-  add<SigmoidOp>(patterns, [](OpBuilder &b, Location loc, ValueRange a, Type t,
-                              Operation *) -> Value {
-    return inF32(b, loc, a[0], t,
-                 [&](Value x) { return sigmoidF32(b, loc, x); });
-  });
-  add<SoftplusOp>(patterns, [](OpBuilder &b, Location loc, ValueRange a,
-                               Type t, Operation *) -> Value {
-    return inF32(b, loc, a[0], t, [&](Value x) -> Value {
-      return math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, x));
-    });
-  });
+  add<SigmoidOp>(patterns,
+                 [](OpBuilder &b, Location loc, ValueRange a, Type t,
+                    Operation *) -> Value {
+                   return inF32(b, loc, a[0], t,
+                                [&](Value x) { return sigmoidF32(b, loc, x); });
+                 });
+  add<SoftplusOp>(patterns,
+                  [](OpBuilder &b, Location loc, ValueRange a, Type t,
+                     Operation *) -> Value {
+                    return inF32(b, loc, a[0], t, [&](Value x) -> Value {
+                      return math::Log1pOp::create(
+                          b, loc, math::ExpOp::create(b, loc, x));
+                    });
+                  });
   add<GeluOp>(patterns, gelu);
-  add<CastOp>(patterns, [](OpBuilder &b, Location loc, ValueRange a, Type t,
-                           Operation *) -> Value {
-    return castScalar(b, loc, a[0], t);
-  });
+  add<CastOp>(patterns,
+              [](OpBuilder &b, Location loc, ValueRange a, Type t,
+                 Operation *) -> Value { return castScalar(b, loc, a[0], t); });
   patterns.add<ClipPattern>(patterns.getContext());
 }

@@ -68,15 +68,13 @@ struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
           SmallVector<Value> ivs;
           for (int64_t i = 0; i < outRank; ++i)
             ivs.push_back(linalg::IndexOp::create(b, l, i));
-          SmallVector<Value> idxPos(ivs.begin() + axis,
-                                    ivs.begin() + axis + q);
+          SmallVector<Value> idxPos(ivs.begin() + axis, ivs.begin() + axis + q);
           Value raw = tensor::ExtractOp::create(b, l, indices, idxPos);
           SmallVector<Value> pos(ivs.begin(), ivs.begin() + axis);
           pos.push_back(normalizeIndex(b, l, raw, axisSize));
           pos.append(ivs.begin() + axis + q, ivs.end());
-          linalg::YieldOp::create(b, l,
-                                  tensor::ExtractOp::create(b, l, data, pos)
-                                      .getResult());
+          linalg::YieldOp::create(
+              b, l, tensor::ExtractOp::create(b, l, data, pos).getResult());
         });
     Value result = generic.getResult(0);
     replaceWithCast(rewriter, op, result, type);
@@ -99,7 +97,8 @@ struct TopKPattern : OpRewritePattern<onnx::TopKOp> {
     auto k = constantInts(op.getK());
     if (!xType || !vType || !iType || !k || k->size() != 1 ||
         !isa<FloatType>(xType.getElementType()))
-      return rewriter.notifyMatchFailure(op, "needs ranked float input, constant k");
+      return rewriter.notifyMatchFailure(
+          op, "needs ranked float input, constant k");
     int64_t rank = xType.getRank();
     int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
     if (axis != rank - 1 || rank < 1)
@@ -148,12 +147,11 @@ struct TopKPattern : OpRewritePattern<onnx::TopKOp> {
       rewriter.setInsertionPoint(forall.getTerminator());
       Value r = forall.getInductionVars()[0];
       SmallVector<Value> vals, ids;
-      for (RowPick pick : emitRowTopK(rewriter, loc, width, kk, largest, elt,
-                                      [&](Value c) -> Value {
-                                        return tensor::ExtractOp::create(
-                                            rewriter, loc, flat,
-                                            ValueRange{r, c});
-                                      })) {
+      for (RowPick pick : emitRowTopK(
+               rewriter, loc, width, kk, largest, elt, [&](Value c) -> Value {
+                 return tensor::ExtractOp::create(rewriter, loc, flat,
+                                                  ValueRange{r, c});
+               })) {
         vals.push_back(pick.score);
         ids.push_back(arith::IndexCastOp::create(
             rewriter, loc, rewriter.getI64Type(), pick.index));
@@ -267,8 +265,7 @@ struct ArgMaxPattern : OpRewritePattern<onnx::ArgMaxOp> {
     Value bestInit = filled(
         rewriter.getFloatAttr(elt, -std::numeric_limits<double>::infinity()));
     Value idxInit = filled(rewriter.getI64IntegerAttr(0));
-    SmallVector<utils::IteratorType> iters(rank,
-                                           utils::IteratorType::parallel);
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
     iters[axis] = utils::IteratorType::reduction;
     AffineMap outMap = AffineMap::get(rank, 0, kept, ctx);
     bool last = op.getSelectLastIndex() != 0;
@@ -278,25 +275,26 @@ struct ArgMaxPattern : OpRewritePattern<onnx::ArgMaxOp> {
         ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx),
                             outMap, outMap},
         iters, [&](OpBuilder &b, Location l, ValueRange args) {
-          Value better = arith::CmpFOp::create(
-              b, l,
-              last ? arith::CmpFPredicate::OGE : arith::CmpFPredicate::OGT,
-              args[0], args[1]);
+          Value better = arith::CmpFOp::create(b, l,
+                                               last ? arith::CmpFPredicate::OGE
+                                                    : arith::CmpFPredicate::OGT,
+                                               args[0], args[1]);
           Value i = arith::IndexCastOp::create(
               b, l, b.getI64Type(), linalg::IndexOp::create(b, l, axis));
           linalg::YieldOp::create(
               b, l,
-              ValueRange{arith::SelectOp::create(b, l, better, args[0], args[1]),
-                         arith::SelectOp::create(b, l, better, i, args[2])});
+              ValueRange{
+                  arith::SelectOp::create(b, l, better, args[0], args[1]),
+                  arith::SelectOp::create(b, l, better, i, args[2])});
         });
     Value result = generic.getResult(1);
     if (op.getKeepdims()) {
       SmallVector<OpFoldResult> outSizes;
       SmallVector<ReassociationIndices> assoc;
       for (int64_t i = 0; i < rank; ++i)
-        outSizes.push_back(i == axis ? OpFoldResult(rewriter.getIndexAttr(1))
-                                     : tensor::getMixedSize(rewriter, loc,
-                                                            data, i));
+        outSizes.push_back(i == axis
+                               ? OpFoldResult(rewriter.getIndexAttr(1))
+                               : tensor::getMixedSize(rewriter, loc, data, i));
       // The unit axis joins its neighbour's group.
       if (rank > 1) {
         for (int64_t i = 0; i < rank; ++i) {
@@ -309,8 +307,8 @@ struct ArgMaxPattern : OpRewritePattern<onnx::ArgMaxOp> {
         else
           assoc[axis - 1].push_back(axis);
       }
-      result = tensor::ExpandShapeOp::create(rewriter, loc, type, result,
-                                             assoc, outSizes);
+      result = tensor::ExpandShapeOp::create(rewriter, loc, type, result, assoc,
+                                             outSizes);
     }
     replaceWithCast(rewriter, op, result, type);
     return success();
@@ -327,9 +325,9 @@ struct OneHotPattern : OpRewritePattern<onnx::OneHotOp> {
     Value indices = op.getIndices();
     auto type = dyn_cast<RankedTensorType>(op.getType());
     auto idxType = dyn_cast<RankedTensorType>(indices.getType());
-    if (!type || !idxType || type.isDynamicDim(
-                                 op.getAxis() < 0 ? op.getAxis() + type.getRank()
-                                                  : op.getAxis()))
+    if (!type || !idxType ||
+        type.isDynamicDim(op.getAxis() < 0 ? op.getAxis() + type.getRank()
+                                           : op.getAxis()))
       return rewriter.notifyMatchFailure(op, "needs a constant depth");
     int64_t rank = type.getRank();
     int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
@@ -348,7 +346,8 @@ struct OneHotPattern : OpRewritePattern<onnx::OneHotOp> {
                                          ValueRange{idx(rewriter, loc, 1)});
     Value depthV = idx(rewriter, loc, depth);
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+        rewriter, loc, TypeRange{init.getType()}, ValueRange{},
+        ValueRange{init},
         ArrayRef<AffineMap>{
             AffineMap::getMultiDimIdentityMap(rank, rewriter.getContext())},
         SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
@@ -363,13 +362,13 @@ struct OneHotPattern : OpRewritePattern<onnx::OneHotOp> {
           Value v = arith::IndexCastOp::create(b, l, b.getIndexType(), raw);
           Value neg = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, v,
                                             idx(b, l, 0));
-          v = arith::SelectOp::create(b, l, neg,
-                                      arith::AddIOp::create(b, l, v, depthV), v);
-          Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, v,
-                                            linalg::IndexOp::create(b, l, axis));
-          linalg::YieldOp::create(b, l,
-                                  arith::SelectOp::create(b, l, hit, on, off)
-                                      .getResult());
+          v = arith::SelectOp::create(
+              b, l, neg, arith::AddIOp::create(b, l, v, depthV), v);
+          Value hit =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, v,
+                                    linalg::IndexOp::create(b, l, axis));
+          linalg::YieldOp::create(
+              b, l, arith::SelectOp::create(b, l, hit, on, off).getResult());
         });
     Value result = generic.getResult(0);
     replaceWithCast(rewriter, op, result, type);

@@ -45,11 +45,11 @@ Value roundTo(OpBuilder &b, Location loc, Value acc, Type elt) {
   auto type = cast<RankedTensorType>(acc.getType());
   if (type.getElementType() == elt)
     return acc;
-  auto result = buildElementwise(
-      b, loc, type.clone(elt), acc,
-      [&](OpBuilder &nb, Location nloc, ValueRange a) {
-        return fromF32(nb, nloc, a[0], elt);
-      });
+  auto result =
+      buildElementwise(b, loc, type.clone(elt), acc,
+                       [&](OpBuilder &nb, Location nloc, ValueRange a) {
+                         return fromF32(nb, nloc, a[0], elt);
+                       });
   return *result; // Sizes come from `acc` itself; cannot fail.
 }
 
@@ -65,9 +65,9 @@ Value matmul2D(OpBuilder &b, Location loc, Value lhs, Value rhs, bool transA,
   SmallVector<OpFoldResult> sizes = {sizeOf(b, loc, lhs, transA ? 1 : 0),
                                      sizeOf(b, loc, rhs, transB ? 0 : 1)};
   Value acc = zeroAcc(b, loc, sizes);
-  auto maps = b.getAffineMapArrayAttr({transA ? map(k, m) : map(m, k),
-                                       transB ? map(n, k) : map(k, n),
-                                       map(m, n)});
+  auto maps =
+      b.getAffineMapArrayAttr({transA ? map(k, m) : map(m, k),
+                               transB ? map(n, k) : map(k, n), map(m, n)});
   return linalg::MatmulOp::create(b, loc, TypeRange{acc.getType()},
                                   ValueRange{lhs, rhs}, ValueRange{acc},
                                   {b.getNamedAttr("indexing_maps", maps)})
@@ -76,8 +76,8 @@ Value matmul2D(OpBuilder &b, Location loc, Value lhs, Value rhs, bool transA,
 
 struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::MatMulOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::MatMulOp op,
+                                PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value a = op.getA(), b = op.getB();
     auto at = rankedFloat(a), bt = rankedFloat(b);
@@ -86,10 +86,9 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
       return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
     Type elt = type.getElementType();
     if (at.getRank() == 2 && bt.getRank() == 2) {
-      rewriter.replaceOp(op, roundTo(rewriter, loc,
-                                     matmul2D(rewriter, loc, a, b, false,
-                                              false),
-                                     elt));
+      rewriter.replaceOp(
+          op, roundTo(rewriter, loc,
+                      matmul2D(rewriter, loc, a, b, false, false), elt));
       return success();
     }
     if (at.getRank() > 2 && bt.getRank() == 2) {
@@ -99,15 +98,14 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
         assoc[0].push_back(i);
       assoc.push_back({at.getRank() - 1});
       Value flat = tensor::CollapseShapeOp::create(rewriter, loc, a, assoc);
-      Value product =
-          roundTo(rewriter, loc,
-                  matmul2D(rewriter, loc, flat, b, false, false), elt);
+      Value product = roundTo(
+          rewriter, loc, matmul2D(rewriter, loc, flat, b, false, false), elt);
       SmallVector<OpFoldResult> sizes;
       for (int64_t i = 0; i < at.getRank() - 1; ++i)
         sizes.push_back(sizeOf(rewriter, loc, a, i));
       sizes.push_back(sizeOf(rewriter, loc, b, 1));
-      int64_t dynamicBatch = llvm::count_if(
-          at.getShape().drop_back(), ShapedType::isDynamic);
+      int64_t dynamicBatch =
+          llvm::count_if(at.getShape().drop_back(), ShapedType::isDynamic);
       if (dynamicBatch <= 1) {
         rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, type, product,
                                                            assoc, sizes);
@@ -129,10 +127,10 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
                                          sizeOf(rewriter, loc, a, 1),
                                          sizeOf(rewriter, loc, b, 2)};
       Value acc = zeroAcc(rewriter, loc, sizes);
-      Value product = linalg::BatchMatmulOp::create(
-                          rewriter, loc, TypeRange{acc.getType()},
-                          ValueRange{a, b}, ValueRange{acc})
-                          .getResult(0);
+      Value product =
+          linalg::BatchMatmulOp::create(rewriter, loc, TypeRange{acc.getType()},
+                                        ValueRange{a, b}, ValueRange{acc})
+              .getResult(0);
       rewriter.replaceOp(op, roundTo(rewriter, loc, product, elt));
       return success();
     }
@@ -142,8 +140,8 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
 
 struct GemmPattern : OpRewritePattern<onnx::GemmOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::GemmOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::GemmOp op,
+                                PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto type = rankedFloat(op.getY());
     if (!type || !rankedFloat(op.getA()) || !rankedFloat(op.getB()))
@@ -188,32 +186,31 @@ struct GemmPattern : OpRewritePattern<onnx::GemmOp> {
 
 struct SoftmaxPattern : OpRewritePattern<onnx::SoftmaxOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::SoftmaxOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::SoftmaxOp op,
+                                PatternRewriter &rewriter) const override {
     auto type = rankedFloat(op.getOutput());
     if (!type || !rankedFloat(op.getInput()))
       return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
     int64_t rank = type.getRank(), axis = op.getAxis();
     if (axis < -rank || axis >= rank)
-      return op.emitError() << "softmax axis " << axis
-                            << " is out of range for rank " << rank;
+      return op.emitError()
+             << "softmax axis " << axis << " is out of range for rank " << rank;
     if (axis < 0)
       axis += rank;
     auto init = emptyFor(rewriter, op.getLoc(), type, op.getInput());
     if (failed(init))
       return failure();
-    rewriter.replaceOpWithNewOp<linalg::SoftmaxOp>(
-        op, TypeRange{type}, op.getInput(), *init, axis);
+    rewriter.replaceOpWithNewOp<linalg::SoftmaxOp>(op, TypeRange{type},
+                                                   op.getInput(), *init, axis);
     return success();
   }
 };
 
 /// Reductions over constant axes. Sum and mean accumulate in f32.
-template <typename OpT>
-struct ReducePattern : OpRewritePattern<OpT> {
+template <typename OpT> struct ReducePattern : OpRewritePattern<OpT> {
   using OpRewritePattern<OpT>::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(OpT op,
+                                PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value data = op.getData();
     auto inType = rankedFloat(data);
@@ -258,7 +255,7 @@ struct ReducePattern : OpRewritePattern<OpT> {
     Value empty = tensor::EmptyOp::create(rewriter, loc, keptSizes, accType);
     TypedAttr initValue =
         isMax   ? TypedAttr(rewriter.getFloatAttr(
-                    accType, -std::numeric_limits<double>::infinity()))
+                      accType, -std::numeric_limits<double>::infinity()))
         : isMin ? TypedAttr(rewriter.getFloatAttr(
                       accType, std::numeric_limits<double>::infinity()))
                 : TypedAttr(rewriter.getFloatAttr(accType, 0.0));
@@ -340,131 +337,130 @@ FailureOr<Value> buildNormalization(PatternRewriter &rewriter, Location loc,
                                     RankedTensorType outType) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
-    MLIRContext *ctx = rewriter.getContext();
+  MLIRContext *ctx = rewriter.getContext();
 
-    // Statistics tensor over the leading dims [0, axis).
-    SmallVector<OpFoldResult> leadSizes;
-    SmallVector<AffineExpr> leadExprs;
-    for (int64_t i = 0; i < axis; ++i) {
-      leadSizes.push_back(sizeOf(rewriter, loc, x, i));
-      leadExprs.push_back(getAffineDimExpr(i, ctx));
-    }
-    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-    AffineMap lead = AffineMap::get(rank, 0, leadExprs, ctx);
-    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    for (int64_t i = axis; i < rank; ++i)
-      iters[i] = utils::IteratorType::reduction;
-    Value count = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    for (int64_t i = axis; i < rank; ++i)
-      count = arith::MulIOp::create(
-          rewriter, loc, count,
-          getValueOrCreateConstantIndexOp(rewriter, loc,
-                                          sizeOf(rewriter, loc, x, i)));
-    Value countF = arith::UIToFPOp::create(
-        rewriter, loc, rewriter.getF32Type(),
-        arith::IndexCastUIOp::create(rewriter, loc, rewriter.getI64Type(),
-                                     count));
+  // Statistics tensor over the leading dims [0, axis).
+  SmallVector<OpFoldResult> leadSizes;
+  SmallVector<AffineExpr> leadExprs;
+  for (int64_t i = 0; i < axis; ++i) {
+    leadSizes.push_back(sizeOf(rewriter, loc, x, i));
+    leadExprs.push_back(getAffineDimExpr(i, ctx));
+  }
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap lead = AffineMap::get(rank, 0, leadExprs, ctx);
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  for (int64_t i = axis; i < rank; ++i)
+    iters[i] = utils::IteratorType::reduction;
+  Value count = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  for (int64_t i = axis; i < rank; ++i)
+    count =
+        arith::MulIOp::create(rewriter, loc, count,
+                              getValueOrCreateConstantIndexOp(
+                                  rewriter, loc, sizeOf(rewriter, loc, x, i)));
+  Value countF =
+      arith::UIToFPOp::create(rewriter, loc, rewriter.getF32Type(),
+                              arith::IndexCastUIOp::create(
+                                  rewriter, loc, rewriter.getI64Type(), count));
 
-    auto rowSum = [&](Value mean) {
-      Value acc = zeroAcc(rewriter, loc, leadSizes);
-      SmallVector<Value> ins = {x};
-      SmallVector<AffineMap> maps = {id};
-      if (mean) {
-        ins.push_back(mean);
-        maps.push_back(lead);
-      }
-      maps.push_back(lead);
-      return linalg::GenericOp::create(
-                 rewriter, loc, TypeRange{acc.getType()}, ins,
-                 ValueRange{acc}, maps, iters,
-                 [&](OpBuilder &b, Location l, ValueRange a) {
-                   Value v = toF32(b, l, a[0]);
-                   if (mean) // centered square for the variance
-                     v = arith::SubFOp::create(b, l, v, a[1]);
-                   if (mean || kRms)
-                     v = arith::MulFOp::create(b, l, v, v);
-                   Value sum = arith::AddFOp::create(b, l, v, a.back());
-                   linalg::YieldOp::create(b, l, sum);
-                 })
-          .getResult(0);
-    };
-    Value mean;
-    if (!kRms) {
-      Value sum = rowSum(Value());
-      mean = linalg::GenericOp::create(
-                 rewriter, loc, TypeRange{sum.getType()}, ValueRange{sum},
-                 ValueRange{sum},
-                 SmallVector<AffineMap>(
-                     2, AffineMap::getMultiDimIdentityMap(axis, ctx)),
-                 SmallVector<utils::IteratorType>(
-                     axis, utils::IteratorType::parallel),
-                 [&](OpBuilder &b, Location l, ValueRange a) {
-                   Value m = arith::DivFOp::create(b, l, a[0], countF);
-                   linalg::YieldOp::create(b, l, m);
-                 })
-                 .getResult(0);
-    }
-    Value squares = rowSum(mean);
-
-    // y = (x - mean) * rsqrt(squares / n + eps) * scale (+ bias)
-    SmallVector<Value> ins = {x, squares, scale};
-    SmallVector<AffineMap> maps = {id, lead};
-    auto trailing = [&](Value v) {
-      auto t = cast<RankedTensorType>(v.getType());
-      SmallVector<AffineExpr> exprs;
-      for (int64_t j = 0; j < t.getRank(); ++j) {
-        int64_t i = rank - t.getRank() + j;
-        exprs.push_back(t.getDimSize(j) == 1 && outType.getDimSize(i) != 1
-                            ? getAffineConstantExpr(0, ctx)
-                            : getAffineDimExpr(i, ctx));
-      }
-      return AffineMap::get(rank, 0, exprs, ctx);
-    };
-    maps.push_back(trailing(scale));
-    if (bias) {
-      ins.push_back(bias);
-      maps.push_back(trailing(bias));
-    }
+  auto rowSum = [&](Value mean) {
+    Value acc = zeroAcc(rewriter, loc, leadSizes);
+    SmallVector<Value> ins = {x};
+    SmallVector<AffineMap> maps = {id};
     if (mean) {
       ins.push_back(mean);
       maps.push_back(lead);
     }
-    maps.push_back(id);
-    auto init = emptyFor(rewriter, loc, outType, x);
-    if (failed(init))
-      return failure();
-    Type elt = outType.getElementType();
-    auto norm = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{outType}, ins, ValueRange{*init}, maps,
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value v = toF32(b, l, a[0]);
-          if (mean)
-            v = arith::SubFOp::create(b, l, v, a[bias ? 4 : 3]);
-          Value var = arith::DivFOp::create(b, l, a[1], countF);
-          Value denom = math::RsqrtOp::create(
-              b, l,
-              arith::AddFOp::create(
-                  b, l, var,
-                  arith::ConstantOp::create(b, l, b.getF32FloatAttr(eps))));
-          Value y = arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, v, denom), toF32(b, l, a[2]));
-          if (bias)
-            y = arith::AddFOp::create(b, l, y, toF32(b, l, a[3]));
-          linalg::YieldOp::create(b, l, fromF32(b, l, y, elt));
-        });
+    maps.push_back(lead);
+    return linalg::GenericOp::create(
+               rewriter, loc, TypeRange{acc.getType()}, ins, ValueRange{acc},
+               maps, iters,
+               [&](OpBuilder &b, Location l, ValueRange a) {
+                 Value v = toF32(b, l, a[0]);
+                 if (mean) // centered square for the variance
+                   v = arith::SubFOp::create(b, l, v, a[1]);
+                 if (mean || kRms)
+                   v = arith::MulFOp::create(b, l, v, v);
+                 Value sum = arith::AddFOp::create(b, l, v, a.back());
+                 linalg::YieldOp::create(b, l, sum);
+               })
+        .getResult(0);
+  };
+  Value mean;
+  if (!kRms) {
+    Value sum = rowSum(Value());
+    mean = linalg::GenericOp::create(
+               rewriter, loc, TypeRange{sum.getType()}, ValueRange{sum},
+               ValueRange{sum},
+               SmallVector<AffineMap>(
+                   2, AffineMap::getMultiDimIdentityMap(axis, ctx)),
+               SmallVector<utils::IteratorType>(axis,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &b, Location l, ValueRange a) {
+                 Value m = arith::DivFOp::create(b, l, a[0], countF);
+                 linalg::YieldOp::create(b, l, m);
+               })
+               .getResult(0);
+  }
+  Value squares = rowSum(mean);
+
+  // y = (x - mean) * rsqrt(squares / n + eps) * scale (+ bias)
+  SmallVector<Value> ins = {x, squares, scale};
+  SmallVector<AffineMap> maps = {id, lead};
+  auto trailing = [&](Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<AffineExpr> exprs;
+    for (int64_t j = 0; j < t.getRank(); ++j) {
+      int64_t i = rank - t.getRank() + j;
+      exprs.push_back(t.getDimSize(j) == 1 && outType.getDimSize(i) != 1
+                          ? getAffineConstantExpr(0, ctx)
+                          : getAffineDimExpr(i, ctx));
+    }
+    return AffineMap::get(rank, 0, exprs, ctx);
+  };
+  maps.push_back(trailing(scale));
+  if (bias) {
+    ins.push_back(bias);
+    maps.push_back(trailing(bias));
+  }
+  if (mean) {
+    ins.push_back(mean);
+    maps.push_back(lead);
+  }
+  maps.push_back(id);
+  auto init = emptyFor(rewriter, loc, outType, x);
+  if (failed(init))
+    return failure();
+  Type elt = outType.getElementType();
+  auto norm = linalg::GenericOp::create(
+      rewriter, loc, TypeRange{outType}, ins, ValueRange{*init}, maps,
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        Value v = toF32(b, l, a[0]);
+        if (mean)
+          v = arith::SubFOp::create(b, l, v, a[bias ? 4 : 3]);
+        Value var = arith::DivFOp::create(b, l, a[1], countF);
+        Value denom = math::RsqrtOp::create(
+            b, l,
+            arith::AddFOp::create(
+                b, l, var,
+                arith::ConstantOp::create(b, l, b.getF32FloatAttr(eps))));
+        Value y = arith::MulFOp::create(
+            b, l, arith::MulFOp::create(b, l, v, denom), toF32(b, l, a[2]));
+        if (bias)
+          y = arith::AddFOp::create(b, l, y, toF32(b, l, a[3]));
+        linalg::YieldOp::create(b, l, fromF32(b, l, y, elt));
+      });
   return norm.getResult(0);
 }
 
 /// SimplifiedLayerNormalization (RMS) and LayerNormalization.
-template <typename OpT>
-struct NormPattern : OpRewritePattern<OpT> {
+template <typename OpT> struct NormPattern : OpRewritePattern<OpT> {
   using OpRewritePattern<OpT>::OpRewritePattern;
   static constexpr bool kRms =
       std::is_same_v<OpT, onnx::SimplifiedLayerNormalizationOp>;
 
-  LogicalResult
-  matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(OpT op,
+                                PatternRewriter &rewriter) const override {
     Value x = op.getX();
     auto type = rankedFloat(x);
     auto outType = rankedFloat(op.getY());
@@ -485,9 +481,9 @@ struct NormPattern : OpRewritePattern<OpT> {
                             << " is out of range for rank " << rank;
     if (axis < 0)
       axis += rank;
-    auto y = buildNormalization(rewriter, op.getLoc(), x, scale, bias, axis,
-                                op.getEpsilon().convertToDouble(), kRms,
-                                outType);
+    auto y =
+        buildNormalization(rewriter, op.getLoc(), x, scale, bias, axis,
+                           op.getEpsilon().convertToDouble(), kRms, outType);
     if (failed(y))
       return failure();
     // The statistics outputs are unused (checked above).
@@ -500,12 +496,12 @@ struct NormPattern : OpRewritePattern<OpT> {
 /// SkipSimplifiedLayerNormalization (com.microsoft): s = input + skip
 /// (+ bias), output = RMSNorm(s) * gamma over the last axis; the sum is the
 /// optional fourth output.
-struct SkipNormPattern : OpRewritePattern<onnx::SkipSimplifiedLayerNormalizationOp> {
+struct SkipNormPattern
+    : OpRewritePattern<onnx::SkipSimplifiedLayerNormalizationOp> {
   using OpRewritePattern::OpRewritePattern;
 
-  LogicalResult
-  matchAndRewrite(onnx::SkipSimplifiedLayerNormalizationOp op,
-                  PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::SkipSimplifiedLayerNormalizationOp op,
+                                PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto type = rankedFloat(op.getInput());
     auto outType = rankedFloat(op.getOutput());
@@ -521,14 +517,14 @@ struct SkipNormPattern : OpRewritePattern<onnx::SkipSimplifiedLayerNormalization
     if (bias)
       terms.push_back(bias);
     Type elt = type.getElementType();
-    auto sum = buildElementwise(
-        rewriter, loc, type, terms,
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value s = toF32(b, l, a[0]);
-          for (Value v : a.drop_front())
-            s = arith::AddFOp::create(b, l, s, toF32(b, l, v));
-          return fromF32(b, l, s, elt);
-        });
+    auto sum =
+        buildElementwise(rewriter, loc, type, terms,
+                         [&](OpBuilder &b, Location l, ValueRange a) {
+                           Value s = toF32(b, l, a[0]);
+                           for (Value v : a.drop_front())
+                             s = arith::AddFOp::create(b, l, s, toF32(b, l, v));
+                           return fromF32(b, l, s, elt);
+                         });
     if (failed(sum))
       return failure();
     auto y = buildNormalization(rewriter, loc, *sum, op.getGamma(), Value(),
@@ -553,12 +549,11 @@ struct SkipNormPattern : OpRewritePattern<onnx::SkipSimplifiedLayerNormalization
 
 void mlir::moe::onnx_to_core::populateLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<MatMulPattern, GemmPattern, SoftmaxPattern,
-               ReducePattern<onnx::ReduceSumOp>,
-               ReducePattern<onnx::ReduceMeanOp>,
-               ReducePattern<onnx::ReduceMaxOp>,
-               ReducePattern<onnx::ReduceMinOp>,
-               NormPattern<onnx::SimplifiedLayerNormalizationOp>,
-               NormPattern<onnx::LayerNormalizationOp>, SkipNormPattern>(
-      patterns.getContext());
+  patterns
+      .add<MatMulPattern, GemmPattern, SoftmaxPattern,
+           ReducePattern<onnx::ReduceSumOp>, ReducePattern<onnx::ReduceMeanOp>,
+           ReducePattern<onnx::ReduceMaxOp>, ReducePattern<onnx::ReduceMinOp>,
+           NormPattern<onnx::SimplifiedLayerNormalizationOp>,
+           NormPattern<onnx::LayerNormalizationOp>, SkipNormPattern>(
+          patterns.getContext());
 }

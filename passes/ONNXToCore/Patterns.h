@@ -1,7 +1,7 @@
 //===- Patterns.h - onnx -> core dialect patterns, by op family -*- C++ -*-===//
 //
-// Private to passes/: the pattern sets used by moe-convert-onnx-to-core, and the
-// helpers they share.
+// Private to passes/: the pattern sets used by moe-convert-onnx-to-core, and
+// the helpers they share.
 //
 //===----------------------------------------------------------------------===//
 

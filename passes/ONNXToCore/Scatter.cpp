@@ -207,8 +207,7 @@ struct GatherNDPattern : OpRewritePattern<onnx::GatherNDOp> {
     int64_t r = type.getRank(), q = idxType.getRank();
     int64_t bd = op.getBatchDims();
     int64_t m = q ? idxType.getDimSize(q - 1) : ShapedType::kDynamic;
-    if (q < 1 || bd < 0 || bd >= q || ShapedType::isDynamic(m) ||
-        bd + m > r)
+    if (q < 1 || bd < 0 || bd >= q || ShapedType::isDynamic(m) || bd + m > r)
       return op.emitError("GatherND needs 0 <= batch_dims < rank(indices) "
                           "and a static last index dimension with "
                           "batch_dims + it <= rank(data)");
@@ -218,8 +217,8 @@ struct GatherNDPattern : OpRewritePattern<onnx::GatherNDOp> {
       sizes.push_back(tensor::getMixedSize(rewriter, loc, indices, d));
     for (int64_t d = bd + m; d < r; ++d)
       sizes.push_back(tensor::getMixedSize(rewriter, loc, data, d));
-    Value init = tensor::EmptyOp::create(rewriter, loc, sizes,
-                                         type.getElementType());
+    Value init =
+        tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
     SmallVector<Value> dataSizes;
     for (int64_t d = 0; d < m; ++d)
       dataSizes.push_back(dimOf(rewriter, loc, data, bd + d));
@@ -256,7 +255,8 @@ struct NonZeroPattern : OpRewritePattern<onnx::NonZeroOp> {
     Value x = op.getX();
     auto type = dyn_cast<RankedTensorType>(x.getType());
     if (!type || !isa<RankedTensorType>(op.getType()) || type.getRank() == 0)
-      return rewriter.notifyMatchFailure(op, "needs a ranked input of rank >= 1");
+      return rewriter.notifyMatchFailure(op,
+                                         "needs a ranked input of rank >= 1");
     int64_t rank = type.getRank();
     Type elt = type.getElementType();
     auto isNonZero = [&](OpBuilder &b, Location l, Value v) -> Value {
@@ -277,11 +277,13 @@ struct NonZeroPattern : OpRewritePattern<onnx::NonZeroOp> {
           Value c = tensor::ExtractOp::create(b, l, acc, ValueRange{});
           Value inc = arith::SelectOp::create(b, l, isNonZero(b, l, v),
                                               idx(b, l, 1), idx(b, l, 0));
-          return tensor::InsertOp::create(b, l, arith::AddIOp::create(b, l, c, inc),
+          return tensor::InsertOp::create(b, l,
+                                          arith::AddIOp::create(b, l, c, inc),
                                           acc, ValueRange{})
               .getResult();
         });
-    Value count = tensor::ExtractOp::create(rewriter, loc, countT, ValueRange{});
+    Value count =
+        tensor::ExtractOp::create(rewriter, loc, countT, ValueRange{});
     Value out = tensor::EmptyOp::create(
         rewriter, loc,
         ArrayRef<OpFoldResult>{rewriter.getIndexAttr(rank), count},
@@ -306,8 +308,8 @@ struct NonZeroPattern : OpRewritePattern<onnx::NonZeroOp> {
                   o = tensor::InsertOp::create(
                       tb, tl, c, o, ValueRange{idx(tb, tl, d), iter[1]});
                 }
-                Value next = arith::AddIOp::create(tb, tl, iter[1],
-                                                   idx(tb, tl, 1));
+                Value next =
+                    arith::AddIOp::create(tb, tl, iter[1], idx(tb, tl, 1));
                 scf::YieldOp::create(tb, tl, ValueRange{o, next});
               },
               [&](OpBuilder &eb, Location el) {
@@ -347,18 +349,19 @@ struct CumSumPattern : OpRewritePattern<onnx::CumSumOp> {
 
     SmallVector<OpFoldResult> sliceSizes, offsets, strides;
     for (int64_t d = 0; d < rank; ++d) {
-      sliceSizes.push_back(d == axis ? rewriter.getIndexAttr(1)
-                                     : tensor::getMixedSize(rewriter, loc, x, d));
+      sliceSizes.push_back(d == axis
+                               ? rewriter.getIndexAttr(1)
+                               : tensor::getMixedSize(rewriter, loc, x, d));
       offsets.push_back(rewriter.getIndexAttr(0));
       strides.push_back(rewriter.getIndexAttr(1));
     }
-    Value zero = arith::ConstantOp::create(rewriter, loc,
-                                           rewriter.getZeroAttr(elt));
-    Value acc0 = linalg::FillOp::create(
-                     rewriter, loc, zero,
-                     ValueRange{tensor::EmptyOp::create(rewriter, loc,
-                                                        sliceSizes, elt)})
-                     .getResult(0);
+    Value zero =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elt));
+    Value acc0 =
+        linalg::FillOp::create(
+            rewriter, loc, zero,
+            ValueRange{tensor::EmptyOp::create(rewriter, loc, sliceSizes, elt)})
+            .getResult(0);
     SmallVector<OpFoldResult> fullSizes;
     for (int64_t d = 0; d < rank; ++d)
       fullSizes.push_back(tensor::getMixedSize(rewriter, loc, x, d));
@@ -374,8 +377,8 @@ struct CumSumPattern : OpRewritePattern<onnx::CumSumOp> {
                 b, l, arith::SubIOp::create(b, l, n, idx(b, l, 1)), j);
           SmallVector<OpFoldResult> at = offsets;
           at[axis] = pos;
-          Value xs = tensor::ExtractSliceOp::create(b, l, x, at, sliceSizes,
-                                                    strides);
+          Value xs =
+              tensor::ExtractSliceOp::create(b, l, x, at, sliceSizes, strides);
           Value acc = iter[0];
           // Exclusive: write the running sum before adding (the write reads
           // acc before the in-place add overwrites it).

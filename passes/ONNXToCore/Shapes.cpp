@@ -128,8 +128,9 @@ struct RangePattern : OpRewritePattern<onnx::RangeOp> {
       if (isFloat) {
         Type f64 = rewriter.getF64Type();
         auto ext = [&](Value v) -> Value {
-          return v.getType() == f64 ? v
-                                    : Value(arith::ExtFOp::create(rewriter, loc, f64, v));
+          return v.getType() == f64
+                     ? v
+                     : Value(arith::ExtFOp::create(rewriter, loc, f64, v));
         };
         Value q = arith::DivFOp::create(
             rewriter, loc,
@@ -141,11 +142,14 @@ struct RangePattern : OpRewritePattern<onnx::RangeOp> {
         Value diff = arith::SubIOp::create(rewriter, loc, limit, start);
         count = arith::CeilDivSIOp::create(rewriter, loc, diff, delta);
         if (count.getType() != rewriter.getI64Type())
-          count = arith::ExtSIOp::create(rewriter, loc, rewriter.getI64Type(), count);
+          count = arith::ExtSIOp::create(rewriter, loc, rewriter.getI64Type(),
+                                         count);
       }
-      Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(0));
+      Value zero = arith::ConstantOp::create(rewriter, loc,
+                                             rewriter.getI64IntegerAttr(0));
       count = arith::MaxSIOp::create(rewriter, loc, count, zero);
-      length = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), count)
+      length = arith::IndexCastOp::create(rewriter, loc,
+                                          rewriter.getIndexType(), count)
                    .getResult();
     }
     Value empty = tensor::EmptyOp::create(rewriter, loc,
@@ -201,11 +205,11 @@ struct ExpandPattern : OpRewritePattern<onnx::ExpandOp> {
       int64_t s = i - (rank - shapeLen), j = i - (rank - inRank);
       Value target = s >= 0 ? extractIndex(rewriter, loc, op.getShape(), s)
                             : index(rewriter, loc, 1);
-      Value in = j >= 0 ? getValueOrCreateConstantIndexOp(
-                              rewriter, loc,
-                              tensor::getMixedSize(rewriter, loc,
-                                                   op.getInput(), j))
-                        : index(rewriter, loc, 1);
+      Value in =
+          j >= 0 ? getValueOrCreateConstantIndexOp(
+                       rewriter, loc,
+                       tensor::getMixedSize(rewriter, loc, op.getInput(), j))
+                 : index(rewriter, loc, 1);
       sizes.push_back(
           arith::MaxUIOp::create(rewriter, loc, target, in).getResult());
     }
@@ -257,8 +261,8 @@ struct FlattenPattern : OpRewritePattern<onnx::FlattenOp> {
       Value &acc = i < axis ? lead : trail;
       acc = arith::MulIOp::create(rewriter, loc, acc, d);
     }
-    Value shape = tensor::FromElementsOp::create(rewriter, loc,
-                                                 ValueRange{lead, trail});
+    Value shape =
+        tensor::FromElementsOp::create(rewriter, loc, ValueRange{lead, trail});
     rewriter.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, op.getInput(),
                                                    shape);
     return success();
@@ -294,15 +298,17 @@ struct SplitPattern : OpRewritePattern<onnx::SplitOp> {
     Value dim = getValueOrCreateConstantIndexOp(
         rewriter, loc, tensor::getMixedSize(rewriter, loc, input, axis));
     // Equal parts: ceil(dim / n) each, the last one what remains.
-    Value part = arith::CeilDivUIOp::create(rewriter, loc, dim,
-                                            index(rewriter, loc, n));
+    Value part =
+        arith::CeilDivUIOp::create(rewriter, loc, dim, index(rewriter, loc, n));
     Value offset = index(rewriter, loc, 0);
     SmallVector<Value> results;
     for (unsigned i = 0; i < n; ++i) {
-      Value size = split ? index(rewriter, loc, (*split)[i])
-                         : (i + 1 == n ? Value(arith::SubIOp::create(
-                                             rewriter, loc, dim, offset))
-                                       : part);
+      Value size =
+          split
+              ? index(rewriter, loc, (*split)[i])
+              : (i + 1 == n
+                     ? Value(arith::SubIOp::create(rewriter, loc, dim, offset))
+                     : part);
       SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0));
       SmallVector<OpFoldResult> sizes, strides(rank, rewriter.getIndexAttr(1));
       for (int64_t d = 0; d < rank; ++d)

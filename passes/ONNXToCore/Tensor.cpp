@@ -19,8 +19,8 @@ Value indexConst(OpBuilder &b, Location loc, int64_t v) {
 }
 
 Value dimValue(OpBuilder &b, Location loc, Value v, int64_t d) {
-  return getValueOrCreateConstantIndexOp(
-      b, loc, tensor::getMixedSize(b, loc, v, d));
+  return getValueOrCreateConstantIndexOp(b, loc,
+                                         tensor::getMixedSize(b, loc, v, d));
 }
 
 /// Groups for expand/collapse between a shape and the same shape with the
@@ -45,8 +45,8 @@ SmallVector<ReassociationIndices> groupsAround(int64_t rank,
 
 struct ConstantPattern : OpRewritePattern<onnx::ConstantOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::ConstantOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::ConstantOp op,
+                                PatternRewriter &rewriter) const override {
     rewriter.replaceOpWithNewOp<arith::ConstantOp>(
         op, cast<TypedAttr>(op.getValue()));
     return success();
@@ -55,8 +55,8 @@ struct ConstantPattern : OpRewritePattern<onnx::ConstantOp> {
 
 struct IdentityPattern : OpRewritePattern<onnx::IdentityOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::IdentityOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::IdentityOp op,
+                                PatternRewriter &rewriter) const override {
     rewriter.replaceOp(op, op.getX());
     return success();
   }
@@ -64,8 +64,8 @@ struct IdentityPattern : OpRewritePattern<onnx::IdentityOp> {
 
 struct TransposePattern : OpRewritePattern<onnx::TransposeOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::TransposeOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::TransposeOp op,
+                                PatternRewriter &rewriter) const override {
     auto type = dyn_cast<RankedTensorType>(op.getType());
     auto inType = dyn_cast<RankedTensorType>(op.getData().getType());
     if (!type || !inType)
@@ -81,12 +81,12 @@ struct TransposePattern : OpRewritePattern<onnx::TransposeOp> {
     }
     SmallVector<OpFoldResult> sizes;
     for (int64_t p : perm)
-      sizes.push_back(tensor::getMixedSize(rewriter, op.getLoc(),
-                                           op.getData(), p));
+      sizes.push_back(
+          tensor::getMixedSize(rewriter, op.getLoc(), op.getData(), p));
     Value init = tensor::EmptyOp::create(rewriter, op.getLoc(), sizes,
                                          type.getElementType());
-    auto t = linalg::TransposeOp::create(rewriter, op.getLoc(),
-                                         op.getData(), init, perm);
+    auto t = linalg::TransposeOp::create(rewriter, op.getLoc(), op.getData(),
+                                         init, perm);
     rewriter.replaceOp(op, t.getResult());
     return success();
   }
@@ -96,8 +96,8 @@ struct TransposePattern : OpRewritePattern<onnx::TransposeOp> {
 /// (inferred) resolved at run time; constant shapes fold.
 struct ReshapePattern : OpRewritePattern<onnx::ReshapeOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::ReshapeOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto type = dyn_cast<RankedTensorType>(op.getType());
     Value data = op.getData();
@@ -114,12 +114,13 @@ struct ReshapePattern : OpRewritePattern<onnx::ReshapeOp> {
     Value zero = indexConst(rewriter, loc, 0);
     Value minusOne = indexConst(rewriter, loc, -1);
     for (int64_t i = 0; i < rank; ++i) {
-      Value v = tensor::ExtractOp::create(rewriter, loc, op.getShape(),
-                                          ValueRange{indexConst(rewriter, loc, i)});
+      Value v =
+          tensor::ExtractOp::create(rewriter, loc, op.getShape(),
+                                    ValueRange{indexConst(rewriter, loc, i)});
       v = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), v);
       if (!op.getAllowzero() && i < inType.getRank()) {
-        Value isZero = arith::CmpIOp::create(
-            rewriter, loc, arith::CmpIPredicate::eq, v, zero);
+        Value isZero = arith::CmpIOp::create(rewriter, loc,
+                                             arith::CmpIPredicate::eq, v, zero);
         v = arith::SelectOp::create(rewriter, loc, isZero,
                                     dimValue(rewriter, loc, data, i), v);
       }
@@ -149,8 +150,8 @@ struct ReshapePattern : OpRewritePattern<onnx::ReshapeOp> {
 
 struct SqueezePattern : OpRewritePattern<onnx::SqueezeOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::SqueezeOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::SqueezeOp op,
+                                PatternRewriter &rewriter) const override {
     auto type = dyn_cast<RankedTensorType>(op.getType());
     auto inType = dyn_cast<RankedTensorType>(op.getData().getType());
     if (!type || !inType)
@@ -187,8 +188,8 @@ struct SqueezePattern : OpRewritePattern<onnx::SqueezeOp> {
 
 struct UnsqueezePattern : OpRewritePattern<onnx::UnsqueezeOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::UnsqueezeOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::UnsqueezeOp op,
+                                PatternRewriter &rewriter) const override {
     auto type = dyn_cast<RankedTensorType>(op.getType());
     if (!type || !isa<RankedTensorType>(op.getData().getType()))
       return rewriter.notifyMatchFailure(op, "needs ranked tensors");
@@ -204,8 +205,7 @@ struct UnsqueezePattern : OpRewritePattern<onnx::UnsqueezeOp> {
     for (int64_t i = 0; i < rank; ++i)
       sizes.push_back(unit[i] ? OpFoldResult(rewriter.getIndexAttr(1))
                               : tensor::getMixedSize(rewriter, op.getLoc(),
-                                                     op.getData(),
-                                                     next++));
+                                                     op.getData(), next++));
     rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(
         op, type, op.getData(), groupsAround(rank, unit), sizes);
     return success();
@@ -214,8 +214,8 @@ struct UnsqueezePattern : OpRewritePattern<onnx::UnsqueezeOp> {
 
 struct ConcatPattern : OpRewritePattern<onnx::ConcatOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::ConcatOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::ConcatOp op,
+                                PatternRewriter &rewriter) const override {
     auto type = dyn_cast<RankedTensorType>(op.getType());
     if (!type || !llvm::all_of(op.getInputs(), [](Value v) {
           return isa<RankedTensorType>(v.getType());
@@ -234,8 +234,8 @@ struct ConcatPattern : OpRewritePattern<onnx::ConcatOp> {
 /// clamping to each dimension happens at run time (and folds when static).
 struct SlicePattern : OpRewritePattern<onnx::SliceOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult
-  matchAndRewrite(onnx::SliceOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(onnx::SliceOp op,
+                                PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value data = op.getData();
     auto type = dyn_cast<RankedTensorType>(op.getType());
@@ -277,14 +277,14 @@ struct SlicePattern : OpRewritePattern<onnx::SliceOp> {
       Value dim = dimValue(rewriter, loc, data, axis);
       // Clamp in i64 first: ONNX uses INT64_MAX/MIN for "to the end".
       auto clampIndex = [&](int64_t v) -> Value {
-        Value i = indexConst(rewriter, loc,
-                             std::clamp<int64_t>(v, -(int64_t(1) << 40),
-                                                 int64_t(1) << 40));
+        Value i = indexConst(
+            rewriter, loc,
+            std::clamp<int64_t>(v, -(int64_t(1) << 40), int64_t(1) << 40));
         Value neg = arith::CmpIOp::create(rewriter, loc,
                                           arith::CmpIPredicate::slt, i, zero);
-        i = arith::SelectOp::create(rewriter, loc, neg,
-                                    arith::AddIOp::create(rewriter, loc, i, dim),
-                                    i);
+        i = arith::SelectOp::create(
+            rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, i, dim),
+            i);
         i = arith::MaxSIOp::create(rewriter, loc, i, zero);
         return arith::MinSIOp::create(rewriter, loc, i, dim);
       };
@@ -310,7 +310,8 @@ struct SlicePattern : OpRewritePattern<onnx::SliceOp> {
 
 void mlir::moe::onnx_to_core::populateTensorPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<ConstantPattern, IdentityPattern, TransposePattern,
-               ReshapePattern, SqueezePattern, UnsqueezePattern, ConcatPattern,
-               SlicePattern>(patterns.getContext());
+  patterns
+      .add<ConstantPattern, IdentityPattern, TransposePattern, ReshapePattern,
+           SqueezePattern, UnsqueezePattern, ConcatPattern, SlicePattern>(
+          patterns.getContext());
 }

@@ -50,8 +50,7 @@ FailureOr<Value> emptyFor(OpBuilder &b, Location loc, RankedTensorType type,
   auto sizes = broadcastSizes(b, loc, type, from);
   if (failed(sizes))
     return failure();
-  return Value(
-      tensor::EmptyOp::create(b, loc, *sizes, type.getElementType()));
+  return Value(tensor::EmptyOp::create(b, loc, *sizes, type.getElementType()));
 }
 
 void assertBroadcastable(OpBuilder &b, Location loc, ValueRange inputs,
@@ -67,8 +66,8 @@ void assertBroadcastable(OpBuilder &b, Location loc, ValueRange inputs,
       Value want = getValueOrCreateConstantIndexOp(b, loc, sizes[i]);
       if (have == want)
         continue;
-      Value same = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                         have, want);
+      Value same =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, have, want);
       cf::AssertOp::create(
           b, loc, same,
           ("operand " + Twine(k) + " dimension " + Twine(j) +
@@ -161,7 +160,7 @@ Value mlir::moe::onnx_to_core::normalizeIndex(OpBuilder &b, Location loc,
   v = arith::SelectOp::create(b, loc, neg,
                               arith::AddIOp::create(b, loc, v, size), v);
   v = arith::MaxSIOp::create(b, loc, v, zero);
-  Value last = arith::SubIOp::create(
-      b, loc, size, arith::ConstantIndexOp::create(b, loc, 1));
+  Value last = arith::SubIOp::create(b, loc, size,
+                                     arith::ConstantIndexOp::create(b, loc, 1));
   return arith::MinSIOp::create(b, loc, v, last);
 }

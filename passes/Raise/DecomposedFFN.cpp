@@ -29,9 +29,9 @@ Value biasOf(Value b, const DecomposedLinear &lin) {
   if (!t || !w || !t.hasStaticShape() || !b.getDefiningOp<onnx::ConstantOp>())
     return nullptr;
   int64_t out = w.getDimSize(lin.transposed ? 1 : 0);
-  bool row = (t.getRank() == 1 && t.getDimSize(0) == out) ||
-             (t.getRank() == 2 && t.getDimSize(0) == 1 &&
-              t.getDimSize(1) == out);
+  bool row =
+      (t.getRank() == 1 && t.getDimSize(0) == out) ||
+      (t.getRank() == 2 && t.getDimSize(0) == 1 && t.getDimSize(1) == out);
   return row ? b : nullptr;
 }
 
@@ -52,8 +52,8 @@ std::optional<DecomposedLinear> mlir::moe::matchLinear(Value y) {
     return lin;
   // MatMul then the bias added (nn.Linear with bias, as torch exports it).
   if (auto add = dyn_cast_or_null<onnx::AddOp>(op)) {
-    for (auto [p, b] :
-         {std::pair{add.getA(), add.getB()}, std::pair{add.getB(), add.getA()}}) {
+    for (auto [p, b] : {std::pair{add.getA(), add.getB()},
+                        std::pair{add.getB(), add.getA()}}) {
       auto lin = matchUnbiased(p.getDefiningOp());
       if (!lin || !(lin->bias = biasOf(b, *lin)))
         continue;
@@ -66,8 +66,7 @@ std::optional<DecomposedLinear> mlir::moe::matchLinear(Value y) {
   }
   if (auto gemm = dyn_cast_or_null<onnx::GemmOp>(op)) {
     Value w = weightOf(gemm.getB());
-    if (!w || gemm.getTransA() != 0 ||
-        gemm.getAlpha().convertToFloat() != 1.0f)
+    if (!w || gemm.getTransA() != 0 || gemm.getAlpha().convertToFloat() != 1.0f)
       return std::nullopt;
     DecomposedLinear lin{gemm.getA(), w, gemm.getTransB() == 0, Value()};
     if (!isa<NoneType>(gemm.getC().getType()) &&
@@ -119,12 +118,11 @@ void productFactors(Value v, SmallVector<Value> &factors, double &scale,
 }
 
 /// `1 + f(y)` for the unary op `Op` (Erf, Tanh): sets `y`.
-template <typename Op>
-bool matchOnePlus(Value v, Value &y) {
+template <typename Op> bool matchOnePlus(Value v, Value &y) {
   auto add = v.getDefiningOp<onnx::AddOp>();
   Value other;
-  std::optional<double> one = add ? scalarFloatOperand(add, other)
-                                  : std::nullopt;
+  std::optional<double> one =
+      add ? scalarFloatOperand(add, other) : std::nullopt;
   auto f = one && *one == 1.0 ? other.getDefiningOp<Op>() : nullptr;
   if (!f)
     return false;
@@ -141,8 +139,8 @@ std::optional<ActivationKind> matchWrittenGelu(Value v, Value &g) {
   productFactors(v, factors, scale);
   if (factors.size() != 2 || !near(scale, 0.5))
     return std::nullopt;
-  for (auto [x, rest] : {std::pair{factors[0], factors[1]},
-                         std::pair{factors[1], factors[0]}}) {
+  for (auto [x, rest] :
+       {std::pair{factors[0], factors[1]}, std::pair{factors[1], factors[0]}}) {
     Value y;
     if (matchOnePlus<onnx::ErfOp>(rest, y)) {
       // x / sqrt(2) or x * (1 / sqrt(2)).
@@ -157,8 +155,7 @@ std::optional<ActivationKind> matchWrittenGelu(Value v, Value &g) {
       } else {
         productFactors(y, inner, innerScale);
       }
-      if (inner.size() == 1 && inner[0] == x &&
-          near(innerScale, M_SQRT1_2)) {
+      if (inner.size() == 1 && inner[0] == x && near(innerScale, M_SQRT1_2)) {
         g = x;
         return ActivationKind::gelu;
       }
@@ -168,8 +165,8 @@ std::optional<ActivationKind> matchWrittenGelu(Value v, Value &g) {
       SmallVector<Value> inner;
       double innerScale = 1;
       productFactors(y, inner, innerScale);
-      auto add = inner.size() == 1 ? inner[0].getDefiningOp<onnx::AddOp>()
-                                   : nullptr;
+      auto add =
+          inner.size() == 1 ? inner[0].getDefiningOp<onnx::AddOp>() : nullptr;
       if (!add || !near(innerScale, std::sqrt(2.0 / M_PI)))
         continue;
       for (auto [lin, cube] : {std::pair{add.getA(), add.getB()},

@@ -1,7 +1,8 @@
 //===- ONNXValueMatchers.h - facts about onnx values ------------*- C++ -*-===//
 //
-// Private to the Raise stage: small predicates over onnx-dialect values (constants,
-// casts, unit dimensions, zero tensors) that the raising analyses build on.
+// Private to the Raise stage: small predicates over onnx-dialect values
+// (constants, casts, unit dimensions, zero tensors) that the raising analyses
+// build on.
 //
 //===----------------------------------------------------------------------===//
 

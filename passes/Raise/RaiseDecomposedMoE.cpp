@@ -10,9 +10,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Utils/ConstantData.h"
 #include "Raise/DecomposedMoE.h"
 #include "Raise/ONNXValueMatchers.h"
+#include "Utils/ConstantData.h"
 #include "moe/Dialect/MoE.h"
 #include "moe/Dialect/ONNX.h"
 #include "moe/Passes/Raise.h"
@@ -108,9 +108,9 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
   if (Value given = block.router.bias) {
     auto biasType = cast<ShapedType>(given.getType());
     if (biasType.hasStaticShape())
-      bias = convertConstantExactly(
-          b, loc, given, elt, "moe_router_bias",
-          ArrayRef<int64_t>{biasType.getNumElements()});
+      bias =
+          convertConstantExactly(b, loc, given, elt, "moe_router_bias",
+                                 ArrayRef<int64_t>{biasType.getNumElements()});
   }
   if (!routerWeight || (block.router.bias && !bias)) {
     emitRemark(loc, "MoE block left as dense ops: its router weights are not "
@@ -131,15 +131,12 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
                     "readable constants");
     return nullptr;
   }
-  FailureOr<Value> fc1Bias = stackBiases(b, loc, block.experts,
-                                         &DecomposedFFN::gate, elt,
-                                         "moe_fc1_bias");
-  FailureOr<Value> fc3Bias = stackBiases(b, loc, block.experts,
-                                         &DecomposedFFN::up, elt,
-                                         "moe_fc3_bias");
-  FailureOr<Value> fc2Bias = stackBiases(b, loc, block.experts,
-                                         &DecomposedFFN::down, elt,
-                                         "moe_fc2_bias");
+  FailureOr<Value> fc1Bias = stackBiases(
+      b, loc, block.experts, &DecomposedFFN::gate, elt, "moe_fc1_bias");
+  FailureOr<Value> fc3Bias = stackBiases(
+      b, loc, block.experts, &DecomposedFFN::up, elt, "moe_fc3_bias");
+  FailureOr<Value> fc2Bias = stackBiases(
+      b, loc, block.experts, &DecomposedFFN::down, elt, "moe_fc2_bias");
   if (failed(fc1Bias) || failed(fc3Bias) || failed(fc2Bias)) {
     emitRemark(loc, "MoE block left as dense ops: its experts' biases are "
                     "not all present and exactly representable in the "

@@ -30,8 +30,7 @@ constexpr int64_t kDynamic = ShapedType::kDynamic;
 
 /// The #moe.activation equivalent of an onnx.MoE / onnx.QMoE node's
 /// activation settings.
-template <typename OpT>
-FailureOr<ActivationAttr> mapActivation(OpT op) {
+template <typename OpT> FailureOr<ActivationAttr> mapActivation(OpT op) {
   MLIRContext *ctx = op.getContext();
   StringRef type = op.getActivationType();
   int64_t fusion = op.getSwigluFusion();
@@ -53,8 +52,8 @@ FailureOr<ActivationAttr> mapActivation(OpT op) {
       gating = Gating::concatenated;
       break;
     default:
-      return op.emitError() << "swiglu_fusion must be 0, 1 or 2, got "
-                            << fusion;
+      return op.emitError()
+             << "swiglu_fusion must be 0, 1 or 2, got " << fusion;
     }
     if (hasFc3 && gating != Gating::separate)
       return op.emitError("fc3_experts_weights given with fused swiglu "
@@ -91,9 +90,10 @@ FailureOr<ActivationAttr> mapActivation(OpT op) {
 LogicalResult requireRanked(Operation *op, Value v, StringRef name) {
   if (isa<NoneType>(v.getType()) || isa<RankedTensorType>(v.getType()))
     return success();
-  return op->emitError() << "input '" << name
-                        << "' has an unknown rank; give the model's value_info "
-                           "or graph input a shape";
+  return op->emitError()
+         << "input '" << name
+         << "' has an unknown rank; give the model's value_info "
+            "or graph input a shape";
 }
 
 Value orNull(Value v) { return isa<NoneType>(v.getType()) ? Value() : v; }
@@ -106,8 +106,8 @@ Value flattenTokens(OpBuilder &b, Location loc, Value v) {
   int64_t rows = type.isDynamicDim(0) || type.isDynamicDim(1)
                      ? kDynamic
                      : type.getDimSize(0) * type.getDimSize(1);
-  auto flat = RankedTensorType::get({rows, type.getDimSize(2)},
-                                    type.getElementType());
+  auto flat =
+      RankedTensorType::get({rows, type.getDimSize(2)}, type.getElementType());
   return tensor::CollapseShapeOp::create(
       b, loc, flat, v, SmallVector<ReassociationIndices>{{0, 1}, {2}});
 }
@@ -132,10 +132,9 @@ LogicalResult quantInputs(onnx::QMoEOp op, PatternRewriter &rewriter,
   q.block = op.getBlockSize().value_or(0);
   if (q.block < 0)
     return op.emitError() << "block_size must be positive, got " << q.block;
-  for (auto [v, name] :
-       {std::pair{op.getFc1ZeroPoints(), "fc1_zero_points"},
-        std::pair{op.getFc2ZeroPoints(), "fc2_zero_points"},
-        std::pair{op.getFc3ZeroPoints(), "fc3_zero_points"}})
+  for (auto [v, name] : {std::pair{op.getFc1ZeroPoints(), "fc1_zero_points"},
+                         std::pair{op.getFc2ZeroPoints(), "fc2_zero_points"},
+                         std::pair{op.getFc3ZeroPoints(), "fc3_zero_points"}})
     if (!isa<NoneType>(v.getType()))
       return op.emitError() << "QMoE with " << name
                             << " (asymmetric weights) is not supported";
@@ -170,8 +169,7 @@ Value asBytes(PatternRewriter &rewriter, Location loc, Value v) {
   return tensor::BitcastOp::create(rewriter, loc, bytes, v);
 }
 
-template <typename OpT>
-struct RaiseMoE : OpRewritePattern<OpT> {
+template <typename OpT> struct RaiseMoE : OpRewritePattern<OpT> {
   using OpRewritePattern<OpT>::OpRewritePattern;
 
   LogicalResult matchAndRewrite(OpT op,
@@ -198,10 +196,11 @@ struct RaiseMoE : OpRewritePattern<OpT> {
     auto routerType = cast<RankedTensorType>(op.getRouterProbs().getType());
     auto fc1Type = cast<RankedTensorType>(op.getFc1ExpertsWeights().getType());
     if (inputType.getRank() != 2 && inputType.getRank() != 3)
-      return op.emitError() << "expects input of rank 2 or 3, got "
-                            << inputType;
+      return op.emitError()
+             << "expects input of rank 2 or 3, got " << inputType;
     // onnxruntime takes router_probs as [rows, E] also for a 3-D input.
-    if (routerType.getRank() != 2 && routerType.getRank() != inputType.getRank())
+    if (routerType.getRank() != 2 &&
+        routerType.getRank() != inputType.getRank())
       return op.emitError() << "expects router_probs of rank 2 or of the "
                                "input's rank, got "
                             << routerType;
@@ -223,9 +222,9 @@ struct RaiseMoE : OpRewritePattern<OpT> {
     QuantInputs q;
     if (failed(quantInputs(op, rewriter, q)))
       return failure();
-    auto routing = RoutingAttr::get(op.getContext(), Scoring::softmax,
-                                    op.getK(),
-                                    op.getNormalizeRoutingWeights() != 0);
+    auto routing =
+        RoutingAttr::get(op.getContext(), Scoring::softmax, op.getK(),
+                         op.getNormalizeRoutingWeights() != 0);
 
     Value hiddenStates = flattenTokens(rewriter, loc, op.getInput());
     Value logits = flattenTokens(rewriter, loc, op.getRouterProbs());
@@ -256,8 +255,8 @@ struct RaiseMoE : OpRewritePattern<OpT> {
                 : Value(arith::ConstantIndexOp::create(
                       rewriter, loc, inputType.getDimSize(i))));
       Value shape = tensor::FromElementsOp::create(rewriter, loc, sizes);
-      result = tensor::ReshapeOp::create(rewriter, loc, inputType, result,
-                                         shape);
+      result =
+          tensor::ReshapeOp::create(rewriter, loc, inputType, result, shape);
     }
     if (result.getType() != op.getType())
       result = tensor::CastOp::create(rewriter, loc, op.getType(), result);
@@ -269,8 +268,7 @@ struct RaiseMoE : OpRewritePattern<OpT> {
 struct RaiseONNXMoEPass : moe::impl::RaiseONNXMoEBase<RaiseONNXMoEPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseMoE<onnx::MoEOp>, RaiseMoE<onnx::QMoEOp>>(
-        &getContext());
+    patterns.add<RaiseMoE<onnx::MoEOp>, RaiseMoE<onnx::QMoEOp>>(&getContext());
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     // A node left over could not be mapped; the pattern said why.
     if (getOperation()

@@ -50,16 +50,16 @@ struct AnnotateABIPass : moe::impl::AnnotateABIBase<AnnotateABIPass> {
       SmallVector<Attribute> inputs, outputs;
       bool supported = true;
       for (unsigned i = 0; i < fn.getNumArguments() && supported; ++i) {
-        DictionaryAttr d = describe(b, fn.getArgumentTypes()[i],
-                                    fn.getArgAttrDict(i),
-                                    ("input" + Twine(i)).str());
+        DictionaryAttr d =
+            describe(b, fn.getArgumentTypes()[i], fn.getArgAttrDict(i),
+                     ("input" + Twine(i)).str());
         supported = static_cast<bool>(d);
         inputs.push_back(d);
       }
       for (unsigned i = 0; i < fn.getNumResults() && supported; ++i) {
-        DictionaryAttr d = describe(b, fn.getResultTypes()[i],
-                                    fn.getResultAttrDict(i),
-                                    ("output" + Twine(i)).str());
+        DictionaryAttr d =
+            describe(b, fn.getResultTypes()[i], fn.getResultAttrDict(i),
+                     ("output" + Twine(i)).str());
         supported = static_cast<bool>(d);
         outputs.push_back(d);
       }

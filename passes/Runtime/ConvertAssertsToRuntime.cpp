@@ -1,4 +1,5 @@
-//===- ConvertAssertsToRuntime.cpp - cf.assert -> moe_runtime_fail ---------------===//
+//===- ConvertAssertsToRuntime.cpp - cf.assert -> moe_runtime_fail
+//---------------===//
 //
 // Generated code checks what it cannot prove (expert ids in range, sizes
 // that must agree at run time) with cf.assert. A model must report such a
@@ -7,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Runtime/Symbols.h"
 #include "moe/Passes/Runtime.h"
+#include "moe/Runtime/Symbols.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
@@ -37,17 +38,16 @@ struct ConvertAssertsToRuntimePass
     MLIRContext *ctx = &getContext();
     IRRewriter rewriter(ctx);
     auto ptrType = LLVM::LLVMPointerType::get(ctx);
-    FailureOr<LLVM::LLVMFuncOp> fail = LLVM::lookupOrCreateFn(
-        rewriter, module, moe::runtime::kFail, {ptrType},
-        LLVM::LLVMVoidType::get(ctx));
+    FailureOr<LLVM::LLVMFuncOp> fail =
+        LLVM::lookupOrCreateFn(rewriter, module, moe::runtime::kFail, {ptrType},
+                               LLVM::LLVMVoidType::get(ctx));
     if (failed(fail))
       return signalPassFailure();
     unsigned counter = 0;
     for (cf::AssertOp op : asserts) {
       Location loc = op.getLoc();
       Block *before = op->getBlock();
-      Block *after =
-          rewriter.splitBlock(before, std::next(op->getIterator()));
+      Block *after = rewriter.splitBlock(before, std::next(op->getIterator()));
       Block *failBlock = rewriter.createBlock(after);
       rewriter.setInsertionPointToStart(failBlock);
       std::string message = op.getMsg().str();

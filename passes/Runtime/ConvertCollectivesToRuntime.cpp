@@ -10,8 +10,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Dialect/MoE.h"
-#include "moe/Runtime/Symbols.h"
 #include "moe/Passes/Runtime.h"
+#include "moe/Runtime/Symbols.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -82,11 +82,10 @@ Value bufferAddress(PatternRewriter &rewriter, Location loc, Value tensor) {
                                                    tensor, /*readOnly=*/true);
   Value index =
       memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, buffer);
-  Value i64 = arith::IndexCastUIOp::create(rewriter, loc,
-                                           rewriter.getI64Type(), index);
-  return LLVM::IntToPtrOp::create(rewriter, loc,
-                                  LLVM::LLVMPointerType::get(rewriter.getContext()),
-                                  i64);
+  Value i64 =
+      arith::IndexCastUIOp::create(rewriter, loc, rewriter.getI64Type(), index);
+  return LLVM::IntToPtrOp::create(
+      rewriter, loc, LLVM::LLVMPointerType::get(rewriter.getContext()), i64);
 }
 
 Value constI64(PatternRewriter &rewriter, Location loc, int64_t v) {
@@ -111,16 +110,18 @@ struct LowerStartWait : OpRewritePattern<AllToAllWaitOp> {
     int64_t width = inType.getDimSize(1);
     if (width == ShapedType::kDynamic)
       return rewriter.notifyMatchFailure(start, "dynamic row width");
-    int64_t rowBytes =
-        width * ((inType.getElementTypeBitWidth() + 7) / 8);
+    int64_t rowBytes = width * ((inType.getElementTypeBitWidth() + 7) / 8);
     int64_t ranks = start.getRanks();
     Shard shard = shardOf(start);
 
-    LLVM::LLVMFuncOp startFn = declare(
-        rewriter, start, runtime::kAllToAllStart, {ptr, i64, i64, ptr, i64, i64, i64}, i64);
-    LLVM::LLVMFuncOp waitFn = declare(rewriter, start, runtime::kAllToAllWait, {i64}, i64);
-    LLVM::LLVMFuncOp takeFn = declare(rewriter, start, runtime::kAllToAllTake, {i64, ptr, ptr},
-                                      LLVM::LLVMVoidType::get(ctx));
+    LLVM::LLVMFuncOp startFn =
+        declare(rewriter, start, runtime::kAllToAllStart,
+                {ptr, i64, i64, ptr, i64, i64, i64}, i64);
+    LLVM::LLVMFuncOp waitFn =
+        declare(rewriter, start, runtime::kAllToAllWait, {i64}, i64);
+    LLVM::LLVMFuncOp takeFn =
+        declare(rewriter, start, runtime::kAllToAllTake, {i64, ptr, ptr},
+                LLVM::LLVMVoidType::get(ctx));
     if (!startFn || !waitFn || !takeFn)
       return rewriter.notifyMatchFailure(start, "conflicting declarations");
 
@@ -130,28 +131,27 @@ struct LowerStartWait : OpRewritePattern<AllToAllWaitOp> {
     Value counts = bufferAddress(rewriter, loc, start.getSendCounts());
     Value rows = arith::IndexCastOp::create(
         rewriter, loc, i64, tensor::DimOp::create(rewriter, loc, input, 0));
-    Value handle =
-        LLVM::CallOp::create(
-            rewriter, loc, startFn,
-            ValueRange{data, rows, constI64(rewriter, loc, rowBytes), counts,
-                       constI64(rewriter, loc, ranks),
-                       constI64(rewriter, loc, shard.rank),
-                       constI64(rewriter, loc, shard.layout)})
-            .getResult();
+    Value handle = LLVM::CallOp::create(
+                       rewriter, loc, startFn,
+                       ValueRange{data, rows, constI64(rewriter, loc, rowBytes),
+                                  counts, constI64(rewriter, loc, ranks),
+                                  constI64(rewriter, loc, shard.rank),
+                                  constI64(rewriter, loc, shard.layout)})
+                       .getResult();
 
     loc = wait.getLoc();
     rewriter.setInsertionPoint(wait);
     Value received =
         LLVM::CallOp::create(rewriter, loc, waitFn, ValueRange{handle})
             .getResult();
-    Value n = arith::IndexCastOp::create(rewriter, loc,
-                                         rewriter.getIndexType(), received);
+    Value n = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(),
+                                         received);
     auto outType = cast<RankedTensorType>(wait.getOutput().getType());
-    auto outBuffer = memref::AllocOp::create(
-        rewriter, loc,
-        MemRefType::get({ShapedType::kDynamic, width},
-                        outType.getElementType()),
-        ValueRange{n}, rewriter.getI64IntegerAttr(64));
+    auto outBuffer =
+        memref::AllocOp::create(rewriter, loc,
+                                MemRefType::get({ShapedType::kDynamic, width},
+                                                outType.getElementType()),
+                                ValueRange{n}, rewriter.getI64IntegerAttr(64));
     auto countsType = cast<RankedTensorType>(wait.getRecvCounts().getType());
     auto countsBuffer = memref::AllocOp::create(
         rewriter, loc,
@@ -172,9 +172,9 @@ struct LowerStartWait : OpRewritePattern<AllToAllWaitOp> {
           rewriter, loc,
           RankedTensorType::get(bufType.getShape(), bufType.getElementType()),
           buffer, /*restrict=*/true, /*writable=*/true);
-      return t.getType() == type ? t
-                                 : tensor::CastOp::create(rewriter, loc, type, t)
-                                       .getResult();
+      return t.getType() == type
+                 ? t
+                 : tensor::CastOp::create(rewriter, loc, type, t).getResult();
     };
     Value out = toTensor(outBuffer, outType);
     Value recv = toTensor(countsBuffer, countsType);
@@ -192,8 +192,8 @@ struct ConvertCollectivesToRuntimePass
     patterns.add<SplitAllToAll, LowerStartWait>(&getContext());
     GreedyRewriteConfig config;
     config.enableFolding(false);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
-                                     config)))
+    if (failed(
+            applyPatternsGreedily(getOperation(), std::move(patterns), config)))
       return signalPassFailure();
     WalkResult left = getOperation().walk([](Operation *op) {
       if (isa<AllToAllStartOp, AllToAllWaitOp, AllToAllOp>(op)) {

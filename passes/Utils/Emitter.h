@@ -44,9 +44,7 @@ struct Emitter {
   Value toI32(Value v) {
     return arith::IndexCastOp::create(b, loc, b.getI32Type(), v);
   }
-  Value dim(Value t, int64_t d) {
-    return tensor::DimOp::create(b, loc, t, d);
-  }
+  Value dim(Value t, int64_t d) { return tensor::DimOp::create(b, loc, t, d); }
   Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
   Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
@@ -70,8 +68,7 @@ struct Emitter {
 
   /// A rank-1/2 tensor filled with `value`, dynamic sizes given as Values.
   Value filled(ArrayRef<OpFoldResult> sizes, TypedAttr value) {
-    Value empty =
-        tensor::EmptyOp::create(b, loc, sizes, value.getType());
+    Value empty = tensor::EmptyOp::create(b, loc, sizes, value.getType());
     Value v = arith::ConstantOp::create(b, loc, value);
     return linalg::FillOp::create(b, loc, v, empty).getResult(0);
   }

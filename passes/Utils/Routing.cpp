@@ -19,8 +19,8 @@ static Value rankedBefore(Emitter &e, Value v, Value i, Value w, Value j) {
 
 Value mlir::moe::emitPlanRowCount(Emitter &e, Value tokens, int64_t k,
                                   int64_t experts, int64_t block) {
-  Value rows = e.addi(e.muli(tokens, e.index(k)),
-                      e.index(experts * (block - 1)));
+  Value rows =
+      e.addi(e.muli(tokens, e.index(k)), e.index(experts * (block - 1)));
   if (block == 1)
     return rows;
   Value whole = arith::DivUIOp::create(e.b, e.loc, rows, e.index(block));
@@ -42,8 +42,7 @@ static Value emitShiftedExp(Emitter &e, Value logit, Value maxLogit) {
       e.b, e.loc, arith::SubFOp::create(e.b, e.loc, logit, maxLogit));
 }
 
-Value mlir::moe::emitScoreRow(Emitter &e, RoutingAttr routing,
-                              int64_t experts,
+Value mlir::moe::emitScoreRow(Emitter &e, RoutingAttr routing, int64_t experts,
                               function_ref<Value(Value)> logit, Value row) {
   Value zero = e.index(0), numExperts = e.index(experts);
   auto store = [&](Value v, Value into, Value x) -> Value {
@@ -54,8 +53,8 @@ Value mlir::moe::emitScoreRow(Emitter &e, RoutingAttr routing,
       return SmallVector<Value>{store(e.sigmoid(logit(x)), acc[0], x)};
     })[0];
   Value maxLogit = emitMaxLogit(e, experts, logit);
-  ValueRange exps = e.loop(
-      numExperts, {row, e.f32(0)}, [&](Value x, ValueRange acc) {
+  ValueRange exps =
+      e.loop(numExperts, {row, e.f32(0)}, [&](Value x, ValueRange acc) {
         Value ex = emitShiftedExp(e, logit(x), maxLogit);
         return SmallVector<Value>{store(ex, acc[0], x), e.add(acc[1], ex)};
       });
@@ -107,8 +106,7 @@ TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
     for (int64_t g = 0; g < groups; ++g) {
       // Largest two selection scores of the group (top2_sum), or largest.
       ValueRange best = e.loop(
-          e.index(groupSize), {negInf, negInf},
-          [&](Value i, ValueRange acc) {
+          e.index(groupSize), {negInf, negInf}, [&](Value i, ValueRange acc) {
             Value s = selection(e.addi(e.index(g * groupSize), i));
             Value above1 = e.cmpf(arith::CmpFPredicate::OGT, s, acc[0]);
             Value above2 = e.cmpf(arith::CmpFPredicate::OGT, s, acc[1]);
@@ -151,12 +149,11 @@ TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
   // (-inf by default, which ranks them after every unmasked pick).
   Value masked = e.f32(routing.getMaskedScore().convertToDouble());
   SmallVector<Value> ids, weights;
-  for (RowPick pick : emitRowTopK(b, loc, numExperts, k,
-                                  /*largest=*/true, b.getF32Type(),
-                                  [&](Value x) {
-                                    return e.select(eligible(x), selection(x),
-                                                    masked);
-                                  })) {
+  for (RowPick pick :
+       emitRowTopK(b, loc, numExperts, k,
+                   /*largest=*/true, b.getF32Type(), [&](Value x) {
+                     return e.select(eligible(x), selection(x), masked);
+                   })) {
     ids.push_back(pick.index);
     weights.push_back(score(pick.index));
   }

@@ -27,11 +27,11 @@ moe::emitRowTopK(OpBuilder &b, Location loc, Value count, int64_t k,
     return arith::OrIOp::create(b, loc, better, tie);
   };
   double inf = std::numeric_limits<double>::infinity();
-  Value worst =
-      arith::ConstantOp::create(b, loc, b.getFloatAttr(scoreType, largest ? -inf : inf));
+  Value worst = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(scoreType, largest ? -inf : inf));
   // Before the first pick: a sentinel ranked before every element.
-  Value prevScore =
-      arith::ConstantOp::create(b, loc, b.getFloatAttr(scoreType, largest ? inf : -inf));
+  Value prevScore = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(scoreType, largest ? inf : -inf));
   Value prevIndex = index(-1);
   SmallVector<RowPick> picks;
   for (int64_t j = 0; j < k; ++j) {
@@ -39,9 +39,9 @@ moe::emitRowTopK(OpBuilder &b, Location loc, Value count, int64_t k,
         b, loc, index(0), count, index(1), ValueRange{worst, count},
         [&](OpBuilder &nb, Location nloc, Value i, ValueRange acc) {
           Value s = scoreAt(i);
-          Value take = arith::AndIOp::create(
-              nb, nloc, before(prevScore, prevIndex, s, i),
-              before(s, i, acc[0], acc[1]));
+          Value take = arith::AndIOp::create(nb, nloc,
+                                             before(prevScore, prevIndex, s, i),
+                                             before(s, i, acc[0], acc[1]));
           scf::YieldOp::create(
               nb, nloc,
               ValueRange{arith::SelectOp::create(nb, nloc, take, s, acc[0]),

@@ -1,4 +1,5 @@
-//===- RowTopK.h - top-k selection in a row, shared by lowerings -*- C++ -*-===//
+//===- RowTopK.h - top-k selection in a row, shared by lowerings -*- C++
+//-*-===//
 //
 // Private to passes/: the selection algorithm of moe.route and onnx.TopK,
 // and the per-row result writes of their scf.forall loops.
@@ -24,9 +25,9 @@ struct RowPick {
 /// when `largest`, else ascending), ties to the lower index. `scoreAt(i)`
 /// returns element i's score, of type `scoreType`; an element that must
 /// never be picked before others can score -inf (+inf when !largest).
-SmallVector<RowPick>
-emitRowTopK(OpBuilder &b, Location loc, Value count, int64_t k, bool largest,
-            Type scoreType, function_ref<Value(Value index)> scoreAt);
+SmallVector<RowPick> emitRowTopK(OpBuilder &b, Location loc, Value count,
+                                 int64_t k, bool largest, Type scoreType,
+                                 function_ref<Value(Value index)> scoreAt);
 
 /// Inserts one [1, width] row per entry of `rows` into the corresponding
 /// shared output of `forall` at row `row` (in its terminator).

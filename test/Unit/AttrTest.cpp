@@ -58,11 +58,12 @@ TEST_F(MoETest, RoutingRejectsBadGroups) {
 }
 
 TEST_F(MoETest, ActivationWidthFollowsGating) {
-  auto fused = ActivationAttr::get(&context, ActivationKind::silu,
-                                   Gating::interleaved);
+  auto fused =
+      ActivationAttr::get(&context, ActivationKind::silu, Gating::interleaved);
   auto separate =
       ActivationAttr::get(&context, ActivationKind::silu, Gating::separate);
-  auto plain = ActivationAttr::get(&context, ActivationKind::relu, Gating::none);
+  auto plain =
+      ActivationAttr::get(&context, ActivationKind::relu, Gating::none);
   EXPECT_EQ(fused.getFc1Width(128), 256);
   EXPECT_EQ(separate.getFc1Width(128), 128);
   EXPECT_EQ(plain.getFc1Width(128), 128);

@@ -14,7 +14,8 @@
 
 extern "C" {
 void moe_runtime_set_num_threads(int n);
-void __kmpc_fork_call(void *loc, int32_t argc, void (*fn)(int32_t *, int32_t *, ...), ...);
+void __kmpc_fork_call(void *loc, int32_t argc,
+                      void (*fn)(int32_t *, int32_t *, ...), ...);
 void __kmpc_fork_call_if(void *loc, int32_t argc,
                          void (*fn)(int32_t *, int32_t *, ...), int32_t cond,
                          void *args);
@@ -45,8 +46,8 @@ void countingBody(int32_t *gtid, int32_t *btid, Work *work) {
   uint64_t lower = 0, upper = work->hits->size() - 1;
   int64_t stride = 1;
   int32_t last = 0;
-  __kmpc_for_static_init_8u(nullptr, *gtid, 34, &last, &lower, &upper,
-                            &stride, 1, 0);
+  __kmpc_for_static_init_8u(nullptr, *gtid, 34, &last, &lower, &upper, &stride,
+                            1, 0);
   // An empty block has upper = lower - 1: the count wraps to 0.
   uint64_t count = upper + 1 - lower;
   for (uint64_t i = 0; i < count; ++i)
@@ -64,15 +65,15 @@ TEST(ParallelRuntime, EveryIterationRunsOnceOnEveryTeamSize) {
       std::vector<int> hits(n, 0);
       std::atomic<int> started{0}, passed{0};
       Work work{&hits, &started, &passed};
-      __kmpc_fork_call(nullptr, 1,
-                       reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(
-                           countingBody),
-                       &work);
+      __kmpc_fork_call(
+          nullptr, 1,
+          reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(countingBody),
+          &work);
       EXPECT_EQ(started.load(), threads) << "team of " << threads;
       EXPECT_EQ(passed.load(), threads);
       for (size_t i = 0; i < n; ++i)
-        ASSERT_EQ(hits[i], 1) << "iteration " << i << ", " << threads
-                              << " threads";
+        ASSERT_EQ(hits[i], 1)
+            << "iteration " << i << ", " << threads << " threads";
     }
   }
 }
@@ -85,10 +86,10 @@ TEST(ParallelRuntime, IfClauseForksOnlyWhenTrue) {
       std::vector<int> hits(100, 0);
       std::atomic<int> started{0}, passed{0};
       Work work{&hits, &started, &passed};
-      __kmpc_fork_call_if(nullptr, 1,
-                          reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(
-                              countingBody),
-                          cond, &work);
+      __kmpc_fork_call_if(
+          nullptr, 1,
+          reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(countingBody),
+          cond, &work);
       EXPECT_EQ(started.load(), cond ? threads : 1)
           << "team of " << threads << ", if(" << cond << ")";
       EXPECT_EQ(passed.load(), cond ? threads : 1);
@@ -125,10 +126,10 @@ TEST(ParallelRuntime, BarrierHoldsEveryThreadUntilAllArrive) {
     std::vector<std::atomic<int>> marks(threads);
     std::atomic<int> mismatches{0};
     Rounds work{&marks, &mismatches, 300};
-    __kmpc_fork_call(nullptr, 1,
-                     reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(
-                         roundsBody),
-                     &work);
+    __kmpc_fork_call(
+        nullptr, 1,
+        reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(roundsBody),
+        &work);
     EXPECT_EQ(mismatches.load(), 0) << "team of " << threads;
     for (int t = 0; t < threads; ++t)
       EXPECT_EQ(marks[t].load(), 300);
@@ -180,8 +181,8 @@ TEST(ParallelRuntime, DispatchedLoopsHandOutEveryIterationOnce) {
                          &work);
         for (size_t i = 0; i < hits.size(); ++i)
           ASSERT_EQ(hits[i].load(), 1)
-              << "loop " << i / n << " iteration " << i % n << ", "
-              << threads << " threads, schedule " << schedule;
+              << "loop " << i / n << " iteration " << i % n << ", " << threads
+              << " threads, schedule " << schedule;
         EXPECT_EQ(lastSeen.load(), loops) << "one chunk per loop is the last";
       }
 }

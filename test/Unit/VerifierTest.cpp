@@ -85,12 +85,14 @@ namespace {
 TEST_F(MoETest, HandleTypeRejectsNonMatrixData) {
   auto data = RankedTensorType::get({64}, Float32Type::get(&context));
   auto emit = [&] { return emitError(UnknownLoc::get(&context)); };
-  EXPECT_FALSE(AllToAllHandleType::getChecked(emit, &context, int64_t(2), data));
+  EXPECT_FALSE(
+      AllToAllHandleType::getChecked(emit, &context, int64_t(2), data));
   EXPECT_NE(diagnostics.find("exchanged data must be a [rows, H] tensor"),
             std::string::npos)
       << diagnostics;
   auto matrix = RankedTensorType::get({kDyn, 64}, Float32Type::get(&context));
-  EXPECT_TRUE(AllToAllHandleType::getChecked(emit, &context, int64_t(2), matrix));
+  EXPECT_TRUE(
+      AllToAllHandleType::getChecked(emit, &context, int64_t(2), matrix));
 }
 
 TEST_F(MoETest, RouteCountsExpertsFromGateOrLogits) {

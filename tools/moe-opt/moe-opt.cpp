@@ -72,12 +72,11 @@ static void installONNXDiagnostics(MLIRContext &context) {
     if (diag.getSeverity() == DiagnosticSeverity::Remark && !onnxRemarks)
       return success();
     auto print = [](Diagnostic &d) {
-      StringRef severity = d.getSeverity() == DiagnosticSeverity::Error ? "error"
-                           : d.getSeverity() == DiagnosticSeverity::Warning
-                               ? "warning"
-                           : d.getSeverity() == DiagnosticSeverity::Remark
-                               ? "remark"
-                               : "note";
+      StringRef severity =
+          d.getSeverity() == DiagnosticSeverity::Error     ? "error"
+          : d.getSeverity() == DiagnosticSeverity::Warning ? "warning"
+          : d.getSeverity() == DiagnosticSeverity::Remark  ? "remark"
+                                                           : "note";
       llvm::errs() << moe::describeONNXLocation(d.getLocation()) << ": "
                    << severity << ": " << d.str() << "\n";
     };
@@ -173,10 +172,10 @@ int main(int argc, char **argv) {
     return EXIT_FAILURE;
   }
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
-  if (failed(MlirOptMain(output->os(),
-                         llvm::MemoryBuffer::getMemBufferCopy(bytes,
-                                                              inputFilename),
-                         registry, config)))
+  if (failed(MlirOptMain(
+          output->os(),
+          llvm::MemoryBuffer::getMemBufferCopy(bytes, inputFilename), registry,
+          config)))
     return EXIT_FAILURE;
   output->keep();
   return EXIT_SUCCESS;

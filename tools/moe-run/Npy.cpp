@@ -33,12 +33,18 @@ const char *dtypeName(moe_dtype t) {
 namespace {
 const char *descrOf(moe_dtype t) {
   switch (t) {
-  case MOE_DTYPE_F32: return "<f4";
-  case MOE_DTYPE_F16: return "<f2";
-  case MOE_DTYPE_BF16: return "<u2";
-  case MOE_DTYPE_I32: return "<i4";
-  case MOE_DTYPE_I64: return "<i8";
-  case MOE_DTYPE_BOOL: return "|b1";
+  case MOE_DTYPE_F32:
+    return "<f4";
+  case MOE_DTYPE_F16:
+    return "<f2";
+  case MOE_DTYPE_BF16:
+    return "<u2";
+  case MOE_DTYPE_I32:
+    return "<i4";
+  case MOE_DTYPE_I64:
+    return "<i8";
+  case MOE_DTYPE_BOOL:
+    return "|b1";
   }
   return "";
 }
@@ -56,7 +62,8 @@ std::string field(const std::string &header, const std::string &key) {
     return "";
   if (header[start] == '(') {
     size_t end = header.find(')', start);
-    return end == std::string::npos ? "" : header.substr(start, end - start + 1);
+    return end == std::string::npos ? ""
+                                    : header.substr(start, end - start + 1);
   }
   size_t end = header.find_first_of(",}", start);
   return header.substr(start, end - start);
@@ -174,7 +181,14 @@ bool writeNpy(const std::string &path, const moe_tensor &t,
     error = "cannot write '" + path + "'";
     return false;
   }
-  unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  unsigned char prefix[10] = {0x93,
+                              'N',
+                              'U',
+                              'M',
+                              'P',
+                              'Y',
+                              1,
+                              0,
                               static_cast<unsigned char>(header.size() & 0xff),
                               static_cast<unsigned char>(header.size() >> 8)};
   out.write(reinterpret_cast<char *>(prefix), 10);

@@ -1,4 +1,5 @@
-//===- Npy.h - NumPy .npy files as moe_tensor --------------------*- C++ -*-===//
+//===- Npy.h - NumPy .npy files as moe_tensor --------------------*- C++
+//-*-===//
 
 #ifndef MOE_TOOLS_MOE_RUN_NPY_H
 #define MOE_TOOLS_MOE_RUN_NPY_H
@@ -24,8 +25,7 @@ bool readNpy(const std::string &path, moe_dtype want, NpyTensor &out,
              std::string &error);
 
 /// Writes `t` (bfloat16 as raw u2). Returns false with a message.
-bool writeNpy(const std::string &path, const moe_tensor &t,
-              std::string &error);
+bool writeNpy(const std::string &path, const moe_tensor &t, std::string &error);
 
 size_t dtypeBytes(moe_dtype t);
 const char *dtypeName(moe_dtype t);

@@ -10,8 +10,8 @@
 #include "Npy.h"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -89,7 +89,7 @@ double asDouble(const moe_tensor &t, int64_t i) {
     uint16_t h;
     std::memcpy(&h, p + i * 2, 2);
     int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    double v = exp == 0 ? std::ldexp(mant, -24)
+    double v = exp == 0    ? std::ldexp(mant, -24)
                : exp == 31 ? (mant ? NAN : INFINITY)
                            : std::ldexp(mant + 1024, exp - 25);
     return (h & 0x8000) ? -v : v;
@@ -182,8 +182,7 @@ int main(int argc, char **argv) {
                 "moe-opt --moe-cpu-pipeline --emit=shared)");
   // Models say which device they were compiled for (older ones: cpu).
   using DeviceFn = const char *(*)();
-  auto deviceOf =
-      reinterpret_cast<DeviceFn>(dlsym(handle, "moe_model_device"));
+  auto deviceOf = reinterpret_cast<DeviceFn>(dlsym(handle, "moe_model_device"));
   std::string compiledFor = deviceOf ? deviceOf() : "cpu";
   if (compiledFor != device)
     return fail("'" + library + "' was compiled for " + compiledFor +
@@ -231,8 +230,8 @@ int main(int argc, char **argv) {
   auto runOnce = [&]() -> bool {
     for (moe_tensor &r : results)
       std::free(r.data), r.data = nullptr;
-    return run(args.data(), static_cast<int32_t>(args.size()),
-               results.data(), static_cast<int32_t>(results.size()), error,
+    return run(args.data(), static_cast<int32_t>(args.size()), results.data(),
+               static_cast<int32_t>(results.size()), error,
                sizeof(error)) == MOE_OK;
   };
   if (!runOnce())
@@ -263,8 +262,8 @@ int main(int argc, char **argv) {
     if (!deviceTimes.empty())
       std::printf("device_median_ms: %.4f\n",
                   deviceTimes[deviceTimes.size() / 2]);
-    std::printf("min_ms: %.4f\nmax_ms: %.4f\nmedian_ms: %.4f\n",
-                times.front(), times.back(), times[times.size() / 2]);
+    std::printf("min_ms: %.4f\nmax_ms: %.4f\nmedian_ms: %.4f\n", times.front(),
+                times.back(), times[times.size() / 2]);
     for (moe_tensor &r : results)
       std::free(r.data);
     return EXIT_SUCCESS;

@@ -53,11 +53,10 @@ std::optional<llvm::SmallVector<int64_t>> getPartialInts(Value value);
 /// Results the rules cannot describe are unranked tensors of the first
 /// operand's element type. Returns an error message for operands that
 /// contradict the op (e.g. a MatMul of mismatched inner dimensions).
-std::optional<std::string> inferResultTypes(llvm::StringRef opType,
-                                            ValueRange operands,
-                                            DictionaryAttr attrs,
-                                            unsigned numResults,
-                                            llvm::SmallVectorImpl<Type> &results);
+std::optional<std::string>
+inferResultTypes(llvm::StringRef opType, ValueRange operands,
+                 DictionaryAttr attrs, unsigned numResults,
+                 llvm::SmallVectorImpl<Type> &results);
 } // namespace mlir::onnx
 
 #endif // MOE_DIALECT_ONNX_H

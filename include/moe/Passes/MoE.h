@@ -40,8 +40,14 @@ struct MoESchedule {
 
   template <typename Options>
   static MoESchedule from(const Options &o, int64_t block) {
-    return {block,    o.fuseActivation, o.fuseGather, o.fuseRoutingPlan,
-            o.ranks,  o.rank,           o.chunks,     o.placement,
+    return {block,
+            o.fuseActivation,
+            o.fuseGather,
+            o.fuseRoutingPlan,
+            o.ranks,
+            o.rank,
+            o.chunks,
+            o.placement,
             std::vector<int64_t>(o.expertMap.begin(), o.expertMap.end())};
   }
 };

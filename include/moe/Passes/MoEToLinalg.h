@@ -1,6 +1,7 @@
 //===- MoEToLinalg.h - moe step ops to tiled linalg/tensor/scf --*- C++ -*-===//
 //
-// Declarations and registration of the MoEToLinalg stage's passes (passes/MoEToLinalg/).
+// Declarations and registration of the MoEToLinalg stage's passes
+// (passes/MoEToLinalg/).
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,7 @@
 //===- ONNXToCore.h - dense onnx ops to upstream core dialects --*- C++ -*-===//
 //
-// Declarations and registration of the ONNXToCore stage's passes (passes/ONNXToCore/).
+// Declarations and registration of the ONNXToCore stage's passes
+// (passes/ONNXToCore/).
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,7 @@
 //===- Runtime.h - lowering to the runtime ABI ------------------*- C++ -*-===//
 //
-// Declarations and registration of the Runtime stage's passes (passes/Runtime/).
+// Declarations and registration of the Runtime stage's passes
+// (passes/Runtime/).
 //
 //===----------------------------------------------------------------------===//
 

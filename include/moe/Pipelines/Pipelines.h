@@ -57,8 +57,7 @@ struct MoEPipelineOptions : public PassPipelineOptions<Derived> {
 };
 
 /// Options of --moe-cpu-pipeline.
-struct CPUPipelineOptions
-    : public MoEPipelineOptions<CPUPipelineOptions> {
+struct CPUPipelineOptions : public MoEPipelineOptions<CPUPipelineOptions> {
   Option<bool> fuseCombine{
       *this, "fuse-combine",
       llvm::cl::desc("Apply moe-fuse-combine; the CPU then computes the "
@@ -69,8 +68,7 @@ struct CPUPipelineOptions
 };
 
 /// Options of --moe-cuda-pipeline.
-struct CUDAPipelineOptions
-    : public MoEPipelineOptions<CUDAPipelineOptions> {
+struct CUDAPipelineOptions : public MoEPipelineOptions<CUDAPipelineOptions> {
   Option<std::string> sm{*this, "sm",
                          llvm::cl::desc("GPU architecture to compile for: "
                                         "80, 86, 89, 90 or 90a"),

@@ -1,4 +1,5 @@
-/*===- Collectives.h - the runtime's all-to-all exchange (expert parallelism) ===*
+/*===- Collectives.h - the runtime's all-to-all exchange (expert parallelism)
+ *===*
  *
  * The C API that code generated for sharded models calls (`moe.all_to_all`,
  * `moe.all_to_all_start` / `moe.all_to_all_wait` lowered by

@@ -27,8 +27,10 @@ inline constexpr const char *kSetNumThreads =
     MOE_RUNTIME_SYMBOL(moe_runtime_set_num_threads);
 inline constexpr const char *kAllToAllStart =
     MOE_RUNTIME_SYMBOL(moe_rt_a2a_start);
-inline constexpr const char *kAllToAllWait = MOE_RUNTIME_SYMBOL(moe_rt_a2a_wait);
-inline constexpr const char *kAllToAllTake = MOE_RUNTIME_SYMBOL(moe_rt_a2a_take);
+inline constexpr const char *kAllToAllWait =
+    MOE_RUNTIME_SYMBOL(moe_rt_a2a_wait);
+inline constexpr const char *kAllToAllTake =
+    MOE_RUNTIME_SYMBOL(moe_rt_a2a_take);
 inline constexpr const char *kCudaAvailable =
     MOE_RUNTIME_SYMBOL(moe_cuda_available);
 inline constexpr const char *kCudaAlloc = MOE_RUNTIME_SYMBOL(moe_cuda_alloc);

@@ -1,4 +1,5 @@
-//===- Emit.h - write a lowered module as LLVM IR, object or library -*- C++ -*-===//
+//===- Emit.h - write a lowered module as LLVM IR, object or library -*- C++
+//-*-===//
 
 #ifndef MOE_TARGET_EMIT_H
 #define MOE_TARGET_EMIT_H
@@ -17,11 +18,11 @@ std::optional<EmitKind> parseEmitKind(llvm::StringRef name);
 /// `outputPath` ("-" for stdout, text kinds only): LLVM IR, a host object
 /// file, a shared library (the object plus the generated C entry points,
 /// linked by the C compiler driver `cc` with the project's runtime library),
-/// or the C header declaring those entry points. Reports errors on the module; leaves no
-/// output file behind on failure.
-/// `cpu` names the target CPU for code generation ("host": this machine's
-/// CPU and features; otherwise an LLVM CPU name such as "haswell" (AVX2) or
-/// "skylake-avx512", with that CPU's features).
+/// or the C header declaring those entry points. Reports errors on the module;
+/// leaves no output file behind on failure. `cpu` names the target CPU for code
+/// generation ("host": this machine's CPU and features; otherwise an LLVM CPU
+/// name such as "haswell" (AVX2) or "skylake-avx512", with that CPU's
+/// features).
 LogicalResult emitModule(ModuleOp module, EmitKind kind,
                          llvm::StringRef outputPath,
                          llvm::StringRef cpu = "host");
