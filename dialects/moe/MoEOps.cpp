@@ -177,11 +177,126 @@ LogicalResult verifyExpertWeight(Operation *op, ShapeChecker &c, Value weight,
 // LayerOp
 //===----------------------------------------------------------------------===//
 
+namespace {
+/// Router logits or weight (exactly one) and bias against the layer's
+/// token, expert and hidden sizes.
+LogicalResult verifyLayerRouter(LayerOp op, ShapeChecker &c, int64_t tokens,
+                                int64_t experts, int64_t hiddenSize) {
+  if (static_cast<bool>(op.getRouterLogits()) ==
+      static_cast<bool>(op.getRouterWeight()))
+    return op.emitOpError(
+        "expects exactly one of router logits (`logits`) or a "
+        "router weight (`gate`)");
+  if (op.getRouterLogits() &&
+      failed(c.shape(op.getRouterLogits(), "router logits",
+                     {{tokens, "tokens"}, {experts, "experts"}})))
+    return failure();
+  if (op.getRouterWeight() &&
+      failed(c.shape(op.getRouterWeight(), "router weight",
+                     {{experts, "experts"}, {hiddenSize, "hidden size"}})))
+    return failure();
+  if (op.getRouterBias() && failed(c.shape(op.getRouterBias(), "router bias",
+                                           {{experts, "experts"}})))
+    return failure();
+
+  return success();
+}
+
+/// fc1, fc2 and (separate gating) fc3 with their scales and biases.
+LogicalResult verifyLayerExperts(LayerOp op, ShapeChecker &c, const Quant &q,
+                                 int64_t experts, int64_t hiddenSize,
+                                 int64_t inter, int64_t fc1Width, Type elt) {
+  ActivationAttr act = op.getActivation();
+  if (failed(verifyExpertWeight(op, c, op.getFc1(), op.getFc1Scales(), "fc1", q,
+                                experts, fc1Width, "fc1 width", hiddenSize,
+                                "hidden size", elt)) ||
+      failed(verifyExpertWeight(op, c, op.getFc2(), op.getFc2Scales(), "fc2", q,
+                                experts, hiddenSize, "hidden size", inter,
+                                "intermediate size", elt)))
+    return failure();
+  if (inter != kDynamic &&
+      failed(c.dim(op.getFc1(), "fc1", 1, act.getFc1Width(inter),
+                   act.isGated() && act.getGating() != Gating::separate
+                       ? "twice the intermediate size for fused gate/up"
+                       : "intermediate size")))
+    return failure();
+
+  bool separate = act.getGating() == Gating::separate;
+  if (separate != static_cast<bool>(op.getFc3()))
+    return op.emitOpError(separate ? "expects fc3 (the up projection) for "
+                                     "separate gating"
+                                   : "takes fc3 only with separate gating");
+  if (op.getFc3Bias() && !op.getFc3())
+    return op.emitOpError("has fc3_bias without fc3");
+  if (op.getFc3Scales() && !op.getFc3())
+    return op.emitOpError("has fc3_scales without fc3");
+  if (op.getFc3() &&
+      failed(verifyExpertWeight(op, c, op.getFc3(), op.getFc3Scales(), "fc3", q,
+                                experts, inter, "intermediate size", hiddenSize,
+                                "hidden size", elt)))
+    return failure();
+  if (op.getFc1Bias() &&
+      failed(c.shape(op.getFc1Bias(), "fc1_bias",
+                     {{experts, "experts"}, {fc1Width, "fc1 width"}})))
+    return failure();
+  if (op.getFc3Bias() &&
+      failed(c.shape(op.getFc3Bias(), "fc3_bias",
+                     {{experts, "experts"}, {inter, "intermediate size"}})))
+    return failure();
+  if (op.getFc2Bias() &&
+      failed(c.shape(op.getFc2Bias(), "fc2_bias",
+                     {{experts, "experts"}, {hiddenSize, "hidden size"}})))
+    return failure();
+
+  return success();
+}
+
+/// Shared experts: one dense FFN over every token, gated like the routed
+/// ones, with an optional sigmoid gate.
+LogicalResult verifyLayerShared(LayerOp op, ShapeChecker &c,
+                                int64_t hiddenSize) {
+  ActivationAttr act = op.getActivation();
+  bool separate = act.getGating() == Gating::separate;
+  bool anyShared = op.getSharedFc1() || op.getSharedFc2() ||
+                   op.getSharedFc3() || op.getSharedGate();
+  if (anyShared) {
+    if (!op.getSharedFc1() || !op.getSharedFc2())
+      return op.emitOpError("expects both shared_fc1 and shared_fc2 for shared "
+                            "experts");
+    if (separate != static_cast<bool>(op.getSharedFc3()))
+      return op.emitOpError(separate ? "expects shared_fc3 for separate gating"
+                                     : "takes shared_fc3 only with separate "
+                                       "gating");
+    if (failed(c.rank(op.getSharedFc2(), "shared_fc2", 2)) ||
+        failed(c.dim(op.getSharedFc2(), "shared_fc2", 0, hiddenSize,
+                     "hidden size")))
+      return failure();
+    int64_t sharedInter = dimOf(op.getSharedFc2(), 1);
+    int64_t sharedWidth =
+        sharedInter == kDynamic ? kDynamic : act.getFc1Width(sharedInter);
+    if (failed(c.shape(
+            op.getSharedFc1(), "shared_fc1",
+            {{sharedWidth, "shared fc1 width"}, {hiddenSize, "hidden size"}})))
+      return failure();
+    if (op.getSharedFc3() &&
+        failed(c.shape(op.getSharedFc3(), "shared_fc3",
+                       {{sharedInter, "shared intermediate size"},
+                        {hiddenSize, "hidden size"}})))
+      return failure();
+    if (op.getSharedGate() &&
+        failed(c.shape(op.getSharedGate(), "shared_gate",
+                       {{1, "one gate"}, {hiddenSize, "hidden size"}})))
+      return failure();
+  }
+
+  return success();
+}
+} // namespace
+
 LogicalResult LayerOp::verify() {
   ShapeChecker c(*this);
   Value hidden = getHidden();
   Type elt = ShapeChecker::type(hidden).getElementType();
-  ActivationAttr act = getActivation();
 
   if (failed(c.rank(hidden, "hidden", 2)))
     return failure();
@@ -212,100 +327,15 @@ LogicalResult LayerOp::verify() {
   if (failed(c.elementType(getResult(), "result", elt)))
     return failure();
 
-  if (static_cast<bool>(getRouterLogits()) ==
-      static_cast<bool>(getRouterWeight()))
-    return emitOpError("expects exactly one of router logits (`logits`) or a "
-                       "router weight (`gate`)");
-  if (getRouterLogits() &&
-      failed(c.shape(getRouterLogits(), "router logits",
-                     {{tokens, "tokens"}, {experts, "experts"}})))
+  if (failed(verifyLayerRouter(*this, c, tokens, experts, hiddenSize)) ||
+      failed(verifyLayerExperts(*this, c, q, experts, hiddenSize, inter,
+                                fc1Width, elt)))
     return failure();
-  if (getRouterWeight() &&
-      failed(c.shape(getRouterWeight(), "router weight",
-                     {{experts, "experts"}, {hiddenSize, "hidden size"}})))
-    return failure();
-  if (getRouterBias() &&
-      failed(c.shape(getRouterBias(), "router bias", {{experts, "experts"}})))
-    return failure();
-
-  if (failed(verifyExpertWeight(*this, c, getFc1(), getFc1Scales(), "fc1", q,
-                                experts, fc1Width, "fc1 width", hiddenSize,
-                                "hidden size", elt)) ||
-      failed(verifyExpertWeight(*this, c, getFc2(), getFc2Scales(), "fc2", q,
-                                experts, hiddenSize, "hidden size", inter,
-                                "intermediate size", elt)))
-    return failure();
-  if (inter != kDynamic &&
-      failed(c.dim(getFc1(), "fc1", 1, act.getFc1Width(inter),
-                   act.isGated() && act.getGating() != Gating::separate
-                       ? "twice the intermediate size for fused gate/up"
-                       : "intermediate size")))
-    return failure();
-
-  bool separate = act.getGating() == Gating::separate;
-  if (separate != static_cast<bool>(getFc3()))
-    return emitOpError(separate ? "expects fc3 (the up projection) for "
-                                  "separate gating"
-                                : "takes fc3 only with separate gating");
-  if (getFc3Bias() && !getFc3())
-    return emitOpError("has fc3_bias without fc3");
-  if (getFc3Scales() && !getFc3())
-    return emitOpError("has fc3_scales without fc3");
-  if (getFc3() &&
-      failed(verifyExpertWeight(*this, c, getFc3(), getFc3Scales(), "fc3", q,
-                                experts, inter, "intermediate size", hiddenSize,
-                                "hidden size", elt)))
-    return failure();
-  if (getFc1Bias() &&
-      failed(c.shape(getFc1Bias(), "fc1_bias",
-                     {{experts, "experts"}, {fc1Width, "fc1 width"}})))
-    return failure();
-  if (getFc3Bias() &&
-      failed(c.shape(getFc3Bias(), "fc3_bias",
-                     {{experts, "experts"}, {inter, "intermediate size"}})))
-    return failure();
-  if (getFc2Bias() &&
-      failed(c.shape(getFc2Bias(), "fc2_bias",
-                     {{experts, "experts"}, {hiddenSize, "hidden size"}})))
-    return failure();
-
   if (failed(getRouting().verifyForExperts([&] { return emitOpError(); },
                                            experts)))
     return failure();
-
-  // Shared experts: one dense FFN over every token.
-  bool anyShared =
-      getSharedFc1() || getSharedFc2() || getSharedFc3() || getSharedGate();
-  if (anyShared) {
-    if (!getSharedFc1() || !getSharedFc2())
-      return emitOpError("expects both shared_fc1 and shared_fc2 for shared "
-                         "experts");
-    if (separate != static_cast<bool>(getSharedFc3()))
-      return emitOpError(separate ? "expects shared_fc3 for separate gating"
-                                  : "takes shared_fc3 only with separate "
-                                    "gating");
-    if (failed(c.rank(getSharedFc2(), "shared_fc2", 2)) ||
-        failed(
-            c.dim(getSharedFc2(), "shared_fc2", 0, hiddenSize, "hidden size")))
-      return failure();
-    int64_t sharedInter = dimOf(getSharedFc2(), 1);
-    int64_t sharedWidth =
-        sharedInter == kDynamic ? kDynamic : act.getFc1Width(sharedInter);
-    if (failed(c.shape(
-            getSharedFc1(), "shared_fc1",
-            {{sharedWidth, "shared fc1 width"}, {hiddenSize, "hidden size"}})))
-      return failure();
-    if (getSharedFc3() &&
-        failed(c.shape(getSharedFc3(), "shared_fc3",
-                       {{sharedInter, "shared intermediate size"},
-                        {hiddenSize, "hidden size"}})))
-      return failure();
-    if (getSharedGate() &&
-        failed(c.shape(getSharedGate(), "shared_gate",
-                       {{1, "one gate"}, {hiddenSize, "hidden size"}})))
-      return failure();
-  }
-
+  if (failed(verifyLayerShared(*this, c, hiddenSize)))
+    return failure();
   return c.shape(getResult(), "result",
                  {{tokens, "tokens"}, {hiddenSize, "hidden size"}});
 }

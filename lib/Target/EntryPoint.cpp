@@ -168,7 +168,8 @@ void printDescriptor(llvm::raw_ostream &os, int64_t rank) {
   os << " };\n";
 }
 
-void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
+/// The model info tables and `<f>_info()`.
+void printInfo(llvm::raw_ostream &os, const EntrySig &e) {
   const std::string &f = e.function;
   auto infoList = [&](StringRef kind, ArrayRef<TensorSig> list) {
     os << "static const moe_tensor_info " << f << "__" << kind << "[] = {\n";
@@ -194,8 +195,12 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
      << "__inputs, " << f << "__outputs};\n";
   os << "const moe_model_info *" << f << "_info(void) { return &" << f
      << "__model_info; }\n\n";
+}
 
-  // The MLIR C interface: results packed first, then one descriptor per input.
+/// The declaration of the function's MLIR C interface: results packed
+/// first, then one descriptor per input.
+void printCInterface(llvm::raw_ostream &os, const EntrySig &e) {
+  const std::string &f = e.function;
   if (e.outputs.size() > 1) {
     os << "struct " << f << "_results {";
     for (auto [i, t] : llvm::enumerate(e.outputs))
@@ -213,7 +218,13 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
     params.push_back("struct moe_memref" + std::to_string(t.type.getRank()) +
                      " *");
   os << llvm::join(params, ", ") << ");\n\n";
+}
 
+/// `<f>_run`'s start: the input checks, the device (CUDA: inputs copied to
+/// device-accessible memory) and the landing point of failed run-time
+/// checks.
+void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
+  const std::string &f = e.function;
   os << "int " << f << "_run(const moe_tensor *inputs, int32_t num_inputs, "
      << "moe_tensor *outputs, int32_t num_outputs, char *error, size_t "
         "error_size) {\n";
@@ -254,6 +265,12 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
          << "].data, bytes);\n  }\n";
     }
   }
+}
+
+/// One memref descriptor per input (row-major strides); on the CPU the
+/// input buffers, which outputs must not alias.
+void printInputMemrefs(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
+  size_t numInputs = e.inputs.size();
   for (auto [i, t] : llvm::enumerate(e.inputs)) {
     int64_t rank = t.type.getRank();
     std::string data = cuda ? "dev[" + std::to_string(i) + "]"
@@ -281,6 +298,12 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
     for (size_t i = 0; i < numInputs; ++i)
       os << "  kept[" << i << "] = inputs[" << i << "].data;\n";
   }
+}
+
+/// The call, then each output copied out (CUDA: the device copies freed).
+void printCallAndOutputs(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
+  const std::string &f = e.function;
+  size_t numInputs = e.inputs.size();
   SmallVector<std::string> args;
   std::string resultName;
   if (e.outputs.size() == 1) {
@@ -324,6 +347,14 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
     os << "  for (int32_t i = 0; i < " << numInputs << "; ++i)\n    "
        << runtime::kCudaFree << "(dev[i]);\n";
   os << "  return MOE_OK;\n}\n";
+}
+
+void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
+  printInfo(os, e);
+  printCInterface(os, e);
+  printRunPrologue(os, e, cuda);
+  printInputMemrefs(os, e, cuda);
+  printCallAndOutputs(os, e, cuda);
 }
 
 /// Shared helpers of every entry point: input checks and output copies.

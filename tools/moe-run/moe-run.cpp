@@ -11,11 +11,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -119,10 +122,15 @@ double asDouble(const moe_tensor &t, int64_t i) {
 }
 } // namespace
 
-int main(int argc, char **argv) {
+namespace {
+struct Options {
   std::string library, device = "cpu";
   std::vector<std::string> inputs, outputs;
   long benchmark = 0, threads = 0;
+};
+
+/// Reads the command line into `o`; an exit status when main should stop.
+std::optional<int> parseArgs(int argc, char **argv, Options &o) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char *name) -> const char * {
@@ -132,91 +140,111 @@ int main(int argc, char **argv) {
       }
       return argv[++i];
     };
+    auto count = [&](const char *name, long lo, long hi, const char *what,
+                     long &out) -> bool {
+      char *end = nullptr;
+      const char *v = value(name);
+      out = std::strtol(v, &end, 10);
+      if (!*end && out >= lo && out <= hi)
+        return true;
+      fail(std::string(name) + " needs " + what + ", got '" + v + "'");
+      return false;
+    };
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return EXIT_SUCCESS;
     } else if (arg == "--input") {
-      inputs.push_back(forRank(value("--input")));
+      o.inputs.push_back(forRank(value("--input")));
     } else if (arg == "--output") {
-      outputs.push_back(forRank(value("--output")));
+      o.outputs.push_back(forRank(value("--output")));
     } else if (arg == "--device") {
-      device = value("--device");
+      o.device = value("--device");
     } else if (arg == "--threads") {
-      char *end = nullptr;
-      const char *v = value("--threads");
-      threads = std::strtol(v, &end, 10);
-      if (*end || threads < 1 || threads > 256)
-        return fail("--threads needs a count in [1, 256], got '" +
-                    std::string(v) + "'");
+      if (!count("--threads", 1, 256, "a count in [1, 256]", o.threads))
+        return EXIT_FAILURE;
     } else if (arg == "--benchmark") {
-      char *end = nullptr;
-      const char *v = value("--benchmark");
-      benchmark = std::strtol(v, &end, 10);
-      if (*end || benchmark < 1)
-        return fail("--benchmark needs a positive count, got '" +
-                    std::string(v) + "'");
+      if (!count("--benchmark", 1, LONG_MAX, "a positive count", o.benchmark))
+        return EXIT_FAILURE;
     } else if (!arg.empty() && arg[0] == '-') {
       return fail("unknown option '" + arg + "'\n" + kUsage);
-    } else if (library.empty()) {
-      library = forRank(arg);
+    } else if (o.library.empty()) {
+      o.library = forRank(arg);
     } else {
       return fail("unexpected argument '" + arg + "'");
     }
   }
-  if (library.empty())
+  if (o.library.empty())
     return fail(std::string("no model library given\n") + kUsage);
-  if (device != "cpu" && device != "cuda")
-    return fail("unknown device '" + device + "' (expected cpu or cuda)");
+  if (o.device != "cpu" && o.device != "cuda")
+    return fail("unknown device '" + o.device + "' (expected cpu or cuda)");
+  return std::nullopt;
+}
 
+struct LoadedModel {
+  void *handle = nullptr;
+  RunFn run = nullptr;
+  const moe_model_info *info = nullptr;
+};
+
+/// Opens the library and checks that it is a model for `o.device`; sets
+/// its thread count.
+std::optional<int> loadModel(Options &o, LoadedModel &m) {
   // A path without '/' would make dlopen search the library path.
-  if (library.find('/') == std::string::npos)
-    library = "./" + library;
-  void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle)
+  if (o.library.find('/') == std::string::npos)
+    o.library = "./" + o.library;
+  const std::string &library = o.library;
+  m.handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m.handle)
     return fail(std::string("cannot load '") + library + "': " + dlerror());
-  auto info = reinterpret_cast<InfoFn>(dlsym(handle, "moe_model_get_info"));
-  auto run = reinterpret_cast<RunFn>(dlsym(handle, "moe_model_run"));
-  if (!info || !run)
+  auto info = reinterpret_cast<InfoFn>(dlsym(m.handle, "moe_model_get_info"));
+  m.run = reinterpret_cast<RunFn>(dlsym(m.handle, "moe_model_run"));
+  if (!info || !m.run)
     return fail("'" + library +
                 "' is not a compiled model (no moe_model_run; compile with "
                 "moe-opt --moe-cpu-pipeline --emit=shared)");
   // Models say which device they were compiled for (older ones: cpu).
   using DeviceFn = const char *(*)();
-  auto deviceOf = reinterpret_cast<DeviceFn>(dlsym(handle, "moe_model_device"));
+  auto deviceOf =
+      reinterpret_cast<DeviceFn>(dlsym(m.handle, "moe_model_device"));
   std::string compiledFor = deviceOf ? deviceOf() : "cpu";
-  if (compiledFor != device)
+  if (compiledFor != o.device)
     return fail("'" + library + "' was compiled for " + compiledFor +
-                ", not for " + device + " (use --device " + compiledFor +
-                ", or compile with --moe-" + device + "-pipeline)");
-  const moe_model_info *model = info();
-  if (threads) {
+                ", not for " + o.device + " (use --device " + compiledFor +
+                ", or compile with --moe-" + o.device + "-pipeline)");
+  m.info = info();
+  if (o.threads) {
     using ThreadsFn = void (*)(int32_t);
-    auto setThreads =
-        reinterpret_cast<ThreadsFn>(dlsym(handle, "moe_model_set_num_threads"));
+    auto setThreads = reinterpret_cast<ThreadsFn>(
+        dlsym(m.handle, "moe_model_set_num_threads"));
     if (!setThreads)
       return fail("'" + library + "' cannot set its thread count");
-    setThreads(static_cast<int32_t>(threads));
+    setThreads(static_cast<int32_t>(o.threads));
   }
+  return std::nullopt;
+}
 
-  if (static_cast<int32_t>(inputs.size()) != model->num_inputs) {
+/// The .npy inputs as the model's tensors (`data` owns the bytes).
+std::optional<int> readInputs(const Options &o, const moe_model_info *model,
+                              std::vector<NpyTensor> &data,
+                              std::vector<moe_tensor> &args) {
+  if (static_cast<int32_t>(o.inputs.size()) != model->num_inputs) {
     std::string names;
     for (int32_t i = 0; i < model->num_inputs; ++i)
       names += std::string(i ? ", " : "") + model->inputs[i].name;
     return fail("the model takes " + std::to_string(model->num_inputs) +
                 " inputs (" + names + "), got " +
-                std::to_string(inputs.size()));
+                std::to_string(o.inputs.size()));
   }
-  if (!outputs.empty() &&
-      static_cast<int32_t>(outputs.size()) != model->num_outputs)
+  if (!o.outputs.empty() &&
+      static_cast<int32_t>(o.outputs.size()) != model->num_outputs)
     return fail("the model has " + std::to_string(model->num_outputs) +
-                " outputs, got " + std::to_string(outputs.size()) +
+                " outputs, got " + std::to_string(o.outputs.size()) +
                 " --output files");
-
-  std::vector<NpyTensor> data(inputs.size());
-  std::vector<moe_tensor> args(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) {
+  data.resize(o.inputs.size());
+  args.resize(o.inputs.size());
+  for (size_t i = 0; i < o.inputs.size(); ++i) {
     std::string error;
-    if (!readNpy(inputs[i], model->inputs[i].dtype, data[i], error))
+    if (!readNpy(o.inputs[i], model->inputs[i].dtype, data[i], error))
       return fail(error);
     args[i].data = data[i].data.data();
     args[i].dtype = data[i].dtype;
@@ -224,56 +252,48 @@ int main(int argc, char **argv) {
     for (size_t d = 0; d < data[i].shape.size(); ++d)
       args[i].shape[d] = data[i].shape[d];
   }
+  return std::nullopt;
+}
 
-  std::vector<moe_tensor> results(model->num_outputs);
-  char error[512] = "";
-  auto runOnce = [&]() -> bool {
-    for (moe_tensor &r : results)
-      std::free(r.data), r.data = nullptr;
-    return run(args.data(), static_cast<int32_t>(args.size()), results.data(),
-               static_cast<int32_t>(results.size()), error,
-               sizeof(error)) == MOE_OK;
-  };
-  if (!runOnce())
-    return fail(error);
-
-  if (benchmark > 0) {
-    for (int i = 0; i < 3; ++i)
-      runOnce();
-    using DeviceMsFn = double (*)();
-    auto deviceMs = device == "cuda" ? reinterpret_cast<DeviceMsFn>(dlsym(
+/// --benchmark: 3 warm-up runs, then the timed ones; prints the figures.
+void benchmark(const Options &o, void *handle,
+               const std::function<bool()> &runOnce) {
+  for (int i = 0; i < 3; ++i)
+    runOnce();
+  using DeviceMsFn = double (*)();
+  auto deviceMs = o.device == "cuda" ? reinterpret_cast<DeviceMsFn>(dlsym(
                                            handle, "moe_model_last_device_ms"))
                                      : nullptr;
-    std::vector<double> times, deviceTimes;
-    for (long i = 0; i < benchmark; ++i) {
-      auto start = std::chrono::steady_clock::now();
-      runOnce();
-      times.push_back(std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - start)
-                          .count());
-      if (deviceMs)
-        deviceTimes.push_back(deviceMs());
-    }
-    std::sort(times.begin(), times.end());
-    std::sort(deviceTimes.begin(), deviceTimes.end());
-    std::printf("runs: %ld\n", benchmark);
-    // The kernels alone, timed with CUDA events (without the input and
-    // output copies the entry point makes).
-    if (!deviceTimes.empty())
-      std::printf("device_median_ms: %.4f\n",
-                  deviceTimes[deviceTimes.size() / 2]);
-    std::printf("min_ms: %.4f\nmax_ms: %.4f\nmedian_ms: %.4f\n", times.front(),
-                times.back(), times[times.size() / 2]);
-    for (moe_tensor &r : results)
-      std::free(r.data);
-    return EXIT_SUCCESS;
+  std::vector<double> times, deviceTimes;
+  for (long i = 0; i < o.benchmark; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    runOnce();
+    times.push_back(std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - start)
+                        .count());
+    if (deviceMs)
+      deviceTimes.push_back(deviceMs());
   }
+  std::sort(times.begin(), times.end());
+  std::sort(deviceTimes.begin(), deviceTimes.end());
+  std::printf("runs: %ld\n", o.benchmark);
+  // The kernels alone, timed with CUDA events (without the input and
+  // output copies the entry point makes).
+  if (!deviceTimes.empty())
+    std::printf("device_median_ms: %.4f\n",
+                deviceTimes[deviceTimes.size() / 2]);
+  std::printf("min_ms: %.4f\nmax_ms: %.4f\nmedian_ms: %.4f\n", times.front(),
+              times.back(), times[times.size() / 2]);
+}
 
+/// Each output to its --output file, or a summary line on stdout.
+int writeOutputs(const Options &o, const moe_model_info *model,
+                 const std::vector<moe_tensor> &results) {
   for (int32_t i = 0; i < model->num_outputs; ++i) {
     const moe_tensor &r = results[i];
-    if (!outputs.empty()) {
+    if (!o.outputs.empty()) {
       std::string e;
-      if (!writeNpy(outputs[i], r, e))
+      if (!writeNpy(o.outputs[i], r, e))
         return fail(e);
       continue;
     }
@@ -286,7 +306,39 @@ int main(int argc, char **argv) {
       std::printf(" %.6g", asDouble(r, j));
     std::printf("%s\n", count > 8 ? " ..." : "");
   }
+  return EXIT_SUCCESS;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  if (std::optional<int> status = parseArgs(argc, argv, o))
+    return *status;
+  LoadedModel m;
+  if (std::optional<int> status = loadModel(o, m))
+    return *status;
+  std::vector<NpyTensor> data;
+  std::vector<moe_tensor> args;
+  if (std::optional<int> status = readInputs(o, m.info, data, args))
+    return *status;
+
+  std::vector<moe_tensor> results(m.info->num_outputs);
+  char error[512] = "";
+  auto runOnce = [&]() -> bool {
+    for (moe_tensor &r : results)
+      std::free(r.data), r.data = nullptr;
+    return m.run(args.data(), static_cast<int32_t>(args.size()), results.data(),
+                 static_cast<int32_t>(results.size()), error,
+                 sizeof(error)) == MOE_OK;
+  };
+  if (!runOnce())
+    return fail(error);
+  int status = EXIT_SUCCESS;
+  if (o.benchmark > 0)
+    benchmark(o, m.handle, runOnce);
+  else
+    status = writeOutputs(o, m.info, results);
   for (moe_tensor &r : results)
     std::free(r.data);
-  return EXIT_SUCCESS;
+  return status;
 }
