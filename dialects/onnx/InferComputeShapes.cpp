@@ -197,7 +197,9 @@ template <Shape (*F)(InferenceContext &)> void shaped(InferenceContext &c) {
 void onnx::detail::addComputeRules(RuleTable &rules) {
   rules["MatMul"] = shaped<inferMatMul>;
   rules["Gemm"] = shaped<inferGemm>;
-  for (StringRef op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin"})
+  for (StringRef op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
+                       "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+                       "ReduceLogSum", "ReduceLogSumExp"})
     rules[op] = shaped<inferReduce>;
   rules["ArgMax"] = [](InferenceContext &c) {
     c.result(inferArgMax(c), c.i64());

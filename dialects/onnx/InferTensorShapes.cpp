@@ -374,6 +374,29 @@ Shape inferRange(InferenceContext &c) {
   return SmallVector<int64_t>{n};
 }
 
+Shape inferTile(InferenceContext &c) {
+  Shape data = c.shape(0);
+  if (!data)
+    return std::nullopt;
+  auto repeats = getConstantInts(c.in(1));
+  SmallVector<int64_t> out = *data;
+  if (repeats && repeats->size() != out.size()) {
+    c.error = "repeats has " + std::to_string(repeats->size()) +
+              " entries for rank " + std::to_string(out.size());
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (repeats && (*repeats)[i] < 0) {
+      c.error = "repeats holds negative count " + std::to_string((*repeats)[i]);
+      return std::nullopt;
+    }
+    if (!repeats || out[i] == kDyn ||
+        llvm::MulOverflow(out[i], (*repeats)[i], out[i]))
+      out[i] = kDyn;
+  }
+  return out;
+}
+
 /// A rule that sets the first result from a shape function.
 template <Shape (*F)(InferenceContext &)> void shaped(InferenceContext &c) {
   c.result(F(c));
@@ -390,6 +413,8 @@ void onnx::detail::addTensorRules(RuleTable &rules) {
   rules["Split"] = inferSplit;
   rules["Slice"] = shaped<inferSlice>;
   rules["Expand"] = shaped<inferExpand>;
+  rules["Tile"] = shaped<inferTile>;
+  rules["Trilu"] = [](InferenceContext &c) { c.result(c.shape(0)); };
   rules["Shape"] = [](InferenceContext &c) {
     c.result(inferShape(c), c.i64());
   };

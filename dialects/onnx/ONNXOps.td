@@ -22,6 +22,42 @@ class ONNX_Op<string mnemonic, list<Trait> traits = []>
   }];
 }
 
+/// A reduction over `axes` (an input since opset 18; older forms are
+/// rewritten on import): all axes when absent, unless noop_with_empty_axes.
+class ONNX_ReduceOp<string mnemonic, string what>
+    : ONNX_Op<mnemonic, [Pure]> {
+  let summary = what # " over the given axes (axes as an input, opset 18 form)";
+  let arguments = (ins
+    ONNX_Tensor:$data,
+    ONNX_OptTensor:$axes,
+    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
+    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes
+  );
+  let results = (outs
+    ONNX_Tensor:$reduced
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+/// An elementwise function of one tensor.
+class ONNX_UnaryOp<string mnemonic, string what>
+    : ONNX_Op<mnemonic, [Pure]> {
+  let summary = what;
+  let arguments = (ins
+    ONNX_Tensor:$X
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 1;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
 def ONNX_NoValueOp : ONNX_Op<"NoValue", [Pure]> {
   let summary = "the absent value of an optional input";
   let results = (outs NoneType:$none);
@@ -211,6 +247,28 @@ def ONNX_OrOp : ONNX_Op<"Or", [Pure]> {
     static constexpr int kNumOutputs = 1;
   }];
 }
+
+def ONNX_FloorOp : ONNX_UnaryOp<"Floor", "elementwise floor">;
+def ONNX_CeilOp : ONNX_UnaryOp<"Ceil", "elementwise ceiling">;
+def ONNX_RoundOp
+    : ONNX_UnaryOp<"Round", "elementwise rounding, halves to even">;
+def ONNX_SignOp : ONNX_UnaryOp<"Sign", "elementwise sign (-1, 0 or 1)">;
+def ONNX_CosOp : ONNX_UnaryOp<"Cos", "elementwise cosine">;
+def ONNX_SinOp : ONNX_UnaryOp<"Sin", "elementwise sine">;
+def ONNX_TanOp : ONNX_UnaryOp<"Tan", "elementwise tangent">;
+def ONNX_AcosOp : ONNX_UnaryOp<"Acos", "elementwise arc cosine">;
+def ONNX_AsinOp : ONNX_UnaryOp<"Asin", "elementwise arc sine">;
+def ONNX_AtanOp : ONNX_UnaryOp<"Atan", "elementwise arc tangent">;
+def ONNX_CoshOp : ONNX_UnaryOp<"Cosh", "elementwise hyperbolic cosine">;
+def ONNX_SinhOp : ONNX_UnaryOp<"Sinh", "elementwise hyperbolic sine">;
+def ONNX_AcoshOp
+    : ONNX_UnaryOp<"Acosh", "elementwise inverse hyperbolic cosine">;
+def ONNX_AsinhOp
+    : ONNX_UnaryOp<"Asinh", "elementwise inverse hyperbolic sine">;
+def ONNX_AtanhOp
+    : ONNX_UnaryOp<"Atanh", "elementwise inverse hyperbolic tangent">;
+def ONNX_SoftsignOp : ONNX_UnaryOp<"Softsign", "elementwise x / (1 + |x|)">;
+def ONNX_IsNaNOp : ONNX_UnaryOp<"IsNaN", "elementwise test for NaN">;
 
 def ONNX_SqrtOp : ONNX_Op<"Sqrt", [Pure]> {
   let summary = "elementwise square root";
@@ -478,73 +536,17 @@ def ONNX_TopKOp : ONNX_Op<"TopK", [Pure]> {
   }];
 }
 
-def ONNX_ReduceSumOp : ONNX_Op<"ReduceSum", [Pure]> {
-  let summary = "sum over the given axes (axes as an input, opset 18 form)";
-  let arguments = (ins
-    ONNX_Tensor:$data,
-    ONNX_OptTensor:$axes,
-    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
-    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes
-  );
-  let results = (outs
-    ONNX_Tensor:$reduced
-  );
-  let extraClassDeclaration = [{
-    static constexpr int kNumInputs = 2;
-    static constexpr int kNumOutputs = 1;
-  }];
-}
-
-def ONNX_ReduceMeanOp : ONNX_Op<"ReduceMean", [Pure]> {
-  let summary = "mean over the given axes (axes as an input, opset 18 form)";
-  let arguments = (ins
-    ONNX_Tensor:$data,
-    ONNX_OptTensor:$axes,
-    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
-    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes
-  );
-  let results = (outs
-    ONNX_Tensor:$reduced
-  );
-  let extraClassDeclaration = [{
-    static constexpr int kNumInputs = 2;
-    static constexpr int kNumOutputs = 1;
-  }];
-}
-
-def ONNX_ReduceMaxOp : ONNX_Op<"ReduceMax", [Pure]> {
-  let summary = "max over the given axes (axes as an input, opset 18 form)";
-  let arguments = (ins
-    ONNX_Tensor:$data,
-    ONNX_OptTensor:$axes,
-    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
-    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes
-  );
-  let results = (outs
-    ONNX_Tensor:$reduced
-  );
-  let extraClassDeclaration = [{
-    static constexpr int kNumInputs = 2;
-    static constexpr int kNumOutputs = 1;
-  }];
-}
-
-def ONNX_ReduceMinOp : ONNX_Op<"ReduceMin", [Pure]> {
-  let summary = "min over the given axes (axes as an input, opset 18 form)";
-  let arguments = (ins
-    ONNX_Tensor:$data,
-    ONNX_OptTensor:$axes,
-    DefaultValuedAttr<SI64Attr, "1">:$keepdims,
-    DefaultValuedAttr<SI64Attr, "0">:$noop_with_empty_axes
-  );
-  let results = (outs
-    ONNX_Tensor:$reduced
-  );
-  let extraClassDeclaration = [{
-    static constexpr int kNumInputs = 2;
-    static constexpr int kNumOutputs = 1;
-  }];
-}
+def ONNX_ReduceSumOp : ONNX_ReduceOp<"ReduceSum", "sum">;
+def ONNX_ReduceMeanOp : ONNX_ReduceOp<"ReduceMean", "mean">;
+def ONNX_ReduceMaxOp : ONNX_ReduceOp<"ReduceMax", "max">;
+def ONNX_ReduceMinOp : ONNX_ReduceOp<"ReduceMin", "min">;
+def ONNX_ReduceProdOp : ONNX_ReduceOp<"ReduceProd", "product">;
+def ONNX_ReduceL1Op : ONNX_ReduceOp<"ReduceL1", "sum of absolute values">;
+def ONNX_ReduceL2Op : ONNX_ReduceOp<"ReduceL2", "Euclidean norm">;
+def ONNX_ReduceSumSquareOp : ONNX_ReduceOp<"ReduceSumSquare", "sum of squares">;
+def ONNX_ReduceLogSumOp : ONNX_ReduceOp<"ReduceLogSum", "log of the sum">;
+def ONNX_ReduceLogSumExpOp
+    : ONNX_ReduceOp<"ReduceLogSumExp", "log of the sum of exponentials">;
 
 def ONNX_ArgMaxOp : ONNX_Op<"ArgMax", [Pure]> {
   let summary = "index of the maximum along an axis";
@@ -859,6 +861,38 @@ def ONNX_SliceOp : ONNX_Op<"Slice", [Pure]> {
   );
   let extraClassDeclaration = [{
     static constexpr int kNumInputs = 5;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_TileOp : ONNX_Op<"Tile", [Pure]> {
+  let summary = "the input repeated `repeats[i]` times along each axis i";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    ONNX_Tensor:$repeats
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_TriluOp : ONNX_Op<"Trilu", [Pure]> {
+  let summary = "the upper (or lower) triangle of the last two axes, "
+                "shifted by k diagonals; the rest zero";
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    ONNX_OptTensor:$k,
+    DefaultValuedAttr<SI64Attr, "1">:$upper
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
     static constexpr int kNumOutputs = 1;
   }];
 }

@@ -80,9 +80,10 @@ LogicalResult moe::detail::normalizeNode(StringRef opType, int64_t opset,
                                          SmallVectorImpl<Value> &operands) {
   if (opType == "Constant")
     return normalizeConstant(loc, b, attrs);
-  // Opset 18 made the reductions' axes an input.
-  if (opset < 18 &&
-      llvm::is_contained({"ReduceMean", "ReduceMax", "ReduceMin"}, opType))
+  // Opset 13 made ReduceSum's axes an input, opset 18 the other
+  // reductions'.
+  bool reduction = opType.starts_with("Reduce");
+  if (reduction && opset < (opType == "ReduceSum" ? 13 : 18))
     attributeToInput("axes", 1, loc, b, none, attrs, operands);
   return success();
 }

@@ -141,6 +141,31 @@ Value castScalar(OpBuilder &b, Location loc, Value v, Type to) {
   return arith::TruncIOp::create(b, loc, to, v);
 }
 
+/// -1, 0 or 1 (NaN stays NaN for floats).
+Value sign(OpBuilder &b, Location loc, ValueRange a, Type t, Operation *) {
+  Value x = a[0];
+  if (isa<FloatType>(t)) {
+    Value zero = floatConst(b, loc, t, 0), one = floatConst(b, loc, t, 1);
+    Value neg = floatConst(b, loc, t, -1);
+    Value gt =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
+    Value lt =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, zero);
+    Value eq =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, zero);
+    Value r = arith::SelectOp::create(b, loc, gt, one, x);
+    r = arith::SelectOp::create(b, loc, lt, neg, r);
+    return arith::SelectOp::create(b, loc, eq, zero, r);
+  }
+  auto c = [&](int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getIntegerAttr(t, v));
+  };
+  Value gt = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, x, c(0));
+  Value lt = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, c(0));
+  Value r = arith::SelectOp::create(b, loc, gt, c(1), c(0));
+  return arith::SelectOp::create(b, loc, lt, c(-1), r);
+}
+
 Value relu(OpBuilder &b, Location loc, ValueRange a, Type t, Operation *) {
   if (isa<FloatType>(t))
     return arith::MaximumFOp::create(b, loc, a[0], floatConst(b, loc, t, 0));
@@ -295,6 +320,37 @@ void mlir::moe::onnx_to_core::populateElementwisePatterns(
                     });
                   });
   add<GeluOp>(patterns, gelu);
+  add<FloorOp>(patterns, unaryF32<math::FloorOp>);
+  add<CeilOp>(patterns, unaryF32<math::CeilOp>);
+  add<RoundOp>(patterns, unaryF32<math::RoundEvenOp>);
+  add<CosOp>(patterns, unaryF32<math::CosOp>);
+  add<SinOp>(patterns, unaryF32<math::SinOp>);
+  add<TanOp>(patterns, unaryF32<math::TanOp>);
+  add<AcosOp>(patterns, unaryF32<math::AcosOp>);
+  add<AsinOp>(patterns, unaryF32<math::AsinOp>);
+  add<AtanOp>(patterns, unaryF32<math::AtanOp>);
+  add<CoshOp>(patterns, unaryF32<math::CoshOp>);
+  add<SinhOp>(patterns, unaryF32<math::SinhOp>);
+  add<AcoshOp>(patterns, unaryF32<math::AcoshOp>);
+  add<AsinhOp>(patterns, unaryF32<math::AsinhOp>);
+  add<AtanhOp>(patterns, unaryF32<math::AtanhOp>);
+  add<SignOp>(patterns, sign);
+  add<SoftsignOp>(patterns,
+                  [](OpBuilder &b, Location loc, ValueRange a, Type t,
+                     Operation *) -> Value {
+                    return inF32(b, loc, a[0], t, [&](Value x) -> Value {
+                      Value one = floatConst(b, loc, b.getF32Type(), 1.0);
+                      Value d = arith::AddFOp::create(
+                          b, loc, one, math::AbsFOp::create(b, loc, x));
+                      return arith::DivFOp::create(b, loc, x, d);
+                    });
+                  });
+  add<IsNaNOp>(
+      patterns,
+      [](OpBuilder &b, Location loc, ValueRange a, Type, Operation *) -> Value {
+        return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, a[0],
+                                     a[0]);
+      });
   add<CastOp>(patterns,
               [](OpBuilder &b, Location loc, ValueRange a, Type t,
                  Operation *) -> Value { return castScalar(b, loc, a[0], t); });

@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -134,7 +135,116 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
       rewriter.replaceOp(op, roundTo(rewriter, loc, product, elt));
       return success();
     }
-    return rewriter.notifyMatchFailure(op, "unsupported MatMul broadcasting");
+    FailureOr<Value> product = batchedMatMul(rewriter, loc, a, b, type);
+    if (failed(product))
+      return rewriter.notifyMatchFailure(op, "cannot size the result");
+    rewriter.replaceOp(op, roundTo(rewriter, loc, *product, elt));
+    return success();
+  }
+
+  /// numpy matmul in general: 1-D operands promoted (and the added
+  /// dimension dropped), batch dimensions broadcast, one f32 generic over
+  /// (batch..., [m], [n], k). Batch sizes that must agree at run time are
+  /// checked.
+  static FailureOr<Value> batchedMatMul(PatternRewriter &rewriter, Location loc,
+                                        Value a, Value b,
+                                        RankedTensorType type) {
+    MLIRContext *ctx = rewriter.getContext();
+    auto at = cast<RankedTensorType>(a.getType());
+    auto bt = cast<RankedTensorType>(b.getType());
+    bool vecA = at.getRank() == 1, vecB = bt.getRank() == 1;
+    int64_t batchRank = type.getRank() - (vecA ? 0 : 1) - (vecB ? 0 : 1);
+    int64_t loops = type.getRank() + 1; // + k
+    AffineExpr k = getAffineDimExpr(loops - 1, ctx);
+    AffineExpr m = getAffineDimExpr(batchRank, ctx);
+    AffineExpr n = getAffineDimExpr(batchRank + (vecA ? 0 : 1), ctx);
+    // An operand's batch dimensions, right-aligned with the result's; a
+    // static 1 against a larger result size broadcasts.
+    auto batchExprs = [&](RankedTensorType t, int64_t own) {
+      SmallVector<AffineExpr> exprs;
+      int64_t offset = batchRank - own;
+      for (int64_t i = 0; i < own; ++i) {
+        int64_t r = offset + i;
+        bool bcast = t.getDimSize(i) == 1 && type.getDimSize(r) != 1;
+        exprs.push_back(bcast ? getAffineConstantExpr(0, ctx)
+                              : getAffineDimExpr(r, ctx));
+      }
+      return exprs;
+    };
+    SmallVector<AffineExpr> aExprs =
+        vecA ? SmallVector<AffineExpr>{} : batchExprs(at, at.getRank() - 2);
+    if (!vecA)
+      aExprs.push_back(m);
+    aExprs.push_back(k);
+    SmallVector<AffineExpr> bExprs =
+        vecB ? SmallVector<AffineExpr>{} : batchExprs(bt, bt.getRank() - 2);
+    bExprs.push_back(k);
+    if (!vecB)
+      bExprs.push_back(n);
+    SmallVector<AffineExpr> outExprs;
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      outExprs.push_back(getAffineDimExpr(i, ctx));
+
+    // Result sizes: batch sizes from whichever operand has them unbroadcast.
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t r = 0; r < batchRank; ++r) {
+      OpFoldResult size = rewriter.getIndexAttr(type.getDimSize(r));
+      if (type.isDynamicDim(r)) {
+        Value from;
+        int64_t dim = -1;
+        for (auto [v, t, own] :
+             {std::tuple(a, at, vecA ? 0 : at.getRank() - 2),
+              std::tuple(b, bt, vecB ? 0 : bt.getRank() - 2)}) {
+          int64_t i = r - (batchRank - own);
+          if (i >= 0 && t.getDimSize(i) != 1 && !from) {
+            from = v;
+            dim = i;
+          }
+        }
+        if (!from)
+          return failure();
+        size = tensor::DimOp::create(rewriter, loc, from, dim).getResult();
+      }
+      sizes.push_back(size);
+    }
+    // Both operands' dynamic batch sizes must equal the result's.
+    SmallVector<Value> batchOperands;
+    for (auto [v, t, own] : {std::tuple(a, at, vecA ? 0 : at.getRank() - 2),
+                             std::tuple(b, bt, vecB ? 0 : bt.getRank() - 2)})
+      for (int64_t i = 0; i < own; ++i) {
+        if (!t.isDynamicDim(i))
+          continue;
+        Value got = tensor::DimOp::create(rewriter, loc, v, i);
+        Value want = getValueOrCreateConstantIndexOp(
+            rewriter, loc, sizes[i + batchRank - own]);
+        // A dynamic size is taken as it is: one that is 1 at run time
+        // against a larger result size is reported, not broadcast.
+        Value ok = arith::CmpIOp::create(rewriter, loc,
+                                         arith::CmpIPredicate::eq, got, want);
+        cf::AssertOp::create(rewriter, loc, ok,
+                             "MatMul: batch dimensions differ");
+      }
+    if (!vecA)
+      sizes.push_back(sizeOf(rewriter, loc, a, at.getRank() - 2));
+    if (!vecB)
+      sizes.push_back(sizeOf(rewriter, loc, b, bt.getRank() - 1));
+    Value acc = zeroAcc(rewriter, loc, sizes);
+    SmallVector<utils::IteratorType> iterators(loops - 1,
+                                               utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{acc.getType()}, ValueRange{a, b},
+        ValueRange{acc},
+        ArrayRef<AffineMap>{AffineMap::get(loops, 0, aExprs, ctx),
+                            AffineMap::get(loops, 0, bExprs, ctx),
+                            AffineMap::get(loops, 0, outExprs, ctx)},
+        iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+          Value p = arith::MulFOp::create(nb, l, toF32(nb, l, args[0]),
+                                          toF32(nb, l, args[1]));
+          Value sum = arith::AddFOp::create(nb, l, args[2], p);
+          linalg::YieldOp::create(nb, l, sum);
+        });
+    return generic.getResult(0);
   }
 };
 
@@ -206,23 +316,123 @@ struct SoftmaxPattern : OpRewritePattern<onnx::SoftmaxOp> {
   }
 };
 
-/// Reductions over constant axes. Sum and mean accumulate in f32.
-template <typename OpT> struct ReducePattern : OpRewritePattern<OpT> {
+/// What a reduction accumulates and how it finishes.
+enum class ReduceKind {
+  Sum,
+  Mean,
+  Max,
+  Min,
+  Prod,
+  L1,
+  L2,
+  SumSquare,
+  LogSum,
+  LogSumExp
+};
+
+/// Reductions over constant axes. Float sums and products accumulate in f32
+/// (max and min in the element type); integers in their own type.
+template <typename OpT, ReduceKind K>
+struct ReducePattern : OpRewritePattern<OpT> {
   using OpRewritePattern<OpT>::OpRewritePattern;
+
+  static constexpr bool isExtremum =
+      K == ReduceKind::Max || K == ReduceKind::Min;
+
+  /// The value an element contributes (float: in f32).
+  static Value contribution(OpBuilder &b, Location l, Value x, bool isFloat) {
+    if (isFloat && !isExtremum)
+      x = toF32(b, l, x);
+    switch (K) {
+    case ReduceKind::L1:
+      return isFloat ? Value(math::AbsFOp::create(b, l, x))
+                     : Value(math::AbsIOp::create(b, l, x));
+    case ReduceKind::L2:
+    case ReduceKind::SumSquare:
+      return isFloat ? Value(arith::MulFOp::create(b, l, x, x))
+                     : Value(arith::MulIOp::create(b, l, x, x));
+    case ReduceKind::LogSumExp:
+      return math::ExpOp::create(b, l, x);
+    default:
+      return x;
+    }
+  }
+
+  static Value combine(OpBuilder &b, Location l, Value x, Value acc,
+                       bool isFloat) {
+    switch (K) {
+    case ReduceKind::Max:
+      return isFloat ? Value(arith::MaximumFOp::create(b, l, x, acc))
+                     : Value(arith::MaxSIOp::create(b, l, x, acc));
+    case ReduceKind::Min:
+      return isFloat ? Value(arith::MinimumFOp::create(b, l, x, acc))
+                     : Value(arith::MinSIOp::create(b, l, x, acc));
+    case ReduceKind::Prod:
+      return isFloat ? Value(arith::MulFOp::create(b, l, x, acc))
+                     : Value(arith::MulIOp::create(b, l, x, acc));
+    default:
+      return isFloat ? Value(arith::AddFOp::create(b, l, x, acc))
+                     : Value(arith::AddIOp::create(b, l, x, acc));
+    }
+  }
+
+  static TypedAttr initValue(OpBuilder &b, Type accType) {
+    if (auto ft = dyn_cast<FloatType>(accType)) {
+      double inf = std::numeric_limits<double>::infinity();
+      double v = K == ReduceKind::Max    ? -inf
+                 : K == ReduceKind::Min  ? inf
+                 : K == ReduceKind::Prod ? 1.0
+                                         : 0.0;
+      return b.getFloatAttr(ft, v);
+    }
+    unsigned w = accType.getIntOrFloatBitWidth();
+    APInt v = K == ReduceKind::Max    ? APInt::getSignedMinValue(w)
+              : K == ReduceKind::Min  ? APInt::getSignedMaxValue(w)
+              : K == ReduceKind::Prod ? APInt(w, 1)
+                                      : APInt(w, 0);
+    return b.getIntegerAttr(accType, v);
+  }
+
+  /// The accumulated value's last step (element-wise on the result);
+  /// `count` is the number of reduced elements in the accumulator's type.
+  static Value finish(OpBuilder &b, Location l, Value v, Value count,
+                      bool isFloat) {
+    switch (K) {
+    case ReduceKind::Mean:
+      return isFloat ? Value(arith::DivFOp::create(b, l, v, count))
+                     : Value(arith::DivSIOp::create(b, l, v, count));
+    case ReduceKind::L2:
+      return math::SqrtOp::create(b, l, v);
+    case ReduceKind::LogSum:
+    case ReduceKind::LogSumExp:
+      return math::LogOp::create(b, l, v);
+    default:
+      return v;
+    }
+  }
+
   LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value data = op.getData();
-    auto inType = rankedFloat(data);
-    auto outType = rankedFloat(op.getReduced());
+    auto inType = dyn_cast<RankedTensorType>(data.getType());
+    auto outType = dyn_cast<RankedTensorType>(op.getReduced().getType());
     if (!inType || !outType)
-      return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
+      return rewriter.notifyMatchFailure(op, "needs ranked tensors");
+    Type elt = inType.getElementType();
+    bool isFloat = isa<FloatType>(elt);
+    bool floatOnly = K == ReduceKind::L2 || K == ReduceKind::LogSum ||
+                     K == ReduceKind::LogSumExp;
+    if (!isFloat && (!elt.isSignlessInteger() || elt.isInteger(1) || floatOnly))
+      return op.emitError()
+             << op->getName() << " of " << elt << " elements is not supported";
     int64_t rank = inType.getRank();
     SmallVector<int64_t> axes;
     if (!isa<NoneType>(op.getAxes().getType())) {
       auto constAxes = constantInts(op.getAxes());
       if (!constAxes)
-        return rewriter.notifyMatchFailure(op, "axes must be constant");
+        return op.emitError() << "reduction axes known only at run time are "
+                                 "not supported";
       axes = *constAxes;
     }
     if (axes.empty()) {
@@ -243,58 +453,45 @@ template <typename OpT> struct ReducePattern : OpRewritePattern<OpT> {
     llvm::sort(axes);
     axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
 
-    constexpr bool isMax = std::is_same_v<OpT, onnx::ReduceMaxOp>;
-    constexpr bool isMin = std::is_same_v<OpT, onnx::ReduceMinOp>;
-    constexpr bool isMean = std::is_same_v<OpT, onnx::ReduceMeanOp>;
-    Type elt = inType.getElementType();
-    Type accType = (isMax || isMin) ? elt : rewriter.getF32Type();
+    Type accType = (isExtremum || !isFloat) ? elt : rewriter.getF32Type();
     SmallVector<OpFoldResult> keptSizes;
     for (int64_t i = 0; i < rank; ++i)
       if (!llvm::is_contained(axes, i))
         keptSizes.push_back(sizeOf(rewriter, loc, data, i));
     Value empty = tensor::EmptyOp::create(rewriter, loc, keptSizes, accType);
-    TypedAttr initValue =
-        isMax   ? TypedAttr(rewriter.getFloatAttr(
-                      accType, -std::numeric_limits<double>::infinity()))
-        : isMin ? TypedAttr(rewriter.getFloatAttr(
-                      accType, std::numeric_limits<double>::infinity()))
-                : TypedAttr(rewriter.getFloatAttr(accType, 0.0));
-    Value initScalar = arith::ConstantOp::create(rewriter, loc, initValue);
+    Value initScalar =
+        arith::ConstantOp::create(rewriter, loc, initValue(rewriter, accType));
     Value init =
         linalg::FillOp::create(rewriter, loc, initScalar, empty).getResult(0);
     Value reduced =
         linalg::ReduceOp::create(
             rewriter, loc, ValueRange{data}, ValueRange{init}, axes,
             [&](OpBuilder &b, Location l, ValueRange args) {
-              Value x = args[0];
-              Value r;
-              if (isMax)
-                r = arith::MaximumFOp::create(b, l, x, args[1]);
-              else if (isMin)
-                r = arith::MinimumFOp::create(b, l, x, args[1]);
-              else
-                r = arith::AddFOp::create(b, l, toF32(b, l, x), args[1]);
-              linalg::YieldOp::create(b, l, r);
+              Value x = contribution(b, l, args[0], isFloat);
+              linalg::YieldOp::create(b, l, combine(b, l, x, args[1], isFloat));
             })
             .getResult(0);
     auto reducedType = cast<RankedTensorType>(reduced.getType());
-    if (isMean) {
-      // Divide by the number of reduced elements (read at run time when
-      // dynamic).
+    if (K == ReduceKind::Mean || K == ReduceKind::L2 ||
+        K == ReduceKind::LogSum || K == ReduceKind::LogSumExp) {
+      // The number of reduced elements (read at run time when dynamic).
       Value count = arith::ConstantIndexOp::create(rewriter, loc, 1);
       for (int64_t a : axes)
         count = arith::MulIOp::create(
             rewriter, loc, count,
             getValueOrCreateConstantIndexOp(rewriter, loc,
                                             sizeOf(rewriter, loc, data, a)));
-      Value countF = arith::UIToFPOp::create(
-          rewriter, loc, rewriter.getF32Type(),
-          arith::IndexCastUIOp::create(rewriter, loc, rewriter.getI64Type(),
-                                       count));
+      Value countAcc =
+          isFloat ? Value(arith::UIToFPOp::create(
+                        rewriter, loc, rewriter.getF32Type(),
+                        arith::IndexCastUIOp::create(
+                            rewriter, loc, rewriter.getI64Type(), count)))
+                  : Value(arith::IndexCastOp::create(rewriter, loc, accType,
+                                                     count));
       reduced = *buildElementwise(
           rewriter, loc, reducedType, reduced,
           [&](OpBuilder &b, Location l, ValueRange v) -> Value {
-            return arith::DivFOp::create(b, l, v[0], countF);
+            return finish(b, l, v[0], countAcc, isFloat);
           });
     }
     reduced = roundTo(rewriter, loc, reduced, elt);
@@ -549,11 +746,18 @@ struct SkipNormPattern
 
 void mlir::moe::onnx_to_core::populateLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns
-      .add<MatMulPattern, GemmPattern, SoftmaxPattern,
-           ReducePattern<onnx::ReduceSumOp>, ReducePattern<onnx::ReduceMeanOp>,
-           ReducePattern<onnx::ReduceMaxOp>, ReducePattern<onnx::ReduceMinOp>,
-           NormPattern<onnx::SimplifiedLayerNormalizationOp>,
-           NormPattern<onnx::LayerNormalizationOp>, SkipNormPattern>(
-          patterns.getContext());
+  patterns.add<MatMulPattern, GemmPattern, SoftmaxPattern,
+               ReducePattern<onnx::ReduceSumOp, ReduceKind::Sum>,
+               ReducePattern<onnx::ReduceMeanOp, ReduceKind::Mean>,
+               ReducePattern<onnx::ReduceMaxOp, ReduceKind::Max>,
+               ReducePattern<onnx::ReduceMinOp, ReduceKind::Min>,
+               ReducePattern<onnx::ReduceProdOp, ReduceKind::Prod>,
+               ReducePattern<onnx::ReduceL1Op, ReduceKind::L1>,
+               ReducePattern<onnx::ReduceL2Op, ReduceKind::L2>,
+               ReducePattern<onnx::ReduceSumSquareOp, ReduceKind::SumSquare>,
+               ReducePattern<onnx::ReduceLogSumOp, ReduceKind::LogSum>,
+               ReducePattern<onnx::ReduceLogSumExpOp, ReduceKind::LogSumExp>,
+               NormPattern<onnx::SimplifiedLayerNormalizationOp>,
+               NormPattern<onnx::LayerNormalizationOp>, SkipNormPattern>(
+      patterns.getContext());
 }

@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -289,11 +290,15 @@ struct SplitPattern : OpRewritePattern<onnx::SplitOp> {
       return op.emitError() << "split axis " << op.getAxis()
                             << " is out of range for rank " << rank;
     unsigned n = op->getNumResults();
+    bool given = !isa<NoneType>(op.getSplit().getType());
     std::optional<SmallVector<int64_t>> split;
-    if (!isa<NoneType>(op.getSplit().getType())) {
+    if (given) {
+      auto t = dyn_cast<RankedTensorType>(op.getSplit().getType());
+      if (!t || t.getRank() != 1 || t.getDimSize(0) != n)
+        return op.emitError() << "Split: `split` must hold one size per "
+                                 "output ("
+                              << n << ")";
       split = constantInts(op.getSplit());
-      if (!split || split->size() != n)
-        return rewriter.notifyMatchFailure(op, "needs constant split sizes");
     }
     Value dim = getValueOrCreateConstantIndexOp(
         rewriter, loc, tensor::getMixedSize(rewriter, loc, input, axis));
@@ -301,14 +306,33 @@ struct SplitPattern : OpRewritePattern<onnx::SplitOp> {
     Value part =
         arith::CeilDivUIOp::create(rewriter, loc, dim, index(rewriter, loc, n));
     Value offset = index(rewriter, loc, 0);
+    SmallVector<Value> sizesOfParts;
+    for (unsigned i = 0; i < n; ++i) {
+      if (split)
+        sizesOfParts.push_back(index(rewriter, loc, (*split)[i]));
+      else if (given)
+        sizesOfParts.push_back(extractIndex(rewriter, loc, op.getSplit(), i));
+      else
+        sizesOfParts.push_back(i + 1 == n ? Value() : part);
+    }
+    if (given) {
+      // The sizes must cover the axis exactly (exporters bake the tracing
+      // input's sizes in; another input is an error, as in onnxruntime).
+      Value total = index(rewriter, loc, 0);
+      for (Value size : sizesOfParts)
+        total = arith::AddIOp::create(rewriter, loc, total, size);
+      Value ok = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                       total, dim);
+      cf::AssertOp::create(
+          rewriter, loc, ok,
+          "Split: the split sizes do not add up to the size of the axis");
+    }
     SmallVector<Value> results;
     for (unsigned i = 0; i < n; ++i) {
       Value size =
-          split
-              ? index(rewriter, loc, (*split)[i])
-              : (i + 1 == n
-                     ? Value(arith::SubIOp::create(rewriter, loc, dim, offset))
-                     : part);
+          sizesOfParts[i]
+              ? sizesOfParts[i]
+              : Value(arith::SubIOp::create(rewriter, loc, dim, offset));
       SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0));
       SmallVector<OpFoldResult> sizes, strides(rank, rewriter.getIndexAttr(1));
       for (int64_t d = 0; d < rank; ++d)
@@ -327,11 +351,100 @@ struct SplitPattern : OpRewritePattern<onnx::SplitOp> {
     return success();
   }
 };
+
+/// out[i...] = in[i... mod in's sizes]: one generic over the result that
+/// reads the input at the wrapped index.
+struct TilePattern : OpRewritePattern<onnx::TileOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::TileOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = op.getInput();
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    auto inType = dyn_cast<RankedTensorType>(input.getType());
+    if (!type || !inType)
+      return rewriter.notifyMatchFailure(op, "needs ranked tensors");
+    SmallVector<OpFoldResult> sizes;
+    SmallVector<Value> inSizes;
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      Value inSize = getValueOrCreateConstantIndexOp(
+          rewriter, loc, tensor::getMixedSize(rewriter, loc, input, d));
+      inSizes.push_back(inSize);
+      if (!type.isDynamicDim(d)) {
+        sizes.push_back(rewriter.getIndexAttr(type.getDimSize(d)));
+        continue;
+      }
+      Value repeat = extractIndex(rewriter, loc, op.getRepeats(), d);
+      sizes.push_back(
+          arith::MulIOp::create(rewriter, loc, inSize, repeat).getResult());
+    }
+    Value init =
+        tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
+    MLIRContext *ctx = rewriter.getContext();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{}, ValueRange{init},
+        ArrayRef<AffineMap>{
+            AffineMap::getMultiDimIdentityMap(type.getRank(), ctx)},
+        SmallVector<utils::IteratorType>(type.getRank(),
+                                         utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          SmallVector<Value> at;
+          for (int64_t d = 0; d < type.getRank(); ++d)
+            at.push_back(arith::RemUIOp::create(
+                b, l, linalg::IndexOp::create(b, l, d), inSizes[d]));
+          Value v = tensor::ExtractOp::create(b, l, input, at);
+          linalg::YieldOp::create(b, l, v);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// The triangle of the last two axes: element (i, j) is kept where
+/// j - i >= k (upper) or j - i <= k (lower), else zero.
+struct TriluPattern : OpRewritePattern<onnx::TriluOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::TriluOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    if (!type || type.getRank() < 2)
+      return op.emitError("Trilu needs a ranked input of rank 2 or more");
+    Value k = index(rewriter, loc, 0);
+    if (!isa<NoneType>(op.getK().getType())) {
+      Value raw =
+          tensor::ExtractOp::create(rewriter, loc, op.getK(), ValueRange{});
+      k = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(),
+                                     raw);
+    }
+    bool upper = op.getUpper() != 0;
+    Type elt = type.getElementType();
+    int64_t rank = type.getRank();
+    auto result = buildElementwise(
+        rewriter, loc, type, op.getInput(),
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value i = linalg::IndexOp::create(b, l, rank - 2);
+          Value j = linalg::IndexOp::create(b, l, rank - 1);
+          Value diff = arith::SubIOp::create(b, l, j, i);
+          Value keep = arith::CmpIOp::create(b, l,
+                                             upper ? arith::CmpIPredicate::sge
+                                                   : arith::CmpIPredicate::sle,
+                                             diff, k);
+          Value zero = arith::ConstantOp::create(b, l, b.getZeroAttr(elt));
+          return arith::SelectOp::create(b, l, keep, a[0], zero);
+        });
+    if (failed(result))
+      return rewriter.notifyMatchFailure(op, "cannot size the result");
+    rewriter.replaceOp(op, *result);
+    return success();
+  }
+};
 } // namespace
 
 void mlir::moe::onnx_to_core::populateShapePatterns(
     RewritePatternSet &patterns) {
-  patterns.add<ShapePattern, ConstantOfShapePattern, RangePattern,
-               ExpandPattern, FlattenPattern, SplitPattern>(
-      patterns.getContext());
+  patterns
+      .add<ShapePattern, ConstantOfShapePattern, RangePattern, ExpandPattern,
+           FlattenPattern, SplitPattern, TilePattern, TriluPattern>(
+          patterns.getContext());
 }

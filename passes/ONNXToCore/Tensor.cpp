@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
@@ -232,78 +233,187 @@ struct ConcatPattern : OpRewritePattern<onnx::ConcatOp> {
 
 /// Slice with constant starts/ends/axes and positive constant steps; the
 /// clamping to each dimension happens at run time (and folds when static).
+/// One axis of a slice after ONNX's clamping: the first index, the step and
+/// the element count.
+struct SliceAxis {
+  Value start, step, count;
+};
+
+/// ONNX's clamping of `start`/`end` (i64 scalars, any value) against `dim`
+/// for `step`, all at run time: for a positive step both clamp to
+/// [0, dim]; for a negative one start to [0, dim - 1] and end to
+/// [-1, dim - 1].
+SliceAxis clampSliceAxis(OpBuilder &b, Location loc, Value start, Value end,
+                         Value step, Value dim) {
+  auto idx = [&](int64_t v) { return indexConst(b, loc, v); };
+  auto cast = [&](Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v).getResult();
+  };
+  start = cast(start);
+  end = cast(end);
+  step = cast(step);
+  Value zero = idx(0), one = idx(1);
+  auto wrap = [&](Value v) -> Value {
+    Value neg =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v, zero);
+    return arith::SelectOp::create(b, loc, neg,
+                                   arith::AddIOp::create(b, loc, v, dim), v);
+  };
+  auto clamp = [&](Value v, Value lo, Value hi) -> Value {
+    return arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, v, lo),
+                                  hi);
+  };
+  Value forward =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, step, zero);
+  Value dimMinus1 = arith::SubIOp::create(b, loc, dim, one);
+  Value minusOne = idx(-1);
+  Value s = wrap(start), e = wrap(end);
+  Value sFwd = clamp(s, zero, dim), eFwd = clamp(e, zero, dim);
+  Value sBwd = clamp(s, zero, dimMinus1), eBwd = clamp(e, minusOne, dimMinus1);
+  Value first = arith::SelectOp::create(b, loc, forward, sFwd, sBwd);
+  Value last = arith::SelectOp::create(b, loc, forward, eFwd, eBwd);
+  // count = ceil(|last - first| / |step|) when moving in step's direction.
+  Value span = arith::SelectOp::create(
+      b, loc, forward, arith::SubIOp::create(b, loc, last, first),
+      arith::SubIOp::create(b, loc, first, last));
+  Value mag = arith::SelectOp::create(
+      b, loc, forward, step, arith::SubIOp::create(b, loc, zero, step));
+  span = arith::MaxSIOp::create(b, loc, span, zero);
+  Value count = arith::CeilDivSIOp::create(b, loc, span, mag);
+  return {first, step, count};
+}
+
+/// The i64 value of element `n` of a 1-D integer tensor.
+Value elementI64(OpBuilder &b, Location loc, Value t, Value n) {
+  Value v = tensor::ExtractOp::create(b, loc, t, ValueRange{n});
+  if (v.getType() != b.getI64Type())
+    v = arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
+  return v;
+}
+
 struct SlicePattern : OpRewritePattern<onnx::SliceOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(onnx::SliceOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value data = op.getData();
     auto type = dyn_cast<RankedTensorType>(op.getType());
-    auto inType = dyn_cast<RankedTensorType>(data.getType());
+    auto inType = dyn_cast<RankedTensorType>(op.getData().getType());
     if (!type || !inType)
       return rewriter.notifyMatchFailure(op, "needs ranked tensors");
-    auto starts = constantInts(op.getStarts());
-    auto ends = constantInts(op.getEnds());
-    if (!starts || !ends || starts->size() != ends->size())
-      return rewriter.notifyMatchFailure(op, "needs constant starts and ends");
-    int64_t rank = inType.getRank();
-    SmallVector<int64_t> axes, steps(starts->size(), 1);
-    if (!isa<NoneType>(op.getAxes().getType())) {
-      auto a = constantInts(op.getAxes());
-      if (!a || a->size() != starts->size())
-        return rewriter.notifyMatchFailure(op, "needs constant axes");
-      axes = *a;
-    } else {
-      for (size_t i = 0; i < starts->size(); ++i)
-        axes.push_back(i);
-    }
-    if (!isa<NoneType>(op.getSteps().getType())) {
-      auto s = constantInts(op.getSteps());
-      if (!s || s->size() != starts->size() ||
-          llvm::any_of(*s, [](int64_t v) { return v <= 0; }))
-        return rewriter.notifyMatchFailure(op, "needs positive steps");
-      steps = *s;
-    }
-    SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0));
-    SmallVector<OpFoldResult> strides(rank, rewriter.getIndexAttr(1));
+    for (Value v : {op.getStarts(), op.getEnds(), op.getAxes(), op.getSteps()})
+      if (!isa<NoneType>(v.getType())) {
+        auto t = dyn_cast<RankedTensorType>(v.getType());
+        if (!t || t.getRank() != 1 || !t.getElementType().isSignlessInteger())
+          return op.emitError("Slice: starts, ends, axes and steps must be "
+                              "1-D integer tensors");
+      }
+    FailureOr<SmallVector<SliceAxis>> axes = sliceAxes(rewriter, op);
+    if (failed(axes))
+      return failure();
+    Location loc = op.getLoc();
+    Value data = op.getData();
+    auto steps = isa<NoneType>(op.getSteps().getType())
+                     ? std::optional<SmallVector<int64_t>>(SmallVector<int64_t>(
+                           cast<RankedTensorType>(op.getStarts().getType())
+                               .getDimSize(0),
+                           1))
+                     : constantInts(op.getSteps());
     SmallVector<OpFoldResult> sizes;
-    for (int64_t i = 0; i < rank; ++i)
-      sizes.push_back(tensor::getMixedSize(rewriter, loc, data, i));
-    Value zero = indexConst(rewriter, loc, 0);
-    for (size_t n = 0; n < axes.size(); ++n) {
-      int64_t axis = axes[n] < 0 ? axes[n] + rank : axes[n];
-      if (axis < 0 || axis >= rank)
-        return op.emitError() << "slice axis " << axes[n] << " is out of range";
-      Value dim = dimValue(rewriter, loc, data, axis);
-      // Clamp in i64 first: ONNX uses INT64_MAX/MIN for "to the end".
-      auto clampIndex = [&](int64_t v) -> Value {
-        Value i = indexConst(
-            rewriter, loc,
-            std::clamp<int64_t>(v, -(int64_t(1) << 40), int64_t(1) << 40));
-        Value neg = arith::CmpIOp::create(rewriter, loc,
-                                          arith::CmpIPredicate::slt, i, zero);
-        i = arith::SelectOp::create(
-            rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, i, dim),
-            i);
-        i = arith::MaxSIOp::create(rewriter, loc, i, zero);
-        return arith::MinSIOp::create(rewriter, loc, i, dim);
-      };
-      Value start = clampIndex((*starts)[n]), end = clampIndex((*ends)[n]);
-      Value step = indexConst(rewriter, loc, steps[n]);
-      Value span = arith::MaxSIOp::create(
-          rewriter, loc, arith::SubIOp::create(rewriter, loc, end, start),
-          zero);
-      Value count = arith::CeilDivUIOp::create(rewriter, loc, span, step);
-      offsets[axis] = start;
-      sizes[axis] = count;
-      strides[axis] = rewriter.getIndexAttr(steps[n]);
+    for (const SliceAxis &a : *axes)
+      sizes.push_back(a.count);
+    Value result;
+    if (steps && llvm::all_of(*steps, [](int64_t s) { return s > 0; })) {
+      // Positive constant steps: a strided view.
+      SmallVector<OpFoldResult> offsets, strides;
+      for (const SliceAxis &a : *axes) {
+        offsets.push_back(a.start);
+        strides.push_back(getAsOpFoldResult(a.step));
+      }
+      SmallVector<OpFoldResult> staticStrides;
+      for (OpFoldResult st : strides) {
+        std::optional<int64_t> c = getConstantIntValue(st);
+        staticStrides.push_back(c ? OpFoldResult(rewriter.getIndexAttr(*c))
+                                  : st);
+      }
+      result = tensor::ExtractSliceOp::create(rewriter, loc, data, offsets,
+                                              sizes, staticStrides);
+    } else {
+      // Negative or run-time steps: out[i] = in[start + i * step] per axis.
+      Value init = tensor::EmptyOp::create(rewriter, loc, sizes,
+                                           inType.getElementType());
+      MLIRContext *ctx = rewriter.getContext();
+      int64_t rank = inType.getRank();
+      result =
+          linalg::GenericOp::create(
+              rewriter, loc, TypeRange{init.getType()}, ValueRange{},
+              ValueRange{init},
+              ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx)},
+              SmallVector<utils::IteratorType>(rank,
+                                               utils::IteratorType::parallel),
+              [&](OpBuilder &b, Location l, ValueRange) {
+                SmallVector<Value> at;
+                for (int64_t d = 0; d < rank; ++d)
+                  at.push_back(arith::AddIOp::create(
+                      b, l, (*axes)[d].start,
+                      arith::MulIOp::create(b, l,
+                                            linalg::IndexOp::create(b, l, d),
+                                            (*axes)[d].step)));
+                Value v = tensor::ExtractOp::create(b, l, data, at);
+                linalg::YieldOp::create(b, l, v);
+              })
+              .getResult(0);
     }
-    Value slice = tensor::ExtractSliceOp::create(rewriter, loc, data, offsets,
-                                                 sizes, strides);
-    if (slice.getType() != type)
-      slice = tensor::CastOp::create(rewriter, loc, type, slice);
-    rewriter.replaceOp(op, slice);
+    if (result.getType() != type)
+      result = tensor::CastOp::create(rewriter, loc, type, result);
+    rewriter.replaceOp(op, result);
     return success();
+  }
+
+  /// Every axis of the data (unsliced ones: all of it), from starts, ends,
+  /// axes and steps read at run time (constants fold away).
+  static FailureOr<SmallVector<SliceAxis>> sliceAxes(PatternRewriter &rewriter,
+                                                     onnx::SliceOp op) {
+    Location loc = op.getLoc();
+    Value data = op.getData();
+    int64_t rank = cast<RankedTensorType>(data.getType()).getRank();
+    int64_t n = cast<RankedTensorType>(op.getStarts().getType()).getDimSize(0);
+    if (auto c = constantInts(op.getAxes()))
+      for (int64_t a : *c)
+        if (a < -rank || a >= rank)
+          return op.emitError() << "slice axis " << a << " is out of range";
+    Value one = indexConst(rewriter, loc, 1);
+    SmallVector<SliceAxis> axes;
+    for (int64_t d = 0; d < rank; ++d)
+      axes.push_back({indexConst(rewriter, loc, 0), one,
+                      dimValue(rewriter, loc, data, d)});
+    bool hasAxes = !isa<NoneType>(op.getAxes().getType());
+    bool hasSteps = !isa<NoneType>(op.getSteps().getType());
+    auto axesConst = constantInts(op.getAxes());
+    if (ShapedType::isDynamic(n) || (hasAxes && !axesConst)) {
+      return op.emitError("Slice with axes (or a count of them) known only "
+                          "at run time is not supported");
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t axis = hasAxes ? (*axesConst)[i] : i;
+      if (axis < 0)
+        axis += rank;
+      if (axis < 0 || axis >= rank)
+        return op.emitError() << "slice axis " << axis << " is out of range";
+      Value at = indexConst(rewriter, loc, i);
+      Value step = hasSteps ? elementI64(rewriter, loc, op.getSteps(), at)
+                            : arith::ConstantOp::create(
+                                  rewriter, loc, rewriter.getI64IntegerAttr(1))
+                                  .getResult();
+      Value nonzero = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::ne, step,
+          arith::ConstantOp::create(rewriter, loc,
+                                    rewriter.getI64IntegerAttr(0)));
+      cf::AssertOp::create(rewriter, loc, nonzero, "Slice: a step is 0");
+      axes[axis] = clampSliceAxis(rewriter, loc,
+                                  elementI64(rewriter, loc, op.getStarts(), at),
+                                  elementI64(rewriter, loc, op.getEnds(), at),
+                                  step, dimValue(rewriter, loc, data, axis));
+    }
+    return axes;
   }
 };
 } // namespace

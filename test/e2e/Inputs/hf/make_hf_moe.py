@@ -1,0 +1,164 @@
+"""Writes the Hugging Face transformers fixtures: MoE blocks and small causal
+LMs built from transformers' own model classes (random weights from small
+configs), exported to ONNX the ways users export them, with PyTorch's
+outputs saved for the tests to compare against.
+
+Needs torch, transformers (5.x), onnx and onnxscript; the test suite only
+reads what this writes. Exports per block (`<family>.<export>.onnx`):
+
+  ts_eager    torch.onnx.export(dynamo=False), experts "eager": the loop
+              over the experts hit by the tracing input is unrolled (the
+              trace input has 2 tokens, so experts are missing) and their
+              token counts are baked in.
+  ts_bmm      torch.onnx.export(dynamo=False), experts "batched_mm".
+  dynamo_bmm  torch.onnx.export(dynamo=True), experts "batched_mm" (the
+              eager loop does not export under torch.export: its trip count
+              is data-dependent).
+
+Each `<family>.npz` holds `x0`/`y0` (the tracing input, 2 tokens) and
+`x1`/`y1` (13 tokens, routed to other experts).
+
+usage: make_hf_moe.py [--out DIR] [--families a,b] [--exports a,b]
+"""
+import argparse
+import importlib
+import inspect
+import os
+import warnings
+
+import numpy as np
+import torch
+import transformers
+
+warnings.filterwarnings("ignore")
+
+H = 16  # hidden size of every block
+# family: (config class, module, block class, config kwargs)
+FAMILIES = {
+    "mixtral": ("MixtralConfig", "mixtral", "MixtralSparseMoeBlock",
+                dict(hidden_size=H, intermediate_size=32, num_local_experts=8,
+                     num_experts_per_tok=2)),
+    "qwen2_moe": ("Qwen2MoeConfig", "qwen2_moe", "Qwen2MoeSparseMoeBlock",
+                  dict(hidden_size=H, moe_intermediate_size=32,
+                       shared_expert_intermediate_size=48, num_experts=8,
+                       num_experts_per_tok=2)),
+    "qwen3_moe": ("Qwen3MoeConfig", "qwen3_moe", "Qwen3MoeSparseMoeBlock",
+                  dict(hidden_size=H, moe_intermediate_size=32, num_experts=8,
+                       num_experts_per_tok=2)),
+    "olmoe": ("OlmoeConfig", "olmoe", "OlmoeSparseMoeBlock",
+              dict(hidden_size=H, intermediate_size=32, num_experts=8,
+                   num_experts_per_tok=2)),
+    "deepseek_v3": ("DeepseekV3Config", "deepseek_v3", "DeepseekV3MoE",
+                    dict(hidden_size=H, moe_intermediate_size=32,
+                         n_routed_experts=8, num_experts_per_tok=2, n_group=4,
+                         topk_group=2, n_shared_experts=1,
+                         routed_scaling_factor=2.5)),
+    "gpt_oss": ("GptOssConfig", "gpt_oss", "GptOssMLP",
+                dict(hidden_size=H, intermediate_size=32, num_local_experts=8,
+                     num_experts_per_tok=2)),
+    "phimoe": ("PhimoeConfig", "phimoe", "PhimoeSparseMoeBlock",
+               dict(hidden_size=H, intermediate_size=32, num_local_experts=8,
+                    num_experts_per_tok=2)),
+    "granitemoe": ("GraniteMoeConfig", "granitemoe", "GraniteMoeMoE",
+                   dict(hidden_size=H, intermediate_size=32,
+                        num_local_experts=8, num_experts_per_tok=2)),
+    "qwen3_next": ("Qwen3NextConfig", "qwen3_next", "Qwen3NextSparseMoeBlock",
+                   dict(hidden_size=H, moe_intermediate_size=32,
+                        shared_expert_intermediate_size=48, num_experts=8,
+                        num_experts_per_tok=2)),
+    "dbrx": ("DbrxConfig", "dbrx", "DbrxFFN",
+             dict(d_model=H, ffn_config=dict(ffn_hidden_size=32,
+                                             moe_num_experts=8, moe_top_k=2))),
+    "jetmoe": ("JetMoeConfig", "jetmoe", "JetMoeMoE",
+               dict(hidden_size=H, intermediate_size=32, num_local_experts=8,
+                    num_experts_per_tok=2)),
+    "llama4": ("Llama4TextConfig", "llama4", "Llama4TextMoe",
+               dict(hidden_size=H, intermediate_size=32, num_local_experts=8,
+                    num_experts_per_tok=1)),
+    "switch": ("SwitchTransformersConfig", "switch_transformers",
+               "SwitchTransformersSparseMLP",
+               dict(d_model=H, d_ff=32, num_experts=8, expert_capacity=64)),
+}
+EXPORTS = ("ts_eager", "ts_bmm", "dynamo_bmm")
+
+
+def make_block(family, dtype):
+    cfg_name, module, cls, kwargs = FAMILIES[family]
+    config = getattr(transformers, cfg_name)(**kwargs)
+    mod = importlib.import_module(
+        f"transformers.models.{module}.modeling_{module}")
+    torch.manual_seed(0)
+    block = getattr(mod, cls)(config).eval()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    return block.to(dtype), config
+
+
+class Wrapped(torch.nn.Module):
+    """The block with one tensor output (some return (y, router_logits))."""
+
+    def __init__(self, block):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x):
+        y = self.block(x)
+        return y[0] if isinstance(y, tuple) else y
+
+
+def export(model, x, path, dynamo):
+    if dynamo:
+        batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq")
+        torch.onnx.export(model, (x,), path, input_names=["x"],
+                          output_names=["y"], dynamo=True,
+                          dynamic_shapes={"x": {1: seq}},
+                          external_data=False)
+    else:
+        torch.onnx.export(model, (x,), path, input_names=["x"],
+                          output_names=["y"], dynamo=False,
+                          dynamic_axes={"x": {1: "seq"}, "y": {-2: "seq"}})
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--exports", default=",".join(EXPORTS))
+    p.add_argument("--f16", default="mixtral,qwen3_moe,deepseek_v3,gpt_oss",
+                   help="families also written in float16 (<family>_f16.*)")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    f16 = set(args.f16.split(",")) if args.f16 else set()
+    for family in args.families.split(","):
+        for dtype in [torch.float32] + ([torch.float16] if family in f16 else []):
+            name = family + ("_f16" if dtype == torch.float16 else "")
+            block, config = make_block(family, dtype)
+            model = Wrapped(block)
+            gen = torch.Generator().manual_seed(2)
+            x0 = torch.randn(1, 2, H, generator=gen).to(dtype)
+            x1 = torch.randn(1, 13, H, generator=gen).to(dtype)
+            saved = {}
+            for exp in args.exports.split(","):
+                config._experts_implementation = (
+                    "eager" if exp.endswith("eager") else "batched_mm")
+                with torch.no_grad():
+                    ys = [model(x0), model(x1)]
+                path = os.path.join(args.out, f"{name}.{exp}.onnx")
+                try:
+                    export(model, x0, path, exp.startswith("dynamo"))
+                    print("wrote", path)
+                except Exception as e:  # an export the exporter refuses
+                    print(f"{name}.{exp}: export failed: {type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:200]}")
+                    continue
+                if not saved:
+                    saved = dict(x0=x0.numpy(), y0=ys[0].numpy(),
+                                 x1=x1.numpy(), y1=ys[1].numpy())
+            if saved:
+                np.savez(os.path.join(args.out, f"{name}.npz"), **saved)
+
+
+if __name__ == "__main__":
+    main()
