@@ -378,7 +378,7 @@ Shape inferTile(InferenceContext &c) {
   Shape data = c.shape(0);
   if (!data)
     return std::nullopt;
-  auto repeats = getConstantInts(c.in(1));
+  auto repeats = getPartialInts(c.in(1));
   SmallVector<int64_t> out = *data;
   if (repeats && repeats->size() != out.size()) {
     c.error = "repeats has " + std::to_string(repeats->size()) +
@@ -386,11 +386,11 @@ Shape inferTile(InferenceContext &c) {
     return std::nullopt;
   }
   for (size_t i = 0; i < out.size(); ++i) {
-    if (repeats && (*repeats)[i] < 0) {
+    if (repeats && (*repeats)[i] < 0 && (*repeats)[i] != kDyn) {
       c.error = "repeats holds negative count " + std::to_string((*repeats)[i]);
       return std::nullopt;
     }
-    if (!repeats || out[i] == kDyn ||
+    if (!repeats || out[i] == kDyn || (*repeats)[i] == kDyn ||
         llvm::MulOverflow(out[i], (*repeats)[i], out[i]))
       out[i] = kDyn;
   }

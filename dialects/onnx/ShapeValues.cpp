@@ -138,7 +138,8 @@ std::optional<SmallVector<int64_t>> mlir::onnx::getConstantInts(Value value) {
 }
 
 // Element values of a small integer tensor computed from shapes (Shape,
-// Gather, Concat, Unsqueeze, Squeeze, Cast, Constant): known elements are
+// Gather, Slice, Concat, reshapes, Cast, Constant, arithmetic, OneHot of
+// constant positions): known elements are
 // their values, the others kDyn. Exporters build Reshape and Expand targets
 // this way ("[-1, x.shape[2]]"), and knowing the static entries keeps
 // static dimensions static.
@@ -189,7 +190,7 @@ static std::optional<SmallVector<int64_t>> partialInts(Value v, int depth) {
     return out;
   }
   // Rank changes of a scalar or vector keep its values in order.
-  if (isa<UnsqueezeOp, SqueezeOp, IdentityOp>(op) ||
+  if (isa<UnsqueezeOp, SqueezeOp, IdentityOp, ReshapeOp, FlattenOp>(op) ||
       (isa<CastOp>(op) && elementTypeOf(op->getResult(0)) &&
        elementTypeOf(op->getResult(0)).isInteger(64))) {
     Shape s = shapeOf(op->getResult(0));
@@ -212,7 +213,50 @@ static std::optional<SmallVector<int64_t>> partialInts(Value v, int depth) {
   }
   // Elementwise integer arithmetic, comparison and selection (how torch
   // resolves -1 entries of an expand target); a scalar broadcasts.
-  if (isa<AddOp, SubOp, MulOp, EqualOp, WhereOp>(op)) {
+  // A slice of a vector with constant bounds.
+  if (auto slice = dyn_cast<SliceOp>(op)) {
+    auto data = partialInts(slice.getData(), depth + 1);
+    auto starts = getConstantInts(slice.getStarts());
+    auto ends = getConstantInts(slice.getEnds());
+    auto steps = isa<NoneType>(slice.getSteps().getType())
+                     ? std::optional(SmallVector<int64_t>{1})
+                     : getConstantInts(slice.getSteps());
+    bool axis0 = isa<NoneType>(slice.getAxes().getType()) ||
+                 getConstantInts(slice.getAxes()) == SmallVector<int64_t>{0} ||
+                 getConstantInts(slice.getAxes()) == SmallVector<int64_t>{-1};
+    Shape s = shapeOf(slice.getData());
+    if (!data || !starts || !ends || !steps || !axis0 || !s || s->size() != 1 ||
+        starts->size() != 1 || ends->size() != 1 || steps->size() != 1 ||
+        (*steps)[0] <= 0)
+      return std::nullopt;
+    int64_t n = data->size();
+    auto clampTo = [&](int64_t x) {
+      return std::clamp<int64_t>(x < 0 ? x + n : x, 0, n);
+    };
+    SmallVector<int64_t> out;
+    for (int64_t i = clampTo((*starts)[0]); i < clampTo((*ends)[0]);
+         i += (*steps)[0])
+      out.push_back((*data)[i]);
+    return out;
+  }
+  // OneHot of constant positions: `off` everywhere, `on` at the indices
+  // (how torch.onnx writes repeat_interleave's repeats).
+  if (auto oneHot = dyn_cast<OneHotOp>(op)) {
+    auto idx = getConstantInts(oneHot.getIndices());
+    auto size = getConstantInts(oneHot.getDepth());
+    auto values = partialInts(oneHot.getValues(), depth + 1);
+    Shape s = shapeOf(oneHot.getIndices());
+    if (!idx || !size || size->size() != 1 || !values || values->size() != 2 ||
+        !s || s->size() > 1 || (s->size() == 1 && idx->size() != 1) ||
+        (*size)[0] < 0 || (*size)[0] > 64)
+      return std::nullopt;
+    int64_t d = (*size)[0], at = (*idx)[0] < 0 ? (*idx)[0] + d : (*idx)[0];
+    SmallVector<int64_t> out(d, (*values)[0]);
+    if (at >= 0 && at < d)
+      out[at] = (*values)[1];
+    return out;
+  }
+  if (isa<AddOp, SubOp, MulOp, DivOp, EqualOp, WhereOp>(op)) {
     SmallVector<SmallVector<int64_t>> args;
     size_t n = 1;
     for (Value in : op->getOperands()) {

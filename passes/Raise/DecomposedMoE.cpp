@@ -102,6 +102,7 @@ public:
   /// gathered at the top-k's ids.
   bool weightsFromTopK = false;
   Value gatheredScores;
+  bool topkOfLogits = false;
   /// The FFN of each expert whose update has been evaluated.
   llvm::DenseMap<int64_t, DecomposedFFN> ffns;
 
@@ -149,59 +150,22 @@ bool Analysis::setTopK(onnx::TopKOp op) {
   return true;
 }
 
-/// The routing weights: `s[ids]` (the top-k's values, or scores gathered
-/// at its ids), optionally divided by their sum (plus a negligible epsilon,
-/// as DeepSeek writes it), optionally times a constant scale.
+/// The routing weights (matchRoutingWeights), the first time they are
+/// seen; afterwards the same value only.
 bool Analysis::isWeights(Value v) {
   // f16/bf16 models route in f32 and cast the weights back.
   Value w = stripFloatCasts(v);
   if (weights)
     return w == weights;
-  Value cur = w;
-  double sc = 1.0;
-  if (auto mul = cur.getDefiningOp<onnx::MulOp>()) {
-    Value other;
-    std::optional<double> f = scalarFloatOperand(mul, other);
-    if (!f)
-      return false;
-    sc = *f;
-    cur = stripNoopCasts(other);
-  }
-  bool renorm = false;
-  if (auto div = cur.getDefiningOp<onnx::DivOp>()) {
-    Value num = stripNoopCasts(div.getA());
-    Value den = stripNoopCasts(div.getB());
-    if (auto add = den.getDefiningOp<onnx::AddOp>()) {
-      Value other;
-      std::optional<double> eps = scalarFloatOperand(add, other);
-      if (!eps || *eps < 0 || *eps > 1e-12)
-        return false;
-      den = stripNoopCasts(other);
-    }
-    auto sum = den.getDefiningOp<onnx::ReduceSumOp>();
-    if (!sum || sum.getKeepdims() != 1 ||
-        stripNoopCasts(sum.getData()) != num ||
-        !isSingleAxis(sum.getAxes(), 1, 2))
-      return false;
-    renorm = true;
-    cur = num;
-  }
-  if (auto t = cur.getDefiningOp<onnx::TopKOp>()) {
-    if (cur != t.getValues() || !setTopK(t))
-      return false;
-    weightsFromTopK = true;
-  } else if (auto g = cur.getDefiningOp<onnx::GatherElementsOp>()) {
-    auto t = g.getIndices().getDefiningOp<onnx::TopKOp>();
-    if (!t || g.getIndices() != t.getIndices() ||
-        (g.getAxis() != 1 && g.getAxis() != -1) || !setTopK(t))
-      return false;
-    gatheredScores = stripFloatCasts(g.getData());
-  } else {
+  std::optional<RouterEvidence> evidence = matchRoutingWeights(w);
+  if (!evidence || !setTopK(cast<onnx::TopKOp>(evidence->topk)))
     return false;
-  }
   weights = w;
-  renormalize = renorm;
-  scale = sc;
+  renormalize = evidence->renormalize;
+  scale = evidence->scale;
+  weightsFromTopK = evidence->weightsFromTopK;
+  gatheredScores = evidence->gatheredScores;
+  topkOfLogits = evidence->topkOfLogits;
   return true;
 }
 
@@ -679,9 +643,9 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
     why = "top-k selects more experts than there are";
     return std::nullopt;
   }
-  RouterEvidence evidence{an.topk,          an.numExperts, an.k,
-                          an.renormalize,   an.scale,      an.weightsFromTopK,
-                          an.gatheredScores};
+  RouterEvidence evidence{an.topk,           an.numExperts,  an.k,
+                          an.renormalize,    an.scale,       an.weightsFromTopK,
+                          an.gatheredScores, an.topkOfLogits};
   std::optional<DecomposedRouter> router = matchRouter(evidence, hidden, why);
   if (!router)
     return std::nullopt;

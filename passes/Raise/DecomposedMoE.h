@@ -53,6 +53,10 @@ struct DecomposedRouter {
   GroupScore groupScore = GroupScore::top2_sum;
   double scale = 1.0;
   double maskedScore = -std::numeric_limits<double>::infinity();
+  /// When set, the router's logits as computed by the graph (a linear map
+  /// with a bias: the layer takes them as its `logits` operand and
+  /// `linear` is unused).
+  Value logits;
 };
 
 /// A decomposed MoE block: `result[t] = sum_j w[t, j] ffn_{ids[t, j]}(x[t])`
@@ -77,7 +81,17 @@ struct RouterEvidence {
   double scale = 1.0;
   bool weightsFromTopK = false; // else scores gathered at its ids:
   Value gatheredScores;
+  /// The top-k ranked the router logits and the weights are the softmax of
+  /// the chosen ones: the same as the softmax scores' top-k renormalized.
+  bool topkOfLogits = false;
 };
+
+/// Matches routing weights `w` ([T, k]): `s[ids]` (the top-k's values, or
+/// scores gathered at its ids), optionally divided by their sum (plus a
+/// negligible epsilon, as DeepSeek writes it), optionally times a constant
+/// scale; or the softmax of the top-k's values (top-k of the logits).
+/// Casts between float types around it are looked through.
+std::optional<RouterEvidence> matchRoutingWeights(Value w);
 
 /// Matches the router feeding `evidence.topk`, the scores of a linear map
 /// of `hidden`, consistent with the weights; on failure `why` says why.

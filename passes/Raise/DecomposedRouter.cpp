@@ -119,6 +119,115 @@ bool matchGroupLimit(onnx::WhereOp where, int64_t numExperts,
   return true;
 }
 
+/// A top-k usable as the router's: k > 0 of the largest along the experts
+/// of a [T, E] input.
+bool isRouterTopK(onnx::TopKOp op, RouterEvidence &evidence) {
+  auto kv = scalarInt(op.getK());
+  auto in = rankedType(op.getX());
+  if (!kv || *kv <= 0 || !in || in.getRank() != 2 || in.isDynamicDim(1) ||
+      op.getLargest() != 1 || (op.getAxis() != -1 && op.getAxis() != 1))
+    return false;
+  evidence.topk = op;
+  evidence.k = *kv;
+  evidence.numExperts = in.getDimSize(1);
+  return true;
+}
+} // namespace
+
+std::optional<RouterEvidence> mlir::moe::matchRoutingWeights(Value w) {
+  RouterEvidence evidence;
+  Value cur = stripFloatCasts(w);
+  // softmax(top-k values), the top-k ranking the logits.
+  if (auto softmax = cur.getDefiningOp<onnx::SoftmaxOp>()) {
+    auto t = stripFloatCasts(softmax.getInput()).getDefiningOp<onnx::TopKOp>();
+    if (!t || stripFloatCasts(softmax.getInput()) != t.getValues() ||
+        (softmax.getAxis() != 1 && softmax.getAxis() != -1) ||
+        !isRouterTopK(t, evidence))
+      return std::nullopt;
+    evidence.weightsFromTopK = true;
+    evidence.topkOfLogits = true;
+    evidence.renormalize = true;
+    return evidence;
+  }
+  if (auto mul = cur.getDefiningOp<onnx::MulOp>()) {
+    Value other;
+    std::optional<double> f = scalarFloatOperand(mul, other);
+    if (!f)
+      return std::nullopt;
+    evidence.scale = *f;
+    cur = stripNoopCasts(other);
+  }
+  if (auto div = cur.getDefiningOp<onnx::DivOp>()) {
+    Value num = stripNoopCasts(div.getA());
+    Value den = stripNoopCasts(div.getB());
+    if (auto add = den.getDefiningOp<onnx::AddOp>()) {
+      Value other;
+      std::optional<double> eps = scalarFloatOperand(add, other);
+      if (!eps || *eps < 0 || *eps > 1e-12)
+        return std::nullopt;
+      den = stripNoopCasts(other);
+    }
+    auto sum = den.getDefiningOp<onnx::ReduceSumOp>();
+    if (!sum || sum.getKeepdims() != 1 ||
+        stripNoopCasts(sum.getData()) != num ||
+        !isSingleAxis(sum.getAxes(), 1, 2))
+      return std::nullopt;
+    evidence.renormalize = true;
+    cur = num;
+  }
+  if (auto t = cur.getDefiningOp<onnx::TopKOp>()) {
+    if (cur != t.getValues() || !isRouterTopK(t, evidence))
+      return std::nullopt;
+    evidence.weightsFromTopK = true;
+  } else if (auto g = cur.getDefiningOp<onnx::GatherElementsOp>()) {
+    auto t = g.getIndices().getDefiningOp<onnx::TopKOp>();
+    if (!t || g.getIndices() != t.getIndices() ||
+        (g.getAxis() != 1 && g.getAxis() != -1) || !isRouterTopK(t, evidence))
+      return std::nullopt;
+    evidence.gatheredScores = stripFloatCasts(g.getData());
+  } else {
+    return std::nullopt;
+  }
+  return evidence;
+}
+
+namespace {
+/// The router linear map of `logits` (of the block's input): a plain
+/// matmul becomes the layer's router weight; one with a bias leaves the
+/// logits to the graph (the layer's `logits` operand).
+bool matchRouterLinear(Value logits, Value hidden, int64_t numExperts,
+                       DecomposedRouter &router, std::string &why) {
+  std::optional<DecomposedLinear> linear = matchLinear(stripFloatCasts(logits));
+  if (!linear || stripFloatCasts(linear->input) != hidden) {
+    why = "the router logits are not a linear map of the block's input";
+    return false;
+  }
+  auto w = rankedType(linear->weight);
+  if (w.getDimSize(linear->transposed ? 1 : 0) != numExperts) {
+    why = "the router has a different number of experts than the dispatch";
+    return false;
+  }
+  router.linear = *linear;
+  if (linear->bias)
+    router.logits = logits;
+  return true;
+}
+
+/// softmax(top-k(logits)): selection and weights equal those of softmax
+/// scores, top-k, renormalized (softmax is monotonic, and renormalizing the
+/// chosen probabilities cancels the other experts' share).
+std::optional<DecomposedRouter> matchLogitsRouter(const RouterEvidence &an,
+                                                  Value logits, Value hidden,
+                                                  std::string &why) {
+  DecomposedRouter router;
+  if (!matchRouterLinear(logits, hidden, an.numExperts, router, why))
+    return std::nullopt;
+  router.scoring = Scoring::softmax;
+  router.k = an.k;
+  router.renormalize = true;
+  router.scale = an.scale;
+  return router;
+}
 } // namespace
 
 std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
@@ -126,6 +235,8 @@ std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
                                                        std::string &why) {
   DecomposedRouter router;
   Value sel = stripFloatCasts(cast<onnx::TopKOp>(an.topk).getX());
+  if (an.topkOfLogits)
+    return matchLogitsRouter(an, sel, hidden, why);
   double masked = -std::numeric_limits<double>::infinity();
   if (auto where = sel.getDefiningOp<onnx::WhereOp>()) {
     if (!matchGroupLimit(where, an.numExperts, router, sel, masked)) {
@@ -163,21 +274,8 @@ std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
     why = "the router scores are neither a softmax nor a sigmoid";
     return std::nullopt;
   }
-  std::optional<DecomposedLinear> linear = matchLinear(stripFloatCasts(logits));
-  if (!linear || stripFloatCasts(linear->input) != hidden) {
-    why = "the router logits are not a linear map of the block's input";
+  if (!matchRouterLinear(logits, hidden, an.numExperts, router, why))
     return std::nullopt;
-  }
-  if (linear->bias) {
-    // moe.layer's router is a plain matmul (its bias is a selection bias).
-    why = "the router's linear map has a bias";
-    return std::nullopt;
-  }
-  auto w = rankedType(linear->weight);
-  if (w.getDimSize(linear->transposed ? 1 : 0) != an.numExperts) {
-    why = "the router has a different number of experts than the dispatch";
-    return std::nullopt;
-  }
   // The weights are the scores of the chosen experts: the top-k's own
   // values only when it ranked the scores themselves.
   bool sameScores = an.weightsFromTopK
@@ -189,7 +287,6 @@ std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
     return std::nullopt;
   }
   router.maskedScore = masked;
-  router.linear = *linear;
   router.k = an.k;
   router.renormalize = an.renormalize;
   router.scale = an.scale;

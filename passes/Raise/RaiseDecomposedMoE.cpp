@@ -99,9 +99,18 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
     return nullptr;
   }
   // Router weights and bias kept in f32 by an f16/bf16 model convert when
-  // no value changes.
-  Value routerWeight = convertConstantExactly(
-      b, loc, block.router.linear.weight, elt, "moe_router");
+  // no value changes; logits computed with a bias stay the graph's.
+  Value routerLogits = block.router.logits;
+  if (routerLogits &&
+      cast<ShapedType>(routerLogits.getType()).getElementType() != elt) {
+    emitRemark(loc, "MoE block left as dense ops: its router logits are not "
+                    "of the input's element type");
+    return nullptr;
+  }
+  Value routerWeight =
+      routerLogits ? Value()
+                   : convertConstantExactly(b, loc, block.router.linear.weight,
+                                            elt, "moe_router");
   // The selection bias as the layer's [E] vector, converted and flattened
   // in one step.
   Value bias;
@@ -112,21 +121,24 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
           convertConstantExactly(b, loc, given, elt, "moe_router_bias",
                                  ArrayRef<int64_t>{biasType.getNumElements()});
   }
-  if (!routerWeight || (block.router.bias && !bias)) {
+  if ((!routerWeight && !routerLogits) || (block.router.bias && !bias)) {
     emitRemark(loc, "MoE block left as dense ops: its router weights are not "
                     "constants exactly representable in the input's element "
                     "type");
     return nullptr;
   }
-  DecomposedLinear routerLinear = block.router.linear;
-  routerLinear.weight = routerWeight;
-  Value router = outIn(b, loc, routerLinear, "moe_router");
+  Value router;
+  if (routerWeight) {
+    DecomposedLinear routerLinear = block.router.linear;
+    routerLinear.weight = routerWeight;
+    router = outIn(b, loc, routerLinear, "moe_router");
+  }
   Value fc1 = stack(b, loc, block.experts, &DecomposedFFN::gate, "moe_fc1");
   Value fc3 = first.up.weight
                   ? stack(b, loc, block.experts, &DecomposedFFN::up, "moe_fc3")
                   : Value();
   Value fc2 = stack(b, loc, block.experts, &DecomposedFFN::down, "moe_fc2");
-  if (!router || !fc1 || !fc2 || (first.up.weight && !fc3)) {
+  if ((!router && !routerLogits) || !fc1 || !fc2 || (first.up.weight && !fc3)) {
     emitRemark(loc, "MoE block left as dense ops: its weights are not "
                     "readable constants");
     return nullptr;
@@ -150,8 +162,8 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
                                   APFloat(r.maskedScore));
   auto act = ActivationAttr::get(ctx, first.activation, gatingOf(first));
   auto layer = LayerOp::create(
-      b, loc, block.hidden.getType(), block.hidden, /*router_logits=*/Value(),
-      router, bias, fc1, *fc1Bias, fc3, *fc3Bias, fc2, *fc2Bias,
+      b, loc, block.hidden.getType(), block.hidden, routerLogits, router, bias,
+      fc1, *fc1Bias, fc3, *fc3Bias, fc2, *fc2Bias,
       /*shared_fc1=*/Value(),
       /*shared_fc3=*/Value(), /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
       /*fc1_scales=*/Value(), /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
