@@ -221,8 +221,16 @@ Shape inferSlice(InferenceContext &c) {
   if (!data)
     return std::nullopt;
   int64_t rank = data->size();
-  auto starts = getConstantInts(c.in(1));
-  auto ends = getConstantInts(c.in(2));
+  // Bounds computed from shapes (x[..., : x.shape[-1] // 2]) count as known
+  // when every entry is.
+  auto known = [](Value v) -> std::optional<SmallVector<int64_t>> {
+    auto vals = getPartialInts(v);
+    if (!vals || llvm::is_contained(*vals, kDyn))
+      return std::nullopt;
+    return vals;
+  };
+  auto starts = known(c.in(1));
+  auto ends = known(c.in(2));
   std::optional<SmallVector<int64_t>> axes, steps;
   bool hasAxes = c.has(3);
   bool hasSteps = c.has(4);

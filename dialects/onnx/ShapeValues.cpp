@@ -281,6 +281,8 @@ static std::optional<SmallVector<int64_t>> partialInts(Value v, int depth) {
         else if (isa<AddOp>(op) && !llvm::AddOverflow(a, b, r)) {
         } else if (isa<SubOp>(op) && !llvm::SubOverflow(a, b, r)) {
         } else if (isa<MulOp>(op) && !llvm::MulOverflow(a, b, r)) {
+        } else if (isa<DivOp>(op) && b != 0 && !(a == INT64_MIN && b == -1)) {
+          r = a / b; // ONNX's integer division truncates, as C++'s does
         } else {
           r = kDyn;
         }

@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -182,6 +183,200 @@ struct TopKPattern : OpRewritePattern<onnx::TopKOp> {
     };
     rewriter.replaceOp(op, {restore(forall.getResult(0), vType),
                             restore(forall.getResult(1), iType)});
+    return success();
+  }
+};
+
+/// TopK in general: any axis (moved last and back), k known only at run
+/// time (a sort when k is the axis size), integer or float elements. Each
+/// row takes k scans, each picking the best element ranked after the
+/// previous pick (ties to the lower index), as the constant-k form does.
+struct GeneralTopKPattern : OpRewritePattern<onnx::TopKOp> {
+  GeneralTopKPattern(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/0) {}
+
+  /// (v, i) ranked before (w, j).
+  static Value before(OpBuilder &b, Location loc, bool largest, Value v,
+                      Value i, Value w, Value j) {
+    bool isFloat = isa<FloatType>(v.getType());
+    Value better =
+        isFloat
+            ? Value(arith::CmpFOp::create(b, loc,
+                                          largest ? arith::CmpFPredicate::OGT
+                                                  : arith::CmpFPredicate::OLT,
+                                          v, w))
+            : Value(arith::CmpIOp::create(b, loc,
+                                          largest ? arith::CmpIPredicate::sgt
+                                                  : arith::CmpIPredicate::slt,
+                                          v, w));
+    Value equal = isFloat ? Value(arith::CmpFOp::create(
+                                b, loc, arith::CmpFPredicate::OEQ, v, w))
+                          : Value(arith::CmpIOp::create(
+                                b, loc, arith::CmpIPredicate::eq, v, w));
+    Value tie = arith::AndIOp::create(
+        b, loc, equal,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, i, j));
+    return arith::OrIOp::create(b, loc, better, tie);
+  }
+
+  /// [rows, n] -> ([rows, k] values, [rows, k] i64 indices).
+  static std::pair<Value, Value> topRows(PatternRewriter &rewriter,
+                                         Location loc, Value flat, Value k,
+                                         bool largest) {
+    auto type = cast<RankedTensorType>(flat.getType());
+    Type elt = type.getElementType();
+    Value rows = getValueOrCreateConstantIndexOp(
+        rewriter, loc, tensor::getMixedSize(rewriter, loc, flat, 0));
+    Value n = getValueOrCreateConstantIndexOp(
+        rewriter, loc, tensor::getMixedSize(rewriter, loc, flat, 1));
+    Value vInit = tensor::EmptyOp::create(rewriter, loc,
+                                          ArrayRef<OpFoldResult>{rows, k}, elt);
+    Value iInit = tensor::EmptyOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{rows, k}, rewriter.getI64Type());
+    Value zero = idx(rewriter, loc, 0), one = idx(rewriter, loc, 1);
+    Value placeholder =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elt));
+    Value falseV =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(false));
+    auto perRow = scf::ForOp::create(
+        rewriter, loc, zero, rows, one, ValueRange{vInit, iInit},
+        [&](OpBuilder &b, Location l, Value r, ValueRange outs) {
+          auto picks = scf::ForOp::create(
+              b, l, zero, k, one,
+              ValueRange{outs[0], outs[1], placeholder, zero, falseV},
+              [&](OpBuilder &pb, Location pl, Value j, ValueRange acc) {
+                Value prevV = acc[2], prevI = acc[3], hasPrev = acc[4];
+                auto scan = scf::ForOp::create(
+                    pb, pl, zero, n, one, ValueRange{placeholder, zero, falseV},
+                    [&](OpBuilder &sb, Location sl, Value i, ValueRange best) {
+                      Value v = tensor::ExtractOp::create(sb, sl, flat,
+                                                          ValueRange{r, i});
+                      Value after = arith::OrIOp::create(
+                          sb, sl,
+                          arith::XOrIOp::create(
+                              sb, sl, hasPrev,
+                              arith::ConstantOp::create(sb, sl,
+                                                        sb.getBoolAttr(true))),
+                          before(sb, sl, largest, prevV, prevI, v, i));
+                      Value beats = arith::OrIOp::create(
+                          sb, sl,
+                          arith::XOrIOp::create(
+                              sb, sl, best[2],
+                              arith::ConstantOp::create(sb, sl,
+                                                        sb.getBoolAttr(true))),
+                          before(sb, sl, largest, v, i, best[0], best[1]));
+                      Value take = arith::AndIOp::create(sb, sl, after, beats);
+                      scf::YieldOp::create(
+                          sb, sl,
+                          ValueRange{
+                              arith::SelectOp::create(sb, sl, take, v, best[0]),
+                              arith::SelectOp::create(sb, sl, take, i, best[1]),
+                              arith::OrIOp::create(sb, sl, take, best[2])});
+                    });
+                Value bv = scan.getResult(0), bi = scan.getResult(1);
+                Value vs = tensor::InsertOp::create(pb, pl, bv, acc[0],
+                                                    ValueRange{r, j});
+                Value is = tensor::InsertOp::create(
+                    pb, pl,
+                    arith::IndexCastOp::create(pb, pl, pb.getI64Type(), bi),
+                    acc[1], ValueRange{r, j});
+                Value truthy =
+                    arith::ConstantOp::create(pb, pl, pb.getBoolAttr(true));
+                scf::YieldOp::create(pb, pl,
+                                     ValueRange{vs, is, bv, bi, truthy});
+              });
+          scf::YieldOp::create(
+              b, l, ValueRange{picks.getResult(0), picks.getResult(1)});
+        });
+    return {perRow.getResult(0), perRow.getResult(1)};
+  }
+
+  /// `v` with dimensions `a` and `b` swapped.
+  static Value swapDims(PatternRewriter &rewriter, Location loc, Value v,
+                        int64_t a, int64_t b) {
+    if (a == b)
+      return v;
+    auto type = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> perm(type.getRank());
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      perm[i] = i;
+    std::swap(perm[a], perm[b]);
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t p : perm)
+      sizes.push_back(tensor::getMixedSize(rewriter, loc, v, p));
+    Value init =
+        tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
+    return linalg::TransposeOp::create(rewriter, loc, v, init, perm)
+        .getResult()[0];
+  }
+
+  LogicalResult matchAndRewrite(onnx::TopKOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getX();
+    auto xType = dyn_cast<RankedTensorType>(x.getType());
+    auto vType = dyn_cast<RankedTensorType>(op.getValues().getType());
+    auto iType = dyn_cast<RankedTensorType>(op.getIndices().getType());
+    auto kType = dyn_cast<RankedTensorType>(op.getK().getType());
+    if (!xType || !vType || !iType || !kType || xType.getRank() < 1 ||
+        kType.getNumElements() != 1 ||
+        !(isa<FloatType>(xType.getElementType()) ||
+          xType.getElementType().isSignlessInteger()))
+      return op.emitError("TopK needs a ranked input of integers or floats "
+                          "and a one-element k");
+    int64_t rank = xType.getRank();
+    int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
+    if (axis < 0 || axis >= rank)
+      return op.emitError()
+             << "TopK axis " << op.getAxis() << " is out of range";
+    Value kv = tensor::ExtractOp::create(
+        rewriter, loc, op.getK(),
+        SmallVector<Value>(kType.getRank(), idx(rewriter, loc, 0)));
+    Value k =
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), kv);
+    // The axis last, the rest flattened into rows.
+    Value moved = swapDims(rewriter, loc, x, axis, rank - 1);
+    Value n = getValueOrCreateConstantIndexOp(
+        rewriter, loc, tensor::getMixedSize(rewriter, loc, moved, rank - 1));
+    Value ok = arith::AndIOp::create(
+        rewriter, loc,
+        arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sge, k,
+                              idx(rewriter, loc, 0)),
+        arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sle, k, n));
+    cf::AssertOp::create(rewriter, loc, ok,
+                         "TopK: k is outside [0, the axis size]");
+    auto movedType = cast<RankedTensorType>(moved.getType());
+    SmallVector<Value> shape;
+    Value rows = idx(rewriter, loc, 1);
+    for (int64_t i = 0; i < rank - 1; ++i) {
+      Value s = getValueOrCreateConstantIndexOp(
+          rewriter, loc, tensor::getMixedSize(rewriter, loc, moved, i));
+      shape.push_back(s);
+      rows = arith::MulIOp::create(rewriter, loc, rows, s);
+    }
+    auto flatType = RankedTensorType::get(
+        {ShapedType::kDynamic, movedType.getDimSize(rank - 1)},
+        movedType.getElementType());
+    Value flat = tensor::ReshapeOp::create(
+        rewriter, loc, flatType, moved,
+        tensor::FromElementsOp::create(rewriter, loc, ValueRange{rows, n}));
+    auto [vals, ids] = topRows(rewriter, loc, flat, k, op.getLargest() != 0);
+    shape.push_back(k);
+    Value shapeTensor = tensor::FromElementsOp::create(rewriter, loc, shape);
+    auto unflat = [&](Value v, Type elt) -> Value {
+      SmallVector<int64_t> dims(movedType.getShape());
+      dims.back() = ShapedType::kDynamic;
+      Value r = tensor::ReshapeOp::create(
+          rewriter, loc, RankedTensorType::get(dims, elt), v, shapeTensor);
+      return swapDims(rewriter, loc, r, axis, rank - 1);
+    };
+    Value values = unflat(vals, movedType.getElementType());
+    Value indices = unflat(ids, rewriter.getI64Type());
+    auto castTo = [&](Value v, Type t) -> Value {
+      return v.getType() == t
+                 ? v
+                 : Value(tensor::CastOp::create(rewriter, loc, t, v));
+    };
+    rewriter.replaceOp(op, {castTo(values, vType), castTo(indices, iType)});
     return success();
   }
 };
@@ -379,6 +574,7 @@ struct OneHotPattern : OpRewritePattern<onnx::OneHotOp> {
 
 void mlir::moe::onnx_to_core::populateIndexingPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<GatherPattern, GatherElementsPattern, TopKPattern, ArgMaxPattern,
-               OneHotPattern>(patterns.getContext());
+  patterns.add<GatherPattern, GatherElementsPattern, TopKPattern,
+               GeneralTopKPattern, ArgMaxPattern, OneHotPattern>(
+      patterns.getContext());
 }

@@ -186,9 +186,9 @@ std::optional<ActivationKind> matchWrittenGelu(Value v, Value &g) {
   return std::nullopt;
 }
 
-/// `act(g)` for an activation the expert FFNs use: relu, gelu (the op or
-/// written out), or silu written as `g * sigmoid(g)`. Sets `g`.
-std::optional<ActivationKind> matchActivation(Value v, Value &g) {
+} // namespace
+
+std::optional<ActivationKind> mlir::moe::matchActivation(Value v, Value &g) {
   Operation *op = v.getDefiningOp();
   if (auto relu = dyn_cast_or_null<onnx::ReluOp>(op)) {
     g = relu.getX();
@@ -215,7 +215,6 @@ std::optional<ActivationKind> matchActivation(Value v, Value &g) {
   }
   return std::nullopt;
 }
-} // namespace
 
 std::optional<DecomposedFFN> mlir::moe::matchFFN(Value y) {
   std::optional<DecomposedLinear> down = matchLinear(y);

@@ -59,14 +59,40 @@ struct DecomposedRouter {
   Value logits;
 };
 
+/// A projection applied with its expert's matrix of a stacked constant
+/// `weight` (`[E, out, in]`, or `[E, in, out]` when `transposed`), plus the
+/// expert's row of `bias` (`[E, out]`) when present.
+struct StackedLinear {
+  Value weight;
+  bool transposed = false;
+  Value bias;
+};
+
+/// Experts whose weights are stacked parameters (transformers 5.x): fc1
+/// holds gate and up (`gating`), then the activation and fc2. `alpha`,
+/// `beta`, `limit`: gpt-oss's clamped SwiGLU.
+struct StackedFFN {
+  StackedLinear fc1, fc2;
+  ActivationKind activation = ActivationKind::identity;
+  Gating gating = Gating::none;
+  double alpha = 1.0, beta = 0.0;
+  std::optional<double> limit;
+};
+
 /// A decomposed MoE block: `result[t] = sum_j w[t, j] ffn_{ids[t, j]}(x[t])`
-/// for `x = hidden` with (w, ids) from `router`.
+/// for `x = hidden` with (w, ids) from `router`. The FFNs are either one
+/// per expert (`experts`) or `stacked`.
 struct DecomposedMoE {
   Value hidden;
   Value result;
   DecomposedRouter router;
   SmallVector<DecomposedFFN> experts; // indexed by expert id
+  std::optional<StackedFFN> stacked;
 };
+
+/// Matches a block computed slot by slot (transformers' "batched_mm"
+/// experts) whose final per-token sum over the k slots is `result`.
+std::optional<DecomposedMoE> matchBatchedMoE(Value result, std::string &why);
 
 /// Matches the block whose accumulation starts at `zeros` (zeros shaped
 /// like the block's input). On failure, `why` says what did not match.
@@ -100,6 +126,10 @@ std::optional<DecomposedRouter> matchRouter(const RouterEvidence &evidence,
 
 /// Matches `y = ffn(x)` (any `x`, the same for every projection).
 std::optional<DecomposedFFN> matchFFN(Value y);
+
+/// `act(g)` for an activation the expert FFNs use: relu, gelu (the op or
+/// written out), or silu written as `g * sigmoid(g)`. Sets `g`.
+std::optional<ActivationKind> matchActivation(Value v, Value &g);
 
 /// Matches a linear map (MatMul or Gemm with a constant 2-D weight).
 std::optional<DecomposedLinear> matchLinear(Value y);

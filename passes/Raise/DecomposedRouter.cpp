@@ -198,7 +198,7 @@ namespace {
 bool matchRouterLinear(Value logits, Value hidden, int64_t numExperts,
                        DecomposedRouter &router, std::string &why) {
   std::optional<DecomposedLinear> linear = matchLinear(stripFloatCasts(logits));
-  if (!linear || stripFloatCasts(linear->input) != hidden) {
+  if (!linear || !sameRows(stripFloatCasts(linear->input), hidden)) {
     why = "the router logits are not a linear map of the block's input";
     return false;
   }

@@ -179,3 +179,38 @@ bool match::hasValues(Value v, ArrayRef<int64_t> values) {
                                static_cast<double>(std::get<1>(p));
                       });
 }
+
+Value match::unitSource(Value v) {
+  for (int i = 0; i < 16; ++i) {
+    Operation *op = v.getDefiningOp();
+    if (!isa_and_nonnull<onnx::ReshapeOp, onnx::FlattenOp, onnx::SqueezeOp,
+                         onnx::UnsqueezeOp, onnx::IdentityOp>(op) ||
+        !isUnitReshape(op->getOperand(0), v))
+      return v;
+    v = op->getOperand(0);
+  }
+  return v;
+}
+
+Value match::matrixOf(Value v) {
+  Value last = v;
+  for (int i = 0; i < 16; ++i) {
+    if (auto t = rankedType(v); t && t.getRank() == 2)
+      last = v;
+    Operation *op = v.getDefiningOp();
+    if (!isa_and_nonnull<onnx::ReshapeOp, onnx::FlattenOp, onnx::SqueezeOp,
+                         onnx::UnsqueezeOp, onnx::IdentityOp>(op) ||
+        !isUnitReshape(op->getOperand(0), v))
+      break;
+    v = op->getOperand(0);
+  }
+  return last;
+}
+
+bool match::sameRows(Value a, Value b) {
+  a = stripNoopCasts(a);
+  b = stripNoopCasts(b);
+  // Two unit reshapes of one value to the same type hold the same values.
+  return a == b || matrixOf(a) == matrixOf(b) ||
+         (a.getType() == b.getType() && unitSource(a) == unitSource(b));
+}

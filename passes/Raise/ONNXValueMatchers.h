@@ -35,6 +35,15 @@ std::optional<int64_t> realDimPos(Value v, unsigned i);
 /// the element count pins it).
 bool isUnitReshape(Value in, Value out);
 
+/// `v` through reshapes that only add or remove unit dimensions.
+Value unitSource(Value v);
+/// The last value of rank 2 on `v`'s chain of unit reshapes (unitSource's
+/// steps); `v` when there is none.
+Value matrixOf(Value v);
+/// Whether `a` and `b` hold the same values up to unit dimensions: their
+/// matrixOf is the same, or they have one type and one unitSource.
+bool sameRows(Value a, Value b);
+
 /// The value of a one-element integer tensor known at compile time.
 std::optional<int64_t> scalarInt(Value v);
 /// The same for a rank-0 tensor only.

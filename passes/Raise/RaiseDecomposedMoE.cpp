@@ -84,8 +84,67 @@ bool weightsOfType(const DecomposedFFN &ffn, Type elt) {
   return true;
 }
 
-/// Builds the moe.layer for `block`; null (with a remark) when the layer
-/// cannot hold it.
+/// The layer's router operands for `block`: its logits (computed by the
+/// graph) or its router weight `[E, H]`, and the selection bias `[E]`.
+struct RouterOperands {
+  Value logits, weight, bias;
+};
+
+/// Router operands in the layer's element type `elt`; a remark and nothing
+/// when they cannot be.
+std::optional<RouterOperands> buildRouter(OpBuilder &b, Location loc,
+                                          const DecomposedMoE &block,
+                                          FloatType elt) {
+  RouterOperands r;
+  // Router weights and bias kept in f32 by an f16/bf16 model convert when
+  // no value changes; logits computed with a bias stay the graph's.
+  r.logits = block.router.logits;
+  if (r.logits &&
+      cast<ShapedType>(r.logits.getType()).getElementType() != elt) {
+    emitRemark(loc, "MoE block left as dense ops: its router logits are not "
+                    "of the input's element type");
+    return std::nullopt;
+  }
+  Value routerWeight =
+      r.logits ? Value()
+               : convertConstantExactly(b, loc, block.router.linear.weight, elt,
+                                        "moe_router");
+  // The selection bias as the layer's [E] vector, converted and flattened
+  // in one step.
+  if (Value given = block.router.bias) {
+    auto biasType = cast<ShapedType>(given.getType());
+    if (biasType.hasStaticShape())
+      r.bias =
+          convertConstantExactly(b, loc, given, elt, "moe_router_bias",
+                                 ArrayRef<int64_t>{biasType.getNumElements()});
+  }
+  if ((!routerWeight && !r.logits) || (block.router.bias && !r.bias)) {
+    emitRemark(loc, "MoE block left as dense ops: its router weights are not "
+                    "constants exactly representable in the input's element "
+                    "type");
+    return std::nullopt;
+  }
+  if (routerWeight) {
+    DecomposedLinear routerLinear = block.router.linear;
+    routerLinear.weight = routerWeight;
+    r.weight = outIn(b, loc, routerLinear, "moe_router");
+    if (!r.weight) {
+      emitRemark(loc, "MoE block left as dense ops: its router weight is not "
+                      "a readable constant");
+      return std::nullopt;
+    }
+  }
+  return r;
+}
+
+RoutingAttr routingOf(MLIRContext *ctx, const DecomposedRouter &r) {
+  return RoutingAttr::get(ctx, r.scoring, r.k, r.renormalize, r.groups,
+                          r.topkGroups, r.groupScore, APFloat(r.scale),
+                          APFloat(r.maskedScore));
+}
+
+/// Builds the moe.layer for `block`'s per-expert FFNs; null (with a remark)
+/// when the layer cannot hold it.
 LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
   Location loc = block.result.getLoc();
   auto elt = cast<FloatType>(
@@ -98,47 +157,15 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
                     "all of the input's element type");
     return nullptr;
   }
-  // Router weights and bias kept in f32 by an f16/bf16 model convert when
-  // no value changes; logits computed with a bias stay the graph's.
-  Value routerLogits = block.router.logits;
-  if (routerLogits &&
-      cast<ShapedType>(routerLogits.getType()).getElementType() != elt) {
-    emitRemark(loc, "MoE block left as dense ops: its router logits are not "
-                    "of the input's element type");
+  std::optional<RouterOperands> router = buildRouter(b, loc, block, elt);
+  if (!router)
     return nullptr;
-  }
-  Value routerWeight =
-      routerLogits ? Value()
-                   : convertConstantExactly(b, loc, block.router.linear.weight,
-                                            elt, "moe_router");
-  // The selection bias as the layer's [E] vector, converted and flattened
-  // in one step.
-  Value bias;
-  if (Value given = block.router.bias) {
-    auto biasType = cast<ShapedType>(given.getType());
-    if (biasType.hasStaticShape())
-      bias =
-          convertConstantExactly(b, loc, given, elt, "moe_router_bias",
-                                 ArrayRef<int64_t>{biasType.getNumElements()});
-  }
-  if ((!routerWeight && !routerLogits) || (block.router.bias && !bias)) {
-    emitRemark(loc, "MoE block left as dense ops: its router weights are not "
-                    "constants exactly representable in the input's element "
-                    "type");
-    return nullptr;
-  }
-  Value router;
-  if (routerWeight) {
-    DecomposedLinear routerLinear = block.router.linear;
-    routerLinear.weight = routerWeight;
-    router = outIn(b, loc, routerLinear, "moe_router");
-  }
   Value fc1 = stack(b, loc, block.experts, &DecomposedFFN::gate, "moe_fc1");
   Value fc3 = first.up.weight
                   ? stack(b, loc, block.experts, &DecomposedFFN::up, "moe_fc3")
                   : Value();
   Value fc2 = stack(b, loc, block.experts, &DecomposedFFN::down, "moe_fc2");
-  if ((!router && !routerLogits) || !fc1 || !fc2 || (first.up.weight && !fc3)) {
+  if (!fc1 || !fc2 || (first.up.weight && !fc3)) {
     emitRemark(loc, "MoE block left as dense ops: its weights are not "
                     "readable constants");
     return nullptr;
@@ -156,19 +183,63 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
     return nullptr;
   }
   MLIRContext *ctx = b.getContext();
-  const DecomposedRouter &r = block.router;
-  auto routing = RoutingAttr::get(ctx, r.scoring, r.k, r.renormalize, r.groups,
-                                  r.topkGroups, r.groupScore, APFloat(r.scale),
-                                  APFloat(r.maskedScore));
   auto act = ActivationAttr::get(ctx, first.activation, gatingOf(first));
-  auto layer = LayerOp::create(
-      b, loc, block.hidden.getType(), block.hidden, routerLogits, router, bias,
-      fc1, *fc1Bias, fc3, *fc3Bias, fc2, *fc2Bias,
-      /*shared_fc1=*/Value(),
+  return LayerOp::create(
+      b, loc, block.hidden.getType(), block.hidden, router->logits,
+      router->weight, router->bias, fc1, *fc1Bias, fc3, *fc3Bias, fc2, *fc2Bias,
+      /*shared_fc1=*/Value(), /*shared_fc3=*/Value(),
+      /*shared_fc2=*/Value(), /*shared_gate=*/Value(), /*fc1_scales=*/Value(),
+      /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
+      routingOf(ctx, block.router), act, /*weight_bits=*/0, /*quant_block=*/0);
+}
+
+/// A stacked projection as the layer's `[E, out, in]` weight and `[E, out]`
+/// bias in `elt`; nothing when a constant cannot be converted exactly.
+std::optional<std::pair<Value, Value>>
+stackedOperands(OpBuilder &b, Location loc, const StackedLinear &lin,
+                FloatType elt, StringRef name) {
+  Value w = convertConstantExactly(b, loc, lin.weight, elt, name);
+  if (w && lin.transposed)
+    w = transposeStacked(b, loc, w, name);
+  Value bias = lin.bias ? convertConstantExactly(b, loc, lin.bias, elt,
+                                                 (name + "_bias").str())
+                        : Value();
+  if (!w || (lin.bias && !bias))
+    return std::nullopt;
+  return std::pair{w, bias};
+}
+
+/// Builds the moe.layer for `block`'s stacked experts (their parameters
+/// are already the layer's weights, transposed per expert when stored
+/// `[E, in, out]`).
+LayerOp buildStackedLayer(OpBuilder &b, const DecomposedMoE &block) {
+  Location loc = block.result.getLoc();
+  auto elt = cast<FloatType>(
+      cast<ShapedType>(block.hidden.getType()).getElementType());
+  std::optional<RouterOperands> router = buildRouter(b, loc, block, elt);
+  if (!router)
+    return nullptr;
+  const StackedFFN &ffn = *block.stacked;
+  auto fc1 = stackedOperands(b, loc, ffn.fc1, elt, "moe_fc1");
+  auto fc2 = stackedOperands(b, loc, ffn.fc2, elt, "moe_fc2");
+  if (!fc1 || !fc2) {
+    emitRemark(loc, "MoE block left as dense ops: its expert weights are not "
+                    "constants exactly representable in the input's element "
+                    "type");
+    return nullptr;
+  }
+  MLIRContext *ctx = b.getContext();
+  auto act = ActivationAttr::get(
+      ctx, ffn.activation, ffn.gating, APFloat(ffn.alpha), APFloat(ffn.beta),
+      ffn.limit ? APFloat(*ffn.limit) : APFloat::getInf(APFloat::IEEEdouble()));
+  return LayerOp::create(
+      b, loc, block.hidden.getType(), block.hidden, router->logits,
+      router->weight, router->bias, fc1->first, fc1->second, /*fc3=*/Value(),
+      /*fc3_bias=*/Value(), fc2->first, fc2->second, /*shared_fc1=*/Value(),
       /*shared_fc3=*/Value(), /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
       /*fc1_scales=*/Value(), /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
-      routing, act, /*weight_bits=*/0, /*quant_block=*/0);
-  return layer;
+      routingOf(ctx, block.router), act, /*weight_bits=*/0,
+      /*quant_block=*/0);
 }
 
 /// `g * shared(x)` or `shared(x)` for an FFN of the layer's gating whose
@@ -241,26 +312,37 @@ void foldSharedExpert(OpBuilder &b, LayerOp layer) {
 struct RaiseDecomposedMoEPass
     : moe::impl::RaiseDecomposedMoEBase<RaiseDecomposedMoEPass> {
   void runOnOperation() override {
+    // The accumulations that start at zeros (the expert loop) and the sums
+    // over the k slots (batched experts).
     SmallVector<Value> candidates;
     getOperation()->walk([&](Operation *op) {
-      if (isa<onnx::ConstantOfShapeOp, onnx::ExpandOp>(op))
+      if (isa<onnx::ConstantOfShapeOp, onnx::ExpandOp, onnx::ReduceSumOp>(op))
         candidates.push_back(op->getResult(0));
     });
     llvm::DenseSet<Value> raised;
     OpBuilder b(&getContext());
-    for (Value zeros : candidates) {
+    for (Value start : candidates) {
       std::string why;
-      std::optional<DecomposedMoE> block = matchDecomposedMoE(zeros, why);
+      bool batched = isa<onnx::ReduceSumOp>(start.getDefiningOp());
+      std::optional<DecomposedMoE> block = batched
+                                               ? matchBatchedMoE(start, why)
+                                               : matchDecomposedMoE(start, why);
       if (!block) {
         if (!why.empty())
-          emitRemark(zeros.getLoc(), "MoE-like block left as dense ops: ")
+          emitRemark(start.getLoc(), "MoE-like block left as dense ops: ")
               << why;
         continue;
       }
       if (!raised.insert(block->result).second)
         continue;
+      if (block->result.getType() != block->hidden.getType()) {
+        emitRemark(start.getLoc(), "MoE block left as dense ops: its result "
+                                   "type differs from its input's");
+        continue;
+      }
       b.setInsertionPoint(block->result.getDefiningOp());
-      LayerOp layer = buildLayer(b, *block);
+      LayerOp layer =
+          block->stacked ? buildStackedLayer(b, *block) : buildLayer(b, *block);
       if (!layer)
         continue;
       if (failed(layer.verify())) {

@@ -124,6 +124,28 @@ Value mlir::moe::transposeConstant(OpBuilder &b, Location loc, Value v,
   return createBlobConstant(b, loc, outType, *bytes, name, /*asONNX=*/true);
 }
 
+Value mlir::moe::transposeStacked(OpBuilder &b, Location loc, Value v,
+                                  StringRef name) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || type.getRank() != 3 || !type.hasStaticShape() ||
+      type.getElementType().getIntOrFloatBitWidth() % 8)
+    return nullptr;
+  std::optional<std::vector<char>> bytes = constantBytes(v);
+  if (!bytes)
+    return nullptr;
+  int64_t e = type.getDimSize(0), r = type.getDimSize(1),
+          c = type.getDimSize(2);
+  size_t w = type.getElementType().getIntOrFloatBitWidth() / 8;
+  std::vector<char> out(bytes->size());
+  for (int64_t x = 0; x < e; ++x)
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < c; ++j)
+        std::memcpy(out.data() + ((x * c + j) * r + i) * w,
+                    bytes->data() + ((x * r + i) * c + j) * w, w);
+  auto outType = RankedTensorType::get({e, c, r}, type.getElementType());
+  return createBlobConstant(b, loc, outType, out, name, /*asONNX=*/true);
+}
+
 /// The float constant `v`'s elements converted to `elt`, row-major bytes;
 /// nothing when `v` is not a readable float constant or a value does not
 /// convert exactly.

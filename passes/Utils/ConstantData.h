@@ -39,6 +39,10 @@ Value stackConstants(OpBuilder &b, Location loc, ArrayRef<Value> parts,
 /// `[C, R]`; null when `v` is not such a constant.
 Value transposeConstant(OpBuilder &b, Location loc, Value v, StringRef name);
 
+/// The 3-D constant `v` (`[E, R, C]`) with each matrix transposed: an
+/// `onnx.Constant` `[E, C, R]`; null when `v` is not such a constant.
+Value transposeStacked(OpBuilder &b, Location loc, Value v, StringRef name);
+
 /// The float constant `v` converted to element type `elt` and, when given,
 /// reshaped to `shape` (the same element count): an `onnx.Constant`, or `v`
 /// itself when neither changes. Null when `v` is not a readable float

@@ -1,11 +1,18 @@
-"""Checks a model exported from Hugging Face transformers classes
-(test/e2e/Inputs/hf): compiles it for the CPU with moe-opt, runs it on the
-inputs saved beside it (`<family>.npz`: x0/y0, the tracing input, and
-x1/y1, another token count that routes to other experts) and compares with
-PyTorch's outputs (relative L2 error <= 1e-4 for f32, 1e-2 for f16). Prints
-how many MoE blocks were raised to moe.layer.
+"""Checks models exported from Hugging Face transformers classes
+(test/e2e/Inputs/hf, listed in its zoo.txt): each is compiled for the CPU
+with moe-opt, run on the inputs saved beside it (`<family>.npz`: x0/y0, the
+tracing input, and x1/y1, another token count that routes to other
+experts) and compared with PyTorch's outputs (relative L2 error <= 1e-4 for
+f32, 1e-2 for f16), or with onnxruntime's where the export itself differs
+from PyTorch. The number of MoE blocks raised to moe.layer must be the one
+the zoo lists.
 
-usage: hf_check.py MODEL.onnx WORKDIR [--npz FILE] [--cases x0,x1]
+zoo.txt lines: `MODEL raised=N [cases=0,1] [reference=torch|ort]
+[fails=CASE:MESSAGE]`; `fails` names a case on which the compiled model
+must fail with MESSAGE (a trace-specialized export on an input it does not
+fit, as onnxruntime fails too).
+
+usage: hf_check.py ZOO WORKDIR [--filter REGEX]
 """
 import argparse
 import os
@@ -17,26 +24,79 @@ import numpy as np
 
 from moe_e2e import Model, compare, compile_model
 
-p = argparse.ArgumentParser()
-p.add_argument("model")
-p.add_argument("workdir")
-p.add_argument("--npz", help="default: <family>.npz beside the model")
-p.add_argument("--cases", default="0,1", help="which saved inputs to run")
-args = p.parse_args()
-os.makedirs(args.workdir, exist_ok=True)
 
-npz = args.npz or re.sub(r"\.[a-z_]+\.onnx$", ".npz", args.model)
-saved = np.load(npz)
-mlir = subprocess.run(["moe-opt", args.model, "--onnx-remarks=false"],
-                      check=True, capture_output=True, text=True).stdout
-print(f"raised: {len(re.findall(r'= moe.layer ', mlir))} moe.layer")
-lib = compile_model(args.model, os.path.join(args.workdir, "model.so"))
-model = Model(lib)
-ok = True
-for case in args.cases.split(","):
-    x, y = saved[f"x{case}"], saved[f"y{case}"]
-    ours = model.run([x], 1)[0]
-    tokens = int(np.prod(x.shape[:-1]))
-    ok &= compare(f"{tokens} tokens", ours, y.reshape(ours.shape)
-                  if ours.size == y.size else y)
-sys.exit(0 if ok else 1)
+def parse(line):
+    fields = line.split()
+    entry = {"model": fields[0], "cases": "0,1", "reference": "torch",
+             "fails": None}
+    for f in fields[1:]:
+        key, value = f.split("=", 1)
+        entry[key] = value
+    entry["raised"] = int(entry["raised"])
+    return entry
+
+
+def check(entry, root, workdir):
+    """Prints the model's lines; whether everything matches."""
+    name = entry["model"]
+    path = os.path.join(root, name)
+    family = re.sub(r"\.[a-z_]+\.onnx$", "", name)
+    saved = np.load(os.path.join(root, family + ".npz"))
+    mlir = subprocess.run(["moe-opt", path, "--onnx-remarks=false"],
+                          check=True, capture_output=True, text=True).stdout
+    raised = len(re.findall(r"= moe.layer ", mlir))
+    ok = raised == entry["raised"]
+    print(f"{name}: raised {raised} moe.layer"
+          + ("" if ok else f" (expected {entry['raised']})"))
+    os.makedirs(workdir, exist_ok=True)
+    lib = compile_model(path, os.path.join(workdir, name + ".so"),
+                        extra=["--onnx-remarks=false"])
+    model = Model(lib)
+    session = None
+    if entry["reference"] == "ort":
+        import onnxruntime as ort
+        session = ort.InferenceSession(path,
+                                       providers=["CPUExecutionProvider"])
+    fails = entry["fails"].split(":", 1) if entry["fails"] else None
+    for case in entry["cases"].split(","):
+        x = saved[f"x{case}"]
+        tokens = int(np.prod(x.shape[:-1]))
+        if fails and fails[0] == case:
+            import ctypes  # the failure comes back as moe_model_run's error
+            try:
+                model.run([x], 1)
+                print(f"  {tokens} tokens: ran, expected a failure")
+                ok = False
+            except SystemExit as e:
+                got = str(e)
+                good = fails[1].replace("_", " ") in got
+                print(f"  {tokens} tokens: fails as expected" if good else
+                      f"  {tokens} tokens: {got}")
+                ok &= good
+            continue
+        ours = model.run([x], 1)[0]
+        ref = (session.run(None, {"x": x})[0] if session
+               else saved[f"y{case}"])
+        ok &= compare(f"  {tokens} tokens vs {entry['reference']}", ours,
+                      ref.reshape(ours.shape) if ours.size == ref.size
+                      else ref)
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("zoo")
+    p.add_argument("workdir")
+    p.add_argument("--filter", default="")
+    args = p.parse_args()
+    root = os.path.dirname(os.path.abspath(args.zoo))
+    entries = [parse(l) for l in open(args.zoo)
+               if l.strip() and not l.startswith("#")]
+    entries = [e for e in entries if re.search(args.filter, e["model"])]
+    passed = sum(check(e, root, args.workdir) for e in entries)
+    print(f"{passed} of {len(entries)} models match")
+    sys.exit(0 if passed == len(entries) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,10 @@ reads what this writes. Exports per block (`<family>.<export>.onnx`):
               eager loop does not export under torch.export: its trip count
               is data-dependent).
 
+Families whose experts do not use transformers' experts interface (DBRX,
+JetMoE, Llama4, Switch) have one forward: `<family>.ts.onnx` and
+`<family>.dynamo.onnx` (when torch.export takes it).
+
 Each `<family>.npz` holds `x0`/`y0` (the tracing input, 2 tokens) and
 `x1`/`y1` (13 tokens, routed to other experts).
 
@@ -140,9 +144,13 @@ def main():
             x0 = torch.randn(1, 2, H, generator=gen).to(dtype)
             x1 = torch.randn(1, 13, H, generator=gen).to(dtype)
             saved = {}
-            for exp in args.exports.split(","):
+            # Experts behind transformers' experts interface take the
+            # implementation from the config; the others have one forward.
+            interface = any(hasattr(m, "has_gate") for m in block.modules())
+            exports = args.exports.split(",") if interface else ["ts", "dynamo"]
+            for exp in exports:
                 config._experts_implementation = (
-                    "eager" if exp.endswith("eager") else "batched_mm")
+                    "batched_mm" if exp.endswith("bmm") else "eager")
                 with torch.no_grad():
                     ys = [model(x0), model(x1)]
                 path = os.path.join(args.out, f"{name}.{exp}.onnx")
