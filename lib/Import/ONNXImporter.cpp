@@ -31,8 +31,11 @@ using namespace mlir;
 namespace pb = ::onnx;
 
 namespace {
-constexpr int64_t kMinOpset = 13;
-constexpr int64_t kMaxOpset = 21;
+/// Older forms of the ops are rewritten on import (OpsetNormalization);
+/// opset 28 (onnx 1.23) changed none of the supported ops' semantics since
+/// 21, only their type lists.
+constexpr int64_t kMinOpset = 7;
+constexpr int64_t kMaxOpset = 28;
 /// Initializers with at most this many elements stay inline dense attributes
 /// (readable, and foldable by shape inference); larger ones are blobs.
 constexpr int64_t kInlineElements = 16;

@@ -71,6 +71,44 @@ void attributeToInput(StringRef name, unsigned index, Location loc,
       b, loc, type, DenseElementsAttr::get(type, ArrayRef<int64_t>(ints)));
   operands.insert(operands.begin() + index, constant);
 }
+/// Moves scalar attribute `name` (an int or a float) to operand
+/// `index` as a constant of `type` and `shape` (one element).
+void scalarAttributeToInput(StringRef name, unsigned index, Type type,
+                            ArrayRef<int64_t> shape, Location loc, OpBuilder &b,
+                            llvm::function_ref<Value()> none,
+                            SmallVectorImpl<NamedAttribute> &attrs,
+                            SmallVectorImpl<Value> &operands) {
+  auto it = llvm::find_if(
+      attrs, [&](NamedAttribute a) { return a.getName() == name; });
+  if (it == attrs.end())
+    return;
+  auto t = RankedTensorType::get(shape, type);
+  Attribute value;
+  if (auto f = dyn_cast<FloatAttr>(it->getValue()))
+    value = DenseElementsAttr::get(
+        t, APFloat(f.getValueAsDouble()).convertToFloat());
+  else
+    value =
+        DenseElementsAttr::get(t, cast<IntegerAttr>(it->getValue()).getInt());
+  attrs.erase(it);
+  while (operands.size() < index)
+    operands.push_back(none());
+  Value constant =
+      onnx::ConstantOp::create(b, loc, t, cast<ElementsAttr>(value));
+  if (operands.size() > index)
+    operands[index] = constant;
+  else
+    operands.push_back(constant);
+}
+
+/// The integer attribute `name`, or `dflt`.
+int64_t intAttr(ArrayRef<NamedAttribute> attrs, StringRef name, int64_t dflt) {
+  for (NamedAttribute a : attrs)
+    if (a.getName() == name)
+      if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
+        return i.getInt();
+  return dflt;
+}
 } // namespace
 
 LogicalResult moe::detail::normalizeNode(StringRef opType, int64_t opset,
@@ -85,5 +123,49 @@ LogicalResult moe::detail::normalizeNode(StringRef opType, int64_t opset,
   bool reduction = opType.starts_with("Reduce");
   if (reduction && opset < (opType == "ReduceSum" ? 13 : 18))
     attributeToInput("axes", 1, loc, b, none, attrs, operands);
+  // Opset 13 made Split's sizes and (Un)Squeeze's axes inputs.
+  if (opset < 13 && opType == "Split")
+    attributeToInput("split", 1, loc, b, none, attrs, operands);
+  if (opset < 13 && (opType == "Squeeze" || opType == "Unsqueeze"))
+    attributeToInput("axes", 1, loc, b, none, attrs, operands);
+  // Opset 10 made Slice's bounds and TopK's k inputs, opset 11 Clip's
+  // limits.
+  if (opset < 10 && opType == "Slice") {
+    attributeToInput("starts", 1, loc, b, none, attrs, operands);
+    attributeToInput("ends", 2, loc, b, none, attrs, operands);
+    attributeToInput("axes", 3, loc, b, none, attrs, operands);
+  }
+  if (opset < 10 && opType == "TopK")
+    scalarAttributeToInput("k", 1, b.getI64Type(), {1}, loc, b, none, attrs,
+                           operands);
+  if (opset < 11 && opType == "Clip") {
+    Type elt = operands.empty()
+                   ? b.getF32Type()
+                   : cast<ShapedType>(operands[0].getType()).getElementType();
+    scalarAttributeToInput("min", 1, elt, {}, loc, b, none, attrs, operands);
+    scalarAttributeToInput("max", 2, elt, {}, loc, b, none, attrs, operands);
+  }
+  // Before opset 13, Softmax normalized the input flattened to 2-D at
+  // `axis` (everything from `axis` on at once), the same as today's only
+  // for the last axis.
+  if (opset < 13 && (opType == "Softmax" || opType == "LogSoftmax")) {
+    int64_t axis = intAttr(attrs, "axis", 1);
+    auto t = operands.empty()
+                 ? RankedTensorType()
+                 : dyn_cast<RankedTensorType>(operands[0].getType());
+    if (!t || (axis != -1 && axis != t.getRank() - 1))
+      return emitError(loc) << opType << " of opset " << opset
+                            << " over the trailing dimensions from axis "
+                            << axis << " is not supported (only the last "
+                            << "axis)";
+    attrs.push_back(b.getNamedAttr(
+        "axis",
+        IntegerAttr::get(
+            IntegerType::get(b.getContext(), 64, IntegerType::Signed), -1)));
+    llvm::erase_if(attrs, [&](NamedAttribute a) {
+      return a.getName() == "axis" &&
+             cast<IntegerAttr>(a.getValue()).getInt() != -1;
+    });
+  }
   return success();
 }
