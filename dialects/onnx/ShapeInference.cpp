@@ -100,6 +100,11 @@ void onnx::detail::addElementwiseRules(RuleTable &rules) {
                        "Clip",     "CumSum",     "MoE",
                        "QMoE",     "ScatterND",  "ScatterElements"})
     rules[op] = sameShape;
+  for (StringRef op :
+       {"Floor", "Ceil", "Round", "Sign", "Cos", "Sin", "Tan", "Acos", "Asin",
+        "Atan", "Cosh", "Sinh", "Acosh", "Asinh", "Atanh", "Softsign"})
+    rules[op] = sameShape;
+  rules["IsNaN"] = [](InferenceContext &c) { c.result(c.shape(0), c.i1()); };
   rules["Where"] = where;
   rules["Cast"] = castTo;
   rules["LayerNormalization"] = normalization;

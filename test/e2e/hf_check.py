@@ -52,6 +52,8 @@ def check(entry, root, workdir):
     lib = compile_model(path, os.path.join(workdir, name + ".so"),
                         extra=["--onnx-remarks=false"])
     model = Model(lib)
+    import onnx
+    input_name = onnx.load(path, load_external_data=False).graph.input[0].name
     session = None
     if entry["reference"] == "ort":
         import onnxruntime as ort
@@ -60,7 +62,9 @@ def check(entry, root, workdir):
     fails = entry["fails"].split(":", 1) if entry["fails"] else None
     for case in entry["cases"].split(","):
         x = saved[f"x{case}"]
-        tokens = int(np.prod(x.shape[:-1]))
+        # Token ids count one token each; hidden states one per row.
+        tokens = int(x.size if np.issubdtype(x.dtype, np.integer)
+                     else np.prod(x.shape[:-1]))
         if fails and fails[0] == case:
             import ctypes  # the failure comes back as moe_model_run's error
             try:
@@ -75,7 +79,7 @@ def check(entry, root, workdir):
                 ok &= good
             continue
         ours = model.run([x], 1)[0]
-        ref = (session.run(None, {"x": x})[0] if session
+        ref = (session.run(None, {input_name: x})[0] if session
                else saved[f"y{case}"])
         ok &= compare(f"  {tokens} tokens vs {entry['reference']}", ours,
                       ref.reshape(ours.shape) if ours.size == ref.size

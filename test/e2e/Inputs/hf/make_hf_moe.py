@@ -22,7 +22,14 @@ JetMoE, Llama4, Switch) have one forward: `<family>.ts.onnx` and
 Each `<family>.npz` holds `x0`/`y0` (the tracing input, 2 tokens) and
 `x1`/`y1` (13 tokens, routed to other experts).
 
+Causal LMs (`<family>_lm.dynamo.onnx`, `<family>_lm.npz` with int64
+input_ids x0/x1 and the logits y0/y1): 2 decoder layers (attention with
+rotary embeddings, RMSNorm, a MoE block, the LM head), batched_mm experts,
+use_cache=False, exported with the dynamo exporter (the TorchScript exporter
+refuses their mask construction: aten::diff).
+
 usage: make_hf_moe.py [--out DIR] [--families a,b] [--exports a,b]
+                      [--lms a,b]
 """
 import argparse
 import importlib
@@ -125,6 +132,64 @@ def export(model, x, path, dynamo):
                           dynamic_axes={"x": {1: "seq"}, "y": {-2: "seq"}})
 
 
+LM_COMMON = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2,
+                 num_attention_heads=4, max_position_embeddings=64,
+                 use_cache=False, tie_word_embeddings=False)
+# family: (config class, model class, config kwargs)
+LMS = {
+    "mixtral": ("MixtralConfig", "MixtralForCausalLM",
+                dict(intermediate_size=64, num_local_experts=4,
+                     num_experts_per_tok=2, num_key_value_heads=2)),
+    "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM",
+                  dict(intermediate_size=64, moe_intermediate_size=32,
+                       num_experts=4, num_experts_per_tok=2,
+                       num_key_value_heads=2, head_dim=8)),
+    "olmoe": ("OlmoeConfig", "OlmoeForCausalLM",
+              dict(intermediate_size=32, num_experts=4, num_experts_per_tok=2,
+                   num_key_value_heads=2)),
+    "gpt_oss": ("GptOssConfig", "GptOssForCausalLM",
+                dict(intermediate_size=32, num_local_experts=4,
+                     num_experts_per_tok=2, num_key_value_heads=2, head_dim=8,
+                     sliding_window=16,
+                     layer_types=["sliding_attention", "full_attention"])),
+}
+
+
+class Logits(torch.nn.Module):
+    """input_ids -> logits of a causal LM (no cache, no mask input)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids):
+        return self.model(input_ids=input_ids, use_cache=False).logits
+
+
+def write_lm(family, out):
+    cfg_name, cls, kwargs = LMS[family]
+    config = getattr(transformers, cfg_name)(**LM_COMMON, **kwargs)
+    config._experts_implementation = "batched_mm"
+    torch.manual_seed(0)
+    model = getattr(transformers, cls)(config).eval()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+    lm = Logits(model)
+    ids0 = torch.randint(0, 128, (1, 5), generator=gen)
+    ids1 = torch.randint(0, 128, (1, 9), generator=gen)
+    path = os.path.join(out, f"{family}_lm.dynamo.onnx")
+    torch.onnx.export(lm, (ids0,), path, input_names=["input_ids"],
+                      output_names=["logits"], dynamo=True,
+                      dynamic_shapes={"input_ids": {1: torch.export.Dim("seq")}},
+                      external_data=False)
+    with torch.no_grad():
+        np.savez(os.path.join(out, f"{family}_lm.npz"), x0=ids0.numpy(),
+                 y0=lm(ids0).numpy(), x1=ids1.numpy(), y1=lm(ids1).numpy())
+    print("wrote", path)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
@@ -132,8 +197,12 @@ def main():
     p.add_argument("--exports", default=",".join(EXPORTS))
     p.add_argument("--f16", default="mixtral,qwen3_moe,deepseek_v3,gpt_oss",
                    help="families also written in float16 (<family>_f16.*)")
+    p.add_argument("--lms", default=",".join(LMS),
+                   help="causal LMs to write (empty: none)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    for family in filter(None, args.lms.split(",")):
+        write_lm(family, args.out)
     f16 = set(args.f16.split(",")) if args.f16 else set()
     for family in args.families.split(","):
         for dtype in [torch.float32] + ([torch.float16] if family in f16 else []):
