@@ -19,7 +19,9 @@ using namespace mlir;
 
 void moe::detail::addImportedGraphToCore(OpPassManager &pm) {
   buildImportPipeline(pm);
-  pm.addPass(createAnnotateABI());
+  AnnotateABIOptions abi;
+  abi.require = true;
+  pm.addPass(createAnnotateABI(abi));
   ConvertONNXToCoreOptions onnxOptions;
   onnxOptions.allowPartial = false;
   pm.addPass(createConvertONNXToCore(onnxOptions));

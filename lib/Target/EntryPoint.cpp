@@ -116,10 +116,23 @@ FailureOr<SmallVector<EntrySig>> collectEntries(ModuleOp module) {
   });
   if (bad)
     return failure();
-  if (entries.empty())
+  if (entries.empty()) {
+    // A function the C interface cannot take says why.
+    std::string why;
+    module.walk([&](Operation *op) {
+      if (auto reason = op->getAttrOfType<StringAttr>("moe.abi_unsupported"))
+        if (why.empty())
+          why = reason.str();
+    });
+    if (!why.empty())
+      return module.emitError()
+             << "the model's " << why
+             << ", which a compiled model's C interface does not take (f32, "
+                "f16, bf16, i32, i64 and bool tensors)";
     return module.emitError("no entry function carries a moe.abi signature "
                             "(compile with --moe-cpu-pipeline, or run "
                             "--moe-annotate-abi before lowering)");
+  }
   return entries;
 }
 

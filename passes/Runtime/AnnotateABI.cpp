@@ -41,34 +41,71 @@ DictionaryAttr describe(Builder &b, Type type, DictionaryAttr attrs,
        b.getNamedAttr("dims", dims)});
 }
 
+/// Why `type` cannot cross the C interface; empty when it can.
+std::string unsupportedReason(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor)
+    return "is not a ranked tensor";
+  if (isSupportedElement(tensor.getElementType()))
+    return "";
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "has element type " << tensor.getElementType();
+  return text;
+}
+
 struct AnnotateABIPass : moe::impl::AnnotateABIBase<AnnotateABIPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     Builder b(&getContext());
+    bool anyEntry = false;
+    std::optional<std::pair<func::FuncOp, std::string>> firstUnsupported;
     for (auto fn : getOperation().getOps<func::FuncOp>()) {
       if (fn.isPrivate() || fn.isExternal())
         continue;
       SmallVector<Attribute> inputs, outputs;
-      bool supported = true;
-      for (unsigned i = 0; i < fn.getNumArguments() && supported; ++i) {
-        DictionaryAttr d =
-            describe(b, fn.getArgumentTypes()[i], fn.getArgAttrDict(i),
-                     ("input" + Twine(i)).str());
-        supported = static_cast<bool>(d);
-        inputs.push_back(d);
-      }
-      for (unsigned i = 0; i < fn.getNumResults() && supported; ++i) {
-        DictionaryAttr d =
-            describe(b, fn.getResultTypes()[i], fn.getResultAttrDict(i),
-                     ("output" + Twine(i)).str());
-        supported = static_cast<bool>(d);
-        outputs.push_back(d);
-      }
-      if (!supported)
+      std::string why;
+      auto add = [&](Type type, DictionaryAttr attrs, StringRef kind,
+                     unsigned i, SmallVectorImpl<Attribute> &list) {
+        std::string fallback = (kind + Twine(i)).str();
+        if (DictionaryAttr d = describe(b, type, attrs, fallback)) {
+          list.push_back(d);
+          return;
+        }
+        if (!why.empty())
+          return;
+        StringAttr name = attrs ? attrs.getAs<StringAttr>("onnx.name") : nullptr;
+        why = (kind + " '" + (name ? name.strref() : StringRef(fallback)) +
+               "' " + unsupportedReason(type))
+                  .str();
+      };
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+        add(fn.getArgumentTypes()[i], fn.getArgAttrDict(i), "input", i,
+            inputs);
+      for (unsigned i = 0; i < fn.getNumResults(); ++i)
+        add(fn.getResultTypes()[i], fn.getResultAttrDict(i), "output", i,
+            outputs);
+      if (!why.empty()) {
+        // Said when an artifact is emitted: the C interface takes f32,
+        // f16, bf16, i32, i64 and bool tensors.
+        fn->setAttr("moe.abi_unsupported", b.getStringAttr(why));
+        if (!firstUnsupported)
+          firstUnsupported = {fn, why};
         continue;
+      }
+      anyEntry = true;
       fn->setAttr("moe.abi",
                   b.getDictionaryAttr(
                       {b.getNamedAttr("inputs", b.getArrayAttr(inputs)),
                        b.getNamedAttr("outputs", b.getArrayAttr(outputs))}));
+    }
+    if (require && !anyEntry && firstUnsupported) {
+      firstUnsupported->first.emitError()
+          << "the model's " << firstUnsupported->second
+          << ", which a compiled model's C interface does not take (f32, "
+             "f16, bf16, i32, i64 and bool tensors)";
+      signalPassFailure();
     }
   }
 };

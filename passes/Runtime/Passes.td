@@ -21,7 +21,15 @@ def AnnotateABI : Pass<"moe-annotate-abi", "::mlir::ModuleOp"> {
     dimensions (`onnx.dims`, from ONNX `dim_param`). The attribute survives
     lowering to the LLVM dialect; `--emit=shared` and `--emit=header` read it
     to generate the model's C entry point, which checks inputs against it.
+    A function with another argument or result type gets
+    `moe.abi_unsupported`, saying which one; with `require`, as the compile
+    pipelines run it, a module whose public functions all have one is an
+    error that names it.
   }];
+  let options = [
+    Option<"require", "require", "bool", /*default=*/"false",
+           "Fail when no public function can cross the C interface">,
+  ];
 }
 
 def ConvertAssertsToRuntime : Pass<"moe-convert-asserts-to-runtime", "::mlir::ModuleOp"> {

@@ -51,7 +51,8 @@ class Model:
     def run(self, inputs, num_outputs):
         """The outputs for `inputs` (NumPy arrays), or SystemExit with the
         entry point's message."""
-        keep = [np.ascontiguousarray(a) for a in inputs]
+        # (np.ascontiguousarray would make a scalar 1-D.)
+        keep = [np.require(a, requirements="C") for a in inputs]
         ins = (Tensor * max(len(keep), 1))()
         for i, a in enumerate(keep):
             ins[i].data = a.ctypes.data

@@ -43,15 +43,26 @@ func.func @bad_dims(%x: tensor<2x3xf32> {onnx.name = "x", onnx.dims = ["n"]}) ->
 
 // -----
 
-// Functions with a type outside the ABI (f64, unranked) get no signature:
-// --emit=shared then reports that no entry function has one.
+// Functions with a type outside the ABI (f64, unranked) get no signature,
+// but the reason, which --emit=shared reports.
 // CHECK-LABEL: func.func @wide
-// CHECK-NOT: moe.abi
+// CHECK-SAME: attributes {moe.abi_unsupported = "input 'input0' has element type f64"}
 // CHECK-LABEL: func.func @unranked
-// CHECK-NOT: moe.abi
+// CHECK-SAME: attributes {moe.abi_unsupported = "input 'input0' is not a ranked tensor"}
 func.func @wide(%x: tensor<4xf64>) -> tensor<4xf64> {
   return %x : tensor<4xf64>
 }
 func.func @unranked(%x: tensor<*xf32>) -> tensor<*xf32> {
   return %x : tensor<*xf32>
+}
+
+// -----
+
+// With `require` (the compile pipelines), a module none of whose public
+// functions can cross the C interface is an error naming the first value
+// that cannot.
+// RUN: not moe-opt %s -split-input-file --moe-annotate-abi=require 2>&1 | FileCheck %s --check-prefix=REQUIRE
+// REQUIRE: error: the model's input 'x' has element type f64, which a compiled model's C interface does not take
+func.func @only_f64(%x: tensor<4xf64> {onnx.name = "x"}) -> tensor<4xf64> {
+  return %x : tensor<4xf64>
 }
