@@ -64,9 +64,22 @@ Shape inferReduce(InferenceContext &c) {
   if (c.has(1)) {
     auto constAxes = getConstantInts(c.in(1));
     if (!constAxes) {
+      // Each size may be reduced to 1 (1s stay 1s); without keepdims the
+      // count of axes gives the rank.
+      SmallVector<int64_t> maybe;
+      for (int64_t d : *data)
+        maybe.push_back(d == 1 ? 1 : kDyn);
       if (keep)
-        return SmallVector<int64_t>(rank, kDyn);
-      return std::nullopt;
+        return maybe;
+      Shape axesShape = c.shape(1);
+      if (!axesShape || axesShape->size() != 1 || (*axesShape)[0] == kDyn ||
+          (*axesShape)[0] > rank)
+        return std::nullopt;
+      int64_t n = (*axesShape)[0];
+      if (n == 0)
+        return c.intAttr("noop_with_empty_axes", 0) ? data
+                                                  : SmallVector<int64_t>{};
+      return SmallVector<int64_t>(rank - n, kDyn);
     }
     axes = *constAxes;
   }

@@ -58,10 +58,10 @@ void where(InferenceContext &c) {
 }
 
 void castTo(InferenceContext &c) {
-  Type to = typeFromOnnxCode(c.ctx, c.intAttr("to", 0));
+  Type to = typeFromONNXCode(c.ctx, c.intAttr("to", 0));
   if (!to) {
-    c.error = "Cast to unsupported ONNX data type " +
-              std::to_string(c.intAttr("to", 0));
+    c.error = "Cast to unsupported ONNX element type " +
+              onnxElementTypeName(c.intAttr("to", 0));
     return;
   }
   c.result(c.shape(0), to);

@@ -36,8 +36,6 @@ std::optional<int64_t> normAxis(int64_t axis, int64_t rank);
 Shape broadcast(const Shape &a, const Shape &b, std::string &error);
 /// Element count of a static 1-D shape operand, i.e. the rank it describes.
 std::optional<int64_t> staticLength(Value v);
-/// The MLIR type of an ONNX TensorProto data type number (Cast's `to`).
-Type typeFromOnnxCode(MLIRContext *ctx, int64_t code);
 
 /// What one op's rule sees and produces. A rule sets the first result
 /// (`result`) or all of them (`results`); `error` explains operands that

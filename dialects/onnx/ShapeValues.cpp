@@ -69,7 +69,7 @@ std::optional<int64_t> onnx::detail::staticLength(Value v) {
   return (*s)[0];
 }
 
-Type onnx::detail::typeFromOnnxCode(MLIRContext *ctx, int64_t code) {
+Type onnx::typeFromONNXCode(MLIRContext *ctx, int64_t code) {
   Builder b(ctx);
   auto uint = [&](unsigned w) {
     return IntegerType::get(ctx, w, IntegerType::Unsigned);
@@ -104,6 +104,20 @@ Type onnx::detail::typeFromOnnxCode(MLIRContext *ctx, int64_t code) {
   default:
     return {};
   }
+}
+
+std::string onnx::onnxElementTypeName(int64_t code) {
+  static const char *const names[] = {
+      "UNDEFINED",    "FLOAT",          "UINT8",      "INT8",
+      "UINT16",       "INT16",          "INT32",      "INT64",
+      "STRING",       "BOOL",           "FLOAT16",    "DOUBLE",
+      "UINT32",       "UINT64",         "COMPLEX64",  "COMPLEX128",
+      "BFLOAT16",     "FLOAT8E4M3FN",   "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
+      "FLOAT8E5M2FNUZ", "UINT4",        "INT4",       "FLOAT4E2M1",
+      "FLOAT8E8M0",   "UINT2",          "INT2"};
+  if (code >= 0 && code < static_cast<int64_t>(std::size(names)))
+    return names[code];
+  return "type " + std::to_string(code);
 }
 
 Type mlir::onnx::getTensorElementType(Value value) {

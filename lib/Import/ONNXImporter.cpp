@@ -121,41 +121,13 @@ Location Importer::nodeLoc(const pb::NodeProto &node, int index) {
 
 FailureOr<ElementInfo> Importer::elementInfo(int32_t code, Location loc,
                                              StringRef what) {
-  Builder b(ctx);
-  auto uint = [&](unsigned w) {
-    return IntegerType::get(ctx, w, IntegerType::Unsigned);
-  };
-  switch (code) {
-  case pb::TensorProto::FLOAT:
-    return ElementInfo{b.getF32Type(), 4};
-  case pb::TensorProto::FLOAT16:
-    return ElementInfo{b.getF16Type(), 2};
-  case pb::TensorProto::BFLOAT16:
-    return ElementInfo{b.getBF16Type(), 2};
-  case pb::TensorProto::DOUBLE:
-    return ElementInfo{b.getF64Type(), 8};
-  case pb::TensorProto::INT8:
-    return ElementInfo{b.getIntegerType(8), 1};
-  case pb::TensorProto::INT16:
-    return ElementInfo{b.getIntegerType(16), 2};
-  case pb::TensorProto::INT32:
-    return ElementInfo{b.getIntegerType(32), 4};
-  case pb::TensorProto::INT64:
-    return ElementInfo{b.getIntegerType(64), 8};
-  case pb::TensorProto::UINT8:
-    return ElementInfo{uint(8), 1};
-  case pb::TensorProto::UINT16:
-    return ElementInfo{uint(16), 2};
-  case pb::TensorProto::UINT32:
-    return ElementInfo{uint(32), 4};
-  case pb::TensorProto::UINT64:
-    return ElementInfo{uint(64), 8};
-  case pb::TensorProto::BOOL:
-    return ElementInfo{b.getI1Type(), 1};
-  default:
-    return mlir::emitError(loc)
-           << what << " has unsupported ONNX element type " << code;
-  }
+  Type type = mlir::onnx::typeFromONNXCode(ctx, code);
+  if (!type)
+    return mlir::emitError(loc) << what << " has unsupported ONNX element type "
+                                << mlir::onnx::onnxElementTypeName(code);
+  // Booleans are stored one per byte.
+  unsigned bytes = std::max(1u, type.getIntOrFloatBitWidth() / 8);
+  return ElementInfo{type, bytes};
 }
 
 FailureOr<Type> Importer::valueType(const pb::ValueInfoProto &info,

@@ -78,6 +78,8 @@ void moe::detail::addHostToLLVM(OpPassManager &pm, bool cuda) {
   FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
   memrefOptions.useGenericFunctions = cuda;
   pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
+  // Integer powers become small functions; the rest LLVM intrinsics or libm.
+  pm.addPass(createConvertMathToFuncs());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());

@@ -27,6 +27,23 @@ namespace mlir::moe {
 using namespace mlir;
 
 namespace {
+/// Keeps the reasons patterns give for not rewriting an op (their
+/// notifyMatchFailure messages, by the op's location), so that an op left
+/// over is reported with them rather than with a generic "cannot be lowered".
+struct MatchFailureLog : RewriterBase::Listener {
+  DenseMap<Location, SmallVector<std::string, 1>> reasons;
+
+  void notifyMatchFailure(Location loc,
+                          function_ref<void(Diagnostic &)> reason) override {
+    Diagnostic diag(loc, DiagnosticSeverity::Remark);
+    reason(diag);
+    std::string text = diag.str();
+    auto &list = reasons[loc];
+    if (!llvm::is_contained(list, text))
+      list.push_back(std::move(text));
+  }
+};
+
 struct ConvertONNXToCorePass
     : moe::impl::ConvertONNXToCoreBase<ConvertONNXToCorePass> {
   using Base::Base;
@@ -36,21 +53,29 @@ struct ConvertONNXToCorePass
     RewritePatternSet patterns(ctx);
     moe::onnx_to_core::populateElementwisePatterns(patterns);
     moe::onnx_to_core::populateLinalgPatterns(patterns);
+    moe::onnx_to_core::populateReducePatterns(patterns);
+    moe::onnx_to_core::populateNormalizationPatterns(patterns);
     moe::onnx_to_core::populateTensorPatterns(patterns);
     moe::onnx_to_core::populateIndexingPatterns(patterns);
     moe::onnx_to_core::populateShapePatterns(patterns);
     moe::onnx_to_core::populateScatterPatterns(patterns);
 
-    walkAndApplyPatterns(getOperation(), std::move(patterns));
+    MatchFailureLog log;
+    walkAndApplyPatterns(getOperation(), std::move(patterns), &log);
     if (!allowPartial) {
       // Whatever is left has no lowering (or an unranked type).
-      WalkResult result = getOperation()->walk([](Operation *op) {
+      WalkResult result = getOperation()->walk([&](Operation *op) {
         if (!isa<onnx::ONNXDialect>(op->getDialect()) ||
             isa<onnx::NoValueOp>(op) || op->use_empty())
           return WalkResult::advance();
-        op->emitError() << "'" << op->getName()
-                        << "' cannot be lowered to core dialects (unsupported "
-                           "op or attributes, or an unranked type)";
+        InFlightDiagnostic diag = op->emitError()
+                                  << "'" << op->getName()
+                                  << "' cannot be lowered to core dialects";
+        auto it = log.reasons.find(op->getLoc());
+        if (it != log.reasons.end() && !it->second.empty())
+          diag << ": " << llvm::join(it->second, "; ");
+        else
+          diag << " (unsupported op or attributes, or an unranked type)";
         return WalkResult::interrupt();
       });
       if (result.wasInterrupted())

@@ -101,8 +101,25 @@ Value unaryF32(OpBuilder &b, Location loc, ValueRange a, Type t, Operation *) {
                [&](Value x) -> Value { return MathOp::create(b, loc, x); });
 }
 
+/// Pow: integer bases with integer exponents stay integers (math.ipowi);
+/// otherwise in f32, converted to the base's type.
 Value pow(OpBuilder &b, Location loc, ValueRange a, Type t, Operation *) {
   Value exponent = a[1];
+  if (t.isSignlessInteger()) {
+    Type et = exponent.getType();
+    if (et.isSignlessInteger()) {
+      unsigned from = et.getIntOrFloatBitWidth(),
+               to = t.getIntOrFloatBitWidth();
+      if (from < to)
+        exponent = arith::ExtSIOp::create(b, loc, t, exponent);
+      else if (from > to)
+        exponent = arith::TruncIOp::create(b, loc, t, exponent);
+      return math::IPowIOp::create(b, loc, a[0], exponent);
+    }
+    Value base = arith::SIToFPOp::create(b, loc, b.getF32Type(), a[0]);
+    Value p = math::PowFOp::create(b, loc, base, toF32(b, loc, exponent));
+    return arith::FPToSIOp::create(b, loc, t, p);
+  }
   if (exponent.getType().isSignlessInteger())
     exponent = arith::SIToFPOp::create(b, loc, b.getF32Type(), exponent);
   return inF32(b, loc, a[0], t, [&](Value x) -> Value {

@@ -178,7 +178,7 @@ struct TopKPattern : OpRewritePattern<onnx::TopKOp> {
       SmallVector<Value> shape;
       for (OpFoldResult s : outSizes)
         shape.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, s));
-      Value shapeTensor = tensor::FromElementsOp::create(rewriter, loc, shape);
+      Value shapeTensor = vectorOf(rewriter, loc, shape);
       return tensor::ReshapeOp::create(rewriter, loc, want, v, shapeTensor);
     };
     rewriter.replaceOp(op, {restore(forall.getResult(0), vType),
@@ -361,7 +361,7 @@ struct GeneralTopKPattern : OpRewritePattern<onnx::TopKOp> {
         tensor::FromElementsOp::create(rewriter, loc, ValueRange{rows, n}));
     auto [vals, ids] = topRows(rewriter, loc, flat, k, op.getLargest() != 0);
     shape.push_back(k);
-    Value shapeTensor = tensor::FromElementsOp::create(rewriter, loc, shape);
+    Value shapeTensor = vectorOf(rewriter, loc, shape);
     auto unflat = [&](Value v, Type elt) -> Value {
       SmallVector<int64_t> dims(movedType.getShape());
       dims.back() = ShapedType::kDynamic;

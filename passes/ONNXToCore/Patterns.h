@@ -18,8 +18,13 @@ namespace mlir::moe::onnx_to_core {
 
 /// Elementwise ops with numpy broadcasting, Cast, Where, comparisons, logic.
 void populateElementwisePatterns(RewritePatternSet &patterns);
-/// MatMul, Gemm, Softmax, reductions and normalizations on linalg.
+/// MatMul, Gemm and Softmax on linalg.
 void populateLinalgPatterns(RewritePatternSet &patterns);
+/// Reduce* over constant or run-time axes.
+void populateReducePatterns(RewritePatternSet &patterns);
+/// LayerNormalization, SimplifiedLayerNormalization (RMS) and the fused
+/// SkipSimplifiedLayerNormalization.
+void populateNormalizationPatterns(RewritePatternSet &patterns);
 /// Constant, Identity, Reshape, Squeeze/Unsqueeze, Transpose, Concat, Slice.
 void populateTensorPatterns(RewritePatternSet &patterns);
 /// Gather, GatherElements, TopK, ArgMax, OneHot.
@@ -67,6 +72,25 @@ std::optional<SmallVector<int64_t>> constantInts(Value v);
 /// computed type is more static than the op's declared one.
 void replaceWithCast(PatternRewriter &rewriter, Operation *op, Value result,
                      Type type);
+
+/// A 1-D tensor of `values` (all of one type; index when empty), e.g. the
+/// shape operand of tensor.reshape. Unlike tensor.from_elements' builder,
+/// it also takes no values.
+Value vectorOf(OpBuilder &b, Location loc, ValueRange values,
+               Type elementType = nullptr);
+
+/// `v`'s type when it is a ranked tensor of floats, else null.
+RankedTensorType rankedFloat(Value v);
+
+/// Size `dim` of the ranked tensor `v`: an attribute when static.
+OpFoldResult sizeOf(OpBuilder &b, Location loc, Value v, int64_t dim);
+
+/// A zero-filled f32 tensor of `sizes`.
+Value zeroAcc(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes);
+
+/// The tensor `acc` rounded elementwise from f32 to `elt` (itself when it
+/// already has that element type).
+Value roundTo(OpBuilder &b, Location loc, Value acc, Type elt);
 
 /// `v` as f32 (extf/truncf as needed) and back to `type`.
 Value toF32(OpBuilder &b, Location loc, Value v);

@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -323,52 +324,38 @@ struct NonZeroPattern : OpRewritePattern<onnx::NonZeroOp> {
   }
 };
 
-/// CumSum along a constant axis: a loop over the axis carrying the running
-/// sum (a slice of size 1 along the axis), written at each position before
-/// (exclusive) or after (inclusive) adding; reverse walks backwards.
-struct CumSumPattern : OpRewritePattern<onnx::CumSumOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(onnx::CumSumOp op,
-                                PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value x = op.getX();
-    auto type = dyn_cast<RankedTensorType>(x.getType());
-    if (!type || !isa<RankedTensorType>(op.getType()) || type.getRank() == 0)
-      return rewriter.notifyMatchFailure(op, "needs a ranked input");
-    std::optional<SmallVector<int64_t>> axes = constantInts(op.getAxis());
-    if (!axes || axes->size() != 1)
-      return rewriter.notifyMatchFailure(op, "needs a constant scalar axis");
-    int64_t rank = type.getRank();
-    int64_t axis = (*axes)[0] < 0 ? (*axes)[0] + rank : (*axes)[0];
-    if (axis < 0 || axis >= rank)
-      return op.emitError() << "CumSum axis " << (*axes)[0]
-                            << " is out of range for rank " << rank;
-    Type elt = type.getElementType();
-    bool isFloat = isa<FloatType>(elt);
-    bool exclusive = op.getExclusive() != 0, reverse = op.getReverse() != 0;
-
+/// The cumulative sum of `x` along `axis`: a loop over the axis carrying
+/// the running sum (a slice of size 1 along the axis), written at each
+/// position before (exclusive) or after (inclusive) adding; reverse walks
+/// backwards.
+Value buildCumSum(OpBuilder &builder, Location loc, Value x, int64_t axis,
+                  bool exclusive, bool reverse) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  Type elt = type.getElementType();
+  bool isFloat = isa<FloatType>(elt);
     SmallVector<OpFoldResult> sliceSizes, offsets, strides;
     for (int64_t d = 0; d < rank; ++d) {
       sliceSizes.push_back(d == axis
-                               ? rewriter.getIndexAttr(1)
-                               : tensor::getMixedSize(rewriter, loc, x, d));
-      offsets.push_back(rewriter.getIndexAttr(0));
-      strides.push_back(rewriter.getIndexAttr(1));
+                               ? builder.getIndexAttr(1)
+                               : tensor::getMixedSize(builder, loc, x, d));
+      offsets.push_back(builder.getIndexAttr(0));
+      strides.push_back(builder.getIndexAttr(1));
     }
     Value zero =
-        arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elt));
+        arith::ConstantOp::create(builder, loc, builder.getZeroAttr(elt));
     Value acc0 =
         linalg::FillOp::create(
-            rewriter, loc, zero,
-            ValueRange{tensor::EmptyOp::create(rewriter, loc, sliceSizes, elt)})
+            builder, loc, zero,
+            ValueRange{tensor::EmptyOp::create(builder, loc, sliceSizes, elt)})
             .getResult(0);
     SmallVector<OpFoldResult> fullSizes;
     for (int64_t d = 0; d < rank; ++d)
-      fullSizes.push_back(tensor::getMixedSize(rewriter, loc, x, d));
-    Value out0 = tensor::EmptyOp::create(rewriter, loc, fullSizes, elt);
-    Value n = dimOf(rewriter, loc, x, axis);
+      fullSizes.push_back(tensor::getMixedSize(builder, loc, x, d));
+    Value out0 = tensor::EmptyOp::create(builder, loc, fullSizes, elt);
+    Value n = dimOf(builder, loc, x, axis);
     auto loop = scf::ForOp::create(
-        rewriter, loc, idx(rewriter, loc, 0), n, idx(rewriter, loc, 1),
+        builder, loc, idx(builder, loc, 0), n, idx(builder, loc, 1),
         ValueRange{acc0, out0},
         [&](OpBuilder &b, Location l, Value j, ValueRange iter) {
           Value pos = j;
@@ -408,7 +395,79 @@ struct CumSumPattern : OpRewritePattern<onnx::CumSumOp> {
                                                     sliceSizes, strides);
           scf::YieldOp::create(b, l, ValueRange{sum, written});
         });
-    replaceWithCast(rewriter, op, loop.getResult(1), op.getType());
+  return loop.getResult(1);
+}
+
+/// CumSum along a constant axis, or along one read at run time (a switch
+/// over the possible axes).
+struct CumSumPattern : OpRewritePattern<onnx::CumSumOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::CumSumOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getX();
+    auto type = dyn_cast<RankedTensorType>(x.getType());
+    if (!type || !isa<RankedTensorType>(op.getType()) || type.getRank() == 0)
+      return rewriter.notifyMatchFailure(op, "needs a ranked input");
+    int64_t rank = type.getRank();
+    bool exclusive = op.getExclusive() != 0, reverse = op.getReverse() != 0;
+    std::optional<SmallVector<int64_t>> axes = constantInts(op.getAxis());
+    if (axes) {
+      if (axes->size() != 1)
+        return op.emitError() << "CumSum axis must be one value, not "
+                              << axes->size();
+      int64_t axis = (*axes)[0] < 0 ? (*axes)[0] + rank : (*axes)[0];
+      if (axis < 0 || axis >= rank)
+        return op.emitError() << "CumSum axis " << (*axes)[0]
+                              << " is out of range for rank " << rank;
+      replaceWithCast(rewriter, op,
+                      buildCumSum(rewriter, loc, x, axis, exclusive, reverse),
+                      op.getType());
+      return success();
+    }
+    auto axisType = dyn_cast<RankedTensorType>(op.getAxis().getType());
+    if (!axisType || axisType.getRank() > 1 ||
+        !axisType.getElementType().isSignlessInteger() ||
+        (axisType.getRank() == 1 && axisType.getDimSize(0) != 1))
+      return op.emitError() << "CumSum axis must be an integer scalar or "
+                               "one-element tensor";
+    SmallVector<Value> at(axisType.getRank(), idx(rewriter, loc, 0));
+    Value raw = tensor::ExtractOp::create(rewriter, loc, op.getAxis(), at);
+    Value a = arith::IndexCastOp::create(rewriter, loc,
+                                         rewriter.getIndexType(), raw);
+    Value r = idx(rewriter, loc, rank);
+    Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
+                                      a, idx(rewriter, loc, 0));
+    a = arith::SelectOp::create(rewriter, loc, neg,
+                                arith::AddIOp::create(rewriter, loc, a, r), a);
+    Value ok = arith::AndIOp::create(
+        rewriter, loc,
+        arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sge, a,
+                              idx(rewriter, loc, 0)),
+        arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a, r));
+    cf::AssertOp::create(rewriter, loc, ok,
+                         ("CumSum: the axis is out of range for rank " +
+                          Twine(rank))
+                             .str());
+    // Cases 0 .. rank-2; the last axis is the default.
+    SmallVector<int64_t> cases;
+    for (int64_t d = 0; d + 1 < rank; ++d)
+      cases.push_back(d);
+    auto full = RankedTensorType::get(
+        SmallVector<int64_t>(rank, ShapedType::kDynamic), type.getElementType());
+    auto sw = scf::IndexSwitchOp::create(rewriter, loc, TypeRange{full}, a,
+                                         cases, cases.size());
+    auto fill = [&](Region &region, int64_t axis) {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(&region.emplaceBlock());
+      Value v = buildCumSum(rewriter, loc, x, axis, exclusive, reverse);
+      v = tensor::CastOp::create(rewriter, loc, full, v);
+      scf::YieldOp::create(rewriter, loc, v);
+    };
+    for (int64_t d = 0; d + 1 < rank; ++d)
+      fill(sw.getCaseRegions()[d], d);
+    fill(sw.getDefaultRegion(), rank - 1);
+    replaceWithCast(rewriter, op, sw.getResult(0), op.getType());
     return success();
   }
 };

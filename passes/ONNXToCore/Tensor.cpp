@@ -143,11 +143,118 @@ struct ReshapePattern : OpRewritePattern<onnx::ReshapeOp> {
           rewriter, loc, arith::CmpIPredicate::eq, s, minusOne);
       s = arith::SelectOp::create(rewriter, loc, isInferred, inferred, s);
     }
-    Value shape = tensor::FromElementsOp::create(rewriter, loc, sizes);
+    Value shape = vectorOf(rewriter, loc, sizes);
     rewriter.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, data, shape);
     return success();
   }
 };
+
+/// Squeeze or Unsqueeze along axes read at run time (`type` is the
+/// result's, its rank known from the number of axes): which dimensions are
+/// unit ones is computed and checked at run time, then one reshape.
+Value reshapeAtRuntimeAxes(PatternRewriter &rewriter, Location loc, Value data,
+                           Value axesTensor, RankedTensorType type,
+                           bool squeeze) {
+  StringRef opName = squeeze ? "Squeeze" : "Unsqueeze";
+  int64_t inRank = cast<RankedTensorType>(data.getType()).getRank();
+  int64_t outRank = type.getRank();
+  // The axes name dimensions of the input (Squeeze) or of the result.
+  int64_t rank = squeeze ? inRank : outRank;
+  int64_t n = squeeze ? inRank - outRank : outRank - inRank;
+  auto idx = [&](int64_t v) { return indexConst(rewriter, loc, v); };
+  auto eq = [&](Value a, Value b) -> Value {
+    return arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, a, b);
+  };
+  auto check = [&](Value ok, const Twine &what) {
+    cf::AssertOp::create(rewriter, loc, ok, (opName + ": " + what).str());
+  };
+  SmallVector<Value> named(rank, arith::ConstantIntOp::create(
+                                     rewriter, loc, rewriter.getI1Type(), 0));
+  for (int64_t i = 0; i < n; ++i) {
+    Value a = arith::IndexCastOp::create(
+        rewriter, loc, rewriter.getIndexType(),
+        tensor::ExtractOp::create(rewriter, loc, axesTensor,
+                                  ValueRange{idx(i)}));
+    Value neg =
+        arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
+                              idx(0));
+    a = arith::SelectOp::create(
+        rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, a, idx(rank)),
+        a);
+    check(arith::AndIOp::create(
+              rewriter, loc,
+              arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sge, a,
+                                    idx(0)),
+              arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
+                                    idx(rank))),
+          "an axis is out of range for rank " + Twine(rank));
+    for (int64_t d = 0; d < rank; ++d)
+      named[d] = arith::OrIOp::create(rewriter, loc, named[d], eq(a, idx(d)));
+  }
+  // Distinct axes: exactly n dimensions are named.
+  Value count = idx(0);
+  for (int64_t d = 0; d < rank; ++d)
+    count = arith::AddIOp::create(
+        rewriter, loc, count,
+        arith::SelectOp::create(rewriter, loc, named[d], idx(1), idx(0)));
+  check(eq(count, idx(n)), "the axes repeat an axis");
+
+  SmallVector<Value> sizes;
+  if (squeeze) {
+    // Result dimension j is the j-th input dimension not named.
+    SmallVector<Value> pos;
+    Value p = idx(0);
+    for (int64_t d = 0; d < inRank; ++d) {
+      Value dim = dimValue(rewriter, loc, data, d);
+      check(arith::OrIOp::create(
+                rewriter, loc,
+                arith::XOrIOp::create(
+                    rewriter, loc, named[d],
+                    arith::ConstantIntOp::create(rewriter, loc,
+                                                 rewriter.getI1Type(), 1)),
+                eq(dim, idx(1))),
+            "a squeezed dimension is not 1");
+      pos.push_back(p);
+      p = arith::AddIOp::create(
+          rewriter, loc, p,
+          arith::SelectOp::create(rewriter, loc, named[d], idx(0), idx(1)));
+    }
+    for (int64_t j = 0; j < outRank; ++j) {
+      Value size = idx(0);
+      for (int64_t d = 0; d < inRank; ++d) {
+        Value here = arith::AndIOp::create(
+            rewriter, loc,
+            arith::XOrIOp::create(
+                rewriter, loc, named[d],
+                arith::ConstantIntOp::create(rewriter, loc,
+                                             rewriter.getI1Type(), 1)),
+            eq(pos[d], idx(j)));
+        size = arith::SelectOp::create(rewriter, loc, here,
+                                       dimValue(rewriter, loc, data, d), size);
+      }
+      sizes.push_back(size);
+    }
+  } else {
+    // A named dimension is 1; the others take the input's in order.
+    SmallVector<Value> inDims;
+    for (int64_t d = 0; d < inRank; ++d)
+      inDims.push_back(dimValue(rewriter, loc, data, d));
+    Value k = idx(0);
+    for (int64_t j = 0; j < outRank; ++j) {
+      Value size = idx(1);
+      for (int64_t d = 0; d < inRank; ++d)
+        size = arith::SelectOp::create(rewriter, loc, eq(k, idx(d)), inDims[d],
+                                       size);
+      sizes.push_back(
+          arith::SelectOp::create(rewriter, loc, named[j], idx(1), size));
+      k = arith::AddIOp::create(
+          rewriter, loc, k,
+          arith::SelectOp::create(rewriter, loc, named[j], idx(0), idx(1)));
+    }
+  }
+  Value shape = vectorOf(rewriter, loc, sizes);
+  return tensor::ReshapeOp::create(rewriter, loc, type, data, shape);
+}
 
 struct SqueezePattern : OpRewritePattern<onnx::SqueezeOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -164,8 +271,12 @@ struct SqueezePattern : OpRewritePattern<onnx::SqueezeOp> {
         unit[i] = inType.getDimSize(i) == 1;
     } else {
       auto axes = constantInts(op.getAxes());
-      if (!axes)
-        return rewriter.notifyMatchFailure(op, "axes must be constant");
+      if (!axes) {
+        rewriter.replaceOp(op, reshapeAtRuntimeAxes(rewriter, op.getLoc(),
+                                                    op.getData(), op.getAxes(),
+                                                    type, /*squeeze=*/true));
+        return success();
+      }
       for (int64_t a : *axes) {
         if (a < -rank || a >= rank)
           return op.emitError() << "squeeze axis " << a << " is out of range";
@@ -195,8 +306,12 @@ struct UnsqueezePattern : OpRewritePattern<onnx::UnsqueezeOp> {
     if (!type || !isa<RankedTensorType>(op.getData().getType()))
       return rewriter.notifyMatchFailure(op, "needs ranked tensors");
     auto axes = constantInts(op.getAxes());
-    if (!axes)
-      return rewriter.notifyMatchFailure(op, "axes must be constant");
+    if (!axes) {
+      rewriter.replaceOp(op, reshapeAtRuntimeAxes(rewriter, op.getLoc(),
+                                                  op.getData(), op.getAxes(),
+                                                  type, /*squeeze=*/false));
+      return success();
+    }
     int64_t rank = type.getRank();
     SmallVector<bool> unit(rank, false);
     for (int64_t a : *axes)
@@ -388,30 +503,60 @@ struct SlicePattern : OpRewritePattern<onnx::SliceOp> {
     bool hasAxes = !isa<NoneType>(op.getAxes().getType());
     bool hasSteps = !isa<NoneType>(op.getSteps().getType());
     auto axesConst = constantInts(op.getAxes());
-    if (ShapedType::isDynamic(n) || (hasAxes && !axesConst)) {
-      return op.emitError("Slice with axes (or a count of them) known only "
-                          "at run time is not supported");
-    }
+    if (ShapedType::isDynamic(n))
+      return op.emitError("Slice with a count of axes known only at run time "
+                          "is not supported");
+    auto i64 = [&](int64_t v) -> Value {
+      return arith::ConstantOp::create(rewriter, loc,
+                                       rewriter.getI64IntegerAttr(v));
+    };
     for (int64_t i = 0; i < n; ++i) {
-      int64_t axis = hasAxes ? (*axesConst)[i] : i;
-      if (axis < 0)
-        axis += rank;
-      if (axis < 0 || axis >= rank)
-        return op.emitError() << "slice axis " << axis << " is out of range";
       Value at = indexConst(rewriter, loc, i);
       Value step = hasSteps ? elementI64(rewriter, loc, op.getSteps(), at)
-                            : arith::ConstantOp::create(
-                                  rewriter, loc, rewriter.getI64IntegerAttr(1))
-                                  .getResult();
+                            : i64(1);
       Value nonzero = arith::CmpIOp::create(
-          rewriter, loc, arith::CmpIPredicate::ne, step,
-          arith::ConstantOp::create(rewriter, loc,
-                                    rewriter.getI64IntegerAttr(0)));
+          rewriter, loc, arith::CmpIPredicate::ne, step, i64(0));
       cf::AssertOp::create(rewriter, loc, nonzero, "Slice: a step is 0");
-      axes[axis] = clampSliceAxis(rewriter, loc,
-                                  elementI64(rewriter, loc, op.getStarts(), at),
-                                  elementI64(rewriter, loc, op.getEnds(), at),
-                                  step, dimValue(rewriter, loc, data, axis));
+      Value start = elementI64(rewriter, loc, op.getStarts(), at);
+      Value end = elementI64(rewriter, loc, op.getEnds(), at);
+      if (!hasAxes || axesConst) {
+        int64_t axis = hasAxes ? (*axesConst)[i] : i;
+        if (axis < 0)
+          axis += rank;
+        if (axis < 0 || axis >= rank)
+          return op.emitError() << "slice axis " << axis << " is out of range";
+        axes[axis] = clampSliceAxis(rewriter, loc, start, end, step,
+                                    dimValue(rewriter, loc, data, axis));
+        continue;
+      }
+      // An axis read at run time: checked, then applied to the dimension
+      // it names.
+      Value axis = elementI64(rewriter, loc, op.getAxes(), at);
+      Value neg = arith::CmpIOp::create(rewriter, loc,
+                                        arith::CmpIPredicate::slt, axis, i64(0));
+      axis = arith::SelectOp::create(
+          rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, axis, i64(rank)),
+          axis);
+      Value inRange = arith::AndIOp::create(
+          rewriter, loc,
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sge, axis,
+                                i64(0)),
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, axis,
+                                i64(rank)));
+      cf::AssertOp::create(rewriter, loc, inRange,
+                           "Slice: an axis is out of range");
+      for (int64_t d = 0; d < rank; ++d) {
+        SliceAxis cand = clampSliceAxis(rewriter, loc, start, end, step,
+                                        dimValue(rewriter, loc, data, d));
+        Value hit = arith::CmpIOp::create(
+            rewriter, loc, arith::CmpIPredicate::eq, axis, i64(d));
+        auto pick = [&](Value a, Value b) -> Value {
+          return arith::SelectOp::create(rewriter, loc, hit, a, b);
+        };
+        axes[d] = {pick(cand.start, axes[d].start),
+                   pick(cand.step, axes[d].step),
+                   pick(cand.count, axes[d].count)};
+      }
     }
     return axes;
   }

@@ -150,6 +150,46 @@ void replaceWithCast(PatternRewriter &rewriter, Operation *op, Value result,
   rewriter.replaceOp(op, result);
 }
 
+Value vectorOf(OpBuilder &b, Location loc, ValueRange values,
+               Type elementType) {
+  if (!elementType)
+    elementType = values.empty() ? b.getIndexType() : values[0].getType();
+  auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                    elementType);
+  return tensor::FromElementsOp::create(b, loc, type, values);
+}
+
+RankedTensorType rankedFloat(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && isa<FloatType>(t.getElementType()) ? t : RankedTensorType();
+}
+
+OpFoldResult sizeOf(OpBuilder &b, Location loc, Value v, int64_t dim) {
+  auto t = cast<RankedTensorType>(v.getType());
+  if (!t.isDynamicDim(dim))
+    return b.getIndexAttr(t.getDimSize(dim));
+  return tensor::DimOp::create(b, loc, v, dim).getResult();
+}
+
+Value zeroAcc(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes) {
+  Type f32 = b.getF32Type();
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, f32);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+Value roundTo(OpBuilder &b, Location loc, Value acc, Type elt) {
+  auto type = cast<RankedTensorType>(acc.getType());
+  if (type.getElementType() == elt)
+    return acc;
+  auto result =
+      buildElementwise(b, loc, type.clone(elt), acc,
+                       [&](OpBuilder &nb, Location nloc, ValueRange a) {
+                         return fromF32(nb, nloc, a[0], elt);
+                       });
+  return *result; // Sizes come from `acc` itself; cannot fail.
+}
+
 } // namespace mlir::moe::onnx_to_core
 
 Value mlir::moe::onnx_to_core::normalizeIndex(OpBuilder &b, Location loc,

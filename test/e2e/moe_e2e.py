@@ -23,6 +23,11 @@ class Tensor(ctypes.Structure):
 DTYPE_CODES = {np.dtype(np.float32): 0, np.dtype(np.float16): 1,
                np.dtype(np.int32): 3, np.dtype(np.int64): 4,
                np.dtype(np.bool_): 5}
+try:  # bfloat16 as NumPy knows it (ml_dtypes comes with onnx)
+    import ml_dtypes
+    DTYPE_CODES[np.dtype(ml_dtypes.bfloat16)] = 2
+except ImportError:
+    pass
 NUMPY_OF_CODE = {code: t for t, code in DTYPE_CODES.items()}
 
 

@@ -152,8 +152,13 @@ int main(int argc, char **argv) {
   if (!moe::isONNXPath(inputFilename))
     return asMainReturnCode(
         MlirOptMain(argc, argv, inputFilename, outputFilename, registry));
+  // ONNX to MLIR text: compiled here, so that errors name ONNX nodes.
+  MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
+  if (!config.shouldEmitBytecode() && !config.shouldVerifyDiagnostics() &&
+      !config.shouldDumpPassPipeline())
+    return compileToArtifact(inputFilename, outputFilename, *kind, registry);
 
-  // ONNX to MLIR: the imported module reaches MlirOptMain as bytecode.
+  // Otherwise the imported module reaches MlirOptMain as bytecode.
   std::string bytes;
   {
     MLIRContext context(registry);
@@ -171,7 +176,6 @@ int main(int argc, char **argv) {
     llvm::errs() << error << "\n";
     return EXIT_FAILURE;
   }
-  MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
   if (failed(MlirOptMain(
           output->os(),
           llvm::MemoryBuffer::getMemBufferCopy(bytes, inputFilename), registry,

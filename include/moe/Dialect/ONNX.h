@@ -35,6 +35,14 @@ std::optional<OpArity> lookupOpArity(llvm::StringRef opType);
 /// type), or nullopt when `value` is not such a constant.
 std::optional<llvm::SmallVector<int64_t>> getConstantInts(Value value);
 
+/// The MLIR element type of an ONNX TensorProto data type number (f32, ui8,
+/// i1 for BOOL, ...), or null for types the compiler does not take.
+Type typeFromONNXCode(MLIRContext *ctx, int64_t code);
+
+/// The ONNX name of a TensorProto data type number ("FLOAT8E4M3FN"), or
+/// "type <code>" for a number the standard does not define.
+std::string onnxElementTypeName(int64_t code);
+
 /// The element type of a tensor value (ranked or not), or null.
 Type getTensorElementType(Value value);
 
