@@ -57,6 +57,10 @@ std::string dtypeName(Type t) {
     return "MOE_DTYPE_I32";
   if (t.isSignlessInteger(64))
     return "MOE_DTYPE_I64";
+  if (t.isSignlessInteger(8))
+    return "MOE_DTYPE_I8";
+  if (t.isSignlessInteger(16))
+    return "MOE_DTYPE_I16";
   return "MOE_DTYPE_BOOL";
 }
 
@@ -128,7 +132,7 @@ FailureOr<SmallVector<EntrySig>> collectEntries(ModuleOp module) {
       return module.emitError()
              << "the model's " << why
              << ", which a compiled model's C interface does not take (f32, "
-                "f16, bf16, i32, i64 and bool tensors)";
+                "f16, bf16, i8, i16, i32, i64 and bool tensors)";
     return module.emitError("no entry function carries a moe.abi signature "
                             "(compile with --moe-cpu-pipeline, or run "
                             "--moe-annotate-abi before lowering)");
@@ -392,8 +396,9 @@ static void moe__fail(char *error, size_t error_size, const char *fmt, ...) {
 }
 
 static const char *moe__dtype_name(moe_dtype t) {
-  static const char *names[] = {"f32", "f16", "bf16", "i32", "i64", "bool"};
-  return (unsigned)t < 6 ? names[t] : "unknown";
+  static const char *names[] = {"f32", "f16", "bf16", "i32",
+                                "i64", "bool", "i8",   "i16"};
+  return (unsigned)t < 8 ? names[t] : "unknown";
 }
 
 static int moe__check_inputs(const moe_model_info *info, const moe_tensor *in,

@@ -21,7 +21,8 @@ using namespace mlir;
 
 namespace {
 bool isSupportedElement(Type t) {
-  return t.isF32() || t.isF16() || t.isBF16() || t.isSignlessInteger(32) ||
+  return t.isF32() || t.isF16() || t.isBF16() || t.isSignlessInteger(8) ||
+         t.isSignlessInteger(16) || t.isSignlessInteger(32) ||
          t.isSignlessInteger(64) || t.isSignlessInteger(1);
 }
 
@@ -88,7 +89,7 @@ struct AnnotateABIPass : moe::impl::AnnotateABIBase<AnnotateABIPass> {
             outputs);
       if (!why.empty()) {
         // Said when an artifact is emitted: the C interface takes f32,
-        // f16, bf16, i32, i64 and bool tensors.
+        // f16, bf16, i8, i16, i32, i64 and bool tensors.
         fn->setAttr("moe.abi_unsupported", b.getStringAttr(why));
         if (!firstUnsupported)
           firstUnsupported = {fn, why};
@@ -104,7 +105,7 @@ struct AnnotateABIPass : moe::impl::AnnotateABIBase<AnnotateABIPass> {
       firstUnsupported->first.emitError()
           << "the model's " << firstUnsupported->second
           << ", which a compiled model's C interface does not take (f32, "
-             "f16, bf16, i32, i64 and bool tensors)";
+             "f16, bf16, i8, i16, i32, i64 and bool tensors)";
       signalPassFailure();
     }
   }

@@ -15,10 +15,10 @@ def AnnotateABI : Pass<"moe-annotate-abi", "::mlir::ModuleOp"> {
   let summary = "Record each entry function's tensor signature as moe.abi";
   let description = [{
     Attaches to every public `func.func` whose arguments and results are all
-    ranked tensors of f32, f16, bf16, i32, i64 or i1 a `moe.abi` dictionary:
-    for each input and output its name (`onnx.name`, else `input<i>` /
-    `output<i>`), its tensor type, and the symbolic names of its dynamic
-    dimensions (`onnx.dims`, from ONNX `dim_param`). The attribute survives
+    ranked tensors of f32, f16, bf16, i8, i16, i32, i64 or i1 a `moe.abi`
+    dictionary: for each input and output its name (`onnx.name`, else
+    `input<i>` / `output<i>`), its tensor type, and the symbolic names of its
+    dynamic dimensions (`onnx.dims`, from ONNX `dim_param`). The attribute survives
     lowering to the LLVM dialect; `--emit=shared` and `--emit=header` read it
     to generate the model's C entry point, which checks inputs against it.
     A function with another argument or result type gets

@@ -22,7 +22,8 @@ class Tensor(ctypes.Structure):
 # moe_dtype codes and their NumPy types.
 DTYPE_CODES = {np.dtype(np.float32): 0, np.dtype(np.float16): 1,
                np.dtype(np.int32): 3, np.dtype(np.int64): 4,
-               np.dtype(np.bool_): 5}
+               np.dtype(np.bool_): 5, np.dtype(np.int8): 6,
+               np.dtype(np.int16): 7}
 try:  # bfloat16 as NumPy knows it (ml_dtypes comes with onnx)
     import ml_dtypes
     DTYPE_CODES[np.dtype(ml_dtypes.bfloat16)] = 2

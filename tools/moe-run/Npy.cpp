@@ -20,14 +20,18 @@ size_t dtypeBytes(moe_dtype t) {
   case MOE_DTYPE_I64:
     return 8;
   case MOE_DTYPE_BOOL:
+  case MOE_DTYPE_I8:
     return 1;
+  case MOE_DTYPE_I16:
+    return 2;
   }
   return 0;
 }
 
 const char *dtypeName(moe_dtype t) {
-  static const char *names[] = {"f32", "f16", "bf16", "i32", "i64", "bool"};
-  return static_cast<unsigned>(t) < 6 ? names[t] : "unknown";
+  static const char *names[] = {"f32", "f16", "bf16", "i32",
+                                "i64", "bool", "i8",   "i16"};
+  return static_cast<unsigned>(t) < 8 ? names[t] : "unknown";
 }
 
 namespace {
@@ -45,6 +49,10 @@ const char *descrOf(moe_dtype t) {
     return "<i8";
   case MOE_DTYPE_BOOL:
     return "|b1";
+  case MOE_DTYPE_I8:
+    return "|i1";
+  case MOE_DTYPE_I16:
+    return "<i2";
   }
   return "";
 }
@@ -117,9 +125,13 @@ bool readNpy(const std::string &path, moe_dtype want, NpyTensor &out,
     out.dtype = MOE_DTYPE_BOOL;
   else if ((descr == "'<u2'" || descr == "'<i2'") && want == MOE_DTYPE_BF16)
     out.dtype = MOE_DTYPE_BF16;
+  else if (descr == "'|i1'")
+    out.dtype = MOE_DTYPE_I8;
+  else if (descr == "'<i2'")
+    out.dtype = MOE_DTYPE_I16;
   else {
     error = "'" + path + "': unsupported element type " + descr +
-            " (f4, f2, i4, i8, b1, or u2 holding bfloat16)";
+            " (f4, f2, i1, i2, i4, i8, b1, or u2 holding bfloat16)";
     return false;
   }
   std::string shape = field(header, "shape");

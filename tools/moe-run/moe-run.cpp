@@ -117,6 +117,13 @@ double asDouble(const moe_tensor &t, int64_t i) {
   }
   case MOE_DTYPE_BOOL:
     return p[i] ? 1 : 0;
+  case MOE_DTYPE_I8:
+    return static_cast<int8_t>(p[i]);
+  case MOE_DTYPE_I16: {
+    int16_t v;
+    std::memcpy(&v, p + i * 2, 2);
+    return v;
+  }
   }
   return 0;
 }

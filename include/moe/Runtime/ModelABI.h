@@ -21,7 +21,9 @@ typedef enum moe_dtype {
   MOE_DTYPE_BF16 = 2, /* bfloat16, stored as 2 bytes */
   MOE_DTYPE_I32 = 3,
   MOE_DTYPE_I64 = 4,
-  MOE_DTYPE_BOOL = 5 /* one byte per element, 0 or 1 */
+  MOE_DTYPE_BOOL = 5, /* one byte per element, 0 or 1 */
+  MOE_DTYPE_I8 = 6,
+  MOE_DTYPE_I16 = 7
 } moe_dtype;
 
 /* A dense row-major tensor. */
