@@ -14,8 +14,7 @@ using namespace mlir::onnx;
 using namespace mlir::onnx::detail;
 
 namespace {
-Shape inferMatMul(InferenceContext &c) {
-  Shape a = c.shape(0), b = c.shape(1);
+Shape matMulShape(Shape a, Shape b, std::string &error) {
   if (!a || !b || a->empty() || b->empty())
     return std::nullopt;
   SmallVector<int64_t> x = *a, y = *b;
@@ -26,13 +25,13 @@ Shape inferMatMul(InferenceContext &c) {
     y.push_back(1);
   int64_t k1 = x.back(), k2 = y[y.size() - 2];
   if (k1 != kDyn && k2 != kDyn && k1 != k2) {
-    c.error = "inner dimensions differ: " + std::to_string(k1) + " and " +
-              std::to_string(k2);
+    error = "inner dimensions differ: " + std::to_string(k1) + " and " +
+            std::to_string(k2);
     return std::nullopt;
   }
   Shape batchA = SmallVector<int64_t>(x.begin(), x.end() - 2);
   Shape batchB = SmallVector<int64_t>(y.begin(), y.end() - 2);
-  Shape out = broadcast(batchA, batchB, c.error);
+  Shape out = broadcast(batchA, batchB, error);
   if (!out)
     return std::nullopt;
   if (!vecA)
@@ -40,6 +39,22 @@ Shape inferMatMul(InferenceContext &c) {
   if (!vecB)
     out->push_back(y.back());
   return out;
+}
+
+Shape inferMatMul(InferenceContext &c) {
+  return matMulShape(c.shape(0), c.shape(1), c.error);
+}
+
+/// FusedMatMul: MatMul of the operands with their last two dimensions
+/// swapped where transA/transB say so.
+Shape inferFusedMatMul(InferenceContext &c) {
+  auto swapped = [&](unsigned i, StringRef attr) {
+    Shape s = c.shape(i);
+    if (s && s->size() >= 2 && c.intAttr(attr, 0))
+      std::swap((*s)[s->size() - 2], (*s)[s->size() - 1]);
+    return s;
+  };
+  return matMulShape(swapped(0, "transA"), swapped(1, "transB"), c.error);
 }
 
 Shape inferGemm(InferenceContext &c) {
@@ -209,6 +224,7 @@ template <Shape (*F)(InferenceContext &)> void shaped(InferenceContext &c) {
 
 void onnx::detail::addComputeRules(RuleTable &rules) {
   rules["MatMul"] = shaped<inferMatMul>;
+  rules["FusedMatMul"] = shaped<inferFusedMatMul>;
   rules["Gemm"] = shaped<inferGemm>;
   for (StringRef op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
                        "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",

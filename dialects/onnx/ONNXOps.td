@@ -143,6 +143,26 @@ def ONNX_PowOp : ONNX_Op<"Pow", [Pure]> {
   }];
 }
 
+def ONNX_ModOp : ONNX_Op<"Mod", [Pure]> {
+  let summary = "elementwise remainder with broadcasting";
+  let description = [{
+    With `fmod` 0 the remainder takes the divisor's sign, as NumPy's `mod`;
+    with `fmod` 1 the dividend's, as C's `fmod`.
+  }];
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B,
+    DefaultValuedAttr<SI64Attr, "0">:$fmod
+  );
+  let results = (outs
+    ONNX_Tensor:$C
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
 def ONNX_EqualOp : ONNX_Op<"Equal", [Pure]> {
   let summary = "elementwise == with broadcasting";
   let arguments = (ins
@@ -487,6 +507,30 @@ def ONNX_MatMulOp : ONNX_Op<"MatMul", [Pure]> {
   let arguments = (ins
     ONNX_Tensor:$A,
     ONNX_Tensor:$B
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 2;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_FusedMatMulOp : ONNX_Op<"FusedMatMul", [Pure]> {
+  let summary = "alpha * MatMul of optionally transposed operands (com.microsoft)";
+  let description = [{
+    onnxruntime's contrib op: `transA`/`transB` swap an operand's last two
+    dimensions before the numpy-style product, which is scaled by `alpha`.
+  }];
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B,
+    DefaultValuedAttr<F32Attr, "1.0">:$alpha,
+    DefaultValuedAttr<SI64Attr, "0">:$transA,
+    DefaultValuedAttr<SI64Attr, "0">:$transB,
+    DefaultValuedAttr<SI64Attr, "0">:$transBatchA,
+    DefaultValuedAttr<SI64Attr, "0">:$transBatchB
   );
   let results = (outs
     ONNX_Tensor:$Y
@@ -1063,6 +1107,75 @@ def ONNX_SkipSimplifiedLayerNormalizationOp : ONNX_Op<"SkipSimplifiedLayerNormal
   );
   let extraClassDeclaration = [{
     static constexpr int kNumInputs = 4;
+    static constexpr int kNumOutputs = 4;
+  }];
+}
+
+def ONNX_RotaryEmbeddingOp : ONNX_Op<"RotaryEmbedding", [Pure]> {
+  let summary = "rotary position embedding (com.microsoft)";
+  let description = [{
+    onnxruntime's contrib op: input [B, S, N*H] or [B, N, S, H]; each head's
+    first `rotary_embedding_dim` values (all of H when 0) rotate by the angle
+    whose cosine and sine are row `position_ids[b, s]` of the caches
+    ([max_positions, rotary_dim / 2]); a 1-element `position_ids` is an
+    offset added to s. Halves pair up (i, i + rotary_dim/2), or neighbours
+    (2i, 2i+1) when `interleaved`.
+  }];
+  let arguments = (ins
+    ONNX_Tensor:$input,
+    ONNX_Tensor:$position_ids,
+    ONNX_Tensor:$cos_cache,
+    ONNX_Tensor:$sin_cache,
+    DefaultValuedAttr<SI64Attr, "0">:$interleaved,
+    DefaultValuedAttr<SI64Attr, "0">:$num_heads,
+    DefaultValuedAttr<SI64Attr, "0">:$rotary_embedding_dim,
+    DefaultValuedAttr<F32Attr, "1.0">:$scale,
+    DefaultValuedAttr<SI64Attr, "0">:$is_packed_batching
+  );
+  let results = (outs
+    ONNX_Tensor:$output
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 4;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_MultiHeadAttentionOp : ONNX_Op<"MultiHeadAttention", [Pure]> {
+  let summary = "multi-head scaled dot-product attention (com.microsoft)";
+  let description = [{
+    onnxruntime's contrib op: query [B, S, N*H]; key and value [B, L, N*H]
+    or [B, N, L, H]; softmax(q k^T * scale + attention_bias + masks) v per
+    head, output [B, S, N*Hv]. `scale` 0 means 1/sqrt(H). Masked keys get
+    `mask_filter_value` added: a [B, L] key_padding_mask masks the keys
+    whose entry is not positive, a [B] one the keys past each length, and
+    `unidirectional` the keys past the diagonal.
+  }];
+  let arguments = (ins
+    ONNX_Tensor:$query,
+    ONNX_OptTensor:$key,
+    ONNX_OptTensor:$value,
+    ONNX_OptTensor:$bias,
+    ONNX_OptTensor:$key_padding_mask,
+    ONNX_OptTensor:$attention_bias,
+    ONNX_OptTensor:$past_key,
+    ONNX_OptTensor:$past_value,
+    ONNX_OptTensor:$past_sequence_length,
+    ONNX_OptTensor:$cache_indirection,
+    SI64Attr:$num_heads,
+    DefaultValuedAttr<F32Attr, "-10000.0">:$mask_filter_value,
+    DefaultValuedAttr<F32Attr, "0.0">:$scale,
+    DefaultValuedAttr<SI64Attr, "0">:$unidirectional,
+    DefaultValuedAttr<SI64Attr, "-1">:$qk_output_type
+  );
+  let results = (outs
+    ONNX_Tensor:$output,
+    ONNX_OptResult:$present_key,
+    ONNX_OptResult:$present_value,
+    ONNX_OptResult:$qk
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 10;
     static constexpr int kNumOutputs = 4;
   }];
 }

@@ -82,10 +82,28 @@ void skipNormalization(InferenceContext &c) {
   if (c.numResults > 3)
     c.results[3] = c.first;
 }
+/// MultiHeadAttention: the query's shape with the last dimension N * Hv
+/// (value [B, L, N*Hv] or [B, N, L, Hv]); the cache and qk outputs are not
+/// inferred.
+void multiHeadAttention(InferenceContext &c) {
+  Shape q = c.shape(0), v = c.shape(2);
+  if (q && !q->empty()) {
+    int64_t last = kDyn;
+    if (v && v->size() == 3)
+      last = v->back();
+    else if (v && v->size() == 4 && (*v)[1] != kDyn && (*v)[3] != kDyn)
+      last = (*v)[1] * (*v)[3];
+    q->back() = last;
+  }
+  c.result(q);
+  c.results.push_back(c.first);
+  for (unsigned i = 1; i < c.numResults; ++i)
+    c.results.push_back(UnrankedTensorType::get(c.defaultElt()));
+}
 } // namespace
 
 void onnx::detail::addElementwiseRules(RuleTable &rules) {
-  for (StringRef op : {"Add", "Sub", "Mul", "Div", "Pow"})
+  for (StringRef op : {"Add", "Sub", "Mul", "Div", "Pow", "Mod"})
     rules[op] = broadcastBinary;
   for (StringRef op : {"Equal", "Less", "LessOrEqual", "Greater",
                        "GreaterOrEqual", "And", "Or"})
@@ -110,6 +128,8 @@ void onnx::detail::addElementwiseRules(RuleTable &rules) {
   rules["LayerNormalization"] = normalization;
   rules["SimplifiedLayerNormalization"] = normalization;
   rules["SkipSimplifiedLayerNormalization"] = skipNormalization;
+  rules["RotaryEmbedding"] = sameShape;
+  rules["MultiHeadAttention"] = multiHeadAttention;
 }
 
 static const RuleTable &ruleTable() {

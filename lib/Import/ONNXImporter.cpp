@@ -47,14 +47,19 @@ bool isDefaultDomain(StringRef domain) {
 /// ONNX operators of the `com.microsoft` domain that the dialect models.
 bool isSupportedContribOp(StringRef opType) {
   return llvm::is_contained({"MoE", "QMoE", "SimplifiedLayerNormalization",
-                             "SkipSimplifiedLayerNormalization"},
+                             "SkipSimplifiedLayerNormalization",
+                             "RotaryEmbedding", "MultiHeadAttention",
+                             "FusedMatMul"},
                             opType);
 }
 
-/// Contrib ops that onnxruntime also registers in the default domain.
+/// Contrib ops that onnxruntime does not register in the default domain
+/// (the default domain's RotaryEmbedding, from opset 23, differs).
 bool isContribOnly(StringRef opType) {
-  return opType == "MoE" || opType == "QMoE" ||
-         opType == "SkipSimplifiedLayerNormalization";
+  return llvm::is_contained({"MoE", "QMoE", "SkipSimplifiedLayerNormalization",
+                             "RotaryEmbedding", "MultiHeadAttention",
+                             "FusedMatMul"},
+                            opType);
 }
 
 struct ElementInfo {
@@ -102,6 +107,8 @@ private:
   std::string path;
   std::string modelDir;
   int64_t defaultOpset = 0;
+  /// Versions of the other domains the model imports.
+  llvm::StringMap<int64_t> domainOpsets;
   llvm::StringMap<Value> values;
   llvm::StringMap<const pb::ValueInfoProto *> valueInfos;
   Value none;
@@ -339,8 +346,10 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
 
 LogicalResult Importer::checkOpsets(const pb::ModelProto &model) {
   for (const auto &opset : model.opset_import()) {
-    if (!isDefaultDomain(opset.domain()))
+    if (!isDefaultDomain(opset.domain())) {
+      domainOpsets[opset.domain()] = opset.version();
       continue;
+    }
     defaultOpset = opset.version();
     if (defaultOpset < kMinOpset || defaultOpset > kMaxOpset)
       return fileError() << "unsupported opset " << defaultOpset
@@ -484,7 +493,9 @@ LogicalResult Importer::importNode(const pb::NodeProto &node, int index) {
     return mlir::emitError(loc)
            << "unsupported ONNX operator '" << opType << "' (domain '"
            << (domain.empty() ? "ai.onnx" : domain) << "', opset "
-           << defaultOpset << ")";
+           << (isDefaultDomain(domain) ? defaultOpset
+                                       : domainOpsets.lookup(domain))
+           << ")";
 
   SmallVector<NamedAttribute> attrs;
   for (const auto &attr : node.attribute()) {

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::moe {
@@ -55,19 +56,32 @@ struct ConvertONNXToCorePass
     moe::onnx_to_core::populateLinalgPatterns(patterns);
     moe::onnx_to_core::populateReducePatterns(patterns);
     moe::onnx_to_core::populateNormalizationPatterns(patterns);
+    moe::onnx_to_core::populateAttentionPatterns(patterns);
     moe::onnx_to_core::populateTensorPatterns(patterns);
     moe::onnx_to_core::populateIndexingPatterns(patterns);
     moe::onnx_to_core::populateShapePatterns(patterns);
     moe::onnx_to_core::populateScatterPatterns(patterns);
 
     MatchFailureLog log;
-    walkAndApplyPatterns(getOperation(), std::move(patterns), &log);
+    // Ops a pattern already reported an error for are not reported again
+    // as leftovers.
+    DenseSet<Location> reported;
+    {
+      ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &diag) {
+        if (diag.getSeverity() == DiagnosticSeverity::Error)
+          reported.insert(diag.getLocation());
+        return failure(); // and on to the usual handler
+      });
+      walkAndApplyPatterns(getOperation(), std::move(patterns), &log);
+    }
     if (!allowPartial) {
       // Whatever is left has no lowering (or an unranked type).
       WalkResult result = getOperation()->walk([&](Operation *op) {
         if (!isa<onnx::ONNXDialect>(op->getDialect()) ||
             isa<onnx::NoValueOp>(op) || op->use_empty())
           return WalkResult::advance();
+        if (reported.contains(op->getLoc()))
+          return WalkResult::interrupt();
         InFlightDiagnostic diag = op->emitError()
                                   << "'" << op->getName()
                                   << "' cannot be lowered to core dialects";

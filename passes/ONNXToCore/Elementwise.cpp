@@ -259,6 +259,72 @@ struct ClipPattern : OpRewritePattern<onnx::ClipOp> {
   }
 };
 
+/// Mod. Integer division by zero (and INT_MIN by -1) traps on x86, so
+/// those lanes divide by 1 and give 0, as NumPy does for x % 0.
+struct ModPattern : OpRewritePattern<onnx::ModOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::ModOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    if (!type || !isSignlessIntOrFloat(type.getElementType()) ||
+        !isa<RankedTensorType>(op.getA().getType()) ||
+        !isa<RankedTensorType>(op.getB().getType()))
+      return rewriter.notifyMatchFailure(op, "needs ranked signless tensors");
+    bool isFloat = isa<FloatType>(type.getElementType());
+    bool cStyle = op.getFmod() != 0;
+    auto result = buildElementwise(
+        rewriter, op.getLoc(), type, {op.getA(), op.getB()},
+        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          Value x = a[0], y = a[1];
+          if (isFloat) {
+            Value r = arith::RemFOp::create(b, loc, x, y);
+            if (cStyle)
+              return r;
+            // NumPy's mod: a nonzero remainder moves to the divisor's side
+            // of zero, a zero one takes the divisor's sign.
+            using P = arith::CmpFPredicate;
+            Value zero = floatConst(b, loc, x.getType(), 0);
+            Value differ = arith::XOrIOp::create(
+                b, loc, arith::CmpFOp::create(b, loc, P::OLT, r, zero),
+                arith::CmpFOp::create(b, loc, P::OLT, y, zero));
+            Value nonzero = arith::CmpFOp::create(b, loc, P::ONE, r, zero);
+            Value fix = arith::AndIOp::create(b, loc, differ, nonzero);
+            r = arith::SelectOp::create(
+                b, loc, fix, arith::AddFOp::create(b, loc, r, y), r);
+            Value isZero = arith::CmpFOp::create(b, loc, P::OEQ, r, zero);
+            return arith::SelectOp::create(
+                b, loc, isZero, math::CopySignOp::create(b, loc, zero, y), r);
+          }
+          Type t = x.getType();
+          auto c = [&](int64_t v) -> Value {
+            return arith::ConstantOp::create(b, loc, b.getIntegerAttr(t, v));
+          };
+          using P = arith::CmpIPredicate;
+          Value zero = c(0);
+          Value trivial = arith::OrIOp::create(
+              b, loc, arith::CmpIOp::create(b, loc, P::eq, y, zero),
+              arith::CmpIOp::create(b, loc, P::eq, y, c(-1)));
+          Value safe = arith::SelectOp::create(b, loc, trivial, c(1), y);
+          Value r = arith::RemSIOp::create(b, loc, x, safe);
+          if (!cStyle) {
+            // Move a nonzero remainder to the divisor's side of zero.
+            Value differ = arith::XOrIOp::create(
+                b, loc, arith::CmpIOp::create(b, loc, P::slt, r, zero),
+                arith::CmpIOp::create(b, loc, P::slt, safe, zero));
+            Value fix = arith::AndIOp::create(
+                b, loc, differ, arith::CmpIOp::create(b, loc, P::ne, r, zero));
+            r = arith::SelectOp::create(
+                b, loc, fix, arith::AddIOp::create(b, loc, r, safe), r);
+          }
+          return arith::SelectOp::create(b, loc, trivial, zero, r);
+        });
+    if (failed(result))
+      return rewriter.notifyMatchFailure(op, "cannot size the result");
+    rewriter.replaceOp(op, *result);
+    return success();
+  }
+};
+
 template <typename OpT> void add(RewritePatternSet &patterns, BodyFn body) {
   patterns.add<ElementwisePattern<OpT>>(patterns.getContext(), body);
 }
@@ -371,5 +437,5 @@ void mlir::moe::onnx_to_core::populateElementwisePatterns(
   add<CastOp>(patterns,
               [](OpBuilder &b, Location loc, ValueRange a, Type t,
                  Operation *) -> Value { return castScalar(b, loc, a[0], t); });
-  patterns.add<ClipPattern>(patterns.getContext());
+  patterns.add<ClipPattern, ModPattern>(patterns.getContext());
 }

@@ -46,19 +46,33 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(onnx::MatMulOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
     Value a = op.getA(), b = op.getB();
-    auto at = rankedFloat(a), bt = rankedFloat(b);
     auto type = rankedFloat(op.getY());
-    if (!at || !bt || !type)
+    if (!rankedFloat(a) || !rankedFloat(b) || !type)
       return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
+    FailureOr<Value> product =
+        lower(rewriter, op.getLoc(), a, b, type, /*transA=*/false,
+              /*transB=*/false);
+    if (failed(product))
+      return rewriter.notifyMatchFailure(op, "cannot size the result");
+    rewriter.replaceOp(op, *product);
+    return success();
+  }
+
+  /// The numpy product of `a` and `b` (each with its last two dimensions
+  /// swapped when `transA`/`transB`) as `type`.
+  static FailureOr<Value> lower(PatternRewriter &rewriter, Location loc,
+                                Value a, Value b, RankedTensorType type,
+                                bool transA, bool transB) {
+    auto at = rankedFloat(a), bt = rankedFloat(b);
     Type elt = type.getElementType();
-    if (at.getRank() == 2 && bt.getRank() == 2) {
-      rewriter.replaceOp(
-          op, roundTo(rewriter, loc,
-                      matmul2D(rewriter, loc, a, b, false, false), elt));
-      return success();
-    }
+    if (at.getRank() == 2 && bt.getRank() == 2)
+      return roundTo(rewriter, loc,
+                     matmul2D(rewriter, loc, a, b, transA, transB), elt);
+    a = transposeLast(rewriter, loc, a, transA);
+    b = transposeLast(rewriter, loc, b, transB);
+    at = rankedFloat(a);
+    bt = rankedFloat(b);
     if (at.getRank() > 2 && bt.getRank() == 2) {
       // [..., M, K] x [K, N]: fold the batch into the rows.
       SmallVector<ReassociationIndices> assoc(1);
@@ -68,6 +82,7 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
       Value flat = tensor::CollapseShapeOp::create(rewriter, loc, a, assoc);
       Value product = roundTo(
           rewriter, loc, matmul2D(rewriter, loc, flat, b, false, false), elt);
+      auto productType = type.clone(elt);
       SmallVector<OpFoldResult> sizes;
       for (int64_t i = 0; i < at.getRank() - 1; ++i)
         sizes.push_back(sizeOf(rewriter, loc, a, i));
@@ -75,9 +90,8 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
       int64_t dynamicBatch =
           llvm::count_if(at.getShape().drop_back(), ShapedType::isDynamic);
       if (dynamicBatch <= 1) {
-        rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, type, product,
-                                                           assoc, sizes);
-        return success();
+        return Value(tensor::ExpandShapeOp::create(rewriter, loc, productType,
+                                                   product, assoc, sizes));
       }
       // Several dynamic sizes in one group: tensor.reshape, because LLVM 22's
       // expand-strided-metadata crashes on such a bufferized expand_shape.
@@ -85,9 +99,8 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
       for (OpFoldResult s : sizes)
         shape.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, s));
       Value shapeTensor = vectorOf(rewriter, loc, shape);
-      rewriter.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, product,
-                                                     shapeTensor);
-      return success();
+      return Value(tensor::ReshapeOp::create(rewriter, loc, productType,
+                                             product, shapeTensor));
     }
     if (at.getRank() == 3 && bt.getRank() == 3 &&
         at.getDimSize(0) == bt.getDimSize(0) && !at.isDynamicDim(0)) {
@@ -99,14 +112,28 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
           linalg::BatchMatmulOp::create(rewriter, loc, TypeRange{acc.getType()},
                                         ValueRange{a, b}, ValueRange{acc})
               .getResult(0);
-      rewriter.replaceOp(op, roundTo(rewriter, loc, product, elt));
-      return success();
+      return roundTo(rewriter, loc, product, elt);
     }
     FailureOr<Value> product = batchedMatMul(rewriter, loc, a, b, type);
     if (failed(product))
-      return rewriter.notifyMatchFailure(op, "cannot size the result");
-    rewriter.replaceOp(op, roundTo(rewriter, loc, *product, elt));
-    return success();
+      return failure();
+    return roundTo(rewriter, loc, *product, elt);
+  }
+
+  /// `v` with its last two dimensions swapped (itself unless `swap` and
+  /// rank >= 2).
+  static Value transposeLast(OpBuilder &b, Location loc, Value v, bool swap) {
+    auto t = cast<RankedTensorType>(v.getType());
+    int64_t rank = t.getRank();
+    if (!swap || rank < 2)
+      return v;
+    SmallVector<int64_t> perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+    std::swap(perm[rank - 2], perm[rank - 1]);
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t p : perm)
+      sizes.push_back(sizeOf(b, loc, v, p));
+    Value init = tensor::EmptyOp::create(b, loc, sizes, t.getElementType());
+    return linalg::TransposeOp::create(b, loc, v, init, perm).getResult()[0];
   }
 
   /// numpy matmul in general: 1-D operands promoted (and the added
@@ -261,6 +288,46 @@ struct GemmPattern : OpRewritePattern<onnx::GemmOp> {
   }
 };
 
+/// FusedMatMul (com.microsoft): alpha * MatMul(op(A), op(B)).
+struct FusedMatMulPattern : OpRewritePattern<onnx::FusedMatMulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnx::FusedMatMulOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value a = op.getA(), b = op.getB();
+    auto type = rankedFloat(op.getY());
+    if (!rankedFloat(a) || !rankedFloat(b) || !type)
+      return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
+    if (op.getTransBatchA() || op.getTransBatchB())
+      return op.emitError("FusedMatMul with transBatchA or transBatchB is "
+                          "not supported");
+    FailureOr<Value> product = MatMulPattern::lower(
+        rewriter, loc, a, b, type, op.getTransA() != 0, op.getTransB() != 0);
+    if (failed(product))
+      return rewriter.notifyMatchFailure(op, "cannot size the result");
+    Value result = *product;
+    double alpha = op.getAlpha().convertToDouble();
+    if (alpha != 1.0) {
+      auto resultType = cast<RankedTensorType>(result.getType());
+      Type elt = resultType.getElementType();
+      auto scaled = buildElementwise(
+          rewriter, loc, resultType, result,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value s = arith::ConstantOp::create(
+                nb, l, nb.getF32FloatAttr(static_cast<float>(alpha)));
+            return fromF32(nb, l,
+                           arith::MulFOp::create(nb, l, toF32(nb, l, args[0]), s),
+                           elt);
+          });
+      if (failed(scaled))
+        return failure();
+      result = *scaled;
+    }
+    replaceWithCast(rewriter, op, result, type);
+    return success();
+  }
+};
+
 struct SoftmaxPattern : OpRewritePattern<onnx::SoftmaxOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(onnx::SoftmaxOp op,
@@ -287,6 +354,7 @@ struct SoftmaxPattern : OpRewritePattern<onnx::SoftmaxOp> {
 
 void mlir::moe::onnx_to_core::populateLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<MatMulPattern, GemmPattern, SoftmaxPattern>(
+  patterns.add<MatMulPattern, FusedMatMulPattern, GemmPattern,
+               SoftmaxPattern>(
       patterns.getContext());
 }

@@ -25,6 +25,8 @@ void populateReducePatterns(RewritePatternSet &patterns);
 /// LayerNormalization, SimplifiedLayerNormalization (RMS) and the fused
 /// SkipSimplifiedLayerNormalization.
 void populateNormalizationPatterns(RewritePatternSet &patterns);
+/// onnxruntime's RotaryEmbedding and MultiHeadAttention contrib ops.
+void populateAttentionPatterns(RewritePatternSet &patterns);
 /// Constant, Identity, Reshape, Squeeze/Unsqueeze, Transpose, Concat, Slice.
 void populateTensorPatterns(RewritePatternSet &patterns);
 /// Gather, GatherElements, TopK, ArgMax, OneHot.

@@ -26,7 +26,10 @@ Causal LMs (`<family>_lm.dynamo.onnx`, `<family>_lm.npz` with int64
 input_ids x0/x1 and the logits y0/y1): 2 decoder layers (attention with
 rotary embeddings, RMSNorm, a MoE block, the LM head), batched_mm experts,
 use_cache=False, exported with the dynamo exporter (the TorchScript exporter
-refuses their mask construction: aten::diff).
+refuses their mask construction: aten::diff), and with transformers' own
+OnnxExporter (`OnnxConfig(dynamic=True)`) three ways: `hf` (the default
+grouped_mm experts), `hf_ort_cpu` and `hf_ort_cuda` (`ort_fusions`, which
+writes onnxruntime's com.microsoft contrib ops).
 
 usage: make_hf_moe.py [--out DIR] [--families a,b] [--exports a,b]
                       [--lms a,b]
@@ -184,10 +187,25 @@ def write_lm(family, out):
                       output_names=["logits"], dynamo=True,
                       dynamic_shapes={"input_ids": {1: torch.export.Dim("seq")}},
                       external_data=False)
+    print("wrote", path)
     with torch.no_grad():
         np.savez(os.path.join(out, f"{family}_lm.npz"), x0=ids0.numpy(),
                  y0=lm(ids0).numpy(), x1=ids1.numpy(), y1=lm(ids1).numpy())
-    print("wrote", path)
+    # transformers' own exporter, as its documentation shows it, on the
+    # model's default experts ("grouped_mm"); with ort_fusions it writes
+    # onnxruntime's contrib ops ("cuda" also turns the experts into
+    # com.microsoft.MoE).
+    from transformers.exporters.exporter_onnx import OnnxConfig, OnnxExporter
+    import onnx_ir
+    model.set_experts_implementation("grouped_mm")
+    for fusions in [None, "cpu", "cuda"]:
+        name = "hf" + (f"_ort_{fusions}" if fusions else "")
+        path = os.path.join(out, f"{family}_lm.{name}.onnx")
+        exported = OnnxExporter().export(
+            model, {"input_ids": ids0},
+            OnnxConfig(dynamic=True, ort_fusions=fusions))
+        onnx_ir.save(exported.program, path)
+        print("wrote", path)
 
 
 def main():
