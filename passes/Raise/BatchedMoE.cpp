@@ -19,10 +19,11 @@ using namespace mlir::moe::match;
 
 namespace {
 constexpr int64_t kDyn = ShapedType::kDynamic;
+} // namespace
 
 /// `v` through ops that keep the row-major order of its elements (the
 /// reshapes) and casts that change nothing.
-Value throughReshapes(Value v) {
+Value mlir::moe::throughReshapes(Value v) {
   for (int i = 0; i < 16 && v; ++i) {
     Operation *op = v.getDefiningOp();
     if (!isa_and_nonnull<onnx::ReshapeOp, onnx::FlattenOp, onnx::SqueezeOp,
@@ -42,7 +43,7 @@ Value throughReshapes(Value v) {
 /// leading dimensions ([T, k, rest...]) merged into `v`'s first real one
 /// (the slot s = t * k + j) and `v`'s other real dimensions exactly
 /// `base`'s trailing ones.
-bool isSlotFlat(Value v, Value base) {
+bool mlir::moe::isSlotFlat(Value v, Value base) {
   auto bt = rankedType(base);
   auto vt = rankedType(v);
   if (!bt || !vt || bt.getRank() < 2 || throughReshapes(v) != base)
@@ -58,6 +59,8 @@ bool isSlotFlat(Value v, Value base) {
   int64_t t = bt.getDimSize(0), k = bt.getDimSize(1), s = real->front();
   return s == kDyn ? (t == kDyn || k == kDyn) : t != kDyn && s == t * k;
 }
+
+namespace {
 
 /// Rows of `hidden` ([T, H]) repeated k times along a new axis 1 ([T, k,
 /// H]): Expand or Tile of `hidden` unsqueezed at axis 1.
@@ -257,11 +260,13 @@ bool stripSymmetricClamp(Value &u, double limit) {
   return true;
 }
 
+} // namespace
+
 /// The expert activation `h` of a projection: `act(P)`, `act(gate) * up`
 /// with gate and up the halves or interleaved columns of P, or gpt-oss's
 /// clamped `(up + beta) * gate * sigmoid(alpha gate)`. Sets `ffn`'s
 /// activation fields and returns P.
-Value matchSlotActivation(Value h, StackedFFN &ffn) {
+Value mlir::moe::matchSlotActivation(Value h, StackedFFN &ffn) {
   Value g;
   h = unitSource(h);
   if (auto act = matchActivation(h, g)) {
@@ -330,7 +335,6 @@ Value matchSlotActivation(Value h, StackedFFN &ffn) {
   }
   return nullptr;
 }
-} // namespace
 
 std::optional<DecomposedMoE> mlir::moe::matchBatchedMoE(Value result,
                                                         std::string &why) {

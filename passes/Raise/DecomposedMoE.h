@@ -94,6 +94,28 @@ struct DecomposedMoE {
 /// experts) whose final per-token sum over the k slots is `result`.
 std::optional<DecomposedMoE> matchBatchedMoE(Value result, std::string &why);
 
+/// Matches a block whose slots are sorted by expert, each expert's run of
+/// rows multiplied by its matrix, and put back in slot order before the
+/// sum over the k slots `result` (transformers' "grouped_mm" experts as its
+/// OnnxExporter writes them).
+std::optional<DecomposedMoE> matchGroupedMoE(Value result, std::string &why);
+
+/// `v` through ops that keep the row-major order of its elements
+/// (reshapes) and casts that change nothing.
+Value throughReshapes(Value v);
+
+/// Whether `v` holds `base`'s elements in row-major order with its two
+/// leading dimensions ([T, k, rest...]) merged into `v`'s first real one
+/// (the slot s = t * k + j) and its other real dimensions `base`'s
+/// trailing ones.
+bool isSlotFlat(Value v, Value base);
+
+/// The expert activation `h` of a projection P: `act(P)`, `act(gate) * up`
+/// with gate and up the halves or interleaved columns of P, or gpt-oss's
+/// clamped SwiGLU. Sets `ffn`'s activation fields and returns P (null when
+/// `h` is none of these).
+Value matchSlotActivation(Value h, StackedFFN &ffn);
+
 /// Matches the block whose accumulation starts at `zeros` (zeros shaped
 /// like the block's input). On failure, `why` says what did not match.
 std::optional<DecomposedMoE> matchDecomposedMoE(Value zeros, std::string &why);

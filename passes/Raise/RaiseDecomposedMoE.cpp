@@ -327,6 +327,12 @@ struct RaiseDecomposedMoEPass
       std::optional<DecomposedMoE> block = batched
                                                ? matchBatchedMoE(start, why)
                                                : matchDecomposedMoE(start, why);
+      if (!block && batched) {
+        std::string groupedWhy;
+        block = matchGroupedMoE(start, groupedWhy);
+        if (!groupedWhy.empty())
+          why = groupedWhy;
+      }
       if (!block) {
         if (!why.empty())
           emitRemark(start.getLoc(), "MoE-like block left as dense ops: ")
