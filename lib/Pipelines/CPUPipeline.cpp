@@ -19,7 +19,7 @@ using namespace mlir;
 void mlir::moe::buildCPUPipeline(OpPassManager &pm,
                                  const CPUPipelineOptions &options) {
   // Graph level: everything becomes linalg / tensor / scf.
-  detail::addImportedGraphToCore(pm);
+  detail::addImportedGraphToCore(pm, /*cpu=*/true);
   MoESchedule schedule = MoESchedule::from(options, 1);
   schedule.fuseCombine = options.fuseCombine;
   detail::addMoEGraph(pm, schedule);

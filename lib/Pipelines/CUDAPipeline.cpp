@@ -32,7 +32,7 @@ using namespace mlir;
 void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
                                   const CUDAPipelineOptions &options) {
   // Graph level: everything becomes linalg / tensor / scf.
-  detail::addImportedGraphToCore(pm);
+  detail::addImportedGraphToCore(pm, /*cpu=*/false);
   // Row groups padded to the grouped GEMM's 64-row tile. Under expert
   // parallelism the exchanges are host calls between kernels (buffers are
   // unified memory, each launch completes in order).

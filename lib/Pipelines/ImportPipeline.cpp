@@ -16,6 +16,7 @@ using namespace mlir;
 
 void mlir::moe::buildImportPipeline(OpPassManager &pm) {
   // The contrib ops first: a decomposed block never contains one.
+  pm.addPass(createWarnTraceSpecialized());
   pm.addPass(createRaiseONNXMoE());
   pm.addPass(createRaiseDecomposedMoE());
 }

@@ -17,13 +17,14 @@
 
 using namespace mlir;
 
-void moe::detail::addImportedGraphToCore(OpPassManager &pm) {
+void moe::detail::addImportedGraphToCore(OpPassManager &pm, bool cpu) {
   buildImportPipeline(pm);
   AnnotateABIOptions abi;
   abi.require = true;
   pm.addPass(createAnnotateABI(abi));
   ConvertONNXToCoreOptions onnxOptions;
   onnxOptions.allowPartial = false;
+  onnxOptions.tileMatmuls = cpu;
   pm.addPass(createConvertONNXToCore(onnxOptions));
 }
 

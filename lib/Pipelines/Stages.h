@@ -11,8 +11,9 @@ namespace detail {
 
 /// The import pipeline (raising; a no-op on raised IR), the entry
 /// signature recorded (before lowering erases the tensor types), then every
-/// dense onnx op lowered to core dialects (leftovers are errors).
-void addImportedGraphToCore(OpPassManager &pm);
+/// dense onnx op lowered to core dialects (leftovers are errors); for the
+/// `cpu`, MatMuls by constant weights as register-tiled loops.
+void addImportedGraphToCore(OpPassManager &pm, bool cpu);
 
 /// The MoE schedule (moe/Passes/MoE.h), then a sharded model's exchanges
 /// lowered to runtime calls.

@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "MoEToLinalg/Patterns.h"
-#include "MoEToLinalg/TiledContraction.h"
+#include "Utils/TiledContraction.h"
 #include "Utils/Activation.h"
 #include "Utils/Emitter.h"
 #include "moe/Dialect/MoE.h"

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
@@ -53,7 +54,7 @@ struct ConvertONNXToCorePass
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
     moe::onnx_to_core::populateElementwisePatterns(patterns);
-    moe::onnx_to_core::populateLinalgPatterns(patterns);
+    moe::onnx_to_core::populateLinalgPatterns(patterns, tileMatmuls);
     moe::onnx_to_core::populateReducePatterns(patterns);
     moe::onnx_to_core::populateNormalizationPatterns(patterns);
     moe::onnx_to_core::populateAttentionPatterns(patterns);

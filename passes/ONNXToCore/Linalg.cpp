@@ -6,6 +6,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "Patterns.h"
+#include "Utils/ConstantData.h"
+#include "Utils/TiledContraction.h"
 
 #include "moe/Dialect/ONNX.h"
 
@@ -13,9 +15,12 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::moe::onnx_to_core;
@@ -42,14 +47,205 @@ Value matmul2D(OpBuilder &b, Location loc, Value lhs, Value rhs, bool transA,
       .getResult(0);
 }
 
+/// [..., M, K] x a constant [K, N] as register-tiled loops
+/// (emitTiledContraction) over chunks of columns in parallel: the weight is
+/// stored transposed ([N, K]) so both operands are read along K. Null when
+/// `b` is not such a constant.
+Value tiledConstantMatMul(PatternRewriter &rewriter, Location loc, Value a,
+                          Value b, RankedTensorType type) {
+  auto at = cast<RankedTensorType>(a.getType());
+  auto bt = cast<RankedTensorType>(b.getType());
+  if (at.getRank() < 2 || bt.getRank() != 2 || !bt.hasStaticShape() ||
+      at.isDynamicDim(at.getRank() - 1))
+    return nullptr;
+  std::optional<std::vector<char>> bytes = moe::constantBytes(b);
+  int64_t k = bt.getDimSize(0), n = bt.getDimSize(1);
+  if (!bytes || k * n == 0)
+    return nullptr;
+  size_t width = bytes->size() / (k * n);
+  std::vector<char> transposed(bytes->size());
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      std::memcpy(&transposed[(j * k + i) * width],
+                  &(*bytes)[(i * n + j) * width], width);
+  Value wt = moe::createBlobConstant(
+      rewriter, loc, RankedTensorType::get({n, k}, bt.getElementType()),
+      transposed, "matmul_weight_t");
+
+  SmallVector<ReassociationIndices> assoc(1);
+  for (int64_t i = 0; i < at.getRank() - 1; ++i)
+    assoc[0].push_back(i);
+  assoc.push_back({at.getRank() - 1});
+  Value x = at.getRank() == 2
+                ? a
+                : Value(tensor::CollapseShapeOp::create(rewriter, loc, a, assoc));
+  Value rows = tensor::DimOp::create(rewriter, loc, x, 0);
+  Value out = tensor::EmptyOp::create(
+      rewriter, loc, ArrayRef<OpFoldResult>{rows, rewriter.getIndexAttr(n)},
+      rewriter.getF32Type());
+  // Column chunks of 64 (whole 4 x 8 tiles), the last one shorter: work
+  // for every thread once N reaches a few hundred.
+  constexpr int64_t kChunk = 64;
+  int64_t chunks = (n + kChunk - 1) / kChunk;
+  auto forall = scf::ForallOp::create(
+      rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(chunks)},
+      ValueRange{out}, std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(forall.getTerminator());
+    auto index = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    Value n0 = arith::MulIOp::create(rewriter, loc,
+                                     forall.getInductionVars()[0],
+                                     index(kChunk));
+    Value cols = arith::MinUIOp::create(
+        rewriter, loc, index(kChunk),
+        arith::SubIOp::create(rewriter, loc, index(n), n0));
+    OpFoldResult zero = rewriter.getIndexAttr(0),
+                 one = rewriter.getIndexAttr(1);
+    Value ws = tensor::ExtractSliceOp::create(
+        rewriter, loc, wt, ArrayRef<OpFoldResult>{n0, zero},
+        ArrayRef<OpFoldResult>{cols, rewriter.getIndexAttr(k)},
+        ArrayRef<OpFoldResult>{one, one});
+    Value dest = tensor::ExtractSliceOp::create(
+        rewriter, loc, forall.getRegionIterArgs()[0],
+        ArrayRef<OpFoldResult>{zero, n0}, ArrayRef<OpFoldResult>{rows, cols},
+        ArrayRef<OpFoldResult>{one, one});
+    Value tile = moe::emitTiledContraction(rewriter, loc, x, ws, dest, rows,
+                                           cols, rewriter.getIndexAttr(k));
+    rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(
+        rewriter, loc, tile, forall.getRegionIterArgs()[0],
+        ArrayRef<OpFoldResult>{zero, n0}, ArrayRef<OpFoldResult>{rows, cols},
+        ArrayRef<OpFoldResult>{one, one});
+  }
+  Value product =
+      roundTo(rewriter, loc, forall.getResult(0), type.getElementType());
+  if (at.getRank() == 2)
+    return product;
+  SmallVector<Value> shape;
+  for (int64_t i = 0; i < at.getRank() - 1; ++i)
+    shape.push_back(getValueOrCreateConstantIndexOp(
+        rewriter, loc, sizeOf(rewriter, loc, a, i)));
+  shape.push_back(arith::ConstantIndexOp::create(rewriter, loc, n));
+  // tensor.reshape: an expand_shape with several dynamic sizes in one group
+  // crashes LLVM 22's expand-strided-metadata once bufferized.
+  return tensor::ReshapeOp::create(rewriter, loc, type, product,
+                                   vectorOf(rewriter, loc, shape));
+}
+
+/// A[..., M, K] x B[..., K, N] with equal static batch dimensions as
+/// register-tiled loops, one batch per parallel iteration: B transposed to
+/// [..., N, K] first (a copy, small beside the product) so that both
+/// operands are read along K. Null when the batches differ or are dynamic.
+Value tiledBatchedMatMul(PatternRewriter &rewriter, Location loc, Value a,
+                         Value b, RankedTensorType type) {
+  auto at = cast<RankedTensorType>(a.getType());
+  auto bt = cast<RankedTensorType>(b.getType());
+  int64_t rank = at.getRank();
+  if (rank < 2 || bt.getRank() != rank ||
+      at.getShape().drop_back(2) != bt.getShape().drop_back(2) ||
+      llvm::any_of(at.getShape().drop_back(2), ShapedType::isDynamic))
+    return nullptr;
+  int64_t batch = 1;
+  for (int64_t d : at.getShape().drop_back(2))
+    batch *= d;
+  SmallVector<int64_t> perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  std::swap(perm[rank - 2], perm[rank - 1]);
+  SmallVector<OpFoldResult> tSizes;
+  for (int64_t p : perm)
+    tSizes.push_back(sizeOf(rewriter, loc, b, p));
+  Value init =
+      tensor::EmptyOp::create(rewriter, loc, tSizes, bt.getElementType());
+  Value bT =
+      linalg::TransposeOp::create(rewriter, loc, b, init, perm).getResult()[0];
+  // [batch, rows, cols]
+  auto collapse = [&](Value v) -> Value {
+    SmallVector<ReassociationIndices> assoc(1);
+    for (int64_t i = 0; i < rank - 2; ++i)
+      assoc[0].push_back(i);
+    assoc.push_back({rank - 2});
+    assoc.push_back({rank - 1});
+    if (rank == 2)
+      return tensor::ExpandShapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get(
+              {1, cast<RankedTensorType>(v.getType()).getDimSize(0),
+               cast<RankedTensorType>(v.getType()).getDimSize(1)},
+              cast<RankedTensorType>(v.getType()).getElementType()),
+          v, SmallVector<ReassociationIndices>{{0, 1}, {2}},
+          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1),
+                                 sizeOf(rewriter, loc, v, 0),
+                                 sizeOf(rewriter, loc, v, 1)});
+    return tensor::CollapseShapeOp::create(rewriter, loc, v, assoc);
+  };
+  Value a3 = collapse(a), b3 = collapse(bT);
+  OpFoldResult m = sizeOf(rewriter, loc, a3, 1), k = sizeOf(rewriter, loc, a3, 2);
+  OpFoldResult n = sizeOf(rewriter, loc, b3, 1);
+  Value out = tensor::EmptyOp::create(
+      rewriter, loc,
+      ArrayRef<OpFoldResult>{rewriter.getIndexAttr(batch), m, n},
+      rewriter.getF32Type());
+  auto forall = scf::ForallOp::create(
+      rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(batch)},
+      ValueRange{out}, std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(forall.getTerminator());
+    Value i = forall.getInductionVars()[0];
+    OpFoldResult zero = rewriter.getIndexAttr(0),
+                 one = rewriter.getIndexAttr(1);
+    auto matrix = [&](Value v, OpFoldResult rows, OpFoldResult cols) {
+      auto t = cast<RankedTensorType>(v.getType());
+      auto type = RankedTensorType::get(
+          {getConstantIntValue(rows).value_or(ShapedType::kDynamic),
+           getConstantIntValue(cols).value_or(ShapedType::kDynamic)},
+          t.getElementType());
+      return tensor::ExtractSliceOp::create(
+          rewriter, loc, type, v, ArrayRef<OpFoldResult>{i, zero, zero},
+          ArrayRef<OpFoldResult>{one, rows, cols},
+          ArrayRef<OpFoldResult>{one, one, one});
+    };
+    Value xs = matrix(a3, m, k), ws = matrix(b3, n, k);
+    Value dest = matrix(forall.getRegionIterArgs()[0], m, n);
+    Value rows = getValueOrCreateConstantIndexOp(rewriter, loc, m);
+    Value tile = moe::emitTiledContraction(rewriter, loc, xs, ws, dest, rows,
+                                           n, k);
+    rewriter.setInsertionPointToEnd(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(
+        rewriter, loc, tile, forall.getRegionIterArgs()[0],
+        ArrayRef<OpFoldResult>{i, zero, zero},
+        ArrayRef<OpFoldResult>{one, m, n}, ArrayRef<OpFoldResult>{one, one, one});
+  }
+  Value product =
+      roundTo(rewriter, loc, forall.getResult(0), type.getElementType());
+  SmallVector<Value> shape;
+  for (int64_t d = 0; d < rank - 1; ++d)
+    shape.push_back(getValueOrCreateConstantIndexOp(
+        rewriter, loc, sizeOf(rewriter, loc, a, d)));
+  shape.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, n));
+  return tensor::ReshapeOp::create(rewriter, loc, type, product,
+                                   vectorOf(rewriter, loc, shape));
+}
+
 struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
-  using OpRewritePattern::OpRewritePattern;
+  MatMulPattern(MLIRContext *ctx, bool tiled = false)
+      : OpRewritePattern(ctx), tiled(tiled) {}
+  bool tiled;
+
   LogicalResult matchAndRewrite(onnx::MatMulOp op,
                                 PatternRewriter &rewriter) const override {
     Value a = op.getA(), b = op.getB();
     auto type = rankedFloat(op.getY());
     if (!rankedFloat(a) || !rankedFloat(b) || !type)
       return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
+    if (tiled)
+      for (auto tiledForm : {tiledConstantMatMul, tiledBatchedMatMul})
+        if (Value v = tiledForm(rewriter, op.getLoc(), a, b, type)) {
+          replaceWithCast(rewriter, op, v, type);
+          return success();
+        }
     FailureOr<Value> product =
         lower(rewriter, op.getLoc(), a, b, type, /*transA=*/false,
               /*transB=*/false);
@@ -353,8 +549,8 @@ struct SoftmaxPattern : OpRewritePattern<onnx::SoftmaxOp> {
 } // namespace
 
 void mlir::moe::onnx_to_core::populateLinalgPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<MatMulPattern, FusedMatMulPattern, GemmPattern,
-               SoftmaxPattern>(
+    RewritePatternSet &patterns, bool tileMatmuls) {
+  patterns.add<MatMulPattern>(patterns.getContext(), tileMatmuls);
+  patterns.add<FusedMatMulPattern, GemmPattern, SoftmaxPattern>(
       patterns.getContext());
 }

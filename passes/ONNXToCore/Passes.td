@@ -46,10 +46,15 @@ def ConvertONNXToCore : Pass<"moe-convert-onnx-to-core"> {
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
   ];
   let options = [
     Option<"allowPartial", "allow-partial", "bool", /*default=*/"true",
            "Leave unsupported onnx ops in place instead of failing">,
+    Option<"tileMatmuls", "tile-matmuls", "bool", /*default=*/"false",
+           "MatMul by a constant 2-D weight as register-tiled loops in "
+           "column chunks (the CPU pipeline's form; the weight is stored "
+           "transposed)">,
   ];
 }
 

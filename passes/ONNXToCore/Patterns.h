@@ -18,8 +18,9 @@ namespace mlir::moe::onnx_to_core {
 
 /// Elementwise ops with numpy broadcasting, Cast, Where, comparisons, logic.
 void populateElementwisePatterns(RewritePatternSet &patterns);
-/// MatMul, Gemm and Softmax on linalg.
-void populateLinalgPatterns(RewritePatternSet &patterns);
+/// MatMul, Gemm and Softmax on linalg; with `tileMatmuls`, MatMul by a
+/// constant 2-D weight as register-tiled loops instead.
+void populateLinalgPatterns(RewritePatternSet &patterns, bool tileMatmuls);
 /// Reduce* over constant or run-time axes.
 void populateReducePatterns(RewritePatternSet &patterns);
 /// LayerNormalization, SimplifiedLayerNormalization (RMS) and the fused

@@ -46,6 +46,20 @@ def RaiseONNXMoE : Pass<"moe-raise-onnx-moe"> {
   ];
 }
 
+def WarnTraceSpecialized : Pass<"moe-warn-trace-specialized"> {
+  let summary = "Warn about exports specialized to their tracing input";
+  let description = [{
+    A TorchScript trace of a data-dependent loop (transformers' "eager"
+    experts) bakes counts that the tracing input happened to produce into
+    the graph: a Split with constant sizes of rows whose number is only
+    known at run time (it comes from NonZero). Such a graph computes the
+    model only for inputs that reproduce the count, and fails on the others
+    (so does onnxruntime). This pass warns once at each such Split, saying
+    the count it expects and, for a loop over the experts hit, how to
+    export all of them. The Split only gets a `moe.trace_specialized` mark.
+  }];
+}
+
 def RaiseDecomposedMoE : Pass<"moe-raise-decomposed-moe"> {
   let summary = "Raise MoE blocks exported as dense ops (PyTorch) to moe.layer";
   let description = [{

@@ -1,12 +1,13 @@
 //===- TiledContraction.h - register-tiled x * w^T on tensors ---*- C++ -*-===//
 //
-// Private to the MoEToLinalg stage: the CPU form of an expert's GEMM, written
-// as loops whose innermost body keeps a tile of accumulators in registers.
+// Private to passes/: the CPU form of a GEMM (the experts', and dense MatMuls
+// with constant weights), written as loops whose innermost body keeps a
+// tile of accumulators in registers.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOE_PASSES_MOETOLINALG_TILEDCONTRACTION_H
-#define MOE_PASSES_MOETOLINALG_TILEDCONTRACTION_H
+#ifndef MOE_PASSES_UTILS_TILEDCONTRACTION_H
+#define MOE_PASSES_UTILS_TILEDCONTRACTION_H
 
 #include "mlir/IR/Builders.h"
 
@@ -43,4 +44,4 @@ Value emitTiledContraction(OpBuilder &b, Location loc, Value x, Value w,
 
 } // namespace mlir::moe
 
-#endif // MOE_PASSES_MOETOLINALG_TILEDCONTRACTION_H
+#endif // MOE_PASSES_UTILS_TILEDCONTRACTION_H
