@@ -33,6 +33,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   // OpenMP translation calls).
   pm.addPass(createForallToParallelLoopPass());
   pm.addPass(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createCPUSerialInnerLoop());
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(createCPULoopSchedule());
   pm.addPass(createCPUParallelThreshold());

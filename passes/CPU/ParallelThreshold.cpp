@@ -40,16 +40,31 @@ omp::LoopNestOp soleLoopNest(omp::ParallelOp region) {
   return wsloop ? dyn_cast<omp::LoopNestOp>(wsloop.getWrappedLoop()) : nullptr;
 }
 
+/// The loop that moe-cpu-serial-inner-loop made of the last dimension of
+/// an elementwise nest: part of the nest's iterations, not inner work.
+constexpr StringLiteral kSerialInner = "moe.serial_inner";
+
 /// Whether an iteration does more than a few operations' work.
 bool hasInnerLoopsOrCalls(omp::LoopNestOp nest) {
   return nest.getRegion()
       .walk([](Operation *op) {
+        if (isa<scf::ForOp>(op) && op->hasAttr(kSerialInner))
+          return WalkResult::advance();
         return isa<scf::ForOp, scf::WhileOp, scf::ParallelOp, omp::ParallelOp,
                    CallOpInterface>(op)
                    ? WalkResult::interrupt()
                    : WalkResult::advance();
       })
       .wasInterrupted();
+}
+
+/// The serial inner loop directly in `nest`'s body, when there is one.
+scf::ForOp serialInner(omp::LoopNestOp nest) {
+  for (Operation &op : nest.getRegion().front())
+    if (auto f = dyn_cast<scf::ForOp>(op))
+      if (f->hasAttr(kSerialInner))
+        return f;
+  return nullptr;
 }
 
 struct CPUParallelThresholdPass
@@ -78,10 +93,19 @@ struct CPUParallelThresholdPass
       Location loc = region.getLoc();
       // Trips of each dimension, ceil((ub - lb) / step) for lb <= ub and a
       // positive step (scf.parallel's), multiplied together.
+      SmallVector<Value> lbs(nest.getLoopLowerBounds()),
+          ubs(nest.getLoopUpperBounds()), steps(nest.getLoopSteps());
+      // An inner serial loop's trips count too when its bounds are known
+      // before the region.
+      if (scf::ForOp inner = serialInner(nest))
+        if (outside(inner.getLowerBound()) &&
+            outside(inner.getUpperBound()) && outside(inner.getStep())) {
+          lbs.push_back(inner.getLowerBound());
+          ubs.push_back(inner.getUpperBound());
+          steps.push_back(inner.getStep());
+        }
       Value trips;
-      for (auto [lb, ub, step] :
-           llvm::zip(nest.getLoopLowerBounds(), nest.getLoopUpperBounds(),
-                     nest.getLoopSteps())) {
+      for (auto [lb, ub, step] : llvm::zip(lbs, ubs, steps)) {
         Value span = arith::SubIOp::create(b, loc, ub, lb);
         Value rounded = arith::AddIOp::create(
             b, loc, span,

@@ -43,6 +43,22 @@ def CPUApproximateVectorMath : Pass<"moe-cpu-approximate-vector-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def CPUSerialInnerLoop : Pass<"moe-cpu-serial-inner-loop"> {
+  let summary = "Run the innermost dimension of multi-dimensional parallel "
+                "loops as a sequential loop";
+  let description = [{
+    Before `convert-scf-to-openmp`: an outermost `scf.parallel` of several
+    dimensions (a dense elementwise op or reduction over [B, N, S, S], say)
+    keeps its outer dimensions parallel and gets its last one as an
+    `scf.for` marked `moe.serial_inner`. The OpenMP loop then collapses
+    only the outer dimensions (one index split per row instead of a
+    division per element), and LLVM vectorizes the contiguous inner loop.
+    `moe-cpu-parallel-threshold` counts the marked loop's trips as the
+    loop's work.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 def CPUParallelThreshold : Pass<"moe-cpu-parallel-threshold"> {
   let summary = "Run small parallel loops on one thread";
   let description = [{

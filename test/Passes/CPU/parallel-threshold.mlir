@@ -149,3 +149,32 @@ func.func @inner_bounds(%out: memref<?xf32>) {
   }
   return
 }
+
+// -----
+
+// A serial inner loop of moe-cpu-serial-inner-loop is part of the
+// elementwise work: its trips multiply the count and the threshold stays
+// the elementwise one.
+// CHECK-LABEL: func.func @serial_inner
+// CHECK: %[[ROWS:.*]] = arith.select
+// CHECK: %[[COLS:.*]] = arith.select
+// CHECK: %[[ALL:.*]] = arith.muli %[[ROWS]], %[[COLS]]
+// CHECK: arith.constant 16384 : index
+// CHECK: omp.parallel if(
+func.func @serial_inner(%n: index, %m: index, %out: memref<?x?xf32>) {
+  %z = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  omp.parallel {
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+        scf.for %j = %c0 to %m step %c1 {
+          memref.store %z, %out[%i, %j] : memref<?x?xf32>
+        } {moe.serial_inner}
+        omp.yield
+      }
+    }
+    omp.terminator
+  }
+  return
+}
