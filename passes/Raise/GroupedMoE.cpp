@@ -216,6 +216,35 @@ bool binsAreIds(Value idx, Value ids, int64_t experts) {
   return true;
 }
 
+/// `v` = `rows + B[sorted]`, B a constant [E, out] gathered at the sorted
+/// ids (each sorted row's expert): sets `bias` and returns `rows`; `v`
+/// itself otherwise.
+Value stripSortedBias(Value v, Value sortedIds, int64_t experts, Value &bias) {
+  auto add = v.getDefiningOp<onnx::AddOp>();
+  if (!add)
+    return v;
+  for (auto [rows, b] :
+       {std::pair{add.getA(), add.getB()}, std::pair{add.getB(), add.getA()}}) {
+    auto g = b.getDefiningOp<onnx::GatherNDOp>();
+    if (!g || g.getBatchDims() != 0)
+      continue;
+    auto it = rankedType(g.getIndices());
+    Value ids = base(g.getIndices());
+    if (auto c = ids.getDefiningOp<onnx::CastOp>())
+      ids = base(c.getInput());
+    Value w = stripFloatCasts(g.getData());
+    auto wt = rankedType(w);
+    if (!it || it.getRank() != 2 || it.getDimSize(1) != 1 || ids != sortedIds ||
+        !wt || !wt.hasStaticShape() || wt.getRank() != 2 ||
+        wt.getDimSize(0) != experts || !w.getDefiningOp<onnx::ConstantOp>() ||
+        add.getC().getType() != rows.getType())
+      continue;
+    bias = w;
+    return rows;
+  }
+  return v;
+}
+
 /// The runs tile the sorted rows by expert: run e starts where run e-1
 /// ends (the first at 0) and ends at the e-th cumulative count of a
 /// histogram (ScatterElements add of ones) of the sorted ids.
@@ -313,22 +342,35 @@ std::optional<DecomposedMoE> mlir::moe::matchGroupedMoE(Value result,
     }
     StackedFFN ffn;
     SmallVector<Run> runs;
-    Value act, down;
-    if (!matchGroupedProduct(stripFloatCasts(y), act, down, runs) ||
-        !runsFollowSortedIds(runs, sort->topk.getValues())) {
+    Value act, down, downBias, upBias;
+    Value sortedIds = sort->topk.getValues();
+    int64_t experts = evidence->numExperts;
+    Value downRows =
+        stripSortedBias(stripFloatCasts(y), sortedIds, experts, downBias);
+    if (!matchGroupedProduct(downRows, act, down, runs) ||
+        !runsFollowSortedIds(runs, sortedIds)) {
       why = "the weighted rows are not the experts' down projections over "
             "their runs of the sorted rows";
       return std::nullopt;
     }
-    ffn.fc2 = StackedLinear{down, /*transposed=*/true, Value()};
+    ffn.fc2 = StackedLinear{down, /*transposed=*/true, downBias};
     Value proj = matchSlotActivation(act, ffn);
+    if (proj)
+      proj = stripSortedBias(proj, sortedIds, experts, upBias);
     Value rows, up;
     if (!proj || !matchGroupedProduct(proj, rows, up, runs)) {
       why = "the down projections' input is not an activation of the "
             "experts' first projections over the same runs";
       return std::nullopt;
     }
-    ffn.fc1 = StackedLinear{up, /*transposed=*/true, Value()};
+    ffn.fc1 = StackedLinear{up, /*transposed=*/true, upBias};
+    // Bias widths: the projections' output sizes ([E, in, out] weights).
+    for (const StackedLinear &lin : {ffn.fc1, ffn.fc2})
+      if (lin.bias && rankedType(lin.bias).getDimSize(1) !=
+                          rankedType(lin.weight).getDimSize(2)) {
+        why = "an expert bias does not match its projection's width";
+        return std::nullopt;
+      }
     // The sorted rows: hidden[perm / k].
     Value hidden;
     auto rowGather = rows.getDefiningOp<onnx::GatherNDOp>();
