@@ -248,8 +248,13 @@ bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
                        std::optional<DecomposedLinear> &gate) {
   auto matches = [&](Value y) {
     auto f = matchFFN(y);
-    if (!f || match::stripNoopCasts(f->input) != layer.getHidden() ||
-        gatingOf(*f) != layer.getActivation().getGating() ||
+    Gating want = layer.getActivation().getGating();
+    // Separate gate and up projections also fit a concatenated layer: they
+    // are stacked into one [2 Is, H] weight.
+    bool fits = gatingOf(*f) == want ||
+                (f && want == Gating::concatenated &&
+                 gatingOf(*f) == Gating::separate);
+    if (!f || match::stripNoopCasts(f->input) != layer.getHidden() || !fits ||
         f->activation != layer.getActivation().getKind())
       return false;
     ffn = *f;
@@ -279,12 +284,20 @@ bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
 
 /// Folds `layer + [g *] shared(x)` into the layer's shared expert.
 void foldSharedExpert(OpBuilder &b, LayerOp layer) {
-  if (!layer->hasOneUse())
+  // (Through casts that change nothing, as TorchScript writes them.)
+  Value routed = layer.getResult();
+  while (routed.hasOneUse()) {
+    auto cast = dyn_cast<onnx::CastOp>(*routed.getUsers().begin());
+    if (!cast || cast.getOutput().getType() != layer.getType())
+      break;
+    routed = cast.getOutput();
+  }
+  if (!routed.hasOneUse())
     return;
-  auto add = dyn_cast<onnx::AddOp>(*layer->getUsers().begin());
+  auto add = dyn_cast<onnx::AddOp>(*routed.getUsers().begin());
   if (!add || add.getC().getType() != layer.getType())
     return;
-  Value other = add.getA() == layer.getResult() ? add.getB() : add.getA();
+  Value other = add.getA() == routed ? add.getB() : add.getA();
   DecomposedFFN ffn;
   std::optional<DecomposedLinear> gate;
   Type elt = layer.getType().getElementType();
@@ -296,9 +309,27 @@ void foldSharedExpert(OpBuilder &b, LayerOp layer) {
   Location loc = layer.getLoc();
   Value fc1 = outIn(b, loc, ffn.gate, "moe_shared_fc1");
   Value fc3 = ffn.up.weight ? outIn(b, loc, ffn.up, "moe_shared_fc3") : Value();
+  bool needsFc3 = ffn.up.weight != nullptr;
+  if (fc1 && fc3 &&
+      layer.getActivation().getGating() == Gating::concatenated) {
+    // Gate rows then up rows: [2 Is, H], as the layer's fc1 holds them.
+    Value stacked = stackConstants(b, loc, {fc1, fc3}, /*transpose=*/false,
+                                   "moe_shared_fc1");
+    auto bytes = stacked ? constantBytes(stacked) : std::nullopt;
+    auto t = cast<RankedTensorType>(fc1.getType());
+    if (!bytes)
+      return;
+    fc1 = createBlobConstant(
+        b, loc,
+        RankedTensorType::get({2 * t.getDimSize(0), t.getDimSize(1)},
+                              t.getElementType()),
+        *bytes, "moe_shared_fc1", /*asONNX=*/true);
+    fc3 = Value();
+    needsFc3 = false;
+  }
   Value fc2 = outIn(b, loc, ffn.down, "moe_shared_fc2");
   Value g = gate ? outIn(b, loc, *gate, "moe_shared_gate") : Value();
-  if (!fc1 || !fc2 || (ffn.up.weight && !fc3) || (gate && !g))
+  if (!fc1 || !fc2 || (needsFc3 && !fc3) || (gate && !g))
     return;
   layer.getSharedFc1Mutable().assign(fc1);
   if (fc3)
