@@ -254,8 +254,13 @@ bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
     bool fits = gatingOf(*f) == want ||
                 (f && want == Gating::concatenated &&
                  gatingOf(*f) == Gating::separate);
-    if (!f || match::stripNoopCasts(f->input) != layer.getHidden() || !fits ||
-        f->activation != layer.getActivation().getKind())
+    // (The shared expert may read the block's input before it is
+    // flattened to [T, H], as DeepSeek-V3 does.)
+    if (!f || !fits || f->activation != layer.getActivation().getKind())
+      return false;
+    Value in = match::stripNoopCasts(f->input);
+    if (in != layer.getHidden() &&
+        match::unitSource(in) != match::unitSource(layer.getHidden()))
       return false;
     ffn = *f;
     return true;
@@ -284,18 +289,24 @@ bool matchSharedExpert(Value v, LayerOp layer, DecomposedFFN &ffn,
 
 /// Folds `layer + [g *] shared(x)` into the layer's shared expert.
 void foldSharedExpert(OpBuilder &b, LayerOp layer) {
-  // (Through casts that change nothing, as TorchScript writes them.)
+  // (Through casts that change nothing, as TorchScript writes them, and
+  // reshapes that only add unit dimensions, back to [1, T, H].)
   Value routed = layer.getResult();
   while (routed.hasOneUse()) {
-    auto cast = dyn_cast<onnx::CastOp>(*routed.getUsers().begin());
-    if (!cast || cast.getOutput().getType() != layer.getType())
+    Operation *user = *routed.getUsers().begin();
+    auto cast = dyn_cast<onnx::CastOp>(user);
+    auto reshape = dyn_cast<onnx::ReshapeOp>(user);
+    if (cast && cast.getOutput().getType() == routed.getType())
+      routed = cast.getOutput();
+    else if (reshape && match::isUnitReshape(routed, reshape.getReshaped()))
+      routed = reshape.getReshaped();
+    else
       break;
-    routed = cast.getOutput();
   }
   if (!routed.hasOneUse())
     return;
   auto add = dyn_cast<onnx::AddOp>(*routed.getUsers().begin());
-  if (!add || add.getC().getType() != layer.getType())
+  if (!add || add.getC().getType() != routed.getType())
     return;
   Value other = add.getA() == routed ? add.getB() : add.getA();
   DecomposedFFN ffn;
@@ -337,7 +348,7 @@ void foldSharedExpert(OpBuilder &b, LayerOp layer) {
   layer.getSharedFc2Mutable().assign(fc2);
   if (g)
     layer.getSharedGateMutable().assign(g);
-  add.getC().replaceAllUsesWith(layer.getResult());
+  add.getC().replaceAllUsesWith(routed);
 }
 
 struct RaiseDecomposedMoEPass
