@@ -20,8 +20,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
-#include <cstring>
-
 using namespace mlir;
 using namespace mlir::moe::onnx_to_core;
 
@@ -58,19 +56,13 @@ Value tiledConstantMatMul(PatternRewriter &rewriter, Location loc, Value a,
   if (at.getRank() < 2 || bt.getRank() != 2 || !bt.hasStaticShape() ||
       at.isDynamicDim(at.getRank() - 1))
     return nullptr;
-  std::optional<std::vector<char>> bytes = moe::constantBytes(b);
   int64_t k = bt.getDimSize(0), n = bt.getDimSize(1);
-  if (!bytes || k * n == 0)
+  Value wt = k * n == 0 ? Value()
+                        : moe::transposeConstant(rewriter, loc, b,
+                                                 "matmul_weight_t",
+                                                 /*asONNX=*/false);
+  if (!wt)
     return nullptr;
-  size_t width = bytes->size() / (k * n);
-  std::vector<char> transposed(bytes->size());
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      std::memcpy(&transposed[(j * k + i) * width],
-                  &(*bytes)[(i * n + j) * width], width);
-  Value wt = moe::createBlobConstant(
-      rewriter, loc, RankedTensorType::get({n, k}, bt.getElementType()),
-      transposed, "matmul_weight_t");
 
   SmallVector<ReassociationIndices> assoc(1);
   for (int64_t i = 0; i < at.getRank() - 1; ++i)

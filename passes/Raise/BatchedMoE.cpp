@@ -336,9 +336,7 @@ Value mlir::moe::matchSlotActivation(Value h, StackedFFN &ffn) {
   return nullptr;
 }
 
-std::optional<DecomposedMoE> mlir::moe::matchBatchedMoE(Value result,
-                                                        std::string &why) {
-  // sum over the k slots of each token: ReduceSum(view(T, k, H), 1).
+std::optional<int64_t> mlir::moe::slotSumWidth(Value result) {
   auto sum = result.getDefiningOp<onnx::ReduceSumOp>();
   auto st = rankedType(result);
   if (!sum || sum.getKeepdims() != 0 || !st || st.getRank() != 2 ||
@@ -347,7 +345,25 @@ std::optional<DecomposedMoE> mlir::moe::matchBatchedMoE(Value result,
   auto view = rankedType(sum.getData());
   if (!view || view.getRank() != 3 || view.isDynamicDim(1))
     return std::nullopt;
-  int64_t k = view.getDimSize(1);
+  return view.getDimSize(1);
+}
+
+Value mlir::moe::blockResultOf(Value result, Value hidden) {
+  if (result.getType() != hidden.getType() && result.hasOneUse())
+    if (auto c = dyn_cast<onnx::CastOp>(*result.getUsers().begin()))
+      if (c.getOutput().getType() == hidden.getType())
+        return c.getOutput();
+  return result;
+}
+
+std::optional<DecomposedMoE> mlir::moe::matchBatchedMoE(Value result,
+                                                        std::string &why) {
+  std::optional<int64_t> width = slotSumWidth(result);
+  if (!width)
+    return std::nullopt;
+  int64_t k = *width;
+  auto sum = result.getDefiningOp<onnx::ReduceSumOp>();
+  auto view = rankedType(sum.getData());
   // (f16/bf16 rows may be cast to f32 for the sum.)
   Value viewed = stripFloatCasts(sum.getData());
   Value weighted = viewed.getDefiningOp<onnx::ReshapeOp>()
@@ -404,15 +420,9 @@ std::optional<DecomposedMoE> mlir::moe::matchBatchedMoE(Value result,
         matchRouter(*evidence, hidden, why);
     if (!router)
       return std::nullopt;
-    // The sum taken in f32 and cast back to the model's type.
-    Value blockResult = result;
-    if (result.getType() != hidden.getType() && result.hasOneUse())
-      if (auto c = dyn_cast<onnx::CastOp>(*result.getUsers().begin()))
-        if (c.getOutput().getType() == hidden.getType())
-          blockResult = c.getOutput();
     DecomposedMoE moe;
     moe.hidden = hidden;
-    moe.result = blockResult;
+    moe.result = blockResultOf(result, hidden);
     moe.router = *router;
     moe.stacked = ffn;
     return moe;

@@ -100,6 +100,15 @@ std::optional<DecomposedMoE> matchBatchedMoE(Value result, std::string &why);
 /// OnnxExporter writes them).
 std::optional<DecomposedMoE> matchGroupedMoE(Value result, std::string &why);
 
+/// For `result` = ReduceSum(view [T, k, H], axis 1, keepdims 0), [T, H]:
+/// the per-token sum over the k slots that ends both stacked forms, k;
+/// nullopt otherwise.
+std::optional<int64_t> slotSumWidth(Value result);
+
+/// `result`, or the Cast after it that returns a sum taken in f32 to
+/// `hidden`'s type (f16/bf16 models).
+Value blockResultOf(Value result, Value hidden);
+
 /// `v` through ops that keep the row-major order of its elements
 /// (reshapes) and casts that change nothing.
 Value throughReshapes(Value v);

@@ -294,15 +294,11 @@ bool runsFollowSortedIds(ArrayRef<Run> runs, Value sortedIds) {
 
 std::optional<DecomposedMoE> mlir::moe::matchGroupedMoE(Value result,
                                                         std::string &why) {
+  std::optional<int64_t> width = slotSumWidth(result);
+  if (!width)
+    return std::nullopt;
+  int64_t k = *width;
   auto sum = result.getDefiningOp<onnx::ReduceSumOp>();
-  auto st = rankedType(result);
-  if (!sum || sum.getKeepdims() != 0 || !st || st.getRank() != 2 ||
-      !isSingleAxis(sum.getAxes(), 1, 3))
-    return std::nullopt;
-  auto view = rankedType(sum.getData());
-  if (!view || view.getRank() != 3 || view.isDynamicDim(1))
-    return std::nullopt;
-  int64_t k = view.getDimSize(1);
   // Slot order restored: GatherND(sortedRows, inverse(perm)).
   auto back = base(stripFloatCasts(sum.getData())).getDefiningOp<onnx::GatherNDOp>();
   if (!back || back.getBatchDims() != 0)
@@ -387,11 +383,7 @@ std::optional<DecomposedMoE> mlir::moe::matchGroupedMoE(Value result,
       return std::nullopt;
     DecomposedMoE moe;
     moe.hidden = hidden;
-    moe.result = result;
-    if (result.getType() != hidden.getType() && result.hasOneUse())
-      if (auto c = dyn_cast<onnx::CastOp>(*result.getUsers().begin()))
-        if (c.getOutput().getType() == hidden.getType())
-          moe.result = c.getOutput();
+    moe.result = blockResultOf(result, hidden);
     moe.router = *router;
     moe.stacked = ffn;
     return moe;

@@ -111,7 +111,7 @@ Value mlir::moe::stackConstants(OpBuilder &b, Location loc,
 }
 
 Value mlir::moe::transposeConstant(OpBuilder &b, Location loc, Value v,
-                                   StringRef name) {
+                                   StringRef name, bool asONNX) {
   auto shape = rowsCols(v, /*transpose=*/true);
   auto bytes =
       shape ? stackedBytes(v, /*transpose=*/true, shape->first, shape->second)
@@ -121,7 +121,7 @@ Value mlir::moe::transposeConstant(OpBuilder &b, Location loc, Value v,
   auto outType =
       RankedTensorType::get({shape->first, shape->second},
                             cast<ShapedType>(v.getType()).getElementType());
-  return createBlobConstant(b, loc, outType, *bytes, name, /*asONNX=*/true);
+  return createBlobConstant(b, loc, outType, *bytes, name, asONNX);
 }
 
 Value mlir::moe::transposeStacked(OpBuilder &b, Location loc, Value v,

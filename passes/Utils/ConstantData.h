@@ -36,8 +36,10 @@ Value stackConstants(OpBuilder &b, Location loc, ArrayRef<Value> parts,
                      bool transpose, StringRef name);
 
 /// The 2-D constant `v` (`[R, C]`) transposed to an `onnx.Constant`
-/// `[C, R]`; null when `v` is not such a constant.
-Value transposeConstant(OpBuilder &b, Location loc, Value v, StringRef name);
+/// `[C, R]` (an `arith.constant` unless `asONNX`); null when `v` is not such
+/// a constant.
+Value transposeConstant(OpBuilder &b, Location loc, Value v, StringRef name,
+                        bool asONNX = true);
 
 /// The 3-D constant `v` (`[E, R, C]`) with each matrix transposed: an
 /// `onnx.Constant` `[E, C, R]`; null when `v` is not such a constant.
