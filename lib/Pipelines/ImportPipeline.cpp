@@ -16,7 +16,9 @@ using namespace mlir;
 
 void mlir::moe::buildImportPipeline(OpPassManager &pm) {
   // The contrib ops first: a decomposed block never contains one.
-  pm.addPass(createWarnTraceSpecialized());
   pm.addPass(createRaiseONNXMoE());
   pm.addPass(createRaiseDecomposedMoE());
+  // Last: a trace-specialized loop that was raised is gone, the layer
+  // covers every expert.
+  pm.addPass(createWarnTraceSpecialized());
 }

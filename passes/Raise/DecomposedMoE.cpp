@@ -52,6 +52,15 @@ enum class Kind {
   SlotW,       // w[t, j]: [n, 1]
   Update,      // w[t, j] * ffn_e(x[t]): [n, H]
   Acc,         // the accumulator, shaped like x
+  // transformers' eager loop visits the experts that got any token, read
+  // from a hit list computed at run time; `expert` is then a position in
+  // that list (`hit`).
+  ExpertCounts, // MaskAll summed over slots and tokens: [E']
+  HitMask,      // ExpertCounts > 0
+  HitList,      // NonZero(HitMask): [1, m]
+  HitListT,     // [m, 1]
+  HitRow,       // row j of HitListT: [1, 1] or [1]
+  HitId,        // its expert id as a scalar
 };
 
 /// Kinds that hold one value per token, slot or pair, whose layout only
@@ -68,6 +77,7 @@ bool isList(Kind k) {
   case Kind::Update:
   case Kind::Weights:
   case Kind::WeightsFlat:
+  case Kind::HitRow:
     return true;
   default:
     return false;
@@ -78,8 +88,10 @@ struct Sym {
   Kind kind = Kind::Unknown;
   int64_t expert = -1;
   bool slotFirst = true; // Mask/Pairs: NonZero rows are (j, t), else (t, j)
+  bool hit = false;      // `expert` is a position in the hit list
   bool operator==(const Sym &o) const {
-    return kind == o.kind && expert == o.expert && slotFirst == o.slotFirst;
+    return kind == o.kind && expert == o.expert && slotFirst == o.slotFirst &&
+           hit == o.hit;
   }
 };
 
@@ -105,18 +117,23 @@ public:
   bool topkOfLogits = false;
   /// The FFN of each expert whose update has been evaluated.
   llvm::DenseMap<int64_t, DecomposedFFN> ffns;
+  /// The hit list's Split into rows, once seen, and the stacked FFN that
+  /// every hit expert's update applies (none when they differ).
+  Operation *hitSplit = nullptr;
+  std::optional<StackedFFN> hitFFN;
+  bool hitFFNsDiffer = false;
 
 private:
   Sym evalOp(Value v);
   Sym listOf(Kind kind, const Sym &like) {
-    return Sym{kind, like.expert, like.slotFirst};
+    return Sym{kind, like.expert, like.slotFirst, like.hit};
   }
   bool setTopK(onnx::TopKOp op);
   bool isWeights(Value v);
   bool setExperts(int64_t e);
   Sym column(const Sym &pairs, int64_t c) {
     bool slot = (c == 0) == pairs.slotFirst;
-    return Sym{slot ? Kind::Slot : Kind::Token, pairs.expert, true};
+    return Sym{slot ? Kind::Slot : Kind::Token, pairs.expert, true, pairs.hit};
   }
   // One rule per op kind, each from that op's ONNX semantics.
   Sym evalCast(Value v, Value in0);
@@ -133,6 +150,9 @@ private:
   Sym evalAdd(onnx::AddOp op, Value v);
   Sym evalMul(onnx::MulOp op);
   Sym evalConcat(onnx::ConcatOp op);
+  Sym evalReduceSum(onnx::ReduceSumOp op);
+  Sym evalGreater(onnx::GreaterOp op);
+  Sym evalHitUpdate(const Sym &weights, Value y);
 
   llvm::DenseMap<Value, Sym> memo;
 };
@@ -217,13 +237,21 @@ Sym Analysis::evalGather(onnx::GatherOp op) {
     return {};
   int64_t axis =
       op.getAxis() < 0 ? op.getAxis() + dataType.getRank() : op.getAxis();
-  // MaskAll[e] with a scalar constant e.
+  // MaskAll[e] with a scalar constant e, or a hit expert's id.
   if (data.kind == Kind::MaskAll && axis == 0) {
+    Sym id = eval(op.getIndices());
+    if (id.kind == Kind::HitId)
+      return Sym{Kind::Mask, id.expert, data.slotFirst, true};
     auto e = scalarConstant(op.getIndices());
     if (!e || *e < 0 || *e >= numExperts)
       return {};
     return Sym{Kind::Mask, *e, data.slotFirst};
   }
+  // The id in a row of the hit list.
+  if (data.kind == Kind::HitRow && axis == 0 &&
+      scalarConstant(op.getIndices()) == 0 &&
+      rankedType(op.getOutput()) && rankedType(op.getOutput()).getRank() == 0)
+    return listOf(Kind::HitId, data);
   // A column of the pairs.
   if ((data.kind == Kind::PairsT && axis == 1) ||
       (data.kind == Kind::Pairs && axis == 0)) {
@@ -296,6 +324,8 @@ Sym Analysis::evalMul(onnx::MulOp op) {
       if (!wt || !yt || !outT || wt.getRank() != 2 || wt.getDimSize(1) != 1 ||
           yt.getRank() != 2 || yt != outT)
         return {};
+      if (sa.hit)
+        return evalHitUpdate(sa, b);
       // The FFN's input must be x at the same tokens.
       std::optional<DecomposedFFN> ffn = matchFFN(b);
       if (!ffn || !(eval(ffn->input) == listOf(Kind::Rows, sa)))
@@ -306,6 +336,23 @@ Sym Analysis::evalMul(onnx::MulOp op) {
     }
   }
   return {};
+}
+
+/// The update of a hit expert: its FFN applied with its matrices gathered
+/// from stacked parameters at its id, to x at its tokens.
+Sym Analysis::evalHitUpdate(const Sym &weights, Value y) {
+  Sym id{Kind::HitId, weights.expert, true, true};
+  Value input;
+  // (f16/bf16 experts' outputs are weighted in f32.)
+  std::optional<StackedFFN> ffn = matchGatheredFFN(
+      stripFloatCasts(y), [&](Value v) { return eval(v) == id; }, input);
+  if (!ffn || !(eval(input) == listOf(Kind::Rows, weights)))
+    return {};
+  if (!hitFFN)
+    hitFFN = ffn;
+  else if (!sameStackedFFN(*hitFFN, *ffn))
+    hitFFNsDiffer = true;
+  return listOf(Kind::Update, weights);
 }
 
 /// Whether `perm` keeps the real dimensions of `v` in order.
@@ -368,6 +415,15 @@ Sym Analysis::evalCast(Value v, Value in0) {
   Sym s = eval(in0);
   if (s.kind == Kind::OneHot || s.kind == Kind::MaskAll || s.kind == Kind::Mask)
     return s; // 0/1 and false/true survive any cast
+  // f16/bf16 experts weighted in f32 and cast back to the accumulator's
+  // type: the layer rounds once, after the sum.
+  auto from = rankedType(in0), to = rankedType(v);
+  if (s.kind == Kind::Update && from && to &&
+      from.getShape() == to.getShape() &&
+      isa<FloatType>(to.getElementType()) &&
+      to.getElementType() ==
+          rankedType(hidden).getElementType())
+    return s;
   if (s.kind == Kind::Unknown || in0.getType() != v.getType())
     return {};
   return s;
@@ -408,6 +464,8 @@ Sym Analysis::evalTranspose(onnx::TransposeOp tr, Value v) {
   }
   if (s.kind == Kind::Pairs && *perm == ArrayRef<int64_t>{1, 0})
     return listOf(Kind::PairsT, s);
+  if (s.kind == Kind::HitList && *perm == ArrayRef<int64_t>{1, 0})
+    return {Kind::HitListT};
   if (isList(s.kind) && keepsRealOrder(in0, *perm) && isUnitReshape(in0, v))
     return s;
   return {};
@@ -458,6 +516,8 @@ Sym Analysis::evalEqual(onnx::EqualOp eq) {
 Sym Analysis::evalNonZero(onnx::NonZeroOp nz) {
   Sym s = eval(nz.getX());
   auto t = rankedType(nz.getX());
+  if (s.kind == Kind::HitMask && t && t.getRank() == 1)
+    return {Kind::HitList};
   if (s.kind != Kind::Mask || !t || t.getRank() != 2)
     return {};
   return listOf(Kind::Pairs, s);
@@ -467,6 +527,18 @@ Sym Analysis::evalNonZero(onnx::NonZeroOp nz) {
 Sym Analysis::evalSplit(onnx::SplitOp split, Value v) {
   Sym s = eval(split.getInput());
   int64_t axis = split.getAxis() < 0 ? split.getAxis() + 2 : split.getAxis();
+  // The loop over the hit list, unrolled by a trace into one row per
+  // iteration: sizes all 1 (one Split only, so that positions identify
+  // rows).
+  if (s.kind == Kind::HitListT && axis == 0) {
+    auto sizes = onnx::getConstantInts(split.getSplit());
+    if (!sizes || sizes->size() != split.getOutputs().size() ||
+        llvm::any_of(*sizes, [](int64_t n) { return n != 1; }) ||
+        (hitSplit && hitSplit != split))
+      return {};
+    hitSplit = split;
+    return Sym{Kind::HitRow, cast<OpResult>(v).getResultNumber(), true, true};
+  }
   bool ok = split.getOutputs().size() == 2 &&
             ((s.kind == Kind::PairsT && axis == 1) ||
              (s.kind == Kind::Pairs && axis == 0)) &&
@@ -499,6 +571,31 @@ Sym Analysis::evalAdd(onnx::AddOp add, Value v) {
       isUnitReshape(add.getA(), add.getB()) && isUnitReshape(add.getA(), v))
     return listOf(Kind::FlatIdx, a);
   return {};
+}
+
+/// MaskAll summed over its slot and token axes: each expert's count.
+Sym Analysis::evalReduceSum(onnx::ReduceSumOp op) {
+  auto axes = onnx::getConstantInts(op.getAxes());
+  auto t = rankedType(op.getData());
+  if (eval(op.getData()).kind != Kind::MaskAll || op.getKeepdims() != 0 ||
+      !axes || axes->size() != 2 || !t || t.getRank() != 3)
+    return {};
+  SmallVector<int64_t> norm;
+  for (int64_t a : *axes)
+    norm.push_back(a < 0 ? a + 3 : a);
+  llvm::sort(norm);
+  if (norm != ArrayRef<int64_t>{1, 2})
+    return {};
+  return {Kind::ExpertCounts};
+}
+
+/// The experts with any token: counts > 0.
+Sym Analysis::evalGreater(onnx::GreaterOp op) {
+  if (eval(op.getA()).kind != Kind::ExpertCounts ||
+      !hasValues(op.getB(), {0}) || !rankedType(op.getB()) ||
+      rankedType(op.getB()).getNumElements() != 1)
+    return {};
+  return {Kind::HitMask};
 }
 
 /// [t, j] columns concatenated into index tuples.
@@ -544,6 +641,8 @@ Sym Analysis::evalOp(Value v) {
       .Case([&](onnx::AddOp o) { return evalAdd(o, v); })
       .Case([&](onnx::MulOp o) { return evalMul(o); })
       .Case([&](onnx::ConcatOp o) { return evalConcat(o); })
+      .Case([&](onnx::ReduceSumOp o) { return evalReduceSum(o); })
+      .Case([&](onnx::GreaterOp o) { return evalGreater(o); })
       .Default([](Operation *) { return Sym{}; });
 }
 
@@ -582,6 +681,52 @@ std::optional<Step> nextStep(Value acc) {
   return std::nullopt;
 }
 
+/// The block of a loop over the hit list: every row of the one Split of the
+/// list added once, each the same stacked FFN. Whatever the number of rows
+/// the trace unrolled, the block is then the sum over every expert that got
+/// a token, so the layer computes it over all the stacked experts (an
+/// expert without tokens adds nothing).
+std::optional<DecomposedMoE> finishHitLoop(Analysis &an, Value acc,
+                                           SmallVector<int64_t> &seen,
+                                           std::string &why) {
+  llvm::sort(seen);
+  bool complete = an.hitSplit && seen.size() == an.hitSplit->getNumResults();
+  for (auto [i, e] : llvm::enumerate(seen))
+    complete &= e == static_cast<int64_t>(i);
+  if (!complete) {
+    why = "the accumulation does not add every hit expert's output exactly "
+          "once";
+    return std::nullopt;
+  }
+  if (!an.hitFFN || an.hitFFNsDiffer) {
+    why = "the hit experts' FFNs do not all apply the same stacked weights";
+    return std::nullopt;
+  }
+  // Ids from the router's top-k are below its width E, which must be the
+  // number of stacked experts; the one-hot depth may exceed it.
+  int64_t experts = rankedType(an.hitFFN->fc1.weight).getDimSize(0);
+  auto scores = rankedType(an.topk.getX());
+  if (scores.getDimSize(1) != experts || an.numExperts < experts ||
+      an.k > experts) {
+    why = "the router's width, the one-hot depth and the number of stacked "
+          "experts disagree";
+    return std::nullopt;
+  }
+  RouterEvidence evidence{an.topk,           experts,        an.k,
+                          an.renormalize,    an.scale,       an.weightsFromTopK,
+                          an.gatheredScores, an.topkOfLogits};
+  std::optional<DecomposedRouter> router =
+      matchRouter(evidence, an.hidden, why);
+  if (!router)
+    return std::nullopt;
+  DecomposedMoE moe;
+  moe.hidden = an.hidden;
+  moe.result = acc;
+  moe.router = *router;
+  moe.stacked = an.hitFFN;
+  return moe;
+}
+
 /// Whether every expert's FFN has the same structure and weight layouts.
 bool sameShape(const DecomposedFFN &a, const DecomposedFFN &b) {
   auto same = [](const DecomposedLinear &x, const DecomposedLinear &y) {
@@ -610,6 +755,7 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
   Analysis an(hidden);
   Value acc = zeros;
   SmallVector<int64_t> seen;
+  size_t hits = 0;
   while (std::optional<Step> step = nextStep(acc)) {
     an.setAccumulator(acc);
     Sym idx = an.eval(step->index);
@@ -621,16 +767,21 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
                            step->update.getType() == acc.getType()
                      : idx.kind == Kind::Token && it && it.getRank() == 2 &&
                            it.getDimSize(1) == 1;
-    if (!idxOk || upd.kind != Kind::Update || idx.expert != upd.expert) {
+    if (!idxOk || upd.kind != Kind::Update || idx.expert != upd.expert ||
+        idx.hit != upd.hit) {
       why = "an accumulation step is not a routed expert's weighted output "
             "added at its tokens";
       return std::nullopt;
     }
     seen.push_back(idx.expert);
+    hits += idx.hit;
     acc = step->next;
   }
   if (seen.empty())
     return std::nullopt;
+  if (hits)
+    return hits == seen.size() ? finishHitLoop(an, acc, seen, why)
+                               : std::nullopt;
   llvm::sort(seen);
   bool complete = static_cast<int64_t>(seen.size()) == an.numExperts;
   for (auto [i, e] : llvm::enumerate(seen))

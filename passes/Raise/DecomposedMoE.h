@@ -13,6 +13,7 @@
 #include "moe/Dialect/MoE.h"
 
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <limits>
@@ -124,6 +125,17 @@ bool isSlotFlat(Value v, Value base);
 /// clamped SwiGLU. Sets `ffn`'s activation fields and returns P (null when
 /// `h` is none of these).
 Value matchSlotActivation(Value h, StackedFFN &ffn);
+
+/// Matches `y = ffn(x)` applied with one expert's matrices taken from
+/// stacked constants (`W[e]`, `B[e]`: Gathers at a scalar expert id that
+/// `isExpert` accepts), as transformers' eager expert loop writes it; sets
+/// `input` to x.
+std::optional<StackedFFN>
+matchGatheredFFN(Value y, llvm::function_ref<bool(Value)> isExpert,
+                 Value &input);
+
+/// Whether two stacked FFNs are the same parameters and activation.
+bool sameStackedFFN(const StackedFFN &a, const StackedFFN &b);
 
 /// Matches the block whose accumulation starts at `zeros` (zeros shaped
 /// like the block's input). On failure, `why` says what did not match.
