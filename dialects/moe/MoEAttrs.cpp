@@ -110,6 +110,7 @@ Attribute RoutingAttr::parse(AsmParser &parser, Type) {
   GroupScore groupScore = GroupScore::top2_sum;
   APFloat scale(1.0);
   APFloat masked = APFloat::getInf(APFloat::IEEEdouble(), /*Negative=*/true);
+  APFloat gap(0.0);
   SMLoc start = parser.getCurrentLocation();
 
   auto parseFirst = [&] {
@@ -135,6 +136,8 @@ Attribute RoutingAttr::parse(AsmParser &parser, Type) {
       return parseFloatValue(parser, scale);
     if (key == "masked_score")
       return parseFloatValue(parser, masked);
+    if (key == "gap")
+      return parseFloatValue(parser, gap);
     if (key == "group_score")
       return failure(parser.parseEqual() ||
                      parseEnumKeyword(parser, groupScore, symbolizeGroupScore,
@@ -142,7 +145,7 @@ Attribute RoutingAttr::parse(AsmParser &parser, Type) {
     return parser.emitError(loc)
            << "unknown routing setting '" << key
            << "' (expected k, renormalize, groups, topk_groups, group_score, "
-              "scale or masked_score)";
+              "scale, masked_score or gap)";
   };
   if (parseKeywordList(parser, parseFirst, parseEntry))
     return {};
@@ -152,7 +155,7 @@ Attribute RoutingAttr::parse(AsmParser &parser, Type) {
   }
   return getChecked([&] { return parser.emitError(start); },
                     parser.getContext(), scoring, *k, renormalize, groups,
-                    topkGroups, groupScore, scale, masked);
+                    topkGroups, groupScore, scale, masked, gap);
 }
 
 void RoutingAttr::print(AsmPrinter &printer) const {
@@ -169,13 +172,16 @@ void RoutingAttr::print(AsmPrinter &printer) const {
     printer << ", scale = " << formatFloat(getScale());
   if (!getMaskedScore().isInfinity() || !getMaskedScore().isNegative())
     printer << ", masked_score = " << formatFloat(getMaskedScore());
+  if (!getGap().isZero())
+    printer << ", gap = " << formatFloat(getGap());
   printer << ">";
 }
 
 LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                  Scoring, int64_t k, bool, int64_t groups,
-                                  int64_t topkGroups, GroupScore, APFloat scale,
-                                  APFloat masked) {
+                                  Scoring scoring, int64_t k, bool,
+                                  int64_t groups, int64_t topkGroups,
+                                  GroupScore, APFloat scale, APFloat masked,
+                                  APFloat gap) {
   if (k < 1)
     return emitError() << "routing k must be at least 1, got " << k;
   if (groups < 1)
@@ -189,12 +195,21 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (masked.isNaN() || (masked.isInfinity() && !masked.isNegative()))
     return emitError() << "routing masked_score must be finite or -inf, got "
                        << formatFloat(masked);
+  if (!gap.isFinite() || gap.isNegative())
+    return emitError() << "routing gap must be finite and non-negative, got "
+                       << formatFloat(gap);
+  if (!gap.isZero() && scoring != Scoring::sparsemixer)
+    return emitError() << "routing gap applies to sparsemixer scoring only";
+  if (scoring == Scoring::sparsemixer && groups != 1)
+    return emitError() << "sparsemixer routing takes no expert groups";
   return success();
 }
 
 LogicalResult
 RoutingAttr::verifyForExperts(function_ref<InFlightDiagnostic()> emitError,
-                              int64_t numExperts) const {
+                              int64_t numExperts, bool hasBias) const {
+  if (hasBias && getScoring() == Scoring::sparsemixer)
+    return emitError() << "sparsemixer routing takes no selection bias";
   if (getK() > numExperts)
     return emitError() << "k = " << getK() << " exceeds the number of experts ("
                        << numExperts << ")";

@@ -14,8 +14,9 @@ include "mlir/IR/EnumAttr.td"
 
 def MoE_ScoringSoftmax : I32EnumAttrCase<"softmax", 0>;
 def MoE_ScoringSigmoid : I32EnumAttrCase<"sigmoid", 1>;
+def MoE_ScoringSparseMixer : I32EnumAttrCase<"sparsemixer", 2>;
 def MoE_Scoring : I32EnumAttr<"Scoring", "router scoring function",
-    [MoE_ScoringSoftmax, MoE_ScoringSigmoid]> {
+    [MoE_ScoringSoftmax, MoE_ScoringSigmoid, MoE_ScoringSparseMixer]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -82,6 +83,15 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     5. Weights: `w[j] = s[ids[j]]`. With `renormalize`,
        `w[j] = w[j] / sum_j w[j]`. Finally `w[j] = w[j] * scale`.
 
+    `sparsemixer` (Phi-MoE's sparse mixer at inference, with a relative
+    `gap`, twice its router jitter) replaces steps 1-5: pick j = 0..k-1 is
+    the expert with the largest logit among those not picked yet (ties: lower
+    index), `m` its logit; its weight is the softmax, at that expert, of the
+    logits of the experts not picked yet whose relative gap
+    `(m - l[x]) / max(|l[x]|, m)` is at most `gap` (the others masked):
+    `w[j] = 1 / sum exp(l[x] - m)` over them. Then `renormalize` and `scale`
+    apply as in step 5. It takes no bias and no groups.
+
     With `softmax`, `renormalize`, no bias, no groups and `scale = 1.0` this is
     exactly the routing of onnxruntime's `com.microsoft.MoE` with
     `normalize_routing_weights = 1` (Mixtral); without `renormalize` it is
@@ -89,9 +99,10 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
 
     Syntax: `#moe.routing<softmax, k = 2, renormalize>`,
     `#moe.routing<sigmoid, k = 8, renormalize, groups = 8, topk_groups = 4,
-    group_score = top2_sum, scale = 2.5>`. Defaults (omitted when printed):
-    no renormalization, `groups = 1`, `topk_groups = 1`,
-    `group_score = top2_sum`, `scale = 1.0`, `masked_score = -inf`.
+    group_score = top2_sum, scale = 2.5>`, `#moe.routing<sparsemixer, k = 2,
+    gap = 0.02>`. Defaults (omitted when printed): no renormalization,
+    `groups = 1`, `topk_groups = 1`, `group_score = top2_sum`, `scale = 1.0`,
+    `masked_score = -inf`, `gap = 0.0`.
   }];
   let parameters = (ins
     EnumParameter<MoE_Scoring>:$scoring,
@@ -101,7 +112,8 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     "int64_t":$topkGroups,
     EnumParameter<MoE_GroupScore>:$groupScore,
     APFloatParameter<"routed scaling factor">:$scale,
-    APFloatParameter<"selection score outside the kept groups">:$maskedScore
+    APFloatParameter<"selection score outside the kept groups">:$maskedScore,
+    APFloatParameter<"sparse mixer's largest relative gap to the pick">:$gap
   );
   let builders = [
     AttrBuilder<(ins "Scoring":$scoring, "int64_t":$k, "bool":$renormalize), [{
@@ -109,7 +121,8 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
                    /*topkGroups=*/1, GroupScore::top2_sum,
                    ::llvm::APFloat(1.0),
                    ::llvm::APFloat::getInf(::llvm::APFloat::IEEEdouble(),
-                                           /*Negative=*/true));
+                                           /*Negative=*/true),
+                   ::llvm::APFloat(0.0));
     }]>,
     AttrBuilder<(ins "Scoring":$scoring, "int64_t":$k, "bool":$renormalize,
                      "int64_t":$groups, "int64_t":$topkGroups,
@@ -117,7 +130,8 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
       return $_get($_ctxt, scoring, k, renormalize, groups, topkGroups,
                    groupScore, scale,
                    ::llvm::APFloat::getInf(::llvm::APFloat::IEEEdouble(),
-                                           /*Negative=*/true));
+                                           /*Negative=*/true),
+                   ::llvm::APFloat(0.0));
     }]>
   ];
   let skipDefaultBuilders = 0;
@@ -128,10 +142,11 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     int64_t getGroupSize(int64_t numExperts) const {
       return numExperts / getGroups();
     }
-    /// Checks the configuration against `numExperts`; reports via `emitError`.
+    /// Checks the configuration against `numExperts` (and a selection bias
+    /// when `hasBias`); reports via `emitError`.
     ::llvm::LogicalResult verifyForExperts(
         ::llvm::function_ref<::mlir::InFlightDiagnostic()> emitError,
-        int64_t numExperts) const;
+        int64_t numExperts, bool hasBias) const;
   }];
 }
 

@@ -332,7 +332,8 @@ LogicalResult LayerOp::verify() {
                                 fc1Width, elt)))
     return failure();
   if (failed(getRouting().verifyForExperts([&] { return emitOpError(); },
-                                           experts)))
+                                           experts,
+                                           getRouterBias() != nullptr)))
     return failure();
   if (failed(verifyLayerShared(*this, c, hiddenSize)))
     return failure();
@@ -367,7 +368,7 @@ static LogicalResult verifyRouter(OpT op, ShapeChecker &c) {
         failed(c.elementType(bias, "bias", elt)))
       return failure();
   if (failed(op.getRouting().verifyForExperts([&] { return op.emitOpError(); },
-                                              experts)))
+                                              experts, op.getBias() != nullptr)))
     return failure();
   int64_t k = op.getRouting().getK();
   return failure(failed(c.shape(op.getWeights(), "weights",

@@ -94,7 +94,8 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
         rewriter, loc, ArrayRef<OpFoldResult>{tokens, rewriter.getIndexAttr(k)},
         rewriter.getI32Type());
     Value scores;
-    if (scoreRows)
+    // (The sparse mixer reads the logits only.)
+    if (scoreRows && routing.getScoring() != Scoring::sparsemixer)
       scores =
           emitScoreRows(rewriter, e, loc, routing, experts, logits, tokens);
 

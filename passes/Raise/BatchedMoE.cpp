@@ -382,8 +382,7 @@ std::optional<DecomposedMoE> mlir::moe::matchBatchedMoE(Value result,
     std::optional<RouterEvidence> evidence = matchRoutingWeights(wBase);
     if (!evidence || evidence->k != k || !isSlotFlat(ws, wBase))
       continue;
-    auto topk = cast<onnx::TopKOp>(evidence->topk);
-    Value ids = topk.getIndices();
+    Value ids = evidence->ids;
     int64_t experts = evidence->numExperts;
     // f16/bf16 experts whose rows are weighted and summed in f32.
     std::optional<SlotLinear> down =

@@ -104,17 +104,12 @@ public:
   bool isIndexAddExpand(onnx::ExpandOp op);
 
   Value hidden;
-  onnx::TopKOp topk;      // the router's TopK, once seen
+  Value ids;              // the router's [T, k] expert ids, once seen
+  int64_t routerWidth = 0; // the number of experts they choose from
   Value weights;          // the routing weights (casts stripped), once seen
+  std::optional<RouterEvidence> router; // what the weights prove
   int64_t numExperts = 0; // from the one-hot encoding, once seen
   int64_t k = 0;
-  bool renormalize = false;
-  double scale = 1.0;
-  /// Where the weights come from: the top-k's values, or these scores
-  /// gathered at the top-k's ids.
-  bool weightsFromTopK = false;
-  Value gatheredScores;
-  bool topkOfLogits = false;
   /// The FFN of each expert whose update has been evaluated.
   llvm::DenseMap<int64_t, DecomposedFFN> ffns;
   /// The hit list's Split into rows, once seen, and the stacked FFN that
@@ -129,6 +124,7 @@ private:
     return Sym{kind, like.expert, like.slotFirst, like.hit};
   }
   bool setTopK(onnx::TopKOp op);
+  bool setIds(Value v, int64_t picks, int64_t width);
   bool isWeights(Value v);
   bool setExperts(int64_t e);
   Sym column(const Sym &pairs, int64_t c) {
@@ -158,15 +154,21 @@ private:
 };
 
 bool Analysis::setTopK(onnx::TopKOp op) {
-  if (topk && topk != op)
-    return false;
   auto kv = scalarInt(op.getK());
   auto in = rankedType(op.getX());
-  if (!kv || *kv <= 0 || !in || in.getRank() != 2 || op.getLargest() != 1 ||
-      (op.getAxis() != -1 && op.getAxis() != 1))
+  if (!kv || *kv <= 0 || !in || in.getRank() != 2 || in.isDynamicDim(1) ||
+      op.getLargest() != 1 || (op.getAxis() != -1 && op.getAxis() != 1))
     return false;
-  topk = op;
-  k = *kv;
+  return setIds(op.getIndices(), *kv, in.getDimSize(1));
+}
+
+/// The router's ids (a top-k's or a sparse mixer's), one value only.
+bool Analysis::setIds(Value v, int64_t picks, int64_t width) {
+  if (ids)
+    return ids == v;
+  ids = v;
+  k = picks;
+  routerWidth = width;
   return true;
 }
 
@@ -178,14 +180,10 @@ bool Analysis::isWeights(Value v) {
   if (weights)
     return w == weights;
   std::optional<RouterEvidence> evidence = matchRoutingWeights(w);
-  if (!evidence || !setTopK(cast<onnx::TopKOp>(evidence->topk)))
+  if (!evidence || !setIds(evidence->ids, evidence->k, evidence->numExperts))
     return false;
   weights = w;
-  renormalize = evidence->renormalize;
-  scale = evidence->scale;
-  weightsFromTopK = evidence->weightsFromTopK;
-  gatheredScores = evidence->gatheredScores;
-  topkOfLogits = evidence->topkOfLogits;
+  router = evidence;
   return true;
 }
 
@@ -621,6 +619,9 @@ Sym Analysis::evalOp(Value v) {
   Value in0 = op->getNumOperands() ? op->getOperand(0) : Value();
   if (auto t = dyn_cast<onnx::TopKOp>(op); t && v == t.getIndices())
     return setTopK(t) ? Sym{Kind::Ids} : Sym{};
+  if (isa<onnx::ConcatOp>(op))
+    if (std::optional<RouterEvidence> mixer = matchSparseMixerIds(v))
+      return setIds(v, mixer->k, mixer->numExperts) ? Sym{Kind::Ids} : Sym{};
   if (isWeights(v))
     return {Kind::Weights};
   return llvm::TypeSwitch<Operation *, Sym>(op)
@@ -705,16 +706,13 @@ std::optional<DecomposedMoE> finishHitLoop(Analysis &an, Value acc,
   // Ids from the router's top-k are below its width E, which must be the
   // number of stacked experts; the one-hot depth may exceed it.
   int64_t experts = rankedType(an.hitFFN->fc1.weight).getDimSize(0);
-  auto scores = rankedType(an.topk.getX());
-  if (scores.getDimSize(1) != experts || an.numExperts < experts ||
-      an.k > experts) {
+  if (an.routerWidth != experts || an.numExperts < experts || an.k > experts) {
     why = "the router's width, the one-hot depth and the number of stacked "
           "experts disagree";
     return std::nullopt;
   }
-  RouterEvidence evidence{an.topk,           experts,        an.k,
-                          an.renormalize,    an.scale,       an.weightsFromTopK,
-                          an.gatheredScores, an.topkOfLogits};
+  RouterEvidence evidence = *an.router;
+  evidence.numExperts = experts;
   std::optional<DecomposedRouter> router =
       matchRouter(evidence, an.hidden, why);
   if (!router)
@@ -794,9 +792,8 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
     why = "top-k selects more experts than there are";
     return std::nullopt;
   }
-  RouterEvidence evidence{an.topk,           an.numExperts,  an.k,
-                          an.renormalize,    an.scale,       an.weightsFromTopK,
-                          an.gatheredScores, an.topkOfLogits};
+  RouterEvidence evidence = *an.router;
+  evidence.numExperts = an.numExperts;
   std::optional<DecomposedRouter> router = matchRouter(evidence, hidden, why);
   if (!router)
     return std::nullopt;

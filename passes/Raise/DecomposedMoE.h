@@ -54,6 +54,7 @@ struct DecomposedRouter {
   GroupScore groupScore = GroupScore::top2_sum;
   double scale = 1.0;
   double maskedScore = -std::numeric_limits<double>::infinity();
+  double gap = 0.0; // sparsemixer
   /// When set, the router's logits as computed by the graph (a linear map
   /// with a bias: the layer takes them as its `logits` operand and
   /// `linear` is unused).
@@ -70,10 +71,11 @@ struct StackedLinear {
 };
 
 /// Experts whose weights are stacked parameters (transformers 5.x): fc1
-/// holds gate and up (`gating`), then the activation and fc2. `alpha`,
-/// `beta`, `limit`: gpt-oss's clamped SwiGLU.
+/// holds gate and up (`gating` concatenated or interleaved) or the gate
+/// only, with the up projection in fc3 (separate; DBRX), then the
+/// activation and fc2. `alpha`, `beta`, `limit`: gpt-oss's clamped SwiGLU.
 struct StackedFFN {
-  StackedLinear fc1, fc2;
+  StackedLinear fc1, fc3, fc2; // fc3.weight null unless gating is separate
   ActivationKind activation = ActivationKind::identity;
   Gating gating = Gating::none;
   double alpha = 1.0, beta = 0.0;
@@ -144,7 +146,9 @@ std::optional<DecomposedMoE> matchDecomposedMoE(Value zeros, std::string &why);
 /// What the dispatch analysis learned about the routing: the top-k that
 /// chose the experts and where the routing weights come from.
 struct RouterEvidence {
-  Operation *topk = nullptr; // an onnx.TopK
+  Operation *topk = nullptr; // an onnx.TopK (null for a sparse mixer)
+  Value ids;                 // the [T, k] expert ids
+  Value weights;             // set by the sparse mixer's matchers
   int64_t numExperts = 0, k = 0;
   bool renormalize = false;
   double scale = 1.0;
@@ -153,6 +157,9 @@ struct RouterEvidence {
   /// The top-k ranked the router logits and the weights are the softmax of
   /// the chosen ones: the same as the softmax scores' top-k renormalized.
   bool topkOfLogits = false;
+  /// Phi-MoE's sparse mixer of these logits with this relative gap.
+  Value sparseLogits;
+  double gap = 0.0;
 };
 
 /// Matches routing weights `w` ([T, k]): `s[ids]` (the top-k's values, or
@@ -161,6 +168,11 @@ struct RouterEvidence {
 /// scale; or the softmax of the top-k's values (top-k of the logits).
 /// Casts between float types around it are looked through.
 std::optional<RouterEvidence> matchRoutingWeights(Value w);
+
+/// Phi-MoE's sparse mixer (SparseMixer.cpp), from its [T, k] ids or
+/// weights (the picks' columns concatenated).
+std::optional<RouterEvidence> matchSparseMixerIds(Value ids);
+std::optional<RouterEvidence> matchSparseMixerWeights(Value w);
 
 /// Matches the router feeding `evidence.topk`, the scores of a linear map
 /// of `hidden`, consistent with the weights; on failure `why` says why.

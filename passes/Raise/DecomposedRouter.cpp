@@ -128,6 +128,7 @@ bool isRouterTopK(onnx::TopKOp op, RouterEvidence &evidence) {
       op.getLargest() != 1 || (op.getAxis() != -1 && op.getAxis() != 1))
     return false;
   evidence.topk = op;
+  evidence.ids = op.getIndices();
   evidence.k = *kv;
   evidence.numExperts = in.getDimSize(1);
   return true;
@@ -137,6 +138,8 @@ bool isRouterTopK(onnx::TopKOp op, RouterEvidence &evidence) {
 std::optional<RouterEvidence> mlir::moe::matchRoutingWeights(Value w) {
   RouterEvidence evidence;
   Value cur = stripFloatCasts(w);
+  if (std::optional<RouterEvidence> mixer = matchSparseMixerWeights(cur))
+    return mixer;
   // softmax(top-k values), the top-k ranking the logits.
   if (auto softmax = cur.getDefiningOp<onnx::SoftmaxOp>()) {
     auto t = stripFloatCasts(softmax.getInput()).getDefiningOp<onnx::TopKOp>();
@@ -167,10 +170,19 @@ std::optional<RouterEvidence> mlir::moe::matchRoutingWeights(Value w) {
         return std::nullopt;
       den = stripNoopCasts(other);
     }
-    auto sum = den.getDefiningOp<onnx::ReduceSumOp>();
-    if (!sum || sum.getKeepdims() != 1 ||
-        stripNoopCasts(sum.getData()) != num ||
-        !isSingleAxis(sum.getAxes(), 1, 2))
+    // The sum, or the L1 norm (DBRX): the same for the softmax or sigmoid
+    // scores that matchRouter requires.
+    Operation *sum = den.getDefiningOp();
+    auto keeps = [&](auto op) {
+      return op.getKeepdims() == 1 && stripNoopCasts(op.getData()) == num &&
+             isSingleAxis(op.getAxes(), 1, 2);
+    };
+    bool ok = false;
+    if (auto s = dyn_cast_or_null<onnx::ReduceSumOp>(sum))
+      ok = keeps(s);
+    else if (auto l1 = dyn_cast_or_null<onnx::ReduceL1Op>(sum))
+      ok = keeps(l1);
+    if (!ok)
       return std::nullopt;
     evidence.renormalize = true;
     cur = num;
@@ -234,6 +246,15 @@ std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
                                                        Value hidden,
                                                        std::string &why) {
   DecomposedRouter router;
+  if (an.sparseLogits) {
+    if (!matchRouterLinear(an.sparseLogits, hidden, an.numExperts, router,
+                           why))
+      return std::nullopt;
+    router.scoring = Scoring::sparsemixer;
+    router.k = an.k;
+    router.gap = an.gap;
+    return router;
+  }
   Value sel = stripFloatCasts(cast<onnx::TopKOp>(an.topk).getX());
   if (an.topkOfLogits)
     return matchLogitsRouter(an, sel, hidden, why);

@@ -111,6 +111,34 @@ Value matchGatheredLinear(Value y, llvm::function_ref<bool(Value)> isExpert,
   }
   return matchUnbiasedGathered(y, isExpert, lin);
 }
+/// `act(x G[e]^T) * (x U[e]^T)` with gate and up stacked apart (DBRX's w1
+/// and v1): sets fc1, fc3 and the activation; returns x.
+Value matchSeparateGating(Value h, llvm::function_ref<bool(Value)> isExpert,
+                          StackedFFN &ffn) {
+  auto mul = h.getDefiningOp<onnx::MulOp>();
+  if (!mul)
+    return nullptr;
+  for (auto [a, u] :
+       {std::pair{mul.getA(), mul.getB()}, std::pair{mul.getB(), mul.getA()}}) {
+    Value g;
+    std::optional<ActivationKind> kind = matchActivation(a, g);
+    if (!kind)
+      continue;
+    StackedLinear gate, up;
+    Value xg = matchGatheredLinear(unitSource(g), isExpert, gate);
+    Value xu = matchGatheredLinear(unitSource(u), isExpert, up);
+    if (!xg || xg != xu || gate.weight == up.weight ||
+        gate.weight.getType() != up.weight.getType() ||
+        gate.transposed != up.transposed)
+      continue;
+    ffn.fc1 = gate;
+    ffn.fc3 = up;
+    ffn.activation = *kind;
+    ffn.gating = Gating::separate;
+    return xg;
+  }
+  return nullptr;
+}
 } // namespace
 
 std::optional<StackedFFN>
@@ -118,9 +146,13 @@ mlir::moe::matchGatheredFFN(Value y, llvm::function_ref<bool(Value)> isExpert,
                             Value &input) {
   StackedFFN ffn;
   Value h = matchGatheredLinear(unitSource(y), isExpert, ffn.fc2);
-  Value proj = h ? matchSlotActivation(h, ffn) : Value();
-  Value x = proj ? matchGatheredLinear(unitSource(proj), isExpert, ffn.fc1)
-                 : Value();
+  if (!h)
+    return std::nullopt;
+  Value x;
+  if (Value proj = matchSlotActivation(h, ffn))
+    x = matchGatheredLinear(unitSource(proj), isExpert, ffn.fc1);
+  else
+    x = matchSeparateGating(unitSource(h), isExpert, ffn);
   if (!x)
     return std::nullopt;
   // Both projections index the same stack of experts.
@@ -136,7 +168,7 @@ bool mlir::moe::sameStackedFFN(const StackedFFN &a, const StackedFFN &b) {
     return x.weight == y.weight && x.transposed == y.transposed &&
            x.bias == y.bias;
   };
-  return same(a.fc1, b.fc1) && same(a.fc2, b.fc2) &&
+  return same(a.fc1, b.fc1) && same(a.fc3, b.fc3) && same(a.fc2, b.fc2) &&
          a.activation == b.activation && a.gating == b.gating &&
          a.alpha == b.alpha && a.beta == b.beta && a.limit == b.limit;
 }

@@ -331,8 +331,7 @@ std::optional<DecomposedMoE> mlir::moe::matchGroupedMoE(Value result,
     std::optional<RouterEvidence> evidence = matchRoutingWeights(wBase);
     if (!evidence || evidence->k != k || !isSlotFlat(wFlat, wBase))
       continue;
-    auto topk = cast<onnx::TopKOp>(evidence->topk);
-    if (!isSlotFlat(sort->flat, topk.getIndices())) {
+    if (!isSlotFlat(sort->flat, evidence->ids)) {
       why = "the sorted ids are not the router's top-k ids";
       return std::nullopt;
     }

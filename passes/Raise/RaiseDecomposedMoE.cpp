@@ -140,7 +140,7 @@ std::optional<RouterOperands> buildRouter(OpBuilder &b, Location loc,
 RoutingAttr routingOf(MLIRContext *ctx, const DecomposedRouter &r) {
   return RoutingAttr::get(ctx, r.scoring, r.k, r.renormalize, r.groups,
                           r.topkGroups, r.groupScore, APFloat(r.scale),
-                          APFloat(r.maskedScore));
+                          APFloat(r.maskedScore), APFloat(r.gap));
 }
 
 /// Builds the moe.layer for `block`'s per-expert FFNs; null (with a remark)
@@ -221,8 +221,11 @@ LayerOp buildStackedLayer(OpBuilder &b, const DecomposedMoE &block) {
     return nullptr;
   const StackedFFN &ffn = *block.stacked;
   auto fc1 = stackedOperands(b, loc, ffn.fc1, elt, "moe_fc1");
+  auto fc3 = ffn.fc3.weight
+                 ? stackedOperands(b, loc, ffn.fc3, elt, "moe_fc3")
+                 : std::optional(std::pair<Value, Value>());
   auto fc2 = stackedOperands(b, loc, ffn.fc2, elt, "moe_fc2");
-  if (!fc1 || !fc2) {
+  if (!fc1 || !fc3 || !fc2) {
     emitRemark(loc, "MoE block left as dense ops: its expert weights are not "
                     "constants exactly representable in the input's element "
                     "type");
@@ -234,8 +237,8 @@ LayerOp buildStackedLayer(OpBuilder &b, const DecomposedMoE &block) {
       ffn.limit ? APFloat(*ffn.limit) : APFloat::getInf(APFloat::IEEEdouble()));
   return LayerOp::create(
       b, loc, block.hidden.getType(), block.hidden, router->logits,
-      router->weight, router->bias, fc1->first, fc1->second, /*fc3=*/Value(),
-      /*fc3_bias=*/Value(), fc2->first, fc2->second, /*shared_fc1=*/Value(),
+      router->weight, router->bias, fc1->first, fc1->second, fc3->first,
+      fc3->second, fc2->first, fc2->second, /*shared_fc1=*/Value(),
       /*shared_fc3=*/Value(), /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
       /*fc1_scales=*/Value(), /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
       routingOf(ctx, block.router), act, /*weight_bits=*/0,

@@ -65,12 +65,65 @@ Value mlir::moe::emitScoreRow(Emitter &e, RoutingAttr routing, int64_t experts,
   })[0];
 }
 
+/// Phi-MoE's sparse mixer: the k largest logits in order; pick j's weight
+/// is the softmax at it over the experts not picked before it whose
+/// relative gap to its logit m, (m - l) / max(|l|, m), is at most `gap`.
+static TokenRoute emitSparseMixerRoute(Emitter &e, RoutingAttr routing,
+                                       int64_t experts,
+                                       function_ref<Value(Value)> logit) {
+  int64_t k = routing.getK();
+  SmallVector<RowPick> picks =
+      emitRowTopK(e.b, e.loc, e.index(experts), k,
+                  /*largest=*/true, e.b.getF32Type(), logit);
+  Value gap = e.f32(routing.getGap().convertToDouble());
+  Value zero = e.f32(0);
+  SmallVector<Value> weights;
+  for (int64_t j = 0; j < k; ++j) {
+    Value m = picks[j].score;
+    Value sum =
+        e.loop(e.index(experts), {zero}, [&](Value x, ValueRange acc) {
+          Value l = logit(x);
+          Value factor = arith::MaximumFOp::create(
+              e.b, e.loc, math::AbsFOp::create(e.b, e.loc, l), m);
+          Value rel = e.div(arith::SubFOp::create(e.b, e.loc, m, l), factor);
+          // (A NaN gap, 0 / 0, keeps the expert, as the comparison does in
+          // PyTorch.)
+          Value masked = e.cmpf(arith::CmpFPredicate::OGT, rel, gap);
+          for (int64_t i = 0; i < j; ++i)
+            masked = e.ori(masked, e.cmpi(arith::CmpIPredicate::eq, x,
+                                          picks[i].index));
+          Value ex = math::ExpOp::create(
+              e.b, e.loc, arith::SubFOp::create(e.b, e.loc, l, m));
+          return SmallVector<Value>{
+              e.add(acc[0], e.select(masked, zero, ex))};
+        })[0];
+    weights.push_back(e.div(e.f32(1), sum));
+  }
+  Value total = zero;
+  for (Value w : weights)
+    total = e.add(total, w);
+  double scale = routing.getScale().convertToDouble();
+  TokenRoute route;
+  for (int64_t j = 0; j < k; ++j) {
+    Value w = weights[j];
+    if (routing.getRenormalize())
+      w = e.div(w, total);
+    if (scale != 1.0)
+      w = e.mul(w, e.f32(scale));
+    route.weights.push_back(w);
+    route.ids.push_back(picks[j].index);
+  }
+  return route;
+}
+
 TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
                                      int64_t experts,
                                      function_ref<Value(Value)> logit,
                                      function_ref<Value(Value)> biasAt,
                                      bool hasBias,
                                      function_ref<Value(Value)> scoreAt) {
+  if (routing.getScoring() == Scoring::sparsemixer)
+    return emitSparseMixerRoute(e, routing, experts, logit);
   OpBuilder &b = e.b;
   Location loc = e.loc;
   int64_t k = routing.getK();

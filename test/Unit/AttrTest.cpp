@@ -41,8 +41,8 @@ TEST_F(MoETest, RoutingRoundTripsEverySetting) {
 TEST_F(MoETest, RoutingChecksExpertCount) {
   auto routing = RoutingAttr::get(&context, Scoring::softmax, 6, false);
   auto emit = [&] { return emitError(UnknownLoc::get(&context)); };
-  EXPECT_TRUE(succeeded(routing.verifyForExperts(emit, 8)));
-  EXPECT_TRUE(failed(routing.verifyForExperts(emit, 4)));
+  EXPECT_TRUE(succeeded(routing.verifyForExperts(emit, 8, /*hasBias=*/false)));
+  EXPECT_TRUE(failed(routing.verifyForExperts(emit, 4, /*hasBias=*/false)));
   EXPECT_NE(diagnostics.find("k = 6 exceeds the number of experts (4)"),
             std::string::npos)
       << diagnostics;

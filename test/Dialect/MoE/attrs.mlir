@@ -9,6 +9,8 @@
 // CHECK-SAME: d = #moe.routing<sigmoid, k = 6, groups = 8, topk_groups = 3, group_score = max>
 // CHECK-SAME: e = #moe.routing<softmax, k = 1, scale = 0.1>
 // CHECK-SAME: f = #moe.routing<sigmoid, k = 2, renormalize, groups = 4, topk_groups = 2, masked_score = 0.0>
+// CHECK-SAME: g = #moe.routing<sparsemixer, k = 2, gap = 0.02>
+// CHECK-SAME: h = #moe.routing<sparsemixer, k = 2>
 func.func private @routing() attributes {
   a = #moe.routing<softmax, k = 2, groups = 1, topk_groups = 1, scale = 1.0>,
   b = #moe.routing<softmax, renormalize, k = 2>,
@@ -17,7 +19,9 @@ func.func private @routing() attributes {
   d = #moe.routing<sigmoid, k = 6, groups = 8, topk_groups = 3, group_score = max>,
   e = #moe.routing<softmax, k = 1, scale = 0.1>,
   f = #moe.routing<sigmoid, k = 2, renormalize, groups = 4, topk_groups = 2,
-                   masked_score = 0.0>
+                   masked_score = 0.0>,
+  g = #moe.routing<sparsemixer, gap = 0.02, k = 2>,
+  h = #moe.routing<sparsemixer, k = 2, gap = 0.0>
 }
 
 // CHECK-LABEL: func.func private @activation

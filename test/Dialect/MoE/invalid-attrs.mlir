@@ -31,6 +31,21 @@ func.func private @negative_scale() attributes {r = #moe.routing<softmax, k = 2,
 
 // -----
 
+// expected-error @+1 {{routing gap must be finite and non-negative, got -0.5}}
+func.func private @negative_gap() attributes {r = #moe.routing<sparsemixer, k = 2, gap = -0.5>}
+
+// -----
+
+// expected-error @+1 {{routing gap applies to sparsemixer scoring only}}
+func.func private @gap_softmax() attributes {r = #moe.routing<softmax, k = 2, gap = 0.5>}
+
+// -----
+
+// expected-error @+1 {{sparsemixer routing takes no expert groups}}
+func.func private @mixer_groups() attributes {r = #moe.routing<sparsemixer, k = 2, groups = 2>}
+
+// -----
+
 // expected-error @+1 {{unknown group score 'mean'}}
 func.func private @bad_group_score() attributes {r = #moe.routing<sigmoid, k = 2, groups = 2, group_score = mean>}
 

@@ -78,3 +78,12 @@ func.func @top2_needs_pairs(%l: tensor<?x8xf32>) {
       : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
   return
 }
+
+// -----
+
+func.func @mixer_bias(%l: tensor<?x8xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{'moe.route' op sparsemixer routing takes no selection bias}}
+  %w, %ids = moe.route %l bias(%b) routing <sparsemixer, k = 2, gap = 0.02>
+      : (tensor<?x8xf32>, tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  return
+}

@@ -70,9 +70,12 @@ FAMILIES = {
     "gpt_oss": ("GptOssConfig", "gpt_oss", "GptOssMLP",
                 dict(hidden_size=H, intermediate_size=32, num_local_experts=8,
                      num_experts_per_tok=2)),
+    # (A jitter of 0.25 keeps experts within a relative gap of 0.5 of each
+    # pick in its softmax: with the default 0.01 the random logits almost
+    # always leave the pick alone and weight it 1.)
     "phimoe": ("PhimoeConfig", "phimoe", "PhimoeSparseMoeBlock",
                dict(hidden_size=H, intermediate_size=32, num_local_experts=8,
-                    num_experts_per_tok=2)),
+                    num_experts_per_tok=2, router_jitter_noise=0.25)),
     "granitemoe": ("GraniteMoeConfig", "granitemoe", "GraniteMoeMoE",
                    dict(hidden_size=H, intermediate_size=32,
                         num_local_experts=8, num_experts_per_tok=2)),
