@@ -340,8 +340,19 @@ struct ConcatPattern : OpRewritePattern<onnx::ConcatOp> {
     int64_t axis = op.getAxis();
     if (axis < 0)
       axis += type.getRank();
-    rewriter.replaceOpWithNewOp<tensor::ConcatOp>(op, type, axis,
-                                                  op.getInputs());
+    // Inputs empty along the axis add nothing, and their slice would sit at
+    // the end of the result, an offset its verifier rejects.
+    SmallVector<Value> inputs;
+    for (Value v : op.getInputs())
+      if (cast<RankedTensorType>(v.getType()).getDimSize(axis) != 0)
+        inputs.push_back(v);
+    if (inputs.empty())
+      inputs.push_back(op.getInputs().front());
+    if (inputs.size() == 1 && inputs.front().getType() == type) {
+      rewriter.replaceOp(op, inputs.front());
+      return success();
+    }
+    rewriter.replaceOpWithNewOp<tensor::ConcatOp>(op, type, axis, inputs);
     return success();
   }
 };

@@ -90,6 +90,9 @@ struct DecomposedMoE {
   Value result;
   DecomposedRouter router;
   SmallVector<DecomposedFFN> experts; // indexed by expert id
+  /// When set, each expert's `gate` holds its gate and up rows so (the
+  /// halves or interleaved columns of one projection).
+  std::optional<Gating> expertsGating;
   std::optional<StackedFFN> stacked;
 };
 
@@ -102,6 +105,24 @@ std::optional<DecomposedMoE> matchBatchedMoE(Value result, std::string &why);
 /// sum over the k slots `result` (transformers' "grouped_mm" experts as its
 /// OnnxExporter writes them).
 std::optional<DecomposedMoE> matchGroupedMoE(Value result, std::string &why);
+
+/// A sort of the slots by expert: `perm` is the indices of one ascending
+/// TopK over every element of `flat` (the slots' expert ids, flattened).
+struct SlotSort {
+  Operation *topk;
+  Value flat;
+};
+std::optional<SlotSort> matchSlotSort(Value perm);
+
+/// Whether `v` = GatherND(data, perm as 1-tuples); sets `data`.
+bool isGatherAtPerm(Value v, Value perm, Value &data);
+
+/// Matches a block that sorts its slots by expert, splits the sorted token
+/// rows into per-expert runs by a histogram of the ids, applies each
+/// expert's FFN (per-expert constants) to its run and scatter-adds the
+/// weighted rows back at their tokens (JetMoE as torch.export writes it);
+/// `result` is that ScatterND.
+std::optional<DecomposedMoE> matchSortedMoE(Value result, std::string &why);
 
 /// For `result` = ReduceSum(view [T, k, H], axis 1, keepdims 0), [T, H]:
 /// the per-token sum over the k slots that ends both stacked forms, k;

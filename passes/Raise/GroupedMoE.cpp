@@ -24,18 +24,7 @@ using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::match;
 
-namespace {
-/// `v` through Unsqueeze/Reshape/Squeeze and no-op casts.
-Value base(Value v) { return throughReshapes(v); }
-
-/// The sort: `perm` and `sorted` are the indices and values of one
-/// ascending TopK over every element of `flat`.
-struct SlotSort {
-  onnx::TopKOp topk;
-  Value flat; // the slots' expert ids, flattened
-};
-
-std::optional<SlotSort> matchSort(Value perm) {
+std::optional<SlotSort> mlir::moe::matchSlotSort(Value perm) {
   auto topk = perm.getDefiningOp<onnx::TopKOp>();
   if (!topk || topk.getIndices() != perm || topk.getLargest() != 0 ||
       topk.getSorted() == 0)
@@ -44,7 +33,7 @@ std::optional<SlotSort> matchSort(Value perm) {
   if (!ft || ft.getRank() != 1)
     return std::nullopt;
   // K is the whole length: read from the shape of the same tensor.
-  Value kv = base(topk.getK());
+  Value kv = throughReshapes(topk.getK());
   for (int i = 0; i < 4 && kv; ++i) {
     Operation *op = kv.getDefiningOp();
     if (auto shape = dyn_cast_or_null<onnx::ShapeOp>(op))
@@ -53,17 +42,16 @@ std::optional<SlotSort> matchSort(Value perm) {
                  : std::nullopt;
     if (!isa_and_nonnull<onnx::GatherOp, onnx::SliceOp>(op))
       break;
-    kv = base(op->getOperand(0));
+    kv = throughReshapes(op->getOperand(0));
   }
   if (!ft.isDynamicDim(0) && scalarInt(topk.getK()) == ft.getDimSize(0))
     return SlotSort{topk, topk.getX()};
   return std::nullopt;
 }
 
-/// `GatherND(data, u)` with `u` = perm as 1-tuples: sets `data`.
-bool isGatherAtPerm(Value v, Value perm, Value &data) {
+bool mlir::moe::isGatherAtPerm(Value v, Value perm, Value &data) {
   auto g = v.getDefiningOp<onnx::GatherNDOp>();
-  if (!g || g.getBatchDims() != 0 || base(g.getIndices()) != perm)
+  if (!g || g.getBatchDims() != 0 || throughReshapes(g.getIndices()) != perm)
     return false;
   auto it = rankedType(g.getIndices());
   if (!it || it.getRank() != 2 || it.getDimSize(1) != 1)
@@ -71,6 +59,10 @@ bool isGatherAtPerm(Value v, Value perm, Value &data) {
   data = g.getData();
   return true;
 }
+
+namespace {
+/// `v` through Unsqueeze/Reshape/Squeeze and no-op casts.
+Value base(Value v) { return throughReshapes(v); }
 
 /// `perm floordiv k` as torch writes it for int64: `perm / k` minus a
 /// correction that needs a negative operand (and perm, TopK's indices, is
@@ -311,7 +303,7 @@ std::optional<DecomposedMoE> mlir::moe::matchGroupedMoE(Value result,
       scalarInt(iota.getDelta()) != 1)
     return std::nullopt;
   Value perm = base(inv.getIndices());
-  std::optional<SlotSort> sort = matchSort(perm);
+  std::optional<SlotSort> sort = matchSlotSort(perm);
   if (!sort) {
     why = "the rows are put back in slot order by a permutation that is not "
           "an ascending sort of all the slots' expert ids";
@@ -338,7 +330,7 @@ std::optional<DecomposedMoE> mlir::moe::matchGroupedMoE(Value result,
     StackedFFN ffn;
     SmallVector<Run> runs;
     Value act, down, downBias, upBias;
-    Value sortedIds = sort->topk.getValues();
+    Value sortedIds = cast<onnx::TopKOp>(sort->topk).getValues();
     int64_t experts = evidence->numExperts;
     Value downRows =
         stripSortedBias(stripFloatCasts(y), sortedIds, experts, downBias);

@@ -183,7 +183,8 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
     return nullptr;
   }
   MLIRContext *ctx = b.getContext();
-  auto act = ActivationAttr::get(ctx, first.activation, gatingOf(first));
+  auto act = ActivationAttr::get(ctx, first.activation,
+                                 block.expertsGating.value_or(gatingOf(first)));
   return LayerOp::create(
       b, loc, block.hidden.getType(), block.hidden, router->logits,
       router->weight, router->bias, fc1, *fc1Bias, fc3, *fc3Bias, fc2, *fc2Bias,
@@ -361,7 +362,8 @@ struct RaiseDecomposedMoEPass
     // over the k slots (batched experts).
     SmallVector<Value> candidates;
     getOperation()->walk([&](Operation *op) {
-      if (isa<onnx::ConstantOfShapeOp, onnx::ExpandOp, onnx::ReduceSumOp>(op))
+      if (isa<onnx::ConstantOfShapeOp, onnx::ExpandOp, onnx::ReduceSumOp,
+              onnx::ScatterNDOp>(op))
         candidates.push_back(op->getResult(0));
     });
     llvm::DenseSet<Value> raised;
@@ -369,9 +371,11 @@ struct RaiseDecomposedMoEPass
     for (Value start : candidates) {
       std::string why;
       bool batched = isa<onnx::ReduceSumOp>(start.getDefiningOp());
-      std::optional<DecomposedMoE> block = batched
-                                               ? matchBatchedMoE(start, why)
-                                               : matchDecomposedMoE(start, why);
+      std::optional<DecomposedMoE> block =
+          batched ? matchBatchedMoE(start, why)
+          : isa<onnx::ScatterNDOp>(start.getDefiningOp())
+              ? matchSortedMoE(start, why)
+              : matchDecomposedMoE(start, why);
       if (!block && batched) {
         std::string groupedWhy;
         block = matchGroupedMoE(start, groupedWhy);

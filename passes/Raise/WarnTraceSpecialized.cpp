@@ -1,7 +1,9 @@
 //===- WarnTraceSpecialized.cpp - counts baked in by a trace --------------===//
 //
 // Finds Splits with constant sizes whose input's split dimension is a
-// run-time count (rows of a NonZero): the trace of a data-dependent loop.
+// run-time count (rows of a NonZero): the trace of a data-dependent loop;
+// and Splits of rows sorted by expert into the tracing input's per-expert
+// counts.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,6 +45,28 @@ onnx::NonZeroOp countSource(Value v, int64_t dim) {
   return nullptr;
 }
 
+/// The sort (an ascending TopK) whose order gathers the rows of `v`: a
+/// Gather along axis 0 or a GatherND at indices computed from its indices
+/// by casts, reshapes and divisions; null otherwise.
+onnx::TopKOp sortOfRows(Value v) {
+  Operation *op = v.getDefiningOp();
+  Value idx;
+  if (auto g = dyn_cast_or_null<onnx::GatherOp>(op); g && g.getAxis() == 0)
+    idx = g.getIndices();
+  else if (auto g = dyn_cast_or_null<onnx::GatherNDOp>(op))
+    idx = g.getIndices();
+  for (int i = 0; i < 8 && idx; ++i) {
+    Operation *def = idx.getDefiningOp();
+    if (auto t = dyn_cast_or_null<onnx::TopKOp>(def))
+      return idx == t.getIndices() && t.getLargest() == 0 ? t : nullptr;
+    if (!isa_and_nonnull<onnx::CastOp, onnx::IdentityOp, onnx::DivOp,
+                         onnx::UnsqueezeOp, onnx::ReshapeOp>(def))
+      return nullptr;
+    idx = def->getOperand(0);
+  }
+  return nullptr;
+}
+
 struct WarnTraceSpecializedPass
     : moe::impl::WarnTraceSpecializedBase<WarnTraceSpecializedPass> {
   void runOnOperation() override {
@@ -62,11 +86,26 @@ struct WarnTraceSpecializedPass
       if (axis < 0 || axis >= type.getRank() || !type.isDynamicDim(axis))
         return;
       onnx::NonZeroOp nz = countSource(split.getInput(), axis);
-      if (!nz)
-        return;
       int64_t total = 0;
       for (int64_t s : *sizes)
         total += s;
+      if (!nz && axis == 0 && sortOfRows(split.getInput())) {
+        split->setAttr(kWarned, UnitAttr::get(split.getContext()));
+        InFlightDiagnostic diag =
+            split.emitWarning()
+            << "the export is specialized to its tracing input: this Split "
+               "cuts rows sorted by expert into the tracing input's "
+               "per-expert counts [";
+        llvm::interleaveComma(*sizes, diag);
+        diag << "]; inputs routed differently compute wrong results, or "
+                "fail at run time when their "
+             << total
+             << " rows differ (export with torch.onnx.export(dynamo=True), "
+                "which keeps the counts computed)";
+        return;
+      }
+      if (!nz)
+        return;
       split->setAttr(kWarned, UnitAttr::get(split.getContext()));
       InFlightDiagnostic diag = split.emitWarning()
                                 << "the export is specialized to its tracing "
