@@ -207,6 +207,10 @@ std::optional<DecomposedFFN> matchFFN(Value y);
 /// written out), or silu written as `g * sigmoid(g)`. Sets `g`.
 std::optional<ActivationKind> matchActivation(Value v, Value &g);
 
+/// Remarks at the routers of MoE forms moe.layer does not express
+/// (Llama4's dense score matrix, Switch's expert capacity).
+void remarkDenseRouters(Operation *root);
+
 /// Matches a linear map (MatMul or Gemm with a constant 2-D weight).
 std::optional<DecomposedLinear> matchLinear(Value y);
 

@@ -407,6 +407,7 @@ struct RaiseDecomposedMoEPass
       block->result.replaceAllUsesWith(layer.getResult());
       foldSharedExpert(b, layer);
     }
+    remarkDenseRouters(getOperation());
     // The decomposed routing, dispatch and combine are dead now.
     if (!raised.empty() &&
         failed(applyPatternsGreedily(getOperation(),
