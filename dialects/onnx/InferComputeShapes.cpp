@@ -57,6 +57,14 @@ Shape inferFusedMatMul(InferenceContext &c) {
   return matMulShape(swapped(0, "transA"), swapped(1, "transB"), c.error);
 }
 
+/// MatMulNBits: A's shape with the last dimension N.
+Shape inferMatMulNBits(InferenceContext &c) {
+  Shape a = c.shape(0);
+  if (a && !a->empty())
+    a->back() = c.intAttr("N", kDyn);
+  return a;
+}
+
 Shape inferGemm(InferenceContext &c) {
   Shape a = c.shape(0), b = c.shape(1);
   if (!a || !b || a->size() != 2 || b->size() != 2)
@@ -226,6 +234,18 @@ void onnx::detail::addComputeRules(RuleTable &rules) {
   rules["MatMul"] = shaped<inferMatMul>;
   rules["FusedMatMul"] = shaped<inferFusedMatMul>;
   rules["Gemm"] = shaped<inferGemm>;
+  rules["MatMulNBits"] = shaped<inferMatMulNBits>;
+  // x's shape in the scale's type, or output_dtype's.
+  rules["DequantizeLinear"] = [](InferenceContext &c) {
+    int64_t code = c.intAttr("output_dtype", 0);
+    Type elt = code ? typeFromONNXCode(c.ctx, code) : c.elt(1);
+    if (!elt) {
+      c.error = "DequantizeLinear to unsupported ONNX element type " +
+                onnxElementTypeName(code);
+      return;
+    }
+    c.result(c.shape(0), elt);
+  };
   for (StringRef op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
                        "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
                        "ReduceLogSum", "ReduceLogSumExp"})

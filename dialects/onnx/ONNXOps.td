@@ -541,6 +541,62 @@ def ONNX_FusedMatMulOp : ONNX_Op<"FusedMatMul", [Pure]> {
   }];
 }
 
+def ONNX_MatMulNBitsOp : ONNX_Op<"MatMulNBits", [Pure]> {
+  let summary = "MatMul by a block-quantized weight (com.microsoft)";
+  let description = [{
+    onnxruntime's contrib op: `Y = A x dequant(B)^T (+ bias)`. B `[N,
+    ceil(K / block_size), block_size * bits / 8]` packs `bits`-bit codes
+    along K, lowest bits first; each block of a row dequantizes as
+    `(code - zero_point) * scale` with its scale (`[N * blocks]` or `[N,
+    blocks]`) and zero point (packed codes like B, `[N * ceil(blocks * bits
+    / 8)]`, or A's type `[N * blocks]`; `2^(bits - 1)` when absent).
+  }];
+  let arguments = (ins
+    ONNX_Tensor:$A,
+    ONNX_Tensor:$B,
+    ONNX_Tensor:$scales,
+    ONNX_OptTensor:$zero_points,
+    ONNX_OptTensor:$g_idx,
+    ONNX_OptTensor:$bias,
+    SI64Attr:$K,
+    SI64Attr:$N,
+    DefaultValuedAttr<SI64Attr, "4">:$bits,
+    SI64Attr:$block_size,
+    DefaultValuedAttr<SI64Attr, "0">:$accuracy_level
+  );
+  let results = (outs
+    ONNX_Tensor:$Y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 6;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
+def ONNX_DequantizeLinearOp : ONNX_Op<"DequantizeLinear", [Pure]> {
+  let summary = "(x - zero_point) * scale, per tensor, axis or block";
+  let description = [{
+    The scale and zero point are scalars (per tensor), 1-D along `axis`, or
+    of x's rank with `axis` divided into blocks of `block_size`. The result
+    has the scale's type unless `output_dtype` names another.
+  }];
+  let arguments = (ins
+    ONNX_Tensor:$x,
+    ONNX_Tensor:$x_scale,
+    ONNX_OptTensor:$x_zero_point,
+    DefaultValuedAttr<SI64Attr, "1">:$axis,
+    DefaultValuedAttr<SI64Attr, "0">:$block_size,
+    DefaultValuedAttr<SI64Attr, "0">:$output_dtype
+  );
+  let results = (outs
+    ONNX_Tensor:$y
+  );
+  let extraClassDeclaration = [{
+    static constexpr int kNumInputs = 3;
+    static constexpr int kNumOutputs = 1;
+  }];
+}
+
 def ONNX_GemmOp : ONNX_Op<"Gemm", [Pure]> {
   let summary = "alpha * A' * B' + beta * C";
   let arguments = (ins

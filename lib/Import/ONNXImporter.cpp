@@ -49,7 +49,7 @@ bool isSupportedContribOp(StringRef opType) {
   return llvm::is_contained({"MoE", "QMoE", "SimplifiedLayerNormalization",
                              "SkipSimplifiedLayerNormalization",
                              "RotaryEmbedding", "MultiHeadAttention",
-                             "FusedMatMul"},
+                             "FusedMatMul", "MatMulNBits"},
                             opType);
 }
 
@@ -58,7 +58,7 @@ bool isSupportedContribOp(StringRef opType) {
 bool isContribOnly(StringRef opType) {
   return llvm::is_contained({"MoE", "QMoE", "SkipSimplifiedLayerNormalization",
                              "RotaryEmbedding", "MultiHeadAttention",
-                             "FusedMatMul"},
+                             "FusedMatMul", "MatMulNBits"},
                             opType);
 }
 

@@ -8,6 +8,7 @@
 
 #include "moe/Pipelines/Pipelines.h"
 
+#include "moe/Passes/ONNXToCore.h"
 #include "moe/Passes/Raise.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -15,6 +16,8 @@
 using namespace mlir;
 
 void mlir::moe::buildImportPipeline(OpPassManager &pm) {
+  // Quantized constant weights read as floats (quantized experts raise).
+  pm.addPass(createFoldDequantization());
   // The contrib ops first: a decomposed block never contains one.
   pm.addPass(createRaiseONNXMoE());
   pm.addPass(createRaiseDecomposedMoE());

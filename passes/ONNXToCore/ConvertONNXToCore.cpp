@@ -56,6 +56,7 @@ struct ConvertONNXToCorePass
     moe::onnx_to_core::populateElementwisePatterns(patterns);
     moe::onnx_to_core::populateLinalgPatterns(patterns, tileMatmuls);
     moe::onnx_to_core::populateReducePatterns(patterns);
+    moe::onnx_to_core::populateDequantizePatterns(patterns);
     moe::onnx_to_core::populateNormalizationPatterns(patterns);
     moe::onnx_to_core::populateAttentionPatterns(patterns);
     moe::onnx_to_core::populateTensorPatterns(patterns);

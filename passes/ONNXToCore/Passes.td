@@ -11,6 +11,21 @@
 
 include "mlir/Pass/PassBase.td"
 
+def FoldDequantization : Pass<"moe-fold-dequantization"> {
+  let summary = "Dequantize constant quantized weights at compile time";
+  let description = [{
+    Quantizing exporters store weights as integer codes and scales.
+    `DequantizeLinear` of constants (per tensor, per axis or per block)
+    becomes a float constant, and onnxruntime's `MatMulNBits` (2-, 4- or
+    8-bit codes packed low bits first, per-block scales, zero points packed
+    or in A's type, or `2^(bits-1)`) a `MatMul` by its dequantized `[K, N]`
+    weight plus the bias. It runs before the raising, so quantized experts
+    are recognized like float ones. A `MatMulNBits` whose weight, scales or
+    zero points are computed at run time, or with `g_idx`, is an error at
+    its node.
+  }];
+}
+
 def ConvertONNXToCore : Pass<"moe-convert-onnx-to-core"> {
   let summary = "Lower dense onnx ops to linalg, tensor, arith and math";
   let description = [{

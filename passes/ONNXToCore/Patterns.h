@@ -21,6 +21,8 @@ void populateElementwisePatterns(RewritePatternSet &patterns);
 /// MatMul, Gemm and Softmax on linalg; with `tileMatmuls`, MatMul by a
 /// constant 2-D weight as register-tiled loops instead.
 void populateLinalgPatterns(RewritePatternSet &patterns, bool tileMatmuls);
+/// DequantizeLinear of codes computed at run time.
+void populateDequantizePatterns(RewritePatternSet &patterns);
 /// Reduce* over constant or run-time axes.
 void populateReducePatterns(RewritePatternSet &patterns);
 /// LayerNormalization, SimplifiedLayerNormalization (RMS) and the fused

@@ -40,7 +40,7 @@ def check(entry, root, workdir):
     """Prints the model's lines; whether everything matches."""
     name = entry["model"]
     path = os.path.join(root, name)
-    family = re.sub(r"\.[a-z_]+\.onnx$", "", name)
+    family = re.sub(r"\.[a-z_0-9]+\.onnx$", "", name)
     saved = np.load(os.path.join(root, family + ".npz"))
     mlir = subprocess.run(["moe-opt", path, "--onnx-remarks=false"],
                           check=True, capture_output=True, text=True).stdout

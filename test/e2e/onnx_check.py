@@ -53,6 +53,7 @@ sess = None if args.no_onnxruntime else ort.InferenceSession(
     path, providers=["CPUExecutionProvider"])
 ONNX_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.FLOAT16: np.float16,
               TensorProto.INT32: np.int32, TensorProto.INT64: np.int64,
+              TensorProto.INT8: np.int8, TensorProto.INT16: np.int16,
               TensorProto.BOOL: np.bool_}
 
 
@@ -70,6 +71,9 @@ def run_case(given, expected, label):
             a = given[vi.name].astype(np_type)
         elif np_type == np.bool_:
             a = rng.random(shape) > 0.5
+        elif np_type in (np.int8, np.int16):
+            # (Quantized codes: the whole signed range of int8.)
+            a = rng.integers(-128, 128, shape).astype(np_type)
         elif np.issubdtype(np_type, np.integer):
             a = rng.integers(0, 3, shape).astype(np_type)
         else:
