@@ -82,6 +82,15 @@ struct StackedFFN {
   std::optional<double> limit;
 };
 
+/// A run-time check that `dim(a, 0) * aScale == dim(b, 0) * bScale`: a
+/// length the block's ops take from elsewhere equals the one they need.
+struct LengthCheck {
+  Value a;
+  int64_t aScale = 1;
+  Value b;
+  int64_t bScale = 1;
+};
+
 /// A decomposed MoE block: `result[t] = sum_j w[t, j] ffn_{ids[t, j]}(x[t])`
 /// for `x = hidden` with (w, ids) from `router`. The FFNs are either one
 /// per expert (`experts`) or `stacked`.
@@ -94,6 +103,8 @@ struct DecomposedMoE {
   /// halves or interleaved columns of one projection).
   std::optional<Gating> expertsGating;
   std::optional<StackedFFN> stacked;
+  /// What the raised layer checks at run time to stay exact.
+  SmallVector<LengthCheck> lengthChecks;
 };
 
 /// Matches a block computed slot by slot (transformers' "batched_mm"
@@ -111,6 +122,9 @@ std::optional<DecomposedMoE> matchGroupedMoE(Value result, std::string &why);
 struct SlotSort {
   Operation *topk;
   Value flat;
+  /// When the sort's K is the length of this other 1-D value (the exporter
+  /// reused an earlier layer's), not of `flat` itself.
+  Value lengthOf;
 };
 std::optional<SlotSort> matchSlotSort(Value perm);
 

@@ -36,16 +36,22 @@ std::optional<SlotSort> mlir::moe::matchSlotSort(Value perm) {
   Value kv = throughReshapes(topk.getK());
   for (int i = 0; i < 4 && kv; ++i) {
     Operation *op = kv.getDefiningOp();
-    if (auto shape = dyn_cast_or_null<onnx::ShapeOp>(op))
-      return shape.getData() == topk.getX()
-                 ? std::optional(SlotSort{topk, topk.getX()})
-                 : std::nullopt;
+    if (auto shape = dyn_cast_or_null<onnx::ShapeOp>(op)) {
+      if (shape.getData() == topk.getX())
+        return SlotSort{topk, topk.getX(), Value()};
+      // Another 1-D value's length (an earlier layer's slots): equal at run
+      // time or the raised block fails a check.
+      auto dt = rankedType(shape.getData());
+      if (dt && dt.getRank() == 1 && shape.getStart() == 0)
+        return SlotSort{topk, topk.getX(), shape.getData()};
+      return std::nullopt;
+    }
     if (!isa_and_nonnull<onnx::GatherOp, onnx::SliceOp>(op))
       break;
     kv = throughReshapes(op->getOperand(0));
   }
   if (!ft.isDynamicDim(0) && scalarInt(topk.getK()) == ft.getDimSize(0))
-    return SlotSort{topk, topk.getX()};
+    return SlotSort{topk, topk.getX(), Value()};
   return std::nullopt;
 }
 
@@ -63,6 +69,30 @@ bool mlir::moe::isGatherAtPerm(Value v, Value perm, Value &data) {
 namespace {
 /// `v` through Unsqueeze/Reshape/Squeeze and no-op casts.
 Value base(Value v) { return throughReshapes(v); }
+
+/// `len(other) == T * k` for this block's T rows of `hidden`. When `other`
+/// flattens another router's [T', k'] top-k ids, T' is read from that
+/// router's input rows instead (cheaper than keeping its top-k alive).
+LengthCheck slotCountCheck(Value other, Value hidden, int64_t k) {
+  LengthCheck check{other, 1, hidden, k};
+  auto topk = base(other).getDefiningOp<onnx::TopKOp>();
+  auto it = topk ? rankedType(topk.getIndices()) : nullptr;
+  if (!topk || base(other) != topk.getIndices() || !it || it.getRank() != 2 ||
+      it.isDynamicDim(1) || !isSlotFlat(other, topk.getIndices()))
+    return check;
+  Value scores = stripFloatCasts(topk.getX());
+  if (auto sm = scores.getDefiningOp<onnx::SoftmaxOp>())
+    scores = stripFloatCasts(sm.getInput());
+  Operation *lin = scores.getDefiningOp();
+  if (!isa_and_nonnull<onnx::GemmOp, onnx::MatMulOp>(lin))
+    return check;
+  Value rows = lin->getOperand(0);
+  auto rt = rankedType(rows);
+  if (!rt || rt.getRank() != 2 || (isa<onnx::GemmOp>(lin) &&
+                                   cast<onnx::GemmOp>(lin).getTransA()))
+    return check;
+  return LengthCheck{rows, it.getDimSize(1), hidden, k};
+}
 
 /// `perm floordiv k` as torch writes it for int64: `perm / k` minus a
 /// correction that needs a negative operand (and perm, TopK's indices, is
@@ -377,6 +407,9 @@ std::optional<DecomposedMoE> mlir::moe::matchGroupedMoE(Value result,
     moe.result = blockResultOf(result, hidden);
     moe.router = *router;
     moe.stacked = ffn;
+    // The sort covers all T * k slots only if the other length is T * k.
+    if (sort->lengthOf)
+      moe.lengthChecks.push_back(slotCountCheck(sort->lengthOf, hidden, k));
     return moe;
   }
   return std::nullopt;

@@ -100,7 +100,10 @@ def RaiseDecomposedMoE : Pass<"moe-raise-decomposed-moe"> {
     Afterwards nothing of the decomposed routing, dispatch or combine
     remains.
   }];
-  let dependentDialects = ["::mlir::moe::MoEDialect"];
+  let dependentDialects = ["::mlir::moe::MoEDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 #endif // MOE_PASSES_RAISE_PASSES_TD

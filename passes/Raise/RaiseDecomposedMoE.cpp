@@ -17,6 +17,9 @@
 #include "moe/Dialect/ONNX.h"
 #include "moe/Passes/Raise.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -355,6 +358,27 @@ void foldSharedExpert(OpBuilder &b, LayerOp layer) {
   add.getC().replaceAllUsesWith(routed);
 }
 
+/// The block's run-time length checks, before the layer.
+void emitLengthChecks(OpBuilder &b, Location loc,
+                      ArrayRef<LengthCheck> checks) {
+  for (const LengthCheck &c : checks) {
+    auto scaled = [&](Value v, int64_t scale) -> Value {
+      Value d = tensor::DimOp::create(b, loc, v, 0);
+      if (scale == 1)
+        return d;
+      return arith::MulIOp::create(b, loc, d,
+                                   arith::ConstantIndexOp::create(b, loc, scale));
+    };
+    Value have = scaled(c.a, c.aScale);
+    Value want = scaled(c.b, c.bScale);
+    Value same =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, have, want);
+    cf::AssertOp::create(b, loc, same,
+                         "MoE block: its slot sort takes its length from "
+                         "another layer's slots, which differ in number");
+  }
+}
+
 struct RaiseDecomposedMoEPass
     : moe::impl::RaiseDecomposedMoEBase<RaiseDecomposedMoEPass> {
   void runOnOperation() override {
@@ -396,6 +420,7 @@ struct RaiseDecomposedMoEPass
         continue;
       }
       b.setInsertionPoint(block->result.getDefiningOp());
+      emitLengthChecks(b, start.getLoc(), block->lengthChecks);
       LayerOp layer =
           block->stacked ? buildStackedLayer(b, *block) : buildLayer(b, *block);
       if (!layer)
