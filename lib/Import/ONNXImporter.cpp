@@ -39,6 +39,9 @@ constexpr int64_t kMaxOpset = 28;
 /// Initializers with at most this many elements stay inline dense attributes
 /// (readable, and foldable by shape inference); larger ones are blobs.
 constexpr int64_t kInlineElements = 16;
+/// TensorProto element codes newer than the protobuf headers in use.
+constexpr int32_t kUInt4Code = 21;
+constexpr int32_t kInt4Code = 22;
 
 bool isDefaultDomain(StringRef domain) {
   return domain.empty() || domain == "ai.onnx";
@@ -240,7 +243,15 @@ LogicalResult Importer::readExternalData(const pb::TensorProto &tensor,
 
 FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
                                              Location loc, StringRef what) {
-  auto elt = elementInfo(tensor.data_type(), loc, what);
+  // 4-bit codes (QDQ weights), packed two per byte low nibble first, are
+  // read as one 8-bit integer each: DequantizeLinear gives the same values.
+  bool nibbles =
+      tensor.data_type() == kInt4Code || tensor.data_type() == kUInt4Code;
+  bool signedNibbles = tensor.data_type() == kInt4Code;
+  auto elt = elementInfo(nibbles ? (signedNibbles ? pb::TensorProto::INT8
+                                                  : pb::TensorProto::UINT8)
+                                 : tensor.data_type(),
+                         loc, what);
   if (failed(elt))
     return failure();
   SmallVector<int64_t> dims;
@@ -257,7 +268,7 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
   if (llvm::MulOverflow(count, static_cast<int64_t>(elt->bytes), totalBytes))
     return mlir::emitError(loc)
            << what << " has more elements than can be addressed";
-  uint64_t expectedBytes = totalBytes;
+  uint64_t expectedBytes = nibbles ? (count + 1) / 2 : totalBytes;
   auto type = RankedTensorType::get(dims, elt->type);
 
   // Gather the little-endian bytes from whichever field holds the data.
@@ -281,6 +292,9 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
              << what << " holds " << tensor.raw_data().size()
              << " bytes but its shape needs " << expectedBytes;
     bytes = tensor.raw_data();
+  } else if (nibbles) {
+    return mlir::emitError(loc) << what << " holds 4-bit integers outside "
+                                           "raw_data, which is not supported";
   } else {
     switch (tensor.data_type()) {
     case pb::TensorProto::FLOAT:
@@ -327,6 +341,16 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
     }
   }
 
+  if (nibbles) {
+    std::string wide(count, 0);
+    for (int64_t i = 0; i < count; ++i) {
+      auto byte = static_cast<uint8_t>(bytes[i / 2]);
+      int nibble = i % 2 ? byte >> 4 : byte & 15;
+      wide[i] = static_cast<char>(signedNibbles && nibble >= 8 ? nibble - 16
+                                                               : nibble);
+    }
+    bytes = std::move(wide);
+  }
   if (elt->type.isInteger(1)) {
     SmallVector<bool> bools;
     for (char c : bytes)

@@ -5,6 +5,9 @@ by a constant weight becomes com.microsoft.MatMulNBits.
   mixtral_lm.q4.onnx      4-bit, blocks of 16, zero points (asymmetric)
   mixtral_lm.q4_sym.onnx  4-bit, blocks of 32, no zero points
   mixtral_lm.q8.onnx      8-bit, blocks of 16, zero points
+  mixtral_lm.qdq4.onnx    QDQ format: DequantizeLinear of uint4 weights in
+                          blocks of 16 with zero points, then MatMul
+  mixtral_lm.qdq4_sym.onnx  the same with int4 weights, no zero points
 
 The tests compare against onnxruntime on the same files (the weights are
 no longer PyTorch's). Needs onnx and onnxruntime; run after make_hf_moe.py.
@@ -14,12 +17,17 @@ import logging
 import os
 
 import onnx
+from onnxruntime.quantization import QuantFormat
 from onnxruntime.quantization.matmul_nbits_quantizer import \
     MatMulNBitsQuantizer
 
 VARIANTS = {"q4": dict(bits=4, block_size=16, is_symmetric=False),
             "q4_sym": dict(bits=4, block_size=32, is_symmetric=True),
-            "q8": dict(bits=8, block_size=16, is_symmetric=False)}
+            "q8": dict(bits=8, block_size=16, is_symmetric=False),
+            "qdq4": dict(bits=4, block_size=16, is_symmetric=False,
+                         quant_format=QuantFormat.QDQ),
+            "qdq4_sym": dict(bits=4, block_size=16, is_symmetric=True,
+                             quant_format=QuantFormat.QDQ)}
 
 
 def main():
