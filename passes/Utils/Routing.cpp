@@ -65,6 +65,27 @@ Value mlir::moe::emitScoreRow(Emitter &e, RoutingAttr routing, int64_t experts,
   })[0];
 }
 
+/// The picks' weights renormalized (divided by their sum) and scaled as
+/// `routing` says.
+static TokenRoute finishRoute(Emitter &e, RoutingAttr routing,
+                              ArrayRef<Value> weights, ArrayRef<Value> ids) {
+  Value total = e.f32(0);
+  for (Value w : weights)
+    total = e.add(total, w);
+  double scale = routing.getScale().convertToDouble();
+  TokenRoute route;
+  for (auto [given, id] : llvm::zip(weights, ids)) {
+    Value w = given;
+    if (routing.getRenormalize())
+      w = e.div(w, total);
+    if (scale != 1.0)
+      w = e.mul(w, e.f32(scale));
+    route.weights.push_back(w);
+    route.ids.push_back(id);
+  }
+  return route;
+}
+
 /// Phi-MoE's sparse mixer: the k largest logits in order; pick j's weight
 /// is the softmax at it over the experts not picked before it whose
 /// relative gap to its logit m, (m - l) / max(|l|, m), is at most `gap`.
@@ -99,21 +120,10 @@ static TokenRoute emitSparseMixerRoute(Emitter &e, RoutingAttr routing,
         })[0];
     weights.push_back(e.div(e.f32(1), sum));
   }
-  Value total = zero;
-  for (Value w : weights)
-    total = e.add(total, w);
-  double scale = routing.getScale().convertToDouble();
-  TokenRoute route;
-  for (int64_t j = 0; j < k; ++j) {
-    Value w = weights[j];
-    if (routing.getRenormalize())
-      w = e.div(w, total);
-    if (scale != 1.0)
-      w = e.mul(w, e.f32(scale));
-    route.weights.push_back(w);
-    route.ids.push_back(picks[j].index);
-  }
-  return route;
+  SmallVector<Value> ids;
+  for (const RowPick &pick : picks)
+    ids.push_back(pick.index);
+  return finishRoute(e, routing, weights, ids);
 }
 
 TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
@@ -210,19 +220,5 @@ TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
     ids.push_back(pick.index);
     weights.push_back(score(pick.index));
   }
-  Value total = e.f32(0);
-  for (Value w : weights)
-    total = e.add(total, w);
-  double scale = routing.getScale().convertToDouble();
-  TokenRoute route;
-  for (int64_t j = 0; j < k; ++j) {
-    Value w = weights[j];
-    if (routing.getRenormalize())
-      w = e.div(w, total);
-    if (scale != 1.0)
-      w = e.mul(w, e.f32(scale));
-    route.weights.push_back(w);
-    route.ids.push_back(ids[j]);
-  }
-  return route;
+  return finishRoute(e, routing, weights, ids);
 }
