@@ -415,15 +415,10 @@ std::optional<DecomposedMoE> mlir::moe::matchBatchedMoE(Value result,
             "of its slots";
       return std::nullopt;
     }
-    std::optional<DecomposedRouter> router =
-        matchRouter(*evidence, hidden, why);
-    if (!router)
-      return std::nullopt;
-    DecomposedMoE moe;
-    moe.hidden = hidden;
-    moe.result = blockResultOf(result, hidden);
-    moe.router = *router;
-    moe.stacked = ffn;
+    std::optional<DecomposedMoE> moe =
+        routedBlock(*evidence, hidden, blockResultOf(result, hidden), why);
+    if (moe)
+      moe->stacked = ffn;
     return moe;
   }
   return std::nullopt;

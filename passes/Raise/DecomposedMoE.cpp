@@ -711,17 +711,14 @@ std::optional<DecomposedMoE> finishHitLoop(Analysis &an, Value acc,
           "experts disagree";
     return std::nullopt;
   }
+  if (!an.router)
+    return std::nullopt;
   RouterEvidence evidence = *an.router;
   evidence.numExperts = experts;
-  std::optional<DecomposedRouter> router =
-      matchRouter(evidence, an.hidden, why);
-  if (!router)
-    return std::nullopt;
-  DecomposedMoE moe;
-  moe.hidden = an.hidden;
-  moe.result = acc;
-  moe.router = *router;
-  moe.stacked = an.hitFFN;
+  std::optional<DecomposedMoE> moe =
+      routedBlock(evidence, an.hidden, acc, why);
+  if (moe)
+    moe->stacked = an.hitFFN;
   return moe;
 }
 
@@ -792,16 +789,14 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
     why = "top-k selects more experts than there are";
     return std::nullopt;
   }
+  if (!an.router)
+    return std::nullopt;
   RouterEvidence evidence = *an.router;
   evidence.numExperts = an.numExperts;
-  std::optional<DecomposedRouter> router = matchRouter(evidence, hidden, why);
-  if (!router)
+  std::optional<DecomposedMoE> block = routedBlock(evidence, hidden, acc, why);
+  if (!block)
     return std::nullopt;
-
-  DecomposedMoE moe;
-  moe.hidden = hidden;
-  moe.result = acc;
-  moe.router = *router;
+  DecomposedMoE &moe = *block;
   for (int64_t e = 0; e < an.numExperts; ++e) {
     const DecomposedFFN &ffn = an.ffns.lookup(e);
     if (!sameShape(ffn, an.ffns.lookup(0))) {
@@ -810,5 +805,5 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
     }
     moe.experts.push_back(ffn);
   }
-  return moe;
+  return block;
 }

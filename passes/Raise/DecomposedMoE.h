@@ -214,6 +214,13 @@ std::optional<RouterEvidence> matchSparseMixerWeights(Value w);
 std::optional<DecomposedRouter> matchRouter(const RouterEvidence &evidence,
                                             Value hidden, std::string &why);
 
+/// The block of `hidden` whose MoE output is `result`, its router matched
+/// from `evidence` (experts left to the caller); nothing, with `why`, when
+/// the router does not match.
+std::optional<DecomposedMoE> routedBlock(const RouterEvidence &evidence,
+                                         Value hidden, Value result,
+                                         std::string &why);
+
 /// Matches `y = ffn(x)` (any `x`, the same for every projection).
 std::optional<DecomposedFFN> matchFFN(Value y);
 

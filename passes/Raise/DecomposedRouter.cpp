@@ -242,6 +242,19 @@ std::optional<DecomposedRouter> matchLogitsRouter(const RouterEvidence &an,
 }
 } // namespace
 
+std::optional<DecomposedMoE>
+mlir::moe::routedBlock(const RouterEvidence &evidence, Value hidden,
+                       Value result, std::string &why) {
+  std::optional<DecomposedRouter> router = matchRouter(evidence, hidden, why);
+  if (!router)
+    return std::nullopt;
+  DecomposedMoE moe;
+  moe.hidden = hidden;
+  moe.result = result;
+  moe.router = *router;
+  return moe;
+}
+
 std::optional<DecomposedRouter> mlir::moe::matchRouter(const RouterEvidence &an,
                                                        Value hidden,
                                                        std::string &why) {

@@ -398,18 +398,14 @@ std::optional<DecomposedMoE> mlir::moe::matchGroupedMoE(Value result,
       return std::nullopt;
     }
     hidden = stripNoopCasts(rowGather.getData());
-    std::optional<DecomposedRouter> router =
-        matchRouter(*evidence, hidden, why);
-    if (!router)
+    std::optional<DecomposedMoE> moe =
+        routedBlock(*evidence, hidden, blockResultOf(result, hidden), why);
+    if (!moe)
       return std::nullopt;
-    DecomposedMoE moe;
-    moe.hidden = hidden;
-    moe.result = blockResultOf(result, hidden);
-    moe.router = *router;
-    moe.stacked = ffn;
+    moe->stacked = ffn;
     // The sort covers all T * k slots only if the other length is T * k.
     if (sort->lengthOf)
-      moe.lengthChecks.push_back(slotCountCheck(sort->lengthOf, hidden, k));
+      moe->lengthChecks.push_back(slotCountCheck(sort->lengthOf, hidden, k));
     return moe;
   }
   return std::nullopt;

@@ -250,14 +250,11 @@ std::optional<DecomposedMoE> mlir::moe::matchSortedMoE(Value result,
             "counts";
       return std::nullopt;
     }
-    std::optional<DecomposedRouter> router =
-        matchRouter(*evidence, hidden, why);
-    if (!router)
+    std::optional<DecomposedMoE> block =
+        routedBlock(*evidence, hidden, result, why);
+    if (!block)
       return std::nullopt;
-    DecomposedMoE moe;
-    moe.hidden = hidden;
-    moe.result = result;
-    moe.router = *router;
+    DecomposedMoE &moe = *block;
     moe.expertsGating = act.gating;
     for (auto [up, down] : llvm::zip(ups, downs)) {
       DecomposedFFN ffn;
@@ -282,7 +279,7 @@ std::optional<DecomposedMoE> mlir::moe::matchSortedMoE(Value result,
       why = "the experts' activation has settings per-expert FFNs cannot hold";
       return std::nullopt;
     }
-    return moe;
+    return block;
   }
   return std::nullopt;
 }
