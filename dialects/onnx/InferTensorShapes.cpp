@@ -84,14 +84,17 @@ Shape inferTranspose(InferenceContext &c) {
               std::to_string(rank);
     return std::nullopt;
   }
+  // A permutation of 0..rank-1 (ONNX has no negative entries here).
   SmallVector<int64_t> out;
+  SmallVector<bool> seen(rank, false);
   for (int64_t p : perm) {
-    auto n = normAxis(p, rank);
-    if (!n) {
-      c.error = "perm entry " + std::to_string(p) + " is out of range";
+    if (p < 0 || p >= rank || seen[p]) {
+      c.error = "perm is not a permutation of 0.." + std::to_string(rank - 1) +
+                " (entry " + std::to_string(p) + ")";
       return std::nullopt;
     }
-    out.push_back((*data)[*n]);
+    seen[p] = true;
+    out.push_back((*data)[p]);
   }
   return out;
 }

@@ -80,6 +80,16 @@ struct TransposePattern : OpRewritePattern<onnx::TransposeOp> {
       for (int64_t i = rank - 1; i >= 0; --i)
         perm.push_back(i);
     }
+    SmallVector<bool> seen(rank, false);
+    bool permutes = static_cast<int64_t>(perm.size()) == rank;
+    for (int64_t p : perm) {
+      permutes &= p >= 0 && p < rank && !seen[p];
+      if (permutes)
+        seen[p] = true;
+    }
+    if (!permutes)
+      return op.emitError("Transpose perm is not a permutation of its "
+                          "input's dimensions");
     SmallVector<OpFoldResult> sizes;
     for (int64_t p : perm)
       sizes.push_back(
