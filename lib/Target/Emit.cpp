@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Target/Emit.h"
+#include "moe/Target/SafeOutput.h"
 
 #include "EntryPoint.h"
 
@@ -113,11 +114,12 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     FailureOr<std::string> header = detail::generateHeader(module);
     if (failed(header))
       return failure();
-    auto out = openOutputFile(outputPath, &error);
+    auto out = SafeOutput::open(outputPath, error);
     if (!out)
       return module.emitError() << error;
     out->os() << *header;
-    out->keep();
+    if (!out->commit(error))
+      return module.emitError() << error;
     return success();
   }
   if (kind == EmitKind::PTX) {
@@ -137,19 +139,21 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     if (text.empty())
       return module.emitError(
           "no PTX to emit: compile with --moe-cuda-pipeline first");
-    auto out = openOutputFile(outputPath, &error);
+    auto out = SafeOutput::open(outputPath, error);
     if (!out)
       return module.emitError() << error;
     out->os() << text;
-    out->keep();
+    if (!out->commit(error))
+      return module.emitError() << error;
     return success();
   }
   if (kind == EmitKind::MLIR) {
-    auto out = openOutputFile(outputPath, &error);
+    auto out = SafeOutput::open(outputPath, error);
     if (!out)
       return module.emitError() << error;
     module.print(out->os());
-    out->keep();
+    if (!out->commit(error))
+      return module.emitError() << error;
     return success();
   }
 
@@ -182,38 +186,38 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   optimize(*llvmModule, *tm);
 
   if (kind == EmitKind::LLVMIR) {
-    auto out = openOutputFile(outputPath, &error);
+    auto out = SafeOutput::open(outputPath, error);
     if (!out)
       return module.emitError() << error;
     llvmModule->print(out->os(), nullptr);
-    out->keep();
+    if (!out->commit(error))
+      return module.emitError() << error;
     return success();
   }
 
   if (outputPath == "-")
     return module.emitError("binary output needs a file name (-o FILE)");
-  // Objects go straight to the output; libraries through a temporary object.
+  // Objects go to the output (through a temporary beside it); libraries
+  // link a temporary object.
   SmallString<128> objectPath(outputPath);
   int tempFd = -1;
   if (kind == EmitKind::Shared &&
       llvm::sys::fs::createTemporaryFile("moe-model", "o", tempFd, objectPath))
     return module.emitError("cannot create a temporary object file");
+  if (tempFd >= 0)
+    llvm::sys::Process::SafelyCloseFileDescriptor(tempFd);
   {
-    std::error_code ec;
-    llvm::ToolOutputFile out(objectPath, ec, llvm::sys::fs::OF_None);
-    if (ec)
-      return module.emitError()
-             << "cannot open '" << objectPath << "': " << ec.message();
+    auto out = SafeOutput::open(objectPath, error);
+    if (!out)
+      return module.emitError() << error;
     llvm::legacy::PassManager pm;
-    if (tm->addPassesToEmitFile(pm, out.os(), nullptr,
+    if (tm->addPassesToEmitFile(pm, out->os(), nullptr,
                                 llvm::CodeGenFileType::ObjectFile))
       return module.emitError("the host target cannot emit object files");
     pm.run(*llvmModule);
-    out.os().flush();
-    out.keep();
+    if (!out->commit(error))
+      return module.emitError() << error;
   }
-  if (tempFd >= 0)
-    llvm::sys::Process::SafelyCloseFileDescriptor(tempFd);
   if (kind == EmitKind::Object)
     return success();
 
@@ -241,8 +245,10 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   if (!llvm::sys::fs::exists(runtime))
     return module.emitError()
            << "runtime library '" << runtime << "' not found next to moe-opt";
-  SmallString<128> tempLib(outputPath);
-  tempLib += ".tmp";
+  std::optional<std::string> tempLibPath = uniqueSibling(outputPath, error);
+  if (!tempLibPath)
+    return module.emitError() << error;
+  SmallString<128> tempLib(*tempLibPath);
   // The runtime stays private to the library (--exclude-libs): its libomp
   // entry points must not interpose on, or be interposed by, an OpenMP
   // runtime of the host application.
@@ -277,8 +283,10 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     return module.emitError() << "linking the shared library failed"
                               << (linkError.empty() ? "" : ": ") << linkError;
   }
-  if (std::error_code ec = llvm::sys::fs::rename(tempLib, outputPath))
+  if (std::error_code ec = llvm::sys::fs::rename(tempLib, outputPath)) {
+    llvm::sys::fs::remove(tempLib);
     return module.emitError()
            << "cannot write '" << outputPath << "': " << ec.message();
+  }
   return success();
 }

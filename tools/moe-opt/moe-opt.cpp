@@ -13,6 +13,7 @@
 #include "moe/Passes/Passes.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Target/Emit.h"
+#include "moe/Target/SafeOutput.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/Diagnostics.h"
@@ -126,6 +127,45 @@ static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
   return EXIT_SUCCESS;
 }
 
+/// MlirOptMain on `input`, its output renamed over `outputFilename` only on
+/// success (moe::SafeOutput).
+static int runMlirOpt(std::unique_ptr<llvm::MemoryBuffer> input,
+                      StringRef outputFilename, DialectRegistry &registry,
+                      const MlirOptMainConfig &config) {
+  std::string error;
+  auto output = moe::SafeOutput::open(outputFilename, error);
+  if (!output) {
+    llvm::errs() << "moe-opt: " << error << "\n";
+    return EXIT_FAILURE;
+  }
+  if (failed(MlirOptMain(output->os(), std::move(input), registry, config)))
+    return EXIT_FAILURE;
+  if (!output->commit(error)) {
+    llvm::errs() << "moe-opt: " << error << "\n";
+    return EXIT_FAILURE;
+  }
+  return EXIT_SUCCESS;
+}
+
+/// MLIR input: as mlir-opt, but never truncating an existing output on
+/// failure.
+static int runMlirOptSafely(int argc, char **argv, StringRef inputFilename,
+                            StringRef outputFilename,
+                            DialectRegistry &registry) {
+  MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
+  if (config.shouldShowDialects() || config.shouldListPasses())
+    return asMainReturnCode(
+        MlirOptMain(argc, argv, inputFilename, outputFilename, registry));
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> input =
+      openInputFile(inputFilename, &error);
+  if (!input) {
+    llvm::errs() << "moe-opt: " << error << "\n";
+    return EXIT_FAILURE;
+  }
+  return runMlirOpt(std::move(input), outputFilename, registry, config);
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   DialectRegistry registry;
@@ -141,6 +181,12 @@ int main(int argc, char **argv) {
       "textual syntax (.onnxtxt).\n",
       registry);
 
+  // A failed compile must never destroy its input.
+  if (moe::sameFile(inputFilename, outputFilename)) {
+    llvm::errs() << "moe-opt: the output '" << outputFilename
+                 << "' is the input file; write to another file\n";
+    return EXIT_FAILURE;
+  }
   std::optional<moe::EmitKind> kind = moe::parseEmitKind(emit);
   if (!kind) {
     llvm::errs() << "moe-opt: unknown --emit kind '" << emit
@@ -150,8 +196,8 @@ int main(int argc, char **argv) {
   if (*kind != moe::EmitKind::MLIR)
     return compileToArtifact(inputFilename, outputFilename, *kind, registry);
   if (!moe::isONNXPath(inputFilename))
-    return asMainReturnCode(
-        MlirOptMain(argc, argv, inputFilename, outputFilename, registry));
+    return runMlirOptSafely(argc, argv, inputFilename, outputFilename,
+                            registry);
   // ONNX to MLIR text: compiled here, so that errors name ONNX nodes.
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
   if (!config.shouldEmitBytecode() && !config.shouldVerifyDiagnostics() &&
@@ -170,17 +216,6 @@ int main(int argc, char **argv) {
     if (failed(writeBytecodeToFile(*module, os)))
       return EXIT_FAILURE;
   }
-  std::string error;
-  auto output = openOutputFile(outputFilename, &error);
-  if (!output) {
-    llvm::errs() << error << "\n";
-    return EXIT_FAILURE;
-  }
-  if (failed(MlirOptMain(
-          output->os(),
-          llvm::MemoryBuffer::getMemBufferCopy(bytes, inputFilename), registry,
-          config)))
-    return EXIT_FAILURE;
-  output->keep();
-  return EXIT_SUCCESS;
+  return runMlirOpt(llvm::MemoryBuffer::getMemBufferCopy(bytes, inputFilename),
+                    outputFilename, registry, config);
 }
