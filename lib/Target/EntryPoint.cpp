@@ -154,7 +154,9 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
        << "_run checks the inputs, runs the model and "
           "fills `outputs` with\n * malloc'd buffers the caller releases with "
           "free(). On error it returns\n * non-zero and writes a message to "
-          "`error` (error_size bytes, may be NULL). */\n";
+          "`error` (error_size bytes, may be NULL).\n * Thread-safe: calls "
+          "from several threads (into this or other models) run\n * one at "
+          "a time, each with the whole thread pool. */\n";
     os << "const moe_model_info *" << e.function << "_info(void);\n";
     os << "int " << e.function
        << "_run(const moe_tensor *inputs, int32_t num_inputs,\n"
@@ -242,7 +244,8 @@ void printCInterface(llvm::raw_ostream &os, const EntrySig &e) {
 /// checks.
 void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   const std::string &f = e.function;
-  os << "int " << f << "_run(const moe_tensor *inputs, int32_t num_inputs, "
+  os << "static int " << f
+     << "__run_serialized(const moe_tensor *inputs, int32_t num_inputs, "
      << "moe_tensor *outputs, int32_t num_outputs, char *error, size_t "
         "error_size) {\n";
   os << "  const moe_model_info *info = &" << f << "__model_info;\n";
@@ -366,12 +369,27 @@ void printCallAndOutputs(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   os << "  return MOE_OK;\n}\n";
 }
 
+/// `<f>_run`: the call under the runtime's process-wide call lock, which
+/// every path out of the body releases.
+void printSerializedRun(llvm::raw_ostream &os, const EntrySig &e) {
+  const std::string &f = e.function;
+  os << "int " << f << "_run(const moe_tensor *inputs, int32_t num_inputs, "
+     << "moe_tensor *outputs, int32_t num_outputs, char *error, size_t "
+        "error_size) {\n"
+     << "  moe_runtime_call_begin();\n"
+     << "  int rc = " << f
+     << "__run_serialized(inputs, num_inputs, outputs, num_outputs, error, "
+        "error_size);\n"
+     << "  moe_runtime_call_end();\n  return rc;\n}\n";
+}
+
 void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   printInfo(os, e);
   printCInterface(os, e);
   printRunPrologue(os, e, cuda);
   printInputMemrefs(os, e, cuda);
   printCallAndOutputs(os, e, cuda);
+  printSerializedRun(os, e);
 }
 
 /// Shared helpers of every entry point: input checks and output copies.

@@ -418,3 +418,10 @@ void __kmpc_barrier(void *loc, int32_t gtid) {
     pthread_cond_wait(&barrier_cond, &barrier_lock);
   pthread_mutex_unlock(&barrier_lock);
 }
+
+/* One model call at a time in the process (see Threads.h). */
+static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void moe_runtime_call_begin(void) { pthread_mutex_lock(&call_lock); }
+
+void moe_runtime_call_end(void) { pthread_mutex_unlock(&call_lock); }
