@@ -155,8 +155,8 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
           "fills `outputs` with\n * malloc'd buffers the caller releases with "
           "free(). On error it returns\n * non-zero and writes a message to "
           "`error` (error_size bytes, may be NULL).\n * Thread-safe: calls "
-          "from several threads (into this or other models) run\n * one at "
-          "a time, each with the whole thread pool. */\n";
+          "from several threads run one at a time, each with\n * the "
+          "library's whole thread pool. */\n";
     os << "const moe_model_info *" << e.function << "_info(void);\n";
     os << "int " << e.function
        << "_run(const moe_tensor *inputs, int32_t num_inputs,\n"
@@ -369,8 +369,8 @@ void printCallAndOutputs(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   os << "  return MOE_OK;\n}\n";
 }
 
-/// `<f>_run`: the call under the runtime's process-wide call lock, which
-/// every path out of the body releases.
+/// `<f>_run`: the call under the runtime's call lock (one per model
+/// library), which every path out of the body releases.
 void printSerializedRun(llvm::raw_ostream &os, const EntrySig &e) {
   const std::string &f = e.function;
   os << "int " << f << "_run(const moe_tensor *inputs, int32_t num_inputs, "

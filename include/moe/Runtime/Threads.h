@@ -20,10 +20,10 @@ void moe_runtime_set_num_threads(int n);
 /* The team size a parallel region started now would get. */
 int moe_runtime_get_num_threads(void);
 
-/* Calls into compiled models are serialized process-wide: the pool is the
- * process's, so each call holds it whole. A model's entry point takes the
- * lock for the call (several threads may call one or several models; the
- * calls run one at a time). */
+/* Calls into a compiled model are serialized: the runtime (linked into each
+ * model library) has one thread pool, so each call holds it whole. A
+ * model's entry point takes the lock for the call (several threads may call
+ * it; the calls run one at a time). */
 void moe_runtime_call_begin(void);
 void moe_runtime_call_end(void);
 
