@@ -422,14 +422,24 @@ static const char *moe__dtype_name(moe_dtype t) {
 static int moe__check_inputs(const moe_model_info *info, const moe_tensor *in,
                             int32_t num_in, const moe_tensor *out,
                             int32_t num_out, char *error, size_t error_size) {
-  if (num_in != info->num_inputs || (num_in && !in)) {
+  if (num_in != info->num_inputs) {
     moe__fail(error, error_size, "%s takes %d inputs, got %d", info->name,
              info->num_inputs, num_in);
     return 1;
   }
-  if (num_out != info->num_outputs || (num_out && !out)) {
+  if (num_in && !in) {
+    moe__fail(error, error_size, "%s: inputs is NULL (%d tensors expected)",
+             info->name, num_in);
+    return 1;
+  }
+  if (num_out != info->num_outputs) {
     moe__fail(error, error_size, "%s produces %d outputs, room for %d given",
              info->name, info->num_outputs, num_out);
+    return 1;
+  }
+  if (num_out && !out) {
+    moe__fail(error, error_size, "%s: outputs is NULL (room for %d tensors "
+             "expected)", info->name, num_out);
     return 1;
   }
   for (int32_t i = 0; i < num_in; ++i) {
@@ -448,7 +458,13 @@ static int moe__check_inputs(const moe_model_info *info, const moe_tensor *in,
     int64_t count = 1;
     for (int32_t d = 0; d < want->rank; ++d) {
       int64_t size = got->shape[d];
-      if (size < 0 || (want->shape[d] >= 0 && size != want->shape[d])) {
+      if (size < 0) {
+        moe__fail(error, error_size,
+                 "input '%s' dimension %d is negative (%lld)", want->name, d,
+                 (long long)size);
+        return 1;
+      }
+      if (want->shape[d] >= 0 && size != want->shape[d]) {
         moe__fail(error, error_size,
                  "input '%s' dimension %d must be %lld, got %lld", want->name,
                  d, (long long)want->shape[d], (long long)size);
