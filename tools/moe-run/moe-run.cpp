@@ -309,8 +309,19 @@ int writeOutputs(const Options &o, const moe_model_info *model,
       count *= r.shape[d];
     std::printf("%s: %s %s =", model->outputs[i].name, dtypeName(r.dtype),
                 shapeString(r.shape, r.rank).c_str());
-    for (int64_t j = 0; j < std::min<int64_t>(count, 8); ++j)
-      std::printf(" %.6g", asDouble(r, j));
+    for (int64_t j = 0; j < std::min<int64_t>(count, 8); ++j) {
+      // Integers exactly (i64 through a double would round past 2^53).
+      if (r.dtype == MOE_DTYPE_I64) {
+        int64_t v;
+        std::memcpy(&v, static_cast<const char *>(r.data) + j * 8, 8);
+        std::printf(" %lld", static_cast<long long>(v));
+      } else if (r.dtype == MOE_DTYPE_I32 || r.dtype == MOE_DTYPE_I16 ||
+                 r.dtype == MOE_DTYPE_I8 || r.dtype == MOE_DTYPE_BOOL) {
+        std::printf(" %lld", static_cast<long long>(asDouble(r, j)));
+      } else {
+        std::printf(" %.6g", asDouble(r, j));
+      }
+    }
     std::printf("%s\n", count > 8 ? " ..." : "");
   }
   return EXIT_SUCCESS;
