@@ -12,6 +12,8 @@
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::moe;
 
@@ -308,6 +310,12 @@ LogicalResult LayerOp::verify() {
     return failure();
   int64_t experts = getNumExperts();
   int64_t fc1Width = dimOf(getFc1(), 1);
+  // Expert ids are i32; empty sizes leave nothing to compute.
+  if (experts > std::numeric_limits<int32_t>::max())
+    return emitOpError() << "has " << experts
+                         << " experts, more than expert ids (i32) can name";
+  if (hiddenSize == 0 || fc1Width == 0 || dimOf(getFc2(), 2) == 0)
+    return emitOpError("needs a positive hidden size and intermediate size");
   Quant q{static_cast<int64_t>(getWeightBits()),
           static_cast<int64_t>(getQuantBlock())};
   if (failed(verifyQuantAttrs(*this, q)))

@@ -209,8 +209,8 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
   let arguments = (ins
     MoE_FloatTensor:$input,
     MoE_I32Tensor:$ids,
-    ConfinedAttr<I64Attr, [IntPositive]>:$num_experts,
-    DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>, "1">:$block
+    ConfinedAttr<I64Attr, [IntPositive, IntMaxValue<2147483647>]>:$num_experts,
+    DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive, IntMaxValue<2147483647>]>, "1">:$block
   );
   let results = (outs MoE_FloatTensor:$grouped, MoE_I32Tensor:$offsets,
                       MoE_I32Tensor:$slots);
@@ -258,7 +258,7 @@ def MoE_RoutePlanOp : MoE_Op<"route_plan", [Pure, AttrSizedOperandSegments]> {
     Optional<MoE_FloatTensor>:$gate_weight,
     Optional<MoE_FloatTensor>:$bias,
     MoE_RoutingAttr:$routing,
-    DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>, "1">:$block
+    DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive, IntMaxValue<2147483647>]>, "1">:$block
   );
   let results = (outs MoE_FloatTensor:$weights, MoE_I32Tensor:$offsets,
                       MoE_I32Tensor:$slots);

@@ -60,3 +60,22 @@ func.func @hidden_changes(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>) {
       : (tensor<?x64xf32>, tensor<?x2xi32>) -> (tensor<?x32xf32>, tensor<9xi32>, tensor<?xi32>)
   return
 }
+
+// -----
+
+// Row offsets are i32: a block of 2^31 rows or more cannot be addressed.
+func.func @huge_block(%x: tensor<6x64xf32>, %ids: tensor<6x2xi32>) {
+  // expected-error @+1 {{attribute 'block' failed to satisfy constraint}}
+  %g, %off, %s = moe.dispatch %x, %ids experts = 8 block = 2147483648
+      : (tensor<6x64xf32>, tensor<6x2xi32>) -> (tensor<?x64xf32>, tensor<9xi32>, tensor<?xi32>)
+  return
+}
+
+// -----
+
+func.func @huge_experts(%x: tensor<6x64xf32>, %ids: tensor<6x2xi32>) {
+  // expected-error @+1 {{attribute 'num_experts' failed to satisfy constraint}}
+  %g, %off, %s = moe.dispatch %x, %ids experts = 9223372036854775807
+      : (tensor<6x64xf32>, tensor<6x2xi32>) -> (tensor<?x64xf32>, tensor<?xi32>, tensor<?xi32>)
+  return
+}

@@ -262,3 +262,36 @@ func.func @result_shape(%x: tensor<4x64xf32>, %l: tensor<4x8xf32>,
       routing <softmax, k = 2> activation <relu> -> tensor<4x32xf32>
   return
 }
+
+// -----
+
+func.func @zero_hidden(%x: tensor<?x0xf32>, %l: tensor<?x8xf32>,
+                       %w1: tensor<8x256x0xf32>, %w2: tensor<8x0x128xf32>) {
+  // expected-error @+1 {{'moe.layer' op needs a positive hidden size and intermediate size}}
+  %y = moe.layer %x : tensor<?x0xf32> logits(%l : tensor<?x8xf32>)
+      fc1(%w1 : tensor<8x256x0xf32>) fc2(%w2 : tensor<8x0x128xf32>)
+      routing <softmax, k = 2> activation <silu, gated = interleaved> -> tensor<?x0xf32>
+  return
+}
+
+// -----
+
+func.func @zero_intermediate(%x: tensor<?x64xf32>, %l: tensor<?x8xf32>,
+                             %w1: tensor<8x0x64xf32>, %w2: tensor<8x64x0xf32>) {
+  // expected-error @+1 {{'moe.layer' op needs a positive hidden size and intermediate size}}
+  %y = moe.layer %x : tensor<?x64xf32> logits(%l : tensor<?x8xf32>)
+      fc1(%w1 : tensor<8x0x64xf32>) fc2(%w2 : tensor<8x64x0xf32>)
+      routing <softmax, k = 2> activation <relu> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @too_many_experts(%x: tensor<?x64xf32>, %l: tensor<?x2147483648xf32>,
+                            %w1: tensor<2147483648x256x64xf32>, %w2: tensor<2147483648x64x128xf32>) {
+  // expected-error @+1 {{'moe.layer' op has 2147483648 experts, more than expert ids (i32) can name}}
+  %y = moe.layer %x : tensor<?x64xf32> logits(%l : tensor<?x2147483648xf32>)
+      fc1(%w1 : tensor<2147483648x256x64xf32>) fc2(%w2 : tensor<2147483648x64x128xf32>)
+      routing <softmax, k = 2> activation <silu, gated = interleaved> -> tensor<?x64xf32>
+  return
+}
