@@ -45,6 +45,25 @@ Value matmul2D(OpBuilder &b, Location loc, Value lhs, Value rhs, bool transA,
       .getResult(0);
 }
 
+/// Checks at run time, when either is dynamic, that the contracted sizes of
+/// `a` and `b` (each with its last two dimensions swapped when `transA` /
+/// `transB`; a 1-D operand's only one) agree: linalg would read past the
+/// shorter operand.
+void assertInnerDims(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                     bool transA, bool transB, StringRef opName) {
+  auto lt = cast<RankedTensorType>(lhs.getType());
+  auto rt = cast<RankedTensorType>(rhs.getType());
+  int64_t la = lt.getRank() == 1 ? 0 : lt.getRank() - (transA ? 2 : 1);
+  int64_t rb = rt.getRank() == 1 ? 0 : rt.getRank() - (transB ? 1 : 2);
+  if (!lt.isDynamicDim(la) && !rt.isDynamicDim(rb))
+    return;
+  Value same = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::eq, tensor::DimOp::create(b, loc, lhs, la),
+      tensor::DimOp::create(b, loc, rhs, rb));
+  cf::AssertOp::create(b, loc, same,
+                       (opName + ": inner dimensions differ").str());
+}
+
 /// [..., M, K] x a constant [K, N] as register-tiled loops
 /// (emitTiledContraction) over chunks of columns in parallel: the weight is
 /// stored transposed ([N, K]) so both operands are read along K. Null when
@@ -232,6 +251,7 @@ struct MatMulPattern : OpRewritePattern<onnx::MatMulOp> {
     auto type = rankedFloat(op.getY());
     if (!rankedFloat(a) || !rankedFloat(b) || !type)
       return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
+    assertInnerDims(rewriter, op.getLoc(), a, b, false, false, "MatMul");
     if (tiled)
       for (auto tiledForm : {tiledConstantMatMul, tiledBatchedMatMul})
         if (Value v = tiledForm(rewriter, op.getLoc(), a, b, type)) {
@@ -438,6 +458,8 @@ struct GemmPattern : OpRewritePattern<onnx::GemmOp> {
     auto type = rankedFloat(op.getY());
     if (!type || !rankedFloat(op.getA()) || !rankedFloat(op.getB()))
       return rewriter.notifyMatchFailure(op, "needs ranked float tensors");
+    assertInnerDims(rewriter, loc, op.getA(), op.getB(), op.getTransA() != 0,
+                    op.getTransB() != 0, "Gemm");
     Value acc = matmul2D(rewriter, loc, op.getA(), op.getB(),
                          op.getTransA() != 0, op.getTransB() != 0);
     float alpha = op.getAlpha().convertToFloat();
@@ -489,6 +511,8 @@ struct FusedMatMulPattern : OpRewritePattern<onnx::FusedMatMulOp> {
     if (op.getTransBatchA() || op.getTransBatchB())
       return op.emitError("FusedMatMul with transBatchA or transBatchB is "
                           "not supported");
+    assertInnerDims(rewriter, loc, a, b, op.getTransA() != 0,
+                    op.getTransB() != 0, "FusedMatMul");
     FailureOr<Value> product = MatMulPattern::lower(
         rewriter, loc, a, b, type, op.getTransA() != 0, op.getTransB() != 0);
     if (failed(product))

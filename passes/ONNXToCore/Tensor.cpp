@@ -11,6 +11,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::moe::onnx_to_core;
 
@@ -137,17 +139,63 @@ struct ReshapePattern : OpRewritePattern<onnx::ReshapeOp> {
       }
       sizes.push_back(v);
     }
-    // -1: whatever the other sizes leave of the element count.
-    Value known = indexConst(rewriter, loc, 1);
+    // -1: whatever the other sizes leave of the element count. The shape
+    // is checked before any memory is touched: sizes >= 0 but for one -1,
+    // a product that does not overflow, and exactly the input's count.
+    auto cmp = [&](arith::CmpIPredicate p, Value a, Value b) -> Value {
+      return arith::CmpIOp::create(rewriter, loc, p, a, b);
+    };
+    auto check = [&](Value ok, StringRef what) {
+      cf::AssertOp::create(rewriter, loc, ok, ("Reshape: " + what).str());
+    };
+    Value one = indexConst(rewriter, loc, 1);
+    Value maxIndex =
+        indexConst(rewriter, loc, std::numeric_limits<int64_t>::max());
+    Value known = one, inferredCount = zero;
+    Value valid = arith::ConstantIntOp::create(rewriter, loc, 1, 1);
+    Value overflow = arith::ConstantIntOp::create(rewriter, loc, 0, 1);
     for (Value s : sizes) {
-      Value isInferred = arith::CmpIOp::create(
-          rewriter, loc, arith::CmpIPredicate::eq, s, minusOne);
-      known = arith::MulIOp::create(
-          rewriter, loc, known,
-          arith::SelectOp::create(rewriter, loc, isInferred,
-                                  indexConst(rewriter, loc, 1), s));
+      Value isInferred = cmp(arith::CmpIPredicate::eq, s, minusOne);
+      valid = arith::AndIOp::create(
+          rewriter, loc, valid,
+          arith::OrIOp::create(rewriter, loc, isInferred,
+                               cmp(arith::CmpIPredicate::sge, s, zero)));
+      inferredCount = arith::AddIOp::create(
+          rewriter, loc, inferredCount,
+          arith::SelectOp::create(rewriter, loc, isInferred, one, zero));
+      Value factor = arith::SelectOp::create(
+          rewriter, loc,
+          arith::OrIOp::create(rewriter, loc, isInferred,
+                               cmp(arith::CmpIPredicate::slt, s, zero)),
+          one, s);
+      Value safeFactor = arith::SelectOp::create(
+          rewriter, loc, cmp(arith::CmpIPredicate::eq, factor, zero), one,
+          factor);
+      overflow = arith::OrIOp::create(
+          rewriter, loc, overflow,
+          cmp(arith::CmpIPredicate::ugt, known,
+              arith::DivUIOp::create(rewriter, loc, maxIndex, safeFactor)));
+      known = arith::MulIOp::create(rewriter, loc, known, factor);
     }
-    Value inferred = arith::DivUIOp::create(rewriter, loc, numel, known);
+    check(arith::AndIOp::create(
+              rewriter, loc, valid,
+              cmp(arith::CmpIPredicate::ule, inferredCount, one)),
+          "the shape has a negative size or more than one -1");
+    check(arith::XOrIOp::create(
+              rewriter, loc, overflow,
+              arith::ConstantIntOp::create(rewriter, loc, 1, 1)),
+          "the shape's element count overflows");
+    Value hasInferred = cmp(arith::CmpIPredicate::eq, inferredCount, one);
+    Value safeKnown = arith::SelectOp::create(
+        rewriter, loc, cmp(arith::CmpIPredicate::eq, known, zero), one, known);
+    Value divides = arith::AndIOp::create(
+        rewriter, loc, cmp(arith::CmpIPredicate::ne, known, zero),
+        cmp(arith::CmpIPredicate::eq,
+            arith::RemUIOp::create(rewriter, loc, numel, safeKnown), zero));
+    check(arith::SelectOp::create(rewriter, loc, hasInferred, divides,
+                                  cmp(arith::CmpIPredicate::eq, known, numel)),
+          "the shape does not hold the input's element count");
+    Value inferred = arith::DivUIOp::create(rewriter, loc, numel, safeKnown);
     for (Value &s : sizes) {
       Value isInferred = arith::CmpIOp::create(
           rewriter, loc, arith::CmpIPredicate::eq, s, minusOne);
