@@ -65,6 +65,15 @@ Value mlir::moe::emitScoreRow(Emitter &e, RoutingAttr routing, int64_t experts,
   })[0];
 }
 
+/// A selection score with NaN ranked above every number, as PyTorch's topk
+/// ranks it: a token whose scores are NaN (a NaN or infinite input) picks
+/// valid experts with NaN weights, so its own output is NaN and the other
+/// tokens' are unaffected.
+static Value nanFirst(Emitter &e, Value s) {
+  Value isNaN = e.cmpf(arith::CmpFPredicate::UNO, s, s);
+  return e.select(isNaN, e.f32(std::numeric_limits<double>::infinity()), s);
+}
+
 /// The picks' weights renormalized (divided by their sum) and scaled as
 /// `routing` says.
 static TokenRoute finishRoute(Emitter &e, RoutingAttr routing,
@@ -95,7 +104,8 @@ static TokenRoute emitSparseMixerRoute(Emitter &e, RoutingAttr routing,
   int64_t k = routing.getK();
   SmallVector<RowPick> picks =
       emitRowTopK(e.b, e.loc, e.index(experts), k,
-                  /*largest=*/true, e.b.getF32Type(), logit);
+                  /*largest=*/true, e.b.getF32Type(),
+                  [&](Value x) { return nanFirst(e, logit(x)); });
   Value gap = e.f32(routing.getGap().convertToDouble());
   Value zero = e.f32(0);
   SmallVector<Value> weights;
@@ -159,7 +169,7 @@ TokenRoute mlir::moe::emitTokenRoute(Emitter &e, RoutingAttr routing,
   };
   auto selection = [&](Value x) -> Value {
     Value s = score(x);
-    return hasBias ? e.add(s, biasAt(x)) : s;
+    return nanFirst(e, hasBias ? e.add(s, biasAt(x)) : s);
   };
 
   // Group-limited routing: a group's score, then which groups are kept.
