@@ -419,9 +419,34 @@ void __kmpc_barrier(void *loc, int32_t gtid) {
   pthread_mutex_unlock(&barrier_lock);
 }
 
-/* One model call at a time in the process (see Threads.h). */
+/* One model call at a time (see Threads.h). */
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void moe_runtime_call_begin(void) { pthread_mutex_lock(&call_lock); }
 
 void moe_runtime_call_end(void) { pthread_mutex_unlock(&call_lock); }
+
+/* fork(): the child has none of the pool's threads. The fork waits for a
+ * call in flight to end (the pool is then idle), and the child starts from
+ * an empty pool whose locks no vanished thread holds; its first region
+ * starts new workers. */
+static void before_fork(void) { pthread_mutex_lock(&call_lock); }
+
+static void after_fork_parent(void) { pthread_mutex_unlock(&call_lock); }
+
+static void after_fork_child(void) {
+  pthread_mutex_init(&call_lock, NULL);
+  pthread_mutex_init(&pool_lock, NULL);
+  pthread_cond_init(&work_ready, NULL);
+  pthread_cond_init(&work_done, NULL);
+  pthread_mutex_init(&barrier_lock, NULL);
+  pthread_cond_init(&barrier_cond, NULL);
+  started_workers = 0;
+  remaining = 0;
+  team_size = 1;
+  barrier_count = 0;
+}
+
+__attribute__((constructor)) static void register_fork_handlers(void) {
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
