@@ -42,6 +42,8 @@ Shape matMulShape(Shape a, Shape b, std::string &error) {
 }
 
 Shape inferMatMul(InferenceContext &c) {
+  if (!c.sameElementType({0, 1}))
+    return std::nullopt;
   return matMulShape(c.shape(0), c.shape(1), c.error);
 }
 

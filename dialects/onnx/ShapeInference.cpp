@@ -33,18 +33,53 @@ InferenceContext::intsAttr(StringRef name) const {
   return out;
 }
 
+bool InferenceContext::sameElementType(ArrayRef<unsigned> inputs) {
+  Type first;
+  for (unsigned i : inputs) {
+    Type t = has(i) ? elt(i) : Type();
+    if (!t)
+      continue;
+    if (!first) {
+      first = t;
+      continue;
+    }
+    if (t != first) {
+      std::string a, b;
+      llvm::raw_string_ostream(a) << first;
+      llvm::raw_string_ostream(b) << t;
+      error = "inputs must share one element type, got " + a + " and " + b;
+      return false;
+    }
+  }
+  return true;
+}
+
 namespace {
 void sameShape(InferenceContext &c) { c.result(c.shape(0)); }
 
 void broadcastBinary(InferenceContext &c) {
+  if (!c.sameElementType({0, 1}))
+    return;
+  c.result(broadcast(c.shape(0), c.shape(1), c.error));
+}
+
+/// Pow: base and exponent may differ in type.
+void power(InferenceContext &c) {
   c.result(broadcast(c.shape(0), c.shape(1), c.error));
 }
 
 void compare(InferenceContext &c) {
+  if (!c.sameElementType({0, 1}))
+    return;
   c.result(broadcast(c.shape(0), c.shape(1), c.error), c.i1());
 }
 
 void variadicBroadcast(InferenceContext &c) {
+  SmallVector<unsigned> all;
+  for (unsigned i = 0; i < c.operands.size(); ++i)
+    all.push_back(i);
+  if (!c.sameElementType(all))
+    return;
   Shape shape = c.shape(0);
   for (unsigned i = 1; i < c.operands.size(); ++i)
     shape = broadcast(shape, c.shape(i), c.error);
@@ -52,6 +87,8 @@ void variadicBroadcast(InferenceContext &c) {
 }
 
 void where(InferenceContext &c) {
+  if (!c.sameElementType({1, 2}))
+    return;
   Shape shape = broadcast(broadcast(c.shape(0), c.shape(1), c.error),
                           c.shape(2), c.error);
   c.result(shape, c.elt(1));
@@ -103,8 +140,9 @@ void multiHeadAttention(InferenceContext &c) {
 } // namespace
 
 void onnx::detail::addElementwiseRules(RuleTable &rules) {
-  for (StringRef op : {"Add", "Sub", "Mul", "Div", "Pow", "Mod"})
+  for (StringRef op : {"Add", "Sub", "Mul", "Div", "Mod"})
     rules[op] = broadcastBinary;
+  rules["Pow"] = power;
   for (StringRef op : {"Equal", "Less", "LessOrEqual", "Greater",
                        "GreaterOrEqual", "And", "Or"})
     rules[op] = compare;

@@ -58,6 +58,9 @@ public:
   Type i64() const { return IntegerType::get(ctx, 64); }
   Type i1() const { return IntegerType::get(ctx, 1); }
   Type f32() const { return Float32Type::get(ctx); }
+  /// Whether the given inputs that are present share one element type
+  /// (ONNX's type constraint T); sets `error` naming the two that differ.
+  bool sameElementType(ArrayRef<unsigned> inputs);
 
   /// The first result: `shape` of element type `elt` (default: input 0's).
   void result(const Shape &shape, Type elt = {}) {
