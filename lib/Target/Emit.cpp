@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Target/Emit.h"
+#include "moe/Runtime/Symbols.h"
 #include "moe/Target/SafeOutput.h"
 
 #include "EntryPoint.h"
@@ -184,6 +185,12 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tm->getTargetTriple());
   optimize(*llvmModule, *tm);
+  // The generated code's buffers go through the runtime, which frees them
+  // when a call fails part-way and reports allocation failures.
+  for (auto [from, to] : {std::pair{"malloc", runtime::kMalloc},
+                          std::pair{"free", runtime::kFree}})
+    if (llvm::Function *fn = llvmModule->getFunction(from))
+      fn->setName(to);
 
   if (kind == EmitKind::LLVMIR) {
     auto out = SafeOutput::open(outputPath, error);

@@ -273,7 +273,9 @@ void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   if (cuda)
     os << "    for (int32_t i = 0; i < " << numInputs << "; ++i)\n      "
        << runtime::kCudaFree << "(dev[i]);\n";
-  os << "    return MOE_ERROR_RUNTIME;\n  }\n";
+  os << "    return " << runtime::kErrorKind
+     << "() == MOE_RUNTIME_OUT_OF_MEMORY ? MOE_ERROR_OUT_OF_MEMORY : "
+        "MOE_ERROR_RUNTIME;\n  }\n";
   if (cuda) {
     os << "  " << runtime::kSetErrorHandler << "(&on_error);\n";
     for (auto [i, t] : llvm::enumerate(e.inputs)) {
@@ -380,6 +382,7 @@ void printSerializedRun(llvm::raw_ostream &os, const EntrySig &e) {
      << "  int rc = " << f
      << "__run_serialized(inputs, num_inputs, outputs, num_outputs, error, "
         "error_size);\n"
+     << "  " << runtime::kEndAllocations << "(rc != MOE_OK);\n"
      << "  moe_runtime_call_end();\n  return rc;\n}\n";
 }
 

@@ -13,6 +13,7 @@
 
 static __thread jmp_buf *error_handler;
 static __thread char error_message[256];
+static __thread int error_kind;
 
 void moe_runtime_set_error_handler(jmp_buf *handler) {
   error_handler = handler;
@@ -20,7 +21,14 @@ void moe_runtime_set_error_handler(jmp_buf *handler) {
 
 const char *moe_runtime_error_message(void) { return error_message; }
 
+int moe_runtime_error_kind(void) { return error_kind; }
+
 void moe_runtime_fail(const char *message) {
+  moe_runtime_fail_with(MOE_RUNTIME_CHECK_FAILED, message);
+}
+
+void moe_runtime_fail_with(int kind, const char *message) {
+  error_kind = kind;
   strncpy(error_message, message, sizeof(error_message) - 1);
   error_message[sizeof(error_message) - 1] = '\0';
   if (error_handler) {

@@ -21,6 +21,15 @@ extern "C" {
 /* Reports a failed check with `message` (copied; at most 255 bytes kept). */
 void moe_runtime_fail(const char *message);
 
+/* Why the last failure on the calling thread happened. */
+enum { MOE_RUNTIME_CHECK_FAILED = 0, MOE_RUNTIME_OUT_OF_MEMORY = 1 };
+
+/* moe_runtime_fail with a kind (MOE_RUNTIME_OUT_OF_MEMORY: an allocation). */
+void moe_runtime_fail_with(int kind, const char *message);
+
+/* The kind of the last failure on the calling thread. */
+int moe_runtime_error_kind(void);
+
 /* Where moe_runtime_fail unwinds to on the calling thread (NULL: abort). */
 void moe_runtime_set_error_handler(jmp_buf *handler);
 

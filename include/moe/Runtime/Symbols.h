@@ -9,6 +9,7 @@
 #ifndef MOE_RUNTIME_SYMBOLS_H
 #define MOE_RUNTIME_SYMBOLS_H
 
+#include "moe/Runtime/Allocation.h"
 #include "moe/Runtime/CUDA.h"
 #include "moe/Runtime/Collectives.h"
 #include "moe/Runtime/Errors.h"
@@ -23,6 +24,12 @@ inline constexpr const char *kSetErrorHandler =
     MOE_RUNTIME_SYMBOL(moe_runtime_set_error_handler);
 inline constexpr const char *kErrorMessage =
     MOE_RUNTIME_SYMBOL(moe_runtime_error_message);
+inline constexpr const char *kMalloc = MOE_RUNTIME_SYMBOL(moe_runtime_malloc);
+inline constexpr const char *kFree = MOE_RUNTIME_SYMBOL(moe_runtime_free);
+inline constexpr const char *kEndAllocations =
+    MOE_RUNTIME_SYMBOL(moe_runtime_end_allocations);
+inline constexpr const char *kErrorKind =
+    MOE_RUNTIME_SYMBOL(moe_runtime_error_kind);
 inline constexpr const char *kSetNumThreads =
     MOE_RUNTIME_SYMBOL(moe_runtime_set_num_threads);
 inline constexpr const char *kAllToAllStart =
