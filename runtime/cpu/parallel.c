@@ -426,14 +426,10 @@ void moe_runtime_call_begin(void) { pthread_mutex_lock(&call_lock); }
 
 void moe_runtime_call_end(void) { pthread_mutex_unlock(&call_lock); }
 
-/* fork(): the child has none of the pool's threads. The fork waits for a
- * call in flight to end (the pool is then idle), and the child starts from
- * an empty pool whose locks no vanished thread holds; its first region
- * starts new workers. */
-static void before_fork(void) { pthread_mutex_lock(&call_lock); }
-
-static void after_fork_parent(void) { pthread_mutex_unlock(&call_lock); }
-
+/* fork(): the child has none of the pool's threads. It starts from an
+ * empty pool whose locks no vanished thread holds; its first region starts
+ * new workers. (The fork does not wait for a call in flight: MPI forks its
+ * helper from inside one.) */
 static void after_fork_child(void) {
   pthread_mutex_init(&call_lock, NULL);
   pthread_mutex_init(&pool_lock, NULL);
@@ -448,5 +444,5 @@ static void after_fork_child(void) {
 }
 
 __attribute__((constructor)) static void register_fork_handlers(void) {
-  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+  pthread_atfork(NULL, NULL, after_fork_child);
 }
