@@ -406,6 +406,24 @@ struct ConcatPattern : OpRewritePattern<onnx::ConcatOp> {
         inputs.push_back(v);
     if (inputs.empty())
       inputs.push_back(op.getInputs().front());
+    // The other dimensions must agree; sizes known only at run time are
+    // checked before the copy.
+    Location loc = op.getLoc();
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if (d == axis || llvm::none_of(inputs, [&](Value v) {
+            return cast<RankedTensorType>(v.getType()).isDynamicDim(d);
+          }))
+        continue;
+      Value first = tensor::DimOp::create(rewriter, loc, inputs.front(), d);
+      for (Value v : ArrayRef<Value>(inputs).drop_front()) {
+        Value same = arith::CmpIOp::create(
+            rewriter, loc, arith::CmpIPredicate::eq, first,
+            tensor::DimOp::create(rewriter, loc, v, d));
+        cf::AssertOp::create(rewriter, loc, same,
+                             "Concat: inputs differ in a dimension other "
+                             "than the axis");
+      }
+    }
     if (inputs.size() == 1 && inputs.front().getType() == type) {
       rewriter.replaceOp(op, inputs.front());
       return success();
