@@ -100,6 +100,44 @@ static OwningOpRef<ModuleOp> importONNX(StringRef path, MLIRContext &context) {
   return module;
 }
 
+/// How deep MLIR text may nest regions, attributes and types: the parser
+/// recurses per level, and thousands of levels overflow its stack. Real
+/// models nest a few dozen.
+constexpr int kMaxNesting = 1000;
+
+/// Whether `text` (MLIR assembly; bytecode passes) nests braces, brackets
+/// or parentheses deeper than kMaxNesting outside string literals; prints
+/// the error.
+static bool nestsTooDeep(StringRef name, StringRef text) {
+  if (text.starts_with("ML\xefR"))
+    return false;
+  int depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+      continue;
+    }
+    if (c == '"')
+      inString = true;
+    else if (c == '{' || c == '[' || c == '(')
+      ++depth;
+    else if (c == '}' || c == ']' || c == ')')
+      --depth;
+    if (depth > kMaxNesting) {
+      llvm::errs() << name << ": error: the input nests regions, attributes "
+                   << "or types more than " << kMaxNesting
+                   << " levels deep\n";
+      return true;
+    }
+  }
+  return false;
+}
+
 /// --emit=llvm|obj|shared: parse or import, run the command line's passes,
 /// then write the artifact.
 static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
@@ -114,7 +152,17 @@ static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
   } else {
     context.printOpOnDiagnostic(false);
     mlirDiagnostics.emplace(sourceMgr, &context);
-    module = parseSourceFile<ModuleOp>(inputFilename, sourceMgr, &context);
+    std::string error;
+    std::unique_ptr<llvm::MemoryBuffer> input =
+        openInputFile(inputFilename, &error);
+    if (!input) {
+      llvm::errs() << "moe-opt: " << error << "\n";
+      return EXIT_FAILURE;
+    }
+    if (nestsTooDeep(inputFilename, input->getBuffer()))
+      return EXIT_FAILURE;
+    sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   }
   if (!module)
     return EXIT_FAILURE;
@@ -163,6 +211,8 @@ static int runMlirOptSafely(int argc, char **argv, StringRef inputFilename,
     llvm::errs() << "moe-opt: " << error << "\n";
     return EXIT_FAILURE;
   }
+  if (nestsTooDeep(inputFilename, input->getBuffer()))
+    return EXIT_FAILURE;
   return runMlirOpt(std::move(input), outputFilename, registry, config);
 }
 
