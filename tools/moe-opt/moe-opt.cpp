@@ -138,6 +138,20 @@ static bool nestsTooDeep(StringRef name, StringRef text) {
   return false;
 }
 
+/// The MLIR input file, or null with the error printed (unreadable, or
+/// nested too deep for the parser).
+static std::unique_ptr<llvm::MemoryBuffer> openMlirInput(StringRef name) {
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> input = openInputFile(name, &error);
+  if (!input) {
+    llvm::errs() << "moe-opt: " << error << "\n";
+    return nullptr;
+  }
+  if (nestsTooDeep(name, input->getBuffer()))
+    return nullptr;
+  return input;
+}
+
 /// --emit=llvm|obj|shared: parse or import, run the command line's passes,
 /// then write the artifact.
 static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
@@ -152,14 +166,8 @@ static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
   } else {
     context.printOpOnDiagnostic(false);
     mlirDiagnostics.emplace(sourceMgr, &context);
-    std::string error;
-    std::unique_ptr<llvm::MemoryBuffer> input =
-        openInputFile(inputFilename, &error);
-    if (!input) {
-      llvm::errs() << "moe-opt: " << error << "\n";
-      return EXIT_FAILURE;
-    }
-    if (nestsTooDeep(inputFilename, input->getBuffer()))
+    std::unique_ptr<llvm::MemoryBuffer> input = openMlirInput(inputFilename);
+    if (!input)
       return EXIT_FAILURE;
     sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
     module = parseSourceFile<ModuleOp>(sourceMgr, &context);
@@ -204,14 +212,8 @@ static int runMlirOptSafely(int argc, char **argv, StringRef inputFilename,
   if (config.shouldShowDialects() || config.shouldListPasses())
     return asMainReturnCode(
         MlirOptMain(argc, argv, inputFilename, outputFilename, registry));
-  std::string error;
-  std::unique_ptr<llvm::MemoryBuffer> input =
-      openInputFile(inputFilename, &error);
-  if (!input) {
-    llvm::errs() << "moe-opt: " << error << "\n";
-    return EXIT_FAILURE;
-  }
-  if (nestsTooDeep(inputFilename, input->getBuffer()))
+  std::unique_ptr<llvm::MemoryBuffer> input = openMlirInput(inputFilename);
+  if (!input)
     return EXIT_FAILURE;
   return runMlirOpt(std::move(input), outputFilename, registry, config);
 }
