@@ -54,9 +54,9 @@ class Model:
         self.so = ctypes.CDLL(os.path.abspath(lib))
         self.so.moe_model_run.restype = ctypes.c_int
 
-    def run(self, inputs, num_outputs):
-        """The outputs for `inputs` (NumPy arrays), or SystemExit with the
-        entry point's message."""
+    def call(self, inputs, num_outputs):
+        """(return code, message, outputs) for `inputs` (NumPy arrays); the
+        outputs are NumPy copies, None when the call failed."""
         # (np.ascontiguousarray would make a scalar 1-D.)
         keep = [np.require(a, requirements="C") for a in inputs]
         ins = (Tensor * max(len(keep), 1))()
@@ -70,8 +70,16 @@ class Model:
         err = ctypes.create_string_buffer(512)
         rc = self.so.moe_model_run(ins, len(keep), outs, num_outputs, err, 512)
         if rc != 0:
-            sys.exit(f"moe_model_run failed ({rc}): {err.value.decode()}")
-        return [self._take(outs[o]) for o in range(num_outputs)]
+            return rc, err.value.decode(), None
+        return 0, "", [self._take(outs[o]) for o in range(num_outputs)]
+
+    def run(self, inputs, num_outputs):
+        """The outputs for `inputs` (NumPy arrays), or SystemExit with the
+        entry point's message."""
+        rc, message, outputs = self.call(inputs, num_outputs)
+        if rc != 0:
+            sys.exit(f"moe_model_run failed ({rc}): {message}")
+        return outputs
 
     @staticmethod
     def _take(t):
@@ -81,6 +89,18 @@ class Model:
         size = count * np_type.itemsize
         buf = (ctypes.c_char * size).from_address(t.data) if size else b""
         return np.frombuffer(bytes(buf), dtype=np_type).reshape(shape).copy()
+
+
+def compile_onnx(model_path, workdir):
+    """MODEL compiled for the CPU into WORKDIR and loaded: (Model, the first
+    input's dimensions, 0 where dynamic)."""
+    import onnx
+    os.makedirs(workdir, exist_ok=True)
+    graph = onnx.load(model_path, load_external_data=False).graph
+    dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    lib = compile_model(model_path, os.path.join(workdir, "model.so"),
+                        extra=["--onnx-remarks=false"])
+    return Model(lib), dims
 
 
 def run_cli(lib, inputs, workdir, device="cpu", threads=None, name="run"):

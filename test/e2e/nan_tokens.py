@@ -5,20 +5,13 @@ tiles regroup), and the call succeeds.
 
 usage: nan_tokens.py MODEL.onnx WORKDIR
 """
-import os
 import sys
 
 import numpy as np
-import onnx
 
-from moe_e2e import Model, compile_model
+from moe_e2e import compile_onnx
 
-model_path, workdir = sys.argv[1:3]
-os.makedirs(workdir, exist_ok=True)
-graph = onnx.load(model_path, load_external_data=False).graph
-dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
-model = Model(compile_model(model_path, os.path.join(workdir, "model.so"),
-                            extra=["--onnx-remarks=false"]))
+model, dims = compile_onnx(*sys.argv[1:3])
 tokens = 9
 shape = [tokens if n == 0 else n for n in dims]
 x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)

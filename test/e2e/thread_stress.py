@@ -11,9 +11,8 @@ import threading
 import time
 
 import numpy as np
-import onnx
 
-from moe_e2e import Model, compile_model
+from moe_e2e import compile_onnx
 
 p = argparse.ArgumentParser()
 p.add_argument("model")
@@ -23,13 +22,7 @@ p.add_argument("--calls", type=int, default=200)
 p.add_argument("--deadline", type=float, default=120,
                help="seconds before the calls count as deadlocked")
 args = p.parse_args()
-os.makedirs(args.workdir, exist_ok=True)
-
-graph = onnx.load(args.model, load_external_data=False).graph
-dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
-lib = compile_model(args.model, os.path.join(args.workdir, "model.so"),
-                    extra=["--onnx-remarks=false"])
-model = Model(lib)
+model, dims = compile_onnx(args.model, args.workdir)
 rng = np.random.default_rng(0)
 cases = []
 for tokens in (1, 3, 7, 16, 33, 64):
