@@ -22,7 +22,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "bin")
@@ -103,12 +102,6 @@ def generate(out):
     print("wrote", sorted(glob.glob(os.path.join(out, "*.onnx"))))
 
 
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main():
     if args.generate:
         generate(args.generate)
@@ -116,6 +109,7 @@ def main():
     import numpy as np
     import onnx
     import onnxruntime as ort
+    from alternating import alternate
 
     models = ([m for m in args.models.split(",") if m] if args.models else
               [os.path.join(FIXTURES, m + ".onnx") for m in DEFAULT])
@@ -161,23 +155,8 @@ def main():
                 print(f"{name:32} {raised:>6} {t:>6}  onnxruntime fails: "
                       f"{str(e).splitlines()[0][:60]}")
                 continue
-            ours_rounds, theirs_rounds = [], []
-            for _ in range(args.rounds):
-                time.sleep(0.3)  # let onnxruntime's spinning threads stop
-                out = subprocess.run(
-                    [os.path.join(BIN, "moe-run"), lib, "--input", npy,
-                     "--threads", str(args.threads), "--benchmark",
-                     str(args.runs)], check=True, capture_output=True,
-                    text=True).stdout
-                ours_rounds.append(
-                    float(re.search(r"median_ms: (\S+)", out).group(1)))
-                for _ in range(3):
-                    sess.run(None, feeds)
-                times = sorted(timed(lambda: sess.run(None, feeds)) * 1e3
-                               for _ in range(args.runs))
-                theirs_rounds.append(times[len(times) // 2])
-            ours = float(np.median(ours_rounds))
-            theirs = float(np.median(theirs_rounds))
+            ours, theirs = alternate(lib, [npy], sess, feeds, args.threads,
+                                     args.runs, args.rounds, pause=0.3)
             ratios.append(theirs / ours)
             print(f"{name:32} {raised:>6} {t:>6} {ours:>9.3f} {theirs:>9.3f} "
                   f"{theirs / ours:>9.2f}")

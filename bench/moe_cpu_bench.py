@@ -15,11 +15,9 @@ usage: moe_cpu_bench.py [--threads N] [--runs N] [--rounds N] [--cases coarse,fi
 """
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "bin")
@@ -49,6 +47,7 @@ import onnxruntime as ort  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 from make_moe_model import build_moe_model  # noqa: E402
+from alternating import alternate, timed  # noqa: E402
 
 CASES = {"coarse": dict(H=1024, I=2048, E=8, K=2),
          "fine": dict(H=1024, I=256, E=64, K=6)}
@@ -67,12 +66,6 @@ def machine_limits():
     best = min(timed(lambda: np.copyto(dst, src)) for _ in range(5))
     stream = 2 * src.nbytes / best / 1e9  # read + write
     return sgemm, stream
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def build_model(path, H, I, E, K):
@@ -109,29 +102,9 @@ def main():
             np.save(os.path.join(work, "x.npy"), x)
             np.save(os.path.join(work, "l.npy"), logits)
             feeds = {"hidden_states": x, "router_logits": logits}
-            # Alternating rounds, so that a disturbance of this shared
-            # machine (another tenant's memory traffic) hits both sides
-            # alike; each side's time is the median of its round medians.
-            ours_rounds, theirs_rounds = [], []
-            for _ in range(args.rounds):
-                # onnxruntime's pool spins for a while after a run; on two
-                # cores its spinning threads would take ours' cores.
-                time.sleep(0.5)
-                out = subprocess.run(
-                    [os.path.join(BIN, "moe-run"), lib, "--input",
-                     os.path.join(work, "x.npy"), "--input",
-                     os.path.join(work, "l.npy"), "--threads",
-                     str(args.threads), "--benchmark", str(args.runs)],
-                    check=True, capture_output=True, text=True).stdout
-                ours_rounds.append(
-                    float(re.search(r"median_ms: (\S+)", out).group(1)))
-                for _ in range(3):  # warm, as moe-run warms up
-                    sess.run(None, feeds)
-                times = sorted(timed(lambda: sess.run(None, feeds)) * 1e3
-                               for _ in range(args.runs))
-                theirs_rounds.append(times[len(times) // 2])
-            ours = float(np.median(ours_rounds))
-            theirs = float(np.median(theirs_rounds))
+            ours, theirs = alternate(
+                lib, [os.path.join(work, "x.npy"), os.path.join(work, "l.npy")],
+                sess, feeds, args.threads, args.runs, args.rounds, pause=0.5)
             flops = 2 * t * K * (3 * H * I)  # gate+up (2I x H) and down (H x I)
             experts_touched = min(E, t * K)
             weight_bytes = experts_touched * 3 * H * I * 4
