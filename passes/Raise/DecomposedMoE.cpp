@@ -682,6 +682,15 @@ std::optional<Step> nextStep(Value acc) {
   return std::nullopt;
 }
 
+/// Whether `seen` (sorted here) is 0..n-1, each once.
+bool eachOnce(SmallVector<int64_t> &seen, int64_t n) {
+  llvm::sort(seen);
+  bool all = static_cast<int64_t>(seen.size()) == n;
+  for (auto [i, e] : llvm::enumerate(seen))
+    all &= e == static_cast<int64_t>(i);
+  return all;
+}
+
 /// The block of a loop over the hit list: every row of the one Split of the
 /// list added once, each the same stacked FFN. Whatever the number of rows
 /// the trace unrolled, the block is then the sum over every expert that got
@@ -690,11 +699,7 @@ std::optional<Step> nextStep(Value acc) {
 std::optional<DecomposedMoE> finishHitLoop(Analysis &an, Value acc,
                                            SmallVector<int64_t> &seen,
                                            std::string &why) {
-  llvm::sort(seen);
-  bool complete = an.hitSplit && seen.size() == an.hitSplit->getNumResults();
-  for (auto [i, e] : llvm::enumerate(seen))
-    complete &= e == static_cast<int64_t>(i);
-  if (!complete) {
+  if (!an.hitSplit || !eachOnce(seen, an.hitSplit->getNumResults())) {
     why = "the accumulation does not add every hit expert's output exactly "
           "once";
     return std::nullopt;
@@ -777,11 +782,7 @@ std::optional<DecomposedMoE> mlir::moe::matchDecomposedMoE(Value zeros,
   if (hits)
     return hits == seen.size() ? finishHitLoop(an, acc, seen, why)
                                : std::nullopt;
-  llvm::sort(seen);
-  bool complete = static_cast<int64_t>(seen.size()) == an.numExperts;
-  for (auto [i, e] : llvm::enumerate(seen))
-    complete &= e == static_cast<int64_t>(i);
-  if (!complete) {
+  if (!eachOnce(seen, an.numExperts)) {
     why = "the accumulation does not add every expert's output exactly once";
     return std::nullopt;
   }
