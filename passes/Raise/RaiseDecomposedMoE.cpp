@@ -420,7 +420,6 @@ struct RaiseDecomposedMoEPass
         continue;
       }
       b.setInsertionPoint(block->result.getDefiningOp());
-      emitLengthChecks(b, start.getLoc(), block->lengthChecks);
       LayerOp layer =
           block->stacked ? buildStackedLayer(b, *block) : buildLayer(b, *block);
       if (!layer)
@@ -429,6 +428,9 @@ struct RaiseDecomposedMoEPass
         layer.erase();
         continue;
       }
+      // Only a block that is replaced needs its checks.
+      b.setInsertionPoint(layer);
+      emitLengthChecks(b, start.getLoc(), block->lengthChecks);
       block->result.replaceAllUsesWith(layer.getResult());
       foldSharedExpert(b, layer);
     }
