@@ -15,9 +15,6 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
-#include "llvm/ADT/APFloat.h"
-
-#include <cstring>
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_FOLDDEQUANTIZATION
@@ -27,52 +24,12 @@ namespace mlir::moe {
 using namespace mlir;
 
 namespace {
-/// The elements of a constant as doubles (ints of any width and
-/// signedness, f16/bf16/f32/f64); nothing when `v` is not such a constant.
-std::optional<std::vector<double>> constantValues(Value v) {
-  auto type = dyn_cast<RankedTensorType>(v.getType());
-  std::optional<std::vector<char>> bytes = moe::constantBytes(v);
-  if (!type || !bytes)
-    return std::nullopt;
-  Type elt = type.getElementType();
-  unsigned width = elt.getIntOrFloatBitWidth();
-  size_t n = type.getNumElements();
-  if (width % 8 || bytes->size() != n * (width / 8))
-    return std::nullopt;
-  std::vector<double> out(n);
-  for (size_t i = 0; i < n; ++i) {
-    const char *p = bytes->data() + i * (width / 8);
-    uint64_t raw = 0;
-    std::memcpy(&raw, p, width / 8);
-    if (auto ft = dyn_cast<FloatType>(elt)) {
-      APFloat f(ft.getFloatSemantics(), APInt(width, raw));
-      bool lost;
-      f.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
-      out[i] = f.convertToDouble();
-    } else if (elt.isUnsignedInteger()) {
-      out[i] = static_cast<double>(raw);
-    } else {
-      // Sign-extend the stored width.
-      out[i] = static_cast<double>(APInt(width, raw).getSExtValue());
-    }
-  }
-  return out;
-}
-
-/// `values` rounded to `elt` as a blob constant of `type`.
+/// `values` rounded to `type`'s float elements as a blob constant.
 Value floatConstant(OpBuilder &b, Location loc, RankedTensorType type,
                     ArrayRef<double> values, StringRef name) {
-  auto ft = cast<FloatType>(type.getElementType());
-  unsigned width = ft.getWidth();
-  std::vector<char> bytes(values.size() * (width / 8));
-  for (auto [i, x] : llvm::enumerate(values)) {
-    APFloat f(x);
-    bool lost;
-    f.convert(ft.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
-    uint64_t raw = f.bitcastToAPInt().getZExtValue();
-    std::memcpy(bytes.data() + i * (width / 8), &raw, width / 8);
-  }
-  return moe::createBlobConstant(b, loc, type, bytes, name, /*asONNX=*/true);
+  std::optional<std::vector<char>> bytes = moe::floatBytes(
+      values, cast<FloatType>(type.getElementType()), /*exact=*/false);
+  return moe::createBlobConstant(b, loc, type, *bytes, name, /*asONNX=*/true);
 }
 
 /// A float DequantizeLinear of a constant: (x - zero_point) * scale with
@@ -85,9 +42,11 @@ struct FoldDequantizeLinear : OpRewritePattern<onnx::DequantizeLinearOp> {
     auto yt = dyn_cast<RankedTensorType>(op.getY().getType());
     Value zpV = op.getXZeroPoint();
     bool hasZp = !isa<NoneType>(zpV.getType());
-    auto x = constantValues(op.getX());
-    auto scale = constantValues(op.getXScale());
-    auto zp = hasZp ? constantValues(zpV) : std::optional<std::vector<double>>();
+    auto x = moe::constantValues(op.getX());
+    auto scale = moe::constantValues(op.getXScale());
+    std::optional<std::vector<double>> zp;
+    if (hasZp)
+      zp = moe::constantValues(zpV);
     if (!xt || !yt || !yt.hasStaticShape() ||
         !isa<FloatType>(yt.getElementType()) || !x || !scale ||
         (hasZp && !zp))
@@ -162,7 +121,7 @@ struct FoldMatMulNBits : OpRewritePattern<onnx::MatMulNBitsOp> {
     int64_t blocks = (k + block - 1) / block, blob = block * bits / 8;
     std::optional<std::vector<char>> packed = moe::constantBytes(op.getB());
     std::optional<std::vector<double>> scales =
-        constantValues(op.getScales());
+        moe::constantValues(op.getScales());
     Value zpV = op.getZeroPoints();
     bool hasZp = !isa<NoneType>(zpV.getType());
     auto zpType = hasZp ? dyn_cast<RankedTensorType>(zpV.getType()) : nullptr;
@@ -170,7 +129,7 @@ struct FoldMatMulNBits : OpRewritePattern<onnx::MatMulNBitsOp> {
     std::optional<std::vector<char>> zpBytes =
         packedZp ? moe::constantBytes(zpV) : std::nullopt;
     std::optional<std::vector<double>> zpValues =
-        hasZp && !packedZp ? constantValues(zpV) : std::nullopt;
+        hasZp && !packedZp ? moe::constantValues(zpV) : std::nullopt;
     if (!packed || !scales || (hasZp && !zpBytes && !zpValues))
       return op.emitError("MatMulNBits with B, scales or zero_points "
                           "computed at run time is not supported");

@@ -146,6 +146,48 @@ Value mlir::moe::transposeStacked(OpBuilder &b, Location loc, Value v,
   return createBlobConstant(b, loc, outType, out, name, /*asONNX=*/true);
 }
 
+std::optional<std::vector<double>> mlir::moe::constantValues(Value v) {
+  std::optional<std::vector<char>> bytes = constantBytes(v);
+  if (!bytes)
+    return std::nullopt;
+  auto type = cast<RankedTensorType>(v.getType());
+  Type elt = type.getElementType();
+  unsigned width = elt.getIntOrFloatBitWidth();
+  std::vector<double> out(type.getNumElements());
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint64_t raw = 0;
+    std::memcpy(&raw, bytes->data() + i * (width / 8), width / 8);
+    if (auto ft = dyn_cast<FloatType>(elt)) {
+      APFloat f(ft.getFloatSemantics(), APInt(width, raw));
+      bool lost;
+      f.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
+      out[i] = f.convertToDouble();
+    } else if (elt.isUnsignedInteger()) {
+      out[i] = static_cast<double>(raw);
+    } else {
+      out[i] = static_cast<double>(APInt(width, raw).getSExtValue());
+    }
+  }
+  return out;
+}
+
+std::optional<std::vector<char>>
+mlir::moe::floatBytes(ArrayRef<double> values, FloatType elt, bool exact) {
+  unsigned bytes = elt.getWidth() / 8;
+  std::vector<char> out(values.size() * bytes);
+  for (auto [i, x] : llvm::enumerate(values)) {
+    APFloat value(x);
+    bool losesInfo = false;
+    value.convert(elt.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                  &losesInfo);
+    if (exact && losesInfo)
+      return std::nullopt;
+    uint64_t bits = value.bitcastToAPInt().getZExtValue();
+    std::memcpy(out.data() + i * bytes, &bits, bytes);
+  }
+  return out;
+}
+
 /// The float constant `v`'s elements converted to `elt`, row-major bytes;
 /// nothing when `v` is not a readable float constant or a value does not
 /// convert exactly.
@@ -154,24 +196,12 @@ static std::optional<std::vector<char>> exactBytes(Value v, FloatType elt) {
   auto from = type ? dyn_cast<FloatType>(type.getElementType()) : nullptr;
   if (!from || !type.hasStaticShape())
     return std::nullopt;
-  std::optional<std::vector<char>> bytes = moe::constantBytes(v);
-  if (!bytes || from == elt)
-    return bytes;
-  unsigned inBytes = from.getWidth() / 8, outBytes = elt.getWidth() / 8;
-  std::vector<char> out(type.getNumElements() * outBytes);
-  for (int64_t i = 0; i < type.getNumElements(); ++i) {
-    uint64_t raw = 0;
-    std::memcpy(&raw, bytes->data() + i * inBytes, inBytes);
-    APFloat value(from.getFloatSemantics(), APInt(from.getWidth(), raw));
-    bool losesInfo = false;
-    value.convert(elt.getFloatSemantics(), APFloat::rmNearestTiesToEven,
-                  &losesInfo);
-    if (losesInfo)
-      return std::nullopt;
-    uint64_t bits = value.bitcastToAPInt().getZExtValue();
-    std::memcpy(out.data() + i * outBytes, &bits, outBytes);
-  }
-  return out;
+  if (from == elt)
+    return moe::constantBytes(v);
+  std::optional<std::vector<double>> values = moe::constantValues(v);
+  if (!values)
+    return std::nullopt;
+  return moe::floatBytes(*values, elt, /*exact=*/true);
 }
 
 Value mlir::moe::convertConstantExactly(

@@ -22,6 +22,15 @@ namespace mlir::moe {
 /// int or float elements; nothing otherwise.
 std::optional<std::vector<char>> constantBytes(Value v);
 
+/// The elements of a constant (`constantBytes`) as doubles: ints of any
+/// width and signedness, f16/bf16/f32/f64 (exact in a double).
+std::optional<std::vector<double>> constantValues(Value v);
+
+/// `values` as `elt`'s row-major bytes, rounded to nearest; with `exact`,
+/// nothing when a value does not convert exactly.
+std::optional<std::vector<char>> floatBytes(ArrayRef<double> values,
+                                            FloatType elt, bool exact);
+
 /// A `dense_resource` constant of `type` holding `bytes`, created at `b`'s
 /// insertion point as an `arith.constant` (or an `onnx.Constant` when
 /// `asONNX`). `name` is the resource's key prefix.
