@@ -71,6 +71,7 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   GPUSerializeOptions serialize;
   serialize.toolkit = options.toolkit;
   serialize.failOnSpills = options.failOnSpills;
+  serialize.emulator = options.emulator;
   pm.addPass(createGPUSerialize(serialize));
 
   detail::addHostToLLVM(pm, /*cuda=*/true);

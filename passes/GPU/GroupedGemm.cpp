@@ -20,6 +20,16 @@ gpu::GPUModuleOp mlir::moe::gpu_gemm::getOrCreateKernelModule(ModuleOp module) {
   return gpu::GPUModuleOp::create(mb, module.getLoc(), kKernelModule);
 }
 
+Value mlir::moe::gpu_gemm::addSharedBuffer(gpu::GPUFuncOp fn,
+                                          MemRefType type) {
+  Value buffer = fn.addWorkgroupAttribution(type, fn.getLoc());
+  fn.setWorkgroupAttributionAttr(
+      fn.getNumWorkgroupAttributions() - 1,
+      StringAttr::get(fn.getContext(), "llvm.align"),
+      IntegerAttr::get(IntegerType::get(fn.getContext(), 64), 16));
+  return buffer;
+}
+
 Value KernelBuilder::expertOfRow(Value offsets, int64_t experts, Value r) {
   Value one = idx(1);
   auto count = scf::ForOp::create(

@@ -76,6 +76,12 @@ inline Value toKernelBuffer(OpBuilder &b, Location loc, Value tensor) {
 /// (created, and the module marked as a GPU container, on first use).
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 
+/// A shared-memory buffer of `fn`, declared 16-byte aligned. Without an
+/// explicit alignment the PTX declares only the element type's, while LLVM
+/// assumes more for large variables (and vectorizes accesses on it): the
+/// two must agree, as the CUDA emulator checks.
+Value addSharedBuffer(gpu::GPUFuncOp fn, MemRefType type);
+
 /// Threads of a block, (x, y).
 struct BlockShape {
   int64_t x, y;

@@ -73,8 +73,8 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
     return MemRefType::get({rows, kRowPitch}, elt, MemRefLayoutAttrInterface(),
                            workgroup);
   };
-  Value sA = fn.addWorkgroupAttribution(tileType(kTileM), fn.getLoc());
-  Value sB = fn.addWorkgroupAttribution(tileType(kTileN), fn.getLoc());
+  Value sA = addSharedBuffer(fn, tileType(kTileM));
+  Value sB = addSharedBuffer(fn, tileType(kTileN));
   Value one = k.idx(1);
   Value n = memref::DimOp::create(b, ops.w, 1);
   Value kDim = memref::DimOp::create(b, ops.x, 1);

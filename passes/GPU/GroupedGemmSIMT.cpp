@@ -40,8 +40,8 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
                                MemRefLayoutAttrInterface(), workgroup);
   auto tileB = MemRefType::get({kTileK, kTileN}, b.getF32Type(),
                                MemRefLayoutAttrInterface(), workgroup);
-  Value sA = fn.addWorkgroupAttribution(tileA, fn.getLoc());
-  Value sB = fn.addWorkgroupAttribution(tileB, fn.getLoc());
+  Value sA = addSharedBuffer(fn, tileA);
+  Value sB = addSharedBuffer(fn, tileB);
   Value one = k.idx(1), threads = k.idx(kThreads);
   Value n = memref::DimOp::create(b, w, 1);
   Value kDim = memref::DimOp::create(b, x, 1);

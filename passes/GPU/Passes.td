@@ -147,6 +147,14 @@ def GPUSerialize : Pass<"moe-gpu-serialize", "::mlir::ModuleOp"> {
     registers, shared memory, stack) and the register spill total in bytes
     (`spill_bytes`). The toolkit is the `toolkit` option, else `$CUDA_HOME`,
     else `/usr/local/cuda`; without ptxas the pass fails with an error.
+
+    With `emulator` (the default), the object also carries the same kernels
+    compiled for the host as a shared object for the CUDA emulator
+    (runtime/cuda-emulator): the bytes become a `MOEGPUI1` container
+    (include/moe/Runtime/GPUImage.h) and the runtime hands each driver its
+    part. The host code is taken from the LLVM IR the NVPTX backend receives.
+    A module the emulator cannot run (or a build without the emulator
+    library) gets a warning and the fat binary alone.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
   let options = [
@@ -154,6 +162,8 @@ def GPUSerialize : Pass<"moe-gpu-serialize", "::mlir::ModuleOp"> {
            "CUDA toolkit root (default: $CUDA_HOME or /usr/local/cuda)">,
     Option<"failOnSpills", "fail-on-spills", "bool", /*default=*/"false",
            "Fail when ptxas reports register spills">,
+    Option<"emulator", "emulator", "bool", /*default=*/"true",
+           "Also embed the kernels compiled for the CUDA emulator">,
   ];
 }
 

@@ -78,18 +78,15 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
   int64_t k = routing.getK();
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  Value logitsSh = fn.addWorkgroupAttribution(
-      MemRefType::get({kWarps, experts}, b.getF32Type(),
-                      MemRefLayoutAttrInterface(), workgroup),
-      fn.getLoc());
-  Value startSh = fn.addWorkgroupAttribution(
-      MemRefType::get({experts}, b.getI32Type(), MemRefLayoutAttrInterface(),
-                      workgroup),
-      fn.getLoc());
-  Value lastSh = fn.addWorkgroupAttribution(
-      MemRefType::get({1}, b.getI32Type(), MemRefLayoutAttrInterface(),
-                      workgroup),
-      fn.getLoc());
+  Value logitsSh = gpu_gemm::addSharedBuffer(
+      fn, MemRefType::get({kWarps, experts}, b.getF32Type(),
+                          MemRefLayoutAttrInterface(), workgroup));
+  Value startSh = gpu_gemm::addSharedBuffer(
+      fn, MemRefType::get({experts}, b.getI32Type(),
+                          MemRefLayoutAttrInterface(), workgroup));
+  Value lastSh = gpu_gemm::addSharedBuffer(
+      fn, MemRefType::get({1}, b.getI32Type(), MemRefLayoutAttrInterface(),
+                          workgroup));
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value warp = arith::DivUIOp::create(b, tid, e.index(32));

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Passes/GPU.h"
+#include "moe/Runtime/GPUImage.h"
+#include "moe/Target/GPUEmulation.h"
 
 #include "mlir/Dialect/GPU/IR/CompilationInterfaces.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -20,6 +22,8 @@
 #include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_GPUSERIALIZE
@@ -98,6 +102,23 @@ int64_t spillBytes(StringRef report) {
   return total;
 }
 
+/// The fat binary and the emulator image behind a moe_gpu_image_header.
+std::string container(StringRef fatbin, StringRef emulatorImage) {
+  auto padded = [](uint64_t n) { return llvm::alignTo(n, 64); };
+  moe_gpu_image_header header = {};
+  memcpy(header.magic, MOE_GPU_IMAGE_MAGIC, sizeof(header.magic));
+  header.fatbin_offset = padded(sizeof(header));
+  header.fatbin_size = fatbin.size();
+  header.emulator_offset = padded(header.fatbin_offset + fatbin.size());
+  header.emulator_size = emulatorImage.size();
+  std::string bytes(header.emulator_offset + emulatorImage.size(), '\0');
+  memcpy(bytes.data(), &header, sizeof(header));
+  memcpy(bytes.data() + header.fatbin_offset, fatbin.data(), fatbin.size());
+  memcpy(bytes.data() + header.emulator_offset, emulatorImage.data(),
+         emulatorImage.size());
+  return bytes;
+}
+
 struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
   using Base::Base;
 
@@ -146,8 +167,20 @@ struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
       }
       return table;
     };
+    // The emulator's image is built from the module the NVPTX backend gets.
+    std::string emulatorImage, emulatorError;
+    std::string emulatorLibrary = emulator ? moe::findEmulatorLibrary() : "";
+    if (emulator && emulatorLibrary.empty())
+      emulatorError = "the emulator library libmoe_cuda_emulator.so is not "
+                      "installed beside moe-opt";
+    auto buildImage = [&](llvm::Module &optimized) {
+      if (!emulatorLibrary.empty())
+        moe::buildEmulatorImage(optimized, emulatorLibrary, emulatorImage,
+                                emulatorError);
+    };
     gpu::TargetOptions options(root, {}, "", "",
-                               gpu::CompilationTarget::Assembly, symbolTable);
+                               gpu::CompilationTarget::Assembly, symbolTable,
+                               {}, {}, buildImage);
     auto iface = cast<gpu::TargetAttrInterface>(targets[0]);
     std::optional<SmallVector<char, 0>> ptxBytes =
         iface.serializeToObject(m, options);
@@ -195,6 +228,14 @@ struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
     if (!fatbin)
       return m.emitError("cannot read the fat binary");
 
+    std::string bytes = (*fatbin)->getBuffer().str();
+    if (emulator && !emulatorError.empty())
+      m.emitWarning() << "kernels of '" << m.getName()
+                      << "' cannot run under the CUDA emulator: "
+                      << emulatorError;
+    else if (emulator)
+      bytes = container(bytes, emulatorImage);
+
     MLIRContext *ctx = m.getContext();
     Builder b(ctx);
     DictionaryAttr properties = b.getDictionaryAttr(
@@ -203,7 +244,7 @@ struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
          b.getNamedAttr("spill_bytes", b.getI64IntegerAttr(spills))});
     auto object = gpu::ObjectAttr::get(
         ctx, target, gpu::CompilationTarget::Fatbin,
-        b.getStringAttr((*fatbin)->getBuffer()), properties, nullptr);
+        b.getStringAttr(bytes), properties, nullptr);
     OpBuilder builder(m);
     gpu::BinaryOp::create(builder, m.getLoc(), m.getName(), nullptr,
                           ArrayRef<Attribute>{object});

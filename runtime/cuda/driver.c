@@ -89,6 +89,8 @@ static void load(void) {
   const char *name = getenv("MOE_CUDA_DRIVER");
   if (!name || !*name)
     name = "libcuda.so.1";
+  else if (!strcmp(name, "emulator")) /* found on the library path */
+    name = "libmoe_cuda_emulator.so";
   void *library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
   if (!library) {
     snprintf(driver_error, sizeof(driver_error),
@@ -99,6 +101,7 @@ static void load(void) {
   }
   if (!resolve(library))
     return;
+  driver.is_emulator = dlsym(library, "moe_cuda_emulator") != NULL;
   char what[256];
   CUresult r = driver.cuInit(0);
   if (r != 0) {

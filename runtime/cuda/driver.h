@@ -57,6 +57,9 @@ typedef struct moe_cuda_driver {
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuEventDestroy)(CUevent);
+  /* Set for the CUDA emulator (runtime/cuda-emulator), which loads the
+   * emulator part of a kernel image container. */
+  int is_emulator;
 } moe_cuda_driver;
 
 /* The driver with a current context on the calling thread, or NULL when it

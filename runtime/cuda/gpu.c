@@ -17,6 +17,7 @@
 
 #include "driver.h"
 #include "moe/Runtime/CUDA.h"
+#include "moe/Runtime/GPUImage.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -58,10 +59,20 @@ void *mgpuModuleGetFunction(void *handle, const char *name) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   if (!m)
     moe_runtime_fail("out of memory for a CUDA module");
+  /* A container (GPUImage.h) holds a fat binary for the driver and a host
+   * build of the kernels for the emulator, which takes the container. */
+  const void *image = m->image;
+  moe_gpu_image_header header;
+  if (m->size >= sizeof(header)) {
+    memcpy(&header, m->image, sizeof(header));
+    if (!memcmp(header.magic, MOE_GPU_IMAGE_MAGIC, sizeof(header.magic)) &&
+        !d->is_emulator)
+      image = (const char *)m->image + header.fatbin_offset;
+  }
   pthread_mutex_lock(&lock);
   CUresult r = 0;
   if (!m->module)
-    r = d->cuModuleLoadData(&m->module, m->image);
+    r = d->cuModuleLoadData(&m->module, image);
   pthread_mutex_unlock(&lock);
   moe_cuda_check(r, "loading the model's kernels (cuModuleLoadData)");
   CUfunction f = NULL;

@@ -42,7 +42,7 @@ p.add_argument("--bias", action="store_true")
 p.add_argument("--dense", action="store_true")
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--seed", type=int, default=0)
-p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+p.add_argument("--device", choices=["cpu", "cuda", "cuda-emulator"], default="cpu",
                help="where the shards run (the reference is the CPU program)")
 p.add_argument("--sm", default="80")
 p.add_argument("--collectives", choices=["mpi", "nccl"], default="mpi",
@@ -133,7 +133,7 @@ model, num_inputs = onnx_model() if args.model == "onnx" else mlir_model()
 
 def compile(options, out, device="cpu"):
     compile_model(model, out, device, options,
-                  sm=args.sm if device == "cuda" else None)
+                  sm=args.sm if device.startswith("cuda") else None)
 
 
 compile("", wd("single.so"))

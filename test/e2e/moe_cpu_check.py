@@ -51,7 +51,7 @@ p.add_argument("--dense", action="store_true",
 p.add_argument("--reference", choices=["ort", "numpy"], default="ort",
                help="onnxruntime (default) or the NumPy reference below, for "
                     "settings onnxruntime's CPU MoE does not implement")
-p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+p.add_argument("--device", choices=["cpu", "cuda", "cuda-emulator"], default="cpu")
 p.add_argument("--sm", default="80")
 p.add_argument("--compile-only", action="store_true")
 p.add_argument("--cpu", default=None,
@@ -131,12 +131,12 @@ onnx.save(model, model_path)
 lib = compile_model(
     model_path, os.path.join(args.workdir, "model.so"), args.device,
     " ".join(o for o in (args.options, "fail-on-spills=1"
-                         if args.device == "cuda" else "") if o),
-    sm=args.sm if args.device == "cuda" else None,
+                         if args.device.startswith("cuda") else "") if o),
+    sm=args.sm if args.device.startswith("cuda") else None,
     extra=[f"--cpu={args.cpu}"] if args.cpu else [])
 if args.compile_only:
     print(f"compiled for {args.device}"
-          + (f" sm_{args.sm} without register spills" if args.device == "cuda" else ""))
+          + (f" sm_{args.sm} without register spills" if args.device.startswith("cuda") else ""))
     sys.exit(0)
 
 shape = [2, (T + 1) // 2] if args.batched else [T]
@@ -146,7 +146,7 @@ if args.device == "cpu":
     ours = Model(lib).run([x, logits], 1)[0]
 else:
     # Through moe-run, which reports the device's failures.
-    ours = run_cli(lib, [x, logits], args.workdir, device="cuda")
+    ours = run_cli(lib, [x, logits], args.workdir, device=args.device)
 
 
 def numpy_reference():

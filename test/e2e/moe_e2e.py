@@ -33,7 +33,10 @@ NUMPY_OF_CODE = {code: t for t, code in DTYPE_CODES.items()}
 
 
 def pipeline_flag(device="cpu", options="", sm=None):
-    """--moe-<device>-pipeline with `options` (and sm= for CUDA)."""
+    """--moe-<device>-pipeline with `options` (and sm= for CUDA); the CUDA
+    emulator runs what the CUDA pipeline compiles."""
+    if device == "cuda-emulator":
+        device = "cuda"
     if device == "cuda" and sm is not None:
         options = " ".join(o for o in (f"sm={sm}", options) if o)
     return f"--moe-{device}-pipeline" + (f"={options}" if options else "")

@@ -36,7 +36,7 @@ p.add_argument("--experts", type=int, default=4)
 p.add_argument("--k", type=int, default=2)
 p.add_argument("--hidden", type=int, default=32)
 p.add_argument("--inter", type=int, default=16)
-p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+p.add_argument("--device", choices=["cpu", "cuda", "cuda-emulator"], default="cpu")
 p.add_argument("--compile-only", action="store_true")
 p.add_argument("--reference", choices=["both", "numpy"], default="both",
                help="numpy alone where onnxruntime computes differently "
@@ -85,7 +85,7 @@ path = os.path.join(args.workdir, "model.onnx")
 onnx.save(model, path)
 
 lib = compile_model(path, os.path.join(args.workdir, "model.so"), args.device,
-                    "fail-on-spills=1" if args.device == "cuda" else "")
+                    "fail-on-spills=1" if args.device.startswith("cuda") else "")
 if args.compile_only:
     print(f"compiled for {args.device}")
     sys.exit(0)

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <unistd.h>
 #include <functional>
 #include <optional>
 #include <string>
@@ -27,10 +28,14 @@ using namespace moe_run;
 namespace {
 const char *kUsage =
     "usage: moe-run LIB --input X.npy [--input ...] [--output Y.npy ...]\n"
-    "               [--device cpu|cuda] [--threads N] [--benchmark N]\n"
+    "               [--device cpu|cuda|cuda-emulator] [--threads N]\n"
+    "               [--benchmark N]\n"
     "\n"
     "Runs a model compiled by `moe-opt --moe-cpu-pipeline --emit=shared`\n"
     "(--device cpu, the default) or `--moe-cuda-pipeline` (--device cuda).\n"
+    "--device cuda-emulator runs a CUDA model's kernels on this CPU under\n"
+    "the CUDA emulator, which checks every memory access, shared-memory\n"
+    "races and barriers and reports failures with kernel, block and thread.\n"
     "Inputs are .npy files in the model's input order (f32, f16, i32, i64,\n"
     "bool; bfloat16 as raw uint16). Without --output, prints each output's\n"
     "shape, type and first values. --threads N sets the model's thread count\n"
@@ -182,8 +187,25 @@ std::optional<int> parseArgs(int argc, char **argv, Options &o) {
   }
   if (o.library.empty())
     return fail(std::string("no model library given\n") + kUsage);
+  if (o.device == "cuda-emulator") {
+    // The emulator is a CUDA driver library installed beside this tool.
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    std::string path;
+    if (n > 0) {
+      path.assign(self, static_cast<size_t>(n));
+      path = path.substr(0, path.find_last_of('/') + 1) +
+             "../lib/libmoe_cuda_emulator.so";
+    }
+    if (path.empty() || access(path.c_str(), R_OK) != 0)
+      return fail("the CUDA emulator library libmoe_cuda_emulator.so is not "
+                  "installed beside moe-run (expected '" + path + "')");
+    setenv("MOE_CUDA_DRIVER", path.c_str(), 1);
+    o.device = "cuda";
+  }
   if (o.device != "cpu" && o.device != "cuda")
-    return fail("unknown device '" + o.device + "' (expected cpu or cuda)");
+    return fail("unknown device '" + o.device +
+                "' (expected cpu, cuda or cuda-emulator)");
   return std::nullopt;
 }
 

@@ -99,6 +99,12 @@ struct CUDAPipelineOptions : public MoEPipelineOptions<CUDAPipelineOptions> {
       *this, "fail-on-spills",
       llvm::cl::desc("Fail when ptxas reports register spills"),
       llvm::cl::init(false)};
+  Option<bool> emulator{
+      *this, "emulator",
+      llvm::cl::desc("Also embed the kernels compiled for the host, so the "
+                     "model runs under the CUDA emulator (moe-run --device "
+                     "cuda-emulator)"),
+      llvm::cl::init(true)};
 };
 
 /// The raising of an imported model's MoE blocks to moe.layer

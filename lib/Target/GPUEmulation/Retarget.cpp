@@ -1,0 +1,404 @@
+//===- Retarget.cpp - NVPTX kernels rewritten for the CUDA emulator -------===//
+//
+// Input: the LLVM module the NVPTX backend would receive (after the NVPTX
+// optimization pipeline, libdevice linked). Output: the same code for the
+// host, under this contract with runtime/cuda-emulator:
+//
+// - `llvm.nvvm.X.Y` becomes a call to `__moe_emu_X_Y`: with the same
+//   signature when every type is i32, i64, float, double or a pointer;
+//   otherwise as `void __moe_emu_X_Y(void *result, const void *arguments)`
+//   with the arguments stored as a struct of the intrinsic's parameter types.
+// - Shared variables (address space 3) live in a per-block arena returned by
+//   `__moe_emu_shared_base()`. Each is placed at an offset that is a multiple
+//   of its declared alignment but never of twice that, so an access assuming
+//   more alignment than PTX guarantees is misaligned here as it may be on a
+//   GPU. Dynamic shared memory is `__moe_emu_dynamic_shared_base()`.
+// - Every load, store, atomic and memory intrinsic outside the thread's own
+//   stack first calls `__moe_emu_access(address, bytes, flags)`: flags bit 0
+//   write, bit 1 atomic, bits 4-11 log2 of the alignment the IR promises,
+//   bits 12-15 the address space.
+// - Kernel K is called through `__moe_emu_entry_K(void **arguments)`, the
+//   argument array of cuLaunchKernel.
+//
+// Address spaces are otherwise kept: x86 treats 1, 3, 4 and 5 as flat memory
+// and casts between them as no-ops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Target/GPUEmulation.h"
+
+#include "moe/Runtime/GPUImage.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Analysis/ValueTracking.h"
+#include "llvm/IR/CallingConv.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/DataLayout.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InlineAsm.h"
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/ReplaceConstant.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Triple.h"
+
+using namespace llvm;
+
+namespace {
+constexpr unsigned kSharedSpace = 3;
+constexpr StringLiteral kNVVMPrefix = "llvm.nvvm.";
+
+class Retargeter {
+public:
+  Retargeter(Module &m, std::string &error)
+      : m(m), ctx(m.getContext()), device(m.getDataLayout()), error(error) {}
+
+  bool run(const DataLayout &host, const Triple &triple) {
+    collectKernels();
+    if (!placeSharedVariables() || !replaceIntrinsics() || !replaceInlineAsm())
+      return false;
+    instrumentMemoryAccesses();
+    for (Function *k : kernels)
+      if (!addEntry(*k))
+        return false;
+    exportGlobalsTable();
+    for (Function &f : m) {
+      f.removeFnAttr("target-cpu");
+      f.removeFnAttr("target-features");
+    }
+    if (NamedMDNode *annotations = m.getNamedMetadata("nvvm.annotations"))
+      m.eraseNamedMetadata(annotations);
+    m.setTargetTriple(triple);
+    m.setDataLayout(host);
+    std::string problems;
+    raw_string_ostream os(problems);
+    if (verifyModule(m, &os)) {
+      error = "the retargeted kernels do not verify: " + problems;
+      return false;
+    }
+    return true;
+  }
+
+private:
+  void collectKernels() {
+    for (Function &f : m)
+      if (!f.isDeclaration() && f.getCallingConv() == CallingConv::PTX_Kernel)
+        kernels.push_back(&f);
+  }
+
+  Type *ptrTy(unsigned space = 0) { return PointerType::get(ctx, space); }
+
+  /// The arena's base in `f`, computed once at its entry.
+  Value *arenaBase(Function &f, StringRef which) {
+    Value *&base = bases[{&f, which}];
+    if (!base) {
+      IRBuilder<> b(&*f.getEntryBlock().getFirstInsertionPt());
+      FunctionCallee fn =
+          m.getOrInsertFunction(which, FunctionType::get(ptrTy(kSharedSpace),
+                                                         /*isVarArg=*/false));
+      base = b.CreateCall(fn);
+    }
+    return base;
+  }
+
+  bool placeSharedVariables() {
+    SmallVector<GlobalVariable *> shared;
+    for (GlobalVariable &g : m.globals())
+      if (g.getAddressSpace() == kSharedSpace)
+        shared.push_back(&g);
+    uint64_t offset = 0, dynamicAlign = 16;
+    DenseMap<GlobalVariable *, int64_t> placement; // -1: dynamic
+    for (GlobalVariable *g : shared) {
+      Align align =
+          g->getAlign().value_or(device.getPrefTypeAlign(g->getValueType()));
+      if (g->isDeclaration()) {
+        dynamicAlign = std::max<uint64_t>(dynamicAlign, align.value());
+        placement[g] = -1;
+        continue;
+      }
+      offset = alignTo(offset, align);
+      if (align.value() < 4096 && offset % (2 * align.value()) == 0)
+        offset += align.value();
+      placement[g] = offset;
+      offset += device.getTypeAllocSize(g->getValueType());
+    }
+    SmallVector<Constant *> constants(shared.begin(), shared.end());
+    convertUsersOfConstantsToInstructions(constants);
+    for (GlobalVariable *g : shared) {
+      for (Use &use : make_early_inc_range(g->uses())) {
+        auto *user = dyn_cast<Instruction>(use.getUser());
+        if (!user) {
+          error = ("shared variable '" + g->getName() +
+                   "' is used outside of functions")
+                      .str();
+          return false;
+        }
+        Function &f = *user->getFunction();
+        int64_t at = placement[g];
+        Value *address;
+        if (at < 0) {
+          address = arenaBase(f, "__moe_emu_dynamic_shared_base");
+        } else {
+          Value *&cached = variables[{&f, g}];
+          if (!cached) {
+            Value *base = arenaBase(f, "__moe_emu_shared_base");
+            IRBuilder<> b(cast<Instruction>(base)->getNextNode());
+            cached = b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), base, at,
+                                                  g->getName());
+          }
+          address = cached;
+        }
+        use.set(address);
+      }
+      g->eraseFromParent();
+    }
+    auto *i64 = Type::getInt64Ty(ctx);
+    exportConstant(MOE_EMU_SHARED_BYTES, ConstantInt::get(i64, offset));
+    exportConstant(MOE_EMU_DYNAMIC_SHARED_ALIGN,
+                   ConstantInt::get(i64, dynamicAlign));
+    return true;
+  }
+
+  void exportConstant(StringRef name, Constant *value) {
+    new GlobalVariable(m, value->getType(), /*isConstant=*/true,
+                       GlobalValue::ExternalLinkage, value, name);
+  }
+
+  static bool passesDirectly(Type *t) {
+    return t->isVoidTy() || t->isIntegerTy(32) || t->isIntegerTy(64) ||
+           t->isFloatTy() || t->isDoubleTy() || t->isPointerTy();
+  }
+
+  bool replaceIntrinsics() {
+    SmallVector<Function *> intrinsics;
+    for (Function &f : m)
+      if (f.isDeclaration() && f.getName().starts_with(kNVVMPrefix))
+        intrinsics.push_back(&f);
+    for (Function *f : intrinsics) {
+      std::string name =
+          "__moe_emu_" + f->getName().drop_front(kNVVMPrefix.size()).str();
+      std::replace(name.begin(), name.end(), '.', '_');
+      FunctionType *type = f->getFunctionType();
+      bool direct = passesDirectly(type->getReturnType()) &&
+                    all_of(type->params(), passesDirectly);
+      FunctionCallee callee =
+          direct ? m.getOrInsertFunction(name, type)
+                 : m.getOrInsertFunction(
+                       name, FunctionType::get(Type::getVoidTy(ctx),
+                                               {ptrTy(), ptrTy()}, false));
+      for (User *user : make_early_inc_range(f->users())) {
+        auto *call = dyn_cast<CallInst>(user);
+        if (!call || call->getCalledFunction() != f) {
+          error = ("'" + f->getName() + "' is used other than by a call").str();
+          return false;
+        }
+        IRBuilder<> b(call);
+        SmallVector<Value *> args(call->args());
+        Value *replacement;
+        if (direct) {
+          replacement = b.CreateCall(callee, args);
+        } else {
+          replacement = packedCall(b, *call, callee, args);
+        }
+        if (!call->getType()->isVoidTy())
+          call->replaceAllUsesWith(replacement);
+        call->eraseFromParent();
+      }
+      f->eraseFromParent();
+    }
+    return true;
+  }
+
+  /// libdevice writes a few instructions as inline PTX: each known one
+  /// becomes a call to the runtime function of the equivalent intrinsic.
+  bool replaceInlineAsm() {
+    static const std::pair<StringRef, StringRef> known[] = {
+        {"rcp.approx.ftz.f32", "__moe_emu_rcp_approx_ftz_f"},
+        {"rcp.approx.ftz.f64", "__moe_emu_rcp_approx_ftz_d"},
+        {"ex2.approx.ftz.f32", "__moe_emu_ex2_approx_ftz_f"},
+        {"lg2.approx.ftz.f32", "__moe_emu_lg2_approx_ftz_f"},
+        {"rsqrt.approx.ftz.f32", "__moe_emu_rsqrt_approx_ftz_f"},
+        {"tanh.approx.f32", "__moe_emu_tanh_approx_f"},
+    };
+    SmallVector<CallInst *> calls;
+    for (Function &f : m)
+      for (Instruction &inst : instructions(f))
+        if (auto *call = dyn_cast<CallInst>(&inst))
+          if (call->isInlineAsm())
+            calls.push_back(call);
+    for (CallInst *call : calls) {
+      auto *asmOp = cast<InlineAsm>(call->getCalledOperand());
+      StringRef text = StringRef(asmOp->getAsmString()).trim();
+      StringRef mnemonic = text.take_until([](char c) { return c == ' '; });
+      StringRef operands = text.drop_front(mnemonic.size()).trim();
+      const auto *entry =
+          find_if(known, [&](const auto &k) { return k.first == mnemonic; });
+      if (entry == std::end(known) || operands.rtrim(';').trim() != "$0,$1" ||
+          call->arg_size() != 1) {
+        error = ("the CUDA emulator cannot run the inline PTX '" + text +
+                 "' in '" + call->getFunction()->getName() + "'")
+                    .str();
+        return false;
+      }
+      FunctionCallee callee =
+          m.getOrInsertFunction(entry->second, call->getFunctionType());
+      IRBuilder<> b(call);
+      Value *replacement = b.CreateCall(callee, {call->getArgOperand(0)});
+      call->replaceAllUsesWith(replacement);
+      call->eraseFromParent();
+    }
+    return true;
+  }
+
+  /// Calls `callee(&result, &arguments)` with both in stack slots at the
+  /// function's entry.
+  Value *packedCall(IRBuilder<> &b, CallInst &call, FunctionCallee callee,
+                    ArrayRef<Value *> args) {
+    Function &f = *call.getFunction();
+    IRBuilder<> entry(&*f.getEntryBlock().getFirstInsertionPt());
+    SmallVector<Type *> types;
+    for (Value *v : args)
+      types.push_back(v->getType());
+    StructType *packed = StructType::get(ctx, types);
+    Value *argSlot = entry.CreateAlloca(packed);
+    Type *resultType = call.getType();
+    Value *resultSlot = resultType->isVoidTy()
+                            ? static_cast<Value *>(ConstantPointerNull::get(
+                                  cast<PointerType>(ptrTy())))
+                            : entry.CreateAlloca(resultType);
+    for (auto [i, v] : enumerate(args))
+      b.CreateStore(v, b.CreateStructGEP(packed, argSlot, i));
+    b.CreateCall(callee, {resultSlot, argSlot});
+    if (resultType->isVoidTy())
+      return nullptr;
+    return b.CreateLoad(resultType, resultSlot);
+  }
+
+  void instrumentMemoryAccesses() {
+    auto *i32 = Type::getInt32Ty(ctx), *i64 = Type::getInt64Ty(ctx);
+    FunctionCallee access = m.getOrInsertFunction(
+        "__moe_emu_access",
+        FunctionType::get(Type::getVoidTy(ctx), {ptrTy(), i64, i32}, false));
+    const DataLayout &dl = device;
+    for (Function &f : m) {
+      if (f.isDeclaration())
+        continue;
+      SmallVector<std::tuple<Instruction *, Value *, Value *, Align, unsigned>>
+          sites;
+      for (Instruction &inst : instructions(f)) {
+        if (auto *load = dyn_cast<LoadInst>(&inst))
+          sites.push_back(
+              {load, load->getPointerOperand(),
+               ConstantInt::get(i64, dl.getTypeStoreSize(load->getType())),
+               load->getAlign(), 0});
+        else if (auto *store = dyn_cast<StoreInst>(&inst))
+          sites.push_back(
+              {store, store->getPointerOperand(),
+               ConstantInt::get(i64, dl.getTypeStoreSize(
+                                         store->getValueOperand()->getType())),
+               store->getAlign(), 1});
+        else if (auto *rmw = dyn_cast<AtomicRMWInst>(&inst))
+          sites.push_back(
+              {rmw, rmw->getPointerOperand(),
+               ConstantInt::get(
+                   i64, dl.getTypeStoreSize(rmw->getValOperand()->getType())),
+               rmw->getAlign(), 3});
+        else if (auto *cas = dyn_cast<AtomicCmpXchgInst>(&inst))
+          sites.push_back(
+              {cas, cas->getPointerOperand(),
+               ConstantInt::get(i64, dl.getTypeStoreSize(
+                                         cas->getNewValOperand()->getType())),
+               cas->getAlign(), 3});
+        else if (auto *mem = dyn_cast<MemIntrinsic>(&inst)) {
+          sites.push_back({mem, mem->getRawDest(), mem->getLength(),
+                           mem->getDestAlign().valueOrOne(), 1});
+          if (auto *transfer = dyn_cast<MemTransferInst>(mem))
+            sites.push_back({mem, transfer->getRawSource(), mem->getLength(),
+                             transfer->getSourceAlign().valueOrOne(), 0});
+        }
+      }
+      for (auto [inst, ptr, bytes, align, kind] : sites) {
+        if (isa<AllocaInst>(getUnderlyingObject(ptr, 0)))
+          continue;
+        IRBuilder<> b(inst);
+        unsigned space = cast<PointerType>(ptr->getType())->getAddressSpace();
+        unsigned flags =
+            kind | (Log2(align) << 4) | (std::min(space, 15u) << 12);
+        Value *flat = space ? b.CreateAddrSpaceCast(ptr, ptrTy()) : ptr;
+        b.CreateCall(access, {flat, b.CreateZExtOrTrunc(bytes, i64),
+                              ConstantInt::get(i32, flags)});
+      }
+    }
+  }
+
+  bool addEntry(Function &kernel) {
+    for (Argument &arg : kernel.args())
+      if (arg.hasByValAttr() || arg.getType()->isAggregateType()) {
+        error = ("kernel '" + kernel.getName() +
+                 "' takes an aggregate by value, which the emulator's "
+                 "launcher does not pass")
+                    .str();
+        return false;
+      }
+    kernel.setCallingConv(CallingConv::C);
+    kernel.setLinkage(GlobalValue::InternalLinkage);
+    Function *entry = Function::Create(
+        FunctionType::get(Type::getVoidTy(ctx), {ptrTy()}, false),
+        GlobalValue::ExternalLinkage, MOE_EMU_ENTRY_PREFIX + kernel.getName(),
+        m);
+    IRBuilder<> b(BasicBlock::Create(ctx, "", entry));
+    SmallVector<Value *> args;
+    for (Argument &arg : kernel.args()) {
+      Value *slot =
+          b.CreateConstGEP1_64(ptrTy(), entry->getArg(0), arg.getArgNo());
+      args.push_back(b.CreateLoad(arg.getType(), b.CreateLoad(ptrTy(), slot)));
+    }
+    b.CreateCall(&kernel, args);
+    b.CreateRetVoid();
+    return true;
+  }
+
+  /// {address, bytes} of every global the kernels may access, null-ended,
+  /// for the emulator's bounds checks.
+  void exportGlobalsTable() {
+    auto *i64 = Type::getInt64Ty(ctx);
+    StructType *entryType = StructType::get(ctx, {ptrTy(), i64});
+    SmallVector<Constant *> entries;
+    for (GlobalVariable &g : m.globals()) {
+      if (g.isDeclaration() || g.getName().starts_with("__moe_emu_") ||
+          g.getName().starts_with("llvm."))
+        continue;
+      Constant *address =
+          ConstantExpr::getPointerBitCastOrAddrSpaceCast(&g, ptrTy());
+      entries.push_back(ConstantStruct::get(
+          entryType, {address, ConstantInt::get(i64, device.getTypeAllocSize(
+                                                         g.getValueType()))}));
+    }
+    entries.push_back(ConstantStruct::get(
+        entryType, {ConstantPointerNull::get(cast<PointerType>(ptrTy())),
+                    ConstantInt::get(i64, 0)}));
+    ArrayType *type = ArrayType::get(entryType, entries.size());
+    new GlobalVariable(m, type, /*isConstant=*/true,
+                       GlobalValue::ExternalLinkage,
+                       ConstantArray::get(type, entries), MOE_EMU_GLOBALS);
+  }
+
+  Module &m;
+  LLVMContext &ctx;
+  const DataLayout device;
+  std::string &error;
+  SmallVector<Function *> kernels;
+  DenseMap<std::pair<Function *, StringRef>, Value *> bases;
+  DenseMap<std::pair<Function *, GlobalVariable *>, Value *> variables;
+};
+} // namespace
+
+bool mlir::moe::retargetForEmulation(Module &module, const DataLayout &host,
+                                     const Triple &triple, std::string &error) {
+  return Retargeter(module, error).run(host, triple);
+}

@@ -1,0 +1,358 @@
+/*===- driver.c - the CUDA driver entry points of the emulator -----------===*
+ *
+ * libmoe_cuda_emulator.so exports the driver functions the runtime resolves
+ * (runtime/cuda/driver.c), so a CUDA model runs unchanged with
+ * MOE_CUDA_DRIVER pointing here. One device, memory is host memory (every
+ * allocation is recorded for the bounds checks), launches run to completion
+ * before they return, streams and events only keep time.
+ *
+ *===---------------------------------------------------------------------===*/
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "emulator.h"
+#include "moe/Runtime/GPUImage.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef int CUresult;
+
+/* The runtime recognizes the emulator by this symbol and hands it the
+ * container of a model's kernels rather than the fat binary. */
+const int moe_cuda_emulator = 1;
+
+static __thread char last_error[1100];
+
+void emu_set_error(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  vsnprintf(last_error, sizeof(last_error), format, args);
+  va_end(args);
+}
+
+static CUresult fail(CUresult code, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+static CUresult fail(CUresult code, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  vsnprintf(last_error, sizeof(last_error), format, args);
+  va_end(args);
+  return code;
+}
+
+CUresult cuInit(unsigned flags) { return EMU_SUCCESS; }
+CUresult cuDeviceGetCount(int *count) {
+  *count = 1;
+  return EMU_SUCCESS;
+}
+CUresult cuDeviceGet(int *device, int ordinal) {
+  if (ordinal != 0)
+    return fail(EMU_ERROR_INVALID_VALUE, "the emulator has one device");
+  *device = 0;
+  return EMU_SUCCESS;
+}
+CUresult cuDeviceGetName(char *name, int length, int device) {
+  snprintf(name, (size_t)length, "moe CUDA emulator");
+  return EMU_SUCCESS;
+}
+static int context_token;
+CUresult cuDevicePrimaryCtxRetain(void **context, int device) {
+  *context = &context_token;
+  return EMU_SUCCESS;
+}
+CUresult cuCtxSetCurrent(void *context) { return EMU_SUCCESS; }
+CUresult cuCtxSynchronize(void) { return EMU_SUCCESS; }
+
+CUresult cuGetErrorName(CUresult code, const char **name) {
+  switch (code) {
+  case EMU_SUCCESS:
+    *name = "CUDA_SUCCESS";
+    break;
+  case EMU_ERROR_INVALID_VALUE:
+    *name = "CUDA_ERROR_INVALID_VALUE";
+    break;
+  case EMU_ERROR_OUT_OF_MEMORY:
+    *name = "CUDA_ERROR_OUT_OF_MEMORY";
+    break;
+  case EMU_ERROR_INVALID_IMAGE:
+    *name = "CUDA_ERROR_INVALID_IMAGE";
+    break;
+  case EMU_ERROR_NOT_FOUND:
+    *name = "CUDA_ERROR_NOT_FOUND";
+    break;
+  case EMU_ERROR_ILLEGAL_ADDRESS:
+    *name = "CUDA_ERROR_ILLEGAL_ADDRESS";
+    break;
+  case EMU_ERROR_LAUNCH_FAILED:
+    *name = "CUDA_ERROR_LAUNCH_FAILED";
+    break;
+  default:
+    *name = "CUDA_ERROR_UNKNOWN";
+    return EMU_ERROR_INVALID_VALUE;
+  }
+  return EMU_SUCCESS;
+}
+
+/* The description of the calling thread's last failure. */
+CUresult cuGetErrorString(CUresult code, const char **text) {
+  *text = last_error[0] ? last_error : "no details";
+  return EMU_SUCCESS;
+}
+
+/* ---- modules ---- */
+
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+
+CUresult cuModuleLoadData(void **out, const void *image) {
+  moe_gpu_image_header header;
+  memcpy(&header, image, sizeof(header));
+  if (memcmp(header.magic, MOE_GPU_IMAGE_MAGIC, sizeof(header.magic)) != 0 ||
+      header.emulator_size == 0)
+    return fail(EMU_ERROR_INVALID_IMAGE,
+                "the model's kernels were compiled without the emulator "
+                "image (compile with --moe-cuda-pipeline=\"emulator=1\")");
+  int fd = memfd_create("moe-emulated-kernels", MFD_CLOEXEC);
+  if (fd < 0)
+    return fail(EMU_ERROR_OUT_OF_MEMORY, "memfd_create failed");
+  const char *bytes = (const char *)image + header.emulator_offset;
+  for (uint64_t done = 0; done < header.emulator_size;) {
+    ssize_t n = write(fd, bytes + done, header.emulator_size - done);
+    if (n <= 0) {
+      close(fd);
+      return fail(EMU_ERROR_OUT_OF_MEMORY, "writing the kernel image failed");
+    }
+    done += (uint64_t)n;
+  }
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  /* The descriptor stays open while the module is loaded: the dynamic
+   * loader knows libraries by path, and a reused descriptor number would
+   * make a second module resolve to the first. */
+  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    close(fd);
+    return fail(EMU_ERROR_INVALID_IMAGE, "cannot load the emulated kernels: %s",
+                dlerror());
+  }
+  const uint64_t *shared = dlsym(handle, MOE_EMU_SHARED_BYTES);
+  const uint64_t *align = dlsym(handle, MOE_EMU_DYNAMIC_SHARED_ALIGN);
+  const struct {
+    void *address;
+    uint64_t bytes;
+  } *globals = dlsym(handle, MOE_EMU_GLOBALS);
+  emu_module *m = calloc(1, sizeof(emu_module));
+  if (!shared || !align || !globals || !m) {
+    dlclose(handle);
+    close(fd);
+    free(m);
+    return fail(EMU_ERROR_INVALID_IMAGE, "the emulated kernels lack their "
+                                         "shared-memory layout");
+  }
+  m->handle = handle;
+  m->fd = fd;
+  m->shared_bytes = *shared;
+  m->dynamic_shared_align = *align;
+  for (int i = 0; globals[i].address; ++i)
+    emu_register(globals[i].address, globals[i].bytes);
+  *out = m;
+  return EMU_SUCCESS;
+}
+
+CUresult cuModuleUnload(void *module) {
+  emu_module *m = module;
+  const struct {
+    void *address;
+    uint64_t bytes;
+  } *globals = dlsym(m->handle, MOE_EMU_GLOBALS);
+  for (int i = 0; globals && globals[i].address; ++i)
+    emu_unregister(globals[i].address);
+  for (emu_function *f = m->functions, *next; f; f = next) {
+    next = f->next;
+    free(f);
+  }
+  dlclose(m->handle);
+  close(m->fd);
+  free(m);
+  return EMU_SUCCESS;
+}
+
+CUresult cuModuleGetFunction(void **out, void *module, const char *name) {
+  emu_module *m = module;
+  /* The generated host code looks its kernel up before every launch. */
+  pthread_mutex_lock(&modules_lock);
+  for (emu_function *f = m->functions; f; f = f->next)
+    if (strcmp(f->name, name) == 0) {
+      pthread_mutex_unlock(&modules_lock);
+      *out = f;
+      return EMU_SUCCESS;
+    }
+  pthread_mutex_unlock(&modules_lock);
+  char symbol[192];
+  snprintf(symbol, sizeof(symbol), "%s%s", MOE_EMU_ENTRY_PREFIX, name);
+  void (*entry)(void **) = (void (*)(void **))dlsym(m->handle, symbol);
+  if (!entry)
+    return fail(EMU_ERROR_NOT_FOUND, "no kernel '%s' in the module", name);
+  emu_function *f = calloc(1, sizeof(emu_function));
+  if (!f)
+    return fail(EMU_ERROR_OUT_OF_MEMORY, "out of memory");
+  f->module = m;
+  f->entry = entry;
+  snprintf(f->name, sizeof(f->name), "%s", name);
+  pthread_mutex_lock(&modules_lock);
+  f->next = m->functions;
+  m->functions = f;
+  pthread_mutex_unlock(&modules_lock);
+  *out = f;
+  return EMU_SUCCESS;
+}
+
+CUresult cuFuncSetAttribute(void *function, int attribute, int value) {
+  return EMU_SUCCESS;
+}
+
+/* ---- launches ---- */
+
+CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned smem,
+                        void *stream, void **params, void **extra) {
+  emu_function *f = function;
+  if (!f || !gx || !gy || !gz || !bx || !by || !bz)
+    return fail(EMU_ERROR_INVALID_VALUE, "invalid launch configuration");
+  if ((uint64_t)bx * by * bz > 1024)
+    return fail(EMU_ERROR_INVALID_VALUE,
+                "a block of %u x %u x %u threads exceeds 1024", bx, by, bz);
+  if (extra)
+    return fail(EMU_ERROR_INVALID_VALUE,
+                "kernel arguments through 'extra' are not supported");
+  emu_launch l;
+  memset(&l, 0, sizeof(l));
+  l.function = f;
+  l.grid[0] = gx, l.grid[1] = gy, l.grid[2] = gz;
+  l.block[0] = bx, l.block[1] = by, l.block[2] = bz;
+  l.dynamic_shared = smem;
+  l.params = params;
+  pthread_mutex_init(&l.report_lock, NULL);
+  if (!emu_regions_snapshot(&l.regions, &l.region_count))
+    return fail(EMU_ERROR_OUT_OF_MEMORY, "out of host memory");
+  CUresult r = emu_run_launch(&l);
+  free(l.regions);
+  pthread_mutex_destroy(&l.report_lock);
+  if (r != EMU_SUCCESS)
+    return fail(r, "%s",
+                l.first_report[0] ? l.first_report : "out of host memory");
+  return EMU_SUCCESS;
+}
+
+/* ---- streams and events: launches are synchronous ---- */
+
+static int stream_token;
+CUresult cuStreamCreate(void **stream, unsigned flags) {
+  *stream = &stream_token;
+  return EMU_SUCCESS;
+}
+CUresult cuStreamSynchronize(void *stream) { return EMU_SUCCESS; }
+CUresult cuStreamQuery(void *stream) { return EMU_SUCCESS; }
+CUresult cuStreamDestroy_v2(void *stream) { return EMU_SUCCESS; }
+
+CUresult cuEventCreate(void **event, unsigned flags) {
+  *event = calloc(1, sizeof(double));
+  return *event ? EMU_SUCCESS : EMU_ERROR_OUT_OF_MEMORY;
+}
+CUresult cuEventRecord(void *event, void *stream) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  *(double *)event = (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+  return EMU_SUCCESS;
+}
+CUresult cuEventSynchronize(void *event) { return EMU_SUCCESS; }
+CUresult cuEventElapsedTime(float *ms, void *start, void *stop) {
+  *ms = (float)(*(double *)stop - *(double *)start);
+  return EMU_SUCCESS;
+}
+CUresult cuEventDestroy_v2(void *event) {
+  free(event);
+  return EMU_SUCCESS;
+}
+
+/* ---- memory ---- */
+
+CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
+                           unsigned flags) {
+  size_t rounded = (bytes + 255) / 256 * 256;
+  void *p = rounded ? aligned_alloc(256, rounded) : NULL;
+  if (!p || !emu_register(p, bytes)) {
+    free(p);
+    return fail(EMU_ERROR_OUT_OF_MEMORY, "out of memory for %zu bytes", bytes);
+  }
+  /* Device memory starts out with whatever was there: a pattern makes a
+   * kernel that reads what nobody wrote visible in its results. */
+  memset(p, 0xa5, rounded);
+  *out = (unsigned long long)(uintptr_t)p;
+  return EMU_SUCCESS;
+}
+
+CUresult cuMemFree_v2(unsigned long long pointer) {
+  void *p = (void *)(uintptr_t)pointer;
+  if (!p)
+    return EMU_SUCCESS;
+  emu_unregister(p);
+  free(p);
+  return EMU_SUCCESS;
+}
+
+/* Host-side copies and fills must stay inside one allocation too. */
+static CUresult check_range(unsigned long long pointer, size_t bytes,
+                            const char *what) {
+  emu_region *regions;
+  size_t count;
+  if (!emu_regions_snapshot(&regions, &count))
+    return EMU_SUCCESS;
+  uintptr_t a = (uintptr_t)pointer;
+  int ok = 0;
+  for (size_t i = 0; i < count && !ok; ++i)
+    ok = a >= regions[i].start && a + bytes <= regions[i].end;
+  free(regions);
+  if (!ok)
+    return fail(EMU_ERROR_INVALID_VALUE,
+                "%s of %zu bytes at %p is outside every device buffer", what,
+                bytes, (void *)a);
+  return EMU_SUCCESS;
+}
+
+CUresult cuMemcpy(unsigned long long dst, unsigned long long src,
+                  size_t bytes) {
+  CUresult r = check_range(dst, bytes, "a copy's destination");
+  if (r == EMU_SUCCESS)
+    r = check_range(src, bytes, "a copy's source");
+  if (r == EMU_SUCCESS)
+    memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
+  return r;
+}
+CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src,
+                       size_t bytes, void *stream) {
+  return cuMemcpy(dst, src, bytes);
+}
+CUresult cuMemsetD32Async(unsigned long long dst, unsigned value, size_t count,
+                          void *stream) {
+  CUresult r = check_range(dst, 4 * count, "a fill");
+  uint32_t *p = (uint32_t *)(uintptr_t)dst;
+  for (size_t i = 0; r == EMU_SUCCESS && i < count; ++i)
+    p[i] = value;
+  return r;
+}
+CUresult cuMemsetD16Async(unsigned long long dst, unsigned short value,
+                          size_t count, void *stream) {
+  CUresult r = check_range(dst, 2 * count, "a fill");
+  uint16_t *p = (uint16_t *)(uintptr_t)dst;
+  for (size_t i = 0; r == EMU_SUCCESS && i < count; ++i)
+    p[i] = value;
+  return r;
+}

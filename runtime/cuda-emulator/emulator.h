@@ -1,0 +1,148 @@
+/*===- emulator.h - internals of the CUDA emulator -----------------------===*
+ *
+ * The emulator is a CUDA driver (the entry points of runtime/cuda/driver.h)
+ * that runs kernel images built by lib/Target/GPUEmulation on the host: one
+ * fiber per GPU thread, the blocks of a launch spread over worker threads,
+ * every memory access checked (memory.c), warp collectives computed when
+ * all lanes of a warp have arrived (warp.c, mma.c).
+ *
+ *===---------------------------------------------------------------------===*/
+
+#ifndef MOE_CUDA_EMULATOR_H
+#define MOE_CUDA_EMULATOR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EMU_HIDDEN __attribute__((visibility("hidden")))
+
+/* Driver status codes the emulator returns (values of the CUDA driver). */
+enum {
+  EMU_SUCCESS = 0,
+  EMU_ERROR_INVALID_VALUE = 1,
+  EMU_ERROR_OUT_OF_MEMORY = 2,
+  EMU_ERROR_INVALID_IMAGE = 200,
+  EMU_ERROR_NOT_FOUND = 500,
+  EMU_ERROR_ILLEGAL_ADDRESS = 700,
+  EMU_ERROR_LAUNCH_FAILED = 719,
+};
+
+struct emu_function;
+typedef struct emu_module {
+  void *handle;
+  int fd;
+  uint64_t shared_bytes, dynamic_shared_align;
+  struct emu_function *functions;
+} emu_module;
+
+typedef struct emu_function {
+  emu_module *module;
+  void (*entry)(void **);
+  char name[128];
+  struct emu_function *next;
+} emu_function;
+
+/* A fiber: one GPU thread. */
+enum { FIBER_RUN, FIBER_BARRIER, FIBER_WARP, FIBER_DONE };
+typedef struct emu_fiber {
+  void *sp;
+  char *stack_lo, *stack_hi;
+  int linear, tid[3];
+  int state;
+} emu_fiber;
+
+/* Warp collectives, completed by the scheduler once every lane of the mask
+ * has arrived. */
+enum { WARP_NONE, WARP_SHFL, WARP_VOTE, WARP_SYNC, WARP_MMA };
+typedef struct emu_warp {
+  int op, mode;
+  uint32_t arrived, mask;
+  uint32_t syncs; /* completed collectives: orders the lanes' accesses */
+  uint32_t value[32], b[32], c[32], lane_mask[32];
+  uint32_t result[32];
+  uint8_t pred[32];
+  uint32_t mma_a[32][4], mma_b[32][2];
+  float mma_c[32][4], mma_d[32][4];
+} emu_warp;
+
+/* One entry per byte of shared memory: who accessed it in which barrier
+ * interval (epoch). */
+typedef struct emu_shadow {
+  uint32_t write_epoch, read_epoch;
+  uint32_t write_sync, read_sync; /* warp's collective count at the access */
+  uint16_t writer, reader;        /* reader 0xffff: several */
+  uint8_t written, atomic;
+} emu_shadow;
+
+typedef struct emu_region {
+  uintptr_t start, end;
+} emu_region;
+
+typedef struct emu_launch {
+  emu_function *function;
+  unsigned grid[3], block[3];
+  size_t dynamic_shared;
+  void **params;
+  uint64_t blocks, *order;
+  atomic_uint_fast64_t next;
+  atomic_int fatal;    /* stop dispatching blocks */
+  emu_region *regions; /* sorted snapshot of the device allocations */
+  size_t region_count;
+  pthread_mutex_t report_lock;
+  int reports;
+  char first_report[1024];
+} emu_launch;
+
+/* A worker thread's state while it runs one block. */
+typedef struct emu_exec {
+  emu_launch *launch;
+  emu_fiber *fibers, *current;
+  emu_warp *warps;
+  int threads;
+  void *scheduler_sp;
+  char *stacks;
+  size_t stack_bytes, stacks_bytes;
+  char *arena;
+  size_t arena_bytes, dynamic_offset;
+  emu_shadow *shadow;
+  uint32_t epoch;
+  unsigned block[3];
+  int abort_block;
+  const emu_region *last_region;
+} emu_exec;
+
+EMU_HIDDEN extern __thread emu_exec *emu_current;
+
+/* fiber.c */
+EMU_HIDDEN void emu_fiber_init(emu_fiber *f, void (*start)(void));
+EMU_HIDDEN void emu_switch(void **save_sp, void *load_sp);
+/* Suspends the current fiber in `state` until the scheduler resumes it. */
+EMU_HIDDEN void emu_yield(int state);
+
+/* exec.c */
+EMU_HIDDEN int emu_run_launch(emu_launch *launch);
+/* Reports a failed check with kernel, block and thread; a fatal one ends
+ * the current thread's block (and the launch). */
+EMU_HIDDEN void emu_report(int fatal, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* memory.c */
+EMU_HIDDEN int emu_regions_snapshot(emu_region **regions, size_t *count);
+EMU_HIDDEN int emu_register(void *start, size_t bytes);
+EMU_HIDDEN void emu_unregister(void *start);
+EMU_HIDDEN size_t emu_allocation_size(void *start);
+
+/* warp.c */
+EMU_HIDDEN void emu_warp_complete(emu_exec *x, emu_warp *w);
+
+/* mma.c */
+enum { MMA_F16_M16N8K16, MMA_BF16_M16N8K16, MMA_TF32_M16N8K8 };
+EMU_HIDDEN void emu_mma_compute(emu_warp *w);
+
+/* driver.c: the message of the last failed call on this thread. */
+EMU_HIDDEN void emu_set_error(const char *format, ...)
+    __attribute__((format(printf, 1, 2)));
+
+#endif
