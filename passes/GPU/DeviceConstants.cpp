@@ -34,9 +34,11 @@ struct GPUDeviceConstantsPass
     for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
       fn.walk([&](LLVM::AddressOfOp op) {
         auto global = symbols.lookup<LLVM::GlobalOp>(op.getGlobalName());
-        // Tensor data, not strings (assert messages) or mutable state.
+        // Tensor data (0-d tensors become scalar globals), not strings
+        // (assert messages) or mutable state.
         if (global && global.getConstant() && global.getValueOrNull() &&
-            isa<ElementsAttr>(global.getValueOrNull()))
+            isa<ElementsAttr, FloatAttr, IntegerAttr>(
+                global.getValueOrNull()))
           uses.push_back(op);
       });
     if (uses.empty())

@@ -117,8 +117,9 @@ CUresult cuModuleLoadData(void **out, const void *image) {
   if (memcmp(header.magic, MOE_GPU_IMAGE_MAGIC, sizeof(header.magic)) != 0 ||
       header.emulator_size == 0)
     return fail(EMU_ERROR_INVALID_IMAGE,
-                "the model's kernels were compiled without the emulator "
-                "image (compile with --moe-cuda-pipeline=\"emulator=1\")");
+                "the model's kernels have no emulator image: they were "
+                "compiled with emulator=0, or the compiler warned why they "
+                "cannot be emulated");
   int fd = memfd_create("moe-emulated-kernels", MFD_CLOEXEC);
   if (fd < 0)
     return fail(EMU_ERROR_OUT_OF_MEMORY, "memfd_create failed");

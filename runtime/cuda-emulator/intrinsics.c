@@ -85,6 +85,48 @@ ROUNDED(float, __moe_emu_mul_rm_f(float a, float b), FE_DOWNWARD, a *b)
 ROUNDED(float, __moe_emu_mul_rp_f(float a, float b), FE_UPWARD, a *b)
 ROUNDED(float, __moe_emu_mul_rz_f(float a, float b), FE_TOWARDZERO, a *b)
 
+ROUNDED(double, __moe_emu_add_rm_d(double a, double b), FE_DOWNWARD, a + b)
+ROUNDED(double, __moe_emu_add_rp_d(double a, double b), FE_UPWARD, a + b)
+ROUNDED(double, __moe_emu_add_rz_d(double a, double b), FE_TOWARDZERO, a + b)
+ROUNDED(double, __moe_emu_mul_rm_d(double a, double b), FE_DOWNWARD, a *b)
+ROUNDED(double, __moe_emu_mul_rp_d(double a, double b), FE_UPWARD, a *b)
+ROUNDED(double, __moe_emu_mul_rz_d(double a, double b), FE_TOWARDZERO, a *b)
+
+float __moe_emu_add_rn_f(float a, float b) { return a + b; }
+float __moe_emu_add_rn_ftz_f(float a, float b) { return ftz(ftz(a) + ftz(b)); }
+double __moe_emu_add_rn_d(double a, double b) { return a + b; }
+float __moe_emu_mul_rn_f(float a, float b) { return a * b; }
+float __moe_emu_mul_rn_ftz_f(float a, float b) { return ftz(ftz(a) * ftz(b)); }
+double __moe_emu_mul_rn_d(double a, double b) { return a * b; }
+double __moe_emu_div_rn_d(double a, double b) { return a / b; }
+double __moe_emu_sqrt_rn_d(double x) { return sqrt(x); }
+/* Rounding to integers: round is half away from zero (libdevice's
+ * roundf), rni half to even. */
+float __moe_emu_round_f(float x) { return roundf(x); }
+float __moe_emu_round_ftz_f(float x) { return roundf(ftz(x)); }
+double __moe_emu_round_d(double x) { return round(x); }
+float __moe_emu_trunc_f(float x) { return truncf(x); }
+float __moe_emu_trunc_ftz_f(float x) { return truncf(ftz(x)); }
+double __moe_emu_trunc_d(double x) { return trunc(x); }
+float __moe_emu_floor_f(float x) { return floorf(x); }
+float __moe_emu_floor_ftz_f(float x) { return floorf(ftz(x)); }
+double __moe_emu_floor_d(double x) { return floor(x); }
+float __moe_emu_ceil_f(float x) { return ceilf(x); }
+float __moe_emu_ceil_ftz_f(float x) { return ceilf(ftz(x)); }
+double __moe_emu_ceil_d(double x) { return ceil(x); }
+float __moe_emu_rint_f(float x) { return rintf(x); }
+double __moe_emu_rint_d(double x) { return rint(x); }
+
+/* libdevice's inline "mad.lo.cc.u32 $0, $2, $3, $4; madc.hi.u32 $1, $2, $3,
+ * 0": the 64-bit a * b + c as {low, high}. */
+void __moe_emu_asm_mad_wide_u32(void *result, const void *args) {
+  uint32_t in[3];
+  memcpy(in, args, sizeof(in));
+  uint64_t r = (uint64_t)in[0] * in[1] + in[2];
+  uint32_t out[2] = {(uint32_t)r, (uint32_t)(r >> 32)};
+  memcpy(result, out, sizeof(out));
+}
+
 float __moe_emu_fma_rn_ftz_f(float a, float b, float c) {
   return ftz(fmaf(ftz(a), ftz(b), ftz(c)));
 }

@@ -10,7 +10,12 @@
  *
  *===---------------------------------------------------------------------===*/
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "emulator.h"
+
+#include <dlfcn.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +116,7 @@ static const emu_region *region_of(emu_exec *x, uintptr_t a, uint64_t bytes) {
 static void describe_miss(emu_exec *x, uintptr_t a, uint64_t bytes, int write) {
   emu_launch *l = x->launch;
   const emu_region *near = NULL;
+  Dl_info host;
   for (size_t i = 0; i < l->region_count; ++i)
     if (l->regions[i].start <= a)
       near = &l->regions[i];
@@ -121,6 +127,14 @@ static void describe_miss(emu_exec *x, uintptr_t a, uint64_t bytes, int write) {
                write ? "write" : "read", (unsigned long long)bytes,
                (long long)(a - near->start),
                (unsigned long long)(near->end - near->start));
+  else if (dladdr((void *)a, &host) && host.dli_fname)
+    /* Host memory a GPU could not read: say what it is. */
+    emu_report(1,
+               "out of bounds global %s of %llu bytes at %p: host memory "
+               "of %s%s%s, not a device buffer",
+               write ? "write" : "read", (unsigned long long)bytes, (void *)a,
+               host.dli_fname, host.dli_sname ? ", near " : "",
+               host.dli_sname ? host.dli_sname : "");
   else
     emu_report(1,
                "out of bounds global %s of %llu bytes at %p, outside "

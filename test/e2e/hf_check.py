@@ -12,7 +12,11 @@ zoo.txt lines: `MODEL raised=N [cases=0,1] [reference=torch|ort]
 must fail with MESSAGE (a trace-specialized export on an input it does not
 fit, as onnxruntime fails too).
 
-usage: hf_check.py ZOO WORKDIR [--filter REGEX]
+With --device cuda-emulator the models are compiled with the CUDA pipeline
+and run under the CUDA emulator, against the same references and
+tolerances.
+
+usage: hf_check.py ZOO WORKDIR [--filter REGEX] [--device cpu|cuda|cuda-emulator]
 """
 import argparse
 import os
@@ -22,7 +26,7 @@ import sys
 
 import numpy as np
 
-from moe_e2e import Model, compare, compile_model
+from moe_e2e import Model, compare, compile_model, use_cuda_emulator
 
 
 def parse(line):
@@ -36,7 +40,7 @@ def parse(line):
     return entry
 
 
-def check(entry, root, workdir):
+def check(entry, root, workdir, device):
     """Prints the model's lines; whether everything matches."""
     name = entry["model"]
     path = os.path.join(root, name)
@@ -49,7 +53,7 @@ def check(entry, root, workdir):
     print(f"{name}: raised {raised} moe.layer"
           + ("" if ok else f" (expected {entry['raised']})"))
     os.makedirs(workdir, exist_ok=True)
-    lib = compile_model(path, os.path.join(workdir, name + ".so"),
+    lib = compile_model(path, os.path.join(workdir, name + ".so"), device,
                         extra=["--onnx-remarks=false"])
     model = Model(lib)
     import onnx
@@ -97,12 +101,16 @@ def main():
     p.add_argument("zoo")
     p.add_argument("workdir")
     p.add_argument("--filter", default="")
+    p.add_argument("--device", choices=["cpu", "cuda", "cuda-emulator"],
+                   default="cpu")
     args = p.parse_args()
+    if args.device == "cuda-emulator":
+        use_cuda_emulator()
     root = os.path.dirname(os.path.abspath(args.zoo))
     entries = [parse(l) for l in open(args.zoo)
                if l.strip() and not l.startswith("#")]
     entries = [e for e in entries if re.search(args.filter, e["model"])]
-    passed = sum(check(e, root, args.workdir) for e in entries)
+    passed = sum(check(e, root, args.workdir, args.device) for e in entries)
     print(f"{passed} of {len(entries)} models match")
     sys.exit(0 if passed == len(entries) else 1)
 

@@ -6,6 +6,7 @@ The ABI mirrors include/moe/Runtime/ModelABI.h.
 """
 import ctypes
 import os
+import shutil
 import subprocess
 import sys
 
@@ -40,6 +41,14 @@ def pipeline_flag(device="cpu", options="", sm=None):
     if device == "cuda" and sm is not None:
         options = " ".join(o for o in (f"sm={sm}", options) if o)
     return f"--moe-{device}-pipeline" + (f"={options}" if options else "")
+
+
+def use_cuda_emulator():
+    """Makes CUDA models loaded in this process run under the CUDA emulator
+    (the driver library installed beside moe-run)."""
+    lib = os.path.join(os.path.dirname(shutil.which("moe-run")), os.pardir,
+                       "lib", "libmoe_cuda_emulator.so")
+    os.environ["MOE_CUDA_DRIVER"] = os.path.abspath(lib)
 
 
 def compile_model(model, lib, device="cpu", options="", sm=None, extra=()):

@@ -215,9 +215,10 @@ private:
   }
 
   /// libdevice writes a few instructions as inline PTX: each known one
-  /// becomes a call to the runtime function of the equivalent intrinsic.
+  /// becomes a call to the runtime function of the equivalent intrinsic
+  /// (one result, one operand) or to a packed runtime function.
   bool replaceInlineAsm() {
-    static const std::pair<StringRef, StringRef> known[] = {
+    static const std::pair<StringRef, StringRef> unary[] = {
         {"rcp.approx.ftz.f32", "__moe_emu_rcp_approx_ftz_f"},
         {"rcp.approx.ftz.f64", "__moe_emu_rcp_approx_ftz_d"},
         {"ex2.approx.ftz.f32", "__moe_emu_ex2_approx_ftz_f"},
@@ -233,22 +234,37 @@ private:
             calls.push_back(call);
     for (CallInst *call : calls) {
       auto *asmOp = cast<InlineAsm>(call->getCalledOperand());
-      StringRef text = StringRef(asmOp->getAsmString()).trim();
-      StringRef mnemonic = text.take_until([](char c) { return c == ' '; });
-      StringRef operands = text.drop_front(mnemonic.size()).trim();
-      const auto *entry =
-          find_if(known, [&](const auto &k) { return k.first == mnemonic; });
-      if (entry == std::end(known) || operands.rtrim(';').trim() != "$0,$1" ||
-          call->arg_size() != 1) {
+      std::string text = StringRef(asmOp->getAsmString()).trim().str();
+      // Compare templates with whitespace removed.
+      std::string squeezed;
+      for (char c : text)
+        if (!isspace(static_cast<unsigned char>(c)))
+          squeezed += c;
+      IRBuilder<> b(call);
+      SmallVector<Value *> args(call->args());
+      Value *replacement = nullptr;
+      if (squeezed == "{mad.lo.cc.u32$0,$2,$3,$4;madc.hi.u32$1,$2,$3,0;}") {
+        FunctionCallee callee = m.getOrInsertFunction(
+            "__moe_emu_asm_mad_wide_u32",
+            FunctionType::get(Type::getVoidTy(ctx), {ptrTy(), ptrTy()}, false));
+        replacement = packedCall(b, *call, callee, args);
+      } else {
+        StringRef mnemonic =
+            StringRef(text).take_until([](char c) { return c == ' '; });
+        const auto *entry =
+            find_if(unary, [&](const auto &k) { return k.first == mnemonic; });
+        if (entry != std::end(unary) &&
+            squeezed == (mnemonic + "$0,$1;").str() && args.size() == 1)
+          replacement = b.CreateCall(
+              m.getOrInsertFunction(entry->second, call->getFunctionType()),
+              args);
+      }
+      if (!replacement) {
         error = ("the CUDA emulator cannot run the inline PTX '" + text +
                  "' in '" + call->getFunction()->getName() + "'")
                     .str();
         return false;
       }
-      FunctionCallee callee =
-          m.getOrInsertFunction(entry->second, call->getFunctionType());
-      IRBuilder<> b(call);
-      Value *replacement = b.CreateCall(callee, {call->getArgOperand(0)});
       call->replaceAllUsesWith(replacement);
       call->eraseFromParent();
     }

@@ -1,4 +1,4 @@
-// RUN: moe-opt %s --moe-gpu-device-constants | FileCheck %s
+// RUN: moe-opt %s -split-input-file --moe-gpu-device-constants | FileCheck %s
 
 // Host reads of a constant tensor global go through the runtime's device
 // copy (16 bytes: 4 x f32); the string global of a check message does not.
@@ -21,5 +21,23 @@ module {
     %2 = llvm.mlir.addressof @message : !llvm.ptr
     llvm.call @use(%2) : (!llvm.ptr) -> ()
     llvm.return %1 : !llvm.ptr
+  }
+}
+
+// -----
+
+// A 0-d tensor constant becomes a scalar global, which kernels read too
+// (the CUDA emulator caught one read from host memory): it gets a device
+// copy as well (4 bytes).
+// CHECK-LABEL: llvm.func @scalar
+// CHECK: %[[ADDR:.*]] = llvm.mlir.addressof @neg_inf : !llvm.ptr
+// CHECK: %[[SIZE:.*]] = llvm.mlir.constant(4 : i64) : i64
+// CHECK: %[[DEV:.*]] = llvm.call @moe_cuda_constant(%[[ADDR]], %[[SIZE]])
+// CHECK: llvm.return %[[DEV]]
+module {
+  llvm.mlir.global private constant @neg_inf(0xFF800000 : f32) {alignment = 64 : i64} : f32
+  llvm.func @scalar() -> !llvm.ptr {
+    %0 = llvm.mlir.addressof @neg_inf : !llvm.ptr
+    llvm.return %0 : !llvm.ptr
   }
 }
