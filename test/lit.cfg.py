@@ -33,6 +33,16 @@ if config.moe_ptxas and os.path.exists(config.moe_ptxas):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", config.moe_ptxas))
     config.substitutions.append(("%cuda_root", config.moe_cuda_root))
+# The CUDA emulator (runtime/cuda-emulator) runs every CUDA model's kernels
+# on this CPU: GPU execution tests run under it everywhere the toolkit is
+# (compiling the kernels still needs ptxas and libdevice).
+emulator_lib = os.path.join(config.moe_obj_root, "lib", "libmoe_cuda_emulator.so")
+if "ptxas" in config.available_features and os.path.exists(emulator_lib):
+    config.available_features.add("cuda-emulator")
+    config.substitutions.append(("%cuda_emulator", emulator_lib))
+    for var in ("MOE_CUDA_EMULATOR_SEED", "MOE_CUDA_EMULATOR_THREADS"):
+        if var in os.environ:
+            config.environment[var] = os.environ[var]
 if shutil.which("nvidia-smi"):
     import subprocess
     try:

@@ -93,6 +93,9 @@ typedef struct emu_launch {
   pthread_mutex_t report_lock;
   int reports;
   char first_report[1024];
+#define MAX_KINDS 16
+  const char *kinds[MAX_KINDS]; /* report formats seen, and how often */
+  int kind_counts[MAX_KINDS];
 } emu_launch;
 
 /* A worker thread's state while it runs one block. */

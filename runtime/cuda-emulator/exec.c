@@ -24,7 +24,7 @@ __thread emu_exec *emu_current;
 
 static void signal_default(int signal);
 
-enum { STACK_BYTES = 64 << 10, GUARD_BYTES = 4096, MAX_REPORTS = 10 };
+enum { STACK_BYTES = 64 << 10, GUARD_BYTES = 4096, MAX_REPORTS_PER_KIND = 3 };
 
 void emu_report(int fatal, const char *format, ...) {
   emu_exec *x = emu_current;
@@ -46,11 +46,19 @@ void emu_report(int fatal, const char *format, ...) {
   pthread_mutex_lock(&l->report_lock);
   if (l->reports == 0)
     snprintf(l->first_report, sizeof(l->first_report), "%s", message);
-  if (l->reports < MAX_REPORTS)
-    fprintf(stderr, "moe CUDA emulator: %s\n", message);
-  else if (l->reports == MAX_REPORTS)
-    fprintf(stderr, "moe CUDA emulator: further reports of this launch "
-                    "omitted\n");
+  /* A few of each kind of report: one kind must not hide the others. */
+  int kind = 0;
+  while (kind < MAX_KINDS && l->kinds[kind] && l->kinds[kind] != format)
+    ++kind;
+  if (kind < MAX_KINDS) {
+    l->kinds[kind] = format;
+    if (l->kind_counts[kind] < MAX_REPORTS_PER_KIND)
+      fprintf(stderr, "moe CUDA emulator: %s\n", message);
+    else if (l->kind_counts[kind] == MAX_REPORTS_PER_KIND)
+      fprintf(stderr, "moe CUDA emulator: further reports like the last one "
+                      "omitted\n");
+    ++l->kind_counts[kind];
+  }
   ++l->reports;
   pthread_mutex_unlock(&l->report_lock);
   if (fatal) {
@@ -165,8 +173,8 @@ static void run_block(emu_exec *x, uint64_t linear) {
     if (barrier && barrier + done == n) {
       if (done) {
         emu_report(0,
-                   "barrier divergence: %d threads wait at bar.sync "
-                   "that %d threads of the block exited without reaching",
+                   "barrier divergence: %d of the block's threads wait at "
+                   "bar.sync, which %d exited without reaching",
                    barrier, done);
         x->abort_block = 1;
         return;

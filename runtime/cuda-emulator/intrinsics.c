@@ -12,6 +12,7 @@
 
 #include <fenv.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 static emu_fiber *me(void) { return emu_current->current; }
@@ -116,6 +117,30 @@ float __moe_emu_ceil_ftz_f(float x) { return ceilf(ftz(x)); }
 double __moe_emu_ceil_d(double x) { return ceil(x); }
 float __moe_emu_rint_f(float x) { return rintf(x); }
 double __moe_emu_rint_d(double x) { return rint(x); }
+
+/* Conversions with an explicit rounding mode (cvt.rni and friends): out of
+ * range values saturate, NaN becomes 0, as PTX specifies. */
+#define CONVERT(name, From, To, lo, hi, mode)                                  \
+  To name(From x) {                                                            \
+    if (x != x)                                                                \
+      return 0;                                                                \
+    int saved = fegetround();                                                  \
+    fesetround(mode);                                                          \
+    volatile From r = nearbyint((double)x);                                    \
+    fesetround(saved);                                                         \
+    return r <= (From)(lo) ? (To)(lo) : r >= (From)(hi) ? (To)(hi) : (To)r;    \
+  }
+#define CONVERTS(prefix, From, To, lo, hi)                                     \
+  CONVERT(prefix##_rn, From, To, lo, hi, FE_TONEAREST)                         \
+  CONVERT(prefix##_rz, From, To, lo, hi, FE_TOWARDZERO)                        \
+  CONVERT(prefix##_rm, From, To, lo, hi, FE_DOWNWARD)                          \
+  CONVERT(prefix##_rp, From, To, lo, hi, FE_UPWARD)
+CONVERTS(__moe_emu_f2i, float, int32_t, INT32_MIN, INT32_MAX)
+CONVERTS(__moe_emu_f2ui, float, uint32_t, 0, UINT32_MAX)
+CONVERTS(__moe_emu_d2i, double, int32_t, INT32_MIN, INT32_MAX)
+CONVERTS(__moe_emu_d2ui, double, uint32_t, 0, UINT32_MAX)
+CONVERTS(__moe_emu_f2ll, float, int64_t, INT64_MIN, INT64_MAX)
+CONVERTS(__moe_emu_d2ll, double, int64_t, INT64_MIN, INT64_MAX)
 
 /* libdevice's inline "mad.lo.cc.u32 $0, $2, $3, $4; madc.hi.u32 $1, $2, $3,
  * 0": the 64-bit a * b + c as {low, high}. */
