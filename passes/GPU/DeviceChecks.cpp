@@ -118,6 +118,18 @@ struct GPUDeviceChecksPass
       int64_t id = 0;
       for (cf::AssertOp check : checks) {
         std::string message = check.getMsg().str();
+        // Threads that skip the rest of their block would leave the others
+        // waiting at a barrier in it (barrier divergence: a hang).
+        bool barrierAfter = false;
+        for (Operation *op = check->getNextNode(); op && !barrierAfter;
+             op = op->getNextNode())
+          op->walk([&](gpu::BarrierOp) { barrierAfter = true; });
+        if (barrierAfter) {
+          check.emitError("cannot report this check from a GPU kernel: a "
+                          "barrier follows it, which threads skipping the "
+                          "rest of the block would never reach");
+          return signalPassFailure();
+        }
         if (failed(guardRest(rewriter, check, slot, ++id))) {
           check.emitError("cannot report this check from a GPU kernel: the "
                           "code it guards yields values of type other than "

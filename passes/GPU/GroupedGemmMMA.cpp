@@ -35,11 +35,18 @@ constexpr int64_t kWarpTiles = 2 * 4, kAccPerTile = 4;
 struct MMABuilder : KernelBuilder {
   Type elt;
 
-  /// One f32 element of a workgroup tile as a tf32 mma register (its bits;
-  /// the tensor core ignores the low mantissa bits).
+  /// One f32 element of a workgroup tile as a tf32 mma register.
   Value single(Value tile, Value row, Value col) {
     Value v = memref::LoadOp::create(b, tile, ValueRange{row, col});
-    return arith::BitcastOp::create(b, b.getI32Type(), v);
+    // Rounded to tf32 (cvt.rna): the tensor cores would otherwise truncate
+    // the low mantissa bits, biasing every product toward zero.
+    return NVVM::ConvertFloatToTF32Op::create(
+        b, b.getI32Type(), v,
+        NVVM::FPRoundingModeAttr::get(b.getContext(),
+                                      NVVM::FPRoundingMode::RNA),
+        NVVM::SaturationModeAttr::get(b.getContext(),
+                                      NVVM::SaturationMode::NONE),
+        b.getBoolAttr(false));
   }
 
   /// Two consecutive elements of a workgroup tile as one mma register:

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 __thread emu_exec *emu_current;
@@ -287,8 +288,35 @@ static void install_crash_handler(void) {
   sigaction(SIGBUS, &action, NULL);
 }
 
+/* MOE_CUDA_EMULATOR_STATS=1: totals printed at exit, for the speed of the
+ * emulator (emulated GPU threads per second of launch time). */
+static atomic_uint_fast64_t stat_launches, stat_blocks, stat_threads,
+    stat_nanoseconds;
+
+static void print_stats(void) {
+  double seconds = (double)atomic_load(&stat_nanoseconds) * 1e-9;
+  uint64_t threads = atomic_load(&stat_threads);
+  fprintf(stderr,
+          "moe CUDA emulator: %llu launches, %llu blocks, %llu threads in "
+          "%.3f s: %.3g emulated threads/s\n",
+          (unsigned long long)atomic_load(&stat_launches),
+          (unsigned long long)atomic_load(&stat_blocks),
+          (unsigned long long)threads, seconds,
+          seconds > 0 ? (double)threads / seconds : 0.0);
+}
+
+static void start_stats(void) {
+  const char *v = getenv("MOE_CUDA_EMULATOR_STATS");
+  if (v && *v && strcmp(v, "0"))
+    atexit(print_stats);
+}
+
 int emu_run_launch(emu_launch *l) {
   static atomic_uint_fast64_t launches;
+  static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
+  pthread_once(&stats_once, start_stats);
+  struct timespec begin, end;
+  clock_gettime(CLOCK_MONOTONIC, &begin);
   static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
   pthread_once(&handler_once, install_crash_handler);
   l->blocks = (uint64_t)l->grid[0] * l->grid[1] * l->grid[2];
@@ -321,6 +349,14 @@ int emu_run_launch(emu_launch *l) {
   for (long i = 0; i < started; ++i)
     pthread_join(threads[i], NULL);
   free(l->order);
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  atomic_fetch_add(&stat_launches, 1);
+  atomic_fetch_add(&stat_blocks, l->blocks);
+  atomic_fetch_add(&stat_threads,
+                   l->blocks * l->block[0] * l->block[1] * l->block[2]);
+  atomic_fetch_add(&stat_nanoseconds,
+                   (uint64_t)((end.tv_sec - begin.tv_sec) * 1000000000ll +
+                              (end.tv_nsec - begin.tv_nsec)));
   return l->reports ? (atomic_load(&l->fatal) && l->first_report[0] &&
                                strstr(l->first_report, "out of bounds")
                            ? EMU_ERROR_ILLEGAL_ADDRESS

@@ -64,7 +64,7 @@
 // PTX: // ---- GPU module @moe_kernels (#nvvm.target<O = 3, chip = "sm_80">)
 // PTX: .target sm_80
 // PTX: .visible .entry expert_matmul(
-// PTX: .shared .align 4 .b8 {{.*}}[4096];
+// PTX: .shared .align 16 .b8 {{.*}}[4096];
 // PTX: bar.sync 0;
 // PTX: fma.rn.f32
 // PTX: .visible .entry expert_matmul_0(

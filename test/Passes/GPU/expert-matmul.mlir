@@ -2,11 +2,13 @@
 // RUN: moe-opt %s -split-input-file -verify-diagnostics --moe-gpu-expert-matmul=allow-tf32 --cse | FileCheck %s --check-prefix=TF32
 
 // With allow-tf32, f32 operands take the tensor cores as tf32: registers
-// are the f32 bits, m16n8k8, 4 k steps per 32-deep slice.
+// are the f32 values rounded to tf32 (cvt.rna; the raw bits would be
+// truncated), m16n8k8, 4 k steps per 32-deep slice.
 // TF32-LABEL: func.func @f32_bias
 // TF32: threads in (%c128
-// TF32: gpu.func @expert_matmul({{.*}}) workgroup(%{{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>>) kernel
-// TF32: arith.bitcast %{{.*}} : f32 to i32
+// TF32: gpu.func @expert_matmul({{.*}}) workgroup(%{{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<64x40xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// TF32-NOT: arith.bitcast %{{.*}} : f32 to i32
+// TF32: nvvm.convert.float.to.tf32 %{{.*}} {rnd = #nvvm.fp_rnd_mode<rna>}
 // TF32-COUNT-32: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 
 // One launch over all experts: ceil(N / 64) x R / 64 blocks of 16 x 16
@@ -22,9 +24,10 @@
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY]], %{{.*}}) threads in (%c16{{.*}}, %c16{{.*}}, %{{.*}}) args(%[[X]] : {{.*}}, %[[OFF]] : {{.*}}, %[[OUT]] : memref<?x48xf32>)
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 //
-// The kernel: two 16 x 64 f32 tiles of workgroup memory.
+// The kernel: two 16 x 64 f32 tiles of workgroup memory, declared 16-byte
+// aligned (vectorized accesses assume it).
 // CHECK: gpu.module @moe_kernels
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>) kernel
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
 // CHECK: %[[TX:.*]] = gpu.thread_id x
 // CHECK: %[[TY:.*]] = gpu.thread_id y
 // CHECK: gpu.block_id y
@@ -68,7 +71,7 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // Block 128 is a multiple of the 64-row tile.
 // CHECK-LABEL: func.func @bf16
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in ({{.*}}) threads in (%c128, %c1{{.*}}, %c1{{.*}})
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>) kernel
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
 // CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: memref.store %{{.*}}, %[[SA]]
 // CHECK: memref.store %{{.*}}, %[[SB]]
@@ -94,7 +97,7 @@ func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
 // memory.
 // RUN: moe-opt %s -split-input-file -verify-diagnostics --moe-gpu-expert-matmul=tensor-cores=false --cse | FileCheck %s --check-prefix=SIMT
 // SIMT-LABEL: func.func @f16_simt
-// SIMT: gpu.func @expert_matmul({{.*}}) workgroup(%{{.*}} : memref<16x64xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<16x64xf32, #gpu.address_space<workgroup>>) kernel
+// SIMT: gpu.func @expert_matmul({{.*}}) workgroup(%{{.*}} : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
 // SIMT: arith.extf %{{.*}} : f16 to f32
 // SIMT-NOT: nvvm.mma.sync
 // SIMT: math.fma

@@ -27,7 +27,7 @@
 //
 // The kernel: a row of logits per warp, the group starts, the last-block
 // flag.
-// CHECK: gpu.func @route_plan({{.*}}) workgroup(%[[LOGITS:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>>, %[[START:.*]] : memref<8xi32, #gpu.address_space<workgroup>>, %[[LAST:.*]] : memref<1xi32, #gpu.address_space<workgroup>>) kernel
+// CHECK: gpu.func @route_plan({{.*}}) workgroup(%[[LOGITS:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[START:.*]] : memref<8xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[LAST:.*]] : memref<1xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
 // The fused router matmul: lane-strided dot products, reduced by shuffles.
 // CHECK: math.fma
 // CHECK: gpu.shuffle xor %{{.*}}, %c16_i32, %c32_i32 : f32
