@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/Matchers.h"
@@ -66,6 +67,36 @@ void initializeCombined(ImplicitLocOpBuilder &b, Value init, Value out) {
       b, MemRefType::get(type.getShape(), type.getElementType()), init,
       /*readOnly=*/true);
   memref::CopyOp::create(b, src, out);
+}
+
+/// `t` converted elementwise to float type `to` (a linalg.generic, which
+/// becomes a flat kernel). A fill converts its value instead.
+Value convert(ImplicitLocOpBuilder &b, Value t, Type to) {
+  auto type = cast<RankedTensorType>(t.getType());
+  Type from = type.getElementType();
+  auto cast = [&](OpBuilder &nb, Location loc, Value v) -> Value {
+    if (to.getIntOrFloatBitWidth() > from.getIntOrFloatBitWidth())
+      return arith::ExtFOp::create(nb, loc, to, v);
+    return arith::TruncFOp::create(nb, loc, to, v);
+  };
+  SmallVector<Value> dynSizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      dynSizes.push_back(tensor::DimOp::create(b, t, d));
+  Value empty = tensor::EmptyOp::create(b, type.getShape(), to, dynSizes);
+  if (auto fill = t.getDefiningOp<linalg::FillOp>())
+    return linalg::FillOp::create(b, cast(b, b.getLoc(), fill.value()), empty)
+        .getResult(0);
+  SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(type.getRank()));
+  SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, TypeRange{empty.getType()}, ValueRange{t}, ValueRange{empty},
+             maps, iterators,
+             [&](OpBuilder &nb, Location loc, ValueRange args) {
+               linalg::YieldOp::create(nb, loc, cast(nb, loc, args[0]));
+             })
+      .getResult(0);
 }
 
 /// An empty kernel in the module's @moe_kernels GPU module.
@@ -126,10 +157,17 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
       dynSizes.push_back(ops.pairedEpilogue()
                              ? Value(arith::DivUIOp::create(b, n, k.idx(2)))
                              : n);
+    // A combined 16-bit output accumulates in f32, converted once after
+    // the launch: atomic additions in f16/bf16 would round k times.
+    bool widen = op.isCombined() && elt.getIntOrFloatBitWidth() == 16;
+    Type accType = widen ? b.getF32Type() : elt;
     ops.out = memref::AllocOp::create(
-        b, MemRefType::get(resType.getShape(), elt), dynSizes);
+        b, MemRefType::get(resType.getShape(), accType), dynSizes);
     if (op.isCombined())
-      initializeCombined(b, op.getCombineInit(), ops.out);
+      initializeCombined(b,
+                         widen ? convert(b, op.getCombineInit(), accType)
+                               : op.getCombineInit(),
+                         ops.out);
 
     if (dense)
       ops.rowLimit = rows;
@@ -173,8 +211,11 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
         b, fn, gpu::KernelDim3{gridX, gridY, one},
         gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
         /*dynamicSharedMemorySize=*/nullptr, operands);
-    Value result = bufferization::ToTensorOp::create(
-        b, resType, ops.out, /*restrict=*/true, /*writable=*/true);
+    Value result = bufferization::ToTensorOp::create(b, resType.clone(accType),
+                                                     ops.out, /*restrict=*/true,
+                                                     /*writable=*/true);
+    if (widen)
+      result = convert(b, result, elt);
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -20,8 +20,7 @@ gpu::GPUModuleOp mlir::moe::gpu_gemm::getOrCreateKernelModule(ModuleOp module) {
   return gpu::GPUModuleOp::create(mb, module.getLoc(), kKernelModule);
 }
 
-Value mlir::moe::gpu_gemm::addSharedBuffer(gpu::GPUFuncOp fn,
-                                          MemRefType type) {
+Value mlir::moe::gpu_gemm::addSharedBuffer(gpu::GPUFuncOp fn, MemRefType type) {
   Value buffer = fn.addWorkgroupAttribution(type, fn.getLoc());
   fn.setWorkgroupAttributionAttr(
       fn.getNumWorkgroupAttributions() - 1,
@@ -94,6 +93,9 @@ static Value boundForRow(KernelBuilder &k, const Operands &ops, Value row,
 
 void KernelBuilder::storeOut(const Operands &ops, Value v, Value row, Value col,
                              Value n, Type elt) {
+  // A combined output may accumulate in f32 (ExpertMatmul.cpp): store in
+  // the buffer's type.
+  elt = cast<MemRefType>(ops.out.getType()).getElementType();
   if (!ops.combineSlots)
     return storeIfInColumns(ops.out, fromF32(v, elt), row, col,
                             boundForRow(*this, ops, row, n));

@@ -72,7 +72,7 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
   ImplicitLocOpBuilder b(fn.getLoc(), ctx);
   Block &body = fn.getBody().front();
   b.setInsertionPointToStart(&body);
-  Type elt = cast<MemRefType>(ops.out.getType()).getElementType();
+  Type elt = cast<MemRefType>(ops.x.getType()).getElementType();
   MMABuilder k{{b}, elt};
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);

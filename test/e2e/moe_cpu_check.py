@@ -15,7 +15,7 @@ a GPU).
 
 usage: moe_cpu_check.py WORKDIR [--tokens T] [--hidden H] [--inter I]
        [--experts E] [--k K] [--act relu|gelu|silu|swiglu] [--fusion 0|1|2]
-       [--bias] [--renorm] [--batched] [--dtype f32|f16] [--seed S]
+       [--bias] [--renorm] [--batched] [--dtype f32|f16|bf16] [--seed S]
        [--device cpu|cuda] [--sm 80|86|89|90] [--compile-only]
 """
 import argparse
@@ -65,8 +65,12 @@ args = p.parse_args()
 
 os.makedirs(args.workdir, exist_ok=True)
 rng = np.random.default_rng(args.seed)
-np_type = np.float32 if args.dtype == "f32" else np.float16
-onnx_type = TensorProto.FLOAT if args.dtype == "f32" else TensorProto.FLOAT16
+if args.dtype == "bf16":  # NumPy's bfloat16 comes with onnx (ml_dtypes)
+    import ml_dtypes
+    np_type, onnx_type = ml_dtypes.bfloat16, TensorProto.BFLOAT16
+else:
+    np_type = np.float32 if args.dtype == "f32" else np.float16
+    onnx_type = TensorProto.FLOAT if args.dtype == "f32" else TensorProto.FLOAT16
 E, H, I, T = args.experts, args.hidden, args.inter, args.tokens
 gated = args.act == "swiglu"
 # swiglu_fusion = 0: the gate in fc1 and the up projection in fc3.
@@ -150,6 +154,8 @@ if args.device == "cpu":
 else:
     # Through moe-run, which reports the device's failures.
     ours = run_cli(lib, [x, logits], args.workdir, device=args.device)
+    if args.dtype == "bf16":  # moe-run writes bfloat16 as raw uint16
+        ours = ours.view(np_type)
 
 
 def numpy_reference():

@@ -120,6 +120,8 @@ def run_cli(lib, inputs, workdir, device="cpu", threads=None, name="run"):
     args = []
     for i, a in enumerate(inputs):
         path = os.path.join(workdir, f"{name}.in{i}.npy")
+        if a.dtype.name == "bfloat16":  # moe-run reads it as raw uint16
+            a = a.view(np.uint16)
         np.save(path, a)
         args += ["--input", path]
     out = os.path.join(workdir, f"{name}.out.npy")
