@@ -13,11 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+typedef struct live_buffer {
+  void *p; /* NULL empty, TOMBSTONE removed */
+  void (*release)(void *);
+} live_buffer;
+
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static void **live;      /* slots: NULL empty, TOMBSTONE removed */
-static size_t capacity;  /* a power of two, or 0 */
-static size_t used;      /* slots not empty (live or removed) */
-static size_t count;     /* live buffers */
+static live_buffer *live;
+static size_t capacity; /* a power of two, or 0 */
+static size_t used;     /* slots not empty (live or removed) */
+static size_t count;    /* live buffers */
 static char tombstone;
 #define TOMBSTONE ((void *)&tombstone)
 
@@ -28,17 +33,17 @@ static size_t slot_of(void *p, size_t cap) {
 
 /* Re-inserts every live buffer into a table of `cap` slots. */
 static int rehash(size_t cap) {
-  void **fresh = calloc(cap, sizeof(void *));
+  live_buffer *fresh = calloc(cap, sizeof(live_buffer));
   if (!fresh)
     return 0;
   for (size_t i = 0; i < capacity; ++i) {
-    void *p = live[i];
+    void *p = live[i].p;
     if (!p || p == TOMBSTONE)
       continue;
     size_t s = slot_of(p, cap);
-    while (fresh[s])
+    while (fresh[s].p)
       s = (s + 1) & (cap - 1);
-    fresh[s] = p;
+    fresh[s] = live[i];
   }
   free(live);
   live = fresh;
@@ -48,17 +53,17 @@ static int rehash(size_t cap) {
 }
 
 /* Remembers `p`; 0 when the table cannot grow. */
-static int remember(void *p) {
+static int remember(void *p, void (*release)(void *)) {
   if ((used + 1) * 2 > capacity &&
-      !rehash(capacity ? (count * 4 > capacity ? capacity * 2 : capacity)
-                       : 64))
+      !rehash(capacity ? (count * 4 > capacity ? capacity * 2 : capacity) : 64))
     return 0;
   size_t s = slot_of(p, capacity);
-  while (live[s] && live[s] != TOMBSTONE)
+  while (live[s].p && live[s].p != TOMBSTONE)
     s = (s + 1) & (capacity - 1);
-  if (!live[s])
+  if (!live[s].p)
     ++used;
-  live[s] = p;
+  live[s].p = p;
+  live[s].release = release;
   ++count;
   return 1;
 }
@@ -66,12 +71,25 @@ static int remember(void *p) {
 static void forget(void *p) {
   if (!capacity)
     return;
-  for (size_t s = slot_of(p, capacity); live[s]; s = (s + 1) & (capacity - 1))
-    if (live[s] == p) {
-      live[s] = TOMBSTONE;
+  for (size_t s = slot_of(p, capacity); live[s].p; s = (s + 1) & (capacity - 1))
+    if (live[s].p == p) {
+      live[s].p = TOMBSTONE;
       --count;
       return;
     }
+}
+
+int moe_runtime_remember(void *buffer, void (*release)(void *)) {
+  pthread_mutex_lock(&live_lock);
+  int kept = remember(buffer, release);
+  pthread_mutex_unlock(&live_lock);
+  return kept;
+}
+
+void moe_runtime_forget(void *buffer) {
+  pthread_mutex_lock(&live_lock);
+  forget(buffer);
+  pthread_mutex_unlock(&live_lock);
 }
 
 static void out_of_memory(size_t bytes) {
@@ -85,10 +103,7 @@ void *moe_runtime_malloc(size_t bytes) {
   void *p = malloc(bytes ? bytes : 1);
   if (!p)
     out_of_memory(bytes);
-  pthread_mutex_lock(&live_lock);
-  int kept = remember(p);
-  pthread_mutex_unlock(&live_lock);
-  if (!kept) {
+  if (!moe_runtime_remember(p, free)) {
     free(p);
     out_of_memory(bytes);
   }
@@ -98,18 +113,16 @@ void *moe_runtime_malloc(size_t bytes) {
 void moe_runtime_free(void *buffer) {
   if (!buffer)
     return;
-  pthread_mutex_lock(&live_lock);
-  forget(buffer);
-  pthread_mutex_unlock(&live_lock);
+  moe_runtime_forget(buffer);
   free(buffer);
 }
 
 void moe_runtime_end_allocations(int failed) {
   pthread_mutex_lock(&live_lock);
   for (size_t i = 0; i < capacity; ++i) {
-    if (failed && live[i] && live[i] != TOMBSTONE)
-      free(live[i]);
-    live[i] = NULL;
+    if (failed && live[i].p && live[i].p != TOMBSTONE)
+      live[i].release(live[i].p);
+    live[i].p = NULL;
   }
   used = count = 0;
   pthread_mutex_unlock(&live_lock);

@@ -285,6 +285,15 @@ CUresult cuEventDestroy_v2(void *event) {
 
 /* ---- memory ---- */
 
+static atomic_llong live_buffers, live_bytes;
+
+/* What the program holds in device memory now (for leak tests). */
+long long moe_cuda_emulator_live_buffers(long long *bytes) {
+  if (bytes)
+    *bytes = atomic_load(&live_bytes);
+  return atomic_load(&live_buffers);
+}
+
 CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
                            unsigned flags) {
   size_t rounded = (bytes + 255) / 256 * 256;
@@ -296,6 +305,8 @@ CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
   /* Device memory starts out with whatever was there: a pattern makes a
    * kernel that reads what nobody wrote visible in its results. */
   memset(p, 0xa5, rounded);
+  atomic_fetch_add(&live_buffers, 1);
+  atomic_fetch_add(&live_bytes, (long long)bytes);
   *out = (unsigned long long)(uintptr_t)p;
   return EMU_SUCCESS;
 }
@@ -304,6 +315,12 @@ CUresult cuMemFree_v2(unsigned long long pointer) {
   void *p = (void *)(uintptr_t)pointer;
   if (!p)
     return EMU_SUCCESS;
+  size_t bytes = emu_allocation_size(p);
+  if (!bytes && !emu_is_allocation(p))
+    return fail(EMU_ERROR_INVALID_VALUE,
+                "cuMemFree of %p, which is not a device buffer", p);
+  atomic_fetch_sub(&live_buffers, 1);
+  atomic_fetch_sub(&live_bytes, (long long)bytes);
   emu_unregister(p);
   free(p);
   return EMU_SUCCESS;

@@ -136,6 +136,7 @@ EMU_HIDDEN int emu_regions_snapshot(emu_region **regions, size_t *count);
 EMU_HIDDEN int emu_register(void *start, size_t bytes);
 EMU_HIDDEN void emu_unregister(void *start);
 EMU_HIDDEN size_t emu_allocation_size(void *start);
+EMU_HIDDEN int emu_is_allocation(void *start);
 
 /* warp.c */
 EMU_HIDDEN void emu_warp_complete(emu_exec *x, emu_warp *w);

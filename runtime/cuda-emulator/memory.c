@@ -81,6 +81,14 @@ size_t emu_allocation_size(void *start) {
   return size;
 }
 
+int emu_is_allocation(void *start) {
+  pthread_mutex_lock(&regions_lock);
+  size_t at = find((uintptr_t)start);
+  int found = at < region_count && regions[at].start == (uintptr_t)start;
+  pthread_mutex_unlock(&regions_lock);
+  return found;
+}
+
 int emu_regions_snapshot(emu_region **out, size_t *count) {
   pthread_mutex_lock(&regions_lock);
   *out = malloc((region_count + 1) * sizeof(emu_region));

@@ -16,7 +16,9 @@
  *===---------------------------------------------------------------------===*/
 
 #include "driver.h"
+#include "moe/Runtime/Allocation.h"
 #include "moe/Runtime/CUDA.h"
+#include "moe/Runtime/Errors.h"
 #include "moe/Runtime/GPUImage.h"
 
 #include <pthread.h>
@@ -24,8 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void moe_runtime_fail(const char *message);
 
 typedef struct moe_gpu_module {
   const void *image;
@@ -114,8 +114,9 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
     moe_runtime_fail("a kernel grid exceeds the device limits (too many "
                      "tokens for one launch)");
   if (smem > 48 * 1024)
-    moe_cuda_check(d->cuFuncSetAttribute((CUfunction)function, 8 /* max
-                     dynamic shared size */, smem),
+    moe_cuda_check(d->cuFuncSetAttribute((CUfunction)function,
+                                         8 /* max
+dynamic shared size */, smem),
                    "raising a kernel's shared memory limit");
   moe_cuda_check(d->cuLaunchKernel((CUfunction)function, (unsigned)gridX,
                                    (unsigned)gridY, (unsigned)gridZ,
@@ -156,22 +157,39 @@ void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
                  "copying a buffer (cuMemcpyAsync)");
 }
 
-void *moe_cuda_alloc(size_t bytes) {
+static void *device_alloc(size_t bytes) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   CUdeviceptr p = 0;
   /* Zero-sized buffers (no tokens) still need a distinct address. */
-  moe_cuda_check(d->cuMemAllocManaged(&p, bytes ? bytes : 1,
-                                      MOE_CU_MEM_ATTACH_GLOBAL),
-                 "allocating device memory (cuMemAllocManaged)");
+  moe_cuda_check(
+      d->cuMemAllocManaged(&p, bytes ? bytes : 1, MOE_CU_MEM_ATTACH_GLOBAL),
+      "allocating device memory (cuMemAllocManaged)");
   return (void *)(uintptr_t)p;
+}
+
+static void device_free(void *ptr) {
+  const moe_cuda_driver *d = moe_cuda_driver_get();
+  if (d)
+    d->cuMemFree((CUdeviceptr)(uintptr_t)ptr);
+}
+
+/* A call's buffers are remembered like a CPU model's (Allocation.h), so a
+ * call that fails part-way frees them all. */
+void *moe_cuda_alloc(size_t bytes) {
+  void *p = device_alloc(bytes);
+  if (!moe_runtime_remember(p, device_free)) {
+    device_free(p);
+    moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY,
+                          "out of memory for the table of device buffers");
+  }
+  return p;
 }
 
 void moe_cuda_free(void *ptr) {
   if (!ptr)
     return;
-  const moe_cuda_driver *d = moe_cuda_driver_get();
-  if (d)
-    d->cuMemFree((CUdeviceptr)(uintptr_t)ptr);
+  moe_runtime_forget(ptr);
+  device_free(ptr);
 }
 
 void moe_cuda_synchronize(void) {
@@ -233,11 +251,12 @@ void *moe_cuda_constant(const void *host, size_t bytes) {
       return e->device;
     }
   pthread_mutex_unlock(&lock);
-  void *device = moe_cuda_alloc(bytes);
+  /* Kept for the process, not for the call. */
+  void *device = device_alloc(bytes);
   memcpy(device, host, bytes);
   constant_entry *e = malloc(sizeof(constant_entry));
   if (!e) {
-    moe_cuda_free(device);
+    device_free(device);
     moe_runtime_fail("out of memory for the constant table");
   }
   e->host = host;
