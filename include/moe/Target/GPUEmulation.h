@@ -12,16 +12,31 @@
 #define MOE_TARGET_GPUEMULATION_H
 
 #include "llvm/ADT/StringRef.h"
+#include "llvm/IR/DataLayout.h"
+#include "llvm/IR/PassManager.h"
+#include "llvm/TargetParser/Triple.h"
 
 #include <string>
 
-namespace llvm {
-class DataLayout;
-class Module;
-class Triple;
-} // namespace llvm
-
 namespace mlir::moe {
+
+/// The rewrite as a new-pass-manager module pass; a module it cannot
+/// rewrite is left unverified with the reason in `error()` (check it after
+/// running).
+class RetargetForEmulationPass
+    : public llvm::PassInfoMixin<RetargetForEmulationPass> {
+public:
+  RetargetForEmulationPass(llvm::DataLayout host, llvm::Triple triple,
+                           std::string &error)
+      : host(std::move(host)), triple(std::move(triple)), error(error) {}
+  llvm::PreservedAnalyses run(llvm::Module &module,
+                              llvm::ModuleAnalysisManager &);
+
+private:
+  llvm::DataLayout host;
+  llvm::Triple triple;
+  std::string &error;
+};
 
 /// Rewrites NVPTX-targeted `module` in place into host code for the
 /// emulator (see Retarget.cpp for the contract with the runtime). Returns

@@ -41,6 +41,7 @@
 #include "llvm/IR/Instructions.h"
 #include "llvm/IR/IntrinsicInst.h"
 #include "llvm/IR/Module.h"
+#include "llvm/IR/PassInstrumentation.h"
 #include "llvm/IR/ReplaceConstant.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/Support/MathExtras.h"
@@ -414,7 +415,20 @@ private:
 };
 } // namespace
 
+PreservedAnalyses
+mlir::moe::RetargetForEmulationPass::run(Module &module,
+                                         ModuleAnalysisManager &) {
+  Retargeter(module, error).run(host, triple);
+  return PreservedAnalyses::none();
+}
+
 bool mlir::moe::retargetForEmulation(Module &module, const DataLayout &host,
                                      const Triple &triple, std::string &error) {
-  return Retargeter(module, error).run(host, triple);
+  error.clear();
+  ModuleAnalysisManager analyses;
+  analyses.registerPass([] { return PassInstrumentationAnalysis(); });
+  ModulePassManager pm;
+  pm.addPass(RetargetForEmulationPass(host, triple, error));
+  pm.run(module, analyses);
+  return error.empty();
 }
