@@ -294,8 +294,34 @@ long long moe_cuda_emulator_live_buffers(long long *bytes) {
   return atomic_load(&live_buffers);
 }
 
+/* MOE_CUDA_EMULATOR_MEMORY: the device's memory in bytes (suffixes K, M,
+ * G), so that running out of it can be tested; unlimited by default. */
+static long long memory_limit(void) {
+  const char *v = getenv("MOE_CUDA_EMULATOR_MEMORY");
+  if (!v || !*v)
+    return -1;
+  char *end = NULL;
+  long long n = strtoll(v, &end, 10);
+  switch (*end) {
+  case 'G':
+    n <<= 10; /* fall through */
+  case 'M':
+    n <<= 10; /* fall through */
+  case 'K':
+    n <<= 10;
+  default:
+    break;
+  }
+  return n;
+}
+
 CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
                            unsigned flags) {
+  long long limit = memory_limit();
+  if (limit >= 0 && atomic_load(&live_bytes) + (long long)bytes > limit)
+    return fail(EMU_ERROR_OUT_OF_MEMORY,
+                "out of device memory: %zu bytes asked, %lld of %lld in use",
+                bytes, (long long)atomic_load(&live_bytes), limit);
   size_t rounded = (bytes + 255) / 256 * 256;
   void *p = rounded ? aligned_alloc(256, rounded) : NULL;
   if (!p || !emu_register(p, bytes)) {

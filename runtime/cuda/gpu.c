@@ -161,9 +161,15 @@ static void *device_alloc(size_t bytes) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   CUdeviceptr p = 0;
   /* Zero-sized buffers (no tokens) still need a distinct address. */
-  moe_cuda_check(
-      d->cuMemAllocManaged(&p, bytes ? bytes : 1, MOE_CU_MEM_ATTACH_GLOBAL),
-      "allocating device memory (cuMemAllocManaged)");
+  CUresult r =
+      d->cuMemAllocManaged(&p, bytes ? bytes : 1, MOE_CU_MEM_ATTACH_GLOBAL);
+  if (r == 2 /* CUDA_ERROR_OUT_OF_MEMORY */) {
+    char message[128];
+    snprintf(message, sizeof(message),
+             "out of device memory: allocating %zu bytes failed", bytes);
+    moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY, message);
+  }
+  moe_cuda_check(r, "allocating device memory (cuMemAllocManaged)");
   return (void *)(uintptr_t)p;
 }
 
