@@ -10,6 +10,7 @@
 
 #include "moe/Target/GPUEmulation.h"
 #include "moe/Target/SafeOutput.h"
+#include "moe/Version.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -34,6 +35,9 @@ static cl::opt<bool> emitLLVM(
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  cl::AddExtraVersionPrinter([](raw_ostream &os) {
+    os << "moe-emu-image " MOE_VERSION " (git " MOE_GIT_HASH ")\n";
+  });
   cl::ParseCommandLineOptions(
       argc, argv,
       "moe-emu-image: kernels in NVVM LLVM IR -> a CUDA emulator image\n");

@@ -14,6 +14,7 @@
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Target/Emit.h"
 #include "moe/Target/SafeOutput.h"
+#include "moe/Version.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/Diagnostics.h"
@@ -224,7 +225,8 @@ int main(int argc, char **argv) {
   moe::registerAllDialects(registry);
   moe::registerAllPasses();
   llvm::cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
-    os << "moe-opt: MLIR graph compiler for Mixture-of-Experts models\n";
+    os << "moe-opt " MOE_VERSION " (git " MOE_GIT_HASH
+          "): MLIR graph compiler for Mixture-of-Experts models\n";
   });
   auto [inputFilename, outputFilename] = registerAndParseCLIOptions(
       argc, argv,

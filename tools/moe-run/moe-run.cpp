@@ -8,6 +8,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "Npy.h"
+#include "moe/Version.h"
+
+#include "llvm/Config/llvm-config.h"
 
 #include <algorithm>
 #include <chrono>
@@ -29,7 +32,7 @@ namespace {
 const char *kUsage =
     "usage: moe-run LIB --input X.npy [--input ...] [--output Y.npy ...]\n"
     "               [--device cpu|cuda|cuda-emulator] [--threads N]\n"
-    "               [--benchmark N]\n"
+    "               [--benchmark N] [--version]\n"
     "\n"
     "Runs a model compiled by `moe-opt --moe-cpu-pipeline --emit=shared`\n"
     "(--device cpu, the default) or `--moe-cuda-pipeline` (--device cuda).\n"
@@ -164,6 +167,10 @@ std::optional<int> parseArgs(int argc, char **argv, Options &o) {
     };
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
+      return EXIT_SUCCESS;
+    } else if (arg == "--version") {
+      std::printf("moe-run " MOE_VERSION " (git " MOE_GIT_HASH
+                  "), built with LLVM " LLVM_VERSION_STRING "\n");
       return EXIT_SUCCESS;
     } else if (arg == "--input") {
       o.inputs.push_back(forRank(value("--input")));
