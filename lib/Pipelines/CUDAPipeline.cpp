@@ -56,6 +56,7 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(createGPUMapParallelLoops());
   pm.addPass(createGPUDeviceChecks());
   pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createGPUMergeModules());
   GpuNVVMAttachTargetOptions target;
   target.chip = "sm_" + options.sm;
   target.optLevel = 3;

@@ -136,6 +136,19 @@ def GPUMapParallelLoops : Pass<"moe-gpu-map-parallel-loops"> {
   ];
 }
 
+def GPUMergeModules : Pass<"moe-gpu-merge-modules", "::mlir::ModuleOp"> {
+  let summary = "Put every kernel of a model into one gpu.module";
+  let description = [{
+    Kernel outlining makes one `gpu.module` per launch; this pass moves the
+    contents of every `gpu.module` into one (`@moe_kernels` when it exists,
+    else the first), renaming symbols that would clash (`name_1`, ...) and
+    retargeting every `gpu.launch_func`. A model then has one kernel image:
+    one module load at run time, one ptxas run and one emulator image at
+    compile time, and `--emit=ptx` writes one PTX file that ptxas accepts.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 def GPUSerialize : Pass<"moe-gpu-serialize", "::mlir::ModuleOp"> {
   let summary = "Compile gpu.modules to fat binaries of cubin and PTX";
   let description = [{

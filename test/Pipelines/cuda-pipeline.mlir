@@ -28,27 +28,27 @@
 // combine (three loops). With no fusion, 12: a gather kernel precedes the
 // GEMMs and the activation is a kernel between them (UNFUSED).
 // PARTIAL-LABEL: llvm.func @moe_block(
-// PARTIAL: gpu.launch_func @moe_block_kernel::@moe_block_kernel
-// PARTIAL: gpu.launch_func @moe_block_kernel_0::@moe_block_kernel
+// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
 // PARTIAL: llvm.call @moe_runtime_fail
-// PARTIAL: gpu.launch_func @moe_block_kernel_1::@moe_block_kernel
-// PARTIAL: gpu.launch_func @moe_block_kernel_2::@moe_block_kernel
-// PARTIAL: gpu.launch_func @moe_block_kernel_3::@moe_block_kernel
-// PARTIAL-NOT: gpu.launch_func @moe_block_kernel
+// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL-NOT: gpu.launch_func @moe_kernels::@moe_block_kernel
 // PARTIAL: gpu.launch_func @moe_kernels::@expert_matmul blocks
-// PARTIAL-NOT: gpu.launch_func @moe_block_kernel
+// PARTIAL-NOT: gpu.launch_func @moe_kernels::@moe_block_kernel
 // PARTIAL: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks
-// PARTIAL: gpu.launch_func @moe_block_kernel_4::@moe_block_kernel
-// PARTIAL: gpu.launch_func @moe_block_kernel_5::@moe_block_kernel
-// PARTIAL: gpu.launch_func @moe_block_kernel_6::@moe_block_kernel
+// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
 // PARTIAL-NOT: gpu.launch_func
 // UNFUSED-LABEL: llvm.func @moe_block(
-// UNFUSED: gpu.launch_func @moe_block_kernel_4::@moe_block_kernel
-// UNFUSED-NOT: gpu.launch_func @moe_block_kernel
+// UNFUSED: gpu.launch_func @moe_kernels::@moe_block_kernel_5
+// UNFUSED-NOT: gpu.launch_func @moe_kernels::@moe_block_kernel
 // UNFUSED: gpu.launch_func @moe_kernels::@expert_matmul blocks
 // UNFUSED-NOT: gpu.launch_func @moe_kernels
-// UNFUSED: gpu.launch_func @moe_block_kernel_5::@moe_block_kernel
-// UNFUSED-NOT: gpu.launch_func @moe_block_kernel
+// UNFUSED: gpu.launch_func @moe_kernels::@moe_block_kernel_6
+// UNFUSED-NOT: gpu.launch_func @moe_kernels::@moe_block_kernel
 // UNFUSED: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks
 // CHECK-NOT: gpu.launch_func
 // CHECK: llvm.call @_mlir_memref_to_llvm_free
