@@ -32,6 +32,69 @@ Value idx(OpBuilder &b, Location loc, int64_t v) {
 
 struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
   using OpRewritePattern::OpRewritePattern;
+
+  /// Indices must lie in [-size, size) (ONNX; onnxruntime fails the run
+  /// otherwise). Constant ones are checked here; others by a reduction over
+  /// the indices whose result a check on the calling thread tests before
+  /// the gather reads anything (a check inside the gather's parallel loop
+  /// would fire on a pool thread).
+  static LogicalResult checkIndices(PatternRewriter &rewriter,
+                                    onnx::GatherOp op, Value indices,
+                                    Value axisSize, int64_t axis) {
+    Location loc = op.getLoc();
+    auto idxType = cast<RankedTensorType>(indices.getType());
+    std::optional<int64_t> size = getConstantIntValue(axisSize);
+    if (auto values = constantInts(indices)) {
+      if (!size)
+        return success();
+      for (int64_t v : *values)
+        if (v < -*size || v >= *size)
+          return op.emitError()
+                 << "Gather index " << v << " is out of range for axis " << axis
+                 << " of size " << *size;
+      return success();
+    }
+    Type elt = idxType.getElementType();
+    auto flag = RankedTensorType::get({}, rewriter.getI1Type());
+    Value none =
+        linalg::FillOp::create(
+            rewriter, loc,
+            ValueRange{arith::ConstantOp::create(rewriter, loc,
+                                                 rewriter.getBoolAttr(false))},
+            ValueRange{tensor::EmptyOp::create(
+                rewriter, loc, ArrayRef<int64_t>{}, rewriter.getI1Type())})
+            .getResult(0);
+    int64_t q = idxType.getRank();
+    MLIRContext *ctx = rewriter.getContext();
+    auto bad = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{flag}, ValueRange{indices}, ValueRange{none},
+        ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(q, ctx),
+                            AffineMap::get(q, 0, ctx)},
+        SmallVector<utils::IteratorType>(q, utils::IteratorType::reduction),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value n = arith::IndexCastOp::create(b, l, elt, axisSize);
+          Value low = arith::SubIOp::create(
+              b, l, arith::ConstantOp::create(b, l, b.getZeroAttr(elt)), n);
+          Value under = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
+                                              args[0], low);
+          Value over = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
+                                             args[0], n);
+          Value out = arith::OrIOp::create(b, l, under, over);
+          linalg::YieldOp::create(
+              b, l, arith::OrIOp::create(b, l, args[1], out).getResult());
+        });
+    Value any = tensor::ExtractOp::create(rewriter, loc, bad.getResult(0),
+                                          ValueRange{});
+    Value ok = arith::XOrIOp::create(
+        rewriter, loc, any,
+        arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(true)));
+    cf::AssertOp::create(rewriter, loc, ok,
+                         ("Gather: an index is out of range for axis " +
+                          Twine(axis) + " (indices must lie in [-size, size))")
+                             .str());
+    return success();
+  }
+
   LogicalResult matchAndRewrite(onnx::GatherOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -57,6 +120,8 @@ struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
         tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
     Value axisSize = getValueOrCreateConstantIndexOp(
         rewriter, loc, tensor::getMixedSize(rewriter, loc, data, axis));
+    if (failed(checkIndices(rewriter, op, indices, axisSize, axis)))
+      return failure();
     int64_t outRank = type.getRank();
     auto generic = linalg::GenericOp::create(
         rewriter, loc, TypeRange{init.getType()}, ValueRange{},
