@@ -92,10 +92,10 @@ static Value boundForRow(KernelBuilder &k, const Operands &ops, Value row,
 }
 
 void KernelBuilder::storeOut(const Operands &ops, Value v, Value row, Value col,
-                             Value n, Type elt) {
-  // A combined output may accumulate in f32 (ExpertMatmul.cpp): store in
-  // the buffer's type.
-  elt = cast<MemRefType>(ops.out.getType()).getElementType();
+                             Value n) {
+  // The buffer's type: a combined output may accumulate in f32 where the
+  // operands are 16-bit (ExpertMatmul.cpp).
+  Type elt = cast<MemRefType>(ops.out.getType()).getElementType();
   if (!ops.combineSlots)
     return storeIfInColumns(ops.out, fromF32(v, elt), row, col,
                             boundForRow(*this, ops, row, n));
@@ -119,17 +119,17 @@ void KernelBuilder::storeOut(const Operands &ops, Value v, Value row, Value col,
 }
 
 void KernelBuilder::storeUnpaired(const Operands &ops, Value v, Value row,
-                                  Value col, Value n, Type elt) {
+                                  Value col, Value n) {
   if (ops.epilogue)
     v = emitActivation(b, b.getLoc(), ops.epilogue, v, Value());
-  storeOut(ops, v, row, col, n, elt);
+  storeOut(ops, v, row, col, n);
 }
 
 void KernelBuilder::storePair(const Operands &ops, Value gate, Value up,
-                              Value row, Value col, Value n, Type elt) {
+                              Value row, Value col, Value n) {
   Value h = emitActivation(b, b.getLoc(), ops.epilogue, gate, up);
   Value half = arith::DivUIOp::create(b, col, idx(2));
-  storeOut(ops, h, row, half, arith::DivUIOp::create(b, n, idx(2)), elt);
+  storeOut(ops, h, row, half, arith::DivUIOp::create(b, n, idx(2)));
 }
 
 void KernelBuilder::storeZero(const Operands &ops, Value zero, Value row,

@@ -124,13 +124,13 @@ struct KernelBuilder {
   /// Stores `v` at out[row, col] when col < n.
   void storeIfInColumns(Value out, Value v, Value row, Value col, Value n);
   /// GEMM output row `row`, column `col` (< n) of value `v` (f32): stored
-  /// as `elt`, or, combined, weighted and added into its token's row.
-  void storeOut(const Operands &ops, Value v, Value row, Value col, Value n,
-                Type elt);
+  /// in the output's type, or, combined, weighted and added into its
+  /// token's row.
+  void storeOut(const Operands &ops, Value v, Value row, Value col, Value n);
   /// The f32 accumulator `v` of GEMM column `col` (bias added) through an
-  /// ungated epilogue, rounded to `elt` and stored when col < n.
+  /// ungated epilogue, rounded to the output's type and stored when col < n.
   void storeUnpaired(const Operands &ops, Value v, Value row, Value col,
-                     Value n, Type elt);
+                     Value n);
   /// Zero at GEMM column `col` of a padding row (every activation maps 0 to
   /// 0, so this is the epilogue's output too).
   void storeZero(const Operands &ops, Value zero, Value row, Value col,
@@ -138,7 +138,7 @@ struct KernelBuilder {
   /// A (gate, up) pair of accumulators of GEMM columns (col, col + 1), col
   /// even, through the gated epilogue, stored at out[row, col / 2].
   void storePair(const Operands &ops, Value gate, Value up, Value row,
-                 Value col, Value n, Type elt);
+                 Value col, Value n);
 };
 
 /// f32 FMA on CUDA cores, any element type: 16 x 16 threads, each a 4 x 4

@@ -215,10 +215,10 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
           vals[p] = v;
         }
         if (ops.pairedEpilogue()) {
-          k.storePair(ops, vals[0], vals[1], row, cols[0], n, elt);
+          k.storePair(ops, vals[0], vals[1], row, cols[0], n);
         } else {
           for (int64_t p = 0; p < 2; ++p)
-            k.storeUnpaired(ops, vals[p], row, cols[p], n, elt);
+            k.storeUnpaired(ops, vals[p], row, cols[p], n);
         }
       }
   b.setInsertionPointToEnd(&body);

@@ -140,7 +140,7 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
             k.toF32(memref::LoadOp::create(b, bias, ValueRange{expert, col})));
       }
       if (!ops.pairedEpilogue()) {
-        k.storeUnpaired(ops, v, rowOf(i), colOf(j), n, elt);
+        k.storeUnpaired(ops, v, rowOf(i), colOf(j), n);
         continue;
       }
       Value up = gpu::ShuffleOp::create(b, v, 1, 32, gpu::ShuffleMode::XOR)
@@ -148,7 +148,7 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
       auto gateLane = scf::IfOp::create(b, even, false);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(&gateLane.getThenRegion().front());
-      k.storePair(ops, v, up, rowOf(i), colOf(j), n, elt);
+      k.storePair(ops, v, up, rowOf(i), colOf(j), n);
     }
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);

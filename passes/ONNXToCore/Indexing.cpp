@@ -34,19 +34,18 @@ struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
   using OpRewritePattern::OpRewritePattern;
 
   /// Indices must lie in [-size, size) (ONNX; onnxruntime fails the run
-  /// otherwise). Constant ones are checked here; others by a reduction over
-  /// the indices whose result a check on the calling thread tests before
-  /// the gather reads anything (a check inside the gather's parallel loop
-  /// would fire on a pool thread).
+  /// otherwise). Constant ones against a static size are checked here;
+  /// others by a reduction over the indices whose result a check on the
+  /// calling thread tests before the gather reads anything (a check inside
+  /// the gather's parallel loop would fire on a pool thread).
   static LogicalResult checkIndices(PatternRewriter &rewriter,
                                     onnx::GatherOp op, Value indices,
                                     Value axisSize, int64_t axis) {
     Location loc = op.getLoc();
     auto idxType = cast<RankedTensorType>(indices.getType());
     std::optional<int64_t> size = getConstantIntValue(axisSize);
-    if (auto values = constantInts(indices)) {
-      if (!size)
-        return success();
+    std::optional<SmallVector<int64_t>> values = constantInts(indices);
+    if (values && size) {
       for (int64_t v : *values)
         if (v < -*size || v >= *size)
           return op.emitError()

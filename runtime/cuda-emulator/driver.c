@@ -341,13 +341,12 @@ CUresult cuMemFree_v2(unsigned long long pointer) {
   void *p = (void *)(uintptr_t)pointer;
   if (!p)
     return EMU_SUCCESS;
-  size_t bytes = emu_allocation_size(p);
-  if (!bytes && !emu_is_allocation(p))
+  long long bytes = emu_unregister(p);
+  if (bytes < 0)
     return fail(EMU_ERROR_INVALID_VALUE,
                 "cuMemFree of %p, which is not a device buffer", p);
   atomic_fetch_sub(&live_buffers, 1);
-  atomic_fetch_sub(&live_bytes, (long long)bytes);
-  emu_unregister(p);
+  atomic_fetch_sub(&live_bytes, bytes);
   free(p);
   return EMU_SUCCESS;
 }
@@ -355,19 +354,10 @@ CUresult cuMemFree_v2(unsigned long long pointer) {
 /* Host-side copies and fills must stay inside one allocation too. */
 static CUresult check_range(unsigned long long pointer, size_t bytes,
                             const char *what) {
-  emu_region *regions;
-  size_t count;
-  if (!emu_regions_snapshot(&regions, &count))
-    return EMU_SUCCESS;
-  uintptr_t a = (uintptr_t)pointer;
-  int ok = 0;
-  for (size_t i = 0; i < count && !ok; ++i)
-    ok = a >= regions[i].start && a + bytes <= regions[i].end;
-  free(regions);
-  if (!ok)
+  if (!emu_is_device_range((uintptr_t)pointer, bytes))
     return fail(EMU_ERROR_INVALID_VALUE,
                 "%s of %zu bytes at %p is outside every device buffer", what,
-                bytes, (void *)a);
+                bytes, (void *)(uintptr_t)pointer);
   return EMU_SUCCESS;
 }
 

@@ -60,7 +60,7 @@ typedef struct emu_warp {
   int op, mode;
   uint32_t arrived, mask;
   uint32_t syncs; /* completed collectives: orders the lanes' accesses */
-  uint32_t value[32], b[32], c[32], lane_mask[32];
+  uint32_t value[32], b[32], c[32];
   uint32_t result[32];
   uint8_t pred[32];
   uint32_t mma_a[32][4], mma_b[32][2];
@@ -92,6 +92,7 @@ typedef struct emu_launch {
   size_t region_count;
   pthread_mutex_t report_lock;
   int reports;
+  int status; /* the driver status of the first report */
   char first_report[1024];
 #define MAX_KINDS 16
   const char *kinds[MAX_KINDS]; /* report formats seen, and how often */
@@ -134,9 +135,10 @@ EMU_HIDDEN void emu_report(int fatal, const char *format, ...)
 /* memory.c */
 EMU_HIDDEN int emu_regions_snapshot(emu_region **regions, size_t *count);
 EMU_HIDDEN int emu_register(void *start, size_t bytes);
-EMU_HIDDEN void emu_unregister(void *start);
-EMU_HIDDEN size_t emu_allocation_size(void *start);
-EMU_HIDDEN int emu_is_allocation(void *start);
+/* Forgets the region starting at `start`: its size, or -1 when none does. */
+EMU_HIDDEN long long emu_unregister(void *start);
+/* Whether [a, a + bytes) lies inside one registered region. */
+EMU_HIDDEN int emu_is_device_range(uintptr_t a, uint64_t bytes);
 
 /* warp.c */
 EMU_HIDDEN void emu_warp_complete(emu_exec *x, emu_warp *w);

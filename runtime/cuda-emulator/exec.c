@@ -45,8 +45,11 @@ void emu_report(int fatal, const char *format, ...) {
     snprintf(message, sizeof(message), "%s in kernel '%s', block (%u,%u,%u)",
              what, l->function->name, x->block[0], x->block[1], x->block[2]);
   pthread_mutex_lock(&l->report_lock);
-  if (l->reports == 0)
+  if (l->reports == 0) {
     snprintf(l->first_report, sizeof(l->first_report), "%s", message);
+    /* Fatal reports are accesses outside memory the kernel may touch. */
+    l->status = fatal ? EMU_ERROR_ILLEGAL_ADDRESS : EMU_ERROR_LAUNCH_FAILED;
+  }
   /* A few of each kind of report: one kind must not hide the others. */
   int kind = 0;
   while (kind < MAX_KINDS && l->kinds[kind] && l->kinds[kind] != format)
@@ -196,14 +199,14 @@ static void run_block(emu_exec *x, uint64_t linear) {
 
 static void *worker(void *arg) {
   emu_launch *l = arg;
-  static __thread char *signal_stack;
-  if (!signal_stack) {
-    signal_stack = malloc(SIGSTKSZ > 65536 ? SIGSTKSZ : 65536);
-    stack_t ss = {.ss_sp = signal_stack,
-                  .ss_size = SIGSTKSZ > 65536 ? SIGSTKSZ : 65536};
-    if (signal_stack)
-      sigaltstack(&ss, NULL);
-  }
+  /* The crash report runs on its own stack while this worker runs kernels
+   * (the caller's alternate stack, if any, is put back afterwards). */
+  size_t signal_bytes = SIGSTKSZ > 65536 ? SIGSTKSZ : 65536;
+  stack_t signal_stack = {.ss_sp = malloc(signal_bytes),
+                          .ss_size = signal_bytes},
+          previous;
+  int own_stack =
+      signal_stack.ss_sp && sigaltstack(&signal_stack, &previous) == 0;
   emu_exec x = {0};
   x.launch = l;
   x.threads = (int)(l->block[0] * l->block[1] * l->block[2]);
@@ -224,9 +227,11 @@ static void *worker(void *arg) {
   if (x.stacks == MAP_FAILED || !x.fibers || !x.warps || !x.arena ||
       !x.shadow) {
     pthread_mutex_lock(&l->report_lock);
-    if (!l->reports++)
+    if (!l->reports++) {
       snprintf(l->first_report, sizeof(l->first_report),
                "out of host memory for %d emulated threads", x.threads);
+      l->status = EMU_ERROR_LAUNCH_FAILED;
+    }
     pthread_mutex_unlock(&l->report_lock);
     atomic_store(&l->fatal, 1);
   } else {
@@ -257,6 +262,9 @@ static void *worker(void *arg) {
   free(x.warps);
   free(x.arena);
   free(x.shadow);
+  if (own_stack)
+    sigaltstack(&previous, NULL);
+  free(signal_stack.ss_sp);
   return NULL;
 }
 
@@ -357,9 +365,5 @@ int emu_run_launch(emu_launch *l) {
   atomic_fetch_add(&stat_nanoseconds,
                    (uint64_t)((end.tv_sec - begin.tv_sec) * 1000000000ll +
                               (end.tv_nsec - begin.tv_nsec)));
-  return l->reports ? (atomic_load(&l->fatal) && l->first_report[0] &&
-                               strstr(l->first_report, "out of bounds")
-                           ? EMU_ERROR_ILLEGAL_ADDRESS
-                           : EMU_ERROR_LAUNCH_FAILED)
-                    : EMU_SUCCESS;
+  return l->status;
 }

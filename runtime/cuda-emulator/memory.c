@@ -61,32 +61,41 @@ static size_t find(uintptr_t s) {
   return lo;
 }
 
-void emu_unregister(void *start) {
+long long emu_unregister(void *start) {
   pthread_mutex_lock(&regions_lock);
   size_t at = find((uintptr_t)start);
+  long long bytes = -1;
   if (at < region_count && regions[at].start == (uintptr_t)start) {
+    bytes = (long long)(regions[at].end - regions[at].start);
     memmove(&regions[at], &regions[at + 1],
             (region_count - at - 1) * sizeof(emu_region));
     --region_count;
   }
   pthread_mutex_unlock(&regions_lock);
+  return bytes;
 }
 
-size_t emu_allocation_size(void *start) {
-  pthread_mutex_lock(&regions_lock);
-  size_t at = find((uintptr_t)start), size = 0;
-  if (at < region_count && regions[at].start == (uintptr_t)start)
-    size = regions[at].end - regions[at].start;
-  pthread_mutex_unlock(&regions_lock);
-  return size;
+/* The region of sorted `list` holding [a, a + bytes), or NULL. */
+static const emu_region *containing(const emu_region *list, size_t count,
+                                    uintptr_t a, uint64_t bytes) {
+  size_t lo = 0, hi = count;
+  while (lo < hi) { /* the last region starting at or before a */
+    size_t mid = (lo + hi) / 2;
+    if (list[mid].start <= a)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0 || a + bytes > list[lo - 1].end)
+    return NULL;
+  return &list[lo - 1];
 }
 
-int emu_is_allocation(void *start) {
+int emu_is_device_range(uintptr_t a, uint64_t bytes) {
   pthread_mutex_lock(&regions_lock);
-  size_t at = find((uintptr_t)start);
-  int found = at < region_count && regions[at].start == (uintptr_t)start;
+  int inside = containing(regions, region_count, a, bytes) != NULL;
   pthread_mutex_unlock(&regions_lock);
-  return found;
+  return inside;
 }
 
 int emu_regions_snapshot(emu_region **out, size_t *count) {
@@ -103,21 +112,9 @@ static const emu_region *region_of(emu_exec *x, uintptr_t a, uint64_t bytes) {
   const emu_region *r = x->last_region;
   if (r && a >= r->start && a + bytes <= r->end)
     return r;
-  emu_launch *l = x->launch;
-  size_t lo = 0, hi = l->region_count;
-  while (lo < hi) { /* the last region starting at or before a */
-    size_t mid = (lo + hi) / 2;
-    if (l->regions[mid].start <= a)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  if (lo == 0)
-    return NULL;
-  r = &l->regions[lo - 1];
-  if (a + bytes > r->end)
-    return NULL;
-  x->last_region = r;
+  r = containing(x->launch->regions, x->launch->region_count, a, bytes);
+  if (r)
+    x->last_region = r;
   return r;
 }
 

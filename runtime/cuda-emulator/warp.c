@@ -14,8 +14,8 @@
 enum { SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
 enum { VOTE_ALL, VOTE_ANY, VOTE_UNI, VOTE_BALLOT };
 
-/* Records this lane's part; returns its lane index. */
-static int arrive(int op, int mode, uint32_t mask) {
+/* Records the calling lane's part: its warp, and its index in `*lane`. */
+static emu_warp *arrive(int op, int mode, uint32_t mask, int *lane_out) {
   emu_exec *x = emu_current;
   emu_fiber *f = x->current;
   emu_warp *w = &x->warps[f->linear / 32];
@@ -34,13 +34,8 @@ static int arrive(int op, int mode, uint32_t mask) {
   w->mode = mode;
   w->mask = mask;
   w->arrived |= 1u << lane;
-  w->lane_mask[lane] = mask;
-  return lane;
-}
-
-static emu_warp *my_warp(void) {
-  emu_exec *x = emu_current;
-  return &x->warps[x->current->linear / 32];
+  *lane_out = lane;
+  return w;
 }
 
 void emu_warp_complete(emu_exec *x, emu_warp *w) {
@@ -116,8 +111,8 @@ void emu_warp_complete(emu_exec *x, emu_warp *w) {
 
 static uint32_t shfl(int mode, uint32_t mask, uint32_t value, uint32_t b,
                      uint32_t c, uint8_t *pred) {
-  int lane = arrive(WARP_SHFL, mode, mask);
-  emu_warp *w = my_warp();
+  int lane;
+  emu_warp *w = arrive(WARP_SHFL, mode, mask, &lane);
   w->value[lane] = value;
   w->b[lane] = b;
   w->c[lane] = c;
@@ -174,8 +169,8 @@ static uint32_t vote(int mode, const void *args) {
   } in;
   memcpy(&in.mask, args, 4);
   memcpy(&in.pred, (const char *)args + 4, 1);
-  int lane = arrive(WARP_VOTE, mode, in.mask);
-  emu_warp *w = my_warp();
+  int lane;
+  emu_warp *w = arrive(WARP_VOTE, mode, in.mask, &lane);
   w->value[lane] = in.pred & 1;
   emu_yield(FIBER_WARP);
   return w->result[lane];
@@ -200,7 +195,8 @@ void __moe_emu_vote_ballot_sync(void *result, const void *args) {
 }
 
 void __moe_emu_bar_warp_sync(int32_t mask) {
-  arrive(WARP_SYNC, 0, (uint32_t)mask);
+  int lane;
+  arrive(WARP_SYNC, 0, (uint32_t)mask, &lane);
   emu_yield(FIBER_WARP);
 }
 
@@ -208,8 +204,8 @@ void __moe_emu_bar_warp_sync(int32_t mask) {
  * registers are 32 bits in every supported shape. */
 static void mma(int kind, int a_regs, int b_regs, void *result,
                 const void *args) {
-  int lane = arrive(WARP_MMA, kind, 0xffffffffu);
-  emu_warp *w = my_warp();
+  int lane;
+  emu_warp *w = arrive(WARP_MMA, kind, 0xffffffffu, &lane);
   const char *p = args;
   memcpy(w->mma_a[lane], p, 4 * (size_t)a_regs);
   memcpy(w->mma_b[lane], p + 4 * a_regs, 4 * (size_t)b_regs);

@@ -15,13 +15,10 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IRReader/IRReader.h"
-#include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
-#include "llvm/TargetParser/Host.h"
 
 using namespace llvm;
 
@@ -50,17 +47,13 @@ int main(int argc, char **argv) {
   }
   std::string bytes, error;
   if (emitLLVM) {
-    InitializeNativeTarget();
-    Triple triple(sys::getDefaultTargetTriple());
-    const Target *target = TargetRegistry::lookupTarget(triple, error);
-    if (!target) {
+    std::unique_ptr<TargetMachine> tm = mlir::moe::emulatorTargetMachine(error);
+    if (!tm) {
       errs() << argv[0] << ": " << error << "\n";
       return 1;
     }
-    std::unique_ptr<TargetMachine> tm(target->createTargetMachine(
-        triple, "x86-64", "", TargetOptions(), Reloc::PIC_));
     if (!mlir::moe::retargetForEmulation(*module, tm->createDataLayout(),
-                                         triple, error)) {
+                                         tm->getTargetTriple(), error)) {
       errs() << input << ": " << error << "\n";
       return 1;
     }

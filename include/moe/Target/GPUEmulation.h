@@ -16,7 +16,12 @@
 #include "llvm/IR/PassManager.h"
 #include "llvm/TargetParser/Triple.h"
 
+#include <memory>
 #include <string>
+
+namespace llvm {
+class TargetMachine;
+} // namespace llvm
 
 namespace mlir::moe {
 
@@ -44,6 +49,11 @@ private:
 /// express.
 bool retargetForEmulation(llvm::Module &module, const llvm::DataLayout &host,
                           const llvm::Triple &triple, std::string &error);
+
+/// The target the emulator's images are compiled for: baseline x86-64 of
+/// this host's triple (an image must run wherever the model runs); null
+/// with `error` set on other hosts.
+std::unique_ptr<llvm::TargetMachine> emulatorTargetMachine(std::string &error);
 
 /// The emulator image of `device` (left unchanged): a shared object built
 /// with the C compiler driver and linked against `emulatorLibrary`, whose

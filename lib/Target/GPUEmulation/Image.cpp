@@ -53,24 +53,32 @@ std::string missingIntrinsics(StringRef log) {
 }
 } // namespace
 
-bool mlir::moe::buildEmulatorImage(const Module &device,
-                                   StringRef emulatorLibrary,
-                                   std::string &image, std::string &error) {
+std::unique_ptr<TargetMachine>
+mlir::moe::emulatorTargetMachine(std::string &error) {
   InitializeNativeTarget();
   InitializeNativeTargetAsmPrinter();
   Triple triple(sys::getDefaultTargetTriple());
   const Target *target = TargetRegistry::lookupTarget(triple, error);
   if (!target)
-    return false;
+    return nullptr;
   if (!triple.isX86() || !triple.isArch64Bit()) {
     error = "the CUDA emulator runs on x86-64 hosts only";
-    return false;
+    return nullptr;
   }
-  std::unique_ptr<TargetMachine> tm(target->createTargetMachine(
+  return std::unique_ptr<TargetMachine>(target->createTargetMachine(
       triple, "x86-64", "", TargetOptions(), Reloc::PIC_, std::nullopt,
       CodeGenOptLevel::Default));
+}
+
+bool mlir::moe::buildEmulatorImage(const Module &device,
+                                   StringRef emulatorLibrary,
+                                   std::string &image, std::string &error) {
+  std::unique_ptr<TargetMachine> tm = emulatorTargetMachine(error);
+  if (!tm)
+    return false;
   std::unique_ptr<Module> host = CloneModule(device);
-  if (!retargetForEmulation(*host, tm->createDataLayout(), triple, error))
+  if (!retargetForEmulation(*host, tm->createDataLayout(),
+                            tm->getTargetTriple(), error))
     return false;
 
   SmallString<128> object, library, log;

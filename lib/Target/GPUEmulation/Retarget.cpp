@@ -307,30 +307,26 @@ private:
         continue;
       SmallVector<std::tuple<Instruction *, Value *, Value *, Align, unsigned>>
           sites;
+      // kind: 0 read, 1 write, 3 atomic read-modify-write.
+      auto site = [&](Instruction *inst, Value *ptr, Type *accessed,
+                      Align align, unsigned kind) {
+        sites.push_back({inst, ptr,
+                         ConstantInt::get(i64, dl.getTypeStoreSize(accessed)),
+                         align, kind});
+      };
       for (Instruction &inst : instructions(f)) {
         if (auto *load = dyn_cast<LoadInst>(&inst))
-          sites.push_back(
-              {load, load->getPointerOperand(),
-               ConstantInt::get(i64, dl.getTypeStoreSize(load->getType())),
-               load->getAlign(), 0});
+          site(load, load->getPointerOperand(), load->getType(),
+               load->getAlign(), 0);
         else if (auto *store = dyn_cast<StoreInst>(&inst))
-          sites.push_back(
-              {store, store->getPointerOperand(),
-               ConstantInt::get(i64, dl.getTypeStoreSize(
-                                         store->getValueOperand()->getType())),
-               store->getAlign(), 1});
+          site(store, store->getPointerOperand(),
+               store->getValueOperand()->getType(), store->getAlign(), 1);
         else if (auto *rmw = dyn_cast<AtomicRMWInst>(&inst))
-          sites.push_back(
-              {rmw, rmw->getPointerOperand(),
-               ConstantInt::get(
-                   i64, dl.getTypeStoreSize(rmw->getValOperand()->getType())),
-               rmw->getAlign(), 3});
+          site(rmw, rmw->getPointerOperand(), rmw->getValOperand()->getType(),
+               rmw->getAlign(), 3);
         else if (auto *cas = dyn_cast<AtomicCmpXchgInst>(&inst))
-          sites.push_back(
-              {cas, cas->getPointerOperand(),
-               ConstantInt::get(i64, dl.getTypeStoreSize(
-                                         cas->getNewValOperand()->getType())),
-               cas->getAlign(), 3});
+          site(cas, cas->getPointerOperand(),
+               cas->getNewValOperand()->getType(), cas->getAlign(), 3);
         else if (auto *mem = dyn_cast<MemIntrinsic>(&inst)) {
           sites.push_back({mem, mem->getRawDest(), mem->getLength(),
                            mem->getDestAlign().valueOrOne(), 1});
