@@ -26,6 +26,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   detail::addMoEToLinalg(pm, /*cpu=*/true);
 
   detail::addBufferization(pm);
+  pm.addPass(createCPUFreeBuffersEarly());
   pm.addPass(createCPUPrefetchWeights());
 
   // Loops; the parallel ones run on libmoe_runtime's thread pool through
@@ -37,6 +38,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(createCPULoopSchedule());
   pm.addPass(createCPUParallelThreshold());
+  pm.addPass(createCPUOutlineLoopNests());
   detail::addHostToLLVM(pm, /*cuda=*/false);
 }
 

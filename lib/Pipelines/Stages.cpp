@@ -39,10 +39,14 @@ void moe::detail::addMoEToLinalg(OpPassManager &pm, bool cpu) {
   lowering.vectorCombine = cpu;
   lowering.scoreRows = cpu;
   pm.addPass(createConvertMoEToLinalg(lowering));
+  // No CSE here: it compares region ops with equal operands pairwise (the
+  // remainder branches of every tiled MatMul test the same row count),
+  // quadratic in the size of the graph; the CSE after bufferization and
+  // LLVM's GVN do that cleanup.
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
   pm.addPass(createDecomposeLinalgAggregates());
   pm.addPass(createLinalgGeneralizeNamedOpsPass());
+  pm.addPass(createFuseElementwise());
   // Reductions may be reordered (vectorized, fused multiply-add).
   if (cpu)
     pm.addPass(createReassociateReductions());
@@ -56,6 +60,9 @@ void moe::detail::addBufferization(OpPassManager &pm) {
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
+  // CSE shares one empty destination among all same-shaped ops, which makes
+  // the bufferization analysis quadratic in the graph size.
+  pm.addPass(createSplitEmptyTensors());
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(createCanonicalizerPass());
   bufferization::BufferDeallocationPipelineOptions dealloc;
@@ -96,4 +103,5 @@ void moe::detail::addHostToLLVM(OpPassManager &pm, bool cuda) {
   if (cuda)
     pm.addPass(createGPUDeviceConstants());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createStoreResultsThroughPointer());
 }

@@ -109,8 +109,11 @@ std::string runtimeLibrary() {
 } // namespace
 
 LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
-                              StringRef outputPath, StringRef cpu) {
+                              StringRef outputPath, StringRef cpu,
+                              TimingScope *timing) {
   std::string error;
+  TimingScope noTiming;
+  TimingScope &phases = timing ? *timing : noTiming;
   if (kind == EmitKind::Header) {
     FailureOr<std::string> header = detail::generateHeader(module);
     if (failed(header))
@@ -173,8 +176,10 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   });
 
   llvm::LLVMContext llvmContext;
+  TimingScope translateTiming = phases.nest("Translate to LLVM IR");
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, llvmContext);
+  translateTiming.stop();
   if (!llvmModule)
     return module.emitError(
         "cannot translate to LLVM IR: lower the module to the LLVM dialect "
@@ -184,7 +189,10 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     return module.emitError() << "cannot generate code: " << error;
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tm->getTargetTriple());
-  optimize(*llvmModule, *tm);
+  {
+    TimingScope optimizeTiming = phases.nest("Optimize LLVM IR (O2)");
+    optimize(*llvmModule, *tm);
+  }
   // The generated code's buffers go through the runtime, which frees them
   // when a call fails part-way and reports allocation failures.
   for (auto [from, to] : {std::pair{"malloc", runtime::kMalloc},
@@ -214,6 +222,7 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   if (tempFd >= 0)
     llvm::sys::Process::SafelyCloseFileDescriptor(tempFd);
   {
+    TimingScope codegenTiming = phases.nest("Generate machine code");
     auto out = SafeOutput::open(objectPath, error);
     if (!out)
       return module.emitError() << error;
@@ -229,6 +238,7 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     return success();
 
   llvm::scope_exit removeObject([&] { llvm::sys::fs::remove(objectPath); });
+  TimingScope linkTiming = phases.nest("Compile entry points and link (cc)");
   FailureOr<std::string> entrySource = detail::generateEntrySource(module);
   if (failed(entrySource))
     return failure();

@@ -344,25 +344,39 @@ void printCallAndOutputs(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   if (cuda)
     os << "  moe__last_device_ms = " << runtime::kCudaTimerStop << "();\n";
   os << "  " << runtime::kSetErrorHandler << "(NULL);\n";
-  for (auto [i, t] : llvm::enumerate(e.outputs)) {
-    int64_t rank = t.type.getRank();
-    std::string r = e.outputs.size() == 1 ? "res" : "res.r" + std::to_string(i);
-    os << "  {\n";
-    os << "    int64_t sizes[MOE_MAX_RANK] = {0}, strides[MOE_MAX_RANK] = "
-          "{0};\n";
-    for (int64_t d = 0; d < rank; ++d)
-      os << "    sizes[" << d << "] = " << r << ".sizes[" << d << "]; strides["
-         << d << "] = " << r << ".strides[" << d << "];\n";
-    os << "    if (moe__take_output(&outputs[" << i << "], "
-       << dtypeName(t.type.getElementType()) << ", "
-       << dtypeBytes(t.type.getElementType()) << ", " << rank << ", " << r
-       << ".allocated, " << r << ".aligned, " << r
-       << ".offset, sizes, strides, " << (cuda ? "(void **)dev" : "kept")
-       << ", num_inputs, " << (cuda ? runtime::kCudaFree : "free")
-       << ", error, error_size)) {\n";
+  // Outputs are copied out by one loop over tables (where each result's
+  // descriptor lies in `res`, its element size), not by code per output:
+  // a model with thousands of outputs would otherwise be a C function that
+  // takes the C compiler minutes.
+  if (!e.outputs.empty()) {
+    os << "  static const size_t out_offset[] = {";
+    for (size_t i = 0; i < e.outputs.size(); ++i)
+      os << (e.outputs.size() == 1
+                 ? std::string("0")
+                 : "offsetof(struct " + f + "_results, r" + std::to_string(i) +
+                       ")")
+         << ", ";
+    os << "};\n  static const unsigned char out_bytes[] = {";
+    for (const TensorSig &t : e.outputs)
+      os << dtypeBytes(t.type.getElementType()) << ", ";
+    os << "};\n";
+    // A descriptor is {allocated, aligned, offset, sizes[rank],
+    // strides[rank]}, every field 8 bytes.
+    os << "  for (int32_t i = 0; i < " << e.outputs.size() << "; ++i) {\n"
+       << "    const moe_tensor_info *t = &info->outputs[i];\n"
+       << "    const char *d = (const char *)&res + out_offset[i];\n"
+       << "    void *allocated, *aligned;\n    int64_t offset;\n"
+       << "    memcpy(&allocated, d, sizeof(void *));\n"
+       << "    memcpy(&aligned, d + 8, sizeof(void *));\n"
+       << "    memcpy(&offset, d + 16, sizeof(int64_t));\n"
+       << "    const int64_t *sizes = (const int64_t *)(d + 24);\n"
+       << "    if (moe__take_output(&outputs[i], t->dtype, out_bytes[i], "
+          "t->rank, allocated, aligned, offset, sizes, sizes + t->rank, "
+       << (cuda ? "(void **)dev" : "kept") << ", num_inputs, "
+       << (cuda ? runtime::kCudaFree : "free") << ", error, error_size)) {\n";
     if (cuda)
-      os << "      for (int32_t i = 0; i < " << numInputs << "; ++i)\n        "
-         << runtime::kCudaFree << "(dev[i]);\n";
+      os << "      for (int32_t k = 0; k < " << numInputs << "; ++k)\n        "
+         << runtime::kCudaFree << "(dev[k]);\n";
     os << "      return MOE_ERROR_OUT_OF_MEMORY;\n    }\n  }\n";
   }
   if (cuda)

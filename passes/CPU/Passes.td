@@ -108,4 +108,44 @@ def CPUPrefetchWeights : Pass<"moe-cpu-prefetch-weights"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def CPUOutlineLoopNests : Pass<"moe-cpu-outline-loop-nests", "::mlir::ModuleOp"> {
+  let summary = "Move each top-level loop nest of a function into a function of its own";
+  let description = [{
+    Before translation to LLVM IR, every operation with regions directly in
+    a function's body (`omp.parallel`, `scf.for`, `scf.if`, ...) moves into
+    a private `noinline` function of its own, called where it was: values
+    from above become arguments (scalar and vector constants are re-created
+    inside), results become results. Functions with the same body are then
+    merged, so a model of N identical layers compiles each of its loop nests
+    once, not N times (weights are arguments, not part of the body). A
+    model function is
+    otherwise one function holding every loop of the graph, and LLVM's
+    costs grow faster than linearly in function size: the OpenMP
+    translation scans the whole function once per parallel region, and
+    register allocation and instruction selection slow down on huge
+    functions (a chain of 100 MatMuls: 78,000 lines of LLVM IR in one
+    function). Many small functions keep compile time linear in the model's
+    size; each call costs nanoseconds next to the loop nest it runs.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
+def CPUFreeBuffersEarly : Pass<"moe-cpu-free-buffers-early"> {
+  let summary = "Free each buffer right after its last use";
+  let description = [{
+    After the buffer deallocation pipeline: every `memref.dealloc` moves up
+    its block to just after the last operation there that uses the buffer
+    or any view of it (`BufferViewFlowAnalysis`), or contains such a use.
+    The deallocation pipeline frees at the end of the block, so without
+    this a model held every intermediate buffer until it returned: peak
+    memory the sum of all of them, and each call's large buffers fresh
+    pages from the system. Freed early, the allocator hands the same memory
+    to the next intermediate. Deallocations whose buffer is used outside
+    their block, or passed to a call (the runtime's asynchronous all-to-all
+    reads its buffers until a later wait), stay where they are. CPU only: GPU kernels may still be
+    running when the host reaches the dealloc.
+  }];
+}
+
 #endif // MOE_PASSES_CPU_PASSES_TD

@@ -64,6 +64,25 @@ void assertInnerDims(OpBuilder &b, Location loc, Value lhs, Value rhs,
                        (opName + ": inner dimensions differ").str());
 }
 
+/// The [rows, N] f32 `result` of a tiled product of `a` as the op's
+/// `type`: rounded to its element type, reshaped to a's leading dimensions.
+Value finishTiledMatMul(PatternRewriter &rewriter, Location loc, Value result,
+                        Value a, RankedTensorType at, RankedTensorType type) {
+  Value product = roundTo(rewriter, loc, result, type.getElementType());
+  if (at.getRank() == 2)
+    return product;
+  SmallVector<Value> shape;
+  for (int64_t i = 0; i < at.getRank() - 1; ++i)
+    shape.push_back(getValueOrCreateConstantIndexOp(
+        rewriter, loc, sizeOf(rewriter, loc, a, i)));
+  shape.push_back(arith::ConstantIndexOp::create(
+      rewriter, loc, cast<RankedTensorType>(result.getType()).getDimSize(1)));
+  // tensor.reshape: an expand_shape with several dynamic sizes in one group
+  // crashes LLVM 22's expand-strided-metadata once bufferized.
+  return tensor::ReshapeOp::create(rewriter, loc, type, product,
+                                   vectorOf(rewriter, loc, shape));
+}
+
 /// [..., M, K] x a constant [K, N] as register-tiled loops
 /// (emitTiledContraction) over chunks of columns in parallel: the weight is
 /// stored transposed ([N, K]) so both operands are read along K. Null when
@@ -98,6 +117,14 @@ Value tiledConstantMatMul(PatternRewriter &rewriter, Location loc, Value a,
   // for every thread once N reaches a few hundred.
   constexpr int64_t kChunk = 64;
   int64_t chunks = (n + kChunk - 1) / kChunk;
+  if (chunks == 1) {
+    // One chunk: the loops write the result directly (a one-iteration
+    // forall would fold to a copy of its slice into the result).
+    Value tile = moe::emitTiledContraction(rewriter, loc, x, wt, out, rows,
+                                           rewriter.getIndexAttr(n),
+                                           rewriter.getIndexAttr(k));
+    return finishTiledMatMul(rewriter, loc, tile, a, at, type);
+  }
   auto forall = scf::ForallOp::create(
       rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(chunks)},
       ValueRange{out}, std::nullopt);
@@ -131,19 +158,7 @@ Value tiledConstantMatMul(PatternRewriter &rewriter, Location loc, Value a,
         ArrayRef<OpFoldResult>{zero, n0}, ArrayRef<OpFoldResult>{rows, cols},
         ArrayRef<OpFoldResult>{one, one});
   }
-  Value product =
-      roundTo(rewriter, loc, forall.getResult(0), type.getElementType());
-  if (at.getRank() == 2)
-    return product;
-  SmallVector<Value> shape;
-  for (int64_t i = 0; i < at.getRank() - 1; ++i)
-    shape.push_back(getValueOrCreateConstantIndexOp(
-        rewriter, loc, sizeOf(rewriter, loc, a, i)));
-  shape.push_back(arith::ConstantIndexOp::create(rewriter, loc, n));
-  // tensor.reshape: an expand_shape with several dynamic sizes in one group
-  // crashes LLVM 22's expand-strided-metadata once bufferized.
-  return tensor::ReshapeOp::create(rewriter, loc, type, product,
-                                   vectorOf(rewriter, loc, shape));
+  return finishTiledMatMul(rewriter, loc, forall.getResult(0), a, at, type);
 }
 
 /// A[..., M, K] x B[..., K, N] with equal static batch dimensions as

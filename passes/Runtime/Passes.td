@@ -74,4 +74,23 @@ def ConvertCollectivesToRuntime
   ];
 }
 
+def StoreResultsThroughPointer
+    : Pass<"moe-store-results-through-pointer", "::mlir::ModuleOp"> {
+  let summary = "Entry functions write their results where the C interface wants them";
+  let description = [{
+    In the LLVM dialect, after `convert-func-to-llvm`: a function `F` whose
+    C interface wrapper `_mlir_ciface_F` only calls it and stores the
+    returned struct through its result pointer takes that pointer as a new
+    first argument instead, and stores each result descriptor's fields
+    there; the wrapper passes its pointer on. Returned by value, the
+    results form one LLVM struct of 7 fields per 2-D output, built by a
+    chain of `insertvalue`s, and instruction selection splits every link of
+    that chain into all of the struct's fields: quadratic in the number of
+    outputs (1,000 outputs: 14 s of code generation; 5,000 did not finish
+    in 8 GB). `F` is not part of the documented ABI (the entry points call
+    the wrapper).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // MOE_PASSES_RUNTIME_PASSES_TD

@@ -9,6 +9,9 @@
 // CHECK: llvm.func @moe_runtime_fail(!llvm.ptr)
 // CHECK: llvm.func @memrefCopy(i64, !llvm.ptr, !llvm.ptr)
 // CHECK: llvm.func @moe_block(
-// CHECK: llvm.intr.exp
 // CHECK: llvm.func @_mlir_ciface_moe_block(
 // CHECK-SAME: !llvm.ptr
+// Each loop nest is a function of its own (moe-cpu-outline-loop-nests).
+// CHECK: llvm.func internal @moe_block_loops(
+// CHECK-SAME: passthrough = ["noinline"]
+// CHECK: llvm.intr.exp

@@ -23,6 +23,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -158,28 +159,39 @@ static std::unique_ptr<llvm::MemoryBuffer> openMlirInput(StringRef name) {
 static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
                              moe::EmitKind kind, DialectRegistry &registry) {
   MLIRContext context(registry);
+  // --mlir-timing covers the whole compile: import, passes, emission.
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  TimingScope timing = timingManager.getRootScope();
   llvm::SourceMgr sourceMgr;
   std::optional<SourceMgrDiagnosticHandler> mlirDiagnostics;
   OwningOpRef<ModuleOp> module;
-  if (moe::isONNXPath(inputFilename)) {
-    installONNXDiagnostics(context);
-    module = importONNX(inputFilename, context);
-  } else {
-    context.printOpOnDiagnostic(false);
-    mlirDiagnostics.emplace(sourceMgr, &context);
-    std::unique_ptr<llvm::MemoryBuffer> input = openMlirInput(inputFilename);
-    if (!input)
-      return EXIT_FAILURE;
-    sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
-    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  {
+    TimingScope importTiming = timing.nest("Import");
+    if (moe::isONNXPath(inputFilename)) {
+      installONNXDiagnostics(context);
+      module = importONNX(inputFilename, context);
+    } else {
+      context.printOpOnDiagnostic(false);
+      mlirDiagnostics.emplace(sourceMgr, &context);
+      std::unique_ptr<llvm::MemoryBuffer> input = openMlirInput(inputFilename);
+      if (!input)
+        return EXIT_FAILURE;
+      sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+      module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    }
   }
   if (!module)
     return EXIT_FAILURE;
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
   PassManager pm(&context);
+  pm.enableTiming(timing);
   if (failed(applyPassManagerCLOptions(pm)) ||
-      failed(config.setupPassPipeline(pm)) || failed(pm.run(*module)) ||
-      failed(moe::emitModule(*module, kind, outputFilename, targetCPU)))
+      failed(config.setupPassPipeline(pm)) || failed(pm.run(*module)))
+    return EXIT_FAILURE;
+  TimingScope emitTiming = timing.nest("Emit");
+  if (failed(moe::emitModule(*module, kind, outputFilename, targetCPU,
+                             &emitTiming)))
     return EXIT_FAILURE;
   return EXIT_SUCCESS;
 }

@@ -5,6 +5,7 @@
 #define MOE_TARGET_EMIT_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/ADT/StringRef.h"
 
 namespace mlir::moe {
@@ -22,10 +23,12 @@ std::optional<EmitKind> parseEmitKind(llvm::StringRef name);
 /// leaves no output file behind on failure. `cpu` names the target CPU for code
 /// generation ("host": this machine's CPU and features; otherwise an LLVM CPU
 /// name such as "haswell" (AVX2) or "skylake-avx512", with that CPU's
-/// features).
+/// features). `timing`, when given, receives the translation, optimization
+/// and code generation phases (--mlir-timing).
 LogicalResult emitModule(ModuleOp module, EmitKind kind,
                          llvm::StringRef outputPath,
-                         llvm::StringRef cpu = "host");
+                         llvm::StringRef cpu = "host",
+                         TimingScope *timing = nullptr);
 
 } // namespace mlir::moe
 
