@@ -211,8 +211,30 @@ struct ExpandPattern : OpRewritePattern<onnx::ExpandOp> {
                        rewriter, loc,
                        tensor::getMixedSize(rewriter, loc, op.getInput(), j))
                  : index(rewriter, loc, 1);
+      // Numpy broadcasting: an input size of 1 takes the target's, which
+      // must otherwise be 1 or the input's size (and never negative).
+      auto cmp = [&](arith::CmpIPredicate p, Value a, Value b) {
+        return arith::CmpIOp::create(rewriter, loc, p, a, b).getResult();
+      };
+      Value one = index(rewriter, loc, 1);
+      Value inIsOne = cmp(arith::CmpIPredicate::eq, in, one);
+      Value fits = arith::OrIOp::create(
+          rewriter, loc,
+          arith::OrIOp::create(rewriter, loc, inIsOne,
+                               cmp(arith::CmpIPredicate::eq, target, in)),
+          cmp(arith::CmpIPredicate::eq, target, one));
+      cf::AssertOp::create(
+          rewriter, loc,
+          cmp(arith::CmpIPredicate::sge, target, index(rewriter, loc, 0)),
+          "Expand: the shape has a negative size");
+      cf::AssertOp::create(
+          rewriter, loc, fits,
+          ("Expand: the shape's size for dimension " + Twine(i) +
+           " is not 1 and differs from the input's")
+              .str());
       sizes.push_back(
-          arith::MaxUIOp::create(rewriter, loc, target, in).getResult());
+          arith::SelectOp::create(rewriter, loc, inIsOne, target, in)
+              .getResult());
     }
     // A dynamic input size equal to the target broadcasts nothing; anything
     // else would make linalg's loops overrun the result.
