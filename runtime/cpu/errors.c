@@ -19,6 +19,8 @@ void moe_runtime_set_error_handler(jmp_buf *handler) {
   error_handler = handler;
 }
 
+jmp_buf *moe_runtime_get_error_handler(void) { return error_handler; }
+
 const char *moe_runtime_error_message(void) { return error_message; }
 
 int moe_runtime_error_kind(void) { return error_kind; }

@@ -15,12 +15,15 @@
  *
  *===---------------------------------------------------------------------===*/
 
+#include "moe/Runtime/Errors.h"
 #include "moe/Runtime/Threads.h"
 
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define MOE_MAX_THREADS 256
@@ -45,6 +48,17 @@ static __thread int in_region;
 static __thread int current_team = 1;
 static __thread uint64_t dispatch_seq; /* dispatched loops begun, per region */
 
+/* A failure on a team thread (a failed check, an allocation): the first
+ * one's kind and message, reported by the forking thread once the team has
+ * joined. Threads waiting at a barrier leave the region when it is set, so
+ * that a thread that unwound past a barrier cannot leave the others waiting
+ * for it. */
+static int team_failed;
+static int failure_kind;
+static char failure_message[256];
+static __thread jmp_buf *task_handler; /* this thread's exit from the task */
+static __thread int cancelled; /* left the task because another failed */
+
 /* A sense-reversing barrier for the team in flight. */
 static pthread_mutex_t barrier_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t barrier_cond = PTHREAD_COND_INITIALIZER;
@@ -67,20 +81,39 @@ int moe_runtime_get_num_threads(void) {
   return n > MOE_MAX_THREADS ? MOE_MAX_THREADS : (int)n;
 }
 
+static void call_task(int32_t *gtid, int32_t *btid) {
+  switch (task_argc) {
+  case 0: task(gtid, btid); break;
+  case 1: task(gtid, btid, task_args[0]); break;
+  case 2: task(gtid, btid, task_args[0], task_args[1]); break;
+  case 3: task(gtid, btid, task_args[0], task_args[1], task_args[2]); break;
+  default:
+    task(gtid, btid, task_args[0], task_args[1], task_args[2], task_args[3]);
+  }
+}
+
+static void record_failure(int kind, const char *message);
+
 static void run_task(int32_t id) {
   int32_t gtid = id, btid = id;
   thread_id = id;
   in_region = 1;
   current_team = team_size;
   dispatch_seq = 0;
-  switch (task_argc) {
-  case 0: task(&gtid, &btid); break;
-  case 1: task(&gtid, &btid, task_args[0]); break;
-  case 2: task(&gtid, &btid, task_args[0], task_args[1]); break;
-  case 3: task(&gtid, &btid, task_args[0], task_args[1], task_args[2]); break;
-  default:
-    task(&gtid, &btid, task_args[0], task_args[1], task_args[2], task_args[3]);
-  }
+  /* A failure inside the task unwinds to here on every thread (the pool's
+   * threads have no handler of their own; the forking thread's would skip
+   * the join). */
+  jmp_buf *outer = moe_runtime_get_error_handler();
+  jmp_buf here;
+  task_handler = &here;
+  moe_runtime_set_error_handler(&here);
+  if (setjmp(here) == 0)
+    call_task(&gtid, &btid);
+  else if (!cancelled)
+    record_failure(moe_runtime_error_kind(), moe_runtime_error_message());
+  cancelled = 0;
+  moe_runtime_set_error_handler(outer);
+  task_handler = NULL;
   in_region = 0;
   current_team = 1;
 }
@@ -206,6 +239,12 @@ void __kmpc_fork_call(void *loc, int32_t argc, moe_microtask fn, ...) {
     pthread_cond_wait(&work_done, &pool_lock);
   pthread_mutex_unlock(&pool_lock);
   thread_id = 0;
+  if (__atomic_load_n(&team_failed, __ATOMIC_ACQUIRE)) {
+    char message[sizeof(failure_message)];
+    memcpy(message, failure_message, sizeof(message));
+    __atomic_store_n(&team_failed, 0, __ATOMIC_RELEASE);
+    moe_runtime_fail_with(failure_kind, message);
+  }
 }
 
 /* omp.parallel with an if clause: the OpenMP translation passes the
@@ -325,7 +364,8 @@ static int dispatch_claim(int64_t *first, int64_t *count) {
   int64_t trips = my_loop.trips, chunk = my_loop.chunk;
   int64_t cur = __atomic_load_n(next, __ATOMIC_RELAXED);
   for (;;) {
-    if (cur >= trips)
+    /* A failed team claims no more work: its result is discarded. */
+    if (cur >= trips || __atomic_load_n(&team_failed, __ATOMIC_ACQUIRE))
       return 0;
     int64_t size = chunk;
     if (my_loop.guided) {
@@ -390,12 +430,32 @@ void __kmpc_for_static_fini(void *loc, int32_t gtid) {
 
 /* Spins like the workers do before sleeping: the team's threads reach a
  * barrier within microseconds of each other, less than a futex wake-up. */
+static void record_failure(int kind, const char *message) {
+  pthread_mutex_lock(&barrier_lock);
+  if (!__atomic_load_n(&team_failed, __ATOMIC_ACQUIRE)) {
+    failure_kind = kind;
+    strncpy(failure_message, message, sizeof(failure_message) - 1);
+    failure_message[sizeof(failure_message) - 1] = '\0';
+    __atomic_store_n(&team_failed, 1, __ATOMIC_RELEASE);
+  }
+  pthread_cond_broadcast(&barrier_cond);
+  pthread_mutex_unlock(&barrier_lock);
+}
+
+/* Leaves the task of a team in which another thread failed. */
+static void leave_failed_team(void) {
+  cancelled = 1;
+  longjmp(*task_handler, 1);
+}
+
 void __kmpc_barrier(void *loc, int32_t gtid) {
   (void)loc;
   (void)gtid;
   int team = current_team;
   if (team <= 1)
     return;
+  if (__atomic_load_n(&team_failed, __ATOMIC_ACQUIRE))
+    leave_failed_team();
   uint64_t phase = __atomic_load_n(&barrier_phase, __ATOMIC_ACQUIRE);
   if (__atomic_add_fetch(&barrier_count, 1, __ATOMIC_ACQ_REL) == team) {
     /* The count is reset before the phase moves on, so no thread can
@@ -411,12 +471,17 @@ void __kmpc_barrier(void *loc, int32_t gtid) {
        ++spin) {
     if (__atomic_load_n(&barrier_phase, __ATOMIC_ACQUIRE) != phase)
       return;
+    if (__atomic_load_n(&team_failed, __ATOMIC_ACQUIRE))
+      leave_failed_team();
     cpu_relax();
   }
   pthread_mutex_lock(&barrier_lock);
-  while (__atomic_load_n(&barrier_phase, __ATOMIC_ACQUIRE) == phase)
+  while (__atomic_load_n(&barrier_phase, __ATOMIC_ACQUIRE) == phase &&
+         !__atomic_load_n(&team_failed, __ATOMIC_ACQUIRE))
     pthread_cond_wait(&barrier_cond, &barrier_lock);
   pthread_mutex_unlock(&barrier_lock);
+  if (__atomic_load_n(&barrier_phase, __ATOMIC_ACQUIRE) == phase)
+    leave_failed_team();
 }
 
 /* One model call at a time (see Threads.h). */

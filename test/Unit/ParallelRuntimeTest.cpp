@@ -8,8 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include "moe/Runtime/Errors.h"
+
 #include <atomic>
+#include <csetjmp>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 extern "C" {
@@ -185,5 +189,57 @@ TEST(ParallelRuntime, DispatchedLoopsHandOutEveryIterationOnce) {
               << " threads, schedule " << schedule;
         EXPECT_EQ(lastSeen.load(), loops) << "one chunk per loop is the last";
       }
+}
+/// Thread `failing` fails a check (as a cf.assert or an allocation in a
+/// parallel loop body does); every other thread waits at two barriers.
+struct Failing {
+  int32_t failing;
+  std::atomic<int> *passedBarriers;
+};
+
+void failingBody(int32_t *gtid, int32_t *btid, Failing *work) {
+  if (*gtid == work->failing)
+    moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY, "no memory for a tile");
+  __kmpc_barrier(nullptr, *gtid);
+  ++*work->passedBarriers;
+  __kmpc_barrier(nullptr, *gtid);
+}
+
+/// The region under an entry point's handler: the failure's message, or
+/// "" when the region returned.
+std::string runFailing(Failing *work) {
+  jmp_buf handler;
+  if (setjmp(handler)) {
+    moe_runtime_set_error_handler(nullptr);
+    return moe_runtime_error_message();
+  }
+  moe_runtime_set_error_handler(&handler);
+  __kmpc_fork_call(nullptr, 1,
+                   reinterpret_cast<void (*)(int32_t *, int32_t *, ...)>(
+                       failingBody),
+                   work);
+  moe_runtime_set_error_handler(nullptr);
+  return "";
+}
+
+TEST(ParallelRuntime, FailureOnAnyTeamThreadReachesTheCaller) {
+  // Before, a pool thread's failure aborted the process, and the forking
+  // thread's unwound past the join, leaving the team at the barrier.
+  for (int threads : {2, 4})
+    for (int32_t failing = 0; failing < threads; ++failing) {
+      moe_runtime_set_num_threads(threads);
+      std::atomic<int> passed{0};
+      Failing work{failing, &passed};
+      EXPECT_EQ(runFailing(&work), "no memory for a tile")
+          << "thread " << failing << " of " << threads;
+      EXPECT_EQ(moe_runtime_error_kind(), MOE_RUNTIME_OUT_OF_MEMORY);
+      EXPECT_EQ(passed.load(), 0) << "no thread passes the failed barrier";
+    }
+  // The pool works as before afterwards.
+  moe_runtime_set_num_threads(4);
+  std::atomic<int> passed{0};
+  Failing none{-1, &passed};
+  EXPECT_EQ(runFailing(&none), "");
+  EXPECT_EQ(passed.load(), 4);
 }
 } // namespace

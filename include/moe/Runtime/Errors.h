@@ -33,6 +33,9 @@ int moe_runtime_error_kind(void);
 /* Where moe_runtime_fail unwinds to on the calling thread (NULL: abort). */
 void moe_runtime_set_error_handler(jmp_buf *handler);
 
+/* The calling thread's handler (NULL: none). */
+jmp_buf *moe_runtime_get_error_handler(void);
+
 /* The message of the last failure on the calling thread. */
 const char *moe_runtime_error_message(void);
 
