@@ -67,12 +67,13 @@ void assertInnerDims(OpBuilder &b, Location loc, Value lhs, Value rhs,
 /// The [rows, N] f32 `result` of a tiled product of `a` as the op's
 /// `type`: rounded to its element type, reshaped to a's leading dimensions.
 Value finishTiledMatMul(PatternRewriter &rewriter, Location loc, Value result,
-                        Value a, RankedTensorType at, RankedTensorType type) {
+                        Value a, RankedTensorType type) {
   Value product = roundTo(rewriter, loc, result, type.getElementType());
-  if (at.getRank() == 2)
+  int64_t rank = cast<RankedTensorType>(a.getType()).getRank();
+  if (rank == 2)
     return product;
   SmallVector<Value> shape;
-  for (int64_t i = 0; i < at.getRank() - 1; ++i)
+  for (int64_t i = 0; i < rank - 1; ++i)
     shape.push_back(getValueOrCreateConstantIndexOp(
         rewriter, loc, sizeOf(rewriter, loc, a, i)));
   shape.push_back(arith::ConstantIndexOp::create(
@@ -123,7 +124,7 @@ Value tiledConstantMatMul(PatternRewriter &rewriter, Location loc, Value a,
     Value tile = moe::emitTiledContraction(rewriter, loc, x, wt, out, rows,
                                            rewriter.getIndexAttr(n),
                                            rewriter.getIndexAttr(k));
-    return finishTiledMatMul(rewriter, loc, tile, a, at, type);
+    return finishTiledMatMul(rewriter, loc, tile, a, type);
   }
   auto forall = scf::ForallOp::create(
       rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(chunks)},
@@ -158,7 +159,7 @@ Value tiledConstantMatMul(PatternRewriter &rewriter, Location loc, Value a,
         ArrayRef<OpFoldResult>{zero, n0}, ArrayRef<OpFoldResult>{rows, cols},
         ArrayRef<OpFoldResult>{one, one});
   }
-  return finishTiledMatMul(rewriter, loc, forall.getResult(0), a, at, type);
+  return finishTiledMatMul(rewriter, loc, forall.getResult(0), a, type);
 }
 
 /// A[..., M, K] x B[..., K, N] with equal static batch dimensions as

@@ -81,18 +81,37 @@ int moe_runtime_get_num_threads(void) {
   return n > MOE_MAX_THREADS ? MOE_MAX_THREADS : (int)n;
 }
 
-static void call_task(int32_t *gtid, int32_t *btid) {
-  switch (task_argc) {
-  case 0: task(gtid, btid); break;
-  case 1: task(gtid, btid, task_args[0]); break;
-  case 2: task(gtid, btid, task_args[0], task_args[1]); break;
-  case 3: task(gtid, btid, task_args[0], task_args[1], task_args[2]); break;
-  default:
-    task(gtid, btid, task_args[0], task_args[1], task_args[2], task_args[3]);
+/* Calls `fn` as thread `*gtid` with its `argc` (at most 4) captured values. */
+static void invoke(moe_microtask fn, int32_t argc, void *const args[4],
+                   int32_t *gtid, int32_t *btid) {
+  switch (argc) {
+  case 0: fn(gtid, btid); break;
+  case 1: fn(gtid, btid, args[0]); break;
+  case 2: fn(gtid, btid, args[0], args[1]); break;
+  case 3: fn(gtid, btid, args[0], args[1], args[2]); break;
+  default: fn(gtid, btid, args[0], args[1], args[2], args[3]);
   }
 }
 
-static void record_failure(int kind, const char *message);
+/* Marks the team failed with the first failure's kind and message, and wakes
+ * the threads waiting at a barrier so that they leave. */
+static void record_failure(int kind, const char *message) {
+  pthread_mutex_lock(&barrier_lock);
+  if (!__atomic_load_n(&team_failed, __ATOMIC_ACQUIRE)) {
+    failure_kind = kind;
+    strncpy(failure_message, message, sizeof(failure_message) - 1);
+    failure_message[sizeof(failure_message) - 1] = '\0';
+    __atomic_store_n(&team_failed, 1, __ATOMIC_RELEASE);
+  }
+  pthread_cond_broadcast(&barrier_cond);
+  pthread_mutex_unlock(&barrier_lock);
+}
+
+/* Leaves the task of a team in which another thread failed. */
+static void leave_failed_team(void) {
+  cancelled = 1;
+  longjmp(*task_handler, 1);
+}
 
 static void run_task(int32_t id) {
   int32_t gtid = id, btid = id;
@@ -108,7 +127,7 @@ static void run_task(int32_t id) {
   task_handler = &here;
   moe_runtime_set_error_handler(&here);
   if (setjmp(here) == 0)
-    call_task(&gtid, &btid);
+    invoke(task, task_argc, task_args, &gtid, &btid);
   else if (!cancelled)
     record_failure(moe_runtime_error_kind(), moe_runtime_error_message());
   cancelled = 0;
@@ -174,13 +193,7 @@ static void run_serial(moe_microtask fn, int32_t argc, void *args[4]) {
   thread_id = 0;
   in_region = 1;
   current_team = 1;
-  switch (argc) {
-  case 0: fn(&gtid, &btid); break;
-  case 1: fn(&gtid, &btid, args[0]); break;
-  case 2: fn(&gtid, &btid, args[0], args[1]); break;
-  case 3: fn(&gtid, &btid, args[0], args[1], args[2]); break;
-  default: fn(&gtid, &btid, args[0], args[1], args[2], args[3]);
-  }
+  invoke(fn, argc, args, &gtid, &btid);
   thread_id = saved_id;
   in_region = saved_region;
   current_team = saved_team;
@@ -430,24 +443,6 @@ void __kmpc_for_static_fini(void *loc, int32_t gtid) {
 
 /* Spins like the workers do before sleeping: the team's threads reach a
  * barrier within microseconds of each other, less than a futex wake-up. */
-static void record_failure(int kind, const char *message) {
-  pthread_mutex_lock(&barrier_lock);
-  if (!__atomic_load_n(&team_failed, __ATOMIC_ACQUIRE)) {
-    failure_kind = kind;
-    strncpy(failure_message, message, sizeof(failure_message) - 1);
-    failure_message[sizeof(failure_message) - 1] = '\0';
-    __atomic_store_n(&team_failed, 1, __ATOMIC_RELEASE);
-  }
-  pthread_cond_broadcast(&barrier_cond);
-  pthread_mutex_unlock(&barrier_lock);
-}
-
-/* Leaves the task of a team in which another thread failed. */
-static void leave_failed_team(void) {
-  cancelled = 1;
-  longjmp(*task_handler, 1);
-}
-
 void __kmpc_barrier(void *loc, int32_t gtid) {
   (void)loc;
   (void)gtid;
