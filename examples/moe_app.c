@@ -1,7 +1,9 @@
 /* A small application that links a model compiled by moe-opt, runs it on
- * generated inputs and prints a summary. Build it with this directory's
- * CMakeLists.txt, pointing MOE_MODEL_LIB and MOE_MODEL_HEADER at the outputs
- * of `moe-opt MODEL --moe-cpu-pipeline --emit=shared` and `--emit=header`. */
+ * generated inputs and prints a summary. This directory's CMakeLists.txt
+ * builds it with the installed MoE package; by hand it is
+ *   moe-opt MODEL --moe-cpu-pipeline --emit=shared -o libmodel.so
+ *   moe-opt MODEL --moe-cpu-pipeline --emit=header -o model.h
+ *   cc moe_app.c -I. -L. -lmodel -Wl,-rpath,$PWD -lm -o moe_app */
 #include "model.h"
 
 #include <math.h>
