@@ -171,6 +171,10 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
   os << "\n/* Threads used by the model's parallel loops (default: the "
         "online CPUs,\n * or MOE_NUM_THREADS). */\n"
         "void moe_model_set_num_threads(int32_t n);\n";
+  os << "\n/* The entry functions, for callers that find them at run time "
+        "(dlsym of\n * `<name>_run`): their count and the info of each. */\n"
+        "int32_t moe_model_num_functions(void);\n"
+        "const moe_model_info *moe_model_function_info(int32_t i);\n";
   if (entries.size() == 1)
     os << "\n/* The model's only entry point under fixed names. */\n"
           "const moe_model_info *moe_model_get_info(void);\n"
@@ -596,6 +600,14 @@ FailureOr<std::string> mlir::moe::detail::generateEntrySource(ModuleOp module) {
      << (cuda ? "cuda" : "cpu") << "\"; }\n";
   os << "\nvoid moe_model_set_num_threads(int32_t n) { "
      << runtime::kSetNumThreads << "(n); }\n";
+  os << "\nstatic const moe_model_info *const moe__functions[] = {";
+  for (const EntrySig &e : *entries)
+    os << "&" << e.function << "__model_info, ";
+  os << "};\nint32_t moe_model_num_functions(void) { return "
+     << entries->size()
+     << "; }\nconst moe_model_info *moe_model_function_info(int32_t i) {\n"
+        "  return i >= 0 && i < "
+     << entries->size() << " ? moe__functions[i] : NULL;\n}\n";
   if (entries->size() == 1) {
     const std::string &f = entries->front().function;
     os << "\nconst moe_model_info *moe_model_get_info(void) { return " << f

@@ -2,7 +2,8 @@
  *
  * Types of the entry points that `moe-opt --emit=shared` generates
  * (`moe_model_get_info`, `moe_model_run`, and `<function>_info` /
- * `<function>_run` per entry function); `--emit=header` writes them with the
+ * `<function>_run` per entry function, listed by `moe_model_num_functions`
+ * and `moe_model_function_info`); `--emit=header` writes them with the
  * model's declarations. Plain C, usable from C and C++.
  *
  *===---------------------------------------------------------------------===*/
