@@ -39,7 +39,8 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createCPULoopSchedule());
   pm.addPass(createCPUParallelThreshold());
   pm.addPass(createCPUOutlineLoopNests());
-  detail::addHostToLLVM(pm, /*cuda=*/false);
+  detail::addHostToLLVM(pm, /*cuda=*/false,
+                        options.weightsThresholdBytes());
 }
 
 void mlir::moe::registerPipelines() {

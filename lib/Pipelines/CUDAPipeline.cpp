@@ -75,5 +75,6 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   serialize.emulator = options.emulator;
   pm.addPass(createGPUSerialize(serialize));
 
-  detail::addHostToLLVM(pm, /*cuda=*/true);
+  detail::addHostToLLVM(pm, /*cuda=*/true,
+                        options.weightsThresholdBytes());
 }

@@ -70,7 +70,8 @@ void moe::detail::addBufferization(OpPassManager &pm) {
   pm.addPass(createConvertBufferizationToMemRefPass());
 }
 
-void moe::detail::addHostToLLVM(OpPassManager &pm, bool cuda) {
+void moe::detail::addHostToLLVM(OpPassManager &pm, bool cuda,
+                                int64_t weightsThreshold) {
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   if (!cuda) {
@@ -104,4 +105,10 @@ void moe::detail::addHostToLLVM(OpPassManager &pm, bool cuda) {
     pm.addPass(createGPUDeviceConstants());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createStoreResultsThroughPointer());
+  // Last: the device copies above read the mapped weights.
+  if (weightsThreshold >= 0) {
+    ExternalizeWeightsOptions weights;
+    weights.thresholdBytes = weightsThreshold;
+    pm.addPass(createExternalizeWeights(weights));
+  }
 }

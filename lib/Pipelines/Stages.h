@@ -3,6 +3,8 @@
 #ifndef MOE_LIB_PIPELINES_STAGES_H
 #define MOE_LIB_PIPELINES_STAGES_H
 
+#include <cstdint>
+
 namespace mlir {
 class OpPassManager;
 namespace moe {
@@ -36,8 +38,9 @@ void addBufferization(OpPassManager &pm);
 /// (`cuda` false) parallel loops are OpenMP and vector math is approximated
 /// by polynomials; on CUDA allocations are the runtime's (unified memory),
 /// kernel launches become runtime calls and constants are copied to the
-/// device once.
-void addHostToLLVM(OpPassManager &pm, bool cuda);
+/// device once. Weights of `weightsThreshold` bytes or more move to a
+/// weights file (moe-externalize-weights; negative: never).
+void addHostToLLVM(OpPassManager &pm, bool cuda, int64_t weightsThreshold);
 
 } // namespace detail
 } // namespace moe

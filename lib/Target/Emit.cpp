@@ -7,10 +7,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Target/Emit.h"
+#include "moe/Passes/Runtime.h"
 #include "moe/Runtime/Symbols.h"
 #include "moe/Target/SafeOutput.h"
 
 #include "EntryPoint.h"
+#include "Weights.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
@@ -110,7 +112,7 @@ std::string runtimeLibrary() {
 
 LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
                               StringRef outputPath, StringRef cpu,
-                              TimingScope *timing) {
+                              TimingScope *timing, StringRef weightsPath) {
   std::string error;
   TimingScope noTiming;
   TimingScope &phases = timing ? *timing : noTiming;
@@ -175,6 +177,32 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
           fn.removeResultAttr(i, a.getName());
   });
 
+  // Moved weights go to their file (committed with the artifact) rather
+  // than into the LLVM module.
+  std::unique_ptr<SafeOutput> weights;
+  if (module->hasAttr(kWeightsAttr)) {
+    if (weightsPath.empty() && outputPath == "-")
+      return module.emitError("the model's weights go to a weights file: "
+                              "name the output (-o FILE) or --weights-file");
+    std::string path = weightsPath.empty() ? detail::defaultWeightsPath(
+                                                 outputPath)
+                                           : weightsPath.str();
+    if (sameFile(outputPath, path))
+      return module.emitError()
+             << "the weights file '" << path << "' would overwrite the output";
+    TimingScope weightsTiming = phases.nest("Write weights file");
+    FailureOr<std::unique_ptr<SafeOutput>> written =
+        detail::writeWeightsFile(module, path);
+    if (failed(written))
+      return failure();
+    weights = std::move(*written);
+  }
+  auto commitWeights = [&]() -> LogicalResult {
+    if (weights && !weights->commit(error))
+      return module.emitError() << error;
+    return success();
+  };
+
   llvm::LLVMContext llvmContext;
   TimingScope translateTiming = phases.nest("Translate to LLVM IR");
   std::unique_ptr<llvm::Module> llvmModule =
@@ -207,7 +235,7 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     llvmModule->print(out->os(), nullptr);
     if (!out->commit(error))
       return module.emitError() << error;
-    return success();
+    return commitWeights();
   }
 
   if (outputPath == "-")
@@ -235,7 +263,7 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
       return module.emitError() << error;
   }
   if (kind == EmitKind::Object)
-    return success();
+    return commitWeights();
 
   llvm::scope_exit removeObject([&] { llvm::sys::fs::remove(objectPath); });
   TimingScope linkTiming = phases.nest("Compile entry points and link (cc)");
@@ -299,6 +327,11 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     llvm::sys::fs::remove(tempLib);
     return module.emitError() << "linking the shared library failed"
                               << (linkError.empty() ? "" : ": ") << linkError;
+  }
+  // The weights first: a library never sits beside weights it refuses.
+  if (failed(commitWeights())) {
+    llvm::sys::fs::remove(tempLib);
+    return failure();
   }
   if (std::error_code ec = llvm::sys::fs::rename(tempLib, outputPath)) {
     llvm::sys::fs::remove(tempLib);

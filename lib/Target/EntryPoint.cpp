@@ -10,6 +10,7 @@
 
 #include "EntryPoint.h"
 
+#include "moe/Passes/Runtime.h"
 #include "moe/Runtime/Symbols.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -171,6 +172,18 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
   os << "\n/* Threads used by the model's parallel loops (default: the "
         "online CPUs,\n * or MOE_NUM_THREADS). */\n"
         "void moe_model_set_num_threads(int32_t n);\n";
+  os << "\n/* The weights file (models compiled with external weights): "
+        "its name,\n * looked up beside the library, or the path set "
+        "before; NULL when the\n * weights are in the library. "
+        "moe_model_set_weights_path names another\n * file (before the "
+        "weights are loaded); moe_model_load_weights maps and\n * checks "
+        "it now instead of in the first run. Both return MOE_OK or an "
+        "error\n * code with a message (MOE_ERROR_WEIGHTS: missing, "
+        "truncated, or from\n * another compile). */\n"
+        "const char *moe_model_weights_file(void);\n"
+        "int moe_model_set_weights_path(const char *path, char *error, "
+        "size_t error_size);\n"
+        "int moe_model_load_weights(char *error, size_t error_size);\n";
   os << "\n/* The entry functions, for callers that find them at run time "
         "(dlsym of\n * `<name>_run`): their count and the info of each. */\n"
         "int32_t moe_model_num_functions(void);\n"
@@ -256,6 +269,8 @@ void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   os << "  if (moe__check_inputs(info, inputs, num_inputs, outputs, "
         "num_outputs, error, error_size))\n    return "
         "MOE_ERROR_INVALID_ARGUMENT;\n";
+  os << "  if (moe__ensure_weights(error, error_size))\n    return "
+        "MOE_ERROR_WEIGHTS;\n";
   size_t numInputs = e.inputs.size();
   if (cuda) {
     os << "  {\n    char why[384];\n"
@@ -411,6 +426,114 @@ void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   printInputMemrefs(os, e, cuda);
   printCallAndOutputs(os, e, cuda);
   printSerializedRun(os, e);
+}
+
+/// The weights file's loading (moe-externalize-weights moved the weights):
+/// mapped on the first run, or on moe_model_load_weights, from the path
+/// set by moe_model_set_weights_path or beside the library. Every model
+/// defines the functions; for embedded weights they do nothing.
+void printWeights(llvm::raw_ostream &os, ModuleOp module) {
+  auto info = module->getAttrOfType<DictionaryAttr>(moe::kWeightsAttr);
+  auto file = info ? info.getAs<StringAttr>("file") : StringAttr();
+  if (!file) {
+    os << R"c(
+static int moe__ensure_weights(char *error, size_t error_size) {
+  (void)error;
+  (void)error_size;
+  return MOE_OK;
+}
+const char *moe_model_weights_file(void) { return NULL; }
+int moe_model_set_weights_path(const char *path, char *error,
+                               size_t error_size) {
+  (void)path;
+  moe__fail(error, error_size, "the model's weights are in the library "
+            "(it was compiled with weights=embed, or they are below "
+            "weights-threshold-mb)");
+  return MOE_ERROR_INVALID_ARGUMENT;
+}
+int moe_model_load_weights(char *error, size_t error_size) {
+  (void)error;
+  (void)error_size;
+  return MOE_OK;
+}
+)c";
+    return;
+  }
+  uint64_t size = info.getAs<IntegerAttr>("size").getInt();
+  uint64_t hash = info.getAs<IntegerAttr>("hash").getInt();
+  os << "\nextern const void *" << moe::kWeightsBaseSymbol
+     << " __attribute__((visibility(\"hidden\")));\n"
+     << "static const char moe__weights_name[] = " << cString(file.getValue())
+     << ";\n"
+     << "#define MOE__WEIGHTS_SIZE " << size << "ull\n"
+     << "#define MOE__WEIGHTS_HASH 0x" << llvm::utohexstr(hash) << "ull\n"
+     << "#define MOE__WEIGHTS_BASE " << moe::kWeightsBaseSymbol << "\n"
+     << "#define MOE__MAP_WEIGHTS " << runtime::kMapWeights << "\n";
+  os << R"c(static char *moe__weights_path; /* set by the caller, or NULL */
+
+/* Called with the model's call lock held. */
+static int moe__ensure_weights(char *error, size_t error_size) {
+  if (MOE__WEIGHTS_BASE)
+    return MOE_OK;
+  char path[4096];
+  Dl_info self;
+  const char *lib = dladdr((void *)&moe__ensure_weights, &self) &&
+                            self.dli_fname ? self.dli_fname : "";
+  const char *slash = strrchr(lib, '/');
+  if (moe__weights_path)
+    snprintf(path, sizeof(path), "%s", moe__weights_path);
+  else if (slash)
+    snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - lib), lib,
+             moe__weights_name);
+  else
+    snprintf(path, sizeof(path), "%s", moe__weights_name);
+  char why[768];
+  const void *base = MOE__MAP_WEIGHTS(path, MOE__WEIGHTS_SIZE,
+                                      MOE__WEIGHTS_HASH, why, sizeof(why));
+  if (!base) {
+    moe__fail(error, error_size, "%s", why);
+    return MOE_ERROR_WEIGHTS;
+  }
+  MOE__WEIGHTS_BASE = base;
+  return MOE_OK;
+}
+
+const char *moe_model_weights_file(void) {
+  return moe__weights_path ? moe__weights_path : moe__weights_name;
+}
+
+int moe_model_set_weights_path(const char *path, char *error,
+                               size_t error_size) {
+  int rc = MOE_OK;
+  moe_runtime_call_begin();
+  if (MOE__WEIGHTS_BASE) {
+    moe__fail(error, error_size, "the weights are already loaded (set the "
+              "path before the first run or moe_model_load_weights)");
+    rc = MOE_ERROR_INVALID_ARGUMENT;
+  } else if (!path || !*path) {
+    moe__fail(error, error_size, "the weights path is empty");
+    rc = MOE_ERROR_INVALID_ARGUMENT;
+  } else {
+    char *copy = strdup(path);
+    if (!copy) {
+      moe__fail(error, error_size, "out of memory");
+      rc = MOE_ERROR_OUT_OF_MEMORY;
+    } else {
+      free(moe__weights_path);
+      moe__weights_path = copy;
+    }
+  }
+  moe_runtime_call_end();
+  return rc;
+}
+
+int moe_model_load_weights(char *error, size_t error_size) {
+  moe_runtime_call_begin();
+  int rc = moe__ensure_weights(error, error_size);
+  moe_runtime_call_end();
+  return rc;
+}
+)c";
 }
 
 /// Shared helpers of every entry point: input checks and output copies.
@@ -583,8 +706,11 @@ FailureOr<std::string> mlir::moe::detail::generateEntrySource(ModuleOp module) {
     return failure();
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << "/* Generated by moe-opt: C entry points over _mlir_ciface_*. */"
+  // _GNU_SOURCE first, for dladdr (finding the weights beside the library).
+  os << "/* Generated by moe-opt: C entry points over _mlir_ciface_*. */\n"
+     << "#define _GNU_SOURCE\n#include <dlfcn.h>\n"
      << kABITypes << kRuntimeHeaders << kHelpers << "\n";
+  printWeights(os, module);
   SmallVector<int64_t> ranks;
   for (const EntrySig &e : *entries)
     for (const TensorSig &t :

@@ -93,4 +93,30 @@ def StoreResultsThroughPointer
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def ExternalizeWeights
+    : Pass<"moe-externalize-weights", "::mlir::ModuleOp"> {
+  let summary = "Read large constant tensors from a weights file mapped at load time";
+  let description = [{
+    In the LLVM dialect: when the constant tensor globals of at least
+    `min-bytes` each (the weights, already in the layout the kernels read)
+    add up to `threshold-bytes` or more, each is given a 64-byte aligned
+    offset in a weights file (`moe.weights_offset` on the global, the total
+    in the module's `moe.weights` attribute), and every
+    `llvm.mlir.addressof` of it in a function becomes that offset from
+    `@moe__weights_base`, the pointer the entry points set when they map
+    the file (include/moe/Runtime/Weights.h). `--emit` writes the file from
+    the marked globals and drops them from the library, so neither the
+    library nor the compiler's output holds the weights twice. Smaller
+    models keep their constants in the library. A `threshold-bytes` of 0
+    externalizes any global of `min-bytes`; a negative one none.
+  }];
+  let options = [
+    Option<"thresholdBytes", "threshold-bytes", "int64_t", "256 << 20",
+           "Externalize when the candidates total at least this many bytes">,
+    Option<"minBytes", "min-bytes", "int64_t", "4096",
+           "Smallest global that moves to the weights file">,
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // MOE_PASSES_RUNTIME_PASSES_TD

@@ -3,7 +3,7 @@ compiled libraries on NumPy arrays, through their C ABI (ctypes)."""
 from .compiler import compile, find_moe_opt
 from .errors import (CompileError, CompilerNotFoundError, DeviceError,
                      InvalidInputError, LoadError, MoEError, OutOfMemoryError,
-                     RunError, RuntimeCheckError)
+                     RunError, RuntimeCheckError, WeightsError)
 from .model import (BenchmarkResult, Function, Model, TensorInfo, load,
                     use_cuda_emulator)
 
@@ -13,5 +13,5 @@ __all__ = [
     "BenchmarkResult", "CompileError", "CompilerNotFoundError", "DeviceError",
     "Function", "InvalidInputError", "LoadError", "MoEError", "Model",
     "OutOfMemoryError", "RunError", "RuntimeCheckError", "TensorInfo",
-    "compile", "find_moe_opt", "load", "use_cuda_emulator",
+    "WeightsError", "compile", "find_moe_opt", "load", "use_cuda_emulator",
 ]

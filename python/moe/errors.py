@@ -60,8 +60,16 @@ class DeviceError(RunError):
     code = 4
 
 
+class WeightsError(RunError, LoadError):
+    """The model's weights file is missing, truncated, or from another
+    compile (MOE_ERROR_WEIGHTS)."""
+
+    code = 5
+
+
 _RUN_ERRORS = {c.code: c for c in (InvalidInputError, OutOfMemoryError,
-                                    RuntimeCheckError, DeviceError)}
+                                    RuntimeCheckError, DeviceError,
+                                    WeightsError)}
 
 
 def run_error(code, message):

@@ -199,7 +199,7 @@ class Model:
     With one entry function, `run`, `benchmark`, `inputs` and `outputs` are
     that function's; `functions` maps every entry function's name to it."""
 
-    def __init__(self, path):
+    def __init__(self, path, weights=None):
         self.path = os.path.abspath(os.fspath(path))
         try:
             self._lib = ctypes.CDLL(self.path)
@@ -213,16 +213,39 @@ class Model:
             lib.moe_model_device.restype = ctypes.c_char_p
             lib.moe_model_last_device_ms.restype = ctypes.c_double
             lib.moe_model_set_num_threads.argtypes = [ctypes.c_int32]
+            lib.moe_model_set_weights_path.argtypes = [
+                ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+            lib.moe_model_load_weights.argtypes = [ctypes.c_char_p,
+                                                   ctypes.c_size_t]
+            lib.moe_model_weights_file.restype = ctypes.c_char_p
         except AttributeError as e:
             raise LoadError(
                 f"{self.path} is not a compiled model ({e}; compile it with "
                 "moe.compile or moe-opt --emit=shared)") from None
         self.device = lib.moe_model_device().decode()
+        self._load_weights(weights)
         self.functions = {}
         for i in range(lib.moe_model_num_functions()):
             f = Function(self, lib.moe_model_function_info(i).contents)
             self.functions[f.name] = f
         self.num_threads = None
+
+    def _load_weights(self, weights):
+        """Maps the weights file now (from `weights` if given), so that a
+        missing or foreign file fails the load, not the first run."""
+        lib = self._lib
+        error = ctypes.create_string_buffer(_ERROR_SIZE)
+        if weights is not None:
+            rc = lib.moe_model_set_weights_path(
+                os.fsencode(os.path.abspath(os.fspath(weights))), error,
+                _ERROR_SIZE)
+            if rc != 0:
+                raise run_error(rc, error.value.decode(errors="replace"))
+        rc = lib.moe_model_load_weights(error, _ERROR_SIZE)
+        if rc != 0:
+            raise run_error(rc, error.value.decode(errors="replace"))
+        name = lib.moe_model_weights_file()
+        self.weights_file = name.decode() if name else None
 
     def __repr__(self):
         return (f"<moe.Model {os.path.basename(self.path)} ({self.device}): "
@@ -270,9 +293,12 @@ class Model:
         return float(self._lib.moe_model_last_device_ms())
 
 
-def load(path):
-    """Loads a library written by `moe-opt --emit=shared` (or moe.compile)."""
-    return Model(path)
+def load(path, weights=None):
+    """Loads a library written by `moe-opt --emit=shared` (or moe.compile).
+    A model compiled with external weights maps its weights file now: the
+    one beside the library, or `weights`; WeightsError when it is missing
+    or belongs to another compile."""
+    return Model(path, weights)
 
 
 def use_cuda_emulator(library=None, moe_opt=None):

@@ -42,6 +42,8 @@ p.add_argument("--bias", action="store_true")
 p.add_argument("--dense", action="store_true")
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--weights", choices=["auto", "embed", "external"],
+               default="auto", help="where the libraries keep their weights")
 p.add_argument("--device", choices=["cpu", "cuda", "cuda-emulator"], default="cpu",
                help="where the shards run (the reference is the CPU program)")
 p.add_argument("--sm", default="80")
@@ -136,12 +138,23 @@ def compile(options, out, device="cpu"):
                   sm=args.sm if device.startswith("cuda") else None)
 
 
-compile("", wd("single.so"))
-shard = f"ranks={args.ranks} chunks={args.chunks} placement={args.placement}"
+compile(f"weights={args.weights}", wd("single.so"))
+shard = (f"ranks={args.ranks} chunks={args.chunks} placement={args.placement}"
+         f" weights={args.weights}")
 if args.map:
     shard += f" map={args.map}"
 for r in range(args.ranks):
     compile(f"{shard} rank={r}", wd(f"model.rank{r}.so"), args.device)
+
+if args.weights == "external":
+    # Each rank's weights file holds its own experts only.
+    whole = os.path.getsize(wd("single.weights"))
+    for r in range(args.ranks):
+        size = os.path.getsize(wd(f"model.rank{r}.weights"))
+        print(f"rank {r}: weights file {size} of {whole} bytes"
+              + ("" if size < whole else " FAILED: not sharded"))
+        if size >= whole:
+            sys.exit(1)
 
 for r, t in enumerate(tokens):
     np.save(wd(f"in0.rank{r}.npy"), rand(t, H))

@@ -67,6 +67,15 @@ static llvm::cl::opt<std::string> targetCPU(
                    "or 'skylake-avx512'"),
     llvm::cl::init("host"));
 
+static llvm::cl::opt<std::string> weightsFile(
+    "weights-file",
+    llvm::cl::desc("Where --emit=shared|obj|llvm writes the weights of a model "
+                   "compiled with external weights (the pipelines' weights= "
+                   "option); default: the output with the extension "
+                   ".weights. The library looks for this file name beside "
+                   "itself"),
+    llvm::cl::init(""));
+
 /// Prints diagnostics of ONNX input as "file: error: ..." or
 /// "MatMul node 'n': error: ..." rather than as raw locations.
 static void installONNXDiagnostics(MLIRContext &context) {
@@ -191,7 +200,7 @@ static int compileToArtifact(StringRef inputFilename, StringRef outputFilename,
     return EXIT_FAILURE;
   TimingScope emitTiming = timing.nest("Emit");
   if (failed(moe::emitModule(*module, kind, outputFilename, targetCPU,
-                             &emitTiming)))
+                             &emitTiming, weightsFile)))
     return EXIT_FAILURE;
   return EXIT_SUCCESS;
 }

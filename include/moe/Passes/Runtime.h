@@ -12,6 +12,13 @@
 
 namespace mlir::moe {
 
+/// What moe-externalize-weights leaves for --emit: the pointer the entry
+/// points set to the mapped weights, the offset of each moved global, and
+/// the module's total (`{size = N : i64}`).
+inline constexpr llvm::StringLiteral kWeightsBaseSymbol = "moe__weights_base";
+inline constexpr llvm::StringLiteral kWeightsOffsetAttr = "moe.weights_offset";
+inline constexpr llvm::StringLiteral kWeightsAttr = "moe.weights";
+
 #define GEN_PASS_DECL
 #include "passes/Runtime/Passes.h.inc"
 

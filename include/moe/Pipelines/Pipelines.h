@@ -11,6 +11,9 @@ namespace mlir {
 class OpPassManager;
 namespace moe {
 
+/// Where a compiled model's weights live.
+enum class WeightsPlacement { Auto, Embed, External };
+
 /// Options shared by both pipelines: the MoE fusions, expert parallelism
 /// (the module becomes one rank's program) and the overlap of its exchanges
 /// with compute.
@@ -54,6 +57,35 @@ struct MoEPipelineOptions : public PassPipelineOptions<Derived> {
       llvm::cl::desc("Token chunks pipelined through the exchanges (1: no "
                      "overlap); only with ranks > 1"),
       llvm::cl::init(1)};
+  typename Base::template Option<WeightsPlacement> weights{
+      *this, "weights",
+      llvm::cl::desc("Where the weights go (with --emit=shared or obj)"),
+      llvm::cl::values(
+          clEnumValN(WeightsPlacement::Auto, "auto",
+                     "external from weights-threshold-mb on, else embedded"),
+          clEnumValN(WeightsPlacement::Embed, "embed", "in the library"),
+          clEnumValN(WeightsPlacement::External, "external",
+                     "in a weights file beside the library, mapped read-only "
+                     "when the model loads")),
+      llvm::cl::init(WeightsPlacement::Auto)};
+  typename Base::template Option<int64_t> weightsThresholdMB{
+      *this, "weights-threshold-mb",
+      llvm::cl::desc("With weights=auto, the weight size (MiB) from which "
+                     "they go to a weights file"),
+      llvm::cl::init(256)};
+
+  /// The moe-externalize-weights threshold in bytes (negative: embed).
+  int64_t weightsThresholdBytes() const {
+    switch (weights) {
+    case WeightsPlacement::Embed:
+      return -1;
+    case WeightsPlacement::External:
+      return 0;
+    case WeightsPlacement::Auto:
+      break;
+    }
+    return weightsThresholdMB < 0 ? -1 : int64_t(weightsThresholdMB) << 20;
+  }
 };
 
 /// Options of --moe-cpu-pipeline.

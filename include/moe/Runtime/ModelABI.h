@@ -60,7 +60,9 @@ enum {
   MOE_ERROR_OUT_OF_MEMORY = 2,
   MOE_ERROR_RUNTIME = 3, /* a run-time check of the model failed (e.g. an
                             expert id out of range) */
-  MOE_ERROR_DEVICE = 4   /* the model's device cannot be used (no GPU, no
+  MOE_ERROR_DEVICE = 4,  /* the model's device cannot be used (no GPU, no
                             driver) */
+  MOE_ERROR_WEIGHTS = 5  /* the weights file is missing, truncated, or from
+                            another compile of the model */
 };
 #endif

@@ -14,6 +14,7 @@
 #include "moe/Runtime/Collectives.h"
 #include "moe/Runtime/Errors.h"
 #include "moe/Runtime/Threads.h"
+#include "moe/Runtime/Weights.h"
 
 /// The name of runtime function `fn`, which must be declared.
 #define MOE_RUNTIME_SYMBOL(fn) (static_cast<void>(&::fn), #fn)
@@ -42,6 +43,8 @@ inline constexpr const char *kCudaAvailable =
     MOE_RUNTIME_SYMBOL(moe_cuda_available);
 inline constexpr const char *kCudaAlloc = MOE_RUNTIME_SYMBOL(moe_cuda_alloc);
 inline constexpr const char *kCudaFree = MOE_RUNTIME_SYMBOL(moe_cuda_free);
+inline constexpr const char *kMapWeights =
+    MOE_RUNTIME_SYMBOL(moe_runtime_map_weights);
 inline constexpr const char *kCudaConstant =
     MOE_RUNTIME_SYMBOL(moe_cuda_constant);
 inline constexpr const char *kCudaTimerStart =

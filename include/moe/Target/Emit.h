@@ -24,11 +24,15 @@ std::optional<EmitKind> parseEmitKind(llvm::StringRef name);
 /// generation ("host": this machine's CPU and features; otherwise an LLVM CPU
 /// name such as "haswell" (AVX2) or "skylake-avx512", with that CPU's
 /// features). `timing`, when given, receives the translation, optimization
-/// and code generation phases (--mlir-timing).
+/// and code generation phases (--mlir-timing). A module whose weights
+/// moe-externalize-weights moved also gets its weights file (LLVM IR,
+/// objects and libraries), at `weightsPath` or beside the output with the
+/// extension ".weights"; the library looks for it under that file name.
 LogicalResult emitModule(ModuleOp module, EmitKind kind,
                          llvm::StringRef outputPath,
                          llvm::StringRef cpu = "host",
-                         TimingScope *timing = nullptr);
+                         TimingScope *timing = nullptr,
+                         llvm::StringRef weightsPath = "");
 
 } // namespace mlir::moe
 
