@@ -91,9 +91,9 @@ private:
   FailureOr<Type> valueType(const pb::ValueInfoProto &info, Location loc);
   FailureOr<ElementsAttr> tensorAttr(const pb::TensorProto &tensor,
                                      Location loc, StringRef what);
-  LogicalResult readExternalData(const pb::TensorProto &tensor,
-                                 uint64_t expectedBytes, Location loc,
-                                 StringRef what, std::string &bytes);
+  FailureOr<std::unique_ptr<llvm::MemoryBuffer>>
+  readExternalData(const pb::TensorProto &tensor, uint64_t expectedBytes,
+                   Location loc, StringRef what);
   LogicalResult checkOpsets(const pb::ModelProto &model);
   LogicalResult sortNodes(const pb::GraphProto &graph,
                           SmallVectorImpl<int> &order);
@@ -165,9 +165,12 @@ FailureOr<Type> Importer::valueType(const pb::ValueInfoProto &info,
   return Type(RankedTensorType::get(dims, elt->type));
 }
 
-LogicalResult Importer::readExternalData(const pb::TensorProto &tensor,
-                                         uint64_t expectedBytes, Location loc,
-                                         StringRef what, std::string &bytes) {
+/// The external data of `tensor`, mapped (MemoryBuffer maps large slices
+/// rather than reading them).
+FailureOr<std::unique_ptr<llvm::MemoryBuffer>>
+Importer::readExternalData(const pb::TensorProto &tensor,
+                           uint64_t expectedBytes, Location loc,
+                           StringRef what) {
   std::string location;
   uint64_t offset = 0;
   std::optional<uint64_t> length;
@@ -237,8 +240,7 @@ LogicalResult Importer::readExternalData(const pb::TensorProto &tensor,
   if (!buffer)
     return mlir::emitError(loc)
            << what << ": cannot read external data file '" << file << "'";
-  bytes.assign((*buffer)->getBufferStart(), (*buffer)->getBufferSize());
-  return success();
+  return std::move(*buffer);
 }
 
 FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
@@ -284,8 +286,25 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
     bytes.append(reinterpret_cast<const char *>(&v), sizeof(v));
   };
   if (tensor.data_location() == pb::TensorProto::EXTERNAL) {
-    if (failed(readExternalData(tensor, expectedBytes, loc, what, bytes)))
+    auto buffer = readExternalData(tensor, expectedBytes, loc, what);
+    if (failed(buffer))
       return failure();
+    // Weights as they are in the file: the attribute keeps the mapping
+    // (no copy in memory; pages are read when a pass or --emit reads them).
+    const char *start = (*buffer)->getBufferStart();
+    if (!nibbles && !elt->type.isInteger(1) && count > kInlineElements &&
+        reinterpret_cast<uintptr_t>(start) % alignof(uint64_t) == 0) {
+      std::string blobName = tensor.name().empty() ? "tensor" : tensor.name();
+      ArrayRef<char> data(start, (*buffer)->getBufferSize());
+      std::shared_ptr<llvm::MemoryBuffer> owner = std::move(*buffer);
+      AsmResourceBlob blob(
+          data, alignof(uint64_t),
+          [owner](void *, size_t, size_t) mutable { owner.reset(); },
+          /*dataIsMutable=*/false);
+      return ElementsAttr(
+          DenseResourceElementsAttr::get(type, blobName, std::move(blob)));
+    }
+    bytes.assign(start, (*buffer)->getBufferSize());
   } else if (tensor.has_raw_data()) {
     if (tensor.raw_data().size() != expectedBytes)
       return mlir::emitError(loc)

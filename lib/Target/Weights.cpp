@@ -10,7 +10,11 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/Support/Endian.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+
+#include <sys/mman.h>
 
 #include <cstring>
 
@@ -25,6 +29,25 @@ struct Moved {
   bool splat;
 };
 
+constexpr uint64_t kPiece = 64 << 20;
+
+/// Asks the kernel to drop the pages of [data, data + size) from this
+/// process once written out. Non-destructive for any memory (contents are
+/// kept; it reclaims what it can): weights the importer mapped from ONNX
+/// external data stop counting against the compiler's memory, so its peak
+/// does not grow with the weights.
+void releasePages(const char *data, uint64_t size) {
+#ifdef MADV_PAGEOUT
+  uint64_t page = llvm::sys::Process::getPageSizeEstimate();
+  uintptr_t begin = llvm::alignTo(reinterpret_cast<uintptr_t>(data), page);
+  uintptr_t end = llvm::alignDown(reinterpret_cast<uintptr_t>(data) + size,
+                                  page);
+  if (end > begin)
+    (void)::madvise(reinterpret_cast<void *>(begin), end - begin,
+                    MADV_PAGEOUT);
+#endif
+}
+
 /// FNV-1a over little-endian 64-bit words (Weights.h).
 struct WordHash {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -35,7 +58,7 @@ struct WordHash {
 };
 
 /// Feeds the file's data section in order (padding as zeros) to `sink`,
-/// in pieces whose sizes are multiples of 8 bytes.
+/// in pieces of at most kPiece bytes, multiples of 8.
 template <typename Sink>
 void forEachPiece(ArrayRef<Moved> moved, uint64_t size, Sink sink) {
   static const char zeros[4096] = {};
@@ -54,7 +77,11 @@ void forEachPiece(ArrayRef<Moved> moved, uint64_t size, Sink sink) {
     // bytes is padded with zeros (the next offset is 64-aligned).
     uint64_t whole = m.bytes & ~uint64_t(7);
     if (!m.splat) {
-      sink(m.raw.data(), whole);
+      for (uint64_t done = 0; done < whole;) {
+        uint64_t n = std::min<uint64_t>(whole - done, kPiece);
+        sink(m.raw.data() + done, n);
+        done += n;
+      }
     } else {
       // A whole number of elements and of words per piece.
       staging.clear();
@@ -125,21 +152,26 @@ moe::detail::writeWeightsFile(ModuleOp module, StringRef path) {
     return a.offset < b.offset;
   });
 
-  WordHash hash;
-  forEachPiece(moved, size, [&](const char *p, uint64_t n) { hash.add(p, n); });
-
+  // One pass over the weights: the data, hashed as it goes, then the
+  // header in front of it.
   std::string error;
   auto out = SafeOutput::open(path, error);
   if (!out)
     return module.emitError() << error;
   char header[MOE_WEIGHTS_HEADER_BYTES] = {};
+  out->os().write(header, sizeof(header));
+  WordHash hash;
+  forEachPiece(moved, size, [&](const char *p, uint64_t n) {
+    hash.add(p, n);
+    out->os().write(p, n);
+    releasePages(p, n);
+  });
   std::memcpy(header, MOE_WEIGHTS_MAGIC, 8);
   llvm::support::endian::write64le(header + 8, size);
   llvm::support::endian::write64le(header + 16, hash.h);
   llvm::support::endian::write64le(header + 24, MOE_WEIGHTS_HEADER_BYTES);
+  out->os().seek(0);
   out->os().write(header, sizeof(header));
-  forEachPiece(moved, size,
-               [&](const char *p, uint64_t n) { out->os().write(p, n); });
 
   Builder b(module.getContext());
   module->setAttr(
