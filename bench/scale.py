@@ -2,7 +2,7 @@
 (4-bit) models whose weights sit in ONNX external data, at several weight
 sizes, through `moe-opt --moe-cpu-pipeline="weights=..." --emit=shared`.
 
-Per model: compile time and peak RSS (the compiler's own, from wait4),
+Per model: compile time and peak RSS (the compiler's own, from /proc),
 artifact sizes, then in a fresh process: weights load (map + check),
 first call with a cold page cache (the weights file's pages dropped with
 posix_fadvise) and warm, steady-state latency, and the weights file's
@@ -102,17 +102,71 @@ def build(path, kind, gib):
     return E, H, I, os.path.getsize(data)
 
 
+def build_stack(path, layers, E=8, H=4096, I=14336):
+    """A Mixtral-8x7B-shaped stack of 4-bit MoE layers: per layer a router
+    MatMul, com.microsoft.QMoE (8 experts, top-2, SwiGLU) and the residual
+    Add; 32 layers hold about 22 GiB of expert weights."""
+    rng = np.random.default_rng(0)
+    data = path + ".data"
+    nodes, inits = [], []
+    x = "x"
+    with open(data, "wb") as f:
+        for l in range(layers):
+            inits += [
+                write_external(f, f"router{l}", [H, E], np.float32, rng, 0.05),
+                write_external(f, f"w1_{l}", [E, 2 * I, H // 2], np.uint8, rng),
+                write_external(f, f"s1_{l}", [E, 2 * I], np.float32, rng,
+                               0.002),
+                write_external(f, f"w2_{l}", [E, H, I // 2], np.uint8, rng),
+                write_external(f, f"s2_{l}", [E, H], np.float32, rng, 0.002)]
+            nodes += [
+                helper.make_node("MatMul", [x, f"router{l}"], [f"logits{l}"]),
+                helper.make_node(
+                    "QMoE", [x, f"logits{l}", f"w1_{l}", f"s1_{l}", "",
+                             f"w2_{l}", f"s2_{l}", ""], [f"moe{l}"],
+                    domain="com.microsoft", k=2, activation_type="swiglu",
+                    swiglu_fusion=1, normalize_routing_weights=1,
+                    expert_weight_bits=4),
+                helper.make_node("Add", [x, f"moe{l}"], [f"h{l}"])]
+            x = f"h{l}"
+    nodes.append(helper.make_node("Identity", [x], ["y"]))
+    graph = helper.make_graph(
+        nodes, "mixtral_stack_q4",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return E, H, I, os.path.getsize(data)
+
+
 def compile_model(onnx_path, lib, weights):
-    """(seconds, peak RSS in MB) of moe-opt, measured with wait4."""
+    """(seconds, peak RSS in MB, peak anonymous RSS in MB) of moe-opt. The
+    peaks come from /proc (VmHWM, the high-water mark of moe-opt's own
+    address space, and RssAnon), polled every 5 ms: wait4's ru_maxrss would
+    carry this script's own high-water mark across fork and exec."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         ["moe-opt", onnx_path, f"--moe-cpu-pipeline=weights={weights}",
          "--emit=shared", "-o", lib, "--onnx-remarks=false"])
-    _, status, usage = os.wait4(proc.pid, 0)
+    hwm = anon = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        hwm = max(hwm, int(line.split()[1]))
+                    elif line.startswith("RssAnon:"):
+                        anon = max(anon, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.005)
     seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.returncode != 0:
         sys.exit(f"moe-opt failed on {onnx_path}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, hwm / 1024, anon / 1024
 
 
 RUNNER = r"""
@@ -140,12 +194,12 @@ load_ms = (time.perf_counter() - t0) * 1e3
 model.set_num_threads(threads)
 rng = np.random.default_rng(1)
 x = rng.standard_normal((1, H)).astype(np.float32)
-logits = rng.standard_normal((1, E)).astype(np.float32)
+args = [x] if len(model.inputs) == 1 else [x, rng.standard_normal((1, E)).astype(np.float32)]
 t0 = time.perf_counter()
-model.run(x, logits)
+model.run(*args)
 first_ms = (time.perf_counter() - t0) * 1e3
 rss_one = resident()
-bench = model.benchmark(x, logits, iterations=20, warmup=2)
+bench = model.benchmark(*args, iterations=int(os.environ.get("SCALE_ITERATIONS", "20")), warmup=2)
 print(json.dumps(dict(load_ms=load_ms, first_ms=first_ms,
                       resident_after_decode=rss_one,
                       steady_ms=bench.median_ms)))
@@ -170,39 +224,53 @@ def main():
     p.add_argument("--weights", default="external",
                    choices=["external", "embed"])
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--mixtral-layers", type=int, default=0,
+                   help="instead: a Mixtral-8x7B-shaped 4-bit stack of this "
+                   "many layers (32: the whole model's MoE weights)")
     p.add_argument("--keep", action="store_true",
                    help="keep the generated models and artifacts")
     args = p.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
-    print("| kind | weights GiB | experts | compile s | MB/s | peak RSS MB "
+    print("| kind | weights GiB | experts | compile s | MB/s "
+          "| peak RSS MB (anon) "
           "| .so MB | .weights MB | load ms | first call cold ms | warm ms "
           "| steady ms | resident after 1 token |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
           "| ---: | ---: | ---: | ---: |")
-    for kind in args.kinds.split(","):
-        for gib in (float(s) for s in args.sizes.split(",")):
-            stem = os.path.join(args.workdir, f"{kind}_{gib:g}")
+    if args.mixtral_layers:
+        jobs = [("mixtral-q4", args.mixtral_layers)]
+    else:
+        jobs = [(k, float(g)) for k in args.kinds.split(",")
+                for g in args.sizes.split(",")]
+    for kind, gib in jobs:
+        stem = os.path.join(args.workdir, f"{kind}_{gib:g}")
+        if kind == "mixtral-q4":
+            E, H, I, data_bytes = build_stack(stem + ".onnx", gib)
+        else:
             E, H, I, data_bytes = build(stem + ".onnx", kind, gib)
-            lib = stem + ".so"
-            seconds, peak = compile_model(stem + ".onnx", lib, args.weights)
-            weights = stem + ".weights"
-            wbytes = os.path.getsize(weights) if os.path.exists(weights) else 0
-            cold = run_model(lib, weights, E, H, args.threads, cold=True)
-            warm = run_model(lib, weights, E, H, args.threads, cold=False)
-            mb = 1 << 20
-            print(f"| {kind} | {data_bytes / (1 << 30):.2f} | {E} "
-                  f"| {seconds:.1f} | {data_bytes / mb / seconds:.0f} "
-                  f"| {peak:.0f} | {os.path.getsize(lib) / mb:.1f} "
-                  f"| {wbytes / mb:.0f} | {cold['load_ms']:.2f} "
-                  f"| {cold['first_ms']:.1f} | {warm['first_ms']:.1f} "
-                  f"| {warm['steady_ms']:.2f} "
-                  f"| {cold['resident_after_decode'] / mb:.0f} MB "
-                  f"({100 * cold['resident_after_decode'] / max(wbytes, 1):.0f}%) |",
-                  flush=True)
-            if not args.keep:
-                for suffix in (".onnx", ".onnx.data", ".so", ".weights"):
-                    if os.path.exists(stem + suffix):
-                        os.remove(stem + suffix)
+        lib = stem + ".so"
+        seconds, peak, anon = compile_model(stem + ".onnx", lib,
+                                            args.weights)
+        weights = stem + ".weights"
+        wbytes = os.path.getsize(weights) if os.path.exists(weights) else 0
+        cold = run_model(lib, weights, E, H, args.threads, cold=True)
+        warm = run_model(lib, weights, E, H, args.threads, cold=False)
+        mb = 1 << 20
+        print(f"| {kind} | {data_bytes / (1 << 30):.2f} | {E} "
+              f"| {seconds:.1f} | {data_bytes / mb / seconds:.0f} "
+              f"| {peak:.0f} ({anon:.0f}) "
+              f"| {os.path.getsize(lib) / mb:.1f} "
+              f"| {wbytes / mb:.0f} | {cold['load_ms']:.2f} "
+              f"| {cold['first_ms']:.1f} | {warm['first_ms']:.1f} "
+              f"| {warm['steady_ms']:.2f} "
+              f"| {cold['resident_after_decode'] / mb:.0f} MB "
+              + (f"({100 * cold['resident_after_decode'] / wbytes:.0f}%) |"
+                 if wbytes else "(library) |"),
+              flush=True)
+        if not args.keep:
+            for suffix in (".onnx", ".onnx.data", ".so", ".weights"):
+                if os.path.exists(stem + suffix):
+                    os.remove(stem + suffix)
 
 
 if __name__ == "__main__":
