@@ -7,6 +7,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <cstring>
+
 using namespace mlir;
 
 Value mlir::moe::interleaveConstantRows(OpBuilder &b, Location loc, Value gate,
@@ -14,9 +16,21 @@ Value mlir::moe::interleaveConstantRows(OpBuilder &b, Location loc, Value gate,
   auto type = dyn_cast<RankedTensorType>(gate.getType());
   if (!type || type.getRank() < 2 || (up && up.getType() != type))
     return nullptr;
-  std::optional<std::vector<char>> first = moe::constantBytes(gate);
-  std::optional<std::vector<char>> second =
-      up ? moe::constantBytes(up) : std::optional<std::vector<char>>();
+  // Read in place (a copy only for splats).
+  std::vector<char> firstCopy, secondCopy;
+  auto view = [](Value v, std::vector<char> &copy)
+      -> std::optional<ArrayRef<char>> {
+    if (std::optional<ArrayRef<char>> data = moe::constantData(v))
+      return data;
+    std::optional<std::vector<char>> bytes = moe::constantBytes(v);
+    if (!bytes)
+      return std::nullopt;
+    copy = std::move(*bytes);
+    return ArrayRef<char>(copy);
+  };
+  std::optional<ArrayRef<char>> first = view(gate, firstCopy);
+  std::optional<ArrayRef<char>> second =
+      up ? view(up, secondCopy) : std::optional<ArrayRef<char>>();
   if (!first || (up && !second))
     return nullptr;
   int64_t experts = type.getDimSize(0);
@@ -26,21 +40,28 @@ Value mlir::moe::interleaveConstantRows(OpBuilder &b, Location loc, Value gate,
   size_t rowBytes = first->size() / (experts * (up ? rows : 2 * rows));
   // Per expert: the gate rows, then the up rows (of one tensor or two).
   auto rowAt = [&](int64_t e, int64_t i, bool isUp) {
-    const std::vector<char> &src = (up && isUp) ? *second : *first;
+    ArrayRef<char> src = (up && isUp) ? *second : *first;
     int64_t perExpert = up ? rows : 2 * rows;
     int64_t row = e * perExpert + (!up && isUp ? rows + i : i);
-    return src.begin() + row * rowBytes;
+    return src.data() + row * rowBytes;
   };
-  std::vector<char> out;
-  out.reserve(experts * 2 * rows * rowBytes);
-  for (int64_t e = 0; e < experts; ++e)
-    for (int64_t i = 0; i < rows; ++i)
-      for (bool isUp : {false, true}) {
-        auto it = rowAt(e, i, isUp);
-        out.insert(out.end(), it, it + rowBytes);
-      }
   SmallVector<int64_t> shape(type.getShape());
   shape[1] = 2 * rows;
   auto outType = RankedTensorType::get(shape, type.getElementType());
-  return moe::createBlobConstant(b, loc, outType, out, "moe_interleaved");
+  Value out = moe::createBlobConstant(
+      b, loc, outType, experts * 2 * rows * rowBytes,
+      [&](MutableArrayRef<char> dst) {
+        char *at = dst.data();
+        for (int64_t e = 0; e < experts; ++e)
+          for (int64_t i = 0; i < rows; ++i)
+            for (bool isUp : {false, true}) {
+              std::memcpy(at, rowAt(e, i, isUp), rowBytes);
+              at += rowBytes;
+            }
+      },
+      "moe_interleaved");
+  moe::releaseConstantPages(gate);
+  if (up)
+    moe::releaseConstantPages(up);
+  return out;
 }

@@ -8,9 +8,45 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+
+#include <cstdlib>
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
 
 using namespace mlir;
+
+std::optional<ArrayRef<char>> mlir::moe::constantData(Value v) {
+  auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr;
+  if (!type || !type.hasStaticShape() ||
+      !type.getElementType().isIntOrFloat() ||
+      type.getElementTypeBitWidth() % 8 != 0)
+    return std::nullopt;
+  Attribute value;
+  if (auto cst = v.getDefiningOp<arith::ConstantOp>())
+    value = cst.getValue();
+  else if (auto cst = v.getDefiningOp<onnx::ConstantOp>())
+    value = cst.getValue();
+  else
+    return std::nullopt;
+  size_t size = type.getNumElements() * (type.getElementTypeBitWidth() / 8);
+  ArrayRef<char> raw;
+  if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+    if (dense.isSplat())
+      return std::nullopt;
+    raw = dense.getRawData();
+  } else if (auto res = dyn_cast<DenseResourceElementsAttr>(value)) {
+    if (AsmResourceBlob *blob = res.getRawHandle().getBlob())
+      raw = blob->getData();
+  }
+  if (raw.size() != size)
+    return std::nullopt;
+  return raw;
+}
 
 std::optional<std::vector<char>> mlir::moe::constantBytes(Value v) {
   auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr;
@@ -45,43 +81,132 @@ std::optional<std::vector<char>> mlir::moe::constantBytes(Value v) {
   return std::vector<char>(raw.begin(), raw.end());
 }
 
-Value mlir::moe::createBlobConstant(OpBuilder &b, Location loc,
-                                    RankedTensorType type, ArrayRef<char> bytes,
-                                    StringRef name, bool asONNX) {
-  auto blob =
-      HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, alignof(uint64_t));
+namespace {
+/// Blobs from this size on (16 MiB; $MOE_FILE_BACKED_BLOB_BYTES sets it,
+/// which tests use to take this path with small models) live in an
+/// unlinked temporary file mapped shared, not on the heap: their pages are
+/// written back and dropped (releasePages) once filled, so relaid-out
+/// weights do not hold the compiler's memory (the weights file is written
+/// from the mapping).
+size_t fileBackedBytes() {
+  static const size_t bytes = [] {
+    const char *env = std::getenv("MOE_FILE_BACKED_BLOB_BYTES");
+    return env ? static_cast<size_t>(std::strtoull(env, nullptr, 10))
+               : size_t(16) << 20;
+  }();
+  return bytes;
+}
+
+/// Asks the kernel to reclaim [data, data + size) (contents kept: dirty
+/// file pages are written back first; without swap, heap pages stay).
+void releasePages(const char *data, size_t size) {
+#ifdef MADV_PAGEOUT
+  size_t page = llvm::sys::Process::getPageSizeEstimate();
+  uintptr_t begin = llvm::alignTo(reinterpret_cast<uintptr_t>(data), page);
+  uintptr_t end =
+      llvm::alignDown(reinterpret_cast<uintptr_t>(data) + size, page);
+  if (end > begin)
+    (void)::madvise(reinterpret_cast<void *>(begin), end - begin,
+                    MADV_PAGEOUT);
+#endif
+}
+
+/// `size` writable bytes in a temporary file's shared mapping; null when
+/// none can be made (the caller uses the heap).
+char *mapTemporary(size_t size) {
+  SmallString<128> path;
+  int fd = -1;
+  if (llvm::sys::fs::createTemporaryFile("moe-blob", "bin", fd, path))
+    return nullptr;
+  ::unlink(path.c_str());
+  void *data = MAP_FAILED;
+  if (::ftruncate(fd, static_cast<off_t>(size)) == 0)
+    data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  return data == MAP_FAILED ? nullptr : static_cast<char *>(data);
+}
+} // namespace
+
+void mlir::moe::releaseConstantPages(Value v) {
+  if (std::optional<ArrayRef<char>> data = constantData(v))
+    releasePages(data->data(), data->size());
+}
+
+Value mlir::moe::createBlobConstant(
+    OpBuilder &b, Location loc, RankedTensorType type, size_t size,
+    llvm::function_ref<void(MutableArrayRef<char>)> fill, StringRef name,
+    bool asONNX) {
+  AsmResourceBlob blob;
+  char *mapped =
+      size && size >= fileBackedBytes() ? mapTemporary(size) : nullptr;
+  if (mapped) {
+    fill(MutableArrayRef<char>(mapped, size));
+    releasePages(mapped, size);
+    blob = AsmResourceBlob(
+        ArrayRef<char>(mapped, size), alignof(uint64_t),
+        [](void *data, size_t size, size_t) { ::munmap(data, size); },
+        /*dataIsMutable=*/false);
+  } else {
+    blob = HeapAsmResourceBlob::allocate(size, alignof(uint64_t));
+    fill(blob.getMutableData());
+  }
   auto attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
   if (asONNX)
     return onnx::ConstantOp::create(b, loc, type, attr);
   return arith::ConstantOp::create(b, loc, attr);
 }
 
+Value mlir::moe::createBlobConstant(OpBuilder &b, Location loc,
+                                    RankedTensorType type, ArrayRef<char> bytes,
+                                    StringRef name, bool asONNX) {
+  return createBlobConstant(
+      b, loc, type, bytes.size(),
+      [&](MutableArrayRef<char> out) {
+        std::memcpy(out.data(), bytes.data(), bytes.size());
+      },
+      name, asONNX);
+}
+
 namespace {
-/// The bytes of 2-D constants `parts` of one type laid out one after the
-/// other as `[R, C]`, each stored `[R, C]` or, with `transpose`, `[C, R]`.
-std::optional<std::vector<char>> stackedBytes(ArrayRef<Value> parts,
-                                              bool transpose, int64_t rows,
-                                              int64_t cols) {
-  std::vector<char> out;
-  for (Value part : parts) {
-    std::optional<std::vector<char>> bytes =
-        part.getType() == parts.front().getType() ? moe::constantBytes(part)
-                                                  : std::nullopt;
-    if (!bytes)
-      return std::nullopt;
+/// Writes the bytes of 2-D constants `parts` one after the other into
+/// `out` as `[R, C]`, each stored `[R, C]` or, with `transpose`, `[C, R]`.
+void stackInto(MutableArrayRef<char> out,
+               ArrayRef<std::optional<ArrayRef<char>>> parts, bool transpose,
+               int64_t rows, int64_t cols) {
+  char *at = out.data();
+  for (const std::optional<ArrayRef<char>> &bytes : parts) {
     if (!transpose) {
-      out.insert(out.end(), bytes->begin(), bytes->end());
+      std::memcpy(at, bytes->data(), bytes->size());
+      at += bytes->size();
       continue;
     }
     // Stored [cols, rows]: element (r, c) is at c * rows + r.
     size_t eltBytes = bytes->size() / (rows * cols);
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) {
-        auto it = bytes->begin() + (c * rows + r) * eltBytes;
-        out.insert(out.end(), it, it + eltBytes);
-      }
+      for (int64_t c = 0; c < cols; ++c, at += eltBytes)
+        std::memcpy(at, bytes->data() + (c * rows + r) * eltBytes, eltBytes);
   }
-  return out;
+}
+
+/// Views of the parts' bytes (all of `parts.front()`'s type), or nothing.
+std::optional<SmallVector<std::optional<ArrayRef<char>>>>
+partViews(ArrayRef<Value> parts, SmallVectorImpl<std::vector<char>> &splats) {
+  SmallVector<std::optional<ArrayRef<char>>> views;
+  for (Value part : parts) {
+    if (part.getType() != parts.front().getType())
+      return std::nullopt;
+    std::optional<ArrayRef<char>> view = moe::constantData(part);
+    if (!view) {
+      // A splat (or another form constantData does not view): a copy.
+      std::optional<std::vector<char>> bytes = moe::constantBytes(part);
+      if (!bytes)
+        return std::nullopt;
+      splats.push_back(std::move(*bytes));
+      view = ArrayRef<char>(splats.back());
+    }
+    views.push_back(view);
+  }
+  return views;
 }
 
 /// `[R, C]` of a 2-D tensor type read as `[C, R]` when `transpose`.
@@ -99,29 +224,52 @@ Value mlir::moe::stackConstants(OpBuilder &b, Location loc,
                                 StringRef name) {
   auto shape =
       parts.empty() ? std::nullopt : rowsCols(parts.front(), transpose);
-  auto bytes = shape
-                   ? stackedBytes(parts, transpose, shape->first, shape->second)
-                   : std::nullopt;
-  if (!bytes)
+  if (!shape)
+    return nullptr;
+  SmallVector<std::vector<char>> splats;
+  splats.reserve(parts.size());
+  auto views = partViews(parts, splats);
+  if (!views)
     return nullptr;
   auto outType = RankedTensorType::get(
       {static_cast<int64_t>(parts.size()), shape->first, shape->second},
       cast<ShapedType>(parts.front().getType()).getElementType());
-  return createBlobConstant(b, loc, outType, *bytes, name, /*asONNX=*/true);
+  size_t size = 0;
+  for (const auto &v : *views)
+    size += v->size();
+  Value out = createBlobConstant(
+      b, loc, outType, size,
+      [&](MutableArrayRef<char> dst) {
+        stackInto(dst, *views, transpose, shape->first, shape->second);
+      },
+      name, /*asONNX=*/true);
+  for (Value part : parts)
+    releaseConstantPages(part);
+  return out;
 }
 
 Value mlir::moe::transposeConstant(OpBuilder &b, Location loc, Value v,
                                    StringRef name, bool asONNX) {
   auto shape = rowsCols(v, /*transpose=*/true);
-  auto bytes =
-      shape ? stackedBytes(v, /*transpose=*/true, shape->first, shape->second)
-            : std::nullopt;
-  if (!bytes)
+  if (!shape)
+    return nullptr;
+  SmallVector<std::vector<char>> splats;
+  splats.reserve(1);
+  auto views = partViews(v, splats);
+  if (!views)
     return nullptr;
   auto outType =
       RankedTensorType::get({shape->first, shape->second},
                             cast<ShapedType>(v.getType()).getElementType());
-  return createBlobConstant(b, loc, outType, *bytes, name, asONNX);
+  Value out = createBlobConstant(
+      b, loc, outType, views->front()->size(),
+      [&](MutableArrayRef<char> dst) {
+        stackInto(dst, *views, /*transpose=*/true, shape->first,
+                  shape->second);
+      },
+      name, asONNX);
+  releaseConstantPages(v);
+  return out;
 }
 
 Value mlir::moe::transposeStacked(OpBuilder &b, Location loc, Value v,
@@ -130,20 +278,28 @@ Value mlir::moe::transposeStacked(OpBuilder &b, Location loc, Value v,
   if (!type || type.getRank() != 3 || !type.hasStaticShape() ||
       type.getElementType().getIntOrFloatBitWidth() % 8)
     return nullptr;
-  std::optional<std::vector<char>> bytes = constantBytes(v);
-  if (!bytes)
+  SmallVector<std::vector<char>> splats;
+  splats.reserve(1);
+  auto views = partViews(v, splats);
+  if (!views)
     return nullptr;
+  ArrayRef<char> bytes = *views->front();
   int64_t e = type.getDimSize(0), r = type.getDimSize(1),
           c = type.getDimSize(2);
   size_t w = type.getElementType().getIntOrFloatBitWidth() / 8;
-  std::vector<char> out(bytes->size());
-  for (int64_t x = 0; x < e; ++x)
-    for (int64_t i = 0; i < r; ++i)
-      for (int64_t j = 0; j < c; ++j)
-        std::memcpy(out.data() + ((x * c + j) * r + i) * w,
-                    bytes->data() + ((x * r + i) * c + j) * w, w);
   auto outType = RankedTensorType::get({e, c, r}, type.getElementType());
-  return createBlobConstant(b, loc, outType, out, name, /*asONNX=*/true);
+  Value out = createBlobConstant(
+      b, loc, outType, bytes.size(),
+      [&](MutableArrayRef<char> dst) {
+        for (int64_t x = 0; x < e; ++x)
+          for (int64_t i = 0; i < r; ++i)
+            for (int64_t j = 0; j < c; ++j)
+              std::memcpy(dst.data() + ((x * c + j) * r + i) * w,
+                          bytes.data() + ((x * r + i) * c + j) * w, w);
+      },
+      name, /*asONNX=*/true);
+  releaseConstantPages(v);
+  return out;
 }
 
 std::optional<std::vector<double>> mlir::moe::constantValues(Value v) {
@@ -216,11 +372,26 @@ Value mlir::moe::convertConstantExactly(
   if (type.getElementType() == elt &&
       ArrayRef<int64_t>(outShape) == type.getShape())
     return v;
+  auto outType = RankedTensorType::get(outShape, elt);
+  // A reshape of the same elements shares the data (resources) or copies
+  // it from where it is.
+  if (type.getElementType() == elt) {
+    Attribute value;
+    if (auto cst = v.getDefiningOp<arith::ConstantOp>())
+      value = cst.getValue();
+    else if (auto cst = v.getDefiningOp<onnx::ConstantOp>())
+      value = cst.getValue();
+    if (auto res = dyn_cast_or_null<DenseResourceElementsAttr>(value))
+      return onnx::ConstantOp::create(
+          b, loc, outType,
+          DenseResourceElementsAttr::get(outType, res.getRawHandle()));
+    if (std::optional<ArrayRef<char>> data = constantData(v))
+      return createBlobConstant(b, loc, outType, *data, name, /*asONNX=*/true);
+  }
   std::optional<std::vector<char>> bytes = exactBytes(v, elt);
   if (!bytes)
     return nullptr;
-  return createBlobConstant(b, loc, RankedTensorType::get(outShape, elt),
-                            *bytes, name, /*asONNX=*/true);
+  return createBlobConstant(b, loc, outType, *bytes, name, /*asONNX=*/true);
 }
 
 Value mlir::moe::stackVectors(OpBuilder &b, Location loc, ArrayRef<Value> parts,

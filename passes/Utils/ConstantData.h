@@ -22,6 +22,14 @@ namespace mlir::moe {
 /// int or float elements; nothing otherwise.
 std::optional<std::vector<char>> constantBytes(Value v);
 
+/// The bytes of the constant `v` (as `constantBytes`) in place, without a
+/// copy; nothing for splats and what `constantBytes` rejects.
+std::optional<ArrayRef<char>> constantData(Value v);
+
+/// Lets the kernel reclaim the pages of the constant `v`'s data (kept
+/// intact): for weights read once to build a relaid-out copy.
+void releaseConstantPages(Value v);
+
 /// The elements of a constant (`constantBytes`) as doubles: ints of any
 /// width and signedness, f16/bf16/f32/f64 (exact in a double).
 std::optional<std::vector<double>> constantValues(Value v);
@@ -37,6 +45,14 @@ std::optional<std::vector<char>> floatBytes(ArrayRef<double> values,
 Value createBlobConstant(OpBuilder &b, Location loc, RankedTensorType type,
                          ArrayRef<char> bytes, StringRef name,
                          bool asONNX = false);
+
+/// The same with `size` bytes that `fill` writes in place; large ones are
+/// backed by a temporary file, not the heap, so that relaid-out weights do
+/// not hold the compiler's memory.
+Value createBlobConstant(OpBuilder &b, Location loc, RankedTensorType type,
+                         size_t size,
+                         llvm::function_ref<void(MutableArrayRef<char>)> fill,
+                         StringRef name, bool asONNX = false);
 
 /// For 2-D constants `parts` (each `[R, C]`, or `[C, R]` when `transpose`)
 /// of one type, the `onnx.Constant` `[parts.size(), R, C]` stacking them.

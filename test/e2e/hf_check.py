@@ -17,6 +17,7 @@ and run under the CUDA emulator, against the same references and
 tolerances.
 
 usage: hf_check.py ZOO WORKDIR [--filter REGEX] [--device cpu|cuda|cuda-emulator]
+                   [--options PIPELINE_OPTIONS]
 """
 import argparse
 import os
@@ -40,7 +41,7 @@ def parse(line):
     return entry
 
 
-def check(entry, root, workdir, device):
+def check(entry, root, workdir, device, options=""):
     """Prints the model's lines; whether everything matches."""
     name = entry["model"]
     path = os.path.join(root, name)
@@ -54,7 +55,7 @@ def check(entry, root, workdir, device):
           + ("" if ok else f" (expected {entry['raised']})"))
     os.makedirs(workdir, exist_ok=True)
     lib = compile_model(path, os.path.join(workdir, name + ".so"), device,
-                        extra=["--onnx-remarks=false"])
+                        options, extra=["--onnx-remarks=false"])
     model = Model(lib)
     import onnx
     input_name = onnx.load(path, load_external_data=False).graph.input[0].name
@@ -103,6 +104,8 @@ def main():
     p.add_argument("--filter", default="")
     p.add_argument("--device", choices=["cpu", "cuda", "cuda-emulator"],
                    default="cpu")
+    p.add_argument("--options", default="",
+                   help="pipeline options, e.g. weights=external")
     args = p.parse_args()
     if args.device == "cuda-emulator":
         use_cuda_emulator()
@@ -110,7 +113,8 @@ def main():
     entries = [parse(l) for l in open(args.zoo)
                if l.strip() and not l.startswith("#")]
     entries = [e for e in entries if re.search(args.filter, e["model"])]
-    passed = sum(check(e, root, args.workdir, args.device) for e in entries)
+    passed = sum(check(e, root, args.workdir, args.device, args.options)
+                 for e in entries)
     print(f"{passed} of {len(entries)} models match")
     sys.exit(0 if passed == len(entries) else 1)
 
