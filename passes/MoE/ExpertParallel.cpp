@@ -16,6 +16,7 @@
 
 #include "moe/Dialect/MoE.h"
 #include "moe/Passes/MoE.h"
+#include "Utils/ConstantData.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -24,6 +25,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/SetVector.h"
+
+#include <cstring>
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_EXPERTPARALLEL
@@ -282,24 +285,24 @@ Value LayerSharder::localWeight(OpBuilder &b, Value weight) {
       raw = blob->getData();
     int64_t stride = perExpert * bytes;
     if (static_cast<int64_t>(raw.size()) == stride * type.getDimSize(0)) {
-      std::vector<char> data;
-      data.reserve(stride * count);
-      for (int64_t e : placement.mine)
-        data.insert(data.end(), raw.begin() + e * stride,
-                    raw.begin() + (e + 1) * stride);
-      ArrayRef<char> slice(data.data(), data.size());
+      auto copyMine = [&](MutableArrayRef<char> out) {
+        char *at = out.data();
+        for (int64_t e : placement.mine) {
+          std::memcpy(at, raw.data() + e * stride, stride);
+          at += stride;
+        }
+      };
       if (dense) {
+        std::vector<char> data(stride * count);
+        copyMine(data);
         local = arith::ConstantOp::create(
-            b, loc, DenseElementsAttr::getFromRawBuffer(localType, slice));
+            b, loc, DenseElementsAttr::getFromRawBuffer(localType, data));
       } else {
+        // Written straight into the shard's blob (file-backed when large).
         auto res = cast<DenseResourceElementsAttr>(value);
-        auto blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
-            slice, alignof(uint64_t));
-        local = arith::ConstantOp::create(
-            b, loc,
-            DenseResourceElementsAttr::get(
-                localType, res.getRawHandle().getKey().str() + "_shard",
-                std::move(blob)));
+        local = moe::createBlobConstant(
+            b, loc, localType, stride * count, copyMine,
+            res.getRawHandle().getKey().str() + "_shard");
       }
     }
   }
