@@ -25,6 +25,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <memory>
 #include <set>
 
 using namespace mlir;
@@ -79,7 +80,7 @@ public:
     modelDir = dir.empty() ? "." : std::string(dir);
   }
 
-  OwningOpRef<ModuleOp> run(const pb::ModelProto &model);
+  OwningOpRef<ModuleOp> run(pb::ModelProto &model);
 
 private:
   InFlightDiagnostic fileError() {
@@ -89,8 +90,11 @@ private:
   FailureOr<ElementInfo> elementInfo(int32_t code, Location loc,
                                      StringRef what);
   FailureOr<Type> valueType(const pb::ValueInfoProto &info, Location loc);
+  /// With `ownedRaw` (the tensor's raw_data, which the importer may take),
+  /// large raw data moves into the attribute instead of being copied.
   FailureOr<ElementsAttr> tensorAttr(const pb::TensorProto &tensor,
-                                     Location loc, StringRef what);
+                                     Location loc, StringRef what,
+                                     std::string *ownedRaw = nullptr);
   FailureOr<std::unique_ptr<llvm::MemoryBuffer>>
   readExternalData(const pb::TensorProto &tensor, uint64_t expectedBytes,
                    Location loc, StringRef what);
@@ -244,7 +248,8 @@ Importer::readExternalData(const pb::TensorProto &tensor,
 }
 
 FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
-                                             Location loc, StringRef what) {
+                                             Location loc, StringRef what,
+                                             std::string *ownedRaw) {
   // 4-bit codes (QDQ weights), packed two per byte low nibble first, are
   // read as one 8-bit integer each: DequantizeLinear gives the same values.
   bool nibbles =
@@ -310,6 +315,22 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
       return mlir::emitError(loc)
              << what << " holds " << tensor.raw_data().size()
              << " bytes but its shape needs " << expectedBytes;
+    // Weights inside the model file: the attribute takes the parsed string
+    // (no second copy of the weights while importing).
+    if (ownedRaw && !nibbles && !elt->type.isInteger(1) &&
+        count > kInlineElements &&
+        reinterpret_cast<uintptr_t>(ownedRaw->data()) % alignof(uint64_t) ==
+            0) {
+      auto owner = std::make_shared<std::string>(std::move(*ownedRaw));
+      ArrayRef<char> data(owner->data(), owner->size());
+      AsmResourceBlob blob(
+          data, alignof(uint64_t),
+          [owner](void *, size_t, size_t) mutable { owner.reset(); },
+          /*dataIsMutable=*/false);
+      std::string blobName = tensor.name().empty() ? "tensor" : tensor.name();
+      return ElementsAttr(
+          DenseResourceElementsAttr::get(type, blobName, std::move(blob)));
+    }
     bytes = tensor.raw_data();
   } else if (nibbles) {
     return mlir::emitError(loc) << what << " holds 4-bit integers outside "
@@ -632,7 +653,7 @@ LogicalResult Importer::importNode(const pb::NodeProto &node, int index) {
   return success();
 }
 
-OwningOpRef<ModuleOp> Importer::run(const pb::ModelProto &model) {
+OwningOpRef<ModuleOp> Importer::run(pb::ModelProto &model) {
   if (!model.has_graph()) {
     fileError() << "the model has no graph";
     return nullptr;
@@ -684,8 +705,12 @@ OwningOpRef<ModuleOp> Importer::run(const pb::ModelProto &model) {
   }
   builder.setInsertionPointToStart(body);
 
-  for (const auto &init : graph.initializer()) {
-    auto value = tensorAttr(init, fileLoc, "initializer '" + init.name() + "'");
+  for (pb::TensorProto &init :
+       *model.mutable_graph()->mutable_initializer()) {
+    // (mutable_raw_data would mark a tensor without raw data as having it.)
+    auto value =
+        tensorAttr(init, fileLoc, "initializer '" + init.name() + "'",
+                   init.has_raw_data() ? init.mutable_raw_data() : nullptr);
     if (failed(value))
       return nullptr;
     Location loc = NameLoc::get(builder.getStringAttr(init.name()));
