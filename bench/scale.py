@@ -54,6 +54,19 @@ def write_external(f, name, shape, dtype, rng, scale=1.0):
     return t
 
 
+def save(path, nodes, name, inputs, H, inits):
+    """The model of `nodes` with output y [T, H] (opset 17 and the
+    com.microsoft domain), its initializers in external data."""
+    graph = helper.make_graph(
+        nodes, name, inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
 def shape_for(gib, kind):
     """Experts, hidden, intermediate of a SwiGLU block with about `gib` GiB
     of expert weights (hidden 2048, intermediate 1408 like DeepSeek-V2-Lite
@@ -89,16 +102,10 @@ def build(path, kind, gib):
                 domain="com.microsoft", k=2, activation_type="swiglu",
                 swiglu_fusion=1, normalize_routing_weights=1,
                 expert_weight_bits=4)
-    graph = helper.make_graph(
-        [node], f"scale_{kind}",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H]),
-         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["T", E])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[
-        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
-    model.ir_version = 8
-    onnx.save(model, path)
+    save(path, [node], f"scale_{kind}",
+         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H]),
+          helper.make_tensor_value_info("logits", TensorProto.FLOAT,
+                                        ["T", E])], H, inits)
     return E, H, I, os.path.getsize(data)
 
 
@@ -130,15 +137,9 @@ def build_stack(path, layers, E=8, H=4096, I=14336):
                 helper.make_node("Add", [x, f"moe{l}"], [f"h{l}"])]
             x = f"h{l}"
     nodes.append(helper.make_node("Identity", [x], ["y"]))
-    graph = helper.make_graph(
-        nodes, "mixtral_stack_q4",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[
-        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
-    model.ir_version = 8
-    onnx.save(model, path)
+    save(path, nodes, "mixtral_stack_q4",
+         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H])], H,
+         inits)
     return E, H, I, os.path.getsize(data)
 
 

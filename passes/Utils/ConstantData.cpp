@@ -20,65 +20,59 @@
 
 using namespace mlir;
 
-std::optional<ArrayRef<char>> mlir::moe::constantData(Value v) {
+namespace {
+/// The dense or dense_resource value of the constant `v` (arith or onnx) of
+/// a static shape with whole-byte int or float elements, and its size in
+/// bytes; a null attribute otherwise.
+std::pair<ElementsAttr, size_t> constantAttr(Value v) {
   auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr;
   if (!type || !type.hasStaticShape() ||
       !type.getElementType().isIntOrFloat() ||
       type.getElementTypeBitWidth() % 8 != 0)
-    return std::nullopt;
+    return {};
   Attribute value;
   if (auto cst = v.getDefiningOp<arith::ConstantOp>())
     value = cst.getValue();
   else if (auto cst = v.getDefiningOp<onnx::ConstantOp>())
     value = cst.getValue();
-  else
-    return std::nullopt;
-  size_t size = type.getNumElements() * (type.getElementTypeBitWidth() / 8);
+  if (!isa_and_present<DenseElementsAttr, DenseResourceElementsAttr>(value))
+    return {};
+  return {cast<ElementsAttr>(value),
+          type.getNumElements() * (type.getElementTypeBitWidth() / 8)};
+}
+} // namespace
+
+std::optional<ArrayRef<char>> mlir::moe::constantData(Value v) {
+  auto [value, size] = constantAttr(v);
   ArrayRef<char> raw;
-  if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(value)) {
     if (dense.isSplat())
       return std::nullopt;
     raw = dense.getRawData();
-  } else if (auto res = dyn_cast<DenseResourceElementsAttr>(value)) {
+  } else if (auto res = dyn_cast_or_null<DenseResourceElementsAttr>(value)) {
     if (AsmResourceBlob *blob = res.getRawHandle().getBlob())
       raw = blob->getData();
   }
-  if (raw.size() != size)
+  if (!value || raw.size() != size)
     return std::nullopt;
   return raw;
 }
 
 std::optional<std::vector<char>> mlir::moe::constantBytes(Value v) {
-  auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : nullptr;
-  if (!type || !type.hasStaticShape() ||
-      !type.getElementType().isIntOrFloat() ||
-      type.getElementTypeBitWidth() % 8 != 0)
-    return std::nullopt;
-  Attribute value;
-  if (auto cst = v.getDefiningOp<arith::ConstantOp>())
-    value = cst.getValue();
-  else if (auto cst = v.getDefiningOp<onnx::ConstantOp>())
-    value = cst.getValue();
-  else
-    return std::nullopt;
-  size_t size = type.getNumElements() * (type.getElementTypeBitWidth() / 8);
-  ArrayRef<char> raw;
-  if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
-    raw = dense.getRawData();
-    if (dense.isSplat()) {
-      std::vector<char> out;
-      out.reserve(size);
-      while (out.size() < size)
-        out.insert(out.end(), raw.begin(), raw.end());
-      return out;
-    }
-  } else if (auto res = dyn_cast<DenseResourceElementsAttr>(value)) {
-    if (AsmResourceBlob *blob = res.getRawHandle().getBlob())
-      raw = blob->getData();
+  auto [value, size] = constantAttr(v);
+  auto dense = dyn_cast_or_null<DenseElementsAttr>(value);
+  if (dense && dense.isSplat()) {
+    ArrayRef<char> one = dense.getRawData();
+    std::vector<char> out;
+    out.reserve(size);
+    while (out.size() < size)
+      out.insert(out.end(), one.begin(), one.end());
+    return out;
   }
-  if (raw.size() != size)
+  std::optional<ArrayRef<char>> raw = constantData(v);
+  if (!raw)
     return std::nullopt;
-  return std::vector<char>(raw.begin(), raw.end());
+  return std::vector<char>(raw->begin(), raw->end());
 }
 
 namespace {
@@ -376,12 +370,8 @@ Value mlir::moe::convertConstantExactly(
   // A reshape of the same elements shares the data (resources) or copies
   // it from where it is.
   if (type.getElementType() == elt) {
-    Attribute value;
-    if (auto cst = v.getDefiningOp<arith::ConstantOp>())
-      value = cst.getValue();
-    else if (auto cst = v.getDefiningOp<onnx::ConstantOp>())
-      value = cst.getValue();
-    if (auto res = dyn_cast_or_null<DenseResourceElementsAttr>(value))
+    if (auto res = dyn_cast_or_null<DenseResourceElementsAttr>(
+            constantAttr(v).first))
       return onnx::ConstantOp::create(
           b, loc, outType,
           DenseResourceElementsAttr::get(outType, res.getRawHandle()));
