@@ -2,8 +2,11 @@
 # Builds moe-opt and the importer fuzzer with clang + AddressSanitizer +
 # UndefinedBehaviorSanitizer into build-sanitize/, runs every importer,
 # raising, dialect and pass lit test on that build (all error paths
-# included), then fuzzes the importer from a seed corpus of the test models.
-#   FUZZ_SECONDS=N  fuzzing time (default 60; 0 skips fuzzing)
+# included), then fuzzes the importer from a seed corpus of the test models,
+# and the whole path (import, CPU pipeline, library, run) with the
+# structure-aware moe-model-fuzzer from the example and exported models.
+#   FUZZ_SECONDS=N        importer fuzzing time (default 60; 0 skips fuzzing)
+#   MODEL_FUZZ_SECONDS=N  model fuzzing time (default FUZZ_SECONDS)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/bootstrap.sh"
@@ -20,7 +23,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DLLVM_EXTERNAL_LIT="$root/.venv/bin/lit" >/dev/null
 fi
 cmake --build "$build" -j "${MOE_JOBS:-2}" -- moe-opt moe-run moe_runtime \
-  moe-import-fuzzer moe-docs
+  moe-import-fuzzer moe-model-fuzzer moe-docs
 
 # Our instrumented code and the uninstrumented libMLIR share LLVM's bump
 # allocators, whose inline code poisons new slabs only when instrumented:
@@ -51,3 +54,34 @@ done
 echo "fuzzing the importer for ${seconds}s from $(ls "$corpus/seeds" | wc -l) seeds"
 "$build/bin/moe-import-fuzzer" -max_total_time="$seconds" -timeout=10 \
   -rss_limit_mb=4096 -print_final_stats=1 "$corpus/seeds" 2>&1 | tail -15
+
+# The model fuzzer's inputs are binary models; its mutator keeps them valid
+# protobuf. Seeds: the example, small transformers exports, the text test
+# models converted to binary.
+model_seconds=${MODEL_FUZZ_SECONDS:-$seconds}
+[ "$model_seconds" -gt 0 ] || exit 0
+mkdir -p "$corpus/models-seeds"
+cp "$root/examples/mixtral_moe.onnx" "$corpus/models-seeds/"
+for f in "$root"/test/e2e/Inputs/hf/{mixtral,qwen3_moe,olmoe}.ts_eager.onnx \
+         "$root"/test/e2e/Inputs/hf/mixtral_lm.hf.onnx; do
+  cp "$f" "$corpus/models-seeds/"
+done
+find "$root/test/Tools/Inputs" "$root/test/Import" -name '*.onnxtxt' \
+  -exec "$root/.venv/bin/python" -c '
+import os, sys, onnx
+from onnx import parser
+for path in sys.argv[2:]:
+    try:
+        m = parser.parse_model(open(path).read())
+    except Exception:
+        continue
+    onnx.save(m, os.path.join(sys.argv[1], os.path.basename(path) + ".onnx"))
+' "$corpus/models-seeds" {} +
+# Sizes from random inputs can be huge: the runtime reports a failed malloc
+# (MOE_ERROR_OUT_OF_MEMORY), which ASan would otherwise turn into an abort.
+export ASAN_OPTIONS=$ASAN_OPTIONS:allocator_may_return_null=1
+echo "fuzzing import + CPU pipeline + run for ${model_seconds}s from" \
+  "$(ls "$corpus/models-seeds" | wc -l) seeds"
+"$build/bin/moe-model-fuzzer" -max_total_time="$model_seconds" -timeout=60 \
+  -rss_limit_mb=6144 -print_final_stats=1 -artifact_prefix="$build/" \
+  "$corpus/models-seeds" 2>&1 | tail -15

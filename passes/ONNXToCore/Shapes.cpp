@@ -193,10 +193,20 @@ struct ExpandPattern : OpRewritePattern<onnx::ExpandOp> {
     auto inType = dyn_cast<RankedTensorType>(op.getInput().getType());
     if (!type || !inType)
       return rewriter.notifyMatchFailure(op, "needs ranked tensors");
+    // The result's rank is max(input rank, shape length): a shape of
+    // unknown length (or a mistyped one) gives no alignment of dimensions.
+    auto shapeType = dyn_cast<RankedTensorType>(op.getShape().getType());
+    if (!shapeType || shapeType.getRank() != 1 ||
+        !shapeType.getElementType().isInteger(64) ||
+        shapeType.isDynamicDim(0))
+      return rewriter.notifyMatchFailure(
+          op, "the shape must be a 1-D int64 tensor of known length");
     Location loc = op.getLoc();
     int64_t rank = type.getRank(), inRank = inType.getRank();
-    int64_t shapeLen =
-        cast<RankedTensorType>(op.getShape().getType()).getDimSize(0);
+    int64_t shapeLen = shapeType.getDimSize(0);
+    if (rank != std::max(inRank, shapeLen))
+      return rewriter.notifyMatchFailure(
+          op, "the result's rank is not max(input rank, shape length)");
     SmallVector<OpFoldResult> sizes;
     for (int64_t i = 0; i < rank; ++i) {
       if (!type.isDynamicDim(i)) {

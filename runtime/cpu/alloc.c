@@ -68,6 +68,13 @@ static int remember(void *p, void (*release)(void *)) {
   return 1;
 }
 
+/* The table goes with the library (dlclose of a model, or exit). */
+__attribute__((destructor)) static void release_table(void) {
+  free(live);
+  live = NULL;
+  capacity = used = count = 0;
+}
+
 static void forget(void *p) {
   if (!capacity)
     return;

@@ -8,6 +8,7 @@
 
 #include "moe/Import/ONNXImport.h"
 #include "moe/InitAll.h"
+#include "moe/Passes/MoE.h"
 #include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
