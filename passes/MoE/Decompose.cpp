@@ -9,6 +9,7 @@
 #include "moe/Passes/MoE.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -202,6 +203,23 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     int64_t k = op.getRouting().getK();
     ActivationAttr act = op.getActivation();
     bool separate = act.getGating() == Gating::separate;
+
+    // The routing plan indexes the hidden rows by the logits' rows: token
+    // counts the verifier cannot compare (one is dynamic) are compared at
+    // run time, or a short hidden tensor would be read past its end.
+    if (Value logits = op.getRouterLogits()) {
+      auto logitsType = cast<RankedTensorType>(logits.getType());
+      if (hiddenType.isDynamicDim(0) || logitsType.isDynamicDim(0)) {
+        Value a = tensor::DimOp::create(rewriter, loc, hidden, 0);
+        Value b = tensor::DimOp::create(rewriter, loc, logits, 0);
+        cf::AssertOp::create(
+            rewriter, loc,
+            arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, a,
+                                  b),
+            "moe.layer: the router logits and the hidden states have "
+            "different token counts");
+      }
+    }
 
     // Routing: the router matmul stays fused when the layer holds the weight.
     Value routeInput = op.getRouterLogits() ? op.getRouterLogits() : hidden;

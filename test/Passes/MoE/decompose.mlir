@@ -4,7 +4,7 @@
 // the plan threaded through and the layer gone.
 // CHECK-LABEL: func.func @mixtral
 // CHECK-SAME: (%[[X:.*]]: tensor<?x64xf32>, %[[L:.*]]: tensor<?x8xf32>, %[[W1:.*]]: tensor<8x256x64xf32>, %[[W2:.*]]: tensor<8x64x128xf32>)
-// CHECK-NOT: moe.layer
+// CHECK-NOT: = moe.layer
 // CHECK: %[[W:.*]], %[[IDS:.*]] = moe.route %[[L]] routing <softmax, k = 2, renormalize> : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
 // CHECK: %[[G:.*]], %[[OFF:.*]], %[[SLOTS:.*]] = moe.dispatch %[[X]], %[[IDS]] experts = 8 : (tensor<?x64xf32>, tensor<?x2xi32>) -> (tensor<?x64xf32>, tensor<9xi32>, tensor<?xi32>)
 // CHECK: %[[UP:.*]] = moe.expert_matmul %[[G]], %[[W1]], %[[OFF]] : (tensor<?x64xf32>, tensor<8x256x64xf32>, tensor<9xi32>) -> tensor<?x256xf32>
