@@ -367,9 +367,13 @@ void inferConstantOfShape(InferenceContext &c) {
     c.error = "ConstantOfShape with a negative size";
     return;
   }
-  auto value = c.attrs ? c.attrs.getAs<TypedAttr>("value") : TypedAttr();
-  c.result(shape, value ? cast<ShapedType>(value.getType()).getElementType()
-                        : c.f32());
+  Attribute given = c.attrs ? c.attrs.get("value") : Attribute();
+  auto value = dyn_cast_or_null<ElementsAttr>(given);
+  if (given && !value) {
+    c.error = "its 'value' attribute must be a one-element tensor";
+    return;
+  }
+  c.result(shape, value ? value.getElementType() : c.f32());
 }
 
 Shape inferRange(InferenceContext &c) {
