@@ -8,6 +8,7 @@
 // flight; chunk 0's experts run while chunk 1's rows travel, chunk 1's while
 // chunk 0's results return; each wait sits right before its first use.
 // CHECK-LABEL: func.func @shared
+// CHECK: cf.assert {{.*}} "moe.layer: the router logits and the hidden states have different token counts"
 // CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0
 // CHECK: %[[PER:.*]] = arith.ceildivui %[[T]], %c2
 // CHECK: %[[X0:.*]] = tensor.extract_slice %{{.*}}[%[[B0:.*]], 0] [%[[N0:.*]], 32] [1, 1] : tensor<?x32xf32> to tensor<?x32xf32>
