@@ -26,6 +26,7 @@
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
@@ -184,6 +185,11 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     if (weightsPath.empty() && outputPath == "-")
       return module.emitError("the model's weights go to a weights file: "
                               "name the output (-o FILE) or --weights-file");
+    if (weightsPath.empty() && isSpecialFile(outputPath))
+      return module.emitError()
+             << "the model's weights go to a weights file: name it "
+                "(--weights-file) when the output '"
+             << outputPath << "' is not a regular file";
     std::string path = weightsPath.empty() ? detail::defaultWeightsPath(
                                                  outputPath)
                                            : weightsPath.str();
@@ -333,10 +339,26 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
     llvm::sys::fs::remove(tempLib);
     return failure();
   }
-  if (std::error_code ec = llvm::sys::fs::rename(tempLib, outputPath)) {
+  // A device (/dev/null) gets the library's bytes; anything else the
+  // library itself, renamed over it.
+  std::error_code ec;
+  if (isSpecialFile(outputPath)) {
+    auto bytes = llvm::MemoryBuffer::getFile(tempLib, /*IsText=*/false,
+                                             /*RequiresNullTerminator=*/false);
+    auto out = SafeOutput::open(outputPath, error);
+    if (bytes && out) {
+      out->os() << (*bytes)->getBuffer();
+      if (!out->commit(error))
+        ec = std::make_error_code(std::errc::io_error);
+    } else {
+      ec = bytes ? std::make_error_code(std::errc::io_error) : bytes.getError();
+    }
     llvm::sys::fs::remove(tempLib);
+  } else if ((ec = llvm::sys::fs::rename(tempLib, outputPath))) {
+    llvm::sys::fs::remove(tempLib);
+  }
+  if (ec)
     return module.emitError()
            << "cannot write '" << outputPath << "': " << ec.message();
-  }
   return success();
 }

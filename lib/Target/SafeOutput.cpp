@@ -23,12 +23,32 @@ std::optional<std::string> mlir::moe::uniqueSibling(llvm::StringRef path,
   return std::string(unique);
 }
 
+bool mlir::moe::isSpecialFile(llvm::StringRef path) {
+  llvm::sys::fs::file_status status;
+  return !llvm::sys::fs::status(path, status) &&
+         status.type() != llvm::sys::fs::file_type::regular_file &&
+         status.type() != llvm::sys::fs::file_type::file_not_found;
+}
+
 std::unique_ptr<SafeOutput> SafeOutput::open(llvm::StringRef path,
                                              std::string &error) {
   std::unique_ptr<SafeOutput> out(new SafeOutput());
   out->target = path.str();
   if (path == "-") {
     out->temp = path;
+    return out;
+  }
+  // A device or FIFO (/dev/null) is written in place: renaming a temporary
+  // over it would replace the device with a regular file.
+  if (isSpecialFile(path)) {
+    out->temp = path;
+    out->direct = true;
+    std::error_code ec;
+    out->stream = std::make_unique<llvm::raw_fd_ostream>(path, ec);
+    if (ec) {
+      error = "cannot write '" + path.str() + "': " + ec.message();
+      return nullptr;
+    }
     return out;
   }
   std::optional<std::string> temp = uniqueSibling(path, error);
@@ -53,12 +73,13 @@ bool SafeOutput::commit(std::string &error) {
   }
   stream->close();
   std::error_code ec = stream->error();
-  if (!ec)
+  if (!ec && !direct)
     ec = llvm::sys::fs::rename(temp, target);
   if (ec) {
     error = "cannot write '" + target + "': " + ec.message();
     stream->clear_error();
-    llvm::sys::fs::remove(temp);
+    if (!direct)
+      llvm::sys::fs::remove(temp);
     return false;
   }
   return true;
@@ -69,7 +90,8 @@ SafeOutput::~SafeOutput() {
     return;
   stream->close();
   stream->clear_error();
-  llvm::sys::fs::remove(temp);
+  if (!direct)
+    llvm::sys::fs::remove(temp);
 }
 
 bool mlir::moe::sameFile(llvm::StringRef input, llvm::StringRef output) {

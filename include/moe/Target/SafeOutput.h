@@ -3,7 +3,7 @@
 // Compiler outputs are written to a unique temporary beside the target and
 // renamed over it only on success: a failed compile leaves an existing file
 // untouched, two concurrent compiles never share a temporary, and nothing
-// is left behind.
+// is left behind. Devices and FIFOs (-o /dev/null) are written in place.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,7 +42,13 @@ private:
   llvm::SmallString<128> temp;
   std::unique_ptr<llvm::raw_fd_ostream> stream;
   bool done = false;
+  bool direct = false; // a device or FIFO, written in place
 };
+
+/// Whether `path` exists and is not a regular file (a device such as
+/// /dev/null, a FIFO): outputs are written into it in place, never renamed
+/// over it.
+bool isSpecialFile(llvm::StringRef path);
 
 /// A unique, not yet existing path beside `path` (same directory, so a
 /// rename over `path` is atomic) for a tool to write; nullopt with `error`.
