@@ -25,9 +25,12 @@ std::optional<std::string> mlir::moe::uniqueSibling(llvm::StringRef path,
 
 bool mlir::moe::isSpecialFile(llvm::StringRef path) {
   llvm::sys::fs::file_status status;
+  using llvm::sys::fs::file_type;
+  // (A directory is an error where the rename reports it.)
   return !llvm::sys::fs::status(path, status) &&
-         status.type() != llvm::sys::fs::file_type::regular_file &&
-         status.type() != llvm::sys::fs::file_type::file_not_found;
+         status.type() != file_type::regular_file &&
+         status.type() != file_type::directory_file &&
+         status.type() != file_type::file_not_found;
 }
 
 std::unique_ptr<SafeOutput> SafeOutput::open(llvm::StringRef path,

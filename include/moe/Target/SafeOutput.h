@@ -45,9 +45,9 @@ private:
   bool direct = false; // a device or FIFO, written in place
 };
 
-/// Whether `path` exists and is not a regular file (a device such as
-/// /dev/null, a FIFO): outputs are written into it in place, never renamed
-/// over it.
+/// Whether `path` exists and is neither a regular file nor a directory (a
+/// device such as /dev/null, a FIFO): outputs are written into it in place,
+/// never renamed over it.
 bool isSpecialFile(llvm::StringRef path);
 
 /// A unique, not yet existing path beside `path` (same directory, so a
