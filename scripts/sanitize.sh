@@ -22,7 +22,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DMOE_PYTHON="$root/.venv/bin/python" \
     -DLLVM_EXTERNAL_LIT="$root/.venv/bin/lit" >/dev/null
 fi
-cmake --build "$build" -j "${MOE_JOBS:-2}" -- moe-opt moe-run moe_runtime \
+cmake --build "$build" -j "${MOE_JOBS:-2}" -- moe-opt moe-run moe-emu-image moe_runtime \
   moe-import-fuzzer moe-model-fuzzer moe-docs
 
 # Our instrumented code and the uninstrumented libMLIR share LLVM's bump
