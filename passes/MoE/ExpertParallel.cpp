@@ -273,37 +273,27 @@ Value LayerSharder::localWeight(OpBuilder &b, Value weight) {
   auto dense = dyn_cast_if_present<DenseElementsAttr>(value);
   if (dense && dense.isSplat()) {
     local = arith::ConstantOp::create(b, loc, dense.resizeSplat(localType));
-  } else if (value && (dense || isa<DenseResourceElementsAttr>(value)) &&
-             type.getElementType().isIntOrFloat() &&
-             type.getElementTypeBitWidth() % 8 == 0) {
-    ArrayRef<char> raw;
-    if (dense)
-      raw = dense.getRawData();
-    else if (AsmResourceBlob *blob = cast<DenseResourceElementsAttr>(value)
-                                         .getRawHandle()
-                                         .getBlob())
-      raw = blob->getData();
+  } else if (std::optional<ArrayRef<char>> raw =
+                 value ? moe::constantData(weight) : std::nullopt) {
     int64_t stride = perExpert * bytes;
-    if (static_cast<int64_t>(raw.size()) == stride * type.getDimSize(0)) {
-      auto copyMine = [&](MutableArrayRef<char> out) {
-        char *at = out.data();
-        for (int64_t e : placement.mine) {
-          std::memcpy(at, raw.data() + e * stride, stride);
-          at += stride;
-        }
-      };
-      if (dense) {
-        std::vector<char> data(stride * count);
-        copyMine(data);
-        local = arith::ConstantOp::create(
-            b, loc, DenseElementsAttr::getFromRawBuffer(localType, data));
-      } else {
-        // Written straight into the shard's blob (file-backed when large).
-        auto res = cast<DenseResourceElementsAttr>(value);
-        local = moe::createBlobConstant(
-            b, loc, localType, stride * count, copyMine,
-            res.getRawHandle().getKey().str() + "_shard");
+    auto copyMine = [&](MutableArrayRef<char> out) {
+      char *at = out.data();
+      for (int64_t e : placement.mine) {
+        std::memcpy(at, raw->data() + e * stride, stride);
+        at += stride;
       }
+    };
+    if (dense) {
+      std::vector<char> data(stride * count);
+      copyMine(data);
+      local = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::getFromRawBuffer(localType, data));
+    } else {
+      // Written straight into the shard's blob (file-backed when large).
+      auto res = cast<DenseResourceElementsAttr>(value);
+      local = moe::createBlobConstant(
+          b, loc, localType, stride * count, copyMine,
+          res.getRawHandle().getKey().str() + "_shard");
     }
   }
   if (!local) {

@@ -18,19 +18,11 @@ Value mlir::moe::interleaveConstantRows(OpBuilder &b, Location loc, Value gate,
     return nullptr;
   // Read in place (a copy only for splats).
   std::vector<char> firstCopy, secondCopy;
-  auto view = [](Value v, std::vector<char> &copy)
-      -> std::optional<ArrayRef<char>> {
-    if (std::optional<ArrayRef<char>> data = moe::constantData(v))
-      return data;
-    std::optional<std::vector<char>> bytes = moe::constantBytes(v);
-    if (!bytes)
-      return std::nullopt;
-    copy = std::move(*bytes);
-    return ArrayRef<char>(copy);
-  };
-  std::optional<ArrayRef<char>> first = view(gate, firstCopy);
+  std::optional<ArrayRef<char>> first =
+      moe::constantDataOrCopy(gate, firstCopy);
   std::optional<ArrayRef<char>> second =
-      up ? view(up, secondCopy) : std::optional<ArrayRef<char>>();
+      up ? moe::constantDataOrCopy(up, secondCopy)
+         : std::optional<ArrayRef<char>>();
   if (!first || (up && !second))
     return nullptr;
   int64_t experts = type.getDimSize(0);

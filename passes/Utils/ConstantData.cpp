@@ -161,46 +161,35 @@ Value mlir::moe::createBlobConstant(OpBuilder &b, Location loc,
       name, asONNX);
 }
 
+std::optional<ArrayRef<char>>
+mlir::moe::constantDataOrCopy(Value v, std::vector<char> &copy) {
+  if (std::optional<ArrayRef<char>> data = constantData(v))
+    return data;
+  std::optional<std::vector<char>> bytes = constantBytes(v);
+  if (!bytes)
+    return std::nullopt;
+  copy = std::move(*bytes);
+  return ArrayRef<char>(copy);
+}
+
 namespace {
 /// Writes the bytes of 2-D constants `parts` one after the other into
 /// `out` as `[R, C]`, each stored `[R, C]` or, with `transpose`, `[C, R]`.
-void stackInto(MutableArrayRef<char> out,
-               ArrayRef<std::optional<ArrayRef<char>>> parts, bool transpose,
-               int64_t rows, int64_t cols) {
+void stackInto(MutableArrayRef<char> out, ArrayRef<ArrayRef<char>> parts,
+               bool transpose, int64_t rows, int64_t cols) {
   char *at = out.data();
-  for (const std::optional<ArrayRef<char>> &bytes : parts) {
+  for (ArrayRef<char> bytes : parts) {
     if (!transpose) {
-      std::memcpy(at, bytes->data(), bytes->size());
-      at += bytes->size();
+      std::memcpy(at, bytes.data(), bytes.size());
+      at += bytes.size();
       continue;
     }
     // Stored [cols, rows]: element (r, c) is at c * rows + r.
-    size_t eltBytes = bytes->size() / (rows * cols);
+    size_t eltBytes = bytes.size() / (rows * cols);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c, at += eltBytes)
-        std::memcpy(at, bytes->data() + (c * rows + r) * eltBytes, eltBytes);
+        std::memcpy(at, bytes.data() + (c * rows + r) * eltBytes, eltBytes);
   }
-}
-
-/// Views of the parts' bytes (all of `parts.front()`'s type), or nothing.
-std::optional<SmallVector<std::optional<ArrayRef<char>>>>
-partViews(ArrayRef<Value> parts, SmallVectorImpl<std::vector<char>> &splats) {
-  SmallVector<std::optional<ArrayRef<char>>> views;
-  for (Value part : parts) {
-    if (part.getType() != parts.front().getType())
-      return std::nullopt;
-    std::optional<ArrayRef<char>> view = moe::constantData(part);
-    if (!view) {
-      // A splat (or another form constantData does not view): a copy.
-      std::optional<std::vector<char>> bytes = moe::constantBytes(part);
-      if (!bytes)
-        return std::nullopt;
-      splats.push_back(std::move(*bytes));
-      view = ArrayRef<char>(splats.back());
-    }
-    views.push_back(view);
-  }
-  return views;
 }
 
 /// `[R, C]` of a 2-D tensor type read as `[C, R]` when `transpose`.
@@ -220,21 +209,29 @@ Value mlir::moe::stackConstants(OpBuilder &b, Location loc,
       parts.empty() ? std::nullopt : rowsCols(parts.front(), transpose);
   if (!shape)
     return nullptr;
-  SmallVector<std::vector<char>> splats;
-  splats.reserve(parts.size());
-  auto views = partViews(parts, splats);
-  if (!views)
-    return nullptr;
+  // Each part, of the first one's type, viewed in place (a splat expanded
+  // into its entry of `copies`).
+  SmallVector<std::vector<char>> copies(parts.size());
+  SmallVector<ArrayRef<char>> views;
+  for (auto [part, copy] : llvm::zip_equal(parts, copies)) {
+    std::optional<ArrayRef<char>> view =
+        part.getType() == parts.front().getType()
+            ? constantDataOrCopy(part, copy)
+            : std::nullopt;
+    if (!view)
+      return nullptr;
+    views.push_back(*view);
+  }
   auto outType = RankedTensorType::get(
       {static_cast<int64_t>(parts.size()), shape->first, shape->second},
       cast<ShapedType>(parts.front().getType()).getElementType());
   size_t size = 0;
-  for (const auto &v : *views)
-    size += v->size();
+  for (ArrayRef<char> v : views)
+    size += v.size();
   Value out = createBlobConstant(
       b, loc, outType, size,
       [&](MutableArrayRef<char> dst) {
-        stackInto(dst, *views, transpose, shape->first, shape->second);
+        stackInto(dst, views, transpose, shape->first, shape->second);
       },
       name, /*asONNX=*/true);
   for (Value part : parts)
@@ -247,18 +244,17 @@ Value mlir::moe::transposeConstant(OpBuilder &b, Location loc, Value v,
   auto shape = rowsCols(v, /*transpose=*/true);
   if (!shape)
     return nullptr;
-  SmallVector<std::vector<char>> splats;
-  splats.reserve(1);
-  auto views = partViews(v, splats);
-  if (!views)
+  std::vector<char> copy;
+  std::optional<ArrayRef<char>> bytes = constantDataOrCopy(v, copy);
+  if (!bytes)
     return nullptr;
   auto outType =
       RankedTensorType::get({shape->first, shape->second},
                             cast<ShapedType>(v.getType()).getElementType());
   Value out = createBlobConstant(
-      b, loc, outType, views->front()->size(),
+      b, loc, outType, bytes->size(),
       [&](MutableArrayRef<char> dst) {
-        stackInto(dst, *views, /*transpose=*/true, shape->first,
+        stackInto(dst, *bytes, /*transpose=*/true, shape->first,
                   shape->second);
       },
       name, asONNX);
@@ -272,12 +268,11 @@ Value mlir::moe::transposeStacked(OpBuilder &b, Location loc, Value v,
   if (!type || type.getRank() != 3 || !type.hasStaticShape() ||
       type.getElementType().getIntOrFloatBitWidth() % 8)
     return nullptr;
-  SmallVector<std::vector<char>> splats;
-  splats.reserve(1);
-  auto views = partViews(v, splats);
-  if (!views)
+  std::vector<char> copy;
+  std::optional<ArrayRef<char>> data = constantDataOrCopy(v, copy);
+  if (!data)
     return nullptr;
-  ArrayRef<char> bytes = *views->front();
+  ArrayRef<char> bytes = *data;
   int64_t e = type.getDimSize(0), r = type.getDimSize(1),
           c = type.getDimSize(2);
   size_t w = type.getElementType().getIntOrFloatBitWidth() / 8;

@@ -26,6 +26,12 @@ std::optional<std::vector<char>> constantBytes(Value v);
 /// copy; nothing for splats and what `constantBytes` rejects.
 std::optional<ArrayRef<char>> constantData(Value v);
 
+/// The bytes of the constant `v` in place, or, where `constantData` has no
+/// view (a splat), expanded into `copy`; nothing when `v` is not such a
+/// constant.
+std::optional<ArrayRef<char>> constantDataOrCopy(Value v,
+                                                 std::vector<char> &copy);
+
 /// Lets the kernel reclaim the pages of the constant `v`'s data (kept
 /// intact): for weights read once to build a relaid-out copy.
 void releaseConstantPages(Value v);
