@@ -4,6 +4,7 @@
 
 #include "moe/Passes/Runtime.h"
 #include "moe/Runtime/Weights.h"
+#include "moe/Support/ReleasePages.h"
 #include "moe/Target/SafeOutput.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -12,9 +13,7 @@
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Process.h"
 
-#include <sys/mman.h>
 
 #include <cstring>
 
@@ -30,23 +29,6 @@ struct Moved {
 };
 
 constexpr uint64_t kPiece = 64 << 20;
-
-/// Asks the kernel to drop the pages of [data, data + size) from this
-/// process once written out. Non-destructive for any memory (contents are
-/// kept; it reclaims what it can): weights the importer mapped from ONNX
-/// external data stop counting against the compiler's memory, so its peak
-/// does not grow with the weights.
-void releasePages(const char *data, uint64_t size) {
-#ifdef MADV_PAGEOUT
-  uint64_t page = llvm::sys::Process::getPageSizeEstimate();
-  uintptr_t begin = llvm::alignTo(reinterpret_cast<uintptr_t>(data), page);
-  uintptr_t end = llvm::alignDown(reinterpret_cast<uintptr_t>(data) + size,
-                                  page);
-  if (end > begin)
-    (void)::madvise(reinterpret_cast<void *>(begin), end - begin,
-                    MADV_PAGEOUT);
-#endif
-}
 
 /// FNV-1a over little-endian 64-bit words (Weights.h).
 struct WordHash {
@@ -164,6 +146,8 @@ moe::detail::writeWeightsFile(ModuleOp module, StringRef path) {
   forEachPiece(moved, size, [&](const char *p, uint64_t n) {
     hash.add(p, n);
     out->os().write(p, n);
+    // Weights the importer mapped from ONNX external data stop counting
+    // against the compiler's memory once written.
     releasePages(p, n);
   });
   std::memcpy(header, MOE_WEIGHTS_MAGIC, 8);

@@ -3,15 +3,14 @@
 #include "ConstantData.h"
 
 #include "moe/Dialect/ONNX.h"
+#include "moe/Support/ReleasePages.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Process.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -89,20 +88,6 @@ size_t fileBackedBytes() {
                : size_t(16) << 20;
   }();
   return bytes;
-}
-
-/// Asks the kernel to reclaim [data, data + size) (contents kept: dirty
-/// file pages are written back first; without swap, heap pages stay).
-void releasePages(const char *data, size_t size) {
-#ifdef MADV_PAGEOUT
-  size_t page = llvm::sys::Process::getPageSizeEstimate();
-  uintptr_t begin = llvm::alignTo(reinterpret_cast<uintptr_t>(data), page);
-  uintptr_t end =
-      llvm::alignDown(reinterpret_cast<uintptr_t>(data) + size, page);
-  if (end > begin)
-    (void)::madvise(reinterpret_cast<void *>(begin), end - begin,
-                    MADV_PAGEOUT);
-#endif
 }
 
 /// `size` writable bytes in a temporary file's shared mapping; null when
