@@ -247,6 +247,21 @@ Importer::readExternalData(const pb::TensorProto &tensor,
   return std::move(*buffer);
 }
 
+/// A dense_resource of `type` over `data`, which `owner` (the mapped file
+/// or the parsed string) keeps alive: no copy. Null when `data` is not
+/// aligned for the element reads.
+static ElementsAttr sharedResource(RankedTensorType type, StringRef name,
+                                   ArrayRef<char> data,
+                                   std::shared_ptr<const void> owner) {
+  if (reinterpret_cast<uintptr_t>(data.data()) % alignof(uint64_t))
+    return nullptr;
+  AsmResourceBlob blob(
+      data, alignof(uint64_t),
+      [owner](void *, size_t, size_t) mutable { owner.reset(); },
+      /*dataIsMutable=*/false);
+  return DenseResourceElementsAttr::get(type, name, std::move(blob));
+}
+
 FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
                                              Location loc, StringRef what,
                                              std::string *ownedRaw) {
@@ -278,6 +293,11 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
   uint64_t expectedBytes = nibbles ? (count + 1) / 2 : totalBytes;
   auto type = RankedTensorType::get(dims, elt->type);
 
+  std::string blobName = tensor.name().empty() ? "tensor" : tensor.name();
+  // Large tensors stored as the IR holds them (not packed nibbles, not
+  // bools) become resources over the bytes where they already are.
+  bool asIs = !nibbles && !elt->type.isInteger(1) && count > kInlineElements;
+
   // Gather the little-endian bytes from whichever field holds the data.
   std::string bytes;
   auto needCount = [&](int64_t have) -> LogicalResult {
@@ -296,20 +316,14 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
       return failure();
     // Weights as they are in the file: the attribute keeps the mapping
     // (no copy in memory; pages are read when a pass or --emit reads them).
-    const char *start = (*buffer)->getBufferStart();
-    if (!nibbles && !elt->type.isInteger(1) && count > kInlineElements &&
-        reinterpret_cast<uintptr_t>(start) % alignof(uint64_t) == 0) {
-      std::string blobName = tensor.name().empty() ? "tensor" : tensor.name();
-      ArrayRef<char> data(start, (*buffer)->getBufferSize());
-      std::shared_ptr<llvm::MemoryBuffer> owner = std::move(*buffer);
-      AsmResourceBlob blob(
-          data, alignof(uint64_t),
-          [owner](void *, size_t, size_t) mutable { owner.reset(); },
-          /*dataIsMutable=*/false);
-      return ElementsAttr(
-          DenseResourceElementsAttr::get(type, blobName, std::move(blob)));
-    }
-    bytes.assign(start, (*buffer)->getBufferSize());
+    ArrayRef<char> data((*buffer)->getBufferStart(),
+                        (*buffer)->getBufferSize());
+    if (asIs)
+      if (ElementsAttr attr = sharedResource(
+              type, blobName, data,
+              std::shared_ptr<llvm::MemoryBuffer>(std::move(*buffer))))
+        return attr;
+    bytes.assign(data.begin(), data.end());
   } else if (tensor.has_raw_data()) {
     if (tensor.raw_data().size() != expectedBytes)
       return mlir::emitError(loc)
@@ -317,19 +331,13 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
              << " bytes but its shape needs " << expectedBytes;
     // Weights inside the model file: the attribute takes the parsed string
     // (no second copy of the weights while importing).
-    if (ownedRaw && !nibbles && !elt->type.isInteger(1) &&
-        count > kInlineElements &&
+    if (asIs && ownedRaw &&
         reinterpret_cast<uintptr_t>(ownedRaw->data()) % alignof(uint64_t) ==
             0) {
       auto owner = std::make_shared<std::string>(std::move(*ownedRaw));
-      ArrayRef<char> data(owner->data(), owner->size());
-      AsmResourceBlob blob(
-          data, alignof(uint64_t),
-          [owner](void *, size_t, size_t) mutable { owner.reset(); },
-          /*dataIsMutable=*/false);
-      std::string blobName = tensor.name().empty() ? "tensor" : tensor.name();
-      return ElementsAttr(
-          DenseResourceElementsAttr::get(type, blobName, std::move(blob)));
+      return sharedResource(type, blobName,
+                            ArrayRef<char>(owner->data(), owner->size()),
+                            owner);
     }
     bytes = tensor.raw_data();
   } else if (nibbles) {
@@ -401,7 +409,6 @@ FailureOr<ElementsAttr> Importer::tensorAttr(const pb::TensorProto &tensor,
     ArrayRef<char> raw(bytes.data(), bytes.size());
     return ElementsAttr(DenseElementsAttr::getFromRawBuffer(type, raw));
   }
-  std::string blobName = tensor.name().empty() ? "tensor" : tensor.name();
   auto blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
       ArrayRef<char>(bytes.data(), bytes.size()), alignof(uint64_t));
   return ElementsAttr(
