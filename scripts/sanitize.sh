@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds moe-opt and the importer fuzzer with clang + AddressSanitizer +
-# UndefinedBehaviorSanitizer into build-sanitize/, runs every importer,
-# raising, dialect and pass lit test on that build (all error paths
-# included), then fuzzes the importer from a seed corpus of the test models,
+# Builds moe-opt, moe-run, the runtime and the fuzzers with clang +
+# AddressSanitizer + UndefinedBehaviorSanitizer into build-sanitize/, runs
+# every importer, raising, dialect, pass and tool lit test and the
+# end-to-end reliability tests on that build (all error paths included),
+# then fuzzes the importer from a seed corpus of the test models,
 # and the whole path (import, CPU pipeline, library, run) with the
 # structure-aware moe-model-fuzzer from the example and exported models.
 #   FUZZ_SECONDS=N        importer fuzzing time (default 60; 0 skips fuzzing)
@@ -34,8 +35,14 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_odr_violation=0:allow
 # ptrace-based tracer faults); models run on one thread here.
 export MOE_NUM_THREADS=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The end-to-end reliability tests (threads, fork, failed and out-of-memory
+# calls, NaN tokens, run-time shape checks, large graphs) run their models
+# with the instrumented runtime: in moe-run, or in Python drivers that get
+# the sanitizer runtime preloaded (test/lit.cfg.py).
+e2e='thread-safety|fork|failed-calls-memory|nan-tokens|runtime-shape-checks'
+e2e+='|dispatch-bad-ids|broadcast-mismatch|large-graph'
 "$root/.venv/bin/lit" -sv "$build/test" \
-  --filter '^moe :: (Import|Passes|Dialect|Tools)/'
+  --filter "^moe :: ((Import|Passes|Dialect|Tools)/|e2e/($e2e)\\.test)"
 
 seconds=${FUZZ_SECONDS:-60}
 [ "$seconds" -gt 0 ] || exit 0

@@ -25,7 +25,24 @@ for var in ("HOME", "TMPDIR", "MOE_NUM_THREADS"):
 config.substitutions.append(("%moe_src", config.moe_src_root))
 config.substitutions.append(("%moe_bin", bin_dir))
 config.substitutions.append(("%moe_docs", os.path.join(config.moe_obj_root, "docs")))
-config.substitutions.append(("%python", config.moe_python or "python3"))
+python = config.moe_python or "python3"
+# A sanitizer build's model libraries carry its instrumented runtime: the
+# interpreter that loads them gets the sanitizer's runtime preloaded, and
+# no leak check (the interpreter's own allocations outlive it by design);
+# its sitecustomize keeps the preload from the processes it starts.
+if config.moe_asan_runtime:
+    config.available_features.add("asan")
+    asan_options = os.environ.get("ASAN_OPTIONS", "")
+    python = "env LD_PRELOAD={} ASAN_OPTIONS={} PYTHONPATH={} {}".format(
+        config.moe_asan_runtime,
+        ":".join(o for o in (asan_options, "detect_leaks=0") if o),
+        os.path.join(config.moe_src_root, "test", "Inputs", "asan-python"),
+        python)
+# Tests that measure the process's memory growth: the sanitizer's quarantine
+# of freed blocks would count as growth.
+python_rss = python.replace("detect_leaks=0", "detect_leaks=0:quarantine_size_mb=0")
+config.substitutions.append(("%python_rss", python_rss))
+config.substitutions.append(("%python", python))
 
 # The CUDA toolkit is optional: ptxas-based checks need it, GPU execution
 # tests need a GPU as well.
