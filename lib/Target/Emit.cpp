@@ -12,6 +12,7 @@
 #include "moe/Target/SafeOutput.h"
 
 #include "EntryPoint.h"
+#include "OutlineLongBlocks.h"
 #include "Weights.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -50,6 +51,10 @@ std::optional<moe::EmitKind> moe::parseEmitKind(StringRef name) {
 }
 
 namespace {
+/// Longer straight-line blocks (outside loops) are cut into pieces of this
+/// many instructions, each a function, before code generation.
+constexpr unsigned kMaxBlockInstructions = 1000;
+
 /// A target machine for this host's architecture, generating code for `cpu`
 /// ("host" picks this CPU and its exact features, e.g. AVX-512 or AVX2).
 std::unique_ptr<llvm::TargetMachine> targetMachine(StringRef cpu,
@@ -226,6 +231,10 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   {
     TimingScope optimizeTiming = phases.nest("Optimize LLVM IR (O2)");
     optimize(*llvmModule, *tm);
+  }
+  {
+    TimingScope outlineTiming = phases.nest("Outline long blocks");
+    detail::outlineLongBlocks(*llvmModule, kMaxBlockInstructions);
   }
   // The generated code's buffers go through the runtime, which frees them
   // when a call fails part-way and reports allocation failures.
