@@ -56,6 +56,28 @@ def SplitEmptyTensors : Pass<"moe-split-empty-tensors"> {
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def SplitDeallocations : Pass<"moe-split-deallocations"> {
+  let summary = "Give each owned buffer of a bufferization.dealloc that no "
+                "retained value can alias a dealloc of its own";
+  let description = [{
+    The ownership-based deallocation frees the buffers of a block in one
+    `bufferization.dealloc` at its end, and a model function is one block:
+    for a graph of thousands of layers that is one op with thousands of
+    buffers. The upstream simplification then asks, for every pair of
+    them, whether they may alias, and the lowering of what is left builds
+    tables of the same size: compile time grows with N^2 (a 10,000-node
+    graph of 1,667 MatMuls spent 5 s there). Each buffer is traced to its
+    allocation through view-like ops in time linear in the op's operands: a
+    buffer whose allocation is no other operand's and no retained value's
+    (retained values traced to allocations of their own or to function
+    arguments) gets a `bufferization.dealloc` of its own, with its
+    condition and no retained values, which frees exactly what the
+    combined op would have. The others, and the retained values with their
+    results, stay in the original op.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
 def FuseElementwise : Pass<"moe-fuse-elementwise"> {
   let summary = "Fuse chains of elementwise linalg ops into one loop nest";
   let description = [{
