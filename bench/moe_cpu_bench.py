@@ -10,8 +10,14 @@ GFLOP/s against the measured sgemm ceiling, and our effective bandwidth
 against the measured stream bandwidth (bytes of the selected experts'
 weights per run).
 
+With --weights q4 or q8 the experts are com.microsoft.QMoE's (4- or 8-bit
+unsigned weights with a symmetric zero point, f32 scales per row or per
+--block columns) against onnxruntime's CPU QMoE; bandwidth then counts the
+packed bytes and scales the selected experts read.
+
 usage: moe_cpu_bench.py [--threads N] [--runs N] [--rounds N] [--cases coarse,fine]
-       [--tokens 1,16,256] [--workdir DIR] [--skew S]
+       [--tokens 1,16,256] [--workdir DIR] [--skew S] [--weights f32|q4|q8]
+       [--block B]
 """
 import argparse
 import os
@@ -34,6 +40,9 @@ p.add_argument("--workdir", default=None)
 p.add_argument("--skew", type=float, default=0.0,
                help="added to the router logits of the first eighth of the "
                     "experts, so that routing is uneven (0: uniform)")
+p.add_argument("--weights", choices=["f32", "q4", "q8"], default="f32")
+p.add_argument("--block", type=int, default=32,
+               help="quantized weights: columns per scale (0: one per row)")
 p.add_argument("--options", default="",
                help="pipeline options, e.g. fuse-activation=0")
 args = p.parse_args()
@@ -69,14 +78,57 @@ def machine_limits():
 
 
 def build_model(path, H, I, E, K):
-    onnx.save(build_moe_model(E=E, H=H, I=I, K=K, name="moe_bench"), path)
+    if args.weights == "f32":
+        onnx.save(build_moe_model(E=E, H=H, I=I, K=K, name="moe_bench"), path)
+        return
+    from onnx import TensorProto, helper, numpy_helper
+    bits, block = (4 if args.weights == "q4" else 8), args.block
+    rng = np.random.default_rng(0)
+
+    def quantized(name, out, inn):
+        q = rng.integers(0, 2 ** bits, (E, out, inn)).astype(np.uint8)
+        if bits == 4:
+            q = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)
+        blocks = inn // block if block else 1
+        scales = (rng.random((E, out, blocks)) * 0.002 + 0.001).astype(np.float32)
+        if not block:
+            scales = scales[:, :, 0]
+        return [numpy_helper.from_array(q, name),
+                numpy_helper.from_array(scales, name + "_scales")]
+
+    inits = quantized("w1", 2 * I, H) + quantized("w2", H, I)
+    attrs = dict(k=K, activation_type="swiglu", swiglu_fusion=1,
+                 normalize_routing_weights=1, expert_weight_bits=bits)
+    if block:
+        attrs["block_size"] = block
+    node = helper.make_node(
+        "QMoE", ["hidden_states", "router_logits", "w1", "w1_scales", "",
+                 "w2", "w2_scales", ""], ["y"], domain="com.microsoft",
+        name="qmoe", **attrs)
+    graph = helper.make_graph(
+        [node], "qmoe_bench",
+        [helper.make_tensor_value_info("hidden_states", TensorProto.FLOAT, ["T", H]),
+         helper.make_tensor_value_info("router_logits", TensorProto.FLOAT, ["T", E])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]), path)
+
+
+def weight_bytes_per_expert(H, I):
+    """Bytes of one expert's three matrices as stored (packed + scales)."""
+    if args.weights == "f32":
+        return 3 * H * I * 4
+    bits = 4 if args.weights == "q4" else 8
+    scales = 3 * H * I // args.block if args.block else 3 * H
+    return 3 * H * I * bits // 8 + scales * 4
 
 
 def main():
     work = args.workdir or tempfile.mkdtemp(prefix="moe-bench-")
     os.makedirs(work, exist_ok=True)
     sgemm, stream = machine_limits()
-    print(f"threads: {args.threads}")
+    print(f"threads: {args.threads}, weights: {args.weights}"
+          + (f", block {args.block}" if args.weights != "f32" else ""))
     print(f"machine: sgemm {sgemm:.1f} GFLOP/s (numpy BLAS, 1024^3), "
           f"stream copy {stream:.1f} GB/s")
     print(f"{'case':8} {'tokens':>6} {'ours_ms':>10} {'ort_ms':>10} "
@@ -107,7 +159,7 @@ def main():
                 sess, feeds, args.threads, args.runs, args.rounds, pause=0.5)
             flops = 2 * t * K * (3 * H * I)  # gate+up (2I x H) and down (H x I)
             experts_touched = min(E, t * K)
-            weight_bytes = experts_touched * 3 * H * I * 4
+            weight_bytes = experts_touched * weight_bytes_per_expert(H, I)
             gflops = flops / (ours * 1e-3) / 1e9
             gbs = weight_bytes / (ours * 1e-3) / 1e9
             ratios.append(theirs / ours)

@@ -31,6 +31,9 @@ constexpr int64_t kColumnChunks = 4;
 /// guided schedule can only share whole items); above, whole experts
 /// balance well and chunks only add overhead.
 constexpr int64_t kChunkBelowExperts = 4, kHalveBelowExperts = 16;
+/// From this many rows of an expert on, quantized weights are dequantized
+/// into panels once instead of in registers once per row.
+constexpr int64_t kPanelRows = 4;
 
 /// Bias (row `expert` of `bias`, columns from `n0`), the fused activation
 /// and rounding to `elt`, applied to a GEMM tile's sums in registers. An
@@ -202,17 +205,34 @@ Value emitGatheredRows(PatternRewriter &rewriter, Emitter &e, Location loc,
   })[0];
 }
 
-/// The quantized path: `xs x dequant(ws)^T` in f32 (one contraction that
-/// dequantizes as it reads), into `dest` directly when there is no
-/// epilogue.
-Value emitQuantizedContraction(PatternRewriter &rewriter, Emitter &e,
+/// Expert `expert`'s scales: [N] per row, or [N, K / block].
+Value expertScales(PatternRewriter &rewriter, Location loc, Value scales,
+                   Value expert) {
+  OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
+  auto sType = cast<RankedTensorType>(scales.getType());
+  SmallVector<OpFoldResult> offs(sType.getRank(), zero), sizes, steps;
+  offs[0] = expert;
+  sizes.push_back(one);
+  for (int64_t d = 1; d < sType.getRank(); ++d)
+    sizes.push_back(tensor::getMixedSize(rewriter, loc, scales, d));
+  steps.assign(sType.getRank(), one);
+  SmallVector<int64_t> sliceShape(sType.getShape().drop_front());
+  return tensor::ExtractSliceOp::create(
+      rewriter, loc,
+      RankedTensorType::get(sliceShape, sType.getElementType()), scales, offs,
+      sizes, steps);
+}
+
+/// The generic quantized path (shapes the vector kernel does not take):
+/// `xs x dequant(ws)^T` in f32 (one contraction that dequantizes as it
+/// reads), into `dest` directly when there is no epilogue.
+Value emitQuantizedGeneric(PatternRewriter &rewriter, Emitter &e,
                                Location loc, ExpertMatmulOp op, Value xs,
                                Value ws, Value dest, const WorkItem &w,
                                bool needsEpilogue) {
   MLIRContext *ctx = rewriter.getContext();
   int64_t bits = op.getWeightBits(), qblock = op.getQuantBlock();
   Value scales = op.getScales();
-  OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
   AffineExpr nn, m, c;
   bindDims(ctx, nn, m, c);
   SmallVector<Value> ins = {xs, ws};
@@ -220,20 +240,8 @@ Value emitQuantizedContraction(PatternRewriter &rewriter, Emitter &e,
       AffineMap::get(3, 0, {m, c}, ctx),
       AffineMap::get(3, 0, {nn, bits == 4 ? c.floorDiv(2) : c}, ctx)};
   if (scales) {
-    // This expert's scales: [N] per row, or [N, K / block].
-    auto sType = cast<RankedTensorType>(scales.getType());
-    bool blocked = sType.getRank() == 3;
-    SmallVector<OpFoldResult> offs(sType.getRank(), zero), sizes, steps;
-    offs[0] = w.x;
-    sizes.push_back(one);
-    for (int64_t d = 1; d < sType.getRank(); ++d)
-      sizes.push_back(tensor::getMixedSize(rewriter, loc, scales, d));
-    steps.assign(sType.getRank(), one);
-    SmallVector<int64_t> sliceShape(sType.getShape().drop_front());
-    ins.push_back(tensor::ExtractSliceOp::create(
-        rewriter, loc,
-        RankedTensorType::get(sliceShape, sType.getElementType()), scales, offs,
-        sizes, steps));
+    bool blocked = cast<RankedTensorType>(scales.getType()).getRank() == 3;
+    ins.push_back(expertScales(rewriter, loc, scales, w.x));
     maps.push_back(blocked ? AffineMap::get(3, 0, {nn, c.floorDiv(qblock)}, ctx)
                            : AffineMap::get(3, 0, {nn}, ctx));
   }
@@ -317,6 +325,55 @@ Value emitQuantizedEpilogue(PatternRewriter &rewriter, Location loc,
                linalg::YieldOp::create(b, l, in.fromF32(v, elt));
              })
       .getResult(0);
+}
+
+/// Many rows of x against quantized weights: panels of weight rows
+/// dequantized once into an f32 tensor (a cache-sized [P, K] block) that the
+/// float register tiles multiply by every row, so dequantizing costs once
+/// per weight instead of once per row and weight.
+Value emitQuantizedPanels(OpBuilder &rewriter, Location loc,
+                          ExpertMatmulOp op, Value xs,
+                          const QuantizedWeights &q, Value dest,
+                          const WorkItem &w, int64_t n, int64_t k, Type elt,
+                          bool needsEpilogue) {
+  std::optional<ActivationAttr> epilogue = op.getEpilogue();
+  int64_t perResult = epilogue && epilogue->isGated() ? 2 : 1;
+  int64_t panel = perResult;
+  for (int64_t p : {64, 32, 16, 8, 4})
+    if (n % p == 0) {
+      panel = p;
+      break;
+    }
+  Emitter e{rewriter, loc};
+  OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
+  auto loop = scf::ForOp::create(
+      rewriter, loc, e.index(0), e.index(n), e.index(panel), ValueRange{dest},
+      [&](OpBuilder &b, Location l, Value c, ValueRange acc) {
+        Emitter in{b, l};
+        Value weights = emitDequantizedPanel(b, l, q, c, panel, k);
+        Value col = perResult == 1
+                        ? c
+                        : arith::DivUIOp::create(b, l, c, in.index(perResult))
+                              .getResult();
+        SmallVector<OpFoldResult> offsets = {zero, col};
+        SmallVector<OpFoldResult> sizes = {w.count,
+                                           b.getIndexAttr(panel / perResult)};
+        SmallVector<OpFoldResult> steps = {one, one};
+        Value part = tensor::ExtractSliceOp::create(b, l, acc[0], offsets,
+                                                    sizes, steps);
+        TileEpilogue tile = tileEpilogueOf(op.getBias(), w.x, in.addi(w.n0, c),
+                                           epilogue, elt);
+        Value out =
+            emitTiledContraction(b, l, xs, weights, part, w.count,
+                                 b.getIndexAttr(panel), b.getIndexAttr(k),
+                                 needsEpilogue ? &tile : nullptr);
+        scf::YieldOp::create(
+            b, l,
+            tensor::InsertSliceOp::create(b, l, out, acc[0], offsets, sizes,
+                                          steps)
+                .getResult());
+      });
+  return loop.getResult(0);
 }
 
 /// `v / 2` for a static or dynamic size.
@@ -433,9 +490,37 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
           tileEpilogueOf(op.getBias(), w.x, w.n0, epilogue, elt);
       out = emitTiledContraction(rewriter, loc, xs, ws, dest, w.count, w.n, kk,
                                  needsEpilogue ? &tile : nullptr);
+    } else if (int64_t k = wType.getDimSize(2) * (8 / bits);
+               op.getScales() && !ShapedType::isDynamic(staticN) &&
+               !ShapedType::isDynamic(wType.getDimSize(2)) &&
+               quantizedVectorizable(k, bits, op.getQuantBlock())) {
+      // Quantized weights: dequantized in registers as they stream in.
+      TileEpilogue tile =
+          tileEpilogueOf(op.getBias(), w.x, w.n0, epilogue, elt);
+      QuantizedWeights q{ws, expertScales(rewriter, loc, op.getScales(), w.x),
+                         bits, static_cast<int64_t>(op.getQuantBlock())};
+      // Few rows stream the packed bytes (dequantized in registers, once
+      // per row); more dequantize each panel once for all rows.
+      Value few = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
+                                        w.count, e.index(kPanelRows));
+      auto branch = scf::IfOp::create(
+          rewriter, loc, few,
+          [&](OpBuilder &b, Location l) {
+            scf::YieldOp::create(
+                b, l,
+                emitQuantizedContraction(b, l, xs, q, dest, w.count, staticN, k,
+                                         needsEpilogue ? &tile : nullptr));
+          },
+          [&](OpBuilder &b, Location l) {
+            scf::YieldOp::create(b, l,
+                                 emitQuantizedPanels(b, l, op, xs, q,
+                                                     dest, w, staticN, k, elt,
+                                                     needsEpilogue));
+          });
+      out = branch.getResult(0);
     } else {
-      out = emitQuantizedContraction(rewriter, e, loc, op, xs, ws, dest, w,
-                                     needsEpilogue);
+      out = emitQuantizedGeneric(rewriter, e, loc, op, xs, ws, dest, w,
+                                 needsEpilogue);
       if (needsEpilogue)
         out = emitQuantizedEpilogue(rewriter, loc, op, out, dest, w, elt);
     }

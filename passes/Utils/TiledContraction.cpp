@@ -268,3 +268,272 @@ Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
   }
   return acc;
 }
+
+namespace {
+/// Bytes per vector step of the quantized kernel: 16 (a 128-bit load of
+/// weights; 32 or 16 f32 lanes of products), fewer for a 4-bit block of 16.
+int64_t quantizedStepBytes(int64_t k, int64_t bits, int64_t block) {
+  int64_t perByte = bits == 4 ? 2 : 1;
+  int64_t blockBytes = (block ? block : k) / perByte;
+  return std::min<int64_t>(16, blockBytes);
+}
+
+/// The values of `stepBytes` bytes of weight row `row` from byte `byte`,
+/// in column order, centered but not scaled: for 4 bits the even columns'
+/// from the lower nibbles and the odd ones' from the upper, interleaved.
+Value dequantizedStep(OpBuilder &b, Location l,
+                      const mlir::moe::QuantizedWeights &q, Value row,
+                      Value byte, int64_t stepBytes) {
+  auto vbytes = VectorType::get({stepBytes}, b.getI8Type());
+  auto vhalf = VectorType::get({stepBytes}, b.getF32Type());
+  Value center = arith::ConstantOp::create(
+      b, l,
+      DenseElementsAttr::get(vhalf, b.getF32FloatAttr(double(1 << (q.bits - 1)))));
+  Value pad = arith::ConstantOp::create(b, l, b.getI8IntegerAttr(0));
+  Value raw = vector::TransferReadOp::create(
+      b, l, vbytes, q.bytes, ValueRange{row, byte}, pad, ArrayRef<bool>{true});
+  auto centered = [&](Value v) {
+    return arith::SubFOp::create(b, l, arith::UIToFPOp::create(b, l, vhalf, v),
+                                 center);
+  };
+  if (q.bits == 8)
+    return centered(raw);
+  auto splat = [&](int64_t c) {
+    return arith::ConstantOp::create(
+        b, l, DenseElementsAttr::get(vbytes, b.getI8IntegerAttr(c)));
+  };
+  Value lo = centered(arith::AndIOp::create(b, l, raw, splat(15)));
+  Value hi = centered(arith::ShRUIOp::create(b, l, raw, splat(4)));
+  SmallVector<int64_t> order;
+  for (int64_t i = 0; i < stepBytes; ++i) {
+    order.push_back(i);
+    order.push_back(stepBytes + i);
+  }
+  return vector::ShuffleOp::create(b, l, lo, hi, order);
+}
+
+/// One tile: row `m` of x against weight rows [n0, n0 + tn). Per vector
+/// step, x's even and odd columns are split once for all tn rows and
+/// multiplied by the raw (uncentered) lower and upper nibbles; a block's
+/// centering is one correction by the block's sum of x, then its scale is
+/// applied once: two multiply-adds per 16 bytes of each row's weights.
+Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
+                        const mlir::moe::QuantizedWeights &q, Value acc,
+                        Value m, Value n0, int64_t tn, int64_t k,
+                        const TileEpilogue *epilogue) {
+  LoopBuilder e{b, loc};
+  MLIRContext *ctx = b.getContext();
+  auto fm = arith::FastMathFlagsAttr::get(
+      ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  int64_t perByte = q.bits == 4 ? 2 : 1;
+  int64_t stepBytes = quantizedStepBytes(k, q.bits, q.block);
+  int64_t lanes = stepBytes * perByte;
+  int64_t blockBytes = (q.block ? q.block : k) / perByte;
+  int64_t blocks = q.block ? k / q.block : 1;
+  Type f32 = b.getF32Type();
+  auto vf32 = VectorType::get({stepBytes}, f32);
+  auto vbytes = VectorType::get({stepBytes}, b.getI8Type());
+  auto splatF = [&](OpBuilder &nb, Location l, double v) -> Value {
+    return arith::ConstantOp::create(
+        nb, l, DenseElementsAttr::get(vf32, nb.getF32FloatAttr(v)));
+  };
+  Value zeros = splatF(b, loc, 0.0);
+  Type xElt = cast<RankedTensorType>(x.getType()).getElementType();
+  auto scaleOf = [&](OpBuilder &nb, Location l, Value row,
+                     Value blockIndex) -> Value {
+    SmallVector<Value> at = {row};
+    if (q.block)
+      at.push_back(blockIndex);
+    return toF32(nb, l, tensor::ExtractOp::create(nb, l, q.scales, at));
+  };
+
+  // Loop-carried: the tn rows' scaled sums, then per block the tn raw sums
+  // and x's sum.
+  SmallVector<Value> init(tn, zeros);
+  auto blockLoop = scf::ForOp::create(
+      b, loc, e.index(0), e.index(blocks), e.index(1), init,
+      [&](OpBuilder &bb, Location bl, Value cb, ValueRange accs) {
+        LoopBuilder be{bb, bl};
+        Value firstByte =
+            arith::MulIOp::create(bb, bl, cb, be.index(blockBytes));
+        SmallVector<Value> partInit(tn + 1, zeros);
+        auto steps = scf::ForOp::create(
+            bb, bl, be.index(0), be.index(blockBytes), be.index(stepBytes),
+            partInit,
+            [&](OpBuilder &nb, Location l, Value s, ValueRange parts) {
+              LoopBuilder ie{nb, l};
+              Value byte = ie.add(firstByte, s);
+              Value col = arith::MulIOp::create(nb, l, byte, ie.index(perByte));
+              Value pad =
+                  arith::ConstantOp::create(nb, l, nb.getZeroAttr(xElt));
+              Value xv = vector::TransferReadOp::create(
+                  nb, l, VectorType::get({lanes}, xElt), x, ValueRange{m, col},
+                  pad, ArrayRef<bool>{true});
+              if (!xElt.isF32())
+                xv = arith::ExtFOp::create(
+                    nb, l, VectorType::get({lanes}, f32), xv);
+              // x's columns by the nibble they meet: even, odd.
+              SmallVector<Value> xs;
+              for (int64_t t = 0; t < perByte; ++t) {
+                if (perByte == 1) {
+                  xs.push_back(xv);
+                  break;
+                }
+                SmallVector<int64_t> pick;
+                for (int64_t i = 0; i < stepBytes; ++i)
+                  pick.push_back(i * perByte + t);
+                xs.push_back(vector::ShuffleOp::create(nb, l, xv, xv, pick));
+              }
+              SmallVector<Value> next;
+              Value bytePad = arith::ConstantOp::create(nb, l, nb.getI8IntegerAttr(0));
+              for (int64_t j = 0; j < tn; ++j) {
+                Value raw = vector::TransferReadOp::create(
+                    nb, l, vbytes, q.bytes, ValueRange{ie.add(n0, ie.index(j)), byte},
+                    bytePad, ArrayRef<bool>{true});
+                SmallVector<Value> values;
+                if (q.bits == 8) {
+                  values.push_back(raw);
+                } else {
+                  auto splat = [&](int64_t c) {
+                    return arith::ConstantOp::create(
+                        nb, l, DenseElementsAttr::get(vbytes, nb.getI8IntegerAttr(c)));
+                  };
+                  values.push_back(arith::AndIOp::create(nb, l, raw, splat(15)));
+                  values.push_back(arith::ShRUIOp::create(nb, l, raw, splat(4)));
+                }
+                Value part = parts[j];
+                for (auto [xt, v] : llvm::zip_equal(xs, values))
+                  part = vector::FMAOp::create(
+                      nb, l, xt, arith::UIToFPOp::create(nb, l, vf32, v), part);
+                next.push_back(part);
+              }
+              Value xsum = parts[tn];
+              for (Value xt : xs)
+                xsum = arith::AddFOp::create(nb, l, xsum, xt, fm);
+              next.push_back(xsum);
+              scf::YieldOp::create(nb, l, next);
+            });
+        // sum (q - c) x = sum q x - c sum x, then the block's scale.
+        Value correction = arith::MulFOp::create(
+            bb, bl, steps.getResult(tn),
+            splatF(bb, bl, -double(1 << (q.bits - 1))), fm);
+        SmallVector<Value> next;
+        for (int64_t j = 0; j < tn; ++j) {
+          Value part = arith::AddFOp::create(bb, bl, steps.getResult(j),
+                                             correction, fm);
+          if (!q.block) {
+            next.push_back(arith::AddFOp::create(bb, bl, accs[j], part, fm));
+            continue;
+          }
+          Value scale = vector::BroadcastOp::create(
+              bb, bl, vf32, scaleOf(bb, bl, be.add(n0, be.index(j)), cb));
+          next.push_back(vector::FMAOp::create(bb, bl, part, scale, accs[j]));
+        }
+        scf::YieldOp::create(bb, bl, next);
+      });
+  SmallVector<Value> sums;
+  for (int64_t j = 0; j < tn; ++j) {
+    Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                            blockLoop.getResult(j), Value(),
+                                            arith::FastMathFlags::reassoc);
+    if (!q.block)
+      sum = arith::MulFOp::create(b, loc, sum,
+                                  scaleOf(b, loc, e.add(n0, e.index(j)), {}));
+    sums.push_back(sum);
+  }
+  Value tile = vector::FromElementsOp::create(
+      b, loc, VectorType::get({tn}, f32), sums);
+  return storeTile(b, loc, epilogue, tile, acc, m, n0, 1, tn);
+}
+
+/// Columns [c0, c1) in tiles of tn, each against every row.
+Value emitQuantizedTiles(OpBuilder &b, Location loc, Value x,
+                         const mlir::moe::QuantizedWeights &q, Value acc,
+                         Value rows, int64_t c0, int64_t c1, int64_t tn,
+                         int64_t k, const TileEpilogue *epilogue) {
+  LoopBuilder e{b, loc};
+  if (c0 >= c1)
+    return acc;
+  auto cols = scf::ForOp::create(
+      b, loc, e.index(c0), e.index(c1), e.index(tn), ValueRange{acc},
+      [&](OpBuilder &nb, Location l, Value n0, ValueRange t) {
+        LoopBuilder ie{nb, l};
+        auto rowLoop = scf::ForOp::create(
+            nb, l, ie.index(0), rows, ie.index(1), t,
+            [&](OpBuilder &rb, Location rl, Value m, ValueRange tt) {
+              scf::YieldOp::create(rb, rl,
+                                   emitQuantizedTile(rb, rl, x, q, tt[0], m,
+                                                     n0, tn, k, epilogue));
+            });
+        scf::YieldOp::create(nb, l, rowLoop.getResults());
+      });
+  return cols.getResult(0);
+}
+} // namespace
+
+bool mlir::moe::quantizedVectorizable(int64_t k, int64_t bits, int64_t block) {
+  if (ShapedType::isDynamic(k) || k <= 0 || (bits != 4 && bits != 8))
+    return false;
+  int64_t perByte = bits == 4 ? 2 : 1;
+  int64_t span = block ? block : k;
+  if (span % perByte || k % span)
+    return false;
+  int64_t blockBytes = span / perByte;
+  int64_t step = quantizedStepBytes(k, bits, block);
+  return step >= 4 && blockBytes % step == 0;
+}
+
+Value mlir::moe::emitQuantizedContraction(OpBuilder &b, Location loc, Value x,
+                                          const QuantizedWeights &weights,
+                                          Value dest, Value rows, int64_t n,
+                                          int64_t k,
+                                          const TileEpilogue *epilogue) {
+  constexpr int64_t kQuantizedTile = 4;
+  int64_t step = epilogue ? epilogue->colsPerResult : 1;
+  int64_t full = n / kQuantizedTile * kQuantizedTile;
+  Value acc = emitQuantizedTiles(b, loc, x, weights, dest, rows, 0, full,
+                                 kQuantizedTile, k, epilogue);
+  return emitQuantizedTiles(b, loc, x, weights, acc, rows, full, n, step, k,
+                            epilogue);
+}
+
+Value mlir::moe::emitDequantizedPanel(OpBuilder &b, Location loc,
+                                      const QuantizedWeights &q, Value n0,
+                                      int64_t rows, int64_t k) {
+  LoopBuilder e{b, loc};
+  Type f32 = b.getF32Type();
+  int64_t perByte = q.bits == 4 ? 2 : 1;
+  int64_t stepBytes = quantizedStepBytes(k, q.bits, q.block);
+  int64_t lanes = stepBytes * perByte;
+  int64_t span = q.block ? q.block : k;
+  auto vf32 = VectorType::get({lanes}, f32);
+  Value panel = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, k}, f32);
+  auto rowLoop = scf::ForOp::create(
+      b, loc, e.index(0), e.index(rows), e.index(1), ValueRange{panel},
+      [&](OpBuilder &rb, Location rl, Value r, ValueRange p) {
+        LoopBuilder re{rb, rl};
+        Value row = re.add(n0, r);
+        auto cols = scf::ForOp::create(
+            rb, rl, re.index(0), re.index(k), re.index(lanes), p,
+            [&](OpBuilder &nb, Location l, Value c, ValueRange pp) {
+              LoopBuilder ie{nb, l};
+              Value byte =
+                  arith::DivUIOp::create(nb, l, c, ie.index(perByte));
+              SmallVector<Value> at = {row};
+              if (q.block)
+                at.push_back(arith::DivUIOp::create(nb, l, c, ie.index(span)));
+              Value scale = toF32(nb, l, tensor::ExtractOp::create(nb, l, q.scales, at));
+              Value v = arith::MulFOp::create(
+                  nb, l, dequantizedStep(nb, l, q, row, byte, stepBytes),
+                  vector::BroadcastOp::create(nb, l, vf32, scale));
+              scf::YieldOp::create(
+                  nb, l,
+                  vector::TransferWriteOp::create(nb, l, v, pp[0],
+                                                  ValueRange{r, c},
+                                                  ArrayRef<bool>{true})
+                      .getResult());
+            });
+        scf::YieldOp::create(rb, rl, cols.getResults());
+      });
+  return rowLoop.getResult(0);
+}

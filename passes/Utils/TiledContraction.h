@@ -42,6 +42,40 @@ Value emitTiledContraction(OpBuilder &b, Location loc, Value x, Value w,
                            OpFoldResult k,
                            const TileEpilogue *epilogue = nullptr);
 
+/// How quantized weights are stored: unsigned `bits`-bit values (4-bit
+/// packed two per byte, the lower nibble first) standing for
+/// (q - 2^(bits - 1)) * scale, one scale per row (`block` 0) or per `block`
+/// columns.
+struct QuantizedWeights {
+  Value bytes;  // [N, K * bits / 8] i8
+  Value scales; // [N] or [N, K / block], any float type
+  int64_t bits;
+  int64_t block;
+};
+
+/// Whether emitQuantizedContraction handles K columns of `weights`: every
+/// block (or row) a whole number of vector steps.
+bool quantizedVectorizable(int64_t k, int64_t bits, int64_t block);
+
+/// dest[m, n] = epilogue(sum_c x[m, c] * w[n, c]) in f32 with `weights`
+/// dequantized in registers as they are read (the packed bytes are the only
+/// weight memory traffic: the form for few rows, where the GEMM is bound by
+/// reading the weights). Tiles of one row by 4 weight rows, vectors along
+/// k: per vector step, the products of a block are summed, then scaled once
+/// into the row's accumulators. N static and a multiple of the epilogue's
+/// colsPerResult; K as quantizedVectorizable requires.
+Value emitQuantizedContraction(OpBuilder &b, Location loc, Value x,
+                               const QuantizedWeights &weights, Value dest,
+                               Value rows, int64_t n, int64_t k,
+                               const TileEpilogue *epilogue = nullptr);
+
+/// Weight rows [n0, n0 + rows) of `weights` dequantized to f32: a
+/// [rows, K] tensor (a panel that the float tiles then reuse across all
+/// rows of x). K as quantizedVectorizable requires.
+Value emitDequantizedPanel(OpBuilder &b, Location loc,
+                           const QuantizedWeights &weights, Value n0,
+                           int64_t rows, int64_t k);
+
 } // namespace mlir::moe
 
 #endif // MOE_PASSES_UTILS_TILEDCONTRACTION_H

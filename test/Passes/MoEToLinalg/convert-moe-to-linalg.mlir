@@ -205,14 +205,53 @@ func.func @combine(%y: tensor<?x16xf32>, %s: tensor<?xi32>, %w: tensor<?x2xf32>)
 
 // -----
 
-// Quantized weights are read as bytes inside the contraction: the byte of
-// column c is c floordiv 2 (4-bit), its nibble selected by c mod 2, minus
-// the zero point 8, times the row's scale; no dequantized copy exists.
+// Quantized weights: an expert with fewer than 4 rows streams the packed
+// bytes (16 per vector step, nibbles split and converted in registers, x's
+// even and odd columns multiplied by the lower and upper nibbles; per block
+// the centering correction and the scale); more rows dequantize each panel
+// of weight rows once into an f32 tensor that the float register tiles
+// multiply by every row. No dequantized copy of the whole weight exists.
+// CHECK-LABEL: func.func @expert_matmul_int4
+// CHECK: %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c4 : index
+// CHECK: scf.if %[[FEW]]
+// CHECK: %[[X:.*]] = vector.transfer_read {{.*}} : tensor<?x64xf32>, vector<32xf32>
+// CHECK: %[[EVEN:.*]] = vector.shuffle %[[X]], %[[X]] [0, 2, 4,
+// CHECK: %[[ODD:.*]] = vector.shuffle %[[X]], %[[X]] [1, 3, 5,
+// CHECK: %[[B:.*]] = vector.transfer_read {{.*}} : tensor<32x32xi8>, vector<16xi8>
+// CHECK: %[[LO:.*]] = arith.andi %[[B]]
+// CHECK: %[[HI:.*]] = arith.shrui %[[B]]
+// CHECK: %[[LOF:.*]] = arith.uitofp %[[LO]] : vector<16xi8> to vector<16xf32>
+// CHECK: %[[P:.*]] = vector.fma %[[EVEN]], %[[LOF]]
+// CHECK: %[[HIF:.*]] = arith.uitofp %[[HI]] : vector<16xi8> to vector<16xf32>
+// CHECK: vector.fma %[[ODD]], %[[HIF]], %[[P]]
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} fastmath<reassoc,contract> : vector<16xf32>
+// CHECK: vector.broadcast {{.*}} : f32 to vector<16xf32>
+// CHECK: vector.fma
+// CHECK: vector.reduction <add>
+// CHECK: } else {
+// CHECK: %[[PANEL:.*]] = tensor.empty() : tensor<32x64xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<32x32xi8>, vector<16xi8>
+// CHECK: arith.mulf %{{.*}} : vector<32xf32>
+// CHECK: vector.transfer_write %{{.*}} : vector<32xf32>, tensor<32x64xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<32x64xf32>, vector<16xf32>
+func.func @expert_matmul_int4(%g: tensor<?x64xf32>, %w: tensor<4x32x32xi8>,
+                              %off: tensor<5xi32>, %s: tensor<4x32x2xf32>) -> tensor<?x32xf32> {
+  %y = moe.expert_matmul %g, %w, %off scales(%s) {weight_bits = 4, quant_block = 32}
+      : (tensor<?x64xf32>, tensor<4x32x32xi8>, tensor<5xi32>, tensor<4x32x2xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Rows too short for a vector step (6 columns, 3 bytes) take one generic
+// contraction that dequantizes as it reads: the byte of column c is
+// c floordiv 2 (4-bit), its nibble selected by c mod 2, minus the zero
+// point 8, times the row's scale.
 // CHECK-DAG: #[[$QB:.*]] = affine_map<(d0, d1, d2) -> (d0, d2 floordiv 2)>
 // CHECK-DAG: #[[$QS:.*]] = affine_map<(d0, d1, d2) -> (d0)>
-// CHECK-LABEL: func.func @expert_matmul_int4
+// CHECK-LABEL: func.func @expert_matmul_int4_short
 // CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[$QB]], #[[$QS]], #{{.*}}]
-// CHECK-SAME: ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x32xi8>, tensor<32xf32>)
+// CHECK-SAME: ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x6xf32>, tensor<32x3xi8>, tensor<32xf32>)
 // CHECK: arith.extui %{{.*}} : i8 to i32
 // CHECK: linalg.index 2
 // CHECK: arith.shrui
@@ -220,9 +259,9 @@ func.func @combine(%y: tensor<?x16xf32>, %s: tensor<?xi32>, %w: tensor<?x2xf32>)
 // CHECK: arith.subi %{{.*}}, %c8_i32
 // CHECK: arith.sitofp
 // CHECK: arith.mulf
-func.func @expert_matmul_int4(%g: tensor<?x64xf32>, %w: tensor<4x32x32xi8>,
-                              %off: tensor<5xi32>, %s: tensor<4x32xf32>) -> tensor<?x32xf32> {
+func.func @expert_matmul_int4_short(%g: tensor<?x6xf32>, %w: tensor<4x32x3xi8>,
+                                    %off: tensor<5xi32>, %s: tensor<4x32xf32>) -> tensor<?x32xf32> {
   %y = moe.expert_matmul %g, %w, %off scales(%s) {weight_bits = 4}
-      : (tensor<?x64xf32>, tensor<4x32x32xi8>, tensor<5xi32>, tensor<4x32xf32>) -> tensor<?x32xf32>
+      : (tensor<?x6xf32>, tensor<4x32x3xi8>, tensor<5xi32>, tensor<4x32xf32>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
