@@ -318,8 +318,8 @@ Value dequantizedStep(OpBuilder &b, Location l,
 /// centering is one correction by the block's sum of x, then its scale is
 /// applied once: two multiply-adds per 16 bytes of each row's weights.
 Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
-                        const mlir::moe::QuantizedWeights &q, Value acc,
-                        Value m, Value n0, int64_t tn, int64_t k,
+                        const mlir::moe::QuantizedWeights &q, Value xsums,
+                        Value acc, Value m, Value n0, int64_t tn, int64_t k,
                         const TileEpilogue *epilogue) {
   LoopBuilder e{b, loc};
   MLIRContext *ctx = b.getContext();
@@ -333,6 +333,7 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
   Type f32 = b.getF32Type();
   auto vf32 = VectorType::get({stepBytes}, f32);
   auto vbytes = VectorType::get({stepBytes}, b.getI8Type());
+  auto vi32 = VectorType::get({stepBytes}, b.getI32Type());
   auto splatF = [&](OpBuilder &nb, Location l, double v) -> Value {
     return arith::ConstantOp::create(
         nb, l, DenseElementsAttr::get(vf32, nb.getF32FloatAttr(v)));
@@ -356,7 +357,7 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
         LoopBuilder be{bb, bl};
         Value firstByte =
             arith::MulIOp::create(bb, bl, cb, be.index(blockBytes));
-        SmallVector<Value> partInit(tn + 1, zeros);
+        SmallVector<Value> partInit(xsums ? tn : tn + 1, zeros);
         auto steps = scf::ForOp::create(
             bb, bl, be.index(0), be.index(blockBytes), be.index(stepBytes),
             partInit,
@@ -390,37 +391,48 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
                 Value raw = vector::TransferReadOp::create(
                     nb, l, vbytes, q.bytes, ValueRange{ie.add(n0, ie.index(j)), byte},
                     bytePad, ArrayRef<bool>{true});
+                // Widened once (a load that zero-extends), then both
+                // nibbles taken from the 32-bit lanes.
+                Value wide = arith::ExtUIOp::create(nb, l, vi32, raw);
                 SmallVector<Value> values;
                 if (q.bits == 8) {
-                  values.push_back(raw);
+                  values.push_back(wide);
                 } else {
                   auto splat = [&](int64_t c) {
                     return arith::ConstantOp::create(
-                        nb, l, DenseElementsAttr::get(vbytes, nb.getI8IntegerAttr(c)));
+                        nb, l, DenseElementsAttr::get(vi32, nb.getI32IntegerAttr(c)));
                   };
-                  values.push_back(arith::AndIOp::create(nb, l, raw, splat(15)));
-                  values.push_back(arith::ShRUIOp::create(nb, l, raw, splat(4)));
+                  values.push_back(arith::AndIOp::create(nb, l, wide, splat(15)));
+                  values.push_back(arith::ShRUIOp::create(nb, l, wide, splat(4)));
                 }
                 Value part = parts[j];
                 for (auto [xt, v] : llvm::zip_equal(xs, values))
                   part = vector::FMAOp::create(
-                      nb, l, xt, arith::UIToFPOp::create(nb, l, vf32, v), part);
+                      nb, l, xt, arith::SIToFPOp::create(nb, l, vf32, v), part);
                 next.push_back(part);
               }
-              Value xsum = parts[tn];
-              for (Value xt : xs)
-                xsum = arith::AddFOp::create(nb, l, xsum, xt, fm);
-              next.push_back(xsum);
+              if (!xsums) {
+                Value xsum = parts[tn];
+                for (Value xt : xs)
+                  xsum = arith::AddFOp::create(nb, l, xsum, xt, fm);
+                next.push_back(xsum);
+              }
               scf::YieldOp::create(nb, l, next);
             });
-        // sum (q - c) x = sum q x - c sum x, then the block's scale.
-        Value correction = arith::MulFOp::create(
-            bb, bl, steps.getResult(tn),
-            splatF(bb, bl, -double(1 << (q.bits - 1))), fm);
+        // sum (q - c) x = sum q x - c sum x, then the block's scale (with
+        // the blocks' sums of x given, the correction comes after all
+        // blocks).
+        Value correction =
+            xsums ? Value()
+                  : arith::MulFOp::create(
+                        bb, bl, steps.getResult(tn),
+                        splatF(bb, bl, -double(1 << (q.bits - 1))), fm)
+                        .getResult();
         SmallVector<Value> next;
         for (int64_t j = 0; j < tn; ++j) {
-          Value part = arith::AddFOp::create(bb, bl, steps.getResult(j),
-                                             correction, fm);
+          Value part = steps.getResult(j);
+          if (correction)
+            part = arith::AddFOp::create(bb, bl, part, correction, fm);
           if (!q.block) {
             next.push_back(arith::AddFOp::create(bb, bl, accs[j], part, fm));
             continue;
@@ -439,6 +451,27 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
     if (!q.block)
       sum = arith::MulFOp::create(b, loc, sum,
                                   scaleOf(b, loc, e.add(n0, e.index(j)), {}));
+    if (xsums) {
+      // - c * sum_b scale[n, b] * xsum[m, b]: one dot product per row.
+      auto vblocks = VectorType::get({blocks}, f32);
+      auto read = [&](Value t, Value row) -> Value {
+        Type elt = cast<RankedTensorType>(t.getType()).getElementType();
+        Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
+        Value v = vector::TransferReadOp::create(
+            b, loc, VectorType::get({blocks}, elt), t,
+            ValueRange{row, e.index(0)}, pad, ArrayRef<bool>{true});
+        return elt.isF32() ? v : arith::ExtFOp::create(b, loc, vblocks, v);
+      };
+      Value dot = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD,
+          arith::MulFOp::create(b, loc, read(q.scales, e.add(n0, e.index(j))),
+                                read(xsums, m), fm),
+          Value(), arith::FastMathFlags::reassoc);
+      Value c = arith::ConstantOp::create(
+          b, loc, b.getF32FloatAttr(double(1 << (q.bits - 1))));
+      sum = arith::SubFOp::create(b, loc, sum,
+                                  arith::MulFOp::create(b, loc, dot, c, fm), fm);
+    }
     sums.push_back(sum);
   }
   Value tile = vector::FromElementsOp::create(
@@ -448,7 +481,8 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
 
 /// Columns [c0, c1) in tiles of tn, each against every row.
 Value emitQuantizedTiles(OpBuilder &b, Location loc, Value x,
-                         const mlir::moe::QuantizedWeights &q, Value acc,
+                         const mlir::moe::QuantizedWeights &q, Value xsums,
+                         Value acc,
                          Value rows, int64_t c0, int64_t c1, int64_t tn,
                          int64_t k, const TileEpilogue *epilogue) {
   LoopBuilder e{b, loc};
@@ -462,12 +496,51 @@ Value emitQuantizedTiles(OpBuilder &b, Location loc, Value x,
             nb, l, ie.index(0), rows, ie.index(1), t,
             [&](OpBuilder &rb, Location rl, Value m, ValueRange tt) {
               scf::YieldOp::create(rb, rl,
-                                   emitQuantizedTile(rb, rl, x, q, tt[0], m,
+                                   emitQuantizedTile(rb, rl, x, q, xsums, tt[0], m,
                                                      n0, tn, k, epilogue));
             });
         scf::YieldOp::create(nb, l, rowLoop.getResults());
       });
   return cols.getResult(0);
+}
+} // namespace
+
+namespace {
+/// xsum[m, b]: the sum of row m of x over block b of `block` columns
+/// (shared by every weight row's zero-point correction).
+Value emitBlockSums(OpBuilder &b, Location loc, Value x, Value rows,
+                    int64_t block, int64_t k) {
+  LoopBuilder e{b, loc};
+  Type f32 = b.getF32Type();
+  int64_t blocks = k / block;
+  Value sums = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(blocks)}, f32);
+  Type xElt = cast<RankedTensorType>(x.getType()).getElementType();
+  auto rowLoop = scf::ForOp::create(
+      b, loc, e.index(0), rows, e.index(1), ValueRange{sums},
+      [&](OpBuilder &rb, Location rl, Value m, ValueRange t) {
+        LoopBuilder re{rb, rl};
+        auto blockLoop = scf::ForOp::create(
+            rb, rl, re.index(0), re.index(blocks), re.index(1), t,
+            [&](OpBuilder &nb, Location l, Value cb, ValueRange tt) {
+              LoopBuilder ie{nb, l};
+              Value pad = arith::ConstantOp::create(nb, l, nb.getZeroAttr(xElt));
+              Value v = vector::TransferReadOp::create(
+                  nb, l, VectorType::get({block}, xElt), x,
+                  ValueRange{m, arith::MulIOp::create(nb, l, cb, ie.index(block))},
+                  pad, ArrayRef<bool>{true});
+              if (!xElt.isF32())
+                v = arith::ExtFOp::create(nb, l, VectorType::get({block}, f32), v);
+              Value sum = vector::ReductionOp::create(
+                  nb, l, vector::CombiningKind::ADD, v, Value(),
+                  arith::FastMathFlags::reassoc);
+              scf::YieldOp::create(
+                  nb, l,
+                  tensor::InsertOp::create(nb, l, sum, tt[0], ValueRange{m, cb})
+                      .getResult());
+            });
+        scf::YieldOp::create(rb, rl, blockLoop.getResults());
+      });
+  return rowLoop.getResult(0);
 }
 } // namespace
 
@@ -484,17 +557,18 @@ bool mlir::moe::quantizedVectorizable(int64_t k, int64_t bits, int64_t block) {
 }
 
 Value mlir::moe::emitQuantizedContraction(OpBuilder &b, Location loc, Value x,
-                                          const QuantizedWeights &weights,
+                                          const QuantizedWeights &q,
                                           Value dest, Value rows, int64_t n,
                                           int64_t k,
                                           const TileEpilogue *epilogue) {
   constexpr int64_t kQuantizedTile = 4;
   int64_t step = epilogue ? epilogue->colsPerResult : 1;
   int64_t full = n / kQuantizedTile * kQuantizedTile;
-  Value acc = emitQuantizedTiles(b, loc, x, weights, dest, rows, 0, full,
-                                 kQuantizedTile, k, epilogue);
-  return emitQuantizedTiles(b, loc, x, weights, acc, rows, full, n, step, k,
-                            epilogue);
+  Value xsums = q.block ? emitBlockSums(b, loc, x, rows, q.block, k) : Value();
+  Value acc = emitQuantizedTiles(b, loc, x, q, xsums, dest, rows, 0,
+                                 full, kQuantizedTile, k, epilogue);
+  return emitQuantizedTiles(b, loc, x, q, xsums, acc, rows, full, n,
+                            step, k, epilogue);
 }
 
 Value mlir::moe::emitDequantizedPanel(OpBuilder &b, Location loc,

@@ -207,27 +207,33 @@ func.func @combine(%y: tensor<?x16xf32>, %s: tensor<?xi32>, %w: tensor<?x2xf32>)
 
 // Quantized weights: an expert with fewer than 4 rows streams the packed
 // bytes (16 per vector step, nibbles split and converted in registers, x's
-// even and odd columns multiplied by the lower and upper nibbles; per block
-// the centering correction and the scale); more rows dequantize each panel
+// even and odd columns multiplied by the lower and upper nibbles, per block
+// the scale; the zero point is one correction per weight row, a dot
+// product of its scales with the blocks' sums of x); more rows dequantize each panel
 // of weight rows once into an f32 tensor that the float register tiles
 // multiply by every row. No dequantized copy of the whole weight exists.
 // CHECK-LABEL: func.func @expert_matmul_int4
 // CHECK: %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c4 : index
 // CHECK: scf.if %[[FEW]]
+// CHECK: vector.transfer_read {{.*}} : tensor<?x64xf32>, vector<32xf32>
+// CHECK: vector.reduction <add>
+// CHECK: tensor.insert
 // CHECK: %[[X:.*]] = vector.transfer_read {{.*}} : tensor<?x64xf32>, vector<32xf32>
 // CHECK: %[[EVEN:.*]] = vector.shuffle %[[X]], %[[X]] [0, 2, 4,
 // CHECK: %[[ODD:.*]] = vector.shuffle %[[X]], %[[X]] [1, 3, 5,
 // CHECK: %[[B:.*]] = vector.transfer_read {{.*}} : tensor<32x32xi8>, vector<16xi8>
-// CHECK: %[[LO:.*]] = arith.andi %[[B]]
-// CHECK: %[[HI:.*]] = arith.shrui %[[B]]
-// CHECK: %[[LOF:.*]] = arith.uitofp %[[LO]] : vector<16xi8> to vector<16xf32>
+// CHECK: %[[W:.*]] = arith.extui %[[B]] : vector<16xi8> to vector<16xi32>
+// CHECK: %[[LO:.*]] = arith.andi %[[W]]
+// CHECK: %[[HI:.*]] = arith.shrui %[[W]]
+// CHECK: %[[LOF:.*]] = arith.sitofp %[[LO]] : vector<16xi32> to vector<16xf32>
 // CHECK: %[[P:.*]] = vector.fma %[[EVEN]], %[[LOF]]
-// CHECK: %[[HIF:.*]] = arith.uitofp %[[HI]] : vector<16xi8> to vector<16xf32>
+// CHECK: %[[HIF:.*]] = arith.sitofp %[[HI]] : vector<16xi32> to vector<16xf32>
 // CHECK: vector.fma %[[ODD]], %[[HIF]], %[[P]]
-// CHECK: arith.mulf %{{.*}}, %cst{{.*}} fastmath<reassoc,contract> : vector<16xf32>
 // CHECK: vector.broadcast {{.*}} : f32 to vector<16xf32>
 // CHECK: vector.fma
 // CHECK: vector.reduction <add>
+// CHECK: vector.transfer_read {{.*}} : tensor<32x2xf32>, vector<2xf32>
+// CHECK: arith.subf
 // CHECK: } else {
 // CHECK: %[[PANEL:.*]] = tensor.empty() : tensor<32x64xf32>
 // CHECK: vector.transfer_read {{.*}} : tensor<32x32xi8>, vector<16xi8>
