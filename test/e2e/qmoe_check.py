@@ -12,7 +12,7 @@ definition at any token count, so such cases compare with NumPy only:
 
 usage: qmoe_check.py WORKDIR [--bits 4|8] [--act swiglu|silu|relu|gelu]
        [--block B] [--tokens T] [--experts E] [--k K] [--hidden H]
-       [--inter I] [--device cpu|cuda] [--compile-only]
+       [--inter I] [--device cpu|cuda] [--compile-only] [--cpu NAME]
 """
 import argparse
 import os
@@ -38,6 +38,8 @@ p.add_argument("--hidden", type=int, default=32)
 p.add_argument("--inter", type=int, default=16)
 p.add_argument("--device", choices=["cpu", "cuda", "cuda-emulator"], default="cpu")
 p.add_argument("--compile-only", action="store_true")
+p.add_argument("--cpu", default=None,
+               help="moe-opt --cpu (e.g. x86-64: a library for any x86-64)")
 p.add_argument("--reference", choices=["both", "numpy"], default="both",
                help="numpy alone where onnxruntime computes differently "
                     "(its 8-bit block-wise path)")
@@ -85,7 +87,8 @@ path = os.path.join(args.workdir, "model.onnx")
 onnx.save(model, path)
 
 lib = compile_model(path, os.path.join(args.workdir, "model.so"), args.device,
-                    "fail-on-spills=1" if args.device.startswith("cuda") else "")
+                    "fail-on-spills=1" if args.device.startswith("cuda") else "",
+                    extra=[f"--cpu={args.cpu}"] if args.cpu else [])
 if args.compile_only:
     print(f"compiled for {args.device}")
     sys.exit(0)
