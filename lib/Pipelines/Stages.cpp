@@ -13,6 +13,7 @@
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 
@@ -33,8 +34,19 @@ void moe::detail::addMoEGraph(OpPassManager &pm, const MoESchedule &s) {
     pm.addPass(createConvertCollectivesToRuntime());
 }
 
-void moe::detail::addMoEToLinalg(OpPassManager &pm, bool cpu) {
+std::string moe::detail::int8DotFor(StringRef option) {
+  if (option == "off")
+    return "";
+  if (option == "auto")
+    return llvm::sys::getHostCPUFeatures().lookup("avx512vnni") ? "vnni"
+                                                                : "generic";
+  return option.str();
+}
+
+void moe::detail::addMoEToLinalg(OpPassManager &pm, bool cpu,
+                                 StringRef int8Activations) {
   ConvertMoEToLinalgOptions lowering;
+  lowering.int8Activations = int8Activations.str();
   lowering.vectorCombine = cpu;
   lowering.scoreRows = cpu;
   pm.addPass(createConvertMoEToLinalg(lowering));

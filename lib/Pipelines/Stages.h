@@ -3,7 +3,11 @@
 #ifndef MOE_LIB_PIPELINES_STAGES_H
 #define MOE_LIB_PIPELINES_STAGES_H
 
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/StringRef.h"
+
 #include <cstdint>
+#include <string>
 
 namespace mlir {
 class OpPassManager;
@@ -27,7 +31,13 @@ void addMoEGraph(OpPassManager &pm, const MoESchedule &schedule);
 /// generalized, C interface wrappers requested. `cpu` adds the CPU's
 /// lowering options (vectorized combine, per-token score rows) and
 /// reassociable reductions.
-void addMoEToLinalg(OpPassManager &pm, bool cpu);
+/// The lowering's int8 dot for the CPU pipeline's int8-activations option:
+/// "" (off), "vnni" or "generic" ("auto": VNNI when this CPU has
+/// AVX512-VNNI); other values pass through for the pass to report.
+std::string int8DotFor(StringRef option);
+
+void addMoEToLinalg(OpPassManager &pm, bool cpu,
+                    StringRef int8Activations = "");
 
 /// One-shot bufferization with identity-layout function boundaries, buffer
 /// deallocation, and bufferization ops lowered to memref.

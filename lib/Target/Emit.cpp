@@ -23,6 +23,7 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
@@ -226,6 +227,15 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
   std::unique_ptr<llvm::TargetMachine> tm = targetMachine(cpu, error);
   if (!tm)
     return module.emitError() << "cannot generate code: " << error;
+  // int8-activations=vnni (or auto on a VNNI host) needs a VNNI target:
+  // instruction selection would otherwise abort.
+  if (llvmModule->getFunction("llvm.x86.avx512.vpdpbusd.512") &&
+      !tm->getMCSubtargetInfo()->checkFeatures("+avx512vnni"))
+    return module.emitError()
+           << "the model uses AVX512-VNNI (int8-activations=vnni or auto "
+              "on a VNNI host) but the target CPU '"
+           << tm->getTargetCPU()
+           << "' lacks it: compile with int8-activations=generic for it";
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tm->getTargetTriple());
   {

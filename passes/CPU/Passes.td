@@ -131,6 +131,20 @@ def CPUOutlineLoopNests : Pass<"moe-cpu-outline-loop-nests", "::mlir::ModuleOp">
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def CPUDefineInt8Dot : Pass<"moe-cpu-define-int8-dot", "::mlir::ModuleOp"> {
+  let summary = "Give the int8 quantized GEMM's VNNI dot product its body";
+  let description = [{
+    With `int8-activations`, the expert GEMMs of few rows on VNNI CPUs call
+    the module's private declaration `moe_int8_dot_vnni(acc, w, x)`
+    (vector<16xi32>, vector<64xi8> unsigned, vector<64xi8> signed). That
+    call keeps the intrinsic out of the tensor-level IR, where one-shot
+    bufferization rejects ops whose memory effects it cannot know. After
+    bufferization this pass defines the function as one
+    `llvm.x86.avx512.vpdpbusd.512` (internal linkage; LLVM inlines it).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def CPUFreeBuffersEarly : Pass<"moe-cpu-free-buffers-early"> {
   let summary = "Free each buffer right after its last use";
   let description = [{

@@ -17,6 +17,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -50,7 +51,19 @@ struct ConvertMoEToLinalgPass
     walkAndApplyPatterns(getOperation(), std::move(layers));
     RewritePatternSet patterns(&getContext());
     populateDispatchLoweringPatterns(patterns);
-    populateExpertMatmulLoweringPatterns(patterns);
+    std::optional<Int8Dot> int8;
+    if (int8Activations == "vnni")
+      int8 = Int8Dot::VNNI;
+    else if (int8Activations == "generic")
+      int8 = Int8Dot::Generic;
+    else if (!int8Activations.empty()) {
+      getOperation()->emitError()
+          << "int8-activations must be 'off', 'auto', 'vnni' or 'generic', "
+             "not '"
+          << int8Activations << "'";
+      return signalPassFailure();
+    }
+    populateExpertMatmulLoweringPatterns(patterns, int8);
     populateActivationLoweringPatterns(patterns);
     populateRouteLoweringPatterns(patterns, scoreRows);
     populateCombineLoweringPatterns(patterns, vectorCombine);

@@ -386,7 +386,9 @@ OpFoldResult halfOf(PatternRewriter &rewriter, Emitter &e, Location loc,
 }
 
 struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
-  using OpRewritePattern::OpRewritePattern;
+  ExpertMatmulLowering(MLIRContext *ctx, std::optional<Int8Dot> int8)
+      : OpRewritePattern(ctx), int8(int8) {}
+  std::optional<Int8Dot> int8;
 
   LogicalResult matchAndRewrite(ExpertMatmulOp op,
                                 PatternRewriter &rewriter) const override {
@@ -501,15 +503,23 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
                          bits, static_cast<int64_t>(op.getQuantBlock())};
       // Few rows stream the packed bytes (dequantized in registers, once
       // per row); more dequantize each panel once for all rows.
+      bool useInt8 = int8 && int8Vectorizable(k, bits, q.block);
+      func::FuncOp vnni =
+          useInt8 && *int8 == Int8Dot::VNNI
+              ? declareInt8DotVNNI(op->getParentOfType<ModuleOp>(), loc)
+              : func::FuncOp();
       Value few = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
                                         w.count, e.index(kPanelRows));
       auto branch = scf::IfOp::create(
           rewriter, loc, few,
           [&](OpBuilder &b, Location l) {
+            const TileEpilogue *ep = needsEpilogue ? &tile : nullptr;
             scf::YieldOp::create(
                 b, l,
-                emitQuantizedContraction(b, l, xs, q, dest, w.count, staticN, k,
-                                         needsEpilogue ? &tile : nullptr));
+                useInt8 ? emitInt8Contraction(b, l, xs, q, dest, w.count,
+                                              staticN, k, vnni, ep)
+                    : emitQuantizedContraction(b, l, xs, q, dest, w.count,
+                                               staticN, k, ep));
           },
           [&](OpBuilder &b, Location l) {
             scf::YieldOp::create(b, l,
@@ -539,6 +549,6 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
 } // namespace
 
 void mlir::moe::populateExpertMatmulLoweringPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<ExpertMatmulLowering>(patterns.getContext());
+    RewritePatternSet &patterns, std::optional<Int8Dot> int8) {
+  patterns.add<ExpertMatmulLowering>(patterns.getContext(), int8);
 }

@@ -53,11 +53,18 @@ def ConvertMoEToLinalg : Pass<"moe-convert-moe-to-linalg"> {
            "(a parallel loop of its own) that top-k then reads, rather "
            "than recomputing an expert's score at each of the k scans: "
            "fewer exps on the CPU, one kernel fewer on the GPU">,
+    Option<"int8Activations", "int8-activations", "std::string",
+           /*default=*/"\"\"",
+           "Quantized expert GEMMs of few rows quantize the activations to "
+           "int8 per 32 columns and sum byte products in int32: 'vnni' "
+           "(AVX512-VNNI's vpdpbusd), 'generic' (plain vector code), or "
+           "empty (off: f32 products, exact to rounding)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::cf::ControlFlowDialect",
     "::mlir::linalg::LinalgDialect",
+    "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",

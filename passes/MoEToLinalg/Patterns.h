@@ -8,6 +8,8 @@
 #ifndef MOE_PASSES_MOETOLINALG_PATTERNS_H
 #define MOE_PASSES_MOETOLINALG_PATTERNS_H
 
+#include "Utils/TiledContraction.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -19,7 +21,10 @@ void populateRouteLoweringPatterns(RewritePatternSet &patterns, bool scoreRows);
 /// moe.dispatch as a counting sort plus a gather of the token rows.
 void populateDispatchLoweringPatterns(RewritePatternSet &patterns);
 /// moe.expert_matmul as register-tiled grouped GEMMs over active experts.
-void populateExpertMatmulLoweringPatterns(RewritePatternSet &patterns);
+/// `int8`: quantized GEMMs of few rows with int8 activations (see
+/// emitInt8Contraction); none: f32 products.
+void populateExpertMatmulLoweringPatterns(RewritePatternSet &patterns,
+                                          std::optional<Int8Dot> int8);
 /// moe.activation as one elementwise linalg.generic.
 void populateActivationLoweringPatterns(RewritePatternSet &patterns);
 /// moe.combine as a weighted un-permute-and-sum; with `vectorRows` one

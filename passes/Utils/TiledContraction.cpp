@@ -220,6 +220,13 @@ Value emitTiles(OpBuilder &b, Location loc, Value x, Value w, Value acc,
 }
 } // namespace
 
+Value mlir::moe::emitTileStore(OpBuilder &b, Location loc,
+                               const TileEpilogue *epilogue, Value sums,
+                               Value acc, Value m0, Value n0, int64_t tm,
+                               int64_t tn) {
+  return storeTile(b, loc, epilogue, sums, acc, m0, n0, tm, tn);
+}
+
 Value mlir::moe::emitTiledContraction(OpBuilder &b, Location loc, Value x,
                                       Value w, Value dest, Value rows,
                                       OpFoldResult n, OpFoldResult k,

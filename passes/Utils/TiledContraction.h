@@ -9,7 +9,9 @@
 #ifndef MOE_PASSES_UTILS_TILEDCONTRACTION_H
 #define MOE_PASSES_UTILS_TILEDCONTRACTION_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 
 #include <functional>
 
@@ -68,6 +70,45 @@ Value emitQuantizedContraction(OpBuilder &b, Location loc, Value x,
                                const QuantizedWeights &weights, Value dest,
                                Value rows, int64_t n, int64_t k,
                                const TileEpilogue *epilogue = nullptr);
+
+/// Stores a tile's sums (a row-major vector<tm*tn x f32> for the tile at
+/// rows m0.., columns n0..) through `epilogue` into `acc`, a vector per row.
+Value emitTileStore(OpBuilder &b, Location loc, const TileEpilogue *epilogue,
+                    Value sums, Value acc, Value m0, Value n0, int64_t tm,
+                    int64_t tn);
+
+/// How int8 products are summed: AVX512-VNNI's vpdpbusd, or plain vector
+/// code that any target runs.
+enum class Int8Dot { VNNI, Generic };
+
+/// The private function through which the VNNI form calls vpdpbusd
+/// (vector<16xi32> acc, vector<64xi8> unsigned, vector<64xi8> signed).
+inline constexpr llvm::StringLiteral kInt8DotVNNI = "moe_int8_dot_vnni";
+
+/// Whether emitInt8Contraction handles K columns of `bits`-bit weights
+/// with `block`-column scales: groups of 64 columns whose 32-column halves
+/// each lie in one scale block.
+bool int8Vectorizable(int64_t k, int64_t bits, int64_t block);
+
+/// The opt-in int8 form of emitQuantizedContraction: each row of x is
+/// quantized per 32 columns to int8 (symmetric, scale max|x| / 127,
+/// rounded to nearest), and 64 products at a time are summed in int32
+/// (`dot`), converted and scaled once per 64 columns. About 1e-2 relative
+/// L2 error against the f32 result (1.0-1.4e-2 measured on random 4- and
+/// 8-bit weights), all of it from the activations' rounding.
+/// `vnniDot`: the declaration from declareInt8DotVNNI, or null for plain
+/// vector code.
+Value emitInt8Contraction(OpBuilder &b, Location loc, Value x,
+                          const QuantizedWeights &weights, Value dest,
+                          Value rows, int64_t n, int64_t k,
+                          func::FuncOp vnniDot,
+                          const TileEpilogue *epilogue = nullptr);
+
+/// The private declaration through which the int8 form calls vpdpbusd in
+/// `module` (created once): a call keeps the intrinsic out of tensor-level
+/// IR, where one-shot bufferization rejects ops of unknown memory effects;
+/// moe-cpu-define-int8-dot defines it after bufferization.
+func::FuncOp declareInt8DotVNNI(ModuleOp module, Location loc);
 
 /// Weight rows [n0, n0 + rows) of `weights` dequantized to f32: a
 /// [rows, K] tensor (a panel that the float tiles then reuse across all

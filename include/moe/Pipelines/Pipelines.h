@@ -97,6 +97,15 @@ struct CPUPipelineOptions : public MoEPipelineOptions<CPUPipelineOptions> {
                      "IR, not a speedup: threads over experts would contend "
                      "for token rows)"),
       llvm::cl::init(false)};
+  Option<std::string> int8Activations{
+      *this, "int8-activations",
+      llvm::cl::desc(
+          "Quantized (QMoE) expert GEMMs of few rows (decode) quantize the "
+          "activations to int8 per 32 columns and sum byte products in "
+          "int32, about 1e-3 relative error: 'off' (default: f32 products), "
+          "'auto' (VNNI's vpdpbusd when this CPU has AVX512-VNNI, else "
+          "plain vector code), 'vnni' or 'generic' (any x86-64 target)"),
+      llvm::cl::init("off")};
 };
 
 /// Options of --moe-cuda-pipeline.
