@@ -36,10 +36,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_odr_violation=0:allow
 export MOE_NUM_THREADS=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The end-to-end reliability tests (threads, fork, failed and out-of-memory
-# calls, NaN tokens, run-time shape checks, large graphs, the quantized
-# experts) run their models
-# with the instrumented runtime: in moe-run, or in Python drivers that get
-# the sanitizer runtime preloaded (test/lit.cfg.py).
+# calls, NaN tokens, run-time shape checks, large graphs) and the quantized
+# experts run their models with the instrumented runtime: in moe-run, or in
+# Python drivers that get the sanitizer runtime preloaded (test/lit.cfg.py).
 e2e='thread-safety|fork|failed-calls-memory|nan-tokens|runtime-shape-checks'
 e2e+='|dispatch-bad-ids|broadcast-mismatch|large-graph|qmoe-cpu'
 "$root/.venv/bin/lit" -sv "$build/test" \
