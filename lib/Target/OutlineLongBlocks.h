@@ -1,4 +1,5 @@
-//===- OutlineLongBlocks.h - Pieces of long straight-line code -> calls ----===//
+//===- OutlineLongBlocks.h - Pieces of long straight-line code -> calls
+//----===//
 #ifndef MOE_LIB_TARGET_OUTLINELONGBLOCKS_H
 #define MOE_LIB_TARGET_OUTLINELONGBLOCKS_H
 

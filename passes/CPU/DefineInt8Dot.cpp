@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Passes/CPU.h"
+#include "Utils/TiledContraction.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -20,7 +21,7 @@ namespace mlir::moe {
 using namespace mlir;
 
 namespace {
-constexpr StringLiteral kName = "moe_int8_dot_vnni";
+constexpr StringLiteral kName = moe::kInt8DotVNNI;
 
 struct CPUDefineInt8DotPass
     : moe::impl::CPUDefineInt8DotBase<CPUDefineInt8DotPass> {
@@ -35,16 +36,15 @@ struct CPUDefineInt8DotPass
     }
     Block *body = fn.addEntryBlock();
     OpBuilder b = OpBuilder::atBlockBegin(body);
-    Value sum =
-        LLVM::CallIntrinsicOp::create(
-            b, fn.getLoc(), type.getResult(0),
-            b.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),
-            body->getArguments())
-            .getResult(0);
+    Value sum = LLVM::CallIntrinsicOp::create(
+                    b, fn.getLoc(), type.getResult(0),
+                    b.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),
+                    body->getArguments())
+                    .getResult(0);
     func::ReturnOp::create(b, fn.getLoc(), sum);
     fn->removeAttr("llvm.emit_c_interface");
-    fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(
-                                    &getContext(), LLVM::Linkage::Internal));
+    fn->setAttr("llvm.linkage",
+                LLVM::LinkageAttr::get(&getContext(), LLVM::Linkage::Internal));
   }
 };
 } // namespace

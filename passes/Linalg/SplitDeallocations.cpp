@@ -70,9 +70,8 @@ void split(bufferization::DeallocOp dealloc) {
   }
   SmallVector<Value> keptMemrefs, keptConditions;
   OpBuilder builder(dealloc);
-  for (auto [memref, condition, origin] :
-       llvm::zip_equal(dealloc.getMemrefs(), dealloc.getConditions(),
-                       origins)) {
+  for (auto [memref, condition, origin] : llvm::zip_equal(
+           dealloc.getMemrefs(), dealloc.getConditions(), origins)) {
     bool alone = origin.kind == Origin::Allocation &&
                  operandsOfAllocation.lookup(origin.allocation) == 1 &&
                  !retainedAllocations.contains(origin.allocation);

@@ -9,9 +9,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "MoEToLinalg/Patterns.h"
-#include "Utils/TiledContraction.h"
 #include "Utils/Activation.h"
 #include "Utils/Emitter.h"
+#include "Utils/TiledContraction.h"
 #include "moe/Dialect/MoE.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -218,18 +218,16 @@ Value expertScales(PatternRewriter &rewriter, Location loc, Value scales,
   steps.assign(sType.getRank(), one);
   SmallVector<int64_t> sliceShape(sType.getShape().drop_front());
   return tensor::ExtractSliceOp::create(
-      rewriter, loc,
-      RankedTensorType::get(sliceShape, sType.getElementType()), scales, offs,
-      sizes, steps);
+      rewriter, loc, RankedTensorType::get(sliceShape, sType.getElementType()),
+      scales, offs, sizes, steps);
 }
 
 /// The generic quantized path (shapes the vector kernel does not take):
 /// `xs x dequant(ws)^T` in f32 (one contraction that dequantizes as it
 /// reads), into `dest` directly when there is no epilogue.
-Value emitQuantizedGeneric(PatternRewriter &rewriter, Emitter &e,
-                               Location loc, ExpertMatmulOp op, Value xs,
-                               Value ws, Value dest, const WorkItem &w,
-                               bool needsEpilogue) {
+Value emitQuantizedGeneric(PatternRewriter &rewriter, Emitter &e, Location loc,
+                           ExpertMatmulOp op, Value xs, Value ws, Value dest,
+                           const WorkItem &w, bool needsEpilogue) {
   MLIRContext *ctx = rewriter.getContext();
   int64_t bits = op.getWeightBits(), qblock = op.getQuantBlock();
   Value scales = op.getScales();
@@ -331,9 +329,8 @@ Value emitQuantizedEpilogue(PatternRewriter &rewriter, Location loc,
 /// dequantized once into an f32 tensor (a cache-sized [P, K] block) that the
 /// float register tiles multiply by every row, so dequantizing costs once
 /// per weight instead of once per row and weight.
-Value emitQuantizedPanels(OpBuilder &rewriter, Location loc,
-                          ExpertMatmulOp op, Value xs,
-                          const QuantizedWeights &q, Value dest,
+Value emitQuantizedPanels(OpBuilder &rewriter, Location loc, ExpertMatmulOp op,
+                          Value xs, const QuantizedWeights &q, Value dest,
                           const WorkItem &w, int64_t n, int64_t k, Type elt,
                           bool needsEpilogue) {
   std::optional<ActivationAttr> epilogue = op.getEpilogue();
@@ -359,19 +356,17 @@ Value emitQuantizedPanels(OpBuilder &rewriter, Location loc,
         SmallVector<OpFoldResult> sizes = {w.count,
                                            b.getIndexAttr(panel / perResult)};
         SmallVector<OpFoldResult> steps = {one, one};
-        Value part = tensor::ExtractSliceOp::create(b, l, acc[0], offsets,
-                                                    sizes, steps);
-        TileEpilogue tile = tileEpilogueOf(op.getBias(), w.x, in.addi(w.n0, c),
-                                           epilogue, elt);
-        Value out =
-            emitTiledContraction(b, l, xs, weights, part, w.count,
-                                 b.getIndexAttr(panel), b.getIndexAttr(k),
-                                 needsEpilogue ? &tile : nullptr);
-        scf::YieldOp::create(
-            b, l,
-            tensor::InsertSliceOp::create(b, l, out, acc[0], offsets, sizes,
-                                          steps)
-                .getResult());
+        Value part =
+            tensor::ExtractSliceOp::create(b, l, acc[0], offsets, sizes, steps);
+        TileEpilogue tile =
+            tileEpilogueOf(op.getBias(), w.x, in.addi(w.n0, c), epilogue, elt);
+        Value out = emitTiledContraction(
+            b, l, xs, weights, part, w.count, b.getIndexAttr(panel),
+            b.getIndexAttr(k), needsEpilogue ? &tile : nullptr);
+        scf::YieldOp::create(b, l,
+                             tensor::InsertSliceOp::create(
+                                 b, l, out, acc[0], offsets, sizes, steps)
+                                 .getResult());
       });
   return loop.getResult(0);
 }
@@ -508,8 +503,9 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
           useInt8 && *int8 == Int8Dot::VNNI
               ? declareInt8DotVNNI(op->getParentOfType<ModuleOp>(), loc)
               : func::FuncOp();
-      Value few = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
-                                        w.count, e.index(kPanelRows));
+      Value few =
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
+                                w.count, e.index(kPanelRows));
       auto branch = scf::IfOp::create(
           rewriter, loc, few,
           [&](OpBuilder &b, Location l) {
@@ -518,13 +514,13 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
                 b, l,
                 useInt8 ? emitInt8Contraction(b, l, xs, q, dest, w.count,
                                               staticN, k, vnni, ep)
-                    : emitQuantizedContraction(b, l, xs, q, dest, w.count,
-                                               staticN, k, ep));
+                        : emitQuantizedContraction(b, l, xs, q, dest, w.count,
+                                                   staticN, k, ep));
           },
           [&](OpBuilder &b, Location l) {
             scf::YieldOp::create(b, l,
-                                 emitQuantizedPanels(b, l, op, xs, q,
-                                                     dest, w, staticN, k, elt,
+                                 emitQuantizedPanels(b, l, op, xs, q, dest, w,
+                                                     staticN, k, elt,
                                                      needsEpilogue));
           });
       out = branch.getResult(0);

@@ -26,6 +26,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Utils/Emitter.h"
 #include "Utils/TiledContraction.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -41,15 +42,9 @@ using namespace mlir::moe;
 namespace {
 constexpr int64_t kGroup = 64, kLanes = 16, kTile = 4;
 
-struct Builder {
-  OpBuilder &b;
-  Location loc;
-
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value mul(Value x, int64_t c) {
-    return arith::MulIOp::create(b, loc, x, index(c));
-  }
+/// Emitter's helpers and the vector ones this file needs.
+struct VectorEmitter : Emitter {
+  Value mulc(Value x, int64_t c) { return muli(x, index(c)); }
   Value splat(VectorType type, Attribute value) {
     return arith::ConstantOp::create(b, loc,
                                      DenseElementsAttr::get(type, value));
@@ -76,7 +71,7 @@ int64_t halfOfLane(int64_t lane, int64_t bits) {
 }
 
 /// A vector<16> whose lane l is `halves[halfOfLane(l)]` (two scalars).
-Value byHalf(Builder &e, Value h0, Value h1, int64_t bits) {
+Value byHalf(VectorEmitter &e, Value h0, Value h1, int64_t bits) {
   auto type = VectorType::get({kLanes}, h0.getType());
   Value v0 = vector::BroadcastOp::create(e.b, e.loc, type, h0);
   Value v1 = vector::BroadcastOp::create(e.b, e.loc, type, h1);
@@ -87,7 +82,7 @@ Value byHalf(Builder &e, Value h0, Value h1, int64_t bits) {
 }
 
 /// Sums of each 4 adjacent elements of an i32 vector<64>: vector<16>.
-Value sumFours(Builder &e, Value v) {
+Value sumFours(VectorEmitter &e, Value v) {
   Value sum;
   for (int64_t t = 0; t < 4; ++t) {
     SmallVector<int64_t> pick;
@@ -100,7 +95,8 @@ Value sumFours(Builder &e, Value v) {
 }
 
 /// acc + (the 16 sums of 4 products of unsigned `w` and signed `x` bytes).
-Value dotBytes(Builder &e, Value acc, Value w, Value x, func::FuncOp vnni) {
+Value dotBytes(VectorEmitter &e, Value acc, Value w, Value x,
+               func::FuncOp vnni) {
   if (vnni)
     return func::CallOp::create(e.b, e.loc, vnni, ValueRange{acc, w, x})
         .getResult(0);
@@ -121,30 +117,29 @@ struct QuantizedRows {
 
 QuantizedRows quantizeRows(OpBuilder &b, Location loc, Value x, Value rows,
                            int64_t k, int64_t bits) {
-  Builder e{b, loc};
+  VectorEmitter e{{b, loc}};
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
   int64_t groups = k / kGroup;
   auto half = VectorType::get({kGroup / 2}, f32);
   SmallVector<OpFoldResult> byteShape = {rows, b.getIndexAttr(k)},
                             laneShape = {rows, b.getIndexAttr(groups * kLanes)};
-  SmallVector<Value> init = {
-      tensor::EmptyOp::create(b, loc, byteShape, i8),
-      tensor::EmptyOp::create(b, loc, laneShape, f32),
-      tensor::EmptyOp::create(b, loc, laneShape, i32)};
+  SmallVector<Value> init = {tensor::EmptyOp::create(b, loc, byteShape, i8),
+                             tensor::EmptyOp::create(b, loc, laneShape, f32),
+                             tensor::EmptyOp::create(b, loc, laneShape, i32)};
   Type xElt = cast<RankedTensorType>(x.getType()).getElementType();
   auto rowLoop = scf::ForOp::create(
       b, loc, e.index(0), rows, e.index(1), init,
       [&](OpBuilder &rb, Location rl, Value m, ValueRange outs) {
-        Builder re{rb, rl};
+        VectorEmitter re{{rb, rl}};
         auto groupLoop = scf::ForOp::create(
             rb, rl, re.index(0), re.index(groups), re.index(1), outs,
             [&](OpBuilder &nb, Location l, Value g, ValueRange t) {
-              Builder ie{nb, l};
-              Value col = ie.mul(g, kGroup);
+              VectorEmitter ie{{nb, l}};
+              Value col = ie.mulc(g, kGroup);
               Value xv = ie.read(x, VectorType::get({kGroup}, xElt), {m, col});
               if (!xElt.isF32())
-                xv = arith::ExtFOp::create(
-                    nb, l, VectorType::get({kGroup}, f32), xv);
+                xv = arith::ExtFOp::create(nb, l,
+                                           VectorType::get({kGroup}, f32), xv);
               SmallVector<Value> scales, quantized;
               for (int64_t h = 0; h < 2; ++h) {
                 SmallVector<int64_t> pick;
@@ -155,15 +150,16 @@ QuantizedRows quantizeRows(OpBuilder &b, Location loc, Value x, Value rows,
                     nb, l, vector::CombiningKind::MAXNUMF,
                     math::AbsFOp::create(nb, l, part));
                 // An all-zero half keeps scale 1 (its bytes are 0).
-                Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
+                Value zero =
+                    arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
                 Value isZero = arith::CmpFOp::create(
                     nb, l, arith::CmpFPredicate::OEQ, amax, zero);
                 Value scale = arith::SelectOp::create(
                     nb, l, isZero,
                     arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)),
-                    arith::DivFOp::create(
-                        nb, l, amax,
-                        arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(127))));
+                    arith::DivFOp::create(nb, l, amax,
+                                          arith::ConstantOp::create(
+                                              nb, l, nb.getF32FloatAttr(127))));
                 Value q = math::RoundEvenOp::create(
                     nb, l,
                     arith::DivFOp::create(
@@ -175,9 +171,9 @@ QuantizedRows quantizeRows(OpBuilder &b, Location loc, Value x, Value rows,
               }
               SmallVector<int64_t> order;
               for (int64_t i = 0; i < kGroup; ++i)
-                order.push_back(bits == 4 ? (i < kGroup / 2 ? 2 * i
-                                                            : 2 * i - kGroup + 1)
-                                          : i);
+                order.push_back(
+                    bits == 4 ? (i < kGroup / 2 ? 2 * i : 2 * i - kGroup + 1)
+                              : i);
               Value bytes = ie.shuffle(quantized[0], quantized[1], order);
               Value laneScales = byHalf(ie, scales[0], scales[1], bits);
               // -c * (sum of each lane's 4 quantized values).
@@ -188,7 +184,7 @@ QuantizedRows quantizeRows(OpBuilder &b, Location loc, Value x, Value rows,
                   nb, l, sums,
                   ie.splat(VectorType::get({kLanes}, i32),
                            nb.getI32IntegerAttr(-(1 << (bits - 1)))));
-              Value lane = ie.mul(g, kLanes);
+              Value lane = ie.mulc(g, kLanes);
               scf::YieldOp::create(
                   nb, l,
                   ValueRange{ie.write(bytes, t[0], {m, col}),
@@ -205,13 +201,13 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
                const QuantizedWeights &q, Value acc, Value m, Value n0,
                int64_t tn, int64_t k, func::FuncOp dot,
                const TileEpilogue *epilogue) {
-  Builder e{b, loc};
+  VectorEmitter e{{b, loc}};
   Type f32 = b.getF32Type(), i8 = b.getI8Type();
   auto lanesF = VectorType::get({kLanes}, f32);
   auto lanesI = VectorType::get({kLanes}, b.getI32Type());
   int64_t groups = k / kGroup;
   int64_t groupBytes = kGroup * q.bits / 8;
-  auto scaleAt = [&](Builder &ie, Value row, Value block) -> Value {
+  auto scaleAt = [&](VectorEmitter &ie, Value row, Value block) -> Value {
     Value s = tensor::ExtractOp::create(ie.b, ie.loc, q.scales,
                                         ValueRange{row, block});
     return s.getType().isF32()
@@ -222,17 +218,17 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
   auto loop = scf::ForOp::create(
       b, loc, e.index(0), e.index(groups), e.index(1), init,
       [&](OpBuilder &nb, Location l, Value g, ValueRange accs) {
-        Builder ie{nb, l};
+        VectorEmitter ie{{nb, l}};
         Value xv = ie.read(xq.bytes, VectorType::get({kGroup}, i8),
-                           {m, ie.mul(g, kGroup)});
-        Value lane = ie.mul(g, kLanes);
+                           {m, ie.mulc(g, kGroup)});
+        Value lane = ie.mulc(g, kLanes);
         Value aScales = ie.read(xq.scales, lanesF, {m, lane});
         Value start = ie.read(xq.corrections, lanesI, {m, lane});
         SmallVector<Value> next;
         for (int64_t j = 0; j < tn; ++j) {
-          Value row = ie.add(n0, ie.index(j));
+          Value row = ie.addi(n0, ie.index(j));
           Value w = ie.read(q.bytes, VectorType::get({groupBytes}, i8),
-                            {row, ie.mul(g, groupBytes)});
+                            {row, ie.mulc(g, groupBytes)});
           if (q.bits == 4) {
             auto type = VectorType::get({groupBytes}, i8);
             Value lo = arith::AndIOp::create(
@@ -244,8 +240,8 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
               concat.push_back(i);
             w = ie.shuffle(lo, hi, concat);
           }
-          Value sums = arith::SIToFPOp::create(
-              nb, l, lanesF, dotBytes(ie, start, w, xv, dot));
+          Value sums = arith::SIToFPOp::create(nb, l, lanesF,
+                                               dotBytes(ie, start, w, xv, dot));
           Value scaled = arith::MulFOp::create(nb, l, sums, aScales);
           if (!q.block) {
             next.push_back(arith::AddFOp::create(nb, l, accs[j], scaled));
@@ -253,18 +249,19 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
           }
           // The weight scales of the group's two halves (one block, or a
           // block each).
-          Value first = arith::DivUIOp::create(nb, l, ie.mul(g, kGroup),
+          Value first = arith::DivUIOp::create(nb, l, ie.mulc(g, kGroup),
                                                ie.index(q.block));
           Value wScales;
           if (q.block >= kGroup) {
             wScales = vector::BroadcastOp::create(nb, l, lanesF,
                                                   scaleAt(ie, row, first));
           } else {
-            wScales = byHalf(ie, scaleAt(ie, row, first),
-                             scaleAt(ie, row, ie.add(first, ie.index(1))),
-                             q.bits);
+            wScales =
+                byHalf(ie, scaleAt(ie, row, first),
+                       scaleAt(ie, row, ie.addi(first, ie.index(1))), q.bits);
           }
-          next.push_back(vector::FMAOp::create(nb, l, scaled, wScales, accs[j]));
+          next.push_back(
+              vector::FMAOp::create(nb, l, scaled, wScales, accs[j]));
         }
         scf::YieldOp::create(nb, l, next);
       });
@@ -275,7 +272,7 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
                                             arith::FastMathFlags::reassoc);
     if (!q.block) {
       Value s = tensor::ExtractOp::create(b, loc, q.scales,
-                                          ValueRange{e.add(n0, e.index(j))});
+                                          ValueRange{e.addi(n0, e.index(j))});
       if (!s.getType().isF32())
         s = arith::ExtFOp::create(b, loc, f32, s);
       sum = arith::MulFOp::create(b, loc, sum, s);
@@ -291,19 +288,19 @@ Value emitTiles(OpBuilder &b, Location loc, const QuantizedRows &xq,
                 const QuantizedWeights &q, Value acc, Value rows, int64_t c0,
                 int64_t c1, int64_t tn, int64_t k, func::FuncOp dot,
                 const TileEpilogue *epilogue) {
-  Builder e{b, loc};
+  VectorEmitter e{{b, loc}};
   if (c0 >= c1)
     return acc;
   auto cols = scf::ForOp::create(
       b, loc, e.index(c0), e.index(c1), e.index(tn), ValueRange{acc},
       [&](OpBuilder &nb, Location l, Value n0, ValueRange t) {
-        Builder ie{nb, l};
+        VectorEmitter ie{{nb, l}};
         auto rowLoop = scf::ForOp::create(
             nb, l, ie.index(0), rows, ie.index(1), t,
             [&](OpBuilder &rb, Location rl, Value m, ValueRange tt) {
-              scf::YieldOp::create(rb, rl,
-                                   emitTile(rb, rl, xq, q, tt[0], m, n0, tn, k,
-                                            dot, epilogue));
+              scf::YieldOp::create(
+                  rb, rl,
+                  emitTile(rb, rl, xq, q, tt[0], m, n0, tn, k, dot, epilogue));
             });
         scf::YieldOp::create(nb, l, rowLoop.getResults());
       });
@@ -330,8 +327,7 @@ bool mlir::moe::int8Vectorizable(int64_t k, int64_t bits, int64_t block) {
     return false;
   if (!block)
     return true;
-  return k % block == 0 &&
-         (block == kGroup / 2 || block % kGroup == 0);
+  return k % block == 0 && (block == kGroup / 2 || block % kGroup == 0);
 }
 
 Value mlir::moe::emitInt8Contraction(OpBuilder &b, Location loc, Value x,
@@ -342,7 +338,7 @@ Value mlir::moe::emitInt8Contraction(OpBuilder &b, Location loc, Value x,
   QuantizedRows xq = quantizeRows(b, loc, x, rows, k, q.bits);
   int64_t step = epilogue ? epilogue->colsPerResult : 1;
   int64_t full = n / kTile * kTile;
-  Value acc = emitTiles(b, loc, xq, q, dest, rows, 0, full, kTile, k, dot,
-                        epilogue);
+  Value acc =
+      emitTiles(b, loc, xq, q, dest, rows, 0, full, kTile, k, dot, epilogue);
   return emitTiles(b, loc, xq, q, acc, rows, full, n, step, k, dot, epilogue);
 }

@@ -295,7 +295,8 @@ Value dequantizedStep(OpBuilder &b, Location l,
   auto vhalf = VectorType::get({stepBytes}, b.getF32Type());
   Value center = arith::ConstantOp::create(
       b, l,
-      DenseElementsAttr::get(vhalf, b.getF32FloatAttr(double(1 << (q.bits - 1)))));
+      DenseElementsAttr::get(vhalf,
+                             b.getF32FloatAttr(double(1 << (q.bits - 1)))));
   Value pad = arith::ConstantOp::create(b, l, b.getI8IntegerAttr(0));
   Value raw = vector::TransferReadOp::create(
       b, l, vbytes, q.bytes, ValueRange{row, byte}, pad, ArrayRef<bool>{true});
@@ -378,8 +379,8 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
                   nb, l, VectorType::get({lanes}, xElt), x, ValueRange{m, col},
                   pad, ArrayRef<bool>{true});
               if (!xElt.isF32())
-                xv = arith::ExtFOp::create(
-                    nb, l, VectorType::get({lanes}, f32), xv);
+                xv = arith::ExtFOp::create(nb, l, VectorType::get({lanes}, f32),
+                                           xv);
               // x's columns by the nibble they meet: even, odd.
               SmallVector<Value> xs;
               for (int64_t t = 0; t < perByte; ++t) {
@@ -393,11 +394,13 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
                 xs.push_back(vector::ShuffleOp::create(nb, l, xv, xv, pick));
               }
               SmallVector<Value> next;
-              Value bytePad = arith::ConstantOp::create(nb, l, nb.getI8IntegerAttr(0));
+              Value bytePad =
+                  arith::ConstantOp::create(nb, l, nb.getI8IntegerAttr(0));
               for (int64_t j = 0; j < tn; ++j) {
                 Value raw = vector::TransferReadOp::create(
-                    nb, l, vbytes, q.bytes, ValueRange{ie.add(n0, ie.index(j)), byte},
-                    bytePad, ArrayRef<bool>{true});
+                    nb, l, vbytes, q.bytes,
+                    ValueRange{ie.add(n0, ie.index(j)), byte}, bytePad,
+                    ArrayRef<bool>{true});
                 // Widened once (a load that zero-extends), then both
                 // nibbles taken from the 32-bit lanes.
                 Value wide = arith::ExtUIOp::create(nb, l, vi32, raw);
@@ -407,10 +410,13 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
                 } else {
                   auto splat = [&](int64_t c) {
                     return arith::ConstantOp::create(
-                        nb, l, DenseElementsAttr::get(vi32, nb.getI32IntegerAttr(c)));
+                        nb, l,
+                        DenseElementsAttr::get(vi32, nb.getI32IntegerAttr(c)));
                   };
-                  values.push_back(arith::AndIOp::create(nb, l, wide, splat(15)));
-                  values.push_back(arith::ShRUIOp::create(nb, l, wide, splat(4)));
+                  values.push_back(
+                      arith::AndIOp::create(nb, l, wide, splat(15)));
+                  values.push_back(
+                      arith::ShRUIOp::create(nb, l, wide, splat(4)));
                 }
                 Value part = parts[j];
                 for (auto [xt, v] : llvm::zip_equal(xs, values))
@@ -476,22 +482,21 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
           Value(), arith::FastMathFlags::reassoc);
       Value c = arith::ConstantOp::create(
           b, loc, b.getF32FloatAttr(double(1 << (q.bits - 1))));
-      sum = arith::SubFOp::create(b, loc, sum,
-                                  arith::MulFOp::create(b, loc, dot, c, fm), fm);
+      sum = arith::SubFOp::create(
+          b, loc, sum, arith::MulFOp::create(b, loc, dot, c, fm), fm);
     }
     sums.push_back(sum);
   }
-  Value tile = vector::FromElementsOp::create(
-      b, loc, VectorType::get({tn}, f32), sums);
+  Value tile =
+      vector::FromElementsOp::create(b, loc, VectorType::get({tn}, f32), sums);
   return storeTile(b, loc, epilogue, tile, acc, m, n0, 1, tn);
 }
 
 /// Columns [c0, c1) in tiles of tn, each against every row.
 Value emitQuantizedTiles(OpBuilder &b, Location loc, Value x,
                          const mlir::moe::QuantizedWeights &q, Value xsums,
-                         Value acc,
-                         Value rows, int64_t c0, int64_t c1, int64_t tn,
-                         int64_t k, const TileEpilogue *epilogue) {
+                         Value acc, Value rows, int64_t c0, int64_t c1,
+                         int64_t tn, int64_t k, const TileEpilogue *epilogue) {
   LoopBuilder e{b, loc};
   if (c0 >= c1)
     return acc;
@@ -503,8 +508,8 @@ Value emitQuantizedTiles(OpBuilder &b, Location loc, Value x,
             nb, l, ie.index(0), rows, ie.index(1), t,
             [&](OpBuilder &rb, Location rl, Value m, ValueRange tt) {
               scf::YieldOp::create(rb, rl,
-                                   emitQuantizedTile(rb, rl, x, q, xsums, tt[0], m,
-                                                     n0, tn, k, epilogue));
+                                   emitQuantizedTile(rb, rl, x, q, xsums, tt[0],
+                                                     m, n0, tn, k, epilogue));
             });
         scf::YieldOp::create(nb, l, rowLoop.getResults());
       });
@@ -520,7 +525,8 @@ Value emitBlockSums(OpBuilder &b, Location loc, Value x, Value rows,
   LoopBuilder e{b, loc};
   Type f32 = b.getF32Type();
   int64_t blocks = k / block;
-  Value sums = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(blocks)}, f32);
+  Value sums = tensor::EmptyOp::create(
+      b, loc, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(blocks)}, f32);
   Type xElt = cast<RankedTensorType>(x.getType()).getElementType();
   auto rowLoop = scf::ForOp::create(
       b, loc, e.index(0), rows, e.index(1), ValueRange{sums},
@@ -530,13 +536,16 @@ Value emitBlockSums(OpBuilder &b, Location loc, Value x, Value rows,
             rb, rl, re.index(0), re.index(blocks), re.index(1), t,
             [&](OpBuilder &nb, Location l, Value cb, ValueRange tt) {
               LoopBuilder ie{nb, l};
-              Value pad = arith::ConstantOp::create(nb, l, nb.getZeroAttr(xElt));
+              Value pad =
+                  arith::ConstantOp::create(nb, l, nb.getZeroAttr(xElt));
               Value v = vector::TransferReadOp::create(
                   nb, l, VectorType::get({block}, xElt), x,
-                  ValueRange{m, arith::MulIOp::create(nb, l, cb, ie.index(block))},
+                  ValueRange{m,
+                             arith::MulIOp::create(nb, l, cb, ie.index(block))},
                   pad, ArrayRef<bool>{true});
               if (!xElt.isF32())
-                v = arith::ExtFOp::create(nb, l, VectorType::get({block}, f32), v);
+                v = arith::ExtFOp::create(nb, l, VectorType::get({block}, f32),
+                                          v);
               Value sum = vector::ReductionOp::create(
                   nb, l, vector::CombiningKind::ADD, v, Value(),
                   arith::FastMathFlags::reassoc);
@@ -564,18 +573,17 @@ bool mlir::moe::quantizedVectorizable(int64_t k, int64_t bits, int64_t block) {
 }
 
 Value mlir::moe::emitQuantizedContraction(OpBuilder &b, Location loc, Value x,
-                                          const QuantizedWeights &q,
-                                          Value dest, Value rows, int64_t n,
-                                          int64_t k,
+                                          const QuantizedWeights &q, Value dest,
+                                          Value rows, int64_t n, int64_t k,
                                           const TileEpilogue *epilogue) {
   constexpr int64_t kQuantizedTile = 4;
   int64_t step = epilogue ? epilogue->colsPerResult : 1;
   int64_t full = n / kQuantizedTile * kQuantizedTile;
   Value xsums = q.block ? emitBlockSums(b, loc, x, rows, q.block, k) : Value();
-  Value acc = emitQuantizedTiles(b, loc, x, q, xsums, dest, rows, 0,
-                                 full, kQuantizedTile, k, epilogue);
-  return emitQuantizedTiles(b, loc, x, q, xsums, acc, rows, full, n,
-                            step, k, epilogue);
+  Value acc = emitQuantizedTiles(b, loc, x, q, xsums, dest, rows, 0, full,
+                                 kQuantizedTile, k, epilogue);
+  return emitQuantizedTiles(b, loc, x, q, xsums, acc, rows, full, n, step, k,
+                            epilogue);
 }
 
 Value mlir::moe::emitDequantizedPanel(OpBuilder &b, Location loc,
@@ -588,7 +596,8 @@ Value mlir::moe::emitDequantizedPanel(OpBuilder &b, Location loc,
   int64_t lanes = stepBytes * perByte;
   int64_t span = q.block ? q.block : k;
   auto vf32 = VectorType::get({lanes}, f32);
-  Value panel = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, k}, f32);
+  Value panel =
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, k}, f32);
   auto rowLoop = scf::ForOp::create(
       b, loc, e.index(0), e.index(rows), e.index(1), ValueRange{panel},
       [&](OpBuilder &rb, Location rl, Value r, ValueRange p) {
@@ -598,20 +607,19 @@ Value mlir::moe::emitDequantizedPanel(OpBuilder &b, Location loc,
             rb, rl, re.index(0), re.index(k), re.index(lanes), p,
             [&](OpBuilder &nb, Location l, Value c, ValueRange pp) {
               LoopBuilder ie{nb, l};
-              Value byte =
-                  arith::DivUIOp::create(nb, l, c, ie.index(perByte));
+              Value byte = arith::DivUIOp::create(nb, l, c, ie.index(perByte));
               SmallVector<Value> at = {row};
               if (q.block)
                 at.push_back(arith::DivUIOp::create(nb, l, c, ie.index(span)));
-              Value scale = toF32(nb, l, tensor::ExtractOp::create(nb, l, q.scales, at));
+              Value scale =
+                  toF32(nb, l, tensor::ExtractOp::create(nb, l, q.scales, at));
               Value v = arith::MulFOp::create(
                   nb, l, dequantizedStep(nb, l, q, row, byte, stepBytes),
                   vector::BroadcastOp::create(nb, l, vf32, scale));
               scf::YieldOp::create(
                   nb, l,
-                  vector::TransferWriteOp::create(nb, l, v, pp[0],
-                                                  ValueRange{r, c},
-                                                  ArrayRef<bool>{true})
+                  vector::TransferWriteOp::create(
+                      nb, l, v, pp[0], ValueRange{r, c}, ArrayRef<bool>{true})
                       .getResult());
             });
         scf::YieldOp::create(rb, rl, cols.getResults());
