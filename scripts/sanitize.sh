@@ -64,7 +64,7 @@ echo "fuzzing the importer for ${seconds}s from $(ls "$corpus/seeds" | wc -l) se
 
 # The model fuzzer's inputs are binary models; its mutator keeps them valid
 # protobuf. Seeds: the example, small transformers exports, the text test
-# models converted to binary.
+# models (tools, importer, raising: MoE and QMoE) converted to binary.
 model_seconds=${MODEL_FUZZ_SECONDS:-$seconds}
 [ "$model_seconds" -gt 0 ] || exit 0
 mkdir -p "$corpus/models-seeds"
@@ -73,7 +73,7 @@ for f in "$root"/test/e2e/Inputs/hf/{mixtral,qwen3_moe,olmoe}.ts_eager.onnx \
          "$root"/test/e2e/Inputs/hf/mixtral_lm.hf.onnx; do
   cp "$f" "$corpus/models-seeds/"
 done
-find "$root/test/Tools/Inputs" "$root/test/Import" -name '*.onnxtxt' \
+find "$root/test/Tools/Inputs" "$root/test/Import" "$root/test/Passes/Raise" -name '*.onnxtxt' \
   -exec "$root/.venv/bin/python" -c '
 import os, sys, onnx
 from onnx import parser
