@@ -39,7 +39,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # calls, NaN tokens, run-time shape checks, large graphs) and the quantized
 # experts run their models with the instrumented runtime: in moe-run, or in
 # Python drivers that get the sanitizer runtime preloaded (test/lit.cfg.py).
-e2e='thread-safety|fork|failed-calls-memory|nan-tokens|runtime-shape-checks'
+e2e='thread-safety|fork|unload|failed-calls-memory|nan-tokens|runtime-shape-checks'
 e2e+='|dispatch-bad-ids|broadcast-mismatch|large-graph|qmoe-cpu'
 "$root/.venv/bin/lit" -sv "$build/test" \
   --filter "^moe :: ((Import|Passes|Dialect|Tools)/|e2e/($e2e)\\.test)"

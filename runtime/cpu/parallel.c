@@ -35,6 +35,8 @@ static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t work_done = PTHREAD_COND_INITIALIZER;
 static int requested_threads; /* 0: not set, use the environment */
 static int started_workers;   /* pool threads started (team size - 1) */
+static pthread_t workers[MOE_MAX_THREADS];
+static int stopping;          /* the library is being unloaded */
 static uint64_t generation;   /* bumped for each region */
 static int team_size = 1;     /* size of the region in flight */
 static int remaining;         /* workers still running the region */
@@ -163,10 +165,13 @@ static void *worker_main(void *arg) {
       cpu_relax();
     if (__atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen) {
       pthread_mutex_lock(&pool_lock);
-      while (__atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen)
+      while (__atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen &&
+             !__atomic_load_n(&stopping, __ATOMIC_ACQUIRE))
         pthread_cond_wait(&work_ready, &pool_lock);
       pthread_mutex_unlock(&pool_lock);
     }
+    if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE))
+      return NULL;
     seen = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
     if (id >= __atomic_load_n(&team_size, __ATOMIC_ACQUIRE))
       continue; /* this region uses fewer threads */
@@ -220,8 +225,7 @@ void __kmpc_fork_call(void *loc, int32_t argc, moe_microtask fn, ...) {
     if (pthread_create(&t, NULL, worker_main,
                        (void *)(intptr_t)(started_workers + 1)) != 0)
       break; /* run with the threads we have */
-    pthread_detach(t);
-    ++started_workers;
+    workers[started_workers++] = t;
   }
   if (n > started_workers + 1)
     n = started_workers + 1;
@@ -505,4 +509,23 @@ static void after_fork_child(void) {
 
 __attribute__((constructor)) static void register_fork_handlers(void) {
   pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+/* Unloading the library (dlclose, or exit): the pool's threads run this
+ * library's code and wait on its condition variables, so they are stopped
+ * and joined first (before, a library loaded again at the same address had
+ * the old threads wake up on its work). A call still in flight on another
+ * thread keeps its pool: it cannot be unloaded safely either way. */
+__attribute__((destructor)) static void stop_pool(void) {
+  if (pthread_mutex_trylock(&call_lock) != 0)
+    return;
+  pthread_mutex_lock(&pool_lock);
+  __atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
+  pthread_cond_broadcast(&work_ready);
+  pthread_mutex_unlock(&pool_lock);
+  for (int i = 0; i < started_workers; ++i)
+    pthread_join(workers[i], NULL);
+  started_workers = 0;
+  __atomic_store_n(&stopping, 0, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&call_lock);
 }
