@@ -13,7 +13,7 @@ definition at any token count, so such cases compare with NumPy only:
 usage: qmoe_check.py WORKDIR [--bits 4|8] [--act swiglu|silu|relu|gelu]
        [--block B] [--tokens T] [--experts E] [--k K] [--hidden H]
        [--inter I] [--device cpu|cuda] [--compile-only] [--cpu NAME]
-       [--int8 vnni|generic|auto]
+       [--int8 vnni|generic|auto] [--dtype float32|float16]
 """
 import argparse
 import os
@@ -39,6 +39,9 @@ p.add_argument("--hidden", type=int, default=32)
 p.add_argument("--inter", type=int, default=16)
 p.add_argument("--device", choices=["cpu", "cuda", "cuda-emulator"], default="cpu")
 p.add_argument("--compile-only", action="store_true")
+p.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+               help="activations and scales (float16: checked within 2e-3, "
+                    "the output's rounding)")
 p.add_argument("--int8", default=None,
                help="compile with int8-activations=MODE (vnni, generic, "
                     "auto): checked against the exact reference within "
@@ -59,10 +62,13 @@ gated = args.act == "swiglu"
 f1 = 2 * I if gated else I
 
 
+ELT = TensorProto.FLOAT16 if args.dtype == "float16" else TensorProto.FLOAT
+
+
 def quantized(out, inn):
     q = rng.integers(0, 2 ** bits, (E, out, inn)).astype(np.uint8)
     blocks = inn // block if block else 1
-    scales = (rng.random((E, out, blocks)) * 0.02 + 0.01).astype(np.float32)
+    scales = (rng.random((E, out, blocks)) * 0.02 + 0.01).astype(args.dtype)
     packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8) if bits == 4 else q
     real = (q.astype(np.float64) - 2 ** (bits - 1)) * np.repeat(
         scales.astype(np.float64), inn // blocks, axis=2)
@@ -81,9 +87,9 @@ node = helper.make_node("QMoE", ["x", "logits", "w1", "s1", "", "w2", "s2", ""],
                         ["y"], domain="com.microsoft", name="qmoe", **attrs)
 graph = helper.make_graph(
     [node], "qmoe_check",
-    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H]),
-     helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["T", E])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])],
+    [helper.make_tensor_value_info("x", ELT, ["T", H]),
+     helper.make_tensor_value_info("logits", ELT, ["T", E])],
+    [helper.make_tensor_value_info("y", ELT, ["T", H])],
     [numpy_helper.from_array(p1, "w1"), numpy_helper.from_array(s1, "s1"),
      numpy_helper.from_array(p2, "w2"), numpy_helper.from_array(s2, "s2")])
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
@@ -102,20 +108,22 @@ if args.compile_only:
     print(f"compiled for {args.device}")
     sys.exit(0)
 
-x = rng.standard_normal((T, H)).astype(np.float32)
-logits = rng.standard_normal((T, E)).astype(np.float32)
+x = rng.standard_normal((T, H)).astype(args.dtype)
+logits = rng.standard_normal((T, E)).astype(args.dtype)
+exact = 2e-3 if args.dtype == "float16" else 1e-4
 ours = run_cli(lib, [x, logits], args.workdir, device=args.device)
 
 ref = moe_reference(x, logits, w1, w2, K, args.act, renorm=True)
-refs = [("numpy", ref, 3e-2 if args.int8 else 1e-4)]
+refs = [("numpy", ref, 3e-2 if args.int8 else exact)]
 if args.int8:
     from moe_reference import int8_blocks
     refs.append(("numpy with int8 activations", moe_reference(
-        x, logits, w1, w2, K, args.act, renorm=True, quantize=int8_blocks), 1e-5))
+        x, logits, w1, w2, K, args.act, renorm=True, quantize=int8_blocks),
+        exact if args.dtype == "float16" else 1e-5))
 elif args.reference == "both":
     refs.append(("onnxruntime", ort.InferenceSession(
         path, providers=["CPUExecutionProvider"]).run(
-            None, {"x": x, "logits": logits})[0].astype(np.float64), 1e-4))
+            None, {"x": x, "logits": logits})[0].astype(np.float64), exact))
 ok = True
 for name, r, bound in refs:
     err = rel_l2(ours, r)
