@@ -10,13 +10,14 @@ GFLOP/s against the measured sgemm ceiling, and our effective bandwidth
 against the measured stream bandwidth (bytes of the selected experts'
 weights per run).
 
+With --weights f16 the whole model is float16 (onnxruntime's f16 MoE).
 With --weights q4 or q8 the experts are com.microsoft.QMoE's (4- or 8-bit
 unsigned weights with a symmetric zero point, f32 scales per row or per
 --block columns) against onnxruntime's CPU QMoE; bandwidth then counts the
 packed bytes and scales the selected experts read.
 
 usage: moe_cpu_bench.py [--threads N] [--runs N] [--rounds N] [--cases coarse,fine]
-       [--tokens 1,16,256] [--workdir DIR] [--skew S] [--weights f32|q4|q8]
+       [--tokens 1,16,256] [--workdir DIR] [--skew S] [--weights f32|f16|q4|q8]
        [--block B]
 """
 import argparse
@@ -40,7 +41,9 @@ p.add_argument("--workdir", default=None)
 p.add_argument("--skew", type=float, default=0.0,
                help="added to the router logits of the first eighth of the "
                     "experts, so that routing is uneven (0: uniform)")
-p.add_argument("--weights", choices=["f32", "q4", "q8"], default="f32")
+p.add_argument("--weights", choices=["f32", "f16", "q4", "q8"], default="f32",
+               help="f16: the whole model in float16 (weights and "
+                    "activations), against onnxruntime's f16 MoE")
 p.add_argument("--block", type=int, default=32,
                help="quantized weights: columns per scale (0: one per row)")
 p.add_argument("--options", default="",
@@ -78,8 +81,10 @@ def machine_limits():
 
 
 def build_model(path, H, I, E, K):
-    if args.weights == "f32":
-        onnx.save(build_moe_model(E=E, H=H, I=I, K=K, name="moe_bench"), path)
+    if args.weights in ("f32", "f16"):
+        dtype = np.float16 if args.weights == "f16" else np.float32
+        onnx.save(build_moe_model(E=E, H=H, I=I, K=K, dtype=dtype,
+                                  name="moe_bench"), path)
         return
     from onnx import TensorProto, helper, numpy_helper
     bits, block = (4 if args.weights == "q4" else 8), args.block
@@ -116,8 +121,8 @@ def build_model(path, H, I, E, K):
 
 def weight_bytes_per_expert(H, I):
     """Bytes of one expert's three matrices as stored (packed + scales)."""
-    if args.weights == "f32":
-        return 3 * H * I * 4
+    if args.weights in ("f32", "f16"):
+        return 3 * H * I * (2 if args.weights == "f16" else 4)
     bits = 4 if args.weights == "q4" else 8
     scales = 3 * H * I // args.block if args.block else 3 * H
     return 3 * H * I * bits // 8 + scales * 4
@@ -128,7 +133,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     sgemm, stream = machine_limits()
     print(f"threads: {args.threads}, weights: {args.weights}"
-          + (f", block {args.block}" if args.weights != "f32" else ""))
+          + (f", block {args.block}" if args.weights[0] == "q" else ""))
     print(f"machine: sgemm {sgemm:.1f} GFLOP/s (numpy BLAS, 1024^3), "
           f"stream copy {stream:.1f} GB/s")
     print(f"{'case':8} {'tokens':>6} {'ours_ms':>10} {'ort_ms':>10} "
@@ -148,8 +153,9 @@ def main():
         sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
         for t in [int(x) for x in args.tokens.split(",")]:
             rng = np.random.default_rng(1)
-            x = rng.standard_normal((t, H)).astype(np.float32)
-            logits = rng.standard_normal((t, E)).astype(np.float32)
+            act = np.float16 if args.weights == "f16" else np.float32
+            x = rng.standard_normal((t, H)).astype(act)
+            logits = rng.standard_normal((t, E)).astype(act)
             logits[:, : max(1, E // 8)] += args.skew
             np.save(os.path.join(work, "x.npy"), x)
             np.save(os.path.join(work, "l.npy"), logits)
