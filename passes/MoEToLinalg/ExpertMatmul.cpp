@@ -34,6 +34,9 @@ constexpr int64_t kChunkBelowExperts = 4, kHalveBelowExperts = 16;
 /// From this many rows of an expert on, quantized weights are dequantized
 /// into panels once instead of in registers once per row.
 constexpr int64_t kPanelRows = 4;
+/// The same for f16/bf16 weights, whose tiles convert each weight once per
+/// 4 rows of x: a panel pays off from a few tiles on.
+constexpr int64_t kFloatPanelRows = 16;
 
 /// Bias (row `expert` of `bias`, columns from `n0`), the fused activation
 /// and rounding to `elt`, applied to a GEMM tile's sums in registers. An
@@ -325,29 +328,34 @@ Value emitQuantizedEpilogue(PatternRewriter &rewriter, Location loc,
       .getResult(0);
 }
 
-/// Many rows of x against quantized weights: panels of weight rows
-/// dequantized once into an f32 tensor (a cache-sized [P, K] block) that the
-/// float register tiles multiply by every row, so dequantizing costs once
-/// per weight instead of once per row and weight.
-Value emitQuantizedPanels(OpBuilder &rewriter, Location loc, ExpertMatmulOp op,
-                          Value xs, const QuantizedWeights &q, Value dest,
-                          const WorkItem &w, int64_t n, int64_t k, Type elt,
-                          bool needsEpilogue) {
+/// Many rows of x against weights that are not f32 (quantized, f16, bf16):
+/// panels of weight rows converted once (`panelOf(builder, loc, first row,
+/// rows)`, a cache-sized [P, K] f32 tensor) that the float register tiles
+/// multiply by every row, so converting costs once per weight instead of
+/// once per 4 rows of x. `n` (the work item's columns, static or not) must
+/// be a multiple of `nMultiple`, static.
+using PanelFn =
+    llvm::function_ref<Value(OpBuilder &, Location, Value, int64_t)>;
+Value emitPanels(OpBuilder &rewriter, Location loc, ExpertMatmulOp op, Value xs,
+                 Value dest, const WorkItem &w, OpFoldResult n,
+                 int64_t nMultiple, int64_t k, Type elt, bool needsEpilogue,
+                 PanelFn panelOf) {
   std::optional<ActivationAttr> epilogue = op.getEpilogue();
   int64_t perResult = epilogue && epilogue->isGated() ? 2 : 1;
   int64_t panel = perResult;
   for (int64_t p : {64, 32, 16, 8, 4})
-    if (n % p == 0) {
+    if (nMultiple % p == 0) {
       panel = p;
       break;
     }
   Emitter e{rewriter, loc};
   OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
   auto loop = scf::ForOp::create(
-      rewriter, loc, e.index(0), e.index(n), e.index(panel), ValueRange{dest},
-      [&](OpBuilder &b, Location l, Value c, ValueRange acc) {
+      rewriter, loc, e.index(0),
+      getValueOrCreateConstantIndexOp(rewriter, loc, n), e.index(panel),
+      ValueRange{dest}, [&](OpBuilder &b, Location l, Value c, ValueRange acc) {
         Emitter in{b, l};
-        Value weights = emitDequantizedPanel(b, l, q, c, panel, k);
+        Value weights = panelOf(b, l, c, panel);
         Value col = perResult == 1
                         ? c
                         : arith::DivUIOp::create(b, l, c, in.index(perResult))
@@ -485,8 +493,38 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
       // Float weights: register-tiled loops (the hot path on the CPU).
       TileEpilogue tile =
           tileEpilogueOf(op.getBias(), w.x, w.n0, epilogue, elt);
-      out = emitTiledContraction(rewriter, loc, xs, ws, dest, w.count, w.n, kk,
-                                 needsEpilogue ? &tile : nullptr);
+      const TileEpilogue *ep = needsEpilogue ? &tile : nullptr;
+      int64_t k = wType.getDimSize(2);
+      int64_t nMultiple = chunkable ? staticN / kColumnChunks : staticN;
+      if (wType.getElementType().isF32() || ShapedType::isDynamic(staticN) ||
+          ShapedType::isDynamic(k) || k % 16) {
+        out = emitTiledContraction(rewriter, loc, xs, ws, dest, w.count, w.n,
+                                   kk, ep);
+      } else {
+        // f16/bf16 weights: few rows convert in the tiles, more convert
+        // each panel once.
+        Value few =
+            arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
+                                  w.count, e.index(kFloatPanelRows));
+        auto branch = scf::IfOp::create(
+            rewriter, loc, few,
+            [&](OpBuilder &b, Location l) {
+              scf::YieldOp::create(b, l,
+                                   emitTiledContraction(b, l, xs, ws, dest,
+                                                        w.count, w.n, kk, ep));
+            },
+            [&](OpBuilder &b, Location l) {
+              scf::YieldOp::create(
+                  b, l,
+                  emitPanels(
+                      b, l, op, xs, dest, w, w.n, nMultiple, k, elt,
+                      needsEpilogue,
+                      [&](OpBuilder &pb, Location pl, Value c, int64_t rows) {
+                        return emitConvertedPanel(pb, pl, ws, c, rows, k);
+                      }));
+            });
+        out = branch.getResult(0);
+      }
     } else if (int64_t k = wType.getDimSize(2) * (8 / bits);
                op.getScales() && !ShapedType::isDynamic(staticN) &&
                !ShapedType::isDynamic(wType.getDimSize(2)) &&
@@ -518,10 +556,14 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
                                                    staticN, k, ep));
           },
           [&](OpBuilder &b, Location l) {
-            scf::YieldOp::create(b, l,
-                                 emitQuantizedPanels(b, l, op, xs, q, dest, w,
-                                                     staticN, k, elt,
-                                                     needsEpilogue));
+            scf::YieldOp::create(
+                b, l,
+                emitPanels(
+                    b, l, op, xs, dest, w, b.getIndexAttr(staticN), staticN, k,
+                    elt, needsEpilogue,
+                    [&](OpBuilder &pb, Location pl, Value c, int64_t rows) {
+                      return emitDequantizedPanel(pb, pl, q, c, rows, k);
+                    }));
           });
       out = branch.getResult(0);
     } else {

@@ -626,3 +626,36 @@ Value mlir::moe::emitDequantizedPanel(OpBuilder &b, Location loc,
       });
   return rowLoop.getResult(0);
 }
+
+Value mlir::moe::emitConvertedPanel(OpBuilder &b, Location loc, Value w,
+                                    Value n0, int64_t rows, int64_t k) {
+  LoopBuilder e{b, loc};
+  constexpr int64_t lanes = 16;
+  Type f32 = b.getF32Type();
+  Type elt = cast<RankedTensorType>(w.getType()).getElementType();
+  Value panel =
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, k}, f32);
+  auto rowLoop = scf::ForOp::create(
+      b, loc, e.index(0), e.index(rows), e.index(1), ValueRange{panel},
+      [&](OpBuilder &rb, Location rl, Value r, ValueRange p) {
+        LoopBuilder re{rb, rl};
+        Value row = re.add(n0, r);
+        auto cols = scf::ForOp::create(
+            rb, rl, re.index(0), re.index(k), re.index(lanes), p,
+            [&](OpBuilder &nb, Location l, Value c, ValueRange pp) {
+              Value pad = arith::ConstantOp::create(nb, l, nb.getZeroAttr(elt));
+              Value v = vector::TransferReadOp::create(
+                  nb, l, VectorType::get({lanes}, elt), w, ValueRange{row, c},
+                  pad, ArrayRef<bool>{true});
+              v = arith::ExtFOp::create(nb, l, VectorType::get({lanes}, f32),
+                                        v);
+              scf::YieldOp::create(
+                  nb, l,
+                  vector::TransferWriteOp::create(
+                      nb, l, v, pp[0], ValueRange{r, c}, ArrayRef<bool>{true})
+                      .getResult());
+            });
+        scf::YieldOp::create(rb, rl, cols.getResults());
+      });
+  return rowLoop.getResult(0);
+}

@@ -110,6 +110,11 @@ Value emitInt8Contraction(OpBuilder &b, Location loc, Value x,
 /// moe-cpu-define-int8-dot defines it after bufferization.
 func::FuncOp declareInt8DotVNNI(ModuleOp module, Location loc);
 
+/// Rows [n0, n0 + rows) of a float weight `w` [N, K] (f16, bf16) as an
+/// f32 [rows, K] tensor; K a multiple of 16.
+Value emitConvertedPanel(OpBuilder &b, Location loc, Value w, Value n0,
+                         int64_t rows, int64_t k);
+
 /// Weight rows [n0, n0 + rows) of `weights` dequantized to f32: a
 /// [rows, K] tensor (a panel that the float tiles then reuse across all
 /// rows of x). K as quantizedVectorizable requires.

@@ -271,3 +271,25 @@ func.func @expert_matmul_int4_short(%g: tensor<?x6xf32>, %w: tensor<4x32x3xi8>,
       : (tensor<?x6xf32>, tensor<4x32x3xi8>, tensor<5xi32>, tensor<4x32xf32>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// -----
+
+// f16 weights: experts with fewer than 16 rows convert each weight in the
+// register tiles; more convert each panel of weight rows (32 here: the
+// 128 columns come in chunks of 32) to f32 once, then run the tiles on it.
+// CHECK-LABEL: func.func @expert_matmul_f16
+// CHECK: scf.forall
+// CHECK: %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c16 : index
+// CHECK-NEXT: scf.if %[[FEW]] -> (tensor<?x?xf16>)
+// CHECK: arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// CHECK: } else {
+// CHECK: %[[PANEL:.*]] = tensor.empty() : tensor<32x64xf32>
+// CHECK: %[[C:.*]] = arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// CHECK: vector.transfer_write %[[C]], %{{.*}} : vector<16xf32>, tensor<32x64xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<32x64xf32>, vector<16xf32>
+func.func @expert_matmul_f16(%g: tensor<?x64xf16>, %w: tensor<4x128x64xf16>,
+                             %off: tensor<5xi32>) -> tensor<?x128xf16> {
+  %y = moe.expert_matmul %g, %w, %off
+      : (tensor<?x64xf16>, tensor<4x128x64xf16>, tensor<5xi32>) -> tensor<?x128xf16>
+  return %y : tensor<?x128xf16>
+}
