@@ -379,6 +379,26 @@ Value emitPanels(OpBuilder &rewriter, Location loc, ExpertMatmulOp op, Value xs,
   return loop.getResult(0);
 }
 
+/// `few(builder, loc)` when the work item has fewer than `threshold` rows,
+/// else `many(builder, loc)`: the streaming and panel forms of a GEMM whose
+/// weights are not f32.
+using FormFn = llvm::function_ref<Value(OpBuilder &, Location)>;
+Value emitByRowCount(OpBuilder &b, Location loc, Value rows, int64_t threshold,
+                     FormFn few, FormFn many) {
+  Emitter e{b, loc};
+  Value isFew = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, rows,
+                                      e.index(threshold));
+  return scf::IfOp::create(
+             b, loc, isFew,
+             [&](OpBuilder &tb, Location tl) {
+               scf::YieldOp::create(tb, tl, few(tb, tl));
+             },
+             [&](OpBuilder &eb, Location el) {
+               scf::YieldOp::create(eb, el, many(eb, el));
+             })
+      .getResult(0);
+}
+
 /// `v / 2` for a static or dynamic size.
 OpFoldResult halfOf(PatternRewriter &rewriter, Emitter &e, Location loc,
                     OpFoldResult v) {
@@ -503,31 +523,24 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
       } else {
         // f16/bf16 weights: few rows convert in the tiles, more convert
         // each panel once.
-        Value few =
-            arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
-                                  w.count, e.index(kFloatPanelRows));
-        auto branch = scf::IfOp::create(
-            rewriter, loc, few,
+        out = emitByRowCount(
+            rewriter, loc, w.count, kFloatPanelRows,
             [&](OpBuilder &b, Location l) {
-              scf::YieldOp::create(b, l,
-                                   emitTiledContraction(b, l, xs, ws, dest,
-                                                        w.count, w.n, kk, ep));
+              return emitTiledContraction(b, l, xs, ws, dest, w.count, w.n, kk,
+                                          ep);
             },
             [&](OpBuilder &b, Location l) {
-              scf::YieldOp::create(
-                  b, l,
-                  emitPanels(
-                      b, l, op, xs, dest, w, w.n, nMultiple, k, elt,
-                      needsEpilogue,
-                      [&](OpBuilder &pb, Location pl, Value c, int64_t rows) {
-                        return emitConvertedPanel(pb, pl, ws, c, rows, k);
-                      }));
+              return emitPanels(
+                  b, l, op, xs, dest, w, w.n, nMultiple, k, elt, needsEpilogue,
+                  [&](OpBuilder &pb, Location pl, Value c, int64_t rows) {
+                    return emitConvertedPanel(pb, pl, ws, c, rows, k);
+                  });
             });
-        out = branch.getResult(0);
       }
-    } else if (int64_t k = wType.getDimSize(2) * (8 / bits);
+    } else if (int64_t k = ShapedType::isDynamic(wType.getDimSize(2))
+                               ? ShapedType::kDynamic
+                               : wType.getDimSize(2) * (8 / bits);
                op.getScales() && !ShapedType::isDynamic(staticN) &&
-               !ShapedType::isDynamic(wType.getDimSize(2)) &&
                quantizedVectorizable(k, bits, op.getQuantBlock())) {
       // Quantized weights: dequantized in registers as they stream in.
       TileEpilogue tile =
@@ -541,31 +554,23 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
           useInt8 && *int8 == Int8Dot::VNNI
               ? declareInt8DotVNNI(op->getParentOfType<ModuleOp>(), loc)
               : func::FuncOp();
-      Value few =
-          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
-                                w.count, e.index(kPanelRows));
-      auto branch = scf::IfOp::create(
-          rewriter, loc, few,
+      const TileEpilogue *ep = needsEpilogue ? &tile : nullptr;
+      out = emitByRowCount(
+          rewriter, loc, w.count, kPanelRows,
           [&](OpBuilder &b, Location l) {
-            const TileEpilogue *ep = needsEpilogue ? &tile : nullptr;
-            scf::YieldOp::create(
-                b, l,
-                useInt8 ? emitInt8Contraction(b, l, xs, q, dest, w.count,
-                                              staticN, k, vnni, ep)
-                        : emitQuantizedContraction(b, l, xs, q, dest, w.count,
-                                                   staticN, k, ep));
+            return useInt8 ? emitInt8Contraction(b, l, xs, q, dest, w.count,
+                                                 staticN, k, vnni, ep)
+                           : emitQuantizedContraction(b, l, xs, q, dest,
+                                                      w.count, staticN, k, ep);
           },
           [&](OpBuilder &b, Location l) {
-            scf::YieldOp::create(
-                b, l,
-                emitPanels(
-                    b, l, op, xs, dest, w, b.getIndexAttr(staticN), staticN, k,
-                    elt, needsEpilogue,
-                    [&](OpBuilder &pb, Location pl, Value c, int64_t rows) {
-                      return emitDequantizedPanel(pb, pl, q, c, rows, k);
-                    }));
+            return emitPanels(
+                b, l, op, xs, dest, w, b.getIndexAttr(staticN), staticN, k, elt,
+                needsEpilogue,
+                [&](OpBuilder &pb, Location pl, Value c, int64_t rows) {
+                  return emitDequantizedPanel(pb, pl, q, c, rows, k);
+                });
           });
-      out = branch.getResult(0);
     } else {
       out = emitQuantizedGeneric(rewriter, e, loc, op, xs, ws, dest, w,
                                  needsEpilogue);

@@ -40,7 +40,7 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-constexpr int64_t kGroup = 64, kLanes = 16, kTile = 4;
+constexpr int64_t kGroup = 64, kLanes = 16;
 
 /// Emitter's helpers and the vector ones this file needs.
 struct VectorEmitter : Emitter {
@@ -284,28 +284,6 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
   return emitTileStore(b, loc, epilogue, tile, acc, m, n0, 1, tn);
 }
 
-Value emitTiles(OpBuilder &b, Location loc, const QuantizedRows &xq,
-                const QuantizedWeights &q, Value acc, Value rows, int64_t c0,
-                int64_t c1, int64_t tn, int64_t k, func::FuncOp dot,
-                const TileEpilogue *epilogue) {
-  VectorEmitter e{{b, loc}};
-  if (c0 >= c1)
-    return acc;
-  auto cols = scf::ForOp::create(
-      b, loc, e.index(c0), e.index(c1), e.index(tn), ValueRange{acc},
-      [&](OpBuilder &nb, Location l, Value n0, ValueRange t) {
-        VectorEmitter ie{{nb, l}};
-        auto rowLoop = scf::ForOp::create(
-            nb, l, ie.index(0), rows, ie.index(1), t,
-            [&](OpBuilder &rb, Location rl, Value m, ValueRange tt) {
-              scf::YieldOp::create(
-                  rb, rl,
-                  emitTile(rb, rl, xq, q, tt[0], m, n0, tn, k, dot, epilogue));
-            });
-        scf::YieldOp::create(nb, l, rowLoop.getResults());
-      });
-  return cols.getResult(0);
-}
 } // namespace
 
 func::FuncOp mlir::moe::declareInt8DotVNNI(ModuleOp module, Location loc) {
@@ -336,9 +314,10 @@ Value mlir::moe::emitInt8Contraction(OpBuilder &b, Location loc, Value x,
                                      func::FuncOp dot,
                                      const TileEpilogue *epilogue) {
   QuantizedRows xq = quantizeRows(b, loc, x, rows, k, q.bits);
-  int64_t step = epilogue ? epilogue->colsPerResult : 1;
-  int64_t full = n / kTile * kTile;
-  Value acc =
-      emitTiles(b, loc, xq, q, dest, rows, 0, full, kTile, k, dot, epilogue);
-  return emitTiles(b, loc, xq, q, acc, rows, full, n, step, k, dot, epilogue);
+  return emitRowTiles(
+      b, loc, dest, rows, n, epilogue ? epilogue->colsPerResult : 1,
+      [&](OpBuilder &tb, Location tl, Value acc, Value m, Value n0,
+          int64_t tn) {
+        return emitTile(tb, tl, xq, q, acc, m, n0, tn, k, dot, epilogue);
+      });
 }

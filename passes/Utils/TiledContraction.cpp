@@ -493,10 +493,9 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
 }
 
 /// Columns [c0, c1) in tiles of tn, each against every row.
-Value emitQuantizedTiles(OpBuilder &b, Location loc, Value x,
-                         const mlir::moe::QuantizedWeights &q, Value xsums,
-                         Value acc, Value rows, int64_t c0, int64_t c1,
-                         int64_t tn, int64_t k, const TileEpilogue *epilogue) {
+Value emitRowTileRange(OpBuilder &b, Location loc, Value acc, Value rows,
+                       int64_t c0, int64_t c1, int64_t tn,
+                       mlir::moe::RowTileFn tile) {
   LoopBuilder e{b, loc};
   if (c0 >= c1)
     return acc;
@@ -507,13 +506,40 @@ Value emitQuantizedTiles(OpBuilder &b, Location loc, Value x,
         auto rowLoop = scf::ForOp::create(
             nb, l, ie.index(0), rows, ie.index(1), t,
             [&](OpBuilder &rb, Location rl, Value m, ValueRange tt) {
-              scf::YieldOp::create(rb, rl,
-                                   emitQuantizedTile(rb, rl, x, q, xsums, tt[0],
-                                                     m, n0, tn, k, epilogue));
+              scf::YieldOp::create(rb, rl, tile(rb, rl, tt[0], m, n0, tn));
             });
         scf::YieldOp::create(nb, l, rowLoop.getResults());
       });
   return cols.getResult(0);
+}
+
+/// A [rows, k] f32 tensor whose row r holds, in steps of `lanes` columns,
+/// `step(builder, loc, n0 + r, c)` (a vector<lanes x f32> of weight row
+/// n0 + r from column c): a panel of converted weight rows.
+Value emitPanel(
+    OpBuilder &b, Location loc, Value n0, int64_t rows, int64_t k,
+    int64_t lanes,
+    llvm::function_ref<Value(OpBuilder &, Location, Value, Value)> step) {
+  LoopBuilder e{b, loc};
+  Value panel = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, k},
+                                        b.getF32Type());
+  auto rowLoop = scf::ForOp::create(
+      b, loc, e.index(0), e.index(rows), e.index(1), ValueRange{panel},
+      [&](OpBuilder &rb, Location rl, Value r, ValueRange p) {
+        LoopBuilder re{rb, rl};
+        Value row = re.add(n0, r);
+        auto cols = scf::ForOp::create(
+            rb, rl, re.index(0), re.index(k), re.index(lanes), p,
+            [&](OpBuilder &nb, Location l, Value c, ValueRange pp) {
+              scf::YieldOp::create(nb, l,
+                                   vector::TransferWriteOp::create(
+                                       nb, l, step(nb, l, row, c), pp[0],
+                                       ValueRange{r, c}, ArrayRef<bool>{true})
+                                       .getResult());
+            });
+        scf::YieldOp::create(rb, rl, cols.getResults());
+      });
+  return rowLoop.getResult(0);
 }
 } // namespace
 
@@ -572,90 +598,64 @@ bool mlir::moe::quantizedVectorizable(int64_t k, int64_t bits, int64_t block) {
   return step >= 4 && blockBytes % step == 0;
 }
 
+Value mlir::moe::emitRowTiles(OpBuilder &b, Location loc, Value acc, Value rows,
+                              int64_t n, int64_t step, RowTileFn tile) {
+  constexpr int64_t kColumnTile = 4;
+  int64_t full = n / kColumnTile * kColumnTile;
+  acc = emitRowTileRange(b, loc, acc, rows, 0, full, kColumnTile, tile);
+  return emitRowTileRange(b, loc, acc, rows, full, n, step, tile);
+}
+
 Value mlir::moe::emitQuantizedContraction(OpBuilder &b, Location loc, Value x,
                                           const QuantizedWeights &q, Value dest,
                                           Value rows, int64_t n, int64_t k,
                                           const TileEpilogue *epilogue) {
-  constexpr int64_t kQuantizedTile = 4;
-  int64_t step = epilogue ? epilogue->colsPerResult : 1;
-  int64_t full = n / kQuantizedTile * kQuantizedTile;
   Value xsums = q.block ? emitBlockSums(b, loc, x, rows, q.block, k) : Value();
-  Value acc = emitQuantizedTiles(b, loc, x, q, xsums, dest, rows, 0, full,
-                                 kQuantizedTile, k, epilogue);
-  return emitQuantizedTiles(b, loc, x, q, xsums, acc, rows, full, n, step, k,
-                            epilogue);
+  return emitRowTiles(b, loc, dest, rows, n,
+                      epilogue ? epilogue->colsPerResult : 1,
+                      [&](OpBuilder &tb, Location tl, Value acc, Value m,
+                          Value n0, int64_t tn) {
+                        return emitQuantizedTile(tb, tl, x, q, xsums, acc, m,
+                                                 n0, tn, k, epilogue);
+                      });
 }
 
 Value mlir::moe::emitDequantizedPanel(OpBuilder &b, Location loc,
                                       const QuantizedWeights &q, Value n0,
                                       int64_t rows, int64_t k) {
-  LoopBuilder e{b, loc};
-  Type f32 = b.getF32Type();
   int64_t perByte = q.bits == 4 ? 2 : 1;
   int64_t stepBytes = quantizedStepBytes(k, q.bits, q.block);
   int64_t lanes = stepBytes * perByte;
   int64_t span = q.block ? q.block : k;
-  auto vf32 = VectorType::get({lanes}, f32);
-  Value panel =
-      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, k}, f32);
-  auto rowLoop = scf::ForOp::create(
-      b, loc, e.index(0), e.index(rows), e.index(1), ValueRange{panel},
-      [&](OpBuilder &rb, Location rl, Value r, ValueRange p) {
-        LoopBuilder re{rb, rl};
-        Value row = re.add(n0, r);
-        auto cols = scf::ForOp::create(
-            rb, rl, re.index(0), re.index(k), re.index(lanes), p,
-            [&](OpBuilder &nb, Location l, Value c, ValueRange pp) {
-              LoopBuilder ie{nb, l};
-              Value byte = arith::DivUIOp::create(nb, l, c, ie.index(perByte));
-              SmallVector<Value> at = {row};
-              if (q.block)
-                at.push_back(arith::DivUIOp::create(nb, l, c, ie.index(span)));
-              Value scale =
-                  toF32(nb, l, tensor::ExtractOp::create(nb, l, q.scales, at));
-              Value v = arith::MulFOp::create(
-                  nb, l, dequantizedStep(nb, l, q, row, byte, stepBytes),
-                  vector::BroadcastOp::create(nb, l, vf32, scale));
-              scf::YieldOp::create(
-                  nb, l,
-                  vector::TransferWriteOp::create(
-                      nb, l, v, pp[0], ValueRange{r, c}, ArrayRef<bool>{true})
-                      .getResult());
-            });
-        scf::YieldOp::create(rb, rl, cols.getResults());
+  auto vf32 = VectorType::get({lanes}, b.getF32Type());
+  return emitPanel(
+      b, loc, n0, rows, k, lanes,
+      [&](OpBuilder &nb, Location l, Value row, Value c) -> Value {
+        LoopBuilder ie{nb, l};
+        Value byte = arith::DivUIOp::create(nb, l, c, ie.index(perByte));
+        SmallVector<Value> at = {row};
+        if (q.block)
+          at.push_back(arith::DivUIOp::create(nb, l, c, ie.index(span)));
+        Value scale =
+            toF32(nb, l, tensor::ExtractOp::create(nb, l, q.scales, at));
+        return arith::MulFOp::create(
+            nb, l, dequantizedStep(nb, l, q, row, byte, stepBytes),
+            vector::BroadcastOp::create(nb, l, vf32, scale));
       });
-  return rowLoop.getResult(0);
 }
 
 Value mlir::moe::emitConvertedPanel(OpBuilder &b, Location loc, Value w,
                                     Value n0, int64_t rows, int64_t k) {
-  LoopBuilder e{b, loc};
   constexpr int64_t lanes = 16;
-  Type f32 = b.getF32Type();
   Type elt = cast<RankedTensorType>(w.getType()).getElementType();
-  Value panel =
-      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, k}, f32);
-  auto rowLoop = scf::ForOp::create(
-      b, loc, e.index(0), e.index(rows), e.index(1), ValueRange{panel},
-      [&](OpBuilder &rb, Location rl, Value r, ValueRange p) {
-        LoopBuilder re{rb, rl};
-        Value row = re.add(n0, r);
-        auto cols = scf::ForOp::create(
-            rb, rl, re.index(0), re.index(k), re.index(lanes), p,
-            [&](OpBuilder &nb, Location l, Value c, ValueRange pp) {
-              Value pad = arith::ConstantOp::create(nb, l, nb.getZeroAttr(elt));
-              Value v = vector::TransferReadOp::create(
-                  nb, l, VectorType::get({lanes}, elt), w, ValueRange{row, c},
-                  pad, ArrayRef<bool>{true});
-              v = arith::ExtFOp::create(nb, l, VectorType::get({lanes}, f32),
-                                        v);
-              scf::YieldOp::create(
-                  nb, l,
-                  vector::TransferWriteOp::create(
-                      nb, l, v, pp[0], ValueRange{r, c}, ArrayRef<bool>{true})
-                      .getResult());
-            });
-        scf::YieldOp::create(rb, rl, cols.getResults());
-      });
-  return rowLoop.getResult(0);
+  return emitPanel(b, loc, n0, rows, k, lanes,
+                   [&](OpBuilder &nb, Location l, Value row, Value c) -> Value {
+                     Value pad =
+                         arith::ConstantOp::create(nb, l, nb.getZeroAttr(elt));
+                     Value v = vector::TransferReadOp::create(
+                         nb, l, VectorType::get({lanes}, elt), w,
+                         ValueRange{row, c}, pad, ArrayRef<bool>{true});
+                     return arith::ExtFOp::create(
+                         nb, l, VectorType::get({lanes}, nb.getF32Type()), v);
+                   });
 }

@@ -77,6 +77,17 @@ Value emitTileStore(OpBuilder &b, Location loc, const TileEpilogue *epilogue,
                     Value sums, Value acc, Value m0, Value n0, int64_t tm,
                     int64_t tn);
 
+/// One tile of a single row of x: (builder, location, accumulator, row m,
+/// first column n0, columns tn) -> the accumulator with the tile written.
+using RowTileFn = llvm::function_ref<Value(OpBuilder &, Location, Value acc,
+                                           Value m, Value n0, int64_t tn)>;
+
+/// Every row of x against columns [0, n): tiles of 4 columns, then the
+/// remaining columns in steps of `step` (an epilogue's colsPerResult);
+/// columns outermost, so that a tile's weights stay in cache across rows.
+Value emitRowTiles(OpBuilder &b, Location loc, Value acc, Value rows, int64_t n,
+                   int64_t step, RowTileFn tile);
+
 /// How int8 products are summed: AVX512-VNNI's vpdpbusd, or plain vector
 /// code that any target runs.
 enum class Int8Dot { VNNI, Generic };
