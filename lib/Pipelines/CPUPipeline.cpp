@@ -23,8 +23,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   MoESchedule schedule = MoESchedule::from(options, 1);
   schedule.fuseCombine = options.fuseCombine;
   detail::addMoEGraph(pm, schedule);
-  detail::addMoEToLinalg(pm, /*cpu=*/true,
-                         detail::int8DotFor(options.int8Activations));
+  detail::addMoEToLinalg(pm, /*cpu=*/true, options.int8Activations);
 
   detail::addBufferization(pm);
   pm.addPass(createCPUDefineInt8Dot());

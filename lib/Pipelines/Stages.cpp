@@ -13,7 +13,6 @@
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
-#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 
@@ -32,15 +31,6 @@ void moe::detail::addMoEGraph(OpPassManager &pm, const MoESchedule &s) {
   addMoESchedule(pm, s);
   if (s.ranks != 1)
     pm.addPass(createConvertCollectivesToRuntime());
-}
-
-std::string moe::detail::int8DotFor(StringRef option) {
-  if (option == "off")
-    return "";
-  if (option == "auto")
-    return llvm::sys::getHostCPUFeatures().lookup("avx512vnni") ? "vnni"
-                                                                : "generic";
-  return option.str();
 }
 
 void moe::detail::addMoEToLinalg(OpPassManager &pm, bool cpu,

@@ -7,7 +7,6 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
-#include <string>
 
 namespace mlir {
 class OpPassManager;
@@ -30,12 +29,8 @@ void addMoEGraph(OpPassManager &pm, const MoESchedule &schedule);
 /// what is left of the moe ops, aggregates decomposed, named linalg ops
 /// generalized, C interface wrappers requested. `cpu` adds the CPU's
 /// lowering options (vectorized combine, per-token score rows) and
-/// reassociable reductions.
-/// The lowering's int8 dot for the CPU pipeline's int8-activations option:
-/// "" (off), "vnni" or "generic" ("auto": VNNI when this CPU has
-/// AVX512-VNNI); other values pass through for the pass to report.
-std::string int8DotFor(StringRef option);
-
+/// reassociable reductions; `int8Activations` is the lowering's option of
+/// that name.
 void addMoEToLinalg(OpPassManager &pm, bool cpu,
                     StringRef int8Activations = "");
 

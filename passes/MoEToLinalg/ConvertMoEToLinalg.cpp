@@ -24,6 +24,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
+#include "llvm/TargetParser/Host.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_CONVERTMOETOLINALG
@@ -56,7 +57,11 @@ struct ConvertMoEToLinalgPass
       int8 = Int8Dot::VNNI;
     else if (int8Activations == "generic")
       int8 = Int8Dot::Generic;
-    else if (!int8Activations.empty()) {
+    else if (int8Activations == "auto")
+      int8 = llvm::sys::getHostCPUFeatures().lookup("avx512vnni")
+                 ? Int8Dot::VNNI
+                 : Int8Dot::Generic;
+    else if (!int8Activations.empty() && int8Activations != "off") {
       getOperation()->emitError()
           << "int8-activations must be 'off', 'auto', 'vnni' or 'generic', "
              "not '"

@@ -57,8 +57,9 @@ def ConvertMoEToLinalg : Pass<"moe-convert-moe-to-linalg"> {
            /*default=*/"\"\"",
            "Quantized expert GEMMs of few rows quantize the activations to "
            "int8 per 32 columns and sum byte products in int32: 'vnni' "
-           "(AVX512-VNNI's vpdpbusd), 'generic' (plain vector code), or "
-           "empty (off: f32 products, exact to rounding)">,
+           "(AVX512-VNNI's vpdpbusd), 'generic' (plain vector code), 'auto' "
+           "(vnni when this CPU has AVX512-VNNI), or 'off' / empty (f32 "
+           "products, exact to rounding)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
