@@ -133,9 +133,11 @@ LogicalResult verifyQuantAttrs(Operation *op, Quant q) {
 }
 
 /// An expert weight `[E, out, packed(in)]` (float, or i8 bytes when
-/// quantized) with its scales (`[E, out]` or `[E, out, in / block]`).
+/// quantized) with its scales (`[E, out]` or `[E, out, in / block]`) and
+/// optional zero points (i8, the scales' shape).
 LogicalResult verifyExpertWeight(Operation *op, ShapeChecker &c, Value weight,
-                                 Value scales, StringRef name, Quant q,
+                                 Value scales, Value zeroPoints,
+                                 StringRef name, Quant q,
                                  int64_t experts, int64_t out,
                                  StringRef outWhat, int64_t in,
                                  StringRef inWhat, Type elt) {
@@ -148,10 +150,13 @@ LogicalResult verifyExpertWeight(Operation *op, ShapeChecker &c, Value weight,
       failed(c.elementType(weight, name, weightElt)))
     return failure();
   std::string scalesName = (name + " scales").str();
+  std::string zeroPointsName = (name + " zero points").str();
   if (!q.on()) {
-    if (scales)
-      return op->emitOpError()
-             << "has " << scalesName << " but float weights (weight_bits = 0)";
+    for (auto [v, what] : {std::pair{scales, &scalesName},
+                           std::pair{zeroPoints, &zeroPointsName}})
+      if (v)
+        return op->emitOpError()
+               << "has " << *what << " but float weights (weight_bits = 0)";
     return success();
   }
   if (!scales)
@@ -170,8 +175,13 @@ LogicalResult verifyExpertWeight(Operation *op, ShapeChecker &c, Value weight,
              << ") are not a multiple of quant_block (" << q.block << ")";
     dims.push_back({in == kDynamic ? kDynamic : in / q.block, "blocks"});
   }
-  return failure(failed(c.shape(scales, scalesName, dims)) ||
-                 failed(c.elementType(scales, scalesName, elt)));
+  if (failed(c.shape(scales, scalesName, dims)) ||
+      failed(c.elementType(scales, scalesName, elt)))
+    return failure();
+  return failure(zeroPoints &&
+                 (failed(c.shape(zeroPoints, zeroPointsName, dims)) ||
+                  failed(c.elementType(zeroPoints, zeroPointsName,
+                                       IntegerType::get(op->getContext(), 8)))));
 }
 } // namespace
 
@@ -209,10 +219,12 @@ LogicalResult verifyLayerExperts(LayerOp op, ShapeChecker &c, const Quant &q,
                                  int64_t experts, int64_t hiddenSize,
                                  int64_t inter, int64_t fc1Width, Type elt) {
   ActivationAttr act = op.getActivation();
-  if (failed(verifyExpertWeight(op, c, op.getFc1(), op.getFc1Scales(), "fc1", q,
+  if (failed(verifyExpertWeight(op, c, op.getFc1(), op.getFc1Scales(),
+                                op.getFc1ZeroPoints(), "fc1", q,
                                 experts, fc1Width, "fc1 width", hiddenSize,
                                 "hidden size", elt)) ||
-      failed(verifyExpertWeight(op, c, op.getFc2(), op.getFc2Scales(), "fc2", q,
+      failed(verifyExpertWeight(op, c, op.getFc2(), op.getFc2Scales(),
+                                op.getFc2ZeroPoints(), "fc2", q,
                                 experts, hiddenSize, "hidden size", inter,
                                 "intermediate size", elt)))
     return failure();
@@ -232,8 +244,11 @@ LogicalResult verifyLayerExperts(LayerOp op, ShapeChecker &c, const Quant &q,
     return op.emitOpError("has fc3_bias without fc3");
   if (op.getFc3Scales() && !op.getFc3())
     return op.emitOpError("has fc3_scales without fc3");
+  if (op.getFc3ZeroPoints() && !op.getFc3())
+    return op.emitOpError("has fc3_zero_points without fc3");
   if (op.getFc3() &&
-      failed(verifyExpertWeight(op, c, op.getFc3(), op.getFc3Scales(), "fc3", q,
+      failed(verifyExpertWeight(op, c, op.getFc3(), op.getFc3Scales(),
+                                op.getFc3ZeroPoints(), "fc3", q,
                                 experts, inter, "intermediate size", hiddenSize,
                                 "hidden size", elt)))
     return failure();
@@ -326,7 +341,9 @@ LogicalResult LayerOp::verify() {
   // element type (quantized expert weights are checked below).
   for (OpOperand &operand : getOperation()->getOpOperands()) {
     Value v = operand.get();
-    if (q.on() && (v == getFc1() || v == getFc2() || v == getFc3()))
+    if ((q.on() && (v == getFc1() || v == getFc2() || v == getFc3())) ||
+        v == getFc1ZeroPoints() || v == getFc2ZeroPoints() ||
+        v == getFc3ZeroPoints())
       continue;
     std::string name = ("operand #" + Twine(operand.getOperandNumber())).str();
     if (failed(c.elementType(v, name, elt)))
@@ -468,7 +485,7 @@ LogicalResult ExpertMatmulOp::verify() {
       failed(c.staticDim(weight, "weight", 0, "number of experts")))
     return failure();
   int64_t experts = dimOf(weight, 0), outFeatures = dimOf(weight, 1);
-  if (failed(verifyExpertWeight(*this, c, weight, getScales(), "weight", q,
+  if (failed(verifyExpertWeight(*this, c, weight, getScales(), getZeroPoints(), "weight", q,
                                 experts, outFeatures, "out features",
                                 dimOf(input, 1), "input features", elt)))
     return failure();
@@ -540,6 +557,7 @@ ExpertMatmulParts ExpertMatmulParts::of(ExpertMatmulOp op) {
   p.offsets = op.getOffsets();
   p.bias = op.getBias();
   p.scales = op.getScales();
+  p.zeroPoints = op.getZeroPoints();
   p.gatherSlots = op.getGatherSlots();
   p.gatherK = op.getGatherK().value_or(0);
   p.combineSlots = op.getCombineSlots();
@@ -554,7 +572,7 @@ ExpertMatmulParts ExpertMatmulParts::of(ExpertMatmulOp op) {
 ExpertMatmulOp ExpertMatmulParts::create(OpBuilder &b, Location loc,
                                          Type result) const {
   return ExpertMatmulOp::create(
-      b, loc, result, input, weight, offsets, bias, scales, gatherSlots,
+      b, loc, result, input, weight, offsets, bias, scales, zeroPoints, gatherSlots,
       combineSlots, combineWeights, combineInit, weightBits, quantBlock,
       epilogue, gatherK ? b.getI64IntegerAttr(gatherK) : IntegerAttr());
 }

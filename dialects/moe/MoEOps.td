@@ -23,6 +23,8 @@ def MoE_ExchangeTensor : RankedTensorOf<[F16, BF16, F32, I32]>;
 // Expert weights: floating point, or quantized bytes (i8 holding unsigned
 // 4-bit pairs or 8-bit values, with per-row or per-block scales).
 def MoE_WeightTensor : RankedTensorOf<[F16, BF16, F32, I8]>;
+// Zero points of quantized weights: one i8 (an unsigned value) per scale.
+def MoE_ZeroPointTensor : RankedTensorOf<[I8]>;
 
 //===----------------------------------------------------------------------===//
 // moe.layer
@@ -68,9 +70,11 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     values per byte, the lower nibble first), with `fc1_scales` (and
     `fc3_scales`, `fc2_scales`) of the float type: `[E, out]` (one scale per
     row, `quant_block = 0`) or `[E, out, in / quant_block]`. The weight used
-    is `(q - 2^(bits - 1)) * scale`; the bytes stay bytes until the GEMM
-    reads them (onnxruntime's `com.microsoft.QMoE` with symmetric weights).
-    Shared experts are not quantized.
+    is `(q - z) * scale`, `z = 2^(bits - 1)` or, with `fc1_zero_points` (and
+    `fc3_zero_points`, `fc2_zero_points`: `i8` of the scales' shape, one
+    unsigned value per scale, unpacked), the zero point of the scale's row
+    and block; the bytes stay bytes until the GEMM reads them
+    (onnxruntime's `com.microsoft.QMoE`). Shared experts are not quantized.
 
     For what onnxruntime's `com.microsoft.MoE` supports (softmax routing,
     relu/gelu_tanh/silu/swiglu experts, biases), this is its semantics.
@@ -94,6 +98,9 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     Optional<MoE_FloatTensor>:$fc1_scales,
     Optional<MoE_FloatTensor>:$fc3_scales,
     Optional<MoE_FloatTensor>:$fc2_scales,
+    Optional<MoE_ZeroPointTensor>:$fc1_zero_points,
+    Optional<MoE_ZeroPointTensor>:$fc3_zero_points,
+    Optional<MoE_ZeroPointTensor>:$fc2_zero_points,
     MoE_RoutingAttr:$routing,
     MoE_ActivationAttr:$activation,
     DefaultValuedAttr<I64Attr, "0">:$weight_bits,
@@ -107,12 +114,15 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     (`router_bias` `(` $router_bias^ `:` type($router_bias) `)`)?
     `fc1` `(` $fc1 `:` type($fc1) `)`
     (`fc1_scales` `(` $fc1_scales^ `:` type($fc1_scales) `)`)?
+    (`fc1_zero_points` `(` $fc1_zero_points^ `:` type($fc1_zero_points) `)`)?
     (`fc1_bias` `(` $fc1_bias^ `:` type($fc1_bias) `)`)?
     (`fc3` `(` $fc3^ `:` type($fc3) `)`)?
     (`fc3_scales` `(` $fc3_scales^ `:` type($fc3_scales) `)`)?
+    (`fc3_zero_points` `(` $fc3_zero_points^ `:` type($fc3_zero_points) `)`)?
     (`fc3_bias` `(` $fc3_bias^ `:` type($fc3_bias) `)`)?
     `fc2` `(` $fc2 `:` type($fc2) `)`
     (`fc2_scales` `(` $fc2_scales^ `:` type($fc2_scales) `)`)?
+    (`fc2_zero_points` `(` $fc2_zero_points^ `:` type($fc2_zero_points) `)`)?
     (`fc2_bias` `(` $fc2_bias^ `:` type($fc2_bias) `)`)?
     (`shared_fc1` `(` $shared_fc1^ `:` type($shared_fc1) `)`)?
     (`shared_fc3` `(` $shared_fc3^ `:` type($shared_fc3) `)`)?
@@ -317,7 +327,9 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     is `i8` `[E, N, K * bits / 8]` of unsigned values (4-bit: two per byte,
     lower nibble first) and `weight[e, n, c]` above stands for
     `(q[e, n, c] - 2^(bits - 1)) * s[e, n]` (`quant_block = 0`, `s: [E, N]`)
-    or `* s[e, n, c / quant_block]` (`s: [E, N, K / quant_block]`).
+    or `* s[e, n, c / quant_block]` (`s: [E, N, K / quant_block]`). With
+    `zero_points(%z)` (`i8` of the scales' shape, unsigned values), the
+    `2^(bits - 1)` is `z[e, n]` or `z[e, n, c / quant_block]` instead.
 
     ```mlir
     %y = moe.expert_matmul %g, %w1, %off
@@ -331,6 +343,7 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     MoE_I32Tensor:$offsets,
     Optional<MoE_FloatTensor>:$bias,
     Optional<MoE_FloatTensor>:$scales,
+    Optional<MoE_ZeroPointTensor>:$zero_points,
     Optional<MoE_I32Tensor>:$gather_slots,
     Optional<MoE_I32Tensor>:$combine_slots,
     Optional<MoE_FloatTensor>:$combine_weights,
@@ -344,6 +357,7 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
   let assemblyFormat = [{
     $input `,` $weight `,` $offsets (`bias` `(` $bias^ `)`)?
     (`scales` `(` $scales^ `)`)?
+    (`zero_points` `(` $zero_points^ `)`)?
     (`gather` `(` $gather_slots^ `)` `k` `=` $gather_k)?
     (`epilogue` $epilogue^)?
     (`combine` `(` $combine_slots^ `,` $combine_weights `)` `into` `(`

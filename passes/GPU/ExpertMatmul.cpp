@@ -134,6 +134,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     ops.offsets = buffer(op.getOffsets());
     ops.bias = buffer(op.getBias());
     ops.scales = buffer(op.getScales());
+    ops.zeroPoints = buffer(op.getZeroPoints());
     ops.bits = op.getWeightBits();
     ops.block = op.getQuantBlock();
     ops.epilogue = op.getEpilogueAttr();
@@ -173,7 +174,8 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
       ops.rowLimit = rows;
 
     SmallVector<Value> operands = {ops.x, ops.w, ops.offsets};
-    for (Value v : {ops.bias, ops.scales, ops.slots, ops.combineSlots,
+    for (Value v : {ops.bias, ops.scales, ops.zeroPoints, ops.slots,
+                    ops.combineSlots,
                     ops.combineWeights, ops.rowLimit})
       if (v)
         operands.push_back(v);
@@ -188,6 +190,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     unsigned next = 3;
     args.bias = ops.bias ? entry.getArgument(next++) : nullptr;
     args.scales = ops.scales ? entry.getArgument(next++) : nullptr;
+    args.zeroPoints = ops.zeroPoints ? entry.getArgument(next++) : nullptr;
     args.slots = ops.slots ? entry.getArgument(next++) : nullptr;
     args.combineSlots = ops.combineSlots ? entry.getArgument(next++) : nullptr;
     args.combineWeights =

@@ -72,12 +72,16 @@ Value KernelBuilder::loadWeightF32(const Operands &ops, Value e, Value n,
         b, arith::ShRUIOp::create(b, q, arith::MulIOp::create(b, odd, i32c(4))),
         i32c(15));
   }
-  Value centered =
-      arith::SubIOp::create(b, q, i32c(int64_t(1) << (ops.bits - 1)));
-  Value w = arith::SIToFPOp::create(b, b.getF32Type(), centered);
   SmallVector<Value> at = {e, n};
   if (ops.block)
     at.push_back(arith::DivUIOp::create(b, k, idx(ops.block)));
+  Value zero =
+      ops.zeroPoints
+          ? Value(arith::ExtUIOp::create(
+                b, i32, memref::LoadOp::create(b, ops.zeroPoints, at)))
+          : Value(i32c(int64_t(1) << (ops.bits - 1)));
+  Value centered = arith::SubIOp::create(b, q, zero);
+  Value w = arith::SIToFPOp::create(b, b.getF32Type(), centered);
   Value scale = toF32(memref::LoadOp::create(b, ops.scales, at));
   return arith::MulFOp::create(b, w, scale);
 }

@@ -33,6 +33,7 @@ struct Operands {
   Value offsets; // [E + 1] i32
   Value bias;    // [E, N] or null
   Value scales;  // quantized weights: [E, N] or [E, N, K / block]; or null
+  Value zeroPoints; // i8 of the scales' shape, or null (2^(bits - 1))
   Value out;     // [R, N]
   Value slots;   // gathered input: [R] i32 slots into x: [T, K]; or null
   int64_t gatherK = 0;

@@ -251,7 +251,7 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
                 : std::string())};
   k.flops = 2 * rows * n * kk;
   k.read = rows * kk * eltBytes(op.getInput().getType()) + active * perExpert;
-  for (Value extra : {op.getBias(), op.getScales()})
+  for (Value extra : {op.getBias(), op.getScales(), op.getZeroPoints()})
     if (extra) {
       auto t = cast<ShapedType>(extra.getType());
       k.read += active * numel(t) / t.getDimSize(0) * eltBytes(t);

@@ -239,7 +239,7 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     // Quantized weights stay quantized: the grouped GEMM reads the bytes.
     int64_t bits = op.getWeightBits(), qblock = op.getQuantBlock();
     auto expertMatmul = [&](Value input, Value weight, Value bias,
-                            Value scales) -> Value {
+                            Value scales, Value zeroPoints) -> Value {
       auto type = RankedTensorType::get({rows, dimOf(weight, 1)}, elt);
       ExpertMatmulParts parts;
       parts.input = input;
@@ -247,6 +247,7 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
       parts.offsets = offsets;
       parts.bias = bias;
       parts.scales = scales;
+      parts.zeroPoints = zeroPoints;
       parts.weightBits = bits;
       parts.quantBlock = qblock;
       return parts.create(rewriter, loc, type);
@@ -255,15 +256,16 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     if (bits && inter != ShapedType::kDynamic)
       inter = inter * 8 / bits;
     Value gate =
-        expertMatmul(grouped, op.getFc1(), op.getFc1Bias(), op.getFc1Scales());
+        expertMatmul(grouped, op.getFc1(), op.getFc1Bias(), op.getFc1Scales(),
+                     op.getFc1ZeroPoints());
     Value up = separate ? expertMatmul(grouped, op.getFc3(), op.getFc3Bias(),
-                                       op.getFc3Scales())
+                                       op.getFc3Scales(), op.getFc3ZeroPoints())
                         : Value();
     Value activated = ActivationOp::create(
         rewriter, loc, RankedTensorType::get({rows, inter}, elt), gate, up,
         act);
     Value down = expertMatmul(activated, op.getFc2(), op.getFc2Bias(),
-                              op.getFc2Scales());
+                              op.getFc2Scales(), op.getFc2ZeroPoints());
     Value result = CombineOp::create(rewriter, loc, op.getType(), down,
                                      dispatch.getSlots(), route.getWeights());
 

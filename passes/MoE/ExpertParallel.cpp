@@ -356,8 +356,9 @@ Value LayerSharder::computeLocally(OpBuilder &b, Location loc, Value rows,
       map.map(mm.getWeight(), localWeight(b, mm.getWeight()));
       if (Value bias = mm.getBias())
         map.map(bias, localWeight(b, bias));
-      if (Value scales = mm.getScales())
-        map.map(scales, localWeight(b, scales));
+      for (Value v : {mm.getScales(), mm.getZeroPoints()})
+        if (v)
+          map.map(v, localWeight(b, v));
     }
     Operation *clone = b.clone(*op, map);
     for (Value r : clone->getResults()) {

@@ -34,7 +34,9 @@ bool sameRows(ExpertMatmulOp a, ExpertMatmulOp b) {
          a.getWeightBits() == b.getWeightBits() &&
          a.getQuantBlock() == b.getQuantBlock() &&
          static_cast<bool>(a.getBias()) == static_cast<bool>(b.getBias()) &&
-         static_cast<bool>(a.getScales()) == static_cast<bool>(b.getScales());
+         static_cast<bool>(a.getScales()) == static_cast<bool>(b.getScales()) &&
+         static_cast<bool>(a.getZeroPoints()) ==
+             static_cast<bool>(b.getZeroPoints());
 }
 
 bool fusible(ExpertMatmulOp gemm) {
@@ -55,7 +57,7 @@ struct FuseActivation : OpRewritePattern<ActivationOp> {
     ActivationAttr act = op.getActivation();
     Gating gating = act.getGating();
     Value weight = gemm.getWeight(), bias = gemm.getBias(),
-          scales = gemm.getScales();
+          scales = gemm.getScales(), zeroPoints = gemm.getZeroPoints();
     if (gating == Gating::concatenated || gating == Gating::separate) {
       // Gate and up columns of one feature must share a tile: with constant
       // weights, re-lay them out interleaved once, at compile time.
@@ -70,8 +72,11 @@ struct FuseActivation : OpRewritePattern<ActivationOp> {
       Value bi = interleave(bias, bias && upGemm ? upGemm.getBias() : Value());
       Value sc =
           interleave(scales, scales && upGemm ? upGemm.getScales() : Value());
-      if (!w || (bias && !bi) || (scales && !sc)) {
-        for (Value v : {w, bi, sc})
+      Value zp = interleave(zeroPoints, zeroPoints && upGemm
+                                            ? upGemm.getZeroPoints()
+                                            : Value());
+      if (!w || (bias && !bi) || (scales && !sc) || (zeroPoints && !zp)) {
+        for (Value v : {w, bi, sc, zp})
           if (v)
             rewriter.eraseOp(v.getDefiningOp());
         return rewriter.notifyMatchFailure(
@@ -81,6 +86,7 @@ struct FuseActivation : OpRewritePattern<ActivationOp> {
       weight = w;
       bias = bi;
       scales = sc;
+      zeroPoints = zp;
       act = ActivationAttr::get(rewriter.getContext(), act.getKind(),
                                 Gating::interleaved, act.getAlpha(),
                                 act.getBeta(), act.getLimit());
@@ -89,6 +95,7 @@ struct FuseActivation : OpRewritePattern<ActivationOp> {
     parts.weight = weight;
     parts.bias = bias;
     parts.scales = scales;
+    parts.zeroPoints = zeroPoints;
     parts.epilogue = act;
     auto fused = parts.create(rewriter, gemm.getLoc(), op.getType());
     rewriter.replaceOp(op, fused.getResult());

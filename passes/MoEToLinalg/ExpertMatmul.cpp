@@ -208,7 +208,8 @@ Value emitGatheredRows(PatternRewriter &rewriter, Emitter &e, Location loc,
   })[0];
 }
 
-/// Expert `expert`'s scales: [N] per row, or [N, K / block].
+/// Expert `expert`'s scales (or zero points): [N] per row, or
+/// [N, K / block].
 Value expertScales(PatternRewriter &rewriter, Location loc, Value scales,
                    Value expert) {
   OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
@@ -240,9 +241,12 @@ Value emitQuantizedGeneric(PatternRewriter &rewriter, Emitter &e, Location loc,
   SmallVector<AffineMap> maps = {
       AffineMap::get(3, 0, {m, c}, ctx),
       AffineMap::get(3, 0, {nn, bits == 4 ? c.floorDiv(2) : c}, ctx)};
-  if (scales) {
-    bool blocked = cast<RankedTensorType>(scales.getType()).getRank() == 3;
-    ins.push_back(expertScales(rewriter, loc, scales, w.x));
+  Value zeroPoints = op.getZeroPoints();
+  for (Value perScale : {scales, zeroPoints}) {
+    if (!perScale)
+      continue;
+    bool blocked = cast<RankedTensorType>(perScale.getType()).getRank() == 3;
+    ins.push_back(expertScales(rewriter, loc, perScale, w.x));
     maps.push_back(blocked ? AffineMap::get(3, 0, {nn, c.floorDiv(qblock)}, ctx)
                            : AffineMap::get(3, 0, {nn}, ctx));
   }
@@ -261,8 +265,9 @@ Value emitQuantizedGeneric(PatternRewriter &rewriter, Emitter &e, Location loc,
                                            utils::IteratorType::reduction},
              [&](OpBuilder &b, Location l, ValueRange args) {
                Emitter in{b, l};
-               // (q - 2^(bits-1)) * scale, q the unsigned value in the byte
-               // (4-bit: the lower nibble for even c).
+               // (q - z) * scale, q the unsigned value in the byte (4-bit:
+               // the lower nibble for even c), z the zero point or
+               // 2^(bits-1).
                Type i32 = b.getI32Type();
                Value q = arith::ExtUIOp::create(b, l, i32, args[1]);
                if (bits == 4) {
@@ -273,8 +278,11 @@ Value emitQuantizedGeneric(PatternRewriter &rewriter, Emitter &e, Location loc,
                  q = arith::AndIOp::create(
                      b, l, arith::ShRUIOp::create(b, l, q, shift), in.i32(15));
                }
-               Value centered = arith::SubIOp::create(
-                   b, l, q, in.i32(int64_t(1) << (bits - 1)));
+               Value z =
+                   zeroPoints ? arith::ExtUIOp::create(b, l, i32, args[3])
+                                    .getResult()
+                              : in.i32(int64_t(1) << (bits - 1));
+               Value centered = arith::SubIOp::create(b, l, q, z);
                Value wv = in.mul(
                    arith::SIToFPOp::create(b, l, b.getF32Type(), centered),
                    in.toF32(args[2]));
@@ -547,6 +555,8 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
           tileEpilogueOf(op.getBias(), w.x, w.n0, epilogue, elt);
       QuantizedWeights q{ws, expertScales(rewriter, loc, op.getScales(), w.x),
                          bits, static_cast<int64_t>(op.getQuantBlock())};
+      if (Value zp = op.getZeroPoints())
+        q.zeroPoints = expertScales(rewriter, loc, zp, w.x);
       // Few rows stream the packed bytes (dequantized in registers, once
       // per row); more dequantize each panel once for all rows.
       bool useInt8 = int8 && int8Vectorizable(k, bits, q.block);

@@ -33,7 +33,10 @@ def RaiseONNXMoE : Pass<"moe-raise-onnx-moe"> {
     (`weight_bits` from `expert_weight_bits`, `quant_block` from
     `block_size`, the scales as `fc*_scales`); its uint8 weights become i8
     constants over the same bytes, never a dequantized copy. Zero points
-    (asymmetric weights) and `router_weights` are reported as unsupported.
+    (`fc*_zero_points`, asymmetric weights; 4-bit ones packed two per byte)
+    become the layer's `fc*_zero_points`, one i8 per scale: unpacked at
+    compile time when they are constants, else by a `tensor.generate` at
+    run time. `router_weights` are reported as unsupported.
 
     Nodes that use features outside this mapping (`use_sparse_mixer`,
     `swiglu_limit_after_activation`, the old `[E, in, out]` weight layout,

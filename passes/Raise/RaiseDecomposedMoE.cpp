@@ -194,6 +194,8 @@ LayerOp buildLayer(OpBuilder &b, const DecomposedMoE &block) {
       /*shared_fc1=*/Value(), /*shared_fc3=*/Value(),
       /*shared_fc2=*/Value(), /*shared_gate=*/Value(), /*fc1_scales=*/Value(),
       /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
+      /*fc1_zero_points=*/Value(), /*fc3_zero_points=*/Value(),
+      /*fc2_zero_points=*/Value(),
       routingOf(ctx, block.router), act, /*weight_bits=*/0, /*quant_block=*/0);
 }
 
@@ -245,6 +247,8 @@ LayerOp buildStackedLayer(OpBuilder &b, const DecomposedMoE &block) {
       fc3->second, fc2->first, fc2->second, /*shared_fc1=*/Value(),
       /*shared_fc3=*/Value(), /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
       /*fc1_scales=*/Value(), /*fc3_scales=*/Value(), /*fc2_scales=*/Value(),
+      /*fc1_zero_points=*/Value(), /*fc3_zero_points=*/Value(),
+      /*fc2_zero_points=*/Value(),
       routingOf(ctx, block.router), act, /*weight_bits=*/0,
       /*quant_block=*/0);
 }

@@ -9,6 +9,7 @@
 #include "moe/Dialect/MoE.h"
 #include "moe/Dialect/ONNX.h"
 #include "moe/Passes/Raise.h"
+#include "Utils/ConstantData.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -117,34 +118,10 @@ Value flattenTokens(OpBuilder &b, Location loc, Value v) {
 struct QuantInputs {
   int64_t bits = 0, block = 0;
   Value fc1Scales, fc2Scales, fc3Scales;
+  Value fc1ZeroPoints, fc2ZeroPoints, fc3ZeroPoints;
 };
 
 LogicalResult quantInputs(onnx::MoEOp, PatternRewriter &, QuantInputs &) {
-  return success();
-}
-
-LogicalResult quantInputs(onnx::QMoEOp op, PatternRewriter &rewriter,
-                          QuantInputs &q) {
-  q.bits = op.getExpertWeightBits();
-  if (q.bits != 4 && q.bits != 8)
-    return op.emitError() << "expert_weight_bits must be 4 or 8, got "
-                          << q.bits;
-  q.block = op.getBlockSize().value_or(0);
-  if (q.block < 0)
-    return op.emitError() << "block_size must be positive, got " << q.block;
-  for (auto [v, name] : {std::pair{op.getFc1ZeroPoints(), "fc1_zero_points"},
-                         std::pair{op.getFc2ZeroPoints(), "fc2_zero_points"},
-                         std::pair{op.getFc3ZeroPoints(), "fc3_zero_points"}})
-    if (!isa<NoneType>(v.getType()))
-      return op.emitError() << "QMoE with " << name
-                            << " (asymmetric weights) is not supported";
-  if (!isa<NoneType>(op.getRouterWeights().getType()))
-    return op.emitError("QMoE with router_weights is not supported");
-  q.fc1Scales = orNull(op.getFc1Scales());
-  q.fc2Scales = orNull(op.getFc2Scales());
-  q.fc3Scales = orNull(op.getFc3Scales());
-  if (!q.fc1Scales || !q.fc2Scales)
-    return op.emitError("QMoE needs fc1_scales and fc2_scales");
   return success();
 }
 
@@ -167,6 +144,111 @@ Value asBytes(PatternRewriter &rewriter, Location loc, Value v) {
       return arith::ConstantOp::create(rewriter, loc, bytes, retyped);
   }
   return tensor::BitcastOp::create(rewriter, loc, bytes, v);
+}
+
+/// QMoE zero points (uint8, `bits`-bit values packed along the last
+/// dimension, the lower nibble first) as moe.layer holds them: one i8 per
+/// scale, the shape of `scales`. Constants are unpacked here; zero points
+/// given at run time by a tensor.generate.
+FailureOr<Value> unpackZeroPoints(PatternRewriter &rewriter, Location loc,
+                                  Operation *op, Value zp, Value scales,
+                                  int64_t bits, StringRef name) {
+  auto zt = dyn_cast<RankedTensorType>(zp.getType());
+  auto st = dyn_cast<RankedTensorType>(scales.getType());
+  if (!zt || !st || !zt.getElementType().isUnsignedInteger(8))
+    return op->emitError() << name << " must be a ranked uint8 tensor, got "
+                           << zp.getType();
+  int64_t rank = st.getRank();
+  int64_t perByte = 8 / bits;
+  auto packedLength = [&](int64_t n) {
+    return n == kDynamic ? kDynamic : (n + perByte - 1) / perByte;
+  };
+  bool fits = zt.getRank() == rank;
+  for (int64_t d = 0; fits && d < rank; ++d) {
+    int64_t want = d + 1 == rank ? packedLength(st.getDimSize(d))
+                                 : st.getDimSize(d);
+    fits = zt.isDynamicDim(d) || want == kDynamic ||
+           zt.getDimSize(d) == want;
+  }
+  if (!fits)
+    return op->emitError() << name << " " << zt
+                           << " does not match its scales " << st << " ("
+                           << bits << "-bit values packed along the last "
+                              "dimension)";
+  if (bits == 8)
+    return asBytes(rewriter, loc, zp);
+  if (!st.hasStaticShape() || !zt.hasStaticShape())
+    return op->emitError() << "4-bit " << name
+                           << " need static shapes, got " << zt << " for "
+                           << st;
+  auto type = st.clone(rewriter.getIntegerType(8));
+  int64_t last = st.getShape().back(), packedLast = zt.getShape().back();
+  if (std::optional<std::vector<char>> packed = constantBytes(zp)) {
+    std::vector<char> values(type.getNumElements());
+    for (int64_t i = 0, e = values.size(); i < e; ++i) {
+      int64_t row = i / last, col = i % last;
+      auto byte = static_cast<unsigned char>(
+          (*packed)[row * packedLast + col / 2]);
+      values[i] = static_cast<char>(col % 2 ? byte >> 4 : byte & 15);
+    }
+    return createBlobConstant(rewriter, loc, type, values, "zero_points");
+  }
+  Value bytes = asBytes(rewriter, loc, zp);
+  auto gen = tensor::GenerateOp::create(
+      rewriter, loc, type, ValueRange{},
+      [&](OpBuilder &b, Location l, ValueRange at) {
+        SmallVector<Value> src(at);
+        Value two = arith::ConstantIndexOp::create(b, l, 2);
+        src.back() = arith::DivUIOp::create(b, l, at.back(), two);
+        Value byte = tensor::ExtractOp::create(b, l, bytes, src);
+        Type i8 = b.getIntegerType(8);
+        Value odd = arith::IndexCastOp::create(
+            b, l, i8, arith::RemUIOp::create(b, l, at.back(), two));
+        Value shift = arith::MulIOp::create(
+            b, l, odd, arith::ConstantOp::create(b, l, b.getI8IntegerAttr(4)));
+        Value nibble = arith::AndIOp::create(
+            b, l, arith::ShRUIOp::create(b, l, byte, shift),
+            arith::ConstantOp::create(b, l, b.getI8IntegerAttr(15)));
+        tensor::YieldOp::create(b, l, nibble);
+      });
+  return gen.getResult();
+}
+
+LogicalResult quantInputs(onnx::QMoEOp op, PatternRewriter &rewriter,
+                          QuantInputs &q) {
+  q.bits = op.getExpertWeightBits();
+  if (q.bits != 4 && q.bits != 8)
+    return op.emitError() << "expert_weight_bits must be 4 or 8, got "
+                          << q.bits;
+  q.block = op.getBlockSize().value_or(0);
+  if (q.block < 0)
+    return op.emitError() << "block_size must be positive, got " << q.block;
+  if (!isa<NoneType>(op.getRouterWeights().getType()))
+    return op.emitError("QMoE with router_weights is not supported");
+  q.fc1Scales = orNull(op.getFc1Scales());
+  q.fc2Scales = orNull(op.getFc2Scales());
+  q.fc3Scales = orNull(op.getFc3Scales());
+  if (!q.fc1Scales || !q.fc2Scales)
+    return op.emitError("QMoE needs fc1_scales and fc2_scales");
+  Location loc = op.getLoc();
+  for (auto [zp, scales, out, name] :
+       {std::tuple{op.getFc1ZeroPoints(), q.fc1Scales, &q.fc1ZeroPoints,
+                   "fc1_zero_points"},
+        std::tuple{op.getFc2ZeroPoints(), q.fc2Scales, &q.fc2ZeroPoints,
+                   "fc2_zero_points"},
+        std::tuple{op.getFc3ZeroPoints(), q.fc3Scales, &q.fc3ZeroPoints,
+                   "fc3_zero_points"}}) {
+    if (isa<NoneType>(zp.getType()))
+      continue;
+    if (!scales)
+      return op.emitError() << name << " given without its scales";
+    FailureOr<Value> unpacked =
+        unpackZeroPoints(rewriter, loc, op, zp, scales, q.bits, name);
+    if (failed(unpacked))
+      return failure();
+    *out = *unpacked;
+  }
+  return success();
 }
 
 template <typename OpT> struct RaiseMoE : OpRewritePattern<OpT> {
@@ -239,7 +321,8 @@ template <typename OpT> struct RaiseMoE : OpRewritePattern<OpT> {
         orNull(op.getFc2ExpertsBias()),
         /*shared_fc1=*/Value(), /*shared_fc3=*/Value(),
         /*shared_fc2=*/Value(), /*shared_gate=*/Value(), q.fc1Scales,
-        q.fc3Scales, q.fc2Scales, routing, *act, q.bits, q.block);
+        q.fc3Scales, q.fc2Scales, q.fc1ZeroPoints, q.fc3ZeroPoints,
+        q.fc2ZeroPoints, routing, *act, q.bits, q.block);
     if (failed(layer.verify()))
       return failure();
     Value result = layer.getResult();

@@ -22,7 +22,8 @@
 // bufferization as the vpdpbusd intrinsic (and LLVM inlines).
 //
 // The weights' zero point c is folded in: the dot product starts from
-// -c * (sum of the lane's quantized x), computed with x.
+// -c * (sum of the lane's quantized x), computed with x (with zero points,
+// one per weight row and block, the negated sums times the row's c).
 //
 //===----------------------------------------------------------------------===//
 
@@ -116,7 +117,7 @@ struct QuantizedRows {
 };
 
 QuantizedRows quantizeRows(OpBuilder &b, Location loc, Value x, Value rows,
-                           int64_t k, int64_t bits) {
+                           int64_t k, int64_t bits, int64_t center) {
   VectorEmitter e{{b, loc}};
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
   int64_t groups = k / kGroup;
@@ -176,14 +177,14 @@ QuantizedRows quantizeRows(OpBuilder &b, Location loc, Value x, Value rows,
                               : i);
               Value bytes = ie.shuffle(quantized[0], quantized[1], order);
               Value laneScales = byHalf(ie, scales[0], scales[1], bits);
-              // -c * (sum of each lane's 4 quantized values).
+              // -center * (sum of each lane's 4 quantized values).
               Value sums = sumFours(
                   ie, arith::ExtSIOp::create(
                           nb, l, VectorType::get({kGroup}, i32), bytes));
               Value correction = arith::MulIOp::create(
                   nb, l, sums,
                   ie.splat(VectorType::get({kLanes}, i32),
-                           nb.getI32IntegerAttr(-(1 << (bits - 1)))));
+                           nb.getI32IntegerAttr(-center)));
               Value lane = ie.mulc(g, kLanes);
               scf::YieldOp::create(
                   nb, l,
@@ -224,9 +225,34 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
         Value lane = ie.mulc(g, kLanes);
         Value aScales = ie.read(xq.scales, lanesF, {m, lane});
         Value start = ie.read(xq.corrections, lanesI, {m, lane});
+        Value first =
+            q.block ? arith::DivUIOp::create(nb, l, ie.mulc(g, kGroup),
+                                             ie.index(q.block))
+                          .getResult()
+                    : Value();
+        // A lane's value of a per-row or per-block operand (weight scales,
+        // zero points) of row `row`: one for the group, or one per half.
+        auto byBlock = [&](Value row, auto at) -> Value {
+          if (q.block && q.block < kGroup)
+            return byHalf(ie, at(row, first),
+                          at(row, ie.addi(first, ie.index(1))), q.bits);
+          Value v = at(row, first);
+          return vector::BroadcastOp::create(
+              nb, l, VectorType::get({kLanes}, v.getType()), v);
+        };
         SmallVector<Value> next;
         for (int64_t j = 0; j < tn; ++j) {
           Value row = ie.addi(n0, ie.index(j));
+          Value rowStart = start;
+          if (q.zeroPoints)
+            rowStart = arith::MulIOp::create(
+                nb, l, start,
+                byBlock(row, [&](Value r, Value blk) {
+                  SmallVector<Value> at = {r};
+                  if (blk)
+                    at.push_back(blk);
+                  return q.zeroPointAt(nb, l, at, nb.getI32Type());
+                }));
           Value w = ie.read(q.bytes, VectorType::get({groupBytes}, i8),
                             {row, ie.mulc(g, groupBytes)});
           if (q.bits == 4) {
@@ -240,26 +266,16 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
               concat.push_back(i);
             w = ie.shuffle(lo, hi, concat);
           }
-          Value sums = arith::SIToFPOp::create(nb, l, lanesF,
-                                               dotBytes(ie, start, w, xv, dot));
+          Value sums = arith::SIToFPOp::create(
+              nb, l, lanesF, dotBytes(ie, rowStart, w, xv, dot));
           Value scaled = arith::MulFOp::create(nb, l, sums, aScales);
           if (!q.block) {
             next.push_back(arith::AddFOp::create(nb, l, accs[j], scaled));
             continue;
           }
-          // The weight scales of the group's two halves (one block, or a
-          // block each).
-          Value first = arith::DivUIOp::create(nb, l, ie.mulc(g, kGroup),
-                                               ie.index(q.block));
-          Value wScales;
-          if (q.block >= kGroup) {
-            wScales = vector::BroadcastOp::create(nb, l, lanesF,
-                                                  scaleAt(ie, row, first));
-          } else {
-            wScales =
-                byHalf(ie, scaleAt(ie, row, first),
-                       scaleAt(ie, row, ie.addi(first, ie.index(1))), q.bits);
-          }
+          Value wScales = byBlock(row, [&](Value r, Value blk) {
+            return scaleAt(ie, r, blk);
+          });
           next.push_back(
               vector::FMAOp::create(nb, l, scaled, wScales, accs[j]));
         }
@@ -313,7 +329,9 @@ Value mlir::moe::emitInt8Contraction(OpBuilder &b, Location loc, Value x,
                                      Value rows, int64_t n, int64_t k,
                                      func::FuncOp dot,
                                      const TileEpilogue *epilogue) {
-  QuantizedRows xq = quantizeRows(b, loc, x, rows, k, q.bits);
+  // With zero points, each weight row scales the negated sums by its own.
+  QuantizedRows xq = quantizeRows(b, loc, x, rows, k, q.bits,
+                                  q.zeroPoints ? 1 : 1 << (q.bits - 1));
   return emitRowTiles(
       b, loc, dest, rows, n, epilogue ? epilogue->colsPerResult : 1,
       [&](OpBuilder &tb, Location tl, Value acc, Value m, Value n0,

@@ -286,17 +286,15 @@ int64_t quantizedStepBytes(int64_t k, int64_t bits, int64_t block) {
 }
 
 /// The values of `stepBytes` bytes of weight row `row` from byte `byte`,
-/// in column order, centered but not scaled: for 4 bits the even columns'
-/// from the lower nibbles and the odd ones' from the upper, interleaved.
+/// in column order, less `zeroPoint` (f32) but not scaled: for 4 bits the
+/// even columns' from the lower nibbles and the odd ones' from the upper,
+/// interleaved.
 Value dequantizedStep(OpBuilder &b, Location l,
                       const mlir::moe::QuantizedWeights &q, Value row,
-                      Value byte, int64_t stepBytes) {
+                      Value byte, int64_t stepBytes, Value zeroPoint) {
   auto vbytes = VectorType::get({stepBytes}, b.getI8Type());
   auto vhalf = VectorType::get({stepBytes}, b.getF32Type());
-  Value center = arith::ConstantOp::create(
-      b, l,
-      DenseElementsAttr::get(vhalf,
-                             b.getF32FloatAttr(double(1 << (q.bits - 1)))));
+  Value center = vector::BroadcastOp::create(b, l, vhalf, zeroPoint);
   Value pad = arith::ConstantOp::create(b, l, b.getI8IntegerAttr(0));
   Value raw = vector::TransferReadOp::create(
       b, l, vbytes, q.bytes, ValueRange{row, byte}, pad, ArrayRef<bool>{true});
@@ -432,18 +430,26 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
               }
               scf::YieldOp::create(nb, l, next);
             });
-        // sum (q - c) x = sum q x - c sum x, then the block's scale (with
+        // sum (q - z) x = sum q x - z sum x, then the block's scale (with
         // the blocks' sums of x given, the correction comes after all
-        // blocks).
-        Value correction =
-            xsums ? Value()
-                  : arith::MulFOp::create(
-                        bb, bl, steps.getResult(tn),
-                        splatF(bb, bl, -double(1 << (q.bits - 1))), fm)
-                        .getResult();
+        // blocks). One zero point for all rows: one correction.
+        auto correctionFor = [&](Value row) -> Value {
+          Value z = q.zeroPointAt(bb, bl, row ? ValueRange{row} : ValueRange{},
+                                  f32);
+          return arith::MulFOp::create(
+              bb, bl, steps.getResult(tn),
+              arith::NegFOp::create(
+                  bb, bl, vector::BroadcastOp::create(bb, bl, vf32, z)),
+              fm);
+        };
+        Value shared =
+            xsums || q.zeroPoints ? Value() : correctionFor(Value());
         SmallVector<Value> next;
         for (int64_t j = 0; j < tn; ++j) {
           Value part = steps.getResult(j);
+          Value correction =
+              xsums ? Value()
+                    : (shared ? shared : correctionFor(be.add(n0, be.index(j))));
           if (correction)
             part = arith::AddFOp::create(bb, bl, part, correction, fm);
           if (!q.block) {
@@ -475,15 +481,25 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
             ValueRange{row, e.index(0)}, pad, ArrayRef<bool>{true});
         return elt.isF32() ? v : arith::ExtFOp::create(b, loc, vblocks, v);
       };
+      // - sum_b z[n, b] * scale[n, b] * xsum[m, b] with zero points.
+      Value row = e.add(n0, e.index(j));
+      Value weighted = arith::MulFOp::create(b, loc, read(q.scales, row),
+                                             read(xsums, m), fm);
+      if (q.zeroPoints) {
+        Value pad = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0));
+        Value zp = vector::TransferReadOp::create(
+            b, loc, VectorType::get({blocks}, b.getI8Type()), q.zeroPoints,
+            ValueRange{row, e.index(0)}, pad, ArrayRef<bool>{true});
+        weighted = arith::MulFOp::create(
+            b, loc, weighted, arith::UIToFPOp::create(b, loc, vblocks, zp), fm);
+      }
       Value dot = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD,
-          arith::MulFOp::create(b, loc, read(q.scales, e.add(n0, e.index(j))),
-                                read(xsums, m), fm),
-          Value(), arith::FastMathFlags::reassoc);
-      Value c = arith::ConstantOp::create(
-          b, loc, b.getF32FloatAttr(double(1 << (q.bits - 1))));
-      sum = arith::SubFOp::create(
-          b, loc, sum, arith::MulFOp::create(b, loc, dot, c, fm), fm);
+          b, loc, vector::CombiningKind::ADD, weighted, Value(),
+          arith::FastMathFlags::reassoc);
+      if (!q.zeroPoints)
+        dot = arith::MulFOp::create(b, loc, dot,
+                                    q.zeroPointAt(b, loc, {}, f32), fm);
+      sum = arith::SubFOp::create(b, loc, sum, dot, fm);
     }
     sums.push_back(sum);
   }
@@ -586,6 +602,21 @@ Value emitBlockSums(OpBuilder &b, Location loc, Value x, Value rows,
 }
 } // namespace
 
+Value mlir::moe::QuantizedWeights::zeroPointAt(OpBuilder &b, Location loc,
+                                               ValueRange at,
+                                               Type type) const {
+  if (!zeroPoints) {
+    TypedAttr c = type.isF32()
+                      ? TypedAttr(b.getF32FloatAttr(double(1 << (bits - 1))))
+                      : TypedAttr(b.getIntegerAttr(type, 1 << (bits - 1)));
+    return arith::ConstantOp::create(b, loc, c);
+  }
+  Value z = tensor::ExtractOp::create(b, loc, zeroPoints, at);
+  if (type.isF32())
+    return arith::UIToFPOp::create(b, loc, type, z);
+  return arith::ExtUIOp::create(b, loc, type, z);
+}
+
 bool mlir::moe::quantizedVectorizable(int64_t k, int64_t bits, int64_t block) {
   if (ShapedType::isDynamic(k) || k <= 0 || (bits != 4 && bits != 8))
     return false;
@@ -638,8 +669,9 @@ Value mlir::moe::emitDequantizedPanel(OpBuilder &b, Location loc,
           at.push_back(arith::DivUIOp::create(nb, l, c, ie.index(span)));
         Value scale =
             toF32(nb, l, tensor::ExtractOp::create(nb, l, q.scales, at));
+        Value zeroPoint = q.zeroPointAt(nb, l, at, nb.getF32Type());
         return arith::MulFOp::create(
-            nb, l, dequantizedStep(nb, l, q, row, byte, stepBytes),
+            nb, l, dequantizedStep(nb, l, q, row, byte, stepBytes, zeroPoint),
             vector::BroadcastOp::create(nb, l, vf32, scale));
       });
 }

@@ -46,13 +46,19 @@ Value emitTiledContraction(OpBuilder &b, Location loc, Value x, Value w,
 
 /// How quantized weights are stored: unsigned `bits`-bit values (4-bit
 /// packed two per byte, the lower nibble first) standing for
-/// (q - 2^(bits - 1)) * scale, one scale per row (`block` 0) or per `block`
-/// columns.
+/// (q - z) * scale, one scale per row (`block` 0) or per `block` columns;
+/// z is the zero point of the scale (an unsigned byte each) or, without
+/// zero points, 2^(bits - 1).
 struct QuantizedWeights {
   Value bytes;  // [N, K * bits / 8] i8
   Value scales; // [N] or [N, K / block], any float type
   int64_t bits;
   int64_t block;
+  Value zeroPoints = nullptr; // the scales' shape, i8; or null
+
+  /// The zero point of the scale at `at` as `type` (f32 or i32).
+  Value zeroPointAt(OpBuilder &b, Location loc, ValueRange at,
+                    Type type) const;
 };
 
 /// Whether emitQuantizedContraction handles K columns of `weights`: every

@@ -56,7 +56,9 @@ protected:
         /*shared_fc1=*/Value(), /*shared_fc3=*/Value(),
         /*shared_fc2=*/Value(), /*shared_gate=*/Value(),
         /*fc1_scales=*/Value(), /*fc3_scales=*/Value(),
-        /*fc2_scales=*/Value(), routing, act);
+        /*fc2_scales=*/Value(), /*fc1_zero_points=*/Value(),
+        /*fc3_zero_points=*/Value(), /*fc2_zero_points=*/Value(), routing,
+        act);
     func::ReturnOp::create(b, loc);
     return layer;
   }

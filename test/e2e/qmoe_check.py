@@ -1,8 +1,8 @@
 """End-to-end check of com.microsoft.QMoE (quantized expert weights).
 
 Builds a QMoE model with random 4- or 8-bit weights (unsigned, symmetric
-zero point 2^(bits-1), 4-bit packed two per byte, lower nibble first) and
-per-row or per-block scales, compiles it with moe-opt (the weights stay
+zero point 2^(bits-1) or random zero points, 4-bit packed two per byte,
+lower nibble first) and per-row or per-block scales, compiles it with moe-opt (the weights stay
 bytes; the grouped GEMM dequantizes as it reads them), runs it with moe-run
 and compares with onnxruntime and with a NumPy reference written from the
 definition. Exits 1 when the relative L2 error exceeds 1e-4 against either
@@ -14,6 +14,7 @@ usage: qmoe_check.py WORKDIR [--bits 4|8] [--act swiglu|silu|relu|gelu]
        [--block B] [--tokens T] [--experts E] [--k K] [--hidden H]
        [--inter I] [--device cpu|cuda] [--compile-only] [--cpu NAME]
        [--int8 vnni|generic|auto] [--dtype float32|float16]
+       [--zero-points]
 """
 import argparse
 import os
@@ -52,6 +53,9 @@ p.add_argument("--cpu", default=None,
 p.add_argument("--reference", choices=["both", "numpy"], default="both",
                help="numpy alone where onnxruntime computes differently "
                     "(its 8-bit block-wise path)")
+p.add_argument("--zero-points", action="store_true",
+               help="asymmetric weights: random fc1/fc2_zero_points (packed "
+                    "as QMoE packs them)")
 args = p.parse_args()
 os.makedirs(args.workdir, exist_ok=True)
 
@@ -65,33 +69,55 @@ f1 = 2 * I if gated else I
 ELT = TensorProto.FLOAT16 if args.dtype == "float16" else TensorProto.FLOAT
 
 
+def pack(q):
+    """4-bit values two per byte along the last axis, lower nibble first
+    (an odd length padded with a zero nibble)."""
+    if bits == 8:
+        return q.astype(np.uint8)
+    if q.shape[-1] % 2:
+        q = np.concatenate([q, np.zeros(q.shape[:-1] + (1,), q.dtype)], -1)
+    return (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+
+
 def quantized(out, inn):
     q = rng.integers(0, 2 ** bits, (E, out, inn)).astype(np.uint8)
     blocks = inn // block if block else 1
     scales = (rng.random((E, out, blocks)) * 0.02 + 0.01).astype(args.dtype)
-    packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8) if bits == 4 else q
-    real = (q.astype(np.float64) - 2 ** (bits - 1)) * np.repeat(
-        scales.astype(np.float64), inn // blocks, axis=2)
-    return packed, scales if block else scales[:, :, 0], real
+    zero = np.full((E, out, blocks), 2 ** (bits - 1), np.uint8)
+    if args.zero_points:
+        zero = rng.integers(0, 2 ** bits, (E, out, blocks)).astype(np.uint8)
+    real = (q.astype(np.float64) - np.repeat(zero, inn // blocks, axis=2)) * \
+        np.repeat(scales.astype(np.float64), inn // blocks, axis=2)
+    # Per-row zero points are packed along the rows, per-block ones along
+    # the blocks of a row.
+    packed_zero = pack(zero) if block else pack(zero[:, :, 0])
+    return pack(q), scales if block else scales[:, :, 0], real, packed_zero
 
 
-p1, s1, w1 = quantized(f1, H)
-p2, s2, w2 = quantized(H, I)
+p1, s1, w1, z1 = quantized(f1, H)
+p2, s2, w2, z2 = quantized(H, I)
 attrs = dict(k=K, activation_type=args.act, normalize_routing_weights=1,
              expert_weight_bits=bits)
 if gated:
     attrs["swiglu_fusion"] = 1
 if block:
     attrs["block_size"] = block
-node = helper.make_node("QMoE", ["x", "logits", "w1", "s1", "", "w2", "s2", ""],
-                        ["y"], domain="com.microsoft", name="qmoe", **attrs)
-graph = helper.make_graph(
-    [node], "qmoe_check",
-    [helper.make_tensor_value_info("x", ELT, ["T", H]),
-     helper.make_tensor_value_info("logits", ELT, ["T", E])],
-    [helper.make_tensor_value_info("y", ELT, ["T", H])],
-    [numpy_helper.from_array(p1, "w1"), numpy_helper.from_array(s1, "s1"),
-     numpy_helper.from_array(p2, "w2"), numpy_helper.from_array(s2, "s2")])
+node_inputs = ["x", "logits", "w1", "s1", "", "w2", "s2", ""]
+initializers = [numpy_helper.from_array(p1, "w1"),
+                numpy_helper.from_array(s1, "s1"),
+                numpy_helper.from_array(p2, "w2"),
+                numpy_helper.from_array(s2, "s2")]
+if args.zero_points:
+    node_inputs += ["", "", "", "z1", "z2"]
+    initializers += [numpy_helper.from_array(z1, "z1"),
+                     numpy_helper.from_array(z2, "z2")]
+node = helper.make_node("QMoE", node_inputs, ["y"], domain="com.microsoft",
+                        name="qmoe", **attrs)
+graph = helper.make_graph([node], "qmoe_check",
+                          [helper.make_tensor_value_info("x", ELT, ["T", H]),
+                           helper.make_tensor_value_info("logits", ELT, ["T", E])],
+                          [helper.make_tensor_value_info("y", ELT, ["T", H])],
+                          initializers)
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
                                                 helper.make_opsetid("com.microsoft", 1)])
 model.ir_version = 8

@@ -32,7 +32,7 @@ namespace mlir::moe {
 /// build a variant of a GEMM by taking its parts, changing some and
 /// creating the new op, without restating every operand.
 struct ExpertMatmulParts {
-  Value input, weight, offsets, bias, scales;
+  Value input, weight, offsets, bias, scales, zeroPoints;
   Value gatherSlots; // with gatherK, or null
   int64_t gatherK = 0;
   Value combineSlots, combineWeights, combineInit; // all or none

@@ -65,3 +65,37 @@ func.func @layer_float_weight(%x: tensor<?x64xf32>, %l: tensor<?x8xf32>,
       {weight_bits = 4} -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }
+
+// -----
+
+func.func @zero_points_shape(%g: tensor<?x64xf32>, %w: tensor<4x32x64xi8>, %off: tensor<5xi32>,
+                             %s: tensor<4x32x4xf32>, %z: tensor<4x32x2xi8>) -> tensor<?x32xf32> {
+  // expected-error @+1 {{expects weight zero points dimension 2 (blocks) to be 4, got 2}}
+  %y = moe.expert_matmul %g, %w, %off scales(%s) zero_points(%z) {weight_bits = 8, quant_block = 16}
+      : (tensor<?x64xf32>, tensor<4x32x64xi8>, tensor<5xi32>, tensor<4x32x4xf32>, tensor<4x32x2xi8>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+func.func @zero_points_float(%g: tensor<?x64xf32>, %w: tensor<4x32x64xf32>, %off: tensor<5xi32>,
+                             %z: tensor<4x32xi8>) -> tensor<?x32xf32> {
+  // expected-error @+1 {{has weight zero points but float weights (weight_bits = 0)}}
+  %y = moe.expert_matmul %g, %w, %off zero_points(%z)
+      : (tensor<?x64xf32>, tensor<4x32x64xf32>, tensor<5xi32>, tensor<4x32xi8>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+func.func @layer_zero_points(%x: tensor<?x64xf32>, %l: tensor<?x8xf32>,
+                             %w1: tensor<8x256x32xi8>, %s1: tensor<8x256xf32>, %z1: tensor<8x128xi8>,
+                             %w2: tensor<8x64x64xi8>, %s2: tensor<8x64xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{expects fc1 zero points dimension 1 (fc1 width) to be 256, got 128}}
+  %y = moe.layer %x : tensor<?x64xf32> logits(%l : tensor<?x8xf32>)
+      fc1(%w1 : tensor<8x256x32xi8>) fc1_scales(%s1 : tensor<8x256xf32>) fc1_zero_points(%z1 : tensor<8x128xi8>)
+      fc2(%w2 : tensor<8x64x64xi8>) fc2_scales(%s2 : tensor<8x64xf32>)
+      routing <softmax, k = 2, renormalize> activation <silu, gated = interleaved>
+      {weight_bits = 4} -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

@@ -74,7 +74,7 @@ func.func @combine_init(%x: tensor<?x64xf32>, %w1: tensor<8x32x64xf32>, %off: te
 func.func @combine_missing(%x: tensor<?x64xf32>, %w1: tensor<8x32x64xf32>, %off: tensor<9xi32>,
                            %slots: tensor<?xi32>) {
   // expected-error @+1 {{a combine needs its slots, weights and init}}
-  %y = "moe.expert_matmul"(%x, %w1, %off, %slots) {operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 1, 0, 0>}
+  %y = "moe.expert_matmul"(%x, %w1, %off, %slots) {operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 1, 0, 0>}
       : (tensor<?x64xf32>, tensor<8x32x64xf32>, tensor<9xi32>, tensor<?xi32>) -> tensor<?x32xf32>
   return
 }

@@ -251,3 +251,26 @@ func.func @small_block(%x: tensor<?x16xf32>, %ids: tensor<?x1xi32>,
       : (tensor<?x16xf32>, tensor<2x8x16xf32>, tensor<3xi32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Quantized weights with zero points: the kernel takes them after the
+// scales and subtracts the weight's zero point (its row's, its block's)
+// from the unsigned value before scaling.
+// CHECK-LABEL: func.func @int4_zero_points
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul {{.*}} args({{.*}} : memref<2x8x2xf32, {{.*}}>, %{{.*}} : memref<2x8x2xi8, {{.*}}>, %{{.*}} : memref<?x8xf32>)
+// CHECK: gpu.func @expert_matmul({{.*}}, %[[S:.*]]: memref<2x8x2xf32, {{.*}}>, %[[Z:.*]]: memref<2x8x2xi8, {{.*}}>, %{{.*}}: memref<?x8xf32>)
+// CHECK: %[[Q:.*]] = arith.andi %{{.*}}, %c15_i32 : i32
+// CHECK: %[[ZB:.*]] = memref.load %[[Z]][%{{.*}}, %{{.*}}, %{{.*}}] : memref<2x8x2xi8
+// CHECK: %[[ZI:.*]] = arith.extui %[[ZB]] : i8 to i32
+// CHECK: %[[C:.*]] = arith.subi %[[Q]], %[[ZI]] : i32
+// CHECK: arith.sitofp %[[C]] : i32 to f32
+func.func @int4_zero_points(%x: tensor<?x32xf32>, %ids: tensor<?x1xi32>,
+                            %w: tensor<2x8x16xi8>, %s: tensor<2x8x2xf32>,
+                            %z: tensor<2x8x2xi8>) -> tensor<?x8xf32> {
+  %g, %off, %sl = moe.dispatch %x, %ids experts = 2 block = 64
+      : (tensor<?x32xf32>, tensor<?x1xi32>) -> (tensor<?x32xf32>, tensor<3xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %g, %w, %off scales(%s) zero_points(%z) {weight_bits = 4, quant_block = 16}
+      : (tensor<?x32xf32>, tensor<2x8x16xi8>, tensor<3xi32>, tensor<2x8x2xf32>, tensor<2x8x2xi8>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

@@ -25,3 +25,22 @@ func.func @args(%x: tensor<?x64xf32>, %logits: tensor<?x8xf32>,
       activation <silu, gated = interleaved> -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }
+
+// Quantized weights: scales and zero points are sliced like the weights.
+// CHECK-LABEL: func.func @zero_points
+// CHECK-DAG: %[[W:.*]] = tensor.extract_slice %{{.*}}[4, 0, 0] [4, 256, 32] [1, 1, 1] : tensor<8x256x32xi8> to tensor<4x256x32xi8>
+// CHECK-DAG: %[[S:.*]] = tensor.extract_slice %{{.*}}[4, 0, 0] [4, 256, 2] [1, 1, 1] : tensor<8x256x2xf32> to tensor<4x256x2xf32>
+// CHECK-DAG: %[[Z:.*]] = tensor.extract_slice %{{.*}}[4, 0, 0] [4, 256, 2] [1, 1, 1] : tensor<8x256x2xi8> to tensor<4x256x2xi8>
+// CHECK: moe.expert_matmul %{{.*}}, %[[W]], %{{.*}} scales(%[[S]]) zero_points(%[[Z]])
+// RR-LABEL: func.func @zero_points
+// RR: tensor.concat dim(0) {{.*}} -> tensor<4x256x2xi8>
+func.func @zero_points(%x: tensor<?x64xf32>, %logits: tensor<?x8xf32>,
+                       %w1: tensor<8x256x32xi8>, %s1: tensor<8x256x2xf32>, %z1: tensor<8x256x2xi8>,
+                       %w2: tensor<8x64x64xi8>, %s2: tensor<8x64x4xf32>, %z2: tensor<8x64x4xi8>) -> tensor<?x64xf32> {
+  %y = moe.layer %x : tensor<?x64xf32> logits(%logits : tensor<?x8xf32>)
+      fc1(%w1 : tensor<8x256x32xi8>) fc1_scales(%s1 : tensor<8x256x2xf32>) fc1_zero_points(%z1 : tensor<8x256x2xi8>)
+      fc2(%w2 : tensor<8x64x64xi8>) fc2_scales(%s2 : tensor<8x64x4xf32>) fc2_zero_points(%z2 : tensor<8x64x4xi8>)
+      routing <softmax, k = 2, renormalize>
+      activation <silu, gated = interleaved> {weight_bits = 4, quant_block = 32} -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

@@ -92,3 +92,32 @@ func.func @constant_weights(%g: tensor<?x2xf32>, %off: tensor<2xi32>)
       : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
   return %c, %s : tensor<?x2xf32>, tensor<?x2xf32>
 }
+
+// -----
+
+// Quantized separate gate and up projections with zero points: weights,
+// scales and zero points interleave by rows alike (zero points 1 2 | 3 4
+// become 1 3 2 4).
+// CHECK-LABEL: func.func @zero_points
+// CHECK-DAG: %[[W:.*]] = arith.constant dense_resource<[[RW:moe_interleaved[_0-9]*]]> : tensor<1x4x2xi8>
+// CHECK-DAG: %[[S:.*]] = arith.constant dense_resource<[[RS:moe_interleaved[_0-9]*]]> : tensor<1x4xf32>
+// CHECK-DAG: %[[Z:.*]] = arith.constant dense_resource<[[RZ:moe_interleaved[_0-9]*]]> : tensor<1x4xi8>
+// CHECK: moe.expert_matmul %{{.*}}, %[[W]], %{{.*}} scales(%[[S]]) zero_points(%[[Z]]) epilogue <silu, gated = interleaved> {weight_bits = 8 : i64}
+// CHECK-NOT: moe.activation
+// CHECK-DAG: [[RW]]: "0x080000000A0B1E1F0C0D2E2F"
+// CHECK-DAG: [[RZ]]: "0x0800000001030204"
+func.func @zero_points(%g: tensor<?x2xf32>, %off: tensor<2xi32>) -> tensor<?x2xf32> {
+  %w1 = arith.constant dense<[[[10, 11], [12, 13]]]> : tensor<1x2x2xi8>
+  %w3 = arith.constant dense<[[[30, 31], [46, 47]]]> : tensor<1x2x2xi8>
+  %s1 = arith.constant dense<[[0.5, 1.5]]> : tensor<1x2xf32>
+  %s3 = arith.constant dense<[[2.5, 3.5]]> : tensor<1x2xf32>
+  %z1 = arith.constant dense<[[1, 2]]> : tensor<1x2xi8>
+  %z3 = arith.constant dense<[[3, 4]]> : tensor<1x2xi8>
+  %gate = moe.expert_matmul %g, %w1, %off scales(%s1) zero_points(%z1) {weight_bits = 8}
+      : (tensor<?x2xf32>, tensor<1x2x2xi8>, tensor<2xi32>, tensor<1x2xf32>, tensor<1x2xi8>) -> tensor<?x2xf32>
+  %up = moe.expert_matmul %g, %w3, %off scales(%s3) zero_points(%z3) {weight_bits = 8}
+      : (tensor<?x2xf32>, tensor<1x2x2xi8>, tensor<2xi32>, tensor<1x2xf32>, tensor<1x2xi8>) -> tensor<?x2xf32>
+  %s = moe.activation %gate up(%up) <silu, gated = separate>
+      : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  return %s : tensor<?x2xf32>
+}

@@ -274,6 +274,74 @@ func.func @expert_matmul_int4_short(%g: tensor<?x6xf32>, %w: tensor<4x32x3xi8>,
 
 // -----
 
+// Zero points (one unsigned byte per scale): with blocks, the register
+// path's correction per weight row is a dot product of the scales times
+// the zero points with the blocks' sums of x; the panel subtracts each
+// block's zero point instead of 8.
+// CHECK-LABEL: func.func @expert_matmul_int4_zero_points
+// CHECK-SAME: %[[ZP:[a-z0-9]+]]: tensor<4x32x2xi8>
+// CHECK: %[[EZP:.*]] = tensor.extract_slice %[[ZP]][%{{.*}}, 0, 0] [1, 32, 2] [1, 1, 1] : tensor<4x32x2xi8> to tensor<32x2xi8>
+// CHECK: scf.if
+// CHECK: %[[XS:.*]] = vector.transfer_read {{.*}} : tensor<?x2xf32>, vector<2xf32>
+// CHECK: %[[S:.*]] = vector.transfer_read {{.*}} : tensor<32x2xf32>, vector<2xf32>
+// CHECK: %[[SX:.*]] = arith.mulf %[[S]], %[[XS]]
+// CHECK: %[[Z:.*]] = vector.transfer_read %[[EZP]]{{.*}} : tensor<32x2xi8>, vector<2xi8>
+// CHECK: %[[ZF:.*]] = arith.uitofp %[[Z]] : vector<2xi8> to vector<2xf32>
+// CHECK: %[[SXZ:.*]] = arith.mulf %[[SX]], %[[ZF]]
+// CHECK: %[[DOT:.*]] = vector.reduction <add>, %[[SXZ]]
+// CHECK: arith.subf %{{.*}}, %[[DOT]]
+// CHECK: } else {
+// CHECK: %[[PZ:.*]] = tensor.extract %[[EZP]][%{{.*}}, %{{.*}}] : tensor<32x2xi8>
+// CHECK: %[[PZF:.*]] = arith.uitofp %[[PZ]] : i8 to f32
+// CHECK: %[[CENTER:.*]] = vector.broadcast %[[PZF]] : f32 to vector<16xf32>
+// CHECK: %[[LO:.*]] = arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// CHECK: arith.subf %[[LO]], %[[CENTER]] : vector<16xf32>
+func.func @expert_matmul_int4_zero_points(%g: tensor<?x64xf32>, %w: tensor<4x32x32xi8>,
+                                          %off: tensor<5xi32>, %s: tensor<4x32x2xf32>,
+                                          %z: tensor<4x32x2xi8>) -> tensor<?x32xf32> {
+  %y = moe.expert_matmul %g, %w, %off scales(%s) zero_points(%z) {weight_bits = 4, quant_block = 32}
+      : (tensor<?x64xf32>, tensor<4x32x32xi8>, tensor<5xi32>, tensor<4x32x2xf32>, tensor<4x32x2xi8>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Per-row zero points: each weight row's correction, its zero point times
+// the negated sum of x, inside the row's reduction.
+// CHECK-LABEL: func.func @expert_matmul_int8_row_zero_points
+// CHECK: %[[Z:.*]] = tensor.extract %{{.*}}[%{{.*}}] : tensor<32xi8>
+// CHECK: %[[ZF:.*]] = arith.uitofp %[[Z]] : i8 to f32
+// CHECK: %[[ZV:.*]] = vector.broadcast %[[ZF]] : f32 to vector<16xf32>
+// CHECK: %[[NEG:.*]] = arith.negf %[[ZV]] : vector<16xf32>
+// CHECK: arith.mulf %{{.*}}, %[[NEG]]
+func.func @expert_matmul_int8_row_zero_points(%g: tensor<?x64xf32>, %w: tensor<4x32x64xi8>,
+                                              %off: tensor<5xi32>, %s: tensor<4x32xf32>,
+                                              %z: tensor<4x32xi8>) -> tensor<?x32xf32> {
+  %y = moe.expert_matmul %g, %w, %off scales(%s) zero_points(%z) {weight_bits = 8}
+      : (tensor<?x64xf32>, tensor<4x32x64xi8>, tensor<5xi32>, tensor<4x32xf32>, tensor<4x32xi8>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// The generic contraction reads the row's zero point as one more input.
+// CHECK-LABEL: func.func @expert_matmul_int4_short_zero_points
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x6xf32>, tensor<32x3xi8>, tensor<32xf32>, tensor<32xi8>)
+// CHECK-NEXT: ^bb0(%{{.*}}: f32, %{{.*}}: i8, %{{.*}}: f32, %[[Z:.*]]: i8, %{{.*}}: f32):
+// CHECK: %[[Q:.*]] = arith.andi
+// CHECK: %[[ZI:.*]] = arith.extui %[[Z]] : i8 to i32
+// CHECK: arith.subi %[[Q]], %[[ZI]] : i32
+func.func @expert_matmul_int4_short_zero_points(%g: tensor<?x6xf32>, %w: tensor<4x32x3xi8>,
+                                                %off: tensor<5xi32>, %s: tensor<4x32xf32>,
+                                                %z: tensor<4x32xi8>) -> tensor<?x32xf32> {
+  %y = moe.expert_matmul %g, %w, %off scales(%s) zero_points(%z) {weight_bits = 4}
+      : (tensor<?x6xf32>, tensor<4x32x3xi8>, tensor<5xi32>, tensor<4x32xf32>, tensor<4x32xi8>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
 // f16 weights: experts with fewer than 16 rows convert each weight in the
 // register tiles; more convert each panel of weight rows (32 here: the
 // 128 columns come in chunks of 32) to f32 once, then run the tiles on it.

@@ -34,6 +34,33 @@ func.func @int4_block32(%g: tensor<?x64xf32>, %w: tensor<4x32x32xi8>,
 
 // -----
 
+// Zero points: the rows of x keep their negated lane sums (times 1), and
+// each weight row's dot product starts from them times its zero points,
+// lane by lane (blocks of 32: the block of each lane's half).
+// CHECK-LABEL: func.func @int4_block32_zero_points
+// CHECK: %[[NEGSUMS:.*]] = arith.muli %{{.*}}, %cst{{.*}} : vector<16xi32>
+// CHECK: vector.transfer_write %[[NEGSUMS]]
+// CHECK: %[[START:.*]] = vector.transfer_read {{.*}} : tensor<?x16xi32>, vector<16xi32>
+// CHECK-DAG: %[[Z1:.*]] = tensor.extract %{{.*}}[%{{.*}}, %c1] : tensor<32x2xi8>
+// CHECK-DAG: %[[Z0:.*]] = tensor.extract %{{.*}}[%{{.*}}, %c0] : tensor<32x2xi8>
+// CHECK-DAG: %[[Z0I:.*]] = arith.extui %[[Z0]] : i8 to i32
+// CHECK-DAG: %[[Z1I:.*]] = arith.extui %[[Z1]] : i8 to i32
+// CHECK-DAG: %[[Z0V:.*]] = vector.broadcast %[[Z0I]] : i32 to vector<16xi32>
+// CHECK-DAG: %[[Z1V:.*]] = vector.broadcast %[[Z1I]] : i32 to vector<16xi32>
+// CHECK: %[[ZL:.*]] = vector.shuffle %[[Z0V]], %[[Z1V]] [0, 1, 2, 3, 20, 21, 22, 23, 8, 9, 10, 11, 28, 29, 30, 31]
+// CHECK: %[[ROWSTART:.*]] = arith.muli %[[START]], %[[ZL]] : vector<16xi32>
+// VNNI: func.call @moe_int8_dot_vnni(%[[ROWSTART]],
+// GENERIC: arith.addi %[[ROWSTART]],
+func.func @int4_block32_zero_points(%g: tensor<?x64xf32>, %w: tensor<4x32x32xi8>,
+                                   %off: tensor<5xi32>, %s: tensor<4x32x2xf32>,
+                                   %z: tensor<4x32x2xi8>) -> tensor<?x32xf32> {
+  %y = moe.expert_matmul %g, %w, %off scales(%s) zero_points(%z) {weight_bits = 4, quant_block = 32}
+      : (tensor<?x64xf32>, tensor<4x32x32xi8>, tensor<5xi32>, tensor<4x32x2xf32>, tensor<4x32x2xi8>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
 // K not a multiple of 64: the f32 register path.
 // CHECK-LABEL: func.func @int4_short
 // CHECK-NOT: moe_int8_dot_vnni
