@@ -12,13 +12,14 @@ weights per run).
 
 With --weights f16 the whole model is float16 (onnxruntime's f16 MoE).
 With --weights q4 or q8 the experts are com.microsoft.QMoE's (4- or 8-bit
-unsigned weights with a symmetric zero point, f32 scales per row or per
---block columns) against onnxruntime's CPU QMoE; bandwidth then counts the
+unsigned weights with a symmetric zero point, or random zero points with
+--zero-points; f32 scales per row or per --block columns) against
+onnxruntime's CPU QMoE; bandwidth then counts the
 packed bytes and scales the selected experts read.
 
 usage: moe_cpu_bench.py [--threads N] [--runs N] [--rounds N] [--cases coarse,fine]
        [--tokens 1,16,256] [--workdir DIR] [--skew S] [--weights f32|f16|q4|q8]
-       [--block B]
+       [--block B] [--zero-points] [--options PIPELINE-OPTIONS]
 """
 import argparse
 import os
@@ -46,6 +47,8 @@ p.add_argument("--weights", choices=["f32", "f16", "q4", "q8"], default="f32",
                     "activations), against onnxruntime's f16 MoE")
 p.add_argument("--block", type=int, default=32,
                help="quantized weights: columns per scale (0: one per row)")
+p.add_argument("--zero-points", action="store_true",
+               help="q4/q8: random fc1/fc2_zero_points (asymmetric weights)")
 p.add_argument("--options", default="",
                help="pipeline options, e.g. fuse-activation=0")
 args = p.parse_args()
@@ -98,17 +101,24 @@ def build_model(path, H, I, E, K):
         scales = (rng.random((E, out, blocks)) * 0.002 + 0.001).astype(np.float32)
         if not block:
             scales = scales[:, :, 0]
+        zero = rng.integers(0, 2 ** bits, scales.shape).astype(np.uint8)
+        if bits == 4:  # packed along the last axis (of even length here)
+            zero = (zero[..., 0::2] | (zero[..., 1::2] << 4)).astype(np.uint8)
         return [numpy_helper.from_array(q, name),
-                numpy_helper.from_array(scales, name + "_scales")]
+                numpy_helper.from_array(scales, name + "_scales"),
+                numpy_helper.from_array(zero, name + "_zero_points")]
 
-    inits = quantized("w1", 2 * I, H) + quantized("w2", H, I)
+    w1, w2 = quantized("w1", 2 * I, H), quantized("w2", H, I)
+    inits = w1[:2] + w2[:2] + (w1[2:] + w2[2:] if args.zero_points else [])
     attrs = dict(k=K, activation_type="swiglu", swiglu_fusion=1,
                  normalize_routing_weights=1, expert_weight_bits=bits)
     if block:
         attrs["block_size"] = block
     node = helper.make_node(
         "QMoE", ["hidden_states", "router_logits", "w1", "w1_scales", "",
-                 "w2", "w2_scales", ""], ["y"], domain="com.microsoft",
+                 "w2", "w2_scales", ""] +
+        (["", "", "", "w1_zero_points", "w2_zero_points"]
+         if args.zero_points else []), ["y"], domain="com.microsoft",
         name="qmoe", **attrs)
     graph = helper.make_graph(
         [node], "qmoe_bench",
