@@ -10,7 +10,9 @@ GFLOP/s against the measured sgemm ceiling, and our effective bandwidth
 against the measured stream bandwidth (bytes of the selected experts'
 weights per run).
 
-With --weights f16 the whole model is float16 (onnxruntime's f16 MoE).
+With --weights f16 the whole model is float16 (onnxruntime's f16 MoE);
+with bf16 bfloat16, against onnxruntime on the f32 model of the same
+weights (it has no CPU MoE for bfloat16).
 With --weights q4 or q8 the experts are com.microsoft.QMoE's (4- or 8-bit
 unsigned weights with a symmetric zero point, or random zero points with
 --zero-points; f32 scales per row or per --block columns) against
@@ -18,7 +20,7 @@ onnxruntime's CPU QMoE; bandwidth then counts the
 packed bytes and scales the selected experts read.
 
 usage: moe_cpu_bench.py [--threads N] [--runs N] [--rounds N] [--cases coarse,fine]
-       [--tokens 1,16,256] [--workdir DIR] [--skew S] [--weights f32|f16|q4|q8]
+       [--tokens 1,16,256] [--workdir DIR] [--skew S] [--weights f32|f16|bf16|q4|q8]
        [--block B] [--zero-points] [--options PIPELINE-OPTIONS]
 """
 import argparse
@@ -42,7 +44,8 @@ p.add_argument("--workdir", default=None)
 p.add_argument("--skew", type=float, default=0.0,
                help="added to the router logits of the first eighth of the "
                     "experts, so that routing is uneven (0: uniform)")
-p.add_argument("--weights", choices=["f32", "f16", "q4", "q8"], default="f32",
+p.add_argument("--weights", choices=["f32", "f16", "bf16", "q4", "q8"],
+               default="f32",
                help="f16: the whole model in float16 (weights and "
                     "activations), against onnxruntime's f16 MoE")
 p.add_argument("--block", type=int, default=32,
@@ -84,9 +87,8 @@ def machine_limits():
 
 
 def build_model(path, H, I, E, K):
-    if args.weights in ("f32", "f16"):
-        dtype = np.float16 if args.weights == "f16" else np.float32
-        onnx.save(build_moe_model(E=E, H=H, I=I, K=K, dtype=dtype,
+    if args.weights in ("f32", "f16", "bf16"):
+        onnx.save(build_moe_model(E=E, H=H, I=I, K=K, dtype=float_type(),
                                   name="moe_bench"), path)
         return
     from onnx import TensorProto, helper, numpy_helper
@@ -129,10 +131,18 @@ def build_model(path, H, I, E, K):
         helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]), path)
 
 
+def float_type():
+    """The model's activation type (and its weights', when float)."""
+    if args.weights == "bf16":
+        import ml_dtypes
+        return ml_dtypes.bfloat16
+    return np.float16 if args.weights == "f16" else np.float32
+
+
 def weight_bytes_per_expert(H, I):
     """Bytes of one expert's three matrices as stored (packed + scales)."""
-    if args.weights in ("f32", "f16"):
-        return 3 * H * I * (2 if args.weights == "f16" else 4)
+    if args.weights in ("f32", "f16", "bf16"):
+        return 3 * H * I * (4 if args.weights == "f32" else 2)
     bits = 4 if args.weights == "q4" else 8
     scales = 3 * H * I // args.block if args.block else 3 * H
     return 3 * H * I * bits // 8 + scales * 4
@@ -160,15 +170,27 @@ def main():
         so = ort.SessionOptions()
         so.intra_op_num_threads = args.threads
         so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        peer = model
+        if args.weights == "bf16":
+            # onnxruntime has no CPU MoE for bfloat16: its peer is the f32
+            # model of the same (exactly widened) weights.
+            peer = os.path.join(work, f"{case}-f32.onnx")
+            onnx.save(build_moe_model(E=E, H=H, I=I, K=K, dtype=np.float32,
+                                      name="moe_bench"), peer)
+        sess = ort.InferenceSession(peer, so, providers=["CPUExecutionProvider"])
         for t in [int(x) for x in args.tokens.split(",")]:
             rng = np.random.default_rng(1)
-            act = np.float16 if args.weights == "f16" else np.float32
+            act = float_type()
             x = rng.standard_normal((t, H)).astype(act)
             logits = rng.standard_normal((t, E)).astype(act)
             logits[:, : max(1, E // 8)] += args.skew
-            np.save(os.path.join(work, "x.npy"), x)
-            np.save(os.path.join(work, "l.npy"), logits)
+            # moe-run reads bfloat16 as raw uint16.
+            raw = (lambda a: a.view(np.uint16)) if args.weights == "bf16" \
+                else (lambda a: a)
+            np.save(os.path.join(work, "x.npy"), raw(x))
+            np.save(os.path.join(work, "l.npy"), raw(logits))
+            if args.weights == "bf16":
+                x, logits = x.astype(np.float32), logits.astype(np.float32)
             feeds = {"hidden_states": x, "router_logits": logits}
             ours, theirs = alternate(
                 lib, [os.path.join(work, "x.npy"), os.path.join(work, "l.npy")],

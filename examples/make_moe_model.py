@@ -23,7 +23,7 @@ def build_moe_model(E, H, I, K, dtype=np.float32, seed=0, name="mixtral_moe"):
     rng = np.random.default_rng(seed)
     w1 = (rng.standard_normal((E, 2 * I, H)) / np.sqrt(H)).astype(dtype)
     w2 = (rng.standard_normal((E, H, I)) / np.sqrt(I)).astype(dtype)
-    elt = TensorProto.FLOAT if dtype == np.float32 else TensorProto.FLOAT16
+    elt = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
     node = helper.make_node(
         "MoE", ["hidden_states", "router_logits", "fc1_experts_weights", "",
                 "fc2_experts_weights"], ["output"], domain="com.microsoft",
