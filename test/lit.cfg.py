@@ -44,6 +44,16 @@ python_rss = python.replace("detect_leaks=0", "detect_leaks=0:quarantine_size_mb
 config.substitutions.append(("%python_rss", python_rss))
 config.substitutions.append(("%python", python))
 
+# CPU features that tests of their instructions need to run them.
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next((line.split(":", 1)[1].split() for line in cpuinfo
+                      if line.startswith("flags")), [])
+except OSError:
+    flags = []
+if "avx512_bf16" in flags:
+    config.available_features.add("avx512bf16")
+
 # The CUDA toolkit is optional: ptxas-based checks need it, GPU execution
 # tests need a GPU as well.
 if config.moe_ptxas and os.path.exists(config.moe_ptxas):

@@ -26,7 +26,7 @@ void mlir::moe::buildCPUPipeline(OpPassManager &pm,
   detail::addMoEToLinalg(pm, /*cpu=*/true, options.int8Activations);
 
   detail::addBufferization(pm);
-  pm.addPass(createCPUDefineInt8Dot());
+  pm.addPass(createCPUDefineDotIntrinsics());
   pm.addPass(createCPUFreeBuffersEarly());
   pm.addPass(createCPUPrefetchWeights());
 

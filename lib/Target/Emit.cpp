@@ -12,6 +12,7 @@
 #include "moe/Target/SafeOutput.h"
 
 #include "EntryPoint.h"
+#include "ExpandBF16.h"
 #include "OutlineLongBlocks.h"
 #include "Weights.h"
 
@@ -236,6 +237,10 @@ LogicalResult moe::emitModule(ModuleOp module, EmitKind kind,
               "on a VNNI host) but the target CPU '"
            << tm->getTargetCPU()
            << "' lacks it: compile with int8-activations=generic for it";
+  // bf16 GEMMs use vdpbf16ps where the target has it, the same sums in
+  // plain vector code elsewhere (and bf16 rounding without a libcall).
+  if (!tm->getMCSubtargetInfo()->checkFeatures("+avx512bf16"))
+    detail::expandBF16(*llvmModule);
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tm->getTargetTriple());
   {

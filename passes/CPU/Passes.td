@@ -131,16 +131,20 @@ def CPUOutlineLoopNests : Pass<"moe-cpu-outline-loop-nests", "::mlir::ModuleOp">
                            "::mlir::LLVM::LLVMDialect"];
 }
 
-def CPUDefineInt8Dot : Pass<"moe-cpu-define-int8-dot", "::mlir::ModuleOp"> {
-  let summary = "Give the int8 quantized GEMM's VNNI dot product its body";
+def CPUDefineDotIntrinsics
+    : Pass<"moe-cpu-define-dot-intrinsics", "::mlir::ModuleOp"> {
+  let summary = "Give the GEMMs' dot-product declarations their bodies";
   let description = [{
-    With `int8-activations`, the expert GEMMs of few rows on VNNI CPUs call
-    the module's private declaration `moe_int8_dot_vnni(acc, w, x)`
-    (vector<16xi32>, vector<64xi8> unsigned, vector<64xi8> signed). That
+    The expert GEMMs call their dot-product instructions through private
+    declarations of the module: with `int8-activations` on VNNI CPUs
+    `moe_int8_dot_vnni(acc, w, x)` (vector<16xi32>, vector<64xi8> unsigned,
+    vector<64xi8> signed), with bf16 weights and activations
+    `moe_bf16_dot(acc, a, b)` (vector<16xf32>, two vector<32xbf16>). The
     call keeps the intrinsic out of the tensor-level IR, where one-shot
     bufferization rejects ops whose memory effects it cannot know. After
-    bufferization this pass defines the function as one
-    `llvm.x86.avx512.vpdpbusd.512` (internal linkage; LLVM inlines it).
+    bufferization this pass defines each declared one as a single
+    `llvm.x86.avx512.vpdpbusd.512` or `llvm.x86.avx512bf16.dpbf16ps.512`
+    (internal linkage; LLVM inlines it).
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

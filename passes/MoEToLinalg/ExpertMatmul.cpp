@@ -14,6 +14,7 @@
 #include "Utils/TiledContraction.h"
 #include "moe/Dialect/MoE.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -529,11 +530,23 @@ struct ExpertMatmulLowering : OpRewritePattern<ExpertMatmulOp> {
         out = emitTiledContraction(rewriter, loc, xs, ws, dest, w.count, w.n,
                                    kk, ep);
       } else {
-        // f16/bf16 weights: few rows convert in the tiles, more convert
-        // each panel once.
+        // f16/bf16 weights: few rows convert in the tiles (bf16 with bf16
+        // activations: dot products of 32 bf16 pairs, nothing converted),
+        // more convert each panel once (vdpbf16ps has half the f32
+        // multiply-add rate: compute-bound rows are faster in f32).
+        func::FuncOp dot =
+            bf16Dottable(xs, ws, k)
+                ? declareDot(op->getParentOfType<ModuleOp>(), loc, kBF16Dot,
+                             VectorType::get({16}, rewriter.getF32Type()),
+                             VectorType::get({32}, rewriter.getBF16Type()))
+                : func::FuncOp();
         out = emitByRowCount(
             rewriter, loc, w.count, kFloatPanelRows,
             [&](OpBuilder &b, Location l) {
+              if (dot)
+                return emitBF16Contraction(
+                    b, l, xs, ws, dest, w.count,
+                    getValueOrCreateConstantIndexOp(b, l, w.n), k, dot, ep);
               return emitTiledContraction(b, l, xs, ws, dest, w.count, w.n, kk,
                                           ep);
             },

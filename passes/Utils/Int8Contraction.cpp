@@ -18,7 +18,7 @@
 // activation scale and, for 32-column weight blocks, its weight scale.
 //
 // On VNNI CPUs the dot product is a call to the module's private
-// `moe_int8_dot_vnni`, which moe-cpu-define-int8-dot defines after
+// `moe_int8_dot_vnni`, which moe-cpu-define-dot-intrinsics defines after
 // bufferization as the vpdpbusd intrinsic (and LLVM inlines).
 //
 // The weights' zero point c is folded in: the dot product starts from
@@ -303,16 +303,10 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
 } // namespace
 
 func::FuncOp mlir::moe::declareInt8DotVNNI(ModuleOp module, Location loc) {
-  if (auto fn = module.lookupSymbol<func::FuncOp>(kInt8DotVNNI))
-    return fn;
-  OpBuilder top(module.getBodyRegion());
   MLIRContext *ctx = module.getContext();
-  Type acc = VectorType::get({kLanes}, IntegerType::get(ctx, 32));
-  Type bytes = VectorType::get({kGroup}, IntegerType::get(ctx, 8));
-  auto fn = func::FuncOp::create(
-      top, loc, kInt8DotVNNI, top.getFunctionType({acc, bytes, bytes}, {acc}));
-  fn.setPrivate();
-  return fn;
+  return declareDot(module, loc, kInt8DotVNNI,
+                    VectorType::get({kLanes}, IntegerType::get(ctx, 32)),
+                    VectorType::get({kGroup}, IntegerType::get(ctx, 8)));
 }
 
 bool mlir::moe::int8Vectorizable(int64_t k, int64_t bits, int64_t block) {

@@ -220,6 +220,27 @@ Value emitTiles(OpBuilder &b, Location loc, Value x, Value w, Value acc,
 }
 } // namespace
 
+Value mlir::moe::emitFoldedSums(OpBuilder &b, Location loc,
+                                ArrayRef<Value> accs) {
+  return foldSums(b, loc, accs,
+                  arith::FastMathFlagsAttr::get(
+                      b.getContext(), arith::FastMathFlags::reassoc |
+                                          arith::FastMathFlags::contract));
+}
+
+func::FuncOp mlir::moe::declareDot(ModuleOp module, Location loc,
+                                   const DotIntrinsic &dot, Type acc,
+                                   Type operand) {
+  if (auto fn = module.lookupSymbol<func::FuncOp>(dot.function))
+    return fn;
+  OpBuilder top(module.getBodyRegion());
+  auto fn = func::FuncOp::create(
+      top, loc, dot.function,
+      top.getFunctionType({acc, operand, operand}, {acc}));
+  fn.setPrivate();
+  return fn;
+}
+
 Value mlir::moe::emitTileStore(OpBuilder &b, Location loc,
                                const TileEpilogue *epilogue, Value sums,
                                Value acc, Value m0, Value n0, int64_t tm,

@@ -44,6 +44,11 @@ Value emitTiledContraction(OpBuilder &b, Location loc, Value x, Value w,
                            OpFoldResult k,
                            const TileEpilogue *epilogue = nullptr);
 
+/// One vector<16xf32> whose lane t is the sum of the lanes of `accs[t]`
+/// (16 vector<16xf32> accumulators of a tile), by pairwise transposing
+/// folds: cheaper than 16 horizontal reductions.
+Value emitFoldedSums(OpBuilder &b, Location loc, ArrayRef<Value> accs);
+
 /// How quantized weights are stored: unsigned `bits`-bit values (4-bit
 /// packed two per byte, the lower nibble first) standing for
 /// (q - z) * scale, one scale per row (`block` 0) or per `block` columns;
@@ -98,9 +103,29 @@ Value emitRowTiles(OpBuilder &b, Location loc, Value acc, Value rows, int64_t n,
 /// code that any target runs.
 enum class Int8Dot { VNNI, Generic };
 
-/// The private function through which the VNNI form calls vpdpbusd
-/// (vector<16xi32> acc, vector<64xi8> unsigned, vector<64xi8> signed).
-inline constexpr llvm::StringLiteral kInt8DotVNNI = "moe_int8_dot_vnni";
+/// A dot-product instruction that the GEMMs call through a private
+/// function of the module: `function(acc, a, b) -> acc`, defined after
+/// bufferization as the LLVM `intrinsic` (moe-cpu-define-dot-intrinsics).
+/// The call keeps the intrinsic out of tensor-level IR, where one-shot
+/// bufferization rejects ops of unknown memory effects.
+struct DotIntrinsic {
+  llvm::StringLiteral function, intrinsic;
+};
+
+/// vpdpbusd (AVX512-VNNI): vector<16xi32> acc, vector<64xi8> unsigned,
+/// vector<64xi8> signed; each lane adds 4 byte products.
+inline constexpr DotIntrinsic kInt8DotVNNI{"moe_int8_dot_vnni",
+                                           "llvm.x86.avx512.vpdpbusd.512"};
+/// vdpbf16ps (AVX512-BF16): vector<16xf32> acc, two vector<32xbf16>; lane
+/// l adds the products of elements 2l + 1, then 2l. lib/Target expands it
+/// into plain vector code for targets without AVX512-BF16.
+inline constexpr DotIntrinsic kBF16Dot{"moe_bf16_dot",
+                                       "llvm.x86.avx512bf16.dpbf16ps.512"};
+
+/// The private declaration of `dot` in `module` (created once) with
+/// accumulator type `acc` and operand type `operand`.
+func::FuncOp declareDot(ModuleOp module, Location loc, const DotIntrinsic &dot,
+                        Type acc, Type operand);
 
 /// Whether emitInt8Contraction handles K columns of `bits`-bit weights
 /// with `block`-column scales: groups of 64 columns whose 32-column halves
@@ -121,11 +146,22 @@ Value emitInt8Contraction(OpBuilder &b, Location loc, Value x,
                           func::FuncOp vnniDot,
                           const TileEpilogue *epilogue = nullptr);
 
-/// The private declaration through which the int8 form calls vpdpbusd in
-/// `module` (created once): a call keeps the intrinsic out of tensor-level
-/// IR, where one-shot bufferization rejects ops of unknown memory effects;
-/// moe-cpu-define-int8-dot defines it after bufferization.
+/// The declaration through which the int8 form calls vpdpbusd in `module`.
 func::FuncOp declareInt8DotVNNI(ModuleOp module, Location loc);
+
+/// Whether emitBF16Contraction handles x and w (bf16 both) with K columns:
+/// K static, positive and a multiple of 32.
+bool bf16Dottable(Value x, Value w, int64_t k);
+
+/// dest[m, n] = epilogue(sum_c x[m, c] * w[n, c]) for bf16 x and w, 32
+/// products per instruction (`dot`, from declareDot with kBF16Dot) summed
+/// in f32 lanes: 4 x 4 tiles of rows, then single rows (decode) against 4
+/// weight rows at a time. No conversion of either operand, so prefill runs
+/// at twice the f32 multiply-add rate and decode reads each weight once.
+Value emitBF16Contraction(OpBuilder &b, Location loc, Value x, Value w,
+                          Value dest, Value rows, Value n, int64_t k,
+                          func::FuncOp dot,
+                          const TileEpilogue *epilogue = nullptr);
 
 /// Rows [n0, n0 + rows) of a float weight `w` [N, K] (f16, bf16) as an
 /// f32 [rows, K] tensor; K a multiple of 16.

@@ -17,9 +17,11 @@ usage: moe_cpu_check.py WORKDIR [--tokens T] [--hidden H] [--inter I]
        [--experts E] [--k K] [--act relu|gelu|silu|swiglu] [--fusion 0|1|2]
        [--bias] [--renorm] [--batched] [--dtype f32|f16|bf16] [--seed S]
        [--device cpu|cuda] [--sm 80|86|89|90] [--compile-only]
+       [--cpu NAME] [--count MNEMONIC] [--save-output NPY]
 """
 import argparse
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -61,6 +63,11 @@ p.add_argument("--tolerance", type=float, default=None,
                     "for f16)")
 p.add_argument("--options", default="",
                help="extra pipeline options, e.g. fuse-activation=0")
+p.add_argument("--count", default=None, metavar="MNEMONIC",
+               help="print how many MNEMONIC instructions the library has "
+                    "(objdump), e.g. vdpbf16ps")
+p.add_argument("--save-output", default=None, metavar="NPY",
+               help="also save our output (raw bits for bfloat16)")
 args = p.parse_args()
 
 os.makedirs(args.workdir, exist_ok=True)
@@ -141,6 +148,13 @@ lib = compile_model(
                          if args.device.startswith("cuda") else "") if o),
     sm=args.sm if args.device.startswith("cuda") else None,
     extra=[f"--cpu={args.cpu}"] if args.cpu else [])
+if args.count:
+    # objdump -d lines: "address:<TAB>bytes<TAB>mnemonic operands".
+    text = subprocess.run(["objdump", "-d", lib], check=True,
+                          capture_output=True, text=True).stdout
+    fields = (line.split("\t") for line in text.splitlines())
+    n = sum(1 for f in fields if len(f) > 2 and f[2].split()[:1] == [args.count])
+    print(f"{args.count}: {n}")
 if args.compile_only:
     print(f"compiled for {args.device}"
           + (f" sm_{args.sm} without register spills" if args.device.startswith("cuda") else ""))
@@ -156,6 +170,11 @@ else:
     ours = run_cli(lib, [x, logits], args.workdir, device=args.device)
     if args.dtype == "bf16":  # moe-run writes bfloat16 as raw uint16
         ours = ours.view(np_type)
+
+
+if args.save_output:
+    np.save(args.save_output,
+            ours.view(np.uint16) if args.dtype == "bf16" else ours)
 
 
 def numpy_reference():

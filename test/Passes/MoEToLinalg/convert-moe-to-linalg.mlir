@@ -75,12 +75,12 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // k loop carries 16 vector sums along k (k = 32, a multiple of 16), folded
 // pairwise by shuffles into one vector of the 16 results (15 adds, not 16
 // horizontal reductions); the bias (a row of 4, spread over the tile's 4
-// rows) is added and the sums rounded to bf16 in registers, then written as
+// rows) is added and the sums rounded to f16 in registers, then written as
 // 4 rows of 4. The 1-3 remaining rows are one r x 8 tile of scalar sums
 // (reassociation allowed so that LLVM vectorizes it) with the same
 // epilogue.
 // CHECK-LABEL: func.func @expert_matmul
-// CHECK: %[[EMPTY:.*]] = tensor.empty(%{{.*}}) : tensor<?x32xbf16>
+// CHECK: %[[EMPTY:.*]] = tensor.empty(%{{.*}}) : tensor<?x32xf16>
 // CHECK: %[[END:.*]] = tensor.extract %{{.*}}[%c4] : tensor<5xi32>
 // CHECK: %[[USED:.*]] = arith.minui
 // CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[EMPTY]][%[[USED]], 0]
@@ -94,28 +94,28 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // CHECK: %[[FEW:.*]] = arith.cmpi ult, %[[LIST]]#1, %c4
 // CHECK: %[[CHUNKS:.*]] = arith.select %[[FEW]], %c4, %[[HALVES]]
 // CHECK: %[[WORK:.*]] = arith.muli %[[LIST]]#1, %[[CHUNKS]]
-// CHECK: scf.forall (%[[I:.*]]) in (%[[WORK]]) shared_outs(%[[OUT:.*]] = %[[ZERO]]) -> (tensor<?x32xbf16>)
+// CHECK: scf.forall (%[[I:.*]]) in (%[[WORK]]) shared_outs(%[[OUT:.*]] = %[[ZERO]]) -> (tensor<?x32xf16>)
 // CHECK: %[[SLOT:.*]] = arith.divui %[[I]], %[[CHUNKS]]
 // CHECK: %[[WIDTH:.*]] = arith.divui %c32, %[[CHUNKS]]
 // CHECK: %[[CH:.*]] = arith.remui %[[I]], %[[CHUNKS]]
 // CHECK: %[[N0:.*]] = arith.muli %[[CH]], %[[WIDTH]]
 // CHECK: %[[EI:.*]] = tensor.extract %[[LIST]]#0[%[[SLOT]]]
 // CHECK: %[[E:.*]] = arith.index_cast %[[EI]]
-// CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[LO:.*]], 0] [%[[COUNT:.*]], 32] [1, 1] : tensor<?x32xbf16> to tensor<?x32xbf16>
-// CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[N0]], 0] [1, %[[WIDTH]], 32] [1, 1, 1] : tensor<4x32x32xbf16> to tensor<?x32xbf16>
+// CHECK: %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[LO:.*]], 0] [%[[COUNT:.*]], 32] [1, 1] : tensor<?x32xf16> to tensor<?x32xf16>
+// CHECK: %[[WS:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[N0]], 0] [1, %[[WIDTH]], 32] [1, 1, 1] : tensor<4x32x32xf16> to tensor<?x32xf16>
 // CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][%[[LO]], %[[N0]]] [%[[COUNT]], %[[WIDTH]]] [1, 1]
-// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}} = %[[DEST]]) -> (tensor<?x?xbf16>)
-// CHECK: scf.for %[[M0:.*]] = %c0 to %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xbf16>)
+// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}} = %[[DEST]]) -> (tensor<?x?xf16>)
+// CHECK: scf.for %[[M0:.*]] = %c0 to %{{.*}} step %c4 iter_args(%{{.*}}) -> (tensor<?x?xf16>)
 // CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK-COUNT-4: vector.transfer_read %[[X]]{{.*}} : tensor<?x32xbf16>, vector<16xbf16>
-// CHECK-COUNT-4: vector.transfer_read %[[WS]]{{.*}} : tensor<?x32xbf16>, vector<16xbf16>
+// CHECK-COUNT-4: vector.transfer_read %[[X]]{{.*}} : tensor<?x32xf16>, vector<16xf16>
+// CHECK-COUNT-4: vector.transfer_read %[[WS]]{{.*}} : tensor<?x32xf16>, vector<16xf16>
 // CHECK-COUNT-16: vector.fma {{.*}} : vector<16xf32>
 // CHECK-COUNT-15: arith.addf {{.*}} fastmath<reassoc,contract> : vector<16xf32>
-// CHECK: %[[B:.*]] = vector.transfer_read %{{.*}}[%[[E]], %{{.*}}], {{.*}} : tensor<4x32xbf16>, vector<4xbf16>
+// CHECK: %[[B:.*]] = vector.transfer_read %{{.*}}[%[[E]], %{{.*}}], {{.*}} : tensor<4x32xf16>, vector<4xf16>
 // CHECK: vector.shuffle %[[B]], %[[B]] [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]
 // CHECK: arith.addf {{.*}} : vector<16xf32>
-// CHECK: arith.truncf {{.*}} : vector<16xf32> to vector<16xbf16>
-// CHECK-COUNT-4: vector.transfer_write {{.*}} : vector<4xbf16>, tensor<?x?xbf16>
+// CHECK: arith.truncf {{.*}} : vector<16xf32> to vector<16xf16>
+// CHECK-COUNT-4: vector.transfer_write {{.*}} : vector<4xf16>, tensor<?x?xf16>
 // CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32)
 // CHECK: vector.from_elements {{.*}} : vector<4xf32>
 // CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
@@ -124,11 +124,11 @@ func.func @dispatch(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>)
 // CHECK: arith.extf
 // CHECK: scf.if
 // CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], %[[N0]]] [%[[COUNT]], %[[WIDTH]]] [1, 1]
-func.func @expert_matmul(%g: tensor<?x32xbf16>, %w: tensor<4x32x32xbf16>,
-                         %off: tensor<5xi32>, %b: tensor<4x32xbf16>) -> tensor<?x32xbf16> {
+func.func @expert_matmul(%g: tensor<?x32xf16>, %w: tensor<4x32x32xf16>,
+                         %off: tensor<5xi32>, %b: tensor<4x32xf16>) -> tensor<?x32xf16> {
   %y = moe.expert_matmul %g, %w, %off bias(%b)
-      : (tensor<?x32xbf16>, tensor<4x32x32xbf16>, tensor<5xi32>, tensor<4x32xbf16>) -> tensor<?x32xbf16>
-  return %y : tensor<?x32xbf16>
+      : (tensor<?x32xf16>, tensor<4x32x32xf16>, tensor<5xi32>, tensor<4x32xf16>) -> tensor<?x32xf16>
+  return %y : tensor<?x32xf16>
 }
 
 // -----
@@ -338,6 +338,37 @@ func.func @expert_matmul_int4_short_zero_points(%g: tensor<?x6xf32>, %w: tensor<
   %y = moe.expert_matmul %g, %w, %off scales(%s) zero_points(%z) {weight_bits = 4}
       : (tensor<?x6xf32>, tensor<4x32x3xi8>, tensor<5xi32>, tensor<4x32xf32>, tensor<4x32xi8>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// bf16 activations and weights: experts with fewer than 16 rows sum 32
+// products per call of the module's dot declaration (vdpbf16ps once
+// defined), nothing converted: 4 x 4 tiles (16 accumulators folded
+// together), then single rows against 4 weight rows (reduced one by one).
+// More rows take the converted panels.
+// CHECK-LABEL: func.func private @moe_bf16_dot(vector<16xf32>, vector<32xbf16>, vector<32xbf16>) -> vector<16xf32>
+// CHECK-LABEL: func.func @expert_matmul_bf16
+// CHECK: tensor.extract_slice {{.*}} : tensor<4x32x64xbf16> to tensor<?x64xbf16>
+// CHECK: %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c16 : index
+// CHECK: scf.if %[[FEW]]
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c32 iter_args({{.*}}) -> (vector<16xf32>, {{.*}}) {
+// CHECK: %[[X:.*]] = vector.transfer_read %[[XS:[a-z_0-9]+]]{{.*}} : tensor<?x64xbf16>, vector<32xbf16>
+// CHECK-COUNT-3: vector.transfer_read %[[XS]]
+// CHECK: %[[W:.*]] = vector.transfer_read {{.*}} : tensor<?x64xbf16>, vector<32xbf16>
+// CHECK: func.call @moe_bf16_dot(%{{.*}}, %[[X]], %[[W]])
+// CHECK-COUNT-15: func.call @moe_bf16_dot
+// CHECK: vector.shuffle
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c32 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
+// CHECK-COUNT-4: func.call @moe_bf16_dot
+// CHECK-COUNT-4: vector.reduction <add>
+// CHECK: } else {
+// CHECK: arith.extf %{{.*}} : vector<16xbf16> to vector<16xf32>
+func.func @expert_matmul_bf16(%g: tensor<?x64xbf16>, %w: tensor<4x32x64xbf16>,
+                              %off: tensor<5xi32>) -> tensor<?x32xbf16> {
+  %y = moe.expert_matmul %g, %w, %off
+      : (tensor<?x64xbf16>, tensor<4x32x64xbf16>, tensor<5xi32>) -> tensor<?x32xbf16>
+  return %y : tensor<?x32xbf16>
 }
 
 // -----
