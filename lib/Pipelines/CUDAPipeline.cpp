@@ -19,6 +19,7 @@
 #include "moe/Passes/MoE.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
@@ -57,6 +58,13 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(createGPUDeviceChecks());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createGPUMergeModules());
+  // One stream per call: launches, fills, copies and buffers in order on
+  // it, the host waiting only where it touches memory: once, at the end,
+  // where it also reads the kernels' check flags.
+  pm.addPass(createGPUDeferHostChecks());
+  pm.addNestedPass<func::FuncOp>(createGPUStreamAllocations());
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+  pm.addNestedPass<func::FuncOp>(createGPUMergeWaits());
   GpuNVVMAttachTargetOptions target;
   target.chip = "sm_" + options.sm;
   target.optLevel = 3;

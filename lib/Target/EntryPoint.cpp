@@ -290,7 +290,8 @@ void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
         "    moe__fail(error, error_size, \"%s\", "
      << runtime::kErrorMessage << "());\n";
   if (cuda)
-    os << "    for (int32_t i = 0; i < " << numInputs << "; ++i)\n      "
+    os << "    " << runtime::kCudaDrain << "();\n"
+       << "    for (int32_t i = 0; i < " << numInputs << "; ++i)\n      "
        << runtime::kCudaFree << "(dev[i]);\n";
   os << "    return " << runtime::kErrorKind
      << "() == MOE_RUNTIME_OUT_OF_MEMORY ? MOE_ERROR_OUT_OF_MEMORY : "
@@ -361,7 +362,8 @@ void printCallAndOutputs(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
     os << "  " << runtime::kCudaTimerStart << "();\n";
   os << "  _mlir_ciface_" << f << "(" << llvm::join(args, ", ") << ");\n";
   if (cuda)
-    os << "  moe__last_device_ms = " << runtime::kCudaTimerStop << "();\n";
+    os << "  " << runtime::kCudaTimerStop << "();\n  moe__device_ms = "
+       << runtime::kCudaTimerElapsed << ";\n";
   os << "  " << runtime::kSetErrorHandler << "(NULL);\n";
   // Outputs are copied out by one loop over tables (where each result's
   // descriptor lies in `res`, its element size), not by code per output:
@@ -544,9 +546,12 @@ constexpr const char *kHelpers = R"c(
 #include <stdlib.h>
 #include <string.h>
 
-/* Device time of the last call (CUDA models), in milliseconds. */
-static double moe__last_device_ms;
-double moe_model_last_device_ms(void) { return moe__last_device_ms; }
+/* Device time of the last call (CUDA models), in milliseconds: measured
+ * when asked for, so that a call does not wait for its timer. */
+static double (*moe__device_ms)(void);
+double moe_model_last_device_ms(void) {
+  return moe__device_ms ? moe__device_ms() : 0;
+}
 
 static void moe__fail(char *error, size_t error_size, const char *fmt, ...) {
   if (!error || !error_size)

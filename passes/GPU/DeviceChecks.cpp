@@ -112,7 +112,8 @@ struct GPUDeviceChecksPass
       Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
       Value none = arith::ConstantOp::create(rewriter, loc,
                                              rewriter.getI32IntegerAttr(0));
-      memref::StoreOp::create(rewriter, loc, none, slot, ValueRange{zero});
+      // Zeroed on the stream (a host store would wait for the device).
+      gpu::MemsetOp::create(rewriter, loc, Type(), ValueRange(), slot, none);
 
       SmallVector<std::pair<int64_t, std::string>> messages;
       int64_t id = 0;
@@ -142,8 +143,9 @@ struct GPUDeviceChecksPass
       // After the (synchronous) launch: fail the check whose number the
       // kernel recorded.
       rewriter.setInsertionPointAfter(launch);
-      Value failed =
+      auto failed =
           memref::LoadOp::create(rewriter, loc, slot, ValueRange{zero});
+      failed->setAttr(moe::kCheckFlagAttr, rewriter.getUnitAttr());
       for (auto &[number, message] : messages) {
         Value numberValue = arith::ConstantOp::create(
             rewriter, loc, rewriter.getI32IntegerAttr(number));

@@ -131,7 +131,14 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     Operands ops;
     ops.x = buffer(op.getInput());
     ops.w = buffer(op.getWeight());
-    ops.offsets = buffer(op.getOffsets());
+    // Dense rows need no offsets buffer (the host would fill it): their end
+    // goes to the kernel as a scalar.
+    ops.offsets = dense ? Value() : buffer(op.getOffsets());
+    if (dense)
+      ops.denseEnd = arith::IndexCastOp::create(
+          b, b.getIndexType(),
+          op.getOffsets().getDefiningOp<tensor::FromElementsOp>()
+              .getElements()[1]);
     ops.bias = buffer(op.getBias());
     ops.scales = buffer(op.getScales());
     ops.zeroPoints = buffer(op.getZeroPoints());
@@ -173,10 +180,10 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     if (dense)
       ops.rowLimit = rows;
 
-    SmallVector<Value> operands = {ops.x, ops.w, ops.offsets};
-    for (Value v : {ops.bias, ops.scales, ops.zeroPoints, ops.slots,
+    SmallVector<Value> operands = {ops.x, ops.w};
+    for (Value v : {ops.offsets, ops.bias, ops.scales, ops.zeroPoints, ops.slots,
                     ops.combineSlots,
-                    ops.combineWeights, ops.rowLimit})
+                    ops.combineWeights, ops.rowLimit, ops.denseEnd})
       if (v)
         operands.push_back(v);
     operands.push_back(ops.out);
@@ -186,8 +193,8 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     Operands args = ops;
     args.x = entry.getArgument(0);
     args.w = entry.getArgument(1);
-    args.offsets = entry.getArgument(2);
-    unsigned next = 3;
+    unsigned next = 2;
+    args.offsets = ops.offsets ? entry.getArgument(next++) : nullptr;
     args.bias = ops.bias ? entry.getArgument(next++) : nullptr;
     args.scales = ops.scales ? entry.getArgument(next++) : nullptr;
     args.zeroPoints = ops.zeroPoints ? entry.getArgument(next++) : nullptr;
@@ -196,6 +203,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     args.combineWeights =
         ops.combineWeights ? entry.getArgument(next++) : nullptr;
     args.rowLimit = ops.rowLimit ? entry.getArgument(next++) : nullptr;
+    args.denseEnd = ops.denseEnd ? entry.getArgument(next++) : nullptr;
     args.out = entry.getArguments().back();
     bool mma =
         tensorCores &&

@@ -30,7 +30,7 @@ constexpr int64_t kTileN = 64;
 struct Operands {
   Value x;       // [R, K] grouped rows
   Value w;       // [E, N, K]
-  Value offsets; // [E + 1] i32
+  Value offsets; // [E + 1] i32; null for dense rows (denseEnd)
   Value bias;    // [E, N] or null
   Value scales;  // quantized weights: [E, N] or [E, N, K / block]; or null
   Value zeroPoints; // i8 of the scales' shape, or null (2^(bits - 1))
@@ -46,6 +46,8 @@ struct Operands {
   /// the row count T, below which rows are read and written; null when the
   /// plan pads every group to the tile.
   Value rowLimit;
+  /// Dense rows: offsets[1] (index), the end of the one expert's rows.
+  Value denseEnd;
   int64_t experts;
   int64_t bits = 0, block = 0; // weight quantization (moe.expert_matmul)
   /// Activation applied before the store (moe.expert_matmul's epilogue),
@@ -116,6 +118,15 @@ struct KernelBuilder {
   /// The expert owning row `r` (< offsets[E]): the number of group ends at
   /// or before it.
   Value expertOfRow(Value offsets, int64_t experts, Value r);
+  /// The rows of all groups (offsets[E]; dense rows: their end) and the
+  /// expert owning row `r` below it (dense rows: the one expert).
+  Value totalRows(const Operands &ops) {
+    return ops.offsets ? loadOffset(ops.offsets, idx(ops.experts))
+                       : ops.denseEnd;
+  }
+  Value expertOf(const Operands &ops, Value r) {
+    return ops.offsets ? expertOfRow(ops.offsets, ops.experts, r) : idx(0);
+  }
   /// w[e, n, k] as f32: converted, or dequantized from its byte,
   /// (q - 2^(bits - 1)) * scale, for quantized weights.
   Value loadWeightF32(const Operands &ops, Value e, Value n, Value k);

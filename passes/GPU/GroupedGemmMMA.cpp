@@ -95,7 +95,7 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
   Value wn = arith::RemUIOp::create(b, warp, k.idx(2));
   Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), k.idx(kTileM));
   Value n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), k.idx(kTileN));
-  Value total = k.loadOffset(ops.offsets, k.idx(ops.experts));
+  Value total = k.totalRows(ops);
   Value zeroElt = arith::ConstantOp::create(b, b.getZeroAttr(elt));
 
   auto active = scf::IfOp::create(b, k.lt(r0, total), true);
@@ -109,7 +109,7 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
   }
 
   b.setInsertionPointToStart(&active.getThenRegion().front());
-  Value expert = k.expertOfRow(ops.offsets, ops.experts, r0);
+  Value expert = k.expertOf(ops, r0);
   Value kLast = arith::SubIOp::create(b, kDim, one);
   Value nLast = arith::SubIOp::create(b, n, one);
   SmallVector<Value> accInit(kWarpTiles * kAccPerTile, k.f32(0.0));

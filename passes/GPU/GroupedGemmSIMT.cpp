@@ -30,9 +30,8 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
   KernelBuilder k{b};
   Block &body = fn.getBody().front();
   b.setInsertionPointToStart(&body);
-  Value x = ops.x, w = ops.w, offsets = ops.offsets, bias = ops.bias;
+  Value x = ops.x, w = ops.w, bias = ops.bias;
   Value out = ops.out;
-  int64_t experts = ops.experts;
   Type elt = cast<MemRefType>(out.getType()).getElementType();
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
@@ -49,7 +48,7 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
   Value ty = gpu::ThreadIdOp::create(b, gpu::Dimension::y);
   Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), k.idx(kTileM));
   Value n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), k.idx(kTileN));
-  Value total = k.loadOffset(offsets, k.idx(experts));
+  Value total = k.totalRows(ops);
   // Output positions of this thread: rows ty + T*i, columns tx + T*j
   // (consecutive threads write consecutive columns).
   auto rowOf = [&](int64_t i) {
@@ -68,7 +67,7 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
 
   b.setInsertionPointToStart(&active.getThenRegion().front());
   Value zeroIdx = k.idx(0);
-  Value expert = k.expertOfRow(offsets, experts, r0);
+  Value expert = k.expertOf(ops, r0);
 
   Value tid = k.add(k.mul(ty, threads), tx);
   Value kLast = arith::SubIOp::create(b, kDim, one);

@@ -104,6 +104,65 @@ def GPUCopyEngine : Pass<"moe-gpu-copy-engine"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def GPUDeferHostChecks
+    : Pass<"moe-gpu-defer-host-checks", "::mlir::ModuleOp"> {
+  let summary = "Read the flags of checked kernels once, at the end of a call";
+  let description = [{
+    The host reads what a checked kernel reports (`memref.load`s marked
+    `moe.check_flag`: moe-gpu-device-checks' flags, the routing plan's flag
+    of tokens without an expert) right after its launch, which makes it
+    wait for the device there. This pass moves each `cf.assert` computed
+    from such reads, with the reads and the pure ops between, to the end of
+    the function's block (in their order, so the first failing check still
+    reports first), and the flag buffers' deallocations after them. Every
+    kernel launched after the check's original place takes the flag
+    buffers as extra arguments and returns at once when a flag is set, so
+    nothing runs on what a failed check left behind. A check stays where it
+    is when host code after it does more than launch, fill, copy, allocate
+    and free, when a later kernel is launched from several places, or when
+    anything but a deallocation uses a flag buffer after the read.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def GPUStreamAllocations
+    : Pass<"moe-gpu-stream-allocations", "::mlir::func::FuncOp"> {
+  let summary = "Prepare host code for one stream per call: stream-ordered "
+                "buffers, fills and copies without their own waits";
+  let description = [{
+    Host functions after kernel outlining: every `memref.alloc` becomes
+    `gpu.alloc` and every `memref.dealloc` `gpu.dealloc` (identity layouts),
+    (buffers the host reads keep `memref.dealloc`: after the call's wait it
+    frees them without starting the stream again), and the fills and
+    copies of moe-gpu-copy-engine lose the `gpu.wait`s
+    that started and ended each, keeping their token. Upstream's
+    `gpu-async-region`, run next, then threads one token through the
+    function's launches, fills, copies, allocations and frees: they go to
+    one stream in order, and the host waits only before an operation that
+    touches memory itself (a host read of a device check's flag, a host
+    call) and before returning. Without this, every allocation (a side
+    effect) was a synchronization point and every launch waited for itself.
+    The runtime's `mgpuMemAlloc`/`mgpuMemFree` serve stream-ordered buffers
+    from a cache, so a warmed-up call makes no driver allocation.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def GPUMergeWaits : Pass<"moe-gpu-merge-waits", "::mlir::func::FuncOp"> {
+  let summary = "Drop host waits before work that only touches host memory";
+  let description = [{
+    After `gpu-async-region`: a `gpu.wait [%t]` followed, up to the start
+    of the next chain (`gpu.wait async` without dependencies), only by
+    host-private work (ops without memory effects, or with effects only on
+    buffers allocated here that no GPU op, call or return sees, such as the
+    shape buffers of `memref.reshape`; checks of host values) is removed and
+    the next chain continues from `%t`. The host then waits once per call
+    where before it waited at every reshape.
+  }];
+}
+
 def GPUMapParallelLoops : Pass<"moe-gpu-map-parallel-loops"> {
   let summary = "Run each outermost scf.parallel of host code as a GPU kernel";
   let description = [{

@@ -310,8 +310,9 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
                               /*dynamicSharedMemorySize=*/nullptr, operands);
     // The host reads the flag after the (synchronous) launch: a run-time
     // error, as the unfused plan's expert id check reports.
-    Value flag =
+    auto flag =
         memref::LoadOp::create(b, a.counts, ValueRange{e.index(experts + 1)});
+    flag->setAttr(moe::kCheckFlagAttr, b.getUnitAttr());
     cf::AssertOp::create(
         b, e.cmpi(arith::CmpIPredicate::eq, flag, e.i32(0)),
         "moe.route_plan: no expert could be chosen for a token (NaN router "

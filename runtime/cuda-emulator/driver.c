@@ -31,6 +31,32 @@ const int moe_cuda_emulator = 1;
 
 static __thread char last_error[1100];
 
+/* Driver calls counted since the library was loaded: what a model call
+ * costs in launches, synchronizations, allocations and copies (tests take
+ * the difference around one call). */
+typedef struct moe_cuda_emulator_counters {
+  long long launches, synchronizations, allocations, frees, copies, fills,
+      function_lookups, stream_creations;
+} moe_cuda_emulator_counters;
+
+static struct {
+  atomic_llong launches, synchronizations, allocations, frees, copies, fills,
+      function_lookups, stream_creations;
+} counts;
+
+void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
+  out->launches = atomic_load(&counts.launches);
+  out->synchronizations = atomic_load(&counts.synchronizations);
+  out->allocations = atomic_load(&counts.allocations);
+  out->frees = atomic_load(&counts.frees);
+  out->copies = atomic_load(&counts.copies);
+  out->fills = atomic_load(&counts.fills);
+  out->function_lookups = atomic_load(&counts.function_lookups);
+  out->stream_creations = atomic_load(&counts.stream_creations);
+}
+
+#define COUNT(field) atomic_fetch_add(&counts.field, 1)
+
 void emu_set_error(const char *format, ...) {
   va_list args;
   va_start(args, format);
@@ -69,7 +95,10 @@ CUresult cuDevicePrimaryCtxRetain(void **context, int device) {
   return EMU_SUCCESS;
 }
 CUresult cuCtxSetCurrent(void *context) { return EMU_SUCCESS; }
-CUresult cuCtxSynchronize(void) { return EMU_SUCCESS; }
+CUresult cuCtxSynchronize(void) {
+  COUNT(synchronizations);
+  return EMU_SUCCESS;
+}
 
 CUresult cuGetErrorName(CUresult code, const char **name) {
   switch (code) {
@@ -187,7 +216,7 @@ CUresult cuModuleUnload(void *module) {
 
 CUresult cuModuleGetFunction(void **out, void *module, const char *name) {
   emu_module *m = module;
-  /* The generated host code looks its kernel up before every launch. */
+  COUNT(function_lookups);
   pthread_mutex_lock(&modules_lock);
   for (emu_function *f = m->functions; f; f = f->next)
     if (strcmp(f->name, name) == 0) {
@@ -225,6 +254,7 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned smem,
                         void *stream, void **params, void **extra) {
   emu_function *f = function;
+  COUNT(launches);
   if (!f || !gx || !gy || !gz || !bx || !by || !bz)
     return fail(EMU_ERROR_INVALID_VALUE, "invalid launch configuration");
   if ((uint64_t)bx * by * bz > 1024)
@@ -256,10 +286,14 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
 
 static int stream_token;
 CUresult cuStreamCreate(void **stream, unsigned flags) {
+  COUNT(stream_creations);
   *stream = &stream_token;
   return EMU_SUCCESS;
 }
-CUresult cuStreamSynchronize(void *stream) { return EMU_SUCCESS; }
+CUresult cuStreamSynchronize(void *stream) {
+  COUNT(synchronizations);
+  return EMU_SUCCESS;
+}
 CUresult cuStreamQuery(void *stream) { return EMU_SUCCESS; }
 CUresult cuStreamDestroy_v2(void *stream) { return EMU_SUCCESS; }
 
@@ -273,7 +307,10 @@ CUresult cuEventRecord(void *event, void *stream) {
   *(double *)event = (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
   return EMU_SUCCESS;
 }
-CUresult cuEventSynchronize(void *event) { return EMU_SUCCESS; }
+CUresult cuEventSynchronize(void *event) {
+  COUNT(synchronizations);
+  return EMU_SUCCESS;
+}
 CUresult cuEventElapsedTime(float *ms, void *start, void *stop) {
   *ms = (float)(*(double *)stop - *(double *)start);
   return EMU_SUCCESS;
@@ -317,6 +354,7 @@ static long long memory_limit(void) {
 
 CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
                            unsigned flags) {
+  COUNT(allocations);
   long long limit = memory_limit();
   if (limit >= 0 && atomic_load(&live_bytes) + (long long)bytes > limit)
     return fail(EMU_ERROR_OUT_OF_MEMORY,
@@ -338,6 +376,7 @@ CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
 }
 
 CUresult cuMemFree_v2(unsigned long long pointer) {
+  COUNT(frees);
   void *p = (void *)(uintptr_t)pointer;
   if (!p)
     return EMU_SUCCESS;
@@ -363,6 +402,7 @@ static CUresult check_range(unsigned long long pointer, size_t bytes,
 
 CUresult cuMemcpy(unsigned long long dst, unsigned long long src,
                   size_t bytes) {
+  COUNT(copies);
   CUresult r = check_range(dst, bytes, "a copy's destination");
   if (r == EMU_SUCCESS)
     r = check_range(src, bytes, "a copy's source");
@@ -376,6 +416,7 @@ CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src,
 }
 CUresult cuMemsetD32Async(unsigned long long dst, unsigned value, size_t count,
                           void *stream) {
+  COUNT(fills);
   CUresult r = check_range(dst, 4 * count, "a fill");
   uint32_t *p = (uint32_t *)(uintptr_t)dst;
   for (size_t i = 0; r == EMU_SUCCESS && i < count; ++i)
@@ -384,6 +425,7 @@ CUresult cuMemsetD32Async(unsigned long long dst, unsigned value, size_t count,
 }
 CUresult cuMemsetD16Async(unsigned long long dst, unsigned short value,
                           size_t count, void *stream) {
+  COUNT(fills);
   CUresult r = check_range(dst, 2 * count, "a fill");
   uint16_t *p = (uint16_t *)(uintptr_t)dst;
   for (size_t i = 0; r == EMU_SUCCESS && i < count; ++i)

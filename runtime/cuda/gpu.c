@@ -1,36 +1,52 @@
 /*===- gpu.c - what generated CUDA host code calls -----------------------===*
  *
  * The upstream GPU-to-LLVM lowering emits calls to mgpu* functions (module
- * load, kernel launch, streams); the MemRef lowering with generic allocation
- * functions emits _mlir_memref_to_llvm_alloc/free. They are implemented
- * here on the dynamically loaded driver:
+ * load, kernel launch, streams, stream-ordered buffers); the MemRef
+ * lowering with generic allocation functions emits
+ * _mlir_memref_to_llvm_alloc/free. They are implemented here on the
+ * dynamically loaded driver:
  *
  * - Modules are loaded lazily: mgpuModuleLoad runs in a global constructor
  *   when the model library is loaded, possibly on a machine without a GPU,
  *   so it only records the image; the first kernel lookup, inside a model
- *   call, loads it and can fail with an error status.
+ *   call, loads it and can fail with an error status. Each kernel is looked
+ *   up once; later launches find it in the module's table.
+ * - A call's work goes to one stream per thread, in order; the host waits
+ *   where the generated code says (moe-gpu-stream-allocations).
  * - Every buffer is unified memory, so host code of the model (and the
- *   entry point's input/output copies) can touch what kernels produce.
+ *   entry point's input/output copies) can touch what kernels produce;
+ *   buffers come from a cache (pool.c), not from the driver each call.
  * - Constant globals (weights) are copied to the device once per process.
  *
  *===---------------------------------------------------------------------===*/
 
 #include "driver.h"
+#include "pool.h"
 #include "moe/Runtime/Allocation.h"
 #include "moe/Runtime/CUDA.h"
 #include "moe/Runtime/Errors.h"
 #include "moe/Runtime/GPUImage.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Kernels found so far, by the name the generated code passes (a constant
+ * string of the model library: compared by address first). */
+typedef struct moe_gpu_kernel {
+  const char *name;
+  CUfunction function;
+  struct moe_gpu_kernel *next;
+} moe_gpu_kernel;
+
 typedef struct moe_gpu_module {
   const void *image;
   size_t size;
   CUmodule module;
+  moe_gpu_kernel *kernels;
 } moe_gpu_module;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -51,6 +67,11 @@ void mgpuModuleUnload(void *handle) {
   const moe_cuda_driver *d = m->module ? moe_cuda_driver_get() : NULL;
   if (d)
     d->cuModuleUnload(m->module);
+  while (m->kernels) {
+    moe_gpu_kernel *next = m->kernels->next;
+    free(m->kernels);
+    m->kernels = next;
+  }
   free(m);
 }
 
@@ -59,6 +80,13 @@ void *mgpuModuleGetFunction(void *handle, const char *name) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   if (!m)
     moe_runtime_fail("out of memory for a CUDA module");
+  pthread_mutex_lock(&lock);
+  for (moe_gpu_kernel *k = m->kernels; k; k = k->next)
+    if (k->name == name || !strcmp(k->name, name)) {
+      pthread_mutex_unlock(&lock);
+      return k->function;
+    }
+  pthread_mutex_unlock(&lock);
   /* A container (GPUImage.h) holds a fat binary for the driver and a host
    * build of the kernels for the emulator, which takes the container. */
   const void *image = m->image;
@@ -79,6 +107,15 @@ void *mgpuModuleGetFunction(void *handle, const char *name) {
   char what[256];
   snprintf(what, sizeof(what), "finding kernel '%s'", name);
   moe_cuda_check(d->cuModuleGetFunction(&f, m->module, name), what);
+  moe_gpu_kernel *k = malloc(sizeof(moe_gpu_kernel));
+  if (k) { /* Without room to remember it, the next launch looks again. */
+    k->name = name;
+    k->function = f;
+    pthread_mutex_lock(&lock);
+    k->next = m->kernels;
+    m->kernels = k;
+    pthread_mutex_unlock(&lock);
+  }
   return f;
 }
 
@@ -94,6 +131,12 @@ void *mgpuStreamCreate(void) {
 }
 
 void mgpuStreamDestroy(void *stream) { (void)stream; }
+
+void moe_cuda_drain(void) {
+  const moe_cuda_driver *d = moe_cuda_driver_get();
+  if (d && thread_stream)
+    d->cuStreamSynchronize(thread_stream);
+}
 
 void mgpuStreamSynchronize(void *stream) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
@@ -157,34 +200,13 @@ void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
                  "copying a buffer (cuMemcpyAsync)");
 }
 
-static void *device_alloc(size_t bytes) {
-  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
-  CUdeviceptr p = 0;
-  /* Zero-sized buffers (no tokens) still need a distinct address. */
-  CUresult r =
-      d->cuMemAllocManaged(&p, bytes ? bytes : 1, MOE_CU_MEM_ATTACH_GLOBAL);
-  if (r == 2 /* CUDA_ERROR_OUT_OF_MEMORY */) {
-    char message[128];
-    snprintf(message, sizeof(message),
-             "out of device memory: allocating %zu bytes failed", bytes);
-    moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY, message);
-  }
-  moe_cuda_check(r, "allocating device memory (cuMemAllocManaged)");
-  return (void *)(uintptr_t)p;
-}
-
-static void device_free(void *ptr) {
-  const moe_cuda_driver *d = moe_cuda_driver_get();
-  if (d)
-    d->cuMemFree((CUdeviceptr)(uintptr_t)ptr);
-}
-
-/* A call's buffers are remembered like a CPU model's (Allocation.h), so a
- * call that fails part-way frees them all. */
+/* A call's buffers come from the cache and are remembered like a CPU
+ * model's (Allocation.h), so a call that fails part-way gives them all
+ * back. */
 void *moe_cuda_alloc(size_t bytes) {
-  void *p = device_alloc(bytes);
-  if (!moe_runtime_remember(p, device_free)) {
-    device_free(p);
+  void *p = moe_cuda_pool_take(bytes);
+  if (!moe_runtime_remember(p, moe_cuda_pool_give)) {
+    moe_cuda_pool_give(p);
     moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY,
                           "out of memory for the table of device buffers");
   }
@@ -195,7 +217,23 @@ void moe_cuda_free(void *ptr) {
   if (!ptr)
     return;
   moe_runtime_forget(ptr);
-  device_free(ptr);
+  moe_cuda_pool_give(ptr);
+}
+
+void moe_cuda_release_cached(void) { moe_cuda_pool_trim(); }
+
+/* gpu.alloc / gpu.dealloc, ordered on `stream`: the cache's buffers are
+ * reused in the stream's order (one stream per call), so no driver call
+ * and no synchronization. */
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool host_shared) {
+  (void)stream;
+  (void)host_shared; /* Every buffer is unified memory. */
+  return moe_cuda_alloc((size_t)bytes);
+}
+
+void mgpuMemFree(void *ptr, void *stream) {
+  (void)stream;
+  moe_cuda_free(ptr);
 }
 
 void moe_cuda_synchronize(void) {
@@ -204,8 +242,11 @@ void moe_cuda_synchronize(void) {
 }
 
 /* Device time of a model call: events on the calling thread's stream,
- * which every launch of the call uses. */
-static __thread CUevent timer_start, timer_stop;
+ * which every launch of the call uses. Reading the time waits for the stop
+ * event, so a call that nobody times does not wait for it. Calls of one
+ * model are serialized, so one pair of events serves them. */
+static CUevent timer_start, timer_stop;
+static int timer_stopped;
 
 void moe_cuda_timer_start(void) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
@@ -213,18 +254,24 @@ void moe_cuda_timer_start(void) {
     moe_cuda_check(d->cuEventCreate(&timer_start, 0), "cuEventCreate");
     moe_cuda_check(d->cuEventCreate(&timer_stop, 0), "cuEventCreate");
   }
+  timer_stopped = 0;
   moe_cuda_check(d->cuEventRecord(timer_start, mgpuStreamCreate()),
                  "cuEventRecord");
 }
 
-double moe_cuda_timer_stop(void) {
+void moe_cuda_timer_stop(void) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
-  float ms = 0;
   moe_cuda_check(d->cuEventRecord(timer_stop, mgpuStreamCreate()),
                  "cuEventRecord");
-  moe_cuda_check(d->cuEventSynchronize(timer_stop), "cuEventSynchronize");
-  moe_cuda_check(d->cuEventElapsedTime(&ms, timer_start, timer_stop),
-                 "cuEventElapsedTime");
+  timer_stopped = 1;
+}
+
+double moe_cuda_timer_elapsed(void) {
+  const moe_cuda_driver *d = moe_cuda_driver_get();
+  float ms = 0;
+  if (!d || !timer_stopped || d->cuEventSynchronize(timer_stop) ||
+      d->cuEventElapsedTime(&ms, timer_start, timer_stop))
+    return 0;
   return ms;
 }
 
@@ -258,11 +305,11 @@ void *moe_cuda_constant(const void *host, size_t bytes) {
     }
   pthread_mutex_unlock(&lock);
   /* Kept for the process, not for the call. */
-  void *device = device_alloc(bytes);
+  void *device = moe_cuda_pool_take(bytes);
   memcpy(device, host, bytes);
   constant_entry *e = malloc(sizeof(constant_entry));
   if (!e) {
-    device_free(device);
+    moe_cuda_pool_give(device);
     moe_runtime_fail("out of memory for the constant table");
   }
   e->host = host;

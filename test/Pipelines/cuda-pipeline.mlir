@@ -1,7 +1,9 @@
 // REQUIRES: ptxas
 // --moe-cuda-pipeline takes moe IR to host code in the LLVM dialect that
 // launches kernels embedded as fat binaries (cubin + PTX), one gpu.binary per
-// kernel module, and allocates through the runtime (unified memory).
+// kernel module, and allocates through the runtime (unified memory): all of
+// it on one stream, waited for once, at the end, where the routing plan's
+// check is read.
 // RUN: moe-opt %moe_src/examples/moe_layer.mlir --moe-cuda-pipeline="sm=90 toolkit=%cuda_root fail-on-spills=1" | FileCheck %s
 // RUN: moe-opt %moe_src/examples/moe_layer.mlir --moe-cuda-pipeline="sm=90 toolkit=%cuda_root fuse-routing-plan=0 fuse-combine=0" | FileCheck %s --check-prefix=PARTIAL
 // RUN: moe-opt %moe_src/examples/moe_layer.mlir --moe-cuda-pipeline="sm=90 toolkit=%cuda_root fuse-activation=0 fuse-gather=0 fuse-routing-plan=0 fuse-combine=0" | FileCheck %s --check-prefix=UNFUSED
@@ -9,48 +11,54 @@
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.
 // CHECK-NOT: scf.
-// CHECK: llvm.func @_mlir_memref_to_llvm_alloc(i64) -> !llvm.ptr
 // CHECK-LABEL: llvm.func @moe_block(
+// CHECK: %[[S:.*]] = llvm.call @mgpuStreamCreate()
+// CHECK: llvm.call @mgpuMemAlloc(%{{.*}}, %[[S]], %{{.*}})
 // 3 kernels: routing with its plan (counts zeroed and padding slots set by
 // the copy engine first), the first grouped GEMM reading the tokens through
 // the plan's slots (moe-fuse-dispatch-gather) with the SwiGLU in its
 // epilogue (moe-fuse-expert-activation), the second adding its weighted
 // rows into the zeroed output (moe-fuse-combine).
-// CHECK: llvm.call @mgpuMemset32
-// CHECK: llvm.call @mgpuMemset32
-// CHECK: gpu.launch_func @moe_kernels::@route_plan blocks
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks
-// CHECK: llvm.call @mgpuMemset32
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks
+// CHECK: llvm.call @mgpuMemset32({{.*}}, %[[S]])
+// CHECK: llvm.call @mgpuMemset32({{.*}}, %[[S]])
+// CHECK: gpu.launch_func <%[[S]] : !llvm.ptr> @moe_kernels::@route_plan blocks
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: gpu.launch_func <%[[S]] : !llvm.ptr> @moe_kernels::@expert_matmul blocks
+// CHECK: llvm.call @mgpuMemset32({{.*}}, %[[S]])
+// CHECK: gpu.launch_func <%[[S]] : !llvm.ptr> @moe_kernels::@expert_matmul_0 blocks
 // Without the routing-plan and combine fusions, 10: routing; the plan (the
 // counting with the expert id check reported on the host after the launch,
 // the prefix sum, the offsets copy, the stable placement); two GEMMs; the
 // combine (three loops). With no fusion, 12: a gather kernel precedes the
 // GEMMs and the activation is a kernel between them (UNFUSED).
 // PARTIAL-LABEL: llvm.func @moe_block(
-// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
-// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
 // PARTIAL: llvm.call @moe_runtime_fail
-// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
-// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
-// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
-// PARTIAL-NOT: gpu.launch_func @moe_kernels::@moe_block_kernel
-// PARTIAL: gpu.launch_func @moe_kernels::@expert_matmul blocks
-// PARTIAL-NOT: gpu.launch_func @moe_kernels::@moe_block_kernel
-// PARTIAL: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks
-// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
-// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
-// PARTIAL: gpu.launch_func @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL-NOT: gpu.launch_func {{.*}}@moe_kernels::@moe_block_kernel
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@expert_matmul blocks
+// PARTIAL-NOT: gpu.launch_func {{.*}}@moe_kernels::@moe_block_kernel
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@expert_matmul_0 blocks
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
+// PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
 // PARTIAL-NOT: gpu.launch_func
 // UNFUSED-LABEL: llvm.func @moe_block(
-// UNFUSED: gpu.launch_func @moe_kernels::@moe_block_kernel_5
-// UNFUSED-NOT: gpu.launch_func @moe_kernels::@moe_block_kernel
-// UNFUSED: gpu.launch_func @moe_kernels::@expert_matmul blocks
-// UNFUSED-NOT: gpu.launch_func @moe_kernels
-// UNFUSED: gpu.launch_func @moe_kernels::@moe_block_kernel_6
-// UNFUSED-NOT: gpu.launch_func @moe_kernels::@moe_block_kernel
-// UNFUSED: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks
+// UNFUSED: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel_5
+// UNFUSED-NOT: gpu.launch_func {{.*}}@moe_kernels::@moe_block_kernel
+// UNFUSED: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@expert_matmul blocks
+// UNFUSED-NOT: gpu.launch_func {{.*}}@moe_kernels
+// UNFUSED: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel_6
+// UNFUSED-NOT: gpu.launch_func {{.*}}@moe_kernels::@moe_block_kernel
+// UNFUSED: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@expert_matmul_0 blocks
 // CHECK-NOT: gpu.launch_func
+// CHECK: llvm.call @mgpuMemFree({{.*}}, %[[S]])
+// CHECK: llvm.call @mgpuStreamSynchronize(%[[S]])
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: llvm.call @moe_runtime_fail
 // CHECK: llvm.call @_mlir_memref_to_llvm_free
 // CHECK: llvm.func @_mlir_ciface_moe_block(
 // CHECK: gpu.binary @moe_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90">, properties = {ptx = "{{.*}}spill_bytes = 0 : i64}

@@ -11,6 +11,12 @@
 
 namespace mlir::moe {
 
+/// On a host memref.load of a word that kernels set to a non-zero value when
+/// a run-time check fails (and leave 0 otherwise): the read, and the
+/// cf.assert computed from it, may move after later launches, which then
+/// skip their work when the word is set (moe-gpu-defer-host-checks).
+inline constexpr llvm::StringLiteral kCheckFlagAttr = "moe.check_flag";
+
 #define GEN_PASS_DECL
 #include "passes/GPU/Passes.h.inc"
 

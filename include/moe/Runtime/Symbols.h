@@ -43,6 +43,7 @@ inline constexpr const char *kCudaAvailable =
     MOE_RUNTIME_SYMBOL(moe_cuda_available);
 inline constexpr const char *kCudaAlloc = MOE_RUNTIME_SYMBOL(moe_cuda_alloc);
 inline constexpr const char *kCudaFree = MOE_RUNTIME_SYMBOL(moe_cuda_free);
+inline constexpr const char *kCudaDrain = MOE_RUNTIME_SYMBOL(moe_cuda_drain);
 inline constexpr const char *kMapWeights =
     MOE_RUNTIME_SYMBOL(moe_runtime_map_weights);
 inline constexpr const char *kCudaConstant =
@@ -51,6 +52,8 @@ inline constexpr const char *kCudaTimerStart =
     MOE_RUNTIME_SYMBOL(moe_cuda_timer_start);
 inline constexpr const char *kCudaTimerStop =
     MOE_RUNTIME_SYMBOL(moe_cuda_timer_stop);
+inline constexpr const char *kCudaTimerElapsed =
+    MOE_RUNTIME_SYMBOL(moe_cuda_timer_elapsed);
 } // namespace mlir::moe::runtime
 
 #endif // MOE_RUNTIME_SYMBOLS_H

@@ -1,10 +1,11 @@
 // RUN: moe-opt %s -split-input-file --moe-gpu-device-checks --cse | FileCheck %s
 
-// The check's failure is recorded in a one-word buffer (check number 1)
-// and skips what it guards; the host fails the same check after the launch.
+// The check's failure is recorded in a one-word buffer (zeroed on the
+// stream, check number 1) and skips what it guards; the host fails the
+// same check after the launch, reading the word marked as a check flag.
 // CHECK-LABEL: func.func @count
 // CHECK: %[[SLOT:.*]] = memref.alloc() : memref<1xi32>
-// CHECK: memref.store %c0_i32, %[[SLOT]][%c0]
+// CHECK: gpu.memset %[[SLOT]], %c0_i32 : memref<1xi32>, i32
 // CHECK: gpu.launch
 // CHECK: scf.for
 // CHECK: %[[OK:.*]] = arith.andi
@@ -15,7 +16,7 @@
 // CHECK: memref.store %c1_i32, %[[SLOT]][%c0
 // CHECK-NOT: cf.assert
 // CHECK: gpu.terminator
-// CHECK: %[[FAILED:.*]] = memref.load %[[SLOT]][%c0]
+// CHECK: %[[FAILED:.*]] = memref.load %[[SLOT]][%c0] {moe.check_flag}
 // CHECK: %[[NOT1:.*]] = arith.cmpi ne, %[[FAILED]], %c1_i32
 // CHECK: cf.assert %[[NOT1]], "moe.dispatch: expert id out of range [0, 8)"
 // CHECK: memref.dealloc %[[SLOT]]

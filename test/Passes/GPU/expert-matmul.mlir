@@ -205,13 +205,14 @@ func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x
 // -----
 
 // Dense rows (moe-decompose's shared experts: one expert over [0, T]): the
-// row count is a kernel argument, ceil(T / 64) row tiles, and rows past T
-// read as zeros and are not written.
+// row count and T are kernel arguments (no offsets buffer, which the host
+// would have to fill, waiting for the device), ceil(rows / 64) row tiles,
+// and rows past the count read as zeros and are not written.
 // CHECK-LABEL: func.func @dense
 // CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?x32xf16>
 // CHECK: %[[GY:.*]] = arith.ceildivui %[[T]], %c64
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%{{.*}}, %[[GY]], %{{.*}}) threads in (%c128{{.*}}) args(%{{.*}}, %{{.*}}, %{{.*}}, %[[T]] : index, %{{.*}} : memref<?x48xf16>)
-// CHECK: gpu.func @expert_matmul({{.*}}, %[[LIMIT:.*]]: index, %{{.*}}: memref<?x48xf16>)
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%{{.*}}, %[[GY]], %{{.*}}) threads in (%c128{{.*}}) args(%{{.*}}, %{{.*}}, %[[T]] : index, %{{.*}} : index, %{{.*}} : memref<?x48xf16>)
+// CHECK: gpu.func @expert_matmul(%{{.*}}: memref<?x32xf16, {{.*}}>, %{{.*}}: memref<1x48x32xf16, {{.*}}>, %[[LIMIT:.*]]: index, %{{.*}}: index, %{{.*}}: memref<?x48xf16>)
 // CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[LIMIT]] : index
 // CHECK: %[[ROW:.*]] = arith.select %[[IN]], %{{.*}}, %c0{{.*}} : index
 // CHECK: memref.load %arg0[%[[ROW]], %{{.*}}]

@@ -20,7 +20,7 @@
 // CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[T]], %c8
 // CHECK: %[[GRID:.*]] = arith.maxui %[[BLOCKS]], %c1
 // CHECK: gpu.launch_func @moe_kernels::@route_plan blocks in (%[[GRID]], %c1, %c1) threads in (%c256, %c1, %c1) args(%{{.*}}, %{{.*}}, %{{.*}}, %[[W]] : memref<?x2xf16>, %[[OFF]] : memref<9xi32>, %[[SLOTS]] : memref<?xi32>, %[[COUNTS]] : memref<10xi32>, %[[IDS]] : memref<?xi32>, %[[POS]] : memref<?xi32>)
-// CHECK: %[[FLAG:.*]] = memref.load %[[COUNTS]][%c9] : memref<10xi32>
+// CHECK: %[[FLAG:.*]] = memref.load %[[COUNTS]][%c9] {moe.check_flag} : memref<10xi32>
 // CHECK: %[[OK:.*]] = arith.cmpi eq, %[[FLAG]], %c0_i32
 // CHECK: cf.assert %[[OK]], "moe.route_plan: no expert could be chosen for a token (NaN router scores)"
 // CHECK: bufferization.to_tensor %[[W]] restrict writable

@@ -1,0 +1,27 @@
+//===- HostMemory.h - what host code touches without the device -*- C++ -*-===//
+//
+// Private to passes/GPU: which host buffers and host operations the device
+// never sees, so that host code can run them while kernels are queued.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_GPU_HOSTMEMORY_H
+#define MOE_PASSES_GPU_HOSTMEMORY_H
+
+#include "mlir/IR/Operation.h"
+
+namespace mlir::moe {
+
+/// Whether `buffer` is host memory only: allocated by the function
+/// (memref.alloc / alloca) and used only by host loads, stores, dims, its
+/// free and as the shape of a memref.reshape.
+bool isHostOnlyBuffer(Value buffer);
+
+/// Whether `op` leaves device-visible memory alone: no memory effects, or
+/// effects only on host-only buffers, or a cf.assert (whose failure path
+/// drains the stream before anything is freed).
+bool isHostPrivate(Operation *op);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_GPU_HOSTMEMORY_H

@@ -1,0 +1,24 @@
+/*===- pool.h - device buffers kept for reuse ----------------------------===*
+ *
+ * Private to runtime/cuda: the cache behind every device buffer of a model
+ * call (pool.c says why and how).
+ *
+ *===---------------------------------------------------------------------===*/
+
+#ifndef MOE_RUNTIME_CUDA_POOL_H
+#define MOE_RUNTIME_CUDA_POOL_H
+
+#include <stddef.h>
+
+/* A buffer of at least `bytes` (256-byte aligned): a cached one of its
+ * size class, or a new one from the driver. Running out of device memory
+ * fails through moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY). */
+void *moe_cuda_pool_take(size_t bytes);
+
+/* `ptr` (from moe_cuda_pool_take) back to the cache. */
+void moe_cuda_pool_give(void *ptr);
+
+/* Every cached buffer back to the driver. */
+void moe_cuda_pool_trim(void);
+
+#endif

@@ -1,0 +1,58 @@
+"""What one warmed-up call of a CUDA model costs in driver calls, counted by
+the CUDA emulator: kernel launches, synchronizations (stream, context,
+event), device allocations and frees, copies, fills, kernel lookups and
+stream creations. Compiles MODEL (ONNX or MLIR) with --moe-cuda-pipeline,
+calls it twice on random inputs of TOKENS rows (dynamic dimensions), then
+counts a third call.
+
+usage: cuda_call_counters.py WORKDIR MODEL [--tokens T] [--options OPTS]
+"""
+import argparse
+import ctypes
+import os
+
+import numpy as np
+import onnx
+
+from moe_e2e import Model, compile_model, use_cuda_emulator
+
+FIELDS = ["launches", "synchronizations", "allocations", "frees", "copies",
+          "fills", "function_lookups", "stream_creations"]
+
+
+class Counters(ctypes.Structure):
+    _fields_ = [(f, ctypes.c_longlong) for f in FIELDS]
+
+
+p = argparse.ArgumentParser()
+p.add_argument("workdir")
+p.add_argument("model")
+p.add_argument("--tokens", type=int, default=4)
+p.add_argument("--options", default="")
+args = p.parse_args()
+os.makedirs(args.workdir, exist_ok=True)
+
+lib = compile_model(args.model, os.path.join(args.workdir, "model.so"), "cuda",
+                    args.options)
+use_cuda_emulator()
+emulator = ctypes.CDLL(os.environ["MOE_CUDA_DRIVER"])
+emulator.moe_cuda_emulator_get_counters.argtypes = [ctypes.POINTER(Counters)]
+
+graph = onnx.load(args.model, load_external_data=False).graph
+rng = np.random.default_rng(0)
+inputs = []
+for i in graph.input:
+    t = i.type.tensor_type
+    shape = [d.dim_value or args.tokens for d in t.shape.dim]
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
+    inputs.append(rng.standard_normal(shape).astype(dtype))
+
+model = Model(lib)
+for _ in range(2):
+    model.run(inputs, len(graph.output))
+before, after = Counters(), Counters()
+emulator.moe_cuda_emulator_get_counters(ctypes.byref(before))
+model.run(inputs, len(graph.output))
+emulator.moe_cuda_emulator_get_counters(ctypes.byref(after))
+for f in FIELDS:
+    print(f"{f}: {getattr(after, f) - getattr(before, f)}")
