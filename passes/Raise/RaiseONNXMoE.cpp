@@ -206,9 +206,9 @@ FailureOr<Value> unpackZeroPoints(PatternRewriter &rewriter, Location loc,
             b, l, i8, arith::RemUIOp::create(b, l, at.back(), two));
         Value shift = arith::MulIOp::create(
             b, l, odd, arith::ConstantOp::create(b, l, b.getI8IntegerAttr(4)));
-        Value nibble = arith::AndIOp::create(
-            b, l, arith::ShRUIOp::create(b, l, byte, shift),
-            arith::ConstantOp::create(b, l, b.getI8IntegerAttr(15)));
+        Value shifted = arith::ShRUIOp::create(b, l, byte, shift);
+        Value mask = arith::ConstantOp::create(b, l, b.getI8IntegerAttr(15));
+        Value nibble = arith::AndIOp::create(b, l, shifted, mask);
         tensor::YieldOp::create(b, l, nibble);
       });
   return gen.getResult();

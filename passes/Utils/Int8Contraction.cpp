@@ -233,9 +233,11 @@ Value emitTile(OpBuilder &b, Location loc, const QuantizedRows &xq,
         // A lane's value of a per-row or per-block operand (weight scales,
         // zero points) of row `row`: one for the group, or one per half.
         auto byBlock = [&](Value row, auto at) -> Value {
-          if (q.block && q.block < kGroup)
-            return byHalf(ie, at(row, first),
-                          at(row, ie.addi(first, ie.index(1))), q.bits);
+          if (q.block && q.block < kGroup) {
+            Value lo = at(row, first);
+            Value hi = at(row, ie.addi(first, ie.index(1)));
+            return byHalf(ie, lo, hi, q.bits);
+          }
           Value v = at(row, first);
           return vector::BroadcastOp::create(
               nb, l, VectorType::get({kLanes}, v.getType()), v);

@@ -504,8 +504,11 @@ Value emitQuantizedTile(OpBuilder &b, Location loc, Value x,
       };
       // - sum_b z[n, b] * scale[n, b] * xsum[m, b] with zero points.
       Value row = e.add(n0, e.index(j));
-      Value weighted = arith::MulFOp::create(b, loc, read(q.scales, row),
-                                             read(xsums, m), fm);
+      // Named reads: the IR's order must not depend on the compiler's
+      // order of evaluating arguments.
+      Value scales = read(q.scales, row);
+      Value blockSums = read(xsums, m);
+      Value weighted = arith::MulFOp::create(b, loc, scales, blockSums, fm);
       if (q.zeroPoints) {
         Value pad = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0));
         Value zp = vector::TransferReadOp::create(

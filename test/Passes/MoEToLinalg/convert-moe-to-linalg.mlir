@@ -282,8 +282,8 @@ func.func @expert_matmul_int4_short(%g: tensor<?x6xf32>, %w: tensor<4x32x3xi8>,
 // CHECK-SAME: %[[ZP:[a-z0-9]+]]: tensor<4x32x2xi8>
 // CHECK: %[[EZP:.*]] = tensor.extract_slice %[[ZP]][%{{.*}}, 0, 0] [1, 32, 2] [1, 1, 1] : tensor<4x32x2xi8> to tensor<32x2xi8>
 // CHECK: scf.if
-// CHECK: %[[XS:.*]] = vector.transfer_read {{.*}} : tensor<?x2xf32>, vector<2xf32>
 // CHECK: %[[S:.*]] = vector.transfer_read {{.*}} : tensor<32x2xf32>, vector<2xf32>
+// CHECK: %[[XS:.*]] = vector.transfer_read {{.*}} : tensor<?x2xf32>, vector<2xf32>
 // CHECK: %[[SX:.*]] = arith.mulf %[[S]], %[[XS]]
 // CHECK: %[[Z:.*]] = vector.transfer_read %[[EZP]]{{.*}} : tensor<32x2xi8>, vector<2xi8>
 // CHECK: %[[ZF:.*]] = arith.uitofp %[[Z]] : vector<2xi8> to vector<2xf32>

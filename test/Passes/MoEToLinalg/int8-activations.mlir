@@ -41,12 +41,12 @@ func.func @int4_block32(%g: tensor<?x64xf32>, %w: tensor<4x32x32xi8>,
 // CHECK: %[[NEGSUMS:.*]] = arith.muli %{{.*}}, %cst{{.*}} : vector<16xi32>
 // CHECK: vector.transfer_write %[[NEGSUMS]]
 // CHECK: %[[START:.*]] = vector.transfer_read {{.*}} : tensor<?x16xi32>, vector<16xi32>
-// CHECK-DAG: %[[Z1:.*]] = tensor.extract %{{.*}}[%{{.*}}, %c1] : tensor<32x2xi8>
-// CHECK-DAG: %[[Z0:.*]] = tensor.extract %{{.*}}[%{{.*}}, %c0] : tensor<32x2xi8>
-// CHECK-DAG: %[[Z0I:.*]] = arith.extui %[[Z0]] : i8 to i32
-// CHECK-DAG: %[[Z1I:.*]] = arith.extui %[[Z1]] : i8 to i32
-// CHECK-DAG: %[[Z0V:.*]] = vector.broadcast %[[Z0I]] : i32 to vector<16xi32>
-// CHECK-DAG: %[[Z1V:.*]] = vector.broadcast %[[Z1I]] : i32 to vector<16xi32>
+// CHECK: %[[Z0:.*]] = tensor.extract %{{.*}}[%{{.*}}, %c0] : tensor<32x2xi8>
+// CHECK: %[[Z0I:.*]] = arith.extui %[[Z0]] : i8 to i32
+// CHECK: %[[Z1:.*]] = tensor.extract %{{.*}}[%{{.*}}, %c1] : tensor<32x2xi8>
+// CHECK: %[[Z1I:.*]] = arith.extui %[[Z1]] : i8 to i32
+// CHECK: %[[Z0V:.*]] = vector.broadcast %[[Z0I]] : i32 to vector<16xi32>
+// CHECK: %[[Z1V:.*]] = vector.broadcast %[[Z1I]] : i32 to vector<16xi32>
 // CHECK: %[[ZL:.*]] = vector.shuffle %[[Z0V]], %[[Z1V]] [0, 1, 2, 3, 20, 21, 22, 23, 8, 9, 10, 11, 28, 29, 30, 31]
 // CHECK: %[[ROWSTART:.*]] = arith.muli %[[START]], %[[ZL]] : vector<16xi32>
 // VNNI: func.call @moe_int8_dot_vnni(%[[ROWSTART]],
