@@ -569,7 +569,13 @@ LogicalResult Importer::importNode(const pb::NodeProto &node, int index) {
            << ")";
 
   SmallVector<NamedAttribute> attrs;
+  llvm::StringSet<> attrNames;
   for (const auto &attr : node.attribute()) {
+    // Two values for one name: which one counts is not defined (and an op
+    // would take one of the two, unchecked, as its property).
+    if (!attrNames.insert(attr.name()).second)
+      return mlir::emitError(loc) << "attribute '" << attr.name()
+                                  << "' given more than once";
     auto value = convertAttribute(attr, loc);
     if (failed(value))
       return failure();
