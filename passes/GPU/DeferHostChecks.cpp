@@ -114,7 +114,7 @@ std::optional<Deferred> deferrable(cf::AssertOp check) {
 /// Whether the host code after `check` only launches, fills, copies,
 /// allocates and frees, or works on host-only memory: nothing it does reads
 /// what a failed check left behind.
-bool onlyDeviceWorkAfter(cf::AssertOp check, ArrayRef<Deferred> deferred) {
+bool onlyDeviceWorkAfter(cf::AssertOp check) {
   for (Operation *op = check->getNextNode(); op; op = op->getNextNode()) {
     if (isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp, gpu::WaitOp,
             gpu::AllocOp, gpu::DeallocOp, memref::AllocOp, memref::DeallocOp,
@@ -181,7 +181,7 @@ struct GPUDeferHostChecksPass
         if (!check)
           continue;
         std::optional<Deferred> d = deferrable(check);
-        if (!d || !onlyDeviceWorkAfter(check, deferred))
+        if (!d || !onlyDeviceWorkAfter(check))
           continue;
         bool guardable = true;
         for (Operation *o = check->getNextNode(); o; o = o->getNextNode())
