@@ -43,6 +43,7 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   detail::addMoEGraph(pm, schedule);
   GPUExpertMatmulOptions gemm;
   gemm.allowTF32 = options.allowTF32;
+  gemm.asyncCopies = options.asyncCopies;
   pm.addPass(createGPUExpertMatmul(gemm));
   pm.addPass(createGPURoutePlan());
   detail::addMoEToLinalg(pm, /*cpu=*/false);
@@ -73,6 +74,8 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   device.addPass(memref::createExpandStridedMetadataPass());
   device.addPass(createLowerAffinePass());
   device.addPass(createSCFToControlFlowPass());
+  // nvgpu (cp.async, ldmatrix) to NVVM before the memrefs are lowered.
+  device.addPass(createConvertNVGPUToNVVMPass());
   device.addPass(createConvertGpuOpsToNVVMOps());
   device.addPass(createCanonicalizerPass());
   device.addPass(createCSEPass());

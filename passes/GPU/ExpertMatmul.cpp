@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -113,8 +114,10 @@ gpu::GPUFuncOp createKernel(ExpertMatmulOp op, TypeRange argTypes) {
 }
 
 struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
-  ExpertMatmulToKernel(MLIRContext *ctx, bool tensorCores, bool allowTF32)
-      : OpRewritePattern(ctx), tensorCores(tensorCores), allowTF32(allowTF32) {}
+  ExpertMatmulToKernel(MLIRContext *ctx, bool tensorCores, bool allowTF32,
+                       bool asyncCopies)
+      : OpRewritePattern(ctx), tensorCores(tensorCores), allowTF32(allowTF32),
+        asyncCopies(asyncCopies) {}
 
   LogicalResult matchAndRewrite(ExpertMatmulOp op,
                                 PatternRewriter &rewriter) const override {
@@ -210,11 +213,13 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
         (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&
         wType.getElementType() == elt &&
         cast<RankedTensorType>(op.getInput().getType()).getElementType() == elt;
-    BlockShape shape =
-        mma ? buildMMAKernel(fn, args) : buildSIMTKernel(fn, args);
+    BlockShape shape = !mma                ? buildSIMTKernel(fn, args)
+                       : canPipeline(args)
+                           ? buildPipelinedKernel(fn, args, asyncCopies)
+                                           : buildMMAKernel(fn, args);
 
     Value one = k.idx(1);
-    Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(kTileN));
+    Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(shape.tileN));
     Value gridY =
         dense ? Value(arith::CeilDivUIOp::create(b, rows, k.idx(kTileM)))
               : Value(arith::DivUIOp::create(b, rows, k.idx(kTileM)));
@@ -231,7 +236,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     return success();
   }
 
-  bool tensorCores, allowTF32;
+  bool tensorCores, allowTF32, asyncCopies;
 };
 
 struct GPUExpertMatmulPass
@@ -240,7 +245,8 @@ struct GPUExpertMatmulPass
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<ExpertMatmulToKernel>(&getContext(), tensorCores, allowTF32);
+    patterns.add<ExpertMatmulToKernel>(&getContext(), tensorCores, allowTF32,
+                                       asyncCopies);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     WalkResult result = getOperation()->walk([](ExpertMatmulOp op) {
       op->emitError() << "cannot map this grouped matmul to the GPU kernel: "

@@ -85,9 +85,9 @@ gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 /// two must agree, as the CUDA emulator checks.
 Value addSharedBuffer(gpu::GPUFuncOp fn, MemRefType type);
 
-/// Threads of a block, (x, y).
+/// Threads of a block, (x, y), and the columns of its output tile.
 struct BlockShape {
-  int64_t x, y;
+  int64_t x, y, tileN;
 };
 
 /// Scalar helpers bound to a builder.
@@ -161,6 +161,17 @@ BlockShape buildSIMTKernel(gpu::GPUFuncOp fn, const Operands &ops);
 /// or f32 as tf32 (m16n8k8): 4 warps, each a 32 x 32 sub-tile of 2 x 4 MMA
 /// tiles.
 BlockShape buildMMAKernel(gpu::GPUFuncOp fn, const Operands &ops);
+
+/// Whether buildPipelinedKernel applies: f16/bf16 rows and weights (not
+/// quantized) and a static K that is a multiple of 8.
+bool canPipeline(const Operands &ops);
+
+/// f16/bf16 on tensor cores with cp.async multi-stage staging and ldmatrix
+/// fragments (sm_80+): 4 warps on a 64 x 128 tile, each 32 x 64. Without
+/// `asyncCopies` every slice is staged by scalar loads, as for misaligned
+/// operands.
+BlockShape buildPipelinedKernel(gpu::GPUFuncOp fn, const Operands &ops,
+                                bool asyncCopies);
 
 } // namespace mlir::moe::gpu_gemm
 

@@ -223,5 +223,5 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
       }
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);
-  return {kThreads, 1};
+  return {kThreads, 1, kTileN};
 }

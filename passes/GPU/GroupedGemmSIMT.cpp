@@ -151,5 +151,5 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
     }
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);
-  return {kThreads, kThreads};
+  return {kThreads, kThreads, kTileN};
 }

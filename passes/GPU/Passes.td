@@ -18,14 +18,24 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
     kernel's row tile (its `offsets` come from a `moe.dispatch` whose `block`
     is a multiple of 64) with one `gpu.launch_func` of a kernel (a
     `gpu.func` in the `@moe_kernels` GPU module) over all experts' rows:
-    a grid of `ceil(N / 64)` x `R / 64` blocks, each computing a 64 x 64
-    output tile. A block finds the expert of its 64-row tile from `offsets`
-    (tiles at or past `offsets[E]` write zeros and stop) and stages slices
-    of the rows and of the expert's weight rows in workgroup memory:
+    a grid of `ceil(N / tile columns)` x `R / 64` blocks, each computing a
+    64-row output tile. A block finds the expert of its 64-row tile from
+    `offsets` (tiles at or past `offsets[E]` write zeros and stop) and
+    stages slices of the rows and of the expert's weight rows in workgroup
+    memory:
 
-    * f16/bf16 (with `tensor-cores`, the default): 4 warps, each a 32 x 32
-      quarter as 2 x 4 `mma.sync.m16n8k16` tiles accumulating in f32
-      registers (`nvvm.mma.sync`, sm_80 and newer);
+    * f16/bf16 with K a multiple of 8 (with `tensor-cores`, the default):
+      64 x 128 tiles, 4 warps of 32 x 64 (2 x 8 `mma.sync.m16n8k16` tiles
+      accumulating in f32 registers, sm_80 and newer). Slices of 32 columns
+      of K go through a ring of 3 in workgroup memory, filled two ahead by
+      16-byte `cp.async` copies (`nvgpu.device_async_copy`, zero-filled
+      where rows or columns are outside the operands) and read with
+      `ldmatrix.x4` (`nvgpu.ldmatrix`); rows are padded to 40 elements so
+      the reads are free of bank conflicts. Operands whose strides or base
+      are not 16-byte aligned at run time are staged by scalar loads;
+    * other f16/bf16 (K not a multiple of 8):
+      64 x 64 tiles, 4 warps, each a 32 x 32 quarter as 2 x 4
+      `mma.sync.m16n8k16` tiles, operands staged by scalar loads;
     * f32 with `allow-tf32`: the same on tf32 tensor cores
       (`mma.sync.m16n8k8.tf32`, about 10 mantissa bits per product);
     * otherwise (f32, quantized weights, mixed types): 16 x 16 threads,
@@ -54,12 +64,16 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
     "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect",
     "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect",
   ];
   let options = [
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
            "Use mma.sync tensor cores for f16/bf16 (sm_80+)">,
     Option<"allowTF32", "allow-tf32", "bool", /*default=*/"false",
            "Also run f32 expert GEMMs on tensor cores as tf32 (less precise)">,
+    Option<"asyncCopies", "async-copies", "bool", /*default=*/"true",
+           "Stage aligned 16-bit operands with cp.async (off: scalar loads "
+           "always, the path misaligned operands take)">,
   ];
 }
 

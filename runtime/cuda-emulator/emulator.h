@@ -44,6 +44,15 @@ typedef struct emu_function {
   struct emu_function *next;
 } emu_function;
 
+/* A cp.async copy issued and not yet waited for (async.c). */
+typedef struct emu_async_copy {
+  char *dst;
+  const char *src;
+  uint32_t bytes, src_bytes; /* written; read from src, the rest zeros */
+  uint32_t group;            /* commit groups before it was issued */
+} emu_async_copy;
+#define EMU_MAX_ASYNC_COPIES 64
+
 /* A fiber: one GPU thread. */
 enum { FIBER_RUN, FIBER_BARRIER, FIBER_WARP, FIBER_DONE };
 typedef struct emu_fiber {
@@ -51,11 +60,14 @@ typedef struct emu_fiber {
   char *stack_lo, *stack_hi;
   int linear, tid[3];
   int state;
+  /* Its pending cp.async copies, oldest first, and its commit count. */
+  emu_async_copy async[EMU_MAX_ASYNC_COPIES];
+  uint32_t async_count, async_groups;
 } emu_fiber;
 
 /* Warp collectives, completed by the scheduler once every lane of the mask
  * has arrived. */
-enum { WARP_NONE, WARP_SHFL, WARP_VOTE, WARP_SYNC, WARP_MMA };
+enum { WARP_NONE, WARP_SHFL, WARP_VOTE, WARP_SYNC, WARP_MMA, WARP_LDMATRIX };
 typedef struct emu_warp {
   int op, mode;
   uint32_t arrived, mask;
@@ -65,6 +77,8 @@ typedef struct emu_warp {
   uint8_t pred[32];
   uint32_t mma_a[32][4], mma_b[32][2];
   float mma_c[32][4], mma_d[32][4];
+  uintptr_t row_address[32]; /* ldmatrix: the row each lane names */
+  uint32_t result_regs[32][4];
 } emu_warp;
 
 /* One entry per byte of shared memory: who accessed it in which barrier
@@ -142,6 +156,16 @@ EMU_HIDDEN int emu_is_device_range(uintptr_t a, uint64_t bytes);
 
 /* warp.c */
 EMU_HIDDEN void emu_warp_complete(emu_exec *x, emu_warp *w);
+
+/* memory.c: the check every emulated access makes (Retarget.cpp). */
+void __moe_emu_access(void *pointer, uint64_t bytes, uint32_t flags);
+/* Its flags for an access of 2^log2_align-byte alignment in `space`. */
+#define EMU_ACCESS_FLAGS(write, log2_align, space)                             \
+  ((uint32_t)(write) | (uint32_t)(log2_align) << 4 | (uint32_t)(space) << 12)
+
+/* async.c: a thread's pending cp.async copies are forgotten at the start
+ * of a block (a thread that ends without waiting never observes them). */
+EMU_HIDDEN void emu_async_reset(emu_fiber *f);
 
 /* mma.c */
 enum { MMA_F16_M16N8K16, MMA_BF16_M16N8K16, MMA_TF32_M16N8K8 };

@@ -115,8 +115,10 @@ static void run_block(emu_exec *x, uint64_t linear) {
   memset(x->arena, 0xcd, x->arena_bytes);
   memset(x->shadow, 0, x->arena_bytes * sizeof(emu_shadow));
   memset(x->warps, 0, (size_t)((x->threads + 31) / 32) * sizeof(emu_warp));
-  for (int i = 0; i < x->threads; ++i)
+  for (int i = 0; i < x->threads; ++i) {
     emu_fiber_init(&x->fibers[i], fiber_start);
+    emu_async_reset(&x->fibers[i]);
+  }
   int n = x->threads, warps = (n + 31) / 32;
   /* Threads run in a rotated order that differs from block to block. */
   int rotation = (int)(linear * 7919 % (uint64_t)n);

@@ -1,4 +1,4 @@
-/*===- warp.c - warp collectives: shfl.sync, vote.sync, mma.sync ---------===*
+/*===- warp.c - warp collectives: shfl, vote, mma.sync, ldmatrix ---------===*
  *
  * A lane arriving at a collective records its operands and waits; the
  * scheduler completes the collective once every lane of the member mask
@@ -36,6 +36,28 @@ static emu_warp *arrive(int op, int mode, uint32_t mask, int *lane_out) {
   w->arrived |= 1u << lane;
   *lane_out = lane;
   return w;
+}
+
+/* ldmatrix.m8n8.b16: matrix j's row i starts at the address of lane
+ * 8 j + i. Lane l gets, in its register j, row l / 4 at columns 2 (l % 4)
+ * and 2 (l % 4) + 1 (low half first); transposed, column l / 4 at rows
+ * 2 (l % 4) and 2 (l % 4) + 1. */
+static void ldmatrix_complete(emu_warp *w) {
+  int num = w->mode & 7, trans = w->mode >> 4;
+  for (int lane = 0; lane < 32; ++lane)
+    for (int j = 0; j < num; ++j) {
+      uint16_t h[2];
+      for (int e = 0; e < 2; ++e) {
+        int row = lane / 4, col = 2 * (lane % 4) + e;
+        if (trans) {
+          int t = row;
+          row = col;
+          col = t;
+        }
+        memcpy(&h[e], (const char *)w->row_address[8 * j + row] + 2 * col, 2);
+      }
+      w->result_regs[lane][j] = (uint32_t)h[0] | (uint32_t)h[1] << 16;
+    }
 }
 
 void emu_warp_complete(emu_exec *x, emu_warp *w) {
@@ -103,6 +125,9 @@ void emu_warp_complete(emu_exec *x, emu_warp *w) {
   }
   case WARP_MMA:
     emu_mma_compute(w);
+    break;
+  case WARP_LDMATRIX:
+    ldmatrix_complete(w);
     break;
   default:
     break;
@@ -222,4 +247,45 @@ void __moe_emu_mma_m16n8k16_row_col_bf16(void *result, const void *args) {
 }
 void __moe_emu_mma_m16n8k8_row_col_tf32(void *result, const void *args) {
   mma(MMA_TF32_M16N8K8, 4, 2, result, args);
+}
+
+/* ldmatrix.sync.aligned.m8n8.{x1,x2,x4}[.trans].b16: each of the first
+ * 8 * num lanes names one 16-byte row in shared memory, checked as its
+ * read. */
+static void ldmatrix(int num, int trans, void *address, uint32_t *regs) {
+  int lane;
+  emu_warp *w = arrive(WARP_LDMATRIX, num | trans << 4, 0xffffffffu, &lane);
+  if (lane < 8 * num) {
+    __moe_emu_access(address, 16, EMU_ACCESS_FLAGS(0, 4, 3));
+    w->row_address[lane] = (uintptr_t)address;
+  }
+  emu_yield(FIBER_WARP);
+  memcpy(regs, w->result_regs[lane], 4 * (size_t)num);
+}
+
+#define LDMATRIX(num, trans, suffix)                                           \
+  void __moe_emu_ldmatrix_sync_aligned_m8n8_x##num##suffix##_b16_p3(           \
+      void *result, const void *args) {                                        \
+    void *address;                                                             \
+    memcpy(&address, args, sizeof(address));                                   \
+    uint32_t regs[4];                                                          \
+    ldmatrix(num, trans, address, regs);                                       \
+    memcpy(result, regs, 4 * num);                                             \
+  }
+
+LDMATRIX(2, 0, )
+LDMATRIX(4, 0, )
+LDMATRIX(2, 1, _trans)
+LDMATRIX(4, 1, _trans)
+
+/* x1 returns one i32: called directly. */
+int32_t __moe_emu_ldmatrix_sync_aligned_m8n8_x1_b16_p3(void *address) {
+  uint32_t reg;
+  ldmatrix(1, 0, address, &reg);
+  return (int32_t)reg;
+}
+int32_t __moe_emu_ldmatrix_sync_aligned_m8n8_x1_trans_b16_p3(void *address) {
+  uint32_t reg;
+  ldmatrix(1, 1, address, &reg);
+  return (int32_t)reg;
 }

@@ -136,6 +136,12 @@ struct CUDAPipelineOptions : public MoEPipelineOptions<CUDAPipelineOptions> {
       llvm::cl::desc("Run f32 expert GEMMs on tensor cores as tf32 (about "
                      "1e-3 relative error instead of 1e-6)"),
       llvm::cl::init(false)};
+  Option<bool> asyncCopies{
+      *this, "async-copies",
+      llvm::cl::desc("Stage 16-bit expert GEMM operands with cp.async copies "
+                     "when they are 16-byte aligned (off: scalar loads, "
+                     "for comparison)"),
+      llvm::cl::init(true)};
   Option<bool> failOnSpills{
       *this, "fail-on-spills",
       llvm::cl::desc("Fail when ptxas reports register spills"),

@@ -64,14 +64,62 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 
 // -----
 
-// bf16 on tensor cores: 4 warps (128 threads), operands staged as bf16 in
-// 64 x 40 tiles (rows padded against bank conflicts), pairs of elements
-// packed into the i32 registers of mma.sync.m16n8k16, 2 x 4 MMA tiles per
-// warp and k step of 16, f32 accumulators, one rounding to bf16.
+// bf16 on tensor cores, K a multiple of 8: the pipelined kernel. 4 warps
+// (128 threads) on a 64 x 128 tile; a ring of 3 slices of A (64 x 32) and
+// B (128 x 32), rows padded to 40 elements, filled by 16-byte cp.async
+// copies of 8 elements (fewer past K: K = 16 is half a slice) two slices
+// ahead; per k step of 16 each warp loads its fragments with ldmatrix.x4
+// (2 for A, 4 for B) and issues 2 x 8 mma.sync.m16n8k16 on bf16 registers
+// (i32 pairs), f32 accumulators rounded once to bf16.
 // Block 128 is a multiple of the 64-row tile.
 // CHECK-LABEL: func.func @bf16
+// CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c128
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %{{.*}}, %{{.*}}) threads in (%c128, %c1{{.*}}, %c1{{.*}})
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<3x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<3x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// CHECK: memref.extract_strided_metadata
+// CHECK: memref.extract_aligned_pointer_as_index
+// CHECK: %[[XROWS:.*]] = memref.cast %{{.*}} : memref<?x16xbf16, strided<[?, ?], offset: ?>> to memref<?x16xbf16, strided<[?, 1], offset: ?>>
+// CHECK: %[[WROWS:.*]] = memref.cast %{{.*}} : memref<2x8x16xbf16, strided<[?, ?, ?], offset: ?>> to memref<2x8x16xbf16, strided<[?, ?, 1], offset: ?>>
+// CHECK: scf.if
+// CHECK: scf.if %[[ALIGNED:.*]] {
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[XROWS]][%{{.*}}, %{{.*}}], %[[SA]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// CHECK-COUNT-4: nvgpu.device_async_copy %[[WROWS]][%{{.*}}, %{{.*}}, %{{.*}}], %[[SB]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// CHECK: } else {
+// CHECK: memref.store %{{.*}}, %[[SA]]
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: scf.if
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c1{{.*}} iter_args({{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, index, index)
+// CHECK-NEXT: nvvm.cp.async.wait.group 1
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvgpu.device_async_copy
+// CHECK: nvvm.cp.async.commit.group
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]][{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<3x64x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK-COUNT-4: nvgpu.ldmatrix %[[SB]][{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<3x128x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// CHECK-COUNT-16: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: scf.yield
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK-COUNT-64: arith.truncf %{{.*}} : f32 to bf16
+func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
+                %w: tensor<2x8x16xbf16>) -> tensor<?x8xbf16> {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 128
+      : (tensor<?x16xbf16>, tensor<?x1xi32>) -> (tensor<?x16xbf16>, tensor<3xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %g, %w, %off
+      : (tensor<?x16xbf16>, tensor<2x8x16xbf16>, tensor<3xi32>) -> tensor<?x8xbf16>
+  return %y : tensor<?x8xbf16>
+}
+
+// -----
+
+// K not a multiple of 8 (rows not 16-byte aligned): the single-stage
+// kernel, staged by scalar loads in 64 x 40 tiles (rows padded against
+// bank conflicts), pairs of elements packed into the i32 registers of
+// mma.sync.m16n8k16, 2 x 4 MMA tiles per warp and k step of 16.
+// CHECK-LABEL: func.func @bf16_unaligned_k
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in ({{.*}}) threads in (%c128, %c1{{.*}}, %c1{{.*}})
 // CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// CHECK-NOT: nvgpu.device_async_copy
 // CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK: memref.store %{{.*}}, %[[SA]]
 // CHECK: memref.store %{{.*}}, %[[SB]]
@@ -82,12 +130,12 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // CHECK-COUNT-16: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: gpu.barrier
 // CHECK-COUNT-32: arith.truncf %{{.*}} : f32 to bf16
-func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
-                %w: tensor<2x8x16xbf16>) -> tensor<?x8xbf16> {
+func.func @bf16_unaligned_k(%x: tensor<?x12xbf16>, %ids: tensor<?x1xi32>,
+                %w: tensor<2x8x12xbf16>) -> tensor<?x8xbf16> {
   %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 128
-      : (tensor<?x16xbf16>, tensor<?x1xi32>) -> (tensor<?x16xbf16>, tensor<3xi32>, tensor<?xi32>)
+      : (tensor<?x12xbf16>, tensor<?x1xi32>) -> (tensor<?x12xbf16>, tensor<3xi32>, tensor<?xi32>)
   %y = moe.expert_matmul %g, %w, %off
-      : (tensor<?x16xbf16>, tensor<2x8x16xbf16>, tensor<3xi32>) -> tensor<?x8xbf16>
+      : (tensor<?x12xbf16>, tensor<2x8x12xbf16>, tensor<3xi32>) -> tensor<?x8xbf16>
   return %y : tensor<?x8xbf16>
 }
 
@@ -150,17 +198,20 @@ func.func @swiglu_epilogue(%x: tensor<?x16xf16>, %ids: tensor<?x1xi32>,
 // -----
 
 // Rows read through the plan (moe-fuse-dispatch-gather): the kernel takes
-// the tokens and the slots; grid rows come from the slots; staging loads
-// token slots[r] / k, zero for a padding slot.
+// the tokens and the slots; grid rows come from the slots; staging copies
+// token slots[r] / k, zero-filled (no source bytes) for a padding slot.
 // CHECK-LABEL: func.func @gathered
 // CHECK: %[[R:.*]] = tensor.dim %{{.*}}, %c0{{.*}} : tensor<?xi32>
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in ({{.*}}) threads in ({{.*}}) args({{.*}} : memref<?x16xf16, {{.*}}>, {{.*}} : memref<2x8x16xf16, {{.*}}>, {{.*}} : memref<3xi32, {{.*}}>, {{.*}} : memref<?xi32, {{.*}}>, {{.*}} : memref<?x8xf16>)
 // CHECK: gpu.func @expert_matmul
 // CHECK: %[[SLOT:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<?xi32
 // CHECK: %[[VALID:.*]] = arith.cmpi sge, %[[SLOT]], %c0_i32
-// CHECK: arith.divui %{{.*}}, %c2
-// CHECK: %[[V:.*]] = memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x16xf16
-// CHECK: arith.select %[[VALID]], %[[V]]
+// CHECK: %[[TOKEN:.*]] = arith.divui %{{.*}}, %c2
+// CHECK: %[[ELEMS:.*]] = arith.select %[[VALID]], %{{.*}}, %c0 : index
+// CHECK: nvgpu.device_async_copy %{{.*}}[%[[TOKEN]], %{{.*}}], %{{.*}}, 8, %[[ELEMS]] {bypassL1} : memref<?x16xf16, strided<[?, 1], offset: ?>>
+// CHECK: } else {
+// CHECK: %[[V:.*]] = memref.load %{{.*}}[%[[TOKEN]], %{{.*}}] : memref<?x16xf16
+// CHECK: arith.select %{{.*}}, %[[V]], %cst
 func.func @gathered(%x: tensor<?x16xf16>, %ids: tensor<?x2xi32>,
                     %w: tensor<2x8x16xf16>) -> tensor<?x8xf16> {
   %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 64
@@ -207,7 +258,8 @@ func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x
 // Dense rows (moe-decompose's shared experts: one expert over [0, T]): the
 // row count and T are kernel arguments (no offsets buffer, which the host
 // would have to fill, waiting for the device), ceil(rows / 64) row tiles,
-// and rows past the count read as zeros and are not written.
+// and rows past the count read as zeros (copied with no source bytes) and
+// are not written.
 // CHECK-LABEL: func.func @dense
 // CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?x32xf16>
 // CHECK: %[[GY:.*]] = arith.ceildivui %[[T]], %c64
@@ -215,8 +267,10 @@ func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x
 // CHECK: gpu.func @expert_matmul(%{{.*}}: memref<?x32xf16, {{.*}}>, %{{.*}}: memref<1x48x32xf16, {{.*}}>, %[[LIMIT:.*]]: index, %{{.*}}: index, %{{.*}}: memref<?x48xf16>)
 // CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[LIMIT]] : index
 // CHECK: %[[ROW:.*]] = arith.select %[[IN]], %{{.*}}, %c0{{.*}} : index
+// CHECK: %[[ELEMS:.*]] = arith.select %[[IN]], %c8, %c0 : index
+// CHECK-NEXT: nvgpu.device_async_copy %{{.*}}[%[[ROW]], %{{.*}}], %{{.*}}, 8, %[[ELEMS]] {bypassL1}
+// CHECK: } else {
 // CHECK: memref.load %arg0[%[[ROW]], %{{.*}}]
-// CHECK: arith.select %[[IN]], %{{.*}}, %cst{{.*}} : f16
 // CHECK: arith.cmpi ult, %{{.*}}, %[[LIMIT]] : index
 // CHECK: memref.store %{{.*}}, %arg4
 func.func @dense(%x: tensor<?x32xf16>, %w: tensor<1x48x32xf16>) -> tensor<?x48xf16> {

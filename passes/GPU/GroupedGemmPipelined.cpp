@@ -1,0 +1,446 @@
+//===- GroupedGemmPipelined.cpp - grouped GEMM, cp.async + ldmatrix -------===//
+//
+// f16/bf16 operands and weights, K a multiple of 8: the tensor-core kernel
+// with its operands staged the way the hardware wants them on sm_80+.
+//
+// * 16-byte `cp.async` copies (nvgpu.device_async_copy) fill a ring of
+//   `stages` shared-memory slices of the rows (A, BM x BK) and of the
+//   expert's weight rows (B = W^T stored n-major, BN x BK). Rows outside
+//   the operands (padding slots, rows past the dense row count, columns
+//   past N, k past K) are copied with a source size of 0: zero-filled by
+//   the copy itself, no select per element.
+// * The K loop waits for the oldest slice (cp.async.wait_group stages - 2),
+//   synchronizes once, refills the slice the previous iteration consumed
+//   and computes on the landed one: loads stay stages - 1 slices ahead.
+// * Warp fragments come from `ldmatrix.x4`: a slice row is padded from BK
+//   to BK + 8 elements (80 bytes), so the 8 rows one ldmatrix phase reads
+//   start in 8 different 16-byte bank groups: no bank conflicts.
+// * Warp (wm, wn) of the 2 x 2 warps owns a 32 x 64 quarter of the
+//   64 x 128 block tile: 2 x 8 m16n8k16 tiles, 6 ldmatrix per 16 mma.
+//
+// Operands whose layout breaks 16-byte alignment (a row stride or offset
+// not a multiple of 8 elements, a misaligned base, a strided last
+// dimension) are staged with scalar loads instead: a uniform branch on a
+// flag the block computes from the memref descriptors once.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPU/GroupedGemm.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::moe::gpu_gemm;
+
+namespace {
+constexpr int64_t kChunk = 8; // elements per 16-byte copy
+
+struct Config {
+  int64_t tileM, tileN, tileK, stages, warpsM, warpsN;
+  int64_t pitch() const { return tileK + kChunk; }
+  int64_t threads() const { return 32 * warpsM * warpsN; }
+  int64_t warpM() const { return tileM / warpsM; }
+  int64_t warpN() const { return tileN / warpsN; }
+  int64_t fragsM() const { return warpM() / 16; }
+  int64_t fragsN() const { return warpN() / 8; }
+};
+constexpr Config kConfig = {64, 128, 32, 3, 2, 2};
+
+/// The kernel's builder: the operands, the block's coordinates and the
+/// per-thread values the loops share.
+struct PipelinedBuilder : KernelBuilder {
+  const Operands &ops;
+  Config cfg;
+  Type elt;
+  Value sA, sB, tid, r0, n0, n, kDim, expert, aligned;
+  /// x and w with a unit innermost stride, as 16-byte copies need; used
+  /// only when `aligned` holds.
+  Value xRows, wRows;
+  Value zeroElt;
+
+  Value div(Value x, int64_t d) { return arith::DivUIOp::create(b, x, idx(d)); }
+  Value rem(Value x, int64_t d) { return arith::RemUIOp::create(b, x, idx(d)); }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, c, x, y);
+  }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
+  Value eq(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, x, y);
+  }
+
+  /// Whether `buffer`'s strided layout allows 16-byte copies of rows: unit
+  /// innermost stride, every other stride and the offset multiples of
+  /// kChunk elements, a 16-byte aligned base.
+  Value copyable(Value buffer) {
+    auto md = memref::ExtractStridedMetadataOp::create(b, buffer);
+    int64_t rank = cast<MemRefType>(buffer.getType()).getRank();
+    Value zero = idx(0);
+    Value ok = eq(md.getStrides()[rank - 1], idx(1));
+    ok = andI(ok, eq(rem(md.getOffset(), kChunk), zero));
+    for (int64_t d = 0; d + 1 < rank; ++d)
+      ok = andI(ok, eq(rem(md.getStrides()[d], kChunk), zero));
+    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, buffer);
+    return andI(ok, eq(rem(base, 16), zero));
+  }
+
+  /// The source row of A row `row` of the tile and whether it holds data
+  /// (a padding slot or a row past the dense row count does not).
+  std::pair<Value, Value> sourceRow(Value row) {
+    Value r = add(r0, row);
+    Value trueV = arith::ConstantIntOp::create(b, 1, 1);
+    if (ops.rowLimit) {
+      Value valid = lt(r, ops.rowLimit);
+      return {select(valid, r, idx(0)), valid};
+    }
+    if (!ops.slots)
+      return {r, trueV};
+    Value slot = memref::LoadOp::create(b, ops.slots, ValueRange{r});
+    Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
+    Value valid =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero32);
+    Value safe = select(valid, slot, zero32);
+    Value token =
+        div(arith::IndexCastOp::create(b, b.getIndexType(), safe), ops.gatherK);
+    return {token, valid};
+  }
+
+  /// One operand row's copy plan: its source row, the columns of its
+  /// chunk, and whether it has data.
+  struct RowCopy {
+    Value srcRow, valid, row, col;
+  };
+
+  /// The chunks this thread copies for a BM x BK (A) or BN x BK (B) slice.
+  SmallVector<RowCopy> plan(bool isA) {
+    int64_t rows = isA ? cfg.tileM : cfg.tileN;
+    int64_t chunksPerRow = cfg.tileK / kChunk;
+    SmallVector<RowCopy> copies;
+    // Thread tid copies chunk tid % chunksPerRow of rows tid / chunksPerRow
+    // + i * rowsPerPass: its destinations differ by constants.
+    int64_t rowsPerPass = cfg.threads() / chunksPerRow;
+    Value firstRow = div(tid, chunksPerRow);
+    Value col = mul(rem(tid, chunksPerRow), idx(kChunk));
+    for (int64_t i = 0; i < rows / rowsPerPass; ++i) {
+      RowCopy copy;
+      copy.row = add(firstRow, idx(i * rowsPerPass));
+      copy.col = col;
+      if (isA) {
+        std::tie(copy.srcRow, copy.valid) = sourceRow(copy.row);
+      } else {
+        Value nc = add(n0, copy.row);
+        copy.valid = lt(nc, n);
+        copy.srcRow = minIdx(nc, arith::SubIOp::create(b, n, idx(1)));
+      }
+      copies.push_back(copy);
+    }
+    return copies;
+  }
+
+  /// Copies K slice `k0` of every planned row into ring slot `slot`.
+  void stage(ArrayRef<RowCopy> aCopies, ArrayRef<RowCopy> bCopies, Value k0,
+             Value slot) {
+    auto ifAligned = scf::IfOp::create(b, aligned, /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&ifAligned.getThenRegion().front());
+      asyncCopies(aCopies, /*isA=*/true, k0, slot);
+      asyncCopies(bCopies, /*isA=*/false, k0, slot);
+      b.setInsertionPointToStart(&ifAligned.getElseRegion().front());
+      scalarCopies(aCopies, /*isA=*/true, k0, slot);
+      scalarCopies(bCopies, /*isA=*/false, k0, slot);
+    }
+  }
+
+  /// Elements of the chunk at `kc` inside K: all of them unless K is not a
+  /// multiple of the slice (then the last slice's tail is zero-filled).
+  Value chunkElements(Value kc, Value valid) {
+    Value full = idx(kChunk);
+    Value inK = full;
+    if (kTail()) {
+      Value left = arith::SubIOp::create(b, kDim, minIdx(kc, kDim));
+      inK = minIdx(left, full);
+    }
+    return select(valid, inK, idx(0));
+  }
+
+  /// Whether the last K slice is partial (K is static: canPipeline).
+  bool kTail() const {
+    return cast<MemRefType>(ops.x.getType()).getDimSize(1) % cfg.tileK != 0;
+  }
+
+  void asyncCopies(ArrayRef<RowCopy> copies, bool isA, Value k0, Value slot) {
+    Value dst = isA ? sA : sB;
+    auto token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    Value kLastChunk = arith::SubIOp::create(b, kDim, idx(kChunk));
+    for (const RowCopy &c : copies) {
+      Value kc = add(k0, c.col);
+      Value elems = chunkElements(kc, c.valid);
+      // In bounds even where nothing is read (elems = 0); a chunk of a
+      // slice inside K is in bounds when the slices divide K.
+      Value kSafe = kTail() ? minIdx(kc, kLastChunk) : kc;
+      SmallVector<Value> src =
+          isA ? SmallVector<Value>{c.srcRow, kSafe}
+              : SmallVector<Value>{expert, c.srcRow, kSafe};
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, token, dst, ValueRange{slot, c.row, c.col}, isA ? xRows : wRows,
+          src, b.getIndexAttr(kChunk), elems, b.getUnitAttr());
+    }
+  }
+
+  void scalarCopies(ArrayRef<RowCopy> copies, bool isA, Value k0, Value slot) {
+    Value dst = isA ? sA : sB;
+    Value kLast = arith::SubIOp::create(b, kDim, idx(1));
+    for (const RowCopy &c : copies)
+      for (int64_t e = 0; e < kChunk; ++e) {
+        Value col = add(c.col, idx(e));
+        Value kc = add(k0, col);
+        Value in = andI(c.valid, lt(kc, kDim));
+        Value kSafe = minIdx(kc, kLast);
+        Value v = isA ? memref::LoadOp::create(b, ops.x,
+                                               ValueRange{c.srcRow, kSafe})
+                      : memref::LoadOp::create(
+                            b, ops.w, ValueRange{expert, c.srcRow, kSafe});
+        memref::StoreOp::create(b, select(in, v, zeroElt), dst,
+                                ValueRange{slot, c.row, col});
+      }
+  }
+
+  /// An ldmatrix.x4 register as the mma operand: vector<2xf16> for f16,
+  /// the i32 holding both halves for bf16.
+  Value reg(Value frags, int64_t i) {
+    Value v = vector::ExtractOp::create(b, frags, ArrayRef<int64_t>{i});
+    if (elt.isF16())
+      return v;
+    auto i32x1 = VectorType::get({1}, b.getI32Type());
+    return vector::ExtractOp::create(b, vector::BitCastOp::create(b, i32x1, v),
+                                     ArrayRef<int64_t>{0});
+  }
+};
+/// `buffer` cast to the same layout with a static unit innermost stride.
+Value unitInnerStride(ImplicitLocOpBuilder &b, Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  strides.back() = 1;
+  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                                       strides);
+  return memref::CastOp::create(
+      b, MemRefType::get(type.getShape(), type.getElementType(), layout),
+      buffer);
+}
+} // namespace
+
+bool mlir::moe::gpu_gemm::canPipeline(const Operands &ops) {
+  Type elt = cast<MemRefType>(ops.x.getType()).getElementType();
+  int64_t k = cast<MemRefType>(ops.x.getType()).getDimSize(1);
+  return (elt.isF16() || elt.isBF16()) && !ops.bits &&
+         cast<MemRefType>(ops.w.getType()).getElementType() == elt &&
+         !ShapedType::isDynamic(k) && k % kChunk == 0;
+}
+
+BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
+                                                     const Operands &ops,
+                                                     bool asyncCopies) {
+  MLIRContext *ctx = fn.getContext();
+  const Config cfg = kConfig;
+  ImplicitLocOpBuilder b(fn.getLoc(), ctx);
+  Block &body = fn.getBody().front();
+  b.setInsertionPointToStart(&body);
+  Type elt = cast<MemRefType>(ops.x.getType()).getElementType();
+  PipelinedBuilder k{{b}, ops, cfg, elt};
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto ring = [&](int64_t rows) {
+    return MemRefType::get({cfg.stages, rows, cfg.pitch()}, elt,
+                           MemRefLayoutAttrInterface(), workgroup);
+  };
+  k.sA = addSharedBuffer(fn, ring(cfg.tileM));
+  k.sB = addSharedBuffer(fn, ring(cfg.tileN));
+  k.n = memref::DimOp::create(b, ops.w, 1);
+  k.kDim = memref::DimOp::create(b, ops.x, 1);
+  k.zeroElt = arith::ConstantOp::create(b, b.getZeroAttr(elt));
+
+  k.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value warp = k.div(k.tid, 32);
+  Value lane = k.rem(k.tid, 32);
+  Value g = k.div(lane, 4);
+  Value t = k.rem(lane, 4);
+  Value wm = k.div(warp, cfg.warpsN);
+  Value wn = k.rem(warp, cfg.warpsN);
+  k.r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y),
+               k.idx(cfg.tileM));
+  k.n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
+               k.idx(cfg.tileN));
+  Value total = k.totalRows(ops);
+
+  auto active = scf::IfOp::create(b, k.lt(k.r0, total), true);
+  // Padding tiles past the last group are zero rows.
+  b.setInsertionPointToStart(&active.getElseRegion().front());
+  for (int64_t i = 0; i < cfg.tileM * cfg.tileN / cfg.threads(); ++i) {
+    Value flat = k.add(k.tid, k.idx(i * cfg.threads()));
+    Value row = k.div(flat, cfg.tileN);
+    Value col = k.rem(flat, cfg.tileN);
+    k.storeZero(ops, k.zeroElt, k.add(k.r0, row), k.add(k.n0, col), k.n);
+  }
+
+  b.setInsertionPointToStart(&active.getThenRegion().front());
+  k.expert = k.expertOf(ops, k.r0);
+  k.aligned = asyncCopies
+                  ? k.andI(k.copyable(ops.x), k.copyable(ops.w))
+                  : Value(arith::ConstantIntOp::create(b, 0, 1));
+  k.xRows = unitInnerStride(b, ops.x);
+  k.wRows = unitInnerStride(b, ops.w);
+  SmallVector<PipelinedBuilder::RowCopy> aCopies = k.plan(/*isA=*/true);
+  SmallVector<PipelinedBuilder::RowCopy> bCopies = k.plan(/*isA=*/false);
+  Value numK = arith::CeilDivUIOp::create(b, k.kDim, k.idx(cfg.tileK));
+
+  // Prologue: slices 0 .. stages - 2, one commit group each (empty past K,
+  // so that group counts stay in step with slices).
+  for (int64_t s = 0; s + 1 < cfg.stages; ++s) {
+    auto inK = scf::IfOp::create(b, k.lt(k.idx(s), numK), false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&inK.getThenRegion().front());
+      k.stage(aCopies, bCopies, k.idx(s * cfg.tileK), k.idx(s));
+    }
+    NVVM::CpAsyncCommitGroupOp::create(b);
+  }
+
+  // Per-lane ldmatrix coordinates. A (16 x 16 per x4): lanes 0-15 name
+  // rows 0-15 at column 0, lanes 16-31 the same rows at column 8, giving
+  // a0..a3 in mma order. B (two n-tiles of 8 per x4): matrix j = lane / 8
+  // covers n rows 8 (j / 2) + lane % 8 at k column 8 (j % 2), giving
+  // (b0, b1) of the first n-tile, then of the second.
+  Value aRow = k.add(k.mul(wm, k.idx(cfg.warpM())), k.rem(lane, 16));
+  Value aCol = k.mul(k.div(lane, 16), k.idx(8));
+  Value bRow = k.add(k.mul(wn, k.idx(cfg.warpN())),
+                     k.add(k.mul(k.div(lane, 16), k.idx(8)), k.rem(lane, 8)));
+  Value bCol = k.mul(k.rem(k.div(lane, 8), 2), k.idx(8));
+
+  auto f32 = b.getF32Type();
+  auto accType = VectorType::get({2, 2}, f32);
+  Value accZero = arith::ConstantOp::create(
+      b, accType, DenseElementsAttr::get(accType, 0.0f));
+  int64_t tiles = cfg.fragsM() * cfg.fragsN();
+  SmallVector<Value> init(tiles, accZero);
+  init.push_back(k.idx(0));                  // slot read this iteration
+  init.push_back(k.idx(cfg.stages - 1));     // slot refilled this iteration
+  auto llvmAcc = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+  NVVM::MMATypes ptxType =
+      elt.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+  auto fragType = VectorType::get({4, 2}, elt);
+
+  auto kLoop = scf::ForOp::create(b, k.idx(0), numK, k.idx(1), init);
+  {
+    OpBuilder::InsertionGuard loopGuard(b);
+    b.setInsertionPointToStart(kLoop.getBody());
+    Value kt = kLoop.getInductionVar();
+    ValueRange iter = kLoop.getRegionIterArgs();
+    Value readSlot = iter[tiles], fillSlot = iter[tiles + 1];
+    // Slice kt has landed for this thread; after the barrier, for all of
+    // them, and every warp is done with the slot refilled next.
+    NVVM::CpAsyncWaitGroupOp::create(b, cfg.stages - 2);
+    gpu::BarrierOp::create(b);
+    Value ahead = k.add(kt, k.idx(cfg.stages - 1));
+    auto inK = scf::IfOp::create(b, k.lt(ahead, numK), false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&inK.getThenRegion().front());
+      k.stage(aCopies, bCopies, k.mul(ahead, k.idx(cfg.tileK)), fillSlot);
+    }
+    NVVM::CpAsyncCommitGroupOp::create(b);
+
+    SmallVector<Value> acc(iter.begin(), iter.begin() + tiles);
+    for (int64_t k16 = 0; k16 < cfg.tileK; k16 += 16) {
+      SmallVector<Value> aFrags, bFrags;
+      for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
+        aFrags.push_back(nvgpu::LdMatrixOp::create(
+            b, fragType, k.sA,
+            ValueRange{readSlot, k.add(aRow, k.idx(16 * mi)),
+                       k.add(aCol, k.idx(k16))},
+            /*transpose=*/false, /*numTiles=*/4));
+      for (int64_t nj = 0; nj < cfg.fragsN() / 2; ++nj)
+        bFrags.push_back(nvgpu::LdMatrixOp::create(
+            b, fragType, k.sB,
+            ValueRange{readSlot, k.add(bRow, k.idx(16 * nj)),
+                       k.add(bCol, k.idx(k16))},
+            /*transpose=*/false, /*numTiles=*/4));
+      for (int64_t mi = 0; mi < cfg.fragsM(); ++mi) {
+        SmallVector<Value> a;
+        for (int64_t i = 0; i < 4; ++i)
+          a.push_back(k.reg(aFrags[mi], i));
+        for (int64_t ni = 0; ni < cfg.fragsN(); ++ni) {
+          Value bf = bFrags[ni / 2];
+          SmallVector<Value> bv;
+          bv.push_back(k.reg(bf, 2 * (ni % 2)));
+          bv.push_back(k.reg(bf, 2 * (ni % 2) + 1));
+          Value &c = acc[mi * cfg.fragsN() + ni];
+          SmallVector<Value> cv;
+          for (int64_t q = 0; q < 4; ++q)
+            cv.push_back(vector::ExtractOp::create(
+                b, c, ArrayRef<int64_t>{q / 2, q % 2}));
+          Value d = NVVM::MmaOp::create(
+              b, llvmAcc, a, bv, cv, {16, 8, 16}, std::nullopt, std::nullopt,
+              std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                             NVVM::MMALayout::col});
+          Value next = accZero;
+          for (int64_t q = 0; q < 4; ++q) {
+            Value v = LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{q});
+            next = vector::InsertOp::create(b, v, next,
+                                            ArrayRef<int64_t>{q / 2, q % 2});
+          }
+          c = next;
+        }
+      }
+    }
+    auto wrap = [&](Value s) {
+      Value s1 = k.add(s, k.idx(1));
+      return k.select(k.eq(s1, k.idx(cfg.stages)), k.idx(0), s1);
+    };
+    acc.push_back(wrap(readSlot));
+    acc.push_back(wrap(fillSlot));
+    scf::YieldOp::create(b, acc);
+  }
+  // No copy may be in flight when the block's shared memory is reused.
+  NVVM::CpAsyncWaitGroupOp::create(b, 0);
+
+  // Epilogue: accumulator (h, p) of tile (mi, ni) is row g + 8 h, column
+  // 2 t + p of the tile; (gate, up) pairs are p = 0, 1 of one thread.
+  Value nLast = arith::SubIOp::create(b, k.n, k.idx(1));
+  Value t2 = k.mul(t, k.idx(2));
+  for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
+    for (int64_t ni = 0; ni < cfg.fragsN(); ++ni) {
+      Value acc = kLoop.getResult(mi * cfg.fragsN() + ni);
+      for (int64_t h = 0; h < 2; ++h) {
+        Value row = k.add(
+            k.r0, k.add(k.mul(wm, k.idx(cfg.warpM())),
+                        k.add(g, k.idx(16 * mi + 8 * h))));
+        Value vals[2], cols[2];
+        for (int64_t p = 0; p < 2; ++p) {
+          cols[p] = k.add(k.n0, k.add(k.mul(wn, k.idx(cfg.warpN())),
+                                      k.add(t2, k.idx(8 * ni + p))));
+          Value v = vector::ExtractOp::create(b, acc, ArrayRef<int64_t>{h, p});
+          if (ops.bias)
+            v = arith::AddFOp::create(
+                b, v,
+                k.toF32(memref::LoadOp::create(
+                    b, ops.bias,
+                    ValueRange{k.expert, k.minIdx(cols[p], nLast)})));
+          vals[p] = v;
+        }
+        if (ops.pairedEpilogue()) {
+          k.storePair(ops, vals[0], vals[1], row, cols[0], k.n);
+        } else {
+          for (int64_t p = 0; p < 2; ++p)
+            k.storeUnpaired(ops, vals[p], row, cols[p], k.n);
+        }
+      }
+    }
+  b.setInsertionPointToEnd(&body);
+  gpu::ReturnOp::create(b);
+  return {cfg.threads(), 1, cfg.tileN};
+}
