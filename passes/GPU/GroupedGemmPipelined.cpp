@@ -108,6 +108,21 @@ struct PipelinedBuilder : KernelBuilder {
     return {token, valid};
   }
 
+  /// Whether rows from `first` on (in one tile) hold any data: a group's
+  /// copies come before its padding, so the first row tells (slots of -1
+  /// are padding; dense rows end at the row count). True when unknown.
+  Value hasRows(Value first) {
+    Value slots = ops.slots ? ops.slots : ops.combineSlots;
+    if (slots) {
+      Value slot = memref::LoadOp::create(b, slots, ValueRange{first});
+      Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
+      return arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero32);
+    }
+    if (ops.rowLimit)
+      return lt(first, ops.rowLimit);
+    return arith::ConstantIntOp::create(b, 1, 1);
+  }
+
   /// One operand row's copy plan: its source row, the columns of its
   /// chunk, and whether it has data.
   struct RowCopy {
@@ -320,6 +335,7 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
                      k.add(k.mul(k.div(lane, 16), k.idx(8)), k.rem(lane, 8)));
   Value bCol = k.mul(k.rem(k.div(lane, 8), 2), k.idx(8));
 
+  Value warpHasRows = k.hasRows(k.add(k.r0, k.mul(wm, k.idx(cfg.warpM()))));
   auto f32 = b.getF32Type();
   auto accType = VectorType::get({2, 2}, f32);
   Value accZero = arith::ConstantOp::create(
@@ -353,50 +369,62 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     }
     NVVM::CpAsyncCommitGroupOp::create(b);
 
+    // A warp whose rows are all padding has nothing to multiply (decode:
+    // a group's one or two rows leave most of the tile's rows padding).
     SmallVector<Value> acc(iter.begin(), iter.begin() + tiles);
-    for (int64_t k16 = 0; k16 < cfg.tileK; k16 += 16) {
-      SmallVector<Value> aFrags, bFrags;
-      for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
-        aFrags.push_back(nvgpu::LdMatrixOp::create(
-            b, fragType, k.sA,
-            ValueRange{readSlot, k.add(aRow, k.idx(16 * mi)),
-                       k.add(aCol, k.idx(k16))},
-            /*transpose=*/false, /*numTiles=*/4));
-      for (int64_t nj = 0; nj < cfg.fragsN() / 2; ++nj)
-        bFrags.push_back(nvgpu::LdMatrixOp::create(
-            b, fragType, k.sB,
-            ValueRange{readSlot, k.add(bRow, k.idx(16 * nj)),
-                       k.add(bCol, k.idx(k16))},
-            /*transpose=*/false, /*numTiles=*/4));
-      for (int64_t mi = 0; mi < cfg.fragsM(); ++mi) {
-        SmallVector<Value> a;
-        for (int64_t i = 0; i < 4; ++i)
-          a.push_back(k.reg(aFrags[mi], i));
-        for (int64_t ni = 0; ni < cfg.fragsN(); ++ni) {
-          Value bf = bFrags[ni / 2];
-          SmallVector<Value> bv;
-          bv.push_back(k.reg(bf, 2 * (ni % 2)));
-          bv.push_back(k.reg(bf, 2 * (ni % 2) + 1));
-          Value &c = acc[mi * cfg.fragsN() + ni];
-          SmallVector<Value> cv;
-          for (int64_t q = 0; q < 4; ++q)
-            cv.push_back(vector::ExtractOp::create(
-                b, c, ArrayRef<int64_t>{q / 2, q % 2}));
-          Value d = NVVM::MmaOp::create(
-              b, llvmAcc, a, bv, cv, {16, 8, 16}, std::nullopt, std::nullopt,
-              std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                             NVVM::MMALayout::col});
-          Value next = accZero;
-          for (int64_t q = 0; q < 4; ++q) {
-            Value v = LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{q});
-            next = vector::InsertOp::create(b, v, next,
-                                            ArrayRef<int64_t>{q / 2, q % 2});
+    auto compute = scf::IfOp::create(b, TypeRange(ValueRange(acc)),
+                                     warpHasRows, /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard computeGuard(b);
+      b.setInsertionPointToStart(&compute.getElseRegion().front());
+      scf::YieldOp::create(b, acc);
+      b.setInsertionPointToStart(&compute.getThenRegion().front());
+      for (int64_t k16 = 0; k16 < cfg.tileK; k16 += 16) {
+        SmallVector<Value> aFrags, bFrags;
+        for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
+          aFrags.push_back(nvgpu::LdMatrixOp::create(
+              b, fragType, k.sA,
+              ValueRange{readSlot, k.add(aRow, k.idx(16 * mi)),
+                         k.add(aCol, k.idx(k16))},
+              /*transpose=*/false, /*numTiles=*/4));
+        for (int64_t nj = 0; nj < cfg.fragsN() / 2; ++nj)
+          bFrags.push_back(nvgpu::LdMatrixOp::create(
+              b, fragType, k.sB,
+              ValueRange{readSlot, k.add(bRow, k.idx(16 * nj)),
+                         k.add(bCol, k.idx(k16))},
+              /*transpose=*/false, /*numTiles=*/4));
+        for (int64_t mi = 0; mi < cfg.fragsM(); ++mi) {
+          SmallVector<Value> a;
+          for (int64_t i = 0; i < 4; ++i)
+            a.push_back(k.reg(aFrags[mi], i));
+          for (int64_t ni = 0; ni < cfg.fragsN(); ++ni) {
+            Value bf = bFrags[ni / 2];
+            SmallVector<Value> bv;
+            bv.push_back(k.reg(bf, 2 * (ni % 2)));
+            bv.push_back(k.reg(bf, 2 * (ni % 2) + 1));
+            Value &c = acc[mi * cfg.fragsN() + ni];
+            SmallVector<Value> cv;
+            for (int64_t q = 0; q < 4; ++q)
+              cv.push_back(vector::ExtractOp::create(
+                  b, c, ArrayRef<int64_t>{q / 2, q % 2}));
+            Value d = NVVM::MmaOp::create(
+                b, llvmAcc, a, bv, cv, {16, 8, 16}, std::nullopt, std::nullopt,
+                std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+                std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                               NVVM::MMALayout::col});
+            Value next = accZero;
+            for (int64_t q = 0; q < 4; ++q) {
+              Value v = LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{q});
+              next = vector::InsertOp::create(b, v, next,
+                                              ArrayRef<int64_t>{q / 2, q % 2});
+            }
+            c = next;
           }
-          c = next;
         }
       }
+      scf::YieldOp::create(b, acc);
     }
+    acc.assign(compute.getResults().begin(), compute.getResults().end());
     auto wrap = [&](Value s) {
       Value s1 = k.add(s, k.idx(1));
       return k.select(k.eq(s1, k.idx(cfg.stages)), k.idx(0), s1);

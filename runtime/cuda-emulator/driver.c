@@ -33,16 +33,19 @@ static __thread char last_error[1100];
 
 /* Driver calls counted since the library was loaded: what a model call
  * costs in launches, synchronizations, allocations and copies (tests take
- * the difference around one call). */
+ * the difference around one call); and the warp-wide mma.sync operations
+ * its kernels executed, the tensor-core work. */
 typedef struct moe_cuda_emulator_counters {
   long long launches, synchronizations, allocations, frees, copies, fills,
-      function_lookups, stream_creations;
+      function_lookups, stream_creations, mma_operations;
 } moe_cuda_emulator_counters;
 
 static struct {
   atomic_llong launches, synchronizations, allocations, frees, copies, fills,
-      function_lookups, stream_creations;
+      function_lookups, stream_creations, mma_operations;
 } counts;
+
+void emu_count_mma(void) { atomic_fetch_add(&counts.mma_operations, 1); }
 
 void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->launches = atomic_load(&counts.launches);
@@ -53,6 +56,7 @@ void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->fills = atomic_load(&counts.fills);
   out->function_lookups = atomic_load(&counts.function_lookups);
   out->stream_creations = atomic_load(&counts.stream_creations);
+  out->mma_operations = atomic_load(&counts.mma_operations);
 }
 
 #define COUNT(field) atomic_fetch_add(&counts.field, 1)

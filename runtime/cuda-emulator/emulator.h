@@ -171,6 +171,8 @@ EMU_HIDDEN void emu_async_reset(emu_fiber *f);
 enum { MMA_F16_M16N8K16, MMA_BF16_M16N8K16, MMA_TF32_M16N8K8 };
 EMU_HIDDEN void emu_mma_compute(emu_warp *w);
 
+/* driver.c: counts one warp-wide mma.sync (moe_cuda_emulator_counters). */
+EMU_HIDDEN void emu_count_mma(void);
 /* driver.c: the message of the last failed call on this thread. */
 EMU_HIDDEN void emu_set_error(const char *format, ...)
     __attribute__((format(printf, 1, 2)));

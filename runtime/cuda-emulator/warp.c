@@ -125,6 +125,7 @@ void emu_warp_complete(emu_exec *x, emu_warp *w) {
   }
   case WARP_MMA:
     emu_mma_compute(w);
+    emu_count_mma();
     break;
   case WARP_LDMATRIX:
     ldmatrix_complete(w);
