@@ -297,8 +297,10 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     ```
     result[r, n] = sum_c input[r, c] * weight[e, n, c] + bias[e, n]
     ```
-    Rows at or past `offsets[E]` are zero. This is one grouped GEMM over all
-    experts, not one GEMM per expert.
+    Rows at or past `offsets[E]` are unspecified: no consumer reads them
+    (the combine reads rows through slots, grouped GEMMs stop at
+    `offsets[E]`), so kernels neither compute nor clear them. This is one
+    grouped GEMM over all experts, not one GEMM per expert.
 
     With `gather(%slots) k = K` (moe-fuse-dispatch-gather), `input` is the
     unpermuted `[T, K]` tokens and row `r` of the grouped input is read in

@@ -2,8 +2,9 @@
 //
 // One launch for all experts: the dispatch pads every expert's row group to
 // the row tile, so a block's 64 rows belong to one expert, found from the
-// offsets; the block then computes a 64 x 64 output tile through workgroup
-// memory (GPU/GroupedGemm*.cpp), on tensor cores for f16/bf16.
+// offsets; the block then computes a 64-row output tile through workgroup
+// memory (GPU/GroupedGemm*.cpp), on tensor cores for f16/bf16. The grid's
+// rows stop at a bound of the padded rows computed from the token count.
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,6 +55,38 @@ bool paddedToTile(Value offsets) {
            dispatch.getBlock() % kTileM == 0;
   auto plan = offsets.getDefiningOp<RoutePlanOp>();
   return plan && plan.getOffsets() == offsets && plan.getBlock() % kTileM == 0;
+}
+
+/// The row tiles that can hold copies, as a host value: `offsets[E]` is at
+/// most `C + min(E, C) * (block - 1)` for the `C = T * k` token copies (at
+/// most that many experts get rows, each padded by less than a block), so
+/// at decode the grid covers the active experts' tiles rather than every
+/// expert's padding. `rows` (the row buffer) bounds it too.
+Value rowTiles(ImplicitLocOpBuilder &b, Value offsets, Value rows) {
+  KernelBuilder k{b};
+  Value tileRows = k.idx(kTileM);
+  Value all = arith::DivUIOp::create(b, rows, tileRows);
+  Value copies;
+  int64_t block = 0, experts = 0;
+  if (auto dispatch = offsets.getDefiningOp<DispatchOp>()) {
+    Value ids = dispatch.getIds();
+    copies = k.mul(tensor::DimOp::create(b, ids, 0),
+                   tensor::DimOp::create(b, ids, 1));
+    block = dispatch.getBlock();
+    experts = dispatch.getNumExperts();
+  } else if (auto plan = offsets.getDefiningOp<RoutePlanOp>()) {
+    Value weights = plan.getWeights();
+    copies = k.mul(tensor::DimOp::create(b, weights, 0),
+                   tensor::DimOp::create(b, weights, 1));
+    block = plan.getBlock();
+    experts = plan.getNumExperts();
+  } else {
+    return all;
+  }
+  Value padding = k.mul(k.minIdx(copies, k.idx(experts)), k.idx(block - 1));
+  Value bound =
+      arith::CeilDivUIOp::create(b, k.add(copies, padding), tileRows);
+  return k.minIdx(bound, all);
 }
 
 /// `out` set to a combined GEMM's initial value before its launch: a fill
@@ -217,12 +250,16 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
                        : canPipeline(args)
                            ? buildPipelinedKernel(fn, args, asyncCopies)
                                            : buildMMAKernel(fn, args);
+    // The block size is fixed: LLVM knows the thread ids' range and ptxas
+    // the thread count (.maxntid).
+    fn.setKnownBlockSizeAttr(DenseI32ArrayAttr::get(
+        getContext(), {int32_t(shape.x), int32_t(shape.y), 1}));
 
     Value one = k.idx(1);
     Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(shape.tileN));
     Value gridY =
         dense ? Value(arith::CeilDivUIOp::create(b, rows, k.idx(kTileM)))
-              : Value(arith::DivUIOp::create(b, rows, k.idx(kTileM)));
+              : rowTiles(b, op.getOffsets(), rows);
     gpu::LaunchFuncOp::create(
         b, fn, gpu::KernelDim3{gridX, gridY, one},
         gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},

@@ -3,8 +3,11 @@
 // Both kernels compute, per block, one kTileM x kTileN tile of
 //   out[r, n] = sum_c x[r, c] * w[e, n, c] (+ bias[e, n])
 // where e is the expert owning the tile's rows (row groups are padded to
-// kTileM by the dispatch), and zeros for tiles past offsets[E]. They differ
-// in how a block's threads share the tile.
+// kTileM by the dispatch). Rows past offsets[E] are unspecified: the
+// tensor-core kernels skip their tiles, the SIMT kernel writes zeros there
+// (without that branch LLVM schedules its unrolled K loop into 255
+// registers and spills; with it 32 suffice). They differ in how a block's
+// threads share the tile.
 //
 //===----------------------------------------------------------------------===//
 

@@ -98,16 +98,9 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
   Value total = k.totalRows(ops);
   Value zeroElt = arith::ConstantOp::create(b, b.getZeroAttr(elt));
 
-  auto active = scf::IfOp::create(b, k.lt(r0, total), true);
-  // Padding tiles past the last group are zero rows.
-  b.setInsertionPointToStart(&active.getElseRegion().front());
-  for (int64_t i = 0; i < kTileM * kTileN / kThreads; ++i) {
-    Value flat = k.add(tid, k.idx(i * kThreads));
-    Value row = arith::DivUIOp::create(b, flat, k.idx(kTileN));
-    Value col = arith::RemUIOp::create(b, flat, k.idx(kTileN));
-    k.storeZero(ops, zeroElt, k.add(r0, row), k.add(n0, col), n);
-  }
-
+  // Tiles past the last group have nothing to compute (their rows are
+  // unspecified).
+  auto active = scf::IfOp::create(b, k.lt(r0, total), false);
   b.setInsertionPointToStart(&active.getThenRegion().front());
   Value expert = k.expertOf(ops, r0);
   Value kLast = arith::SubIOp::create(b, kDim, one);

@@ -291,16 +291,9 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
                k.idx(cfg.tileN));
   Value total = k.totalRows(ops);
 
-  auto active = scf::IfOp::create(b, k.lt(k.r0, total), true);
-  // Padding tiles past the last group are zero rows.
-  b.setInsertionPointToStart(&active.getElseRegion().front());
-  for (int64_t i = 0; i < cfg.tileM * cfg.tileN / cfg.threads(); ++i) {
-    Value flat = k.add(k.tid, k.idx(i * cfg.threads()));
-    Value row = k.div(flat, cfg.tileN);
-    Value col = k.rem(flat, cfg.tileN);
-    k.storeZero(ops, k.zeroElt, k.add(k.r0, row), k.add(k.n0, col), k.n);
-  }
-
+  // Tiles past the last group have nothing to compute (their rows are
+  // unspecified).
+  auto active = scf::IfOp::create(b, k.lt(k.r0, total), false);
   b.setInsertionPointToStart(&active.getThenRegion().front());
   k.expert = k.expertOf(ops, k.r0);
   k.aligned = asyncCopies

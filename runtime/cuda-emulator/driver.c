@@ -33,16 +33,16 @@ static __thread char last_error[1100];
 
 /* Driver calls counted since the library was loaded: what a model call
  * costs in launches, synchronizations, allocations and copies (tests take
- * the difference around one call); and the warp-wide mma.sync operations
- * its kernels executed, the tensor-core work. */
+ * the difference around one call); and the blocks its launches ran and
+ * the warp-wide mma.sync operations they executed (tensor-core work). */
 typedef struct moe_cuda_emulator_counters {
   long long launches, synchronizations, allocations, frees, copies, fills,
-      function_lookups, stream_creations, mma_operations;
+      function_lookups, stream_creations, mma_operations, blocks;
 } moe_cuda_emulator_counters;
 
 static struct {
   atomic_llong launches, synchronizations, allocations, frees, copies, fills,
-      function_lookups, stream_creations, mma_operations;
+      function_lookups, stream_creations, mma_operations, blocks;
 } counts;
 
 void emu_count_mma(void) { atomic_fetch_add(&counts.mma_operations, 1); }
@@ -57,6 +57,7 @@ void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->function_lookups = atomic_load(&counts.function_lookups);
   out->stream_creations = atomic_load(&counts.stream_creations);
   out->mma_operations = atomic_load(&counts.mma_operations);
+  out->blocks = atomic_load(&counts.blocks);
 }
 
 #define COUNT(field) atomic_fetch_add(&counts.field, 1)
@@ -264,6 +265,7 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
   if ((uint64_t)bx * by * bz > 1024)
     return fail(EMU_ERROR_INVALID_VALUE,
                 "a block of %u x %u x %u threads exceeds 1024", bx, by, bz);
+  atomic_fetch_add(&counts.blocks, (long long)gx * gy * gz);
   if (extra)
     return fail(EMU_ERROR_INVALID_VALUE,
                 "kernel arguments through 'extra' are not supported");

@@ -1,7 +1,8 @@
 """What one warmed-up call of a CUDA model costs in driver calls, counted by
 the CUDA emulator: kernel launches, synchronizations (stream, context,
 event), device allocations and frees, copies, fills, kernel lookups and
-stream creations; and the warp-wide mma.sync operations the kernels ran. Compiles MODEL (ONNX or MLIR) with --moe-cuda-pipeline,
+stream creations; and the blocks the launches ran and the warp-wide
+mma.sync operations they executed. Compiles MODEL (ONNX or MLIR) with --moe-cuda-pipeline,
 calls it twice on random inputs of TOKENS rows (dynamic dimensions), then
 counts a third call.
 
@@ -17,7 +18,8 @@ import onnx
 from moe_e2e import Model, compile_model, use_cuda_emulator
 
 FIELDS = ["launches", "synchronizations", "allocations", "frees", "copies",
-          "fills", "function_lookups", "stream_creations", "mma_operations"]
+          "fills", "function_lookups", "stream_creations", "mma_operations",
+          "blocks"]
 
 
 class Counters(ctypes.Structure):

@@ -11,8 +11,11 @@
 // TF32: nvvm.convert.float.to.tf32 %{{.*}} {rnd = #nvvm.fp_rnd_mode<rna>}
 // TF32-COUNT-32: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 
-// One launch over all experts: ceil(N / 64) x R / 64 blocks of 16 x 16
-// threads; operands cross as buffers, the result is a fresh buffer.
+// One launch over all experts: ceil(N / 64) x (at most R / 64) blocks of
+// 16 x 16 threads; operands cross as buffers, the result is a fresh buffer.
+// The grid's rows stop at the tiles the C = T * k token copies can fill:
+// C + min(E, C) * 63 rows (each active expert pads less than a tile), so at
+// decode the grid covers the active experts, not every expert's padding.
 // CHECK: module attributes {gpu.container_module}
 // CHECK-LABEL: func.func @f32_bias
 // CHECK-DAG: %[[X:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x32xf32> to memref<?x32xf32, strided<[?, ?], offset: ?>>
@@ -20,14 +23,22 @@
 // CHECK: %[[R:.*]] = tensor.dim %grouped
 // CHECK: %[[OUT:.*]] = memref.alloc(%[[R]]) : memref<?x48xf32>
 // CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64{{.*}}
-// CHECK: %[[GY:.*]] = arith.divui %[[R]], %c64{{.*}}
+// CHECK: %[[ALL:.*]] = arith.divui %[[R]], %c64{{.*}}
+// CHECK: %[[K:.*]] = tensor.dim %arg1, %c1
+// CHECK: %[[T:.*]] = tensor.dim %arg1, %c0
+// CHECK: %[[C:.*]] = arith.muli %[[T]], %[[K]]
+// CHECK: %[[ACTIVE:.*]] = arith.minui %[[C]], %c4
+// CHECK: %[[PAD:.*]] = arith.muli %[[ACTIVE]], %c63
+// CHECK: %[[BOUND:.*]] = arith.addi %[[C]], %[[PAD]]
+// CHECK: %[[TILES:.*]] = arith.ceildivui %[[BOUND]], %c64
+// CHECK: %[[GY:.*]] = arith.minui %[[TILES]], %[[ALL]]
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY]], %{{.*}}) threads in (%c16{{.*}}, %c16{{.*}}, %{{.*}}) args(%[[X]] : {{.*}}, %[[OFF]] : {{.*}}, %[[OUT]] : memref<?x48xf32>)
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 //
 // The kernel: two 16 x 64 f32 tiles of workgroup memory, declared 16-byte
 // aligned (vectorized accesses assume it).
 // CHECK: gpu.module @moe_kernels
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 16, 16, 1>}
 // CHECK: %[[TX:.*]] = gpu.thread_id x
 // CHECK: %[[TY:.*]] = gpu.thread_id y
 // CHECK: gpu.block_id y
