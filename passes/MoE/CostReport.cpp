@@ -65,6 +65,10 @@ struct Kernel {
   double flops = 0, read = 0, written = 0;
   bool tensorCores = false;
   bool exchange = false; // an all-to-all: bytes over the link, no kernel
+  /// GPU grouped GEMMs: the kernel's tile, and the roofline time of the
+  /// work that kernel does (padded tiles, weights per row tile); 0: none.
+  std::string tile;
+  double estimate = 0;
 };
 
 /// What moe-decompose's dispatch implies under the routing assumption.
@@ -119,6 +123,8 @@ private:
   void routePlan(RoutePlanOp op);
   void dispatch(DispatchOp op);
   void expertMatmul(ExpertMatmulOp op);
+  void estimateGPUKernel(ExpertMatmulOp op, Kernel &k, double copies,
+                         double active, double perExpert) const;
   void activation(ActivationOp op);
   void combine(CombineOp op);
   void exchange(Value input);
@@ -249,7 +255,10 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
            (op.isQuantized()
                 ? " (" + std::to_string(op.getWeightBits()) + "-bit weights)"
                 : std::string())};
-  k.flops = 2 * rows * n * kk;
+  // The useful work: the token copies' rows (the padding rows' products
+  // are in the GPU kernels' estimate).
+  double copies = it != plans.end() ? p.copies : rows;
+  k.flops = 2 * copies * n * kk;
   k.read = rows * kk * eltBytes(op.getInput().getType()) + active * perExpert;
   for (Value extra : {op.getBias(), op.getScales(), op.getZeroPoints()})
     if (extra) {
@@ -272,8 +281,46 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
   Type elt = getElementTypeOrSelf(op.getInput().getType());
   k.tensorCores =
       device.gpu && !op.isQuantized() && (elt.isF16() || elt.isBF16());
+  if (device.gpu)
+    estimateGPUKernel(op, k, copies, active, perExpert);
   planRows[op.getResult()] = rows;
   add(k);
+}
+
+void Costing::estimateGPUKernel(ExpertMatmulOp op, Kernel &k, double copies,
+                                double active, double perExpert) const {
+  // The kernel moe-gpu-expert-matmul picks (GPU/ExpertMatmul.cpp): 64-row
+  // tiles; the pipelined tensor-core kernel for 16-bit operands with K a
+  // multiple of 8 (64 x 128, K slices of 32, 3 stages), where warps whose
+  // 32 rows are all padding skip their MMAs.
+  auto w = cast<ShapedType>(op.getWeight().getType());
+  Type elt = getElementTypeOrSelf(op.getInput().getType());
+  int64_t kStatic = cast<ShapedType>(op.getInput().getType()).getDimSize(1);
+  bool mma = k.tensorCores && getElementTypeOrSelf(w) == elt;
+  bool pipelined =
+      mma && !ShapedType::isDynamic(kStatic) && kStatic % 8 == 0;
+  double tileN = pipelined ? 128 : 64, tileK = mma ? 32 : 16;
+  k.tile = pipelined ? "64x128x32 cp.async x3"
+           : mma     ? "64x64x32 mma"
+                     : "64x64x16 fma";
+  double n = w.getDimSize(1), kk = dim(op.getInput(), 1);
+  double perExpertRows = active > 0 ? copies / active : 0;
+  double tiles = std::ceil(perExpertRows / 64);
+  double last = perExpertRows - std::floor(perExpertRows / 64) * 64;
+  double rowsDone = std::floor(perExpertRows / 64) * 64 +
+                    (last > 0 ? (pipelined ? std::ceil(last / 32) * 32 : 64)
+                              : 0);
+  double flops = 2 * active * rowsDone * std::ceil(n / tileN) * tileN *
+                 std::ceil(kk / tileK) * tileK;
+  // The pipelined kernel walks row tiles in groups of 16 (its block
+  // order), whose blocks share weight slices through L2: the weights
+  // stream once per group of an expert's tiles; the other kernels, once
+  // per row tile.
+  double streams = pipelined ? std::ceil(tiles / 16) : tiles;
+  double bytes =
+      k.read + k.written + active * std::max(0.0, streams - 1) * perExpert;
+  double peak = k.tensorCores ? device.tensorFlops : device.flops;
+  k.estimate = std::max(flops / peak, bytes / device.bandwidth);
 }
 
 void Costing::activation(ActivationOp op) {
@@ -489,13 +536,14 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
 
   struct Totals {
     int64_t kernels = 0;
-    double flops = 0, bytes = 0, time = 0;
+    double flops = 0, bytes = 0, time = 0, estimate = 0;
   };
   static Totals totals(const Costing &c, const Device &dev) {
     Totals t;
     for (const Kernel &k : c.kernels()) {
       t.flops += k.flops;
       t.time += roofline(k, dev);
+      t.estimate += k.estimate > 0 ? k.estimate : roofline(k, dev);
       if (!k.exchange) {
         t.bytes += k.read + k.written;
         t.kernels += k.count;
@@ -525,15 +573,24 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
                               ? (k.tensorCores ? "tensor cores" : "compute")
                               : "memory";
       os << llvm::format(
-          "  %-3d %-44s %8d %10s %10s %10s %11s %s\n",
+          "  %-3d %-44s %8d %10s %10s %10s %11s %s",
           static_cast<int>(++index), k.what.c_str(), static_cast<int>(k.count),
           scaled(k.flops, 1e6).c_str(), scaled(k.read, 1e6).c_str(),
           scaled(k.written, 1e6).c_str(), scaled(t, 1e-6, 2).c_str(), bound);
+      if (k.estimate > 0)
+        os << "; tile " << k.tile << ": " << scaled(k.estimate, 1e-6, 2)
+           << " us (" << scaled(100 * t / k.estimate, 1, 0) << "% of roofline)";
+      os << "\n";
     }
     Totals now = totals(c, dev), before = totals(unfused, dev);
     os << "  total: " << now.kernels << " kernels, " << scaled(now.flops, 1e6)
        << " MFLOP, " << scaled(now.bytes, 1e6) << " MB moved, roofline "
-       << scaled(now.time, 1e-6, 2) << " us\n";
+       << scaled(now.time, 1e-6, 2) << " us";
+    if (dev.gpu)
+      os << "; the generated kernels' work: " << scaled(now.estimate, 1e-6, 2)
+         << " us (" << scaled(100 * now.time / now.estimate, 1, 0)
+         << "% of roofline)";
+    os << "\n";
     if (!c.layers)
       return;
     os << "  MoE layers: " << c.layers << "; before fusion: " << before.kernels

@@ -139,6 +139,16 @@ def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
     copies of each expert. `moe.all_to_all` exchanges are listed with
     their bytes and their time on the device's link.
 
+    On GPUs each grouped GEMM also names the tile the CUDA pipeline's
+    kernel uses and the roofline time of the work that kernel does: its
+    64-row tiles padded (to 32-row warp halves in the pipelined 16-bit
+    kernel, whose warps with only padding rows skip their MMAs), its
+    columns and K padded to the tile, and the expert's weights streamed
+    once per row tile (once per group of 16 row tiles for the pipelined
+    kernel, whose block order shares them through L2); the total gives the sum over
+    the function's kernels against its roofline. The mma.sync issue rate
+    (sm_90 reaches its dense peak only with wgmma) is not modeled.
+
     The schedule applies the MoE fusions the pipelines apply (each can be
     switched off here as there). On GPUs, whole-buffer fills (zeroed
     counters and accumulators, padding slots) run on the copy engine and
