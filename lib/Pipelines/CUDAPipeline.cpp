@@ -65,6 +65,7 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(createGPUDeferHostChecks());
   pm.addNestedPass<func::FuncOp>(createGPUStreamAllocations());
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+  pm.addNestedPass<func::FuncOp>(createGPUHostSharedAllocs());
   pm.addNestedPass<func::FuncOp>(createGPUMergeWaits());
   GpuNVVMAttachTargetOptions target;
   target.chip = "sm_" + options.sm;

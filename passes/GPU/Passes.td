@@ -147,7 +147,9 @@ def GPUStreamAllocations
                 "buffers, fills and copies without their own waits";
   let description = [{
     Host functions after kernel outlining: every `memref.alloc` becomes
-    `gpu.alloc` and every `memref.dealloc` `gpu.dealloc` (identity layouts),
+    `gpu.alloc` (`host_shared`, unified memory, when anything but GPU
+    operations, casts and frees uses the buffer; device memory otherwise)
+    and every `memref.dealloc` `gpu.dealloc` (identity layouts),
     (buffers the host reads keep `memref.dealloc`: after the call's wait it
     frees them without starting the stream again), and the fills and
     copies of moe-gpu-copy-engine lose the `gpu.wait`s
@@ -162,6 +164,20 @@ def GPUStreamAllocations
     from a cache, so a warmed-up call makes no driver allocation.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def GPUHostSharedAllocs
+    : Pass<"moe-gpu-host-shared-allocs", "::mlir::func::FuncOp"> {
+  let summary = "Take unified-memory buffers off the stream's token chain";
+  let description = [{
+    After `gpu-async-region`: every `gpu.alloc async [%t] host_shared`
+    (a buffer the host touches, from `moe-gpu-stream-allocations`) becomes
+    a synchronous `gpu.alloc host_shared`, and its token is `%t`. The
+    GPU-to-LLVM lowering takes host_shared allocations only synchronously;
+    the runtime hands out cached buffers, freed in stream order, so the
+    allocation needs no place on the stream. Device-memory allocations
+    stay on the chain.
+  }];
 }
 
 def GPUMergeWaits : Pass<"moe-gpu-merge-waits", "::mlir::func::FuncOp"> {

@@ -33,22 +33,6 @@ bool streamable(MemRefType type) {
   return type.getLayout().isIdentity() && !type.getMemorySpace();
 }
 
-struct AllocToGPU : OpRewritePattern<memref::AllocOp> {
-  using OpRewritePattern::OpRewritePattern;
-
-  LogicalResult matchAndRewrite(memref::AllocOp op,
-                                PatternRewriter &rewriter) const override {
-    if (!streamable(op.getType()) || !op.getSymbolOperands().empty() ||
-        moe::isHostOnlyBuffer(op.getResult()))
-      return rewriter.notifyMatchFailure(
-          op, "host-only, or not an identity-layout buffer");
-    rewriter.replaceOpWithNewOp<gpu::AllocOp>(
-        op, op.getType(), /*asyncToken=*/Type(), ValueRange(),
-        op.getDynamicSizes(), ValueRange(), /*hostShared=*/false);
-    return success();
-  }
-};
-
 /// Whether only GPU operations (and casts, frees) use `buffer`: a buffer
 /// the host reads is freed after the call's wait, by the host.
 bool deviceOnly(Value buffer) {
@@ -64,6 +48,25 @@ bool deviceOnly(Value buffer) {
   }
   return true;
 }
+
+struct AllocToGPU : OpRewritePattern<memref::AllocOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(memref::AllocOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!streamable(op.getType()) || !op.getSymbolOperands().empty() ||
+        moe::isHostOnlyBuffer(op.getResult()))
+      return rewriter.notifyMatchFailure(
+          op, "host-only, or not an identity-layout buffer");
+    // A buffer the host touches too is unified memory (host_shared); one
+    // only kernels and the copy engine touch is device memory.
+    rewriter.replaceOpWithNewOp<gpu::AllocOp>(
+        op, op.getType(), /*asyncToken=*/Type(), ValueRange(),
+        op.getDynamicSizes(), ValueRange(),
+        /*hostShared=*/!deviceOnly(op.getResult()));
+    return success();
+  }
+};
 
 struct DeallocToGPU : OpRewritePattern<memref::DeallocOp> {
   using OpRewritePattern::OpRewritePattern;

@@ -34,15 +34,18 @@ static __thread char last_error[1100];
 /* Driver calls counted since the library was loaded: what a model call
  * costs in launches, synchronizations, allocations and copies (tests take
  * the difference around one call); and the blocks its launches ran and
- * the warp-wide mma.sync operations they executed (tensor-core work). */
+ * the warp-wide mma.sync operations they executed (tensor-core work);
+ * managed_allocations: those of the allocations that were unified memory. */
 typedef struct moe_cuda_emulator_counters {
   long long launches, synchronizations, allocations, frees, copies, fills,
-      function_lookups, stream_creations, mma_operations, blocks;
+      function_lookups, stream_creations, mma_operations, blocks,
+      managed_allocations;
 } moe_cuda_emulator_counters;
 
 static struct {
   atomic_llong launches, synchronizations, allocations, frees, copies, fills,
-      function_lookups, stream_creations, mma_operations, blocks;
+      function_lookups, stream_creations, mma_operations, blocks,
+      managed_allocations;
 } counts;
 
 void emu_count_mma(void) { atomic_fetch_add(&counts.mma_operations, 1); }
@@ -58,6 +61,7 @@ void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->stream_creations = atomic_load(&counts.stream_creations);
   out->mma_operations = atomic_load(&counts.mma_operations);
   out->blocks = atomic_load(&counts.blocks);
+  out->managed_allocations = atomic_load(&counts.managed_allocations);
 }
 
 #define COUNT(field) atomic_fetch_add(&counts.field, 1)
@@ -358,8 +362,9 @@ static long long memory_limit(void) {
   return n;
 }
 
-CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
-                           unsigned flags) {
+/* Managed and device memory are the same host memory here (the emulator
+ * cannot tell a host access to device memory from a legal one). */
+static CUresult allocate(unsigned long long *out, size_t bytes) {
   COUNT(allocations);
   long long limit = memory_limit();
   if (limit >= 0 && atomic_load(&live_bytes) + (long long)bytes > limit)
@@ -379,6 +384,17 @@ CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
   atomic_fetch_add(&live_bytes, (long long)bytes);
   *out = (unsigned long long)(uintptr_t)p;
   return EMU_SUCCESS;
+}
+
+CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
+                           unsigned flags) {
+  (void)flags;
+  COUNT(managed_allocations);
+  return allocate(out, bytes);
+}
+
+CUresult cuMemAlloc_v2(unsigned long long *out, size_t bytes) {
+  return allocate(out, bytes);
 }
 
 CUresult cuMemFree_v2(unsigned long long pointer) {

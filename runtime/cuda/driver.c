@@ -60,6 +60,7 @@ static int resolve(void *library) {
       MOE_SYM(cuStreamQuery, "cuStreamQuery"),
       MOE_SYM(cuStreamDestroy, "cuStreamDestroy_v2"),
       MOE_SYM(cuMemAllocManaged, "cuMemAllocManaged"),
+      MOE_SYM(cuMemAlloc, "cuMemAlloc_v2"),
       MOE_SYM(cuMemFree, "cuMemFree_v2"),
       MOE_SYM(cuMemcpy, "cuMemcpy"),
       MOE_SYM(cuMemcpyAsync, "cuMemcpyAsync"),

@@ -47,6 +47,7 @@ typedef struct moe_cuda_driver {
   CUresult (*cuStreamQuery)(CUstream); /* 0: done, 600: not ready */
   CUresult (*cuStreamDestroy)(CUstream);
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemFree)(CUdeviceptr);
   CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);

@@ -13,9 +13,10 @@
  *   up once; later launches find it in the module's table.
  * - A call's work goes to one stream per thread, in order; the host waits
  *   where the generated code says (moe-gpu-stream-allocations).
- * - Every buffer is unified memory, so host code of the model (and the
- *   entry point's input/output copies) can touch what kernels produce;
- *   buffers come from a cache (pool.c), not from the driver each call.
+ * - Buffers the host touches (inputs, outputs, check flags, what host code
+ *   of the model reads) are unified memory; intermediates only kernels and
+ *   the copy engine touch are device memory. Both come from a cache
+ *   (pool.c), not from the driver each call.
  * - Constant globals (weights) are copied to the device once per process.
  *
  *===---------------------------------------------------------------------===*/
@@ -203,14 +204,18 @@ void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
 /* A call's buffers come from the cache and are remembered like a CPU
  * model's (Allocation.h), so a call that fails part-way gives them all
  * back. */
-void *moe_cuda_alloc(size_t bytes) {
-  void *p = moe_cuda_pool_take(bytes);
+static void *take(size_t bytes, int kind) {
+  void *p = moe_cuda_pool_take(bytes, kind);
   if (!moe_runtime_remember(p, moe_cuda_pool_give)) {
     moe_cuda_pool_give(p);
     moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY,
                           "out of memory for the table of device buffers");
   }
   return p;
+}
+
+void *moe_cuda_alloc(size_t bytes) {
+  return take(bytes, MOE_CUDA_POOL_MANAGED);
 }
 
 void moe_cuda_free(void *ptr) {
@@ -224,11 +229,12 @@ void moe_cuda_release_cached(void) { moe_cuda_pool_trim(); }
 
 /* gpu.alloc / gpu.dealloc, ordered on `stream`: the cache's buffers are
  * reused in the stream's order (one stream per call), so no driver call
- * and no synchronization. */
+ * and no synchronization. Buffers the host touches are host_shared
+ * (moe-gpu-stream-allocations): unified memory; the rest device memory. */
 void *mgpuMemAlloc(uint64_t bytes, void *stream, bool host_shared) {
   (void)stream;
-  (void)host_shared; /* Every buffer is unified memory. */
-  return moe_cuda_alloc((size_t)bytes);
+  return take((size_t)bytes,
+              host_shared ? MOE_CUDA_POOL_MANAGED : MOE_CUDA_POOL_DEVICE);
 }
 
 void mgpuMemFree(void *ptr, void *stream) {
@@ -305,7 +311,7 @@ void *moe_cuda_constant(const void *host, size_t bytes) {
     }
   pthread_mutex_unlock(&lock);
   /* Kept for the process, not for the call. */
-  void *device = moe_cuda_pool_take(bytes);
+  void *device = moe_cuda_pool_take(bytes, MOE_CUDA_POOL_MANAGED);
   memcpy(device, host, bytes);
   constant_entry *e = malloc(sizeof(constant_entry));
   if (!e) {

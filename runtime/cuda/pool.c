@@ -7,7 +7,9 @@
  * wasted), and handed out again. All work of a call is ordered on one
  * stream, so a buffer freed by one operation and taken by a later one is
  * only touched in that order. Running out of device memory gives the cache
- * back to the driver and tries once more.
+ * back to the driver and tries once more. Buffers the host touches are
+ * unified memory; buffers only kernels and the copy engine touch are
+ * device memory: two caches, one per kind.
  *
  *===---------------------------------------------------------------------===*/
 
@@ -21,22 +23,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { NUM_CLASSES = 4 * 56 };
+enum { NUM_CLASSES = 4 * 56, NUM_KINDS = 2 };
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Cached buffers of each class. */
+/* Cached buffers of each kind and class. */
 typedef struct {
   void **items;
   size_t count, capacity;
 } stack;
-static stack cached[NUM_CLASSES];
+static stack cached[NUM_KINDS][NUM_CLASSES];
 
-/* The class of every buffer the pool made (in use or cached): open
- * addressing, linear probing, keys never 0. */
+/* The kind and class of every buffer the pool made (in use or cached):
+ * open addressing, linear probing, keys never 0. */
 typedef struct {
   uintptr_t key;
   int cls;
+  int kind;
 } slot;
 static slot *table;
 static size_t table_capacity, table_count;
@@ -77,13 +80,14 @@ static int table_grow(void) {
   return 1;
 }
 
-static int table_put(uintptr_t key, int cls) {
+static int table_put(uintptr_t key, int kind, int cls) {
   if (2 * (table_count + 1) > table_capacity && !table_grow())
     return 0;
   size_t j = hash(key) & (table_capacity - 1);
   while (table[j].key)
     j = (j + 1) & (table_capacity - 1);
   table[j].key = key;
+  table[j].kind = kind;
   table[j].cls = cls;
   ++table_count;
   return 1;
@@ -136,35 +140,44 @@ static int push(stack *s, void *p) {
 
 /* Every cached buffer back to the driver (with the lock held). */
 static void trim_locked(const moe_cuda_driver *d) {
-  for (int c = 0; c < NUM_CLASSES; ++c) {
-    for (size_t i = 0; i < cached[c].count; ++i) {
-      void *p = cached[c].items[i];
-      slot *s = table_find((uintptr_t)p);
-      if (s)
-        table_remove(s);
-      d->cuMemFree((CUdeviceptr)(uintptr_t)p);
+  for (int k = 0; k < NUM_KINDS; ++k)
+    for (int c = 0; c < NUM_CLASSES; ++c) {
+      stack *st = &cached[k][c];
+      for (size_t i = 0; i < st->count; ++i) {
+        void *p = st->items[i];
+        slot *s = table_find((uintptr_t)p);
+        if (s)
+          table_remove(s);
+        d->cuMemFree((CUdeviceptr)(uintptr_t)p);
+      }
+      st->count = 0;
     }
-    cached[c].count = 0;
-  }
 }
 
-void *moe_cuda_pool_take(size_t bytes) {
+static CUresult allocate(const moe_cuda_driver *d, int kind, size_t bytes,
+                         CUdeviceptr *p) {
+  return kind == MOE_CUDA_POOL_DEVICE
+             ? d->cuMemAlloc(p, bytes)
+             : d->cuMemAllocManaged(p, bytes, MOE_CU_MEM_ATTACH_GLOBAL);
+}
+
+void *moe_cuda_pool_take(size_t bytes, int kind) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   int cls = class_of(bytes);
   pthread_mutex_lock(&pool_lock);
-  if (cached[cls].count) {
-    void *p = cached[cls].items[--cached[cls].count];
+  stack *st = &cached[kind][cls];
+  if (st->count) {
+    void *p = st->items[--st->count];
     pthread_mutex_unlock(&pool_lock);
     return p;
   }
   CUdeviceptr p = 0;
-  CUresult r = d->cuMemAllocManaged(&p, class_bytes(cls),
-                                    MOE_CU_MEM_ATTACH_GLOBAL);
+  CUresult r = allocate(d, kind, class_bytes(cls), &p);
   if (r == 2 /* CUDA_ERROR_OUT_OF_MEMORY */) {
     trim_locked(d);
-    r = d->cuMemAllocManaged(&p, class_bytes(cls), MOE_CU_MEM_ATTACH_GLOBAL);
+    r = allocate(d, kind, class_bytes(cls), &p);
   }
-  if (r == 0 && !table_put((uintptr_t)p, cls)) {
+  if (r == 0 && !table_put((uintptr_t)p, kind, cls)) {
     d->cuMemFree(p);
     pthread_mutex_unlock(&pool_lock);
     moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY,
@@ -177,7 +190,9 @@ void *moe_cuda_pool_take(size_t bytes) {
              "out of device memory: allocating %zu bytes failed", bytes);
     moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY, message);
   }
-  moe_cuda_check(r, "allocating device memory (cuMemAllocManaged)");
+  moe_cuda_check(r, kind == MOE_CUDA_POOL_DEVICE
+                        ? "allocating device memory (cuMemAlloc)"
+                        : "allocating device memory (cuMemAllocManaged)");
   return (void *)(uintptr_t)p;
 }
 
@@ -187,7 +202,7 @@ void moe_cuda_pool_give(void *ptr) {
   const moe_cuda_driver *d = moe_cuda_driver_get();
   pthread_mutex_lock(&pool_lock);
   slot *s = table_find((uintptr_t)ptr);
-  if (s && !push(&cached[s->cls], ptr)) {
+  if (s && !push(&cached[s->kind][s->cls], ptr)) {
     /* No room to remember it: the driver takes it back. */
     table_remove(s);
     s = NULL;

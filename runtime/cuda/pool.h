@@ -10,10 +10,14 @@
 
 #include <stddef.h>
 
-/* A buffer of at least `bytes` (256-byte aligned): a cached one of its
- * size class, or a new one from the driver. Running out of device memory
- * fails through moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY). */
-void *moe_cuda_pool_take(size_t bytes);
+/* What a buffer is: unified memory, which the host may touch too, or
+ * device memory, which only kernels and the copy engine touch. */
+enum { MOE_CUDA_POOL_MANAGED = 0, MOE_CUDA_POOL_DEVICE = 1 };
+
+/* A buffer of at least `bytes` (256-byte aligned) of `kind`: a cached one
+ * of its size class, or a new one from the driver. Running out of device
+ * memory fails through moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY). */
+void *moe_cuda_pool_take(size_t bytes, int kind);
 
 /* `ptr` (from moe_cuda_pool_take) back to the cache. */
 void moe_cuda_pool_give(void *ptr);

@@ -2,7 +2,8 @@
 the CUDA emulator: kernel launches, synchronizations (stream, context,
 event), device allocations and frees, copies, fills, kernel lookups and
 stream creations; and the blocks the launches ran and the warp-wide
-mma.sync operations they executed. Compiles MODEL (ONNX or MLIR) with --moe-cuda-pipeline,
+mma.sync operations they executed. Last, how many of the buffers the warm-up
+calls made were device memory and how many unified (managed) memory. Compiles MODEL (ONNX or MLIR) with --moe-cuda-pipeline,
 calls it twice on random inputs of TOKENS rows (dynamic dimensions), then
 counts a third call.
 
@@ -19,7 +20,7 @@ from moe_e2e import Model, compile_model, use_cuda_emulator
 
 FIELDS = ["launches", "synchronizations", "allocations", "frees", "copies",
           "fills", "function_lookups", "stream_creations", "mma_operations",
-          "blocks"]
+          "blocks", "managed_allocations"]
 
 
 class Counters(ctypes.Structure):
@@ -58,3 +59,8 @@ model.run(inputs, len(graph.output))
 emulator.moe_cuda_emulator_get_counters(ctypes.byref(after))
 for f in FIELDS:
     print(f"{f}: {getattr(after, f) - getattr(before, f)}")
+# The buffers the warm-up calls made: device memory, or unified memory for
+# what the host touches.
+managed = before.managed_allocations
+print(f"buffers made while warming up: {before.allocations - managed} device, "
+      f"{managed} managed")

@@ -1,13 +1,17 @@
 // RUN: moe-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moe-gpu-stream-allocations))' | FileCheck %s
 // RUN: moe-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moe-gpu-stream-allocations,gpu-async-region))' | FileCheck %s --check-prefix=ASYNC
+// RUN: moe-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(moe-gpu-stream-allocations,gpu-async-region,moe-gpu-host-shared-allocs))' | FileCheck %s --check-prefix=SHARED
 
-// Buffers become stream-ordered allocations and frees; the copy engine's
-// fill loses the waits around it; a buffer the host reads keeps its host
-// free. Then gpu-async-region threads one token through all of it: the host
-// waits once before its read and frees that buffer after.
+// Buffers become stream-ordered allocations and frees: device memory for
+// one only GPU operations use, unified memory (host_shared) for one the
+// host reads too, which keeps its host free; the copy engine's fill loses
+// the waits around it. Then gpu-async-region threads one token through all
+// of it: the host waits once before its read and frees that buffer after.
+// moe-gpu-host-shared-allocs then takes the unified-memory allocation off
+// the chain (the lowering takes it only synchronously).
 // CHECK-LABEL: func.func @call
 // CHECK: %[[A:.*]] = gpu.alloc (%{{.*}}) : memref<?xf32>
-// CHECK: %[[F:.*]] = gpu.alloc () : memref<1xi32>
+// CHECK: %[[F:.*]] = gpu.alloc host_shared () : memref<1xi32>
 // CHECK-NOT: gpu.wait
 // CHECK: gpu.memset async %[[A]], %{{.*}} : memref<?xf32>, f32
 // CHECK-NOT: gpu.wait
@@ -18,7 +22,7 @@
 // ASYNC-LABEL: func.func @call
 // ASYNC: %[[T0:.*]] = gpu.wait async
 // ASYNC: %[[A:.*]], %[[T1:.*]] = gpu.alloc async [%[[T0]]] (%{{.*}}) : memref<?xf32>
-// ASYNC: %[[F:.*]], %[[T2:.*]] = gpu.alloc async [%[[T1]]] () : memref<1xi32>
+// ASYNC: %[[F:.*]], %[[T2:.*]] = gpu.alloc async [%[[T1]]] host_shared () : memref<1xi32>
 // ASYNC: %[[T3:.*]] = gpu.memset async [%[[T2]]] %[[A]]
 // ASYNC: %[[T4:.*]] = gpu.launch_func async [%[[T3]]] @k::@f
 // ASYNC: %[[T5:.*]] = gpu.dealloc async [%[[T4]]] %[[A]]
@@ -27,6 +31,11 @@
 // ASYNC-NOT: gpu.wait
 // ASYNC: memref.dealloc %[[F]]
 // ASYNC-NEXT: return
+// SHARED-LABEL: func.func @call
+// SHARED: %[[T0:.*]] = gpu.wait async
+// SHARED: %[[A:.*]], %[[T1:.*]] = gpu.alloc async [%[[T0]]] (%{{.*}}) : memref<?xf32>
+// SHARED-NEXT: %[[F:.*]] = gpu.alloc host_shared () : memref<1xi32>
+// SHARED-NEXT: %[[T3:.*]] = gpu.memset async [%[[T1]]] %[[A]]
 module attributes {gpu.container_module} {
   gpu.module @k {
     gpu.func @f(%a: memref<?xf32>, %flag: memref<1xi32>) kernel {
