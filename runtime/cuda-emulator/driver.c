@@ -66,6 +66,8 @@ void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
 
 #define COUNT(field) atomic_fetch_add(&counts.field, 1)
 
+static void device_access(int open);
+
 void emu_set_error(const char *format, ...) {
   va_list args;
   va_start(args, format);
@@ -283,7 +285,9 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
   pthread_mutex_init(&l.report_lock, NULL);
   if (!emu_regions_snapshot(&l.regions, &l.region_count))
     return fail(EMU_ERROR_OUT_OF_MEMORY, "out of host memory");
+  device_access(1);
   CUresult r = emu_run_launch(&l);
+  device_access(0);
   free(l.regions);
   pthread_mutex_destroy(&l.report_lock);
   if (r != EMU_SUCCESS)
@@ -362,9 +366,91 @@ static long long memory_limit(void) {
   return n;
 }
 
-/* Managed and device memory are the same host memory here (the emulator
- * cannot tell a host access to device memory from a legal one). */
-static CUresult allocate(unsigned long long *out, size_t bytes) {
+/* Device memory (cuMemAlloc) is closed to the host except while the
+ * driver itself works on it: mapped without access, opened for the length
+ * of every launch, copy and fill. Host code that touches it, which on a GPU
+ * faults or reads garbage, crashes here and the crash handler names the
+ * buffer. Unified memory (cuMemAllocManaged) is open to both. */
+typedef struct {
+  char *start;
+  size_t mapped;
+} device_map;
+static pthread_mutex_t device_lock = PTHREAD_MUTEX_INITIALIZER;
+static device_map *device_maps;
+static size_t device_count, device_capacity;
+static int device_open; /* driver operations on device memory running */
+
+static void set_access(const device_map *m, int open) {
+  mprotect(m->start, m->mapped, open ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
+/* Opens (1) or closes (0) device memory around one driver operation. */
+static void device_access(int open) {
+  pthread_mutex_lock(&device_lock);
+  if (open ? device_open++ == 0 : --device_open == 0)
+    for (size_t i = 0; i < device_count; ++i)
+      set_access(&device_maps[i], open);
+  pthread_mutex_unlock(&device_lock);
+}
+
+size_t emu_device_buffer_bytes(uintptr_t a) {
+  /* From the crash handler: no lock (the table is only read). */
+  for (size_t i = 0; i < device_count; ++i)
+    if (a - (uintptr_t)device_maps[i].start < device_maps[i].mapped)
+      return device_maps[i].mapped;
+  return 0;
+}
+
+static void *map_device(size_t bytes) {
+  long page = sysconf(_SC_PAGESIZE);
+  size_t mapped = (bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+  char *p = mmap(NULL, mapped, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return NULL;
+  pthread_mutex_lock(&device_lock);
+  if (device_count == device_capacity) {
+    size_t capacity = device_capacity ? 2 * device_capacity : 64;
+    device_map *grown = realloc(device_maps, capacity * sizeof(device_map));
+    if (!grown) {
+      pthread_mutex_unlock(&device_lock);
+      munmap(p, mapped);
+      return NULL;
+    }
+    device_maps = grown;
+    device_capacity = capacity;
+  }
+  device_maps[device_count] = (device_map){p, mapped};
+  /* The pattern below is written while the map is still open. */
+  ++device_count;
+  pthread_mutex_unlock(&device_lock);
+  return p;
+}
+
+/* Closes a new map unless a driver operation has device memory open. */
+static void close_new_map(void *p) {
+  pthread_mutex_lock(&device_lock);
+  for (size_t i = 0; i < device_count; ++i)
+    if (device_maps[i].start == p && !device_open)
+      set_access(&device_maps[i], 0);
+  pthread_mutex_unlock(&device_lock);
+}
+
+/* Unmaps `p` when it is device memory; 0 when it is not. */
+static int unmap_device(void *p) {
+  pthread_mutex_lock(&device_lock);
+  for (size_t i = 0; i < device_count; ++i)
+    if (device_maps[i].start == p) {
+      munmap(p, device_maps[i].mapped);
+      device_maps[i] = device_maps[--device_count];
+      pthread_mutex_unlock(&device_lock);
+      return 1;
+    }
+  pthread_mutex_unlock(&device_lock);
+  return 0;
+}
+
+static CUresult allocate(unsigned long long *out, size_t bytes, int device) {
   COUNT(allocations);
   long long limit = memory_limit();
   if (limit >= 0 && atomic_load(&live_bytes) + (long long)bytes > limit)
@@ -372,14 +458,21 @@ static CUresult allocate(unsigned long long *out, size_t bytes) {
                 "out of device memory: %zu bytes asked, %lld of %lld in use",
                 bytes, (long long)atomic_load(&live_bytes), limit);
   size_t rounded = (bytes + 255) / 256 * 256;
-  void *p = rounded ? aligned_alloc(256, rounded) : NULL;
+  void *p = !rounded  ? NULL
+            : device ? map_device(rounded)
+                     : aligned_alloc(256, rounded);
   if (!p || !emu_register(p, bytes)) {
-    free(p);
+    if (p && !unmap_device(p))
+      free(p);
     return fail(EMU_ERROR_OUT_OF_MEMORY, "out of memory for %zu bytes", bytes);
   }
   /* Device memory starts out with whatever was there: a pattern makes a
    * kernel that reads what nobody wrote visible in its results. */
   memset(p, 0xa5, rounded);
+  if (device) {
+    emu_install_crash_handler();
+    close_new_map(p);
+  }
   atomic_fetch_add(&live_buffers, 1);
   atomic_fetch_add(&live_bytes, (long long)bytes);
   *out = (unsigned long long)(uintptr_t)p;
@@ -390,11 +483,11 @@ CUresult cuMemAllocManaged(unsigned long long *out, size_t bytes,
                            unsigned flags) {
   (void)flags;
   COUNT(managed_allocations);
-  return allocate(out, bytes);
+  return allocate(out, bytes, 0);
 }
 
 CUresult cuMemAlloc_v2(unsigned long long *out, size_t bytes) {
-  return allocate(out, bytes);
+  return allocate(out, bytes, 1);
 }
 
 CUresult cuMemFree_v2(unsigned long long pointer) {
@@ -408,7 +501,8 @@ CUresult cuMemFree_v2(unsigned long long pointer) {
                 "cuMemFree of %p, which is not a device buffer", p);
   atomic_fetch_sub(&live_buffers, 1);
   atomic_fetch_sub(&live_bytes, bytes);
-  free(p);
+  if (!unmap_device(p))
+    free(p);
   return EMU_SUCCESS;
 }
 
@@ -428,8 +522,22 @@ CUresult cuMemcpy(unsigned long long dst, unsigned long long src,
   CUresult r = check_range(dst, bytes, "a copy's destination");
   if (r == EMU_SUCCESS)
     r = check_range(src, bytes, "a copy's source");
-  if (r == EMU_SUCCESS)
+  if (r == EMU_SUCCESS) {
+    device_access(1);
     memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
+    device_access(0);
+  }
+  return r;
+}
+CUresult cuMemcpyHtoD_v2(unsigned long long dst, const void *src,
+                         size_t bytes) {
+  COUNT(copies);
+  CUresult r = check_range(dst, bytes, "a copy's destination");
+  if (r == EMU_SUCCESS) {
+    device_access(1);
+    memcpy((void *)(uintptr_t)dst, src, bytes);
+    device_access(0);
+  }
   return r;
 }
 CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src,
@@ -441,8 +549,10 @@ CUresult cuMemsetD32Async(unsigned long long dst, unsigned value, size_t count,
   COUNT(fills);
   CUresult r = check_range(dst, 4 * count, "a fill");
   uint32_t *p = (uint32_t *)(uintptr_t)dst;
+  device_access(1);
   for (size_t i = 0; r == EMU_SUCCESS && i < count; ++i)
     p[i] = value;
+  device_access(0);
   return r;
 }
 CUresult cuMemsetD16Async(unsigned long long dst, unsigned short value,
@@ -450,7 +560,9 @@ CUresult cuMemsetD16Async(unsigned long long dst, unsigned short value,
   COUNT(fills);
   CUresult r = check_range(dst, 2 * count, "a fill");
   uint16_t *p = (uint16_t *)(uintptr_t)dst;
+  device_access(1);
   for (size_t i = 0; r == EMU_SUCCESS && i < count; ++i)
     p[i] = value;
+  device_access(0);
   return r;
 }

@@ -171,6 +171,11 @@ EMU_HIDDEN void emu_async_reset(emu_fiber *f);
 enum { MMA_F16_M16N8K16, MMA_BF16_M16N8K16, MMA_TF32_M16N8K8 };
 EMU_HIDDEN void emu_mma_compute(emu_warp *w);
 
+/* driver.c: the size of the device-memory (cuMemAlloc) mapping holding
+ * `a`, or 0 (for the crash handler). */
+EMU_HIDDEN size_t emu_device_buffer_bytes(uintptr_t a);
+/* exec.c: names kernel crashes and host accesses to device memory. */
+EMU_HIDDEN void emu_install_crash_handler(void);
 /* driver.c: counts one warp-wide mma.sync (moe_cuda_emulator_counters). */
 EMU_HIDDEN void emu_count_mma(void);
 /* driver.c: the message of the last failed call on this thread. */

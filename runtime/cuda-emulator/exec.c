@@ -93,6 +93,12 @@ static void on_crash(int signal, siginfo_t *info, void *context) {
                  info->si_addr, x->launch->function->name, x->block[0],
                  x->block[1], x->block[2], f->tid[0], f->tid[1], f->tid[2],
                  overflow ? ": the thread's stack overflowed" : "");
+  } else if (emu_device_buffer_bytes((uintptr_t)info->si_addr)) {
+    n = snprintf(text, sizeof(text),
+                 "moe CUDA emulator: host access at %p to device memory (a "
+                 "cuMemAlloc buffer), which only kernels and the driver's "
+                 "copies and fills may touch\n",
+                 info->si_addr);
   }
   if (n > 0)
     (void)!write(2, text, (size_t)n);
@@ -289,13 +295,18 @@ static void signal_default(int signal) {
   sigaction(signal, &action, NULL);
 }
 
-static void install_crash_handler(void) {
+static void install_handler(void) {
   struct sigaction action;
   memset(&action, 0, sizeof(action));
   action.sa_sigaction = on_crash;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
   sigaction(SIGSEGV, &action, NULL);
   sigaction(SIGBUS, &action, NULL);
+}
+
+void emu_install_crash_handler(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, install_handler);
 }
 
 /* MOE_CUDA_EMULATOR_STATS=1: totals printed at exit, for the speed of the
@@ -327,8 +338,7 @@ int emu_run_launch(emu_launch *l) {
   pthread_once(&stats_once, start_stats);
   struct timespec begin, end;
   clock_gettime(CLOCK_MONOTONIC, &begin);
-  static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
-  pthread_once(&handler_once, install_crash_handler);
+  emu_install_crash_handler();
   l->blocks = (uint64_t)l->grid[0] * l->grid[1] * l->grid[2];
   l->order = malloc(l->blocks * sizeof(uint64_t));
   if (!l->order)

@@ -63,6 +63,7 @@ static int resolve(void *library) {
       MOE_SYM(cuMemAlloc, "cuMemAlloc_v2"),
       MOE_SYM(cuMemFree, "cuMemFree_v2"),
       MOE_SYM(cuMemcpy, "cuMemcpy"),
+      MOE_SYM(cuMemcpyHtoD, "cuMemcpyHtoD_v2"),
       MOE_SYM(cuMemcpyAsync, "cuMemcpyAsync"),
       MOE_SYM(cuMemsetD32Async, "cuMemsetD32Async"),
       MOE_SYM(cuMemsetD16Async, "cuMemsetD16Async"),

@@ -17,7 +17,8 @@
  *   of the model reads) are unified memory; intermediates only kernels and
  *   the copy engine touch are device memory. Both come from a cache
  *   (pool.c), not from the driver each call.
- * - Constant globals (weights) are copied to the device once per process.
+ * - Constant globals (weights) are copied to device memory once per
+ *   process.
  *
  *===---------------------------------------------------------------------===*/
 
@@ -310,9 +311,12 @@ void *moe_cuda_constant(const void *host, size_t bytes) {
       return e->device;
     }
   pthread_mutex_unlock(&lock);
-  /* Kept for the process, not for the call. */
-  void *device = moe_cuda_pool_take(bytes, MOE_CUDA_POOL_MANAGED);
-  memcpy(device, host, bytes);
+  /* Kept for the process, not for the call; device memory, which host
+   * code of the model never reads (it passes weights to kernels). */
+  void *device = moe_cuda_pool_take(bytes, MOE_CUDA_POOL_DEVICE);
+  moe_cuda_check(moe_cuda_driver_or_fail()->cuMemcpyHtoD(
+                     (CUdeviceptr)(uintptr_t)device, host, bytes),
+                 "copying weights to the device (cuMemcpyHtoD)");
   constant_entry *e = malloc(sizeof(constant_entry));
   if (!e) {
     moe_cuda_pool_give(device);
