@@ -18,6 +18,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::moe {
@@ -33,13 +34,19 @@ bool streamable(MemRefType type) {
   return type.getLayout().isIdentity() && !type.getMemorySpace();
 }
 
-/// Whether only GPU operations (and casts, frees) use `buffer`: a buffer
-/// the host reads is freed after the call's wait, by the host.
+/// Whether only GPU operations (and frees, and views of it that only they
+/// use) use `buffer`: a buffer the host reads is freed after the call's
+/// wait, by the host.
 bool deviceOnly(Value buffer) {
   for (Operation *user : buffer.getUsers()) {
-    if (auto cast = dyn_cast<memref::CastOp>(user)) {
-      if (!deviceOnly(cast.getResult()))
+    // A view (cast, reshape, ...) of the buffer, not one that only takes it
+    // as an operand such as a reshape's shape.
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
+      if (view.getViewSource() != buffer)
         return false;
+      for (Value result : user->getResults())
+        if (!deviceOnly(result))
+          return false;
       continue;
     }
     if (!isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp, gpu::DeallocOp,

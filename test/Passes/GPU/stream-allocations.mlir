@@ -69,3 +69,34 @@ func.func @strided() {
   memref.dealloc %a : memref<4xf32, strided<[2]>>
   return
 }
+
+// -----
+
+// A view of a buffer that only kernels use (here a reshape, whose shape
+// buffer is the host's) leaves it device memory, freed on the stream.
+// CHECK-LABEL: func.func @viewed
+// CHECK: %[[A:.*]] = gpu.alloc (%{{.*}}) : memref<?xf32>
+// CHECK: %[[S:.*]] = memref.alloc() : memref<1xindex>
+// CHECK: memref.reshape %[[A]](%[[S]])
+// CHECK: gpu.launch_func @k::@g
+// CHECK: gpu.dealloc %[[A]] : memref<?xf32>
+// CHECK: memref.dealloc %[[S]] : memref<1xindex>
+module attributes {gpu.container_module} {
+  gpu.module @k {
+    gpu.func @g(%a: memref<?xf32>) kernel {
+      gpu.return
+    }
+  }
+  func.func @viewed(%n: index) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %a = memref.alloc(%n) : memref<?xf32>
+    %shape = memref.alloc() : memref<1xindex>
+    memref.store %n, %shape[%c0] : memref<1xindex>
+    %v = memref.reshape %a(%shape) : (memref<?xf32>, memref<1xindex>) -> memref<?xf32>
+    gpu.launch_func @k::@g blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%v : memref<?xf32>)
+    memref.dealloc %a : memref<?xf32>
+    memref.dealloc %shape : memref<1xindex>
+    return
+  }
+}
