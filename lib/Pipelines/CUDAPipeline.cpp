@@ -56,6 +56,7 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createGPUMapParallelLoops());
+  pm.addPass(createGPUPromoteAccumulators());
   pm.addPass(createGPUDeviceChecks());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createGPUMergeModules());

@@ -193,6 +193,23 @@ def GPUMergeWaits : Pass<"moe-gpu-merge-waits", "::mlir::func::FuncOp"> {
   }];
 }
 
+def GPUPromoteAccumulators : Pass<"moe-gpu-promote-accumulators"> {
+  let summary = "Keep reduction accumulators of flat GPU kernels in registers";
+  let description = [{
+    In `gpu.launch` bodies (before outlining, while allocations are in
+    sight): an `scf.for` whose only accesses to a buffer are one
+    `memref.load` and, after it in the loop's block, one `memref.store` at
+    the same loop-invariant indices, and whose other loads and stores reach
+    buffers that cannot alias it (a different root, one of the two a fresh
+    `memref.alloc`), carries the element as an `iter_arg`: loaded once
+    before the loop, stored once after. Reductions lowered to loops (a
+    router matmul, a norm's sum of squares) otherwise read and write global
+    memory on every step, which LLVM cannot undo inside the kernel.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def GPUMapParallelLoops : Pass<"moe-gpu-map-parallel-loops"> {
   let summary = "Run each outermost scf.parallel of host code as a GPU kernel";
   let description = [{
