@@ -16,7 +16,10 @@
 //   to BK + 8 elements (80 bytes), so the 8 rows one ldmatrix phase reads
 //   start in 8 different 16-byte bank groups: no bank conflicts.
 // * Warp (wm, wn) of the 2 x 2 warps owns a 32 x 64 quarter of the
-//   64 x 128 block tile: 2 x 8 m16n8k16 tiles, 6 ldmatrix per 16 mma.
+//   64 x 128 block tile: 2 x 8 m16n8k16 tiles, 6 ldmatrix per 16 mma. A
+//   warp whose 32 rows are all padding skips its fragments and MMAs.
+// * Blocks take their tiles in groups of row tiles, columns within a
+//   group, so that blocks in flight share weight slices through L2.
 //
 // Operands whose layout breaks 16-byte alignment (a row stride or offset
 // not a multiple of 8 elements, a misaligned base, a strided last
