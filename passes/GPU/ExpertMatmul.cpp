@@ -68,22 +68,27 @@ Value rowTiles(ImplicitLocOpBuilder &b, Value offsets, Value rows) {
   Value all = arith::DivUIOp::create(b, rows, tileRows);
   Value copies;
   int64_t block = 0, experts = 0;
+  // The IR is built one op per statement: the order of a call's arguments
+  // differs between compilers.
   if (auto dispatch = offsets.getDefiningOp<DispatchOp>()) {
     Value ids = dispatch.getIds();
-    copies = k.mul(tensor::DimOp::create(b, ids, 0),
-                   tensor::DimOp::create(b, ids, 1));
+    Value tokens = tensor::DimOp::create(b, ids, 0);
+    Value perToken = tensor::DimOp::create(b, ids, 1);
+    copies = k.mul(tokens, perToken);
     block = dispatch.getBlock();
     experts = dispatch.getNumExperts();
   } else if (auto plan = offsets.getDefiningOp<RoutePlanOp>()) {
     Value weights = plan.getWeights();
-    copies = k.mul(tensor::DimOp::create(b, weights, 0),
-                   tensor::DimOp::create(b, weights, 1));
+    Value tokens = tensor::DimOp::create(b, weights, 0);
+    Value perToken = tensor::DimOp::create(b, weights, 1);
+    copies = k.mul(tokens, perToken);
     block = plan.getBlock();
     experts = plan.getNumExperts();
   } else {
     return all;
   }
-  Value padding = k.mul(k.minIdx(copies, k.idx(experts)), k.idx(block - 1));
+  Value active = k.minIdx(copies, k.idx(experts));
+  Value padding = k.mul(active, k.idx(block - 1));
   Value bound =
       arith::CeilDivUIOp::create(b, k.add(copies, padding), tileRows);
   return k.minIdx(bound, all);

@@ -299,19 +299,19 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
   // than once per row tile.
   Value colBlocks = gpu::GridDimOp::create(b, gpu::Dimension::x);
   Value rowTiles = gpu::GridDimOp::create(b, gpu::Dimension::y);
-  Value linear = k.add(k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y),
-                             colBlocks),
-                       gpu::BlockIdOp::create(b, gpu::Dimension::x));
+  Value blockRow = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value blockCol = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value linear = k.add(k.mul(blockRow, colBlocks), blockCol);
   Value perGroup = k.mul(k.idx(kRowGroup), colBlocks);
   Value firstTile = k.mul(arith::DivUIOp::create(b, linear, perGroup),
                           k.idx(kRowGroup));
   Value groupTiles = k.minIdx(arith::SubIOp::create(b, rowTiles, firstTile),
                               k.idx(kRowGroup));
   Value inGroup = arith::RemUIOp::create(b, linear, perGroup);
-  k.r0 = k.mul(k.add(firstTile, arith::RemUIOp::create(b, inGroup, groupTiles)),
-               k.idx(cfg.tileM));
-  k.n0 = k.mul(arith::DivUIOp::create(b, inGroup, groupTiles),
-               k.idx(cfg.tileN));
+  Value tileRow = k.add(firstTile, arith::RemUIOp::create(b, inGroup, groupTiles));
+  k.r0 = k.mul(tileRow, k.idx(cfg.tileM));
+  Value tileCol = arith::DivUIOp::create(b, inGroup, groupTiles);
+  k.n0 = k.mul(tileCol, k.idx(cfg.tileN));
   Value total = k.totalRows(ops);
 
   // Tiles past the last group have nothing to compute (their rows are
@@ -319,9 +319,13 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
   auto active = scf::IfOp::create(b, k.lt(k.r0, total), false);
   b.setInsertionPointToStart(&active.getThenRegion().front());
   k.expert = k.expertOf(ops, k.r0);
-  k.aligned = asyncCopies
-                  ? k.andI(k.copyable(ops.x), k.copyable(ops.w))
-                  : Value(arith::ConstantIntOp::create(b, 0, 1));
+  if (asyncCopies) {
+    Value xOk = k.copyable(ops.x);
+    Value wOk = k.copyable(ops.w);
+    k.aligned = k.andI(xOk, wOk);
+  } else {
+    k.aligned = arith::ConstantIntOp::create(b, 0, 1);
+  }
   k.xRows = unitInnerStride(b, ops.x);
   k.wRows = unitInnerStride(b, ops.w);
   SmallVector<PipelinedBuilder::RowCopy> aCopies = k.plan(/*isA=*/true);

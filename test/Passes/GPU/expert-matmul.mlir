@@ -24,8 +24,8 @@
 // CHECK: %[[OUT:.*]] = memref.alloc(%[[R]]) : memref<?x48xf32>
 // CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64{{.*}}
 // CHECK: %[[ALL:.*]] = arith.divui %[[R]], %c64{{.*}}
-// CHECK: %[[K:.*]] = tensor.dim %arg1, %c1
 // CHECK: %[[T:.*]] = tensor.dim %arg1, %c0
+// CHECK: %[[K:.*]] = tensor.dim %arg1, %c1
 // CHECK: %[[C:.*]] = arith.muli %[[T]], %[[K]]
 // CHECK: %[[ACTIVE:.*]] = arith.minui %[[C]], %c4
 // CHECK: %[[PAD:.*]] = arith.muli %[[ACTIVE]], %c63
