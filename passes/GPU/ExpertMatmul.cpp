@@ -66,27 +66,26 @@ Value rowTiles(ImplicitLocOpBuilder &b, Value offsets, Value rows) {
   KernelBuilder k{b};
   Value tileRows = k.idx(kTileM);
   Value all = arith::DivUIOp::create(b, rows, tileRows);
-  Value copies;
+  // A [T, k] tensor of the plan (the dispatch's ids, the route plan's
+  // weights), its row block and its expert count.
+  Value perCopy;
   int64_t block = 0, experts = 0;
-  // The IR is built one op per statement: the order of a call's arguments
-  // differs between compilers.
   if (auto dispatch = offsets.getDefiningOp<DispatchOp>()) {
-    Value ids = dispatch.getIds();
-    Value tokens = tensor::DimOp::create(b, ids, 0);
-    Value perToken = tensor::DimOp::create(b, ids, 1);
-    copies = k.mul(tokens, perToken);
+    perCopy = dispatch.getIds();
     block = dispatch.getBlock();
     experts = dispatch.getNumExperts();
   } else if (auto plan = offsets.getDefiningOp<RoutePlanOp>()) {
-    Value weights = plan.getWeights();
-    Value tokens = tensor::DimOp::create(b, weights, 0);
-    Value perToken = tensor::DimOp::create(b, weights, 1);
-    copies = k.mul(tokens, perToken);
+    perCopy = plan.getWeights();
     block = plan.getBlock();
     experts = plan.getNumExperts();
   } else {
     return all;
   }
+  // The IR is built one op per statement: the order of a call's arguments
+  // differs between compilers.
+  Value tokens = tensor::DimOp::create(b, perCopy, 0);
+  Value perToken = tensor::DimOp::create(b, perCopy, 1);
+  Value copies = k.mul(tokens, perToken);
   Value active = k.minIdx(copies, k.idx(experts));
   Value padding = k.mul(active, k.idx(block - 1));
   Value bound =

@@ -148,17 +148,15 @@ void KernelBuilder::storeZero(const Operands &ops, Value zero, Value row,
                    arith::DivUIOp::create(b, n, idx(2)));
 }
 
-Value KernelBuilder::loadInputRow(const Operands &ops, Value r, Value c) {
+std::pair<Value, Value> KernelBuilder::inputRow(const Operands &ops,
+                                                Value r) {
   if (ops.rowLimit) {
     // Rows past the dense row count read as zeros (row 0 stands in).
     Value valid = lt(r, ops.rowLimit);
-    Value v = memref::LoadOp::create(
-        b, ops.x, ValueRange{arith::SelectOp::create(b, valid, r, idx(0)), c});
-    Value zero = arith::ConstantOp::create(b, b.getZeroAttr(v.getType()));
-    return arith::SelectOp::create(b, valid, v, zero);
+    return {arith::SelectOp::create(b, valid, r, idx(0)), valid};
   }
   if (!ops.slots)
-    return memref::LoadOp::create(b, ops.x, ValueRange{r, c});
+    return {r, Value()};
   Value slot = memref::LoadOp::create(b, ops.slots, ValueRange{r});
   Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
   Value valid =
@@ -167,7 +165,14 @@ Value KernelBuilder::loadInputRow(const Operands &ops, Value r, Value c) {
   Value token = arith::DivUIOp::create(
       b, arith::IndexCastOp::create(b, b.getIndexType(), safe),
       idx(ops.gatherK));
-  Value v = memref::LoadOp::create(b, ops.x, ValueRange{token, c});
+  return {token, valid};
+}
+
+Value KernelBuilder::loadInputRow(const Operands &ops, Value r, Value c) {
+  auto [row, valid] = inputRow(ops, r);
+  Value v = memref::LoadOp::create(b, ops.x, ValueRange{row, c});
+  if (!valid)
+    return v;
   Value zero = arith::ConstantOp::create(b, b.getZeroAttr(v.getType()));
   return arith::SelectOp::create(b, valid, v, zero);
 }

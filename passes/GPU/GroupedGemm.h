@@ -133,8 +133,13 @@ struct KernelBuilder {
   /// w[e, n, k] as f32: converted, or dequantized from its byte,
   /// (q - 2^(bits - 1)) * scale, for quantized weights.
   Value loadWeightF32(const Operands &ops, Value e, Value n, Value k);
-  /// Row `r` of the grouped input at column `c` (in bounds): x[r, c], or,
-  /// gathered, x[slots[r] / k, c] and zero for a padding slot (-1).
+  /// The row of `x` that row `r` of the grouped input reads, always in
+  /// bounds, and whether it holds data (null: always): gathered, token
+  /// slots[r] / k, not for a padding slot (-1); dense rows, r, not past the
+  /// row count (row 0 stands in).
+  std::pair<Value, Value> inputRow(const Operands &ops, Value r);
+  /// Row `r` of the grouped input at column `c` (in bounds): its inputRow
+  /// at column `c`, zero where that row holds no data.
   Value loadInputRow(const Operands &ops, Value r, Value c);
   /// Stores `v` at out[row, col] when col < n.
   void storeIfInColumns(Value out, Value v, Value row, Value col, Value n);

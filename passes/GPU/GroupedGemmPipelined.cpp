@@ -96,22 +96,10 @@ struct PipelinedBuilder : KernelBuilder {
   /// The source row of A row `row` of the tile and whether it holds data
   /// (a padding slot or a row past the dense row count does not).
   std::pair<Value, Value> sourceRow(Value row) {
-    Value r = add(r0, row);
-    Value trueV = arith::ConstantIntOp::create(b, 1, 1);
-    if (ops.rowLimit) {
-      Value valid = lt(r, ops.rowLimit);
-      return {select(valid, r, idx(0)), valid};
-    }
-    if (!ops.slots)
-      return {r, trueV};
-    Value slot = memref::LoadOp::create(b, ops.slots, ValueRange{r});
-    Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
-    Value valid =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero32);
-    Value safe = select(valid, slot, zero32);
-    Value token =
-        div(arith::IndexCastOp::create(b, b.getIndexType(), safe), ops.gatherK);
-    return {token, valid};
+    auto [src, valid] = inputRow(ops, add(r0, row));
+    if (!valid)
+      valid = arith::ConstantIntOp::create(b, 1, 1);
+    return {src, valid};
   }
 
   /// Whether rows from `first` on (in one tile) hold any data: a group's
