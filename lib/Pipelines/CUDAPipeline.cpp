@@ -68,6 +68,9 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   pm.addNestedPass<func::FuncOp>(createGPUHostSharedAllocs());
   pm.addNestedPass<func::FuncOp>(createGPUMergeWaits());
+  // F__async: the caller's device buffers and stream, no wait at the end.
+  if (options.asyncEntry)
+    pm.addPass(createGPUAsyncEntry());
   GpuNVVMAttachTargetOptions target;
   target.chip = "sm_" + options.sm;
   target.optLevel = 3;

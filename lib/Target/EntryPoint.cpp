@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "EntryPoint.h"
+#include "EntrySignature.h"
 
 #include "moe/Passes/Runtime.h"
 #include "moe/Runtime/Symbols.h"
@@ -21,19 +22,51 @@
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
+using namespace mlir::moe::detail;
 namespace runtime = mlir::moe::runtime;
 
-namespace {
-struct TensorSig {
-  std::string name;
-  RankedTensorType type;
-  SmallVector<std::string> dims; // "" or the dim_param
-};
+unsigned mlir::moe::detail::dtypeBytes(Type t) {
+  if (t.isSignlessInteger(1))
+    return 1;
+  return t.getIntOrFloatBitWidth() / 8;
+}
 
-struct EntrySig {
-  std::string function;
-  SmallVector<TensorSig> inputs, outputs;
-};
+std::string mlir::moe::detail::cString(StringRef s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (c >= 32 && c < 127)
+      out += c;
+    else
+      out += llvm::formatv("\\{0:o3}", static_cast<unsigned char>(c)).str();
+  }
+  return out + "\"";
+}
+
+void mlir::moe::detail::printRowMajorDescriptor(llvm::raw_ostream &os,
+                                                StringRef name, int64_t rank,
+                                                StringRef data,
+                                                StringRef shape) {
+  os << "  struct moe_memref" << rank << " " << name << " = {" << data << ", "
+     << data << ", 0";
+  if (rank > 0) {
+    os << ", {";
+    for (int64_t d = 0; d < rank; ++d)
+      os << shape << "[" << d << "], ";
+    os << "}, {0}";
+  }
+  os << "};\n";
+  for (int64_t d = rank - 1; d >= 0; --d)
+    os << "  " << name << ".strides[" << d << "] = "
+       << (d == rank - 1 ? std::string("1")
+                         : llvm::formatv("{0}.strides[{1}] * {0}.sizes[{1}]",
+                                         name, d + 1)
+                               .str())
+       << ";\n";
+}
+
+namespace {
 
 /// The ABI types, the text of include/moe/Runtime/ModelABI.h (one source
 /// for the generated code and for the tools that load models).
@@ -63,25 +96,6 @@ std::string dtypeName(Type t) {
   if (t.isSignlessInteger(16))
     return "MOE_DTYPE_I16";
   return "MOE_DTYPE_BOOL";
-}
-
-unsigned dtypeBytes(Type t) {
-  if (t.isSignlessInteger(1))
-    return 1;
-  return t.getIntOrFloatBitWidth() / 8;
-}
-
-std::string cString(StringRef s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    if (c >= 32 && c < 127)
-      out += c;
-    else
-      out += llvm::formatv("\\{0:o3}", static_cast<unsigned char>(c)).str();
-  }
-  return out + "\"";
 }
 
 /// CUDA models carry their kernels as gpu.binary ops.
@@ -141,7 +155,8 @@ FailureOr<SmallVector<EntrySig>> collectEntries(ModuleOp module) {
   return entries;
 }
 
-void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
+void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries,
+                       bool cuda) {
   for (const EntrySig &e : entries) {
     os << "\n/* " << e.function << ":\n";
     auto describe = [&](StringRef kind, const TensorSig &t) {
@@ -194,6 +209,8 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries) {
           "int moe_model_run(const moe_tensor *inputs, int32_t num_inputs,\n"
           "    moe_tensor *outputs, int32_t num_outputs, char *error, "
           "size_t error_size);\n";
+  if (cuda)
+    printAsyncDeclarations(os, entries);
 }
 
 void printDescriptor(llvm::raw_ostream &os, int64_t rank) {
@@ -314,26 +331,11 @@ void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
 void printInputMemrefs(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   size_t numInputs = e.inputs.size();
   for (auto [i, t] : llvm::enumerate(e.inputs)) {
-    int64_t rank = t.type.getRank();
     std::string data = cuda ? "dev[" + std::to_string(i) + "]"
                             : "inputs[" + std::to_string(i) + "].data";
-    os << "  struct moe_memref" << rank << " in" << i << " = {" << data << ", "
-       << data << ", 0";
-    if (rank > 0) {
-      os << ", {";
-      for (int64_t d = 0; d < rank; ++d)
-        os << "inputs[" << i << "].shape[" << d << "], ";
-      os << "}, {0}";
-    }
-    os << "};\n";
-    for (int64_t d = rank - 1; d >= 0; --d)
-      os << "  in" << i << ".strides[" << d << "] = "
-         << (d == rank - 1
-                 ? std::string("1")
-                 : llvm::formatv("in{0}.strides[{1}] * in{0}.sizes[{1}]", i,
-                                 d + 1)
-                       .str())
-         << ";\n";
+    printRowMajorDescriptor(os, "in" + std::to_string(i), t.type.getRank(),
+                            data,
+                            "inputs[" + std::to_string(i) + "].shape");
   }
   if (!cuda) {
     os << "  void *kept[" << std::max<size_t>(numInputs, 1) << "] = {0};\n";
@@ -700,7 +702,7 @@ FailureOr<std::string> mlir::moe::detail::generateHeader(ModuleOp module) {
   os << "/* Generated by moe-opt: the C entry points of a compiled model. */\n"
         "#ifndef MOE_MODEL_H\n#define MOE_MODEL_H\n"
      << kABITypes << "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n";
-  printDeclarations(os, *entries);
+  printDeclarations(os, *entries, isCUDAModel(module));
   os << "\n#ifdef __cplusplus\n}\n#endif\n#endif /* MOE_MODEL_H */\n";
   return text;
 }
@@ -727,6 +729,13 @@ FailureOr<std::string> mlir::moe::detail::generateEntrySource(ModuleOp module) {
   bool cuda = isCUDAModel(module);
   for (const EntrySig &e : *entries)
     printEntry(os, e, cuda);
+  if (cuda) {
+    printAsyncHelpers(os);
+    for (const EntrySig &e : *entries)
+      printAsyncEntry(os, e, module);
+    if (entries->size() == 1)
+      printAsyncSingleEntry(os, entries->front());
+  }
   os << "\nconst char *moe_model_device(void) { return \""
      << (cuda ? "cuda" : "cpu") << "\"; }\n";
   os << "\nvoid moe_model_set_num_threads(int32_t n) { "

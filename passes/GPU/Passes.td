@@ -193,6 +193,38 @@ def GPUMergeWaits : Pass<"moe-gpu-merge-waits", "::mlir::func::FuncOp"> {
   }];
 }
 
+def GPUAsyncEntry : Pass<"moe-gpu-async-entry", "::mlir::ModuleOp"> {
+  let summary = "Add a variant of each entry function for the caller's device "
+                "buffers and stream";
+  let description = [{
+    After `moe-gpu-merge-waits`: each function `F` with a `moe.abi`
+    signature gets a copy `F__async` for applications that hold their
+    tensors on the device and queue work on their own stream. Its inputs are
+    the caller's device buffers; each output becomes an argument after the
+    inputs (the caller's buffer, identity layout), and the function returns
+    nothing. A result that `F` allocates and only GPU work touches is
+    replaced by that argument (kernels write the caller's buffer); any
+    other result is copied into it on the stream (`gpu.memcpy`); either way
+    a host check fails the call when the buffer's sizes differ from the
+    result's. The host does not wait at the end of the call: each check
+    after `F`'s last wait, a comparison of a kernel-set flag word with a
+    constant, becomes a call to `moe_cuda_check_later`, which the runtime
+    evaluates once the stream has run the call's work.
+
+    Where the variant cannot be built (host code reads an input, whose
+    buffer is device memory; host code other than such checks follows the
+    last wait; a result is a strided view), `F` gets no variant and carries
+    `moe.async_unsupported` with the reason, which the generated
+    `F_run_async` returns as its error.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def GPUPromoteAccumulators : Pass<"moe-gpu-promote-accumulators"> {
   let summary = "Keep reduction accumulators of flat GPU kernels in registers";
   let description = [{

@@ -35,17 +35,18 @@ static __thread char last_error[1100];
  * costs in launches, synchronizations, allocations and copies (tests take
  * the difference around one call); and the blocks its launches ran and
  * the warp-wide mma.sync operations they executed (tensor-core work);
- * managed_allocations: those of the allocations that were unified memory. */
+ * managed_allocations: those of the allocations that were unified memory;
+ * host_functions: host functions queued on streams (cuLaunchHostFunc). */
 typedef struct moe_cuda_emulator_counters {
   long long launches, synchronizations, allocations, frees, copies, fills,
       function_lookups, stream_creations, mma_operations, blocks,
-      managed_allocations;
+      managed_allocations, host_functions;
 } moe_cuda_emulator_counters;
 
 static struct {
   atomic_llong launches, synchronizations, allocations, frees, copies, fills,
       function_lookups, stream_creations, mma_operations, blocks,
-      managed_allocations;
+      managed_allocations, host_functions;
 } counts;
 
 void emu_count_mma(void) { atomic_fetch_add(&counts.mma_operations, 1); }
@@ -62,6 +63,7 @@ void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->mma_operations = atomic_load(&counts.mma_operations);
   out->blocks = atomic_load(&counts.blocks);
   out->managed_allocations = atomic_load(&counts.managed_allocations);
+  out->host_functions = atomic_load(&counts.host_functions);
 }
 
 #define COUNT(field) atomic_fetch_add(&counts.field, 1)
@@ -298,18 +300,29 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
 
 /* ---- streams and events: launches are synchronous ---- */
 
-static int stream_token;
+/* Streams are distinct handles (the runtime tells them apart), with
+ * nothing behind them: work completes as it is queued. */
 CUresult cuStreamCreate(void **stream, unsigned flags) {
   COUNT(stream_creations);
-  *stream = &stream_token;
-  return EMU_SUCCESS;
+  *stream = malloc(1);
+  return *stream ? EMU_SUCCESS : EMU_ERROR_OUT_OF_MEMORY;
 }
 CUresult cuStreamSynchronize(void *stream) {
   COUNT(synchronizations);
   return EMU_SUCCESS;
 }
 CUresult cuStreamQuery(void *stream) { return EMU_SUCCESS; }
-CUresult cuStreamDestroy_v2(void *stream) { return EMU_SUCCESS; }
+CUresult cuStreamDestroy_v2(void *stream) {
+  free(stream);
+  return EMU_SUCCESS;
+}
+
+/* The stream's earlier work is done: the function runs now. */
+CUresult cuLaunchHostFunc(void *stream, void (*fn)(void *), void *data) {
+  COUNT(host_functions);
+  fn(data);
+  return EMU_SUCCESS;
+}
 
 CUresult cuEventCreate(void **event, unsigned flags) {
   *event = calloc(1, sizeof(double));
@@ -536,6 +549,16 @@ CUresult cuMemcpyHtoD_v2(unsigned long long dst, const void *src,
   if (r == EMU_SUCCESS) {
     device_access(1);
     memcpy((void *)(uintptr_t)dst, src, bytes);
+    device_access(0);
+  }
+  return r;
+}
+CUresult cuMemcpyDtoH_v2(void *dst, unsigned long long src, size_t bytes) {
+  COUNT(copies);
+  CUresult r = check_range(src, bytes, "a copy's source");
+  if (r == EMU_SUCCESS) {
+    device_access(1);
+    memcpy(dst, (const void *)(uintptr_t)src, bytes);
     device_access(0);
   }
   return r;

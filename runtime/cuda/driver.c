@@ -72,6 +72,7 @@ static int resolve(void *library) {
       MOE_SYM(cuEventSynchronize, "cuEventSynchronize"),
       MOE_SYM(cuEventElapsedTime, "cuEventElapsedTime"),
       MOE_SYM(cuEventDestroy, "cuEventDestroy_v2"),
+      MOE_SYM(cuLaunchHostFunc, "cuLaunchHostFunc"),
 #undef MOE_SYM
   };
   for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); ++i) {

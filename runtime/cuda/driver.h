@@ -59,6 +59,7 @@ typedef struct moe_cuda_driver {
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuEventDestroy)(CUevent);
+  CUresult (*cuLaunchHostFunc)(CUstream, void (*)(void *), void *);
   /* Set for the CUDA emulator (runtime/cuda-emulator), which loads the
    * emulator part of a kernel image container. */
   int is_emulator;

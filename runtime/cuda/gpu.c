@@ -11,8 +11,9 @@
  *   so it only records the image; the first kernel lookup, inside a model
  *   call, loads it and can fail with an error status. Each kernel is looked
  *   up once; later launches find it in the module's table.
- * - A call's work goes to one stream per thread, in order; the host waits
- *   where the generated code says (moe-gpu-stream-allocations).
+ * - A call's work goes to one stream per thread, in order, or to the
+ *   caller's stream (<function>_run_async, async.c); the host waits where
+ *   the generated code says (moe-gpu-stream-allocations).
  * - Buffers the host touches (inputs, outputs, check flags, what host code
  *   of the model reads) are unified memory; intermediates only kernels and
  *   the copy engine touch are device memory. Both come from a cache
@@ -22,6 +23,7 @@
  *
  *===---------------------------------------------------------------------===*/
 
+#include "async.h"
 #include "driver.h"
 #include "pool.h"
 #include "moe/Runtime/Allocation.h"
@@ -122,10 +124,13 @@ void *mgpuModuleGetFunction(void *handle, const char *name) {
 }
 
 /* One stream per thread, reused: the lowering creates and destroys one per
- * launch. */
+ * launch. Inside an asynchronous call, the caller's stream instead. */
 static __thread CUstream thread_stream;
 
 void *mgpuStreamCreate(void) {
+  CUstream caller;
+  if (moe_cuda_async_stream(&caller))
+    return caller;
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   if (!thread_stream)
     moe_cuda_check(d->cuStreamCreate(&thread_stream, 0), "cuStreamCreate");
@@ -136,14 +141,17 @@ void mgpuStreamDestroy(void *stream) { (void)stream; }
 
 void moe_cuda_drain(void) {
   const moe_cuda_driver *d = moe_cuda_driver_get();
-  if (d && thread_stream)
-    d->cuStreamSynchronize(thread_stream);
+  CUstream stream = thread_stream;
+  int caller = moe_cuda_async_stream(&stream);
+  if (d && (caller || stream) && d->cuStreamSynchronize(stream) == 0)
+    moe_cuda_pool_waited(stream);
 }
 
 void mgpuStreamSynchronize(void *stream) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   moe_cuda_check(d->cuStreamSynchronize((CUstream)stream),
                  "running a kernel (cuStreamSynchronize)");
+  moe_cuda_pool_waited(stream);
 }
 
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
@@ -205,8 +213,8 @@ void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
 /* A call's buffers come from the cache and are remembered like a CPU
  * model's (Allocation.h), so a call that fails part-way gives them all
  * back. */
-static void *take(size_t bytes, int kind) {
-  void *p = moe_cuda_pool_take(bytes, kind);
+static void *take(size_t bytes, int kind, void *stream) {
+  void *p = moe_cuda_pool_take(bytes, kind, stream);
   if (!moe_runtime_remember(p, moe_cuda_pool_give)) {
     moe_cuda_pool_give(p);
     moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY,
@@ -216,14 +224,17 @@ static void *take(size_t bytes, int kind) {
 }
 
 void *moe_cuda_alloc(size_t bytes) {
-  return take(bytes, MOE_CUDA_POOL_MANAGED);
+  return take(bytes, MOE_CUDA_POOL_MANAGED, NULL);
 }
 
+/* A unified buffer host code frees: nothing queued uses it after a
+ * synchronous call's waits; an asynchronous call's work may. */
 void moe_cuda_free(void *ptr) {
   if (!ptr)
     return;
   moe_runtime_forget(ptr);
-  moe_cuda_pool_give(ptr);
+  if (!moe_cuda_async_defer_free(ptr))
+    moe_cuda_pool_give(ptr);
 }
 
 void moe_cuda_release_cached(void) { moe_cuda_pool_trim(); }
@@ -233,19 +244,24 @@ void moe_cuda_release_cached(void) { moe_cuda_pool_trim(); }
  * and no synchronization. Buffers the host touches are host_shared
  * (moe-gpu-stream-allocations): unified memory; the rest device memory. */
 void *mgpuMemAlloc(uint64_t bytes, void *stream, bool host_shared) {
-  (void)stream;
   return take((size_t)bytes,
-              host_shared ? MOE_CUDA_POOL_MANAGED : MOE_CUDA_POOL_DEVICE);
+              host_shared ? MOE_CUDA_POOL_MANAGED : MOE_CUDA_POOL_DEVICE,
+              stream);
 }
 
 void mgpuMemFree(void *ptr, void *stream) {
-  (void)stream;
-  moe_cuda_free(ptr);
+  if (!ptr)
+    return;
+  moe_runtime_forget(ptr);
+  if (moe_cuda_pool_kind(ptr) == MOE_CUDA_POOL_DEVICE ||
+      !moe_cuda_async_defer_free(ptr))
+    moe_cuda_pool_give_queued(ptr, stream);
 }
 
 void moe_cuda_synchronize(void) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   moe_cuda_check(d->cuCtxSynchronize(), "cuCtxSynchronize");
+  moe_cuda_pool_device_waited();
 }
 
 /* Device time of a model call: events on the calling thread's stream,
@@ -313,7 +329,7 @@ void *moe_cuda_constant(const void *host, size_t bytes) {
   pthread_mutex_unlock(&lock);
   /* Kept for the process, not for the call; device memory, which host
    * code of the model never reads (it passes weights to kernels). */
-  void *device = moe_cuda_pool_take(bytes, MOE_CUDA_POOL_DEVICE);
+  void *device = moe_cuda_pool_take(bytes, MOE_CUDA_POOL_DEVICE, NULL);
   moe_cuda_check(moe_cuda_driver_or_fail()->cuMemcpyHtoD(
                      (CUdeviceptr)(uintptr_t)device, host, bytes),
                  "copying weights to the device (cuMemcpyHtoD)");

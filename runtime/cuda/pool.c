@@ -6,7 +6,11 @@
  * size class (four per power of two from 256 bytes: at most a quarter
  * wasted), and handed out again. All work of a call is ordered on one
  * stream, so a buffer freed by one operation and taken by a later one is
- * only touched in that order. Running out of device memory gives the cache
+ * only touched in that order: a device buffer given back while work on a
+ * stream may still use it goes only to that stream, or to any once the
+ * host has waited for that stream or the whole device. Unified buffers
+ * come back only once nothing queued uses them (after a wait, or from the
+ * stream's host function: moe_cuda_async_end). Running out of device memory gives the cache
  * back to the driver and tries once more. Buffers the host touches are
  * unified memory; buffers only kernels and the copy engine touch are
  * device memory: two caches, one per kind.
@@ -27,9 +31,18 @@ enum { NUM_CLASSES = 4 * 56, NUM_KINDS = 2 };
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A cached buffer; work queued on `stream` may still use it unless it is
+ * idle or the host has waited for that stream (or the device) since. */
+typedef struct {
+  void *ptr;
+  void *stream;
+  uint64_t stream_waits, device_waits;
+  int idle;
+} cached_buffer;
+
 /* Cached buffers of each kind and class. */
 typedef struct {
-  void **items;
+  cached_buffer *items;
   size_t count, capacity;
 } stack;
 static stack cached[NUM_KINDS][NUM_CLASSES];
@@ -43,6 +56,28 @@ typedef struct {
 } slot;
 static slot *table;
 static size_t table_capacity, table_count;
+
+/* How often the host waited for each stream that gave buffers back, and
+ * for the whole device. */
+typedef struct {
+  void *stream;
+  uint64_t waits;
+} stream_waits;
+static stream_waits *waited;
+static size_t num_waited, waited_capacity;
+static uint64_t device_waits;
+
+static stream_waits *find_stream(void *stream) {
+  for (size_t i = 0; i < num_waited; ++i)
+    if (waited[i].stream == stream)
+      return &waited[i];
+  return NULL;
+}
+
+static uint64_t waits_of(void *stream) {
+  stream_waits *w = find_stream(stream);
+  return w ? w->waits : 0;
+}
 
 static size_t class_bytes(int c) {
   return (size_t)(4 + c % 4) << (c / 4 + 6);
@@ -125,26 +160,38 @@ static void table_remove(slot *s) {
   --table_count;
 }
 
-static int push(stack *s, void *p) {
+static int push(stack *s, cached_buffer b) {
   if (s->count == s->capacity) {
     size_t capacity = s->capacity ? 2 * s->capacity : 8;
-    void **items = realloc(s->items, capacity * sizeof(void *));
+    cached_buffer *items = realloc(s->items, capacity * sizeof(*items));
     if (!items)
       return 0;
     s->items = items;
     s->capacity = capacity;
   }
-  s->items[s->count++] = p;
+  s->items[s->count++] = b;
   return 1;
 }
 
-/* Every cached buffer back to the driver (with the lock held). */
+/* Whether work queued on `stream` may use `b` without a wait. Host code
+ * touches unified buffers at once, not in the stream's order: those need
+ * the wait even on the same stream. */
+static int usable(const cached_buffer *b, int kind, void *stream) {
+  return b->idle || (kind == MOE_CUDA_POOL_DEVICE && b->stream == stream) ||
+         device_waits > b->device_waits ||
+         waits_of(b->stream) > b->stream_waits;
+}
+
+/* Every cached buffer back to the driver (with the lock held), once queued
+ * work no longer uses them. */
 static void trim_locked(const moe_cuda_driver *d) {
+  d->cuCtxSynchronize();
+  ++device_waits;
   for (int k = 0; k < NUM_KINDS; ++k)
     for (int c = 0; c < NUM_CLASSES; ++c) {
       stack *st = &cached[k][c];
       for (size_t i = 0; i < st->count; ++i) {
-        void *p = st->items[i];
+        void *p = st->items[i].ptr;
         slot *s = table_find((uintptr_t)p);
         if (s)
           table_remove(s);
@@ -161,16 +208,18 @@ static CUresult allocate(const moe_cuda_driver *d, int kind, size_t bytes,
              : d->cuMemAllocManaged(p, bytes, MOE_CU_MEM_ATTACH_GLOBAL);
 }
 
-void *moe_cuda_pool_take(size_t bytes, int kind) {
+void *moe_cuda_pool_take(size_t bytes, int kind, void *stream) {
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   int cls = class_of(bytes);
   pthread_mutex_lock(&pool_lock);
   stack *st = &cached[kind][cls];
-  if (st->count) {
-    void *p = st->items[--st->count];
-    pthread_mutex_unlock(&pool_lock);
-    return p;
-  }
+  for (size_t i = st->count; i-- > 0;)
+    if (usable(&st->items[i], kind, stream)) {
+      void *p = st->items[i].ptr;
+      st->items[i] = st->items[--st->count];
+      pthread_mutex_unlock(&pool_lock);
+      return p;
+    }
   CUdeviceptr p = 0;
   CUresult r = allocate(d, kind, class_bytes(cls), &p);
   if (r == 2 /* CUDA_ERROR_OUT_OF_MEMORY */) {
@@ -196,20 +245,69 @@ void *moe_cuda_pool_take(size_t bytes, int kind) {
   return (void *)(uintptr_t)p;
 }
 
-void moe_cuda_pool_give(void *ptr) {
+/* `ptr` back to the cache; without room to remember it, the driver takes
+ * it back, except where no driver call may be made. */
+static void give(void *ptr, void *stream, int idle, int may_call_driver) {
   if (!ptr)
     return;
-  const moe_cuda_driver *d = moe_cuda_driver_get();
+  const moe_cuda_driver *d = may_call_driver ? moe_cuda_driver_get() : NULL;
   pthread_mutex_lock(&pool_lock);
   slot *s = table_find((uintptr_t)ptr);
-  if (s && !push(&cached[s->kind][s->cls], ptr)) {
-    /* No room to remember it: the driver takes it back. */
+  cached_buffer b = {ptr, stream, 0, device_waits, idle};
+  b.stream_waits = waits_of(stream);
+  if (s && !push(&cached[s->kind][s->cls], b)) {
     table_remove(s);
     s = NULL;
   }
   pthread_mutex_unlock(&pool_lock);
   if (!s && d)
     d->cuMemFree((CUdeviceptr)(uintptr_t)ptr);
+}
+
+void moe_cuda_pool_give(void *ptr) { give(ptr, NULL, 1, 1); }
+
+void moe_cuda_pool_give_queued(void *ptr, void *stream) {
+  give(ptr, stream, 0, 1);
+}
+
+void moe_cuda_pool_give_from_host_function(void *ptr) {
+  give(ptr, NULL, 1, 0);
+}
+
+int moe_cuda_pool_kind(void *ptr) {
+  pthread_mutex_lock(&pool_lock);
+  slot *s = table_find((uintptr_t)ptr);
+  int kind = s ? s->kind : -1;
+  pthread_mutex_unlock(&pool_lock);
+  return kind;
+}
+
+void moe_cuda_pool_waited(void *stream) {
+  pthread_mutex_lock(&pool_lock);
+  stream_waits *w = find_stream(stream);
+  if (!w && num_waited == waited_capacity) {
+    size_t capacity = waited_capacity ? 2 * waited_capacity : 8;
+    stream_waits *grown = realloc(waited, capacity * sizeof(*grown));
+    if (grown) {
+      waited = grown;
+      waited_capacity = capacity;
+    }
+  }
+  if (!w && num_waited < waited_capacity) {
+    w = &waited[num_waited++];
+    w->stream = stream;
+    w->waits = 0;
+  }
+  /* Without room for the count, buffers of this stream stay its own. */
+  if (w)
+    ++w->waits;
+  pthread_mutex_unlock(&pool_lock);
+}
+
+void moe_cuda_pool_device_waited(void) {
+  pthread_mutex_lock(&pool_lock);
+  ++device_waits;
+  pthread_mutex_unlock(&pool_lock);
 }
 
 void moe_cuda_pool_trim(void) {

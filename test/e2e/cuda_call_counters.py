@@ -16,15 +16,8 @@ import os
 import numpy as np
 import onnx
 
-from moe_e2e import Model, compile_model, use_cuda_emulator
-
-FIELDS = ["launches", "synchronizations", "allocations", "frees", "copies",
-          "fills", "function_lookups", "stream_creations", "mma_operations",
-          "blocks", "managed_allocations"]
-
-
-class Counters(ctypes.Structure):
-    _fields_ = [(f, ctypes.c_longlong) for f in FIELDS]
+from moe_e2e import EMULATOR_FIELDS as FIELDS, EmulatorCounters as Counters, \
+    Model, compile_model, use_cuda_emulator
 
 
 p = argparse.ArgumentParser()

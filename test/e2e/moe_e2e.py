@@ -33,6 +33,18 @@ except ImportError:
 NUMPY_OF_CODE = {code: t for t, code in DTYPE_CODES.items()}
 
 
+# The CUDA emulator's driver-call counters
+# (moe_cuda_emulator_get_counters, runtime/cuda-emulator/driver.c).
+EMULATOR_FIELDS = ["launches", "synchronizations", "allocations", "frees",
+                   "copies", "fills", "function_lookups", "stream_creations",
+                   "mma_operations", "blocks", "managed_allocations",
+                   "host_functions"]
+
+
+class EmulatorCounters(ctypes.Structure):
+    _fields_ = [(f, ctypes.c_longlong) for f in EMULATOR_FIELDS]
+
+
 def pipeline_flag(device="cpu", options="", sm=None):
     """--moe-<device>-pipeline with `options` (and sm= for CUDA); the CUDA
     emulator runs what the CUDA pipeline compiles."""

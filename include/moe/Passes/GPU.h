@@ -17,6 +17,13 @@ namespace mlir::moe {
 /// skip their work when the word is set (moe-gpu-defer-host-checks).
 inline constexpr llvm::StringLiteral kCheckFlagAttr = "moe.check_flag";
 
+/// The variant of entry function F that runs on the caller's device buffers
+/// and stream is F + kAsyncEntrySuffix (moe-gpu-async-entry); where F has
+/// none, F carries kAsyncUnsupportedAttr with the reason.
+inline constexpr llvm::StringLiteral kAsyncEntrySuffix = "__async";
+inline constexpr llvm::StringLiteral kAsyncUnsupportedAttr =
+    "moe.async_unsupported";
+
 #define GEN_PASS_DECL
 #include "passes/GPU/Passes.h.inc"
 

@@ -152,6 +152,12 @@ struct CUDAPipelineOptions : public MoEPipelineOptions<CUDAPipelineOptions> {
                      "model runs under the CUDA emulator (moe-run --device "
                      "cuda-emulator)"),
       llvm::cl::init(true)};
+  Option<bool> asyncEntry{
+      *this, "async-entry",
+      llvm::cl::desc("Also generate <function>_run_async, which runs on the "
+                     "caller's device buffers and CUDA stream without "
+                     "copying or waiting"),
+      llvm::cl::init(true)};
 };
 
 /// The raising of an imported model's MoE blocks to moe.layer

@@ -11,6 +11,7 @@
 #define MOE_RUNTIME_CUDA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +42,31 @@ void moe_cuda_synchronize(void);
  * fails while its kernels are queued lets them finish before its buffers
  * are reused. */
 void moe_cuda_drain(void);
+
+/* Calls on the caller's stream (the generated <function>_run_async): begin
+ * makes `stream` (a CUstream) the stream of the calling thread's model
+ * work until end or abort. Buffers the call frees that host code may touch
+ * return to the cache only once the stream has run the call's work, and
+ * device buffers it frees are reused on that stream or after a wait; end
+ * queues the call's deferred checks and those frees on the stream (one
+ * host function), abort (after a failure, once the stream is drained)
+ * gives the buffers back and drops the checks. */
+void moe_cuda_async_begin(void *stream);
+void moe_cuda_async_end(void);
+void moe_cuda_async_abort(void);
+
+/* A check of generated code deferred to the stream (moe-gpu-async-entry):
+ * once the stream reaches this point of the call, the 32-bit word at
+ * `word` must equal `value` (must_equal != 0) or differ from it; otherwise
+ * the call has failed with `message` (a string of the model library). */
+void moe_cuda_check_later(uintptr_t word, int32_t must_equal, int32_t value,
+                          const char *message);
+
+/* The first deferred check that failed since the last query: 1 with its
+ * message written to `error` (error_size bytes, may be NULL), then
+ * forgotten; 0 when none failed. Final for the calls whose stream the
+ * caller has synchronized. */
+int moe_cuda_async_status(char *error, size_t error_size);
 
 /* Device time of a call: CUDA events recorded on the calling thread's
  * stream at start and stop (no waiting); elapsed waits for the stop event

@@ -62,7 +62,9 @@ enum {
                             expert id out of range) */
   MOE_ERROR_DEVICE = 4,  /* the model's device cannot be used (no GPU, no
                             driver) */
-  MOE_ERROR_WEIGHTS = 5  /* the weights file is missing, truncated, or from
+  MOE_ERROR_WEIGHTS = 5, /* the weights file is missing, truncated, or from
                             another compile of the model */
+  MOE_ERROR_UNSUPPORTED = 6 /* the entry point cannot run this model (the
+                               error message says why) */
 };
 #endif

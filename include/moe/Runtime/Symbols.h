@@ -46,6 +46,16 @@ inline constexpr const char *kCudaFree = MOE_RUNTIME_SYMBOL(moe_cuda_free);
 inline constexpr const char *kCudaDrain = MOE_RUNTIME_SYMBOL(moe_cuda_drain);
 inline constexpr const char *kMapWeights =
     MOE_RUNTIME_SYMBOL(moe_runtime_map_weights);
+inline constexpr const char *kCudaAsyncBegin =
+    MOE_RUNTIME_SYMBOL(moe_cuda_async_begin);
+inline constexpr const char *kCudaAsyncEnd =
+    MOE_RUNTIME_SYMBOL(moe_cuda_async_end);
+inline constexpr const char *kCudaAsyncAbort =
+    MOE_RUNTIME_SYMBOL(moe_cuda_async_abort);
+inline constexpr const char *kCudaCheckLater =
+    MOE_RUNTIME_SYMBOL(moe_cuda_check_later);
+inline constexpr const char *kCudaAsyncStatus =
+    MOE_RUNTIME_SYMBOL(moe_cuda_async_status);
 inline constexpr const char *kCudaConstant =
     MOE_RUNTIME_SYMBOL(moe_cuda_constant);
 inline constexpr const char *kCudaTimerStart =

@@ -1,0 +1,205 @@
+//===- AsyncEntryPoint.cpp - <f>_run_async of CUDA models -----------------===//
+//
+// The entry point for applications that hold their tensors on the device:
+// the caller's device buffers in and out, work queued on the caller's
+// stream, no copies and no wait (moe-gpu-async-entry builds the function it
+// calls). Run-time checks that kernels make are reported after the fact,
+// through moe_model_async_status.
+//
+//===----------------------------------------------------------------------===//
+
+#include "EntrySignature.h"
+
+#include "moe/Passes/GPU.h"
+#include "moe/Runtime/Symbols.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+using namespace mlir;
+using namespace mlir::moe::detail;
+namespace runtime = mlir::moe::runtime;
+
+namespace {
+constexpr const char *kParams =
+    "const moe_tensor *inputs, int32_t num_inputs, const moe_tensor "
+    "*outputs, int32_t num_outputs, void *stream, char *error, size_t "
+    "error_size";
+
+/// Why `e` has no asynchronous variant, or "".
+std::string whyNoVariant(const EntrySig &e, ModuleOp module) {
+  // Functions are in the LLVM dialect by now.
+  Operation *fn = module.lookupSymbol(e.function);
+  if (module.lookupSymbol(e.function + moe::kAsyncEntrySuffix.str()))
+    return "";
+  auto reason =
+      fn ? fn->getAttrOfType<StringAttr>(moe::kAsyncUnsupportedAttr) : nullptr;
+  return reason ? reason.str()
+                : "the model was compiled without it (async-entry=0)";
+}
+} // namespace
+
+void mlir::moe::detail::printAsyncDeclarations(llvm::raw_ostream &os,
+                                               ArrayRef<EntrySig> entries) {
+  for (const EntrySig &e : entries)
+    os << "\n/* " << e.function
+       << "_run_async: the model on the caller's device buffers, queued on\n"
+          " * `stream` (a CUstream of the model's device; NULL: the legacy "
+          "default\n * stream) without copying and without waiting. "
+          "inputs[i].data and\n * outputs[i].data are device pointers "
+          "(cuMemAlloc, or managed memory) to\n * row-major tensors; the "
+          "caller fills in each output's dtype, rank and\n * shape (what "
+          "<function>_run would return for these inputs), and the model\n"
+          " * writes its data once the stream gets there. Input and shape "
+          "errors\n * return at once, like <function>_run; a check that the "
+          "kernels make (an\n * expert id out of range) is reported by "
+          "moe_model_async_status once the\n * stream has run the call. "
+          "Returns MOE_ERROR_UNSUPPORTED, with the reason,\n * where the "
+          "model's host code needs the device's results during a call. */\n"
+       << "int " << e.function << "_run_async(" << kParams << ");\n";
+  os << "\n/* The first check of a queued call (<function>_run_async) that "
+        "failed since\n * the last query, once the stream has run it: "
+        "MOE_ERROR_RUNTIME with its\n * message in `error`, then "
+        "forgotten; MOE_OK when none failed. The outputs\n * of a call "
+        "whose check failed are unspecified. */\n"
+        "int moe_model_async_status(char *error, size_t error_size);\n";
+  if (entries.size() == 1)
+    os << "int moe_model_run_async(" << kParams << ");\n";
+}
+
+void mlir::moe::detail::printAsyncHelpers(llvm::raw_ostream &os) {
+  os << R"c(
+/* The caller's output tensors against what the model produces for these
+ * inputs: dtype, rank, static sizes, sizes named like an input's. */
+static int moe__check_async_outputs(const moe_model_info *info,
+                                    const moe_tensor *in,
+                                    const moe_tensor *out, char *error,
+                                    size_t error_size) {
+  for (int32_t i = 0; i < info->num_outputs; ++i) {
+    const moe_tensor_info *want = &info->outputs[i];
+    const moe_tensor *got = &out[i];
+    if (got->dtype != want->dtype || got->rank != want->rank) {
+      moe__fail(error, error_size, "output '%s' must be %s of rank %d, got "
+                "%s of rank %d", want->name, moe__dtype_name(want->dtype),
+                want->rank, moe__dtype_name(got->dtype), got->rank);
+      return 1;
+    }
+    int64_t count = 1;
+    for (int32_t d = 0; d < want->rank; ++d) {
+      int64_t size = got->shape[d], expected = want->shape[d];
+      for (int32_t j = 0; expected < 0 && want->dims[d] && want->dims[d][0] &&
+                          j < info->num_inputs; ++j)
+        for (int32_t e = 0; e < info->inputs[j].rank; ++e)
+          if (info->inputs[j].dims[e] &&
+              !strcmp(info->inputs[j].dims[e], want->dims[d]))
+            expected = in[j].shape[e];
+      if (size < 0 || (expected >= 0 && size != expected)) {
+        moe__fail(error, error_size, "output '%s' dimension %d must be %lld, "
+                  "got %lld", want->name, d, (long long)expected,
+                  (long long)size);
+        return 1;
+      }
+      count *= size;
+    }
+    if (count && !got->data) {
+      moe__fail(error, error_size, "output '%s' has no data", want->name);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int moe_model_async_status(char *error, size_t error_size) {
+  return )c"
+     << runtime::kCudaAsyncStatus << R"c((error, error_size) ? MOE_ERROR_RUNTIME
+                                                  : MOE_OK;
+}
+)c";
+}
+
+void mlir::moe::detail::printAsyncEntry(llvm::raw_ostream &os,
+                                        const EntrySig &e, ModuleOp module) {
+  const std::string &f = e.function;
+  std::string why = whyNoVariant(e, module);
+  if (!why.empty()) {
+    os << "int " << f << "_run_async(" << kParams << ") {\n"
+       << "  (void)inputs; (void)num_inputs; (void)outputs; "
+          "(void)num_outputs;\n  (void)stream;\n"
+       << "  moe__fail(error, error_size, \"%s\", "
+       << cString(f + " has no asynchronous entry point: " + why) << ");\n"
+       << "  return MOE_ERROR_UNSUPPORTED;\n}\n";
+    return;
+  }
+  std::string variant = f + moe::kAsyncEntrySuffix.str();
+  // The C interface: inputs, then outputs, no results.
+  SmallVector<std::string> params, args;
+  for (auto [i, t] : llvm::enumerate(e.inputs)) {
+    params.push_back("struct moe_memref" + std::to_string(t.type.getRank()) +
+                     " *");
+    args.push_back("&in" + std::to_string(i));
+  }
+  for (auto [i, t] : llvm::enumerate(e.outputs)) {
+    params.push_back("struct moe_memref" + std::to_string(t.type.getRank()) +
+                     " *");
+    args.push_back("&out" + std::to_string(i));
+  }
+  os << "extern void _mlir_ciface_" << variant << "("
+     << (params.empty() ? std::string("void") : llvm::join(params, ", "))
+     << ");\n\n";
+
+  os << "static int " << f << "__run_async_serialized(" << kParams << ") {\n"
+     << "  const moe_model_info *info = &" << f << "__model_info;\n"
+     << "  if (moe__check_inputs(info, inputs, num_inputs, outputs, "
+        "num_outputs, error, error_size) ||\n"
+        "      moe__check_async_outputs(info, inputs, outputs, error, "
+        "error_size))\n    return MOE_ERROR_INVALID_ARGUMENT;\n"
+     << "  if (moe__ensure_weights(error, error_size))\n"
+        "    return MOE_ERROR_WEIGHTS;\n"
+     << "  {\n    char why[384];\n    if (!" << runtime::kCudaAvailable
+     << "(why, sizeof(why))) {\n"
+        "      moe__fail(error, error_size, \"cannot run on CUDA: %s\", "
+        "why);\n      return MOE_ERROR_DEVICE;\n    }\n  }\n";
+  // A check that fails while the host queues the call unwinds here; the
+  // work queued so far finishes before its buffers are reused.
+  os << "  jmp_buf on_error;\n  if (setjmp(on_error)) {\n"
+     << "    moe__fail(error, error_size, \"%s\", " << runtime::kErrorMessage
+     << "());\n"
+     << "    " << runtime::kCudaDrain << "();\n"
+     << "    " << runtime::kCudaAsyncAbort << "();\n"
+     << "    return " << runtime::kErrorKind
+     << "() == MOE_RUNTIME_OUT_OF_MEMORY ? MOE_ERROR_OUT_OF_MEMORY : "
+        "MOE_ERROR_RUNTIME;\n  }\n";
+  for (auto [i, t] : llvm::enumerate(e.inputs))
+    printRowMajorDescriptor(os, "in" + std::to_string(i), t.type.getRank(),
+                            "inputs[" + std::to_string(i) + "].data",
+                            "inputs[" + std::to_string(i) + "].shape");
+  for (auto [i, t] : llvm::enumerate(e.outputs))
+    printRowMajorDescriptor(os, "out" + std::to_string(i), t.type.getRank(),
+                            "outputs[" + std::to_string(i) + "].data",
+                            "outputs[" + std::to_string(i) + "].shape");
+  os << "  " << runtime::kSetErrorHandler << "(&on_error);\n"
+     << "  " << runtime::kCudaAsyncBegin << "(stream);\n"
+     << "  " << runtime::kCudaTimerStart << "();\n"
+     << "  _mlir_ciface_" << variant << "(" << llvm::join(args, ", ")
+     << ");\n"
+     << "  " << runtime::kCudaTimerStop << "();\n"
+     << "  moe__device_ms = " << runtime::kCudaTimerElapsed << ";\n"
+     << "  " << runtime::kCudaAsyncEnd << "();\n"
+     << "  " << runtime::kSetErrorHandler << "(NULL);\n"
+     << "  return MOE_OK;\n}\n";
+
+  os << "int " << f << "_run_async(" << kParams << ") {\n"
+     << "  moe_runtime_call_begin();\n"
+     << "  int rc = " << f
+     << "__run_async_serialized(inputs, num_inputs, outputs, num_outputs, "
+        "stream, error, error_size);\n"
+     << "  " << runtime::kEndAllocations << "(rc != MOE_OK);\n"
+     << "  moe_runtime_call_end();\n  return rc;\n}\n";
+}
+
+void mlir::moe::detail::printAsyncSingleEntry(llvm::raw_ostream &os,
+                                              const EntrySig &e) {
+  os << "int moe_model_run_async(" << kParams << ") {\n  return "
+     << e.function
+     << "_run_async(inputs, num_inputs, outputs, num_outputs, stream, error, "
+        "error_size);\n}\n";
+}

@@ -1,0 +1,184 @@
+/*===- async.c - calls queued on the caller's stream ---------------------===*
+ *
+ * A model's <function>_run_async queues its work on the caller's stream
+ * and returns without waiting. Two things of a call then happen later, on
+ * the stream, in one host function queued after the call's work
+ * (cuLaunchHostFunc): the checks whose flag words kernels set (deferred
+ * by moe-gpu-async-entry) are read, the first failure kept for
+ * moe_cuda_async_status; and the unified buffers the call freed, which
+ * host code of a later call would touch at once, go back to the cache.
+ * Device buffers need no such care: the cache reuses them in the stream's
+ * order (pool.c).
+ *
+ *===---------------------------------------------------------------------===*/
+
+#include "async.h"
+#include "pool.h"
+#include "moe/Runtime/CUDA.h"
+#include "moe/Runtime/Errors.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  uintptr_t word;
+  int32_t must_equal, value;
+  const char *message;
+} deferred_check;
+
+/* What one call leaves to its host function. */
+typedef struct {
+  deferred_check *checks;
+  size_t num_checks, checks_capacity;
+  void **frees;
+  size_t num_frees, frees_capacity;
+} deferred;
+
+static __thread int active;
+static __thread CUstream stream;
+static __thread deferred *pending;
+
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+static int failed;
+static char failure[512];
+
+static int grow(void **items, size_t *capacity, size_t count, size_t size) {
+  if (count < *capacity)
+    return 1;
+  size_t more = *capacity ? 2 * *capacity : 8;
+  void *grown = realloc(*items, more * size);
+  if (!grown)
+    return 0;
+  *items = grown;
+  *capacity = more;
+  return 1;
+}
+
+static int passes(const deferred_check *c) {
+  int32_t v;
+  memcpy(&v, (const void *)c->word, sizeof(v));
+  return c->must_equal ? v == c->value : v != c->value;
+}
+
+static void release(deferred *p) {
+  free(p->checks);
+  free(p->frees);
+  free(p);
+}
+
+/* On the stream, after the call's work: no driver calls here. */
+static void run_deferred(void *data) {
+  deferred *p = data;
+  for (size_t i = 0; i < p->num_checks; ++i)
+    if (!passes(&p->checks[i])) {
+      pthread_mutex_lock(&status_lock);
+      if (!failed) {
+        failed = 1;
+        snprintf(failure, sizeof(failure), "%s", p->checks[i].message);
+      }
+      pthread_mutex_unlock(&status_lock);
+      break;
+    }
+  for (size_t i = 0; i < p->num_frees; ++i)
+    moe_cuda_pool_give_from_host_function(p->frees[i]);
+  release(p);
+}
+
+/* Waits for the stream (work queued so far is done). */
+static void wait_for_stream(void) {
+  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+  moe_cuda_check(d->cuStreamSynchronize(stream),
+                 "running a kernel (cuStreamSynchronize)");
+  moe_cuda_pool_waited(stream);
+}
+
+void moe_cuda_async_begin(void *s) {
+  active = 1;
+  stream = (CUstream)s;
+  pending = NULL;
+}
+
+int moe_cuda_async_stream(CUstream *s) {
+  if (active)
+    *s = stream;
+  return active;
+}
+
+static deferred *current(void) {
+  if (!pending)
+    pending = calloc(1, sizeof(deferred));
+  return pending;
+}
+
+int moe_cuda_async_defer_free(void *ptr) {
+  if (!active)
+    return 0;
+  deferred *p = current();
+  if (!p || !grow((void **)&p->frees, &p->frees_capacity, p->num_frees,
+                  sizeof(void *))) {
+    /* No room to remember it: once the stream is done, it is idle. */
+    wait_for_stream();
+    moe_cuda_pool_give(ptr);
+    return 1;
+  }
+  p->frees[p->num_frees++] = ptr;
+  return 1;
+}
+
+void moe_cuda_check_later(uintptr_t word, int32_t must_equal, int32_t value,
+                          const char *message) {
+  deferred_check c = {word, must_equal, value, message};
+  deferred *p = active ? current() : NULL;
+  if (!p || !grow((void **)&p->checks, &p->checks_capacity, p->num_checks,
+                  sizeof(deferred_check))) {
+    /* Outside an asynchronous call, or no room: checked now. */
+    if (active)
+      wait_for_stream();
+    else
+      moe_cuda_synchronize();
+    if (!passes(&c))
+      moe_runtime_fail(message);
+    return;
+  }
+  p->checks[p->num_checks++] = c;
+}
+
+void moe_cuda_async_end(void) {
+  deferred *p = pending;
+  pending = NULL;
+  if (p && (p->num_checks || p->num_frees)) {
+    const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+    if (d->cuLaunchHostFunc(stream, run_deferred, p) != 0) {
+      /* Not queued: done here, once the stream has run the call. */
+      wait_for_stream();
+      run_deferred(p);
+    }
+  } else if (p) {
+    release(p);
+  }
+  active = 0;
+}
+
+void moe_cuda_async_abort(void) {
+  deferred *p = pending;
+  pending = NULL;
+  active = 0;
+  if (!p)
+    return;
+  /* The stream is drained: nothing queued uses the buffers. */
+  for (size_t i = 0; i < p->num_frees; ++i)
+    moe_cuda_pool_give(p->frees[i]);
+  release(p);
+}
+
+int moe_cuda_async_status(char *error, size_t error_size) {
+  pthread_mutex_lock(&status_lock);
+  int was = failed;
+  if (was && error && error_size)
+    snprintf(error, error_size, "%s", failure);
+  failed = 0;
+  pthread_mutex_unlock(&status_lock);
+  return was;
+}
