@@ -10,7 +10,11 @@ expert left out), in f16 and bf16 (tensor-core expert GEMMs) or f32, at 1,
 with ONNX external data and compiled with weights=external (DeepSeek-V3's
 experts are 22.5 GB in f16). Each case is run by
 `moe-run --benchmark N`; the kernels are timed with CUDA events
-(device_median_ms), the call from the host (call_ms). Prints, per case, the
+(device_median_ms), the call from the host (call_ms). --api async calls
+moe_model_run_async on device buffers instead (moe-run --async: no input
+or output copies, CUDA graphs replaying the calls) and adds queued_ms, the
+time per call of N calls queued back to back (the decode loop's cost:
+launch overhead hidden behind the previous call's kernels). Prints, per case, the
 device time, the roofline time on this GPU (max of FLOPs / peak FLOP/s and
 bytes of the selected experts' weights / memory bandwidth, from the table
 below), and our fraction of it.
@@ -22,6 +26,7 @@ timings worth reading: a check that the cases compile and run.
 usage: moe_cuda_bench.py [--runs N] [--cases coarse,fine,mixtral,qwen3,deepseek]
        [--tokens 1,16,256,4096] [--dtypes f16,bf16,f32] [--sm 90]
        [--device cuda|cuda-emulator] [--scale S] [--workdir DIR]
+       [--api sync|async]
 Exits 2 with a message when no CUDA GPU is present (--device cuda).
 """
 import argparse
@@ -89,6 +94,9 @@ def main():
     p.add_argument("--options", default="",
                    help="extra pipeline options, e.g. 'fuse-routing-plan=0 "
                         "fuse-combine=0' to time the unfused schedule")
+    p.add_argument("--api", choices=["sync", "async"], default="sync",
+                   help="moe_model_run (host buffers) or moe_model_run_async "
+                        "(device buffers, CUDA graphs)")
     args = p.parse_args()
 
     name = gpu_name() if args.device == "cuda" else "CUDA emulator"
@@ -107,8 +115,9 @@ def main():
     print(f"device: {name}" + (f" (peaks: {peaks['f16']} TFLOP/s f16, "
                                f"{peaks['f32']} TFLOP/s f32, {peaks['tbs']} TB/s)"
                                if peaks else " (no peak figures: roofline omitted)"))
-    print(f"{'case':8} {'dtype':5} {'tokens':>6} {'device_ms':>10} {'call_ms':>9} "
-          f"{'roof_ms':>9} {'%roof':>6} {'TFLOP/s':>8} {'TB/s':>6}")
+    queued_head = f" {'queued_ms':>9}" if args.api == "async" else ""
+    print(f"{'case':8} {'dtype':5} {'tokens':>6} {'device_ms':>10} {'call_ms':>9}"
+          f"{queued_head} {'roof_ms':>9} {'%roof':>6} {'TFLOP/s':>8} {'TB/s':>6}")
     for case in args.cases.split(","):
         c = CASES[case]
         H, I = c["H"] // args.scale, c["I"] // args.scale
@@ -142,7 +151,8 @@ def main():
                 np.save(lp, raw(logits))
                 out = subprocess.run(
                     [os.path.join(BIN, "moe-run"), lib, "--device", args.device,
-                     "--input", xp, "--input", lp, "--benchmark", str(args.runs)],
+                     "--input", xp, "--input", lp, "--benchmark", str(args.runs)]
+                    + (["--async"] if args.api == "async" else []),
                     check=True, capture_output=True, text=True).stdout
                 dev = float(re.search(r"device_median_ms: (\S+)", out).group(1))
                 call = float(re.search(r"^median_ms: (\S+)", out, re.M).group(1))
@@ -150,6 +160,10 @@ def main():
                 touched = min(E, t * K)
                 nbytes = touched * 3 * H * I * np.dtype(np_type).itemsize
                 line = (f"{case:8} {dtype:5} {t:>6} {dev:>10.4f} {call:>9.4f}")
+                if args.api == "async":
+                    queued = float(re.search(r"queued_ms_per_call: (\S+)",
+                                             out).group(1))
+                    line += f" {queued:>9.4f}"
                 if peaks:
                     roof = max(flops / (peaks[dtype] * 1e12),
                                nbytes / (peaks["tbs"] * 1e12)) * 1e3

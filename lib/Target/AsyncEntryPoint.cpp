@@ -64,6 +64,12 @@ void mlir::moe::detail::printAsyncDeclarations(llvm::raw_ostream &os,
         "int moe_model_async_status(char *error, size_t error_size);\n";
   if (entries.size() == 1)
     os << "int moe_model_run_async(" << kParams << ");\n";
+  os << "\n/* CUDA graphs of <function>_run_async (default on; "
+        "MOE_CUDA_GRAPHS=0 in the\n * environment turns them off): the "
+        "second call with the same shapes and\n * buffer addresses is "
+        "captured into a graph, later ones launch the graph.\n * Off "
+        "releases the graphs and their buffers. */\n"
+        "void moe_model_set_cuda_graphs(int32_t enabled);\n";
 }
 
 void mlir::moe::detail::printAsyncHelpers(llvm::raw_ostream &os) {
@@ -108,6 +114,12 @@ static int moe__check_async_outputs(const moe_model_info *info,
   return 0;
 }
 
+void moe_model_set_cuda_graphs(int32_t enabled) {
+  moe_runtime_call_begin();
+  )c" << runtime::kCudaGraphSetEnabled << R"c((enabled);
+  moe_runtime_call_end();
+}
+
 int moe_model_async_status(char *error, size_t error_size) {
   return )c"
      << runtime::kCudaAsyncStatus << R"c((error, error_size) ? MOE_ERROR_RUNTIME
@@ -130,6 +142,8 @@ void mlir::moe::detail::printAsyncEntry(llvm::raw_ostream &os,
     return;
   }
   std::string variant = f + moe::kAsyncEntrySuffix.str();
+  bool capturable =
+      module.lookupSymbol(variant)->hasAttr(moe::kGraphCapturableAttr);
   // The C interface: inputs, then outputs, no results.
   SmallVector<std::string> params, args;
   for (auto [i, t] : llvm::enumerate(e.inputs)) {
@@ -163,6 +177,7 @@ void mlir::moe::detail::printAsyncEntry(llvm::raw_ostream &os,
   os << "  jmp_buf on_error;\n  if (setjmp(on_error)) {\n"
      << "    moe__fail(error, error_size, \"%s\", " << runtime::kErrorMessage
      << "());\n"
+     << "    " << runtime::kCudaGraphAbort << "();\n"
      << "    " << runtime::kCudaDrain << "();\n"
      << "    " << runtime::kCudaAsyncAbort << "();\n"
      << "    return " << runtime::kErrorKind
@@ -177,14 +192,42 @@ void mlir::moe::detail::printAsyncEntry(llvm::raw_ostream &os,
                             "outputs[" + std::to_string(i) + "].data",
                             "outputs[" + std::to_string(i) + "].shape");
   os << "  " << runtime::kSetErrorHandler << "(&on_error);\n"
-     << "  " << runtime::kCudaAsyncBegin << "(stream);\n"
-     << "  " << runtime::kCudaTimerStart << "();\n"
+     << "  " << runtime::kCudaAsyncBegin << "(stream);\n";
+  if (capturable) {
+    // Replayed from a CUDA graph when the shapes and buffers are those of
+    // an earlier call.
+    size_t words = 0;
+    for (const TensorSig &t : llvm::concat<const TensorSig>(e.inputs, e.outputs))
+      words += 2 + t.type.getRank();
+    os << "  int64_t key[" << std::max<size_t>(words, 1) << "];\n"
+       << "  size_t words = 0;\n";
+    auto keyOf = [&](StringRef list, ArrayRef<TensorSig> tensors) {
+      for (auto [i, t] : llvm::enumerate(tensors)) {
+        std::string x = (list + "[" + Twine(i) + "]").str();
+        os << "  key[words++] = (int64_t)(intptr_t)" << x << ".data;\n"
+           << "  key[words++] = " << x << ".rank;\n";
+        for (int64_t d = 0; d < t.type.getRank(); ++d)
+          os << "  key[words++] = " << x << ".shape[" << d << "];\n";
+      }
+    };
+    keyOf("inputs", e.inputs);
+    keyOf("outputs", e.outputs);
+    os << "  if (" << runtime::kCudaGraphReplay << "(&" << f
+       << "__model_info, key, words * sizeof(int64_t), stream)) {\n"
+       << "    moe__device_ms = " << runtime::kCudaTimerElapsed << ";\n"
+       << "    " << runtime::kCudaAsyncEnd << "();\n"
+       << "    " << runtime::kSetErrorHandler << "(NULL);\n"
+       << "    return MOE_OK;\n  }\n";
+  }
+  os << "  " << runtime::kCudaTimerStart << "();\n"
      << "  _mlir_ciface_" << variant << "(" << llvm::join(args, ", ")
      << ");\n"
      << "  " << runtime::kCudaTimerStop << "();\n"
      << "  moe__device_ms = " << runtime::kCudaTimerElapsed << ";\n"
-     << "  " << runtime::kCudaAsyncEnd << "();\n"
-     << "  " << runtime::kSetErrorHandler << "(NULL);\n"
+     << "  " << runtime::kCudaAsyncEnd << "();\n";
+  if (capturable)
+    os << "  " << runtime::kCudaGraphEnd << "();\n";
+  os << "  " << runtime::kSetErrorHandler << "(NULL);\n"
      << "  return MOE_OK;\n}\n";
 
   os << "int " << f << "_run_async(" << kParams << ") {\n"

@@ -469,6 +469,12 @@ struct GPUAsyncEntryPass : moe::impl::GPUAsyncEntryBase<GPUAsyncEntryPass> {
                              ? Attribute(original.getResultAttrDict(i))
                              : DictionaryAttr::get(ctx));
     fn.setAllArgAttrs(argAttrs);
+    // Without a wait, the host never needs the device's results: the
+    // call's work can be captured into a CUDA graph and replayed.
+    bool waits = false;
+    fn.walk([&](gpu::WaitOp wait) { waits |= !wait.getAsyncToken(); });
+    if (!waits)
+      fn->setAttr(moe::kGraphCapturableAttr, UnitAttr::get(ctx));
     fn.setAllResultAttrs(ArrayRef<DictionaryAttr>());
     return success();
   }

@@ -209,7 +209,9 @@ def GPUAsyncEntry : Pass<"moe-gpu-async-entry", "::mlir::ModuleOp"> {
     result's. The host does not wait at the end of the call: each check
     after `F`'s last wait, a comparison of a kernel-set flag word with a
     constant, becomes a call to `moe_cuda_check_later`, which the runtime
-    evaluates once the stream has run the call's work.
+    evaluates once the stream has run the call's work. A variant whose host
+    code never waits for the device is marked `moe.graph_capturable`: its
+    calls can be captured into CUDA graphs.
 
     Where the variant cannot be built (host code reads an input, whose
     buffer is device memory; host code other than such checks follows the

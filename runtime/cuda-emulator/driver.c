@@ -4,7 +4,8 @@
  * (runtime/cuda/driver.c), so a CUDA model runs unchanged with
  * MOE_CUDA_DRIVER pointing here. One device, memory is host memory (every
  * allocation is recorded for the bounds checks), launches run to completion
- * before they return, streams and events only keep time.
+ * before they return, streams and events only keep time, except that a
+ * stream being captured records its work into a graph (graph.c).
  *
  *===---------------------------------------------------------------------===*/
 
@@ -36,17 +37,19 @@ static __thread char last_error[1100];
  * the difference around one call); and the blocks its launches ran and
  * the warp-wide mma.sync operations they executed (tensor-core work);
  * managed_allocations: those of the allocations that were unified memory;
- * host_functions: host functions queued on streams (cuLaunchHostFunc). */
+ * host_functions: host functions queued on streams (cuLaunchHostFunc);
+ * graph_launches: graphs launched (cuGraphLaunch; their kernels, fills and
+ * copies are not counted as launches, fills and copies). */
 typedef struct moe_cuda_emulator_counters {
   long long launches, synchronizations, allocations, frees, copies, fills,
       function_lookups, stream_creations, mma_operations, blocks,
-      managed_allocations, host_functions;
+      managed_allocations, host_functions, graph_launches;
 } moe_cuda_emulator_counters;
 
 static struct {
   atomic_llong launches, synchronizations, allocations, frees, copies, fills,
       function_lookups, stream_creations, mma_operations, blocks,
-      managed_allocations, host_functions;
+      managed_allocations, host_functions, graph_launches;
 } counts;
 
 void emu_count_mma(void) { atomic_fetch_add(&counts.mma_operations, 1); }
@@ -64,9 +67,17 @@ void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->blocks = atomic_load(&counts.blocks);
   out->managed_allocations = atomic_load(&counts.managed_allocations);
   out->host_functions = atomic_load(&counts.host_functions);
+  out->graph_launches = atomic_load(&counts.graph_launches);
 }
 
 #define COUNT(field) atomic_fetch_add(&counts.field, 1)
+
+void emu_count_graph_launch(void) { COUNT(graph_launches); }
+
+/* The graph `stream` is being captured into, or NULL. */
+static struct emu_graph *capturing(void *stream) {
+  return stream ? ((emu_stream *)stream)->capture : NULL;
+}
 
 static void device_access(int open);
 
@@ -248,6 +259,8 @@ CUresult cuModuleGetFunction(void **out, void *module, const char *name) {
     return fail(EMU_ERROR_OUT_OF_MEMORY, "out of memory");
   f->module = m;
   f->entry = entry;
+  snprintf(symbol, sizeof(symbol), "%s%s", MOE_EMU_ARGS_PREFIX, name);
+  f->arg_sizes = (const uint64_t *)dlsym(m->handle, symbol);
   snprintf(f->name, sizeof(f->name), "%s", name);
   pthread_mutex_lock(&modules_lock);
   f->next = m->functions;
@@ -273,15 +286,26 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
   if ((uint64_t)bx * by * bz > 1024)
     return fail(EMU_ERROR_INVALID_VALUE,
                 "a block of %u x %u x %u threads exceeds 1024", bx, by, bz);
-  atomic_fetch_add(&counts.blocks, (long long)gx * gy * gz);
   if (extra)
     return fail(EMU_ERROR_INVALID_VALUE,
                 "kernel arguments through 'extra' are not supported");
+  unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+  if (capturing(stream))
+    return emu_graph_add_kernel(capturing(stream), f, grid, block, smem,
+                                params);
+  return emu_run_kernel(f, grid, block, smem, params);
+}
+
+int emu_run_kernel(emu_function *f, const unsigned grid[3],
+                   const unsigned block[3], unsigned smem, void **params) {
+  atomic_fetch_add(&counts.blocks, (long long)grid[0] * grid[1] * grid[2]);
   emu_launch l;
   memset(&l, 0, sizeof(l));
   l.function = f;
-  l.grid[0] = gx, l.grid[1] = gy, l.grid[2] = gz;
-  l.block[0] = bx, l.block[1] = by, l.block[2] = bz;
+  for (int i = 0; i < 3; ++i) {
+    l.grid[i] = grid[i];
+    l.block[i] = block[i];
+  }
   l.dynamic_shared = smem;
   l.params = params;
   pthread_mutex_init(&l.report_lock, NULL);
@@ -304,11 +328,14 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
  * nothing behind them: work completes as it is queued. */
 CUresult cuStreamCreate(void **stream, unsigned flags) {
   COUNT(stream_creations);
-  *stream = malloc(1);
+  *stream = calloc(1, sizeof(emu_stream));
   return *stream ? EMU_SUCCESS : EMU_ERROR_OUT_OF_MEMORY;
 }
 CUresult cuStreamSynchronize(void *stream) {
   COUNT(synchronizations);
+  if (capturing(stream))
+    return fail(900 /* CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED */,
+                "cuStreamSynchronize of a stream being captured");
   return EMU_SUCCESS;
 }
 CUresult cuStreamQuery(void *stream) { return EMU_SUCCESS; }
@@ -320,6 +347,8 @@ CUresult cuStreamDestroy_v2(void *stream) {
 /* The stream's earlier work is done: the function runs now. */
 CUresult cuLaunchHostFunc(void *stream, void (*fn)(void *), void *data) {
   COUNT(host_functions);
+  if (capturing(stream))
+    return emu_graph_add_host(capturing(stream), fn, data);
   fn(data);
   return EMU_SUCCESS;
 }
@@ -532,6 +561,10 @@ static CUresult check_range(unsigned long long pointer, size_t bytes,
 CUresult cuMemcpy(unsigned long long dst, unsigned long long src,
                   size_t bytes) {
   COUNT(copies);
+  return emu_copy(dst, src, bytes);
+}
+
+int emu_copy(unsigned long long dst, unsigned long long src, size_t bytes) {
   CUresult r = check_range(dst, bytes, "a copy's destination");
   if (r == EMU_SUCCESS)
     r = check_range(src, bytes, "a copy's source");
@@ -565,27 +598,38 @@ CUresult cuMemcpyDtoH_v2(void *dst, unsigned long long src, size_t bytes) {
 }
 CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src,
                        size_t bytes, void *stream) {
+  if (capturing(stream))
+    return emu_graph_add_copy(capturing(stream), dst, src, bytes);
   return cuMemcpy(dst, src, bytes);
 }
-CUresult cuMemsetD32Async(unsigned long long dst, unsigned value, size_t count,
-                          void *stream) {
-  COUNT(fills);
-  CUresult r = check_range(dst, 4 * count, "a fill");
-  uint32_t *p = (uint32_t *)(uintptr_t)dst;
+
+int emu_fill(unsigned long long dst, unsigned value, size_t count,
+             unsigned bytes) {
+  CUresult r = check_range(dst, bytes * count, "a fill");
+  if (r != EMU_SUCCESS)
+    return r;
   device_access(1);
-  for (size_t i = 0; r == EMU_SUCCESS && i < count; ++i)
-    p[i] = value;
+  for (size_t i = 0; i < count; ++i) {
+    if (bytes == 4)
+      ((uint32_t *)(uintptr_t)dst)[i] = value;
+    else
+      ((uint16_t *)(uintptr_t)dst)[i] = (uint16_t)value;
+  }
   device_access(0);
   return r;
+}
+
+CUresult cuMemsetD32Async(unsigned long long dst, unsigned value, size_t count,
+                          void *stream) {
+  if (capturing(stream))
+    return emu_graph_add_fill(capturing(stream), dst, value, count, 4);
+  COUNT(fills);
+  return emu_fill(dst, value, count, 4);
 }
 CUresult cuMemsetD16Async(unsigned long long dst, unsigned short value,
                           size_t count, void *stream) {
+  if (capturing(stream))
+    return emu_graph_add_fill(capturing(stream), dst, value, count, 2);
   COUNT(fills);
-  CUresult r = check_range(dst, 2 * count, "a fill");
-  uint16_t *p = (uint16_t *)(uintptr_t)dst;
-  device_access(1);
-  for (size_t i = 0; r == EMU_SUCCESS && i < count; ++i)
-    p[i] = value;
-  device_access(0);
-  return r;
+  return emu_fill(dst, value, count, 2);
 }

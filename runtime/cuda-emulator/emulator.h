@@ -40,6 +40,7 @@ typedef struct emu_module {
 typedef struct emu_function {
   emu_module *module;
   void (*entry)(void **);
+  const uint64_t *arg_sizes; /* count, then bytes of each; NULL if unknown */
   char name[128];
   struct emu_function *next;
 } emu_function;
@@ -176,6 +177,36 @@ EMU_HIDDEN void emu_mma_compute(emu_warp *w);
 EMU_HIDDEN size_t emu_device_buffer_bytes(uintptr_t a);
 /* exec.c: names kernel crashes and host accesses to device memory. */
 EMU_HIDDEN void emu_install_crash_handler(void);
+/* A stream: work queued on one that is being captured goes into the graph
+ * (graph.c) instead of running. */
+struct emu_graph;
+typedef struct emu_stream {
+  struct emu_graph *capture;
+} emu_stream;
+
+/* driver.c: what graph nodes replay (not counted as driver calls). */
+EMU_HIDDEN int emu_run_kernel(emu_function *f, const unsigned grid[3],
+                              const unsigned block[3], unsigned smem,
+                              void **params);
+EMU_HIDDEN int emu_fill(unsigned long long dst, unsigned value, size_t count,
+                        unsigned bytes);
+EMU_HIDDEN int emu_copy(unsigned long long dst, unsigned long long src,
+                        size_t bytes);
+EMU_HIDDEN void emu_count_graph_launch(void);
+
+/* graph.c: work recorded into the graph a stream is captured into. */
+EMU_HIDDEN int emu_graph_add_kernel(struct emu_graph *g, emu_function *f,
+                                    const unsigned grid[3],
+                                    const unsigned block[3], unsigned smem,
+                                    void **params);
+EMU_HIDDEN int emu_graph_add_fill(struct emu_graph *g, unsigned long long dst,
+                                  unsigned value, size_t count,
+                                  unsigned bytes);
+EMU_HIDDEN int emu_graph_add_copy(struct emu_graph *g, unsigned long long dst,
+                                  unsigned long long src, size_t bytes);
+EMU_HIDDEN int emu_graph_add_host(struct emu_graph *g, void (*fn)(void *),
+                                  void *data);
+
 /* driver.c: counts one warp-wide mma.sync (moe_cuda_emulator_counters). */
 EMU_HIDDEN void emu_count_mma(void);
 /* driver.c: the message of the last failed call on this thread. */

@@ -13,6 +13,7 @@
  *===---------------------------------------------------------------------===*/
 
 #include "async.h"
+#include "graphs.h"
 #include "pool.h"
 #include "moe/Runtime/CUDA.h"
 #include "moe/Runtime/Errors.h"
@@ -68,8 +69,8 @@ static void release(deferred *p) {
   free(p);
 }
 
-/* On the stream, after the call's work: no driver calls here. */
-static void run_deferred(void *data) {
+/* Keeps the first failed check of `p` for moe_cuda_async_status. */
+static void run_checks(void *data) {
   deferred *p = data;
   for (size_t i = 0; i < p->num_checks; ++i)
     if (!passes(&p->checks[i])) {
@@ -79,8 +80,14 @@ static void run_deferred(void *data) {
         snprintf(failure, sizeof(failure), "%s", p->checks[i].message);
       }
       pthread_mutex_unlock(&status_lock);
-      break;
+      return;
     }
+}
+
+/* On the stream, after the call's work: no driver calls here. */
+static void run_deferred(void *data) {
+  deferred *p = data;
+  run_checks(p);
   for (size_t i = 0; i < p->num_frees; ++i)
     moe_cuda_pool_give_from_host_function(p->frees[i]);
   release(p);
@@ -145,10 +152,20 @@ void moe_cuda_check_later(uintptr_t word, int32_t must_equal, int32_t value,
   p->checks[p->num_checks++] = c;
 }
 
+/* A graph's host node runs run_checks on every replay; the graph keeps
+ * the record (the captured call freed nothing: its buffers are the
+ * graph's). */
+static void release_record(void *data) { release(data); }
+
 void moe_cuda_async_end(void) {
   deferred *p = pending;
   pending = NULL;
-  if (p && (p->num_checks || p->num_frees)) {
+  if (p && p->num_checks && moe_cuda_graph_capturing()) {
+    const moe_cuda_driver *d = moe_cuda_driver_or_fail();
+    moe_cuda_graph_keep(p, release_record);
+    moe_cuda_check(d->cuLaunchHostFunc(stream, run_checks, p),
+                   "queueing the checks of a call (cuLaunchHostFunc)");
+  } else if (p && (p->num_checks || p->num_frees)) {
     const moe_cuda_driver *d = moe_cuda_driver_or_fail();
     if (d->cuLaunchHostFunc(stream, run_deferred, p) != 0) {
       /* Not queued: done here, once the stream has run the call. */

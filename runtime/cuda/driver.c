@@ -73,7 +73,6 @@ static int resolve(void *library) {
       MOE_SYM(cuEventElapsedTime, "cuEventElapsedTime"),
       MOE_SYM(cuEventDestroy, "cuEventDestroy_v2"),
       MOE_SYM(cuLaunchHostFunc, "cuLaunchHostFunc"),
-#undef MOE_SYM
   };
   for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); ++i) {
     *table[i].slot = dlsym(library, table[i].symbol);
@@ -84,7 +83,22 @@ static int resolve(void *library) {
       return 0;
     }
   }
+  /* Without these, calls are not captured into graphs. */
+  const struct {
+    const char *symbol;
+    void **slot;
+  } optional[] = {
+      MOE_SYM(cuStreamBeginCapture, "cuStreamBeginCapture_v2"),
+      MOE_SYM(cuStreamEndCapture, "cuStreamEndCapture"),
+      MOE_SYM(cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags"),
+      MOE_SYM(cuGraphLaunch, "cuGraphLaunch"),
+      MOE_SYM(cuGraphExecDestroy, "cuGraphExecDestroy"),
+      MOE_SYM(cuGraphDestroy, "cuGraphDestroy"),
+  };
+  for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); ++i)
+    *optional[i].slot = dlsym(library, optional[i].symbol);
   return 1;
+#undef MOE_SYM
 }
 
 static void load(void) {

@@ -20,6 +20,8 @@ typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
 typedef struct CUstream_st *CUstream;
 typedef struct CUevent_st *CUevent;
+typedef struct CUgraph_st *CUgraph;
+typedef struct CUgraphExec_st *CUgraphExec;
 
 #define MOE_CU_MEM_ATTACH_GLOBAL 0x1
 
@@ -60,6 +62,14 @@ typedef struct moe_cuda_driver {
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuEventDestroy)(CUevent);
   CUresult (*cuLaunchHostFunc)(CUstream, void (*)(void *), void *);
+  /* CUDA graphs (stream capture); NULL where the driver lacks them. */
+  CUresult (*cuStreamBeginCapture)(CUstream, int);
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph *);
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph,
+                                          unsigned long long);
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec);
+  CUresult (*cuGraphDestroy)(CUgraph);
   /* Set for the CUDA emulator (runtime/cuda-emulator), which loads the
    * emulator part of a kernel image container. */
   int is_emulator;

@@ -25,6 +25,7 @@
 
 #include "async.h"
 #include "driver.h"
+#include "graphs.h"
 #include "pool.h"
 #include "moe/Runtime/Allocation.h"
 #include "moe/Runtime/CUDA.h"
@@ -68,6 +69,8 @@ void mgpuModuleUnload(void *handle) {
   moe_gpu_module *m = handle;
   if (!m)
     return;
+  /* Graphs launch the module's kernels. */
+  moe_cuda_graph_release();
   const moe_cuda_driver *d = m->module ? moe_cuda_driver_get() : NULL;
   if (d)
     d->cuModuleUnload(m->module);
@@ -215,6 +218,16 @@ void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
  * back. */
 static void *take(size_t bytes, int kind, void *stream) {
   void *p = moe_cuda_pool_take(bytes, kind, stream);
+  /* A captured call's buffers stay with its graph. */
+  if (moe_cuda_graph_capturing()) {
+    if (!moe_cuda_graph_own(p)) {
+      moe_cuda_pool_give(p);
+      moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY,
+                            "out of memory for the buffer list of a CUDA "
+                            "graph");
+    }
+    return p;
+  }
   if (!moe_runtime_remember(p, moe_cuda_pool_give)) {
     moe_cuda_pool_give(p);
     moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY,
@@ -230,14 +243,17 @@ void *moe_cuda_alloc(size_t bytes) {
 /* A unified buffer host code frees: nothing queued uses it after a
  * synchronous call's waits; an asynchronous call's work may. */
 void moe_cuda_free(void *ptr) {
-  if (!ptr)
+  if (!ptr || moe_cuda_graph_capturing())
     return;
   moe_runtime_forget(ptr);
   if (!moe_cuda_async_defer_free(ptr))
     moe_cuda_pool_give(ptr);
 }
 
-void moe_cuda_release_cached(void) { moe_cuda_pool_trim(); }
+void moe_cuda_release_cached(void) {
+  moe_cuda_graph_release();
+  moe_cuda_pool_trim();
+}
 
 /* gpu.alloc / gpu.dealloc, ordered on `stream`: the cache's buffers are
  * reused in the stream's order (one stream per call), so no driver call
@@ -250,7 +266,7 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool host_shared) {
 }
 
 void mgpuMemFree(void *ptr, void *stream) {
-  if (!ptr)
+  if (!ptr || moe_cuda_graph_capturing())
     return;
   moe_runtime_forget(ptr);
   if (moe_cuda_pool_kind(ptr) == MOE_CUDA_POOL_DEVICE ||
@@ -272,6 +288,10 @@ static CUevent timer_start, timer_stop;
 static int timer_stopped;
 
 void moe_cuda_timer_start(void) {
+  timer_stopped = 0;
+  /* A captured call's work runs when its graph is launched. */
+  if (moe_cuda_graph_capturing())
+    return;
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   if (!timer_start) {
     moe_cuda_check(d->cuEventCreate(&timer_start, 0), "cuEventCreate");
@@ -283,6 +303,8 @@ void moe_cuda_timer_start(void) {
 }
 
 void moe_cuda_timer_stop(void) {
+  if (moe_cuda_graph_capturing())
+    return;
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
   moe_cuda_check(d->cuEventRecord(timer_stop, mgpuStreamCreate()),
                  "cuEventRecord");

@@ -46,6 +46,8 @@
 // PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
 // PARTIAL: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel{{(_[0-9]+)?}}
 // PARTIAL-NOT: gpu.launch_func
+// The variant on the caller's buffers and stream follows (moe-gpu-async-entry).
+// PARTIAL-LABEL: llvm.func @moe_block__async(
 // UNFUSED-LABEL: llvm.func @moe_block(
 // UNFUSED: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@moe_block_kernel_5
 // UNFUSED-NOT: gpu.launch_func {{.*}}@moe_kernels::@moe_block_kernel
@@ -61,6 +63,13 @@
 // CHECK: llvm.call @moe_runtime_fail
 // CHECK: llvm.call @_mlir_memref_to_llvm_free
 // CHECK: llvm.func @_mlir_ciface_moe_block(
+// The variant on the caller's buffers and stream: the same launches, no
+// wait; the routing plan's check goes to the runtime.
+// CHECK-LABEL: llvm.func @moe_block__async(
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: llvm.call @moe_cuda_check_later
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: llvm.func @_mlir_ciface_moe_block__async(
 // CHECK: gpu.binary @moe_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90">, properties = {ptx = "{{.*}}spill_bytes = 0 : i64}
 
 // The PTX of the kernel module, for the chosen architecture: the grouped

@@ -1,16 +1,19 @@
 """A CUDA model called the way an application that holds device tensors
 calls it: moe_model_run_async on device buffers it allocated itself, on
 streams it created, then a stream synchronization and
-moe_model_async_status. Prints what the warmed-up asynchronous call cost
-in driver calls (the CUDA emulator's counters: no synchronization, no copy,
-no allocation), and how the outputs compare with moe_model_run's on the
-same inputs, on one stream and then alternating between two.
+moe_model_async_status. Prints what the third asynchronous call with the
+same buffers cost in driver calls (the CUDA emulator's counters: no
+synchronization, no copy, no allocation; with CUDA graphs, one graph
+launch: the first call ran eagerly, the second was captured), and how the
+outputs compare with moe_model_run's on the same inputs, on one stream and
+then alternating between two.
 
 Works on any CUDA driver (MOE_CUDA_DRIVER, default: the emulator); counters
 are printed only under the emulator.
 
 usage: cuda_async_call.py WORKDIR MODEL [--tokens T] [--input X.npy ...]
-           [--options OPTS] [--wrong-output-shape] [--bad-input I:X.npy]
+           [--options OPTS] [--graphs on|off] [--wrong-output-shape]
+           [--bad-input I:X.npy]
 """
 import argparse
 import ctypes
@@ -29,6 +32,9 @@ p.add_argument("--tokens", type=int, default=4)
 p.add_argument("--input", action="append", default=[])
 p.add_argument("--options", default="")
 p.add_argument("--wrong-output-shape", action="store_true")
+p.add_argument("--graphs", choices=["on", "off"],
+               help="CUDA graphs of the calls (moe_model_set_cuda_graphs; "
+               "default: the library's, on unless MOE_CUDA_GRAPHS=0)")
 p.add_argument("--bad-input", metavar="I:X.npy",
                help="last, a call with input I replaced by X, then a good one")
 args = p.parse_args()
@@ -94,6 +100,8 @@ class Info(ctypes.Structure):
 
 
 model = Model(lib)
+if args.graphs:
+    model.so.moe_model_set_cuda_graphs(1 if args.graphs == "on" else 0)
 model.so.moe_model_get_info.restype = ctypes.POINTER(Info)
 num_outputs = model.so.moe_model_get_info().contents.num_outputs
 rc, message, expected = model.call(inputs, num_outputs)

@@ -23,6 +23,10 @@ inline constexpr llvm::StringLiteral kCheckFlagAttr = "moe.check_flag";
 inline constexpr llvm::StringLiteral kAsyncEntrySuffix = "__async";
 inline constexpr llvm::StringLiteral kAsyncUnsupportedAttr =
     "moe.async_unsupported";
+/// On F__async when its host code never waits for the device: its calls
+/// can be captured into CUDA graphs.
+inline constexpr llvm::StringLiteral kGraphCapturableAttr =
+    "moe.graph_capturable";
 
 #define GEN_PASS_DECL
 #include "passes/GPU/Passes.h.inc"

@@ -68,6 +68,25 @@ void moe_cuda_check_later(uintptr_t word, int32_t must_equal, int32_t value,
  * caller has synchronized. */
 int moe_cuda_async_status(char *error, size_t error_size);
 
+/* CUDA graphs of asynchronous calls: a call of entry function `function`
+ * (any address that identifies it) whose key (its tensors' shapes and
+ * buffer addresses: `key_bytes` bytes at `key`) was seen before is
+ * captured into a graph, and the calls after it with that key replay the
+ * graph (one cuGraphLaunch). Call replay inside moe_cuda_async_begin/end:
+ * 1 when it launched the graph (the call is done), else 0, and then, after
+ * the call's work and moe_cuda_async_end, moe_cuda_graph_end, which ends a
+ * capture this call began, instantiates the graph and launches it. abort
+ * (after a failure) discards a capture under way. set_enabled(0) stops
+ * capturing and replaying and releases the graphs (also MOE_CUDA_GRAPHS=0
+ * in the environment); release drops the graphs, giving their buffers
+ * back. */
+int moe_cuda_graph_replay(const void *function, const void *key,
+                          size_t key_bytes, void *stream);
+void moe_cuda_graph_end(void);
+void moe_cuda_graph_abort(void);
+void moe_cuda_graph_set_enabled(int enabled);
+void moe_cuda_graph_release(void);
+
 /* Device time of a call: CUDA events recorded on the calling thread's
  * stream at start and stop (no waiting); elapsed waits for the stop event
  * and gives the milliseconds between them (0 before any stop). */

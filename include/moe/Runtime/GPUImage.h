@@ -25,6 +25,9 @@ typedef struct moe_gpu_image_header {
 /* Symbols of an emulator image: kernel K's launcher, taking the array of
  * argument pointers cuLaunchKernel receives. */
 #define MOE_EMU_ENTRY_PREFIX "__moe_emu_entry_"
+/* uint64_t[]: kernel K's argument count, then each argument's size in
+ * bytes (what a graph node copies when a launch is captured). */
+#define MOE_EMU_ARGS_PREFIX "__moe_emu_args_"
 /* uint64_t: bytes of static shared memory per block. */
 #define MOE_EMU_SHARED_BYTES "__moe_emu_shared_bytes"
 /* uint64_t: the alignment of dynamic shared memory (it follows the static). */

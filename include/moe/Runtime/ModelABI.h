@@ -3,8 +3,9 @@
  * Types of the entry points that `moe-opt --emit=shared` generates
  * (`moe_model_get_info`, `moe_model_run`, and `<function>_info` /
  * `<function>_run` per entry function, listed by `moe_model_num_functions`
- * and `moe_model_function_info`); `--emit=header` writes them with the
- * model's declarations. Plain C, usable from C and C++.
+ * and `moe_model_function_info`; CUDA models also `<function>_run_async`
+ * on device buffers); `--emit=header` writes them with the model's
+ * declarations. Plain C, usable from C and C++.
  *
  *===---------------------------------------------------------------------===*/
 

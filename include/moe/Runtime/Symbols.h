@@ -56,6 +56,14 @@ inline constexpr const char *kCudaCheckLater =
     MOE_RUNTIME_SYMBOL(moe_cuda_check_later);
 inline constexpr const char *kCudaAsyncStatus =
     MOE_RUNTIME_SYMBOL(moe_cuda_async_status);
+inline constexpr const char *kCudaGraphReplay =
+    MOE_RUNTIME_SYMBOL(moe_cuda_graph_replay);
+inline constexpr const char *kCudaGraphEnd =
+    MOE_RUNTIME_SYMBOL(moe_cuda_graph_end);
+inline constexpr const char *kCudaGraphAbort =
+    MOE_RUNTIME_SYMBOL(moe_cuda_graph_abort);
+inline constexpr const char *kCudaGraphSetEnabled =
+    MOE_RUNTIME_SYMBOL(moe_cuda_graph_set_enabled);
 inline constexpr const char *kCudaConstant =
     MOE_RUNTIME_SYMBOL(moe_cuda_constant);
 inline constexpr const char *kCudaTimerStart =

@@ -373,6 +373,17 @@ private:
     }
     b.CreateCall(&kernel, args);
     b.CreateRetVoid();
+    // The arguments' sizes, for captured launches.
+    auto *i64 = Type::getInt64Ty(ctx);
+    SmallVector<Constant *> sizes = {ConstantInt::get(i64, kernel.arg_size())};
+    for (Argument &arg : kernel.args())
+      sizes.push_back(ConstantInt::get(
+          i64, m.getDataLayout().getTypeStoreSize(arg.getType())));
+    ArrayType *sizesType = ArrayType::get(i64, sizes.size());
+    new GlobalVariable(m, sizesType, /*isConstant=*/true,
+                       GlobalValue::ExternalLinkage,
+                       ConstantArray::get(sizesType, sizes),
+                       MOE_EMU_ARGS_PREFIX + kernel.getName());
     return true;
   }
 

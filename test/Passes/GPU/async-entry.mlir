@@ -2,13 +2,15 @@
 
 // The result buffer becomes the caller's (its size checked where it was
 // allocated), the last wait goes, and the flag check after it is handed to
-// the runtime with the word's address; the original stays as it was.
+// the runtime with the word's address; the original stays as it was. With
+// no wait left, the variant's calls can be captured into CUDA graphs.
 // CHECK: func.func private @moe_cuda_check_later(index, i32, i32, !llvm.ptr)
 // CHECK-LABEL: func.func @layer(
 // CHECK: gpu.wait [%{{.*}}]
 // CHECK: cf.assert %{{.*}}, "no expert"
 // CHECK-LABEL: func.func @layer__async(
 // CHECK-SAME: %[[X:arg[0-9]+]]: memref<?x4xf32> {onnx.name = "x"}, %[[OUT:arg[0-9]+]]: memref<?x4xf32> {onnx.name = "y"})
+// CHECK-SAME: moe.graph_capturable
 // CHECK-NOT: moe.abi
 // CHECK: %[[N:.*]] = memref.dim %[[X]], %c0
 // CHECK: %[[FLAGS:.*]] = gpu.alloc host_shared () : memref<2xi32>
@@ -151,5 +153,36 @@ module attributes {gpu.container_module} {
     %ok = arith.cmpf oge, %v, %zero : f32
     cf.assert %ok, "negative"
     return %y : memref<4xf32>
+  }
+}
+
+// -----
+
+// A wait before host code that reads a kernel's result stays: the variant
+// waits there, and is not marked for capture into CUDA graphs.
+// CHECK-LABEL: func.func @mid_call_read__async(
+// CHECK-NOT: moe.graph_capturable
+// CHECK: gpu.wait [%{{.*}}]
+// CHECK: memref.load
+// CHECK: return{{$}}
+module attributes {gpu.container_module} {
+  gpu.module @k {
+    gpu.func @f(%y: memref<1xindex>) kernel {
+      gpu.return
+    }
+  }
+  func.func @mid_call_read(%x: memref<4xf32>) -> memref<?xf32> attributes {moe.abi = {inputs = [{name = "x"}], outputs = [{name = "y"}]}} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %t0 = gpu.wait async
+    %n = gpu.alloc host_shared () : memref<1xindex>
+    %t1 = gpu.launch_func async [%t0] @k::@f blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%n : memref<1xindex>)
+    gpu.wait [%t1]
+    %size = memref.load %n[%c0] : memref<1xindex>
+    %t2 = gpu.wait async
+    %y, %t3 = gpu.alloc async [%t2] (%size) : memref<?xf32>
+    %t4 = gpu.dealloc async [%t3] %n : memref<1xindex>
+    gpu.wait [%t4]
+    return %y : memref<?xf32>
   }
 }
