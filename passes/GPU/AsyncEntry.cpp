@@ -68,6 +68,11 @@ struct Tail {
 
 FailureOr<Tail> analyzeTail(Block &body, std::string &why) {
   Tail tail;
+  auto notAFlagCheck = [&] {
+    why = "a check after the call's last wait is not a comparison of a "
+          "flag word with a constant";
+    return failure();
+  };
   for (Operation &op : llvm::reverse(body)) {
     if (auto wait = dyn_cast<gpu::WaitOp>(op); wait && !wait.getAsyncToken()) {
       tail.wait = wait;
@@ -77,22 +82,16 @@ FailureOr<Tail> analyzeTail(Block &body, std::string &why) {
       auto compare = check.getArg().getDefiningOp<arith::CmpIOp>();
       auto pred = compare ? compare.getPredicate() : arith::CmpIPredicate::slt;
       if (!compare || (pred != arith::CmpIPredicate::eq &&
-                       pred != arith::CmpIPredicate::ne)) {
-        why = "a check after the call's last wait is not a comparison of a "
-              "flag word";
-        return failure();
-      }
+                       pred != arith::CmpIPredicate::ne))
+        return notAFlagCheck();
       Value lhs = compare.getLhs(), rhs = compare.getRhs();
       if (!lhs.getDefiningOp<memref::LoadOp>())
         std::swap(lhs, rhs);
       auto flag = lhs.getDefiningOp<memref::LoadOp>();
       auto constant = rhs.getDefiningOp<arith::ConstantIntOp>();
       if (!flag || !flag->hasAttr(moe::kCheckFlagAttr) || !constant ||
-          !flag.getType().isSignlessInteger(32)) {
-        why = "a check after the call's last wait is not a comparison of a "
-              "flag word";
-        return failure();
-      }
+          !flag.getType().isSignlessInteger(32))
+        return notAFlagCheck();
       tail.checks.push_back({check, compare, flag,
                              pred == arith::CmpIPredicate::eq,
                              static_cast<int32_t>(constant.value())});
@@ -119,20 +118,20 @@ std::string tensorName(DictionaryAttr abi, StringRef key, unsigned i) {
   return name ? name.str() : "#" + std::to_string(i);
 }
 
+bool isIdentity(Value v) {
+  return cast<MemRefType>(v.getType()).getLayout().isIdentity();
+}
+
 /// The value a copy can read: `v` or, through casts, the first value of
 /// identity layout (gpu.memcpy's lowering takes no strides).
 Value plainSource(Value v) {
-  while (!cast<MemRefType>(v.getType()).getLayout().isIdentity()) {
+  while (!isIdentity(v)) {
     auto castOp = v.getDefiningOp<memref::CastOp>();
     if (!castOp)
       return nullptr;
     v = castOp.getSource();
   }
   return v;
-}
-
-bool isIdentity(Value v) {
-  return cast<MemRefType>(v.getType()).getLayout().isIdentity();
 }
 
 /// The allocation of this function that `v` is, or views row-major through
@@ -179,10 +178,10 @@ SmallVector<OpFoldResult> rowMajorStrides(OpBuilder &b, Location loc,
       strides[d] = b.getIndexAttr(*inner * *size);
       continue;
     }
-    strides[d] = arith::MulIOp::create(
-                     b, loc, getValueOrCreateConstantIndexOp(b, loc, strides[d + 1]),
-                     getValueOrCreateConstantIndexOp(b, loc, sizes[d + 1]))
-                     .getResult();
+    // One op per statement: argument order differs between compilers.
+    Value stride = getValueOrCreateConstantIndexOp(b, loc, strides[d + 1]);
+    Value extent = getValueOrCreateConstantIndexOp(b, loc, sizes[d + 1]);
+    strides[d] = arith::MulIOp::create(b, loc, stride, extent).getResult();
   }
   return strides;
 }
@@ -329,16 +328,17 @@ struct GPUAsyncEntryPass : moe::impl::GPUAsyncEntryBase<GPUAsyncEntryPass> {
       } else {
         OpFoldResult want = product(b, at, sizes);
         OpFoldResult got = product(b, at, memref::getMixedSizes(b, at, out));
-        if (!isEqualConstantIntOrValue(want, got))
+        if (!isEqualConstantIntOrValue(want, got)) {
+          Value wanted = getValueOrCreateConstantIndexOp(b, at, want);
+          Value given = getValueOrCreateConstantIndexOp(b, at, got);
+          Value same = arith::CmpIOp::create(b, at, arith::CmpIPredicate::eq,
+                                             wanted, given);
           cf::AssertOp::create(
-              b, at,
-              arith::CmpIOp::create(
-                  b, at, arith::CmpIPredicate::eq,
-                  getValueOrCreateConstantIndexOp(b, at, want),
-                  getValueOrCreateConstantIndexOp(b, at, got)),
+              b, at, same,
               "output '" + name +
                   "': the buffer given does not hold as many elements as the "
                   "result for these inputs");
+        }
         // Of the buffer's own (identity) type: a strided type, cast back,
         // would be folded into users whose lowering wants identity layouts.
         out = memref::ReinterpretCastOp::create(

@@ -41,7 +41,7 @@ typedef struct graph_entry {
   size_t num_buffers, buffers_capacity;
   void *kept;
   void (*release_kept)(void *);
-  CUstream stream; /* where it last ran */
+  CUstream stream; /* where it was captured */
   uint64_t last_use;
   struct graph_entry *next;
 } graph_entry;
@@ -70,11 +70,12 @@ static uint64_t hash_key(const void *function, const unsigned char *key,
   return h;
 }
 
-/* Gives back what the entry holds once its stream is done with it. */
+/* Gives back what the entry holds once the device is done with it (the
+ * whole device: the caller may have destroyed the stream it last ran on). */
 static void drop_graph(const moe_cuda_driver *d, graph_entry *e) {
   if (e->exec && d) {
-    d->cuStreamSynchronize(e->stream);
-    moe_cuda_pool_waited(e->stream);
+    d->cuCtxSynchronize();
+    moe_cuda_pool_device_waited();
     d->cuGraphExecDestroy(e->exec);
     e->exec = NULL;
   }
@@ -125,7 +126,6 @@ int moe_cuda_graph_replay(const void *function, const void *key,
   if (e)
     e->last_use = ++ticks;
   if (e && e->exec) {
-    e->stream = (CUstream)stream;
     pthread_mutex_unlock(&lock);
     moe_cuda_timer_start();
     moe_cuda_check(d->cuGraphLaunch(e->exec, (CUstream)stream),

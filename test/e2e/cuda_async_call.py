@@ -187,6 +187,12 @@ compare("warm call", a)
 for s in (b, a, b):
     call(s)
 compare("two streams", b)
+if args.graphs != "off":
+    # Turning graphs off releases them (their buffers back to the cache);
+    # the calls after run eagerly.
+    model.so.moe_model_set_cuda_graphs(0)
+    call(a)
+    compare("graphs released", a)
 
 if args.bad_input:
     # A check that kernels make, read only once the stream gets there: the

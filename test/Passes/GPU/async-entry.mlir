@@ -133,7 +133,7 @@ func.func @host_read(%x: memref<4xf32>) -> memref<4xf32> attributes {moe.abi = {
 // Host code that checks what kernels computed after the last wait (not a
 // flag word) needs the wait: no variant.
 // CHECK-LABEL: func.func @late_read(
-// CHECK-SAME: moe.async_unsupported = "a check after the call's last wait is not a comparison of a flag word"
+// CHECK-SAME: moe.async_unsupported = "a check after the call's last wait is not a comparison of a flag word with a constant"
 // CHECK-NOT: func.func @late_read__async
 module attributes {gpu.container_module} {
   gpu.module @k {
