@@ -55,6 +55,10 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(createForallToParallelLoopPass());
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());
+  // Adjacent loops over the same elements, the second reading only what
+  // the first wrote there (a MatMul and the rounding of its result), become
+  // one kernel.
+  pm.addNestedPass<func::FuncOp>(createGPUFuseParallelLoops());
   pm.addPass(createGPUMapParallelLoops());
   pm.addPass(createGPUPromoteAccumulators());
   pm.addPass(createGPUDeviceChecks());

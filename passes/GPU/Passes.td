@@ -227,6 +227,21 @@ def GPUAsyncEntry : Pass<"moe-gpu-async-entry", "::mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def GPUFuseParallelLoops
+    : Pass<"moe-gpu-fuse-parallel-loops", "::mlir::func::FuncOp"> {
+  let summary = "Fuse adjacent parallel loops over the same elements into one "
+                "kernel";
+  let description = [{
+    Before `moe-gpu-map-parallel-loops`, which makes each outermost
+    `scf.parallel` a kernel: allocations right after such loops move above
+    them (where their operands are defined earlier), then adjacent loops
+    with identical bounds whose second reads what the first writes only at
+    the same indices become one (upstream's naive parallel-loop fusion, with
+    alias analysis). A MatMul and the rounding of its result are then one
+    launch.
+  }];
+}
+
 def GPUPromoteAccumulators : Pass<"moe-gpu-promote-accumulators"> {
   let summary = "Keep reduction accumulators of flat GPU kernels in registers";
   let description = [{
