@@ -60,7 +60,8 @@ struct LateCheck {
 };
 
 /// The call's last wait and the checks after it. What may follow the wait:
-/// flag reads, constants, their comparisons, the asserts, frees.
+/// flag reads, constants, their comparisons, the asserts, frees (on the
+/// host or on the stream).
 struct Tail {
   gpu::WaitOp wait; // null when the function never waits
   SmallVector<LateCheck> checks;
@@ -97,10 +98,12 @@ FailureOr<Tail> analyzeTail(Block &body, std::string &why) {
                              static_cast<int32_t>(constant.value())});
       continue;
     }
+    // Frees, host and stream-ordered (chains of them start with a token
+    // wait), need nothing of the device.
     auto load = dyn_cast<memref::LoadOp>(op);
     if ((load && load->hasAttr(moe::kCheckFlagAttr)) ||
         isa<arith::ConstantOp, arith::CmpIOp, memref::DeallocOp,
-            func::ReturnOp>(op))
+            gpu::DeallocOp, gpu::WaitOp, func::ReturnOp>(op))
       continue;
     why = "host code after the call's last wait uses what the device "
           "computed ('" +

@@ -5,7 +5,8 @@
 // the shape buffers of a memref.reshape (allocated, stored to, freed on the
 // host), or a check of sizes. Where only such work lies between a wait and
 // the start of the next chain of GPU ops, the wait goes and the two chains
-// become one: the host keeps queueing work instead of waiting for it.
+// become one: the host keeps queueing work instead of waiting for it. A
+// wait with nothing queued since the previous one goes too.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +15,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Interfaces/CallInterfaces.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_GPUMERGEWAITS
@@ -23,6 +25,41 @@ namespace mlir::moe {
 using namespace mlir;
 
 namespace {
+/// Whether `op` may leave work on the device that a later wait waits for:
+/// a kernel, a fill, a copy, or anything with regions or calls, which may
+/// hold them. Stream-ordered allocations and frees do not (the runtime
+/// serves them from its cache at once).
+bool mayQueueWork(Operation *op) {
+  if (isa<gpu::AllocOp, gpu::DeallocOp, gpu::WaitOp>(op))
+    return false;
+  if (isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp>(op) ||
+      op->getNumRegions() > 0 || isa<CallOpInterface>(op))
+    return true;
+  return false;
+}
+
+/// Drops host waits with nothing queued since the previous one or the
+/// call's start (every chain of a call is on one stream, so a wait for any
+/// of them waits for all queued work): at the end of a call, the frees of unified buffers (host frees) alternate with
+/// stream-ordered frees of device buffers, and each group of those waited
+/// again for an idle device (26 waits at the end of a transformers LM).
+void dropIdleWaits(Block &block) {
+  // A call starts with nothing of its own queued (what earlier calls left
+  // on the stream touches none of the buffers this call's host code does).
+  bool idle = block.isEntryBlock();
+  for (Operation &op : llvm::make_early_inc_range(block)) {
+    auto wait = dyn_cast<gpu::WaitOp>(op);
+    if (wait && !wait.getAsyncToken()) {
+      if (idle)
+        wait.erase();
+      idle = true;
+      continue;
+    }
+    if (mayQueueWork(&op))
+      idle = false;
+  }
+}
+
 struct GPUMergeWaitsPass : moe::impl::GPUMergeWaitsBase<GPUMergeWaitsPass> {
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
@@ -53,6 +90,10 @@ struct GPUMergeWaitsPass : moe::impl::GPUMergeWaitsBase<GPUMergeWaitsPass> {
         wait.erase();
       }
     }
+    // Last: the waits merged away above may have been what made a later
+    // one idle.
+    for (Block &block : fn.getBody())
+      dropIdleWaits(block);
   }
 };
 } // namespace

@@ -189,7 +189,10 @@ def GPUMergeWaits : Pass<"moe-gpu-merge-waits", "::mlir::func::FuncOp"> {
     buffers allocated here that no GPU op, call or return sees, such as the
     shape buffers of `memref.reshape`; checks of host values) is removed and
     the next chain continues from `%t`. The host then waits once per call
-    where before it waited at every reshape.
+    where before it waited at every reshape. First, a wait with no kernel,
+    fill or copy queued since the previous wait in its block (only
+    stream-ordered allocations and frees, which the runtime serves at once)
+    goes: the device is idle.
   }];
 }
 

@@ -65,3 +65,68 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+// At the end of a call, host frees of unified buffers alternate with
+// stream-ordered frees of device buffers: after the wait for the kernel,
+// nothing more is queued, and the waits after each group of frees go.
+// CHECK-LABEL: func.func @idle_waits
+// CHECK: gpu.launch_func
+// CHECK-NEXT: gpu.wait [%{{.*}}]
+// CHECK-NEXT: memref.dealloc
+// CHECK-NEXT: %[[T:.*]] = gpu.wait async
+// CHECK-NEXT: gpu.dealloc async [%[[T]]]
+// CHECK-NOT: gpu.wait [
+// CHECK: memref.dealloc
+// CHECK-NEXT: return
+module attributes {gpu.container_module} {
+  gpu.module @k {
+    gpu.func @g(%a: memref<4xf32>) kernel {
+      gpu.return
+    }
+  }
+  func.func @idle_waits(%a: memref<4xf32>) {
+    %c1 = arith.constant 1 : index
+    %d, %t0 = gpu.alloc async () : memref<4xf32>
+    %u = gpu.alloc host_shared () : memref<4xf32>
+    %t1 = gpu.launch_func async [%t0] @k::@g blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%d : memref<4xf32>)
+    gpu.wait [%t1]
+    memref.dealloc %u : memref<4xf32>
+    %t2 = gpu.wait async
+    %t3 = gpu.dealloc async [%t2] %d : memref<4xf32>
+    gpu.wait [%t3]
+    memref.dealloc %a : memref<4xf32>
+    return
+  }
+}
+
+// -----
+
+// Nothing of the call is queued before its first kernel: the host writes a
+// fresh buffer without waiting.
+// CHECK-LABEL: func.func @idle_start
+// CHECK-NOT: gpu.wait [
+// CHECK: memref.store
+// CHECK: gpu.launch_func
+// CHECK-NEXT: gpu.wait [%{{.*}}]
+// CHECK-NEXT: return
+module attributes {gpu.container_module} {
+  gpu.module @k {
+    gpu.func @g(%a: memref<1xi64>) kernel {
+      gpu.return
+    }
+  }
+  func.func @idle_start(%n: i64) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %t0 = gpu.wait async
+    %u = gpu.alloc host_shared () : memref<1xi64>
+    gpu.wait [%t0]
+    memref.store %n, %u[%c0] : memref<1xi64>
+    %t1 = gpu.wait async
+    %t2 = gpu.launch_func async [%t1] @k::@g blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%u : memref<1xi64>)
+    gpu.wait [%t2]
+    return
+  }
+}
