@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 from moe_e2e import DTYPE_CODES, EMULATOR_FIELDS, EmulatorCounters, Model, \
-    Tensor, compile_model, use_cuda_emulator
+    Tensor, compile_model, random_inputs, use_cuda_emulator
 
 p = argparse.ArgumentParser()
 p.add_argument("workdir")
@@ -84,15 +84,7 @@ def stream():
 if args.input:
     inputs = [np.load(f) for f in args.input]
 else:
-    import onnx
-    graph = onnx.load(args.model, load_external_data=False).graph
-    rng = np.random.default_rng(0)
-    inputs = []
-    for i in graph.input:
-        t = i.type.tensor_type
-        shape = [d.dim_value or args.tokens for d in t.shape.dim]
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
-        inputs.append(rng.standard_normal(shape).astype(dtype))
+    inputs = random_inputs(args.model, args.tokens)
 
 class Info(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("num_inputs", ctypes.c_int32),

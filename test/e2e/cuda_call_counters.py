@@ -13,11 +13,10 @@ import argparse
 import ctypes
 import os
 
-import numpy as np
 import onnx
 
 from moe_e2e import EMULATOR_FIELDS as FIELDS, EmulatorCounters as Counters, \
-    Model, compile_model, use_cuda_emulator
+    Model, compile_model, random_inputs, use_cuda_emulator
 
 
 p = argparse.ArgumentParser()
@@ -35,13 +34,7 @@ emulator = ctypes.CDLL(os.environ["MOE_CUDA_DRIVER"])
 emulator.moe_cuda_emulator_get_counters.argtypes = [ctypes.POINTER(Counters)]
 
 graph = onnx.load(args.model, load_external_data=False).graph
-rng = np.random.default_rng(0)
-inputs = []
-for i in graph.input:
-    t = i.type.tensor_type
-    shape = [d.dim_value or args.tokens for d in t.shape.dim]
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
-    inputs.append(rng.standard_normal(shape).astype(dtype))
+inputs = random_inputs(args.model, args.tokens)
 
 model = Model(lib)
 for _ in range(2):

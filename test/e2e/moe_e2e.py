@@ -63,6 +63,21 @@ def use_cuda_emulator():
     os.environ["MOE_CUDA_DRIVER"] = os.path.abspath(lib)
 
 
+def random_inputs(model, tokens, seed=0):
+    """Standard-normal inputs for ONNX file MODEL's graph inputs, in their
+    element types, with every dynamic dimension TOKENS."""
+    import onnx
+    graph = onnx.load(model, load_external_data=False).graph
+    rng = np.random.default_rng(seed)
+    inputs = []
+    for i in graph.input:
+        t = i.type.tensor_type
+        shape = [d.dim_value or tokens for d in t.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
+        inputs.append(rng.standard_normal(shape).astype(dtype))
+    return inputs
+
+
 def compile_model(model, lib, device="cpu", options="", sm=None, extra=()):
     """moe-opt MODEL --moe-<device>-pipeline --emit=shared -o LIB."""
     subprocess.run(["moe-opt", model, pipeline_flag(device, options, sm),
