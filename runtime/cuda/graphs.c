@@ -189,32 +189,40 @@ void moe_cuda_graph_keep(void *data, void (*release)(void *)) {
   capture->release_kept = release;
 }
 
-/* Ends the capture: the graph, or NULL where it failed. */
-static CUgraph end_capture(const moe_cuda_driver *d, graph_entry *e) {
-  CUgraph g = NULL;
-  if (d->cuStreamEndCapture(e->stream, &g) != 0)
-    return NULL;
-  return g;
+/* Ends the capture under way: its entry, and in *graph what was captured
+ * (NULL where capturing failed). */
+static graph_entry *end_capture(const moe_cuda_driver *d, CUgraph *graph) {
+  graph_entry *e = capture;
+  capture = NULL;
+  *graph = NULL;
+  if (d && d->cuStreamEndCapture(e->stream, graph) != 0)
+    *graph = NULL;
+  return e;
+}
+
+/* The entry's buffers and record back; nothing of its capture ran. */
+static void discard(const moe_cuda_driver *d, graph_entry *e, int never) {
+  pthread_mutex_lock(&lock);
+  drop_graph(d, e);
+  e->uncapturable |= never;
+  pthread_mutex_unlock(&lock);
 }
 
 void moe_cuda_graph_end(void) {
-  graph_entry *e = capture;
-  if (!e)
+  if (!capture)
     return;
-  capture = NULL;
   const moe_cuda_driver *d = moe_cuda_driver_or_fail();
-  CUgraph g = end_capture(d, e);
-  CUresult r = g ? d->cuGraphInstantiateWithFlags(&e->exec, g, 0) : 1;
+  CUgraph g;
+  graph_entry *e = end_capture(d, &g);
+  CUresult r = g && !e->lost_buffer
+                   ? d->cuGraphInstantiateWithFlags(&e->exec, g, 0)
+                   : 1;
   if (g)
     d->cuGraphDestroy(g);
-  if (r != 0 || e->lost_buffer) {
-    /* Nothing of the call ran: it fails, and its key runs eagerly from
-     * now on. */
+  if (r != 0) {
+    /* The call fails, and its key runs eagerly from now on. */
     e->exec = NULL;
-    pthread_mutex_lock(&lock);
-    drop_graph(d, e);
-    e->uncapturable = 1;
-    pthread_mutex_unlock(&lock);
+    discard(d, e, 1);
     moe_runtime_fail(e->lost_buffer
                          ? "out of memory for the buffer list of a CUDA graph"
                          : "capturing a model call into a CUDA graph failed "
@@ -226,19 +234,14 @@ void moe_cuda_graph_end(void) {
 }
 
 void moe_cuda_graph_abort(void) {
-  graph_entry *e = capture;
-  if (!e)
+  if (!capture)
     return;
-  capture = NULL;
   const moe_cuda_driver *d = moe_cuda_driver_get();
-  if (!d)
-    return;
-  CUgraph g = end_capture(d, e);
+  CUgraph g;
+  graph_entry *e = end_capture(d, &g);
   if (g)
     d->cuGraphDestroy(g);
-  pthread_mutex_lock(&lock);
-  drop_graph(d, e);
-  pthread_mutex_unlock(&lock);
+  discard(d, e, 0);
 }
 
 void moe_cuda_graph_release(void) {
