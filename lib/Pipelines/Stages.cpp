@@ -24,6 +24,7 @@ void moe::detail::addImportedGraphToCore(OpPassManager &pm, bool cpu) {
   ConvertONNXToCoreOptions onnxOptions;
   onnxOptions.allowPartial = false;
   onnxOptions.tileMatmuls = cpu;
+  onnxOptions.checksInLoops = !cpu;
   pm.addPass(createConvertONNXToCore(onnxOptions));
 }
 

@@ -60,7 +60,7 @@ struct ConvertONNXToCorePass
     moe::onnx_to_core::populateNormalizationPatterns(patterns);
     moe::onnx_to_core::populateAttentionPatterns(patterns);
     moe::onnx_to_core::populateTensorPatterns(patterns);
-    moe::onnx_to_core::populateIndexingPatterns(patterns);
+    moe::onnx_to_core::populateIndexingPatterns(patterns, checksInLoops);
     moe::onnx_to_core::populateShapePatterns(patterns);
     moe::onnx_to_core::populateScatterPatterns(patterns);
 

@@ -31,13 +31,21 @@ Value idx(OpBuilder &b, Location loc, int64_t v) {
 }
 
 struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
-  using OpRewritePattern::OpRewritePattern;
+  GatherPattern(MLIRContext *ctx, bool checkInLoop)
+      : OpRewritePattern(ctx), checkInLoop(checkInLoop) {}
+
+  /// Whether run-time indices are checked inside the gather's loop, each
+  /// where it is read (GPU kernels report such checks through a flag the
+  /// host reads at the end of the call), rather than by a reduction before
+  /// it whose result the host reads at once.
+  bool checkInLoop;
 
   /// Indices must lie in [-size, size) (ONNX; onnxruntime fails the run
   /// otherwise). Constant ones against a static size are checked here;
-  /// others by a reduction over the indices whose result a check on the
-  /// calling thread tests before the gather reads anything (a check inside
-  /// the gather's parallel loop would fire on a pool thread).
+  /// others (without checkInLoop) by a reduction over the indices whose
+  /// result a check on the calling thread tests before the gather reads
+  /// anything (on the CPU, a check inside the gather's parallel loop would
+  /// fire on a pool thread and run once per element read).
   static LogicalResult checkIndices(PatternRewriter &rewriter,
                                     onnx::GatherOp op, Value indices,
                                     Value axisSize, int64_t axis) {
@@ -94,6 +102,24 @@ struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
     return success();
   }
 
+  /// `raw` in [-size, size), or the call fails with the reduction's
+  /// message.
+  static void checkIndex(OpBuilder &b, Location l, Value raw, Value axisSize,
+                         int64_t axis) {
+    Value n = arith::IndexCastOp::create(b, l, raw.getType(), axisSize);
+    Value zero = arith::ConstantOp::create(b, l, b.getZeroAttr(raw.getType()));
+    Value low = arith::SubIOp::create(b, l, zero, n);
+    Value notUnder =
+        arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, raw, low);
+    Value notOver =
+        arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, raw, n);
+    Value ok = arith::AndIOp::create(b, l, notUnder, notOver);
+    cf::AssertOp::create(b, l, ok,
+                         ("Gather: an index is out of range for axis " +
+                          Twine(axis) + " (indices must lie in [-size, size))")
+                             .str());
+  }
+
   LogicalResult matchAndRewrite(onnx::GatherOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -119,8 +145,11 @@ struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
         tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
     Value axisSize = getValueOrCreateConstantIndexOp(
         rewriter, loc, tensor::getMixedSize(rewriter, loc, data, axis));
-    if (failed(checkIndices(rewriter, op, indices, axisSize, axis)))
+    bool constantIndices = constantInts(indices).has_value();
+    if ((!checkInLoop || constantIndices) &&
+        failed(checkIndices(rewriter, op, indices, axisSize, axis)))
       return failure();
+    bool checkRead = checkInLoop && !constantIndices;
     int64_t outRank = type.getRank();
     auto generic = linalg::GenericOp::create(
         rewriter, loc, TypeRange{init.getType()}, ValueRange{},
@@ -135,6 +164,8 @@ struct GatherPattern : OpRewritePattern<onnx::GatherOp> {
             ivs.push_back(linalg::IndexOp::create(b, l, i));
           SmallVector<Value> idxPos(ivs.begin() + axis, ivs.begin() + axis + q);
           Value raw = tensor::ExtractOp::create(b, l, indices, idxPos);
+          if (checkRead)
+            checkIndex(b, l, raw, axisSize, axis);
           SmallVector<Value> pos(ivs.begin(), ivs.begin() + axis);
           pos.push_back(normalizeIndex(b, l, raw, axisSize));
           pos.append(ivs.begin() + axis + q, ivs.end());
@@ -637,8 +668,8 @@ struct OneHotPattern : OpRewritePattern<onnx::OneHotOp> {
 } // namespace
 
 void mlir::moe::onnx_to_core::populateIndexingPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<GatherPattern, GatherElementsPattern, TopKPattern,
-               GeneralTopKPattern, ArgMaxPattern, OneHotPattern>(
-      patterns.getContext());
+    RewritePatternSet &patterns, bool checksInLoops) {
+  patterns.add<GatherPattern>(patterns.getContext(), checksInLoops);
+  patterns.add<GatherElementsPattern, TopKPattern, GeneralTopKPattern,
+               ArgMaxPattern, OneHotPattern>(patterns.getContext());
 }

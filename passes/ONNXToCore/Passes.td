@@ -70,6 +70,10 @@ def ConvertONNXToCore : Pass<"moe-convert-onnx-to-core"> {
            "MatMul by a constant 2-D weight as register-tiled loops in "
            "column chunks (the CPU pipeline's form; the weight is stored "
            "transposed)">,
+    Option<"checksInLoops", "checks-in-loops", "bool", /*default=*/"false",
+           "Check run-time Gather indices inside the gather's loop where "
+           "each is read (the GPU pipeline's form: kernels report them "
+           "through flags), not by a reduction before it">,
   ];
 }
 

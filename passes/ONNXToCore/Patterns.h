@@ -32,8 +32,9 @@ void populateNormalizationPatterns(RewritePatternSet &patterns);
 void populateAttentionPatterns(RewritePatternSet &patterns);
 /// Constant, Identity, Reshape, Squeeze/Unsqueeze, Transpose, Concat, Slice.
 void populateTensorPatterns(RewritePatternSet &patterns);
-/// Gather, GatherElements, TopK, ArgMax, OneHot.
-void populateIndexingPatterns(RewritePatternSet &patterns);
+/// Gather, GatherElements, TopK, ArgMax, OneHot; with `checksInLoops`,
+/// Gather checks each run-time index inside its loop.
+void populateIndexingPatterns(RewritePatternSet &patterns, bool checksInLoops);
 /// Shape, ConstantOfShape, Range, Expand, Flatten, Split.
 void populateShapePatterns(RewritePatternSet &patterns);
 
