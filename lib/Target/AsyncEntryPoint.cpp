@@ -195,23 +195,19 @@ void mlir::moe::detail::printAsyncEntry(llvm::raw_ostream &os,
      << "  " << runtime::kCudaAsyncBegin << "(stream);\n";
   if (capturable) {
     // Replayed from a CUDA graph when the shapes and buffers are those of
-    // an earlier call.
+    // an earlier call (the key: one loop per list, not code per tensor,
+    // for models with thousands of outputs).
     size_t words = 0;
     for (const TensorSig &t : llvm::concat<const TensorSig>(e.inputs, e.outputs))
       words += 2 + t.type.getRank();
     os << "  int64_t key[" << std::max<size_t>(words, 1) << "];\n"
        << "  size_t words = 0;\n";
-    auto keyOf = [&](StringRef list, ArrayRef<TensorSig> tensors) {
-      for (auto [i, t] : llvm::enumerate(tensors)) {
-        std::string x = (list + "[" + Twine(i) + "]").str();
-        os << "  key[words++] = (int64_t)(intptr_t)" << x << ".data;\n"
-           << "  key[words++] = " << x << ".rank;\n";
-        for (int64_t d = 0; d < t.type.getRank(); ++d)
-          os << "  key[words++] = " << x << ".shape[" << d << "];\n";
-      }
-    };
-    keyOf("inputs", e.inputs);
-    keyOf("outputs", e.outputs);
+    for (StringRef list : {"inputs", "outputs"})
+      os << "  for (int32_t i = 0; i < num_" << list << "; ++i) {\n"
+         << "    key[words++] = (int64_t)(intptr_t)" << list << "[i].data;\n"
+         << "    key[words++] = " << list << "[i].rank;\n"
+         << "    for (int32_t d = 0; d < " << list << "[i].rank; ++d)\n"
+         << "      key[words++] = " << list << "[i].shape[d];\n  }\n";
     os << "  if (" << runtime::kCudaGraphReplay << "(&" << f
        << "__model_info, key, words * sizeof(int64_t), stream)) {\n"
        << "    moe__device_ms = " << runtime::kCudaTimerElapsed << ";\n"
