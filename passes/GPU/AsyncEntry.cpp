@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "HostMemory.h"
 #include "moe/Passes/GPU.h"
 #include "moe/Runtime/Symbols.h"
 
@@ -23,7 +24,6 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/SymbolTable.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_GPUASYNCENTRY
@@ -36,18 +36,10 @@ namespace {
 /// Whether `buffer`'s uses (through views) are ones that leave its data to
 /// the device: launches, fills, copies, size queries and returns.
 bool onlyDeviceUses(Value buffer) {
-  for (Operation *user : buffer.getUsers()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
-      if (view.getViewSource() == buffer &&
-          !onlyDeviceUses(user->getResult(0)))
-        return false;
-      continue;
-    }
-    if (!isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp, memref::DimOp,
-             memref::ExtractStridedMetadataOp, func::ReturnOp>(user))
-      return false;
-  }
-  return true;
+  return moe::usedOnlyBy(buffer, [](Operation *user) {
+    return isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp, memref::DimOp,
+               func::ReturnOp>(user);
+  });
 }
 
 /// A check after the last wait: `cf.assert (flag pred constant)`.

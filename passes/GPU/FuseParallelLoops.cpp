@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "HostMemory.h"
 #include "moe/Passes/GPU.h"
 
 #include "mlir/Analysis/AliasAnalysis.h"
@@ -17,7 +18,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_GPUFUSEPARALLELLOOPS
@@ -45,25 +45,15 @@ void hoistAllocations(Block &block) {
   }
 }
 
-/// The buffer `v` views.
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 /// A fresh allocation aliases no global (which local alias analysis does
 /// not know of memref.get_global: a MatMul reading its weights would not
 /// fuse with the loop after it).
 bool allocationAndGlobal(Value a, Value b) {
-  auto fresh = [](Value v) {
-    return isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(
-        v.getDefiningOp());
-  };
   auto global = [](Value v) {
     return isa_and_nonnull<memref::GetGlobalOp>(v.getDefiningOp());
   };
-  return (fresh(a) && global(b)) || (global(a) && fresh(b));
+  return (moe::isFreshAllocation(a) && global(b)) ||
+         (global(a) && moe::isFreshAllocation(b));
 }
 
 struct GPUFuseParallelLoopsPass
@@ -76,7 +66,7 @@ struct GPUFuseParallelLoopsPass
       hoistAllocations(block);
     auto &aliases = getAnalysis<AliasAnalysis>();
     scf::naivelyFuseParallelOps(fn.getBody(), [&](Value a, Value b) {
-      if (allocationAndGlobal(rootOf(a), rootOf(b)))
+      if (allocationAndGlobal(moe::viewedBuffer(a), moe::viewedBuffer(b)))
         return false;
       return !aliases.alias(a, b).isNo();
     });

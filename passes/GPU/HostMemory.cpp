@@ -5,6 +5,7 @@
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 
@@ -43,6 +44,35 @@ bool mlir::moe::isHostPrivate(Operation *op) {
         op->getNumResults() == 1)
       v = op->getResult(0);
     if (!v || !isHostOnlyBuffer(v))
+      return false;
+  }
+  return true;
+}
+
+Value mlir::moe::viewedBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+bool mlir::moe::isFreshAllocation(Value v) {
+  return isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(v.getDefiningOp());
+}
+
+bool mlir::moe::usedOnlyBy(Value buffer,
+                           llvm::function_ref<bool(Operation *)> allowed) {
+  for (Operation *user : buffer.getUsers()) {
+    // A view (cast, reshape, ...) of the buffer, not one that only takes it
+    // as an operand such as a reshape's shape.
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
+      if (view.getViewSource() != buffer)
+        return false;
+      for (Value result : user->getResults())
+        if (!usedOnlyBy(result, allowed))
+          return false;
+      continue;
+    }
+    if (!allowed(user))
       return false;
   }
   return true;

@@ -1,7 +1,8 @@
 //===- HostMemory.h - what host code touches without the device -*- C++ -*-===//
 //
 // Private to passes/GPU: which host buffers and host operations the device
-// never sees, so that host code can run them while kernels are queued.
+// never sees, so that host code can run them while kernels are queued; and
+// what a buffer is a view of, and who uses it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,6 +10,7 @@
 #define MOE_PASSES_GPU_HOSTMEMORY_H
 
 #include "mlir/IR/Operation.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 namespace mlir::moe {
 
@@ -21,6 +23,17 @@ bool isHostOnlyBuffer(Value buffer);
 /// effects only on host-only buffers, or a cf.assert (whose failure path
 /// drains the stream before anything is freed).
 bool isHostPrivate(Operation *op);
+
+/// The buffer `v` views (through view-like ops), or `v` itself.
+Value viewedBuffer(Value v);
+
+/// Whether `v` is a buffer the function allocates (memref.alloc, alloca):
+/// it overlaps no other buffer of a different root.
+bool isFreshAllocation(Value v);
+
+/// Whether every use of `buffer`, and of each view of it (as the view's
+/// source; any other operand role fails), is an op `allowed` accepts.
+bool usedOnlyBy(Value buffer, llvm::function_ref<bool(Operation *)> allowed);
 
 } // namespace mlir::moe
 

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "HostMemory.h"
 #include "moe/Passes/GPU.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -19,7 +20,6 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::moe {
@@ -30,21 +30,10 @@ namespace mlir::moe {
 using namespace mlir;
 
 namespace {
-/// The buffer `v` is a view of (through views), or `v` itself.
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 /// Whether buffers rooted at `a` and `b` cannot overlap: different roots of
 /// which one is a fresh allocation.
 bool distinct(Value a, Value b) {
-  auto fresh = [](Value v) {
-    return isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(
-        v.getDefiningOp());
-  };
-  return a != b && (fresh(a) || fresh(b));
+  return a != b && (moe::isFreshAllocation(a) || moe::isFreshAllocation(b));
 }
 
 struct PromoteAccumulator : OpRewritePattern<scf::ForOp> {
@@ -84,7 +73,7 @@ struct PromoteAccumulator : OpRewritePattern<scf::ForOp> {
   /// other access of the loop is to a buffer that cannot alias it.
   static bool onlyAccess(scf::ForOp loop, memref::StoreOp store,
                          memref::LoadOp &load) {
-    Value root = rootOf(store.getMemRef());
+    Value root = moe::viewedBuffer(store.getMemRef());
     bool ok = true;
     loop.getBody()->walk([&](Operation *op) {
       if (op == store)
@@ -97,13 +86,13 @@ struct PromoteAccumulator : OpRewritePattern<scf::ForOp> {
           load = l;
           return WalkResult::advance();
         }
-        if (distinct(rootOf(l.getMemRef()), root))
+        if (distinct(moe::viewedBuffer(l.getMemRef()), root))
           return WalkResult::advance();
         ok = false;
         return WalkResult::interrupt();
       }
       if (auto s = dyn_cast<memref::StoreOp>(op)) {
-        if (distinct(rootOf(s.getMemRef()), root))
+        if (distinct(moe::viewedBuffer(s.getMemRef()), root))
           return WalkResult::advance();
         ok = false;
         return WalkResult::interrupt();

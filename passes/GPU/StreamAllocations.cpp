@@ -18,7 +18,6 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::moe {
@@ -38,22 +37,10 @@ bool streamable(MemRefType type) {
 /// use) use `buffer`: a buffer the host reads is freed after the call's
 /// wait, by the host.
 bool deviceOnly(Value buffer) {
-  for (Operation *user : buffer.getUsers()) {
-    // A view (cast, reshape, ...) of the buffer, not one that only takes it
-    // as an operand such as a reshape's shape.
-    if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
-      if (view.getViewSource() != buffer)
-        return false;
-      for (Value result : user->getResults())
-        if (!deviceOnly(result))
-          return false;
-      continue;
-    }
-    if (!isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp, gpu::DeallocOp,
-             memref::DeallocOp>(user))
-      return false;
-  }
-  return true;
+  return moe::usedOnlyBy(buffer, [](Operation *user) {
+    return isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp, gpu::DeallocOp,
+               memref::DeallocOp>(user);
+  });
 }
 
 struct AllocToGPU : OpRewritePattern<memref::AllocOp> {
