@@ -14,6 +14,7 @@
 
 #include "async.h"
 #include "graphs.h"
+#include "grow.h"
 #include "pool.h"
 #include "moe/Runtime/CUDA.h"
 #include "moe/Runtime/Errors.h"
@@ -44,18 +45,6 @@ static __thread deferred *pending;
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static int failed;
 static char failure[512];
-
-static int grow(void **items, size_t *capacity, size_t count, size_t size) {
-  if (count < *capacity)
-    return 1;
-  size_t more = *capacity ? 2 * *capacity : 8;
-  void *grown = realloc(*items, more * size);
-  if (!grown)
-    return 0;
-  *items = grown;
-  *capacity = more;
-  return 1;
-}
 
 static int passes(const deferred_check *c) {
   int32_t v;
@@ -93,13 +82,11 @@ static void run_deferred(void *data) {
   release(p);
 }
 
+/* gpu.c: the wait generated code makes (the pool learns of it). */
+void mgpuStreamSynchronize(void *stream);
+
 /* Waits for the stream (work queued so far is done). */
-static void wait_for_stream(void) {
-  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
-  moe_cuda_check(d->cuStreamSynchronize(stream),
-                 "running a kernel (cuStreamSynchronize)");
-  moe_cuda_pool_waited(stream);
-}
+static void wait_for_stream(void) { mgpuStreamSynchronize(stream); }
 
 void moe_cuda_async_begin(void *s) {
   active = 1;
@@ -123,7 +110,7 @@ int moe_cuda_async_defer_free(void *ptr) {
   if (!active)
     return 0;
   deferred *p = current();
-  if (!p || !grow((void **)&p->frees, &p->frees_capacity, p->num_frees,
+  if (!p || !moe_cuda_grow((void **)&p->frees, &p->frees_capacity, p->num_frees,
                   sizeof(void *))) {
     /* No room to remember it: once the stream is done, it is idle. */
     wait_for_stream();
@@ -138,7 +125,7 @@ void moe_cuda_check_later(uintptr_t word, int32_t must_equal, int32_t value,
                           const char *message) {
   deferred_check c = {word, must_equal, value, message};
   deferred *p = active ? current() : NULL;
-  if (!p || !grow((void **)&p->checks, &p->checks_capacity, p->num_checks,
+  if (!p || !moe_cuda_grow((void **)&p->checks, &p->checks_capacity, p->num_checks,
                   sizeof(deferred_check))) {
     /* Outside an asynchronous call, or no room: checked now. */
     if (active)

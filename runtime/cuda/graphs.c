@@ -18,6 +18,7 @@
 #include "graphs.h"
 
 #include "driver.h"
+#include "grow.h"
 #include "pool.h"
 #include "moe/Runtime/CUDA.h"
 #include "moe/Runtime/Errors.h"
@@ -170,15 +171,10 @@ int moe_cuda_graph_capturing(void) { return capture != NULL; }
 
 int moe_cuda_graph_own(void *ptr) {
   graph_entry *e = capture;
-  if (e->num_buffers == e->buffers_capacity) {
-    size_t capacity = e->buffers_capacity ? 2 * e->buffers_capacity : 16;
-    void **grown = realloc(e->buffers, capacity * sizeof(void *));
-    if (!grown) {
-      e->lost_buffer = 1;
-      return 0;
-    }
-    e->buffers = grown;
-    e->buffers_capacity = capacity;
+  if (!moe_cuda_grow((void **)&e->buffers, &e->buffers_capacity,
+                     e->num_buffers, sizeof(void *))) {
+    e->lost_buffer = 1;
+    return 0;
   }
   e->buffers[e->num_buffers++] = ptr;
   return 1;

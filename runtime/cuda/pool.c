@@ -20,6 +20,7 @@
 #include "pool.h"
 
 #include "driver.h"
+#include "grow.h"
 #include "moe/Runtime/Errors.h"
 
 #include <pthread.h>
@@ -161,14 +162,9 @@ static void table_remove(slot *s) {
 }
 
 static int push(stack *s, cached_buffer b) {
-  if (s->count == s->capacity) {
-    size_t capacity = s->capacity ? 2 * s->capacity : 8;
-    cached_buffer *items = realloc(s->items, capacity * sizeof(*items));
-    if (!items)
-      return 0;
-    s->items = items;
-    s->capacity = capacity;
-  }
+  if (!moe_cuda_grow((void **)&s->items, &s->capacity, s->count,
+                     sizeof(cached_buffer)))
+    return 0;
   s->items[s->count++] = b;
   return 1;
 }
@@ -285,15 +281,8 @@ int moe_cuda_pool_kind(void *ptr) {
 void moe_cuda_pool_waited(void *stream) {
   pthread_mutex_lock(&pool_lock);
   stream_waits *w = find_stream(stream);
-  if (!w && num_waited == waited_capacity) {
-    size_t capacity = waited_capacity ? 2 * waited_capacity : 8;
-    stream_waits *grown = realloc(waited, capacity * sizeof(*grown));
-    if (grown) {
-      waited = grown;
-      waited_capacity = capacity;
-    }
-  }
-  if (!w && num_waited < waited_capacity) {
+  if (!w && moe_cuda_grow((void **)&waited, &waited_capacity, num_waited,
+                          sizeof(stream_waits))) {
     w = &waited[num_waited++];
     w->stream = stream;
     w->waits = 0;
