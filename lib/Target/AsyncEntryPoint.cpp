@@ -24,6 +24,8 @@ constexpr const char *kParams =
     "const moe_tensor *inputs, int32_t num_inputs, const moe_tensor "
     "*outputs, int32_t num_outputs, void *stream, char *error, size_t "
     "error_size";
+constexpr const char *kArgs = "inputs, num_inputs, outputs, num_outputs, "
+                              "stream, error, error_size";
 
 /// Why `e` has no asynchronous variant, or "".
 std::string whyNoVariant(const EntrySig &e, ModuleOp module) {
@@ -167,11 +169,8 @@ void mlir::moe::detail::printAsyncEntry(llvm::raw_ostream &os,
         "      moe__check_async_outputs(info, inputs, outputs, error, "
         "error_size))\n    return MOE_ERROR_INVALID_ARGUMENT;\n"
      << "  if (moe__ensure_weights(error, error_size))\n"
-        "    return MOE_ERROR_WEIGHTS;\n"
-     << "  {\n    char why[384];\n    if (!" << runtime::kCudaAvailable
-     << "(why, sizeof(why))) {\n"
-        "      moe__fail(error, error_size, \"cannot run on CUDA: %s\", "
-        "why);\n      return MOE_ERROR_DEVICE;\n    }\n  }\n";
+        "    return MOE_ERROR_WEIGHTS;\n";
+  printCudaAvailableCheck(os);
   // A check that fails while the host queues the call unwinds here; the
   // work queued so far finishes before its buffers are reused.
   os << "  jmp_buf on_error;\n  if (setjmp(on_error)) {\n"
@@ -226,19 +225,12 @@ void mlir::moe::detail::printAsyncEntry(llvm::raw_ostream &os,
   os << "  " << runtime::kSetErrorHandler << "(NULL);\n"
      << "  return MOE_OK;\n}\n";
 
-  os << "int " << f << "_run_async(" << kParams << ") {\n"
-     << "  moe_runtime_call_begin();\n"
-     << "  int rc = " << f
-     << "__run_async_serialized(inputs, num_inputs, outputs, num_outputs, "
-        "stream, error, error_size);\n"
-     << "  " << runtime::kEndAllocations << "(rc != MOE_OK);\n"
-     << "  moe_runtime_call_end();\n  return rc;\n}\n";
+  printSerializedCall(os, f + "_run_async", kParams,
+                      f + "__run_async_serialized", kArgs);
 }
 
 void mlir::moe::detail::printAsyncSingleEntry(llvm::raw_ostream &os,
                                               const EntrySig &e) {
   os << "int moe_model_run_async(" << kParams << ") {\n  return "
-     << e.function
-     << "_run_async(inputs, num_inputs, outputs, num_outputs, stream, error, "
-        "error_size);\n}\n";
+     << e.function << "_run_async(" << kArgs << ");\n}\n";
 }

@@ -66,6 +66,24 @@ void mlir::moe::detail::printRowMajorDescriptor(llvm::raw_ostream &os,
        << ";\n";
 }
 
+void mlir::moe::detail::printCudaAvailableCheck(llvm::raw_ostream &os) {
+  os << "  {\n    char why[384];\n    if (!" << runtime::kCudaAvailable
+     << "(why, sizeof(why))) {\n"
+        "      moe__fail(error, error_size, \"cannot run on CUDA: %s\", "
+        "why);\n      return MOE_ERROR_DEVICE;\n    }\n  }\n";
+}
+
+void mlir::moe::detail::printSerializedCall(llvm::raw_ostream &os,
+                                            StringRef name, StringRef params,
+                                            StringRef serialized,
+                                            StringRef args) {
+  os << "int " << name << "(" << params << ") {\n"
+     << "  moe_runtime_call_begin();\n"
+     << "  int rc = " << serialized << "(" << args << ");\n"
+     << "  " << runtime::kEndAllocations << "(rc != MOE_OK);\n"
+     << "  moe_runtime_call_end();\n  return rc;\n}\n";
+}
+
 namespace {
 
 /// The ABI types, the text of include/moe/Runtime/ModelABI.h (one source
@@ -290,12 +308,7 @@ void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
         "MOE_ERROR_WEIGHTS;\n";
   size_t numInputs = e.inputs.size();
   if (cuda) {
-    os << "  {\n    char why[384];\n"
-          "    if (!"
-       << runtime::kCudaAvailable
-       << "(why, sizeof(why))) {\n"
-          "      moe__fail(error, error_size, \"cannot run on CUDA: %s\", "
-          "why);\n      return MOE_ERROR_DEVICE;\n    }\n  }\n";
+    printCudaAvailableCheck(os);
     // Inputs are copied to device-accessible memory; the copies are freed
     // on every path out (volatile: they change between setjmp and longjmp).
     os << "  void *volatile dev[" << std::max<size_t>(numInputs, 1)
@@ -411,16 +424,12 @@ void printCallAndOutputs(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
 /// `<f>_run`: the call under the runtime's call lock (one per model
 /// library), which every path out of the body releases.
 void printSerializedRun(llvm::raw_ostream &os, const EntrySig &e) {
-  const std::string &f = e.function;
-  os << "int " << f << "_run(const moe_tensor *inputs, int32_t num_inputs, "
-     << "moe_tensor *outputs, int32_t num_outputs, char *error, size_t "
-        "error_size) {\n"
-     << "  moe_runtime_call_begin();\n"
-     << "  int rc = " << f
-     << "__run_serialized(inputs, num_inputs, outputs, num_outputs, error, "
-        "error_size);\n"
-     << "  " << runtime::kEndAllocations << "(rc != MOE_OK);\n"
-     << "  moe_runtime_call_end();\n  return rc;\n}\n";
+  printSerializedCall(
+      os, e.function + "_run",
+      "const moe_tensor *inputs, int32_t num_inputs, moe_tensor *outputs, "
+      "int32_t num_outputs, char *error, size_t error_size",
+      e.function + "__run_serialized",
+      "inputs, num_inputs, outputs, num_outputs, error, error_size");
 }
 
 void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {

@@ -40,6 +40,17 @@ std::string cString(StringRef s);
 void printRowMajorDescriptor(llvm::raw_ostream &os, StringRef name,
                              int64_t rank, StringRef data, StringRef shape);
 
+/// The C block that returns MOE_ERROR_DEVICE with the reason when the
+/// CUDA driver or device cannot be used.
+void printCudaAvailableCheck(llvm::raw_ostream &os);
+
+/// `int <name>(<params>)`: `<serialized>(<args>)` under the runtime's call
+/// lock (one per model library), the call's buffers given back when it
+/// failed.
+void printSerializedCall(llvm::raw_ostream &os, StringRef name,
+                         StringRef params, StringRef serialized,
+                         StringRef args);
+
 /// For CUDA models: declarations, helpers and definitions of
 /// `<f>_run_async` (AsyncEntryPoint.cpp).
 void printAsyncDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries);
