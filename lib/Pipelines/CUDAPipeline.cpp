@@ -34,16 +34,18 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
                                   const CUDAPipelineOptions &options) {
   // Graph level: everything becomes linalg / tensor / scf.
   detail::addImportedGraphToCore(pm, /*cpu=*/false);
-  // Row groups padded to the grouped GEMM's 64-row tile. Under expert
-  // parallelism the exchanges are host calls between kernels (buffers are
-  // unified memory, each launch completes in order).
-  MoESchedule schedule = MoESchedule::from(options, 64);
+  // Row groups padded to 16 rows, where every grouped-GEMM row tile (16 or
+  // 64 rows) may start. Under expert parallelism the exchanges are host
+  // calls between kernels (buffers are unified memory, each launch
+  // completes in order).
+  MoESchedule schedule = MoESchedule::from(options, 16);
   schedule.fuseCombine = options.fuseCombine;
   schedule.deterministic = options.deterministic;
   detail::addMoEGraph(pm, schedule);
   GPUExpertMatmulOptions gemm;
   gemm.allowTF32 = options.allowTF32;
   gemm.asyncCopies = options.asyncCopies;
+  gemm.chip = "sm_" + options.sm;
   pm.addPass(createGPUExpertMatmul(gemm));
   pm.addPass(createGPURoutePlan());
   detail::addMoEToLinalg(pm, /*cpu=*/false);

@@ -1,10 +1,13 @@
 //===- GPUExpertMatmul.cpp - moe.expert_matmul -> grouped GEMM kernel -----===//
 //
 // One launch for all experts: the dispatch pads every expert's row group to
-// the row tile, so a block's 64 rows belong to one expert, found from the
-// offsets; the block then computes a 64-row output tile through workgroup
-// memory (GPU/GroupedGemm*.cpp), on tensor cores for f16/bf16. The grid's
-// rows stop at a bound of the padded rows computed from the token count.
+// 16 rows, a block finds its row tile of one expert's group from the
+// offsets and computes it through workgroup memory (GPU/GroupedGemm*.cpp),
+// on tensor cores for f16/bf16. The grid's rows stop at a bound of the
+// tiles computed from the token count. The pipelined kernel comes in two
+// row tiles (16 and 64 rows, Utils/GemmTiles.h): both are launched, the
+// one the cost model rejects for this call's token count with an empty
+// grid, which the runtime skips.
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,49 +51,73 @@ bool denseRows(ExpertMatmulOp op) {
          !op.isCombined();
 }
 
-/// Whether `offsets` start every row group at a multiple of the row tile.
+/// Whether `offsets` start every row group at a multiple of kGemmRowAlign.
 bool paddedToTile(Value offsets) {
   if (auto dispatch = offsets.getDefiningOp<DispatchOp>())
     return dispatch.getOffsets() == offsets &&
-           dispatch.getBlock() % kTileM == 0;
+           dispatch.getBlock() % kGemmRowAlign == 0;
   auto plan = offsets.getDefiningOp<RoutePlanOp>();
-  return plan && plan.getOffsets() == offsets && plan.getBlock() % kTileM == 0;
+  return plan && plan.getOffsets() == offsets &&
+         plan.getBlock() % kGemmRowAlign == 0;
 }
 
-/// The row tiles that can hold copies, as a host value: `offsets[E]` is at
-/// most `C + min(E, C) * (block - 1)` for the `C = T * k` token copies (at
-/// most that many experts get rows, each padded by less than a block), so
-/// at decode the grid covers the active experts' tiles rather than every
-/// expert's padding. `rows` (the row buffer) bounds it too.
-Value rowTiles(ImplicitLocOpBuilder &b, Value offsets, Value rows) {
-  KernelBuilder k{b};
-  Value tileRows = k.idx(kTileM);
-  Value all = arith::DivUIOp::create(b, rows, tileRows);
-  // A [T, k] tensor of the plan (the dispatch's ids, the route plan's
-  // weights), its row block and its expert count.
-  Value perCopy;
-  int64_t block = 0, experts = 0;
+/// What the grid needs of a grouped matmul's plan: the token copies its rows
+/// hold (T * k, a host value), its expert count and its row block; dense
+/// rows: the rows, one expert, no padding.
+struct PlanSize {
+  Value copies;
+  int64_t experts = 1, block = 1;
+  bool dense = false;
+  /// The copies when the shapes fix them.
+  std::optional<int64_t> staticCopies;
+};
+
+PlanSize planSize(ImplicitLocOpBuilder &b, Value offsets, Value rows,
+                  bool dense) {
+  Value perCopy; // [T, k]: the dispatch's ids, the route plan's weights
+  PlanSize size;
   if (auto dispatch = offsets.getDefiningOp<DispatchOp>()) {
     perCopy = dispatch.getIds();
-    block = dispatch.getBlock();
-    experts = dispatch.getNumExperts();
+    size.experts = dispatch.getNumExperts();
+    size.block = dispatch.getBlock();
   } else if (auto plan = offsets.getDefiningOp<RoutePlanOp>()) {
     perCopy = plan.getWeights();
-    block = plan.getBlock();
-    experts = plan.getNumExperts();
-  } else {
-    return all;
+    size.experts = plan.getNumExperts();
+    size.block = plan.getBlock();
   }
+  // Not dense: paddedToTile found the dispatch or the plan.
+  if (dense) {
+    size = {rows, 1, 1, true};
+    size.staticCopies = getConstantIntValue(rows);
+    return size;
+  }
+  auto perCopyType = cast<RankedTensorType>(perCopy.getType());
+  if (perCopyType.hasStaticShape())
+    size.staticCopies = perCopyType.getDimSize(0) * perCopyType.getDimSize(1);
   // The IR is built one op per statement: the order of a call's arguments
   // differs between compilers.
   Value tokens = tensor::DimOp::create(b, perCopy, 0);
   Value perToken = tensor::DimOp::create(b, perCopy, 1);
-  Value copies = k.mul(tokens, perToken);
-  Value active = k.minIdx(copies, k.idx(experts));
-  Value padding = k.mul(active, k.idx(block - 1));
-  Value bound =
-      arith::CeilDivUIOp::create(b, k.add(copies, padding), tileRows);
-  return k.minIdx(bound, all);
+  size.copies = arith::MulIOp::create(b, tokens, perToken);
+  return size;
+}
+
+/// The row tiles of `tileRows` rows that can hold the plan's copies, as a
+/// host value. Each of the at most a = min(E, C) experts with rows pads
+/// them to a multiple of the block, and has ceil(padded / tileRows) tiles:
+/// at most (C + a * (max(block, tileRows) - 1)) / tileRows in all. At
+/// decode the grid covers the active experts' tiles rather than every
+/// expert's padding. Dense rows: ceil(T / tileRows).
+Value rowTiles(ImplicitLocOpBuilder &b, const PlanSize &plan,
+               int64_t tileRows) {
+  KernelBuilder k{b};
+  if (plan.dense)
+    return arith::CeilDivUIOp::create(b, plan.copies, k.idx(tileRows));
+  Value active = k.minIdx(plan.copies, k.idx(plan.experts));
+  Value padding =
+      k.mul(active, k.idx(std::max(plan.block, tileRows) - 1));
+  return arith::DivUIOp::create(b, k.add(plan.copies, padding),
+                                k.idx(tileRows));
 }
 
 /// `out` set to a combined GEMM's initial value before its launch: a fill
@@ -152,9 +179,9 @@ gpu::GPUFuncOp createKernel(ExpertMatmulOp op, TypeRange argTypes) {
 
 struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
   ExpertMatmulToKernel(MLIRContext *ctx, bool tensorCores, bool allowTF32,
-                       bool asyncCopies)
+                       bool asyncCopies, StringRef chip)
       : OpRewritePattern(ctx), tensorCores(tensorCores), allowTF32(allowTF32),
-        asyncCopies(asyncCopies) {}
+        asyncCopies(asyncCopies), chip(chip.str()) {}
 
   LogicalResult matchAndRewrite(ExpertMatmulOp op,
                                 PatternRewriter &rewriter) const override {
@@ -227,51 +254,81 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
       if (v)
         operands.push_back(v);
     operands.push_back(ops.out);
-    gpu::GPUFuncOp fn = createKernel(op, TypeRange(ValueRange(operands)));
-    // The same roles, as the kernel's arguments.
-    Block &entry = fn.getBody().front();
-    Operands args = ops;
-    args.x = entry.getArgument(0);
-    args.w = entry.getArgument(1);
-    unsigned next = 2;
-    args.offsets = ops.offsets ? entry.getArgument(next++) : nullptr;
-    args.bias = ops.bias ? entry.getArgument(next++) : nullptr;
-    args.scales = ops.scales ? entry.getArgument(next++) : nullptr;
-    args.zeroPoints = ops.zeroPoints ? entry.getArgument(next++) : nullptr;
-    args.slots = ops.slots ? entry.getArgument(next++) : nullptr;
-    args.combineSlots = ops.combineSlots ? entry.getArgument(next++) : nullptr;
-    args.combineWeights =
-        ops.combineWeights ? entry.getArgument(next++) : nullptr;
-    args.rowLimit = ops.rowLimit ? entry.getArgument(next++) : nullptr;
-    args.denseEnd = ops.denseEnd ? entry.getArgument(next++) : nullptr;
-    args.out = entry.getArguments().back();
+    // The same roles, as a kernel's arguments.
+    auto kernelOperands = [&](gpu::GPUFuncOp fn) {
+      Block &entry = fn.getBody().front();
+      Operands args = ops;
+      args.x = entry.getArgument(0);
+      args.w = entry.getArgument(1);
+      unsigned next = 2;
+      for (Value *v : {&args.offsets, &args.bias, &args.scales,
+                       &args.zeroPoints, &args.slots, &args.combineSlots,
+                       &args.combineWeights, &args.rowLimit, &args.denseEnd})
+        if (*v)
+          *v = entry.getArgument(next++);
+      args.out = entry.getArguments().back();
+      return args;
+    };
+    auto newKernel = [&] {
+      return createKernel(op, TypeRange(ValueRange(operands)));
+    };
     bool mma =
         tensorCores &&
         (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&
         wType.getElementType() == elt &&
         cast<RankedTensorType>(op.getInput().getType()).getElementType() == elt;
-    bool pipelined = mma && canPipeline(args);
-    BlockShape shape = !mma                ? buildSIMTKernel(fn, args)
-                       : pipelined
-                           ? buildPipelinedKernel(fn, args, asyncCopies)
-                                           : buildMMAKernel(fn, args);
-    // The block size is fixed: LLVM knows the thread ids' range and ptxas
-    // the thread count (.maxntid). Not for the pipelined kernel: given 128
-    // threads ptxas caps it at 168 registers (3 blocks per SM) and spills
-    // where K leaves a partial slice; unbounded it takes 186, spill-free.
-    if (!pipelined)
-      fn.setKnownBlockSizeAttr(DenseI32ArrayAttr::get(
-          getContext(), {int32_t(shape.x), int32_t(shape.y), 1}));
-
+    PlanSize plan = planSize(b, op.getOffsets(), rows, dense);
     Value one = k.idx(1);
-    Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(shape.tileN));
-    Value gridY =
-        dense ? Value(arith::CeilDivUIOp::create(b, rows, k.idx(kTileM)))
-              : rowTiles(b, op.getOffsets(), rows);
-    gpu::LaunchFuncOp::create(
-        b, fn, gpu::KernelDim3{gridX, gridY, one},
-        gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
-        /*dynamicSharedMemorySize=*/nullptr, operands);
+    auto launch = [&](gpu::GPUFuncOp fn, BlockShape shape, Value gridY) {
+      Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(shape.tileN));
+      gpu::LaunchFuncOp::create(
+          b, fn, gpu::KernelDim3{gridX, gridY, one},
+          gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
+          /*dynamicSharedMemorySize=*/nullptr, operands);
+    };
+    if (!mma || !canPipeline(ops)) {
+      gpu::GPUFuncOp fn = newKernel();
+      BlockShape shape = mma ? buildMMAKernel(fn, kernelOperands(fn))
+                             : buildSIMTKernel(fn, kernelOperands(fn));
+      // The tensor-core kernel's block size is fixed: LLVM knows the thread
+      // ids' range and ptxas the thread count (.maxntid). Not for the
+      // others: given 256 threads ptxas fits the SIMT kernel into 48
+      // registers (5 blocks per SM) and spills, unbounded it takes 53; given
+      // 128 it caps the 64-row pipelined kernel at 168 (3 blocks per SM),
+      // which spills where K leaves a partial slice, unbounded 186.
+      if (mma)
+        fn.setKnownBlockSizeAttr(DenseI32ArrayAttr::get(
+            getContext(), {int32_t(shape.x), int32_t(shape.y), 1}));
+      launch(fn, shape, rowTiles(b, plan, kTileM));
+    } else {
+      // The tile by token count: the cost model's crossover for this
+      // GEMM's shape on the target, compared with the call's copies. A
+      // static token count decides at compile time.
+      int64_t kDim = cast<MemRefType>(ops.x.getType()).getDimSize(1);
+      int64_t largeFrom = largeTileFrom(
+          plan.experts, wType.getDimSize(1), kDim,
+          elt.getIntOrFloatBitWidth() / 8, gpuModelFor(chip));
+      auto emit = [&](const GemmTile &tile, Value useIt) {
+        gpu::GPUFuncOp fn = newKernel();
+        BlockShape shape =
+            buildPipelinedKernel(fn, kernelOperands(fn), asyncCopies, tile);
+        fn->setAttr("moe.row_tile", b.getI64IntegerAttr(tile.m));
+        Value gridY = rowTiles(b, plan, tile.m);
+        if (useIt)
+          gridY = arith::SelectOp::create(b, useIt, gridY, k.idx(0));
+        launch(fn, shape, gridY);
+      };
+      if (plan.staticCopies) {
+        emit(*plan.staticCopies < largeFrom ? smallRowTile(kDim) : kLargeRowTile,
+             nullptr);
+      } else {
+        Value small = k.lt(plan.copies, k.idx(largeFrom));
+        emit(smallRowTile(kDim), small);
+        Value large = arith::XOrIOp::create(
+            b, small, arith::ConstantIntOp::create(b, 1, 1));
+        emit(kLargeRowTile, large);
+      }
+    }
     Value result = bufferization::ToTensorOp::create(b, resType.clone(accType),
                                                      ops.out, /*restrict=*/true,
                                                      /*writable=*/true);
@@ -282,6 +339,7 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
   }
 
   bool tensorCores, allowTF32, asyncCopies;
+  std::string chip;
 };
 
 struct GPUExpertMatmulPass
@@ -291,15 +349,14 @@ struct GPUExpertMatmulPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<ExpertMatmulToKernel>(&getContext(), tensorCores, allowTF32,
-                                       asyncCopies);
+                                       asyncCopies, chip);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     WalkResult result = getOperation()->walk([](ExpertMatmulOp op) {
       op->emitError() << "cannot map this grouped matmul to the GPU kernel: "
                          "its offsets must come from a moe.dispatch with "
                          "block a multiple of "
-                      << kTileM
-                      << " (decompose with moe-decompose=block=" << kTileM
-                      << "), or be [0, rows] of one expert";
+                      << kGemmRowAlign << " (decompose with moe-decompose=block="
+                      << kGemmRowAlign << "), or be [0, rows] of one expert";
       return WalkResult::interrupt();
     });
     if (result.wasInterrupted())

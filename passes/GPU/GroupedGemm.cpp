@@ -29,20 +29,43 @@ Value mlir::moe::gpu_gemm::addSharedBuffer(gpu::GPUFuncOp fn, MemRefType type) {
   return buffer;
 }
 
-Value KernelBuilder::expertOfRow(Value offsets, int64_t experts, Value r) {
-  Value one = idx(1);
-  auto count = scf::ForOp::create(
-      b, one, idx(experts + 1), one, ValueRange{idx(0)},
-      [&](OpBuilder &nb, Location loc, Value j, ValueRange iter) {
+KernelBuilder::RowTile KernelBuilder::rowTile(Operands &ops, Value tile,
+                                              int64_t rows) {
+  if (!ops.offsets) {
+    Value first = mul(tile, idx(rows));
+    ops.rowEnd = ops.rowLimit;
+    return {first, idx(0), lt(first, ops.denseEnd)};
+  }
+  // Carried over the experts: the group's start, the tiles of the groups
+  // before it, and the tile's expert, first row and group end once found.
+  Value zero = idx(0);
+  auto walk = scf::ForOp::create(
+      b, zero, idx(ops.experts), idx(1),
+      ValueRange{zero, zero, zero, zero, zero},
+      [&](OpBuilder &nb, Location loc, Value e, ValueRange it) {
         ImplicitLocOpBuilder ib(loc, nb);
         KernelBuilder k{ib};
-        Value end = k.loadOffset(offsets, j);
-        Value passed =
-            arith::CmpIOp::create(ib, arith::CmpIPredicate::ule, end, r);
-        Value inc = arith::SelectOp::create(ib, passed, k.idx(1), k.idx(0));
-        scf::YieldOp::create(ib, k.add(iter[0], inc));
+        Value start = it[0], before = it[1];
+        Value end = k.loadOffset(ops.offsets, k.add(e, k.idx(1)));
+        Value tiles = arith::CeilDivUIOp::create(
+            ib, arith::SubIOp::create(ib, end, start), k.idx(rows));
+        Value after = k.add(before, tiles);
+        Value here = arith::AndIOp::create(
+            ib,
+            arith::CmpIOp::create(ib, arith::CmpIPredicate::uge, tile, before),
+            k.lt(tile, after));
+        Value first = k.add(
+            start,
+            k.mul(arith::SubIOp::create(ib, tile, before), k.idx(rows)));
+        auto pick = [&](Value now, Value was) {
+          return arith::SelectOp::create(ib, here, now, was).getResult();
+        };
+        scf::YieldOp::create(ib, ValueRange{end, after, pick(e, it[2]),
+                                            pick(first, it[3]),
+                                            pick(end, it[4])});
       });
-  return count.getResult(0);
+  ops.rowEnd = walk.getResult(4);
+  return {walk.getResult(3), walk.getResult(2), lt(tile, walk.getResult(1))};
 }
 
 void KernelBuilder::storeIfInColumns(Value out, Value v, Value row, Value col,
@@ -86,13 +109,21 @@ Value KernelBuilder::loadWeightF32(const Operands &ops, Value e, Value n,
   return arith::MulFOp::create(b, w, scale);
 }
 
-/// `n` as the column bound, or 0 (nothing stored) for a row past the dense
-/// row count.
+/// `n` as the column bound, or 0 (nothing stored) for a row that is not the
+/// tile's expert's.
 static Value boundForRow(KernelBuilder &k, const Operands &ops, Value row,
                          Value n) {
-  if (!ops.rowLimit)
+  if (!ops.rowEnd)
     return n;
-  return arith::SelectOp::create(k.b, k.lt(row, ops.rowLimit), n, k.idx(0));
+  return arith::SelectOp::create(k.b, k.lt(row, ops.rowEnd), n, k.idx(0));
+}
+
+/// `row`, or an earlier row of the tile when it is past the tile's rows
+/// (which may be past the row buffers' end).
+static Value rowInBounds(KernelBuilder &k, const Operands &ops, Value row) {
+  if (!ops.rowEnd)
+    return row;
+  return k.minIdx(row, arith::SubIOp::create(k.b, ops.rowEnd, k.idx(1)));
 }
 
 void KernelBuilder::storeOut(const Operands &ops, Value v, Value row, Value col,
@@ -104,11 +135,12 @@ void KernelBuilder::storeOut(const Operands &ops, Value v, Value row, Value col,
     return storeIfInColumns(ops.out, fromF32(v, elt), row, col,
                             boundForRow(*this, ops, row, n));
   // Padding rows (slot -1) belong to no token.
-  Value slot = memref::LoadOp::create(b, ops.combineSlots, ValueRange{row});
+  Value slot = memref::LoadOp::create(b, ops.combineSlots,
+                                      ValueRange{rowInBounds(*this, ops, row)});
   Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
   Value valid = arith::AndIOp::create(
       b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero32),
-      lt(col, n));
+      lt(col, boundForRow(*this, ops, row, n)));
   auto guard = scf::IfOp::create(b, valid, false);
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPointToStart(&guard.getThenRegion().front());
@@ -136,31 +168,20 @@ void KernelBuilder::storePair(const Operands &ops, Value gate, Value up,
   storeOut(ops, h, row, half, arith::DivUIOp::create(b, n, idx(2)));
 }
 
-void KernelBuilder::storeZero(const Operands &ops, Value zero, Value row,
-                              Value col, Value n) {
-  // A combined output has no padding rows: they add nothing.
-  if (ops.combineSlots)
-    return;
-  n = boundForRow(*this, ops, row, n);
-  if (!ops.pairedEpilogue())
-    return storeIfInColumns(ops.out, zero, row, col, n);
-  storeIfInColumns(ops.out, zero, row, arith::DivUIOp::create(b, col, idx(2)),
-                   arith::DivUIOp::create(b, n, idx(2)));
-}
-
 std::pair<Value, Value> KernelBuilder::inputRow(const Operands &ops,
                                                 Value r) {
-  if (ops.rowLimit) {
-    // Rows past the dense row count read as zeros (row 0 stands in).
-    Value valid = lt(r, ops.rowLimit);
-    return {arith::SelectOp::create(b, valid, r, idx(0)), valid};
-  }
+  // Rows that are not the tile's expert's read as zeros (an earlier row
+  // stands in).
+  Value inTile = ops.rowEnd ? lt(r, ops.rowEnd) : Value();
+  r = rowInBounds(*this, ops, r);
   if (!ops.slots)
-    return {r, Value()};
+    return {r, inTile};
   Value slot = memref::LoadOp::create(b, ops.slots, ValueRange{r});
   Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
   Value valid =
       arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero32);
+  if (inTile)
+    valid = arith::AndIOp::create(b, valid, inTile);
   Value safe = arith::SelectOp::create(b, valid, slot, zero32);
   Value token = arith::DivUIOp::create(
       b, arith::IndexCastOp::create(b, b.getIndexType(), safe),

@@ -1,19 +1,21 @@
 //===- GroupedGemm.h - kernel bodies of the grouped expert GEMM -*- C++ -*-===//
 //
-// Both kernels compute, per block, one kTileM x kTileN tile of
+// Every kernel computes, per block, one row tile x kTileN (or its
+// configuration's) columns of
 //   out[r, n] = sum_c x[r, c] * w[e, n, c] (+ bias[e, n])
-// where e is the expert owning the tile's rows (row groups are padded to
-// kTileM by the dispatch). Rows past offsets[E] are unspecified: the
-// tensor-core kernels skip their tiles, the SIMT kernel writes zeros there
-// (without that branch LLVM schedules its unrolled K loop into 255
-// registers and spills; with it 32 suffice). They differ in how a block's
-// threads share the tile.
+// where e is the expert owning the tile's rows. Row groups are padded to
+// kGemmRowAlign (16) rows; a block finds its tile by walking the experts'
+// groups (rowTile): tiles start at a group's start, and a tile's rows past
+// its group's end belong to the next expert, so they are neither read nor
+// written. Rows past offsets[E] are unspecified. The kernels differ in how
+// a block's threads share the tile.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MOE_PASSES_GPU_GROUPEDGEMM_H
 #define MOE_PASSES_GPU_GROUPEDGEMM_H
 
+#include "Utils/GemmTiles.h"
 #include "moe/Dialect/MoE.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -24,7 +26,7 @@
 
 namespace mlir::moe::gpu_gemm {
 
-/// Rows of a block's tile: the dispatch pads row groups to this.
+/// Rows of a block's tile in the scalar-staged kernels (SIMT, MMA).
 constexpr int64_t kTileM = 64;
 /// Columns of a block's tile.
 constexpr int64_t kTileN = 64;
@@ -51,6 +53,10 @@ struct Operands {
   Value rowLimit;
   /// Dense rows: offsets[1] (index), the end of the one expert's rows.
   Value denseEnd;
+  /// Set by the kernel body (KernelBuilder::rowTile): rows at or past it
+  /// are not the tile's expert's (the next group, or past the dense row
+  /// count): read as zeros, never written.
+  Value rowEnd;
   int64_t experts;
   int64_t bits = 0, block = 0; // weight quantization (moe.expert_matmul)
   /// Activation applied before the store (moe.expert_matmul's epilogue),
@@ -118,18 +124,15 @@ struct KernelBuilder {
     Value v = memref::LoadOp::create(b, offsets, i);
     return arith::IndexCastOp::create(b, b.getIndexType(), v);
   }
-  /// The expert owning row `r` (< offsets[E]): the number of group ends at
-  /// or before it.
-  Value expertOfRow(Value offsets, int64_t experts, Value r);
-  /// The rows of all groups (offsets[E]; dense rows: their end) and the
-  /// expert owning row `r` below it (dense rows: the one expert).
-  Value totalRows(const Operands &ops) {
-    return ops.offsets ? loadOffset(ops.offsets, idx(ops.experts))
-                       : ops.denseEnd;
-  }
-  Value expertOf(const Operands &ops, Value r) {
-    return ops.offsets ? expertOfRow(ops.offsets, ops.experts, r) : idx(0);
-  }
+  /// Row tile number `tile` of `rows` rows: each expert's group is cut
+  /// into ceil(group rows / rows) tiles, in expert order (dense rows: tile
+  /// i starts at row i * rows). Sets `ops.rowEnd`.
+  struct RowTile {
+    Value first;  // the tile's first row
+    Value expert; // its expert (index)
+    Value active; // whether the tile exists (false: past the last group)
+  };
+  RowTile rowTile(Operands &ops, Value tile, int64_t rows);
   /// w[e, n, k] as f32: converted, or dequantized from its byte,
   /// (q - 2^(bits - 1)) * scale, for quantized weights.
   Value loadWeightF32(const Operands &ops, Value e, Value n, Value k);
@@ -151,10 +154,6 @@ struct KernelBuilder {
   /// ungated epilogue, rounded to the output's type and stored when col < n.
   void storeUnpaired(const Operands &ops, Value v, Value row, Value col,
                      Value n);
-  /// Zero at GEMM column `col` of a padding row (every activation maps 0 to
-  /// 0, so this is the epilogue's output too).
-  void storeZero(const Operands &ops, Value zero, Value row, Value col,
-                 Value n);
   /// A (gate, up) pair of accumulators of GEMM columns (col, col + 1), col
   /// even, through the gated epilogue, stored at out[row, col / 2].
   void storePair(const Operands &ops, Value gate, Value up, Value row,
@@ -175,11 +174,11 @@ BlockShape buildMMAKernel(gpu::GPUFuncOp fn, const Operands &ops);
 bool canPipeline(const Operands &ops);
 
 /// f16/bf16 on tensor cores with cp.async multi-stage staging and ldmatrix
-/// fragments (sm_80+): 4 warps on a 64 x 128 tile, each 32 x 64. Without
-/// `asyncCopies` every slice is staged by scalar loads, as for misaligned
-/// operands.
+/// fragments (sm_80+), tiles as `tile` configures them (smallRowTile,
+/// kLargeRowTile). Without `asyncCopies` every slice is staged by scalar
+/// loads, as for misaligned operands.
 BlockShape buildPipelinedKernel(gpu::GPUFuncOp fn, const Operands &ops,
-                                bool asyncCopies);
+                                bool asyncCopies, const GemmTile &tile);
 
 } // namespace mlir::moe::gpu_gemm
 

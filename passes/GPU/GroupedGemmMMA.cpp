@@ -67,7 +67,8 @@ struct MMABuilder : KernelBuilder {
 } // namespace
 
 BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
-                                               const Operands &ops) {
+                                               const Operands &in) {
+  Operands ops = in;
   MLIRContext *ctx = fn.getContext();
   ImplicitLocOpBuilder b(fn.getLoc(), ctx);
   Block &body = fn.getBody().front();
@@ -93,16 +94,17 @@ BlockShape mlir::moe::gpu_gemm::buildMMAKernel(gpu::GPUFuncOp fn,
   Value t = arith::RemUIOp::create(b, lane, k.idx(4));
   Value wm = arith::DivUIOp::create(b, warp, k.idx(2));
   Value wn = arith::RemUIOp::create(b, warp, k.idx(2));
-  Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), k.idx(kTileM));
   Value n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), k.idx(kTileN));
-  Value total = k.totalRows(ops);
+  KernelBuilder::RowTile tile =
+      k.rowTile(ops, gpu::BlockIdOp::create(b, gpu::Dimension::y), kTileM);
+  Value r0 = tile.first;
   Value zeroElt = arith::ConstantOp::create(b, b.getZeroAttr(elt));
 
   // Tiles past the last group have nothing to compute (their rows are
   // unspecified).
-  auto active = scf::IfOp::create(b, k.lt(r0, total), false);
+  auto active = scf::IfOp::create(b, tile.active, false);
   b.setInsertionPointToStart(&active.getThenRegion().front());
-  Value expert = k.expertOf(ops, r0);
+  Value expert = tile.expert;
   Value kLast = arith::SubIOp::create(b, kDim, one);
   Value nLast = arith::SubIOp::create(b, n, one);
   SmallVector<Value> accInit(kWarpTiles * kAccPerTile, k.f32(0.0));

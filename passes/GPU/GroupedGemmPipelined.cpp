@@ -15,9 +15,13 @@
 // * Warp fragments come from `ldmatrix.x4`: a slice row is padded from BK
 //   to BK + 8 elements (80 bytes), so the 8 rows one ldmatrix phase reads
 //   start in 8 different 16-byte bank groups: no bank conflicts.
-// * Warp (wm, wn) of the 2 x 2 warps owns a 32 x 64 quarter of the
-//   64 x 128 block tile: 2 x 8 m16n8k16 tiles, 6 ldmatrix per 16 mma. A
-//   warp whose 32 rows are all padding skips its fragments and MMAs.
+// * Warp (wm, wn) owns a warpM x warpN part of the block tile (GemmTile):
+//   for 64 x 128 tiles, 2 x 2 warps of 32 x 64 (2 x 8 m16n8k16 tiles, 6
+//   ldmatrix per 16 mma); for 16 x 128 tiles (few rows per expert), 1 x 2
+//   warps of 16 x 64. A warp whose rows are all padding skips its
+//   fragments and MMAs.
+// * A block's rows are a row tile of one expert's group (rowTile): rows
+//   past the group's end are zero-filled like padding and not written.
 // * Blocks take their tiles in groups of row tiles, columns within a
 //   group, so that blocks in flight share weight slices through L2.
 //
@@ -37,6 +41,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
+using namespace mlir::moe;
 using namespace mlir::moe::gpu_gemm;
 
 namespace {
@@ -45,21 +50,20 @@ constexpr int64_t kChunk = 8; // elements per 16-byte copy
 /// rows of K = 7168 f16 are 14.7 MB, well inside an H100's 50 MB L2.
 constexpr int64_t kRowGroup = 16;
 
-struct Config {
-  int64_t tileM, tileN, tileK, stages, warpsM, warpsN;
-  int64_t pitch() const { return tileK + kChunk; }
-  int64_t threads() const { return 32 * warpsM * warpsN; }
-  int64_t warpM() const { return tileM / warpsM; }
-  int64_t warpN() const { return tileN / warpsN; }
+/// A tile configuration with what the kernel derives from it.
+struct Config : mlir::moe::GemmTile {
+  int64_t tileM() const { return m; }
+  int64_t tileN() const { return n; }
+  int64_t tileK() const { return k; }
+  int64_t pitch() const { return k + kChunk; }
   int64_t fragsM() const { return warpM() / 16; }
   int64_t fragsN() const { return warpN() / 8; }
 };
-constexpr Config kConfig = {64, 128, 32, 3, 2, 2};
 
 /// The kernel's builder: the operands, the block's coordinates and the
 /// per-thread values the loops share.
 struct PipelinedBuilder : KernelBuilder {
-  const Operands &ops;
+  Operands &ops;
   Config cfg;
   Type elt;
   Value sA, sB, tid, r0, n0, n, kDim, expert, aligned;
@@ -104,17 +108,18 @@ struct PipelinedBuilder : KernelBuilder {
 
   /// Whether rows from `first` on (in one tile) hold any data: a group's
   /// copies come before its padding, so the first row tells (slots of -1
-  /// are padding; dense rows end at the row count). True when unknown.
+  /// are padding; the tile's rows end at its group's end or the dense row
+  /// count).
   Value hasRows(Value first) {
+    Value inTile = lt(first, ops.rowEnd);
     Value slots = ops.slots ? ops.slots : ops.combineSlots;
-    if (slots) {
-      Value slot = memref::LoadOp::create(b, slots, ValueRange{first});
-      Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
-      return arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero32);
-    }
-    if (ops.rowLimit)
-      return lt(first, ops.rowLimit);
-    return arith::ConstantIntOp::create(b, 1, 1);
+    if (!slots)
+      return inTile;
+    Value safe = minIdx(first, arith::SubIOp::create(b, ops.rowEnd, idx(1)));
+    Value slot = memref::LoadOp::create(b, slots, ValueRange{safe});
+    Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
+    return andI(inTile, arith::CmpIOp::create(b, arith::CmpIPredicate::sge,
+                                              slot, zero32));
   }
 
   /// One operand row's copy plan: its source row, the columns of its
@@ -125,12 +130,13 @@ struct PipelinedBuilder : KernelBuilder {
 
   /// The chunks this thread copies for a BM x BK (A) or BN x BK (B) slice.
   SmallVector<RowCopy> plan(bool isA) {
-    int64_t rows = isA ? cfg.tileM : cfg.tileN;
-    int64_t chunksPerRow = cfg.tileK / kChunk;
+    int64_t rows = isA ? cfg.tileM() : cfg.tileN();
+    int64_t chunksPerRow = cfg.tileK() / kChunk;
     SmallVector<RowCopy> copies;
     // Thread tid copies chunk tid % chunksPerRow of rows tid / chunksPerRow
     // + i * rowsPerPass: its destinations differ by constants.
     int64_t rowsPerPass = cfg.threads() / chunksPerRow;
+    assert(rows % rowsPerPass == 0 && "a tile's rows take whole passes");
     Value firstRow = div(tid, chunksPerRow);
     Value col = mul(rem(tid, chunksPerRow), idx(kChunk));
     for (int64_t i = 0; i < rows / rowsPerPass; ++i) {
@@ -178,7 +184,7 @@ struct PipelinedBuilder : KernelBuilder {
 
   /// Whether the last K slice is partial (K is static: canPipeline).
   bool kTail() const {
-    return cast<MemRefType>(ops.x.getType()).getDimSize(1) % cfg.tileK != 0;
+    return cast<MemRefType>(ops.x.getType()).getDimSize(1) % cfg.tileK() != 0;
   }
 
   void asyncCopies(ArrayRef<RowCopy> copies, bool isA, Value k0, Value slot) {
@@ -251,10 +257,12 @@ bool mlir::moe::gpu_gemm::canPipeline(const Operands &ops) {
 }
 
 BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
-                                                     const Operands &ops,
-                                                     bool asyncCopies) {
+                                                     const Operands &in,
+                                                     bool asyncCopies,
+                                                     const GemmTile &tile) {
+  Operands ops = in;
   MLIRContext *ctx = fn.getContext();
-  const Config cfg = kConfig;
+  const Config cfg{tile};
   ImplicitLocOpBuilder b(fn.getLoc(), ctx);
   Block &body = fn.getBody().front();
   b.setInsertionPointToStart(&body);
@@ -266,8 +274,8 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     return MemRefType::get({cfg.stages, rows, cfg.pitch()}, elt,
                            MemRefLayoutAttrInterface(), workgroup);
   };
-  k.sA = addSharedBuffer(fn, ring(cfg.tileM));
-  k.sB = addSharedBuffer(fn, ring(cfg.tileN));
+  k.sA = addSharedBuffer(fn, ring(cfg.tileM()));
+  k.sB = addSharedBuffer(fn, ring(cfg.tileN()));
   k.n = memref::DimOp::create(b, ops.w, 1);
   k.kDim = memref::DimOp::create(b, ops.x, 1);
   k.zeroElt = arith::ConstantOp::create(b, b.getZeroAttr(elt));
@@ -297,16 +305,16 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
                               k.idx(kRowGroup));
   Value inGroup = arith::RemUIOp::create(b, linear, perGroup);
   Value tileRow = k.add(firstTile, arith::RemUIOp::create(b, inGroup, groupTiles));
-  k.r0 = k.mul(tileRow, k.idx(cfg.tileM));
+  KernelBuilder::RowTile rowTile = k.rowTile(ops, tileRow, cfg.tileM());
+  k.r0 = rowTile.first;
   Value tileCol = arith::DivUIOp::create(b, inGroup, groupTiles);
-  k.n0 = k.mul(tileCol, k.idx(cfg.tileN));
-  Value total = k.totalRows(ops);
+  k.n0 = k.mul(tileCol, k.idx(cfg.tileN()));
 
   // Tiles past the last group have nothing to compute (their rows are
   // unspecified).
-  auto active = scf::IfOp::create(b, k.lt(k.r0, total), false);
+  auto active = scf::IfOp::create(b, rowTile.active, false);
   b.setInsertionPointToStart(&active.getThenRegion().front());
-  k.expert = k.expertOf(ops, k.r0);
+  k.expert = rowTile.expert;
   if (asyncCopies) {
     Value xOk = k.copyable(ops.x);
     Value wOk = k.copyable(ops.w);
@@ -318,7 +326,7 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
   k.wRows = unitInnerStride(b, ops.w);
   SmallVector<PipelinedBuilder::RowCopy> aCopies = k.plan(/*isA=*/true);
   SmallVector<PipelinedBuilder::RowCopy> bCopies = k.plan(/*isA=*/false);
-  Value numK = arith::CeilDivUIOp::create(b, k.kDim, k.idx(cfg.tileK));
+  Value numK = arith::CeilDivUIOp::create(b, k.kDim, k.idx(cfg.tileK()));
 
   // Prologue: slices 0 .. stages - 2, one commit group each (empty past K,
   // so that group counts stay in step with slices).
@@ -327,7 +335,7 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&inK.getThenRegion().front());
-      k.stage(aCopies, bCopies, k.idx(s * cfg.tileK), k.idx(s));
+      k.stage(aCopies, bCopies, k.idx(s * cfg.tileK()), k.idx(s));
     }
     NVVM::CpAsyncCommitGroupOp::create(b);
   }
@@ -373,7 +381,7 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&inK.getThenRegion().front());
-      k.stage(aCopies, bCopies, k.mul(ahead, k.idx(cfg.tileK)), fillSlot);
+      k.stage(aCopies, bCopies, k.mul(ahead, k.idx(cfg.tileK())), fillSlot);
     }
     NVVM::CpAsyncCommitGroupOp::create(b);
 
@@ -387,7 +395,7 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
       b.setInsertionPointToStart(&compute.getElseRegion().front());
       scf::YieldOp::create(b, acc);
       b.setInsertionPointToStart(&compute.getThenRegion().front());
-      for (int64_t k16 = 0; k16 < cfg.tileK; k16 += 16) {
+      for (int64_t k16 = 0; k16 < cfg.tileK(); k16 += 16) {
         SmallVector<Value> aFrags, bFrags;
         for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
           aFrags.push_back(nvgpu::LdMatrixOp::create(
@@ -478,5 +486,5 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     }
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);
-  return {cfg.threads(), 1, cfg.tileN};
+  return {cfg.threads(), 1, cfg.tileN()};
 }

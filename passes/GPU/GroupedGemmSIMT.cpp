@@ -11,6 +11,7 @@
 
 #include "GPU/GroupedGemm.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
@@ -24,7 +25,8 @@ constexpr int64_t kPerThreadN = kTileN / kThreads;
 } // namespace
 
 BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
-                                                const Operands &ops) {
+                                                const Operands &in) {
+  Operands ops = in;
   MLIRContext *ctx = fn.getContext();
   ImplicitLocOpBuilder b(fn.getLoc(), ctx);
   KernelBuilder k{b};
@@ -46,9 +48,10 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
   Value kDim = memref::DimOp::create(b, x, 1);
   Value tx = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value ty = gpu::ThreadIdOp::create(b, gpu::Dimension::y);
-  Value r0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), k.idx(kTileM));
   Value n0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), k.idx(kTileN));
-  Value total = k.totalRows(ops);
+  KernelBuilder::RowTile tile =
+      k.rowTile(ops, gpu::BlockIdOp::create(b, gpu::Dimension::y), kTileM);
+  Value r0 = tile.first;
   // Output positions of this thread: rows ty + T*i, columns tx + T*j
   // (consecutive threads write consecutive columns).
   auto rowOf = [&](int64_t i) {
@@ -57,17 +60,12 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
   auto colOf = [&](int64_t j) {
     return k.add(n0, k.add(tx, k.idx(kThreads * j)));
   };
-  auto active = scf::IfOp::create(b, k.lt(r0, total), true);
-  // Padding tiles past the last group are zero rows.
-  b.setInsertionPointToStart(&active.getElseRegion().front());
-  Value zero = arith::ConstantOp::create(b, b.getZeroAttr(elt));
-  for (int64_t i = 0; i < kPerThreadM; ++i)
-    for (int64_t j = 0; j < kPerThreadN; ++j)
-      k.storeZero(ops, zero, rowOf(i), colOf(j), n);
-
+  // Tiles past the last group have nothing to compute (their rows are
+  // unspecified).
+  auto active = scf::IfOp::create(b, tile.active, false);
   b.setInsertionPointToStart(&active.getThenRegion().front());
   Value zeroIdx = k.idx(0);
-  Value expert = k.expertOf(ops, r0);
+  Value expert = tile.expert;
 
   Value tid = k.add(k.mul(ty, threads), tx);
   Value kLast = arith::SubIOp::create(b, kDim, one);
@@ -120,6 +118,16 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
         gpu::BarrierOp::create(ib);
         scf::YieldOp::create(ib, inner.getResults());
       });
+
+  // Kept a loop: unrolled, its straight-line FMAs (pure, used only by the
+  // guarded stores) sink below the last slice, and every slice's operands
+  // stay live until then (255 registers and spills).
+  auto noUnroll = LLVM::LoopUnrollAttr::get(ctx, b.getBoolAttr(true), {}, {},
+                                            {}, {}, {}, {});
+  kLoop->setAttr("llvm.loop_annotation",
+                 LLVM::LoopAnnotationAttr::get(ctx, {}, {}, {}, noUnroll, {},
+                                               {}, {}, {}, {}, {}, {}, {}, {},
+                                               {}, {}));
 
   // An interleaved (gate, up) pair is split over the neighbouring threads
   // tx (even: gate) and tx + 1 (up), lanes of one warp: the up value

@@ -14,27 +14,36 @@ include "mlir/Pass/PassBase.td"
 def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
   let summary = "Lower moe.expert_matmul to one grouped-GEMM GPU kernel";
   let description = [{
-    Replaces every `moe.expert_matmul` whose row groups are padded to the
-    kernel's row tile (its `offsets` come from a `moe.dispatch` whose `block`
-    is a multiple of 64) with one `gpu.launch_func` of a kernel (a
-    `gpu.func` in the `@moe_kernels` GPU module) over all experts' rows:
-    a grid of `ceil(N / tile columns)` x `R / 64` blocks, each computing a
-    64-row output tile. A block finds the expert of its 64-row tile from
-    `offsets` (tiles at or past `offsets[E]` write zeros and stop) and
-    stages slices of the rows and of the expert's weight rows in workgroup
-    memory:
+    Replaces every `moe.expert_matmul` whose row groups are padded to 16
+    rows (its `offsets` come from a `moe.dispatch` or `moe.route_plan` whose
+    `block` is a multiple of 16) with a `gpu.launch_func` of a kernel (a
+    `gpu.func` in the `@moe_kernels` GPU module) over all experts' rows. Each
+    expert's group is cut into row tiles; a block walks the offsets to find
+    its tile's expert and first row (tiles past the last group stop at
+    once; a tile's rows past its group's end are read as zeros and not
+    written). The grid is `ceil(N / tile columns)` x a bound of the tiles
+    computed on the host from the token count (`(T k + min(E, T k) (rows -
+    1)) / rows`), and each block stages slices of the rows and of the
+    expert's weight rows in workgroup memory:
 
     * f16/bf16 with K a multiple of 8 (with `tensor-cores`, the default):
-      64 x 128 tiles, 4 warps of 32 x 64 (2 x 8 `mma.sync.m16n8k16` tiles
-      accumulating in f32 registers, sm_80 and newer). Slices of 32 columns
-      of K go through a ring of 3 in workgroup memory, filled two ahead by
+      two kernels, one with 16 x 128 tiles of 2 warps (16 x 64 each) for
+      few rows per expert, one with 64 x 128 tiles of 4 warps (32 x 64
+      each), both `mma.sync.m16n8k16` accumulating in f32 registers (sm_80
+      and newer). Both are launched; the host gives the one a cost model of
+      the `chip` (Utils/GemmTiles.h: issue slots, tensor-core rate, L2 and
+      HBM traffic of each tile, SMs filled) does not pick for this call's
+      token copies an empty grid, which the runtime skips; a static token
+      count picks at compile time. The kernels carry `moe.row_tile`.
+      Slices of 32 columns of K go through a ring of 4 (16-row tiles) or 3
+      in workgroup memory, filled ahead by
       16-byte `cp.async` copies (`nvgpu.device_async_copy`, zero-filled
       where rows or columns are outside the operands) and read with
       `ldmatrix.x4` (`nvgpu.ldmatrix`); rows are padded to 40 elements so
       the reads are free of bank conflicts. Operands whose strides or base
       are not 16-byte aligned at run time are staged by scalar loads;
     * other f16/bf16 (K not a multiple of 8):
-      64 x 64 tiles, 4 warps, each a 32 x 32 quarter as 2 x 4
+      64 x 64 tiles (64-row tiles for all kernels below), 4 warps, each a 32 x 32 quarter as 2 x 4
       `mma.sync.m16n8k16` tiles, operands staged by scalar loads;
     * f32 with `allow-tf32`: the same on tf32 tensor cores
       (`mma.sync.m16n8k8.tf32`, about 10 mantissa bits per product);
@@ -45,8 +54,8 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
 
     A one-expert matmul over dense rows (offsets `tensor.from_elements 0,
     T`, as moe-decompose writes shared experts) needs no padding: the grid
-    has `ceil(T / 64)` row tiles and the kernel, given T, reads rows past it
-    as zeros and does not write them.
+    has `ceil(T / rows)` row tiles and the kernel, given T, reads rows past
+    it as zeros and does not write them.
 
     The op's tensors cross into the kernel as buffers
     (`bufferization.to_buffer`), and the result is a fresh buffer returned
@@ -74,6 +83,9 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
     Option<"asyncCopies", "async-copies", "bool", /*default=*/"true",
            "Stage aligned 16-bit operands with cp.async (off: scalar loads "
            "always, the path misaligned operands take)">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target GPU (sm_80, sm_90, ...) whose cost model picks the row "
+           "tile by token count">,
   ];
 }
 

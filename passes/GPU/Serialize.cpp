@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/GPU/IR/CompilationInterfaces.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -156,6 +157,16 @@ struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
     if (!chip.starts_with("sm_"))
       return m.emitError() << "unsupported NVVM chip '" << chip << "'";
 
+    // Loop latches keep scf.for's `llvm.loop_annotation` (a kernel's
+    // unrolling choice) as a discardable attribute through the conversion
+    // to LLVM, where the translation reads only the branch's own property.
+    m.walk([](LLVM::BrOp br) {
+      if (auto loop = br->getAttrOfType<LLVM::LoopAnnotationAttr>(
+              "llvm.loop_annotation")) {
+        br.setLoopAnnotationAttr(loop);
+        br->removeAttr("llvm.loop_annotation");
+      }
+    });
     // PTX from the target's own serializer (it links libdevice from the
     // toolkit for math functions).
     SymbolTable *table = nullptr;

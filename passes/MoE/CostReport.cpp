@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Utils/GemmTiles.h"
 #include "moe/Dialect/MoE.h"
 #include "moe/Dialect/ONNX.h"
 #include "moe/Passes/MoE.h"
@@ -37,6 +38,7 @@ namespace {
 
 struct Device {
   const char *name;
+  const char *chip; // GPUs: the chip the kernels are generated for
   double tensorFlops; // f16/bf16 GEMMs (tensor cores on GPUs)
   double flops;       // everything else (f32 FMA)
   double bandwidth;   // bytes/s
@@ -48,14 +50,15 @@ struct Device {
 std::optional<Device> lookupDevice(StringRef name, double cpuGflops,
                                    double cpuGbps) {
   if (name == "h100")
-    return Device{"H100 SXM", 989e12, 67e12, 3.35e12, 450e9, true};
+    return Device{"H100 SXM", "sm_90", 989e12, 67e12, 3.35e12, 450e9, true};
   if (name == "h200")
-    return Device{"H200 SXM", 989e12, 67e12, 4.8e12, 450e9, true};
+    return Device{"H200 SXM", "sm_90", 989e12, 67e12, 4.8e12, 450e9, true};
   if (name == "a100")
-    return Device{"A100 SXM 80GB", 312e12, 19.5e12, 2.04e12, 300e9, true};
+    return Device{"A100 SXM 80GB", "sm_80", 312e12, 19.5e12,
+                  2.04e12,         300e9,   true};
   if (name == "cpu")
-    return Device{"host CPU",    cpuGflops * 1e9, cpuGflops * 1e9,
-                  cpuGbps * 1e9, cpuGbps * 1e9,   false};
+    return Device{"host CPU",    "",          cpuGflops * 1e9, cpuGflops * 1e9,
+                  cpuGbps * 1e9, cpuGbps * 1e9, false};
   return std::nullopt;
 }
 
@@ -289,36 +292,45 @@ void Costing::expertMatmul(ExpertMatmulOp op) {
 
 void Costing::estimateGPUKernel(ExpertMatmulOp op, Kernel &k, double copies,
                                 double active, double perExpert) const {
-  // The kernel moe-gpu-expert-matmul picks (GPU/ExpertMatmul.cpp): 64-row
-  // tiles; the pipelined tensor-core kernel for 16-bit operands with K a
-  // multiple of 8 (64 x 128, K slices of 32, 3 stages), where warps whose
-  // 32 rows are all padding skip their MMAs.
+  // The kernel moe-gpu-expert-matmul generates (GPU/ExpertMatmul.cpp): for
+  // 16-bit operands with K a multiple of 8, the pipelined kernels, one of
+  // whose row tiles the host picks by token copies (Utils/GemmTiles.h, the
+  // same model); otherwise 64-row tiles.
   auto w = cast<ShapedType>(op.getWeight().getType());
   Type elt = getElementTypeOrSelf(op.getInput().getType());
   int64_t kStatic = cast<ShapedType>(op.getInput().getType()).getDimSize(1);
   bool mma = k.tensorCores && getElementTypeOrSelf(w) == elt;
   bool pipelined =
       mma && !ShapedType::isDynamic(kStatic) && kStatic % 8 == 0;
-  double tileN = pipelined ? 128 : 64, tileK = mma ? 32 : 16;
-  k.tile = pipelined ? "64x128x32 cp.async x3"
-           : mma     ? "64x64x32 mma"
-                     : "64x64x16 fma";
   double n = w.getDimSize(1), kk = dim(op.getInput(), 1);
+  if (pipelined) {
+    GpuModel gpu = gpuModelFor(device.chip);
+    gpu.hbmBytesPerS = device.bandwidth;
+    double bytesPerElt = eltBytes(elt);
+    int64_t largeFrom = largeTileFrom(static_cast<double>(w.getDimSize(0)), n,
+                                      kk, bytesPerElt, gpu);
+    GemmTile tile = copies < static_cast<double>(largeFrom)
+                        ? smallRowTile(kStatic)
+                        : kLargeRowTile;
+    k.tile = tile.describe();
+    if (largeFrom < (int64_t(1) << 40))
+      k.tile += " (16 rows below " + std::to_string(largeFrom) + " copies)";
+    k.estimate = estimateTile(tile,
+                              {copies, active, n, kk, bytesPerElt,
+                               k.read + k.written},
+                              gpu)
+                     .seconds;
+    return;
+  }
+  double tileN = 64, tileK = mma ? 32 : 16;
+  k.tile = mma ? "64x64x32 mma" : "64x64x16 fma";
   double perExpertRows = active > 0 ? copies / active : 0;
   double tiles = std::ceil(perExpertRows / 64);
-  double last = perExpertRows - std::floor(perExpertRows / 64) * 64;
-  double rowsDone = std::floor(perExpertRows / 64) * 64 +
-                    (last > 0 ? (pipelined ? std::ceil(last / 32) * 32 : 64)
-                              : 0);
-  double flops = 2 * active * rowsDone * std::ceil(n / tileN) * tileN *
+  double flops = 2 * active * tiles * 64 * std::ceil(n / tileN) * tileN *
                  std::ceil(kk / tileK) * tileK;
-  // The pipelined kernel walks row tiles in groups of 16 (its block
-  // order), whose blocks share weight slices through L2: the weights
-  // stream once per group of an expert's tiles; the other kernels, once
-  // per row tile.
-  double streams = pipelined ? std::ceil(tiles / 16) : tiles;
+  // Weights stream once per row tile.
   double bytes =
-      k.read + k.written + active * std::max(0.0, streams - 1) * perExpert;
+      k.read + k.written + active * std::max(0.0, tiles - 1) * perExpert;
   double peak = k.tensorCores ? device.tensorFlops : device.flops;
   k.estimate = std::max(flops / peak, bytes / device.bandwidth);
 }
@@ -468,7 +480,7 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
                       "moe-cost-report: tokens must be positive");
       return signalPassFailure();
     }
-    int64_t rowBlock = block > 0 ? block : (dev->gpu ? 64 : 1);
+    int64_t rowBlock = block > 0 ? block : (dev->gpu ? kGemmRowAlign : 1);
     llvm::raw_ostream &os = llvm::outs();
     os << "moe cost report: " << dev->name << " (";
     if (dev->gpu)

@@ -11,58 +11,71 @@
 // TF32: nvvm.convert.float.to.tf32 %{{.*}} {rnd = #nvvm.fp_rnd_mode<rna>}
 // TF32-COUNT-32: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 
-// One launch over all experts: ceil(N / 64) x (at most R / 64) blocks of
-// 16 x 16 threads; operands cross as buffers, the result is a fresh buffer.
-// The grid's rows stop at the tiles the C = T * k token copies can fill:
-// C + min(E, C) * 63 rows (each active expert pads less than a tile), so at
-// decode the grid covers the active experts, not every expert's padding.
+// One launch over all experts: ceil(N / 64) x (a bound of the row tiles)
+// blocks of 16 x 16 threads; operands cross as buffers, the result is a
+// fresh buffer. Each of the at most min(E, C) experts with rows among the
+// C = T * k token copies has ceil(its padded rows / 64) tiles: at most
+// (C + min(E, C) * 63) / 64 in all, so at decode the grid covers the active
+// experts, not every expert's padding.
 // CHECK: module attributes {gpu.container_module}
 // CHECK-LABEL: func.func @f32_bias
 // CHECK-DAG: %[[X:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x32xf32> to memref<?x32xf32, strided<[?, ?], offset: ?>>
 // CHECK-DAG: %[[OFF:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<5xi32> to memref<5xi32, strided<[?], offset: ?>>
 // CHECK: %[[R:.*]] = tensor.dim %grouped
 // CHECK: %[[OUT:.*]] = memref.alloc(%[[R]]) : memref<?x48xf32>
-// CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64{{.*}}
-// CHECK: %[[ALL:.*]] = arith.divui %[[R]], %c64{{.*}}
 // CHECK: %[[T:.*]] = tensor.dim %arg1, %c0
 // CHECK: %[[K:.*]] = tensor.dim %arg1, %c1
 // CHECK: %[[C:.*]] = arith.muli %[[T]], %[[K]]
 // CHECK: %[[ACTIVE:.*]] = arith.minui %[[C]], %c4
 // CHECK: %[[PAD:.*]] = arith.muli %[[ACTIVE]], %c63
 // CHECK: %[[BOUND:.*]] = arith.addi %[[C]], %[[PAD]]
-// CHECK: %[[TILES:.*]] = arith.ceildivui %[[BOUND]], %c64
-// CHECK: %[[GY:.*]] = arith.minui %[[TILES]], %[[ALL]]
+// CHECK: %[[GY:.*]] = arith.divui %[[BOUND]], %c64
+// CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64{{.*}}
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY]], %{{.*}}) threads in (%c16{{.*}}, %c16{{.*}}, %{{.*}}) args(%[[X]] : {{.*}}, %[[OFF]] : {{.*}}, %[[OUT]] : memref<?x48xf32>)
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 //
 // The kernel: two 16 x 64 f32 tiles of workgroup memory, declared 16-byte
 // aligned (vectorized accesses assume it).
 // CHECK: gpu.module @moe_kernels
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {known_block_size = array<i32: 16, 16, 1>}
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel {
 // CHECK: %[[TX:.*]] = gpu.thread_id x
 // CHECK: %[[TY:.*]] = gpu.thread_id y
-// CHECK: gpu.block_id y
 // CHECK: gpu.block_id x
-// Tiles at or past offsets[E] are padding: zeros.
-// CHECK: %[[TOTAL:.*]] = memref.load %{{.*}}[%c4]
-// CHECK: scf.if
-// The tile's expert: the number of group ends at or before its first row.
-// CHECK: scf.for %{{.*}} = %c1{{.*}} to %c5 step %c1{{.*}} iter_args
-// CHECK: arith.cmpi ule
+// CHECK: %[[BY:.*]] = gpu.block_id y
+// The block's tile: a walk over the experts' groups, each ceil(its rows /
+// 64) tiles, carrying the group start, the tiles before it, and the
+// tile's expert, first row and group end.
+// CHECK: %[[WALK:.*]]:5 = scf.for %{{.*}} = %c0{{.*}} to %c4 step %c1{{.*}} iter_args
+// CHECK: arith.ceildivui %{{.*}}, %c64
+// CHECK: arith.select
+// CHECK: arith.select
+// CHECK: arith.select
+// CHECK: scf.yield
+// Tiles past the last group stop.
+// CHECK: %[[ACT:.*]] = arith.cmpi ult, %[[BY]], %[[WALK]]#1
+// CHECK: scf.if %[[ACT]] {
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c16{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// Rows past the tile's group (the next expert's) read as zeros.
+// CHECK: arith.cmpi ult, %{{.*}}, %[[WALK]]#4
 // CHECK: memref.store %{{.*}}, %[[SA]]
+// CHECK: memref.load %{{.*}}[%[[WALK]]#2, %{{.*}}, %{{.*}}] : memref<4x48x32xf32
 // CHECK: memref.store %{{.*}}, %[[SB]]
 // CHECK: gpu.barrier
 // CHECK: scf.for
 // CHECK-COUNT-16: math.fma
 // CHECK: gpu.barrier
-// Epilogue: bias of the tile's expert, stores guarded by the column bound.
-// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<4x48xf32, strided<[?, ?], offset: ?>>
+// The K loop stays a loop (unrolled, its FMAs would sink below the last
+// slice and keep every slice's operands live).
+// CHECK: } {llvm.loop_annotation = #{{.*}}}
+// Epilogue: bias of the tile's expert, stores guarded by the column bound,
+// which is 0 for rows past the group.
+// CHECK: memref.load %{{.*}}[%[[WALK]]#2, %{{.*}}] : memref<4x48xf32, strided<[?, ?], offset: ?>>
 // CHECK: arith.addf
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[WALK]]#4
+// CHECK: arith.select %[[IN]], %{{.*}}, %c0
 // CHECK: scf.if
 // CHECK: memref.store
-// CHECK: } else {
-// CHECK: arith.constant 0.000000e+00 : f32
+// CHECK-NOT: } else {
 // CHECK: gpu.return
 func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
                     %w: tensor<4x48x32xf32>, %b: tensor<4x48xf32>) -> tensor<?x48xf32> {
@@ -75,18 +88,53 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 
 // -----
 
-// bf16 on tensor cores, K a multiple of 8: the pipelined kernel. 4 warps
-// (128 threads) on a 64 x 128 tile; a ring of 3 slices of A (64 x 32) and
-// B (128 x 32), rows padded to 40 elements, filled by 16-byte cp.async
-// copies of 8 elements (fewer past K: K = 16 is half a slice) two slices
-// ahead; per k step of 16 each warp loads its fragments with ldmatrix.x4
-// (2 for A, 4 for B) and issues 2 x 8 mma.sync.m16n8k16 on bf16 registers
-// (i32 pairs), f32 accumulators rounded once to bf16.
-// Block 128 is a multiple of the 64-row tile.
+// bf16 on tensor cores, K a multiple of 8: the pipelined kernels, one with
+// 16-row tiles for few rows per expert, one with 64-row tiles. Both are
+// launched over the same operands; the host compares the token copies
+// with the cost model's crossover for this shape (sm_80) and gives the
+// other kernel an empty grid (which the runtime skips). Each grid is the
+// bound of its tiles: (C + min(E, C) * (max(block, rows) - 1)) / rows.
 // CHECK-LABEL: func.func @bf16
+// CHECK: %[[C:.*]] = arith.muli
+// CHECK: %[[SMALL:.*]] = arith.cmpi ult, %[[C]], %c{{[0-9]+}}
+// CHECK: %[[ACTIVE:.*]] = arith.minui %[[C]], %c2
+// CHECK: %[[PAD:.*]] = arith.muli %[[ACTIVE]], %c127
+// CHECK: %[[BOUND:.*]] = arith.addi %[[C]], %[[PAD]]
+// CHECK: %[[T16:.*]] = arith.divui %[[BOUND]], %c16
+// CHECK: %[[GY16:.*]] = arith.select %[[SMALL]], %[[T16]], %c0
 // CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c128
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %{{.*}}, %{{.*}}) threads in (%c128, %c1{{.*}}, %c1{{.*}})
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<3x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<3x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY16]], %{{.*}}) threads in (%c64, %c1{{.*}}, %c1{{.*}})
+// CHECK: %[[LARGE:.*]] = arith.xori %[[SMALL]], %true
+// CHECK: %[[T64:.*]] = arith.divui %[[BOUND]], %c64
+// CHECK: %[[GY64:.*]] = arith.select %[[LARGE]], %[[T64]], %c0
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks in (%[[GX]], %[[GY64]], %{{.*}}) threads in (%c128, %c1{{.*}}, %c1{{.*}})
+//
+// 16 x 128 tiles: 2 warps (64 threads) of 16 x 64; K = 16 is not a
+// multiple of 64, so slices of 32 in a ring of 4 of A (16 x 32) and B
+// (128 x 32); per k step of 16 each warp loads 1 A and 4 B fragments and
+// issues 1 x 8 mma.sync. The tile walk cuts each group into ceil(rows /
+// 16) tiles.
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA16:.*]] : memref<4x16x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB16:.*]] : memref<4x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.row_tile = 16 : i64}
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c2 step %c1{{.*}} iter_args
+// CHECK: arith.ceildivui %{{.*}}, %c16
+// CHECK: scf.if %[[ALIGNED16:.*]] {
+// CHECK-COUNT-1: nvgpu.device_async_copy %{{.*}}, %[[SA16]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// CHECK-COUNT-8: nvgpu.device_async_copy %{{.*}}, %[[SB16]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// CHECK: } else {
+// CHECK: nvvm.cp.async.wait.group 2
+// CHECK: nvgpu.ldmatrix %[[SA16]]
+// CHECK-COUNT-4: nvgpu.ldmatrix %[[SB16]]
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK: gpu.return
+//
+// 64 x 128 tiles: 4 warps (128 threads) of 32 x 64; a ring of 3 slices of
+// A (64 x 32) and B (128 x 32), rows padded to 40 elements, filled by
+// 16-byte cp.async copies of 8 elements (fewer past K: K = 16 is half a
+// slice) two slices ahead; per k step of 16 each warp loads its fragments
+// with ldmatrix.x4 (2 for A, 4 for B) and issues 2 x 8 mma.sync.m16n8k16
+// on bf16 registers (i32 pairs), f32 accumulators rounded once to bf16.
+// CHECK: gpu.func @expert_matmul_0({{.*}}) workgroup(%[[SA:.*]] : memref<3x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<3x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.row_tile = 64 : i64}
 // CHECK: memref.extract_strided_metadata
 // CHECK: memref.extract_aligned_pointer_as_index
 // CHECK: %[[XROWS:.*]] = memref.cast %{{.*}} : memref<?x16xbf16, strided<[?, ?], offset: ?>> to memref<?x16xbf16, strided<[?, 1], offset: ?>>
@@ -119,6 +167,29 @@ func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
   %y = moe.expert_matmul %g, %w, %off
       : (tensor<?x16xbf16>, tensor<2x8x16xbf16>, tensor<3xi32>) -> tensor<?x8xbf16>
   return %y : tensor<?x8xbf16>
+}
+
+// -----
+
+// K a multiple of 64: the 16-row kernel double-buffers 64-deep slices (A
+// 16 x 64, B 128 x 64, rows padded to 72), 4 k steps of 8 mma per slice; a
+// static token count (4 copies) picks it at compile time: one launch.
+// CHECK-LABEL: func.func @bf16_static_decode
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks
+// CHECK-NOT: gpu.launch_func
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<2x16x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x128x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.row_tile = 16 : i64}
+// CHECK-COUNT-2: nvgpu.device_async_copy %{{.*}}, %[[SA]]
+// CHECK-COUNT-16: nvgpu.device_async_copy %{{.*}}, %[[SB]]
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK-COUNT-32: nvvm.mma.sync
+// CHECK-NOT: gpu.func
+func.func @bf16_static_decode(%x: tensor<2x64xbf16>, %ids: tensor<2x2xi32>,
+                              %w: tensor<8x32x64xbf16>) -> tensor<?x32xbf16> {
+  %g, %off, %s = moe.dispatch %x, %ids experts = 8 block = 16
+      : (tensor<2x64xbf16>, tensor<2x2xi32>) -> (tensor<?x64xbf16>, tensor<9xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %g, %w, %off
+      : (tensor<?x64xbf16>, tensor<8x32x64xbf16>, tensor<9xi32>) -> tensor<?x32xbf16>
+  return %y : tensor<?x32xbf16>
 }
 
 // -----
@@ -216,7 +287,8 @@ func.func @swiglu_epilogue(%x: tensor<?x16xf16>, %ids: tensor<?x1xi32>,
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in ({{.*}}) threads in ({{.*}}) args({{.*}} : memref<?x16xf16, {{.*}}>, {{.*}} : memref<2x8x16xf16, {{.*}}>, {{.*}} : memref<3xi32, {{.*}}>, {{.*}} : memref<?xi32, {{.*}}>, {{.*}} : memref<?x8xf16>)
 // CHECK: gpu.func @expert_matmul
 // CHECK: %[[SLOT:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<?xi32
-// CHECK: %[[VALID:.*]] = arith.cmpi sge, %[[SLOT]], %c0_i32
+// CHECK: %[[REAL:.*]] = arith.cmpi sge, %[[SLOT]], %c0_i32
+// CHECK: %[[VALID:.*]] = arith.andi %[[REAL]], %{{.*}} : i1
 // CHECK: %[[TOKEN:.*]] = arith.divui %{{.*}}, %c2
 // CHECK: %[[ELEMS:.*]] = arith.select %[[VALID]], %{{.*}}, %c0 : index
 // CHECK: nvgpu.device_async_copy %{{.*}}[%[[TOKEN]], %{{.*}}], %{{.*}}, 8, %[[ELEMS]] {bypassL1} : memref<?x16xf16, strided<[?, 1], offset: ?>>
@@ -268,16 +340,22 @@ func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x
 
 // Dense rows (moe-decompose's shared experts: one expert over [0, T]): the
 // row count and T are kernel arguments (no offsets buffer, which the host
-// would have to fill, waiting for the device), ceil(rows / 64) row tiles,
+// would have to fill, waiting for the device), ceil(rows / tile rows) row
+// tiles for the kernel the row count picks,
 // and rows past the count read as zeros (copied with no source bytes) and
 // are not written.
 // CHECK-LABEL: func.func @dense
 // CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?x32xf16>
-// CHECK: %[[GY:.*]] = arith.ceildivui %[[T]], %c64
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%{{.*}}, %[[GY]], %{{.*}}) threads in (%c128{{.*}}) args(%{{.*}}, %{{.*}}, %[[T]] : index, %{{.*}} : index, %{{.*}} : memref<?x48xf16>)
+// CHECK: %[[SMALL:.*]] = arith.cmpi ult, %[[T]], %c{{[0-9]+}}
+// CHECK: %[[T16:.*]] = arith.ceildivui %[[T]], %c16
+// CHECK: %[[GY:.*]] = arith.select %[[SMALL]], %[[T16]], %c0
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%{{.*}}, %[[GY]], %{{.*}}) threads in (%c64{{.*}}) args(%{{.*}}, %{{.*}}, %[[T]] : index, %{{.*}} : index, %{{.*}} : memref<?x48xf16>)
+// CHECK: arith.ceildivui %[[T]], %c64
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0
 // CHECK: gpu.func @expert_matmul(%{{.*}}: memref<?x32xf16, {{.*}}>, %{{.*}}: memref<1x48x32xf16, {{.*}}>, %[[LIMIT:.*]]: index, %{{.*}}: index, %{{.*}}: memref<?x48xf16>)
 // CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[LIMIT]] : index
-// CHECK: %[[ROW:.*]] = arith.select %[[IN]], %{{.*}}, %c0{{.*}} : index
+// CHECK: %[[LAST:.*]] = arith.subi %[[LIMIT]], %c1
+// CHECK: %[[ROW:.*]] = arith.minui %{{.*}}, %[[LAST]] : index
 // CHECK: %[[ELEMS:.*]] = arith.select %[[IN]], %c8, %c0 : index
 // CHECK-NEXT: nvgpu.device_async_copy %{{.*}}[%[[ROW]], %{{.*}}], %{{.*}}, 8, %[[ELEMS]] {bypassL1}
 // CHECK: } else {
@@ -300,7 +378,7 @@ func.func @dense(%x: tensor<?x32xf16>, %w: tensor<1x48x32xf16>) -> tensor<?x48xf
 // Groups of unknown padding cannot be tiled.
 func.func @unknown_offsets(%g: tensor<128x16xf32>, %w: tensor<2x8x16xf32>,
                            %off: tensor<3xi32>) -> tensor<128x8xf32> {
-  // expected-error @+1 {{cannot map this grouped matmul to the GPU kernel: its offsets must come from a moe.dispatch with block a multiple of 64 (decompose with moe-decompose=block=64)}}
+  // expected-error @+1 {{cannot map this grouped matmul to the GPU kernel: its offsets must come from a moe.dispatch with block a multiple of 16 (decompose with moe-decompose=block=16)}}
   %y = moe.expert_matmul %g, %w, %off
       : (tensor<128x16xf32>, tensor<2x8x16xf32>, tensor<3xi32>) -> tensor<128x8xf32>
   return %y : tensor<128x8xf32>
@@ -310,7 +388,7 @@ func.func @unknown_offsets(%g: tensor<128x16xf32>, %w: tensor<2x8x16xf32>,
 
 func.func @small_block(%x: tensor<?x16xf32>, %ids: tensor<?x1xi32>,
                        %w: tensor<2x8x16xf32>) -> tensor<?x8xf32> {
-  %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 32
+  %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 8
       : (tensor<?x16xf32>, tensor<?x1xi32>) -> (tensor<?x16xf32>, tensor<3xi32>, tensor<?xi32>)
   // expected-error @+1 {{cannot map this grouped matmul to the GPU kernel}}
   %y = moe.expert_matmul %g, %w, %off

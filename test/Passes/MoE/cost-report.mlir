@@ -12,7 +12,7 @@
 // (8 * 256 * 64 * 4 B): 0.655 MB; with every fusion off, 12 kernels as the
 // CUDA pipeline launches them (cost-report-launches.mlir checks the counts
 // against the pipeline).
-// CHECK: moe cost report: H100 SXM (989 TFLOP/s f16/bf16 GEMMs, 67.0 TFLOP/s otherwise, 3350 GB/s), dynamic dims = 256, routing: uniform, dispatch block 64
+// CHECK: moe cost report: H100 SXM (989 TFLOP/s f16/bf16 GEMMs, 67.0 TFLOP/s otherwise, 3350 GB/s), dynamic dims = 256, routing: uniform, dispatch block 16
 // CHECK: @moe_block:
 // CHECK-NEXT: # kernel launches MFLOP MB read MB written roofline us bound
 // CHECK-NEXT: 1 route (scores, top-k) 1 0.016 0.008 0.004

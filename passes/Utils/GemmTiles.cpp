@@ -1,0 +1,109 @@
+//===- GemmTiles.cpp - tile configurations of the GPU grouped GEMM --------===//
+
+#include "Utils/GemmTiles.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace mlir::moe;
+
+double GemmTile::instructionsPerMma() const {
+  double slices = static_cast<double>(k) / 16;
+  double mmas = static_cast<double>(warpM() / 16) * (warpN() / 8) * slices;
+  double ldmatrix = static_cast<double>(warpM() / 16 + warpN() / 16) * slices;
+  // Each 16-byte copy also costs its source address; the rest of the loop
+  // (ring waits, barrier, commit, slot rotation, branches) is about 30.
+  // Both as measured in the PTX of the two tiles (bench/ptx_metrics.py).
+  double copies = static_cast<double>((m + n) * k / 8) / threads();
+  return (mmas + ldmatrix + 2 * copies + 30) / mmas;
+}
+
+std::string GemmTile::describe() const {
+  return std::to_string(m) + "x" + std::to_string(n) + "x" +
+         std::to_string(k) + " cp.async x" + std::to_string(stages);
+}
+
+GemmTile mlir::moe::smallRowTile(int64_t k) {
+  if (k % 64 == 0)
+    return {16, 128, 64, 2, 1, 2};
+  return {16, 128, 32, 4, 1, 2};
+}
+
+GpuModel mlir::moe::gpuModelFor(llvm::StringRef chip) {
+  unsigned sm = 80;
+  if (chip.consume_front("sm_"))
+    chip.take_while([](char c) { return c >= '0' && c <= '9'; })
+        .getAsInteger(10, sm);
+  if (sm >= 90)
+    return {"H100 SXM", 132, 1.83e9, 660e12, 3.35e12, 7.5e12};
+  return {"A100 SXM", 108, 1.41e9, 290e12, 2.04e12, 4.8e12};
+}
+
+double mlir::moe::expectedActiveExperts(double copies, double experts) {
+  if (experts <= 1)
+    return copies > 0 ? 1 : 0;
+  return experts * (1 - std::pow(1 - 1 / experts, copies));
+}
+
+TileEstimate mlir::moe::estimateTile(const GemmTile &tile,
+                                     const GroupedGemmShape &shape,
+                                     const GpuModel &gpu) {
+  TileEstimate est;
+  if (shape.active <= 0 || shape.copies <= 0)
+    return est;
+  double m = tile.m, warpM = tile.warpM();
+  double perExpert = shape.copies / shape.active;
+  double padded = std::ceil(perExpert / kGemmRowAlign) * kGemmRowAlign;
+  double tilesPerExpert = std::ceil(padded / m);
+  double full = std::floor(perExpert / m);
+  double rest = perExpert - full * m;
+  // Warps whose rows are all padding skip their MMAs.
+  double rowsDone = full * m + (rest > 0 ? std::ceil(rest / warpM) * warpM : 0);
+  double colBlocks = std::ceil(shape.n / tile.n);
+  double kPadded = std::ceil(shape.k / tile.k) * tile.k;
+  est.flops = 2 * shape.active * rowsDone * colBlocks * tile.n * kPadded;
+  est.blocks = shape.active * tilesPerExpert * colBlocks;
+  double mmas = est.flops / (2.0 * 16 * 8 * 16);
+  double issue = mmas * tile.instructionsPerMma() / (gpu.sms * 4 * gpu.clockHz);
+  double weights = shape.n * shape.k * shape.eltBytes;
+  // Blocks walk row tiles in groups of 16 sharing weight slices via L2.
+  double streams = std::ceil(tilesPerExpert / 16);
+  est.hbmBytes = shape.bytes + shape.active * (streams - 1) * weights;
+  est.l2Bytes = est.blocks * (m + tile.n) * kPadded * shape.eltBytes;
+  // Fewer blocks than SMs leave SMs idle for the issue, tensor-core and L2
+  // shares; HBM is not scaled (a block's cp.async ring keeps several slices
+  // in flight).
+  double fill = std::min(1.0, est.blocks / gpu.sms);
+  est.seconds = std::max(std::max({issue, est.flops / gpu.mmaFlops,
+                                   est.l2Bytes / gpu.l2BytesPerS}) /
+                             fill,
+                         est.hbmBytes / gpu.hbmBytesPerS);
+  return est;
+}
+
+int64_t mlir::moe::largeTileFrom(double experts, double n, double k,
+                                 double eltBytes, const GpuModel &gpu) {
+  auto largeWins = [&](int64_t copies) {
+    double c = static_cast<double>(copies);
+    double active = expectedActiveExperts(c, experts);
+    double bytes = (active * n * k + c * (n + k)) * eltBytes;
+    GroupedGemmShape shape{c, active, n, k, eltBytes, bytes};
+    return estimateTile(kLargeRowTile, shape, gpu).seconds <
+           estimateTile(smallRowTile(static_cast<int64_t>(k)), shape, gpu)
+               .seconds;
+  };
+  constexpr int64_t kNever = int64_t(1) << 40;
+  int64_t hi = 1;
+  while (!largeWins(hi)) {
+    if (hi >= (int64_t(1) << 26))
+      return kNever;
+    hi *= 2;
+  }
+  // The first copy count in (hi / 2, hi] where the large tile wins.
+  int64_t lo = hi / 2;
+  while (hi - lo > 1) {
+    int64_t mid = lo + (hi - lo) / 2;
+    (largeWins(mid) ? hi : lo) = mid;
+  }
+  return hi;
+}

@@ -1,0 +1,92 @@
+//===- GemmTiles.h - tile configurations of the GPU grouped GEMM -*- C++ -*-===//
+//
+// Private to passes/: the row-tile configurations of the pipelined
+// tensor-core grouped GEMM and the cost model that picks one by token
+// count, shared by the kernel generator (GPU/ExpertMatmul.cpp, which emits
+// both and chooses at run time) and the cost report.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_UTILS_GEMMTILES_H
+#define MOE_PASSES_UTILS_GEMMTILES_H
+
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mlir::moe {
+
+/// The dispatch pads every expert's row group to a multiple of this; row
+/// tiles of any configuration start at a group's start.
+constexpr int64_t kGemmRowAlign = 16;
+
+/// One block's tile of the pipelined kernel: `m` x `n` outputs, K slices of
+/// `k` in a ring of `stages`, `warpsM` x `warpsN` warps.
+struct GemmTile {
+  int64_t m, n, k, stages, warpsM, warpsN;
+  int64_t threads() const { return 32 * warpsM * warpsN; }
+  int64_t warpM() const { return m / warpsM; }
+  int64_t warpN() const { return n / warpsN; }
+  /// Warp instructions of one K slice per mma (mma, ldmatrix, cp.async with
+  /// its address, about 30 for the ring's waits and the loop), as in the
+  /// PTX.
+  double instructionsPerMma() const;
+  std::string describe() const;
+};
+
+/// Few rows per expert (decode): 16-row tiles of 2 warps, 16 x 64 each, K
+/// slices of 64 double-buffered where they divide `k` (41 KB of shared
+/// memory; 3.7 instructions per mma: every B fragment serves one m16 tile),
+/// else slices of 32 in a ring of 4 (a partial 64-deep slice's per-copy
+/// source sizes take ptxas past 255 registers).
+GemmTile smallRowTile(int64_t k);
+/// Many rows per expert (prefill): 64-row tiles of 4 warps, 32 x 64 each
+/// (45 KB, 2.75 instructions per mma).
+constexpr GemmTile kLargeRowTile = {64, 128, 32, 3, 2, 2};
+
+/// What the model needs of a GPU: figures of the SXM parts (data sheets;
+/// `mmaFlops` is mma.sync's sustained 16-bit rate, below the wgmma peak on
+/// sm_90; L2 bandwidth from microbenchmarks).
+struct GpuModel {
+  const char *name;
+  double sms, clockHz, mmaFlops, hbmBytesPerS, l2BytesPerS;
+};
+
+/// The model of a chip (`sm_80`, `sm_90`, ...): A100 for sm_8x, H100 for
+/// sm_90 and newer.
+GpuModel gpuModelFor(llvm::StringRef chip);
+
+/// One grouped GEMM: `copies` token rows over `active` experts with rows,
+/// [N, K] weights per expert of `eltBytes`, and `bytes` the operands and
+/// results read or written once (weights of the active experts included).
+struct GroupedGemmShape {
+  double copies, active, n, k, eltBytes, bytes;
+};
+
+/// The kernel's estimated time and the work behind it.
+struct TileEstimate {
+  double seconds = 0, flops = 0, hbmBytes = 0, l2Bytes = 0, blocks = 0;
+};
+
+/// Roofline of what `tile` does for `shape` on `gpu`: padded rows (warps of
+/// padding rows skip their MMAs), issue slots, weights streamed from HBM
+/// once per group of 16 row tiles, operand slices moved from L2 once per
+/// block; issue, tensor-core and L2 rates scaled by the share of SMs the
+/// grid fills.
+TileEstimate estimateTile(const GemmTile &tile, const GroupedGemmShape &shape,
+                          const GpuModel &gpu);
+
+/// Expected experts with rows when `copies` token copies are routed
+/// uniformly over `experts`.
+double expectedActiveExperts(double copies, double experts);
+
+/// The token-copy count from which kLargeRowTile is estimated faster than
+/// smallRowTile(k) for `experts` experts of [n, k] weights: the run-time
+/// choice takes the small tile below it.
+int64_t largeTileFrom(double experts, double n, double k, double eltBytes,
+                      const GpuModel &gpu);
+
+} // namespace mlir::moe
+
+#endif // MOE_PASSES_UTILS_GEMMTILES_H
