@@ -61,6 +61,8 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   // the first wrote there (a MatMul and the rounding of its result), become
   // one kernel.
   pm.addNestedPass<func::FuncOp>(createGPUFuseParallelLoops());
+  // A norm's row sums: one block per row, with the normalization after.
+  pm.addNestedPass<func::FuncOp>(createGPURowReductions());
   pm.addPass(createGPUMapParallelLoops());
   pm.addPass(createGPUPromoteAccumulators());
   pm.addPass(createGPUDeviceChecks());

@@ -274,6 +274,33 @@ def GPUPromoteAccumulators : Pass<"moe-gpu-promote-accumulators"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def GPURowReductions
+    : Pass<"moe-gpu-row-reductions", "::mlir::func::FuncOp"> {
+  let summary = "Run row reductions as one block per row, fused with the "
+                "elementwise loop that uses the row's total";
+  let description = [{
+    Before `moe-gpu-map-parallel-loops` (which would run one thread per
+    row): a host `scf.parallel` over rows whose body is one `scf.for` that
+    accumulates `%A[rows] = %A[rows] + term(j)` in f32 (a norm's sum of
+    squares) becomes a `gpu.launch` with one block per row. The block's
+    threads (a power of two from 32 to 256, at least the row length when it
+    is static) stride the row, sum their terms in registers and reduce them
+    by warp shuffles and one workgroup-memory exchange; thread 0 stores the
+    total (the initial `%A[rows]` plus the sum). When the next host loop is
+    elementwise over the same rows and one more dimension, reads `%A` only
+    at its row, and writes nothing the reduction reads (the normalization),
+    the same block runs it with the total from registers: one launch
+    instead of two. The sum is reassociated (partial sums per thread, then
+    a tree), as any parallel reduction.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 def GPUMapParallelLoops : Pass<"moe-gpu-map-parallel-loops"> {
   let summary = "Run each outermost scf.parallel of host code as a GPU kernel";
   let description = [{
