@@ -164,19 +164,6 @@ Value convert(ImplicitLocOpBuilder &b, Value t, Type to) {
       .getResult(0);
 }
 
-/// An empty kernel in the module's @moe_kernels GPU module.
-gpu::GPUFuncOp createKernel(ExpertMatmulOp op, TypeRange argTypes) {
-  MLIRContext *ctx = op.getContext();
-  auto kernels = getOrCreateKernelModule(op->getParentOfType<ModuleOp>());
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(kernels.getBody());
-  auto fn = gpu::GPUFuncOp::create(mb, op.getLoc(), "expert_matmul",
-                                   FunctionType::get(ctx, argTypes, {}));
-  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
-  SymbolTable(kernels).insert(fn);
-  return fn;
-}
-
 struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
   ExpertMatmulToKernel(MLIRContext *ctx, bool tensorCores, bool allowTF32,
                        bool asyncCopies, StringRef chip)
@@ -247,59 +234,23 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
     if (dense)
       ops.rowLimit = rows;
 
-    SmallVector<Value> operands = {ops.x, ops.w};
-    for (Value v : {ops.offsets, ops.bias, ops.scales, ops.zeroPoints, ops.slots,
-                    ops.combineSlots,
-                    ops.combineWeights, ops.rowLimit, ops.denseEnd})
-      if (v)
-        operands.push_back(v);
-    operands.push_back(ops.out);
-    // The same roles, as a kernel's arguments.
-    auto kernelOperands = [&](gpu::GPUFuncOp fn) {
-      Block &entry = fn.getBody().front();
-      Operands args = ops;
-      args.x = entry.getArgument(0);
-      args.w = entry.getArgument(1);
-      unsigned next = 2;
-      for (Value *v : {&args.offsets, &args.bias, &args.scales,
-                       &args.zeroPoints, &args.slots, &args.combineSlots,
-                       &args.combineWeights, &args.rowLimit, &args.denseEnd})
-        if (*v)
-          *v = entry.getArgument(next++);
-      args.out = entry.getArguments().back();
-      return args;
-    };
-    auto newKernel = [&] {
-      return createKernel(op, TypeRange(ValueRange(operands)));
-    };
     bool mma =
         tensorCores &&
         (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&
         wType.getElementType() == elt &&
         cast<RankedTensorType>(op.getInput().getType()).getElementType() == elt;
     PlanSize plan = planSize(b, op.getOffsets(), rows, dense);
-    Value one = k.idx(1);
-    auto launch = [&](gpu::GPUFuncOp fn, BlockShape shape, Value gridY) {
-      Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(shape.tileN));
-      gpu::LaunchFuncOp::create(
-          b, fn, gpu::KernelDim3{gridX, gridY, one},
-          gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
-          /*dynamicSharedMemorySize=*/nullptr, operands);
-    };
+    ModuleOp module = op->getParentOfType<ModuleOp>();
     if (!mma || !canPipeline(ops)) {
-      gpu::GPUFuncOp fn = newKernel();
-      BlockShape shape = mma ? buildMMAKernel(fn, kernelOperands(fn))
-                             : buildSIMTKernel(fn, kernelOperands(fn));
       // The tensor-core kernel's block size is fixed: LLVM knows the thread
       // ids' range and ptxas the thread count (.maxntid). Not for the
       // others: given 256 threads ptxas fits the SIMT kernel into 48
       // registers (5 blocks per SM) and spills, unbounded it takes 53; given
       // 128 it caps the 64-row pipelined kernel at 168 (3 blocks per SM),
       // which spills where K leaves a partial slice, unbounded 186.
-      if (mma)
-        fn.setKnownBlockSizeAttr(DenseI32ArrayAttr::get(
-            getContext(), {int32_t(shape.x), int32_t(shape.y), 1}));
-      launch(fn, shape, rowTiles(b, plan, kTileM));
+      launchGemm(b, module, "expert_matmul", ops,
+                 mma ? buildMMAKernel : buildSIMTKernel,
+                 rowTiles(b, plan, kTileM), /*fixBlockSize=*/mma);
     } else {
       // The tile by token count: the cost model's crossover for this
       // GEMM's shape on the target, compared with the call's copies. A
@@ -309,14 +260,16 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
           plan.experts, wType.getDimSize(1), kDim,
           elt.getIntOrFloatBitWidth() / 8, gpuModelFor(chip));
       auto emit = [&](const GemmTile &tile, Value useIt) {
-        gpu::GPUFuncOp fn = newKernel();
-        BlockShape shape =
-            buildPipelinedKernel(fn, kernelOperands(fn), asyncCopies, tile);
-        fn->setAttr("moe.row_tile", b.getI64IntegerAttr(tile.m));
         Value gridY = rowTiles(b, plan, tile.m);
         if (useIt)
           gridY = arith::SelectOp::create(b, useIt, gridY, k.idx(0));
-        launch(fn, shape, gridY);
+        gpu::GPUFuncOp fn = launchGemm(
+            b, module, "expert_matmul", ops,
+            [&](gpu::GPUFuncOp f, const Operands &args) {
+              return buildPipelinedKernel(f, args, asyncCopies, tile);
+            },
+            gridY, /*fixBlockSize=*/false);
+        fn->setAttr("moe.row_tile", b.getI64IntegerAttr(tile.m));
       };
       if (plan.staticCopies) {
         emit(*plan.staticCopies < largeFrom ? smallRowTile(kDim) : kLargeRowTile,

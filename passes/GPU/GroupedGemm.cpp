@@ -29,6 +29,57 @@ Value mlir::moe::gpu_gemm::addSharedBuffer(gpu::GPUFuncOp fn, MemRefType type) {
   return buffer;
 }
 
+gpu::GPUFuncOp mlir::moe::gpu_gemm::launchGemm(ImplicitLocOpBuilder &b,
+                                               ModuleOp module, StringRef name,
+                                               const Operands &ops,
+                                               KernelBody body, Value gridY,
+                                               bool fixBlockSize) {
+  Operands args = ops;
+  SmallVector<Value *> optional = {&args.offsets,      &args.bias,
+                                   &args.scales,       &args.zeroPoints,
+                                   &args.slots,        &args.combineSlots,
+                                   &args.combineWeights, &args.rowLimit,
+                                   &args.denseEnd};
+  SmallVector<Value> operands = {ops.x, ops.w};
+  for (Value *v : optional)
+    if (*v)
+      operands.push_back(*v);
+  operands.push_back(ops.out);
+
+  MLIRContext *ctx = b.getContext();
+  gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(kernels.getBody());
+  auto fn = gpu::GPUFuncOp::create(
+      mb, b.getLoc(), name,
+      FunctionType::get(ctx, TypeRange(ValueRange(operands)), {}));
+  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+  SymbolTable(kernels).insert(fn);
+
+  // The same roles, as the kernel's arguments.
+  Block &entry = fn.getBody().front();
+  args.x = entry.getArgument(0);
+  args.w = entry.getArgument(1);
+  unsigned next = 2;
+  for (Value *v : optional)
+    if (*v)
+      *v = entry.getArgument(next++);
+  args.out = entry.getArguments().back();
+  BlockShape shape = body(fn, args);
+  if (fixBlockSize)
+    fn.setKnownBlockSizeAttr(DenseI32ArrayAttr::get(
+        ctx, {int32_t(shape.x), int32_t(shape.y), 1}));
+
+  KernelBuilder k{b};
+  Value one = k.idx(1);
+  Value n = memref::DimOp::create(b, ops.w, 1);
+  Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(shape.tileN));
+  gpu::LaunchFuncOp::create(b, fn, gpu::KernelDim3{gridX, gridY, one},
+                            gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
+                            /*dynamicSharedMemorySize=*/nullptr, operands);
+  return fn;
+}
+
 KernelBuilder::RowTile KernelBuilder::rowTile(Operands &ops, Value tile,
                                               int64_t rows) {
   if (!ops.offsets) {

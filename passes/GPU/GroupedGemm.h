@@ -99,6 +99,19 @@ struct BlockShape {
   int64_t x, y, tileN;
 };
 
+/// Writes a kernel body for the roles of `ops` as the kernel's arguments.
+using KernelBody =
+    llvm::function_ref<BlockShape(gpu::GPUFuncOp, const Operands &)>;
+
+/// A grouped GEMM kernel named `name` in `module`'s kernel module, taking
+/// the buffers of `ops` (host values; null roles are no arguments) in the
+/// order of Operands, its body written by `body`, launched at `b` over
+/// ceil(N / tile columns) x `gridY` blocks. With `fixBlockSize` the kernel
+/// declares its block size (known_block_size: .maxntid for ptxas).
+gpu::GPUFuncOp launchGemm(ImplicitLocOpBuilder &b, ModuleOp module,
+                          StringRef name, const Operands &ops, KernelBody body,
+                          Value gridY, bool fixBlockSize);
+
 /// Scalar helpers bound to a builder.
 struct KernelBuilder {
   ImplicitLocOpBuilder &b;

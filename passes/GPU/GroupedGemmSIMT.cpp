@@ -33,8 +33,6 @@ BlockShape mlir::moe::gpu_gemm::buildSIMTKernel(gpu::GPUFuncOp fn,
   Block &body = fn.getBody().front();
   b.setInsertionPointToStart(&body);
   Value x = ops.x, w = ops.w, bias = ops.bias;
-  Value out = ops.out;
-  Type elt = cast<MemRefType>(out.getType()).getElementType();
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto tileA = MemRefType::get({kTileK, kTileM}, b.getF32Type(),
