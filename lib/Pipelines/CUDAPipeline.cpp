@@ -47,7 +47,10 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   gemm.asyncCopies = options.asyncCopies;
   gemm.chip = "sm_" + options.sm;
   pm.addPass(createGPUExpertMatmul(gemm));
-  pm.addPass(createGPURoutePlan());
+  GPURoutePlanOptions plan;
+  plan.routerGemmFrom = options.routerGemmFrom;
+  plan.chip = "sm_" + options.sm;
+  pm.addPass(createGPURoutePlan(plan));
   detail::addMoEToLinalg(pm, /*cpu=*/false);
 
   detail::addBufferization(pm);

@@ -103,7 +103,25 @@ def GPURoutePlan : Pass<"moe-gpu-route-plan", "::mlir::ModuleOp"> {
     padding) are filled (`linalg.fill` on the buffers) before the launch.
     Run it after moe-gpu-expert-matmul, which reads the plan's padding from
     the op.
+
+    With a fused router matmul of 16-bit operands (K a multiple of 8), many
+    tokens make the warps' dot products slow (each warp reads the whole
+    gate matrix): from `router-gemm-from` tokens (-1, the default: from the
+    cost model of `chip`, Utils/GemmTiles.h; 0: never) the logits are a
+    tensor-core GEMM (`router_matmul`, the grouped GEMM's 64-row pipelined
+    kernel over one expert) into an f32 buffer, which the routing kernel
+    then reads instead. Both are launched; below the threshold the GEMM's
+    grid is empty (the runtime skips it) and a kernel argument tells the
+    routing kernel to compute the logits itself.
   }];
+  let options = [
+    Option<"routerGemmFrom", "router-gemm-from", "int64_t",
+           /*default=*/"-1",
+           "Tokens from which the router logits run as a tensor-core GEMM "
+           "(-1: the cost model's choice; 0: never)">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target GPU whose cost model picks the router GEMM's threshold">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::bufferization::BufferizationDialect",
@@ -114,6 +132,9 @@ def GPURoutePlan : Pass<"moe-gpu-route-plan", "::mlir::ModuleOp"> {
     "::mlir::memref::MemRefDialect",
     "::mlir::NVVM::NVVMDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+    "::mlir::nvgpu::NVGPUDialect",
   ];
 }
 

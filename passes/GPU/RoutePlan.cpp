@@ -18,6 +18,7 @@
 
 #include "GPU/GroupedGemm.h"
 #include "Utils/Emitter.h"
+#include "Utils/GemmTiles.h"
 #include "Utils/Routing.h"
 #include "moe/Dialect/MoE.h"
 #include "moe/Passes/GPU.h"
@@ -31,7 +32,10 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
@@ -59,11 +63,14 @@ struct PlanArgs {
   Value counts;            // [E + 2] i32, zero on entry; [E]: the ticket,
                            // [E + 1]: set when a pick is no expert
   Value ids, pos;          // [T * k] i32 scratch
+  /// With a router GEMM: its f32 logits [T, E], and whether it ran (index
+  /// 0 or 1); otherwise the kernel computes the logits from `gate`.
+  Value logits, precomputed;
 
   /// The fields in kernel-argument order (null ones are not arguments).
   SmallVector<Value *> fields() {
-    return {&input, &gate,   &bias, &weights, &offsets,
-            &slots, &counts, &ids,  &pos};
+    return {&input, &gate, &bias, &weights, &offsets,     &slots,
+            &counts, &ids, &pos,  &logits,  &precomputed};
   }
 };
 
@@ -112,14 +119,13 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
   };
 
   // Logits of token t into its warp's row of workgroup memory.
-  ifThen(isToken, [&] {
-    if (!a.gate) {
-      forStrided(lane, e.index(experts), e.index(32), [&](Value x) {
-        Value v = e.toF32(memref::LoadOp::create(b, a.input, ValueRange{t, x}));
-        memref::StoreOp::create(b, v, logitsSh, ValueRange{warp, x});
-      });
-      return;
-    }
+  auto copyLogits = [&](Value from) {
+    forStrided(lane, e.index(experts), e.index(32), [&](Value x) {
+      Value v = e.toF32(memref::LoadOp::create(b, from, ValueRange{t, x}));
+      memref::StoreOp::create(b, v, logitsSh, ValueRange{warp, x});
+    });
+  };
+  auto dotProducts = [&] {
     Value hidden = memref::DimOp::create(b, a.input, 1);
     forStrided(zeroIdx, e.index(experts), e.index(1), [&](Value x) {
       Value partial = e.loop(
@@ -144,6 +150,20 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
         memref::StoreOp::create(b, partial, logitsSh, ValueRange{warp, x});
       });
     });
+  };
+  ifThen(isToken, [&] {
+    if (!a.gate)
+      return copyLogits(a.input);
+    if (!a.logits)
+      return dotProducts();
+    // The router GEMM ran for this many tokens, or it did not (uniform).
+    auto ran = scf::IfOp::create(
+        b, e.cmpi(arith::CmpIPredicate::ne, a.precomputed, zeroIdx), true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ran.getThenRegion().front());
+    copyLogits(a.logits);
+    b.setInsertionPointToStart(&ran.getElseRegion().front());
+    dotProducts();
   });
   gpu::BarrierOp::create(b);
 
@@ -235,8 +255,74 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
   gpu::ReturnOp::create(b);
 }
 
+/// The token count from which `op`'s logits run as a GEMM (`option` as in
+/// the pass: -1 asks the cost model, 0 never), or none.
+std::optional<int64_t> routerGemmTokens(RoutePlanOp op, int64_t option,
+                                        StringRef chip) {
+  if (!op.getGateWeight() || option == 0)
+    return std::nullopt;
+  auto in = cast<RankedTensorType>(op.getInput().getType());
+  auto gate = cast<RankedTensorType>(op.getGateWeight().getType());
+  Type elt = in.getElementType();
+  int64_t hidden = in.getDimSize(1);
+  // The pipelined tensor-core kernel's operands (gpu_gemm::canPipeline).
+  if (!(elt.isF16() || elt.isBF16()) || gate.getElementType() != elt ||
+      ShapedType::isDynamic(hidden) || hidden % 8 != 0 ||
+      !gate.hasStaticShape())
+    return std::nullopt;
+  if (option > 0)
+    return option;
+  int64_t from = moe::routerGemmFrom(static_cast<double>(gate.getDimSize(0)),
+                                     static_cast<double>(hidden), 2,
+                                     gpuModelFor(chip));
+  if (from >= (int64_t(1) << 40))
+    return std::nullopt;
+  return from;
+}
+
+/// The router logits [T, E] in f32 as the grouped GEMM over one expert
+/// (the gate as [1, E, H]), launched with an empty grid below `from`
+/// tokens. Sets the plan's logits and whether they were computed.
+void emitRouterGemm(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
+                    Value tokens, int64_t from) {
+  Emitter e{b, b.getLoc()};
+  auto gate = cast<RankedTensorType>(op.getGateWeight().getType());
+  int64_t experts = gate.getDimSize(0);
+  auto gate3Type = RankedTensorType::get({1, experts, gate.getDimSize(1)},
+                                         gate.getElementType());
+  Value gate3 = tensor::ExpandShapeOp::create(
+      b, gate3Type, op.getGateWeight(),
+      SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  gpu_gemm::Operands g;
+  g.x = a.input;
+  g.w = gpu_gemm::toKernelBuffer(b, b.getLoc(), gate3);
+  g.experts = 1;
+  g.rowLimit = tokens;
+  g.denseEnd = tokens;
+  g.out = memref::AllocOp::create(
+      b, MemRefType::get({ShapedType::kDynamic, experts}, b.getF32Type()),
+      ValueRange{tokens});
+  Value run = e.cmpi(arith::CmpIPredicate::uge, tokens, e.index(from));
+  Value tiles = arith::CeilDivUIOp::create(b, tokens,
+                                           e.index(kLargeRowTile.m));
+  Value gridY = arith::SelectOp::create(b, run, tiles, e.index(0));
+  gpu_gemm::launchGemm(
+      b, op->getParentOfType<ModuleOp>(), "router_matmul", g,
+      [](gpu::GPUFuncOp fn, const gpu_gemm::Operands &args) {
+        return gpu_gemm::buildPipelinedKernel(fn, args, /*asyncCopies=*/true,
+                                              kLargeRowTile);
+      },
+      gridY, /*fixBlockSize=*/false);
+  a.logits = g.out;
+  a.precomputed = arith::IndexCastOp::create(
+      b, b.getIndexType(), arith::ExtUIOp::create(b, b.getI32Type(), run));
+}
+
 struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
-  using OpRewritePattern::OpRewritePattern;
+  RoutePlanToKernel(MLIRContext *ctx, int64_t gemmOption, StringRef chip)
+      : OpRewritePattern(ctx), gemmOption(gemmOption), chip(chip.str()) {}
+  int64_t gemmOption;
+  std::string chip;
 
   LogicalResult matchAndRewrite(RoutePlanOp op,
                                 PatternRewriter &rewriter) const override {
@@ -261,6 +347,8 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     a.gate = buffer(op.getGateWeight());
     a.bias = buffer(op.getBias());
     Value tokens = tensor::DimOp::create(b, op.getInput(), 0);
+    if (std::optional<int64_t> from = routerGemmTokens(op, gemmOption, chip))
+      emitRouterGemm(b, op, a, tokens, *from);
     auto wType = cast<RankedTensorType>(op.getWeights().getType());
     auto sType = cast<RankedTensorType>(op.getSlots().getType());
     a.weights =
@@ -329,9 +417,11 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
 };
 
 struct GPURoutePlanPass : moe::impl::GPURoutePlanBase<GPURoutePlanPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RoutePlanToKernel>(&getContext());
+    patterns.add<RoutePlanToKernel>(&getContext(), routerGemmFrom, chip);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

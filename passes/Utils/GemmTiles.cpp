@@ -107,3 +107,28 @@ int64_t mlir::moe::largeTileFrom(double experts, double n, double k,
   }
   return hi;
 }
+
+int64_t mlir::moe::routerGemmFrom(double experts, double hidden,
+                                  double eltBytes, const GpuModel &gpu) {
+  // A kernel launch and the [T, E] f32 logits written and read back.
+  constexpr double kLaunchSeconds = 4e-6;
+  for (int64_t tokens = 1; tokens <= (int64_t(1) << 20); tokens *= 2) {
+    double t = static_cast<double>(tokens);
+    double elements = t * experts * hidden;
+    // The routing kernel: 8 warps (tokens) per block; per element a lane
+    // loads the weight (and the token's value, from L1) and multiplies.
+    double fill = std::min(1.0, std::ceil(t / 8) / gpu.sms);
+    double issue = 3 * elements / 32 / (gpu.sms * 4 * gpu.clockHz);
+    double l2 = elements * eltBytes / gpu.l2BytesPerS;
+    double fused = std::max(issue, l2) / fill;
+    double bytes = (experts * hidden + t * hidden) * eltBytes + t * experts * 4;
+    double gemm =
+        estimateTile(kLargeRowTile, {t, 1, experts, hidden, eltBytes, bytes},
+                     gpu)
+            .seconds +
+        kLaunchSeconds + 2 * t * experts * 4 / gpu.hbmBytesPerS;
+    if (gemm < fused)
+      return tokens;
+  }
+  return int64_t(1) << 40;
+}

@@ -87,6 +87,14 @@ double expectedActiveExperts(double copies, double experts);
 int64_t largeTileFrom(double experts, double n, double k, double eltBytes,
                       const GpuModel &gpu);
 
+/// The token count from which the router's logits ([T, H] by [E, H] of
+/// `eltBytes`) are cheaper as a tensor-core GEMM (kLargeRowTile, plus a
+/// launch and the logits' round trip through memory) than in the routing
+/// kernel, where a warp per token reads the whole gate matrix (from L2)
+/// and each lane issues a load and an FMA per element. A power of two.
+int64_t routerGemmFrom(double experts, double hidden, double eltBytes,
+                       const GpuModel &gpu);
+
 } // namespace mlir::moe
 
 #endif // MOE_PASSES_UTILS_GEMMTILES_H
