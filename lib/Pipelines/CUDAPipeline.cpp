@@ -48,6 +48,7 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   gemm.chip = "sm_" + options.sm;
   pm.addPass(createGPUExpertMatmul(gemm));
   GPURoutePlanOptions plan;
+  plan.routerGemvFrom = options.routerGemvFrom;
   plan.routerGemmFrom = options.routerGemmFrom;
   plan.chip = "sm_" + options.sm;
   pm.addPass(createGPURoutePlan(plan));

@@ -104,23 +104,31 @@ def GPURoutePlan : Pass<"moe-gpu-route-plan", "::mlir::ModuleOp"> {
     Run it after moe-gpu-expert-matmul, which reads the plan's padding from
     the op.
 
-    With a fused router matmul of 16-bit operands (K a multiple of 8), many
-    tokens make the warps' dot products slow (each warp reads the whole
-    gate matrix): from `router-gemm-from` tokens (-1, the default: from the
-    cost model of `chip`, Utils/GemmTiles.h; 0: never) the logits are a
-    tensor-core GEMM (`router_matmul`, the grouped GEMM's 64-row pipelined
-    kernel over one expert) into an f32 buffer, which the routing kernel
-    then reads instead. Both are launched; below the threshold the GEMM's
-    grid is empty (the runtime skips it) and a kernel argument tells the
-    routing kernel to compute the logits itself.
+    With a fused router matmul, the routing kernel's warp per token reads
+    the whole gate matrix, one block of 8 tokens at a time: at decode a
+    single warp reads it all, with many tokens every warp re-reads it. By
+    token count (thresholds from the cost model of `chip`,
+    Utils/GemmTiles.h, or the options; -1 asks the model, 0 never) the
+    logits are computed before the routing kernel into an f32 buffer: from
+    `router-gemv-from` tokens by `router_gemv`, a block of 4 warps per
+    (token, expert) dot product (many blocks, the weights read once from
+    HBM); from `router-gemm-from` by `router_matmul`, the grouped GEMM's
+    64-row pipelined tensor-core kernel over one expert (16-bit operands, K
+    a multiple of 8). Every variant is launched, those not chosen with an
+    empty grid (the runtime skips them); a kernel argument tells the
+    routing kernel whether to read the logits or compute them.
   }];
   let options = [
+    Option<"routerGemvFrom", "router-gemv-from", "int64_t",
+           /*default=*/"-1",
+           "Tokens from which the router logits run as one block per dot "
+           "product (-1: the cost model's choice; 0: never)">,
     Option<"routerGemmFrom", "router-gemm-from", "int64_t",
            /*default=*/"-1",
            "Tokens from which the router logits run as a tensor-core GEMM "
            "(-1: the cost model's choice; 0: never)">,
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
-           "Target GPU whose cost model picks the router GEMM's threshold">,
+           "Target GPU whose cost model picks the router logits' kernel">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

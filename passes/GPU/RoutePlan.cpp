@@ -255,73 +255,178 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
   gpu::ReturnOp::create(b);
 }
 
-/// The token count from which `op`'s logits run as a GEMM (`option` as in
-/// the pass: -1 asks the cost model, 0 never), or none.
-std::optional<int64_t> routerGemmTokens(RoutePlanOp op, int64_t option,
-                                        StringRef chip) {
-  if (!op.getGateWeight() || option == 0)
+/// Where `op`'s logits come from by token count (options as in the pass:
+/// -1 asks the cost model, 0 never, N from N tokens), or none when the
+/// routing kernel always computes them.
+std::optional<RouterLogitsPlan> logitsPlan(RoutePlanOp op, int64_t gemvOption,
+                                           int64_t gemmOption, StringRef chip) {
+  if (!op.getGateWeight())
     return std::nullopt;
   auto in = cast<RankedTensorType>(op.getInput().getType());
   auto gate = cast<RankedTensorType>(op.getGateWeight().getType());
   Type elt = in.getElementType();
   int64_t hidden = in.getDimSize(1);
-  // The pipelined tensor-core kernel's operands (gpu_gemm::canPipeline).
-  if (!(elt.isF16() || elt.isBF16()) || gate.getElementType() != elt ||
-      ShapedType::isDynamic(hidden) || hidden % 8 != 0 ||
-      !gate.hasStaticShape())
+  if (ShapedType::isDynamic(hidden) || !gate.hasStaticShape())
     return std::nullopt;
-  if (option > 0)
-    return option;
-  int64_t from = moe::routerGemmFrom(static_cast<double>(gate.getDimSize(0)),
-                                     static_cast<double>(hidden), 2,
-                                     gpuModelFor(chip));
-  if (from >= (int64_t(1) << 40))
+  // The GEMM is the pipelined tensor-core kernel (gpu_gemm::canPipeline).
+  bool gemmFits = (elt.isF16() || elt.isBF16()) &&
+                  gate.getElementType() == elt && hidden % 8 == 0;
+  RouterLogitsPlan model = routerLogitsPlan(
+      static_cast<double>(gate.getDimSize(0)), static_cast<double>(hidden),
+      elt.getIntOrFloatBitWidth() / 8, gpuModelFor(chip));
+  auto pick = [](int64_t option, int64_t modeled) {
+    return option < 0 ? modeled : option == 0 ? kNeverTokens : option;
+  };
+  RouterLogitsPlan plan{pick(gemvOption, model.gemvFrom),
+                        gemmFits ? pick(gemmOption, model.gemmFrom)
+                                 : kNeverTokens};
+  if (plan.gemvFrom == kNeverTokens && plan.gemmFrom == kNeverTokens)
     return std::nullopt;
-  return from;
+  return plan;
 }
 
-/// The router logits [T, E] in f32 as the grouped GEMM over one expert
-/// (the gate as [1, E, H]), launched with an empty grid below `from`
-/// tokens. Sets the plan's logits and whether they were computed.
-void emitRouterGemm(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
-                    Value tokens, int64_t from) {
+/// A kernel with a block per (token, expert) logit: 4 warps stride the
+/// hidden dimension, reduce by shuffles, then through workgroup memory.
+gpu::GPUFuncOp buildGemvKernel(ModuleOp module, Location loc, Value x, Value w,
+                               Value logits) {
+  MLIRContext *ctx = module.getContext();
+  constexpr int64_t kThreads = 128;
+  auto kernels = gpu_gemm::getOrCreateKernelModule(module);
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(kernels.getBody());
+  auto fn = gpu::GPUFuncOp::create(
+      mb, loc, "router_gemv",
+      FunctionType::get(ctx, TypeRange{x.getType(), w.getType(),
+                                       logits.getType()},
+                        {}));
+  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+  SymbolTable(kernels).insert(fn);
+  fn.setKnownBlockSizeAttr(DenseI32ArrayAttr::get(ctx, {kThreads, 1, 1}));
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Value parts = gpu_gemm::addSharedBuffer(
+      fn, MemRefType::get({kThreads / 32}, Float32Type::get(ctx),
+                          MemRefLayoutAttrInterface(), workgroup));
+  ImplicitLocOpBuilder b(loc, ctx);
+  Block &body = fn.getBody().front();
+  b.setInsertionPointToStart(&body);
+  Emitter e{b, loc};
+  Value xs = body.getArgument(0), ws = body.getArgument(1),
+        out = body.getArgument(2);
+  Value t = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value expert = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value hidden = memref::DimOp::create(b, xs, 1);
+  auto dot = scf::ForOp::create(
+      b, tid, hidden, e.index(kThreads), ValueRange{e.f32(0)},
+      [&](OpBuilder &nb, Location l, Value h, ValueRange acc) {
+        ImplicitLocOpBuilder ib(l, nb);
+        Emitter ie{ib, l};
+        Value xv = ie.toF32(memref::LoadOp::create(ib, xs, ValueRange{t, h}));
+        Value wv =
+            ie.toF32(memref::LoadOp::create(ib, ws, ValueRange{expert, h}));
+        scf::YieldOp::create(
+            ib, ValueRange{math::FmaOp::create(ib, xv, wv, acc[0])});
+      });
+  Value sum = dot.getResult(0);
+  for (int64_t d = 16; d >= 1; d /= 2)
+    sum = e.add(sum, gpu::ShuffleOp::create(b, sum, d, 32,
+                                           gpu::ShuffleMode::XOR)
+                         .getShuffleResult());
+  Value warp = arith::DivUIOp::create(b, tid, e.index(32));
+  Value lane = arith::RemUIOp::create(b, tid, e.index(32));
+  auto leader = scf::IfOp::create(
+      b, e.cmpi(arith::CmpIPredicate::eq, lane, e.index(0)), false);
+  b.setInsertionPointToStart(&leader.getThenRegion().front());
+  memref::StoreOp::create(b, sum, parts, ValueRange{warp});
+  b.setInsertionPointAfter(leader);
+  gpu::BarrierOp::create(b);
+  auto first = scf::IfOp::create(
+      b, e.cmpi(arith::CmpIPredicate::eq, tid, e.index(0)), false);
+  b.setInsertionPointToStart(&first.getThenRegion().front());
+  Value total = memref::LoadOp::create(b, parts, ValueRange{e.index(0)});
+  for (int64_t i = 1; i < kThreads / 32; ++i)
+    total = e.add(total, memref::LoadOp::create(b, parts, ValueRange{e.index(i)}));
+  memref::StoreOp::create(b, total, out, ValueRange{t, expert});
+  b.setInsertionPointToEnd(&body);
+  gpu::ReturnOp::create(b);
+  return fn;
+}
+
+/// The router logits [T, E] in f32 computed before the routing kernel: by
+/// the dot-product kernel from `plan.gemvFrom` tokens, by the grouped GEMM
+/// over one expert (the gate as [1, E, H]) from `plan.gemmFrom`. Both are
+/// launched, the one not chosen (or both) with an empty grid. Sets the
+/// plan's logits and whether they were computed.
+void emitRouterLogits(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
+                      Value tokens, RouterLogitsPlan plan) {
   Emitter e{b, b.getLoc()};
+  ModuleOp module = op->getParentOfType<ModuleOp>();
   auto gate = cast<RankedTensorType>(op.getGateWeight().getType());
   int64_t experts = gate.getDimSize(0);
-  auto gate3Type = RankedTensorType::get({1, experts, gate.getDimSize(1)},
-                                         gate.getElementType());
-  Value gate3 = tensor::ExpandShapeOp::create(
-      b, gate3Type, op.getGateWeight(),
-      SmallVector<ReassociationIndices>{{0, 1}, {2}});
-  gpu_gemm::Operands g;
-  g.x = a.input;
-  g.w = gpu_gemm::toKernelBuffer(b, b.getLoc(), gate3);
-  g.experts = 1;
-  g.rowLimit = tokens;
-  g.denseEnd = tokens;
-  g.out = memref::AllocOp::create(
+  Value logits = memref::AllocOp::create(
       b, MemRefType::get({ShapedType::kDynamic, experts}, b.getF32Type()),
       ValueRange{tokens});
-  Value run = e.cmpi(arith::CmpIPredicate::uge, tokens, e.index(from));
-  Value tiles = arith::CeilDivUIOp::create(b, tokens,
-                                           e.index(kLargeRowTile.m));
-  Value gridY = arith::SelectOp::create(b, run, tiles, e.index(0));
-  gpu_gemm::launchGemm(
-      b, op->getParentOfType<ModuleOp>(), "router_matmul", g,
-      [](gpu::GPUFuncOp fn, const gpu_gemm::Operands &args) {
-        return gpu_gemm::buildPipelinedKernel(fn, args, /*asyncCopies=*/true,
-                                              kLargeRowTile);
-      },
-      gridY, /*fixBlockSize=*/false);
-  a.logits = g.out;
+  Value zero = e.index(0);
+  Value never = arith::ConstantIntOp::create(b, 0, 1);
+  Value useGemm = plan.gemmFrom == kNeverTokens
+                      ? never
+                      : e.cmpi(arith::CmpIPredicate::uge, tokens,
+                               e.index(plan.gemmFrom));
+  Value useGemv = never;
+  if (plan.gemvFrom < plan.gemmFrom) {
+    Value from = e.cmpi(arith::CmpIPredicate::uge, tokens,
+                        e.index(plan.gemvFrom));
+    useGemv = arith::AndIOp::create(
+        b, from,
+        arith::XOrIOp::create(b, useGemm,
+                              arith::ConstantIntOp::create(b, 1, 1)));
+    gpu::GPUFuncOp fn =
+        buildGemvKernel(module, op.getLoc(), a.input, a.gate, logits);
+    Value rows = arith::SelectOp::create(b, useGemv, tokens, zero);
+    Value one = e.index(1);
+    gpu::LaunchFuncOp::create(
+        b, fn, gpu::KernelDim3{rows, e.index(experts), one},
+        gpu::KernelDim3{e.index(128), one, one},
+        /*dynamicSharedMemorySize=*/nullptr,
+        ValueRange{a.input, a.gate, logits});
+  }
+  if (plan.gemmFrom != kNeverTokens) {
+    auto gate3Type = RankedTensorType::get({1, experts, gate.getDimSize(1)},
+                                           gate.getElementType());
+    Value gate3 = tensor::ExpandShapeOp::create(
+        b, gate3Type, op.getGateWeight(),
+        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+    gpu_gemm::Operands g;
+    g.x = a.input;
+    g.w = gpu_gemm::toKernelBuffer(b, b.getLoc(), gate3);
+    g.experts = 1;
+    g.rowLimit = tokens;
+    g.denseEnd = tokens;
+    g.out = logits;
+    Value tiles = arith::CeilDivUIOp::create(b, tokens,
+                                             e.index(kLargeRowTile.m));
+    Value gridY = arith::SelectOp::create(b, useGemm, tiles, zero);
+    gpu_gemm::launchGemm(
+        b, module, "router_matmul", g,
+        [](gpu::GPUFuncOp fn, const gpu_gemm::Operands &args) {
+          return gpu_gemm::buildPipelinedKernel(
+              fn, args, /*asyncCopies=*/true, kLargeRowTile);
+        },
+        gridY, /*fixBlockSize=*/false);
+  }
+  a.logits = logits;
+  Value ran = arith::OrIOp::create(b, useGemm, useGemv);
   a.precomputed = arith::IndexCastOp::create(
-      b, b.getIndexType(), arith::ExtUIOp::create(b, b.getI32Type(), run));
+      b, b.getIndexType(), arith::ExtUIOp::create(b, b.getI32Type(), ran));
 }
 
 struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
-  RoutePlanToKernel(MLIRContext *ctx, int64_t gemmOption, StringRef chip)
-      : OpRewritePattern(ctx), gemmOption(gemmOption), chip(chip.str()) {}
-  int64_t gemmOption;
+  RoutePlanToKernel(MLIRContext *ctx, int64_t gemvOption, int64_t gemmOption,
+                    StringRef chip)
+      : OpRewritePattern(ctx), gemvOption(gemvOption), gemmOption(gemmOption),
+        chip(chip.str()) {}
+  int64_t gemvOption, gemmOption;
   std::string chip;
 
   LogicalResult matchAndRewrite(RoutePlanOp op,
@@ -347,8 +452,9 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     a.gate = buffer(op.getGateWeight());
     a.bias = buffer(op.getBias());
     Value tokens = tensor::DimOp::create(b, op.getInput(), 0);
-    if (std::optional<int64_t> from = routerGemmTokens(op, gemmOption, chip))
-      emitRouterGemm(b, op, a, tokens, *from);
+    if (std::optional<RouterLogitsPlan> plan =
+            logitsPlan(op, gemvOption, gemmOption, chip))
+      emitRouterLogits(b, op, a, tokens, *plan);
     auto wType = cast<RankedTensorType>(op.getWeights().getType());
     auto sType = cast<RankedTensorType>(op.getSlots().getType());
     a.weights =
@@ -421,7 +527,8 @@ struct GPURoutePlanPass : moe::impl::GPURoutePlanBase<GPURoutePlanPass> {
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RoutePlanToKernel>(&getContext(), routerGemmFrom, chip);
+    patterns.add<RoutePlanToKernel>(&getContext(), routerGemvFrom,
+                                    routerGemmFrom, chip);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

@@ -108,27 +108,44 @@ int64_t mlir::moe::largeTileFrom(double experts, double n, double k,
   return hi;
 }
 
-int64_t mlir::moe::routerGemmFrom(double experts, double hidden,
-                                  double eltBytes, const GpuModel &gpu) {
+RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
+                                              double eltBytes,
+                                              const GpuModel &gpu) {
   // A kernel launch and the [T, E] f32 logits written and read back.
   constexpr double kLaunchSeconds = 4e-6;
+  RouterLogitsPlan plan{kNeverTokens, kNeverTokens};
   for (int64_t tokens = 1; tokens <= (int64_t(1) << 20); tokens *= 2) {
     double t = static_cast<double>(tokens);
     double elements = t * experts * hidden;
+    double roundTrip = kLaunchSeconds + 2 * t * experts * 4 / gpu.hbmBytesPerS;
     // The routing kernel: 8 warps (tokens) per block; per element a lane
-    // loads the weight (and the token's value, from L1) and multiplies.
+    // loads the weight (the token's value comes from L1) and multiplies.
     double fill = std::min(1.0, std::ceil(t / 8) / gpu.sms);
-    double issue = 3 * elements / 32 / (gpu.sms * 4 * gpu.clockHz);
-    double l2 = elements * eltBytes / gpu.l2BytesPerS;
-    double fused = std::max(issue, l2) / fill;
+    double fused = std::max(3 * elements / 32 / (gpu.sms * 4 * gpu.clockHz),
+                            elements * eltBytes / gpu.l2BytesPerS) /
+                   fill;
+    // A block per dot product: both rows from L2 (the weights from HBM
+    // once), two loads, two conversions and an FMA per element.
+    double blocks = t * experts;
+    double gemv =
+        std::max({std::max(5 * elements / 32 / (gpu.sms * 4 * gpu.clockHz),
+                           2 * elements * eltBytes / gpu.l2BytesPerS) /
+                      std::min(1.0, blocks / gpu.sms),
+                  (experts + t) * hidden * eltBytes / gpu.hbmBytesPerS}) +
+        roundTrip;
     double bytes = (experts * hidden + t * hidden) * eltBytes + t * experts * 4;
     double gemm =
         estimateTile(kLargeRowTile, {t, 1, experts, hidden, eltBytes, bytes},
                      gpu)
             .seconds +
-        kLaunchSeconds + 2 * t * experts * 4 / gpu.hbmBytesPerS;
-    if (gemm < fused)
-      return tokens;
+        roundTrip;
+    if (plan.gemvFrom == kNeverTokens && std::min(gemv, gemm) < fused)
+      plan.gemvFrom = tokens;
+    if (gemm < std::min(gemv, fused)) {
+      plan.gemmFrom = tokens;
+      break;
+    }
   }
-  return int64_t(1) << 40;
+  plan.gemvFrom = std::min(plan.gemvFrom, plan.gemmFrom);
+  return plan;
 }

@@ -87,13 +87,20 @@ double expectedActiveExperts(double copies, double experts);
 int64_t largeTileFrom(double experts, double n, double k, double eltBytes,
                       const GpuModel &gpu);
 
-/// The token count from which the router's logits ([T, H] by [E, H] of
-/// `eltBytes`) are cheaper as a tensor-core GEMM (kLargeRowTile, plus a
-/// launch and the logits' round trip through memory) than in the routing
-/// kernel, where a warp per token reads the whole gate matrix (from L2)
-/// and each lane issues a load and an FMA per element. A power of two.
-int64_t routerGemmFrom(double experts, double hidden, double eltBytes,
-                       const GpuModel &gpu);
+/// Where the router's logits ([T, H] by [E, H] of `eltBytes`) come from,
+/// by token count: the routing kernel's own dot products (a warp per token
+/// reads the whole gate matrix from L2, each lane a load and an FMA per
+/// element) below `gemvFrom`; a kernel with a block per (token, expert) dot
+/// product (many blocks at decode, weights read once from HBM) from
+/// `gemvFrom`; a tensor-core GEMM (kLargeRowTile) from `gemmFrom`. Both
+/// kernels cost a launch and the f32 logits' round trip through memory.
+/// Powers of two; kNeverTokens when a choice never wins.
+struct RouterLogitsPlan {
+  int64_t gemvFrom, gemmFrom;
+};
+constexpr int64_t kNeverTokens = int64_t(1) << 40;
+RouterLogitsPlan routerLogitsPlan(double experts, double hidden,
+                                  double eltBytes, const GpuModel &gpu);
 
 } // namespace mlir::moe
 

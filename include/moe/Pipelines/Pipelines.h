@@ -142,6 +142,12 @@ struct CUDAPipelineOptions : public MoEPipelineOptions<CUDAPipelineOptions> {
                      "when they are 16-byte aligned (off: scalar loads, "
                      "for comparison)"),
       llvm::cl::init(true)};
+  Option<int64_t> routerGemvFrom{
+      *this, "router-gemv-from",
+      llvm::cl::desc("Tokens from which a fused router's logits run as a "
+                     "block per dot product before the routing kernel (-1: "
+                     "the cost model's choice for the target; 0: never)"),
+      llvm::cl::init(-1)};
   Option<int64_t> routerGemmFrom{
       *this, "router-gemm-from",
       llvm::cl::desc("Tokens from which a fused router's logits run as a "

@@ -1,4 +1,4 @@
-// RUN: moe-opt %s -split-input-file --moe-gpu-route-plan=router-gemm-from=0 --cse | FileCheck %s
+// RUN: moe-opt %s -split-input-file --moe-gpu-route-plan="router-gemv-from=0 router-gemm-from=0" --cse | FileCheck %s
 
 // Host side: the results and the scratch (per-expert counters, the ticket
 // and the no-expert flag, each copy's expert and position) are fresh
