@@ -252,13 +252,13 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
                  mma ? buildMMAKernel : buildSIMTKernel,
                  rowTiles(b, plan, kTileM), /*fixBlockSize=*/mma);
     } else {
-      // The tile by token count: the cost model's crossover for this
+      // The tile by token count: the cost model's crossovers for this
       // GEMM's shape on the target, compared with the call's copies. A
       // static token count decides at compile time.
       int64_t kDim = cast<MemRefType>(ops.x.getType()).getDimSize(1);
-      int64_t largeFrom = largeTileFrom(
-          plan.experts, wType.getDimSize(1), kDim,
-          elt.getIntOrFloatBitWidth() / 8, gpuModelFor(chip));
+      std::vector<TileChoice> tiles =
+          rowTilePlan(plan.experts, wType.getDimSize(1), kDim,
+                      elt.getIntOrFloatBitWidth() / 8, gpuModelFor(chip));
       auto emit = [&](const GemmTile &tile, Value useIt) {
         Value gridY = rowTiles(b, plan, tile.m);
         if (useIt)
@@ -271,15 +271,23 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
             gridY, /*fixBlockSize=*/false);
         fn->setAttr("moe.row_tile", b.getI64IntegerAttr(tile.m));
       };
-      if (plan.staticCopies) {
-        emit(*plan.staticCopies < largeFrom ? smallRowTile(kDim) : kLargeRowTile,
+      if (plan.staticCopies || tiles.size() == 1) {
+        emit(choiceFor(tiles, static_cast<double>(plan.staticCopies.value_or(0)))
+                 .tile,
              nullptr);
       } else {
-        Value small = k.lt(plan.copies, k.idx(largeFrom));
-        emit(smallRowTile(kDim), small);
-        Value large = arith::XOrIOp::create(
-            b, small, arith::ConstantIntOp::create(b, 1, 1));
-        emit(kLargeRowTile, large);
+        // Choice i runs for copies in [from_i, from_i+1).
+        for (size_t i = 0; i < tiles.size(); ++i) {
+          Value useIt;
+          if (i > 0)
+            useIt = arith::CmpIOp::create(b, arith::CmpIPredicate::uge,
+                                          plan.copies, k.idx(tiles[i].from));
+          if (i + 1 < tiles.size()) {
+            Value below = k.lt(plan.copies, k.idx(tiles[i + 1].from));
+            useIt = useIt ? arith::AndIOp::create(b, useIt, below) : below;
+          }
+          emit(tiles[i].tile, useIt);
+        }
       }
     }
     Value result = bufferization::ToTensorOp::create(b, resType.clone(accType),

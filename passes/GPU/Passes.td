@@ -27,16 +27,20 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
     expert's weight rows in workgroup memory:
 
     * f16/bf16 with K a multiple of 8 (with `tensor-cores`, the default):
-      two kernels, one with 16 x 128 tiles of 2 warps (16 x 64 each) for
-      few rows per expert, one with 64 x 128 tiles of 4 warps (32 x 64
-      each), both `mma.sync.m16n8k16` accumulating in f32 registers (sm_80
-      and newer). Both are launched; the host gives the one a cost model of
-      the `chip` (Utils/GemmTiles.h: issue slots, tensor-core rate, L2 and
-      HBM traffic of each tile, SMs filled) does not pick for this call's
-      token copies an empty grid, which the runtime skips; a static token
-      count picks at compile time. The kernels carry `moe.row_tile`.
-      Slices of 32 columns of K go through a ring of 4 (16-row tiles) or 3
-      in workgroup memory, filled ahead by
+      up to three kernels: 16 x 128 tiles of 2 warps (16 x 64 each) for
+      few rows per expert, 64 x 128 tiles of 4 warps (32 x 64 each), 128 x
+      128 tiles of 8 warps (32 x 64 each) for very many, all
+      `mma.sync.m16n8k16` accumulating in f32 registers (sm_80 and newer).
+      A cost model of the `chip` (Utils/GemmTiles.h: issue slots,
+      tensor-core rate, L2 and HBM traffic of each tile, SMs filled) gives
+      the token-copy counts from which each tile is the faster; tiles it
+      never picks are left out. All the others are launched, the host
+      giving those not picked for this call's copies an empty grid, which
+      the runtime skips; a static token count picks at compile time. The
+      kernels carry `moe.row_tile`. K slices (64-deep double-buffered for
+      16-row tiles where 64 divides K, else 32-deep in a ring of 4; 32-deep
+      in a ring of 3 for 64-row tiles, of 2 for 128-row ones) are filled
+      ahead by
       16-byte `cp.async` copies (`nvgpu.device_async_copy`, zero-filled
       where rows or columns are outside the operands) and read with
       `ldmatrix.x4` (`nvgpu.ldmatrix`); rows are padded to 40 elements so

@@ -307,14 +307,19 @@ void Costing::estimateGPUKernel(ExpertMatmulOp op, Kernel &k, double copies,
     GpuModel gpu = gpuModelFor(device.chip);
     gpu.hbmBytesPerS = device.bandwidth;
     double bytesPerElt = eltBytes(elt);
-    int64_t largeFrom = largeTileFrom(static_cast<double>(w.getDimSize(0)), n,
-                                      kk, bytesPerElt, gpu);
-    GemmTile tile = copies < static_cast<double>(largeFrom)
-                        ? smallRowTile(kStatic)
-                        : kLargeRowTile;
+    std::vector<TileChoice> tiles =
+        rowTilePlan(static_cast<double>(w.getDimSize(0)), n, kk, bytesPerElt,
+                    gpu);
+    GemmTile tile = choiceFor(tiles, copies).tile;
     k.tile = tile.describe();
-    if (largeFrom < (int64_t(1) << 40))
-      k.tile += " (16 rows below " + std::to_string(largeFrom) + " copies)";
+    if (tiles.size() > 1) {
+      // The run-time choice: each tile's rows and the copies it starts at.
+      k.tile += " (" + std::to_string(tiles[0].tile.m) + " rows";
+      for (size_t i = 1; i < tiles.size(); ++i)
+        k.tile += ", " + std::to_string(tiles[i].tile.m) + " from " +
+                  std::to_string(tiles[i].from) + " copies";
+      k.tile += ")";
+    }
     k.estimate = estimateTile(tile,
                               {copies, active, n, kk, bytesPerElt,
                                k.read + k.written},

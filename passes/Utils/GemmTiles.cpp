@@ -81,31 +81,53 @@ TileEstimate mlir::moe::estimateTile(const GemmTile &tile,
   return est;
 }
 
-int64_t mlir::moe::largeTileFrom(double experts, double n, double k,
-                                 double eltBytes, const GpuModel &gpu) {
-  auto largeWins = [&](int64_t copies) {
-    double c = static_cast<double>(copies);
-    double active = expectedActiveExperts(c, experts);
-    double bytes = (active * n * k + c * (n + k)) * eltBytes;
-    GroupedGemmShape shape{c, active, n, k, eltBytes, bytes};
-    return estimateTile(kLargeRowTile, shape, gpu).seconds <
-           estimateTile(smallRowTile(static_cast<int64_t>(k)), shape, gpu)
-               .seconds;
+/// The estimated time of `tile` for `copies` copies routed uniformly.
+static double tileSeconds(const GemmTile &tile, double copies, double experts,
+                          double n, double k, double eltBytes,
+                          const GpuModel &gpu) {
+  double active = expectedActiveExperts(copies, experts);
+  double bytes = (active * n * k + copies * (n + k)) * eltBytes;
+  return estimateTile(tile, {copies, active, n, k, eltBytes, bytes}, gpu)
+      .seconds;
+}
+
+std::vector<TileChoice> mlir::moe::rowTilePlan(double experts, double n,
+                                               double k, double eltBytes,
+                                               const GpuModel &gpu) {
+  const GemmTile tiles[] = {smallRowTile(static_cast<int64_t>(k)),
+                            kLargeRowTile, kHugeRowTile};
+  std::vector<TileChoice> plan = {{tiles[0], 0}};
+  size_t current = 0;
+  auto seconds = [&](size_t t, int64_t copies) {
+    return tileSeconds(tiles[t], static_cast<double>(copies), experts, n, k,
+                       eltBytes, gpu);
   };
-  constexpr int64_t kNever = int64_t(1) << 40;
-  int64_t hi = 1;
-  while (!largeWins(hi)) {
-    if (hi >= (int64_t(1) << 26))
-      return kNever;
-    hi *= 2;
+  for (int64_t copies = 1; copies <= (int64_t(1) << 24); copies *= 2) {
+    // The fastest tile at this count, if faster than the current one.
+    size_t best = current;
+    for (size_t t = current + 1; t < std::size(tiles); ++t)
+      if (seconds(t, copies) < seconds(best, copies))
+        best = t;
+    if (best == current)
+      continue;
+    // The first count in (copies / 2, copies] where it beats the current.
+    int64_t lo = copies / 2, hi = copies;
+    while (hi - lo > 1) {
+      int64_t mid = lo + (hi - lo) / 2;
+      (seconds(best, mid) < seconds(current, mid) ? hi : lo) = mid;
+    }
+    plan.push_back({tiles[best], hi});
+    current = best;
   }
-  // The first copy count in (hi / 2, hi] where the large tile wins.
-  int64_t lo = hi / 2;
-  while (hi - lo > 1) {
-    int64_t mid = lo + (hi - lo) / 2;
-    (largeWins(mid) ? hi : lo) = mid;
-  }
-  return hi;
+  return plan;
+}
+
+const TileChoice &mlir::moe::choiceFor(const std::vector<TileChoice> &plan,
+                                       double copies) {
+  size_t i = 0;
+  while (i + 1 < plan.size() && copies >= static_cast<double>(plan[i + 1].from))
+    ++i;
+  return plan[i];
 }
 
 RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mlir::moe {
 
@@ -44,6 +45,13 @@ GemmTile smallRowTile(int64_t k);
 /// Many rows per expert (prefill): 64-row tiles of 4 warps, 32 x 64 each
 /// (45 KB, 2.75 instructions per mma).
 constexpr GemmTile kLargeRowTile = {64, 128, 32, 3, 2, 2};
+/// Very many rows per expert: 128-row tiles of 8 warps, 32 x 64 each, K
+/// slices of 32 double-buffered (40 KB: a third slice would pass the 48 KB
+/// of static shared memory). A block moves 256 K elements from L2 per
+/// 128 x 128 K multiply-adds, a third less per product than 64-row tiles.
+constexpr GemmTile kHugeRowTile = {128, 128, 32, 2, 4, 2};
+
+
 
 /// What the model needs of a GPU: figures of the SXM parts (data sheets;
 /// `mmaFlops` is mma.sync's sustained 16-bit rate, below the wgmma peak on
@@ -81,11 +89,23 @@ TileEstimate estimateTile(const GemmTile &tile, const GroupedGemmShape &shape,
 /// uniformly over `experts`.
 double expectedActiveExperts(double copies, double experts);
 
-/// The token-copy count from which kLargeRowTile is estimated faster than
-/// smallRowTile(k) for `experts` experts of [n, k] weights: the run-time
-/// choice takes the small tile below it.
-int64_t largeTileFrom(double experts, double n, double k, double eltBytes,
-                      const GpuModel &gpu);
+/// A row tile and the token-copy count from which the run-time choice
+/// takes it (until the next choice's).
+struct TileChoice {
+  GemmTile tile;
+  int64_t from;
+};
+
+/// The row tiles of a grouped GEMM of `experts` experts of [n, k] weights,
+/// in order of token copies: the first from 0 copies, each next one from
+/// the count at which the model estimates it faster than the one before
+/// (tiles only grow with the copies; tiles never chosen are left out).
+std::vector<TileChoice> rowTilePlan(double experts, double n, double k,
+                                    double eltBytes, const GpuModel &gpu);
+
+/// The choice of `plan` for `copies` token copies.
+const TileChoice &choiceFor(const std::vector<TileChoice> &plan,
+                            double copies);
 
 /// Where the router's logits ([T, H] by [E, H] of `eltBytes`) come from,
 /// by token count: the routing kernel's own dot products (a warp per token

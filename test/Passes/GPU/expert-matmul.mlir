@@ -88,15 +88,15 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 
 // -----
 
-// bf16 on tensor cores, K a multiple of 8: the pipelined kernels, one with
-// 16-row tiles for few rows per expert, one with 64-row tiles. Both are
-// launched over the same operands; the host compares the token copies
-// with the cost model's crossover for this shape (sm_80) and gives the
-// other kernel an empty grid (which the runtime skips). Each grid is the
-// bound of its tiles: (C + min(E, C) * (max(block, rows) - 1)) / rows.
+// bf16 on tensor cores, K a multiple of 8: the pipelined kernels with
+// 16-, 64- and 128-row tiles. All are launched over the same operands; the
+// host compares the token copies with the cost model's crossovers for this
+// shape (sm_80) and gives the kernels not chosen an empty grid (which the
+// runtime skips). Each grid is the bound of its tiles: (C + min(E, C) *
+// (max(block, rows) - 1)) / rows.
 // CHECK-LABEL: func.func @bf16
 // CHECK: %[[C:.*]] = arith.muli
-// CHECK: %[[SMALL:.*]] = arith.cmpi ult, %[[C]], %c{{[0-9]+}}
+// CHECK: %[[SMALL:.*]] = arith.cmpi ult, %[[C]], %[[FROM64:c[0-9]+]]
 // CHECK: %[[ACTIVE:.*]] = arith.minui %[[C]], %c2
 // CHECK: %[[PAD:.*]] = arith.muli %[[ACTIVE]], %c127
 // CHECK: %[[BOUND:.*]] = arith.addi %[[C]], %[[PAD]]
@@ -104,10 +104,16 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // CHECK: %[[GY16:.*]] = arith.select %[[SMALL]], %[[T16]], %c0
 // CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c128
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY16]], %{{.*}}) threads in (%c64, %c1{{.*}}, %c1{{.*}})
-// CHECK: %[[LARGE:.*]] = arith.xori %[[SMALL]], %true
+// CHECK: %[[ABOVE:.*]] = arith.cmpi uge, %[[C]], %[[FROM64]]
+// CHECK: %[[BELOW:.*]] = arith.cmpi ult, %[[C]], %[[FROM128:c[0-9]+]]
+// CHECK: %[[MID:.*]] = arith.andi %[[ABOVE]], %[[BELOW]]
 // CHECK: %[[T64:.*]] = arith.divui %[[BOUND]], %c64
-// CHECK: %[[GY64:.*]] = arith.select %[[LARGE]], %[[T64]], %c0
+// CHECK: %[[GY64:.*]] = arith.select %[[MID]], %[[T64]], %c0
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks in (%[[GX]], %[[GY64]], %{{.*}}) threads in (%c128, %c1{{.*}}, %c1{{.*}})
+// CHECK: %[[HUGE:.*]] = arith.cmpi uge, %[[C]], %[[FROM128]]
+// CHECK: %[[T128:.*]] = arith.divui %[[BOUND]], %c128
+// CHECK: %[[GY128:.*]] = arith.select %[[HUGE]], %[[T128]], %c0
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_1 blocks in (%[[GX]], %[[GY128]], %{{.*}}) threads in (%c256, %c1{{.*}}, %c1{{.*}})
 //
 // 16 x 128 tiles: 2 warps (64 threads) of 16 x 64; K = 16 is not a
 // multiple of 64, so slices of 32 in a ring of 4 of A (16 x 32) and B
@@ -160,6 +166,11 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // CHECK: scf.yield
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK-COUNT-64: arith.truncf %{{.*}} : f32 to bf16
+//
+// 128 x 128 tiles: 8 warps (4 x 2) of 32 x 64, two slices of A and B.
+// CHECK: gpu.func @expert_matmul_1({{.*}}) workgroup(%{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.row_tile = 128 : i64}
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK-COUNT-16: nvvm.mma.sync
 func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
                 %w: tensor<2x8x16xbf16>) -> tensor<?x8xbf16> {
   %g, %off, %s = moe.dispatch %x, %ids experts = 2 block = 128

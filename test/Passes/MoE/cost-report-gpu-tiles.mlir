@@ -4,25 +4,25 @@
 
 // The routed experts of Mixtral-8x7B in bf16 on an H100: each grouped GEMM
 // names the pipelined kernel's tile the host picks at this token count,
-// the copy count from which it takes the 64-row tile (the cost model of
-// Utils/GemmTiles.h), and that model's time for it. Decode (one token, two
+// the copy counts from which it takes the 64- and 128-row tiles (the cost
+// model of Utils/GemmTiles.h), and that model's time for it. Decode (one token, two
 // copies): 16-row tiles, memory-bound; the down GEMM's 64 blocks fill
 // half the SMs, so its L2 share (operand slices per block) nears the
 // weights' streaming.
-// DECODE: 2 grouped GEMM 28672x4096 gathered + silu gated 1 469.762 470.024 {{.*}} memory; tile 16x128x64 cp.async x2 (16 rows below 128 copies): 140.58 us (100% of roofline)
-// DECODE: 4 grouped GEMM 4096x14336 + combine 1 234.881 {{.*}} memory; tile 16x128x64 cp.async x2 (16 rows below 256 copies): 72.67 us (97% of roofline)
+// DECODE: 2 grouped GEMM 28672x4096 gathered + silu gated 1 469.762 470.024 {{.*}} memory; tile 16x128x64 cp.async x2 (16 rows, 64 from 128 copies, 128 from 513 copies): 140.58 us (100% of roofline)
+// DECODE: 4 grouped GEMM 4096x14336 + combine 1 234.881 {{.*}} memory; tile 16x128x64 cp.async x2 (16 rows, 64 from 256 copies, 128 from 513 copies): 72.67 us (97% of roofline)
 // DECODE: total: 3 kernels, {{.*}} roofline 211.05 us; the generated kernels' work: 213.25 us (99% of roofline)
 //
-// 321 copies per expert: the 64-row tiles. Each block moves its 64 rows
-// and 128 weight rows of K from L2: 42.7 FLOP per L2 byte, where the
-// tensor cores (mma.sync) need about 88 per byte of the H100's L2
-// bandwidth: the model finds the GEMMs L2-bound at about a quarter of the
-// roofline (larger tiles are the remedy).
-// PREFILL: 2 grouped GEMM 28672x4096 gathered + silu gated 1 603174.470 {{.*}} tensor cores; tile 64x128x32 cp.async x3 (16 rows below 128 copies): 2254.86 us (27% of roofline)
-// PREFILL: total: 3 kernels, {{.*}}; the generated kernels' work: 3385.45 us (27% of roofline)
+// 321 copies per expert: the 128-row tiles. Each block moves its 128 rows
+// and 128 weight rows of K from L2: 64 FLOP per L2 byte (42.7 with 64-row
+// tiles), where the tensor cores (mma.sync) need about 88 per byte of the
+// H100's L2 bandwidth: the model finds the GEMMs L2-bound at about 40% of
+// the roofline (27% with 64-row tiles).
+// PREFILL: 2 grouped GEMM 28672x4096 gathered + silu gated 1 603174.470 {{.*}} tensor cores; tile 128x128x32 cp.async x2 (16 rows, 64 from 128 copies, 128 from 513 copies): 1503.24 us (41% of roofline)
+// PREFILL: total: 3 kernels, {{.*}}; the generated kernels' work: 2258.02 us (41% of roofline)
 //
 // Unfused, the up/gate GEMM writes the wide [R, 28672] result: memory-bound.
-// UNFUSED: grouped GEMM 28672x4096 1 603174.470 {{.*}} memory; tile 64x128x32 cp.async x3 (16 rows below 128 copies): 2254.86 us (27% of roofline)
+// UNFUSED: grouped GEMM 28672x4096 1 603174.470 {{.*}} memory; tile 128x128x32 cp.async x2 (16 rows, 64 from 128 copies, 128 from 513 copies): 1503.24 us (41% of roofline)
 func.func @moe_block(%x: tensor<?x4096xbf16>, %logits: tensor<?x8xbf16>,
                      %fc1: tensor<8x28672x4096xbf16>, %fc2: tensor<8x4096x14336xbf16>)
     -> tensor<?x4096xbf16> {
