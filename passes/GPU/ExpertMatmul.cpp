@@ -272,9 +272,8 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
         fn->setAttr("moe.row_tile", b.getI64IntegerAttr(tile.m));
       };
       if (plan.staticCopies || tiles.size() == 1) {
-        emit(choiceFor(tiles, static_cast<double>(plan.staticCopies.value_or(0)))
-                 .tile,
-             nullptr);
+        double copies = static_cast<double>(plan.staticCopies.value_or(0));
+        emit(choiceFor(tiles, copies).tile, nullptr);
       } else {
         // Choice i runs for copies in [from_i, from_i+1).
         for (size_t i = 0; i < tiles.size(); ++i) {
@@ -316,7 +315,8 @@ struct GPUExpertMatmulPass
       op->emitError() << "cannot map this grouped matmul to the GPU kernel: "
                          "its offsets must come from a moe.dispatch with "
                          "block a multiple of "
-                      << kGemmRowAlign << " (decompose with moe-decompose=block="
+                      << kGemmRowAlign
+                      << " (decompose with moe-decompose=block="
                       << kGemmRowAlign << "), or be [0, rows] of one expert";
       return WalkResult::interrupt();
     });

@@ -74,9 +74,10 @@ gpu::GPUFuncOp mlir::moe::gpu_gemm::launchGemm(ImplicitLocOpBuilder &b,
   Value one = k.idx(1);
   Value n = memref::DimOp::create(b, ops.w, 1);
   Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(shape.tileN));
-  gpu::LaunchFuncOp::create(b, fn, gpu::KernelDim3{gridX, gridY, one},
-                            gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
-                            /*dynamicSharedMemorySize=*/nullptr, operands);
+  gpu::LaunchFuncOp::create(
+      b, fn, gpu::KernelDim3{gridX, gridY, one},
+      gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
+      /*dynamicSharedMemorySize=*/nullptr, operands);
   return fn;
 }
 

@@ -31,6 +31,12 @@ Value viewedBuffer(Value v);
 /// it overlaps no other buffer of a different root.
 bool isFreshAllocation(Value v);
 
+/// Whether buffers rooted at `a` and `b` (viewedBuffer) cannot overlap:
+/// different roots of which one is a fresh allocation.
+inline bool cannotOverlap(Value a, Value b) {
+  return a != b && (isFreshAllocation(a) || isFreshAllocation(b));
+}
+
 /// Whether every use of `buffer`, and of each view of it (as the view's
 /// source; any other operand role fails), is an op `allowed` accepts.
 bool usedOnlyBy(Value buffer, llvm::function_ref<bool(Operation *)> allowed);

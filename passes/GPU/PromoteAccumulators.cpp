@@ -30,12 +30,6 @@ namespace mlir::moe {
 using namespace mlir;
 
 namespace {
-/// Whether buffers rooted at `a` and `b` cannot overlap: different roots of
-/// which one is a fresh allocation.
-bool distinct(Value a, Value b) {
-  return a != b && (moe::isFreshAllocation(a) || moe::isFreshAllocation(b));
-}
-
 struct PromoteAccumulator : OpRewritePattern<scf::ForOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -86,13 +80,13 @@ struct PromoteAccumulator : OpRewritePattern<scf::ForOp> {
           load = l;
           return WalkResult::advance();
         }
-        if (distinct(moe::viewedBuffer(l.getMemRef()), root))
+        if (moe::cannotOverlap(moe::viewedBuffer(l.getMemRef()), root))
           return WalkResult::advance();
         ok = false;
         return WalkResult::interrupt();
       }
       if (auto s = dyn_cast<memref::StoreOp>(op)) {
-        if (distinct(moe::viewedBuffer(s.getMemRef()), root))
+        if (moe::cannotOverlap(moe::viewedBuffer(s.getMemRef()), root))
           return WalkResult::advance();
         ok = false;
         return WalkResult::interrupt();

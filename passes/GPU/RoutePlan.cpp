@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPU/BlockReduce.h"
 #include "GPU/GroupedGemm.h"
 #include "Utils/Emitter.h"
 #include "Utils/GemmTiles.h"
@@ -328,25 +329,11 @@ gpu::GPUFuncOp buildGemvKernel(ModuleOp module, Location loc, Value x, Value w,
         scf::YieldOp::create(
             ib, ValueRange{math::FmaOp::create(ib, xv, wv, acc[0])});
       });
-  Value sum = dot.getResult(0);
-  for (int64_t d = 16; d >= 1; d /= 2)
-    sum = e.add(sum, gpu::ShuffleOp::create(b, sum, d, 32,
-                                           gpu::ShuffleMode::XOR)
-                         .getShuffleResult());
-  Value warp = arith::DivUIOp::create(b, tid, e.index(32));
-  Value lane = arith::RemUIOp::create(b, tid, e.index(32));
-  auto leader = scf::IfOp::create(
-      b, e.cmpi(arith::CmpIPredicate::eq, lane, e.index(0)), false);
-  b.setInsertionPointToStart(&leader.getThenRegion().front());
-  memref::StoreOp::create(b, sum, parts, ValueRange{warp});
-  b.setInsertionPointAfter(leader);
-  gpu::BarrierOp::create(b);
+  Value total = moe::emitBlockSum(b, loc, dot.getResult(0), tid, parts,
+                                  kThreads / 32);
   auto first = scf::IfOp::create(
       b, e.cmpi(arith::CmpIPredicate::eq, tid, e.index(0)), false);
   b.setInsertionPointToStart(&first.getThenRegion().front());
-  Value total = memref::LoadOp::create(b, parts, ValueRange{e.index(0)});
-  for (int64_t i = 1; i < kThreads / 32; ++i)
-    total = e.add(total, memref::LoadOp::create(b, parts, ValueRange{e.index(i)}));
   memref::StoreOp::create(b, total, out, ValueRange{t, expert});
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPU/BlockReduce.h"
 #include "HostMemory.h"
 #include "moe/Passes/GPU.h"
 
@@ -68,13 +69,9 @@ bool sameIndex(Value a, Value b) {
 }
 
 bool hostLoop(scf::ParallelOp loop) {
-  return loop.getNumResults() == 0 && !loop->getParentOfType<scf::ParallelOp>() &&
+  return loop.getNumResults() == 0 &&
+         !loop->getParentOfType<scf::ParallelOp>() &&
          !loop->getParentOfType<gpu::LaunchOp>();
-}
-
-/// Whether buffers rooted at `a` and `b` cannot overlap.
-bool distinct(Value a, Value b) {
-  return a != b && (moe::isFreshAllocation(a) || moe::isFreshAllocation(b));
 }
 
 /// A row reduction: `rows` whose body is one `scf.for` accumulating into
@@ -141,7 +138,8 @@ struct RowReduction {
     // Every other load reads a buffer that cannot be the accumulator.
     Value root = moe::viewedBuffer(r.accumulator());
     WalkResult other = loop.getBody()->walk([&](memref::LoadOp l) {
-      if (l != r.load && !distinct(moe::viewedBuffer(l.getMemRef()), root))
+      if (l != r.load &&
+          !moe::cannotOverlap(moe::viewedBuffer(l.getMemRef()), root))
         return WalkResult::interrupt();
       return WalkResult::advance();
     });
@@ -155,8 +153,7 @@ struct RowReduction {
 /// over the same rows and one more dimension, reading the accumulator only
 /// at its row and writing nothing the reduction reads.
 bool fusable(RowReduction r, scf::ParallelOp next) {
-  if (!hostLoop(next) ||
-      next.getNumLoops() != r.rows.getNumLoops() + 1)
+  if (!hostLoop(next) || next.getNumLoops() != r.rows.getNumLoops() + 1)
     return false;
   for (unsigned d = 0; d < r.rows.getNumLoops(); ++d)
     if (!sameIndex(next.getLowerBound()[d], r.rows.getLowerBound()[d]) ||
@@ -178,9 +175,9 @@ bool fusable(RowReduction r, scf::ParallelOp next) {
     }
     if (auto store = dyn_cast<memref::StoreOp>(op)) {
       Value root = moe::viewedBuffer(store.getMemRef());
-      if (store.getMemRef() == acc ||
-          llvm::any_of(readRoots,
-                       [&](Value read) { return !distinct(root, read); }))
+      if (store.getMemRef() == acc || llvm::any_of(readRoots, [&](Value read) {
+            return !moe::cannotOverlap(root, read);
+          }))
         return WalkResult::interrupt();
       return WalkResult::advance();
     }
@@ -217,13 +214,14 @@ int64_t threadsFor(Value lb, Value ub, Value step) {
 void buildKernel(OpBuilder &b, RowReduction r, scf::ParallelOp next) {
   Location loc = r.rows.getLoc();
   MLIRContext *ctx = b.getContext();
-  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  auto idx = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
   Value one = idx(1);
   SmallVector<Value> trips;
   Value total = one;
-  for (auto [lb, ub, step] :
-       llvm::zip(r.rows.getLowerBound(), r.rows.getUpperBound(),
-                 r.rows.getStep())) {
+  for (auto [lb, ub, step] : llvm::zip(
+           r.rows.getLowerBound(), r.rows.getUpperBound(), r.rows.getStep())) {
     Value span = arith::SubIOp::create(b, loc, ub, lb);
     trips.push_back(arith::CeilDivUIOp::create(b, loc, span, step));
     total = arith::MulIOp::create(b, loc, total, trips.back());
@@ -236,8 +234,8 @@ void buildKernel(OpBuilder &b, RowReduction r, scf::ParallelOp next) {
                                            next.getStep().back()));
   int64_t warps = threads / 32;
   Value threadCount = idx(threads);
-  auto launch = gpu::LaunchOp::create(b, loc, total, one, one, threadCount,
-                                      one, one);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, total, one, one, threadCount, one, one);
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Type f32 = b.getF32Type();
@@ -283,30 +281,9 @@ void buildKernel(OpBuilder &b, RowReduction r, scf::ParallelOp next) {
             nb.clone(op, map);
         scf::YieldOp::create(nb, l, map.lookup(r.add.getResult()));
       });
-  Value sum = share.getResult(0);
-  // Within the warp, then across the warps through workgroup memory.
-  for (int64_t d = 16; d >= 1; d /= 2)
-    sum = arith::AddFOp::create(
-        b, loc, sum,
-        gpu::ShuffleOp::create(b, loc, sum, d, 32, gpu::ShuffleMode::XOR)
-            .getShuffleResult());
-  Value warp = arith::DivUIOp::create(b, loc, tid, idx(32));
-  Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
-  auto leader = scf::IfOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0)),
-      false);
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&leader.getThenRegion().front());
-    memref::StoreOp::create(b, loc, sum, partials, ValueRange{warp});
-  }
-  gpu::BarrierOp::create(b, loc);
-  Value rowSum = start;
-  for (int64_t w = 0; w < warps; ++w)
-    rowSum = arith::AddFOp::create(
-        b, loc, rowSum,
-        memref::LoadOp::create(b, loc, partials, ValueRange{idx(w)}));
+  Value rowSum = arith::AddFOp::create(
+      b, loc, start,
+      moe::emitBlockSum(b, loc, share.getResult(0), tid, partials, warps));
   // The accumulator keeps its meaning for any other reader.
   auto writer = scf::IfOp::create(
       b, loc,
@@ -324,12 +301,12 @@ void buildKernel(OpBuilder &b, RowReduction r, scf::ParallelOp next) {
   // the row's sum from registers.
   unsigned last = next.getNumLoops() - 1;
   Value cStep = next.getStep()[last];
-  Value cFirst = arith::AddIOp::create(
-      b, loc, next.getLowerBound()[last],
-      arith::MulIOp::create(b, loc, tid, cStep));
+  Value cFirst =
+      arith::AddIOp::create(b, loc, next.getLowerBound()[last],
+                            arith::MulIOp::create(b, loc, tid, cStep));
   Value cStride = arith::MulIOp::create(b, loc, cStep, threadCount);
-  auto columns = scf::ForOp::create(b, loc, cFirst,
-                                    next.getUpperBound()[last], cStride);
+  auto columns =
+      scf::ForOp::create(b, loc, cFirst, next.getUpperBound()[last], cStride);
   b.setInsertionPointToStart(columns.getBody());
   IRMapping nextMap;
   SmallVector<Value> nextIvs = next.getInductionVars();

@@ -19,8 +19,8 @@ double GemmTile::instructionsPerMma() const {
 }
 
 std::string GemmTile::describe() const {
-  return std::to_string(m) + "x" + std::to_string(n) + "x" +
-         std::to_string(k) + " cp.async x" + std::to_string(stages);
+  return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
+         " cp.async x" + std::to_string(stages);
 }
 
 GemmTile mlir::moe::smallRowTile(int64_t k) {
@@ -131,8 +131,8 @@ const TileChoice &mlir::moe::choiceFor(const std::vector<TileChoice> &plan,
 }
 
 RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
-                                              double eltBytes,
-                                              const GpuModel &gpu) {
+                                             double eltBytes,
+                                             const GpuModel &gpu) {
   // A kernel launch and the [T, E] f32 logits written and read back.
   constexpr double kLaunchSeconds = 4e-6;
   RouterLogitsPlan plan{kNeverTokens, kNeverTokens};
@@ -156,11 +156,10 @@ RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
                   (experts + t) * hidden * eltBytes / gpu.hbmBytesPerS}) +
         roundTrip;
     double bytes = (experts * hidden + t * hidden) * eltBytes + t * experts * 4;
-    double gemm =
-        estimateTile(kLargeRowTile, {t, 1, experts, hidden, eltBytes, bytes},
-                     gpu)
-            .seconds +
-        roundTrip;
+    double gemm = estimateTile(kLargeRowTile,
+                               {t, 1, experts, hidden, eltBytes, bytes}, gpu)
+                      .seconds +
+                  roundTrip;
     if (plan.gemvFrom == kNeverTokens && std::min(gemv, gemm) < fused)
       plan.gemvFrom = tokens;
     if (gemm < std::min(gemv, fused)) {

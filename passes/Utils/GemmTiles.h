@@ -1,4 +1,4 @@
-//===- GemmTiles.h - tile configurations of the GPU grouped GEMM -*- C++ -*-===//
+//===- GemmTiles.h - tile configurations of the GPU GEMM --------*- C++ -*-===//
 //
 // Private to passes/: the row-tile configurations of the pipelined
 // tensor-core grouped GEMM and the cost model that picks one by token
@@ -51,8 +51,6 @@ constexpr GemmTile kLargeRowTile = {64, 128, 32, 3, 2, 2};
 /// 128 x 128 K multiply-adds, a third less per product than 64-row tiles.
 constexpr GemmTile kHugeRowTile = {128, 128, 32, 2, 4, 2};
 
-
-
 /// What the model needs of a GPU: figures of the SXM parts (data sheets;
 /// `mmaFlops` is mma.sync's sustained 16-bit rate, below the wgmma peak on
 /// sm_90; L2 bandwidth from microbenchmarks).
@@ -104,8 +102,7 @@ std::vector<TileChoice> rowTilePlan(double experts, double n, double k,
                                     double eltBytes, const GpuModel &gpu);
 
 /// The choice of `plan` for `copies` token copies.
-const TileChoice &choiceFor(const std::vector<TileChoice> &plan,
-                            double copies);
+const TileChoice &choiceFor(const std::vector<TileChoice> &plan, double copies);
 
 /// Where the router's logits ([T, H] by [E, H] of `eltBytes`) come from,
 /// by token count: the routing kernel's own dot products (a warp per token

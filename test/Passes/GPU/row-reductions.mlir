@@ -17,10 +17,8 @@
 // CHECK: scf.if
 // CHECK: memref.store %{{.*}}, %[[PARTS]]
 // CHECK: gpu.barrier
-// CHECK: %[[P0:.*]] = memref.load %[[PARTS]][%c0
-// CHECK: %[[T0:.*]] = arith.addf %[[START]], %[[P0]]
-// CHECK-COUNT-7: memref.load %[[PARTS]]
-// CHECK: %[[TOTAL:.*]] = arith.addf
+// CHECK-COUNT-8: memref.load %[[PARTS]]
+// CHECK: %[[TOTAL:.*]] = arith.addf %[[START]], %{{.*}} : f32
 // CHECK: scf.if
 // CHECK: memref.store %[[TOTAL]], %[[ACC]][%[[ROW]]]
 // CHECK: scf.for %[[C:.*]] = %[[TID]] to %{{.*}} step %c256
