@@ -327,8 +327,10 @@ struct GPURowReductionsPass
   void runOnOperation() override {
     SmallVector<scf::ParallelOp> loops;
     getOperation().walk([&](scf::ParallelOp p) { loops.push_back(p); });
+    // Loops fused into an earlier one's kernel are gone by their turn.
+    llvm::SmallPtrSet<Operation *, 4> erased;
     for (scf::ParallelOp rows : loops) {
-      if (!rows->getBlock())
+      if (erased.contains(rows))
         continue;
       std::optional<RowReduction> r = RowReduction::match(rows);
       if (!r)
@@ -340,8 +342,10 @@ struct GPURowReductionsPass
       // two, and what lies between touches no memory.
       OpBuilder b(next ? next.getOperation() : rows.getOperation());
       buildKernel(b, *r, next);
-      if (next)
+      if (next) {
+        next->walk([&](Operation *op) { erased.insert(op); });
         next.erase();
+      }
       rows.erase();
     }
   }
