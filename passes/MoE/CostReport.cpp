@@ -124,6 +124,11 @@ private:
   template <typename OpT> Kernel router(OpT op, StringRef what) const;
   void route(RouteOp op);
   void routePlan(RoutePlanOp op);
+  /// The kernel computing a fused router's logits before the routing
+  /// kernel, where the GPU pipeline runs one at this token count.
+  std::optional<Kernel> routerLogits(RoutePlanOp op) const;
+  /// The plan's share of a routing kernel, then the kernel added.
+  void finishRoutePlan(Kernel &k, const Plan &p, double e);
   void dispatch(DispatchOp op);
   void expertMatmul(ExpertMatmulOp op);
   void estimateGPUKernel(ExpertMatmulOp op, Kernel &k, double copies,
@@ -196,9 +201,57 @@ void Costing::routePlan(RoutePlanOp op) {
   plans[op.getOffsets()] = p;
   planRows[op.getSlots()] = p.rows;
   double e = op.getNumExperts();
+  if (std::optional<Kernel> logits = routerLogits(op)) {
+    // The routing kernel reads the logits the kernel before it wrote.
+    Kernel k{"routing + plan (top-k, placement)"};
+    k.read = logits->written;
+    k.flops = 8 * p.tokens * e;
+    k.written = bytes(op.getWeights());
+    add(*logits);
+    finishRoutePlan(k, p, e);
+    return;
+  }
   Kernel k = router(op, op.getGateWeight()
                             ? "routing + plan (router matmul, top-k, placement)"
                             : "routing + plan (scores, top-k, placement)");
+  finishRoutePlan(k, p, e);
+}
+
+std::optional<Kernel> Costing::routerLogits(RoutePlanOp op) const {
+  // moe-gpu-route-plan's choice (GPU/RoutePlan.cpp, the same model): the
+  // logits from a kernel of their own when the router is fused and the
+  // token count reaches its threshold.
+  Value gate = op.getGateWeight();
+  if (!device.gpu || !gate)
+    return std::nullopt;
+  auto gateType = cast<ShapedType>(gate.getType());
+  Type elt = getElementTypeOrSelf(op.getInput().getType());
+  double t = dim(op.getInput(), 0), e = op.getNumExperts();
+  double hidden = dim(op.getInput(), 1);
+  if (!gateType.hasStaticShape())
+    return std::nullopt;
+  GpuModel gpu = gpuModelFor(device.chip);
+  gpu.hbmBytesPerS = device.bandwidth;
+  RouterLogitsPlan plan = routerLogitsPlan(e, hidden, eltBytes(elt), gpu);
+  bool gemmFits = (elt.isF16() || elt.isBF16()) &&
+                  getElementTypeOrSelf(gateType) == elt &&
+                  static_cast<int64_t>(hidden) % 8 == 0;
+  if (!gemmFits)
+    plan.gemmFrom = kNeverTokens;
+  plan.gemvFrom = std::min(plan.gemvFrom, plan.gemmFrom);
+  if (t < static_cast<double>(plan.gemvFrom))
+    return std::nullopt;
+  bool gemm = t >= static_cast<double>(plan.gemmFrom);
+  Kernel k{gemm ? "router logits (tensor-core GEMM)"
+                : "router logits (a block per dot product)"};
+  k.flops = 2 * t * e * hidden;
+  k.read = bytes(op.getInput()) + bytes(gate);
+  k.written = t * e * 4;
+  k.tensorCores = gemm;
+  return k;
+}
+
+void Costing::finishRoutePlan(Kernel &k, const Plan &p, double e) {
   k.flops += 2 * p.copies;
   // Each copy's expert and position go through memory once (scratch),
   // the counters and the filled slots on top of the results.
