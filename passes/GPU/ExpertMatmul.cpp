@@ -4,10 +4,10 @@
 // 16 rows, a block finds its row tile of one expert's group from the
 // offsets and computes it through workgroup memory (GPU/GroupedGemm*.cpp),
 // on tensor cores for f16/bf16. The grid's rows stop at a bound of the
-// tiles computed from the token count. The pipelined kernel comes in two
-// row tiles (16 and 64 rows, Utils/GemmTiles.h): both are launched, the
-// one the cost model rejects for this call's token count with an empty
-// grid, which the runtime skips.
+// tiles computed from the token count. The pipelined kernel comes in up to
+// three row tiles (16, 64 and 128 rows, Utils/GemmTiles.h): all are
+// launched, those the cost model does not pick for this call's token count
+// with an empty grid, which the runtime skips.
 //
 //===----------------------------------------------------------------------===//
 

@@ -249,11 +249,11 @@ Value unitInnerStride(ImplicitLocOpBuilder &b, Value buffer) {
 } // namespace
 
 bool mlir::moe::gpu_gemm::canPipeline(const Operands &ops) {
-  Type elt = cast<MemRefType>(ops.x.getType()).getElementType();
-  int64_t k = cast<MemRefType>(ops.x.getType()).getDimSize(1);
-  return (elt.isF16() || elt.isBF16()) && !ops.bits &&
-         cast<MemRefType>(ops.w.getType()).getElementType() == elt &&
-         !ShapedType::isDynamic(k) && k % kChunk == 0;
+  auto x = cast<MemRefType>(ops.x.getType());
+  return !ops.bits &&
+         fitsPipelinedGemm(x.getElementType(),
+                           cast<MemRefType>(ops.w.getType()).getElementType(),
+                           x.getDimSize(1));
 }
 
 BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,

@@ -269,12 +269,11 @@ std::optional<RouterLogitsPlan> logitsPlan(RoutePlanOp op, int64_t gemvOption,
   int64_t hidden = in.getDimSize(1);
   if (ShapedType::isDynamic(hidden) || !gate.hasStaticShape())
     return std::nullopt;
-  // The GEMM is the pipelined tensor-core kernel (gpu_gemm::canPipeline).
-  bool gemmFits = (elt.isF16() || elt.isBF16()) &&
-                  gate.getElementType() == elt && hidden % 8 == 0;
+  // The GEMM is the pipelined tensor-core kernel.
+  bool gemmFits = fitsPipelinedGemm(elt, gate.getElementType(), hidden);
   RouterLogitsPlan model = routerLogitsPlan(
       static_cast<double>(gate.getDimSize(0)), static_cast<double>(hidden),
-      elt.getIntOrFloatBitWidth() / 8, gpuModelFor(chip));
+      elt.getIntOrFloatBitWidth() / 8, gemmFits, gpuModelFor(chip));
   auto pick = [](int64_t option, int64_t modeled) {
     return option < 0 ? modeled : option == 0 ? kNeverTokens : option;
   };

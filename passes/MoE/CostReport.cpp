@@ -124,6 +124,12 @@ private:
   template <typename OpT> Kernel router(OpT op, StringRef what) const;
   void route(RouteOp op);
   void routePlan(RoutePlanOp op);
+  /// The GEMM tile model of the device's chip, with its HBM bandwidth.
+  GpuModel gpuModel() const {
+    GpuModel gpu = gpuModelFor(device.chip);
+    gpu.hbmBytesPerS = device.bandwidth;
+    return gpu;
+  }
   /// The kernel computing a fused router's logits before the routing
   /// kernel, where the GPU pipeline runs one at this token count.
   std::optional<Kernel> routerLogits(RoutePlanOp op) const;
@@ -230,15 +236,10 @@ std::optional<Kernel> Costing::routerLogits(RoutePlanOp op) const {
   double hidden = dim(op.getInput(), 1);
   if (!gateType.hasStaticShape())
     return std::nullopt;
-  GpuModel gpu = gpuModelFor(device.chip);
-  gpu.hbmBytesPerS = device.bandwidth;
-  RouterLogitsPlan plan = routerLogitsPlan(e, hidden, eltBytes(elt), gpu);
-  bool gemmFits = (elt.isF16() || elt.isBF16()) &&
-                  getElementTypeOrSelf(gateType) == elt &&
-                  static_cast<int64_t>(hidden) % 8 == 0;
-  if (!gemmFits)
-    plan.gemmFrom = kNeverTokens;
-  plan.gemvFrom = std::min(plan.gemvFrom, plan.gemmFrom);
+  bool gemmFits = fitsPipelinedGemm(elt, getElementTypeOrSelf(gateType),
+                                    gateType.getDimSize(1));
+  RouterLogitsPlan plan =
+      routerLogitsPlan(e, hidden, eltBytes(elt), gemmFits, gpuModel());
   if (t < static_cast<double>(plan.gemvFrom))
     return std::nullopt;
   bool gemm = t >= static_cast<double>(plan.gemmFrom);
@@ -354,11 +355,10 @@ void Costing::estimateGPUKernel(ExpertMatmulOp op, Kernel &k, double copies,
   int64_t kStatic = cast<ShapedType>(op.getInput().getType()).getDimSize(1);
   bool mma = k.tensorCores && getElementTypeOrSelf(w) == elt;
   bool pipelined =
-      mma && !ShapedType::isDynamic(kStatic) && kStatic % 8 == 0;
+      k.tensorCores && fitsPipelinedGemm(elt, getElementTypeOrSelf(w), kStatic);
   double n = w.getDimSize(1), kk = dim(op.getInput(), 1);
   if (pipelined) {
-    GpuModel gpu = gpuModelFor(device.chip);
-    gpu.hbmBytesPerS = device.bandwidth;
+    GpuModel gpu = gpuModel();
     double bytesPerElt = eltBytes(elt);
     std::vector<TileChoice> tiles =
         rowTilePlan(static_cast<double>(w.getDimSize(0)), n, kk, bytesPerElt,

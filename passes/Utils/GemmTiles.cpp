@@ -2,10 +2,17 @@
 
 #include "Utils/GemmTiles.h"
 
+#include "mlir/IR/BuiltinTypes.h"
+
 #include <algorithm>
 #include <cmath>
 
 using namespace mlir::moe;
+
+bool mlir::moe::fitsPipelinedGemm(Type input, Type weight, int64_t k) {
+  return (input.isF16() || input.isBF16()) && weight == input &&
+         !ShapedType::isDynamic(k) && k % 8 == 0;
+}
 
 double GemmTile::instructionsPerMma() const {
   double slices = static_cast<double>(k) / 16;
@@ -131,7 +138,7 @@ const TileChoice &mlir::moe::choiceFor(const std::vector<TileChoice> &plan,
 }
 
 RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
-                                             double eltBytes,
+                                             double eltBytes, bool gemmFits,
                                              const GpuModel &gpu) {
   // A kernel launch and the [T, E] f32 logits written and read back.
   constexpr double kLaunchSeconds = 4e-6;
@@ -167,6 +174,8 @@ RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
       break;
     }
   }
+  if (!gemmFits)
+    plan.gemmFrom = kNeverTokens;
   plan.gemvFrom = std::min(plan.gemvFrom, plan.gemmFrom);
   return plan;
 }

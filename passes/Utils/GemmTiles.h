@@ -10,6 +10,7 @@
 #ifndef MOE_PASSES_UTILS_GEMMTILES_H
 #define MOE_PASSES_UTILS_GEMMTILES_H
 
+#include "mlir/IR/Types.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
@@ -21,6 +22,12 @@ namespace mlir::moe {
 /// The dispatch pads every expert's row group to a multiple of this; row
 /// tiles of any configuration start at a group's start.
 constexpr int64_t kGemmRowAlign = 16;
+
+/// Whether rows of `input` elements times `weight` elements over a
+/// reduction of `k` (dynamic: ShapedType::kDynamic) run on the pipelined
+/// tensor-core kernel: f16/bf16 on both sides, K a static multiple of 8
+/// (16-byte cp.async chunks). Quantized weights never do.
+bool fitsPipelinedGemm(Type input, Type weight, int64_t k);
 
 /// One block's tile of the pipelined kernel: `m` x `n` outputs, K slices of
 /// `k` in a ring of `stages`, `warpsM` x `warpsN` warps.
@@ -111,13 +118,15 @@ const TileChoice &choiceFor(const std::vector<TileChoice> &plan, double copies);
 /// product (many blocks at decode, weights read once from HBM) from
 /// `gemvFrom`; a tensor-core GEMM (kLargeRowTile) from `gemmFrom`. Both
 /// kernels cost a launch and the f32 logits' round trip through memory.
-/// Powers of two; kNeverTokens when a choice never wins.
+/// Powers of two; kNeverTokens when a choice never wins, and for the GEMM
+/// when `gemmFits` is false (fitsPipelinedGemm).
 struct RouterLogitsPlan {
   int64_t gemvFrom, gemmFrom;
 };
 constexpr int64_t kNeverTokens = int64_t(1) << 40;
 RouterLogitsPlan routerLogitsPlan(double experts, double hidden,
-                                  double eltBytes, const GpuModel &gpu);
+                                  double eltBytes, bool gemmFits,
+                                  const GpuModel &gpu);
 
 } // namespace mlir::moe
 
