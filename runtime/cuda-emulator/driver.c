@@ -39,20 +39,22 @@ static __thread char last_error[1100];
  * managed_allocations: those of the allocations that were unified memory;
  * host_functions: host functions queued on streams (cuLaunchHostFunc);
  * graph_launches: graphs launched (cuGraphLaunch; their kernels, fills and
- * copies are not counted as launches, fills and copies). */
+ * copies are not counted as launches, fills and copies); wgmma_operations:
+ * warpgroup-wide wgmma.mma_async operations (sm_90a tensor-core work). */
 typedef struct moe_cuda_emulator_counters {
   long long launches, synchronizations, allocations, frees, copies, fills,
       function_lookups, stream_creations, mma_operations, blocks,
-      managed_allocations, host_functions, graph_launches;
+      managed_allocations, host_functions, graph_launches, wgmma_operations;
 } moe_cuda_emulator_counters;
 
 static struct {
   atomic_llong launches, synchronizations, allocations, frees, copies, fills,
       function_lookups, stream_creations, mma_operations, blocks,
-      managed_allocations, host_functions, graph_launches;
+      managed_allocations, host_functions, graph_launches, wgmma_operations;
 } counts;
 
 void emu_count_mma(void) { atomic_fetch_add(&counts.mma_operations, 1); }
+void emu_count_wgmma(void) { atomic_fetch_add(&counts.wgmma_operations, 1); }
 
 void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->launches = atomic_load(&counts.launches);
@@ -68,6 +70,7 @@ void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->managed_allocations = atomic_load(&counts.managed_allocations);
   out->host_functions = atomic_load(&counts.host_functions);
   out->graph_launches = atomic_load(&counts.graph_launches);
+  out->wgmma_operations = atomic_load(&counts.wgmma_operations);
 }
 
 #define COUNT(field) atomic_fetch_add(&counts.field, 1)

@@ -68,7 +68,15 @@ typedef struct emu_fiber {
 
 /* Warp collectives, completed by the scheduler once every lane of the mask
  * has arrived. */
-enum { WARP_NONE, WARP_SHFL, WARP_VOTE, WARP_SYNC, WARP_MMA, WARP_LDMATRIX };
+enum {
+  WARP_NONE,
+  WARP_SHFL,
+  WARP_VOTE,
+  WARP_SYNC,
+  WARP_MMA,
+  WARP_LDMATRIX,
+  WARP_WGMMA /* completes when all four warps of its warpgroup wait */
+};
 typedef struct emu_warp {
   int op, mode;
   uint32_t arrived, mask;
@@ -80,6 +88,9 @@ typedef struct emu_warp {
   float mma_c[32][4], mma_d[32][4];
   uintptr_t row_address[32]; /* ldmatrix: the row each lane names */
   uint32_t result_regs[32][4];
+  /* wgmma: each lane's packed operands and result slot (wgmma.c). */
+  const void *lane_args[32];
+  void *lane_result[32];
 } emu_warp;
 
 /* One entry per byte of shared memory: who accessed it in which barrier
@@ -172,6 +183,13 @@ EMU_HIDDEN void emu_async_reset(emu_fiber *f);
 enum { MMA_F16_M16N8K16, MMA_BF16_M16N8K16, MMA_TF32_M16N8K8 };
 EMU_HIDDEN void emu_mma_compute(emu_warp *w);
 
+/* wgmma.c: computes the wgmma.mma_async of the warpgroup whose four warps
+ * start at `group`, all of whose lanes wait at it; 0 after a report. */
+EMU_HIDDEN int emu_wgmma_complete(emu_exec *x, emu_warp *group);
+/* Shared-memory addresses in wgmma descriptors keep bits 4-17: the block's
+ * arena is aligned to this, so that they are the arena's offsets. */
+#define EMU_ARENA_ALIGN ((size_t)1 << 18)
+
 /* driver.c: the size of the device-memory (cuMemAlloc) mapping holding
  * `a`, or 0 (for the crash handler). */
 EMU_HIDDEN size_t emu_device_buffer_bytes(uintptr_t a);
@@ -209,6 +227,8 @@ EMU_HIDDEN int emu_graph_add_host(struct emu_graph *g, void (*fn)(void *),
 
 /* driver.c: counts one warp-wide mma.sync (moe_cuda_emulator_counters). */
 EMU_HIDDEN void emu_count_mma(void);
+/* driver.c: counts one warpgroup-wide wgmma.mma_async. */
+EMU_HIDDEN void emu_count_wgmma(void);
 /* driver.c: the message of the last failed call on this thread. */
 EMU_HIDDEN void emu_set_error(const char *format, ...)
     __attribute__((format(printf, 1, 2)));

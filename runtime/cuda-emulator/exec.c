@@ -111,6 +111,29 @@ static void fiber_start(void) {
   emu_yield(FIBER_DONE);
 }
 
+/* Whether all 128 threads of the warpgroup from warp `first` wait at
+ * wgmma (a block of fewer threads cannot run one). */
+static int warpgroup_waits(const emu_exec *x, int first) {
+  if (32 * (first + 4) > x->threads)
+    return 0;
+  for (int w = first; w < first + 4; ++w) {
+    const emu_warp *wp = &x->warps[w];
+    if (wp->op != WARP_WGMMA || wp->arrived != 0xffffffffu)
+      return 0;
+    for (int lane = 0; lane < 32; ++lane)
+      if (x->fibers[w * 32 + lane].state != FIBER_WARP)
+        return 0;
+  }
+  return 1;
+}
+
+static int warpgroup_exited(const emu_exec *x, int first) {
+  for (int i = 32 * first; i < 32 * (first + 4); ++i)
+    if (i >= x->threads || x->fibers[i].state == FIBER_DONE)
+      return 1;
+  return 0;
+}
+
 static void run_block(emu_exec *x, uint64_t linear) {
   emu_launch *l = x->launch;
   x->block[0] = linear % l->grid[0];
@@ -163,14 +186,38 @@ static void run_block(emu_exec *x, uint64_t linear) {
       }
       if ((wp->mask & waiting) != wp->mask)
         continue;
-      emu_warp_complete(x, wp);
-      for (int lane = 0; lane < 32; ++lane)
-        if (wp->arrived & (1u << lane))
-          x->fibers[w * 32 + lane].state = FIBER_RUN;
-      wp->arrived = 0;
-      wp->mask = 0;
-      wp->op = WARP_NONE;
-      ++wp->syncs;
+      int first = w, count = 1;
+      if (wp->op == WARP_WGMMA) {
+        /* A warpgroup collective: the four warps from w & ~3, all of whose
+         * lanes wait at it, complete together. */
+        first = w & ~3;
+        count = 4;
+        if (!warpgroup_waits(x, first)) {
+          if (warpgroup_exited(x, first)) {
+            emu_report(0, "wgmma.mma_async waits for threads of its "
+                          "warpgroup that have exited");
+            x->abort_block = 1;
+            return;
+          }
+          continue;
+        }
+        if (!emu_wgmma_complete(x, &x->warps[first])) {
+          x->abort_block = 1;
+          return;
+        }
+      } else {
+        emu_warp_complete(x, wp);
+      }
+      for (int v = first; v < first + count; ++v) {
+        emu_warp *done = &x->warps[v];
+        for (int lane = 0; lane < 32; ++lane)
+          if (done->arrived & (1u << lane))
+            x->fibers[v * 32 + lane].state = FIBER_RUN;
+        done->arrived = 0;
+        done->mask = 0;
+        done->op = WARP_NONE;
+        ++done->syncs;
+      }
       progressed = 1;
     }
     if (progressed)
@@ -229,8 +276,11 @@ static void *worker(void *arg) {
   x.dynamic_offset =
       (m->shared_bytes + dynamic_align - 1) / dynamic_align * dynamic_align;
   x.arena_bytes = x.dynamic_offset + l->dynamic_shared;
-  /* The arena itself is aligned far beyond any declaration. */
-  x.arena = aligned_alloc(4096, (x.arena_bytes + 4096) / 4096 * 4096);
+  /* The arena itself is aligned far beyond any declaration (and wgmma
+   * descriptors' addresses are its offsets). */
+  x.arena = aligned_alloc(EMU_ARENA_ALIGN,
+                          (x.arena_bytes + EMU_ARENA_ALIGN) / EMU_ARENA_ALIGN *
+                              EMU_ARENA_ALIGN);
   x.shadow = calloc(x.arena_bytes + 1, sizeof(emu_shadow));
   if (x.stacks == MAP_FAILED || !x.fibers || !x.warps || !x.arena ||
       !x.shadow) {

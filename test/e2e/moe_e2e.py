@@ -38,7 +38,7 @@ NUMPY_OF_CODE = {code: t for t, code in DTYPE_CODES.items()}
 EMULATOR_FIELDS = ["launches", "synchronizations", "allocations", "frees",
                    "copies", "fills", "function_lookups", "stream_creations",
                    "mma_operations", "blocks", "managed_allocations",
-                   "host_functions", "graph_launches"]
+                   "host_functions", "graph_launches", "wgmma_operations"]
 
 
 class EmulatorCounters(ctypes.Structure):

@@ -9,10 +9,11 @@
 //   otherwise as `void __moe_emu_X_Y(void *result, const void *arguments)`
 //   with the arguments stored as a struct of the intrinsic's parameter types.
 // - Shared variables (address space 3) live in a per-block arena returned by
-//   `__moe_emu_shared_base()`. Each is placed at an offset that is a multiple
-//   of its declared alignment but never of twice that, so an access assuming
-//   more alignment than PTX guarantees is misaligned here as it may be on a
-//   GPU. Dynamic shared memory is `__moe_emu_dynamic_shared_base()`.
+//   `__moe_emu_shared_base()`, each kernel's from offset 0 (when no variable
+//   is shared between functions). Each is placed at an offset that is a
+//   multiple of its declared alignment but never of twice that, so an access
+//   assuming more alignment than PTX guarantees is misaligned here as it may
+//   be on a GPU. Dynamic shared memory is `__moe_emu_dynamic_shared_base()`.
 // - Every load, store, atomic and memory intrinsic outside the thread's own
 //   stack first calls `__moe_emu_access(address, bytes, flags)`: flags bit 0
 //   write, bit 1 atomic, bits 4-11 log2 of the alignment the IR promises,
@@ -112,7 +113,29 @@ private:
     for (GlobalVariable &g : m.globals())
       if (g.getAddressSpace() == kSharedSpace)
         shared.push_back(&g);
-    uint64_t offset = 0, dynamicAlign = 16;
+    SmallVector<Constant *> constants(shared.begin(), shared.end());
+    convertUsersOfConstantsToInstructions(constants);
+    // Where every variable is used by one kernel only, each kernel's
+    // variables start at offset 0, as in a GPU's shared window: the arena
+    // is the largest kernel's, and shared addresses stay below 2^18 (wgmma
+    // descriptors keep 18 bits of them). Otherwise every variable gets
+    // its own place.
+    DenseMap<GlobalVariable *, Function *> owner;
+    bool perKernel = true;
+    for (GlobalVariable *g : shared) {
+      Function *only = nullptr;
+      for (User *user : g->users()) {
+        auto *inst = dyn_cast<Instruction>(user);
+        Function *f = inst ? inst->getFunction() : nullptr;
+        if (!f || f->getCallingConv() != CallingConv::PTX_Kernel ||
+            (only && only != f))
+          perKernel = false;
+        only = f;
+      }
+      owner[g] = only;
+    }
+    uint64_t size = 0, dynamicAlign = 16;
+    DenseMap<Function *, uint64_t> ends; // per kernel, or all at nullptr
     DenseMap<GlobalVariable *, int64_t> placement; // -1: dynamic
     for (GlobalVariable *g : shared) {
       Align align =
@@ -122,14 +145,14 @@ private:
         placement[g] = -1;
         continue;
       }
+      uint64_t &offset = ends[perKernel ? owner[g] : nullptr];
       offset = alignTo(offset, align);
       if (align.value() < 4096 && offset % (2 * align.value()) == 0)
         offset += align.value();
       placement[g] = offset;
       offset += device.getTypeAllocSize(g->getValueType());
+      size = std::max(size, offset);
     }
-    SmallVector<Constant *> constants(shared.begin(), shared.end());
-    convertUsersOfConstantsToInstructions(constants);
     for (GlobalVariable *g : shared) {
       for (Use &use : make_early_inc_range(g->uses())) {
         auto *user = dyn_cast<Instruction>(use.getUser());
@@ -159,7 +182,7 @@ private:
       g->eraseFromParent();
     }
     auto *i64 = Type::getInt64Ty(ctx);
-    exportConstant(MOE_EMU_SHARED_BYTES, ConstantInt::get(i64, offset));
+    exportConstant(MOE_EMU_SHARED_BYTES, ConstantInt::get(i64, size));
     exportConstant(MOE_EMU_DYNAMIC_SHARED_ALIGN,
                    ConstantInt::get(i64, dynamicAlign));
     return true;
@@ -215,9 +238,10 @@ private:
     return true;
   }
 
-  /// libdevice writes a few instructions as inline PTX: each known one
-  /// becomes a call to the runtime function of the equivalent intrinsic
-  /// (one result, one operand) or to a packed runtime function.
+  /// libdevice writes a few instructions as inline PTX, and the NVVM
+  /// dialect wgmma: each known one becomes a call to the runtime function
+  /// of the equivalent intrinsic (one result, one operand) or to a packed
+  /// runtime function.
   bool replaceInlineAsm() {
     static const std::pair<StringRef, StringRef> unary[] = {
         {"rcp.approx.ftz.f32", "__moe_emu_rcp_approx_ftz_f"},
@@ -244,7 +268,10 @@ private:
       IRBuilder<> b(call);
       SmallVector<Value *> args(call->args());
       Value *replacement = nullptr;
-      if (squeezed == "{mad.lo.cc.u32$0,$2,$3,$4;madc.hi.u32$1,$2,$3,0;}") {
+      if (Value *wgmma = replaceWgmma(b, *call, squeezed, args)) {
+        replacement = wgmma;
+      } else if (squeezed ==
+                 "{mad.lo.cc.u32$0,$2,$3,$4;madc.hi.u32$1,$2,$3,0;}") {
         FunctionCallee callee = m.getOrInsertFunction(
             "__moe_emu_asm_mad_wide_u32",
             FunctionType::get(Type::getVoidTy(ctx), {ptrTy(), ptrTy()}, false));
@@ -270,6 +297,54 @@ private:
       call->eraseFromParent();
     }
     return true;
+  }
+
+  /// The NVVM dialect writes wgmma.mma_async (f32 accumulators, f16 or
+  /// bf16 operands from shared-memory descriptors) as inline PTX: a call to
+  /// `__moe_emu_wgmma_f32(&D, &{N, type, descA, descB, scale-d, scale-a,
+  /// scale-b, tnsp-a, tnsp-b, C...})`, or null for other text.
+  Value *replaceWgmma(IRBuilder<> &b, CallInst &call, StringRef squeezed,
+                      ArrayRef<Value *> args) {
+    StringRef rest = squeezed;
+    if (!rest.consume_front("{.reg.predp;setp.ne.b32p,$"))
+      return nullptr;
+    constexpr StringLiteral kOpcode = "wgmma.mma_async.sync.aligned.m64n";
+    size_t at = rest.find(kOpcode);
+    if (at == StringRef::npos)
+      return nullptr;
+    StringRef shape = rest.drop_front(at + kOpcode.size());
+    unsigned n = 0;
+    if (shape.consumeInteger(10, n) || n == 0 || n % 8 || n > 256)
+      return nullptr;
+    unsigned regs = n / 2;
+    int type = shape.starts_with("k16.f32.f16.f16")    ? 0
+               : shape.starts_with("k16.f32.bf16.bf16") ? 1
+                                                         : -1;
+    if (type < 0 || args.size() != regs + 7)
+      return nullptr;
+    const char *typeName = type ? "bf16" : "f16";
+    std::string expected;
+    raw_string_ostream os(expected);
+    os << "{.reg.predp;setp.ne.b32p,$" << n + 2 << ",0;"
+       << "wgmma.mma_async.sync.aligned.m64n" << n << "k16.f32." << typeName
+       << "." << typeName << "{";
+    for (unsigned i = 0; i < regs; ++i)
+      os << (i ? ",$" : "$") << i;
+    os << "},$" << n << ",$" << n + 1 << ",p";
+    for (unsigned i = n + 3; i < n + 7; ++i)
+      os << ",$" << i;
+    os << ";}";
+    if (squeezed != expected)
+      return nullptr;
+    auto *i32 = Type::getInt32Ty(ctx);
+    SmallVector<Value *> packed = {ConstantInt::get(i32, n),
+                                   ConstantInt::get(i32, type)};
+    packed.append(args.begin() + regs, args.end());
+    packed.append(args.begin(), args.begin() + regs);
+    FunctionCallee callee = m.getOrInsertFunction(
+        "__moe_emu_wgmma_f32",
+        FunctionType::get(Type::getVoidTy(ctx), {ptrTy(), ptrTy()}, false));
+    return packedCall(b, call, callee, packed);
   }
 
   /// Calls `callee(&result, &arguments)` with both in stack slots at the
