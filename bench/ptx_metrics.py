@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Static metrics of the GEMM kernels in a PTX file (`moe-opt --emit=ptx`).
 
-For every kernel with mma instructions: the steady-state main loop (the
+For every kernel with mma or wgmma instructions (a wgmma m64nNk16 counted
+as the N / 8 mma.sync m16n8k16 per warp it replaces): the steady-state
+main loop (the
 cycle of basic blocks through the mma block, without blocks that load from
 global memory with scalar loads, which are the fallback for misaligned
 operands), its instructions per mma, and the instruction mix; whether the
@@ -18,8 +20,12 @@ import sys
 
 
 def kernels(text):
-    for m in re.finditer(r"\.entry (\w+)\((.*?)\n\}\n", text, re.S):
-        yield m.group(1), m.group(2)
+    # A kernel runs to the next one: inline PTX blocks (wgmma) also close
+    # with a brace in the first column.
+    starts = list(re.finditer(r"\.entry (\w+)\(", text))
+    for i, m in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        yield m.group(1), text[m.end():end]
 
 
 def statements(body):
@@ -76,6 +82,16 @@ def reachable(start, succ, allowed):
     return seen
 
 
+def mma_weight(op):
+    """m16n8k16 mma.sync instructions a warp issues for the same work: 1 for
+    mma.sync; a wgmma.mma_async m64nNk16 does 64 x N x 16 for its 4 warps,
+    N / 8 per warp; 0 otherwise."""
+    if op.startswith("mma"):
+        return 1
+    m = re.match(r"wgmma\.mma_async\.sync\.aligned\.m64n(\d+)k16", op)
+    return int(m.group(1)) // 8 if m else 0
+
+
 def is_copy(op):
     return op.startswith(("cp.async.ca", "cp.async.cg"))
 
@@ -85,7 +101,7 @@ def main_loop(bs):
     where the loop stages operands both by cp.async and by scalar global
     loads (the fallback for misaligned operands), the cp.async path."""
     by_label = dict(bs)
-    mma = next((l for l, ins in bs if any(opcode(s).startswith("mma")
+    mma = next((l for l, ins in bs if any(mma_weight(opcode(s))
                                           for s in ins)), None)
     if mma is None:
         return []
@@ -155,19 +171,23 @@ def main():
     for name, body in kernels(text):
         bs = blocks(body)
         every = [s for _, ins in bs for s in ins]
-        if not any(opcode(s).startswith("mma") for s in every):
+        if not any(mma_weight(opcode(s)) for s in every):
             continue
         loop = main_loop(bs)
         ins = [s for _, b in loop for s in b]
-        n_mma = sum(opcode(s).startswith("mma") for s in ins)
+        n_mma = sum(mma_weight(opcode(s)) for s in ins)
+        n_wgmma = sum(opcode(s).startswith("wgmma.mma_async") for s in ins)
         ratio = len(ins) / n_mma if n_mma else float("inf")
         worst = max(worst, ratio)
         uses = [u for u, pre in (("cp.async", ("cp.async.ca", "cp.async.cg")),
                                  ("ldmatrix", ("ldmatrix",)),
+                                 ("wgmma", ("wgmma.mma_async",)),
                                  ("ld.global.v4", ("ld.global.v4",
                                                    "ld.global.nc.v4")))
                 if any(opcode(s).startswith(pre) for s in every)]
-        line = (f"{name}: main loop {len(ins)} instructions, {n_mma} mma, "
+        what = (f"{n_wgmma} wgmma ({n_mma} mma-equivalent per warp)"
+                if n_wgmma else f"{n_mma} mma")
+        line = (f"{name}: main loop {len(ins)} instructions, {what}, "
                 f"{ratio:.2f} per mma; uses {', '.join(uses) or 'none of cp.async, ldmatrix, ld.global.v4'}")
         if name in info:
             k = info[name]

@@ -94,6 +94,8 @@ void mlir::moe::buildCUDAPipeline(OpPassManager &pm,
   // nvgpu (cp.async, ldmatrix) to NVVM before the memrefs are lowered.
   device.addPass(createConvertNVGPUToNVVMPass());
   device.addPass(createConvertGpuOpsToNVVMOps());
+  // NVVM ops without an LLVM intrinsic (wgmma.mma_async) as inline PTX.
+  device.addPass(createConvertNVVMToLLVMPass());
   device.addPass(createCanonicalizerPass());
   device.addPass(createCSEPass());
   device.addPass(createReconcileUnrealizedCastsPass());

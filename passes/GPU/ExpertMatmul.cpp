@@ -270,6 +270,9 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
             },
             gridY, /*fixBlockSize=*/false);
         fn->setAttr("moe.row_tile", b.getI64IntegerAttr(tile.m));
+        fn->setAttr("moe.col_tile", b.getI64IntegerAttr(tile.n));
+        if (tile.wgmma)
+          fn->setAttr("moe.wgmma", b.getUnitAttr());
       };
       if (plan.staticCopies || tiles.size() == 1) {
         double copies = static_cast<double>(plan.staticCopies.value_or(0));

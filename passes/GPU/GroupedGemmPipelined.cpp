@@ -58,6 +58,13 @@ struct Config : mlir::moe::GemmTile {
   int64_t pitch() const { return k + kChunk; }
   int64_t fragsM() const { return warpM() / 16; }
   int64_t fragsN() const { return warpN() / 8; }
+  /// wgmma: K chunks of a slice row, and the byte distances between core
+  /// matrices (8 rows of one 16-byte chunk, 128 contiguous bytes) adjacent
+  /// in K (LBO) and in rows (SBO) of the slices' layout [rows / 8][K
+  /// chunks][8][8].
+  int64_t kChunks() const { return k / kChunk; }
+  static constexpr int64_t kLeadingBytes = 128;
+  int64_t strideBytes() const { return kChunks() * 128; }
 };
 
 /// The kernel's builder: the operands, the block's coordinates and the
@@ -97,6 +104,15 @@ struct PipelinedBuilder : KernelBuilder {
     return andI(ok, eq(rem(base, 16), zero));
   }
 
+  /// Indices of element (row, col) of ring slot `slot`: [slot, row, col]
+  /// in rows padded to the pitch, or, for wgmma, [slot, row / 8, col / 8,
+  /// row % 8, col % 8] in core matrices.
+  SmallVector<Value> at(Value slot, Value row, Value col) {
+    if (!cfg.wgmma)
+      return {slot, row, col};
+    return {slot, div(row, 8), div(col, kChunk), rem(row, 8), rem(col, kChunk)};
+  }
+
   /// The source row of A row `row` of the tile and whether it holds data
   /// (a padding slot or a row past the dense row count does not).
   std::pair<Value, Value> sourceRow(Value row) {
@@ -134,11 +150,17 @@ struct PipelinedBuilder : KernelBuilder {
     int64_t chunksPerRow = cfg.tileK() / kChunk;
     SmallVector<RowCopy> copies;
     // Thread tid copies chunk tid % chunksPerRow of rows tid / chunksPerRow
-    // + i * rowsPerPass: its destinations differ by constants.
+    // + i * rowsPerPass: its destinations differ by constants. For wgmma's
+    // core matrices, 8 threads in a row copy the 8 rows of one chunk (128
+    // contiguous bytes: no bank conflicts), the next 8 the next chunk.
     int64_t rowsPerPass = cfg.threads() / chunksPerRow;
     assert(rows % rowsPerPass == 0 && "a tile's rows take whole passes");
     Value firstRow = div(tid, chunksPerRow);
     Value col = mul(rem(tid, chunksPerRow), idx(kChunk));
+    if (cfg.wgmma) {
+      firstRow = add(rem(tid, 8), mul(div(tid, 8 * chunksPerRow), idx(8)));
+      col = mul(rem(div(tid, 8), chunksPerRow), idx(kChunk));
+    }
     for (int64_t i = 0; i < rows / rowsPerPass; ++i) {
       RowCopy copy;
       copy.row = add(firstRow, idx(i * rowsPerPass));
@@ -201,8 +223,8 @@ struct PipelinedBuilder : KernelBuilder {
           isA ? SmallVector<Value>{c.srcRow, kSafe}
               : SmallVector<Value>{expert, c.srcRow, kSafe};
       nvgpu::DeviceAsyncCopyOp::create(
-          b, token, dst, ValueRange{slot, c.row, c.col}, isA ? xRows : wRows,
-          src, b.getIndexAttr(kChunk), elems, b.getUnitAttr());
+          b, token, dst, at(slot, c.row, c.col), isA ? xRows : wRows, src,
+          b.getIndexAttr(kChunk), elems, b.getUnitAttr());
     }
   }
 
@@ -215,13 +237,128 @@ struct PipelinedBuilder : KernelBuilder {
         Value kc = add(k0, col);
         Value in = andI(c.valid, lt(kc, kDim));
         Value kSafe = minIdx(kc, kLast);
-        Value v = isA ? memref::LoadOp::create(b, ops.x,
-                                               ValueRange{c.srcRow, kSafe})
-                      : memref::LoadOp::create(
-                            b, ops.w, ValueRange{expert, c.srcRow, kSafe});
+        Value v =
+            isA ? memref::LoadOp::create(b, ops.x, ValueRange{c.srcRow, kSafe})
+                : memref::LoadOp::create(b, ops.w,
+                                         ValueRange{expert, c.srcRow, kSafe});
         memref::StoreOp::create(b, select(in, v, zeroElt), dst,
-                                ValueRange{slot, c.row, col});
+                                at(slot, c.row, col));
       }
+  }
+
+  /// The K loop on wgmma (sm_90a): per landed slice, each warpgroup
+  /// multiplies its 64 rows by the tile's columns with one
+  /// wgmma.mma_async m64nNk16 per 16 of K, both operands read from the ring
+  /// through descriptors, while the slice ahead is being copied. Returns
+  /// each (m16, n8) accumulator as vector<2x2xf32> (row g + 8 h, column
+  /// 2 t + p of the warp's tile (mi = 0, ni)): the mma.sync epilogue's form,
+  /// as the wgmma D fragment repeats mma.sync's over the columns.
+  SmallVector<Value> wgmmaLoop(ArrayRef<RowCopy> aCopies,
+                               ArrayRef<RowCopy> bCopies, Value numK,
+                               Value warp) {
+    MLIRContext *ctx = b.getContext();
+    Type i64 = b.getI64Type(), f32 = b.getF32Type();
+    int64_t regs = cfg.tileN() / 2;
+    auto accType =
+        LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(regs, f32));
+    auto c64 = [&](int64_t v) {
+      return arith::ConstantOp::create(b, b.getI64IntegerAttr(v));
+    };
+    auto toI64 = [&](Value v) {
+      return arith::IndexCastUIOp::create(b, i64, v).getResult();
+    };
+    auto address = [&](Value buffer) {
+      return toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, buffer));
+    };
+    // Bits 0-13: the start address >> 4 (shared addresses are below 2^18);
+    // LBO and SBO >> 4 in bits 16-29 and 32-45; no swizzle, base offset 0.
+    Value layout = c64((Config::kLeadingBytes >> 4) << 16 |
+                       (cfg.strideBytes() >> 4) << 32);
+    Value four = c64(4), addressBits = c64(0x3fff);
+    auto descriptor = [&](Value byteAddress) {
+      Value shifted = arith::ShRUIOp::create(b, byteAddress, four);
+      Value field = arith::AndIOp::create(b, shifted, addressBits);
+      return arith::OrIOp::create(b, field, layout).getResult();
+    };
+    int64_t sliceA = cfg.tileM() / 8 * cfg.strideBytes();
+    int64_t sliceB = cfg.tileN() / 8 * cfg.strideBytes();
+    // A warpgroup's rows start 8 core-matrix rows after the previous one's.
+    Value groupRows = toI64(mul(div(warp, 4), idx(8 * cfg.strideBytes())));
+    Value aBase = arith::AddIOp::create(b, address(sA), groupRows);
+    Value bBase = address(sB);
+
+    SmallVector<Value> init = {LLVM::ZeroOp::create(b, accType), idx(0),
+                               idx(cfg.stages - 1)};
+    auto loop = scf::ForOp::create(b, idx(0), numK, idx(1), init);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value kt = loop.getInductionVar();
+      ValueRange iter = loop.getRegionIterArgs();
+      Value acc = iter[0], readSlot = iter[1], fillSlot = iter[2];
+      // This thread's copies of slice kt have landed; the proxy fence makes
+      // them visible to wgmma's (async proxy) reads, the barrier everyone's.
+      NVVM::CpAsyncWaitGroupOp::create(b, cfg.stages - 2);
+      NVVM::FenceProxyOp::create(
+          b, NVVM::ProxyKind::async_shared,
+          NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+      gpu::BarrierOp::create(b);
+      Value slot = toI64(readSlot);
+      Value aSlice = arith::AddIOp::create(
+          b, aBase, arith::MulIOp::create(b, slot, c64(sliceA)));
+      Value bSlice = arith::AddIOp::create(
+          b, bBase, arith::MulIOp::create(b, slot, c64(sliceB)));
+      auto wgType =
+          elt.isF16() ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16;
+      NVVM::WgmmaFenceAlignedOp::create(b);
+      for (int64_t k16 = 0; k16 < cfg.tileK(); k16 += 16) {
+        // 16 of K are two core matrices along K.
+        Value step = c64(k16 / kChunk * Config::kLeadingBytes);
+        Value descA = descriptor(arith::AddIOp::create(b, aSlice, step));
+        Value descB = descriptor(arith::AddIOp::create(b, bSlice, step));
+        acc = NVVM::WgmmaMmaAsyncOp::create(
+            b, accType, acc, descA, descB,
+            NVVM::MMAShapeAttr::get(ctx, 64, cfg.tileN(), 16), wgType, wgType,
+            NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
+            NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+            NVVM::MMALayout::row, NVVM::MMALayout::col,
+            /*satfinite=*/nullptr);
+      }
+      NVVM::WgmmaGroupSyncAlignedOp::create(b);
+      // The slot the previous iteration's wgmma read (waited for below, so
+      // done everywhere after this iteration's barrier) is refilled while
+      // the tensor cores work.
+      Value ahead = add(kt, idx(cfg.stages - 1));
+      auto inK = scf::IfOp::create(b, lt(ahead, numK), false);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(&inK.getThenRegion().front());
+        stage(aCopies, bCopies, mul(ahead, idx(cfg.tileK())), fillSlot);
+      }
+      NVVM::CpAsyncCommitGroupOp::create(b);
+      NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+      auto wrap = [&](Value s) {
+        Value s1 = add(s, idx(1));
+        return select(eq(s1, idx(cfg.stages)), idx(0), s1);
+      };
+      scf::YieldOp::create(b, ValueRange{acc, wrap(readSlot), wrap(fillSlot)});
+    }
+    Value acc = loop.getResult(0);
+    auto fragType = VectorType::get({2, 2}, f32);
+    Value zero = arith::ConstantOp::create(
+        b, fragType, DenseElementsAttr::get(fragType, 0.0f));
+    SmallVector<Value> frags;
+    for (int64_t ni = 0; ni < cfg.tileN() / 8; ++ni) {
+      Value frag = zero;
+      for (int64_t q = 0; q < 4; ++q) {
+        Value v =
+            LLVM::ExtractValueOp::create(b, acc, ArrayRef<int64_t>{4 * ni + q});
+        frag = vector::InsertOp::create(b, v, frag,
+                                        ArrayRef<int64_t>{q / 2, q % 2});
+      }
+      frags.push_back(frag);
+    }
+    return frags;
   }
 
   /// An ldmatrix.x4 register as the mma operand: vector<2xf16> for f16,
@@ -240,8 +377,8 @@ Value unitInnerStride(ImplicitLocOpBuilder &b, Value buffer) {
   auto type = cast<MemRefType>(buffer.getType());
   SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
   strides.back() = 1;
-  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                                       strides);
+  auto layout =
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
   return memref::CastOp::create(
       b, MemRefType::get(type.getShape(), type.getElementType(), layout),
       buffer);
@@ -271,8 +408,10 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto ring = [&](int64_t rows) {
-    return MemRefType::get({cfg.stages, rows, cfg.pitch()}, elt,
-                           MemRefLayoutAttrInterface(), workgroup);
+    SmallVector<int64_t> shape = {cfg.stages, rows, cfg.pitch()};
+    if (cfg.wgmma)
+      shape = {cfg.stages, rows / 8, cfg.kChunks(), 8, kChunk};
+    return MemRefType::get(shape, elt, MemRefLayoutAttrInterface(), workgroup);
   };
   k.sA = addSharedBuffer(fn, ring(cfg.tileM()));
   k.sB = addSharedBuffer(fn, ring(cfg.tileN()));
@@ -299,12 +438,13 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
   Value blockCol = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value linear = k.add(k.mul(blockRow, colBlocks), blockCol);
   Value perGroup = k.mul(k.idx(kRowGroup), colBlocks);
-  Value firstTile = k.mul(arith::DivUIOp::create(b, linear, perGroup),
-                          k.idx(kRowGroup));
-  Value groupTiles = k.minIdx(arith::SubIOp::create(b, rowTiles, firstTile),
-                              k.idx(kRowGroup));
+  Value firstTile =
+      k.mul(arith::DivUIOp::create(b, linear, perGroup), k.idx(kRowGroup));
+  Value groupTiles =
+      k.minIdx(arith::SubIOp::create(b, rowTiles, firstTile), k.idx(kRowGroup));
   Value inGroup = arith::RemUIOp::create(b, linear, perGroup);
-  Value tileRow = k.add(firstTile, arith::RemUIOp::create(b, inGroup, groupTiles));
+  Value tileRow =
+      k.add(firstTile, arith::RemUIOp::create(b, inGroup, groupTiles));
   KernelBuilder::RowTile rowTile = k.rowTile(ops, tileRow, cfg.tileM());
   k.r0 = rowTile.first;
   Value tileCol = arith::DivUIOp::create(b, inGroup, groupTiles);
@@ -340,114 +480,121 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     NVVM::CpAsyncCommitGroupOp::create(b);
   }
 
-  // Per-lane ldmatrix coordinates. A (16 x 16 per x4): lanes 0-15 name
-  // rows 0-15 at column 0, lanes 16-31 the same rows at column 8, giving
-  // a0..a3 in mma order. B (two n-tiles of 8 per x4): matrix j = lane / 8
-  // covers n rows 8 (j / 2) + lane % 8 at k column 8 (j % 2), giving
-  // (b0, b1) of the first n-tile, then of the second.
-  Value aRow = k.add(k.mul(wm, k.idx(cfg.warpM())), k.rem(lane, 16));
-  Value aCol = k.mul(k.div(lane, 16), k.idx(8));
-  Value bRow = k.add(k.mul(wn, k.idx(cfg.warpN())),
-                     k.add(k.mul(k.div(lane, 16), k.idx(8)), k.rem(lane, 8)));
-  Value bCol = k.mul(k.rem(k.div(lane, 8), 2), k.idx(8));
+  SmallVector<Value> accs;
+  if (cfg.wgmma) {
+    accs = k.wgmmaLoop(aCopies, bCopies, numK, warp);
+  } else {
+    // Per-lane ldmatrix coordinates. A (16 x 16 per x4): lanes 0-15 name
+    // rows 0-15 at column 0, lanes 16-31 the same rows at column 8, giving
+    // a0..a3 in mma order. B (two n-tiles of 8 per x4): matrix j = lane / 8
+    // covers n rows 8 (j / 2) + lane % 8 at k column 8 (j % 2), giving
+    // (b0, b1) of the first n-tile, then of the second.
+    Value aRow = k.add(k.mul(wm, k.idx(cfg.warpM())), k.rem(lane, 16));
+    Value aCol = k.mul(k.div(lane, 16), k.idx(8));
+    Value bRow = k.add(k.mul(wn, k.idx(cfg.warpN())),
+                       k.add(k.mul(k.div(lane, 16), k.idx(8)), k.rem(lane, 8)));
+    Value bCol = k.mul(k.rem(k.div(lane, 8), 2), k.idx(8));
 
-  Value warpHasRows = k.hasRows(k.add(k.r0, k.mul(wm, k.idx(cfg.warpM()))));
-  auto f32 = b.getF32Type();
-  auto accType = VectorType::get({2, 2}, f32);
-  Value accZero = arith::ConstantOp::create(
-      b, accType, DenseElementsAttr::get(accType, 0.0f));
-  int64_t tiles = cfg.fragsM() * cfg.fragsN();
-  SmallVector<Value> init(tiles, accZero);
-  init.push_back(k.idx(0));                  // slot read this iteration
-  init.push_back(k.idx(cfg.stages - 1));     // slot refilled this iteration
-  auto llvmAcc = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-  NVVM::MMATypes ptxType =
-      elt.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
-  auto fragType = VectorType::get({4, 2}, elt);
+    Value warpHasRows = k.hasRows(k.add(k.r0, k.mul(wm, k.idx(cfg.warpM()))));
+    auto f32 = b.getF32Type();
+    auto accType = VectorType::get({2, 2}, f32);
+    Value accZero = arith::ConstantOp::create(
+        b, accType, DenseElementsAttr::get(accType, 0.0f));
+    int64_t tiles = cfg.fragsM() * cfg.fragsN();
+    SmallVector<Value> init(tiles, accZero);
+    init.push_back(k.idx(0));              // slot read this iteration
+    init.push_back(k.idx(cfg.stages - 1)); // slot refilled this iteration
+    auto llvmAcc = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+    NVVM::MMATypes ptxType =
+        elt.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+    auto fragType = VectorType::get({4, 2}, elt);
 
-  auto kLoop = scf::ForOp::create(b, k.idx(0), numK, k.idx(1), init);
-  {
-    OpBuilder::InsertionGuard loopGuard(b);
-    b.setInsertionPointToStart(kLoop.getBody());
-    Value kt = kLoop.getInductionVar();
-    ValueRange iter = kLoop.getRegionIterArgs();
-    Value readSlot = iter[tiles], fillSlot = iter[tiles + 1];
-    // Slice kt has landed for this thread; after the barrier, for all of
-    // them, and every warp is done with the slot refilled next.
-    NVVM::CpAsyncWaitGroupOp::create(b, cfg.stages - 2);
-    gpu::BarrierOp::create(b);
-    Value ahead = k.add(kt, k.idx(cfg.stages - 1));
-    auto inK = scf::IfOp::create(b, k.lt(ahead, numK), false);
+    auto kLoop = scf::ForOp::create(b, k.idx(0), numK, k.idx(1), init);
     {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&inK.getThenRegion().front());
-      k.stage(aCopies, bCopies, k.mul(ahead, k.idx(cfg.tileK())), fillSlot);
-    }
-    NVVM::CpAsyncCommitGroupOp::create(b);
+      OpBuilder::InsertionGuard loopGuard(b);
+      b.setInsertionPointToStart(kLoop.getBody());
+      Value kt = kLoop.getInductionVar();
+      ValueRange iter = kLoop.getRegionIterArgs();
+      Value readSlot = iter[tiles], fillSlot = iter[tiles + 1];
+      // Slice kt has landed for this thread; after the barrier, for all of
+      // them, and every warp is done with the slot refilled next.
+      NVVM::CpAsyncWaitGroupOp::create(b, cfg.stages - 2);
+      gpu::BarrierOp::create(b);
+      Value ahead = k.add(kt, k.idx(cfg.stages - 1));
+      auto inK = scf::IfOp::create(b, k.lt(ahead, numK), false);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&inK.getThenRegion().front());
+        k.stage(aCopies, bCopies, k.mul(ahead, k.idx(cfg.tileK())), fillSlot);
+      }
+      NVVM::CpAsyncCommitGroupOp::create(b);
 
-    // A warp whose rows are all padding has nothing to multiply (decode:
-    // a group's one or two rows leave most of the tile's rows padding).
-    SmallVector<Value> acc(iter.begin(), iter.begin() + tiles);
-    auto compute = scf::IfOp::create(b, TypeRange(ValueRange(acc)),
-                                     warpHasRows, /*withElse=*/true);
-    {
-      OpBuilder::InsertionGuard computeGuard(b);
-      b.setInsertionPointToStart(&compute.getElseRegion().front());
-      scf::YieldOp::create(b, acc);
-      b.setInsertionPointToStart(&compute.getThenRegion().front());
-      for (int64_t k16 = 0; k16 < cfg.tileK(); k16 += 16) {
-        SmallVector<Value> aFrags, bFrags;
-        for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
-          aFrags.push_back(nvgpu::LdMatrixOp::create(
-              b, fragType, k.sA,
-              ValueRange{readSlot, k.add(aRow, k.idx(16 * mi)),
-                         k.add(aCol, k.idx(k16))},
-              /*transpose=*/false, /*numTiles=*/4));
-        for (int64_t nj = 0; nj < cfg.fragsN() / 2; ++nj)
-          bFrags.push_back(nvgpu::LdMatrixOp::create(
-              b, fragType, k.sB,
-              ValueRange{readSlot, k.add(bRow, k.idx(16 * nj)),
-                         k.add(bCol, k.idx(k16))},
-              /*transpose=*/false, /*numTiles=*/4));
-        for (int64_t mi = 0; mi < cfg.fragsM(); ++mi) {
-          SmallVector<Value> a;
-          for (int64_t i = 0; i < 4; ++i)
-            a.push_back(k.reg(aFrags[mi], i));
-          for (int64_t ni = 0; ni < cfg.fragsN(); ++ni) {
-            Value bf = bFrags[ni / 2];
-            SmallVector<Value> bv;
-            bv.push_back(k.reg(bf, 2 * (ni % 2)));
-            bv.push_back(k.reg(bf, 2 * (ni % 2) + 1));
-            Value &c = acc[mi * cfg.fragsN() + ni];
-            SmallVector<Value> cv;
-            for (int64_t q = 0; q < 4; ++q)
-              cv.push_back(vector::ExtractOp::create(
-                  b, c, ArrayRef<int64_t>{q / 2, q % 2}));
-            Value d = NVVM::MmaOp::create(
-                b, llvmAcc, a, bv, cv, {16, 8, 16}, std::nullopt, std::nullopt,
-                std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-                std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                               NVVM::MMALayout::col});
-            Value next = accZero;
-            for (int64_t q = 0; q < 4; ++q) {
-              Value v = LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{q});
-              next = vector::InsertOp::create(b, v, next,
-                                              ArrayRef<int64_t>{q / 2, q % 2});
+      // A warp whose rows are all padding has nothing to multiply (decode:
+      // a group's one or two rows leave most of the tile's rows padding).
+      SmallVector<Value> acc(iter.begin(), iter.begin() + tiles);
+      auto compute = scf::IfOp::create(b, TypeRange(ValueRange(acc)),
+                                       warpHasRows, /*withElse=*/true);
+      {
+        OpBuilder::InsertionGuard computeGuard(b);
+        b.setInsertionPointToStart(&compute.getElseRegion().front());
+        scf::YieldOp::create(b, acc);
+        b.setInsertionPointToStart(&compute.getThenRegion().front());
+        for (int64_t k16 = 0; k16 < cfg.tileK(); k16 += 16) {
+          SmallVector<Value> aFrags, bFrags;
+          for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
+            aFrags.push_back(nvgpu::LdMatrixOp::create(
+                b, fragType, k.sA,
+                ValueRange{readSlot, k.add(aRow, k.idx(16 * mi)),
+                           k.add(aCol, k.idx(k16))},
+                /*transpose=*/false, /*numTiles=*/4));
+          for (int64_t nj = 0; nj < cfg.fragsN() / 2; ++nj)
+            bFrags.push_back(nvgpu::LdMatrixOp::create(
+                b, fragType, k.sB,
+                ValueRange{readSlot, k.add(bRow, k.idx(16 * nj)),
+                           k.add(bCol, k.idx(k16))},
+                /*transpose=*/false, /*numTiles=*/4));
+          for (int64_t mi = 0; mi < cfg.fragsM(); ++mi) {
+            SmallVector<Value> a;
+            for (int64_t i = 0; i < 4; ++i)
+              a.push_back(k.reg(aFrags[mi], i));
+            for (int64_t ni = 0; ni < cfg.fragsN(); ++ni) {
+              Value bf = bFrags[ni / 2];
+              SmallVector<Value> bv;
+              bv.push_back(k.reg(bf, 2 * (ni % 2)));
+              bv.push_back(k.reg(bf, 2 * (ni % 2) + 1));
+              Value &c = acc[mi * cfg.fragsN() + ni];
+              SmallVector<Value> cv;
+              for (int64_t q = 0; q < 4; ++q)
+                cv.push_back(vector::ExtractOp::create(
+                    b, c, ArrayRef<int64_t>{q / 2, q % 2}));
+              Value d = NVVM::MmaOp::create(
+                  b, llvmAcc, a, bv, cv, {16, 8, 16}, std::nullopt,
+                  std::nullopt, std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                 NVVM::MMALayout::col});
+              Value next = accZero;
+              for (int64_t q = 0; q < 4; ++q) {
+                Value v =
+                    LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{q});
+                next = vector::InsertOp::create(
+                    b, v, next, ArrayRef<int64_t>{q / 2, q % 2});
+              }
+              c = next;
             }
-            c = next;
           }
         }
+        scf::YieldOp::create(b, acc);
       }
+      acc.assign(compute.getResults().begin(), compute.getResults().end());
+      auto wrap = [&](Value s) {
+        Value s1 = k.add(s, k.idx(1));
+        return k.select(k.eq(s1, k.idx(cfg.stages)), k.idx(0), s1);
+      };
+      acc.push_back(wrap(readSlot));
+      acc.push_back(wrap(fillSlot));
       scf::YieldOp::create(b, acc);
     }
-    acc.assign(compute.getResults().begin(), compute.getResults().end());
-    auto wrap = [&](Value s) {
-      Value s1 = k.add(s, k.idx(1));
-      return k.select(k.eq(s1, k.idx(cfg.stages)), k.idx(0), s1);
-    };
-    acc.push_back(wrap(readSlot));
-    acc.push_back(wrap(fillSlot));
-    scf::YieldOp::create(b, acc);
+    accs.assign(kLoop.getResults().begin(), kLoop.getResults().begin() + tiles);
   }
   // No copy may be in flight when the block's shared memory is reused.
   NVVM::CpAsyncWaitGroupOp::create(b, 0);
@@ -458,11 +605,10 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
   Value t2 = k.mul(t, k.idx(2));
   for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
     for (int64_t ni = 0; ni < cfg.fragsN(); ++ni) {
-      Value acc = kLoop.getResult(mi * cfg.fragsN() + ni);
+      Value acc = accs[mi * cfg.fragsN() + ni];
       for (int64_t h = 0; h < 2; ++h) {
-        Value row = k.add(
-            k.r0, k.add(k.mul(wm, k.idx(cfg.warpM())),
-                        k.add(g, k.idx(16 * mi + 8 * h))));
+        Value row = k.add(k.r0, k.add(k.mul(wm, k.idx(cfg.warpM())),
+                                      k.add(g, k.idx(16 * mi + 8 * h))));
         Value vals[2], cols[2];
         for (int64_t p = 0; p < 2; ++p) {
           cols[p] = k.add(k.n0, k.add(k.mul(wn, k.idx(cfg.warpN())),

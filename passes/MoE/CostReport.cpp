@@ -366,10 +366,13 @@ void Costing::estimateGPUKernel(ExpertMatmulOp op, Kernel &k, double copies,
     GemmTile tile = choiceFor(tiles, copies).tile;
     k.tile = tile.describe();
     if (tiles.size() > 1) {
-      // The run-time choice: each tile's rows and the copies it starts at.
-      k.tile += " (" + std::to_string(tiles[0].tile.m) + " rows";
+      // The run-time choice: each tile's shape and the copies it starts at.
+      auto shape = [](const GemmTile &t) {
+        return std::to_string(t.m) + "x" + std::to_string(t.n);
+      };
+      k.tile += " (" + shape(tiles[0].tile);
       for (size_t i = 1; i < tiles.size(); ++i)
-        k.tile += ", " + std::to_string(tiles[i].tile.m) + " from " +
+        k.tile += ", " + shape(tiles[i].tile) + " from " +
                   std::to_string(tiles[i].from) + " copies";
       k.tile += ")";
     }
@@ -514,6 +517,7 @@ std::string scaled(double v, double unit, int precision = 3) {
 
 struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
   using Base::Base;
+  std::string chip; // sm= as a chip name, which the device then points to
 
   /// The schedule runs as a dynamic pipeline: its dialects load up front.
   void getDependentDialects(DialectRegistry &registry) const override {
@@ -537,6 +541,15 @@ struct CostReportPass : moe::impl::CostReportBase<CostReportPass> {
       mlir::emitError(getOperation().getLoc(),
                       "moe-cost-report: tokens must be positive");
       return signalPassFailure();
+    }
+    if (!sm.empty()) {
+      if (!dev->gpu) {
+        mlir::emitError(getOperation().getLoc(),
+                        "moe-cost-report: sm= applies to GPU devices only");
+        return signalPassFailure();
+      }
+      chip = "sm_" + sm;
+      dev->chip = chip.c_str();
     }
     int64_t rowBlock = block > 0 ? block : (dev->gpu ? kGemmRowAlign : 1);
     llvm::raw_ostream &os = llvm::outs();

@@ -140,14 +140,16 @@ def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
     their bytes and their time on the device's link.
 
     On GPUs each grouped GEMM also names the tile the CUDA pipeline's
-    kernel uses and the roofline time of the work that kernel does: its
-    64-row tiles padded (to 32-row warp halves in the pipelined 16-bit
-    kernel, whose warps with only padding rows skip their MMAs), its
-    columns and K padded to the tile, and the expert's weights streamed
-    once per row tile (once per group of 16 row tiles for the pipelined
-    kernel, whose block order shares them through L2); the total gives the sum over
-    the function's kernels against its roofline. The mma.sync issue rate
-    (sm_90 reaches its dense peak only with wgmma) is not modeled.
+    kernel picks at this token count and that kernel's estimated time, by
+    the model the pipeline picks with (passes/Utils/GemmTiles): rows padded
+    to the tile (warps of only padding rows skip their MMAs), columns and K
+    padded, the expert's weights streamed once per group of 16 row tiles,
+    operand slices from L2 per block, issue slots from the tile's PTX
+    instruction mix, the SMs the grid fills; the total gives the sum over
+    the function's kernels against its roofline. With `sm=90a` (the
+    architecture-specific target the CUDA pipeline's `sm=90a` compiles
+    for) the 64- and 128-row tiles are the wgmma kernels, at the dense
+    tensor-core peak; otherwise mma.sync at its sustained rate.
 
     The schedule applies the MoE fusions the pipelines apply (each can be
     switched off here as there). On GPUs, whole-buffer fills (zeroed
@@ -175,6 +177,9 @@ def CostReport : Pass<"moe-cost-report", "::mlir::ModuleOp"> {
            "h100, h200, a100 or cpu">,
     Option<"tokens", "tokens", "int64_t", /*default=*/"256",
            "The size taken for every dynamic dimension (the token count)">,
+    Option<"sm", "sm", "std::string", /*default=*/"\"\"",
+           "GPUs: the CUDA pipeline's sm= the kernels are costed for "
+           "(default 90 on h100 and h200, 80 on a100; 90a: wgmma GEMMs)">,
     ListOption<"expertCounts", "expert-counts", "int64_t",
                "Copies routed to each expert (default: uniform routing)">,
     Option<"block", "block", "int64_t", /*default=*/"0",

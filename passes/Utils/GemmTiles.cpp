@@ -15,6 +15,16 @@ bool mlir::moe::fitsPipelinedGemm(Type input, Type weight, int64_t k) {
 }
 
 double GemmTile::instructionsPerMma() const {
+  if (wgmma) {
+    // Per warp and K slice: one wgmma per 16 of K (64 x n x 16, n / 2
+    // mma.sync's worth for each of the warpgroup's 4 warps), two
+    // descriptors' address math each, the copies, about 45 for the ring's
+    // waits, the fences and the loop.
+    double steps = static_cast<double>(k) / 16;
+    double mmas = steps * static_cast<double>(n) / 8;
+    double copies = static_cast<double>((m + n) * k / 8) / threads();
+    return (3 * steps + 2 * copies + 45) / mmas;
+  }
   double slices = static_cast<double>(k) / 16;
   double mmas = static_cast<double>(warpM() / 16) * (warpN() / 8) * slices;
   double ldmatrix = static_cast<double>(warpM() / 16 + warpN() / 16) * slices;
@@ -27,7 +37,7 @@ double GemmTile::instructionsPerMma() const {
 
 std::string GemmTile::describe() const {
   return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
-         " cp.async x" + std::to_string(stages);
+         (wgmma ? " wgmma" : "") + " cp.async x" + std::to_string(stages);
 }
 
 GemmTile mlir::moe::smallRowTile(int64_t k) {
@@ -41,8 +51,12 @@ GpuModel mlir::moe::gpuModelFor(llvm::StringRef chip) {
   if (chip.consume_front("sm_"))
     chip.take_while([](char c) { return c >= '0' && c <= '9'; })
         .getAsInteger(10, sm);
-  if (sm >= 90)
-    return {"H100 SXM", 132, 1.83e9, 660e12, 3.35e12, 7.5e12};
+  if (sm >= 90) {
+    GpuModel h100{"H100 SXM", 132, 1.83e9, 660e12, 3.35e12, 7.5e12};
+    if (sm == 90 && chip.ends_with("a"))
+      h100.wgmmaFlops = 989e12;
+    return h100;
+  }
   return {"A100 SXM", 108, 1.41e9, 290e12, 2.04e12, 4.8e12};
 }
 
@@ -58,7 +72,8 @@ TileEstimate mlir::moe::estimateTile(const GemmTile &tile,
   TileEstimate est;
   if (shape.active <= 0 || shape.copies <= 0)
     return est;
-  double m = tile.m, warpM = tile.warpM();
+  // A warpgroup's wgmma covers its 64 rows, padding or not.
+  double m = tile.m, warpM = tile.wgmma ? 64 : tile.warpM();
   double perExpert = shape.copies / shape.active;
   double padded = std::ceil(perExpert / kGemmRowAlign) * kGemmRowAlign;
   double tilesPerExpert = std::ceil(padded / m);
@@ -81,7 +96,8 @@ TileEstimate mlir::moe::estimateTile(const GemmTile &tile,
   // shares; HBM is not scaled (a block's cp.async ring keeps several slices
   // in flight).
   double fill = std::min(1.0, est.blocks / gpu.sms);
-  est.seconds = std::max(std::max({issue, est.flops / gpu.mmaFlops,
+  double peak = tile.wgmma ? gpu.wgmmaFlops : gpu.mmaFlops;
+  est.seconds = std::max(std::max({issue, est.flops / peak,
                                    est.l2Bytes / gpu.l2BytesPerS}) /
                              fill,
                          est.hbmBytes / gpu.hbmBytesPerS);
@@ -101,8 +117,15 @@ static double tileSeconds(const GemmTile &tile, double copies, double experts,
 std::vector<TileChoice> mlir::moe::rowTilePlan(double experts, double n,
                                                double k, double eltBytes,
                                                const GpuModel &gpu) {
-  const GemmTile tiles[] = {smallRowTile(static_cast<int64_t>(k)),
-                            kLargeRowTile, kHugeRowTile};
+  std::vector<GemmTile> tiles = {smallRowTile(static_cast<int64_t>(k))};
+  if (gpu.wgmmaFlops > 0) {
+    tiles.insert(tiles.end(), {kWgmmaLargeRowTile, kWgmmaHugeRowTile});
+    // 128 accumulators per thread leave no registers for a partial last
+    // slice's per-copy source sizes (ptxas spills).
+    if (static_cast<int64_t>(k) % kWgmmaWideRowTile.k == 0)
+      tiles.push_back(kWgmmaWideRowTile);
+  } else
+    tiles.insert(tiles.end(), {kLargeRowTile, kHugeRowTile});
   std::vector<TileChoice> plan = {{tiles[0], 0}};
   size_t current = 0;
   auto seconds = [&](size_t t, int64_t copies) {
@@ -112,7 +135,7 @@ std::vector<TileChoice> mlir::moe::rowTilePlan(double experts, double n,
   for (int64_t copies = 1; copies <= (int64_t(1) << 24); copies *= 2) {
     // The fastest tile at this count, if faster than the current one.
     size_t best = current;
-    for (size_t t = current + 1; t < std::size(tiles); ++t)
+    for (size_t t = current + 1; t < tiles.size(); ++t)
       if (seconds(t, copies) < seconds(best, copies))
         best = t;
     if (best == current)

@@ -30,9 +30,12 @@ constexpr int64_t kGemmRowAlign = 16;
 bool fitsPipelinedGemm(Type input, Type weight, int64_t k);
 
 /// One block's tile of the pipelined kernel: `m` x `n` outputs, K slices of
-/// `k` in a ring of `stages`, `warpsM` x `warpsN` warps.
+/// `k` in a ring of `stages`, `warpsM` x `warpsN` warps; with `wgmma`
+/// (sm_90a), warpgroups of 4 warps each multiply 64 rows by all `n` columns
+/// (wgmma.mma_async m64nNk16 from shared memory: warpsN is 1).
 struct GemmTile {
   int64_t m, n, k, stages, warpsM, warpsN;
+  bool wgmma = false;
   int64_t threads() const { return 32 * warpsM * warpsN; }
   int64_t warpM() const { return m / warpsM; }
   int64_t warpN() const { return n / warpsN; }
@@ -57,17 +60,31 @@ constexpr GemmTile kLargeRowTile = {64, 128, 32, 3, 2, 2};
 /// of static shared memory). A block moves 256 K elements from L2 per
 /// 128 x 128 K multiply-adds, a third less per product than 64-row tiles.
 constexpr GemmTile kHugeRowTile = {128, 128, 32, 2, 4, 2};
+/// sm_90a, many rows per expert: one warpgroup's wgmma m64n128k16 per K step
+/// of 16, slices of 32 in a ring of 3 (36 KB).
+constexpr GemmTile kWgmmaLargeRowTile = {64, 128, 32, 3, 4, 1, true};
+/// sm_90a, very many rows: two warpgroups of 64 rows each, a ring of 3
+/// (48 KB, static shared memory's limit).
+constexpr GemmTile kWgmmaHugeRowTile = {128, 128, 32, 3, 8, 1, true};
+/// sm_90a, the most rows: two warpgroups of 64 x 256 (wgmma m64n256k16),
+/// double-buffered (48 KB): 85 FLOP per L2 byte, where 128 x 128 tiles
+/// move 64. Only where 32 divides K (255 registers: a partial last slice
+/// spills).
+constexpr GemmTile kWgmmaWideRowTile = {128, 256, 32, 2, 8, 1, true};
 
 /// What the model needs of a GPU: figures of the SXM parts (data sheets;
 /// `mmaFlops` is mma.sync's sustained 16-bit rate, below the wgmma peak on
-/// sm_90; L2 bandwidth from microbenchmarks).
+/// sm_90; L2 bandwidth from microbenchmarks). `wgmmaFlops` is the dense
+/// 16-bit tensor peak where the target has wgmma (sm_90a), else 0.
 struct GpuModel {
   const char *name;
   double sms, clockHz, mmaFlops, hbmBytesPerS, l2BytesPerS;
+  double wgmmaFlops = 0;
 };
 
-/// The model of a chip (`sm_80`, `sm_90`, ...): A100 for sm_8x, H100 for
-/// sm_90 and newer.
+/// The model of a chip (`sm_80`, `sm_90`, `sm_90a`, ...): A100 for sm_8x,
+/// H100 for sm_90 and newer; wgmma only for sm_90a (the architecture-
+/// specific target whose PTX has it).
 GpuModel gpuModelFor(llvm::StringRef chip);
 
 /// One grouped GEMM: `copies` token rows over `active` experts with rows,

@@ -120,7 +120,7 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // (128 x 32); per k step of 16 each warp loads 1 A and 4 B fragments and
 // issues 1 x 8 mma.sync. The tile walk cuts each group into ceil(rows /
 // 16) tiles.
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA16:.*]] : memref<4x16x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB16:.*]] : memref<4x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.row_tile = 16 : i64}
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA16:.*]] : memref<4x16x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB16:.*]] : memref<4x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 16 : i64}
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %c2 step %c1{{.*}} iter_args
 // CHECK: arith.ceildivui %{{.*}}, %c16
 // CHECK: scf.if %[[ALIGNED16:.*]] {
@@ -140,7 +140,7 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // slice) two slices ahead; per k step of 16 each warp loads its fragments
 // with ldmatrix.x4 (2 for A, 4 for B) and issues 2 x 8 mma.sync.m16n8k16
 // on bf16 registers (i32 pairs), f32 accumulators rounded once to bf16.
-// CHECK: gpu.func @expert_matmul_0({{.*}}) workgroup(%[[SA:.*]] : memref<3x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<3x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.row_tile = 64 : i64}
+// CHECK: gpu.func @expert_matmul_0({{.*}}) workgroup(%[[SA:.*]] : memref<3x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<3x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 64 : i64}
 // CHECK: memref.extract_strided_metadata
 // CHECK: memref.extract_aligned_pointer_as_index
 // CHECK: %[[XROWS:.*]] = memref.cast %{{.*}} : memref<?x16xbf16, strided<[?, ?], offset: ?>> to memref<?x16xbf16, strided<[?, 1], offset: ?>>
@@ -168,7 +168,7 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // CHECK-COUNT-64: arith.truncf %{{.*}} : f32 to bf16
 //
 // 128 x 128 tiles: 8 warps (4 x 2) of 32 x 64, two slices of A and B.
-// CHECK: gpu.func @expert_matmul_1({{.*}}) workgroup(%{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.row_tile = 128 : i64}
+// CHECK: gpu.func @expert_matmul_1({{.*}}) workgroup(%{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 128 : i64}
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK-COUNT-16: nvvm.mma.sync
 func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
@@ -188,7 +188,7 @@ func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
 // CHECK-LABEL: func.func @bf16_static_decode
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks
 // CHECK-NOT: gpu.launch_func
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<2x16x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x128x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.row_tile = 16 : i64}
+// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<2x16x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x128x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 16 : i64}
 // CHECK-COUNT-2: nvgpu.device_async_copy %{{.*}}, %[[SA]]
 // CHECK-COUNT-16: nvgpu.device_async_copy %{{.*}}, %[[SB]]
 // CHECK: nvvm.cp.async.wait.group 0
