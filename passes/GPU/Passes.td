@@ -113,20 +113,24 @@ def GPURoutePlan : Pass<"moe-gpu-route-plan", "::mlir::ModuleOp"> {
     single warp reads it all, with many tokens every warp re-reads it. By
     token count (thresholds from the cost model of `chip`,
     Utils/GemmTiles.h, or the options; -1 asks the model, 0 never) the
-    logits are computed before the routing kernel into an f32 buffer: from
-    `router-gemv-from` tokens by `router_gemv`, a block of 4 warps per
-    (token, expert) dot product (many blocks, the weights read once from
-    HBM); from `router-gemm-from` by `router_matmul`, the grouped GEMM's
-    64-row pipelined tensor-core kernel over one expert (16-bit operands, K
-    a multiple of 8). Every variant is launched, those not chosen with an
+    logits come from elsewhere, into an f32 buffer: from `router-gemv-from`
+    tokens `route_plan_dots` runs in place of the routing kernel, a block
+    per token and pair of experts (4 warps per dot product, many blocks,
+    the weights read once from HBM); the last of a token's blocks (a
+    ticket per token after the counts) routes it, the last token routed
+    makes the plan: still one launch. From `router-gemm-from` tokens
+    `router_matmul`, the grouped GEMM's 64-row pipelined tensor-core kernel
+    over one expert (16-bit operands, K a multiple of 8), runs before the
+    routing kernel. Every variant is launched, those not chosen with an
     empty grid (the runtime skips them); a kernel argument tells the
-    routing kernel whether to read the logits or compute them.
+    routing kernel whether to read the GEMM's logits or compute them.
   }];
   let options = [
     Option<"routerGemvFrom", "router-gemv-from", "int64_t",
            /*default=*/"-1",
-           "Tokens from which the router logits run as one block per dot "
-           "product (-1: the cost model's choice; 0: never)">,
+           "Tokens from which routing runs as the dot-product kernel, "
+           "blocks per token and pair of experts (-1: the cost model's "
+           "choice; 0: never)">,
     Option<"routerGemmFrom", "router-gemm-from", "int64_t",
            /*default=*/"-1",
            "Tokens from which the router logits run as a tensor-core GEMM "

@@ -12,7 +12,10 @@
 // moe.route_plan leaves unspecified). Counts and padding slots are filled
 // before the launch (on the copy engine, by moe-gpu-copy-engine). A token
 // whose scores order no expert (NaN) raises a flag that the host turns into
-// a run-time error after the launch.
+// a run-time error after the launch. For large routers the logits come, by
+// token count, from a dot-product variant of the kernel (blocks per token
+// and pair of experts, the token's last block routing it, the last token's
+// making the plan) or from a tensor-core GEMM launched before it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -62,7 +65,9 @@ struct PlanArgs {
   Value weights, offsets;  // [T, k] out; [E + 1] i32 out
   Value slots;             // [R] i32 out, -1 on entry
   Value counts;            // [E + 2] i32, zero on entry; [E]: the ticket,
-                           // [E + 1]: set when a pick is no expert
+                           // [E + 1]: set when a pick is no expert; with
+                           // the dot-product kernel, [E + 2 + T]: its
+                           // tickets per token
   Value ids, pos;          // [T * k] i32 scratch
   /// With a router GEMM: its f32 logits [T, E], and whether it ran (index
   /// 0 or 1); otherwise the kernel computes the logits from `gate`.
@@ -70,110 +75,66 @@ struct PlanArgs {
 
   /// The fields in kernel-argument order (null ones are not arguments).
   SmallVector<Value *> fields() {
-    return {&input, &gate, &bias, &weights, &offsets,     &slots,
-            &counts, &ids, &pos,  &logits,  &precomputed};
+    return {&input,  &gate, &bias, &weights, &offsets,    &slots,
+            &counts, &ids,  &pos,  &logits,  &precomputed};
   }
 };
 
-/// Builds the kernel body into `fn` (arguments as in PlanArgs, nulls
-/// skipped).
-void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
-                 int64_t experts, int64_t block) {
-  MLIRContext *ctx = fn.getContext();
-  ImplicitLocOpBuilder b(fn.getLoc(), ctx);
-  b.setInsertionPointToStart(&fn.getBody().front());
-  Emitter e{b, b.getLoc()};
-  int64_t k = routing.getK();
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  Value logitsSh = gpu_gemm::addSharedBuffer(
-      fn, MemRefType::get({kWarps, experts}, b.getF32Type(),
-                          MemRefLayoutAttrInterface(), workgroup));
-  Value startSh = gpu_gemm::addSharedBuffer(
-      fn, MemRefType::get({experts}, b.getI32Type(),
-                          MemRefLayoutAttrInterface(), workgroup));
-  Value lastSh = gpu_gemm::addSharedBuffer(
-      fn, MemRefType::get({1}, b.getI32Type(), MemRefLayoutAttrInterface(),
-                          workgroup));
+/// Pieces of the routing kernels, bound to one kernel body: a token's
+/// routing and claims, the tickets, the plan.
+struct PlanKernel {
+  ImplicitLocOpBuilder &b;
+  Emitter e;
+  const PlanArgs &a;
+  RoutingAttr routing;
+  int64_t experts, block;
+  Value tid, logitsSh, startSh, lastSh;
 
-  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value warp = arith::DivUIOp::create(b, tid, e.index(32));
-  Value lane = arith::RemUIOp::create(b, tid, e.index(32));
-  Value t = e.addi(
-      e.muli(gpu::BlockIdOp::create(b, gpu::Dimension::x), e.index(kWarps)),
-      warp);
-  Value tokens = memref::DimOp::create(b, a.input, 0);
-  Value isToken = e.cmpi(arith::CmpIPredicate::ult, t, tokens);
-  Value zeroIdx = e.index(0);
-  auto ifThen = [&](Value cond, function_ref<void()> body) {
+  PlanKernel(ImplicitLocOpBuilder &b, gpu::GPUFuncOp fn, const PlanArgs &a,
+             RoutingAttr routing, int64_t experts, int64_t block,
+             int64_t logitRows)
+      : b(b), e{b, b.getLoc()}, a(a), routing(routing), experts(experts),
+        block(block) {
+    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                                gpu::AddressSpace::Workgroup);
+    logitsSh = gpu_gemm::addSharedBuffer(
+        fn, MemRefType::get({logitRows, experts}, b.getF32Type(),
+                            MemRefLayoutAttrInterface(), workgroup));
+    startSh = gpu_gemm::addSharedBuffer(
+        fn, MemRefType::get({experts}, b.getI32Type(),
+                            MemRefLayoutAttrInterface(), workgroup));
+    lastSh = gpu_gemm::addSharedBuffer(
+        fn, MemRefType::get({1}, b.getI32Type(), MemRefLayoutAttrInterface(),
+                            workgroup));
+    tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  }
+
+  void ifThen(Value cond, function_ref<void()> body) {
     auto op = scf::IfOp::create(b, cond, false);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(&op.getThenRegion().front());
     body();
-  };
-  auto forStrided = [&](Value from, Value to, Value step,
-                        function_ref<void(Value)> body) {
+  }
+  void forStrided(Value from, Value to, Value step,
+                  function_ref<void(Value)> body) {
     auto loop = scf::ForOp::create(b, from, to, step);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
     body(loop.getInductionVar());
-  };
+  }
+  Value isZero(Value v) {
+    return e.cmpi(arith::CmpIPredicate::eq, v, e.index(0));
+  }
 
-  // Logits of token t into its warp's row of workgroup memory.
-  auto copyLogits = [&](Value from) {
-    forStrided(lane, e.index(experts), e.index(32), [&](Value x) {
-      Value v = e.toF32(memref::LoadOp::create(b, from, ValueRange{t, x}));
-      memref::StoreOp::create(b, v, logitsSh, ValueRange{warp, x});
-    });
-  };
-  auto dotProducts = [&] {
-    Value hidden = memref::DimOp::create(b, a.input, 1);
-    forStrided(zeroIdx, e.index(experts), e.index(1), [&](Value x) {
-      Value partial = e.loop(
-          arith::CeilDivUIOp::create(
-              b,
-              arith::SubIOp::create(b, arith::MaxUIOp::create(b, hidden, lane),
-                                    lane),
-              e.index(32)),
-          {e.f32(0)}, [&](Value i, ValueRange acc) {
-            Value h = e.addi(lane, e.muli(i, e.index(32)));
-            Value xv =
-                e.toF32(memref::LoadOp::create(b, a.input, ValueRange{t, h}));
-            Value wv =
-                e.toF32(memref::LoadOp::create(b, a.gate, ValueRange{x, h}));
-            return SmallVector<Value>{math::FmaOp::create(b, xv, wv, acc[0])};
-          })[0];
-      for (int64_t d = 16; d >= 1; d /= 2)
-        partial = e.add(partial, gpu::ShuffleOp::create(b, partial, d, 32,
-                                                        gpu::ShuffleMode::XOR)
-                                     .getShuffleResult());
-      ifThen(e.cmpi(arith::CmpIPredicate::eq, lane, zeroIdx), [&] {
-        memref::StoreOp::create(b, partial, logitsSh, ValueRange{warp, x});
-      });
-    });
-  };
-  ifThen(isToken, [&] {
-    if (!a.gate)
-      return copyLogits(a.input);
-    if (!a.logits)
-      return dotProducts();
-    // The router GEMM ran for this many tokens, or it did not (uniform).
-    auto ran = scf::IfOp::create(
-        b, e.cmpi(arith::CmpIPredicate::ne, a.precomputed, zeroIdx), true);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&ran.getThenRegion().front());
-    copyLogits(a.logits);
-    b.setInsertionPointToStart(&ran.getElseRegion().front());
-    dotProducts();
-  });
-  gpu::BarrierOp::create(b);
-
-  // Lane 0 routes the token and claims its positions.
-  ifThen(e.andi(isToken, e.cmpi(arith::CmpIPredicate::eq, lane, zeroIdx)), [&] {
+  /// Routes token `t` from its logits in row `row` of logitsSh (one
+  /// thread): top-k weights and ids stored, a position claimed in each
+  /// picked expert's group.
+  void routeToken(Value t, Value row) {
+    int64_t k = routing.getK();
     TokenRoute route = emitTokenRoute(
         e, routing, experts,
         [&](Value x) {
-          return memref::LoadOp::create(b, logitsSh, ValueRange{warp, x})
+          return memref::LoadOp::create(b, logitsSh, ValueRange{row, x})
               .getResult();
         },
         [&](Value x) {
@@ -200,31 +161,38 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
       memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::ori, e.i32(1),
                                   a.counts, ValueRange{e.index(experts + 1)});
     }
-  });
+  }
 
-  // The ticket: every thread's writes are published (a fence each) before
-  // thread 0 takes it.
-  NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
-  gpu::BarrierOp::create(b);
-  ifThen(e.cmpi(arith::CmpIPredicate::eq, tid, zeroIdx), [&] {
-    Value ticket =
-        memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, e.i32(1),
-                                    a.counts, ValueRange{e.index(experts)});
-    Value blocks = e.toI32(gpu::GridDimOp::create(b, gpu::Dimension::x));
-    Value last = e.cmpi(arith::CmpIPredicate::eq, ticket,
-                        arith::SubIOp::create(b, blocks, e.i32(1)));
-    memref::StoreOp::create(b, arith::ExtUIOp::create(b, b.getI32Type(), last),
-                            lastSh, ValueRange{zeroIdx});
-  });
-  gpu::BarrierOp::create(b);
-
-  // The last block: offsets from the counts, then every slot placed.
-  Value isLast =
-      e.cmpi(arith::CmpIPredicate::ne,
-             memref::LoadOp::create(b, lastSh, ValueRange{zeroIdx}), e.i32(0));
-  ifThen(isLast, [&] {
+  /// Whether this block is the last of `total` to take a ticket from
+  /// `counter[at]` (uniform over the block): every thread's writes are
+  /// published (a fence each) before thread 0 takes it.
+  Value lastToArrive(Value counter, function_ref<Value()> at,
+                     function_ref<Value()> total) {
     NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
-    ifThen(e.cmpi(arith::CmpIPredicate::eq, tid, zeroIdx), [&] {
+    gpu::BarrierOp::create(b);
+    Value zero = e.index(0);
+    ifThen(isZero(tid), [&] {
+      Value ticket = memref::AtomicRMWOp::create(
+          b, arith::AtomicRMWKind::addi, e.i32(1), counter, ValueRange{at()});
+      Value last = e.cmpi(arith::CmpIPredicate::eq, ticket,
+                          arith::SubIOp::create(b, e.toI32(total()), e.i32(1)));
+      memref::StoreOp::create(b,
+                              arith::ExtUIOp::create(b, b.getI32Type(), last),
+                              lastSh, ValueRange{zero});
+    });
+    gpu::BarrierOp::create(b);
+    return e.cmpi(arith::CmpIPredicate::ne,
+                  memref::LoadOp::create(b, lastSh, ValueRange{zero}),
+                  e.i32(0));
+  }
+
+  /// The plan, by the last block: offsets from the counts, then every slot
+  /// of `tokens` placed.
+  void plan(Value tokens) {
+    Value zeroIdx = e.index(0);
+    int64_t k = routing.getK();
+    NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+    ifThen(isZero(tid), [&] {
       memref::StoreOp::create(b, e.i32(0), a.offsets, ValueRange{zeroIdx});
       e.loop(e.index(experts), {e.i32(0)}, [&](Value x, ValueRange acc) {
         // An atomic read: the counts live in L2, where the atomics were.
@@ -252,6 +220,173 @@ void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
                                 ValueRange{e.toIndex(e.addi(start, p))});
       });
     });
+  }
+};
+
+/// Builds the routing kernel's body into `fn` (arguments as in PlanArgs,
+/// nulls skipped): a warp per token, then the last block's plan.
+void buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
+                 int64_t experts, int64_t block) {
+  MLIRContext *ctx = fn.getContext();
+  ImplicitLocOpBuilder b(fn.getLoc(), ctx);
+  b.setInsertionPointToStart(&fn.getBody().front());
+  PlanKernel p(b, fn, a, routing, experts, block, kWarps);
+  Emitter &e = p.e;
+  Value warp = arith::DivUIOp::create(b, p.tid, e.index(32));
+  Value lane = arith::RemUIOp::create(b, p.tid, e.index(32));
+  Value t = e.addi(
+      e.muli(gpu::BlockIdOp::create(b, gpu::Dimension::x), e.index(kWarps)),
+      warp);
+  Value tokens = memref::DimOp::create(b, a.input, 0);
+  Value isToken = e.cmpi(arith::CmpIPredicate::ult, t, tokens);
+  Value zeroIdx = e.index(0);
+
+  // Logits of token t into its warp's row of workgroup memory.
+  auto copyLogits = [&](Value from) {
+    p.forStrided(lane, e.index(experts), e.index(32), [&](Value x) {
+      Value v = e.toF32(memref::LoadOp::create(b, from, ValueRange{t, x}));
+      memref::StoreOp::create(b, v, p.logitsSh, ValueRange{warp, x});
+    });
+  };
+  auto dotProducts = [&] {
+    Value hidden = memref::DimOp::create(b, a.input, 1);
+    p.forStrided(zeroIdx, e.index(experts), e.index(1), [&](Value x) {
+      Value partial = e.loop(
+          arith::CeilDivUIOp::create(
+              b,
+              arith::SubIOp::create(b, arith::MaxUIOp::create(b, hidden, lane),
+                                    lane),
+              e.index(32)),
+          {e.f32(0)}, [&](Value i, ValueRange acc) {
+            Value h = e.addi(lane, e.muli(i, e.index(32)));
+            Value xv =
+                e.toF32(memref::LoadOp::create(b, a.input, ValueRange{t, h}));
+            Value wv =
+                e.toF32(memref::LoadOp::create(b, a.gate, ValueRange{x, h}));
+            return SmallVector<Value>{math::FmaOp::create(b, xv, wv, acc[0])};
+          })[0];
+      for (int64_t d = 16; d >= 1; d /= 2)
+        partial = e.add(partial, gpu::ShuffleOp::create(b, partial, d, 32,
+                                                        gpu::ShuffleMode::XOR)
+                                     .getShuffleResult());
+      p.ifThen(p.isZero(lane), [&] {
+        memref::StoreOp::create(b, partial, p.logitsSh, ValueRange{warp, x});
+      });
+    });
+  };
+  p.ifThen(isToken, [&] {
+    if (!a.gate)
+      return copyLogits(a.input);
+    if (!a.logits)
+      return dotProducts();
+    // The router GEMM ran for this many tokens, or it did not (uniform).
+    auto ran = scf::IfOp::create(
+        b, e.cmpi(arith::CmpIPredicate::ne, a.precomputed, zeroIdx), true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ran.getThenRegion().front());
+    copyLogits(a.logits);
+    b.setInsertionPointToStart(&ran.getElseRegion().front());
+    dotProducts();
+  });
+  gpu::BarrierOp::create(b);
+
+  // Lane 0 routes the token and claims its positions.
+  p.ifThen(e.andi(isToken, p.isZero(lane)), [&] { p.routeToken(t, warp); });
+  Value isLast = p.lastToArrive(
+      a.counts, [&] { return e.index(experts); },
+      [&] { return gpu::GridDimOp::create(b, gpu::Dimension::x); });
+  p.ifThen(isLast, [&] { p.plan(tokens); });
+  gpu::ReturnOp::create(b);
+}
+
+/// Experts whose dot products one block of the fused kernel computes (4
+/// warps each).
+constexpr int64_t kDotExperts = kWarps / 4;
+
+/// Routing with the router's dot products spread over the device, in one
+/// launch: block (t, c) computes token t's logits of experts [c * 2, c * 2
+/// + 2), 4 warps per dot product striding the hidden dimension, into the
+/// f32 logits; the last of token t's blocks to finish (a ticket per token
+/// after the counts, at E + 2 + t) routes it from them and claims its
+/// positions; the last
+/// token routed (a ticket in the counts) makes the plan. Decode with a
+/// large router: the gate matrix is read once, by many blocks, and no
+/// second kernel waits for the logits.
+void buildDotsKernel(gpu::GPUFuncOp fn, const PlanArgs &a, RoutingAttr routing,
+                     int64_t experts, int64_t block) {
+  MLIRContext *ctx = fn.getContext();
+  ImplicitLocOpBuilder b(fn.getLoc(), ctx);
+  b.setInsertionPointToStart(&fn.getBody().front());
+  PlanKernel p(b, fn, a, routing, experts, block, 1);
+  Emitter &e = p.e;
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Value parts = gpu_gemm::addSharedBuffer(
+      fn, MemRefType::get({kWarps}, b.getF32Type(), MemRefLayoutAttrInterface(),
+                          workgroup));
+  Value warp = arith::DivUIOp::create(b, p.tid, e.index(32));
+  Value lane = arith::RemUIOp::create(b, p.tid, e.index(32));
+  Value t = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value chunk = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value warpsPerDot = e.index(kWarps / kDotExperts);
+  Value x = e.addi(e.muli(chunk, e.index(kDotExperts)),
+                   arith::DivUIOp::create(b, warp, warpsPerDot));
+  Value part = arith::RemUIOp::create(b, warp, warpsPerDot);
+  Value isExpert = e.cmpi(arith::CmpIPredicate::ult, x, e.index(experts));
+  Value hidden = memref::DimOp::create(b, a.input, 1);
+  Value safeX = arith::MinUIOp::create(b, x, e.index(experts - 1));
+  Value first = e.addi(e.muli(part, e.index(32)), lane);
+  // Experts past E (the last chunk's) sum nothing.
+  Value end = arith::SelectOp::create(b, isExpert, hidden, e.index(0));
+  auto dot = scf::ForOp::create(
+      b, first, end, e.index(kBlockThreads / kDotExperts), ValueRange{e.f32(0)},
+      [&](OpBuilder &nb, Location l, Value h, ValueRange acc) {
+        ImplicitLocOpBuilder ib(l, nb);
+        Emitter ie{ib, l};
+        Value xv =
+            ie.toF32(memref::LoadOp::create(ib, a.input, ValueRange{t, h}));
+        Value wv =
+            ie.toF32(memref::LoadOp::create(ib, a.gate, ValueRange{safeX, h}));
+        scf::YieldOp::create(
+            ib, ValueRange{math::FmaOp::create(ib, xv, wv, acc[0])});
+      });
+  Value partial = dot.getResult(0);
+  for (int64_t d = 16; d >= 1; d /= 2)
+    partial = e.add(partial, gpu::ShuffleOp::create(b, partial, d, 32,
+                                                    gpu::ShuffleMode::XOR)
+                                 .getShuffleResult());
+  p.ifThen(p.isZero(lane), [&] {
+    memref::StoreOp::create(b, partial, parts, ValueRange{warp});
+  });
+  gpu::BarrierOp::create(b);
+  p.ifThen(e.andi(e.andi(isExpert, p.isZero(part)), p.isZero(lane)), [&] {
+    Value sum = memref::LoadOp::create(b, parts, ValueRange{warp});
+    for (int64_t w = 1; w < kWarps / kDotExperts; ++w)
+      sum = e.add(sum, memref::LoadOp::create(
+                           b, parts, ValueRange{e.addi(warp, e.index(w))}));
+    memref::StoreOp::create(b, sum, a.logits, ValueRange{t, x});
+  });
+
+  Value lastOfToken = p.lastToArrive(
+      a.counts, [&] { return e.addi(t, e.index(experts + 2)); },
+      [&] { return gpu::GridDimOp::create(b, gpu::Dimension::y); });
+  p.ifThen(lastOfToken, [&] {
+    // The other blocks' logits, read where their stores went (L2): atomic
+    // reads, as the plan reads the counts.
+    NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+    p.forStrided(
+        p.tid, e.index(experts), e.index(kBlockThreads), [&](Value ex) {
+          Value v = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf,
+                                                e.f32(0), a.logits,
+                                                ValueRange{t, ex});
+          memref::StoreOp::create(b, v, p.logitsSh, ValueRange{e.index(0), ex});
+        });
+    gpu::BarrierOp::create(b);
+    p.ifThen(p.isZero(p.tid), [&] { p.routeToken(t, e.index(0)); });
+    Value tokens = memref::DimOp::create(b, a.input, 0);
+    Value lastToken = p.lastToArrive(
+        a.counts, [&] { return e.index(experts); }, [&] { return tokens; });
+    p.ifThen(lastToken, [&] { p.plan(tokens); });
   });
   gpu::ReturnOp::create(b);
 }
@@ -285,67 +420,15 @@ std::optional<RouterLogitsPlan> logitsPlan(RoutePlanOp op, int64_t gemvOption,
   return plan;
 }
 
-/// A kernel with a block per (token, expert) logit: 4 warps stride the
-/// hidden dimension, reduce by shuffles, then through workgroup memory.
-gpu::GPUFuncOp buildGemvKernel(ModuleOp module, Location loc, Value x, Value w,
-                               Value logits) {
-  MLIRContext *ctx = module.getContext();
-  constexpr int64_t kThreads = 128;
-  auto kernels = gpu_gemm::getOrCreateKernelModule(module);
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(kernels.getBody());
-  auto fn = gpu::GPUFuncOp::create(
-      mb, loc, "router_gemv",
-      FunctionType::get(ctx, TypeRange{x.getType(), w.getType(),
-                                       logits.getType()},
-                        {}));
-  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
-  SymbolTable(kernels).insert(fn);
-  fn.setKnownBlockSizeAttr(DenseI32ArrayAttr::get(ctx, {kThreads, 1, 1}));
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  Value parts = gpu_gemm::addSharedBuffer(
-      fn, MemRefType::get({kThreads / 32}, Float32Type::get(ctx),
-                          MemRefLayoutAttrInterface(), workgroup));
-  ImplicitLocOpBuilder b(loc, ctx);
-  Block &body = fn.getBody().front();
-  b.setInsertionPointToStart(&body);
-  Emitter e{b, loc};
-  Value xs = body.getArgument(0), ws = body.getArgument(1),
-        out = body.getArgument(2);
-  Value t = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  Value expert = gpu::BlockIdOp::create(b, gpu::Dimension::y);
-  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value hidden = memref::DimOp::create(b, xs, 1);
-  auto dot = scf::ForOp::create(
-      b, tid, hidden, e.index(kThreads), ValueRange{e.f32(0)},
-      [&](OpBuilder &nb, Location l, Value h, ValueRange acc) {
-        ImplicitLocOpBuilder ib(l, nb);
-        Emitter ie{ib, l};
-        Value xv = ie.toF32(memref::LoadOp::create(ib, xs, ValueRange{t, h}));
-        Value wv =
-            ie.toF32(memref::LoadOp::create(ib, ws, ValueRange{expert, h}));
-        scf::YieldOp::create(
-            ib, ValueRange{math::FmaOp::create(ib, xv, wv, acc[0])});
-      });
-  Value total = moe::emitBlockSum(b, loc, dot.getResult(0), tid, parts,
-                                  kThreads / 32);
-  auto first = scf::IfOp::create(
-      b, e.cmpi(arith::CmpIPredicate::eq, tid, e.index(0)), false);
-  b.setInsertionPointToStart(&first.getThenRegion().front());
-  memref::StoreOp::create(b, total, out, ValueRange{t, expert});
-  b.setInsertionPointToEnd(&body);
-  gpu::ReturnOp::create(b);
-  return fn;
-}
-
-/// The router logits [T, E] in f32 computed before the routing kernel: by
-/// the dot-product kernel from `plan.gemvFrom` tokens, by the grouped GEMM
-/// over one expert (the gate as [1, E, H]) from `plan.gemmFrom`. Both are
-/// launched, the one not chosen (or both) with an empty grid. Sets the
-/// plan's logits and whether they were computed.
-void emitRouterLogits(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
-                      Value tokens, RouterLogitsPlan plan) {
+/// The router logits [T, E] in f32 for the two kernels that do not
+/// compute them in the routing warps: the dot-product routing kernel (from
+/// `plan.gemvFrom` tokens) and the grouped GEMM over one expert (the gate
+/// as [1, E, H], from `plan.gemmFrom`), launched here with an empty grid
+/// when not chosen. Sets the plan's logits, whether the GEMM computed them
+/// (`precomputed`), and returns whether the dot-product kernel runs
+/// (false: never, when it is not planned).
+Value emitRouterLogits(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
+                       Value tokens, RouterLogitsPlan plan) {
   Emitter e{b, b.getLoc()};
   ModuleOp module = op->getParentOfType<ModuleOp>();
   auto gate = cast<RankedTensorType>(op.getGateWeight().getType());
@@ -355,27 +438,18 @@ void emitRouterLogits(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
       ValueRange{tokens});
   Value zero = e.index(0);
   Value never = arith::ConstantIntOp::create(b, 0, 1);
-  Value useGemm = plan.gemmFrom == kNeverTokens
-                      ? never
-                      : e.cmpi(arith::CmpIPredicate::uge, tokens,
-                               e.index(plan.gemmFrom));
-  Value useGemv = never;
+  Value useGemm =
+      plan.gemmFrom == kNeverTokens
+          ? never
+          : e.cmpi(arith::CmpIPredicate::uge, tokens, e.index(plan.gemmFrom));
+  Value useDots = never;
   if (plan.gemvFrom < plan.gemmFrom) {
-    Value from = e.cmpi(arith::CmpIPredicate::uge, tokens,
-                        e.index(plan.gemvFrom));
-    useGemv = arith::AndIOp::create(
+    Value from =
+        e.cmpi(arith::CmpIPredicate::uge, tokens, e.index(plan.gemvFrom));
+    useDots = arith::AndIOp::create(
         b, from,
         arith::XOrIOp::create(b, useGemm,
                               arith::ConstantIntOp::create(b, 1, 1)));
-    gpu::GPUFuncOp fn =
-        buildGemvKernel(module, op.getLoc(), a.input, a.gate, logits);
-    Value rows = arith::SelectOp::create(b, useGemv, tokens, zero);
-    Value one = e.index(1);
-    gpu::LaunchFuncOp::create(
-        b, fn, gpu::KernelDim3{rows, e.index(experts), one},
-        gpu::KernelDim3{e.index(128), one, one},
-        /*dynamicSharedMemorySize=*/nullptr,
-        ValueRange{a.input, a.gate, logits});
   }
   if (plan.gemmFrom != kNeverTokens) {
     auto gate3Type = RankedTensorType::get({1, experts, gate.getDimSize(1)},
@@ -390,21 +464,38 @@ void emitRouterLogits(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
     g.rowLimit = tokens;
     g.denseEnd = tokens;
     g.out = logits;
-    Value tiles = arith::CeilDivUIOp::create(b, tokens,
-                                             e.index(kLargeRowTile.m));
+    Value tiles =
+        arith::CeilDivUIOp::create(b, tokens, e.index(kLargeRowTile.m));
     Value gridY = arith::SelectOp::create(b, useGemm, tiles, zero);
     gpu_gemm::launchGemm(
         b, module, "router_matmul", g,
         [](gpu::GPUFuncOp fn, const gpu_gemm::Operands &args) {
-          return gpu_gemm::buildPipelinedKernel(
-              fn, args, /*asyncCopies=*/true, kLargeRowTile);
+          return gpu_gemm::buildPipelinedKernel(fn, args, /*asyncCopies=*/true,
+                                                kLargeRowTile);
         },
         gridY, /*fixBlockSize=*/false);
   }
   a.logits = logits;
-  Value ran = arith::OrIOp::create(b, useGemm, useGemv);
   a.precomputed = arith::IndexCastOp::create(
-      b, b.getIndexType(), arith::ExtUIOp::create(b, b.getI32Type(), ran));
+      b, b.getIndexType(), arith::ExtUIOp::create(b, b.getI32Type(), useGemm));
+  return plan.gemvFrom < plan.gemmFrom ? useDots : Value();
+}
+
+/// A kernel `name` in `module`'s kernel module taking `operands`, its body
+/// written by `body` with the operands' block arguments.
+gpu::GPUFuncOp
+createKernel(ModuleOp module, Location loc, StringRef name, ValueRange operands,
+             function_ref<void(gpu::GPUFuncOp, ValueRange)> body) {
+  MLIRContext *ctx = module.getContext();
+  auto kernels = gpu_gemm::getOrCreateKernelModule(module);
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(kernels.getBody());
+  auto fn = gpu::GPUFuncOp::create(
+      mb, loc, name, FunctionType::get(ctx, TypeRange(operands), {}));
+  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+  SymbolTable(kernels).insert(fn);
+  body(fn, fn.getBody().front().getArguments());
+  return fn;
 }
 
 struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
@@ -438,9 +529,10 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     a.gate = buffer(op.getGateWeight());
     a.bias = buffer(op.getBias());
     Value tokens = tensor::DimOp::create(b, op.getInput(), 0);
+    Value useDots;
     if (std::optional<RouterLogitsPlan> plan =
             logitsPlan(op, gemvOption, gemmOption, chip))
-      emitRouterLogits(b, op, a, tokens, *plan);
+      useDots = emitRouterLogits(b, op, a, tokens, *plan);
     auto wType = cast<RankedTensorType>(op.getWeights().getType());
     auto sType = cast<RankedTensorType>(op.getSlots().getType());
     a.weights =
@@ -450,7 +542,14 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     a.slots =
         alloc(sType, sType.isDynamicDim(0) ? ValueRange{rows} : ValueRange{});
     Type i32 = b.getI32Type();
-    a.counts = memref::AllocOp::create(b, MemRefType::get({experts + 2}, i32));
+    // With the dot-product kernel, the counts go on with its per-token
+    // tickets: [E + 2 + t].
+    a.counts =
+        useDots
+            ? memref::AllocOp::create(
+                  b, MemRefType::get({ShapedType::kDynamic}, i32),
+                  ValueRange{e.addi(tokens, e.index(experts + 2))})
+            : memref::AllocOp::create(b, MemRefType::get({experts + 2}, i32));
     auto scratch = MemRefType::get({ShapedType::kDynamic}, i32);
     Value slotCount = e.muli(tokens, e.index(k));
     a.ids = memref::AllocOp::create(b, scratch, ValueRange{slotCount});
@@ -460,31 +559,58 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     linalg::FillOp::create(b, e.i32(0), a.counts);
     linalg::FillOp::create(b, e.i32(-1), a.slots);
 
+    ModuleOp module = op->getParentOfType<ModuleOp>();
+    Value one = e.index(1), zero = e.index(0);
+    if (useDots) {
+      PlanArgs dotArgs = a;
+      dotArgs.precomputed = nullptr;
+      SmallVector<Value> operands;
+      for (Value *v : dotArgs.fields())
+        if (*v)
+          operands.push_back(*v);
+      gpu::GPUFuncOp fn =
+          createKernel(module, op.getLoc(), "route_plan_dots", operands,
+                       [&](gpu::GPUFuncOp f, ValueRange args) {
+                         PlanArgs kernelArgs = dotArgs;
+                         unsigned next = 0;
+                         for (Value *v : kernelArgs.fields())
+                           if (*v)
+                             *v = args[next++];
+                         buildDotsKernel(f, kernelArgs, op.getRouting(),
+                                         experts, op.getBlock());
+                       });
+      fn.setKnownBlockSizeAttr(
+          DenseI32ArrayAttr::get(ctx, {kBlockThreads, 1, 1}));
+      Value grid = arith::SelectOp::create(b, useDots, tokens, zero);
+      gpu::LaunchFuncOp::create(
+          b, fn,
+          gpu::KernelDim3{grid, e.index(llvm::divideCeil(experts, kDotExperts)),
+                          one},
+          gpu::KernelDim3{e.index(kBlockThreads), one, one},
+          /*dynamicSharedMemorySize=*/nullptr, operands);
+    }
+
     SmallVector<Value> operands;
     for (Value *v : a.fields())
       if (*v)
         operands.push_back(*v);
-    auto kernels =
-        gpu_gemm::getOrCreateKernelModule(op->getParentOfType<ModuleOp>());
-    OpBuilder mb(ctx);
-    mb.setInsertionPointToEnd(kernels.getBody());
-    auto fn = gpu::GPUFuncOp::create(
-        mb, op.getLoc(), "route_plan",
-        FunctionType::get(ctx, TypeRange(ValueRange(operands)), {}));
-    fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
-    SymbolTable(kernels).insert(fn);
-    // The same roles, as the kernel's arguments.
-    PlanArgs args = a;
-    unsigned next = 0;
-    for (Value *v : args.fields())
-      if (*v)
-        *v = fn.getBody().front().getArgument(next++);
-    buildKernel(fn, args, op.getRouting(), experts, op.getBlock());
+    gpu::GPUFuncOp fn = createKernel(
+        module, op.getLoc(), "route_plan", operands,
+        [&](gpu::GPUFuncOp f, ValueRange args) {
+          // The same roles, as the kernel's arguments.
+          PlanArgs kernelArgs = a;
+          unsigned next = 0;
+          for (Value *v : kernelArgs.fields())
+            if (*v)
+              *v = args[next++];
+          buildKernel(f, kernelArgs, op.getRouting(), experts, op.getBlock());
+        });
 
     // One block still runs without tokens: it writes the zero offsets.
     Value grid = arith::MaxUIOp::create(
-        b, arith::CeilDivUIOp::create(b, tokens, e.index(kWarps)), e.index(1));
-    Value one = e.index(1);
+        b, arith::CeilDivUIOp::create(b, tokens, e.index(kWarps)), one);
+    if (useDots)
+      grid = arith::SelectOp::create(b, useDots, zero, grid);
     gpu::LaunchFuncOp::create(b, fn, gpu::KernelDim3{grid, one, one},
                               gpu::KernelDim3{e.index(kBlockThreads), one, one},
                               /*dynamicSharedMemorySize=*/nullptr, operands);

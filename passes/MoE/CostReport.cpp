@@ -208,7 +208,18 @@ void Costing::routePlan(RoutePlanOp op) {
   planRows[op.getSlots()] = p.rows;
   double e = op.getNumExperts();
   if (std::optional<Kernel> logits = routerLogits(op)) {
-    // The routing kernel reads the logits the kernel before it wrote.
+    if (!logits->tensorCores) {
+      // The dot-product routing kernel: one launch that writes the logits
+      // and reads them back.
+      Kernel k{"routing + plan (router dot products over blocks, top-k, "
+               "placement)"};
+      k.flops = logits->flops + 8 * p.tokens * e;
+      k.read = logits->read + logits->written;
+      k.written = logits->written + bytes(op.getWeights());
+      finishRoutePlan(k, p, e);
+      return;
+    }
+    // The routing kernel reads the logits the GEMM before it wrote.
     Kernel k{"routing + plan (top-k, placement)"};
     k.read = logits->written;
     k.flops = 8 * p.tokens * e;
@@ -225,8 +236,8 @@ void Costing::routePlan(RoutePlanOp op) {
 
 std::optional<Kernel> Costing::routerLogits(RoutePlanOp op) const {
   // moe-gpu-route-plan's choice (GPU/RoutePlan.cpp, the same model): the
-  // logits from a kernel of their own when the router is fused and the
-  // token count reaches its threshold.
+  // logits from the dot-product routing kernel or a GEMM of their own when
+  // the router is fused and the token count reaches its threshold.
   Value gate = op.getGateWeight();
   if (!device.gpu || !gate)
     return std::nullopt;

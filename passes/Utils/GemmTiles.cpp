@@ -178,13 +178,16 @@ RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
                    fill;
     // A block per dot product: both rows from L2 (the weights from HBM
     // once), two loads, two conversions and an FMA per element.
-    double blocks = t * experts;
+    // The dot-product routing kernel: no launch of its own, the logits'
+    // round trip through L2 (written, then read back by the token's last
+    // block).
+    double blocks = t * experts / 2;
     double gemv =
         std::max({std::max(5 * elements / 32 / (gpu.sms * 4 * gpu.clockHz),
                            2 * elements * eltBytes / gpu.l2BytesPerS) /
                       std::min(1.0, blocks / gpu.sms),
                   (experts + t) * hidden * eltBytes / gpu.hbmBytesPerS}) +
-        roundTrip;
+        roundTrip - kLaunchSeconds;
     double bytes = (experts * hidden + t * hidden) * eltBytes + t * experts * 4;
     double gemm = estimateTile(kLargeRowTile,
                                {t, 1, experts, hidden, eltBytes, bytes}, gpu)

@@ -131,12 +131,13 @@ const TileChoice &choiceFor(const std::vector<TileChoice> &plan, double copies);
 /// Where the router's logits ([T, H] by [E, H] of `eltBytes`) come from,
 /// by token count: the routing kernel's own dot products (a warp per token
 /// reads the whole gate matrix from L2, each lane a load and an FMA per
-/// element) below `gemvFrom`; a kernel with a block per (token, expert) dot
-/// product (many blocks at decode, weights read once from HBM) from
-/// `gemvFrom`; a tensor-core GEMM (kLargeRowTile) from `gemmFrom`. Both
-/// kernels cost a launch and the f32 logits' round trip through memory.
-/// Powers of two; kNeverTokens when a choice never wins, and for the GEMM
-/// when `gemmFits` is false (fitsPipelinedGemm).
+/// element) below `gemvFrom`; from `gemvFrom`, the dot-product routing
+/// kernel (blocks per token and pair of experts, 4 warps per dot product:
+/// many blocks at decode, weights read once from HBM; the logits go
+/// through memory to the token's last block); a tensor-core GEMM
+/// (kLargeRowTile) from `gemmFrom`, a launch of its own before the routing
+/// kernel. Powers of two; kNeverTokens when a choice never wins, and for
+/// the GEMM when `gemmFits` is false (fitsPipelinedGemm).
 struct RouterLogitsPlan {
   int64_t gemvFrom, gemmFrom;
 };

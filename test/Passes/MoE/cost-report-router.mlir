@@ -3,14 +3,14 @@
 // RUN: moe-opt %s --moe-cost-report="tokens=64 device=cpu" -o /dev/null | FileCheck %s --check-prefix=CPU
 
 // A DeepSeek-V3-shaped fused router (256 experts, hidden 7168, bf16) on an
-// H100: the CUDA pipeline computes the logits before the routing kernel,
-// by token count (the model moe-gpu-route-plan uses). One token: a block
-// per (token, expert) dot product, reading the 3.67 MB gate once; the
-// routing kernel then reads 1 KB of logits. 64 tokens: the tensor-core
-// GEMM. The CPU keeps one routing loop with the router matmul.
-// DECODE: 1 router logits (a block per dot product) 1 3.670 3.684 0.001 1.10 memory
-// DECODE-NEXT: 2 routing + plan (top-k, placement) 1
-// DECODE: total: 2 kernels
+// H100: the CUDA pipeline's logits by token count (the model
+// moe-gpu-route-plan uses). One token: the dot-product routing kernel, one
+// launch whose blocks read the 3.67 MB gate once and whose logits (1 KB)
+// go through memory to the token's last block. 64 tokens: the tensor-core
+// GEMM, a kernel before the routing kernel. The CPU keeps one routing loop
+// with the router matmul.
+// DECODE: 1 routing + plan (router dot products over blocks, top-k, placement) 1 3.672 3.686 0.004 1.10 memory
+// DECODE: total: 1 kernels
 // GEMM: 1 router logits (tensor-core GEMM) 1 234.881 4.588 0.066
 // GEMM-NEXT: 2 routing + plan (top-k, placement) 1
 // CPU-NOT: router logits
