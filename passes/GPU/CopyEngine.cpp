@@ -5,10 +5,12 @@
 // flat kernel (moe-gpu-map-parallel-loops); the driver's memset and memcpy
 // do the same on the copy engine without a launch. Each is waited for at
 // once, like the synchronous launches around it, so the order of host code
-// and kernels is unchanged.
+// and kernels is unchanged. Copies between shape arithmetic's small integer
+// buffers stay with the host where it computes them (HostMemory.h).
 //
 //===----------------------------------------------------------------------===//
 
+#include "HostMemory.h"
 #include "moe/Passes/GPU.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -90,6 +92,11 @@ struct CopyToMemcpy : OpRewritePattern<memref::CopyOp> {
     if (!inHostCode(op) || !contiguous(src.getType()) ||
         src.getType() != dst.getType())
       return rewriter.notifyMatchFailure(op, "not a contiguous copy");
+    // Shape buffers: a loop moe-gpu-map-parallel-loops keeps on the host
+    // where the host computed the source (0-d copies stay copies).
+    if (cast<MemRefType>(src.getType()).getRank() > 0 &&
+        moe::isShapeBuffer(src) && moe::isShapeBuffer(dst))
+      return rewriter.notifyMatchFailure(op, "shape arithmetic");
     replaceWithAsync(rewriter, op, [&](Value token) {
       return gpu::MemcpyOp::create(rewriter, op.getLoc(), token.getType(),
                                    ValueRange{token}, dst, src)

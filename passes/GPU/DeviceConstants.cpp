@@ -4,7 +4,8 @@
 // (model weights lowered from memref.global) lives in host memory, which a
 // kernel cannot read. Each use of such a global in host code goes through
 // moe_cuda_constant(host, bytes) instead, which returns a device copy made
-// once per process (runtime/cuda/gpu.c).
+// once per process (runtime/cuda/gpu.c), unless host loads are all it
+// reaches (shape arithmetic kept on the host reads the host's copy).
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +24,36 @@ namespace mlir::moe {
 using namespace mlir;
 
 namespace {
+
+/// Whether the address `ptr` (of a global) only reaches host loads: through
+/// GEPs and memref descriptors (insert/extractvalue), never as an operand
+/// of anything else (a call, a store, a launch's argument array). Such uses
+/// read the host's own copy: the device copy is device memory.
+bool onlyLoadedByHost(Value ptr) {
+  SmallVector<Value> work = {ptr};
+  DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (!seen.insert(v).second)
+      continue;
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      if (auto load = dyn_cast<LLVM::LoadOp>(user);
+          load && load.getAddr() == v)
+        continue;
+      if (auto gep = dyn_cast<LLVM::GEPOp>(user); gep && gep.getBase() == v) {
+        work.push_back(gep.getResult());
+        continue;
+      }
+      if (isa<LLVM::InsertValueOp, LLVM::ExtractValueOp>(user)) {
+        work.push_back(user->getResult(0));
+        continue;
+      }
+      return false;
+    }
+  }
+  return true;
+}
 
 struct GPUDeviceConstantsPass
     : moe::impl::GPUDeviceConstantsBase<GPUDeviceConstantsPass> {
@@ -53,6 +84,8 @@ struct GPUDeviceConstantsPass
       return signalPassFailure();
     DataLayout layout(module);
     for (LLVM::AddressOfOp op : uses) {
+      if (onlyLoadedByHost(op.getResult()))
+        continue;
       auto global = symbols.lookup<LLVM::GlobalOp>(op.getGlobalName());
       int64_t bytes = layout.getTypeSize(global.getType());
       b.setInsertionPointAfter(op);

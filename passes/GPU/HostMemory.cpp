@@ -4,15 +4,16 @@
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 
-bool mlir::moe::isHostOnlyBuffer(Value buffer) {
-  if (!buffer.getDefiningOp<memref::AllocOp>() &&
-      !buffer.getDefiningOp<memref::AllocaOp>())
-    return false;
+/// Whether every use of `buffer` is a host load, store, dim, free or a
+/// reshape's shape operand, or a view whose uses all are.
+static bool onlyHostAccesses(Value buffer) {
   for (Operation *user : buffer.getUsers()) {
     if (isa<memref::LoadOp, memref::StoreOp, memref::DeallocOp,
             memref::DimOp>(user))
@@ -22,16 +23,50 @@ bool mlir::moe::isHostOnlyBuffer(Value buffer) {
         reshape && reshape.getShape() == buffer &&
         reshape.getSource() != buffer)
       continue;
+    // Views (a subview a shape's Concat writes through).
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+        view && view.getViewSource() == buffer &&
+        !isa<memref::ReshapeOp>(user) &&
+        llvm::all_of(user->getResults(), onlyHostAccesses))
+      continue;
     return false;
   }
   return true;
 }
 
+bool mlir::moe::isHostOnlyBuffer(Value buffer) {
+  Value root = moe::viewedBuffer(buffer);
+  if (!root.getDefiningOp<memref::AllocOp>() &&
+      !root.getDefiningOp<memref::AllocaOp>())
+    return false;
+  return onlyHostAccesses(root);
+}
+
+/// Whether `v` views a constant global: memory nothing writes, which the
+/// host reads from its own copy (moe-gpu-device-constants).
+static bool isConstantGlobal(Value v) {
+  auto get = moe::viewedBuffer(v).getDefiningOp<memref::GetGlobalOp>();
+  if (!get)
+    return false;
+  auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+      get, get.getNameAttr());
+  return global && global.getConstant();
+}
+
 bool mlir::moe::isHostPrivate(Operation *op) {
   if (isa<cf::AssertOp>(op))
     return true;
-  if (op->getNumRegions())
-    return false;
+  if (op->getNumRegions()) {
+    // Host loops and branches (shape arithmetic) whose every op is.
+    if (!isa<RegionBranchOpInterface>(op) ||
+        !op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+      return false;
+    for (Region &region : op->getRegions())
+      for (Operation &nested : region.getOps())
+        if (!isHostPrivate(&nested))
+          return false;
+    return true;
+  }
   auto effects = dyn_cast<MemoryEffectOpInterface>(op);
   if (!effects)
     return isMemoryEffectFree(op);
@@ -43,10 +78,19 @@ bool mlir::moe::isHostPrivate(Operation *op) {
     if (!v && isa<MemoryEffects::Allocate>(e.getEffect()) &&
         op->getNumResults() == 1)
       v = op->getResult(0);
+    if (v && isa<MemoryEffects::Read>(e.getEffect()) && isConstantGlobal(v))
+      continue;
     if (!v || !isHostOnlyBuffer(v))
       return false;
   }
   return true;
+}
+
+bool mlir::moe::isShapeBuffer(Value memref) {
+  auto type = dyn_cast<MemRefType>(memref.getType());
+  return type && type.hasStaticShape() &&
+         type.getNumElements() <= kHostShapeElements &&
+         type.getElementType().isIntOrIndex();
 }
 
 Value mlir::moe::viewedBuffer(Value v) {

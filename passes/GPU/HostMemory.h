@@ -14,15 +14,23 @@
 
 namespace mlir::moe {
 
-/// Whether `buffer` is host memory only: allocated by the function
-/// (memref.alloc / alloca) and used only by host loads, stores, dims, its
-/// free and as the shape of a memref.reshape.
+/// Whether `buffer` is host memory only: a view of a buffer the function
+/// allocates (memref.alloc / alloca) used, it and its views, only by host
+/// loads, stores, dims, its free and as the shape of a memref.reshape.
 bool isHostOnlyBuffer(Value buffer);
 
 /// Whether `op` leaves device-visible memory alone: no memory effects, or
-/// effects only on host-only buffers, or a cf.assert (whose failure path
-/// drains the stream before anything is freed).
+/// effects only on host-only buffers and reads of constant globals, or a
+/// cf.assert (whose failure path drains the stream before anything is
+/// freed), or a host loop or branch of such ops.
 bool isHostPrivate(Operation *op);
+
+/// Shape arithmetic (an exported model's Shape / Gather / Concat chains
+/// feeding Reshape) stays on the host, which reads its results to size
+/// buffers: as kernels, copies or fills it would cost a wait for a handful
+/// of integers. Its buffers are small static integer buffers.
+constexpr int64_t kHostShapeElements = 64;
+bool isShapeBuffer(Value memref);
 
 /// The buffer `v` views (through view-like ops), or `v` itself.
 Value viewedBuffer(Value v);

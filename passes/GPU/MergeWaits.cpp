@@ -3,7 +3,8 @@
 // gpu-async-region makes the host wait for the stream before every op with
 // side effects. Many such ops only touch host memory the device never sees:
 // the shape buffers of a memref.reshape (allocated, stored to, freed on the
-// host), or a check of sizes. Where only such work lies between a wait and
+// host, through views too), host loops of shape arithmetic over them and
+// constant globals, or a check of sizes. Where only such work lies between a wait and
 // the start of the next chain of GPU ops, the wait goes and the two chains
 // become one: the host keeps queueing work instead of waiting for it. A
 // wait with nothing queued since the previous one goes too.

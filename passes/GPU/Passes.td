@@ -350,7 +350,12 @@ def GPUMapParallelLoops : Pass<"moe-gpu-map-parallel-loops"> {
     sequentially on their thread, small static scratch buffers become
     thread-private `memref.alloca`s, and `memref.copy` becomes scalar loops.
     Loops that cannot run on the device (dynamically sized allocations,
-    calls) stay on the host, which works on the same unified memory.
+    calls) stay on the host, which works on the same unified memory. So
+    does shape arithmetic (an exported model's Shape / Gather / Concat
+    chains that size Reshapes): a loop of static trip count up to 64 over
+    small static integer buffers that reads only constants and what host
+    code wrote; as a kernel the host would wait for its handful of
+    integers.
 
     Host copies between buffers become parallel loops first (so kernels),
     and with `serial-loops` (the default) each outermost sequential
@@ -421,9 +426,10 @@ def GPUDeviceConstants : Pass<"moe-gpu-device-constants", "::mlir::ModuleOp"> {
     `llvm.mlir.addressof` of a constant tensor global (weights lowered from
     `memref.global`) in a host function is routed through
     `moe_cuda_constant(ptr, bytes)` of libmoe_runtime, which returns a copy
-    in device-accessible memory, made once per process. Kernels receive
-    that pointer; host code reads the same data. String globals (check
-    messages) are left alone.
+    in device memory, made once per process; kernels receive that pointer.
+    An address that only reaches host loads (through GEPs and memref
+    descriptors: shape arithmetic kept on the host) keeps the host's copy.
+    String globals (check messages) are left alone.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

@@ -42,3 +42,21 @@ func.func @host(%a: memref<?xi32>, %b: memref<4x8xf16>, %c: memref<?x8xf32>,
   }
   return
 }
+
+// -----
+
+// A copy between shape arithmetic's small static integer buffers stays a
+// copy (moe-gpu-map-parallel-loops keeps it on the host where the host
+// computed its source): no memcpy the host would wait for before reading
+// the result. Fills still go to the copy engine (the routing plan's
+// counters).
+// CHECK-LABEL: func.func @shapes
+// CHECK-NOT: gpu.
+// CHECK: memref.copy %{{.*}}, %{{.*}} : memref<2xi64> to memref<2xi64>
+// CHECK: gpu.memset async [%{{.*}}] %{{.*}}, %{{.*}} : memref<4xi32>, i32
+func.func @shapes(%a: memref<2xi64>, %b: memref<2xi64>, %c: memref<4xi32>) {
+  %z = arith.constant 0 : i32
+  memref.copy %a, %b : memref<2xi64> to memref<2xi64>
+  linalg.fill ins(%z : i32) outs(%c : memref<4xi32>)
+  return
+}

@@ -41,3 +41,40 @@ module {
     llvm.return %0 : !llvm.ptr
   }
 }
+
+// -----
+
+// An address that only reaches host loads (through a memref descriptor and
+// a GEP: shape arithmetic kept on the host) reads the host's copy; the
+// device copy is device memory. One that also reaches a call (a kernel's
+// arguments) goes through the device copy.
+// CHECK-LABEL: llvm.func @host_loads
+// CHECK-NOT: moe_cuda_constant
+// CHECK: llvm.load
+// CHECK-LABEL: llvm.func @escapes
+// CHECK: %[[ADDR:.*]] = llvm.mlir.addressof @shape : !llvm.ptr
+// CHECK: %[[DEV:.*]] = llvm.call @moe_cuda_constant(%[[ADDR]], %{{.*}})
+// CHECK: llvm.insertvalue %[[DEV]]
+module {
+  llvm.mlir.global private constant @shape(dense<[2, 3]> : tensor<2xi64>) {alignment = 64 : i64} : !llvm.array<2 x i64>
+  llvm.func @launch(!llvm.struct<(ptr, ptr, i64)>)
+  llvm.func @host_loads() -> i64 {
+    %0 = llvm.mlir.addressof @shape : !llvm.ptr
+    %1 = llvm.mlir.poison : !llvm.struct<(ptr, ptr, i64)>
+    %2 = llvm.insertvalue %0, %1[0] : !llvm.struct<(ptr, ptr, i64)>
+    %3 = llvm.insertvalue %0, %2[1] : !llvm.struct<(ptr, ptr, i64)>
+    %4 = llvm.extractvalue %3[1] : !llvm.struct<(ptr, ptr, i64)>
+    %5 = llvm.getelementptr %4[1] : (!llvm.ptr) -> !llvm.ptr, i64
+    %6 = llvm.load %5 : !llvm.ptr -> i64
+    llvm.return %6 : i64
+  }
+  llvm.func @escapes() -> i64 {
+    %0 = llvm.mlir.addressof @shape : !llvm.ptr
+    %1 = llvm.mlir.poison : !llvm.struct<(ptr, ptr, i64)>
+    %2 = llvm.insertvalue %0, %1[0] : !llvm.struct<(ptr, ptr, i64)>
+    %3 = llvm.extractvalue %2[0] : !llvm.struct<(ptr, ptr, i64)>
+    %4 = llvm.load %3 : !llvm.ptr -> i64
+    llvm.call @launch(%2) : (!llvm.struct<(ptr, ptr, i64)>) -> ()
+    llvm.return %4 : i64
+  }
+}

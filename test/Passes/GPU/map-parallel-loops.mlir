@@ -147,3 +147,46 @@ func.func @plan(%counts: memref<8xi32>, %offsets: memref<9xi32>, %out: memref<8x
   }
   return %sum : i32
 }
+
+// -----
+
+// Shape arithmetic stays on the host: a loop of static small trip count
+// over small static integer buffers (a Concat of shape pieces, reading a
+// constant), whose result the host reads to size a reshape. A loop as
+// small over f32 data, or over an integer buffer of dynamic size, is a
+// kernel.
+// CHECK-LABEL: func.func @shapes
+// CHECK-NOT: gpu.launch
+// CHECK: scf.parallel
+// CHECK: memref.load %{{.*}} : memref<2xi64>
+// CHECK: gpu.launch
+// CHECK: memref.load %{{.*}} : memref<4xf32>
+// CHECK: gpu.launch
+// CHECK: memref.load %{{.*}} : memref<?xi64>
+memref.global "private" constant @dims : memref<2xi64> = dense<[4, 8]>
+func.func @shapes(%f: memref<4xf32>, %g: memref<4xf32>, %d: memref<?xi64>, %e: memref<?xi64>) -> memref<3xi64> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %dims = memref.get_global @dims : memref<2xi64>
+  %out = memref.alloc() : memref<3xi64>
+  %head = memref.subview %out[0] [2] [1] : memref<3xi64> to memref<2xi64, strided<[1]>>
+  scf.parallel (%i) = (%c0) to (%c2) step (%c1) {
+    %v = memref.load %dims[%i] : memref<2xi64>
+    memref.store %v, %head[%i] : memref<2xi64, strided<[1]>>
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %v = memref.load %f[%i] : memref<4xf32>
+    memref.store %v, %g[%i] : memref<4xf32>
+    scf.reduce
+  }
+  %n = memref.dim %d, %c0 : memref<?xi64>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %d[%i] : memref<?xi64>
+    memref.store %v, %e[%i] : memref<?xi64>
+    scf.reduce
+  }
+  return %out : memref<3xi64>
+}

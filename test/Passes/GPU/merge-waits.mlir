@@ -130,3 +130,47 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+// Shape arithmetic on the host between two chains: a loop copying a
+// constant global's pieces into views of a host buffer, read to size a
+// reshape. None of it is device-visible memory: the wait goes.
+// CHECK-LABEL: func.func @shape_loop
+// CHECK: %[[T1:.*]] = gpu.launch_func async [%{{.*}}] @k::@f
+// CHECK-NOT: gpu.wait [
+// CHECK: scf.parallel
+// CHECK: memref.reshape
+// CHECK: %[[T2:.*]] = gpu.launch_func async [%[[T1]]] @k::@f
+// CHECK-NEXT: gpu.wait [%[[T2]]]
+// CHECK-NEXT: memref.dealloc
+module attributes {gpu.container_module} {
+  gpu.module @k {
+    gpu.func @f() kernel {
+      gpu.return
+    }
+  }
+  memref.global "private" constant @dims : memref<2xindex> = dense<[2, 4]>
+  func.func @shape_loop(%m: memref<8xf32>) -> memref<2x4xf32> {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %t0 = gpu.wait async
+    %t1 = gpu.launch_func async [%t0] @k::@f blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
+    gpu.wait [%t1]
+    %dims = memref.get_global @dims : memref<2xindex>
+    %shape = memref.alloc() : memref<2xindex>
+    %view = memref.subview %shape[0] [2] [1] : memref<2xindex> to memref<2xindex, strided<[1]>>
+    scf.parallel (%i) = (%c0) to (%c2) step (%c1) {
+      %v = memref.load %dims[%i] : memref<2xindex>
+      memref.store %v, %view[%i] : memref<2xindex, strided<[1]>>
+      scf.reduce
+    }
+    %r = memref.reshape %m(%shape) : (memref<8xf32>, memref<2xindex>) -> memref<2x4xf32>
+    %t2 = gpu.wait async
+    %t3 = gpu.launch_func async [%t2] @k::@f blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
+    gpu.wait [%t3]
+    memref.dealloc %shape : memref<2xindex>
+    return %r : memref<2x4xf32>
+  }
+}
