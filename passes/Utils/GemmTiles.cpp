@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 using namespace mlir::moe;
 
@@ -165,6 +166,10 @@ RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
                                              const GpuModel &gpu) {
   // A kernel launch and the [T, E] f32 logits written and read back.
   constexpr double kLaunchSeconds = 4e-6;
+  // The dot-product routing kernel's dependent second phase: the token's
+  // last block, once every block of the token has finished, reads the
+  // logits back and routes.
+  constexpr double kSecondPhaseSeconds = 2e-6;
   RouterLogitsPlan plan{kNeverTokens, kNeverTokens};
   for (int64_t tokens = 1; tokens <= (int64_t(1) << 20); tokens *= 2) {
     double t = static_cast<double>(tokens);
@@ -176,23 +181,27 @@ RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
     double fused = std::max(3 * elements / 32 / (gpu.sms * 4 * gpu.clockHz),
                             elements * eltBytes / gpu.l2BytesPerS) /
                    fill;
-    // A block per dot product: both rows from L2 (the weights from HBM
-    // once), two loads, two conversions and an FMA per element.
-    // The dot-product routing kernel: no launch of its own, the logits'
-    // round trip through L2 (written, then read back by the token's last
-    // block).
+    // The dot-product routing kernel: both rows from L2 (the weights from
+    // HBM once), two loads, two conversions and an FMA per element; no
+    // launch of its own, but the logits' round trip through memory and the
+    // second phase.
     double blocks = t * experts / 2;
     double gemv =
         std::max({std::max(5 * elements / 32 / (gpu.sms * 4 * gpu.clockHz),
                            2 * elements * eltBytes / gpu.l2BytesPerS) /
                       std::min(1.0, blocks / gpu.sms),
                   (experts + t) * hidden * eltBytes / gpu.hbmBytesPerS}) +
-        roundTrip - kLaunchSeconds;
+        roundTrip - kLaunchSeconds + kSecondPhaseSeconds;
     double bytes = (experts * hidden + t * hidden) * eltBytes + t * experts * 4;
-    double gemm = estimateTile(kLargeRowTile,
-                               {t, 1, experts, hidden, eltBytes, bytes}, gpu)
-                      .seconds +
-                  roundTrip;
+    // Where the GEMM cannot run it is no candidate, neither here nor as
+    // the choice the dot products must beat.
+    double gemm = gemmFits
+                      ? estimateTile(kLargeRowTile,
+                                     {t, 1, experts, hidden, eltBytes, bytes},
+                                     gpu)
+                                .seconds +
+                            roundTrip
+                      : std::numeric_limits<double>::infinity();
     if (plan.gemvFrom == kNeverTokens && std::min(gemv, gemm) < fused)
       plan.gemvFrom = tokens;
     if (gemm < std::min(gemv, fused)) {
@@ -200,8 +209,6 @@ RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
       break;
     }
   }
-  if (!gemmFits)
-    plan.gemmFrom = kNeverTokens;
   plan.gemvFrom = std::min(plan.gemvFrom, plan.gemmFrom);
   return plan;
 }
