@@ -24,7 +24,7 @@ divided by S) runs the same script under the CUDA emulator, without
 timings worth reading: a check that the cases compile and run.
 
 usage: moe_cuda_bench.py [--runs N] [--cases coarse,fine,mixtral,qwen3,deepseek]
-       [--tokens 1,16,256,4096] [--dtypes f16,bf16,f32] [--sm 90]
+       [--tokens 1,16,256,4096] [--dtypes f16,bf16,f32] [--sm auto|80|90|90a]
        [--device cuda|cuda-emulator] [--scale S] [--workdir DIR]
        [--api sync|async]
 Exits 2 with a message when no CUDA GPU is present (--device cuda).
@@ -79,6 +79,20 @@ def gpu_name():
     return r.stdout.splitlines()[0].strip() if r.returncode == 0 and r.stdout else None
 
 
+def gpu_sm():
+    """The pipeline's sm= for the GPU: its compute capability, sm_90a (wgmma)
+    on an H100/H200; None when nvidia-smi cannot tell."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return None
+    r = subprocess.run([smi, "--query-gpu=compute_cap", "--format=csv,noheader"],
+                       capture_output=True, text=True)
+    if r.returncode or not r.stdout.strip():
+        return None
+    sm = r.stdout.splitlines()[0].strip().replace(".", "")
+    return sm + "a" if sm == "90" else sm
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=20)
@@ -89,7 +103,10 @@ def main():
                    default="cuda")
     p.add_argument("--scale", type=int, default=1,
                    help="divide hidden and intermediate sizes by this")
-    p.add_argument("--sm", default="90")
+    p.add_argument("--sm", default="auto",
+                   help="the pipeline's sm= (auto: the GPU's compute "
+                        "capability, 90a on H100/H200; 90a under the "
+                        "emulator)")
     p.add_argument("--workdir", default=None)
     p.add_argument("--options", default="",
                    help="extra pipeline options, e.g. 'fuse-routing-plan=0 "
@@ -105,6 +122,8 @@ def main():
               "to measure", file=sys.stderr)
         return 2
     peaks = next((v for k, v in DEVICES if k in name), None)
+    if args.sm == "auto":
+        args.sm = (gpu_sm() or "90a") if args.device == "cuda" else "90a"
 
     import numpy as np
     import onnx
@@ -112,7 +131,7 @@ def main():
 
     work = args.workdir or tempfile.mkdtemp(prefix="moe-cuda-bench-")
     os.makedirs(work, exist_ok=True)
-    print(f"device: {name}" + (f" (peaks: {peaks['f16']} TFLOP/s f16, "
+    print(f"device: {name}, sm={args.sm}" + (f" (peaks: {peaks['f16']} TFLOP/s f16, "
                                f"{peaks['f32']} TFLOP/s f32, {peaks['tbs']} TB/s)"
                                if peaks else " (no peak figures: roofline omitted)"))
     queued_head = f" {'queued_ms':>9}" if args.api == "async" else ""
