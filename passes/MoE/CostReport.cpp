@@ -255,7 +255,7 @@ std::optional<Kernel> Costing::routerLogits(RoutePlanOp op) const {
     return std::nullopt;
   bool gemm = t >= static_cast<double>(plan.gemmFrom);
   Kernel k{gemm ? "router logits (tensor-core GEMM)"
-                : "router logits (a block per dot product)"};
+                : "router dot products (merged into routing)"};
   k.flops = 2 * t * e * hidden;
   k.read = bytes(op.getInput()) + bytes(gate);
   k.written = t * e * 4;
