@@ -310,6 +310,15 @@ struct GPUExpertMatmulPass
   using Base::Base;
 
   void runOnOperation() override {
+    // The CUDA pipeline's first use of sm=: a misspelled architecture
+    // fails here, before the NVPTX backend and ptxas each complain.
+    if (!isKnownChip(chip)) {
+      getOperation()->emitError()
+          << "unknown GPU architecture '" << chip
+          << "': sm= takes a compute capability of 70 or later, such as 80, "
+             "86, 89, 90 or 90a";
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
     patterns.add<ExpertMatmulToKernel>(&getContext(), tensorCores, allowTF32,
                                        asyncCopies, chip);

@@ -3,6 +3,7 @@
 #include "Utils/GemmTiles.h"
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
 #include <cmath>
@@ -45,6 +46,16 @@ GemmTile mlir::moe::smallRowTile(int64_t k) {
   if (k % 64 == 0)
     return {16, 128, 64, 2, 1, 2};
   return {16, 128, 32, 4, 1, 2};
+}
+
+bool mlir::moe::isKnownChip(llvm::StringRef chip) {
+  if (!chip.consume_front("sm_"))
+    return false;
+  chip.consume_back("a");
+  unsigned sm = 0;
+  return chip.size() >= 2 && chip.size() <= 3 &&
+         llvm::all_of(chip, [](char c) { return c >= '0' && c <= '9'; }) &&
+         !chip.getAsInteger(10, sm) && sm >= 70;
 }
 
 GpuModel mlir::moe::gpuModelFor(llvm::StringRef chip) {

@@ -82,6 +82,11 @@ struct GpuModel {
   double wgmmaFlops = 0;
 };
 
+/// Whether `chip` names an NVIDIA architecture the CUDA pipeline compiles
+/// for: `sm_` and a compute capability of sm_70 or later (two or three
+/// digits), optionally with `a` (architecture-specific features).
+bool isKnownChip(llvm::StringRef chip);
+
 /// The model of a chip (`sm_80`, `sm_90`, `sm_90a`, ...): A100 for sm_8x,
 /// H100 for sm_90 and newer; wgmma only for sm_90a (the architecture-
 /// specific target whose PTX has it).

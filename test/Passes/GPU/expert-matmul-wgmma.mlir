@@ -1,5 +1,12 @@
 // RUN: moe-opt %s --moe-gpu-expert-matmul=chip=sm_90a --cse | FileCheck %s
 // RUN: moe-opt %s --moe-gpu-expert-matmul=chip=sm_90 --cse | FileCheck %s --check-prefix=SM90
+// A misspelled architecture fails with its name, before any kernel is
+// made; through the CUDA pipeline, no output is written.
+// RUN: not moe-opt %s --moe-gpu-expert-matmul=chip=sm_90b 2>&1 | FileCheck %s --check-prefix=BADCHIP
+// RUN: rm -f %t.ll && not moe-opt %s --moe-cuda-pipeline=sm=9 -o %t.ll 2>&1 | FileCheck %s --check-prefix=BADSM
+// RUN: not test -e %t.ll
+// BADCHIP: error: unknown GPU architecture 'sm_90b': sm= takes a compute capability of 70 or later, such as 80, 86, 89, 90 or 90a
+// BADSM: error: unknown GPU architecture 'sm_9'
 
 // bf16 rows on sm_90a: the 16-row tile stays on mma.sync (ldmatrix, padded
 // rows); the 64- and 128-row tiles are wgmma kernels. Their rings hold
