@@ -1,4 +1,4 @@
-//===- BlockReduce.cpp - a block-wide f32 sum in GPU kernels --------------===//
+//===- BlockReduce.cpp - warp- and block-wide f32 sums in GPU kernels -----===//
 
 #include "GPU/BlockReduce.h"
 
@@ -9,17 +9,22 @@
 
 using namespace mlir;
 
-Value mlir::moe::emitBlockSum(OpBuilder &b, Location loc, Value value,
-                              Value tid, Value partials, int64_t warps) {
-  auto idx = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
+Value mlir::moe::emitWarpSum(OpBuilder &b, Location loc, Value value) {
   Value sum = value;
   for (int64_t d = 16; d >= 1; d /= 2)
     sum = arith::AddFOp::create(
         b, loc, sum,
         gpu::ShuffleOp::create(b, loc, sum, d, 32, gpu::ShuffleMode::XOR)
             .getShuffleResult());
+  return sum;
+}
+
+Value mlir::moe::emitBlockSum(OpBuilder &b, Location loc, Value value,
+                              Value tid, Value partials, int64_t warps) {
+  auto idx = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value sum = emitWarpSum(b, loc, value);
   Value warp = arith::DivUIOp::create(b, loc, tid, idx(32));
   Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
   auto leader = scf::IfOp::create(

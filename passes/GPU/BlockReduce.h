@@ -1,7 +1,7 @@
-//===- BlockReduce.h - a block-wide f32 sum in GPU kernels ------*- C++ -*-===//
+//===- BlockReduce.h - warp- and block-wide f32 sums ------------*- C++ -*-===//
 //
-// Private to passes/GPU: the reduction the row-reduction kernels and the
-// router's dot-product kernel end with.
+// Private to passes/GPU: the reductions the row-reduction kernels and the
+// routing kernels' dot products end with.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +11,10 @@
 #include "mlir/IR/Builders.h"
 
 namespace mlir::moe {
+
+/// The sum of the f32 `value` over the calling warp, for every lane: five
+/// xor shuffles.
+Value emitWarpSum(OpBuilder &b, Location loc, Value value);
 
 /// The sum of the f32 `value` over a block of `warps` full warps, for every
 /// thread: shuffles within each warp, lane 0 of each storing its warp's sum

@@ -113,6 +113,12 @@ struct PipelinedBuilder : KernelBuilder {
     return {slot, div(row, 8), div(col, kChunk), rem(row, 8), rem(col, kChunk)};
   }
 
+  /// The ring slot after `s`.
+  Value nextSlot(Value s) {
+    Value s1 = add(s, idx(1));
+    return select(eq(s1, idx(cfg.stages)), idx(0), s1);
+  }
+
   /// The source row of A row `row` of the tile and whether it holds data
   /// (a padding slot or a row past the dense row count does not).
   std::pair<Value, Value> sourceRow(Value row) {
@@ -246,6 +252,125 @@ struct PipelinedBuilder : KernelBuilder {
       }
   }
 
+  /// The K loop on mma.sync (sm_80+): per landed slice, each warp loads
+  /// its A and B fragments with ldmatrix.x4 and issues its m16n8k16 MMAs
+  /// (none when all its rows are padding), while the slice ahead is being
+  /// copied. Returns the warp's (mi, ni) accumulators as vector<2x2xf32>
+  /// (row g + 8 h, column 2 t + p of the tile).
+  SmallVector<Value> mmaLoop(ArrayRef<RowCopy> aCopies,
+                             ArrayRef<RowCopy> bCopies, Value numK, Value lane,
+                             Value wm, Value wn) {
+    // Per-lane ldmatrix coordinates. A (16 x 16 per x4): lanes 0-15 name
+    // rows 0-15 at column 0, lanes 16-31 the same rows at column 8, giving
+    // a0..a3 in mma order. B (two n-tiles of 8 per x4): matrix j = lane / 8
+    // covers n rows 8 (j / 2) + lane % 8 at k column 8 (j % 2), giving
+    // (b0, b1) of the first n-tile, then of the second.
+    Value aRow = add(mul(wm, idx(cfg.warpM())), rem(lane, 16));
+    Value aCol = mul(div(lane, 16), idx(8));
+    Value bRow = add(mul(wn, idx(cfg.warpN())),
+                     add(mul(div(lane, 16), idx(8)), rem(lane, 8)));
+    Value bCol = mul(rem(div(lane, 8), 2), idx(8));
+
+    Value warpHasRows = hasRows(add(r0, mul(wm, idx(cfg.warpM()))));
+    auto f32 = b.getF32Type();
+    auto accType = VectorType::get({2, 2}, f32);
+    Value accZero = arith::ConstantOp::create(
+        b, accType, DenseElementsAttr::get(accType, 0.0f));
+    int64_t tiles = cfg.fragsM() * cfg.fragsN();
+    SmallVector<Value> init(tiles, accZero);
+    init.push_back(idx(0));              // slot read this iteration
+    init.push_back(idx(cfg.stages - 1)); // slot refilled this iteration
+    auto llvmAcc =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    NVVM::MMATypes ptxType =
+        elt.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+    auto fragType = VectorType::get({4, 2}, elt);
+
+    auto kLoop = scf::ForOp::create(b, idx(0), numK, idx(1), init);
+    {
+      OpBuilder::InsertionGuard loopGuard(b);
+      b.setInsertionPointToStart(kLoop.getBody());
+      Value kt = kLoop.getInductionVar();
+      ValueRange iter = kLoop.getRegionIterArgs();
+      Value readSlot = iter[tiles], fillSlot = iter[tiles + 1];
+      // Slice kt has landed for this thread; after the barrier, for all of
+      // them, and every warp is done with the slot refilled next.
+      NVVM::CpAsyncWaitGroupOp::create(b, cfg.stages - 2);
+      gpu::BarrierOp::create(b);
+      Value ahead = add(kt, idx(cfg.stages - 1));
+      auto inK = scf::IfOp::create(b, lt(ahead, numK), false);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&inK.getThenRegion().front());
+        stage(aCopies, bCopies, mul(ahead, idx(cfg.tileK())), fillSlot);
+      }
+      NVVM::CpAsyncCommitGroupOp::create(b);
+
+      // A warp whose rows are all padding has nothing to multiply (decode:
+      // a group's one or two rows leave most of the tile's rows padding).
+      SmallVector<Value> acc(iter.begin(), iter.begin() + tiles);
+      auto compute = scf::IfOp::create(b, TypeRange(ValueRange(acc)),
+                                       warpHasRows, /*withElse=*/true);
+      {
+        OpBuilder::InsertionGuard computeGuard(b);
+        b.setInsertionPointToStart(&compute.getElseRegion().front());
+        scf::YieldOp::create(b, acc);
+        b.setInsertionPointToStart(&compute.getThenRegion().front());
+        for (int64_t k16 = 0; k16 < cfg.tileK(); k16 += 16) {
+          SmallVector<Value> aFrags, bFrags;
+          for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
+            aFrags.push_back(nvgpu::LdMatrixOp::create(
+                b, fragType, sA,
+                ValueRange{readSlot, add(aRow, idx(16 * mi)),
+                           add(aCol, idx(k16))},
+                /*transpose=*/false, /*numTiles=*/4));
+          for (int64_t nj = 0; nj < cfg.fragsN() / 2; ++nj)
+            bFrags.push_back(nvgpu::LdMatrixOp::create(
+                b, fragType, sB,
+                ValueRange{readSlot, add(bRow, idx(16 * nj)),
+                           add(bCol, idx(k16))},
+                /*transpose=*/false, /*numTiles=*/4));
+          for (int64_t mi = 0; mi < cfg.fragsM(); ++mi) {
+            SmallVector<Value> a;
+            for (int64_t i = 0; i < 4; ++i)
+              a.push_back(reg(aFrags[mi], i));
+            for (int64_t ni = 0; ni < cfg.fragsN(); ++ni) {
+              Value bf = bFrags[ni / 2];
+              SmallVector<Value> bv;
+              bv.push_back(reg(bf, 2 * (ni % 2)));
+              bv.push_back(reg(bf, 2 * (ni % 2) + 1));
+              Value &c = acc[mi * cfg.fragsN() + ni];
+              SmallVector<Value> cv;
+              for (int64_t q = 0; q < 4; ++q)
+                cv.push_back(vector::ExtractOp::create(
+                    b, c, ArrayRef<int64_t>{q / 2, q % 2}));
+              Value d = NVVM::MmaOp::create(
+                  b, llvmAcc, a, bv, cv, {16, 8, 16}, std::nullopt,
+                  std::nullopt, std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                 NVVM::MMALayout::col});
+              Value next = accZero;
+              for (int64_t q = 0; q < 4; ++q) {
+                Value v =
+                    LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{q});
+                next = vector::InsertOp::create(
+                    b, v, next, ArrayRef<int64_t>{q / 2, q % 2});
+              }
+              c = next;
+            }
+          }
+        }
+        scf::YieldOp::create(b, acc);
+      }
+      acc.assign(compute.getResults().begin(), compute.getResults().end());
+      acc.push_back(nextSlot(readSlot));
+      acc.push_back(nextSlot(fillSlot));
+      scf::YieldOp::create(b, acc);
+    }
+    return SmallVector<Value>(kLoop.getResults().begin(),
+                              kLoop.getResults().begin() + tiles);
+  }
+
   /// The K loop on wgmma (sm_90a): per landed slice, each warpgroup
   /// multiplies its 64 rows by the tile's columns with one
   /// wgmma.mma_async m64nNk16 per 16 of K, both operands read from the ring
@@ -337,11 +462,8 @@ struct PipelinedBuilder : KernelBuilder {
       }
       NVVM::CpAsyncCommitGroupOp::create(b);
       NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-      auto wrap = [&](Value s) {
-        Value s1 = add(s, idx(1));
-        return select(eq(s1, idx(cfg.stages)), idx(0), s1);
-      };
-      scf::YieldOp::create(b, ValueRange{acc, wrap(readSlot), wrap(fillSlot)});
+      scf::YieldOp::create(
+          b, ValueRange{acc, nextSlot(readSlot), nextSlot(fillSlot)});
     }
     Value acc = loop.getResult(0);
     auto fragType = VectorType::get({2, 2}, f32);
@@ -480,122 +602,9 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     NVVM::CpAsyncCommitGroupOp::create(b);
   }
 
-  SmallVector<Value> accs;
-  if (cfg.wgmma) {
-    accs = k.wgmmaLoop(aCopies, bCopies, numK, warp);
-  } else {
-    // Per-lane ldmatrix coordinates. A (16 x 16 per x4): lanes 0-15 name
-    // rows 0-15 at column 0, lanes 16-31 the same rows at column 8, giving
-    // a0..a3 in mma order. B (two n-tiles of 8 per x4): matrix j = lane / 8
-    // covers n rows 8 (j / 2) + lane % 8 at k column 8 (j % 2), giving
-    // (b0, b1) of the first n-tile, then of the second.
-    Value aRow = k.add(k.mul(wm, k.idx(cfg.warpM())), k.rem(lane, 16));
-    Value aCol = k.mul(k.div(lane, 16), k.idx(8));
-    Value bRow = k.add(k.mul(wn, k.idx(cfg.warpN())),
-                       k.add(k.mul(k.div(lane, 16), k.idx(8)), k.rem(lane, 8)));
-    Value bCol = k.mul(k.rem(k.div(lane, 8), 2), k.idx(8));
-
-    Value warpHasRows = k.hasRows(k.add(k.r0, k.mul(wm, k.idx(cfg.warpM()))));
-    auto f32 = b.getF32Type();
-    auto accType = VectorType::get({2, 2}, f32);
-    Value accZero = arith::ConstantOp::create(
-        b, accType, DenseElementsAttr::get(accType, 0.0f));
-    int64_t tiles = cfg.fragsM() * cfg.fragsN();
-    SmallVector<Value> init(tiles, accZero);
-    init.push_back(k.idx(0));              // slot read this iteration
-    init.push_back(k.idx(cfg.stages - 1)); // slot refilled this iteration
-    auto llvmAcc = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-    NVVM::MMATypes ptxType =
-        elt.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
-    auto fragType = VectorType::get({4, 2}, elt);
-
-    auto kLoop = scf::ForOp::create(b, k.idx(0), numK, k.idx(1), init);
-    {
-      OpBuilder::InsertionGuard loopGuard(b);
-      b.setInsertionPointToStart(kLoop.getBody());
-      Value kt = kLoop.getInductionVar();
-      ValueRange iter = kLoop.getRegionIterArgs();
-      Value readSlot = iter[tiles], fillSlot = iter[tiles + 1];
-      // Slice kt has landed for this thread; after the barrier, for all of
-      // them, and every warp is done with the slot refilled next.
-      NVVM::CpAsyncWaitGroupOp::create(b, cfg.stages - 2);
-      gpu::BarrierOp::create(b);
-      Value ahead = k.add(kt, k.idx(cfg.stages - 1));
-      auto inK = scf::IfOp::create(b, k.lt(ahead, numK), false);
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(&inK.getThenRegion().front());
-        k.stage(aCopies, bCopies, k.mul(ahead, k.idx(cfg.tileK())), fillSlot);
-      }
-      NVVM::CpAsyncCommitGroupOp::create(b);
-
-      // A warp whose rows are all padding has nothing to multiply (decode:
-      // a group's one or two rows leave most of the tile's rows padding).
-      SmallVector<Value> acc(iter.begin(), iter.begin() + tiles);
-      auto compute = scf::IfOp::create(b, TypeRange(ValueRange(acc)),
-                                       warpHasRows, /*withElse=*/true);
-      {
-        OpBuilder::InsertionGuard computeGuard(b);
-        b.setInsertionPointToStart(&compute.getElseRegion().front());
-        scf::YieldOp::create(b, acc);
-        b.setInsertionPointToStart(&compute.getThenRegion().front());
-        for (int64_t k16 = 0; k16 < cfg.tileK(); k16 += 16) {
-          SmallVector<Value> aFrags, bFrags;
-          for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
-            aFrags.push_back(nvgpu::LdMatrixOp::create(
-                b, fragType, k.sA,
-                ValueRange{readSlot, k.add(aRow, k.idx(16 * mi)),
-                           k.add(aCol, k.idx(k16))},
-                /*transpose=*/false, /*numTiles=*/4));
-          for (int64_t nj = 0; nj < cfg.fragsN() / 2; ++nj)
-            bFrags.push_back(nvgpu::LdMatrixOp::create(
-                b, fragType, k.sB,
-                ValueRange{readSlot, k.add(bRow, k.idx(16 * nj)),
-                           k.add(bCol, k.idx(k16))},
-                /*transpose=*/false, /*numTiles=*/4));
-          for (int64_t mi = 0; mi < cfg.fragsM(); ++mi) {
-            SmallVector<Value> a;
-            for (int64_t i = 0; i < 4; ++i)
-              a.push_back(k.reg(aFrags[mi], i));
-            for (int64_t ni = 0; ni < cfg.fragsN(); ++ni) {
-              Value bf = bFrags[ni / 2];
-              SmallVector<Value> bv;
-              bv.push_back(k.reg(bf, 2 * (ni % 2)));
-              bv.push_back(k.reg(bf, 2 * (ni % 2) + 1));
-              Value &c = acc[mi * cfg.fragsN() + ni];
-              SmallVector<Value> cv;
-              for (int64_t q = 0; q < 4; ++q)
-                cv.push_back(vector::ExtractOp::create(
-                    b, c, ArrayRef<int64_t>{q / 2, q % 2}));
-              Value d = NVVM::MmaOp::create(
-                  b, llvmAcc, a, bv, cv, {16, 8, 16}, std::nullopt,
-                  std::nullopt, std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                                 NVVM::MMALayout::col});
-              Value next = accZero;
-              for (int64_t q = 0; q < 4; ++q) {
-                Value v =
-                    LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{q});
-                next = vector::InsertOp::create(
-                    b, v, next, ArrayRef<int64_t>{q / 2, q % 2});
-              }
-              c = next;
-            }
-          }
-        }
-        scf::YieldOp::create(b, acc);
-      }
-      acc.assign(compute.getResults().begin(), compute.getResults().end());
-      auto wrap = [&](Value s) {
-        Value s1 = k.add(s, k.idx(1));
-        return k.select(k.eq(s1, k.idx(cfg.stages)), k.idx(0), s1);
-      };
-      acc.push_back(wrap(readSlot));
-      acc.push_back(wrap(fillSlot));
-      scf::YieldOp::create(b, acc);
-    }
-    accs.assign(kLoop.getResults().begin(), kLoop.getResults().begin() + tiles);
-  }
+  SmallVector<Value> accs =
+      cfg.wgmma ? k.wgmmaLoop(aCopies, bCopies, numK, warp)
+                : k.mmaLoop(aCopies, bCopies, numK, lane, wm, wn);
   // No copy may be in flight when the block's shared memory is reused.
   NVVM::CpAsyncWaitGroupOp::create(b, 0);
 

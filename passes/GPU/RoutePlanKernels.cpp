@@ -2,6 +2,7 @@
 
 #include "GPU/RoutePlanKernels.h"
 
+#include "GPU/BlockReduce.h"
 #include "GPU/GroupedGemm.h"
 #include "Utils/Emitter.h"
 #include "Utils/Routing.h"
@@ -203,10 +204,7 @@ void mlir::moe::route_plan::buildKernel(gpu::GPUFuncOp fn, const PlanArgs &a,
                 e.toF32(memref::LoadOp::create(b, a.gate, ValueRange{x, h}));
             return SmallVector<Value>{math::FmaOp::create(b, xv, wv, acc[0])};
           })[0];
-      for (int64_t d = 16; d >= 1; d /= 2)
-        partial = e.add(partial, gpu::ShuffleOp::create(b, partial, d, 32,
-                                                        gpu::ShuffleMode::XOR)
-                                     .getShuffleResult());
+      partial = emitWarpSum(b, b.getLoc(), partial);
       p.ifThen(p.isZero(lane), [&] {
         memref::StoreOp::create(b, partial, p.logitsSh, ValueRange{warp, x});
       });
@@ -277,11 +275,7 @@ void mlir::moe::route_plan::buildDotsKernel(gpu::GPUFuncOp fn,
         scf::YieldOp::create(
             ib, ValueRange{math::FmaOp::create(ib, xv, wv, acc[0])});
       });
-  Value partial = dot.getResult(0);
-  for (int64_t d = 16; d >= 1; d /= 2)
-    partial = e.add(partial, gpu::ShuffleOp::create(b, partial, d, 32,
-                                                    gpu::ShuffleMode::XOR)
-                                 .getShuffleResult());
+  Value partial = emitWarpSum(b, b.getLoc(), dot.getResult(0));
   p.ifThen(p.isZero(lane), [&] {
     memref::StoreOp::create(b, partial, parts, ValueRange{warp});
   });
