@@ -15,8 +15,8 @@ using namespace mlir;
 /// reshape's shape operand, or a view whose uses all are.
 static bool onlyHostAccesses(Value buffer) {
   for (Operation *user : buffer.getUsers()) {
-    if (isa<memref::LoadOp, memref::StoreOp, memref::DeallocOp,
-            memref::DimOp>(user))
+    if (isa<memref::LoadOp, memref::StoreOp, memref::DeallocOp, memref::DimOp>(
+            user))
       continue;
     // A reshape reads its shape operand on the host.
     if (auto reshape = dyn_cast<memref::ReshapeOp>(user);
@@ -42,9 +42,7 @@ bool mlir::moe::isHostOnlyBuffer(Value buffer) {
   return onlyHostAccesses(root);
 }
 
-/// Whether `v` views a constant global: memory nothing writes, which the
-/// host reads from its own copy (moe-gpu-device-constants).
-static bool isConstantGlobal(Value v) {
+bool mlir::moe::isConstantGlobal(Value v) {
   auto get = moe::viewedBuffer(v).getDefiningOp<memref::GetGlobalOp>();
   if (!get)
     return false;

@@ -25,6 +25,10 @@ bool isHostOnlyBuffer(Value buffer);
 /// freed), or a host loop or branch of such ops.
 bool isHostPrivate(Operation *op);
 
+/// Whether `v` views a constant global: memory nothing writes, which the
+/// host reads from its own copy (moe-gpu-device-constants).
+bool isConstantGlobal(Value v);
+
 /// Shape arithmetic (an exported model's Shape / Gather / Concat chains
 /// feeding Reshape) stays on the host, which reads its results to size
 /// buffers: as kernels, copies or fills it would cost a wait for a handful

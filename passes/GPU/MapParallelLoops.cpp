@@ -101,19 +101,14 @@ void serialize(RewriterBase &rewriter, scf::ParallelOp loop) {
   rewriter.eraseOp(loop);
 }
 
-/// Whether `op` is host code: in a function, outside kernels and loops
-/// that will become kernels.
 /// Whether the host may read `memref` without waiting for kernels: a view
 /// of a constant global, or of a buffer the function allocates that no
 /// kernel (so far) and nothing but host loads, stores, dims, frees and
 /// views uses.
 bool hostReadable(Value memref) {
+  if (moe::isConstantGlobal(memref))
+    return true;
   Value root = moe::viewedBuffer(memref);
-  if (auto get = root.getDefiningOp<memref::GetGlobalOp>()) {
-    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-        get, get.getNameAttr());
-    return global && global.getConstant();
-  }
   if (!isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(root.getDefiningOp()))
     return false;
   return moe::usedOnlyBy(root, [](Operation *user) {
@@ -121,38 +116,6 @@ bool hostReadable(Value memref) {
                memref::DeallocOp>(user) &&
            !user->getParentOfType<gpu::LaunchOp>();
   });
-}
-
-/// Shape arithmetic stays on the host (HostMemory.h): a loop qualifies
-/// when its trip count is static and small, every buffer it touches is a
-/// shape buffer and every one it reads the host can read without waiting
-/// (constants, or what host code wrote): never data a kernel computed,
-/// such as the routing plan's counts.
-bool isShapeArithmetic(Operation *loop, ArrayRef<int64_t> trips) {
-  int64_t total = 1;
-  for (int64_t t : trips) {
-    if (ShapedType::isDynamic(t))
-      return false;
-    total *= t;
-  }
-  if (total > moe::kHostShapeElements)
-    return false;
-  WalkResult r = loop->walk([](Operation *op) {
-    Value memref;
-    if (auto load = dyn_cast<memref::LoadOp>(op)) {
-      memref = load.getMemRef();
-      if (!hostReadable(memref))
-        return WalkResult::interrupt();
-    } else if (auto store = dyn_cast<memref::StoreOp>(op)) {
-      memref = store.getMemRef();
-    }
-    else if (isa<memref::AllocOp, memref::CopyOp, CallOpInterface>(op))
-      return WalkResult::interrupt();
-    if (memref && !moe::isShapeBuffer(memref))
-      return WalkResult::interrupt();
-    return WalkResult::advance();
-  });
-  return !r.wasInterrupted();
 }
 
 /// `v` as a constant: an integer constant, or the dimension of a static
@@ -174,8 +137,8 @@ std::optional<int64_t> constantIndex(Value v) {
 /// Static trip counts of `loop`'s dimensions (kDynamic where not static).
 SmallVector<int64_t> staticTrips(scf::ParallelOp loop) {
   SmallVector<int64_t> trips;
-  for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
-                                       loop.getUpperBound(), loop.getStep())) {
+  for (auto [lb, ub, step] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
     std::optional<int64_t> l = constantIndex(lb), u = constantIndex(ub),
                            s = constantIndex(step);
     trips.push_back(l && u && s && *s > 0 ? llvm::divideCeil(*u - *l, *s)
@@ -184,6 +147,39 @@ SmallVector<int64_t> staticTrips(scf::ParallelOp loop) {
   return trips;
 }
 
+/// Shape arithmetic stays on the host (HostMemory.h): a loop qualifies
+/// when its trip count is static and small, every buffer it touches is a
+/// shape buffer and every one it reads the host can read without waiting
+/// (constants, or what host code wrote): never data a kernel computed,
+/// such as the routing plan's counts.
+bool isShapeArithmetic(scf::ParallelOp loop) {
+  int64_t total = 1;
+  for (int64_t t : staticTrips(loop)) {
+    if (ShapedType::isDynamic(t))
+      return false;
+    total *= t;
+  }
+  if (total > moe::kHostShapeElements)
+    return false;
+  WalkResult r = loop->walk([](Operation *op) {
+    Value memref;
+    if (auto load = dyn_cast<memref::LoadOp>(op)) {
+      memref = load.getMemRef();
+      if (!hostReadable(memref))
+        return WalkResult::interrupt();
+    } else if (auto store = dyn_cast<memref::StoreOp>(op)) {
+      memref = store.getMemRef();
+    } else if (isa<memref::AllocOp, memref::CopyOp, CallOpInterface>(op))
+      return WalkResult::interrupt();
+    if (memref && !moe::isShapeBuffer(memref))
+      return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return !r.wasInterrupted();
+}
+
+/// Whether `op` is host code: in a function, outside kernels and loops
+/// that will become kernels.
 bool onHost(Operation *op) {
   return !op->getParentOfType<scf::ParallelOp>() &&
          !op->getParentOfType<gpu::LaunchOp>() &&
@@ -200,7 +196,7 @@ struct ParallelToLaunch : OpRewritePattern<scf::ParallelOp> {
       return failure();
     if (!deviceSafe(loop))
       return rewriter.notifyMatchFailure(loop, "body must stay on the host");
-    if (isShapeArithmetic(loop, staticTrips(loop)))
+    if (isShapeArithmetic(loop))
       return rewriter.notifyMatchFailure(loop, "shape arithmetic");
     Location loc = loop.getLoc();
     // Globals are host symbols: read them before the launch.

@@ -208,23 +208,23 @@ void Costing::routePlan(RoutePlanOp op) {
   planRows[op.getSlots()] = p.rows;
   double e = op.getNumExperts();
   if (std::optional<Kernel> logits = routerLogits(op)) {
-    if (!logits->tensorCores) {
-      // The dot-product routing kernel: one launch that writes the logits
-      // and reads them back.
-      Kernel k{"routing + plan (router dot products over blocks, top-k, "
-               "placement)"};
-      k.flops = logits->flops + 8 * p.tokens * e;
-      k.read = logits->read + logits->written;
-      k.written = logits->written + bytes(op.getWeights());
-      finishRoutePlan(k, p, e);
-      return;
-    }
-    // The routing kernel reads the logits the GEMM before it wrote.
-    Kernel k{"routing + plan (top-k, placement)"};
+    // The routing kernel reads the logits back; the dot-product variant
+    // computes and writes them in the same launch, after a GEMM they are a
+    // kernel of their own.
+    bool merged = !logits->tensorCores;
+    Kernel k{merged ? "routing + plan (router dot products over blocks, "
+                      "top-k, placement)"
+                    : "routing + plan (top-k, placement)"};
     k.read = logits->written;
     k.flops = 8 * p.tokens * e;
     k.written = bytes(op.getWeights());
-    add(*logits);
+    if (merged) {
+      k.flops += logits->flops;
+      k.read += logits->read;
+      k.written += logits->written;
+    } else {
+      add(*logits);
+    }
     finishRoutePlan(k, p, e);
     return;
   }
