@@ -186,10 +186,11 @@ BlockShape buildMMAKernel(gpu::GPUFuncOp fn, const Operands &ops);
 /// quantized) and a static K that is a multiple of 8.
 bool canPipeline(const Operands &ops);
 
-/// f16/bf16 on tensor cores with cp.async multi-stage staging and ldmatrix
-/// fragments (sm_80+), tiles as `tile` configures them (smallRowTile,
-/// kLargeRowTile). Without `asyncCopies` every slice is staged by scalar
-/// loads, as for misaligned operands.
+/// f16/bf16 on tensor cores (sm_80+), tiles as `tile` configures them
+/// (GemmTiles.h): cp.async multi-stage staging with ldmatrix fragments or
+/// wgmma, or, for `direct` tiles, operands loaded into registers by 16-byte
+/// loads. Without `asyncCopies` operands are read by scalar loads, as
+/// misaligned operands are.
 BlockShape buildPipelinedKernel(gpu::GPUFuncOp fn, const Operands &ops,
                                 bool asyncCopies, const GemmTile &tile);
 

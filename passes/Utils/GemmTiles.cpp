@@ -28,6 +28,14 @@ double GemmTile::instructionsPerMma() const {
     return (3 * steps + 2 * copies + 45) / mmas;
   }
   double slices = static_cast<double>(k) / 16;
+  if (direct) {
+    // Per warp and iteration: an mma per 16 of K and 8 columns, a 16-byte
+    // load per 32 of K for each of its columns' 8-row groups and the two
+    // A rows, about 8 for the pointers and the loop.
+    double mmas = warpN() / 8 * slices;
+    double loads = (warpN() / 8 + 2) * slices / 2;
+    return (mmas + loads + 8) / mmas;
+  }
   double mmas = static_cast<double>(warpM() / 16) * (warpN() / 8) * slices;
   double ldmatrix = static_cast<double>(warpM() / 16 + warpN() / 16) * slices;
   // Each 16-byte copy also costs its source address; the rest of the loop
@@ -39,13 +47,8 @@ double GemmTile::instructionsPerMma() const {
 
 std::string GemmTile::describe() const {
   return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
-         (wgmma ? " wgmma" : "") + " cp.async x" + std::to_string(stages);
-}
-
-GemmTile mlir::moe::smallRowTile(int64_t k) {
-  if (k % 64 == 0)
-    return {16, 128, 64, 2, 1, 2};
-  return {16, 128, 32, 4, 1, 2};
+         (wgmma ? " wgmma" : "") +
+         (direct ? " ld.global.v4 x" : " cp.async x") + std::to_string(stages);
 }
 
 bool mlir::moe::isKnownChip(llvm::StringRef chip) {
@@ -109,10 +112,9 @@ TileEstimate mlir::moe::estimateTile(const GemmTile &tile,
   // in flight).
   double fill = std::min(1.0, est.blocks / gpu.sms);
   double peak = tile.wgmma ? gpu.wgmmaFlops : gpu.mmaFlops;
-  est.seconds = std::max(std::max({issue, est.flops / peak,
-                                   est.l2Bytes / gpu.l2BytesPerS}) /
-                             fill,
-                         est.hbmBytes / gpu.hbmBytesPerS);
+  est.seconds = std::max(
+      std::max({issue, est.flops / peak, est.l2Bytes / gpu.l2BytesPerS}) / fill,
+      est.hbmBytes / gpu.hbmBytesPerS);
   return est;
 }
 
@@ -129,7 +131,7 @@ static double tileSeconds(const GemmTile &tile, double copies, double experts,
 std::vector<TileChoice> mlir::moe::rowTilePlan(double experts, double n,
                                                double k, double eltBytes,
                                                const GpuModel &gpu) {
-  std::vector<GemmTile> tiles = {smallRowTile(static_cast<int64_t>(k))};
+  std::vector<GemmTile> tiles = {kSmallRowTile};
   if (gpu.wgmmaFlops > 0) {
     tiles.insert(tiles.end(), {kWgmmaLargeRowTile, kWgmmaHugeRowTile});
     // 128 accumulators per thread leave no registers for a partial last
@@ -206,13 +208,12 @@ RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
     double bytes = (experts * hidden + t * hidden) * eltBytes + t * experts * 4;
     // Where the GEMM cannot run it is no candidate, neither here nor as
     // the choice the dot products must beat.
-    double gemm = gemmFits
-                      ? estimateTile(kLargeRowTile,
-                                     {t, 1, experts, hidden, eltBytes, bytes},
-                                     gpu)
-                                .seconds +
-                            roundTrip
-                      : std::numeric_limits<double>::infinity();
+    double gemm =
+        gemmFits ? estimateTile(kLargeRowTile,
+                                {t, 1, experts, hidden, eltBytes, bytes}, gpu)
+                           .seconds +
+                       roundTrip
+                 : std::numeric_limits<double>::infinity();
     if (plan.gemvFrom == kNeverTokens && std::min(gemv, gemm) < fused)
       plan.gemvFrom = tokens;
     if (gemm < std::min(gemv, fused)) {

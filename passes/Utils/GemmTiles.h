@@ -32,10 +32,14 @@ bool fitsPipelinedGemm(Type input, Type weight, int64_t k);
 /// One block's tile of the pipelined kernel: `m` x `n` outputs, K slices of
 /// `k` in a ring of `stages`, `warpsM` x `warpsN` warps; with `wgmma`
 /// (sm_90a), warpgroups of 4 warps each multiply 64 rows by all `n` columns
-/// (wgmma.mma_async m64nNk16 from shared memory: warpsN is 1).
+/// (wgmma.mma_async m64nNk16 from shared memory: warpsN is 1). With
+/// `direct`, no shared memory: each warp loads its operands from global
+/// memory straight into mma.sync registers, `k` of K per loop iteration,
+/// `stages` iterations' loads in registers (warpsM is 1, m 16).
 struct GemmTile {
   int64_t m, n, k, stages, warpsM, warpsN;
   bool wgmma = false;
+  bool direct = false;
   int64_t threads() const { return 32 * warpsM * warpsN; }
   int64_t warpM() const { return m / warpsM; }
   int64_t warpN() const { return n / warpsN; }
@@ -46,12 +50,12 @@ struct GemmTile {
   std::string describe() const;
 };
 
-/// Few rows per expert (decode): 16-row tiles of 2 warps, 16 x 64 each, K
-/// slices of 64 double-buffered where they divide `k` (41 KB of shared
-/// memory; 3.7 instructions per mma: every B fragment serves one m16 tile),
-/// else slices of 32 in a ring of 4 (a partial 64-deep slice's per-copy
-/// source sizes take ptxas past 255 registers).
-GemmTile smallRowTile(int64_t k);
+/// Few rows per expert (decode): 16-row tiles of 4 warps, 16 x 32 each,
+/// operands loaded into registers (`direct`) 64 of K per iteration, the
+/// next iteration's loads in flight during this one's MMAs. With 16 rows
+/// every weight element feeds one mma: staging it through shared memory
+/// (cp.async, a barrier, ldmatrix) only adds instructions.
+constexpr GemmTile kSmallRowTile = {16, 128, 64, 2, 1, 4, false, true};
 /// Many rows per expert (prefill): 64-row tiles of 4 warps, 32 x 64 each
 /// (45 KB, 2.75 instructions per mma).
 constexpr GemmTile kLargeRowTile = {64, 128, 32, 3, 2, 2};

@@ -8,17 +8,17 @@
 // BADCHIP: error: unknown GPU architecture 'sm_90b': sm= takes a compute capability of 70 or later, such as 80, 86, 89, 90 or 90a
 // BADSM: error: unknown GPU architecture 'sm_9'
 
-// bf16 rows on sm_90a: the 16-row tile stays on mma.sync (ldmatrix, padded
-// rows); the 64- and 128-row tiles are wgmma kernels. Their rings hold
+// bf16 rows on sm_90a: the 16-row tile stays on mma.sync (operands loaded
+// into registers, no shared memory); the 64- and 128-row tiles are wgmma kernels. Their rings hold
 // core matrices, [stages][rows / 8][K chunks][8][8]: 32-deep slices are 4
 // chunks of 8, 512 bytes per 8 rows (the stride byte offset), 128 bytes
 // between chunks (the leading byte offset): descriptors are
 // (address >> 4) & 0x3fff | 8 << 16 | 32 << 32 = 137439477760.
 // CHECK-LABEL: func.func @bf16
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in {{.*}} threads in (%c64,
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in {{.*}} threads in (%c128,
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks in {{.*}} threads in (%c128,
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul_1 blocks in {{.*}} threads in (%c256,
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%{{.*}} : memref<2x16x72xbf16, {{.*}}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 16 : i64}
+// CHECK: gpu.func @expert_matmul({{.*}}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 16 : i64}
 // CHECK-NOT: wgmma
 // CHECK: nvvm.mma.sync
 //

@@ -103,7 +103,7 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // CHECK: %[[T16:.*]] = arith.divui %[[BOUND]], %c16
 // CHECK: %[[GY16:.*]] = arith.select %[[SMALL]], %[[T16]], %c0
 // CHECK: %[[GX:.*]] = arith.ceildivui %{{.*}}, %c128
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY16]], %{{.*}}) threads in (%c64, %c1{{.*}}, %c1{{.*}})
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%[[GX]], %[[GY16]], %{{.*}}) threads in (%c128, %c1{{.*}}, %c1{{.*}})
 // CHECK: %[[ABOVE:.*]] = arith.cmpi uge, %[[C]], %[[FROM64]]
 // CHECK: %[[BELOW:.*]] = arith.cmpi ult, %[[C]], %[[FROM128:c[0-9]+]]
 // CHECK: %[[MID:.*]] = arith.andi %[[ABOVE]], %[[BELOW]]
@@ -115,23 +115,26 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // CHECK: %[[GY128:.*]] = arith.select %[[HUGE]], %[[T128]], %c0
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul_1 blocks in (%[[GX]], %[[GY128]], %{{.*}}) threads in (%c256, %c1{{.*}}, %c1{{.*}})
 //
-// 16 x 128 tiles: 2 warps (64 threads) of 16 x 64; K = 16 is not a
-// multiple of 64, so slices of 32 in a ring of 4 of A (16 x 32) and B
-// (128 x 32); per k step of 16 each warp loads 1 A and 4 B fragments and
-// issues 1 x 8 mma.sync. The tile walk cuts each group into ceil(rows /
-// 16) tiles.
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA16:.*]] : memref<4x16x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB16:.*]] : memref<4x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 16 : i64}
+// 16 x 128 tiles: 4 warps (128 threads) of 16 x 32 and no shared memory:
+// thread (g, t) loads 8 consecutive elements of A rows g, g + 8 and of B
+// row g of each of its warp's 4 column groups straight into registers
+// (16-byte loads through views with a unit inner stride, the weights'
+// with static strides). K = 16 is half of a 32-deep step: the chunks past
+// K are zeros (selected), then 2 x 4 mma.sync. Misaligned operands take a
+// loop of scalar loads instead; rows holding no data give zeros.
+// CHECK: gpu.func @expert_matmul({{.*}}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 16 : i64}
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %c2 step %c1{{.*}} iter_args
-// CHECK: arith.ceildivui %{{.*}}, %c16
-// CHECK: scf.if %[[ALIGNED16:.*]] {
-// CHECK-COUNT-1: nvgpu.device_async_copy %{{.*}}, %[[SA16]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
-// CHECK-COUNT-8: nvgpu.device_async_copy %{{.*}}, %[[SB16]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
-// CHECK: } else {
-// CHECK: nvvm.cp.async.wait.group 2
-// CHECK: nvgpu.ldmatrix %[[SA16]]
-// CHECK-COUNT-4: nvgpu.ldmatrix %[[SB16]]
+// CHECK: memref.reinterpret_cast {{.*}} to memref<?x16xbf16, strided<[?, 1], offset: ?>>
+// CHECK: memref.reinterpret_cast {{.*}} to memref<2x8x16xbf16, strided<[128, 16, 1], offset: ?>>
+// CHECK: scf.if %{{.*}} -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>) {
+// CHECK-COUNT-6: vector.load {{.*}} {alignment = 16 : i64} : memref<{{.*}}>, vector<8xbf16>
+// CHECK-NOT: vector.load
 // CHECK-COUNT-8: nvvm.mma.sync
-// CHECK: nvvm.cp.async.wait.group 0
+// CHECK: } else {
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c32
+// CHECK-COUNT-48: memref.load
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: vector.from_elements {{.*}} : vector<2x2xi1>
 // CHECK: gpu.return
 //
 // 64 x 128 tiles: 4 warps (128 threads) of 32 x 64; a ring of 3 slices of
@@ -182,17 +185,20 @@ func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
 
 // -----
 
-// K a multiple of 64: the 16-row kernel double-buffers 64-deep slices (A
-// 16 x 64, B 128 x 64, rows padded to 72), 4 k steps of 8 mma per slice; a
-// static token count (4 copies) picks it at compile time: one launch.
+// K = 64: one iteration of the 16-row kernel's K loop (two 32-deep steps,
+// 12 loads per thread, the next iteration's issued before this one's 16
+// mma.sync, kept in the loop's registers); a static token count (4
+// copies) picks it at compile time: one launch.
 // CHECK-LABEL: func.func @bf16_static_decode
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks
 // CHECK-NOT: gpu.launch_func
-// CHECK: gpu.func @expert_matmul({{.*}}) workgroup(%[[SA:.*]] : memref<2x16x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x128x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 16 : i64}
-// CHECK-COUNT-2: nvgpu.device_async_copy %{{.*}}, %[[SA]]
-// CHECK-COUNT-16: nvgpu.device_async_copy %{{.*}}, %[[SB]]
-// CHECK: nvvm.cp.async.wait.group 0
-// CHECK-COUNT-32: nvvm.mma.sync
+// CHECK: gpu.func @expert_matmul({{.*}}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 16 : i64}
+// CHECK-COUNT-12: vector.load
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c64{{.*}} iter_args({{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<8xbf16>
+// CHECK: arith.minui %{{.*}}, %c0
+// CHECK-COUNT-12: vector.load
+// CHECK-COUNT-16: nvvm.mma.sync
+// CHECK: scf.yield
 // CHECK-NOT: gpu.func
 func.func @bf16_static_decode(%x: tensor<2x64xbf16>, %ids: tensor<2x2xi32>,
                               %w: tensor<8x32x64xbf16>) -> tensor<?x32xbf16> {
@@ -291,12 +297,23 @@ func.func @swiglu_epilogue(%x: tensor<?x16xf16>, %ids: tensor<?x1xi32>,
 // -----
 
 // Rows read through the plan (moe-fuse-dispatch-gather): the kernel takes
-// the tokens and the slots; grid rows come from the slots; staging copies
-// token slots[r] / k, zero-filled (no source bytes) for a padding slot.
+// the tokens and the slots; grid rows come from the slots. The 16-row
+// kernel loads token slots[r] / k (row 0 for a padding slot, whose
+// accumulators are zeroed); the staged kernels copy it, zero-filled (no
+// source bytes) for a padding slot.
 // CHECK-LABEL: func.func @gathered
 // CHECK: %[[R:.*]] = tensor.dim %{{.*}}, %c0{{.*}} : tensor<?xi32>
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in ({{.*}}) threads in ({{.*}}) args({{.*}} : memref<?x16xf16, {{.*}}>, {{.*}} : memref<2x8x16xf16, {{.*}}>, {{.*}} : memref<3xi32, {{.*}}>, {{.*}} : memref<?xi32, {{.*}}>, {{.*}} : memref<?x8xf16>)
-// CHECK: gpu.func @expert_matmul
+// CHECK: gpu.func @expert_matmul(
+// CHECK: %[[SLOT16:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<?xi32
+// CHECK: %[[REAL16:.*]] = arith.cmpi sge, %[[SLOT16]], %c0_i32
+// CHECK: %[[VALID16:.*]] = arith.andi %[[REAL16]], %{{.*}} : i1
+// CHECK: %[[TOKEN16:.*]] = arith.divui %{{.*}}, %c2
+// CHECK: vector.load %{{.*}}[%[[TOKEN16]], %{{.*}}] {alignment = 16 : i64} : memref<?x16xf16, strided<[?, 1], offset: ?>>, vector<8xf16>
+// CHECK: } else {
+// CHECK: memref.load %{{.*}}[%[[TOKEN16]], %{{.*}}] : memref<?x16xf16
+// CHECK: vector.from_elements %[[VALID16]], %[[VALID16]], %{{.*}}, %{{.*}} : vector<2x2xi1>
+// CHECK: gpu.func @expert_matmul_0
 // CHECK: %[[SLOT:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<?xi32
 // CHECK: %[[REAL:.*]] = arith.cmpi sge, %[[SLOT]], %c0_i32
 // CHECK: %[[VALID:.*]] = arith.andi %[[REAL]], %{{.*}} : i1
@@ -353,17 +370,24 @@ func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x
 // row count and T are kernel arguments (no offsets buffer, which the host
 // would have to fill, waiting for the device), ceil(rows / tile rows) row
 // tiles for the kernel the row count picks,
-// and rows past the count read as zeros (copied with no source bytes) and
-// are not written.
+// and rows past the count are not written: the 16-row kernel zeroes
+// their accumulators, the staged kernels read them as zeros (copied with
+// no source bytes).
 // CHECK-LABEL: func.func @dense
 // CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?x32xf16>
 // CHECK: %[[SMALL:.*]] = arith.cmpi ult, %[[T]], %c{{[0-9]+}}
 // CHECK: %[[T16:.*]] = arith.ceildivui %[[T]], %c16
 // CHECK: %[[GY:.*]] = arith.select %[[SMALL]], %[[T16]], %c0
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%{{.*}}, %[[GY]], %{{.*}}) threads in (%c64{{.*}}) args(%{{.*}}, %{{.*}}, %[[T]] : index, %{{.*}} : index, %{{.*}} : memref<?x48xf16>)
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in (%{{.*}}, %[[GY]], %{{.*}}) threads in (%c128{{.*}}) args(%{{.*}}, %{{.*}}, %[[T]] : index, %{{.*}} : index, %{{.*}} : memref<?x48xf16>)
 // CHECK: arith.ceildivui %[[T]], %c64
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0
-// CHECK: gpu.func @expert_matmul(%{{.*}}: memref<?x32xf16, {{.*}}>, %{{.*}}: memref<1x48x32xf16, {{.*}}>, %[[LIMIT:.*]]: index, %{{.*}}: index, %{{.*}}: memref<?x48xf16>)
+// CHECK: gpu.func @expert_matmul(%{{.*}}: memref<?x32xf16, {{.*}}>, %{{.*}}: memref<1x48x32xf16, {{.*}}>, %[[LIMIT16:.*]]: index, %{{.*}}: index, %{{.*}}: memref<?x48xf16>)
+// CHECK: %[[IN16:.*]] = arith.cmpi ult, %{{.*}}, %[[LIMIT16]] : index
+// CHECK: %[[LAST16:.*]] = arith.subi %[[LIMIT16]], %c1
+// CHECK: %[[ROW16:.*]] = arith.minui %{{.*}}, %[[LAST16]] : index
+// CHECK: vector.load %{{.*}}[%[[ROW16]], %{{.*}}]
+// CHECK: vector.from_elements %[[IN16]], %[[IN16]], %{{.*}}, %{{.*}} : vector<2x2xi1>
+// CHECK: gpu.func @expert_matmul_0(%{{.*}}: memref<?x32xf16, {{.*}}>, %{{.*}}: memref<1x48x32xf16, {{.*}}>, %[[LIMIT:.*]]: index, %{{.*}}: index, %{{.*}}: memref<?x48xf16>)
 // CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[LIMIT]] : index
 // CHECK: %[[LAST:.*]] = arith.subi %[[LIMIT]], %c1
 // CHECK: %[[ROW:.*]] = arith.minui %{{.*}}, %[[LAST]] : index

@@ -11,8 +11,8 @@
 // copies): 16-row tiles, memory-bound; the down GEMM's 64 blocks fill
 // half the SMs, so its L2 share (operand slices per block) nears the
 // weights' streaming.
-// DECODE: 2 grouped GEMM 28672x4096 gathered + silu gated 1 469.762 470.024 {{.*}} memory; tile 16x128x64 cp.async x2 (16x128, 64x128 from 128 copies, 128x128 from 513 copies): 140.58 us (100% of roofline)
-// DECODE: 4 grouped GEMM 4096x14336 + combine 1 234.881 {{.*}} memory; tile 16x128x64 cp.async x2 (16x128, 64x128 from 256 copies, 128x128 from 513 copies): 72.67 us (97% of roofline)
+// DECODE: 2 grouped GEMM 28672x4096 gathered + silu gated 1 469.762 470.024 {{.*}} memory; tile 16x128x64 ld.global.v4 x2 (16x128, 64x128 from 128 copies, 128x128 from 513 copies): 140.58 us (100% of roofline)
+// DECODE: 4 grouped GEMM 4096x14336 + combine 1 234.881 {{.*}} memory; tile 16x128x64 ld.global.v4 x2 (16x128, 64x128 from 256 copies, 128x128 from 513 copies): 72.67 us (97% of roofline)
 // DECODE: total: 3 kernels, {{.*}} roofline 211.05 us; the generated kernels' work: 213.25 us (99% of roofline)
 //
 // 321 copies per expert: the 128-row tiles. Each block moves its 128 rows
