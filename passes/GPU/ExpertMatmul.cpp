@@ -219,26 +219,51 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
       dynSizes.push_back(ops.pairedEpilogue()
                              ? Value(arith::DivUIOp::create(b, n, k.idx(2)))
                              : n);
-    // A combined 16-bit output accumulates in f32, converted once after
-    // the launch: atomic additions in f16/bf16 would round k times.
-    bool widen = op.isCombined() && elt.getIntOrFloatBitWidth() == 16;
-    Type accType = widen ? b.getF32Type() : elt;
-    ops.out = memref::AllocOp::create(
-        b, MemRefType::get(resType.getShape(), accType), dynSizes);
-    if (op.isCombined())
-      initializeCombined(b,
-                         widen ? convert(b, op.getCombineInit(), accType)
-                               : op.getCombineInit(),
-                         ops.out);
-
     if (dense)
       ops.rowLimit = rows;
-
     bool mma =
         tensorCores &&
         (elt.isF16() || elt.isBF16() || (elt.isF32() && allowTF32)) &&
         wType.getElementType() == elt &&
         cast<RankedTensorType>(op.getInput().getType()).getElementType() == elt;
+
+    // A combined 16-bit output accumulates in f32 and is rounded once:
+    // atomic additions in f16/bf16 would round k times. The tensor-core
+    // kernels round it themselves, each token's row once all its additions
+    // are in, adding a 16-bit initial value (a residual) then; otherwise a
+    // conversion follows the launch.
+    bool widen = op.isCombined() && elt.getIntOrFloatBitWidth() == 16;
+    bool convertInKernel =
+        widen && mma && canPipeline(ops) && !ops.pairedEpilogue();
+    Type accType = widen ? b.getF32Type() : elt;
+    ops.out = memref::AllocOp::create(
+        b, MemRefType::get(resType.getShape(), accType), dynSizes);
+    if (convertInKernel) {
+      ops.converted = memref::AllocOp::create(
+          b, MemRefType::get(resType.getShape(), elt), dynSizes);
+      SmallVector<Value> tokens;
+      if (resType.isDynamicDim(0))
+        tokens.push_back(dynSizes.front());
+      ops.arrivals = memref::AllocOp::create(
+          b, MemRefType::get({resType.getDimSize(0)}, b.getI32Type()), tokens);
+      linalg::FillOp::create(
+          b, arith::ConstantOp::create(b, b.getI32IntegerAttr(0)).getResult(),
+          ops.arrivals);
+      if (op.getCombineInit().getDefiningOp<linalg::FillOp>()) {
+        initializeCombined(b, convert(b, op.getCombineInit(), accType),
+                           ops.out);
+      } else {
+        linalg::FillOp::create(
+            b, arith::ConstantOp::create(b, b.getF32FloatAttr(0)).getResult(),
+            ops.out);
+        ops.addend = buffer(op.getCombineInit());
+      }
+    } else if (op.isCombined()) {
+      initializeCombined(b,
+                         widen ? convert(b, op.getCombineInit(), accType)
+                               : op.getCombineInit(),
+                         ops.out);
+    }
     PlanSize plan = planSize(b, op.getOffsets(), rows, dense);
     ModuleOp module = op->getParentOfType<ModuleOp>();
     if (!mma || !canPipeline(ops)) {
@@ -292,11 +317,18 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
         }
       }
     }
-    Value result = bufferization::ToTensorOp::create(b, resType.clone(accType),
-                                                     ops.out, /*restrict=*/true,
-                                                     /*writable=*/true);
-    if (widen)
-      result = convert(b, result, elt);
+    Value result;
+    if (convertInKernel) {
+      result = bufferization::ToTensorOp::create(b, resType, ops.converted,
+                                                 /*restrict=*/true,
+                                                 /*writable=*/true);
+    } else {
+      result = bufferization::ToTensorOp::create(b, resType.clone(accType),
+                                                 ops.out, /*restrict=*/true,
+                                                 /*writable=*/true);
+      if (widen)
+        result = convert(b, result, elt);
+    }
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -3,6 +3,8 @@
 #include "GPU/GroupedGemm.h"
 #include "Utils/Activation.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
@@ -35,11 +37,11 @@ gpu::GPUFuncOp mlir::moe::gpu_gemm::launchGemm(ImplicitLocOpBuilder &b,
                                                KernelBody body, Value gridY,
                                                bool fixBlockSize) {
   Operands args = ops;
-  SmallVector<Value *> optional = {&args.offsets,      &args.bias,
-                                   &args.scales,       &args.zeroPoints,
-                                   &args.slots,        &args.combineSlots,
-                                   &args.combineWeights, &args.rowLimit,
-                                   &args.denseEnd};
+  SmallVector<Value *> optional = {
+      &args.offsets,        &args.bias,     &args.scales,
+      &args.zeroPoints,     &args.slots,    &args.combineSlots,
+      &args.combineWeights, &args.rowLimit, &args.denseEnd,
+      &args.converted,      &args.arrivals, &args.addend};
   SmallVector<Value> operands = {ops.x, ops.w};
   for (Value *v : optional)
     if (*v)
@@ -218,6 +220,96 @@ void KernelBuilder::storePair(const Operands &ops, Value gate, Value up,
   Value h = emitActivation(b, b.getLoc(), ops.epilogue, gate, up);
   Value half = arith::DivUIOp::create(b, col, idx(2));
   storeOut(ops, h, row, half, arith::DivUIOp::create(b, n, idx(2)));
+}
+
+void KernelBuilder::convertCompletedRows(const Operands &ops, Value tid,
+                                         int64_t threads, Value r0,
+                                         int64_t rows) {
+  // Every thread's additions are published (a fence each) before any
+  // ticket is taken.
+  NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+  gpu::BarrierOp::create(b);
+  int64_t warps = threads / 32;
+  Value warp = arith::DivUIOp::create(b, tid, idx(32));
+  Value lane = arith::RemUIOp::create(b, tid, idx(32));
+  Type i32 = b.getI32Type();
+  auto c32 = [&](int64_t v) {
+    return arith::ConstantOp::create(b, b.getI32IntegerAttr(v)).getResult();
+  };
+  Value gridX = arith::IndexCastOp::create(
+      b, i32, gpu::GridDimOp::create(b, gpu::Dimension::x));
+  Value lastTicket = arith::SubIOp::create(
+      b, arith::MulIOp::create(b, gridX, c32(ops.combineK)), c32(1));
+  Value n = memref::DimOp::create(b, ops.out, 1);
+  // The f32 rows are read where the other blocks' atomics went (L2): a
+  // volatile load is not served from this SM's L1, which may hold a line
+  // of a neighbouring row read before that row was complete.
+  auto md = memref::ExtractStridedMetadataOp::create(b, ops.out);
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, ops.out);
+  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+  Type i64 = b.getI64Type();
+
+  auto loop =
+      scf::ForOp::create(b, idx(0), idx(llvm::divideCeil(rows, warps)), idx(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value row = add(warp, mul(loop.getInductionVar(), idx(warps)));
+  Value r = add(r0, row);
+  Value inTile =
+      arith::AndIOp::create(b, lt(row, idx(rows)), lt(r, ops.rowEnd));
+  Value slot = memref::LoadOp::create(b, ops.combineSlots,
+                                      ValueRange{rowInBounds(*this, ops, r)});
+  Value real = arith::AndIOp::create(
+      b, inTile,
+      arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, c32(0)));
+  auto ifReal = scf::IfOp::create(b, real, false);
+  b.setInsertionPointToStart(&ifReal.getThenRegion().front());
+  Value t = arith::DivUIOp::create(
+      b, arith::IndexCastOp::create(b, b.getIndexType(), slot),
+      idx(ops.combineK));
+  auto take = scf::IfOp::create(
+      b, TypeRange{i32},
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, idx(0)), true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&take.getThenRegion().front());
+    scf::YieldOp::create(b, ValueRange{memref::AtomicRMWOp::create(
+                                b, arith::AtomicRMWKind::addi, c32(1),
+                                ops.arrivals, ValueRange{t})});
+    b.setInsertionPointToStart(&take.getElseRegion().front());
+    scf::YieldOp::create(b, ValueRange{c32(0)});
+  }
+  Value ticket = gpu::ShuffleOp::create(b, take.getResult(0), c32(0), c32(32),
+                                        gpu::ShuffleMode::IDX)
+                     .getShuffleResult();
+  auto ifLast = scf::IfOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, ticket, lastTicket),
+      false);
+  b.setInsertionPointToStart(&ifLast.getThenRegion().front());
+  NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+  Value rowStart = add(md.getOffset(), mul(t, md.getStrides()[0]));
+  Type elt = cast<MemRefType>(ops.converted.getType()).getElementType();
+  scf::ForOp::create(
+      b, lane, n, idx(32), ValueRange{},
+      [&](OpBuilder &nb, Location loc, Value c, ValueRange) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        KernelBuilder k{ib};
+        Value element = k.add(rowStart, k.mul(c, md.getStrides()[1]));
+        Value address = k.add(base, k.mul(element, k.idx(4)));
+        Value ptr = LLVM::IntToPtrOp::create(
+            ib, ptrType,
+            arith::IndexCastUIOp::create(ib, i64, address).getResult());
+        Value v =
+            LLVM::LoadOp::create(ib, ib.getF32Type(), ptr, /*alignment=*/4,
+                                 /*isVolatile=*/true);
+        if (ops.addend)
+          v = arith::AddFOp::create(ib, v,
+                                    k.toF32(memref::LoadOp::create(
+                                        ib, ops.addend, ValueRange{t, c})));
+        memref::StoreOp::create(ib, k.fromF32(v, elt), ops.converted,
+                                ValueRange{t, c});
+        scf::YieldOp::create(ib);
+      });
 }
 
 std::pair<Value, Value> KernelBuilder::inputRow(const Operands &ops,

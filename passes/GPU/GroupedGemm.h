@@ -53,6 +53,12 @@ struct Operands {
   Value rowLimit;
   /// Dense rows: offsets[1] (index), the end of the one expert's rows.
   Value denseEnd;
+  /// Combined 16-bit output accumulated in f32 (`out`), converted by the
+  /// kernel itself (convertCompletedRows): `converted` [T, N] of the
+  /// operands' type, `arrivals` [T] i32, zero before the launch, and
+  /// `addend` [T, N], the initial value added as it is rounded (or null:
+  /// `out` holds it). Null otherwise.
+  Value converted, arrivals, addend;
   /// Set by the kernel body (KernelBuilder::rowTile): rows at or past it
   /// are not the tile's expert's (the next group, or past the dense row
   /// count): read as zeros, never written.
@@ -171,6 +177,14 @@ struct KernelBuilder {
   /// even, through the gated epilogue, stored at out[row, col / 2].
   void storePair(const Operands &ops, Value gate, Value up, Value row,
                  Value col, Value n);
+  /// With ops.converted, after the block's additions into `out` for its
+  /// `rows`-row tile from `r0` (`threads` threads, thread `tid`): each row
+  /// takes a ticket for its token, and the warp whose ticket completes the
+  /// token's contributions (k copies times the grid's column blocks)
+  /// rounds the token's f32 row into `converted`, once: no separate
+  /// conversion launch.
+  void convertCompletedRows(const Operands &ops, Value tid, int64_t threads,
+                            Value r0, int64_t rows);
 };
 
 /// f32 FMA on CUDA cores, any element type: 16 x 16 threads, each a 4 x 4

@@ -300,6 +300,8 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
         }
       }
     }
+  if (ops.converted)
+    k.convertCompletedRows(ops, k.tid, cfg.threads(), k.r0, cfg.tileM());
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);
   return {cfg.threads(), 1, cfg.tileN()};

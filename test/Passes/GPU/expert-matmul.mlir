@@ -366,6 +366,53 @@ func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x
 
 // -----
 
+// Combined f16 on tensor cores: the kernel adds into zero-filled f32 rows
+// and rounds each token's row itself, once all its additions are in: per
+// tile row, lane 0 of a warp takes a ticket for the row's token (after a
+// fence and the block's barrier), the warp whose ticket is the token's
+// last (k x column blocks) reads the f32 row back where the atomics went
+// (volatile loads, not this SM's L1), adds the initial value (here the
+// residual %s) and stores it rounded to f16: no conversion launches.
+// CHECK-LABEL: func.func @combined_f16
+// CHECK: %[[ACC:.*]] = memref.alloc(%[[T:.*]]) : memref<?x48xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc(%[[T]]) : memref<?x48xf16>
+// CHECK: %[[ARRIVALS:.*]] = memref.alloc(%[[T]]) : memref<?xi32>
+// CHECK: linalg.fill ins(%{{.*}} : i32) outs(%[[ARRIVALS]] : memref<?xi32>)
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[ACC]] : memref<?x48xf32>)
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul {{.*}}, %[[OUT]] : memref<?x48xf16>, %[[ARRIVALS]] : memref<?xi32>, %{{.*}} : memref<?x48xf16, strided<[?, ?], offset: ?>>, %[[ACC]] : memref<?x48xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]]
+// CHECK-NEXT: return %[[RESULT]]
+// CHECK: gpu.func @expert_matmul(%{{.*}}, %[[KOUT:.*]]: memref<?x48xf16>, %[[KARR:.*]]: memref<?xi32>, %[[KINIT:.*]]: memref<?x48xf16, strided<[?, ?], offset: ?>>, %[[KACC:.*]]: memref<?x48xf32>)
+// CHECK: memref.atomic_rmw addf %{{.*}}, %[[KACC]]
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: gpu.barrier
+// CHECK: %[[LAST:.*]] = arith.subi %{{.*}}, %c1_i32 : i32
+// CHECK: %[[TOKEN:.*]] = arith.divui %{{.*}}, %c2 : index
+// CHECK: memref.atomic_rmw addi %c1_i32, %[[KARR]][%[[TOKEN]]]
+// CHECK: %[[TICKET:.*]], %{{.*}} = gpu.shuffle  idx %{{.*}}, %c0_i32, %c32_i32 : i32
+// CHECK: %[[IS_LAST:.*]] = arith.cmpi eq, %[[TICKET]], %[[LAST]] : i32
+// CHECK: scf.if %[[IS_LAST]] {
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK: %[[SUM:.*]] = llvm.load volatile %{{.*}} {alignment = 4 : i64} : !llvm.ptr -> f32
+// CHECK: %[[INIT:.*]] = memref.load %[[KINIT]][%[[TOKEN]], %[[COL:.*]]] : memref<?x48xf16
+// CHECK: %[[WIDE:.*]] = arith.extf %[[INIT]] : f16 to f32
+// CHECK: %[[TOTAL:.*]] = arith.addf %[[SUM]], %[[WIDE]] : f32
+// CHECK: %[[ROUNDED:.*]] = arith.truncf %[[TOTAL]] : f32 to f16
+// CHECK: memref.store %[[ROUNDED]], %[[KOUT]][%[[TOKEN]], %[[COL]]]
+func.func @combined_f16(%l: tensor<?x8xf16>, %h: tensor<?x32xf16>,
+                        %w2: tensor<8x48x32xf16>,
+                        %s: tensor<?x48xf16>) -> tensor<?x48xf16> {
+  %w, %off, %slots = moe.route_plan %l routing <softmax, k = 2> block = 16
+      : (tensor<?x8xf16>) -> (tensor<?x2xf16>, tensor<9xi32>, tensor<?xi32>)
+  %y = moe.expert_matmul %h, %w2, %off combine(%slots, %w) into(%s)
+      : (tensor<?x32xf16>, tensor<8x48x32xf16>, tensor<9xi32>, tensor<?xi32>,
+         tensor<?x2xf16>, tensor<?x48xf16>) -> tensor<?x48xf16>
+  return %y : tensor<?x48xf16>
+}
+
+// -----
+
 // Dense rows (moe-decompose's shared experts: one expert over [0, T]): the
 // row count and T are kernel arguments (no offsets buffer, which the host
 // would have to fill, waiting for the device), ceil(rows / tile rows) row
