@@ -136,6 +136,63 @@ void initializeCombined(ImplicitLocOpBuilder &b, Value init, Value out) {
 
 /// `t` converted elementwise to float type `to` (a linalg.generic, which
 /// becomes a flat kernel). A fill converts its value instead.
+/// The rounding of a combined 16-bit output after a GEMM kernel that does
+/// not round its rows itself (GemmTile::roundsRows): converted = out
+/// (+ addend), one thread per element, launched where `runs` holds (an
+/// empty grid otherwise).
+void launchRounding(ImplicitLocOpBuilder &b, ModuleOp module,
+                    const Operands &ops, Value runs) {
+  constexpr int64_t kThreads = 256;
+  SmallVector<Value> operands = {ops.out};
+  if (ops.addend)
+    operands.push_back(ops.addend);
+  operands.push_back(ops.converted);
+  MLIRContext *ctx = b.getContext();
+  OpBuilder mb(ctx);
+  gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
+  mb.setInsertionPointToEnd(kernels.getBody());
+  auto fn = gpu::GPUFuncOp::create(
+      mb, b.getLoc(), "round_combined",
+      FunctionType::get(ctx, TypeRange(ValueRange(operands)), {}));
+  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+  SymbolTable(kernels).insert(fn);
+  {
+    Block &entry = fn.getBody().front();
+    ImplicitLocOpBuilder kb(b.getLoc(), ctx);
+    kb.setInsertionPointToStart(&entry);
+    KernelBuilder k{kb};
+    Value out = entry.getArgument(0);
+    Value addend = ops.addend ? entry.getArgument(1) : Value();
+    Value converted = entry.getArguments().back();
+    Value n = memref::DimOp::create(kb, out, 1);
+    Value total = k.mul(memref::DimOp::create(kb, out, 0), n);
+    Value i = k.add(
+        k.mul(gpu::BlockIdOp::create(kb, gpu::Dimension::x), k.idx(kThreads)),
+        gpu::ThreadIdOp::create(kb, gpu::Dimension::x));
+    auto inside = scf::IfOp::create(kb, k.lt(i, total), false);
+    kb.setInsertionPointToStart(&inside.getThenRegion().front());
+    Value t = arith::DivUIOp::create(kb, i, n);
+    Value c = arith::RemUIOp::create(kb, i, n);
+    Value v = memref::LoadOp::create(kb, out, ValueRange{t, c});
+    if (addend)
+      v = arith::AddFOp::create(
+          kb, v, k.toF32(memref::LoadOp::create(kb, addend, ValueRange{t, c})));
+    Type elt = cast<MemRefType>(converted.getType()).getElementType();
+    memref::StoreOp::create(kb, k.fromF32(v, elt), converted, ValueRange{t, c});
+    kb.setInsertionPointToEnd(&entry);
+    gpu::ReturnOp::create(kb);
+  }
+  KernelBuilder k{b};
+  Value total = k.mul(memref::DimOp::create(b, ops.out, 0),
+                      memref::DimOp::create(b, ops.out, 1));
+  Value blocks = arith::CeilDivUIOp::create(b, total, k.idx(kThreads));
+  blocks = arith::SelectOp::create(b, runs, blocks, k.idx(0));
+  Value one = k.idx(1);
+  gpu::LaunchFuncOp::create(b, fn, gpu::KernelDim3{blocks, one, one},
+                            gpu::KernelDim3{k.idx(kThreads), one, one},
+                            /*dynamicSharedMemorySize=*/nullptr, operands);
+}
+
 Value convert(ImplicitLocOpBuilder &b, Value t, Type to) {
   auto type = cast<RankedTensorType>(t.getType());
   Type from = type.getElementType();
@@ -284,12 +341,21 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
       std::vector<TileChoice> tiles =
           rowTilePlan(plan.experts, wType.getDimSize(1), kDim,
                       elt.getIntOrFloatBitWidth() / 8, gpuModelFor(chip));
+      // Whether a tile that does not round rows itself runs (null: none).
+      Value roundAfter;
       auto emit = [&](const GemmTile &tile, Value useIt) {
         Value gridY = rowTiles(b, plan, tile.m);
         if (useIt)
           gridY = arith::SelectOp::create(b, useIt, gridY, k.idx(0));
+        Operands tileOps = ops;
+        if (convertInKernel && !tile.roundsRows()) {
+          tileOps.converted = tileOps.arrivals = tileOps.addend = nullptr;
+          Value runs = useIt ? useIt : arith::ConstantIntOp::create(b, 1, 1);
+          roundAfter =
+              roundAfter ? arith::OrIOp::create(b, roundAfter, runs) : runs;
+        }
         gpu::GPUFuncOp fn = launchGemm(
-            b, module, "expert_matmul", ops,
+            b, module, "expert_matmul", tileOps,
             [&](gpu::GPUFuncOp f, const Operands &args) {
               return buildPipelinedKernel(f, args, asyncCopies, tile);
             },
@@ -316,6 +382,8 @@ struct ExpertMatmulToKernel : OpRewritePattern<ExpertMatmulOp> {
           emit(tiles[i].tile, useIt);
         }
       }
+      if (roundAfter)
+        launchRounding(b, module, ops, roundAfter);
     }
     Value result;
     if (convertInKernel) {

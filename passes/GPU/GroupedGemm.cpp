@@ -223,72 +223,80 @@ void KernelBuilder::storePair(const Operands &ops, Value gate, Value up,
 }
 
 void KernelBuilder::convertCompletedRows(const Operands &ops, Value tid,
-                                         int64_t threads, Value r0,
-                                         int64_t rows) {
+                                         int64_t rows, Value r0) {
   // Every thread's additions are published (a fence each) before any
   // ticket is taken.
   NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
   gpu::BarrierOp::create(b);
-  int64_t warps = threads / 32;
-  Value warp = arith::DivUIOp::create(b, tid, idx(32));
-  Value lane = arith::RemUIOp::create(b, tid, idx(32));
   Type i32 = b.getI32Type();
   auto c32 = [&](int64_t v) {
     return arith::ConstantOp::create(b, b.getI32IntegerAttr(v)).getResult();
   };
-  Value gridX = arith::IndexCastOp::create(
-      b, i32, gpu::GridDimOp::create(b, gpu::Dimension::x));
+  auto toI32 = [&](Value v) {
+    return arith::IndexCastOp::create(b, i32, v).getResult();
+  };
+  // Thread i takes the ticket of tile row i (a tile has no more rows than
+  // threads): one slot load and one atomic each, nothing a compiler could
+  // hoist into the accumulators' registers.
+  Value r = add(r0, tid);
+  Value real = arith::AndIOp::create(b, lt(tid, idx(rows)), lt(r, ops.rowEnd));
+  Value slot = memref::LoadOp::create(b, ops.combineSlots,
+                                      ValueRange{rowInBounds(*this, ops, r)});
+  real = arith::AndIOp::create(
+      b, real,
+      arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, c32(0)));
+  Value token = arith::DivSIOp::create(b, slot, c32(ops.combineK));
+  // The token's contributions: k copies times the grid's column blocks.
   Value lastTicket = arith::SubIOp::create(
-      b, arith::MulIOp::create(b, gridX, c32(ops.combineK)), c32(1));
+      b,
+      arith::MulIOp::create(b,
+                            toI32(gpu::GridDimOp::create(b, gpu::Dimension::x)),
+                            c32(ops.combineK)),
+      c32(1));
+  auto take = scf::IfOp::create(b, TypeRange{b.getI1Type()}, real, true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&take.getThenRegion().front());
+    Value t = arith::IndexCastOp::create(b, b.getIndexType(), token);
+    Value ticket = memref::AtomicRMWOp::create(
+        b, arith::AtomicRMWKind::addi, c32(1), ops.arrivals, ValueRange{t});
+    scf::YieldOp::create(
+        b, ValueRange{arith::CmpIOp::create(b, arith::CmpIPredicate::eq, ticket,
+                                            lastTicket)});
+    b.setInsertionPointToStart(&take.getElseRegion().front());
+    scf::YieldOp::create(b, ValueRange{arith::ConstantIntOp::create(b, 0, 1)});
+  }
+  Value last = arith::ExtUIOp::create(b, i32, take.getResult(0));
+
+  // Each warp rounds the rows its lanes completed, one after the other,
+  // all its lanes striding the row.
+  Value lane = arith::RemUIOp::create(b, tid, idx(32));
   Value n = memref::DimOp::create(b, ops.out, 1);
-  // The f32 rows are read where the other blocks' atomics went (L2): a
-  // volatile load is not served from this SM's L1, which may hold a line
-  // of a neighbouring row read before that row was complete.
   auto md = memref::ExtractStridedMetadataOp::create(b, ops.out);
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, ops.out);
   auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
   Type i64 = b.getI64Type();
-
-  auto loop =
-      scf::ForOp::create(b, idx(0), idx(llvm::divideCeil(rows, warps)), idx(1));
+  Type elt = cast<MemRefType>(ops.converted.getType()).getElementType();
+  auto lanes = scf::ForOp::create(b, c32(0), c32(32), c32(1));
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  Value row = add(warp, mul(loop.getInductionVar(), idx(warps)));
-  Value r = add(r0, row);
-  Value inTile =
-      arith::AndIOp::create(b, lt(row, idx(rows)), lt(r, ops.rowEnd));
-  Value slot = memref::LoadOp::create(b, ops.combineSlots,
-                                      ValueRange{rowInBounds(*this, ops, r)});
-  Value real = arith::AndIOp::create(
-      b, inTile,
-      arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, c32(0)));
-  auto ifReal = scf::IfOp::create(b, real, false);
-  b.setInsertionPointToStart(&ifReal.getThenRegion().front());
-  Value t = arith::DivUIOp::create(
-      b, arith::IndexCastOp::create(b, b.getIndexType(), slot),
-      idx(ops.combineK));
-  auto take = scf::IfOp::create(
-      b, TypeRange{i32},
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, idx(0)), true);
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&take.getThenRegion().front());
-    scf::YieldOp::create(b, ValueRange{memref::AtomicRMWOp::create(
-                                b, arith::AtomicRMWKind::addi, c32(1),
-                                ops.arrivals, ValueRange{t})});
-    b.setInsertionPointToStart(&take.getElseRegion().front());
-    scf::YieldOp::create(b, ValueRange{c32(0)});
-  }
-  Value ticket = gpu::ShuffleOp::create(b, take.getResult(0), c32(0), c32(32),
-                                        gpu::ShuffleMode::IDX)
-                     .getShuffleResult();
+  b.setInsertionPointToStart(lanes.getBody());
+  Value j = lanes.getInductionVar();
+  auto broadcast = [&](Value v) {
+    return gpu::ShuffleOp::create(b, v, j, c32(32), gpu::ShuffleMode::IDX)
+        .getShuffleResult();
+  };
+  Value lastJ = broadcast(last);
+  Value tokenJ = broadcast(token);
   auto ifLast = scf::IfOp::create(
-      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, ticket, lastTicket),
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::ne, lastJ, c32(0)),
       false);
   b.setInsertionPointToStart(&ifLast.getThenRegion().front());
   NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+  Value t = arith::IndexCastOp::create(b, b.getIndexType(), tokenJ);
   Value rowStart = add(md.getOffset(), mul(t, md.getStrides()[0]));
-  Type elt = cast<MemRefType>(ops.converted.getType()).getElementType();
+  // The f32 row is read where the other blocks' atomics went (L2): a
+  // volatile load is not served from this SM's L1, which may hold a line
+  // of a neighbouring row read before that row was complete.
   scf::ForOp::create(
       b, lane, n, idx(32), ValueRange{},
       [&](OpBuilder &nb, Location loc, Value c, ValueRange) {
@@ -299,9 +307,8 @@ void KernelBuilder::convertCompletedRows(const Operands &ops, Value tid,
         Value ptr = LLVM::IntToPtrOp::create(
             ib, ptrType,
             arith::IndexCastUIOp::create(ib, i64, address).getResult());
-        Value v =
-            LLVM::LoadOp::create(ib, ib.getF32Type(), ptr, /*alignment=*/4,
-                                 /*isVolatile=*/true);
+        Value v = LLVM::LoadOp::create(ib, ib.getF32Type(), ptr,
+                                       /*alignment=*/4, /*isVolatile=*/true);
         if (ops.addend)
           v = arith::AddFOp::create(ib, v,
                                     k.toF32(memref::LoadOp::create(

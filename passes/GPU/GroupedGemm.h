@@ -178,13 +178,13 @@ struct KernelBuilder {
   void storePair(const Operands &ops, Value gate, Value up, Value row,
                  Value col, Value n);
   /// With ops.converted, after the block's additions into `out` for its
-  /// `rows`-row tile from `r0` (`threads` threads, thread `tid`): each row
-  /// takes a ticket for its token, and the warp whose ticket completes the
-  /// token's contributions (k copies times the grid's column blocks)
-  /// rounds the token's f32 row into `converted`, once: no separate
-  /// conversion launch.
-  void convertCompletedRows(const Operands &ops, Value tid, int64_t threads,
-                            Value r0, int64_t rows);
+  /// `rows`-row tile from `r0` (thread `tid`; at least `rows` threads):
+  /// each row takes a ticket for its token, and the warp whose ticket
+  /// completes the token's contributions (k copies times the grid's column
+  /// blocks) rounds the token's f32 row into `converted`, once: no
+  /// separate conversion launch.
+  void convertCompletedRows(const Operands &ops, Value tid, int64_t rows,
+                            Value r0);
 };
 
 /// f32 FMA on CUDA cores, any element type: 16 x 16 threads, each a 4 x 4

@@ -301,7 +301,7 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
       }
     }
   if (ops.converted)
-    k.convertCompletedRows(ops, k.tid, cfg.threads(), k.r0, cfg.tileM());
+    k.convertCompletedRows(ops, k.tid, cfg.tileM(), k.r0);
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);
   return {cfg.threads(), 1, cfg.tileN()};

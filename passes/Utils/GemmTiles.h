@@ -43,6 +43,11 @@ struct GemmTile {
   int64_t threads() const { return 32 * warpsM * warpsN; }
   int64_t warpM() const { return m / warpsM; }
   int64_t warpN() const { return n / warpsN; }
+  /// Whether the kernel rounds a combined 16-bit output itself, per token
+  /// once its additions are in (GroupedGemm.h, convertCompletedRows): not
+  /// the 128 x 256 wgmma tile, whose 128 accumulators per thread leave no
+  /// registers for it (ptxas spills); a rounding launch follows that one.
+  bool roundsRows() const { return !(wgmma && n > 128); }
   /// Warp instructions of one K slice per mma (mma, ldmatrix, cp.async with
   /// its address, about 30 for the ring's waits and the loop), as in the
   /// PTX.

@@ -367,9 +367,10 @@ func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x
 // -----
 
 // Combined f16 on tensor cores: the kernel adds into zero-filled f32 rows
-// and rounds each token's row itself, once all its additions are in: per
-// tile row, lane 0 of a warp takes a ticket for the row's token (after a
-// fence and the block's barrier), the warp whose ticket is the token's
+// and rounds each token's row itself, once all its additions are in:
+// after a fence and the block's barrier, thread i takes a ticket for the
+// token of tile row i; each warp then walks its lanes (shuffles of the
+// lane's flag and token), and for each row whose ticket was the token's
 // last (k x column blocks) reads the f32 row back where the atomics went
 // (volatile loads, not this SM's L1), adds the initial value (here the
 // residual %s) and stores it rounded to f16: no conversion launches.
@@ -387,19 +388,26 @@ func.func @combined(%l: tensor<?x8xf32>, %h: tensor<?x32xf32>, %w2: tensor<8x48x
 // CHECK: memref.atomic_rmw addf %{{.*}}, %[[KACC]]
 // CHECK: nvvm.memory.barrier <gpu>
 // CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: %[[ROW:.*]] = arith.addi %{{.*}}, %[[TID:.*]] : index
+// CHECK: %[[SLOT:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<?xi32
+// CHECK: %[[TOKEN:.*]] = arith.divsi %[[SLOT]], %c2_i32 : i32
 // CHECK: %[[LAST:.*]] = arith.subi %{{.*}}, %c1_i32 : i32
-// CHECK: %[[TOKEN:.*]] = arith.divui %{{.*}}, %c2 : index
-// CHECK: memref.atomic_rmw addi %c1_i32, %[[KARR]][%[[TOKEN]]]
-// CHECK: %[[TICKET:.*]], %{{.*}} = gpu.shuffle  idx %{{.*}}, %c0_i32, %c32_i32 : i32
-// CHECK: %[[IS_LAST:.*]] = arith.cmpi eq, %[[TICKET]], %[[LAST]] : i32
+// CHECK: %[[TICKET:.*]] = memref.atomic_rmw addi %c1_i32, %[[KARR]]
+// CHECK: arith.cmpi eq, %[[TICKET]], %[[LAST]] : i32
+// CHECK: %[[FLAG:.*]] = arith.extui
+// CHECK: scf.for %[[J:.*]] = %c0_i32 to %c32_i32 step %c1_i32
+// CHECK: %[[FLAGJ:.*]], %{{.*}} = gpu.shuffle  idx %[[FLAG]], %[[J]], %c32_i32 : i32
+// CHECK: %[[TOKENJ:.*]], %{{.*}} = gpu.shuffle  idx %[[TOKEN]], %[[J]], %c32_i32 : i32
+// CHECK: %[[IS_LAST:.*]] = arith.cmpi ne, %[[FLAGJ]], %c0_i32 : i32
 // CHECK: scf.if %[[IS_LAST]] {
 // CHECK: nvvm.memory.barrier <gpu>
+// CHECK: %[[T2:.*]] = arith.index_cast %[[TOKENJ]] : i32 to index
 // CHECK: %[[SUM:.*]] = llvm.load volatile %{{.*}} {alignment = 4 : i64} : !llvm.ptr -> f32
-// CHECK: %[[INIT:.*]] = memref.load %[[KINIT]][%[[TOKEN]], %[[COL:.*]]] : memref<?x48xf16
+// CHECK: %[[INIT:.*]] = memref.load %[[KINIT]][%[[T2]], %[[COL:.*]]] : memref<?x48xf16
 // CHECK: %[[WIDE:.*]] = arith.extf %[[INIT]] : f16 to f32
 // CHECK: %[[TOTAL:.*]] = arith.addf %[[SUM]], %[[WIDE]] : f32
 // CHECK: %[[ROUNDED:.*]] = arith.truncf %[[TOTAL]] : f32 to f16
-// CHECK: memref.store %[[ROUNDED]], %[[KOUT]][%[[TOKEN]], %[[COL]]]
+// CHECK: memref.store %[[ROUNDED]], %[[KOUT]][%[[T2]], %[[COL]]]
 func.func @combined_f16(%l: tensor<?x8xf16>, %h: tensor<?x32xf16>,
                         %w2: tensor<8x48x32xf16>,
                         %s: tensor<?x48xf16>) -> tensor<?x48xf16> {
