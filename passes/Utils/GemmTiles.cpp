@@ -31,10 +31,10 @@ double GemmTile::instructionsPerMma() const {
   if (direct) {
     // Per warp and iteration: an mma per 16 of K and 8 columns, a 16-byte
     // load per 32 of K for each of its columns' 8-row groups and the two
-    // A rows, about 8 for the pointers and the loop.
+    // A rows, about 16 for the pointers and the loop (as in the PTX).
     double mmas = warpN() / 8 * slices;
     double loads = (warpN() / 8 + 2) * slices / 2;
-    return (mmas + loads + 8) / mmas;
+    return (mmas + loads + 16) / mmas;
   }
   double mmas = static_cast<double>(warpM() / 16) * (warpN() / 8) * slices;
   double ldmatrix = static_cast<double>(warpM() / 16 + warpN() / 16) * slices;
@@ -97,7 +97,10 @@ TileEstimate mlir::moe::estimateTile(const GemmTile &tile,
   // Warps whose rows are all padding skip their MMAs.
   double rowsDone = full * m + (rest > 0 ? std::ceil(rest / warpM) * warpM : 0);
   double colBlocks = std::ceil(shape.n / tile.n);
-  double kPadded = std::ceil(shape.k / tile.k) * tile.k;
+  // The register-operand kernel takes K past its last whole iteration in
+  // steps of 32.
+  double kStep = tile.direct ? 32 : tile.k;
+  double kPadded = std::ceil(shape.k / kStep) * kStep;
   est.flops = 2 * shape.active * rowsDone * colBlocks * tile.n * kPadded;
   est.blocks = shape.active * tilesPerExpert * colBlocks;
   double mmas = est.flops / (2.0 * 16 * 8 * 16);
