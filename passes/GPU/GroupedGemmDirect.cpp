@@ -15,8 +15,10 @@ using namespace mlir::moe::gpu_gemm;
 SmallVector<Value> PipelinedBuilder::directLoop(Value lane, Value wn) {
   Value g = div(lane, 4);
   Value k8 = mul(rem(lane, 4), idx(kChunk));
-  auto [srcG, validG] = sourceRow(g);
-  auto [srcG8, validG8] = sourceRow(add(g, idx(8)));
+  // Not structured bindings: lambdas below capture them (C++17).
+  Value srcG, validG, srcG8, validG8;
+  std::tie(srcG, validG) = sourceRow(g);
+  std::tie(srcG8, validG8) = sourceRow(add(g, idx(8)));
   auto wType = cast<MemRefType>(ops.w.getType());
   int64_t kSize = wType.getDimSize(2);
   // Columns past N read the last column's weights (never stored).
