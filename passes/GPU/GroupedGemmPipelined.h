@@ -109,7 +109,9 @@ struct PipelinedBuilder : KernelBuilder {
         strides.insert(strides.begin(), md.getStrides()[d]);
         layout.insert(layout.begin(), ShapedType::kDynamic);
       }
-      stride *= type.getDimSize(d);
+      // Only a static shape has a contiguous buffer's strides.
+      if (contiguous)
+        stride *= type.getDimSize(d);
     }
     auto viewType = MemRefType::get(
         type.getShape(), type.getElementType(),
