@@ -20,7 +20,8 @@ SmallVector<Value> PipelinedBuilder::directLoop(Value lane, Value wn) {
   std::tie(srcG, validG) = sourceRow(g);
   std::tie(srcG8, validG8) = sourceRow(add(g, idx(8)));
   auto wType = cast<MemRefType>(ops.w.getType());
-  int64_t kSize = wType.getDimSize(2);
+  // Static (canPipeline).
+  int64_t kSize = cast<MemRefType>(ops.x.getType()).getDimSize(1);
   // Columns past N read the last column's weights (never stored).
   bool wholeColumns =
       !wType.isDynamicDim(1) && wType.getDimSize(1) % cfg.tileN() == 0;
