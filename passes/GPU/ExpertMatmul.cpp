@@ -134,8 +134,6 @@ void initializeCombined(ImplicitLocOpBuilder &b, Value init, Value out) {
   memref::CopyOp::create(b, src, out);
 }
 
-/// `t` converted elementwise to float type `to` (a linalg.generic, which
-/// becomes a flat kernel). A fill converts its value instead.
 /// The rounding of a combined 16-bit output after a GEMM kernel that does
 /// not round its rows itself (GemmTile::roundsRows): converted = out
 /// (+ addend), one thread per element, launched where `runs` holds (an
@@ -193,6 +191,8 @@ void launchRounding(ImplicitLocOpBuilder &b, ModuleOp module,
                             /*dynamicSharedMemorySize=*/nullptr, operands);
 }
 
+/// `t` converted elementwise to float type `to` (a linalg.generic, which
+/// becomes a flat kernel). A fill converts its value instead.
 Value convert(ImplicitLocOpBuilder &b, Value t, Type to) {
   auto type = cast<RankedTensorType>(t.getType());
   Type from = type.getElementType();
