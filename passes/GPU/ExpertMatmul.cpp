@@ -145,23 +145,14 @@ void launchRounding(ImplicitLocOpBuilder &b, ModuleOp module,
   if (ops.addend)
     operands.push_back(ops.addend);
   operands.push_back(ops.converted);
-  MLIRContext *ctx = b.getContext();
-  OpBuilder mb(ctx);
-  gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
-  mb.setInsertionPointToEnd(kernels.getBody());
-  auto fn = gpu::GPUFuncOp::create(
-      mb, b.getLoc(), "round_combined",
-      FunctionType::get(ctx, TypeRange(ValueRange(operands)), {}));
-  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
-  SymbolTable(kernels).insert(fn);
-  {
+  auto buildBody = [&](gpu::GPUFuncOp fn, ValueRange args) {
     Block &entry = fn.getBody().front();
-    ImplicitLocOpBuilder kb(b.getLoc(), ctx);
+    ImplicitLocOpBuilder kb(fn.getLoc(), fn.getContext());
     kb.setInsertionPointToStart(&entry);
     KernelBuilder k{kb};
-    Value out = entry.getArgument(0);
-    Value addend = ops.addend ? entry.getArgument(1) : Value();
-    Value converted = entry.getArguments().back();
+    Value out = args[0];
+    Value addend = ops.addend ? args[1] : Value();
+    Value converted = args.back();
     Value n = memref::DimOp::create(kb, out, 1);
     Value total = k.mul(memref::DimOp::create(kb, out, 0), n);
     Value i = k.add(
@@ -179,7 +170,9 @@ void launchRounding(ImplicitLocOpBuilder &b, ModuleOp module,
     memref::StoreOp::create(kb, k.fromF32(v, elt), converted, ValueRange{t, c});
     kb.setInsertionPointToEnd(&entry);
     gpu::ReturnOp::create(kb);
-  }
+  };
+  gpu::GPUFuncOp fn =
+      createKernel(module, b.getLoc(), "round_combined", operands, buildBody);
   KernelBuilder k{b};
   Value total = k.mul(memref::DimOp::create(b, ops.out, 0),
                       memref::DimOp::create(b, ops.out, 1));

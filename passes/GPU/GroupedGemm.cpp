@@ -22,6 +22,21 @@ gpu::GPUModuleOp mlir::moe::gpu_gemm::getOrCreateKernelModule(ModuleOp module) {
   return gpu::GPUModuleOp::create(mb, module.getLoc(), kKernelModule);
 }
 
+gpu::GPUFuncOp mlir::moe::gpu_gemm::createKernel(
+    ModuleOp module, Location loc, StringRef name, ValueRange operands,
+    function_ref<void(gpu::GPUFuncOp, ValueRange)> body) {
+  MLIRContext *ctx = module.getContext();
+  auto kernels = getOrCreateKernelModule(module);
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(kernels.getBody());
+  auto fn = gpu::GPUFuncOp::create(
+      mb, loc, name, FunctionType::get(ctx, TypeRange(operands), {}));
+  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+  SymbolTable(kernels).insert(fn);
+  body(fn, fn.getBody().front().getArguments());
+  return fn;
+}
+
 Value mlir::moe::gpu_gemm::addSharedBuffer(gpu::GPUFuncOp fn, MemRefType type) {
   Value buffer = fn.addWorkgroupAttribution(type, fn.getLoc());
   fn.setWorkgroupAttributionAttr(
@@ -49,25 +64,20 @@ gpu::GPUFuncOp mlir::moe::gpu_gemm::launchGemm(ImplicitLocOpBuilder &b,
   operands.push_back(ops.out);
 
   MLIRContext *ctx = b.getContext();
-  gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(kernels.getBody());
-  auto fn = gpu::GPUFuncOp::create(
-      mb, b.getLoc(), name,
-      FunctionType::get(ctx, TypeRange(ValueRange(operands)), {}));
-  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
-  SymbolTable(kernels).insert(fn);
-
-  // The same roles, as the kernel's arguments.
-  Block &entry = fn.getBody().front();
-  args.x = entry.getArgument(0);
-  args.w = entry.getArgument(1);
-  unsigned next = 2;
-  for (Value *v : optional)
-    if (*v)
-      *v = entry.getArgument(next++);
-  args.out = entry.getArguments().back();
-  BlockShape shape = body(fn, args);
+  BlockShape shape;
+  gpu::GPUFuncOp fn =
+      createKernel(module, b.getLoc(), name, operands,
+                   [&](gpu::GPUFuncOp f, ValueRange kernelArgs) {
+                     // The same roles, as the kernel's arguments.
+                     args.x = kernelArgs[0];
+                     args.w = kernelArgs[1];
+                     unsigned next = 2;
+                     for (Value *v : optional)
+                       if (*v)
+                         *v = kernelArgs[next++];
+                     args.out = kernelArgs.back();
+                     shape = body(f, args);
+                   });
   if (fixBlockSize)
     fn.setKnownBlockSizeAttr(DenseI32ArrayAttr::get(
         ctx, {int32_t(shape.x), int32_t(shape.y), 1}));

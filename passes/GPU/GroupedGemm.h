@@ -94,6 +94,12 @@ inline Value toKernelBuffer(OpBuilder &b, Location loc, Value tensor) {
 /// (created, and the module marked as a GPU container, on first use).
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 
+/// A kernel `name` in `module`'s kernel module taking `operands`, its body
+/// written by `body` with the operands' block arguments.
+gpu::GPUFuncOp
+createKernel(ModuleOp module, Location loc, StringRef name, ValueRange operands,
+             function_ref<void(gpu::GPUFuncOp, ValueRange)> body);
+
 /// A shared-memory buffer of `fn`, declared 16-byte aligned. Without an
 /// explicit alignment the PTX declares only the element type's, while LLVM
 /// assumes more for large variables (and vectorizes accesses on it): the

@@ -144,23 +144,6 @@ Value emitRouterLogits(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
   return plan.gemvFrom < plan.gemmFrom ? useDots : Value();
 }
 
-/// A kernel `name` in `module`'s kernel module taking `operands`, its body
-/// written by `body` with the operands' block arguments.
-gpu::GPUFuncOp
-createKernel(ModuleOp module, Location loc, StringRef name, ValueRange operands,
-             function_ref<void(gpu::GPUFuncOp, ValueRange)> body) {
-  MLIRContext *ctx = module.getContext();
-  auto kernels = gpu_gemm::getOrCreateKernelModule(module);
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(kernels.getBody());
-  auto fn = gpu::GPUFuncOp::create(
-      mb, loc, name, FunctionType::get(ctx, TypeRange(operands), {}));
-  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
-  SymbolTable(kernels).insert(fn);
-  body(fn, fn.getBody().front().getArguments());
-  return fn;
-}
-
 struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
   RoutePlanToKernel(MLIRContext *ctx, int64_t gemvOption, int64_t gemmOption,
                     StringRef chip)
@@ -231,17 +214,17 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
       for (Value *v : dotArgs.fields())
         if (*v)
           operands.push_back(*v);
-      gpu::GPUFuncOp fn =
-          createKernel(module, op.getLoc(), "route_plan_dots", operands,
-                       [&](gpu::GPUFuncOp f, ValueRange args) {
-                         PlanArgs kernelArgs = dotArgs;
-                         unsigned next = 0;
-                         for (Value *v : kernelArgs.fields())
-                           if (*v)
-                             *v = args[next++];
-                         buildDotsKernel(f, kernelArgs, op.getRouting(),
-                                         experts, op.getBlock());
-                       });
+      gpu::GPUFuncOp fn = gpu_gemm::createKernel(
+          module, op.getLoc(), "route_plan_dots", operands,
+          [&](gpu::GPUFuncOp f, ValueRange args) {
+            PlanArgs kernelArgs = dotArgs;
+            unsigned next = 0;
+            for (Value *v : kernelArgs.fields())
+              if (*v)
+                *v = args[next++];
+            buildDotsKernel(f, kernelArgs, op.getRouting(), experts,
+                            op.getBlock());
+          });
       fn.setKnownBlockSizeAttr(
           DenseI32ArrayAttr::get(ctx, {kBlockThreads, 1, 1}));
       Value grid = arith::SelectOp::create(b, useDots, tokens, zero);
@@ -257,7 +240,7 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     for (Value *v : a.fields())
       if (*v)
         operands.push_back(*v);
-    gpu::GPUFuncOp fn = createKernel(
+    gpu::GPUFuncOp fn = gpu_gemm::createKernel(
         module, op.getLoc(), "route_plan", operands,
         [&](gpu::GPUFuncOp f, ValueRange args) {
           // The same roles, as the kernel's arguments.
