@@ -74,14 +74,7 @@ SmallVector<Value> PipelinedBuilder::mmaLoop(ArrayRef<RowCopy> aCopies,
     // them, and every warp is done with the slot refilled next.
     NVVM::CpAsyncWaitGroupOp::create(b, cfg.stages - 2);
     gpu::BarrierOp::create(b);
-    Value ahead = add(kt, idx(cfg.stages - 1));
-    auto inK = scf::IfOp::create(b, lt(ahead, numK), false);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&inK.getThenRegion().front());
-      stage(aCopies, bCopies, mul(ahead, idx(cfg.tileK())), fillSlot);
-    }
-    NVVM::CpAsyncCommitGroupOp::create(b);
+    stageSlice(aCopies, bCopies, add(kt, idx(cfg.stages - 1)), numK, fillSlot);
 
     // A warp whose rows are all padding has nothing to multiply (decode:
     // a group's one or two rows leave most of the tile's rows padding).
@@ -251,17 +244,9 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     SmallVector<PipelinedBuilder::RowCopy> bCopies = k.plan(/*isA=*/false);
     Value numK = arith::CeilDivUIOp::create(b, k.kDim, k.idx(cfg.tileK()));
 
-    // Prologue: slices 0 .. stages - 2, one commit group each (empty past
-    // K, so that group counts stay in step with slices).
-    for (int64_t s = 0; s + 1 < cfg.stages; ++s) {
-      auto inK = scf::IfOp::create(b, k.lt(k.idx(s), numK), false);
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(&inK.getThenRegion().front());
-        k.stage(aCopies, bCopies, k.idx(s * cfg.tileK()), k.idx(s));
-      }
-      NVVM::CpAsyncCommitGroupOp::create(b);
-    }
+    // Prologue: slices 0 .. stages - 2, one commit group each.
+    for (int64_t s = 0; s + 1 < cfg.stages; ++s)
+      k.stageSlice(aCopies, bCopies, k.idx(s), numK, k.idx(s));
 
     accs = cfg.wgmma ? k.wgmmaLoop(aCopies, bCopies, numK, warp)
                      : k.mmaLoop(aCopies, bCopies, numK, lane, wm, wn);

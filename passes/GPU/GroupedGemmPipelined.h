@@ -215,6 +215,21 @@ struct PipelinedBuilder : KernelBuilder {
     }
   }
 
+  /// Copies K slice number `slice` into ring slot `slot` where it lies
+  /// inside K's `numK` slices, then commits a group (empty past K, so that
+  /// group counts stay in step with slices).
+  void stageSlice(ArrayRef<RowCopy> aCopies, ArrayRef<RowCopy> bCopies,
+                  Value slice, Value numK, Value slot) {
+    auto inK = scf::IfOp::create(b, lt(slice, numK), false);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&inK.getThenRegion().front());
+      stage(aCopies, bCopies,
+            b.createOrFold<arith::MulIOp>(slice, idx(cfg.tileK())), slot);
+    }
+    NVVM::CpAsyncCommitGroupOp::create(b);
+  }
+
   /// Elements of the chunk at `kc` inside K: all of them unless K is not a
   /// multiple of the slice (then the last slice's tail is zero-filled).
   Value chunkElements(Value kc, Value valid) {

@@ -86,14 +86,7 @@ SmallVector<Value> PipelinedBuilder::wgmmaLoop(ArrayRef<RowCopy> aCopies,
     // The slot the previous iteration's wgmma read (waited for below, so
     // done everywhere after this iteration's barrier) is refilled while
     // the tensor cores work.
-    Value ahead = add(kt, idx(cfg.stages - 1));
-    auto inK = scf::IfOp::create(b, lt(ahead, numK), false);
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(&inK.getThenRegion().front());
-      stage(aCopies, bCopies, mul(ahead, idx(cfg.tileK())), fillSlot);
-    }
-    NVVM::CpAsyncCommitGroupOp::create(b);
+    stageSlice(aCopies, bCopies, add(kt, idx(cfg.stages - 1)), numK, fillSlot);
     NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
     scf::YieldOp::create(
         b, ValueRange{acc, nextSlot(readSlot), nextSlot(fillSlot)});
