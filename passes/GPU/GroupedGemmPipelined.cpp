@@ -12,9 +12,11 @@
 // * The K loop waits for the oldest slice (cp.async.wait_group stages - 2),
 //   synchronizes once, refills the slice the previous iteration consumed
 //   and computes on the landed one: loads stay stages - 1 slices ahead.
-// * Warp fragments come from `ldmatrix.x4`: a slice row is padded from BK
-//   to BK + 8 elements (80 bytes), so the 8 rows one ldmatrix phase reads
-//   start in 8 different 16-byte bank groups: no bank conflicts.
+// * Warp fragments come from `ldmatrix.x4`. A slice is stored as planes
+//   of 16 of K ([rows][16]: the next mma step is a constant offset), a
+//   row's two 16-byte chunks XOR-swizzled by the row (Config::kGroup), so
+//   the 8 rows one ldmatrix phase reads lie in 8 different 16-byte bank
+//   groups: no bank conflicts, and no padding.
 // * Warp (wm, wn) owns a warpM x warpN part of the block tile (GemmTile):
 //   for 64 x 128 tiles, 2 x 2 warps of 32 x 64 (2 x 8 m16n8k16 tiles, 6
 //   ldmatrix per 16 mma); for 128 x 128, 4 x 2 such warps. A warp whose
@@ -55,6 +57,13 @@ SmallVector<Value> PipelinedBuilder::mmaLoop(ArrayRef<RowCopy> aCopies,
   Value bRow = add(mul(wn, idx(cfg.warpN())),
                    add(mul(div(lane, 16), idx(8)), rem(lane, 8)));
   Value bCol = mul(rem(div(lane, 8), 2), idx(8));
+  // The rows a lane names are 16 apart (a constant distance in the ring).
+  Value aAt = ringPlace(aRow, aCol, cfg.tileM()).front();
+  Value bAt = ringPlace(bRow, bCol, cfg.tileN()).front();
+  auto plane = [&](int64_t k16, int64_t rows, int64_t row) {
+    return idx(k16 / Config::kGroup * rows * Config::kGroup +
+               row * Config::kGroup);
+  };
 
   Value warpHasRows = hasRows(add(r0, mul(wm, idx(cfg.warpM()))));
   int64_t tiles = cfg.fragsM() * cfg.fragsN();
@@ -91,14 +100,12 @@ SmallVector<Value> PipelinedBuilder::mmaLoop(ArrayRef<RowCopy> aCopies,
         for (int64_t mi = 0; mi < cfg.fragsM(); ++mi)
           aFrags.push_back(nvgpu::LdMatrixOp::create(
               b, fragType, sA,
-              ValueRange{readSlot, add(aRow, idx(16 * mi)),
-                         add(aCol, idx(k16))},
+              ValueRange{readSlot, add(aAt, plane(k16, cfg.tileM(), 16 * mi))},
               /*transpose=*/false, /*numTiles=*/4));
         for (int64_t nj = 0; nj < cfg.fragsN() / 2; ++nj)
           bFrags.push_back(nvgpu::LdMatrixOp::create(
               b, fragType, sB,
-              ValueRange{readSlot, add(bRow, idx(16 * nj)),
-                         add(bCol, idx(k16))},
+              ValueRange{readSlot, add(bAt, plane(k16, cfg.tileN(), 16 * nj))},
               /*transpose=*/false, /*numTiles=*/4));
         for (int64_t mi = 0; mi < cfg.fragsM(); ++mi) {
           SmallVector<Value> a;
@@ -166,7 +173,7 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto ring = [&](int64_t rows) {
-    SmallVector<int64_t> shape = {cfg.stages, rows, cfg.pitch()};
+    SmallVector<int64_t> shape = {cfg.stages, rows * cfg.tileK()};
     if (cfg.wgmma)
       shape = {cfg.stages, rows / 8, cfg.kChunks(), 8, kChunk};
     return MemRefType::get(shape, elt, MemRefLayoutAttrInterface(), workgroup);

@@ -29,14 +29,23 @@ struct Config : mlir::moe::GemmTile {
   int64_t tileM() const { return m; }
   int64_t tileN() const { return n; }
   int64_t tileK() const { return k; }
-  int64_t pitch() const { return k + kChunk; }
+  /// 16-byte chunks in a K slice row.
+  int64_t kChunks() const { return k / kChunk; }
+  /// The mma.sync ring stores a slice as kGroups() planes of [rows][16]
+  /// (16 of K: one mma step), so that moving to the next 16 of K is a
+  /// constant offset, and a row's two chunks in the order chunk c ^
+  /// ((row / 4) % 2): the 8 rows one ldmatrix phase reads at one chunk,
+  /// and the 4 rows x 2 chunks 8 copying threads write, lie in 8 different
+  /// 16-byte bank groups with no padding (padding rows by a chunk would
+  /// cost a fifth more memory at BK = 32). A slot is one dimension: the
+  /// kernel computes offsets within it once, outside the K loop.
+  static constexpr int64_t kGroup = 16;
+  int64_t kGroups() const { return k / kGroup; }
   int64_t fragsM() const { return warpM() / 16; }
   int64_t fragsN() const { return warpN() / 8; }
-  /// wgmma: K chunks of a slice row, and the byte distances between core
-  /// matrices (8 rows of one 16-byte chunk, 128 contiguous bytes) adjacent
-  /// in K (LBO) and in rows (SBO) of the slices' layout [rows / 8][K
-  /// chunks][8][8].
-  int64_t kChunks() const { return k / kChunk; }
+  /// wgmma: the byte distances between core matrices (8 rows of one
+  /// 16-byte chunk, 128 contiguous bytes) adjacent in K (LBO) and in rows
+  /// (SBO) of the slices' layout [rows / 8][K chunks][8][8].
   static constexpr int64_t kLeadingBytes = 128;
   int64_t strideBytes() const { return kChunks() * 128; }
 };
@@ -121,13 +130,43 @@ struct PipelinedBuilder : KernelBuilder {
     return {view, same};
   }
 
-  /// Indices of element (row, col) of ring slot `slot`: [slot, row, col]
-  /// in rows padded to the pitch, or, for wgmma, [slot, row / 8, col / 8,
-  /// row % 8, col % 8] in core matrices.
-  SmallVector<Value> at(Value slot, Value row, Value col) {
-    if (!cfg.wgmma)
-      return {slot, row, col};
-    return {slot, div(row, 8), div(col, kChunk), rem(row, 8), rem(col, kChunk)};
+  /// The XOR mask that places a chunk of mma.sync ring row `row`, in
+  /// elements (Config::kGroup). Rows 8 apart share it.
+  Value swizzleMask(Value row) { return mul(rem(div(row, 4), 2), idx(kChunk)); }
+
+  /// Where element `col` (of K) of row `row` of a slice of `rows` rows
+  /// lies in a ring slot, as indices after the slot's: for mma.sync one
+  /// offset into the slot (planes of 16 of K, the chunk swizzled), so that
+  /// addresses 8 rows or 16 of K apart differ by constants; for wgmma
+  /// [row / 8, col / 8, row % 8, col % 8] in core matrices.
+  SmallVector<Value> ringPlace(Value row, Value col, int64_t rows) {
+    if (cfg.wgmma)
+      return {div(row, 8), div(col, kChunk), rem(row, 8), rem(col, kChunk)};
+    Value plane = div(col, Config::kGroup);
+    Value inPlane =
+        arith::XOrIOp::create(b, rem(col, Config::kGroup), swizzleMask(row));
+    return {add(mul(plane, idx(rows * Config::kGroup)),
+                add(mul(row, idx(Config::kGroup)), inPlane))};
+  }
+
+  /// `place` (ringPlace) `rows` rows further, a multiple of 8: the same
+  /// swizzle, a constant offset.
+  SmallVector<Value> rowsFurther(ArrayRef<Value> place, int64_t rows) {
+    SmallVector<Value> moved(place.begin(), place.end());
+    moved.front() =
+        add(moved.front(), idx(cfg.wgmma ? rows / 8 : rows * Config::kGroup));
+    return moved;
+  }
+
+  /// The indices of ring slot `slot` at `place` (ringPlace), the last one
+  /// replaced by `last` where given.
+  static SmallVector<Value> at(Value slot, ArrayRef<Value> place,
+                               Value last = {}) {
+    SmallVector<Value> indices = {slot};
+    indices.append(place.begin(), place.end());
+    if (last)
+      indices.back() = last;
+    return indices;
   }
 
   /// The ring slot after `s`.
@@ -162,9 +201,11 @@ struct PipelinedBuilder : KernelBuilder {
   }
 
   /// One operand row's copy plan: its source row, the columns of its
-  /// chunk, and whether it has data.
+  /// chunk in K, where it goes in a ring slot (ringPlace), and whether it
+  /// has data.
   struct RowCopy {
     Value srcRow, valid, row, col;
+    SmallVector<Value> place;
   };
 
   /// The chunks this thread copies for a BM x BK (A) or BN x BK (B) slice.
@@ -172,22 +213,31 @@ struct PipelinedBuilder : KernelBuilder {
     int64_t rows = isA ? cfg.tileM() : cfg.tileN();
     int64_t chunksPerRow = cfg.tileK() / kChunk;
     SmallVector<RowCopy> copies;
-    // Thread tid copies chunk tid % chunksPerRow of rows tid / chunksPerRow
-    // + i * rowsPerPass: its destinations differ by constants. For wgmma's
-    // core matrices, 8 threads in a row copy the 8 rows of one chunk (128
-    // contiguous bytes: no bank conflicts), the next 8 the next chunk.
+    // Thread tid copies one chunk of rows firstRow + i * rowsPerPass: its
+    // destinations differ by constants (rowsPerPass is a multiple of 8).
+    // 8 threads in a row fill 128 contiguous bytes (no bank conflicts):
+    // for mma.sync, 2 chunks of 4 rows of one K group (tid % 2 the chunk,
+    // tid / 2 % 4 the row, tid / 8 the group, then 4 rows further); for
+    // wgmma's core matrices, the 8 rows of one chunk, the next 8 threads
+    // the next chunk.
     int64_t rowsPerPass = cfg.threads() / chunksPerRow;
-    assert(rows % rowsPerPass == 0 && "a tile's rows take whole passes");
-    Value firstRow = div(tid, chunksPerRow);
-    Value col = mul(rem(tid, chunksPerRow), idx(kChunk));
+    assert(rows % rowsPerPass == 0 && rowsPerPass % 8 == 0 &&
+           "a tile's rows take whole passes");
+    int64_t groups = cfg.kGroups();
+    Value firstRow =
+        add(rem(div(tid, 2), 4), mul(div(tid, 8 * groups), idx(4)));
+    Value col = add(mul(rem(div(tid, 8), groups), idx(Config::kGroup)),
+                    mul(rem(tid, 2), idx(kChunk)));
     if (cfg.wgmma) {
       firstRow = add(rem(tid, 8), mul(div(tid, 8 * chunksPerRow), idx(8)));
       col = mul(rem(div(tid, 8), chunksPerRow), idx(kChunk));
     }
+    SmallVector<Value> first = ringPlace(firstRow, col, rows);
     for (int64_t i = 0; i < rows / rowsPerPass; ++i) {
       RowCopy copy;
       copy.row = add(firstRow, idx(i * rowsPerPass));
       copy.col = col;
+      copy.place = rowsFurther(first, i * rowsPerPass);
       if (isA) {
         std::tie(copy.srcRow, copy.valid) = sourceRow(copy.row);
       } else {
@@ -261,7 +311,7 @@ struct PipelinedBuilder : KernelBuilder {
           isA ? SmallVector<Value>{c.srcRow, kSafe}
               : SmallVector<Value>{expert, c.srcRow, kSafe};
       nvgpu::DeviceAsyncCopyOp::create(
-          b, token, dst, at(slot, c.row, c.col), isA ? xRows : wRows, src,
+          b, token, dst, at(slot, c.place), isA ? xRows : wRows, src,
           b.getIndexAttr(kChunk), elems, b.getUnitAttr());
     }
   }
@@ -279,8 +329,9 @@ struct PipelinedBuilder : KernelBuilder {
             isA ? memref::LoadOp::create(b, ops.x, ValueRange{c.srcRow, kSafe})
                 : memref::LoadOp::create(b, ops.w,
                                          ValueRange{expert, c.srcRow, kSafe});
+        // A chunk's elements are contiguous in both layouts.
         memref::StoreOp::create(b, select(in, v, zeroElt), dst,
-                                at(slot, c.row, col));
+                                at(slot, c.place, add(c.place.back(), idx(e))));
       }
   }
 

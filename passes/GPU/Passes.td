@@ -27,24 +27,29 @@ def GPUExpertMatmul : Pass<"moe-gpu-expert-matmul", "::mlir::ModuleOp"> {
     expert's weight rows in workgroup memory:
 
     * f16/bf16 with K a multiple of 8 (with `tensor-cores`, the default):
-      up to three kernels: 16 x 128 tiles of 2 warps (16 x 64 each) for
+      up to three kernels: 16 x 128 tiles of 4 warps (16 x 32 each) for
       few rows per expert, 64 x 128 tiles of 4 warps (32 x 64 each), 128 x
       128 tiles of 8 warps (32 x 64 each) for very many, all
-      `mma.sync.m16n8k16` accumulating in f32 registers (sm_80 and newer).
+      `mma.sync.m16n8k16` accumulating in f32 registers (sm_80 and newer);
+      on `sm_90a` the 64- and 128-row tiles are `wgmma.mma_async`
+      warpgroups, and a 128 x 256 tile joins them.
       A cost model of the `chip` (Utils/GemmTiles.h: issue slots,
       tensor-core rate, L2 and HBM traffic of each tile, SMs filled) gives
       the token-copy counts from which each tile is the faster; tiles it
       never picks are left out. All the others are launched, the host
       giving those not picked for this call's copies an empty grid, which
       the runtime skips; a static token count picks at compile time. The
-      kernels carry `moe.row_tile`. K slices (64-deep double-buffered for
-      16-row tiles where 64 divides K, else 32-deep in a ring of 4; 32-deep
-      in a ring of 3 for 64-row tiles, of 2 for 128-row ones) are filled
-      ahead by
-      16-byte `cp.async` copies (`nvgpu.device_async_copy`, zero-filled
-      where rows or columns are outside the operands) and read with
-      `ldmatrix.x4` (`nvgpu.ldmatrix`); rows are padded to 40 elements so
-      the reads are free of bank conflicts. Operands whose strides or base
+      kernels carry `moe.row_tile`. The 16-row tile loads its operands
+      from global memory straight into mma registers (16-byte vector
+      loads, the next 64 of K in flight). The others stage 32-deep K
+      slices in a ring (4 slots for 64-row tiles, 3 for 128-row ones, 48
+      KB) filled ahead by 16-byte `cp.async` copies
+      (`nvgpu.device_async_copy`, zero-filled where rows or columns are
+      outside the operands); mma.sync reads them with `ldmatrix.x4`
+      (`nvgpu.ldmatrix`) from planes of 16 of K whose rows hold their two
+      16-byte chunks XOR-swizzled by row, so that reads and copies are
+      free of bank conflicts without padding; wgmma reads core matrices
+      through shared-memory descriptors. Operands whose strides or base
       are not 16-byte aligned at run time are staged by scalar loads;
     * other f16/bf16 (K not a multiple of 8):
       64 x 64 tiles (64-row tiles for all kernels below), 4 warps, each a 32 x 32 quarter as 2 x 4

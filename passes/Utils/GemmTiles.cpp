@@ -20,12 +20,12 @@ double GemmTile::instructionsPerMma() const {
   if (wgmma) {
     // Per warp and K slice: one wgmma per 16 of K (64 x n x 16, n / 2
     // mma.sync's worth for each of the warpgroup's 4 warps), two
-    // descriptors' address math each, the copies, about 45 for the ring's
-    // waits, the fences and the loop.
+    // descriptors' address math each, the copies, about 40 for the ring's
+    // waits, the fences and the loop (as in the PTX).
     double steps = static_cast<double>(k) / 16;
     double mmas = steps * static_cast<double>(n) / 8;
     double copies = static_cast<double>((m + n) * k / 8) / threads();
-    return (3 * steps + 2 * copies + 45) / mmas;
+    return (3 * steps + 2 * copies + 40) / mmas;
   }
   double slices = static_cast<double>(k) / 16;
   if (direct) {

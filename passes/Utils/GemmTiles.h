@@ -61,17 +61,20 @@ struct GemmTile {
 /// every weight element feeds one mma: staging it through shared memory
 /// (cp.async, a barrier, ldmatrix) only adds instructions.
 constexpr GemmTile kSmallRowTile = {16, 128, 64, 2, 1, 4, false, true};
-/// Many rows per expert (prefill): 64-row tiles of 4 warps, 32 x 64 each
-/// (45 KB, 2.75 instructions per mma).
-constexpr GemmTile kLargeRowTile = {64, 128, 32, 3, 2, 2};
+/// Many rows per expert (prefill): 64-row tiles of 4 warps, 32 x 64 each,
+/// K slices of 32 in a ring of 4 (48 KB, swizzled rows without padding;
+/// about 180 registers a thread keep an SM at 2 blocks whatever the ring
+/// takes, so the fourth slice costs no occupancy).
+constexpr GemmTile kLargeRowTile = {64, 128, 32, 4, 2, 2};
 /// Very many rows per expert: 128-row tiles of 8 warps, 32 x 64 each, K
-/// slices of 32 double-buffered (40 KB: a third slice would pass the 48 KB
-/// of static shared memory). A block moves 256 K elements from L2 per
-/// 128 x 128 K multiply-adds, a third less per product than 64-row tiles.
-constexpr GemmTile kHugeRowTile = {128, 128, 32, 2, 4, 2};
+/// slices of 32 in a ring of 3 (48 KB, static shared memory's limit). A
+/// block moves 256 K elements from L2 per 128 x 128 K multiply-adds, a
+/// third less per product than 64-row tiles.
+constexpr GemmTile kHugeRowTile = {128, 128, 32, 3, 4, 2};
 /// sm_90a, many rows per expert: one warpgroup's wgmma m64n128k16 per K step
-/// of 16, slices of 32 in a ring of 3 (36 KB).
-constexpr GemmTile kWgmmaLargeRowTile = {64, 128, 32, 3, 4, 1, true};
+/// of 16, slices of 32 in a ring of 4 (48 KB; 3 blocks of about 170
+/// registers a thread fill an SM's registers before its shared memory).
+constexpr GemmTile kWgmmaLargeRowTile = {64, 128, 32, 4, 4, 1, true};
 /// sm_90a, very many rows: two warpgroups of 64 rows each, a ring of 3
 /// (48 KB, static shared memory's limit).
 constexpr GemmTile kWgmmaHugeRowTile = {128, 128, 32, 3, 8, 1, true};

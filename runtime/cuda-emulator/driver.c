@@ -40,21 +40,28 @@ static __thread char last_error[1100];
  * host_functions: host functions queued on streams (cuLaunchHostFunc);
  * graph_launches: graphs launched (cuGraphLaunch; their kernels, fills and
  * copies are not counted as launches, fills and copies); wgmma_operations:
- * warpgroup-wide wgmma.mma_async operations (sm_90a tensor-core work). */
+ * warpgroup-wide wgmma.mma_async operations (sm_90a tensor-core work);
+ * ldmatrix_bank_conflicts: the shared-memory wavefronts ldmatrix needed
+ * beyond one per 8 x 8 matrix (rows in the same bank group). */
 typedef struct moe_cuda_emulator_counters {
   long long launches, synchronizations, allocations, frees, copies, fills,
       function_lookups, stream_creations, mma_operations, blocks,
-      managed_allocations, host_functions, graph_launches, wgmma_operations;
+      managed_allocations, host_functions, graph_launches, wgmma_operations,
+      ldmatrix_bank_conflicts;
 } moe_cuda_emulator_counters;
 
 static struct {
   atomic_llong launches, synchronizations, allocations, frees, copies, fills,
       function_lookups, stream_creations, mma_operations, blocks,
-      managed_allocations, host_functions, graph_launches, wgmma_operations;
+      managed_allocations, host_functions, graph_launches, wgmma_operations,
+      ldmatrix_bank_conflicts;
 } counts;
 
 void emu_count_mma(void) { atomic_fetch_add(&counts.mma_operations, 1); }
 void emu_count_wgmma(void) { atomic_fetch_add(&counts.wgmma_operations, 1); }
+void emu_count_bank_conflicts(long long extra) {
+  atomic_fetch_add(&counts.ldmatrix_bank_conflicts, extra);
+}
 
 void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->launches = atomic_load(&counts.launches);
@@ -71,6 +78,7 @@ void moe_cuda_emulator_get_counters(moe_cuda_emulator_counters *out) {
   out->host_functions = atomic_load(&counts.host_functions);
   out->graph_launches = atomic_load(&counts.graph_launches);
   out->wgmma_operations = atomic_load(&counts.wgmma_operations);
+  out->ldmatrix_bank_conflicts = atomic_load(&counts.ldmatrix_bank_conflicts);
 }
 
 #define COUNT(field) atomic_fetch_add(&counts.field, 1)

@@ -229,6 +229,8 @@ EMU_HIDDEN int emu_graph_add_host(struct emu_graph *g, void (*fn)(void *),
 EMU_HIDDEN void emu_count_mma(void);
 /* driver.c: counts one warpgroup-wide wgmma.mma_async. */
 EMU_HIDDEN void emu_count_wgmma(void);
+/* driver.c: counts `extra` ldmatrix wavefronts lost to bank conflicts. */
+EMU_HIDDEN void emu_count_bank_conflicts(long long extra);
 /* driver.c: the message of the last failed call on this thread. */
 EMU_HIDDEN void emu_set_error(const char *format, ...)
     __attribute__((format(printf, 1, 2)));

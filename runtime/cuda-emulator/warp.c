@@ -44,6 +44,25 @@ static emu_warp *arrive(int op, int mode, uint32_t mask, int *lane_out) {
  * 2 (l % 4) and 2 (l % 4) + 1. */
 static void ldmatrix_complete(emu_warp *w) {
   int num = w->mode & 7, trans = w->mode >> 4;
+  /* Shared memory serves 32 banks of 4 bytes a cycle: a matrix's 8 rows of
+   * 16 bytes take one wavefront when they fall in 8 different 16-byte bank
+   * groups, else one per distinct row in the busiest group (equal
+   * addresses are one broadcast). */
+  long long extra = 0;
+  for (int j = 0; j < num; ++j) {
+    int rows_in_group[8] = {0}, busiest = 1;
+    for (int r = 0; r < 8; ++r) {
+      uintptr_t segment = w->row_address[8 * j + r] >> 4;
+      int repeated = 0;
+      for (int q = 0; q < r; ++q)
+        repeated |= w->row_address[8 * j + q] >> 4 == segment;
+      if (!repeated && ++rows_in_group[segment & 7] > busiest)
+        busiest = rows_in_group[segment & 7];
+    }
+    extra += busiest - 1;
+  }
+  if (extra)
+    emu_count_bank_conflicts(extra);
   for (int lane = 0; lane < 32; ++lane)
     for (int j = 0; j < num; ++j) {
       uint16_t h[2];

@@ -6,13 +6,19 @@ usage: emu_launch.py EMULATOR_LIB IMAGE KERNEL [--grid X] [--block X]
                      [ARG ...]
 ARG: `f32:N` (a device buffer of N floats, zero-filled, printed after the
 launch), `f16in:FILE.npy` (a device buffer holding an f16 array), `i32:V`
-(a scalar). Prints `rc: N`, the driver's message, and each f32 buffer.
+(a scalar). Prints `rc: N`, the driver's message, each f32 buffer, and
+the shared-memory wavefronts its ldmatrix lost to bank conflicts.
 """
 import ctypes
+import os
 import struct
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, "e2e"))
+from moe_e2e import EmulatorCounters  # noqa: E402
 
 MAGIC = b"MOEGPUI1"
 
@@ -36,6 +42,12 @@ class Emulator:
         text = ctypes.c_char_p()
         self.cu.cuGetErrorString(0, ctypes.byref(text))
         return text.value.decode()
+
+    def counters(self):
+        """The driver's counters so far (moe_cuda_emulator_get_counters)."""
+        c = EmulatorCounters()
+        self.cu.moe_cuda_emulator_get_counters(ctypes.byref(c))
+        return c
 
     def alloc(self, array):
         ptr = ctypes.c_ulonglong()
@@ -100,14 +112,17 @@ def main():
         else:
             args.append(int(value))
         i += 1
-    rc, message, results = Emulator(lib).launch(image, kernel, grid, block,
-                                                args)
+    emulator = Emulator(lib)
+    before = emulator.counters().ldmatrix_bank_conflicts
+    rc, message, results = emulator.launch(image, kernel, grid, block, args)
     print(f"rc: {rc}")
     if message:
         print(f"message: {message}")
     for r in results:
         if r.dtype == np.float32:
             print("f32:", " ".join(f"{v:g}" for v in r))
+    conflicts = emulator.counters().ldmatrix_bank_conflicts - before
+    print(f"ldmatrix bank conflicts: {conflicts}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ NUMPY_OF_CODE = {code: t for t, code in DTYPE_CODES.items()}
 EMULATOR_FIELDS = ["launches", "synchronizations", "allocations", "frees",
                    "copies", "fills", "function_lookups", "stream_creations",
                    "mma_operations", "blocks", "managed_allocations",
-                   "host_functions", "graph_launches", "wgmma_operations"]
+                   "host_functions", "graph_launches", "wgmma_operations",
+                   "ldmatrix_bank_conflicts"]
 
 
 class EmulatorCounters(ctypes.Structure):

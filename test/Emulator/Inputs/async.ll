@@ -11,11 +11,17 @@
 ; matrix j row i column e = 64 j + 8 i + e; lane 8 j + i names row i of
 ; matrix j to ldmatrix.x4 (transposed when %trans != 0) and writes the two
 ; halves of each of its 4 registers, low first, to out[8 lane ..].
+;
+; @pitched: 32 threads fill 1024 16-bit values (element i = i); lane 8 j +
+; r names row r of matrix j at byte r * %pitch + 16 (j ^ s), s = (r / 4) % 2
+; when %swizzle != 0, else 0, and writes its registers as @ldmatrix does:
+; rows %pitch bytes apart, whose 16-byte bank groups collide or not.
 target datalayout = "e-p6:32:32-i64:64-i128:128-i256:256-v16:16-v32:32-n16:32:64"
 target triple = "nvptx64-nvidia-cuda"
 
 @slots = internal addrspace(3) global [32 x <4 x float>] undef, align 16
 @tiles = internal addrspace(3) global [256 x i16] undef, align 16
+@rows = internal addrspace(3) global [1024 x i16] undef, align 16
 
 define ptx_kernel void @staged(ptr %out, i32 %wait) {
   %t = call i32 @llvm.nvvm.read.ptx.sreg.tid.x()
@@ -90,6 +96,46 @@ store:
   call void @halves(ptr %out, i32 %o2, i32 %x2)
   %x3 = extractvalue { i32, i32, i32, i32 } %r, 3
   %o3 = add i32 %first, 6
+  call void @halves(ptr %out, i32 %o3, i32 %x3)
+  ret void
+}
+
+define ptx_kernel void @pitched(ptr %out, i32 %pitch, i32 %swizzle) {
+  %lane = call i32 @llvm.nvvm.read.ptx.sreg.tid.x()
+  %first = mul i32 %lane, 32
+  br label %fill
+fill:
+  %e = phi i32 [ 0, %0 ], [ %e1, %fill ]
+  %at = add i32 %first, %e
+  %v = trunc i32 %at to i16
+  %p = getelementptr [1024 x i16], ptr addrspace(3) @rows, i32 0, i32 %at
+  store i16 %v, ptr addrspace(3) %p, align 2
+  %e1 = add i32 %e, 1
+  %done = icmp eq i32 %e1, 32
+  br i1 %done, label %load, label %fill
+load:
+  call void @llvm.nvvm.barrier.cta.sync.aligned.all(i32 0)
+  %r = and i32 %lane, 7
+  %j = lshr i32 %lane, 3
+  %half = lshr i32 %r, 2
+  %s = and i32 %half, %swizzle
+  %chunk = xor i32 %j, %s
+  %rowbytes = mul i32 %r, %pitch
+  %chunkbytes = shl i32 %chunk, 4
+  %bytes = add i32 %rowbytes, %chunkbytes
+  %row = getelementptr i8, ptr addrspace(3) @rows, i32 %bytes
+  %x = call { i32, i32, i32, i32 } @llvm.nvvm.ldmatrix.sync.aligned.m8n8.x4.b16.p3(ptr addrspace(3) %row)
+  %o0 = mul i32 %lane, 8
+  %x0 = extractvalue { i32, i32, i32, i32 } %x, 0
+  call void @halves(ptr %out, i32 %o0, i32 %x0)
+  %x1 = extractvalue { i32, i32, i32, i32 } %x, 1
+  %o1 = add i32 %o0, 2
+  call void @halves(ptr %out, i32 %o1, i32 %x1)
+  %x2 = extractvalue { i32, i32, i32, i32 } %x, 2
+  %o2 = add i32 %o0, 4
+  call void @halves(ptr %out, i32 %o2, i32 %x2)
+  %x3 = extractvalue { i32, i32, i32, i32 } %x, 3
+  %o3 = add i32 %o0, 6
   call void @halves(ptr %out, i32 %o3, i32 %x3)
   ret void
 }

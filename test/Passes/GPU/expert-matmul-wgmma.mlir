@@ -23,12 +23,12 @@
 // CHECK: nvvm.mma.sync
 //
 // One warpgroup (128 threads), 64 x 128: A's 8 x 4 core matrices and B's
-// 16 x 4 per slot, in a ring of 3. Per slice: wait for the oldest copies,
+// 16 x 4 per slot, in a ring of 4. Per slice: wait for the oldest copies,
 // a proxy fence (cp.async wrote through the generic proxy, wgmma reads
 // through the async one), the barrier; then two m64n128k16 (16 of K each:
 // 256 bytes further along K), committed, the slice ahead copied while they
 // run, and the wait for them.
-// CHECK: gpu.func @expert_matmul_0({{.*}}) workgroup(%[[SA:.*]] : memref<3x8x4x8x8xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<3x16x4x8x8xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 64 : i64, moe.wgmma}
+// CHECK: gpu.func @expert_matmul_0({{.*}}) workgroup(%[[SA:.*]] : memref<4x8x4x8x8xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<4x16x4x8x8xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 64 : i64, moe.wgmma}
 // CHECK: nvgpu.device_async_copy {{.*}}, %[[SA]][%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], 8
 // CHECK: %[[LAYOUT:.*]] = arith.constant 137439477760 : i64
 // CHECK: %[[FOUR:.*]] = arith.constant 4 : i64
@@ -41,8 +41,8 @@
 // CHECK: %[[PB:.*]] = memref.extract_aligned_pointer_as_index %[[SB]]
 // CHECK: %[[BBASE:.*]] = arith.index_castui %[[PB]] : index to i64
 // CHECK: %[[ZERO:.*]] = llvm.mlir.zero : !llvm.struct<(f32, f32,
-// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args(%[[ACC:.*]] = %[[ZERO]], %[[READ:.*]] = %c0, %{{.*}} = %c2)
-// CHECK-NEXT: nvvm.cp.async.wait.group 1
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args(%[[ACC:.*]] = %[[ZERO]], %[[READ:.*]] = %c0, %{{.*}} = %c3)
+// CHECK-NEXT: nvvm.cp.async.wait.group 2
 // CHECK-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CHECK-NEXT: gpu.barrier
 // CHECK: %[[SLOT:.*]] = arith.index_castui %[[READ]] : index to i64
@@ -85,7 +85,7 @@
 // sm_90 (no architecture-specific features): mma.sync only.
 // SM90-LABEL: func.func @bf16
 // SM90-NOT: wgmma
-// SM90: gpu.func @expert_matmul_0({{.*}}) workgroup(%{{.*}} : memref<3x64x40xbf16,
+// SM90: gpu.func @expert_matmul_0({{.*}}) workgroup(%{{.*}} : memref<4x2048xbf16,
 // SM90-NOT: wgmma
 func.func @bf16(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi32>,
                 %w: tensor<8x512x64xbf16>) -> tensor<?x512xbf16> {

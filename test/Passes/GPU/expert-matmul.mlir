@@ -137,42 +137,69 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // CHECK: vector.from_elements {{.*}} : vector<2x2xi1>
 // CHECK: gpu.return
 //
-// 64 x 128 tiles: 4 warps (128 threads) of 32 x 64; a ring of 3 slices of
-// A (64 x 32) and B (128 x 32), rows padded to 40 elements, filled by
-// 16-byte cp.async copies of 8 elements (fewer past K: K = 16 is half a
-// slice) two slices ahead; per k step of 16 each warp loads its fragments
-// with ldmatrix.x4 (2 for A, 4 for B) and issues 2 x 8 mma.sync.m16n8k16
-// on bf16 registers (i32 pairs), f32 accumulators rounded once to bf16.
-// CHECK: gpu.func @expert_matmul_0({{.*}}) workgroup(%[[SA:.*]] : memref<3x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<3x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 64 : i64}
+// 64 x 128 tiles: 4 warps (128 threads) of 32 x 64; a ring of 4 slots of
+// A (64 x 32) and B (128 x 32), each slot two planes of 16 of K ([rows]
+// [16], no padding), the two 16-byte chunks of row r stored at chunk c ^
+// ((r / 4) % 2); filled by 16-byte cp.async copies of 8 elements (fewer
+// past K: K = 16 is half a slice) three slices ahead, thread tid copying
+// chunk tid % 2 of plane tid / 8 % 2 of row tid / 2 % 4 + 4 (tid / 16)
+// (and the rows 32 further: the same swizzle); per k step of 16 each warp
+// loads its fragments with ldmatrix.x4 (2 for A, 4 for B) and issues 2 x 8
+// mma.sync.m16n8k16 on bf16 registers (i32 pairs), f32 accumulators
+// rounded once to bf16.
+// CHECK: gpu.func @expert_matmul_0({{.*}}) workgroup(%[[SA:.*]] : memref<4x2048xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<4x4096xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 64 : i64}
 // CHECK: memref.extract_strided_metadata
 // CHECK: memref.extract_aligned_pointer_as_index
 // CHECK: %[[XROWS:.*]] = memref.cast %{{.*}} : memref<?x16xbf16, strided<[?, ?], offset: ?>> to memref<?x16xbf16, strided<[?, 1], offset: ?>>
 // CHECK: %[[WROWS:.*]] = memref.cast %{{.*}} : memref<2x8x16xbf16, strided<[?, ?, ?], offset: ?>> to memref<2x8x16xbf16, strided<[?, ?, 1], offset: ?>>
+// CHECK: %[[BLOCK:.*]] = arith.divui %thread_id_x, %c16
+// CHECK: %[[BLOCKROW:.*]] = arith.muli %[[BLOCK]], %c4
+// CHECK: %[[PAIR:.*]] = arith.divui %thread_id_x, %c2
+// CHECK: %[[IN4:.*]] = arith.remui %[[PAIR]], %c4
+// CHECK: %[[ROW:.*]] = arith.addi %[[IN4]], %[[BLOCKROW]]
+// CHECK: %[[CHUNK:.*]] = arith.remui %thread_id_x, %c2
+// CHECK: %[[CHUNKCOL:.*]] = arith.muli %[[CHUNK]], %c8
+// CHECK: %[[OCT:.*]] = arith.divui %thread_id_x, %c8
+// CHECK: %[[PLANE:.*]] = arith.remui %[[OCT]], %c2
+// CHECK: %[[PLANECOL:.*]] = arith.muli %[[PLANE]], %c16
+// CHECK: %[[COL:.*]] = arith.addi %[[PLANECOL]], %[[CHUNKCOL]]
+// CHECK: %[[PLANEOF:.*]] = arith.divui %[[COL]], %c16
+// CHECK: %[[QUAD:.*]] = arith.divui %[[ROW]], %c4
+// CHECK: %[[PHASE:.*]] = arith.remui %[[QUAD]], %c2
+// CHECK: %[[MASK:.*]] = arith.muli %[[PHASE]], %c8
+// CHECK: %[[INPLANE:.*]] = arith.remui %[[COL]], %c16
+// CHECK: %[[SWIZZLED:.*]] = arith.xori %[[INPLANE]], %[[MASK]]
+// CHECK: %[[ROWOFF:.*]] = arith.muli %[[ROW]], %c16
+// CHECK: %[[INSLOT:.*]] = arith.addi %[[ROWOFF]], %[[SWIZZLED]]
+// CHECK: %[[PLANEOFF:.*]] = arith.muli %[[PLANEOF]], %c1024
+// CHECK: %[[DSTA:.*]] = arith.addi %[[PLANEOFF]], %[[INSLOT]]
+// CHECK: %[[DSTA0:.*]] = arith.addi %[[DSTA]], %c0
 // CHECK: scf.if
 // CHECK: scf.if %[[ALIGNED:.*]] {
-// CHECK-COUNT-2: nvgpu.device_async_copy %[[XROWS]][%{{.*}}, %{{.*}}], %[[SA]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
-// CHECK-COUNT-4: nvgpu.device_async_copy %[[WROWS]][%{{.*}}, %{{.*}}, %{{.*}}], %[[SB]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// CHECK: nvgpu.device_async_copy %[[XROWS]][%{{.*}}, %{{.*}}], %[[SA]][%c0{{.*}}, %[[DSTA0]]], 8, %{{.*}} {bypassL1}
+// CHECK: nvgpu.device_async_copy %[[XROWS]][%{{.*}}, %{{.*}}], %[[SA]][%c0{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// CHECK-COUNT-4: nvgpu.device_async_copy %[[WROWS]][%{{.*}}, %{{.*}}, %{{.*}}], %[[SB]][%c0{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // CHECK: } else {
 // CHECK: memref.store %{{.*}}, %[[SA]]
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.if
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c1{{.*}} iter_args({{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, index, index)
-// CHECK-NEXT: nvvm.cp.async.wait.group 1
+// CHECK-NEXT: nvvm.cp.async.wait.group 2
 // CHECK-NEXT: gpu.barrier
 // CHECK: nvgpu.device_async_copy
 // CHECK: nvvm.cp.async.commit.group
-// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]][{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<3x64x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
-// CHECK-COUNT-4: nvgpu.ldmatrix %[[SB]][{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<3x128x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<4x2048xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK-COUNT-4: nvgpu.ldmatrix %[[SB]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<4x4096xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
 // CHECK-COUNT-16: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: scf.yield
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK-COUNT-64: arith.truncf %{{.*}} : f32 to bf16
 //
-// 128 x 128 tiles: 8 warps (4 x 2) of 32 x 64, two slices of A and B.
-// CHECK: gpu.func @expert_matmul_1({{.*}}) workgroup(%{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 128 : i64}
-// CHECK: nvvm.cp.async.wait.group 0
+// 128 x 128 tiles: 8 warps (4 x 2) of 32 x 64, three slices of A and B.
+// CHECK: gpu.func @expert_matmul_1({{.*}}) workgroup(%{{.*}} : memref<3x4096xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<3x4096xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 128 : i64}
+// CHECK: nvvm.cp.async.wait.group 1
 // CHECK-COUNT-16: nvvm.mma.sync
 func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
                 %w: tensor<2x8x16xbf16>) -> tensor<?x8xbf16> {

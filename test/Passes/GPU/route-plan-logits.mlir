@@ -34,7 +34,7 @@
 // CHECK: %[[GRID:.*]] = arith.select %[[DOTS]], %c0, %[[PLANGRID]] : index
 // CHECK: gpu.launch_func @moe_kernels::@route_plan blocks in (%[[GRID]], %c1, %c1) {{.*}} args({{.*}}, %[[LOGITS]] : memref<?x8xf32>, %[[RAN]] : index)
 //
-// CHECK: gpu.func @router_matmul({{.*}}) workgroup(%{{.*}} : memref<3x64x40xf16, {{.*}}, %{{.*}} : memref<3x128x40xf16, {{.*}}) kernel
+// CHECK: gpu.func @router_matmul({{.*}}) workgroup(%{{.*}} : memref<4x2048xf16, {{.*}}, %{{.*}} : memref<4x4096xf16, {{.*}}) kernel
 // CHECK: nvvm.mma.sync
 //
 // Block (t, c): expert 2 c + warp / 4, its 4 warps striding H by 128; the
