@@ -112,14 +112,27 @@ std::optional<Deferred> deferrable(cf::AssertOp check) {
 }
 
 /// Whether the host code after `check` only launches, fills, copies,
-/// allocates and frees, or works on host-only memory: nothing it does reads
-/// what a failed check left behind.
+/// allocates and frees, works on host-only memory, or touches no buffer
+/// device work has used before it (what the host itself computed, such as
+/// an LM's position ids): nothing it does reads what a failed check left
+/// behind.
 bool onlyDeviceWorkAfter(cf::AssertOp check) {
+  SmallVector<Value> deviceBuffers;
+  for (Operation &op : *check->getBlock()) {
+    if (&op == check.getOperation())
+      break;
+    if (isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp>(op))
+      moe::addBufferOperands(&op, deviceBuffers);
+  }
   for (Operation *op = check->getNextNode(); op; op = op->getNextNode()) {
-    if (isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp, gpu::WaitOp,
-            gpu::AllocOp, gpu::DeallocOp, memref::AllocOp, memref::DeallocOp,
-            cf::AssertOp, func::ReturnOp>(op) ||
-        isFlagRead(op) || moe::isHostPrivate(op))
+    if (isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp>(op)) {
+      moe::addBufferOperands(op, deviceBuffers);
+      continue;
+    }
+    if (isa<gpu::WaitOp, gpu::AllocOp, gpu::DeallocOp, memref::AllocOp,
+            memref::DeallocOp, cf::AssertOp, func::ReturnOp>(op) ||
+        isFlagRead(op) || moe::isHostPrivate(op) ||
+        moe::touchesNoneOf(op, deviceBuffers))
       continue;
     return false;
   }

@@ -3,6 +3,7 @@
 #include "HostMemory.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/ControlFlowInterfaces.h"
@@ -98,7 +99,8 @@ Value mlir::moe::viewedBuffer(Value v) {
 }
 
 bool mlir::moe::isFreshAllocation(Value v) {
-  return isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(v.getDefiningOp());
+  return isa_and_nonnull<memref::AllocOp, memref::AllocaOp, gpu::AllocOp>(
+      v.getDefiningOp());
 }
 
 bool mlir::moe::usedOnlyBy(Value buffer,
@@ -116,6 +118,51 @@ bool mlir::moe::usedOnlyBy(Value buffer,
     }
     if (!allowed(user))
       return false;
+  }
+  return true;
+}
+
+void mlir::moe::addBufferOperands(Operation *op,
+                                  SmallVectorImpl<Value> &buffers) {
+  for (Value v : op->getOperands())
+    if (isa<BaseMemRefType>(v.getType()))
+      buffers.push_back(viewedBuffer(v));
+}
+
+bool mlir::moe::touchesNoneOf(Operation *op, ArrayRef<Value> buffers) {
+  if (isa<cf::AssertOp>(op))
+    return true;
+  if (op->getNumRegions()) {
+    if (!isa<RegionBranchOpInterface>(op) ||
+        !op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+      return false;
+    WalkResult r = op->walk([&](Operation *nested) {
+      if (nested == op || nested->getNumRegions())
+        return WalkResult::advance();
+      return touchesNoneOf(nested, buffers) ? WalkResult::advance()
+                                            : WalkResult::interrupt();
+    });
+    return !r.wasInterrupted();
+  }
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!effects)
+    return isMemoryEffectFree(op);
+  SmallVector<MemoryEffects::EffectInstance> list;
+  effects.getEffects(list);
+  for (const MemoryEffects::EffectInstance &e : list) {
+    Value v = e.getValue();
+    // An allocation's effect may name its result, or nothing.
+    if (!v && isa<MemoryEffects::Allocate>(e.getEffect()) &&
+        op->getNumResults() == 1)
+      v = op->getResult(0);
+    if (!v)
+      return false;
+    if (isa<MemoryEffects::Read>(e.getEffect()) && isConstantGlobal(v))
+      continue;
+    Value root = viewedBuffer(v);
+    for (Value b : buffers)
+      if (!cannotOverlap(root, b))
+        return false;
   }
   return true;
 }

@@ -11,6 +11,7 @@
 
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/SmallVector.h"
 
 namespace mlir::moe {
 
@@ -39,8 +40,8 @@ bool isShapeBuffer(Value memref);
 /// The buffer `v` views (through view-like ops), or `v` itself.
 Value viewedBuffer(Value v);
 
-/// Whether `v` is a buffer the function allocates (memref.alloc, alloca):
-/// it overlaps no other buffer of a different root.
+/// Whether `v` is a buffer the function allocates (memref.alloc, alloca,
+/// gpu.alloc): it overlaps no other buffer of a different root.
 bool isFreshAllocation(Value v);
 
 /// Whether buffers rooted at `a` and `b` (viewedBuffer) cannot overlap:
@@ -48,6 +49,15 @@ bool isFreshAllocation(Value v);
 inline bool cannotOverlap(Value a, Value b) {
   return a != b && (isFreshAllocation(a) || isFreshAllocation(b));
 }
+
+/// Appends the buffers (viewedBuffer) of `op`'s memref operands to
+/// `buffers`: what a launch, fill or copy may touch.
+void addBufferOperands(Operation *op, llvm::SmallVectorImpl<Value> &buffers);
+
+/// Whether host op `op` touches none of `buffers` (roots): its every
+/// memory effect names a buffer that overlaps none of them, or reads a
+/// constant global; loops and branches when their ops do; a cf.assert.
+bool touchesNoneOf(Operation *op, llvm::ArrayRef<Value> buffers);
 
 /// Whether every use of `buffer`, and of each view of it (as the view's
 /// source; any other operand role fails), is an op `allowed` accepts.

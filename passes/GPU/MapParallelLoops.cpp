@@ -21,6 +21,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::moe {
@@ -147,12 +149,69 @@ SmallVector<int64_t> staticTrips(scf::ParallelOp loop) {
   return trips;
 }
 
+bool onHost(Operation *op);
+
+/// Whether host code (outside loops and kernels) loads from `buffer` or a
+/// view of it.
+bool readByHost(Value buffer) {
+  for (Operation *user : buffer.getUsers()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+        view && view.getViewSource() == buffer) {
+      for (Value result : user->getResults())
+        if (readByHost(result))
+          return true;
+      continue;
+    }
+    if (isa<memref::LoadOp>(user) && onHost(user))
+      return true;
+  }
+  return false;
+}
+
+/// Position arithmetic stays on the host too: a loop over one dynamic
+/// dimension (the tokens) that fills integer buffers of one dynamic
+/// dimension from nothing but its indices and constants, where host code
+/// then reads what it wrote (an exported LM's position ids, whose last
+/// value sizes buffers): as a kernel, the host would wait for it. Its work
+/// grows with the tokens alone.
+bool isPositionArithmetic(scf::ParallelOp loop) {
+  int64_t total = 1, dynamic = 0;
+  for (int64_t t : staticTrips(loop)) {
+    if (ShapedType::isDynamic(t))
+      ++dynamic;
+    else
+      total *= t;
+  }
+  if (dynamic != 1 || total > moe::kHostShapeElements)
+    return false;
+  bool needed = false;
+  WalkResult r = loop->walk([&](Operation *op) {
+    if (auto load = dyn_cast<memref::LoadOp>(op))
+      return moe::isConstantGlobal(load.getMemRef()) ? WalkResult::advance()
+                                                     : WalkResult::interrupt();
+    if (auto store = dyn_cast<memref::StoreOp>(op)) {
+      auto type = store.getMemRefType();
+      if (!type.getElementType().isIntOrIndex() || type.getNumDynamicDims() > 1)
+        return WalkResult::interrupt();
+      needed |= readByHost(moe::viewedBuffer(store.getMemRef()));
+      return WalkResult::advance();
+    }
+    if (isa<memref::AllocOp, memref::CopyOp, CallOpInterface>(op) ||
+        (!isMemoryEffectFree(op) && !op->getNumRegions()))
+      return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return !r.wasInterrupted() && needed;
+}
+
 /// Shape arithmetic stays on the host (HostMemory.h): a loop qualifies
 /// when its trip count is static and small, every buffer it touches is a
 /// shape buffer and every one it reads the host can read without waiting
 /// (constants, or what host code wrote): never data a kernel computed,
 /// such as the routing plan's counts.
 bool isShapeArithmetic(scf::ParallelOp loop) {
+  if (isPositionArithmetic(loop))
+    return true;
   int64_t total = 1;
   for (int64_t t : staticTrips(loop)) {
     if (ShapedType::isDynamic(t))

@@ -4,10 +4,13 @@
 // side effects. Many such ops only touch host memory the device never sees:
 // the shape buffers of a memref.reshape (allocated, stored to, freed on the
 // host, through views too), host loops of shape arithmetic over them and
-// constant globals, or a check of sizes. Where only such work lies between a wait and
-// the start of the next chain of GPU ops, the wait goes and the two chains
-// become one: the host keeps queueing work instead of waiting for it. A
-// wait with nothing queued since the previous one goes too.
+// constant globals, or a check of sizes. Where only such work lies between a
+// wait and the start of the next chain of GPU ops, the wait goes and the two
+// chains become one: the host keeps queueing work instead of waiting for it. So
+// it does where the work in between touches only buffers none of the work
+// queued since the last wait uses (the host fills a fresh unified buffer
+// that a later kernel reads, or reads one the host wrote). A wait with
+// nothing queued since the previous one goes too.
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,12 +70,22 @@ struct GPUMergeWaitsPass : moe::impl::GPUMergeWaitsBase<GPUMergeWaitsPass> {
     if (fn.isExternal())
       return;
     for (Block &block : fn.getBody()) {
-      for (Operation &op : llvm::make_early_inc_range(block)) {
+      // What the stream may still be running: the buffers of the work
+      // queued since the last wait that stays.
+      SmallVector<Value> queued;
+      Operation *next = nullptr;
+      for (Operation *op = &block.front(); op; op = next) {
+        next = op->getNextNode();
         auto wait = dyn_cast<gpu::WaitOp>(op);
-        if (!wait || wait.getAsyncToken() ||
-            wait.getAsyncDependencies().size() != 1)
+        if (!wait) {
+          if (mayQueueWork(op))
+            moe::addBufferOperands(op, queued);
           continue;
-        // The next chain's start, with only host-private work before it.
+        }
+        if (wait.getAsyncToken() || wait.getAsyncDependencies().size() != 1)
+          continue;
+        // The next chain's start, with only host-private work, or work
+        // independent of what is queued, before it.
         gpu::WaitOp start;
         for (Operation *o = wait->getNextNode(); o; o = o->getNextNode()) {
           auto w = dyn_cast<gpu::WaitOp>(o);
@@ -80,13 +93,17 @@ struct GPUMergeWaitsPass : moe::impl::GPUMergeWaitsBase<GPUMergeWaitsPass> {
             start = w;
             break;
           }
-          if (!moe::isHostPrivate(o))
+          if (!moe::isHostPrivate(o) && !moe::touchesNoneOf(o, queued))
             break;
         }
-        if (!start)
+        if (!start) {
+          queued.clear();
           continue;
+        }
         start.getAsyncToken().replaceAllUsesWith(
             wait.getAsyncDependencies()[0]);
+        if (next == start.getOperation())
+          next = start->getNextNode();
         start.erase();
         wait.erase();
       }

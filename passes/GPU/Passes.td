@@ -186,8 +186,10 @@ def GPUDeferHostChecks
     kernel launched after the check's original place takes the flag
     buffers as extra arguments and returns at once when a flag is set, so
     nothing runs on what a failed check left behind. A check stays where it
-    is when host code after it does more than launch, fill, copy, allocate
-    and free, when a later kernel is launched from several places, or when
+    is when host code after it does more than launch, fill, copy, allocate,
+    free and work on buffers no device work used before it (host-only
+    buffers, or what the host computed itself, such as an LM's position
+    ids), when a later kernel is launched from several places, or when
     anything but a deallocation uses a flag buffer after the read.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
@@ -235,7 +237,8 @@ def GPUHostSharedAllocs
 }
 
 def GPUMergeWaits : Pass<"moe-gpu-merge-waits", "::mlir::func::FuncOp"> {
-  let summary = "Drop host waits before work that only touches host memory";
+  let summary = "Drop host waits before work that touches no buffer queued "
+                "work uses";
   let description = [{
     After `gpu-async-region`: a `gpu.wait [%t]` followed, up to the start
     of the next chain (`gpu.wait async` without dependencies), only by
@@ -243,7 +246,11 @@ def GPUMergeWaits : Pass<"moe-gpu-merge-waits", "::mlir::func::FuncOp"> {
     buffers allocated here that no GPU op, call or return sees, such as the
     shape buffers of `memref.reshape`; checks of host values) is removed and
     the next chain continues from `%t`. The host then waits once per call
-    where before it waited at every reshape. First, a wait with no kernel,
+    where before it waited at every reshape. So is a wait followed only by
+    host work that touches no buffer the work queued since the last kept
+    wait uses (memref operands of its launches, fills and copies): the host
+    filling a fresh unified buffer for the next kernel, or reading one it
+    wrote. First, a wait with no kernel,
     fill or copy queued since the previous wait in its block (only
     stream-ordered allocations and frees, which the runtime serves at once)
     goes: the device is idle.
@@ -360,7 +367,11 @@ def GPUMapParallelLoops : Pass<"moe-gpu-map-parallel-loops"> {
     chains that size Reshapes): a loop of static trip count up to 64 over
     small static integer buffers that reads only constants and what host
     code wrote; as a kernel the host would wait for its handful of
-    integers.
+    integers. And position arithmetic: a loop over one dynamic dimension
+    (static part up to 64) that fills integer buffers of one dynamic
+    dimension from its indices and constants alone, where host code then
+    loads what it wrote (an exported LM's position ids, whose values size
+    buffers).
 
     Host copies between buffers become parallel loops first (so kernels),
     and with `serial-loops` (the default) each outermost sequential

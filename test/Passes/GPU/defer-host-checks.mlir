@@ -54,9 +54,10 @@ module attributes {gpu.container_module} {
 
 // -----
 
-// Host code after the check that reads memory (a store here) keeps the
-// check in place: it would act on what a failed check left behind. So does
-// a read without the check-flag mark.
+// Host code after the check that touches memory device work used (a
+// store into the kernel's buffer here) keeps the check in place: it would
+// act on what a failed check left behind. So does a read without the
+// check-flag mark.
 // CHECK-LABEL: func.func @host_work_after
 // CHECK: memref.load %{{.*}} {moe.check_flag}
 // CHECK-NEXT: arith.cmpi
@@ -75,6 +76,9 @@ module attributes {gpu.container_module} {
     gpu.func @other() kernel {
       gpu.return
     }
+    gpu.func @produce_data(%flag: memref<1xi32>, %d: memref<4xf32>) kernel {
+      gpu.return
+    }
   }
   func.func @host_work_after(%m: memref<4xf32>) {
     %c0 = arith.constant 0 : index
@@ -82,7 +86,7 @@ module attributes {gpu.container_module} {
     %c0_i32 = arith.constant 0 : i32
     %v = arith.constant 1.0 : f32
     %flag = memref.alloc() : memref<1xi32>
-    gpu.launch_func @k::@produce blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%flag : memref<1xi32>)
+    gpu.launch_func @k::@produce_data blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%flag : memref<1xi32>, %m : memref<4xf32>)
     %f = memref.load %flag[%c0] {moe.check_flag} : memref<1xi32>
     %ok = arith.cmpi eq, %f, %c0_i32 : i32
     cf.assert %ok, "a check failed"
@@ -102,6 +106,49 @@ module attributes {gpu.container_module} {
     gpu.launch_func @k::@other blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
     memref.dealloc %flag : memref<1xi32>
     return
+  }
+}
+
+// -----
+
+// Host work after the check on buffers no device work used before it (an
+// LM's position ids, which the host computes and reads to size buffers,
+// then kernels read) cannot see what a failed check left behind: the
+// check still moves to the end.
+// CHECK-LABEL: func.func @host_computed
+// CHECK: gpu.launch_func @k::@produce
+// CHECK-NEXT: memref.alloc
+// CHECK-NEXT: memref.store
+// CHECK-NEXT: memref.load %{{.*}}[%{{.*}}] : memref<4xi64>
+// CHECK: gpu.launch_func @k::@positions
+// CHECK: memref.load %{{.*}} {moe.check_flag}
+// CHECK-NEXT: arith.cmpi
+// CHECK-NEXT: cf.assert
+// CHECK-NEXT: return
+module attributes {gpu.container_module} {
+  gpu.module @k {
+    gpu.func @produce(%flag: memref<1xi32>) kernel {
+      gpu.return
+    }
+    gpu.func @positions(%p: memref<4xi64>) kernel {
+      gpu.return
+    }
+  }
+  func.func @host_computed() -> i64 {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c0_i32 = arith.constant 0 : i32
+    %c7 = arith.constant 7 : i64
+    %flag = memref.alloc() : memref<1xi32>
+    gpu.launch_func @k::@produce blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%flag : memref<1xi32>)
+    %f = memref.load %flag[%c0] {moe.check_flag} : memref<1xi32>
+    %ok = arith.cmpi eq, %f, %c0_i32 : i32
+    cf.assert %ok, "a check failed"
+    %p = memref.alloc() : memref<4xi64>
+    memref.store %c7, %p[%c0] : memref<4xi64>
+    %last = memref.load %p[%c0] : memref<4xi64>
+    gpu.launch_func @k::@positions blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%p : memref<4xi64>)
+    return %last : i64
   }
 }
 

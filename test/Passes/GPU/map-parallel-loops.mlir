@@ -190,3 +190,46 @@ func.func @shapes(%f: memref<4xf32>, %g: memref<4xf32>, %d: memref<?xi64>, %e: m
   }
   return %out : memref<3xi64>
 }
+
+// -----
+
+// Position arithmetic stays on the host: a loop over the tokens that fills
+// an integer buffer from its indices alone (an LM's position ids), whose
+// values the host reads (here the first, to size a buffer). Filled the
+// same way but never read by the host, or filled from data, it is a kernel.
+// CHECK-LABEL: func.func @positions
+// CHECK-NOT: gpu.launch
+// CHECK: scf.parallel
+// CHECK: memref.store %{{.*}}, %[[POS:.*]][%{{.*}}] : memref<?xi64>
+// CHECK: memref.load %[[POS]][%c0] : memref<?xi64>
+// CHECK: gpu.launch
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<?xi64>
+// CHECK: gpu.launch
+// CHECK: memref.load %{{.*}} : memref<?xi64>
+func.func @positions(%n: index, %d: memref<?xi64>) -> (memref<?xi64>, memref<?xf32>, memref<?xi64>, memref<?xi64>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %pos = memref.alloc(%n) : memref<?xi64>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = arith.index_cast %i : index to i64
+    memref.store %v, %pos[%i] : memref<?xi64>
+    scf.reduce
+  }
+  %first = memref.load %pos[%c0] : memref<?xi64>
+  %size = arith.index_cast %first : i64 to index
+  %sized = memref.alloc(%size) : memref<?xf32>
+  %unread = memref.alloc(%n) : memref<?xi64>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = arith.index_cast %i : index to i64
+    memref.store %v, %unread[%i] : memref<?xi64>
+    scf.reduce
+  }
+  %copied = memref.alloc(%n) : memref<?xi64>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %d[%i] : memref<?xi64>
+    memref.store %v, %copied[%i] : memref<?xi64>
+    scf.reduce
+  }
+  %last = memref.load %copied[%c0] : memref<?xi64>
+  return %pos, %sized, %unread, %copied : memref<?xi64>, memref<?xf32>, memref<?xi64>, memref<?xi64>
+}

@@ -69,16 +69,15 @@ module attributes {gpu.container_module} {
 // -----
 
 // At the end of a call, host frees of unified buffers alternate with
-// stream-ordered frees of device buffers: after the wait for the kernel,
-// nothing more is queued, and the waits after each group of frees go.
+// stream-ordered frees of device buffers: the free of a unified buffer no
+// queued kernel uses needs no wait, the device buffer's free joins the
+// kernel's chain, and one wait ends the call.
 // CHECK-LABEL: func.func @idle_waits
-// CHECK: gpu.launch_func
-// CHECK-NEXT: gpu.wait [%{{.*}}]
+// CHECK: %[[K:.*]] = gpu.launch_func
 // CHECK-NEXT: memref.dealloc
-// CHECK-NEXT: %[[T:.*]] = gpu.wait async
-// CHECK-NEXT: gpu.dealloc async [%[[T]]]
-// CHECK-NOT: gpu.wait [
-// CHECK: memref.dealloc
+// CHECK-NEXT: %[[F:.*]] = gpu.dealloc async [%[[K]]]
+// CHECK-NEXT: gpu.wait [%[[F]]]
+// CHECK-NEXT: memref.dealloc
 // CHECK-NEXT: return
 module attributes {gpu.container_module} {
   gpu.module @k {
@@ -172,5 +171,59 @@ module attributes {gpu.container_module} {
     gpu.wait [%t3]
     memref.dealloc %shape : memref<2xindex>
     return %r : memref<2x4xf32>
+  }
+}
+
+// -----
+
+// Host work between two chains that touches only buffers none of the
+// queued work uses (a fresh unified buffer the host fills for the next
+// kernel) needs no wait: the chains become one. Host work on a buffer a
+// queued kernel uses waits for it.
+// CHECK-LABEL: func.func @independent
+// CHECK: %[[K:.*]] = gpu.launch_func async [%{{.*}}] @k::@g
+// CHECK-NOT: gpu.wait
+// CHECK: memref.store %{{.*}}, %[[FRESH:.*]][%{{.*}}]
+// CHECK-NEXT: %[[K2:.*]] = gpu.launch_func async [%[[K]]] @k::@g {{.*}} args(%[[FRESH]] : memref<4xf32>)
+// CHECK-NEXT: gpu.wait [%[[K2]]]
+// CHECK-NEXT: memref.load
+// CHECK-LABEL: func.func @dependent
+// CHECK: gpu.launch_func
+// CHECK-NEXT: gpu.wait [
+// CHECK-NEXT: memref.store
+module attributes {gpu.container_module} {
+  gpu.module @k {
+    gpu.func @g(%a: memref<4xf32>) kernel {
+      gpu.return
+    }
+  }
+  func.func @independent(%a: memref<4xf32>) -> f32 {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %v = arith.constant 1.0 : f32
+    %t0 = gpu.wait async
+    %t1 = gpu.launch_func async [%t0] @k::@g blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%a : memref<4xf32>)
+    %u = gpu.alloc host_shared () : memref<4xf32>
+    gpu.wait [%t1]
+    memref.store %v, %u[%c0] : memref<4xf32>
+    %t2 = gpu.wait async
+    %t3 = gpu.launch_func async [%t2] @k::@g blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%u : memref<4xf32>)
+    gpu.wait [%t3]
+    %r = memref.load %u[%c0] : memref<4xf32>
+    return %r : f32
+  }
+  func.func @dependent() {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %v = arith.constant 1.0 : f32
+    %u = gpu.alloc host_shared () : memref<4xf32>
+    %t0 = gpu.wait async
+    %t1 = gpu.launch_func async [%t0] @k::@g blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%u : memref<4xf32>)
+    gpu.wait [%t1]
+    memref.store %v, %u[%c0] : memref<4xf32>
+    %t2 = gpu.wait async
+    %t3 = gpu.launch_func async [%t2] @k::@g blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%u : memref<4xf32>)
+    gpu.wait [%t3]
+    return
   }
 }
