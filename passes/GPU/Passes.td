@@ -125,8 +125,8 @@ def GPURoutePlan : Pass<"moe-gpu-route-plan", "::mlir::ModuleOp"> {
     ticket per token after the counts) routes it, the last token routed
     makes the plan: still one launch. From `router-gemm-from` tokens
     `router_matmul`, the grouped GEMM's 64-row pipelined tensor-core kernel
-    over one expert (16-bit operands, K a multiple of 8), runs before the
-    routing kernel. Every variant is launched, those not chosen with an
+    over one expert (16-bit operands, K a multiple of 8; mma.sync, or one
+    warpgroup's wgmma on `sm_90a`), runs before the routing kernel. Every variant is launched, those not chosen with an
     empty grid (the runtime skips them); a kernel argument tells the
     routing kernel whether to read the GEMM's logits or compute them.
   }];

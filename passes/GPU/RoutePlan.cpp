@@ -91,7 +91,8 @@ std::optional<RouterLogitsPlan> logitsPlan(RoutePlanOp op, int64_t gemvOption,
 /// (`precomputed`), and returns whether the dot-product kernel runs
 /// (false: never, when it is not planned).
 Value emitRouterLogits(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
-                       Value tokens, RouterLogitsPlan plan) {
+                       Value tokens, RouterLogitsPlan plan,
+                       const GemmTile &tile) {
   Emitter e{b, b.getLoc()};
   ModuleOp module = op->getParentOfType<ModuleOp>();
   auto gate = cast<RankedTensorType>(op.getGateWeight().getType());
@@ -127,14 +128,15 @@ Value emitRouterLogits(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
     g.rowLimit = tokens;
     g.denseEnd = tokens;
     g.out = logits;
-    Value tiles =
-        arith::CeilDivUIOp::create(b, tokens, e.index(kLargeRowTile.m));
+    Value tiles = arith::CeilDivUIOp::create(b, tokens, e.index(tile.m));
     Value gridY = arith::SelectOp::create(b, useGemm, tiles, zero);
     gpu_gemm::launchGemm(
         b, module, "router_matmul", g,
-        [](gpu::GPUFuncOp fn, const gpu_gemm::Operands &args) {
+        [&](gpu::GPUFuncOp fn, const gpu_gemm::Operands &args) {
+          if (tile.wgmma)
+            fn->setAttr("moe.wgmma", UnitAttr::get(fn.getContext()));
           return gpu_gemm::buildPipelinedKernel(fn, args, /*asyncCopies=*/true,
-                                                kLargeRowTile);
+                                                tile);
         },
         gridY, /*fixBlockSize=*/false);
   }
@@ -178,7 +180,8 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     Value useDots;
     if (std::optional<RouterLogitsPlan> plan =
             logitsPlan(op, gemvOption, gemmOption, chip))
-      useDots = emitRouterLogits(b, op, a, tokens, *plan);
+      useDots = emitRouterLogits(b, op, a, tokens, *plan,
+                                 routerGemmTile(gpuModelFor(chip)));
     auto wType = cast<RankedTensorType>(op.getWeights().getType());
     auto sType = cast<RankedTensorType>(op.getSlots().getType());
     a.weights =

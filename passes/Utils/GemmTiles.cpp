@@ -177,6 +177,10 @@ const TileChoice &mlir::moe::choiceFor(const std::vector<TileChoice> &plan,
   return plan[i];
 }
 
+GemmTile mlir::moe::routerGemmTile(const GpuModel &gpu) {
+  return gpu.wgmmaFlops > 0 ? kWgmmaLargeRowTile : kLargeRowTile;
+}
+
 RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
                                              double eltBytes, bool gemmFits,
                                              const GpuModel &gpu) {
@@ -212,7 +216,7 @@ RouterLogitsPlan mlir::moe::routerLogitsPlan(double experts, double hidden,
     // Where the GEMM cannot run it is no candidate, neither here nor as
     // the choice the dot products must beat.
     double gemm =
-        gemmFits ? estimateTile(kLargeRowTile,
+        gemmFits ? estimateTile(routerGemmTile(gpu),
                                 {t, 1, experts, hidden, eltBytes, bytes}, gpu)
                            .seconds +
                        roundTrip

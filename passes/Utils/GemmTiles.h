@@ -145,6 +145,10 @@ std::vector<TileChoice> rowTilePlan(double experts, double n, double k,
 /// The choice of `plan` for `copies` token copies.
 const TileChoice &choiceFor(const std::vector<TileChoice> &plan, double copies);
 
+/// The router GEMM's tile (one expert: the gate as [1, E, H]): one
+/// warpgroup's wgmma where `gpu` has it, else mma.sync, 64 x 128 either way.
+GemmTile routerGemmTile(const GpuModel &gpu);
+
 /// Where the router's logits ([T, H] by [E, H] of `eltBytes`) come from,
 /// by token count: the routing kernel's own dot products (a warp per token
 /// reads the whole gate matrix from L2, each lane a load and an FMA per
@@ -152,7 +156,7 @@ const TileChoice &choiceFor(const std::vector<TileChoice> &plan, double copies);
 /// kernel (blocks per token and pair of experts, 4 warps per dot product:
 /// many blocks at decode, weights read once from HBM; the logits go
 /// through memory to the token's last block); a tensor-core GEMM
-/// (kLargeRowTile) from `gemmFrom`, a launch of its own before the routing
+/// (routerGemmTile) from `gemmFrom`, a launch of its own before the routing
 /// kernel. Powers of two; kNeverTokens when a choice never wins, and for
 /// the GEMM when `gemmFits` is false (fitsPipelinedGemm).
 struct RouterLogitsPlan {

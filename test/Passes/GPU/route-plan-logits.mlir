@@ -1,5 +1,10 @@
 // RUN: moe-opt %s --moe-gpu-route-plan="router-gemv-from=2 router-gemm-from=32" --cse | FileCheck %s
 // RUN: moe-opt %s --moe-gpu-route-plan="router-gemv-from=0 router-gemm-from=0" --cse | FileCheck %s --check-prefix=NEVER
+// On sm_90a the logits GEMM is one warpgroup's wgmma.
+// RUN: moe-opt %s --moe-gpu-route-plan="chip=sm_90a router-gemv-from=2 router-gemm-from=32" --cse | FileCheck %s --check-prefix=WGMMA
+// WGMMA: gpu.func @router_matmul({{.*}}) workgroup(%{{.*}} : memref<4x8x4x8x8xf16, {{.*}}, %{{.*}} : memref<4x16x4x8x8xf16, {{.*}}) kernel attributes {moe.wgmma}
+// WGMMA-COUNT-2: nvvm.wgmma.mma_async
+// WGMMA-NOT: nvvm.mma.sync
 
 // The router logits by token count: from 2 tokens (and below 32) the
 // dot-product routing kernel (route_plan_dots, grid T x 4: a block per
