@@ -52,17 +52,21 @@ bool mlir::moe::isConstantGlobal(Value v) {
   return global && global.getConstant();
 }
 
-bool mlir::moe::isHostPrivate(Operation *op) {
+/// Whether every buffer host op `op` has a memory effect on is one
+/// `allowed` accepts (reads of constant globals aside): ops without effects
+/// and cf.asserts qualify, host loops and branches when their ops do, an
+/// effect on no named buffer never.
+static bool everyEffectOn(Operation *op,
+                          llvm::function_ref<bool(Value)> allowed) {
   if (isa<cf::AssertOp>(op))
     return true;
   if (op->getNumRegions()) {
-    // Host loops and branches (shape arithmetic) whose every op is.
     if (!isa<RegionBranchOpInterface>(op) ||
         !op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
       return false;
     for (Region &region : op->getRegions())
       for (Operation &nested : region.getOps())
-        if (!isHostPrivate(&nested))
+        if (!everyEffectOn(&nested, allowed))
           return false;
     return true;
   }
@@ -77,12 +81,17 @@ bool mlir::moe::isHostPrivate(Operation *op) {
     if (!v && isa<MemoryEffects::Allocate>(e.getEffect()) &&
         op->getNumResults() == 1)
       v = op->getResult(0);
-    if (v && isa<MemoryEffects::Read>(e.getEffect()) && isConstantGlobal(v))
+    if (v && isa<MemoryEffects::Read>(e.getEffect()) &&
+        mlir::moe::isConstantGlobal(v))
       continue;
-    if (!v || !isHostOnlyBuffer(v))
+    if (!v || !allowed(v))
       return false;
   }
   return true;
+}
+
+bool mlir::moe::isHostPrivate(Operation *op) {
+  return everyEffectOn(op, isHostOnlyBuffer);
 }
 
 bool mlir::moe::isShapeBuffer(Value memref) {
@@ -130,39 +139,9 @@ void mlir::moe::addBufferOperands(Operation *op,
 }
 
 bool mlir::moe::touchesNoneOf(Operation *op, ArrayRef<Value> buffers) {
-  if (isa<cf::AssertOp>(op))
-    return true;
-  if (op->getNumRegions()) {
-    if (!isa<RegionBranchOpInterface>(op) ||
-        !op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
-      return false;
-    WalkResult r = op->walk([&](Operation *nested) {
-      if (nested == op || nested->getNumRegions())
-        return WalkResult::advance();
-      return touchesNoneOf(nested, buffers) ? WalkResult::advance()
-                                            : WalkResult::interrupt();
-    });
-    return !r.wasInterrupted();
-  }
-  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
-  if (!effects)
-    return isMemoryEffectFree(op);
-  SmallVector<MemoryEffects::EffectInstance> list;
-  effects.getEffects(list);
-  for (const MemoryEffects::EffectInstance &e : list) {
-    Value v = e.getValue();
-    // An allocation's effect may name its result, or nothing.
-    if (!v && isa<MemoryEffects::Allocate>(e.getEffect()) &&
-        op->getNumResults() == 1)
-      v = op->getResult(0);
-    if (!v)
-      return false;
-    if (isa<MemoryEffects::Read>(e.getEffect()) && isConstantGlobal(v))
-      continue;
+  return everyEffectOn(op, [&](Value v) {
     Value root = viewedBuffer(v);
-    for (Value b : buffers)
-      if (!cannotOverlap(root, b))
-        return false;
-  }
-  return true;
+    return llvm::all_of(buffers,
+                        [&](Value b) { return cannotOverlap(root, b); });
+  });
 }
