@@ -132,7 +132,10 @@ struct PipelinedBuilder : KernelBuilder {
 
   /// The XOR mask that places a chunk of mma.sync ring row `row`, in
   /// elements (Config::kGroup). Rows 8 apart share it.
-  Value swizzleMask(Value row) { return mul(rem(div(row, 4), 2), idx(kChunk)); }
+  Value swizzleMask(Value row) {
+    Value phase = rem(div(row, 4), 2);
+    return mul(phase, idx(kChunk));
+  }
 
   /// Where element `col` (of K) of row `row` of a slice of `rows` rows
   /// lies in a ring slot, as indices after the slot's: for mma.sync one
@@ -142,11 +145,15 @@ struct PipelinedBuilder : KernelBuilder {
   SmallVector<Value> ringPlace(Value row, Value col, int64_t rows) {
     if (cfg.wgmma)
       return {div(row, 8), div(col, kChunk), rem(row, 8), rem(col, kChunk)};
+    // One op per statement: the IR's order does not depend on the order
+    // in which a compiler evaluates arguments.
     Value plane = div(col, Config::kGroup);
-    Value inPlane =
-        arith::XOrIOp::create(b, rem(col, Config::kGroup), swizzleMask(row));
-    return {add(mul(plane, idx(rows * Config::kGroup)),
-                add(mul(row, idx(Config::kGroup)), inPlane))};
+    Value mask = swizzleMask(row);
+    Value inPlane = arith::XOrIOp::create(b, rem(col, Config::kGroup), mask);
+    Value rowStart = mul(row, idx(Config::kGroup));
+    Value inSlot = add(rowStart, inPlane);
+    Value planeStart = mul(plane, idx(rows * Config::kGroup));
+    return {add(planeStart, inSlot)};
   }
 
   /// `place` (ringPlace) `rows` rows further, a multiple of 8: the same
@@ -224,13 +231,17 @@ struct PipelinedBuilder : KernelBuilder {
     assert(rows % rowsPerPass == 0 && rowsPerPass % 8 == 0 &&
            "a tile's rows take whole passes");
     int64_t groups = cfg.kGroups();
-    Value firstRow =
-        add(rem(div(tid, 2), 4), mul(div(tid, 8 * groups), idx(4)));
-    Value col = add(mul(rem(div(tid, 8), groups), idx(Config::kGroup)),
-                    mul(rem(tid, 2), idx(kChunk)));
+    Value firstRow, col;
     if (cfg.wgmma) {
-      firstRow = add(rem(tid, 8), mul(div(tid, 8 * chunksPerRow), idx(8)));
+      Value rowGroup = mul(div(tid, 8 * chunksPerRow), idx(8));
+      firstRow = add(rem(tid, 8), rowGroup);
       col = mul(rem(div(tid, 8), chunksPerRow), idx(kChunk));
+    } else {
+      Value rowBlock = mul(div(tid, 8 * groups), idx(4));
+      firstRow = add(rem(div(tid, 2), 4), rowBlock);
+      Value chunk = mul(rem(tid, 2), idx(kChunk));
+      Value planeCol = mul(rem(div(tid, 8), groups), idx(Config::kGroup));
+      col = add(planeCol, chunk);
     }
     SmallVector<Value> first = ringPlace(firstRow, col, rows);
     for (int64_t i = 0; i < rows / rowsPerPass; ++i) {
