@@ -42,6 +42,23 @@ bool mayQueueWork(Operation *op) {
   return false;
 }
 
+/// Whether `op` may queue work whose buffers its operands do not name: a
+/// call, or a region holding a kernel launch, fill, copy or call (a host
+/// loop of shape arithmetic holds none).
+bool queuesUnnamedWork(Operation *op) {
+  if (isa<CallOpInterface>(op))
+    return true;
+  if (op->getNumRegions() == 0)
+    return false;
+  WalkResult r = op->walk([](Operation *nested) {
+    return isa<gpu::LaunchFuncOp, gpu::LaunchOp, gpu::MemsetOp, gpu::MemcpyOp,
+               CallOpInterface>(nested)
+               ? WalkResult::interrupt()
+               : WalkResult::advance();
+  });
+  return r.wasInterrupted();
+}
+
 /// Drops host waits with nothing queued since the previous one or the
 /// call's start (every chain of a call is on one stream, so a wait for any
 /// of them waits for all queued work): at the end of a call, the frees of unified buffers (host frees) alternate with
@@ -71,15 +88,19 @@ struct GPUMergeWaitsPass : moe::impl::GPUMergeWaitsBase<GPUMergeWaitsPass> {
       return;
     for (Block &block : fn.getBody()) {
       // What the stream may still be running: the buffers of the work
-      // queued since the last wait that stays.
+      // queued since the last wait that stays, unless some of it does not
+      // name them (`opaque`).
       SmallVector<Value> queued;
+      bool opaque = false;
       Operation *next = nullptr;
       for (Operation *op = &block.front(); op; op = next) {
         next = op->getNextNode();
         auto wait = dyn_cast<gpu::WaitOp>(op);
         if (!wait) {
-          if (mayQueueWork(op))
+          if (isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp>(op))
             moe::addBufferOperands(op, queued);
+          else if (queuesUnnamedWork(op))
+            opaque = true;
           continue;
         }
         if (wait.getAsyncToken() || wait.getAsyncDependencies().size() != 1)
@@ -93,11 +114,13 @@ struct GPUMergeWaitsPass : moe::impl::GPUMergeWaitsBase<GPUMergeWaitsPass> {
             start = w;
             break;
           }
-          if (!moe::isHostPrivate(o) && !moe::touchesNoneOf(o, queued))
+          if (!moe::isHostPrivate(o) &&
+              (opaque || !moe::touchesNoneOf(o, queued)))
             break;
         }
         if (!start) {
           queued.clear();
+          opaque = false;
           continue;
         }
         start.getAsyncToken().replaceAllUsesWith(

@@ -227,3 +227,39 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+// Work queued inside a region (here a branch) does not name its buffers
+// among the region op's operands: the host work after the wait waits.
+// CHECK-LABEL: func.func @queued_in_region
+// CHECK: scf.if
+// CHECK: gpu.launch_func
+// CHECK: gpu.wait [
+// CHECK-NEXT: memref.store
+module attributes {gpu.container_module} {
+  gpu.module @k {
+    gpu.func @g(%a: memref<4xf32>) kernel {
+      gpu.return
+    }
+  }
+  func.func @queued_in_region(%c: i1) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %v = arith.constant 1.0 : f32
+    %u = gpu.alloc host_shared () : memref<4xf32>
+    %t0 = gpu.wait async
+    %t1 = scf.if %c -> !gpu.async.token {
+      %t = gpu.launch_func async [%t0] @k::@g blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%u : memref<4xf32>)
+      scf.yield %t : !gpu.async.token
+    } else {
+      scf.yield %t0 : !gpu.async.token
+    }
+    gpu.wait [%t1]
+    memref.store %v, %u[%c0] : memref<4xf32>
+    %t2 = gpu.wait async
+    %t3 = gpu.launch_func async [%t2] @k::@g blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%u : memref<4xf32>)
+    gpu.wait [%t3]
+    return
+  }
+}
