@@ -146,6 +146,28 @@ Value emitRouterLogits(ImplicitLocOpBuilder &b, RoutePlanOp op, PlanArgs &a,
   return plan.gemvFrom < plan.gemmFrom ? useDots : Value();
 }
 
+/// A routing kernel `name` taking `args`' non-null fields (PlanArgs
+/// order), its body built by `build` from the same roles as the kernel's
+/// arguments; returns it and the launch's operands.
+std::pair<gpu::GPUFuncOp, SmallVector<Value>> createPlanKernel(
+    ModuleOp module, Location loc, StringRef name, PlanArgs args,
+    llvm::function_ref<void(gpu::GPUFuncOp, const PlanArgs &)> build) {
+  SmallVector<Value> operands;
+  for (Value *v : args.fields())
+    if (*v)
+      operands.push_back(*v);
+  gpu::GPUFuncOp fn = gpu_gemm::createKernel(
+      module, loc, name, operands, [&](gpu::GPUFuncOp f, ValueRange params) {
+        PlanArgs kernelArgs = args;
+        unsigned next = 0;
+        for (Value *v : kernelArgs.fields())
+          if (*v)
+            *v = params[next++];
+        build(f, kernelArgs);
+      });
+  return {fn, operands};
+}
+
 struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
   RoutePlanToKernel(MLIRContext *ctx, int64_t gemvOption, int64_t gemmOption,
                     StringRef chip)
@@ -213,18 +235,9 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
     if (useDots) {
       PlanArgs dotArgs = a;
       dotArgs.precomputed = nullptr;
-      SmallVector<Value> operands;
-      for (Value *v : dotArgs.fields())
-        if (*v)
-          operands.push_back(*v);
-      gpu::GPUFuncOp fn = gpu_gemm::createKernel(
-          module, op.getLoc(), "route_plan_dots", operands,
-          [&](gpu::GPUFuncOp f, ValueRange args) {
-            PlanArgs kernelArgs = dotArgs;
-            unsigned next = 0;
-            for (Value *v : kernelArgs.fields())
-              if (*v)
-                *v = args[next++];
+      auto [fn, operands] = createPlanKernel(
+          module, op.getLoc(), "route_plan_dots", dotArgs,
+          [&](gpu::GPUFuncOp f, const PlanArgs &kernelArgs) {
             buildDotsKernel(f, kernelArgs, op.getRouting(), experts,
                             op.getBlock());
           });
@@ -239,19 +252,9 @@ struct RoutePlanToKernel : OpRewritePattern<RoutePlanOp> {
           /*dynamicSharedMemorySize=*/nullptr, operands);
     }
 
-    SmallVector<Value> operands;
-    for (Value *v : a.fields())
-      if (*v)
-        operands.push_back(*v);
-    gpu::GPUFuncOp fn = gpu_gemm::createKernel(
-        module, op.getLoc(), "route_plan", operands,
-        [&](gpu::GPUFuncOp f, ValueRange args) {
-          // The same roles, as the kernel's arguments.
-          PlanArgs kernelArgs = a;
-          unsigned next = 0;
-          for (Value *v : kernelArgs.fields())
-            if (*v)
-              *v = args[next++];
+    auto [fn, operands] = createPlanKernel(
+        module, op.getLoc(), "route_plan", a,
+        [&](gpu::GPUFuncOp f, const PlanArgs &kernelArgs) {
           buildKernel(f, kernelArgs, op.getRouting(), experts, op.getBlock());
         });
 
