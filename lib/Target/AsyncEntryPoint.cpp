@@ -20,10 +20,7 @@ using namespace mlir::moe::detail;
 namespace runtime = mlir::moe::runtime;
 
 namespace {
-constexpr const char *kParams =
-    "const moe_tensor *inputs, int32_t num_inputs, const moe_tensor "
-    "*outputs, int32_t num_outputs, void *stream, char *error, size_t "
-    "error_size";
+constexpr const char *kParams = kAsyncParams;
 constexpr const char *kArgs = "inputs, num_inputs, outputs, num_outputs, "
                               "stream, error, error_size";
 
@@ -66,16 +63,31 @@ void mlir::moe::detail::printAsyncDeclarations(llvm::raw_ostream &os,
         "int moe_model_async_status(char *error, size_t error_size);\n";
   if (entries.size() == 1)
     os << "int moe_model_run_async(" << kParams << ");\n";
-  os << "\n/* CUDA graphs of <function>_run_async (default on; "
-        "MOE_CUDA_GRAPHS=0 in the\n * environment turns them off): the "
-        "second call with the same shapes and\n * buffer addresses is "
-        "captured into a graph, later ones launch the graph.\n * Off "
-        "releases the graphs and their buffers. */\n"
+  os << "\n/* CUDA graphs of <function>_run_async and <function>_run "
+        "(default on;\n * MOE_CUDA_GRAPHS=0 in the environment turns them "
+        "off): the second call\n * with the same shapes and buffer "
+        "addresses is captured into a graph,\n * later ones launch the "
+        "graph. Off releases the graphs and their buffers. */\n"
         "void moe_model_set_cuda_graphs(int32_t enabled);\n";
 }
 
 void mlir::moe::detail::printAsyncHelpers(llvm::raw_ostream &os) {
   os << R"c(
+/* Dimension d of output i for these inputs: static, or named like an
+ * input's; -1 when the inputs do not say. */
+static int64_t moe__output_size(const moe_model_info *info,
+                                const moe_tensor *in, int32_t i, int32_t d) {
+  const moe_tensor_info *want = &info->outputs[i];
+  int64_t expected = want->shape[d];
+  for (int32_t j = 0; expected < 0 && want->dims[d] && want->dims[d][0] &&
+                      j < info->num_inputs; ++j)
+    for (int32_t e = 0; e < info->inputs[j].rank; ++e)
+      if (info->inputs[j].dims[e] &&
+          !strcmp(info->inputs[j].dims[e], want->dims[d]))
+        expected = in[j].shape[e];
+  return expected;
+}
+
 /* The caller's output tensors against what the model produces for these
  * inputs: dtype, rank, static sizes, sizes named like an input's. */
 static int moe__check_async_outputs(const moe_model_info *info,
@@ -93,13 +105,7 @@ static int moe__check_async_outputs(const moe_model_info *info,
     }
     int64_t count = 1;
     for (int32_t d = 0; d < want->rank; ++d) {
-      int64_t size = got->shape[d], expected = want->shape[d];
-      for (int32_t j = 0; expected < 0 && want->dims[d] && want->dims[d][0] &&
-                          j < info->num_inputs; ++j)
-        for (int32_t e = 0; e < info->inputs[j].rank; ++e)
-          if (info->inputs[j].dims[e] &&
-              !strcmp(info->inputs[j].dims[e], want->dims[d]))
-            expected = in[j].shape[e];
+      int64_t size = got->shape[d], expected = moe__output_size(info, in, i, d);
       if (size < 0 || (expected >= 0 && size != expected)) {
         moe__fail(error, error_size, "output '%s' dimension %d must be %lld, "
                   "got %lld", want->name, d, (long long)expected,
@@ -118,8 +124,118 @@ static int moe__check_async_outputs(const moe_model_info *info,
 
 void moe_model_set_cuda_graphs(int32_t enabled) {
   moe_runtime_call_begin();
-  )c" << runtime::kCudaGraphSetEnabled << R"c((enabled);
+  )c" << runtime::kCudaGraphSetEnabled
+     << R"c((enabled);
   moe_runtime_call_end();
+}
+
+/* What moe__run_staged returns where the inputs do not give the outputs'
+ * shapes: the caller runs the call eagerly. */
+#define MOE__NOT_STAGED (-1)
+
+typedef int (*moe__async_fn)(const moe_tensor *, int32_t, const moe_tensor *,
+                             int32_t, void *, char *, size_t);
+
+static size_t moe__tensor_bytes(const moe_tensor *t) {
+  static const unsigned char bytes[] = {4, 2, 2, 4, 8, 1, 1, 2};
+  size_t n = (unsigned)t->dtype < 8 ? bytes[t->dtype] : 1;
+  for (int32_t d = 0; d < t->rank; ++d)
+    n *= (size_t)t->shape[d];
+  return n;
+}
+
+/* <function>_run (checked inputs, host memory) through the asynchronous
+ * variant `run_async`: the tensors in device buffers the entry function
+ * keeps in *staging, one wait for the stream, outputs malloc'ed like the
+ * eager path's. */
+static int moe__run_staged(const moe_model_info *info, void **staging,
+                           moe__async_fn run_async, const moe_tensor *inputs,
+                           moe_tensor *outputs, char *error,
+                           size_t error_size) {
+  int32_t num_in = info->num_inputs, num_out = info->num_outputs;
+  moe_tensor *dev = calloc((size_t)num_in + num_out + 1, sizeof(moe_tensor));
+  if (!dev) {
+    moe__fail(error, error_size, "out of memory for a call's tensors");
+    return MOE_ERROR_OUT_OF_MEMORY;
+  }
+  moe_tensor *dev_out = dev + num_in;
+  for (int32_t i = 0; i < num_out; ++i) {
+    dev_out[i].dtype = info->outputs[i].dtype;
+    dev_out[i].rank = info->outputs[i].rank;
+    for (int32_t d = 0; d < dev_out[i].rank; ++d)
+      if ((dev_out[i].shape[d] = moe__output_size(info, inputs, i, d)) < 0) {
+        free(dev);
+        return MOE__NOT_STAGED;
+      }
+  }
+  for (int32_t i = 0; i < num_out; ++i)
+    outputs[i].data = NULL;
+  jmp_buf on_error;
+  if (setjmp(on_error)) {
+    moe__fail(error, error_size, "%s", )c"
+     << runtime::kErrorMessage << R"c(());
+    )c"
+     << runtime::kCudaDrain << R"c(();
+    )c"
+     << runtime::kCudaStageAbort << R"c(();
+    for (int32_t i = 0; i < num_out; ++i) {
+      free(outputs[i].data);
+      outputs[i].data = NULL;
+    }
+    free(dev);
+    return )c"
+     << runtime::kErrorKind << R"c(() == MOE_RUNTIME_OUT_OF_MEMORY
+               ? MOE_ERROR_OUT_OF_MEMORY : MOE_ERROR_RUNTIME;
+  }
+  )c" << runtime::kSetErrorHandler
+     << R"c((&on_error);
+  void *stream = )c"
+     << runtime::kCudaStageBegin << R"c((staging);
+  for (int32_t i = 0; i < num_in; ++i) {
+    dev[i] = inputs[i];
+    dev[i].data = )c"
+     << runtime::kCudaStageIn << R"c((staging, i, inputs[i].data,
+                                  moe__tensor_bytes(&inputs[i]));
+  }
+  for (int32_t i = 0; i < num_out; ++i)
+    dev_out[i].data = )c"
+     << runtime::kCudaStageBuffer << R"c((staging, num_in + i,
+                                      moe__tensor_bytes(&dev_out[i]));
+  )c" << runtime::kSetErrorHandler
+     << R"c((NULL);
+  int rc = run_async(dev, num_in, dev_out, num_out, stream, error, error_size);
+  if (rc != MOE_OK) {
+    )c"
+     << runtime::kCudaStageAbort << R"c(();
+    free(dev);
+    return rc;
+  }
+  )c" << runtime::kSetErrorHandler
+     << R"c((&on_error);
+  for (int32_t i = 0; i < num_out; ++i) {
+    size_t bytes = moe__tensor_bytes(&dev_out[i]);
+    void *data = malloc(bytes ? bytes : 1);
+    if (!data)
+      )c"
+     << runtime::kFailWith << R"c((MOE_RUNTIME_OUT_OF_MEMORY,
+                          "out of memory for an output");
+    outputs[i] = dev_out[i];
+    outputs[i].data = data;
+    )c"
+     << runtime::kCudaStageOut << R"c((data, dev_out[i].data, bytes);
+  }
+  if ()c"
+     << runtime::kCudaStageEnd << R"c((staging, error, error_size)) {
+    for (int32_t i = 0; i < num_out; ++i) {
+      free(outputs[i].data);
+      outputs[i].data = NULL;
+    }
+    rc = MOE_ERROR_RUNTIME;
+  }
+  )c" << runtime::kSetErrorHandler
+     << R"c((NULL);
+  free(dev);
+  return rc;
 }
 
 int moe_model_async_status(char *error, size_t error_size) {

@@ -11,6 +11,7 @@
 #include "EntryPoint.h"
 #include "EntrySignature.h"
 
+#include "moe/Passes/GPU.h"
 #include "moe/Passes/Runtime.h"
 #include "moe/Runtime/Symbols.h"
 
@@ -190,7 +191,17 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries,
           "free(). On error it returns\n * non-zero and writes a message to "
           "`error` (error_size bytes, may be NULL).\n * Thread-safe: calls "
           "from several threads run one at a time, each with\n * the "
-          "library's whole thread pool. */\n";
+          "library's whole thread pool.";
+    if (cuda)
+      os << " On CUDA, where the inputs' shapes give the\n * outputs' "
+            "(they do unless the output sizes depend on the data), it\n"
+            " * runs "
+         << e.function
+         << "_run_async on device buffers it "
+            "keeps between calls\n * (the tensors copied in and out, one "
+            "wait), so its calls with the\n * same shapes replay one CUDA "
+            "graph; otherwise kernel by kernel.";
+    os << " */\n";
     os << "const moe_model_info *" << e.function << "_info(void);\n";
     os << "int " << e.function
        << "_run(const moe_tensor *inputs, int32_t num_inputs,\n"
@@ -294,8 +305,12 @@ void printCInterface(llvm::raw_ostream &os, const EntrySig &e) {
 /// `<f>_run`'s start: the input checks, the device (CUDA: inputs copied to
 /// device-accessible memory) and the landing point of failed run-time
 /// checks.
-void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
+void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda,
+                      bool staged) {
   const std::string &f = e.function;
+  if (staged)
+    os << "static int " << f << "__run_async_serialized(" << kAsyncParams
+       << ");\nstatic void *" << f << "__staging;\n";
   os << "static int " << f
      << "__run_serialized(const moe_tensor *inputs, int32_t num_inputs, "
      << "moe_tensor *outputs, int32_t num_outputs, char *error, size_t "
@@ -309,6 +324,14 @@ void printRunPrologue(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
   size_t numInputs = e.inputs.size();
   if (cuda) {
     printCudaAvailableCheck(os);
+    // Through the asynchronous variant where the inputs give the outputs'
+    // shapes: device buffers kept between calls, one CUDA graph per shape.
+    if (staged)
+      os << "  {\n    int rc = moe__run_staged(info, &" << f << "__staging, "
+         << f
+         << "__run_async_serialized, inputs, outputs, error, "
+            "error_size);\n    if (rc != MOE__NOT_STAGED)\n      return rc;\n"
+            "  }\n";
     // Inputs are copied to device-accessible memory; the copies are freed
     // on every path out (volatile: they change between setjmp and longjmp).
     os << "  void *volatile dev[" << std::max<size_t>(numInputs, 1)
@@ -432,10 +455,11 @@ void printSerializedRun(llvm::raw_ostream &os, const EntrySig &e) {
       "inputs, num_inputs, outputs, num_outputs, error, error_size");
 }
 
-void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda) {
+void printEntry(llvm::raw_ostream &os, const EntrySig &e, bool cuda,
+                bool staged) {
   printInfo(os, e);
   printCInterface(os, e);
-  printRunPrologue(os, e, cuda);
+  printRunPrologue(os, e, cuda, staged);
   printInputMemrefs(os, e, cuda);
   printCallAndOutputs(os, e, cuda);
   printSerializedRun(os, e);
@@ -736,10 +760,13 @@ FailureOr<std::string> mlir::moe::detail::generateEntrySource(ModuleOp module) {
   for (int64_t r : ranks)
     printDescriptor(os, r);
   bool cuda = isCUDAModel(module);
-  for (const EntrySig &e : *entries)
-    printEntry(os, e, cuda);
-  if (cuda) {
+  if (cuda)
     printAsyncHelpers(os);
+  for (const EntrySig &e : *entries)
+    printEntry(
+        os, e, cuda,
+        cuda && module.lookupSymbol(e.function + moe::kAsyncEntrySuffix.str()));
+  if (cuda) {
     for (const EntrySig &e : *entries)
       printAsyncEntry(os, e, module);
     if (entries->size() == 1)

@@ -28,6 +28,12 @@ struct EntrySig {
   SmallVector<TensorSig> inputs, outputs;
 };
 
+/// The parameters of `<f>_run_async` and of the function it serializes.
+inline constexpr const char *kAsyncParams =
+    "const moe_tensor *inputs, int32_t num_inputs, const moe_tensor "
+    "*outputs, int32_t num_outputs, void *stream, char *error, size_t "
+    "error_size";
+
 /// The size in bytes of an element of a model tensor.
 unsigned dtypeBytes(Type t);
 

@@ -158,6 +158,9 @@ CUresult cuGetErrorName(CUresult code, const char **name) {
   case EMU_ERROR_LAUNCH_FAILED:
     *name = "CUDA_ERROR_LAUNCH_FAILED";
     break;
+  case EMU_ERROR_STREAM_CAPTURE_UNSUPPORTED:
+    *name = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
+    break;
   default:
     *name = "CUDA_ERROR_UNKNOWN";
     return EMU_ERROR_INVALID_VALUE;
@@ -612,6 +615,23 @@ CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src,
   if (capturing(stream))
     return emu_graph_add_copy(capturing(stream), dst, src, bytes);
   return cuMemcpy(dst, src, bytes);
+}
+
+/* The emulator runs a stream's work as it is queued; a capture records
+ * only device-side work. */
+CUresult cuMemcpyHtoDAsync_v2(unsigned long long dst, const void *src,
+                              size_t bytes, void *stream) {
+  if (capturing(stream))
+    return fail(EMU_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                "a copy from host memory on a stream being captured");
+  return cuMemcpyHtoD_v2(dst, src, bytes);
+}
+CUresult cuMemcpyDtoHAsync_v2(void *dst, unsigned long long src, size_t bytes,
+                              void *stream) {
+  if (capturing(stream))
+    return fail(EMU_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                "a copy to host memory on a stream being captured");
+  return cuMemcpyDtoH_v2(dst, src, bytes);
 }
 
 int emu_fill(unsigned long long dst, unsigned value, size_t count,

@@ -36,11 +36,13 @@ typedef struct {
   size_t num_checks, checks_capacity;
   void **frees;
   size_t num_frees, frees_capacity;
+  moe_cuda_call_status *status; /* NULL: the process-wide status */
 } deferred;
 
 static __thread int active;
 static __thread CUstream stream;
 static __thread deferred *pending;
+static __thread moe_cuda_call_status *report_to;
 
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static int failed;
@@ -58,11 +60,21 @@ static void release(deferred *p) {
   free(p);
 }
 
-/* Keeps the first failed check of `p` for moe_cuda_async_status. */
+/* Keeps the first failed check of `p` for moe_cuda_async_status, or in
+ * the status of its synchronous call (which nothing else writes while the
+ * call waits for it). */
 static void run_checks(void *data) {
   deferred *p = data;
   for (size_t i = 0; i < p->num_checks; ++i)
     if (!passes(&p->checks[i])) {
+      if (p->status) {
+        if (!p->status->failed) {
+          p->status->failed = 1;
+          snprintf(p->status->message, sizeof(p->status->message), "%s",
+                   p->checks[i].message);
+        }
+        return;
+      }
       pthread_mutex_lock(&status_lock);
       if (!failed) {
         failed = 1;
@@ -101,10 +113,16 @@ int moe_cuda_async_stream(CUstream *s) {
 }
 
 static deferred *current(void) {
-  if (!pending)
-    pending = calloc(1, sizeof(deferred));
+  if (!pending && (pending = calloc(1, sizeof(deferred))))
+    pending->status = report_to;
   return pending;
 }
+
+void moe_cuda_async_report_to(moe_cuda_call_status *status) {
+  report_to = status;
+}
+
+moe_cuda_call_status *moe_cuda_async_reporting_to(void) { return report_to; }
 
 int moe_cuda_async_defer_free(void *ptr) {
   if (!active)

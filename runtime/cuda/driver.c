@@ -65,6 +65,8 @@ static int resolve(void *library) {
       MOE_SYM(cuMemcpy, "cuMemcpy"),
       MOE_SYM(cuMemcpyHtoD, "cuMemcpyHtoD_v2"),
       MOE_SYM(cuMemcpyAsync, "cuMemcpyAsync"),
+      MOE_SYM(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"),
+      MOE_SYM(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"),
       MOE_SYM(cuMemsetD32Async, "cuMemsetD32Async"),
       MOE_SYM(cuMemsetD16Async, "cuMemsetD16Async"),
       MOE_SYM(cuEventCreate, "cuEventCreate"),

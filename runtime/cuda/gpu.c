@@ -252,6 +252,7 @@ void moe_cuda_free(void *ptr) {
 
 void moe_cuda_release_cached(void) {
   moe_cuda_graph_release();
+  moe_cuda_stage_release();
   moe_cuda_pool_trim();
 }
 

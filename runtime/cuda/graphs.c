@@ -17,11 +17,12 @@
 
 #include "graphs.h"
 
+#include "async.h"
 #include "driver.h"
 #include "grow.h"
-#include "pool.h"
 #include "moe/Runtime/CUDA.h"
 #include "moe/Runtime/Errors.h"
+#include "pool.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@ enum { MAX_GRAPHS = 64, CAPTURE_MODE_RELAXED = 2 };
 
 typedef struct graph_entry {
   const void *function;
+  const void *status; /* where its checks report (async.h) */
   uint64_t hash;
   size_t key_bytes;
   unsigned char *key;
@@ -119,10 +121,13 @@ int moe_cuda_graph_replay(const void *function, const void *key,
       !d->cuGraphExecDestroy || !d->cuGraphDestroy)
     return 0;
   uint64_t h = hash_key(function, key, key_bytes);
+  /* A graph's host node reports to the status of the call captured. */
+  const void *status = moe_cuda_async_reporting_to();
   pthread_mutex_lock(&lock);
   graph_entry *e = entries;
-  while (e && !(e->function == function && e->hash == h &&
-                e->key_bytes == key_bytes && !memcmp(e->key, key, key_bytes)))
+  while (e &&
+         !(e->function == function && e->status == status && e->hash == h &&
+           e->key_bytes == key_bytes && !memcmp(e->key, key, key_bytes)))
     e = e->next;
   if (e)
     e->last_use = ++ticks;
@@ -141,6 +146,7 @@ int moe_cuda_graph_replay(const void *function, const void *key,
     if (e && copy) {
       memcpy(copy, key, key_bytes);
       e->function = function;
+      e->status = status;
       e->hash = h;
       e->key = copy;
       e->key_bytes = key_bytes;

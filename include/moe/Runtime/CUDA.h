@@ -28,7 +28,8 @@ int moe_cuda_available(char *error, size_t error_size);
 void *moe_cuda_alloc(size_t bytes);
 void moe_cuda_free(void *ptr);
 
-/* Gives the buffers kept for reuse back to the driver. */
+/* Gives the buffers kept for reuse (the cache's, CUDA graphs', the entry
+ * functions' staging buffers) back to the driver. */
 void moe_cuda_release_cached(void);
 
 /* A device copy of constant host data (model weights), made once per
@@ -86,6 +87,26 @@ void moe_cuda_graph_end(void);
 void moe_cuda_graph_abort(void);
 void moe_cuda_graph_set_enabled(int enabled);
 void moe_cuda_graph_release(void);
+
+/* Synchronous calls (<function>_run, host tensors) of an entry function
+ * with an asynchronous variant run it on device buffers the entry
+ * function keeps (`*staging`, NULL before its first call): begin makes
+ * the calling thread's stream (returned) the call's and its checks report
+ * to the call; stage_in gives tensor `index`'s device buffer of `bytes`
+ * with `host` copied in on the stream, stage_buffer one to fill (NULL for
+ * 0 bytes); stage_out queues a copy back to the host; end waits for the
+ * stream once and returns 1 with the first failed check's message in
+ * `error` (error_size bytes), else 0; abort (after a failure) stops
+ * reporting to the call. The buffers keep their addresses from call to
+ * call unless a call needs more, so calls of the same shapes replay one
+ * CUDA graph. */
+void *moe_cuda_stage_begin(void **staging);
+void *moe_cuda_stage_in(void **staging, int32_t index, const void *host,
+                        size_t bytes);
+void *moe_cuda_stage_buffer(void **staging, int32_t index, size_t bytes);
+void moe_cuda_stage_out(void *host, const void *device, size_t bytes);
+int moe_cuda_stage_end(void **staging, char *error, size_t error_size);
+void moe_cuda_stage_abort(void);
 
 /* Device time of a call: CUDA events recorded on the calling thread's
  * stream at start and stop (no waiting); elapsed waits for the stop event

@@ -21,6 +21,8 @@
 
 namespace mlir::moe::runtime {
 inline constexpr const char *kFail = MOE_RUNTIME_SYMBOL(moe_runtime_fail);
+inline constexpr const char *kFailWith =
+    MOE_RUNTIME_SYMBOL(moe_runtime_fail_with);
 inline constexpr const char *kSetErrorHandler =
     MOE_RUNTIME_SYMBOL(moe_runtime_set_error_handler);
 inline constexpr const char *kErrorMessage =
@@ -64,6 +66,18 @@ inline constexpr const char *kCudaGraphAbort =
     MOE_RUNTIME_SYMBOL(moe_cuda_graph_abort);
 inline constexpr const char *kCudaGraphSetEnabled =
     MOE_RUNTIME_SYMBOL(moe_cuda_graph_set_enabled);
+inline constexpr const char *kCudaStageBegin =
+    MOE_RUNTIME_SYMBOL(moe_cuda_stage_begin);
+inline constexpr const char *kCudaStageIn =
+    MOE_RUNTIME_SYMBOL(moe_cuda_stage_in);
+inline constexpr const char *kCudaStageBuffer =
+    MOE_RUNTIME_SYMBOL(moe_cuda_stage_buffer);
+inline constexpr const char *kCudaStageOut =
+    MOE_RUNTIME_SYMBOL(moe_cuda_stage_out);
+inline constexpr const char *kCudaStageEnd =
+    MOE_RUNTIME_SYMBOL(moe_cuda_stage_end);
+inline constexpr const char *kCudaStageAbort =
+    MOE_RUNTIME_SYMBOL(moe_cuda_stage_abort);
 inline constexpr const char *kCudaConstant =
     MOE_RUNTIME_SYMBOL(moe_cuda_constant);
 inline constexpr const char *kCudaTimerStart =
