@@ -8,7 +8,9 @@ cycle of basic blocks through the mma block, without blocks that load from
 global memory with scalar loads, which are the fallback for misaligned
 operands), its instructions per mma, and the instruction mix; whether the
 kernel uses cp.async, ldmatrix and 128-bit global loads; with --ptxas, the
-registers, spills and shared memory ptxas reports for --arch.
+registers, spills and static shared memory ptxas reports for --arch, and
+"+ dynamic" where the kernel also uses dynamic shared memory (sized at
+launch).
 
 usage: ptx_metrics.py FILE.ptx [--ptxas PATH] [--arch sm_80] [--max-ratio R]
 --max-ratio exits 1 when a main loop exceeds R instructions per mma.
@@ -168,6 +170,7 @@ def main():
     text = open(args.ptx).read()
     info = ptxas_info(args.ptxas, args.ptx, args.arch) if args.ptxas else {}
     worst = 0.0
+    dynamic = re.findall(r"\.extern \.shared [^;]*?(\w+)\[\]", text)
     for name, body in kernels(text):
         bs = blocks(body)
         every = [s for _, ins in bs for s in ins]
@@ -193,6 +196,8 @@ def main():
             k = info[name]
             line += (f"; {args.arch}: {k.get('registers')} registers, "
                      f"{k.get('spills', 0)} spill bytes, {k.get('smem', 0)} bytes smem")
+            if any(re.search(rf"\b{d}\b", body) for d in dynamic):
+                line += " + dynamic"
         print(line)
         print("  mix: " + ", ".join(f"{k} {v}" for k, v in
                                     sorted(mix(ins).items(), key=lambda x: -x[1])))

@@ -46,6 +46,25 @@ Value mlir::moe::gpu_gemm::addSharedBuffer(gpu::GPUFuncOp fn, MemRefType type) {
   return buffer;
 }
 
+int64_t mlir::moe::gpu_gemm::addDynamicSharedBuffers(
+    ImplicitLocOpBuilder &b, ArrayRef<MemRefType> types,
+    SmallVectorImpl<Value> &views) {
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  Value bytes = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                         MemRefLayoutAttrInterface(), workgroup));
+  int64_t offset = 0;
+  for (MemRefType type : types) {
+    Value at = arith::ConstantIndexOp::create(b, offset);
+    views.push_back(memref::ViewOp::create(b, type, bytes, at, ValueRange{}));
+    int64_t size = type.getNumElements() *
+                   type.getElementType().getIntOrFloatBitWidth() / 8;
+    offset += llvm::alignTo(size, 16);
+  }
+  return offset;
+}
+
 gpu::GPUFuncOp mlir::moe::gpu_gemm::launchGemm(ImplicitLocOpBuilder &b,
                                                ModuleOp module, StringRef name,
                                                const Operands &ops,
@@ -86,10 +105,14 @@ gpu::GPUFuncOp mlir::moe::gpu_gemm::launchGemm(ImplicitLocOpBuilder &b,
   Value one = k.idx(1);
   Value n = memref::DimOp::create(b, ops.w, 1);
   Value gridX = arith::CeilDivUIOp::create(b, n, k.idx(shape.tileN));
+  Value dynamicShared;
+  if (shape.dynamicSharedBytes)
+    dynamicShared = arith::ConstantIntOp::create(
+        b, b.getI32Type(), shape.dynamicSharedBytes);
   gpu::LaunchFuncOp::create(
       b, fn, gpu::KernelDim3{gridX, gridY, one},
-      gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one},
-      /*dynamicSharedMemorySize=*/nullptr, operands);
+      gpu::KernelDim3{k.idx(shape.x), k.idx(shape.y), one}, dynamicShared,
+      operands);
   return fn;
 }
 

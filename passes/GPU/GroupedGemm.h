@@ -106,10 +106,23 @@ createKernel(ModuleOp module, Location loc, StringRef name, ValueRange operands,
 /// two must agree, as the CUDA emulator checks.
 Value addSharedBuffer(gpu::GPUFuncOp fn, MemRefType type);
 
-/// Threads of a block, (x, y), and the columns of its output tile.
+/// Static shared memory's limit per block; more is dynamic shared memory,
+/// which a kernel must be allowed at launch (the runtime raises the limit).
+constexpr int64_t kStaticSharedBytes = 48 * 1024;
+
+/// Threads of a block, (x, y), the columns of its output tile and the
+/// dynamic shared memory it is launched with.
 struct BlockShape {
   int64_t x, y, tileN;
+  int64_t dynamicSharedBytes = 0;
 };
+
+/// Buffers of `types`, 16-byte aligned and in order, in the kernel's
+/// dynamic shared memory (built at `b`): views of one
+/// `gpu.dynamic_shared_memory` buffer. Returns the bytes they take.
+int64_t addDynamicSharedBuffers(ImplicitLocOpBuilder &b,
+                                ArrayRef<MemRefType> types,
+                                SmallVectorImpl<Value> &views);
 
 /// Writes a kernel body for the roles of `ops` as the kernel's arguments.
 using KernelBody =

@@ -178,9 +178,22 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
       shape = {cfg.stages, rows / 8, cfg.kChunks(), 8, kChunk};
     return MemRefType::get(shape, elt, MemRefLayoutAttrInterface(), workgroup);
   };
+  // Rings past static shared memory's limit (the deeper rings of the
+  // 128-row tiles) are views of dynamic shared memory.
+  int64_t dynamicShared = 0;
   if (!cfg.direct) {
-    k.sA = addSharedBuffer(fn, ring(cfg.tileM()));
-    k.sB = addSharedBuffer(fn, ring(cfg.tileN()));
+    MemRefType ringA = ring(cfg.tileM()), ringB = ring(cfg.tileN());
+    int64_t bytes = (ringA.getNumElements() + ringB.getNumElements()) *
+                    elt.getIntOrFloatBitWidth() / 8;
+    if (bytes > kStaticSharedBytes) {
+      SmallVector<Value> views;
+      dynamicShared = addDynamicSharedBuffers(b, {ringA, ringB}, views);
+      k.sA = views[0];
+      k.sB = views[1];
+    } else {
+      k.sA = addSharedBuffer(fn, ringA);
+      k.sB = addSharedBuffer(fn, ringB);
+    }
   }
   k.n = memref::DimOp::create(b, ops.w, 1);
   k.kDim = memref::DimOp::create(b, ops.x, 1);
@@ -296,5 +309,5 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     k.convertCompletedRows(ops, k.tid, cfg.tileM(), k.r0);
   b.setInsertionPointToEnd(&body);
   gpu::ReturnOp::create(b);
-  return {cfg.threads(), 1, cfg.tileN()};
+  return {cfg.threads(), 1, cfg.tileN(), dynamicShared};
 }

@@ -167,6 +167,16 @@ struct GPUSerializePass : moe::impl::GPUSerializeBase<GPUSerializePass> {
         br->removeAttr("llvm.loop_annotation");
       }
     });
+    // Dynamic shared memory is declared, as CUDA's `extern __shared__`:
+    // the lowering defines a zero-sized variable, which PTX makes a byte of
+    // static shared memory and the emulator places among the static
+    // variables, not after them, where the launch's bytes are.
+    m.walk([](LLVM::GlobalOp g) {
+      auto array = dyn_cast<LLVM::LLVMArrayType>(g.getGlobalType());
+      if (g.getAddrSpace() == 3 && array && array.getNumElements() == 0 &&
+          !g.getValueOrNull() && g.getInitializerRegion().empty())
+        g.setLinkage(LLVM::Linkage::External);
+    });
     // PTX from the target's own serializer (it links libdevice from the
     // toolkit for math functions).
     SymbolTable *table = nullptr;

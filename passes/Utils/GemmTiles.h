@@ -67,21 +67,24 @@ constexpr GemmTile kSmallRowTile = {16, 128, 64, 2, 1, 4, false, true};
 /// takes, so the fourth slice costs no occupancy).
 constexpr GemmTile kLargeRowTile = {64, 128, 32, 4, 2, 2};
 /// Very many rows per expert: 128-row tiles of 8 warps, 32 x 64 each, K
-/// slices of 32 in a ring of 3 (48 KB, static shared memory's limit). A
-/// block moves 256 K elements from L2 per 128 x 128 K multiply-adds, a
-/// third less per product than 64-row tiles.
-constexpr GemmTile kHugeRowTile = {128, 128, 32, 3, 4, 2};
+/// slices of 32 in a ring of 4 (64 KB of dynamic shared memory; about 168
+/// registers a thread hold an SM to one block, which the deeper ring keeps
+/// fed). A block moves 256 K elements from L2 per 128 x 128 K
+/// multiply-adds, a third less per product than 64-row tiles.
+constexpr GemmTile kHugeRowTile = {128, 128, 32, 4, 4, 2};
 /// sm_90a, many rows per expert: one warpgroup's wgmma m64n128k16 per K step
 /// of 16, slices of 32 in a ring of 4 (48 KB; 3 blocks of about 170
 /// registers a thread fill an SM's registers before its shared memory).
 constexpr GemmTile kWgmmaLargeRowTile = {64, 128, 32, 4, 4, 1, true};
-/// sm_90a, very many rows: two warpgroups of 64 rows each, a ring of 3
-/// (48 KB, static shared memory's limit).
-constexpr GemmTile kWgmmaHugeRowTile = {128, 128, 32, 3, 8, 1, true};
+/// sm_90a, very many rows: two warpgroups of 64 rows each, a ring of 4
+/// (64 KB of dynamic shared memory).
+constexpr GemmTile kWgmmaHugeRowTile = {128, 128, 32, 4, 8, 1, true};
 /// sm_90a, the most rows: two warpgroups of 64 x 256 (wgmma m64n256k16),
 /// double-buffered (48 KB): 85 FLOP per L2 byte, where 128 x 128 tiles
 /// move 64. Only where 32 divides K (255 registers: a partial last slice
-/// spills).
+/// spills, and so does a ring in dynamic shared memory, whose base the
+/// kernel keeps in registers, in the down GEMMs of Qwen3 and DeepSeek-V3
+/// shapes).
 constexpr GemmTile kWgmmaWideRowTile = {128, 256, 32, 2, 8, 1, true};
 
 /// What the model needs of a GPU: figures of the SXM parts (data sheets;

@@ -284,7 +284,26 @@ CUresult cuModuleGetFunction(void **out, void *module, const char *name) {
   return EMU_SUCCESS;
 }
 
+/* Dynamic shared memory a block may have without asking (48 KB), and at
+ * most (an H100's 227 KB). */
+enum {
+  ATTRIBUTE_MAX_DYNAMIC_SHARED = 8,
+  DEFAULT_DYNAMIC_SHARED = 48 * 1024,
+  LARGEST_DYNAMIC_SHARED = 227 * 1024
+};
+
 CUresult cuFuncSetAttribute(void *function, int attribute, int value) {
+  emu_function *f = function;
+  if (!f)
+    return fail(EMU_ERROR_INVALID_VALUE, "cuFuncSetAttribute of no function");
+  if (attribute == ATTRIBUTE_MAX_DYNAMIC_SHARED) {
+    if (value < 0 || value > LARGEST_DYNAMIC_SHARED)
+      return fail(EMU_ERROR_INVALID_VALUE,
+                  "kernel '%s': %d bytes of dynamic shared memory exceed "
+                  "the device's %d",
+                  f->name, value, LARGEST_DYNAMIC_SHARED);
+    f->max_dynamic_shared = value;
+  }
   return EMU_SUCCESS;
 }
 
@@ -303,6 +322,14 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
   if (extra)
     return fail(EMU_ERROR_INVALID_VALUE,
                 "kernel arguments through 'extra' are not supported");
+  int allowed = f->max_dynamic_shared > DEFAULT_DYNAMIC_SHARED
+                    ? f->max_dynamic_shared
+                    : DEFAULT_DYNAMIC_SHARED;
+  if (smem > (unsigned)allowed)
+    return fail(EMU_ERROR_INVALID_VALUE,
+                "kernel '%s' launched with %u bytes of dynamic shared memory, "
+                "over its limit of %d (cuFuncSetAttribute raises it)",
+                f->name, smem, allowed);
   unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
   if (capturing(stream))
     return emu_graph_add_kernel(capturing(stream), f, grid, block, smem,

@@ -42,6 +42,7 @@ typedef struct emu_function {
   emu_module *module;
   void (*entry)(void **);
   const uint64_t *arg_sizes; /* count, then bytes of each; NULL if unknown */
+  int max_dynamic_shared;    /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
   char name[128];
   struct emu_function *next;
 } emu_function;

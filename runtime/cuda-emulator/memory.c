@@ -228,6 +228,17 @@ void __moe_emu_access(void *pointer, uint64_t bytes, uint32_t flags) {
     check_shared(x, a - (uintptr_t)x->arena, bytes, flags);
     return;
   }
+  if (((flags >> 12) & 0xf) == 3) {
+    /* A shared address past the block's shared memory (static, then the
+     * launch's dynamic bytes). */
+    emu_report(1,
+               "out of bounds shared-memory access of %llu bytes at "
+               "offset %lld of %llu",
+               (unsigned long long)bytes,
+               (long long)(a - (uintptr_t)x->arena),
+               (unsigned long long)x->arena_bytes);
+    return;
+  }
   emu_fiber *f = x->current;
   if (a >= (uintptr_t)f->stack_lo && a + bytes <= (uintptr_t)f->stack_hi)
     return;

@@ -3,7 +3,9 @@ hand-written NVVM LLVM IR) through the emulator's CUDA driver entry points,
 as the runtime does for a model.
 
 usage: emu_launch.py EMULATOR_LIB IMAGE KERNEL [--grid X] [--block X]
-                     [ARG ...]
+                     [--shared BYTES] [--allow-shared BYTES] [ARG ...]
+--shared: the launch's dynamic shared memory; --allow-shared: the limit
+cuFuncSetAttribute sets first (a kernel may have 48 KB without it).
 ARG: `f32:N` (a device buffer of N floats, zero-filled, printed after the
 launch), `f16in:FILE.npy` (a device buffer holding an f16 array), `i32:V`
 (a scalar). Prints `rc: N`, the driver's message, each f32 buffer, and
@@ -57,7 +59,8 @@ class Emulator:
         ctypes.memmove(ptr.value, array.ctypes.data, array.nbytes)
         return ptr.value
 
-    def launch(self, image_path, kernel, grid, block, args):
+    def launch(self, image_path, kernel, grid, block, args, shared=0,
+               allow_shared=None):
         """(rc, message, [array per buffer argument])."""
         data = container(open(image_path, "rb").read())
         keep = ctypes.create_string_buffer(data, len(data))
@@ -68,6 +71,11 @@ class Emulator:
         self.check(self.cu.cuModuleGetFunction(ctypes.byref(fn), module,
                                                kernel.encode()),
                    "cuModuleGetFunction")
+        if allow_shared is not None:
+            # CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+            rc = self.cu.cuFuncSetAttribute(fn, 8, allow_shared)
+            if rc:
+                return rc, self.message(), []
         values, buffers = [], []
         for a in args:
             if isinstance(a, np.ndarray):
@@ -78,7 +86,7 @@ class Emulator:
                 values.append(ctypes.c_int32(a))
         params = (ctypes.c_void_p * max(len(values), 1))(
             *[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
-        rc = self.cu.cuLaunchKernel(fn, grid, 1, 1, block, 1, 1, 0, None,
+        rc = self.cu.cuLaunchKernel(fn, grid, 1, 1, block, 1, 1, shared, None,
                                     params, None)
         message = self.message() if rc else ""
         results = []
@@ -92,16 +100,22 @@ class Emulator:
 def main():
     lib, image, kernel = sys.argv[1:4]
     grid = block = 1
+    shared, allow_shared = 0, None
     args = []
     rest = sys.argv[4:]
     i = 0
     while i < len(rest):
         a = rest[i]
-        if a in ("--grid", "--block"):
+        if a in ("--grid", "--block", "--shared", "--allow-shared"):
+            value = int(rest[i + 1])
             if a == "--grid":
-                grid = int(rest[i + 1])
+                grid = value
+            elif a == "--block":
+                block = value
+            elif a == "--shared":
+                shared = value
             else:
-                block = int(rest[i + 1])
+                allow_shared = value
             i += 2
             continue
         kind, value = a.split(":", 1)
@@ -114,7 +128,8 @@ def main():
         i += 1
     emulator = Emulator(lib)
     before = emulator.counters().ldmatrix_bank_conflicts
-    rc, message, results = emulator.launch(image, kernel, grid, block, args)
+    rc, message, results = emulator.launch(image, kernel, grid, block, args,
+                                           shared, allow_shared)
     print(f"rc: {rc}")
     if message:
         print(f"message: {message}")

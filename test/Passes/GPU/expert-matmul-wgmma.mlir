@@ -17,7 +17,7 @@
 // CHECK-LABEL: func.func @bf16
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul blocks in {{.*}} threads in (%c128,
 // CHECK: gpu.launch_func @moe_kernels::@expert_matmul_0 blocks in {{.*}} threads in (%c128,
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_1 blocks in {{.*}} threads in (%c256,
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_1 blocks in {{.*}} threads in (%c256, {{.*}} dynamic_shared_memory_size %c65536_i32
 // CHECK: gpu.func @expert_matmul({{.*}}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 16 : i64}
 // CHECK-NOT: wgmma
 // CHECK: nvvm.mma.sync
@@ -75,8 +75,11 @@
 // CHECK: gpu.return
 //
 // Two warpgroups, 128 x 128: the second's A descriptors start 8 core-matrix
-// rows (4096 bytes) further.
-// CHECK: gpu.func @expert_matmul_1({{.*}}) workgroup(%{{.*}} : memref<3x16x4x8x8xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<3x16x4x8x8xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 128 : i64, moe.wgmma}
+// rows (4096 bytes) further. A ring of 4 (64 KB) in dynamic shared memory.
+// CHECK: gpu.func @expert_matmul_1({{.*}}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 128 : i64, moe.wgmma}
+// CHECK-NEXT: %[[DYN:.*]] = gpu.dynamic_shared_memory
+// CHECK: memref.view %[[DYN]][%c0{{.*}}][] : {{.*}} to memref<4x16x4x8x8xbf16, #gpu.address_space<workgroup>>
+// CHECK: memref.view %[[DYN]][%c32768{{.*}}][] : {{.*}} to memref<4x16x4x8x8xbf16, #gpu.address_space<workgroup>>
 // CHECK: arith.divui %{{.*}}, %c4 : index
 // CHECK: arith.muli %{{.*}}, %c4096 : index
 // CHECK-COUNT-2: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>

@@ -113,7 +113,7 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // CHECK: %[[HUGE:.*]] = arith.cmpi uge, %[[C]], %[[FROM128]]
 // CHECK: %[[T128:.*]] = arith.divui %[[BOUND]], %c128
 // CHECK: %[[GY128:.*]] = arith.select %[[HUGE]], %[[T128]], %c0
-// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_1 blocks in (%[[GX]], %[[GY128]], %{{.*}}) threads in (%c256, %c1{{.*}}, %c1{{.*}})
+// CHECK: gpu.launch_func @moe_kernels::@expert_matmul_1 blocks in (%[[GX]], %[[GY128]], %{{.*}}) threads in (%c256, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %c65536_i32
 //
 // 16 x 128 tiles: 4 warps (128 threads) of 16 x 32 and no shared memory:
 // thread (g, t) loads 8 consecutive elements of A rows g, g + 8 and of B
@@ -197,9 +197,14 @@ func.func @f32_bias(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>,
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK-COUNT-64: arith.truncf %{{.*}} : f32 to bf16
 //
-// 128 x 128 tiles: 8 warps (4 x 2) of 32 x 64, three slices of A and B.
-// CHECK: gpu.func @expert_matmul_1({{.*}}) workgroup(%{{.*}} : memref<3x4096xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<3x4096xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 128 : i64}
-// CHECK: nvvm.cp.async.wait.group 1
+// 128 x 128 tiles: 8 warps (4 x 2) of 32 x 64, four slices of A and B:
+// 64 KB, past static shared memory's 48, so the rings are views of the
+// dynamic shared memory the launch asks for (above).
+// CHECK: gpu.func @expert_matmul_1({{.*}}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 128 : i64}
+// CHECK-NEXT: %[[DYN:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK: memref.view %[[DYN]][%c0{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x4096xbf16, #gpu.address_space<workgroup>>
+// CHECK: memref.view %[[DYN]][%c32768{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x4096xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvvm.cp.async.wait.group 2
 // CHECK-COUNT-16: nvvm.mma.sync
 func.func @bf16(%x: tensor<?x16xbf16>, %ids: tensor<?x1xi32>,
                 %w: tensor<2x8x16xbf16>) -> tensor<?x8xbf16> {

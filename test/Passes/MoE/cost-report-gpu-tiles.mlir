@@ -20,7 +20,7 @@
 // tiles), where the tensor cores (mma.sync) need about 88 per byte of the
 // H100's L2 bandwidth: the model finds the GEMMs L2-bound at about 40% of
 // the roofline (27% with 64-row tiles).
-// PREFILL: 2 grouped GEMM 28672x4096 gathered + silu gated 1 603174.470 {{.*}} tensor cores; tile 128x128x32 cp.async x3 (16x128, 64x128 from 128 copies, 128x128 from 513 copies): 1503.24 us (41% of roofline)
+// PREFILL: 2 grouped GEMM 28672x4096 gathered + silu gated 1 603174.470 {{.*}} tensor cores; tile 128x128x32 cp.async x4 (16x128, 64x128 from 128 copies, 128x128 from 513 copies): 1503.24 us (41% of roofline)
 // PREFILL: total: 3 kernels, {{.*}}; the generated kernels' work: 2258.02 us (41% of roofline)
 //
 // Compiled for sm_90a, the 64- and 128-row tiles are wgmma kernels, and a
@@ -31,7 +31,7 @@
 // CPUSM: error: moe-cost-report: sm= applies to GPU devices only
 //
 // Unfused, the up/gate GEMM writes the wide [R, 28672] result: memory-bound.
-// UNFUSED: grouped GEMM 28672x4096 1 603174.470 {{.*}} memory; tile 128x128x32 cp.async x3 (16x128, 64x128 from 128 copies, 128x128 from 513 copies): 1503.24 us (41% of roofline)
+// UNFUSED: grouped GEMM 28672x4096 1 603174.470 {{.*}} memory; tile 128x128x32 cp.async x4 (16x128, 64x128 from 128 copies, 128x128 from 513 copies): 1503.24 us (41% of roofline)
 func.func @moe_block(%x: tensor<?x4096xbf16>, %logits: tensor<?x8xbf16>,
                      %fc1: tensor<8x28672x4096xbf16>, %fc2: tensor<8x4096x14336xbf16>)
     -> tensor<?x4096xbf16> {
