@@ -264,8 +264,8 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
     SmallVector<PipelinedBuilder::RowCopy> bCopies = k.plan(/*isA=*/false);
     Value numK = arith::CeilDivUIOp::create(b, k.kDim, k.idx(cfg.tileK()));
 
-    // Prologue: slices 0 .. stages - 2, one commit group each.
-    for (int64_t s = 0; s + 1 < cfg.stages; ++s)
+    // Prologue: the slices the loop runs ahead, one commit group each.
+    for (int64_t s = 0; s < cfg.lookahead(); ++s)
       k.stageSlice(aCopies, bCopies, k.idx(s), numK, k.idx(s));
 
     accs = cfg.wgmma ? k.wgmmaLoop(aCopies, bCopies, numK, warp)

@@ -48,6 +48,13 @@ struct Config : mlir::moe::GemmTile {
   /// (SBO) of the slices' layout [rows / 8][K chunks][8][8].
   static constexpr int64_t kLeadingBytes = 128;
   int64_t strideBytes() const { return kChunks() * 128; }
+  /// wgmma commit groups left in flight at the end of a K step: one where
+  /// the ring has a slot for it (the next step's wgmma issue while it
+  /// runs), else none.
+  int64_t wgmmaInFlight() const { return wgmma && stages >= 3 ? 1 : 0; }
+  /// How many slices ahead of the one multiplied the copies run: every
+  /// slot but that one and the slots in-flight wgmma still read.
+  int64_t lookahead() const { return stages - 1 - wgmmaInFlight(); }
 };
 
 /// The kernel's builder: the operands, the block's coordinates and the

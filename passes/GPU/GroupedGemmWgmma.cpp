@@ -2,7 +2,11 @@
 //
 // sm_90a: warpgroups multiply the cp.async ring's slices with
 // wgmma.mma_async, both operands read from shared memory through
-// descriptors (GroupedGemmPipelined.h).
+// descriptors (GroupedGemmPipelined.h). Where the ring has a slot to spare,
+// a step's wgmma group stays in flight while the next step waits for its
+// slice and issues its own (the tensor cores do not idle at the barrier):
+// the copies then run one slice less ahead, so that a slot is refilled
+// only after every warpgroup has retired the group that read it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,7 +51,7 @@ SmallVector<Value> PipelinedBuilder::wgmmaLoop(ArrayRef<RowCopy> aCopies,
   Value bBase = address(sB);
 
   SmallVector<Value> init = {LLVM::ZeroOp::create(b, accType), idx(0),
-                             idx(cfg.stages - 1)};
+                             idx(cfg.lookahead())};
   auto loop = scf::ForOp::create(b, idx(0), numK, idx(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
@@ -57,7 +61,9 @@ SmallVector<Value> PipelinedBuilder::wgmmaLoop(ArrayRef<RowCopy> aCopies,
     Value acc = iter[0], readSlot = iter[1], fillSlot = iter[2];
     // This thread's copies of slice kt have landed; the proxy fence makes
     // them visible to wgmma's (async proxy) reads, the barrier everyone's.
-    NVVM::CpAsyncWaitGroupOp::create(b, cfg.stages - 2);
+    // Past the barrier every warpgroup has also retired all but its last
+    // wgmma.wait_group's in-flight groups.
+    NVVM::CpAsyncWaitGroupOp::create(b, cfg.lookahead() - 1);
     NVVM::FenceProxyOp::create(
         b, NVVM::ProxyKind::async_shared,
         NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
@@ -83,14 +89,16 @@ SmallVector<Value> PipelinedBuilder::wgmmaLoop(ArrayRef<RowCopy> aCopies,
           /*satfinite=*/nullptr);
     }
     NVVM::WgmmaGroupSyncAlignedOp::create(b);
-    // The slot the previous iteration's wgmma read (waited for below, so
-    // done everywhere after this iteration's barrier) is refilled while
-    // the tensor cores work.
-    stageSlice(aCopies, bCopies, add(kt, idx(cfg.stages - 1)), numK, fillSlot);
-    NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+    // The slot whose wgmma group every warpgroup retired before the
+    // barrier is refilled while the tensor cores work.
+    stageSlice(aCopies, bCopies, add(kt, idx(cfg.lookahead())), numK, fillSlot);
+    NVVM::WgmmaWaitGroupSyncOp::create(b, cfg.wgmmaInFlight());
     scf::YieldOp::create(
         b, ValueRange{acc, nextSlot(readSlot), nextSlot(fillSlot)});
   }
+  // The accumulators are read once the last group has completed.
+  if (cfg.wgmmaInFlight())
+    NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
   Value acc = loop.getResult(0);
   auto fragType = VectorType::get({2, 2}, f32);
   Value zero = arith::ConstantOp::create(

@@ -63,6 +63,11 @@ static void issue(void *dst, const void *src, uint32_t bytes,
   if (src_bytes)
     __moe_emu_access((void *)src, (uint64_t)src_bytes,
                      EMU_ACCESS_FLAGS(0, log2_of(bytes), SPACE_GLOBAL));
+  /* The copy may land as soon as it is issued. */
+  emu_exec *x = emu_current;
+  uintptr_t at = (uintptr_t)dst - (uintptr_t)x->arena;
+  if (x->wgmma_read_count && at < x->arena_bytes)
+    emu_wgmma_check_write(x, at, bytes, "a cp.async");
   /* A full queue: the oldest copy completes now, which a GPU may do too. */
   if (f->async_count == EMU_MAX_ASYNC_COPIES) {
     complete(&f->async[0]);

@@ -56,6 +56,17 @@ typedef struct emu_async_copy {
 } emu_async_copy;
 #define EMU_MAX_ASYNC_COPIES 64
 
+/* The shared-memory bytes a wgmma.mma_async reads (the bounds of its A's
+ * and of its B's, arena offsets) until its warpgroup's wgmma.wait_group
+ * retires its commit group (wgmma.c). */
+typedef struct emu_wgmma_reads {
+  uintptr_t lo[2], hi[2];
+  uint32_t group; /* its warpgroup's commit groups when it was issued */
+  int warpgroup;
+} emu_wgmma_reads;
+#define EMU_MAX_WGMMA_READS 64
+#define EMU_MAX_WARPGROUPS 8
+
 /* A fiber: one GPU thread. */
 enum { FIBER_RUN, FIBER_BARRIER, FIBER_WARP, FIBER_DONE };
 typedef struct emu_fiber {
@@ -66,6 +77,7 @@ typedef struct emu_fiber {
   /* Its pending cp.async copies, oldest first, and its commit count. */
   emu_async_copy async[EMU_MAX_ASYNC_COPIES];
   uint32_t async_count, async_groups;
+  uint32_t wgmma_groups; /* its wgmma.commit_group count */
 } emu_fiber;
 
 /* Warp collectives, completed by the scheduler once every lane of the mask
@@ -143,6 +155,12 @@ typedef struct emu_exec {
   unsigned block[3];
   int abort_block;
   const emu_region *last_region;
+  /* wgmma operands not yet retired, and per warpgroup its commit groups
+   * and the groups its wgmma.wait_group has retired (all before it). */
+  emu_wgmma_reads wgmma_reads[EMU_MAX_WGMMA_READS];
+  int wgmma_read_count;
+  uint32_t wgmma_committed[EMU_MAX_WARPGROUPS];
+  uint32_t wgmma_retired[EMU_MAX_WARPGROUPS];
 } emu_exec;
 
 EMU_HIDDEN extern __thread emu_exec *emu_current;
@@ -188,6 +206,10 @@ EMU_HIDDEN void emu_mma_compute(emu_warp *w);
 /* wgmma.c: computes the wgmma.mma_async of the warpgroup whose four warps
  * start at `group`, all of whose lanes wait at it; 0 after a report. */
 EMU_HIDDEN int emu_wgmma_complete(emu_exec *x, emu_warp *group);
+/* Reports a write of [offset, offset + bytes) of the arena (`what`: a
+ * store, a cp.async issued) that a wgmma in flight still reads. */
+EMU_HIDDEN void emu_wgmma_check_write(emu_exec *x, uintptr_t offset,
+                                      uint64_t bytes, const char *what);
 /* Shared-memory addresses in wgmma descriptors keep bits 4-17: the block's
  * arena is aligned to this, so that they are the arena's offsets. */
 #define EMU_ARENA_ALIGN ((size_t)1 << 18)

@@ -147,7 +147,11 @@ static void run_block(emu_exec *x, uint64_t linear) {
   for (int i = 0; i < x->threads; ++i) {
     emu_fiber_init(&x->fibers[i], fiber_start);
     emu_async_reset(&x->fibers[i]);
+    x->fibers[i].wgmma_groups = 0;
   }
+  x->wgmma_read_count = 0;
+  memset(x->wgmma_committed, 0, sizeof(x->wgmma_committed));
+  memset(x->wgmma_retired, 0, sizeof(x->wgmma_retired));
   int n = x->threads, warps = (n + 31) / 32;
   /* Threads run in a rotated order that differs from block to block. */
   int rotation = (int)(linear * 7919 % (uint64_t)n);

@@ -225,6 +225,8 @@ void __moe_emu_access(void *pointer, uint64_t bytes, uint32_t flags) {
                  (unsigned long long)x->arena_bytes);
       return;
     }
+    if ((flags & 1) && x->wgmma_read_count)
+      emu_wgmma_check_write(x, a - (uintptr_t)x->arena, bytes, "a write");
     check_shared(x, a - (uintptr_t)x->arena, bytes, flags);
     return;
   }

@@ -5,8 +5,11 @@
  * warpgroup's 128 threads have all issued it (exec.c completes it like a
  * warp collective spanning four warps), reading the operands then and
  * writing each thread's D registers; the asynchronous completion PTX allows
- * (wgmma.commit_group / wait_group) is the earliest one here, so the
- * fence, commit and wait instructions have nothing left to do.
+ * (wgmma.commit_group / wait_group) is the earliest one here. What the
+ * asynchrony allows a kernel is checked instead: the operands' bytes stay
+ * read until the warpgroup's wgmma.wait_group retires the operation's
+ * commit group, and a store or cp.async to them before that is reported
+ * (on a GPU the tensor cores may still be reading them).
  *
  * Descriptors (PTX ISA, "Matrix Descriptor Format"): bits 0-13 the start
  * address >> 4, 16-29 the leading byte offset >> 4 (between core matrices
@@ -124,6 +127,65 @@ static int d_row(int warp, int lane, int i) {
 }
 static int d_col(int lane, int i) { return 8 * (i / 4) + 2 * (lane % 4) + i % 2; }
 
+/* The arena offsets that operand `desc` of `rows` rows spans: its first
+ * and last core matrices (16 of K: two along K). */
+static void operand_bounds(emu_exec *x, uint64_t desc, int rows, uintptr_t *lo,
+                           uintptr_t *hi) {
+  uintptr_t first = (uintptr_t)(operand(x, desc, 0, 0) - (uint8_t *)x->arena);
+  uintptr_t last =
+      (uintptr_t)(operand(x, desc, rows - 1, 15) - (uint8_t *)x->arena);
+  *lo = first < last ? first : last;
+  *hi = (first < last ? last : first) + 2;
+}
+
+/* Drops the reads of operations their warpgroups have retired. */
+static void forget_retired(emu_exec *x) {
+  int kept = 0;
+  for (int i = 0; i < x->wgmma_read_count; ++i) {
+    emu_wgmma_reads *r = &x->wgmma_reads[i];
+    if (r->group >= x->wgmma_retired[r->warpgroup])
+      x->wgmma_reads[kept++] = *r;
+  }
+  x->wgmma_read_count = kept;
+}
+
+static void remember_reads(emu_exec *x, emu_warp *group, const wgmma_args *a) {
+  int warpgroup = (int)(group - x->warps) / 4;
+  if (warpgroup >= EMU_MAX_WARPGROUPS)
+    return;
+  forget_retired(x);
+  /* No room: the oldest is forgotten (a hazard on it goes unreported). */
+  if (x->wgmma_read_count == EMU_MAX_WGMMA_READS) {
+    memmove(x->wgmma_reads, x->wgmma_reads + 1,
+            (EMU_MAX_WGMMA_READS - 1) * sizeof(emu_wgmma_reads));
+    --x->wgmma_read_count;
+  }
+  emu_wgmma_reads *r = &x->wgmma_reads[x->wgmma_read_count++];
+  operand_bounds(x, a->desc_a, 64, &r->lo[0], &r->hi[0]);
+  operand_bounds(x, a->desc_b, a->n, &r->lo[1], &r->hi[1]);
+  r->group = x->wgmma_committed[warpgroup];
+  r->warpgroup = warpgroup;
+}
+
+void emu_wgmma_check_write(emu_exec *x, uintptr_t offset, uint64_t bytes,
+                           const char *what) {
+  for (int i = 0; i < x->wgmma_read_count; ++i) {
+    const emu_wgmma_reads *r = &x->wgmma_reads[i];
+    if (r->group < x->wgmma_retired[r->warpgroup])
+      continue;
+    for (int o = 0; o < 2; ++o)
+      if (offset < r->hi[o] && offset + bytes > r->lo[o]) {
+        emu_report(0,
+                   "%s to shared byte %llu, which a wgmma.mma_async of "
+                   "warpgroup %d still reads (its %s; before the "
+                   "wgmma.wait_group that retires it)",
+                   what, (unsigned long long)offset, r->warpgroup,
+                   o ? "B" : "A");
+        return;
+      }
+  }
+}
+
 int emu_wgmma_complete(emu_exec *x, emu_warp *group) {
   const wgmma_args *first = group[0].lane_args[0];
   for (int w = 0; w < 4; ++w)
@@ -156,14 +218,31 @@ int emu_wgmma_complete(emu_exec *x, emu_warp *group) {
         d[i] = (float)sum;
       }
     }
+  remember_reads(x, group, first);
   emu_count_wgmma();
   return 1;
 }
 
-/* Ordering instructions: the operation completed when issued. */
+/* The warpgroup's groups, as its furthest thread has them (the
+ * instructions are .aligned: all its threads execute them together). */
 void __moe_emu_wgmma_fence_sync_aligned(void) {}
-void __moe_emu_wgmma_commit_group_sync_aligned(void) {}
-void __moe_emu_wgmma_wait_group_sync_aligned(int64_t groups) { (void)groups; }
+void __moe_emu_wgmma_commit_group_sync_aligned(void) {
+  emu_exec *x = emu_current;
+  emu_fiber *f = x->current;
+  int warpgroup = f->linear / 128;
+  if (++f->wgmma_groups > x->wgmma_committed[warpgroup % EMU_MAX_WARPGROUPS])
+    x->wgmma_committed[warpgroup % EMU_MAX_WARPGROUPS] = f->wgmma_groups;
+}
+void __moe_emu_wgmma_wait_group_sync_aligned(int64_t groups) {
+  emu_exec *x = emu_current;
+  emu_fiber *f = x->current;
+  int warpgroup = f->linear / 128 % EMU_MAX_WARPGROUPS;
+  uint32_t done = groups < 0 || (uint64_t)groups >= f->wgmma_groups
+                      ? 0
+                      : f->wgmma_groups - (uint32_t)groups;
+  if (done > x->wgmma_retired[warpgroup])
+    x->wgmma_retired[warpgroup] = done;
+}
 /* Orders the generic proxy's shared-memory writes (st.shared, cp.async)
  * before the async proxy's reads (wgmma): here both are the same memory. */
 void __moe_emu_fence_proxy_async_shared_cta(void) {}

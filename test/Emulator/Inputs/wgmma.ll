@@ -9,7 +9,11 @@
 ; dialect's for nvvm.wgmma.mma_async. %mode 1 exchanges A's descriptor's
 ; two byte offsets (a wrong layout: a different product); %mode 2 sets the
 ; 128-byte swizzle mode, which the emulator reports; %mode 3 gives warp 3
-; a different B descriptor, which the emulator reports.
+; a different B descriptor, which the emulator reports. %mode 4 stores each
+; thread's row of A again (the same values) after the commit, before the
+; wait: the tensor cores may still be reading it, which the emulator
+; reports; %mode 5 stores it after the wait and a barrier: nothing to
+; report.
 target datalayout = "e-p6:32:32-i64:64-i128:128-i256:256-v16:16-v32:32-n16:32:64"
 target triple = "nvptx64-nvidia-cuda"
 
@@ -84,7 +88,24 @@ mma:
   call void @llvm.nvvm.wgmma.fence.sync.aligned()
   %r = call { float, float, float, float } asm sideeffect "{\0A.reg .pred p;\0Asetp.ne.b32 p, $10, 0;\0Awgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {$0, $1, $2, $3}, $8, $9, p, $11,  $12, $13,  $14;\0A}\0A", "=f,=f,=f,=f,0,1,2,3,l,l,n,n,n,n,n"(float 0.0, float 0.0, float 0.0, float 0.0, i64 %desca, i64 %descb, i32 1, i32 1, i32 1, i32 0, i32 0)
   call void @llvm.nvvm.wgmma.commit_group.sync.aligned()
+  %early = icmp eq i32 %mode, 4
+  br i1 %early, label %rewrite_early, label %wait
+
+rewrite_early:
+  store <8 x half> %va, ptr addrspace(3) %da, align 16
+  br label %wait
+
+wait:
   call void @llvm.nvvm.wgmma.wait_group.sync.aligned(i64 0)
+  %late = icmp eq i32 %mode, 5
+  br i1 %late, label %rewrite_late, label %results
+
+rewrite_late:
+  call void @llvm.nvvm.barrier.cta.sync.aligned.all(i32 0)
+  store <8 x half> %va, ptr addrspace(3) %da, align 16
+  br label %results
+
+results:
   ; register i: row 16 warp + lane / 4 + 8 (i / 2), column 2 (lane % 4) + i % 2
   %lane = and i32 %tid, 31
   %g = lshr i32 %lane, 2

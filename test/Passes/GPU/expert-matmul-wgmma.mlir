@@ -26,8 +26,10 @@
 // 16 x 4 per slot, in a ring of 4. Per slice: wait for the oldest copies,
 // a proxy fence (cp.async wrote through the generic proxy, wgmma reads
 // through the async one), the barrier; then two m64n128k16 (16 of K each:
-// 256 bytes further along K), committed, the slice ahead copied while they
-// run, and the wait for them.
+// 256 bytes further along K), committed, the slice two ahead copied into
+// the slot the group before last read (retired by every warpgroup before
+// the barrier) while they run, and a wait that leaves this group in
+// flight into the next slice; after the loop, the wait for it.
 // CHECK: gpu.func @expert_matmul_0({{.*}}) workgroup(%[[SA:.*]] : memref<4x8x4x8x8xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<4x16x4x8x8xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel attributes {moe.col_tile = 128 : i64, moe.row_tile = 64 : i64, moe.wgmma}
 // CHECK: nvgpu.device_async_copy {{.*}}, %[[SA]][%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], 8
 // CHECK: %[[LAYOUT:.*]] = arith.constant 137439477760 : i64
@@ -41,8 +43,8 @@
 // CHECK: %[[PB:.*]] = memref.extract_aligned_pointer_as_index %[[SB]]
 // CHECK: %[[BBASE:.*]] = arith.index_castui %[[PB]] : index to i64
 // CHECK: %[[ZERO:.*]] = llvm.mlir.zero : !llvm.struct<(f32, f32,
-// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args(%[[ACC:.*]] = %[[ZERO]], %[[READ:.*]] = %c0, %{{.*}} = %c3)
-// CHECK-NEXT: nvvm.cp.async.wait.group 2
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args(%[[ACC:.*]] = %[[ZERO]], %[[READ:.*]] = %c0, %{{.*}} = %c2)
+// CHECK-NEXT: nvvm.cp.async.wait.group 1
 // CHECK-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CHECK-NEXT: gpu.barrier
 // CHECK: %[[SLOT:.*]] = arith.index_castui %[[READ]] : index to i64
@@ -66,8 +68,10 @@
 // CHECK: scf.if
 // CHECK: nvgpu.device_async_copy
 // CHECK: nvvm.cp.async.commit.group
-// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
 // CHECK: scf.yield %[[D1]],
+// CHECK-NEXT: }
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // Epilogue: register 4 j + 2 h + p is row g + 8 h, column 8 j + 2 t + p of
 // the warp's 16 rows, as mma.sync's accumulators.
 // CHECK: llvm.extractvalue %{{.*}}[0]
