@@ -56,6 +56,43 @@ typedef struct moe_gpu_module {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Kernels whose dynamic shared memory limit was raised, and to what: the
+ * attribute is set once per kernel and size, not before every launch. */
+typedef struct {
+  CUfunction function;
+  int32_t bytes;
+} raised_limit;
+enum { MAX_RAISED = 64 };
+static raised_limit raised[MAX_RAISED];
+static int num_raised;
+
+/* With the lock held: the kernel's entry, or NULL. */
+static raised_limit *raised_entry(CUfunction f) {
+  for (int i = 0; i < num_raised; ++i)
+    if (raised[i].function == f)
+      return &raised[i];
+  return NULL;
+}
+
+static void allow_shared(const moe_cuda_driver *d, CUfunction f,
+                         int32_t bytes) {
+  pthread_mutex_lock(&lock);
+  raised_limit *r = raised_entry(f);
+  int known = r && r->bytes >= bytes;
+  pthread_mutex_unlock(&lock);
+  if (known)
+    return;
+  moe_cuda_check(d->cuFuncSetAttribute(f, 8 /* max dynamic shared size */,
+                                       bytes),
+                 "raising a kernel's shared memory limit");
+  pthread_mutex_lock(&lock);
+  if ((r = raised_entry(f)) && r->bytes < bytes)
+    r->bytes = bytes;
+  else if (!r && num_raised < MAX_RAISED)
+    raised[num_raised++] = (raised_limit){f, bytes};
+  pthread_mutex_unlock(&lock);
+}
+
 void *mgpuModuleLoad(void *image, size_t size) {
   moe_gpu_module *m = calloc(1, sizeof(moe_gpu_module));
   if (m) {
@@ -69,8 +106,12 @@ void mgpuModuleUnload(void *handle) {
   moe_gpu_module *m = handle;
   if (!m)
     return;
-  /* Graphs launch the module's kernels. */
+  /* Graphs launch the module's kernels; a later module's kernels may have
+   * their handles. */
   moe_cuda_graph_release();
+  pthread_mutex_lock(&lock);
+  num_raised = 0;
+  pthread_mutex_unlock(&lock);
   const moe_cuda_driver *d = m->module ? moe_cuda_driver_get() : NULL;
   if (d)
     d->cuModuleUnload(m->module);
@@ -170,10 +211,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
     moe_runtime_fail("a kernel grid exceeds the device limits (too many "
                      "tokens for one launch)");
   if (smem > 48 * 1024)
-    moe_cuda_check(d->cuFuncSetAttribute((CUfunction)function,
-                                         8 /* max
-dynamic shared size */, smem),
-                   "raising a kernel's shared memory limit");
+    allow_shared(d, (CUfunction)function, smem);
   moe_cuda_check(d->cuLaunchKernel((CUfunction)function, (unsigned)gridX,
                                    (unsigned)gridY, (unsigned)gridZ,
                                    (unsigned)blockX, (unsigned)blockY,
