@@ -210,6 +210,9 @@ EMU_HIDDEN int emu_wgmma_complete(emu_exec *x, emu_warp *group);
  * store, a cp.async issued) that a wgmma in flight still reads. */
 EMU_HIDDEN void emu_wgmma_check_write(emu_exec *x, uintptr_t offset,
                                       uint64_t bytes, const char *what);
+/* Reports a wgmma of the ended block that no wgmma.wait_group retired:
+ * the kernel used its accumulators, undefined until one does. */
+EMU_HIDDEN void emu_wgmma_block_end(emu_exec *x);
 /* Shared-memory addresses in wgmma descriptors keep bits 4-17: the block's
  * arena is aligned to this, so that they are the arena's offsets. */
 #define EMU_ARENA_ALIGN ((size_t)1 << 18)

@@ -231,8 +231,10 @@ static void run_block(emu_exec *x, uint64_t linear) {
       done += x->fibers[i].state == FIBER_DONE;
       barrier += x->fibers[i].state == FIBER_BARRIER;
     }
-    if (done == n)
+    if (done == n) {
+      emu_wgmma_block_end(x);
       return;
+    }
     if (barrier && barrier + done == n) {
       if (done) {
         emu_report(0,

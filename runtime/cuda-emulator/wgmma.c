@@ -9,7 +9,9 @@
  * asynchrony allows a kernel is checked instead: the operands' bytes stay
  * read until the warpgroup's wgmma.wait_group retires the operation's
  * commit group, and a store or cp.async to them before that is reported
- * (on a GPU the tensor cores may still be reading them).
+ * (on a GPU the tensor cores may still be reading them); so is a block
+ * that ends before a wait retired every operation (its accumulators were
+ * read, or stored, undefined).
  *
  * Descriptors (PTX ISA, "Matrix Descriptor Format"): bits 0-13 the start
  * address >> 4, 16-29 the leading byte offset >> 4 (between core matrices
@@ -184,6 +186,16 @@ void emu_wgmma_check_write(emu_exec *x, uintptr_t offset, uint64_t bytes,
         return;
       }
   }
+}
+
+void emu_wgmma_block_end(emu_exec *x) {
+  forget_retired(x);
+  if (x->wgmma_read_count)
+    emu_report(0,
+               "the block ended with a wgmma.mma_async of warpgroup %d that "
+               "no wgmma.wait_group retired (its accumulators are undefined "
+               "until one does)",
+               x->wgmma_reads[0].warpgroup);
 }
 
 int emu_wgmma_complete(emu_exec *x, emu_warp *group) {

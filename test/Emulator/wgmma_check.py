@@ -1,7 +1,7 @@
 """Runs Inputs/wgmma.ll's kernel (one warpgroup) under the CUDA emulator on
 random f16 matrices and compares D with NumPy's A @ B.
 
-usage: wgmma_check.py EMULATOR_LIB IMAGE --mode 0|1|2|3|4|5
+usage: wgmma_check.py EMULATOR_LIB IMAGE --mode 0|1|2|3|4|5|6
 Prints the launch's status and message and the relative L2 error; exits 1
 when the launch fails or the error exceeds 1e-6 (products of f16 values
 are exact in f32).
