@@ -149,6 +149,22 @@ SmallVector<int64_t> staticTrips(scf::ParallelOp loop) {
   return trips;
 }
 
+/// The product of `loop`'s static trip counts and how many are dynamic.
+struct TripCounts {
+  int64_t staticProduct = 1;
+  int dynamicDims = 0;
+};
+TripCounts tripCounts(scf::ParallelOp loop) {
+  TripCounts c;
+  for (int64_t t : staticTrips(loop)) {
+    if (ShapedType::isDynamic(t))
+      ++c.dynamicDims;
+    else
+      c.staticProduct *= t;
+  }
+  return c;
+}
+
 bool onHost(Operation *op);
 
 /// Whether host code (outside loops and kernels) loads from `buffer` or a
@@ -175,14 +191,8 @@ bool readByHost(Value buffer) {
 /// value sizes buffers): as a kernel, the host would wait for it. Its work
 /// grows with the tokens alone.
 bool isPositionArithmetic(scf::ParallelOp loop) {
-  int64_t total = 1, dynamic = 0;
-  for (int64_t t : staticTrips(loop)) {
-    if (ShapedType::isDynamic(t))
-      ++dynamic;
-    else
-      total *= t;
-  }
-  if (dynamic != 1 || total > moe::kHostShapeElements)
+  TripCounts trips = tripCounts(loop);
+  if (trips.dynamicDims != 1 || trips.staticProduct > moe::kHostShapeElements)
     return false;
   bool needed = false;
   WalkResult r = loop->walk([&](Operation *op) {
@@ -212,13 +222,8 @@ bool isPositionArithmetic(scf::ParallelOp loop) {
 bool isShapeArithmetic(scf::ParallelOp loop) {
   if (isPositionArithmetic(loop))
     return true;
-  int64_t total = 1;
-  for (int64_t t : staticTrips(loop)) {
-    if (ShapedType::isDynamic(t))
-      return false;
-    total *= t;
-  }
-  if (total > moe::kHostShapeElements)
+  TripCounts trips = tripCounts(loop);
+  if (trips.dynamicDims || trips.staticProduct > moe::kHostShapeElements)
     return false;
   WalkResult r = loop->walk([](Operation *op) {
     Value memref;
