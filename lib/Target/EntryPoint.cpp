@@ -193,14 +193,13 @@ void printDeclarations(llvm::raw_ostream &os, ArrayRef<EntrySig> entries,
           "from several threads run one at a time, each with\n * the "
           "library's whole thread pool.";
     if (cuda)
-      os << " On CUDA, where the inputs' shapes give the\n * outputs' "
-            "(they do unless the output sizes depend on the data), it\n"
-            " * runs "
-         << e.function
-         << "_run_async on device buffers it "
-            "keeps between calls\n * (the tensors copied in and out, one "
-            "wait), so its calls with the\n * same shapes replay one CUDA "
-            "graph; otherwise kernel by kernel.";
+      os << "\n * On CUDA, where " << e.function
+         << "_run_async can run the model and the\n * inputs' shapes give "
+            "the outputs' (unless output sizes depend on the\n * data), it "
+            "runs that on device buffers it keeps between calls (the\n * "
+            "tensors copied in and out, one wait), so its calls with the "
+            "same\n * shapes replay one CUDA graph; otherwise kernel by "
+            "kernel.";
     os << " */\n";
     os << "const moe_model_info *" << e.function << "_info(void);\n";
     os << "int " << e.function
