@@ -177,7 +177,7 @@ static int moe__run_staged(const moe_model_info *info, void **staging,
     )c"
      << runtime::kCudaDrain << R"c(();
     )c"
-     << runtime::kCudaStageAbort << R"c(();
+     << runtime::kCudaStageAbort << R"c((staging);
     for (int32_t i = 0; i < num_out; ++i) {
       free(outputs[i].data);
       outputs[i].data = NULL;
@@ -206,7 +206,7 @@ static int moe__run_staged(const moe_model_info *info, void **staging,
   int rc = run_async(dev, num_in, dev_out, num_out, stream, error, error_size);
   if (rc != MOE_OK) {
     )c"
-     << runtime::kCudaStageAbort << R"c(();
+     << runtime::kCudaStageAbort << R"c((staging);
     free(dev);
     return rc;
   }

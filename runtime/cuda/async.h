@@ -1,7 +1,7 @@
 /*===- async.h - calls queued on the caller's stream ---------------------===*
  *
- * Private to runtime/cuda: what gpu.c asks of an asynchronous call
- * (moe_cuda_async_begin ... end, async.c).
+ * Private to runtime/cuda: what gpu.c, graphs.c and staging.c ask of an
+ * asynchronous call (moe_cuda_async_begin ... end, async.c).
  *
  *===---------------------------------------------------------------------===*/
 

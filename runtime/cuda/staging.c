@@ -35,6 +35,7 @@ typedef struct staging {
   staged_tensor *tensors;
   size_t num_tensors;
   moe_cuda_call_status status;
+  int busy; /* a call is using the buffers (between begin and end) */
   struct staging *next;
 } staging;
 
@@ -59,6 +60,9 @@ static staging *get(void **handle) {
 
 void *moe_cuda_stage_begin(void **handle) {
   staging *s = get(handle);
+  pthread_mutex_lock(&lock);
+  s->busy = 1;
+  pthread_mutex_unlock(&lock);
   s->status.failed = 0;
   s->status.message[0] = 0;
   moe_cuda_async_report_to(&s->status);
@@ -131,24 +135,37 @@ void moe_cuda_stage_out(void *host, const void *device, size_t bytes) {
                    "copying an output to the host (cuMemcpyDtoHAsync)");
 }
 
+static void done(staging *s) {
+  moe_cuda_async_report_to(NULL);
+  pthread_mutex_lock(&lock);
+  s->busy = 0;
+  pthread_mutex_unlock(&lock);
+}
+
 int moe_cuda_stage_end(void **handle, char *error, size_t error_size) {
   staging *s = *handle;
-  moe_cuda_async_report_to(NULL);
   mgpuStreamSynchronize(mgpuStreamCreate());
-  if (!s || !s->status.failed)
+  done(s);
+  if (!s->status.failed)
     return 0;
   if (error && error_size)
     snprintf(error, error_size, "%s", s->status.message);
   return 1;
 }
 
-void moe_cuda_stage_abort(void) { moe_cuda_async_report_to(NULL); }
+void moe_cuda_stage_abort(void **handle) {
+  if (*handle)
+    done(*handle);
+  else
+    moe_cuda_async_report_to(NULL);
+}
 
 void moe_cuda_stage_release(void) {
   const moe_cuda_driver *d = moe_cuda_driver_get();
   pthread_mutex_lock(&lock);
+  /* A call under way keeps its buffers. */
   for (staging *s = all; s; s = s->next)
-    for (size_t i = 0; i < s->num_tensors; ++i) {
+    for (size_t i = 0; i < s->num_tensors && !s->busy; ++i) {
       if (d && s->tensors[i].buffer)
         d->cuMemFree((CUdeviceptr)(uintptr_t)s->tensors[i].buffer);
       s->tensors[i] = (staged_tensor){NULL, 0};

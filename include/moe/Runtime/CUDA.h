@@ -97,8 +97,9 @@ void moe_cuda_graph_release(void);
  * 0 bytes); stage_out queues a copy back to the host; end waits for the
  * stream once and returns 1 with the first failed check's message in
  * `error` (error_size bytes), else 0; abort (after a failure) stops
- * reporting to the call. The buffers keep their addresses from call to
- * call unless a call needs more, so calls of the same shapes replay one
+ * reporting to the call. moe_cuda_release_cached gives back the buffers
+ * of entry functions no call is using. The buffers keep their addresses from
+ * call to call unless a call needs more, so calls of the same shapes replay one
  * CUDA graph. */
 void *moe_cuda_stage_begin(void **staging);
 void *moe_cuda_stage_in(void **staging, int32_t index, const void *host,
@@ -106,7 +107,7 @@ void *moe_cuda_stage_in(void **staging, int32_t index, const void *host,
 void *moe_cuda_stage_buffer(void **staging, int32_t index, size_t bytes);
 void moe_cuda_stage_out(void *host, const void *device, size_t bytes);
 int moe_cuda_stage_end(void **staging, char *error, size_t error_size);
-void moe_cuda_stage_abort(void);
+void moe_cuda_stage_abort(void **staging);
 
 /* Device time of a call: CUDA events recorded on the calling thread's
  * stream at start and stop (no waiting); elapsed waits for the stop event
