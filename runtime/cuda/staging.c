@@ -88,26 +88,12 @@ static void *buffer(void **handle, int32_t index, size_t bytes) {
   staged_tensor *t = &s->tensors[index];
   if (t->capacity >= bytes)
     return t->buffer;
-  const moe_cuda_driver *d = moe_cuda_driver_or_fail();
-  if (t->buffer) {
-    /* Earlier calls' work on the thread's stream may still read it. */
-    mgpuStreamSynchronize(mgpuStreamCreate());
-    d->cuMemFree((CUdeviceptr)(uintptr_t)t->buffer);
-    t->buffer = NULL;
-    t->capacity = 0;
-  }
-  CUdeviceptr p = 0;
-  CUresult r = d->cuMemAlloc(&p, bytes);
-  if (r != 0) {
-    /* Buffers the cache keeps may be what stands in the way. */
-    moe_cuda_pool_trim();
-    r = d->cuMemAlloc(&p, bytes);
-  }
-  if (r != 0)
-    moe_runtime_fail_with(MOE_RUNTIME_OUT_OF_MEMORY,
-                          "out of device memory for a call's tensors "
-                          "(cuMemAlloc)");
-  t->buffer = (void *)(uintptr_t)p;
+  /* From the cache, which handles running out of device memory; the
+   * buffer it replaces may still be read by work queued on the stream. */
+  void *stream = mgpuStreamCreate();
+  void *grown = moe_cuda_pool_take(bytes, MOE_CUDA_POOL_DEVICE, stream);
+  moe_cuda_pool_give_queued(t->buffer, stream);
+  t->buffer = grown;
   t->capacity = bytes;
   return t->buffer;
 }
@@ -161,13 +147,12 @@ void moe_cuda_stage_abort(void **handle) {
 }
 
 void moe_cuda_stage_release(void) {
-  const moe_cuda_driver *d = moe_cuda_driver_get();
   pthread_mutex_lock(&lock);
-  /* A call under way keeps its buffers. */
+  /* A call under way keeps its buffers; the others go back to the cache
+   * (every call waited for its stream before it returned). */
   for (staging *s = all; s; s = s->next)
     for (size_t i = 0; i < s->num_tensors && !s->busy; ++i) {
-      if (d && s->tensors[i].buffer)
-        d->cuMemFree((CUdeviceptr)(uintptr_t)s->tensors[i].buffer);
+      moe_cuda_pool_give(s->tensors[i].buffer);
       s->tensors[i] = (staged_tensor){NULL, 0};
     }
   pthread_mutex_unlock(&lock);
