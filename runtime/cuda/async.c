@@ -44,9 +44,10 @@ static __thread CUstream stream;
 static __thread deferred *pending;
 static __thread moe_cuda_call_status *report_to;
 
+/* moe_cuda_async_status's: the first failure of calls that report to no
+ * call of their own. */
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
-static int failed;
-static char failure[512];
+static moe_cuda_call_status process_status;
 
 static int passes(const deferred_check *c) {
   int32_t v;
@@ -61,24 +62,17 @@ static void release(deferred *p) {
 }
 
 /* Keeps the first failed check of `p` for moe_cuda_async_status, or in
- * the status of its synchronous call (which nothing else writes while the
- * call waits for it). */
+ * the status of its synchronous call. */
 static void run_checks(void *data) {
   deferred *p = data;
   for (size_t i = 0; i < p->num_checks; ++i)
     if (!passes(&p->checks[i])) {
-      if (p->status) {
-        if (!p->status->failed) {
-          p->status->failed = 1;
-          snprintf(p->status->message, sizeof(p->status->message), "%s",
-                   p->checks[i].message);
-        }
-        return;
-      }
+      moe_cuda_call_status *status = p->status ? p->status : &process_status;
       pthread_mutex_lock(&status_lock);
-      if (!failed) {
-        failed = 1;
-        snprintf(failure, sizeof(failure), "%s", p->checks[i].message);
+      if (!status->failed) {
+        status->failed = 1;
+        snprintf(status->message, sizeof(status->message), "%s",
+                 p->checks[i].message);
       }
       pthread_mutex_unlock(&status_lock);
       return;
@@ -197,10 +191,10 @@ void moe_cuda_async_abort(void) {
 
 int moe_cuda_async_status(char *error, size_t error_size) {
   pthread_mutex_lock(&status_lock);
-  int was = failed;
+  int was = process_status.failed;
   if (was && error && error_size)
-    snprintf(error, error_size, "%s", failure);
-  failed = 0;
+    snprintf(error, error_size, "%s", process_status.message);
+  process_status.failed = 0;
   pthread_mutex_unlock(&status_lock);
   return was;
 }
