@@ -144,6 +144,14 @@ static size_t moe__tensor_bytes(const moe_tensor *t) {
   return n;
 }
 
+/* The outputs of a call that failed: none. */
+static void moe__drop_outputs(moe_tensor *outputs, int32_t num_outputs) {
+  for (int32_t i = 0; i < num_outputs; ++i) {
+    free(outputs[i].data);
+    outputs[i].data = NULL;
+  }
+}
+
 /* <function>_run (checked inputs, host memory) through the asynchronous
  * variant `run_async`: the tensors in device buffers the entry function
  * keeps in *staging, one wait for the stream, outputs malloc'ed like the
@@ -178,10 +186,7 @@ static int moe__run_staged(const moe_model_info *info, void **staging,
      << runtime::kCudaDrain << R"c(();
     )c"
      << runtime::kCudaStageAbort << R"c((staging);
-    for (int32_t i = 0; i < num_out; ++i) {
-      free(outputs[i].data);
-      outputs[i].data = NULL;
-    }
+    moe__drop_outputs(outputs, num_out);
     free(dev);
     return )c"
      << runtime::kErrorKind << R"c(() == MOE_RUNTIME_OUT_OF_MEMORY
@@ -226,10 +231,7 @@ static int moe__run_staged(const moe_model_info *info, void **staging,
   }
   if ()c"
      << runtime::kCudaStageEnd << R"c((staging, error, error_size)) {
-    for (int32_t i = 0; i < num_out; ++i) {
-      free(outputs[i].data);
-      outputs[i].data = NULL;
-    }
+    moe__drop_outputs(outputs, num_out);
     rc = MOE_ERROR_RUNTIME;
   }
   )c" << runtime::kSetErrorHandler
