@@ -46,6 +46,11 @@ Value mlir::moe::gpu_gemm::addSharedBuffer(gpu::GPUFuncOp fn, MemRefType type) {
   return buffer;
 }
 
+int64_t mlir::moe::gpu_gemm::bufferBytes(MemRefType type) {
+  return type.getNumElements() * type.getElementType().getIntOrFloatBitWidth() /
+         8;
+}
+
 int64_t mlir::moe::gpu_gemm::addDynamicSharedBuffers(
     ImplicitLocOpBuilder &b, ArrayRef<MemRefType> types,
     SmallVectorImpl<Value> &views) {
@@ -58,9 +63,7 @@ int64_t mlir::moe::gpu_gemm::addDynamicSharedBuffers(
   for (MemRefType type : types) {
     Value at = arith::ConstantIndexOp::create(b, offset);
     views.push_back(memref::ViewOp::create(b, type, bytes, at, ValueRange{}));
-    int64_t size = type.getNumElements() *
-                   type.getElementType().getIntOrFloatBitWidth() / 8;
-    offset += llvm::alignTo(size, 16);
+    offset += llvm::alignTo(bufferBytes(type), 16);
   }
   return offset;
 }

@@ -117,6 +117,9 @@ struct BlockShape {
   int64_t dynamicSharedBytes = 0;
 };
 
+/// The bytes of a static-shaped buffer of `type`.
+int64_t bufferBytes(MemRefType type);
+
 /// Buffers of `types`, 16-byte aligned and in order, in the kernel's
 /// dynamic shared memory (built at `b`): views of one
 /// `gpu.dynamic_shared_memory` buffer. Returns the bytes they take.

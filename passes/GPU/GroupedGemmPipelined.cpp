@@ -9,9 +9,11 @@
 //   the operands (padding slots, rows past the dense row count, columns
 //   past N, k past K) are copied with a source size of 0: zero-filled by
 //   the copy itself, no select per element.
-// * The K loop waits for the oldest slice (cp.async.wait_group stages - 2),
-//   synchronizes once, refills the slice the previous iteration consumed
-//   and computes on the landed one: loads stay stages - 1 slices ahead.
+// * The K loop waits for the oldest slice (cp.async.wait_group
+//   lookahead - 1), synchronizes once, refills the slice the previous
+//   iteration consumed and computes on the landed one: loads stay
+//   Config::lookahead() slices ahead (stages - 1; one less where a wgmma
+//   group stays in flight, GroupedGemmWgmma.cpp).
 // * Warp fragments come from `ldmatrix.x4`. A slice is stored as planes
 //   of 16 of K ([rows][16]: the next mma step is a constant offset), a
 //   row's two 16-byte chunks XOR-swizzled by the row (Config::kGroup), so
@@ -69,7 +71,7 @@ SmallVector<Value> PipelinedBuilder::mmaLoop(ArrayRef<RowCopy> aCopies,
   int64_t tiles = cfg.fragsM() * cfg.fragsN();
   SmallVector<Value> init(tiles, accZero);
   init.push_back(idx(0));              // slot read this iteration
-  init.push_back(idx(cfg.stages - 1)); // slot refilled this iteration
+  init.push_back(idx(cfg.lookahead())); // slot refilled this iteration
   auto fragType = VectorType::get({4, 2}, elt);
 
   auto kLoop = scf::ForOp::create(b, idx(0), numK, idx(1), init);
@@ -81,9 +83,9 @@ SmallVector<Value> PipelinedBuilder::mmaLoop(ArrayRef<RowCopy> aCopies,
     Value readSlot = iter[tiles], fillSlot = iter[tiles + 1];
     // Slice kt has landed for this thread; after the barrier, for all of
     // them, and every warp is done with the slot refilled next.
-    NVVM::CpAsyncWaitGroupOp::create(b, cfg.stages - 2);
+    NVVM::CpAsyncWaitGroupOp::create(b, cfg.lookahead() - 1);
     gpu::BarrierOp::create(b);
-    stageSlice(aCopies, bCopies, add(kt, idx(cfg.stages - 1)), numK, fillSlot);
+    stageSlice(aCopies, bCopies, add(kt, idx(cfg.lookahead())), numK, fillSlot);
 
     // A warp whose rows are all padding has nothing to multiply (decode:
     // a group's one or two rows leave most of the tile's rows padding).
@@ -183,9 +185,7 @@ BlockShape mlir::moe::gpu_gemm::buildPipelinedKernel(gpu::GPUFuncOp fn,
   int64_t dynamicShared = 0;
   if (!cfg.direct) {
     MemRefType ringA = ring(cfg.tileM()), ringB = ring(cfg.tileN());
-    int64_t bytes = (ringA.getNumElements() + ringB.getNumElements()) *
-                    elt.getIntOrFloatBitWidth() / 8;
-    if (bytes > kStaticSharedBytes) {
+    if (bufferBytes(ringA) + bufferBytes(ringB) > kStaticSharedBytes) {
       SmallVector<Value> views;
       dynamicShared = addDynamicSharedBuffers(b, {ringA, ringB}, views);
       k.sA = views[0];
