@@ -65,7 +65,8 @@ typedef struct emu_wgmma_reads {
   int warpgroup;
 } emu_wgmma_reads;
 #define EMU_MAX_WGMMA_READS 64
-#define EMU_MAX_WARPGROUPS 8
+/* A block has at most 1024 threads (cuLaunchKernel refuses more). */
+#define EMU_MAX_WARPGROUPS (1024 / 128)
 
 /* A fiber: one GPU thread. */
 enum { FIBER_RUN, FIBER_BARRIER, FIBER_WARP, FIBER_DONE };

@@ -129,15 +129,13 @@ static int d_row(int warp, int lane, int i) {
 }
 static int d_col(int lane, int i) { return 8 * (i / 4) + 2 * (lane % 4) + i % 2; }
 
-/* The arena offsets that operand `desc` of `rows` rows spans: its first
- * and last core matrices (16 of K: two along K). */
+/* The arena offsets that operand `desc` of `rows` rows spans: from its
+ * first element to its last (16 of K: two core matrices along K; the
+ * offset grows with the row and with K). */
 static void operand_bounds(emu_exec *x, uint64_t desc, int rows, uintptr_t *lo,
                            uintptr_t *hi) {
-  uintptr_t first = (uintptr_t)(operand(x, desc, 0, 0) - (uint8_t *)x->arena);
-  uintptr_t last =
-      (uintptr_t)(operand(x, desc, rows - 1, 15) - (uint8_t *)x->arena);
-  *lo = first < last ? first : last;
-  *hi = (first < last ? last : first) + 2;
+  *lo = (uintptr_t)(operand(x, desc, 0, 0) - (uint8_t *)x->arena);
+  *hi = (uintptr_t)(operand(x, desc, rows - 1, 15) - (uint8_t *)x->arena) + 2;
 }
 
 /* Drops the reads of operations their warpgroups have retired. */
@@ -153,8 +151,6 @@ static void forget_retired(emu_exec *x) {
 
 static void remember_reads(emu_exec *x, emu_warp *group, const wgmma_args *a) {
   int warpgroup = (int)(group - x->warps) / 4;
-  if (warpgroup >= EMU_MAX_WARPGROUPS)
-    return;
   forget_retired(x);
   /* No room: the oldest is forgotten (a hazard on it goes unreported). */
   if (x->wgmma_read_count == EMU_MAX_WGMMA_READS) {
@@ -242,13 +238,13 @@ void __moe_emu_wgmma_commit_group_sync_aligned(void) {
   emu_exec *x = emu_current;
   emu_fiber *f = x->current;
   int warpgroup = f->linear / 128;
-  if (++f->wgmma_groups > x->wgmma_committed[warpgroup % EMU_MAX_WARPGROUPS])
-    x->wgmma_committed[warpgroup % EMU_MAX_WARPGROUPS] = f->wgmma_groups;
+  if (++f->wgmma_groups > x->wgmma_committed[warpgroup])
+    x->wgmma_committed[warpgroup] = f->wgmma_groups;
 }
 void __moe_emu_wgmma_wait_group_sync_aligned(int64_t groups) {
   emu_exec *x = emu_current;
   emu_fiber *f = x->current;
-  int warpgroup = f->linear / 128 % EMU_MAX_WARPGROUPS;
+  int warpgroup = f->linear / 128;
   uint32_t done = groups < 0 || (uint64_t)groups >= f->wgmma_groups
                       ? 0
                       : f->wgmma_groups - (uint32_t)groups;
