@@ -121,14 +121,11 @@ bool onlyDeviceWorkAfter(cf::AssertOp check) {
   for (Operation &op : *check->getBlock()) {
     if (&op == check.getOperation())
       break;
-    if (isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp>(op))
-      moe::addBufferOperands(&op, deviceBuffers);
+    moe::addQueuedBuffers(&op, deviceBuffers);
   }
   for (Operation *op = check->getNextNode(); op; op = op->getNextNode()) {
-    if (isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp>(op)) {
-      moe::addBufferOperands(op, deviceBuffers);
+    if (moe::addQueuedBuffers(op, deviceBuffers))
       continue;
-    }
     if (isa<gpu::WaitOp, gpu::AllocOp, gpu::DeallocOp, memref::AllocOp,
             memref::DeallocOp, cf::AssertOp, func::ReturnOp>(op) ||
         isFlagRead(op) || moe::isHostPrivate(op) ||

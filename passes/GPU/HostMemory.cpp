@@ -131,11 +131,14 @@ bool mlir::moe::usedOnlyBy(Value buffer,
   return true;
 }
 
-void mlir::moe::addBufferOperands(Operation *op,
-                                  SmallVectorImpl<Value> &buffers) {
+bool mlir::moe::addQueuedBuffers(Operation *op,
+                                 SmallVectorImpl<Value> &buffers) {
+  if (!isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp>(op))
+    return false;
   for (Value v : op->getOperands())
     if (isa<BaseMemRefType>(v.getType()))
       buffers.push_back(viewedBuffer(v));
+  return true;
 }
 
 bool mlir::moe::touchesNoneOf(Operation *op, ArrayRef<Value> buffers) {

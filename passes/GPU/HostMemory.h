@@ -50,9 +50,10 @@ inline bool cannotOverlap(Value a, Value b) {
   return a != b && (isFreshAllocation(a) || isFreshAllocation(b));
 }
 
-/// Appends the buffers (viewedBuffer) of `op`'s memref operands to
-/// `buffers`: what a launch, fill or copy may touch.
-void addBufferOperands(Operation *op, llvm::SmallVectorImpl<Value> &buffers);
+/// Whether `op` is device work a stream runs (a launch, fill or copy);
+/// if so, appends the buffers (viewedBuffer) of its memref operands, what
+/// it may touch, to `buffers`.
+bool addQueuedBuffers(Operation *op, llvm::SmallVectorImpl<Value> &buffers);
 
 /// Whether host op `op` touches none of `buffers` (roots): its every
 /// memory effect names a buffer that overlaps none of them, or reads a

@@ -97,9 +97,7 @@ struct GPUMergeWaitsPass : moe::impl::GPUMergeWaitsBase<GPUMergeWaitsPass> {
         next = op->getNextNode();
         auto wait = dyn_cast<gpu::WaitOp>(op);
         if (!wait) {
-          if (isa<gpu::LaunchFuncOp, gpu::MemsetOp, gpu::MemcpyOp>(op))
-            moe::addBufferOperands(op, queued);
-          else if (queuesUnnamedWork(op))
+          if (!moe::addQueuedBuffers(op, queued) && queuesUnnamedWork(op))
             opaque = true;
           continue;
         }
